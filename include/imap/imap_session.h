@@ -1,0 +1,69 @@
+/* The per-connection IMAP state machine: pending tags, literal sync, SASL,
+ * IDLE, APPEND, STARTTLS and COMPRESS switches, selected mailbox.
+ *
+ * A session is a byte layer (util/byte_layer.h): reassembly feeds it both
+ * directions, it runs them through [tls] -> [inflate] -> lexer -> grammar,
+ * and it tells an output (report/event.h) what happened, one event at a time,
+ * in the order the bytes arrived. */
+#ifndef IMAPSCOPE_IMAP_SESSION_H
+#define IMAPSCOPE_IMAP_SESSION_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "report/event.h"
+#include "util/buf.h"
+#include "util/byte_layer.h"
+
+#define IMAP_MAX_PENDING_TAGS 1024	/* commands awaiting completion */
+
+/* Where the session's final (decrypted, inflated) bytes may also go, e.g.
+ * to --streams.  Every member may be NULL. */
+struct imap_tap {
+	void *ctx;
+	void (*data)(void *ctx, uint64_t session, enum stream_dir dir,
+		     const uint8_t *p, size_t n);
+	void (*gap)(void *ctx, uint64_t session, enum stream_dir dir, uint64_t nbytes);
+	void (*end)(void *ctx, uint64_t session);
+};
+
+struct tls_keys;	/* tls/keylog.h; NULL when no keys were given */
+
+struct imap_session_config {
+	bool show_secrets;
+	size_t literal_keep;		/* IMAP_DEFAULT_LITERAL_KEEP by default */
+	struct mem_budget *budget;	/* may be NULL */
+	const struct tls_keys *keys;	/* may be NULL */
+	struct output out;		/* where events go */
+	struct imap_tap tap;
+	/* One-line notices (already prefixed with nothing; the callee adds
+	 * "imapscope: "). May be NULL. */
+	void (*notice)(void *ctx, uint64_t session, int64_t ts_us, const char *msg);
+	void *notice_ctx;
+};
+
+struct imap_session_info {
+	uint64_t id;
+	const char *client;	/* "ip:port"; copied */
+	const char *server;
+	bool mid_stream;
+	bool implicit_tls;
+	int64_t first_ts_us;
+};
+
+/* Creates the session and emits its session_start event.  cfg must outlive
+ * the session.  NULL on out-of-memory. */
+struct imap_session *imap_session_new(const struct imap_session_config *cfg,
+				      const struct imap_session_info *info);
+
+/* The byte-layer ops; ctx is the struct imap_session *.  end() emits
+ * session_end and frees the session. */
+extern const struct byte_layer_ops imap_session_ops;
+
+/* Flow classification for flows not on an IMAP port: does this first
+ * payload look like IMAP, and is its sender the server (1), the client (0),
+ * unclear (2), or not IMAP at all (-1)? */
+int imap_session_classify(const uint8_t *p, size_t n);
+
+#endif

@@ -1,0 +1,61 @@
+/* libpcap in: capture files (pcap, pcap-ns, pcapng, '-' for stdin) and live
+ * interfaces, with an optional BPF filter.
+ *
+ * A struct capture is one open source.  Packets are handed to a callback;
+ * the packet's bytes are valid only during that call. */
+#ifndef IMAPSCOPE_NET_CAPTURE_H
+#define IMAPSCOPE_NET_CAPTURE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "util/buf.h"
+
+#define CAPTURE_ERRLEN 512
+#define CAPTURE_LIVE_SNAPLEN 262144
+
+struct capture_pkt {
+	int64_t ts_us;		/* capture time, microseconds since the epoch */
+	const uint8_t *data;
+	uint32_t caplen;	/* bytes present in data */
+	uint32_t len;		/* bytes on the wire (caplen < len: cut by snaplen) */
+	int linktype;		/* DLT_* of the source (pcapng: of the interface) */
+};
+
+typedef void (*capture_pkt_fn)(void *ctx, const struct capture_pkt *pkt);
+
+struct capture;
+
+/* Open a file ('-' is stdin).  On failure returns -1 with a one-line reason
+ * in err ("not a capture file", "truncated file header", "unsupported link
+ * type 147", ...), naming no path (the caller adds it). */
+int capture_open_file(struct capture **c_r, const char *path, const char *bpf,
+		      char err[CAPTURE_ERRLEN]) WUR;
+/* Open a live interface in promiscuous mode.  The error for a missing
+ * privilege says to run as root or grant CAP_NET_RAW. */
+int capture_open_live(struct capture **c_r, const char *iface, const char *bpf,
+		      char err[CAPTURE_ERRLEN]) WUR;
+
+/* Read packets until the end of the source, max_pkts (0: no limit) or
+ * capture_break.  Returns 0 at a clean end, 1 when stopped early, and -1 when
+ * the source turned out damaged mid-way (a corrupt record): the reason is in
+ * err and every packet before it has been delivered. */
+int capture_run(struct capture *c, capture_pkt_fn fn, void *ctx,
+		uint64_t max_pkts, char err[CAPTURE_ERRLEN]) WUR;
+/* Ask capture_run to return; safe from a signal handler. */
+void capture_break(struct capture *c);
+
+/* For progress reports: bytes read so far and the file's size (0 if
+ * unknown, as for stdin or a live interface). */
+uint64_t capture_bytes_read(const struct capture *c);
+uint64_t capture_file_size(const struct capture *c);
+/* Live capture: packets dropped by the kernel and the interface so far. */
+uint64_t capture_drops(const struct capture *c);
+/* Live capture: save every packet seen to path (-w); -1 with err. */
+int capture_save_to(struct capture *c, const char *path,
+		    char err[CAPTURE_ERRLEN]) WUR;
+
+void capture_free(struct capture **c);
+
+#endif

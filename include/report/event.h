@@ -1,0 +1,150 @@
+/* The timeline event model: what the session model tells every output.
+ *
+ * An event is a plain struct whose slices point into memory owned by the
+ * session that made it; it is valid only during the output's event() call.
+ * Field names follow the JSON keys of the contract (docs: CONTRACT.md). */
+#ifndef IMAPSCOPE_REPORT_EVENT_H
+#define IMAPSCOPE_REPORT_EVENT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "util/buf.h"
+#include "util/byte_layer.h"
+
+#define EVENT_TYPES(X) \
+	X(EV_SESSION_START, "session_start") \
+	X(EV_GREETING,      "greeting") \
+	X(EV_COMMAND,       "command") \
+	X(EV_CONTINUATION,  "continuation") \
+	X(EV_UNTAGGED,      "untagged") \
+	X(EV_RESPONSE,      "response") \
+	X(EV_LOGIN,         "login") \
+	X(EV_TLS,           "tls") \
+	X(EV_COMPRESS,      "compress") \
+	X(EV_GAP,           "gap") \
+	X(EV_SESSION_END,   "session_end")
+
+enum event_type {
+#define X(name, text) name,
+	EVENT_TYPES(X)
+#undef X
+	EV_N_TYPES
+};
+
+const char *event_type_name(enum event_type t);
+const char *event_dir_name(enum stream_dir d);		/* "c2s" / "s2c" */
+const char *event_end_reason_name(enum end_reason r);	/* "fin", ... */
+
+enum login_result { LOGIN_UNKNOWN = 0, LOGIN_OK, LOGIN_FAIL };
+const char *event_login_result_name(enum login_result r);	/* "ok", ... */
+
+enum transport { TRANSPORT_PLAIN = 0, TRANSPORT_STARTTLS, TRANSPORT_IMPLICIT_TLS };
+const char *event_transport_name(enum transport t);	/* "plain", "starttls", "implicit_tls" */
+
+/* A slice whose ptr is NULL stands for JSON null. */
+#define SLICE_NULL ((struct buf_slice){ NULL, 0 })
+
+/* Counters a session keeps; the session_end event and --summary use them. */
+struct session_summary {
+	uint64_t commands;
+	uint64_t responses_ok, responses_no, responses_bad;
+	uint64_t untagged;
+	uint64_t bytes_c2s, bytes_s2c;		/* after decryption/inflation where done */
+	uint64_t wire_bytes_c2s, wire_bytes_s2c; /* TCP payload bytes */
+	uint64_t gaps, gap_bytes;
+	uint64_t notices;
+	uint64_t literals_fetched, literals_appended;
+	int64_t duration_us;
+};
+
+struct event {
+	enum event_type type;
+	int64_t ts_us;
+	uint64_t session;
+	const char *client;	/* "ip:port", IPv6 as "[addr]:port" */
+	const char *server;
+	union {
+		struct {
+			bool mid_stream;
+			bool implicit_tls;
+		} start;
+		struct {
+			struct buf_slice status;	/* OK, PREAUTH, BYE */
+			struct buf_slice code;		/* [..] contents or null */
+			struct buf_slice text;
+		} greeting;
+		struct {
+			struct buf_slice tag;
+			struct buf_slice name;		/* upper case, "UID FETCH" */
+			struct buf_slice args;		/* literals as {N}, secrets redacted */
+			uint64_t literal_bytes;		/* total size of its literals */
+		} command;
+		struct {
+			enum stream_dir dir;
+			struct buf_slice text;		/* SASL data redacted unless asked */
+		} continuation;
+		struct {
+			struct buf_slice name;		/* CAPABILITY, EXISTS, FETCH, OK, ... */
+			struct buf_slice text;		/* the rest after "* ", literals as {N} */
+			struct buf_slice tag;		/* the command it belongs to, or null */
+			uint64_t literal_bytes;
+		} untagged;
+		struct {
+			struct buf_slice tag;
+			struct buf_slice status;	/* OK, NO, BAD */
+			struct buf_slice code;		/* or null */
+			struct buf_slice text;
+			struct buf_slice command;	/* matched command name, or null */
+			double latency_ms;		/* < 0: unknown (null) */
+		} response;
+		struct {
+			struct buf_slice user;		/* or null */
+			struct buf_slice mechanism;	/* LOGIN, PLAIN, ... */
+			enum login_result result;
+			struct buf_slice tag;
+			enum transport transport;
+			bool cleartext_secret;		/* the secret crossed unencrypted */
+			struct buf_slice secret;	/* only with --show-secrets, else null */
+			struct buf_slice code;		/* server's response code, or null */
+			struct buf_slice text;		/* server's response text, or null */
+		} login;
+		struct {
+			const char *phase;		/* "starttls" or "implicit" */
+			const char *version;		/* "TLS 1.2", or NULL if unknown */
+			const char *cipher;		/* IANA name, or NULL */
+			struct buf_slice sni;		/* or null */
+			bool decrypted;
+			const char *reason;		/* NULL when decrypted */
+		} tls;
+		struct {
+			const char *algorithm;		/* "DEFLATE" */
+			bool decoded;
+		} compress;
+		struct {
+			enum stream_dir dir;
+			uint64_t bytes;
+			uint64_t offset;		/* stream offset where it starts */
+		} gap;
+		struct {
+			enum end_reason reason;
+			const struct session_summary *summary;
+		} end;
+	} u;
+};
+
+/* Every output (text, json, logins, summary, extract) is one of these. */
+struct output_ops {
+	void (*event)(void *ctx, const struct event *ev);
+	/* End of the run: flush and write totals.  Returns 0, or -1 if
+	 * writing failed (other than a closed pipe, which is not an error). */
+	int (*finish)(void *ctx);
+	void (*free)(void *ctx);
+};
+
+struct output {
+	const struct output_ops *ops;
+	void *ctx;
+};
+
+#endif

@@ -1,0 +1,67 @@
+/* Bounded byte buffers and read-only slices.
+ *
+ * Wire data is always a {ptr,len} pair: a NUL byte is ordinary data and no
+ * C-string function touches it.  A struct buf grows on demand but never past
+ * its own maximum, and charges every byte it holds to an optional shared
+ * struct mem_budget, so one cap bounds the memory of the whole run. */
+#ifndef IMAPSCOPE_UTIL_BUF_H
+#define IMAPSCOPE_UTIL_BUF_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdbool.h>
+
+#define WUR __attribute__((warn_unused_result))
+
+/* A read-only view into memory owned by someone else; it is valid only as
+ * long as the owner says (see the header that hands it out). */
+struct buf_slice {
+	const uint8_t *ptr;
+	size_t len;
+};
+
+/* Memory shared by every buffer of a run.  limit 0 means no limit. */
+struct mem_budget {
+	size_t used;
+	size_t peak;
+	size_t limit;
+};
+
+/* Charge n bytes to the budget: 0 on success, -1 when the limit would be
+ * passed (nothing is charged then).  A NULL budget always succeeds. */
+int mem_charge(struct mem_budget *mb, size_t n) WUR;
+void mem_release(struct mem_budget *mb, size_t n);
+
+struct buf {
+	uint8_t *data;
+	size_t len;
+	size_t cap;
+	size_t max;                /* never hold more than this many bytes */
+	struct mem_budget *budget; /* may be NULL */
+};
+
+void buf_init(struct buf *b, size_t max, struct mem_budget *budget);
+/* Append n bytes: 0 on success, -1 if that would pass b->max, the budget,
+ * or memory ran out; the buffer is unchanged on failure. */
+int buf_append(struct buf *b, const void *p, size_t n) WUR;
+/* Make room for n more bytes and return a pointer to them (not yet counted
+ * in len; call buf_commit after writing).  NULL on failure. */
+uint8_t *buf_reserve(struct buf *b, size_t n) WUR;
+void buf_commit(struct buf *b, size_t n);
+/* Drop the first n bytes (n is clamped to len). */
+void buf_consume(struct buf *b, size_t n);
+void buf_reset(struct buf *b);
+/* Release the memory; the buffer may be used again after buf_init. */
+void buf_free(struct buf *b);
+
+/* Overflow-checked size arithmetic: false if the result would wrap. */
+static inline bool size_add(size_t a, size_t b, size_t *r)
+{
+	return !__builtin_add_overflow(a, b, r);
+}
+static inline bool size_mul(size_t a, size_t b, size_t *r)
+{
+	return !__builtin_mul_overflow(a, b, r);
+}
+
+#endif

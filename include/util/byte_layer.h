@@ -1,0 +1,39 @@
+/* The byte-layer interface: how ordered stream bytes travel upward.
+ *
+ * Reassembly hands each session's two byte streams to the layer above
+ * through these three calls; TLS and inflate are byte layers too and hand
+ * their output on through the same calls.  Pointers passed to feed are valid
+ * only for the duration of the call. */
+#ifndef IMAPSCOPE_UTIL_BYTE_LAYER_H
+#define IMAPSCOPE_UTIL_BYTE_LAYER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Direction of a byte stream, relative to the session's client. */
+enum stream_dir {
+	DIR_C2S = 0,
+	DIR_S2C = 1,
+};
+
+/* Why a session ended; the names are the contract's session_end reasons. */
+enum end_reason {
+	END_FIN = 0,
+	END_RST,
+	END_TIMEOUT,
+	END_EOF,
+	END_EVICTED,	/* pushed out by the flow cap; reported as "timeout" */
+};
+
+struct byte_layer_ops {
+	/* n in-order bytes of direction dir, seen in a packet at ts_us
+	 * (microseconds since the epoch, capture time). */
+	void (*feed)(void *ctx, enum stream_dir dir, const uint8_t *p, size_t n,
+		     int64_t ts_us);
+	/* nbytes of direction dir are missing here and will never come. */
+	void (*gap)(void *ctx, enum stream_dir dir, uint64_t nbytes, int64_t ts_us);
+	/* The session is over; ctx is not used again after this call. */
+	void (*end)(void *ctx, enum end_reason why, int64_t ts_us);
+};
+
+#endif

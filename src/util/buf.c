@@ -1,0 +1,115 @@
+#include "util/buf.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+int mem_charge(struct mem_budget *mb, size_t n)
+{
+	size_t next;
+
+	if (mb == NULL)
+		return 0;
+	if (!size_add(mb->used, n, &next) || (mb->limit != 0 && next > mb->limit))
+		return -1;
+	mb->used = next;
+	if (next > mb->peak)
+		mb->peak = next;
+	return 0;
+}
+
+void mem_release(struct mem_budget *mb, size_t n)
+{
+	if (mb == NULL)
+		return;
+	mb->used = n > mb->used ? 0 : mb->used - n;
+}
+
+void buf_init(struct buf *b, size_t max, struct mem_budget *budget)
+{
+	b->data = NULL;
+	b->len = 0;
+	b->cap = 0;
+	b->max = max;
+	b->budget = budget;
+}
+
+/* Grow the allocation so that need bytes fit; doubling keeps appends cheap. */
+static int buf_grow(struct buf *b, size_t need)
+{
+	size_t ncap;
+	uint8_t *nd;
+
+	if (need <= b->cap)
+		return 0;
+	if (need > b->max)
+		return -1;
+	ncap = b->cap ? b->cap : 256;
+	while (ncap < need) {
+		if (!size_mul(ncap, 2, &ncap)) {
+			ncap = need;
+			break;
+		}
+	}
+	if (ncap > b->max)
+		ncap = b->max;
+	if (mem_charge(b->budget, ncap - b->cap) != 0)
+		return -1;
+	nd = realloc(b->data, ncap);
+	if (nd == NULL) {
+		mem_release(b->budget, ncap - b->cap);
+		return -1;
+	}
+	b->data = nd;
+	b->cap = ncap;
+	return 0;
+}
+
+int buf_append(struct buf *b, const void *p, size_t n)
+{
+	uint8_t *dst = buf_reserve(b, n);
+
+	if (dst == NULL)
+		return -1;
+	if (n != 0)
+		memcpy(dst, p, n);
+	b->len += n;
+	return 0;
+}
+
+uint8_t *buf_reserve(struct buf *b, size_t n)
+{
+	size_t need;
+
+	if (!size_add(b->len, n, &need) || buf_grow(b, need == 0 ? 1 : need) != 0)
+		return NULL;
+	return b->data + b->len;
+}
+
+void buf_commit(struct buf *b, size_t n)
+{
+	b->len = n > b->cap - b->len ? b->cap : b->len + n;
+}
+
+void buf_consume(struct buf *b, size_t n)
+{
+	if (n >= b->len) {
+		b->len = 0;
+		return;
+	}
+	memmove(b->data, b->data + n, b->len - n);
+	b->len -= n;
+}
+
+void buf_reset(struct buf *b)
+{
+	b->len = 0;
+}
+
+void buf_free(struct buf *b)
+{
+	mem_release(b->budget, b->cap);
+	free(b->data);
+	b->data = NULL;
+	b->len = 0;
+	b->cap = 0;
+}
