@@ -1,0 +1,38 @@
+/* --streams DIR: each session's two reassembled byte streams (decrypted and
+ * inflated where the session could) as files, with DIR/index.jsonl.
+ *
+ * Missing bytes are left out of the files, never zero-filled; the index
+ * lists every gap by its offset in the original stream and its length. */
+#ifndef IMAPSCOPE_REPORT_STREAMS_H
+#define IMAPSCOPE_REPORT_STREAMS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "util/buf.h"
+#include "util/byte_layer.h"
+
+#define STREAMS_ERRLEN 512
+#define STREAMS_FLUSH_BYTES (64 * 1024)	/* buffered per stream before a write */
+#define STREAMS_MAX_GAPS_LISTED 1024	/* gaps listed per stream in the index */
+
+struct streams;
+
+/* Create DIR if needed (one level) and open DIR/index.jsonl for writing.
+ * NULL with err set on failure. */
+struct streams *streams_new(const char *dir, char err[STREAMS_ERRLEN]);
+
+/* A session begins; client and server are "ip:port" strings (copied). */
+void streams_open(struct streams *st, uint64_t session, const char *client,
+		  const char *server);
+void streams_data(void *st, uint64_t session, enum stream_dir dir,
+		  const uint8_t *p, size_t n);
+void streams_gap(void *st, uint64_t session, enum stream_dir dir, uint64_t nbytes);
+/* The session is over: flush its files and write its index line. */
+void streams_end(void *st, uint64_t session);
+
+/* Ends every open session and closes the index.  Returns 0, or -1 if any
+ * write failed (the first error was reported through err). */
+int streams_free(struct streams **st, char err[STREAMS_ERRLEN]);
+
+#endif
