@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# The command line: exit codes and one-line errors that name the file.
+set -u
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+fail=0
+
+# expect CODE PATTERN -- ARGS...: exit status CODE, stderr matching PATTERN
+expect() {
+	local code=$1 pattern=$2
+	shift 3
+	"$IMAPSCOPE" "$@" >"$tmp/out" 2>"$tmp/err" </dev/null
+	local rc=$?
+	if [ "$rc" != "$code" ] || ! grep -qE -- "$pattern" "$tmp/err"; then
+		echo "FAIL: imapscope $* -> exit $rc (want $code), stderr: $(head -c 300 "$tmp/err")"
+		fail=1
+	elif [ -n "$pattern" ] && [ "$(grep -c . "$tmp/err")" -gt 3 ]; then
+		echo "FAIL: imapscope $*: too many lines on stderr"
+		fail=1
+	fi
+}
+
+: >"$tmp/empty.pcap"
+printf 'this is not a capture file at all, just text\n' >"$tmp/text.pcap"
+head -c 10 "$PUBLIC/ndpi-imap.pcap" >"$tmp/short.pcap"
+
+expect 1 "^imapscope: $tmp/missing.pcap: " -- "$tmp/missing.pcap"
+expect 1 "^imapscope: $tmp: " -- "$tmp"
+expect 1 "^imapscope: $tmp/empty.pcap: " -- "$tmp/empty.pcap"
+expect 1 "^imapscope: $tmp/text.pcap: " -- "$tmp/text.pcap"
+expect 1 "^imapscope: $tmp/short.pcap: " -- "$tmp/short.pcap"
+expect 2 "^imapscope: .*--help" -- --no-such-option "$PUBLIC/ndpi-imap.pcap"
+expect 2 "^imapscope: bad port" -- -p 70000 "$PUBLIC/ndpi-imap.pcap"
+expect 2 "^imapscope: bad port" -- -p 143/ssl "$PUBLIC/ndpi-imap.pcap"
+expect 2 "^imapscope: unknown format" -- -F xml "$PUBLIC/ndpi-imap.pcap"
+expect 2 "^imapscope: no input" --
+expect 0 "" -- -q "$PUBLIC/ndpi-imap.pcap"
+expect 0 "" -- -q -r "$PUBLIC/ndpi-imap.pcap" tcp port 143
+expect 0 "" -- --help
+expect 0 "" -- --version
+grep -q '^imapscope ' "$tmp/out" || { echo "FAIL: --version prints no version"; fail=1; }
+
+# several files in one run, one of them missing: the others are read, exit 1
+"$IMAPSCOPE" -q -F json "$PUBLIC/ndpi-imap.pcap" "$tmp/missing.pcap" >"$tmp/out" 2>/dev/null
+rc=$?
+[ "$rc" = 1 ] || { echo "FAIL: a missing file among several should exit 1, got $rc"; fail=1; }
+grep -q '"type":"session_start"' "$tmp/out" || { echo "FAIL: the readable file was not processed"; fail=1; }
+
+# stdin, and the same result as the file
+"$IMAPSCOPE" -q -F json - <"$PUBLIC/ndpi-imap.pcap" >"$tmp/stdin.json" 2>&1
+"$IMAPSCOPE" -q -F json "$PUBLIC/ndpi-imap.pcap" >"$tmp/file.json" 2>&1
+cmp -s "$tmp/stdin.json" "$tmp/file.json" || { echo "FAIL: stdin and file differ"; fail=1; }
+[ -s "$tmp/file.json" ] || { echo "FAIL: no output"; fail=1; }
+
+# a filter that matches nothing gives no sessions
+"$IMAPSCOPE" -q -F json -r "$PUBLIC/ndpi-imap.pcap" tcp port 25 >"$tmp/out" 2>&1
+[ ! -s "$tmp/out" ] || { echo "FAIL: BPF filter not applied"; fail=1; }
+expect 2 "filter" -- -r "$PUBLIC/ndpi-imap.pcap" "tcp port port"
+
+# a reader that goes away: quiet, exit 0, nothing on stderr
+"$IMAPSCOPE" -F json "$PUBLIC/arkime-imap.pcap" 2>"$tmp/err" | head -1 >/dev/null
+rc=${PIPESTATUS[0]}
+[ "$rc" = 0 ] || { echo "FAIL: | head made exit $rc"; fail=1; }
+[ ! -s "$tmp/err" ] || { echo "FAIL: | head wrote to stderr: $(cat "$tmp/err")"; fail=1; }
+
+[ $fail = 0 ] && echo "cli: all checks passed"
+exit $fail
