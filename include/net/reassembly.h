@@ -1,0 +1,100 @@
+/* TCP reassembly of one direction: segments in, ordered bytes and explicit
+ * gaps out.
+ *
+ * Positions are absolute 64-bit stream offsets: offset 0 is the byte after
+ * the SYN (or, picked up mid-stream, the first byte seen, or the first
+ * position the peer acknowledged).  A sequence number is placed relative to
+ * the next expected byte, within +-2^31, so sequence wrap-around never shows.
+ *
+ * Policy:
+ * - in-order bytes are handed up straight from the packet (no copy); only
+ *   out-of-order bytes are copied, into a queue ordered by offset and capped
+ *   at max_ooo_bytes; under pressure the first hole is declared a gap;
+ * - first copy wins: bytes already delivered or queued are never replaced;
+ *   a differing overlap with queued bytes is counted as a conflict;
+ * - keep-alives (0 or 1 byte at next-1) are ignored; a zero-window probe
+ *   carries the genuine next byte, so it is simply data;
+ * - missing bytes are never glued over: gap() is called once the hole is
+ *   certain (reasm_peer_ack past it, a FIN past it, queue pressure, a
+ *   segment cut by the snap length, reasm_flush);
+ * - bytes before offset 0 (mid-stream pickup, out of order) are dropped
+ *   and counted in early_bytes. */
+#ifndef IMAPSCOPE_NET_REASSEMBLY_H
+#define IMAPSCOPE_NET_REASSEMBLY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "util/buf.h"
+
+/* An ACK more than this far past the next expected byte is not believed
+ * (the largest TCP window with scaling is 2^30). */
+#define REASM_MAX_ACK_JUMP (1LL << 30)
+
+struct reasm_out {
+	void *ctx;
+	/* n in-order bytes at stream offset off; p valid only during the call. */
+	void (*data)(void *ctx, uint64_t off, const uint8_t *p, size_t n,
+		     int64_t ts_us);
+	/* nbytes at stream offset off are missing for good. */
+	void (*gap)(void *ctx, uint64_t off, uint64_t nbytes, int64_t ts_us);
+};
+
+struct reasm_config {
+	size_t max_ooo_bytes;		/* payload bytes queued out of order */
+	struct mem_budget *budget;	/* charged for the queue; may be NULL */
+};
+
+/* Counters of one direction; they only grow. */
+struct reasm_stats {
+	uint64_t delivered;		/* bytes handed to data() */
+	uint64_t retransmitted;		/* bytes seen again and dropped */
+	uint64_t overlap_conflicts;	/* of those, bytes that differed */
+	uint64_t gaps;			/* gap() calls */
+	uint64_t gap_bytes;
+	uint64_t ooo_dropped;		/* out-of-order bytes not queued (budget
+					   or allocation failure) */
+	uint64_t pressure_gaps;		/* gaps declared because the queue was full */
+	uint64_t early_bytes;		/* bytes before offset 0 */
+	uint64_t keepalives;
+	uint64_t segments;		/* segments with payload */
+};
+
+struct reasm;
+
+/* NULL when out of memory.  out is copied. */
+struct reasm *reasm_new(const struct reasm_config *cfg,
+			const struct reasm_out *out);
+/* Frees queued bytes without delivering them (call reasm_flush first). */
+void reasm_free(struct reasm **r);
+
+/* A SYN (or the peer's SYN/ACK told us seq + 1 through its ack): offset 0
+ * is seq + 1.  Ignored once the stream has started. */
+void reasm_syn(struct reasm *r, uint32_t seq);
+
+/* One segment: paylen bytes at seq, then `missing` bytes the snap length
+ * cut off (a certain gap), then a FIN if fin.  The first segment of a
+ * stream that saw no SYN sets offset 0 to seq. */
+void reasm_segment(struct reasm *r, uint32_t seq, const uint8_t *payload,
+		   uint32_t paylen, uint32_t missing, bool fin, int64_t ts_us);
+
+/* The peer acknowledged everything before ack: any hole before it is
+ * certain.  A stream that has not started starts at ack. */
+void reasm_peer_ack(struct reasm *r, uint32_t ack, int64_t ts_us);
+
+/* The stream is over (timeout, RST, end of input): deliver everything
+ * queued, with gaps for the holes between and up to the FIN if one was
+ * seen. */
+void reasm_flush(struct reasm *r, int64_t ts_us);
+
+bool reasm_started(const struct reasm *r);
+/* A FIN was seen and every byte before it has been delivered or gapped. */
+bool reasm_done(const struct reasm *r);
+/* The offset of the next byte expected. */
+uint64_t reasm_next_offset(const struct reasm *r);
+/* Bytes currently queued out of order. */
+size_t reasm_queued(const struct reasm *r);
+const struct reasm_stats *reasm_stats(const struct reasm *r);
+
+#endif

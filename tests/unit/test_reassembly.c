@@ -1,0 +1,422 @@
+/* Reassembly of one direction: order independence, overlaps, wrap-around,
+ * exact gaps and the out-of-order cap. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "net/reassembly.h"
+
+#define SINK_MAX 4096
+#define SINK_MAX_GAPS 32
+
+/* What came out of reassembly: bytes and the gaps between them. */
+struct sink {
+	uint8_t bytes[SINK_MAX];
+	size_t len;
+	uint64_t total;			/* bytes delivered, also past SINK_MAX */
+	uint64_t expect_off;		/* offsets must be contiguous */
+	struct { uint64_t off, n; } gaps[SINK_MAX_GAPS];
+	size_t ngaps;
+};
+
+static void sink_data(void *ctx, uint64_t off, const uint8_t *p, size_t n,
+		      int64_t ts)
+{
+	struct sink *s = ctx;
+
+	(void)ts;
+	assert_int_equal(off, s->expect_off);
+	assert_true(n > 0);
+	if (s->len + n <= SINK_MAX) {
+		memcpy(s->bytes + s->len, p, n);
+		s->len += n;
+	}
+	s->total += n;
+	s->expect_off += n;
+}
+
+static void sink_gap(void *ctx, uint64_t off, uint64_t n, int64_t ts)
+{
+	struct sink *s = ctx;
+
+	(void)ts;
+	assert_int_equal(off, s->expect_off);
+	assert_true(n > 0);
+	assert_true(s->ngaps < SINK_MAX_GAPS);
+	s->gaps[s->ngaps].off = off;
+	s->gaps[s->ngaps].n = n;
+	s->ngaps++;
+	s->expect_off += n;
+}
+
+static struct reasm *mk(struct sink *s, size_t max_ooo,
+			struct mem_budget *mb)
+{
+	struct reasm_config cfg = { max_ooo, mb };
+	struct reasm_out out = { s, sink_data, sink_gap };
+	struct reasm *r;
+
+	memset(s, 0, sizeof *s);
+	r = reasm_new(&cfg, &out);
+	assert_non_null(r);
+	return r;
+}
+
+static uint8_t stream[256];
+
+static void fill_stream(void)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof stream; i++)
+		stream[i] = (uint8_t)(i * 31 + 7);
+}
+
+/* A segment [a, b) of the reference stream. */
+struct span { uint32_t a, b; };
+
+/* Feed spans of stream (starting at ISN isn) in the order given by perm. */
+static void feed_perm(struct reasm *r, uint32_t isn, const struct span *sp,
+		      const int *perm, int n)
+{
+	int i;
+
+	reasm_syn(r, isn);
+	for (i = 0; i < n; i++) {
+		const struct span *s = &sp[perm[i]];
+
+		reasm_segment(r, isn + 1 + s->a, stream + s->a, s->b - s->a, 0,
+			      false, i);
+	}
+}
+
+static bool next_perm(int *a, int n)
+{
+	int i = n - 2, j = n - 1, t;
+
+	while (i >= 0 && a[i] >= a[i + 1])
+		i--;
+	if (i < 0)
+		return false;
+	while (a[j] <= a[i])
+		j--;
+	t = a[i]; a[i] = a[j]; a[j] = t;
+	for (i++, j = n - 1; i < j; i++, j--) {
+		t = a[i]; a[i] = a[j]; a[j] = t;
+	}
+	return true;
+}
+
+/* Every arrival order of the spans yields the stream [0, total) exactly. */
+static void check_all_orders(const struct span *sp, int n, uint32_t total,
+			     uint32_t isn, bool overlapping)
+{
+	int perm[8] = { 0, 1, 2, 3, 4, 5, 6, 7 };
+	int orders = 0;
+	struct sink s;
+
+	fill_stream();
+	do {
+		struct reasm *r = mk(&s, 1 << 20, NULL);
+
+		feed_perm(r, isn, sp, perm, n);
+		assert_int_equal(s.len, total);
+		assert_memory_equal(s.bytes, stream, total);
+		assert_int_equal(s.ngaps, 0);
+		assert_int_equal(reasm_queued(r), 0);
+		assert_int_equal(reasm_stats(r)->overlap_conflicts, 0);
+		if (!overlapping)
+			assert_int_equal(reasm_stats(r)->retransmitted, 0);
+		reasm_free(&r);
+		assert_null(r);
+		orders++;
+	} while (next_perm(perm, n));
+	assert_true(orders > 1);
+}
+
+static void test_permutations_disjoint(void **state)
+{
+	static const struct span sp[] = {
+		{ 0, 10 }, { 10, 20 }, { 20, 35 }, { 35, 42 }, { 42, 50 },
+	};
+
+	(void)state;
+	check_all_orders(sp, 5, 50, 1000, false);
+}
+
+static void test_permutations_overlapping(void **state)
+{
+	static const struct span sp[] = {
+		{ 0, 12 }, { 8, 20 }, { 15, 35 }, { 30, 42 }, { 40, 50 },
+		{ 5, 45 },
+	};
+
+	(void)state;
+	check_all_orders(sp, 6, 50, 7, true);
+}
+
+/* The same across the 2^32 sequence wrap. */
+static void test_permutations_wrap(void **state)
+{
+	static const struct span sp[] = {
+		{ 0, 9 }, { 9, 16 }, { 16, 17 }, { 17, 30 }, { 30, 64 },
+	};
+
+	(void)state;
+	check_all_orders(sp, 5, 64, 0xfffffff0u, false);
+}
+
+/* First copy wins; differing bytes in the overlap are counted. */
+static void test_overlap_first_copy_wins(void **state)
+{
+	struct sink s;
+	struct reasm *r = mk(&s, 1 << 20, NULL);
+	uint8_t a[10], b[15], z[5];
+
+	(void)state;
+	memset(a, 'A', sizeof a);
+	memset(b, 'B', sizeof b);
+	memset(z, 'Z', sizeof z);
+	reasm_syn(r, 99);
+	reasm_segment(r, 110, a, 10, 0, false, 1);	/* [10,20) queued */
+	reasm_segment(r, 105, b, 10, 0, false, 2);	/* [5,15): 5..10 new */
+	reasm_segment(r, 100, z, 5, 0, false, 3);	/* [0,5) */
+	assert_int_equal(s.len, 20);
+	assert_memory_equal(s.bytes, "ZZZZZBBBBBAAAAAAAAAA", 20);
+	assert_int_equal(reasm_stats(r)->overlap_conflicts, 5);
+	assert_int_equal(reasm_stats(r)->retransmitted, 5);
+	/* An in-order segment that runs into the queue keeps the queued copy. */
+	reasm_segment(r, 130, a, 10, 0, false, 4);	/* [30,40) queued */
+	reasm_segment(r, 120, b, 15, 0, false, 5);	/* [20,35) */
+	assert_int_equal(s.len, 40);
+	assert_memory_equal(s.bytes + 20, "BBBBBBBBBBAAAAAAAAAA", 20);
+	assert_int_equal(reasm_stats(r)->overlap_conflicts, 10);
+	/* Already delivered: dropped and counted. */
+	reasm_segment(r, 100, b, 10, 0, false, 6);
+	assert_int_equal(s.len, 40);
+	assert_int_equal(reasm_stats(r)->retransmitted, 20);
+	reasm_free(&r);
+}
+
+/* 64-bit offsets: more than 4 GiB in one direction stays in order. */
+static void test_offsets_past_4g(void **state)
+{
+	static uint8_t big[65535];
+	struct sink s;
+	struct reasm *r = mk(&s, 1 << 20, NULL);
+	uint32_t seq = 0x12345678u;
+	uint64_t i, nseg = 70000;
+
+	(void)state;
+	reasm_syn(r, seq - 1);
+	for (i = 0; i < nseg; i++) {
+		reasm_segment(r, seq, big, sizeof big, 0, false, 0);
+		/* A retransmission of the previous segment in between. */
+		if (i % 1000 == 999)
+			reasm_segment(r, seq - sizeof big, big, sizeof big, 0,
+				      false, 0);
+		seq += sizeof big;
+	}
+	assert_true(reasm_next_offset(r) > (1ull << 32));
+	assert_int_equal(reasm_next_offset(r), nseg * sizeof big);
+	assert_int_equal(s.total, nseg * sizeof big);
+	assert_int_equal(s.ngaps, 0);
+	assert_int_equal(reasm_stats(r)->retransmitted, 70 * sizeof big);
+	reasm_free(&r);
+}
+
+static void expect_gap(const struct sink *s, size_t i, uint64_t off, uint64_t n)
+{
+	assert_true(i < s->ngaps);
+	assert_int_equal(s->gaps[i].off, off);
+	assert_int_equal(s->gaps[i].n, n);
+}
+
+/* The peer's ACK past a hole makes it certain; the gap is exact. */
+static void test_gap_on_peer_ack(void **state)
+{
+	struct sink s;
+	struct reasm *r = mk(&s, 1 << 20, NULL);
+
+	(void)state;
+	fill_stream();
+	reasm_syn(r, 999);
+	reasm_segment(r, 1000, stream, 10, 0, false, 1);
+	reasm_segment(r, 1020, stream + 20, 10, 0, false, 2);
+	reasm_peer_ack(r, 1010, 3);	/* not past the hole: nothing */
+	assert_int_equal(s.ngaps, 0);
+	reasm_peer_ack(r, 1025, 4);
+	assert_int_equal(s.ngaps, 1);
+	expect_gap(&s, 0, 10, 10);
+	assert_int_equal(s.len, 20);
+	assert_memory_equal(s.bytes + 10, stream + 20, 10);
+	/* ACK past everything with nothing queued: a gap up to the ACK. */
+	reasm_peer_ack(r, 1040, 5);
+	expect_gap(&s, 1, 30, 10);
+	/* Late copies of gapped bytes are dropped. */
+	reasm_segment(r, 1010, stream + 10, 10, 0, false, 6);
+	assert_int_equal(s.len, 20);
+	/* An absurd ACK is not believed. */
+	reasm_peer_ack(r, 1040 + (1u << 31) - 1, 7);
+	assert_int_equal(s.ngaps, 2);
+	assert_int_equal(reasm_stats(r)->gap_bytes, 20);
+	reasm_free(&r);
+}
+
+static void test_gap_on_fin_and_flush(void **state)
+{
+	struct sink s;
+	struct reasm *r = mk(&s, 1 << 20, NULL);
+
+	(void)state;
+	fill_stream();
+	reasm_syn(r, 0);
+	reasm_segment(r, 1, stream, 10, 0, false, 1);
+	reasm_segment(r, 21, stream + 20, 10, 0, false, 2);
+	reasm_segment(r, 41, stream + 40, 5, 0, false, 3);
+	assert_false(reasm_done(r));
+	reasm_flush(r, 4);
+	assert_int_equal(s.ngaps, 2);
+	expect_gap(&s, 0, 10, 10);
+	expect_gap(&s, 1, 30, 10);
+	assert_int_equal(s.len, 25);
+	reasm_free(&r);
+
+	/* FIN past a hole: the hole is final at once. */
+	r = mk(&s, 1 << 20, NULL);
+	reasm_syn(r, 0);
+	reasm_segment(r, 1, stream, 10, 0, false, 1);
+	reasm_segment(r, 21, stream + 20, 10, 0, true, 2);
+	assert_true(reasm_done(r));
+	assert_int_equal(s.ngaps, 1);
+	expect_gap(&s, 0, 10, 10);
+	assert_int_equal(s.len, 20);
+	/* The ACK of the FIN covers one sequence number, not a byte. */
+	reasm_peer_ack(r, 32, 3);
+	assert_int_equal(s.ngaps, 1);
+	reasm_free(&r);
+}
+
+/* Bytes cut by the snap length are a gap of exactly that size. */
+static void test_gap_snaplen(void **state)
+{
+	struct sink s;
+	struct reasm *r = mk(&s, 1 << 20, NULL);
+
+	(void)state;
+	fill_stream();
+	reasm_syn(r, 0);
+	reasm_segment(r, 1, stream, 10, 1438, false, 1);
+	assert_int_equal(s.ngaps, 1);
+	expect_gap(&s, 0, 10, 1438);
+	reasm_segment(r, 1 + 1448, stream, 10, 0, false, 2);
+	assert_int_equal(s.len, 20);
+	/* Cut and out of order: the hole waits for a full copy. */
+	reasm_segment(r, 1 + 1468, stream, 10, 5, false, 3);	/* [1468,1478)+5 */
+	reasm_segment(r, 1 + 1458, stream, 10, 0, false, 4);
+	assert_int_equal(s.ngaps, 1);
+	assert_int_equal(reasm_next_offset(r), 1478);
+	reasm_segment(r, 1 + 1478, stream, 10, 0, false, 5);
+	assert_int_equal(reasm_next_offset(r), 1488);
+	assert_int_equal(s.ngaps, 1);
+	reasm_free(&r);
+}
+
+/* Over the cap the first hole becomes a gap and the queue drains. */
+static void test_ooo_cap(void **state)
+{
+	struct mem_budget mb = { 0, 0, 0 };
+	struct sink s;
+	struct reasm *r = mk(&s, 20, &mb);
+
+	(void)state;
+	fill_stream();
+	reasm_syn(r, 0);
+	reasm_segment(r, 11, stream + 10, 10, 0, false, 1);
+	reasm_segment(r, 31, stream + 30, 10, 0, false, 2);
+	assert_int_equal(reasm_queued(r), 20);
+	assert_true(mb.used > 20);
+	assert_int_equal(s.len, 0);
+	reasm_segment(r, 51, stream + 50, 10, 0, false, 3);
+	assert_int_equal(s.ngaps, 1);
+	expect_gap(&s, 0, 0, 10);
+	assert_int_equal(s.len, 10);
+	assert_memory_equal(s.bytes, stream + 10, 10);
+	assert_int_equal(reasm_queued(r), 20);
+	assert_int_equal(reasm_stats(r)->pressure_gaps, 1);
+	/* A segment bigger than the whole cap goes straight through. */
+	reasm_segment(r, 101, stream + 100, 30, 0, false, 4);
+	assert_int_equal(reasm_queued(r), 0);
+	assert_int_equal(s.ngaps, 4);
+	expect_gap(&s, 1, 20, 10);
+	expect_gap(&s, 2, 40, 10);
+	expect_gap(&s, 3, 60, 40);
+	assert_int_equal(reasm_next_offset(r), 130);
+	reasm_free(&r);
+	assert_int_equal(mb.used, 0);
+
+	/* A budget that refuses: the bytes are dropped and counted. */
+	mb.limit = 1;
+	r = mk(&s, 1 << 20, &mb);
+	reasm_syn(r, 0);
+	reasm_segment(r, 11, stream, 10, 0, false, 1);
+	assert_int_equal(reasm_stats(r)->ooo_dropped, 10);
+	assert_int_equal(reasm_queued(r), 0);
+	reasm_free(&r);
+}
+
+static void test_keepalive_and_early(void **state)
+{
+	struct sink s;
+	struct reasm *r = mk(&s, 1 << 20, NULL);
+
+	(void)state;
+	fill_stream();
+	/* Mid-stream: the first byte seen is offset 0. */
+	reasm_segment(r, 5000, stream, 10, 0, false, 1);
+	reasm_segment(r, 5009, stream + 9, 1, 0, false, 2);	/* keep-alive */
+	reasm_segment(r, 5009, NULL, 0, 0, false, 3);
+	assert_int_equal(reasm_stats(r)->keepalives, 2);
+	assert_int_equal(reasm_stats(r)->retransmitted, 0);
+	reasm_segment(r, 4990, stream, 10, 0, false, 4);
+	assert_int_equal(reasm_stats(r)->early_bytes, 10);
+	reasm_segment(r, 4995, stream, 10, 0, false, 5);
+	assert_int_equal(reasm_stats(r)->early_bytes, 15);
+	assert_int_equal(reasm_stats(r)->retransmitted, 5);
+	assert_int_equal(s.len, 10);
+	reasm_free(&r);
+
+	/* Not started: the peer's ACK sets offset 0, later ACKs make gaps. */
+	r = mk(&s, 1 << 20, NULL);
+	reasm_peer_ack(r, 7000, 1);
+	assert_true(reasm_started(r));
+	reasm_peer_ack(r, 7100, 2);
+	expect_gap(&s, 0, 0, 100);
+	reasm_segment(r, 7100, stream, 4, 0, false, 3);
+	assert_int_equal(s.len, 4);
+	reasm_free(&r);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_permutations_disjoint),
+		cmocka_unit_test(test_permutations_overlapping),
+		cmocka_unit_test(test_permutations_wrap),
+		cmocka_unit_test(test_overlap_first_copy_wins),
+		cmocka_unit_test(test_offsets_past_4g),
+		cmocka_unit_test(test_gap_on_peer_ack),
+		cmocka_unit_test(test_gap_on_fin_and_flush),
+		cmocka_unit_test(test_gap_snaplen),
+		cmocka_unit_test(test_ooo_cap),
+		cmocka_unit_test(test_keepalive_and_early),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
