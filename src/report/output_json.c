@@ -1,0 +1,484 @@
+/* -F json: JSON Lines written straight into a buffer, no object building.
+ *
+ * Speed matters here (the goal is >= 1 GB/s of capture), so each event is
+ * appended key by key: literal keys with one memcpy, numbers formatted by
+ * hand, strings through escape_json.  The shared sink and clock of the line
+ * outputs live at the end of this file (see output_json.h). */
+#include "report/output_json.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/escape.h"
+
+/* Append a string literal without strlen. */
+#define LIT(b, s) buf_append((b), (s), sizeof(s) - 1)
+
+/* ---- names (kept here so the outputs do not wait on event.c) ---- */
+
+static const char *const json_type_names[EV_N_TYPES] = {
+#define X(name, text) [name] = text,
+	EVENT_TYPES(X)
+#undef X
+};
+
+static const char *json_type_name(enum event_type t)
+{
+	return (unsigned)t < EV_N_TYPES ? json_type_names[t] : "unknown";
+}
+
+static const char *json_dir_name(enum stream_dir d)
+{
+	return d == DIR_S2C ? "s2c" : "c2s";
+}
+
+/* END_EVICTED is a timeout forced by the flow cap; the contract has no
+ * separate word for it. */
+static const char *json_end_reason(enum end_reason r)
+{
+	switch (r) {
+	case END_FIN: return "fin";
+	case END_RST: return "rst";
+	case END_TIMEOUT: return "timeout";
+	case END_EOF: return "eof";
+	case END_EVICTED: return "timeout";
+	}
+	return "eof";
+}
+
+static const char *json_login_result(enum login_result r)
+{
+	switch (r) {
+	case LOGIN_OK: return "ok";
+	case LOGIN_FAIL: return "fail";
+	case LOGIN_UNKNOWN: break;
+	}
+	return "unknown";
+}
+
+static const char *json_transport(enum transport t)
+{
+	switch (t) {
+	case TRANSPORT_STARTTLS: return "starttls";
+	case TRANSPORT_IMPLICIT_TLS: return "implicit_tls";
+	case TRANSPORT_PLAIN: break;
+	}
+	return "plain";
+}
+
+/* ---- numbers and time ---- */
+
+char *output_fmt_u64(char tmp[20], uint64_t v)
+{
+	char *p = tmp + 20;
+
+	do {
+		*--p = (char)('0' + v % 10);
+		v /= 10;
+	} while (v != 0);
+	return p;
+}
+
+int output_append_u64(struct buf *b, uint64_t v)
+{
+	char tmp[20];
+	char *p = output_fmt_u64(tmp, v);
+
+	return buf_append(b, p, (size_t)(tmp + 20 - p));
+}
+
+int output_append_i64(struct buf *b, int64_t v)
+{
+	/* Negate in unsigned arithmetic: -INT64_MIN does not fit in int64_t. */
+	if (v < 0)
+		return LIT(b, "-") | output_append_u64(b, 0 - (uint64_t)v);
+	return output_append_u64(b, (uint64_t)v);
+}
+
+int output_append_milli(struct buf *b, int64_t v)
+{
+	uint64_t m = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
+	char frac[4] = { '.', (char)('0' + m / 100 % 10), (char)('0' + m / 10 % 10),
+			 (char)('0' + m % 10) };
+	int rc = 0;
+
+	if (v < 0)
+		rc |= LIT(b, "-");
+	rc |= output_append_u64(b, m / 1000);
+	return rc | buf_append(b, frac, sizeof frac);
+}
+
+/* Seconds of 0000-01-01T00:00:00Z and 9999-12-31T23:59:59Z: the range an
+ * RFC 3339 year of four digits can hold. */
+#define OUTPUT_TIME_MIN_SEC (-62167219200LL)
+#define OUTPUT_TIME_MAX_SEC 253402300799LL
+
+void output_time_split(struct output_time *tc, int64_t ts_us,
+		       const struct tm **tm_r, uint32_t *usec_r)
+{
+	int64_t sec = ts_us / 1000000, usec = ts_us % 1000000;
+
+	if (usec < 0) {		/* C rounds toward zero; time floors */
+		usec += 1000000;
+		sec--;
+	}
+	if (sec < OUTPUT_TIME_MIN_SEC) {
+		sec = OUTPUT_TIME_MIN_SEC;
+		usec = 0;
+	} else if (sec > OUTPUT_TIME_MAX_SEC) {
+		sec = OUTPUT_TIME_MAX_SEC;
+		usec = 999999;
+	}
+	if (!tc->valid || tc->sec != sec) {
+		time_t t = (time_t)sec;
+
+		if (gmtime_r(&t, &tc->tm) == NULL)
+			memset(&tc->tm, 0, sizeof tc->tm);
+		tc->sec = sec;
+		tc->valid = true;
+	}
+	*tm_r = &tc->tm;
+	*usec_r = (uint32_t)usec;
+}
+
+static void put2(char *p, int v)
+{
+	p[0] = (char)('0' + v / 10 % 10);
+	p[1] = (char)('0' + v % 10);
+}
+
+int output_time_append_rfc3339(struct buf *b, struct output_time *tc, int64_t ts_us)
+{
+	struct output_time local = { 0, false, { 0 } };
+	const struct tm *tm;
+	uint32_t usec;
+	char s[OUTPUT_TIME_RFC3339_LEN];
+	int year, i;
+
+	output_time_split(tc != NULL ? tc : &local, ts_us, &tm, &usec);
+	year = tm->tm_year + 1900;
+	put2(s, year / 100);
+	put2(s + 2, year % 100);
+	s[4] = '-';
+	put2(s + 5, tm->tm_mon + 1);
+	s[7] = '-';
+	put2(s + 8, tm->tm_mday);
+	s[10] = 'T';
+	put2(s + 11, tm->tm_hour);
+	s[13] = ':';
+	put2(s + 14, tm->tm_min);
+	s[16] = ':';
+	put2(s + 17, tm->tm_sec);
+	s[19] = '.';
+	for (i = 25; i >= 20; i--) {
+		s[i] = (char)('0' + usec % 10);
+		usec /= 10;
+	}
+	s[26] = 'Z';
+	return buf_append(b, s, sizeof s);
+}
+
+/* ---- JSON values ---- */
+
+static int json_slice(struct buf *b, struct buf_slice s)
+{
+	if (s.ptr == NULL)
+		return LIT(b, "null");
+	return LIT(b, "\"") | escape_json(b, s.ptr, s.len) | LIT(b, "\"");
+}
+
+static int json_cstr(struct buf *b, const char *s)
+{
+	if (s == NULL)
+		return LIT(b, "null");
+	return LIT(b, "\"") | escape_json(b, (const uint8_t *)s, strlen(s)) | LIT(b, "\"");
+}
+
+static int json_bool(struct buf *b, bool v)
+{
+	return v ? LIT(b, "true") : LIT(b, "false");
+}
+
+/* latency_ms: null when unknown (negative, NaN) or absurd, else 3 decimals. */
+static int json_latency(struct buf *b, double ms)
+{
+	if (!(ms >= 0) || ms > 1e12)
+		return LIT(b, "null");
+	return output_append_milli(b, (int64_t)(ms * 1000.0 + 0.5));
+}
+
+/* ---- one function per event type; each appends ",key":value pairs ---- */
+
+static int json_session_start(struct buf *b, const struct event *ev)
+{
+	return LIT(b, ",\"client\":") | json_cstr(b, ev->client) |
+	       LIT(b, ",\"server\":") | json_cstr(b, ev->server) |
+	       LIT(b, ",\"mid_stream\":") | json_bool(b, ev->u.start.mid_stream) |
+	       LIT(b, ",\"implicit_tls\":") | json_bool(b, ev->u.start.implicit_tls);
+}
+
+static int json_greeting(struct buf *b, const struct event *ev)
+{
+	return LIT(b, ",\"status\":") | json_slice(b, ev->u.greeting.status) |
+	       LIT(b, ",\"code\":") | json_slice(b, ev->u.greeting.code) |
+	       LIT(b, ",\"text\":") | json_slice(b, ev->u.greeting.text);
+}
+
+static int json_command(struct buf *b, const struct event *ev)
+{
+	return LIT(b, ",\"tag\":") | json_slice(b, ev->u.command.tag) |
+	       LIT(b, ",\"command\":") | json_slice(b, ev->u.command.name) |
+	       LIT(b, ",\"args\":") | json_slice(b, ev->u.command.args) |
+	       LIT(b, ",\"literal_bytes\":") | output_append_u64(b, ev->u.command.literal_bytes);
+}
+
+static int json_continuation(struct buf *b, const struct event *ev)
+{
+	return LIT(b, ",\"dir\":") | json_cstr(b, json_dir_name(ev->u.continuation.dir)) |
+	       LIT(b, ",\"text\":") | json_slice(b, ev->u.continuation.text);
+}
+
+static int json_untagged(struct buf *b, const struct event *ev)
+{
+	return LIT(b, ",\"name\":") | json_slice(b, ev->u.untagged.name) |
+	       LIT(b, ",\"text\":") | json_slice(b, ev->u.untagged.text) |
+	       LIT(b, ",\"tag\":") | json_slice(b, ev->u.untagged.tag) |
+	       LIT(b, ",\"literal_bytes\":") | output_append_u64(b, ev->u.untagged.literal_bytes);
+}
+
+static int json_response(struct buf *b, const struct event *ev)
+{
+	return LIT(b, ",\"tag\":") | json_slice(b, ev->u.response.tag) |
+	       LIT(b, ",\"status\":") | json_slice(b, ev->u.response.status) |
+	       LIT(b, ",\"code\":") | json_slice(b, ev->u.response.code) |
+	       LIT(b, ",\"text\":") | json_slice(b, ev->u.response.text) |
+	       LIT(b, ",\"command\":") | json_slice(b, ev->u.response.command) |
+	       LIT(b, ",\"latency_ms\":") | json_latency(b, ev->u.response.latency_ms);
+}
+
+/* Login rows carry client and server so that --logins lines stand alone. */
+static int json_login(struct buf *b, const struct event *ev)
+{
+	int rc = LIT(b, ",\"user\":") | json_slice(b, ev->u.login.user) |
+		 LIT(b, ",\"mechanism\":") | json_slice(b, ev->u.login.mechanism) |
+		 LIT(b, ",\"result\":") | json_cstr(b, json_login_result(ev->u.login.result)) |
+		 LIT(b, ",\"client\":") | json_cstr(b, ev->client) |
+		 LIT(b, ",\"server\":") | json_cstr(b, ev->server) |
+		 LIT(b, ",\"tag\":") | json_slice(b, ev->u.login.tag) |
+		 LIT(b, ",\"transport\":") | json_cstr(b, json_transport(ev->u.login.transport)) |
+		 LIT(b, ",\"cleartext_secret\":") | json_bool(b, ev->u.login.cleartext_secret) |
+		 LIT(b, ",\"code\":") | json_slice(b, ev->u.login.code) |
+		 LIT(b, ",\"text\":") | json_slice(b, ev->u.login.text);
+
+	/* Present only with --show-secrets: absence says "redacted". */
+	if (ev->u.login.secret.ptr != NULL)
+		rc |= LIT(b, ",\"secret\":") | json_slice(b, ev->u.login.secret);
+	return rc;
+}
+
+static int json_tls(struct buf *b, const struct event *ev)
+{
+	return LIT(b, ",\"phase\":") | json_cstr(b, ev->u.tls.phase) |
+	       LIT(b, ",\"version\":") | json_cstr(b, ev->u.tls.version) |
+	       LIT(b, ",\"cipher\":") | json_cstr(b, ev->u.tls.cipher) |
+	       LIT(b, ",\"sni\":") | json_slice(b, ev->u.tls.sni) |
+	       LIT(b, ",\"decrypted\":") | json_bool(b, ev->u.tls.decrypted) |
+	       LIT(b, ",\"reason\":") | json_cstr(b, ev->u.tls.reason);
+}
+
+static int json_compress(struct buf *b, const struct event *ev)
+{
+	return LIT(b, ",\"algorithm\":") | json_cstr(b, ev->u.compress.algorithm) |
+	       LIT(b, ",\"decoded\":") | json_bool(b, ev->u.compress.decoded);
+}
+
+static int json_gap(struct buf *b, const struct event *ev)
+{
+	return LIT(b, ",\"dir\":") | json_cstr(b, json_dir_name(ev->u.gap.dir)) |
+	       LIT(b, ",\"bytes\":") | output_append_u64(b, ev->u.gap.bytes) |
+	       LIT(b, ",\"offset\":") | output_append_u64(b, ev->u.gap.offset);
+}
+
+static int json_summary(struct buf *b, const struct session_summary *s)
+{
+	if (s == NULL)
+		return LIT(b, "null");
+	return LIT(b, "{\"commands\":") | output_append_u64(b, s->commands) |
+	       LIT(b, ",\"responses\":{\"OK\":") | output_append_u64(b, s->responses_ok) |
+	       LIT(b, ",\"NO\":") | output_append_u64(b, s->responses_no) |
+	       LIT(b, ",\"BAD\":") | output_append_u64(b, s->responses_bad) |
+	       LIT(b, "},\"untagged\":") | output_append_u64(b, s->untagged) |
+	       LIT(b, ",\"bytes_c2s\":") | output_append_u64(b, s->bytes_c2s) |
+	       LIT(b, ",\"bytes_s2c\":") | output_append_u64(b, s->bytes_s2c) |
+	       LIT(b, ",\"wire_bytes_c2s\":") | output_append_u64(b, s->wire_bytes_c2s) |
+	       LIT(b, ",\"wire_bytes_s2c\":") | output_append_u64(b, s->wire_bytes_s2c) |
+	       LIT(b, ",\"gaps\":") | output_append_u64(b, s->gaps) |
+	       LIT(b, ",\"gap_bytes\":") | output_append_u64(b, s->gap_bytes) |
+	       LIT(b, ",\"notices\":") | output_append_u64(b, s->notices) |
+	       LIT(b, ",\"literals_fetched\":") | output_append_u64(b, s->literals_fetched) |
+	       LIT(b, ",\"literals_appended\":") | output_append_u64(b, s->literals_appended) |
+	       LIT(b, ",\"duration_ms\":") | output_append_milli(b, s->duration_us) |
+	       LIT(b, "}");
+}
+
+static int json_session_end(struct buf *b, const struct event *ev)
+{
+	return LIT(b, ",\"reason\":") | json_cstr(b, json_end_reason(ev->u.end.reason)) |
+	       LIT(b, ",\"summary\":") | json_summary(b, ev->u.end.summary);
+}
+
+/* Type names are fixed ASCII words: no escaping needed. */
+static int json_type_append(struct buf *b, enum event_type t)
+{
+	const char *name = json_type_name(t);
+
+	return buf_append(b, name, strlen(name));
+}
+
+typedef int (*json_body_fn)(struct buf *b, const struct event *ev);
+
+static const json_body_fn json_bodies[EV_N_TYPES] = {
+	[EV_SESSION_START] = json_session_start,
+	[EV_GREETING] = json_greeting,
+	[EV_COMMAND] = json_command,
+	[EV_CONTINUATION] = json_continuation,
+	[EV_UNTAGGED] = json_untagged,
+	[EV_RESPONSE] = json_response,
+	[EV_LOGIN] = json_login,
+	[EV_TLS] = json_tls,
+	[EV_COMPRESS] = json_compress,
+	[EV_GAP] = json_gap,
+	[EV_SESSION_END] = json_session_end,
+};
+
+int output_json_append_event(struct buf *b, struct output_time *tc, const struct event *ev)
+{
+	int rc = LIT(b, "{\"ts\":\"") | output_time_append_rfc3339(b, tc, ev->ts_us) |
+		 LIT(b, "\",\"session\":") | output_append_u64(b, ev->session) |
+		 LIT(b, ",\"type\":\"") | json_type_append(b, ev->type) | LIT(b, "\"");
+
+	if ((unsigned)ev->type < EV_N_TYPES && json_bodies[ev->type] != NULL)
+		rc |= json_bodies[ev->type](b, ev);
+	return rc | LIT(b, "}\n");
+}
+
+/* ---- the output ---- */
+
+struct output_json {
+	struct output_sink sink;
+	struct output_time clock;
+};
+
+static void output_json_event(void *ctx, const struct event *ev)
+{
+	struct output_json *oj = ctx;
+	struct buf *b;
+
+	if (!output_sink_live(&oj->sink))
+		return;
+	b = output_sink_begin(&oj->sink);
+	output_sink_end(&oj->sink, output_json_append_event(b, &oj->clock, ev));
+}
+
+static int output_json_finish(void *ctx)
+{
+	struct output_json *oj = ctx;
+
+	return output_sink_finish(&oj->sink);
+}
+
+static void output_json_free(void *ctx)
+{
+	struct output_json *oj = ctx;
+
+	if (oj == NULL)
+		return;
+	output_sink_free(&oj->sink);
+	free(oj);
+}
+
+static const struct output_ops output_json_ops = {
+	.event = output_json_event,
+	.finish = output_json_finish,
+	.free = output_json_free,
+};
+
+int output_json_new(struct output *out_r, FILE *fp)
+{
+	struct output_json *oj = calloc(1, sizeof *oj);
+
+	if (oj == NULL)
+		return -1;
+	output_sink_init(&oj->sink, fp);
+	out_r->ops = &output_json_ops;
+	out_r->ctx = oj;
+	return 0;
+}
+
+/* ---- the sink shared by the line outputs ---- */
+
+void output_sink_init(struct output_sink *s, FILE *fp)
+{
+	memset(s, 0, sizeof *s);
+	s->fp = fp;
+	buf_init(&s->buf, OUTPUT_SINK_MAX_BYTES, NULL);
+}
+
+struct buf *output_sink_begin(struct output_sink *s)
+{
+	s->line_start = s->buf.len;
+	return &s->buf;
+}
+
+/* Hand every buffered (whole) line to fp and flush it, so that a closed
+ * pipe or a full disk shows up now rather than at exit. */
+static void output_sink_flush(struct output_sink *s)
+{
+	size_t n = s->buf.len;
+
+	if (n == 0 || !output_sink_live(s)) {
+		buf_reset(&s->buf);
+		return;
+	}
+	errno = 0;
+	if (fwrite(s->buf.data, 1, n, s->fp) != n || fflush(s->fp) != 0) {
+		if (errno == EPIPE) {
+			s->closed = true;
+		} else {
+			s->failed = true;
+			s->err = errno != 0 ? errno : EIO;
+		}
+	}
+	buf_reset(&s->buf);
+}
+
+void output_sink_end(struct output_sink *s, int rc)
+{
+	if (rc != 0) {
+		s->buf.len = s->line_start;
+		s->lines_dropped++;
+	}
+	if (s->buf.len >= OUTPUT_SINK_FLUSH_BYTES)
+		output_sink_flush(s);
+}
+
+int output_sink_finish(struct output_sink *s)
+{
+	output_sink_flush(s);
+	errno = 0;
+	if (output_sink_live(s) && fflush(s->fp) != 0) {
+		if (errno == EPIPE) {
+			s->closed = true;
+		} else {
+			s->failed = true;
+			s->err = errno != 0 ? errno : EIO;
+		}
+	}
+	return s->failed ? -1 : 0;
+}
+
+void output_sink_free(struct output_sink *s)
+{
+	buf_free(&s->buf);
+}

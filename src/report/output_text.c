@@ -1,0 +1,538 @@
+/* -F text: one readable line per event, built in a buffer (no printf on
+ * the hot path) and written through the shared line sink. */
+#include "report/output_text.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "report/output_json.h"	/* the shared sink, clock and numbers */
+#include "util/escape.h"
+
+#define LIT(b, s) buf_append((b), (s), sizeof(s) - 1)
+
+/* ANSI SGR codes, used only with opts.color. */
+#define TEXT_COLOR_C     "\x1b[36m"	/* client lines: cyan */
+#define TEXT_COLOR_S     "\x1b[32m"	/* server lines: green */
+#define TEXT_COLOR_BAD   "\x1b[1;31m"	/* NO, BAD, failed logins: bold red */
+#define TEXT_COLOR_GAP   "\x1b[33m"	/* lost bytes: yellow */
+#define TEXT_COLOR_META  "\x1b[1m"	/* session start/end, login: bold */
+#define TEXT_COLOR_TLS   "\x1b[35m"	/* TLS, COMPRESS: magenta */
+#define TEXT_COLOR_TIME  "\x1b[2m"	/* timestamps: dim */
+#define TEXT_COLOR_RESET "\x1b[0m"
+
+struct output_text {
+	struct output_sink sink;
+	struct output_time clock;
+	bool color;
+	bool day_shown;
+	int64_t day;		/* days since the epoch of the last date line */
+};
+
+/* ---- small writers ---- */
+
+static int text_str(struct buf *b, const char *s)
+{
+	return buf_append(b, s, strlen(s));
+}
+
+/* Colour only when asked: a pipe or a file never gets escape codes. */
+static int text_color(const struct output_text *ot, struct buf *b, const char *code)
+{
+	return ot->color ? text_str(b, code) : 0;
+}
+
+/* A C string that did not come from our own tables (addresses, cipher
+ * names): escaped as well, it costs nothing and trusts nobody. */
+static int text_cstr(struct buf *b, const char *s, const char *if_null)
+{
+	if (s == NULL)
+		s = if_null;
+	return escape_text(b, (const uint8_t *)s, strlen(s));
+}
+
+static int text_slice(struct buf *b, struct buf_slice s)
+{
+	return s.ptr == NULL ? 0 : escape_text(b, s.ptr, s.len);
+}
+
+/* " [code]" when there is a code; tolerant of a code that kept its brackets. */
+static int text_code(struct buf *b, struct buf_slice code)
+{
+	if (code.ptr == NULL)
+		return 0;
+	if (code.len > 0 && code.ptr[0] == '[')
+		return LIT(b, " ") | text_slice(b, code);
+	return LIT(b, " [") | text_slice(b, code) | LIT(b, "]");
+}
+
+/* " text" when there is any text. */
+static int text_rest(struct buf *b, struct buf_slice s)
+{
+	if (s.ptr == NULL || s.len == 0)
+		return 0;
+	return LIT(b, " ") | output_text_append_wire(b, s);
+}
+
+/* Length of a literal marker "{123}", "{123+}", "{123-}" at p, or 0; the
+ * digits end at *digits_end_r. */
+static size_t text_literal_marker(const uint8_t *p, size_t n, size_t *digits_end_r)
+{
+	size_t i = 1;
+
+	if (n < 3 || p[0] != '{')
+		return 0;
+	while (i < n && i < 21 && p[i] >= '0' && p[i] <= '9')
+		i++;
+	if (i == 1 || i >= n)
+		return 0;
+	*digits_end_r = i;
+	if ((p[i] == '+' || p[i] == '-') && i + 1 < n)
+		i++;
+	return p[i] == '}' ? i + 1 : 0;
+}
+
+int output_text_append_wire(struct buf *b, struct buf_slice s)
+{
+	size_t i = 0, start = 0, mlen, dend;
+	int rc = 0;
+
+	if (s.ptr == NULL)
+		return 0;
+	while (i < s.len) {
+		const uint8_t *brace = memchr(s.ptr + i, '{', s.len - i);
+
+		if (brace == NULL)
+			break;
+		i = (size_t)(brace - s.ptr);
+		mlen = text_literal_marker(s.ptr + i, s.len - i, &dend);
+		if (mlen == 0) {
+			i++;
+			continue;
+		}
+		/* The digits are ASCII: they need no escaping. */
+		rc |= escape_text(b, s.ptr + start, i - start) |
+		      buf_append(b, s.ptr + i, dend) | LIT(b, " bytes}");
+		i += mlen;
+		start = i;
+	}
+	return rc | escape_text(b, s.ptr + start, s.len - start);
+}
+
+/* ---- numbers for people ---- */
+
+/* x/10^decimals with that many decimals ("1.6"); decimals <= 3. */
+static int text_fixed(struct buf *b, uint64_t x, unsigned decimals)
+{
+	char frac[4];
+	unsigned i;
+
+	for (i = decimals; i > 0; i--) {
+		frac[i] = (char)('0' + x % 10);
+		x /= 10;
+	}
+	frac[0] = '.';
+	return output_append_u64(b, x) | (decimals ? buf_append(b, frac, decimals + 1) : 0);
+}
+
+/* "0.412 ms", "1.6 ms", "234 ms", "12.3 s": three significant figures are
+ * plenty to see which command was slow. */
+static int text_latency(struct buf *b, double ms)
+{
+	if (!(ms >= 0) || ms > 1e12)
+		return 0;
+	if (ms < 1)
+		return LIT(b, "   (") | text_fixed(b, (uint64_t)(ms * 1000 + 0.5), 3) | LIT(b, " ms)");
+	if (ms < 100)
+		return LIT(b, "   (") | text_fixed(b, (uint64_t)(ms * 10 + 0.5), 1) | LIT(b, " ms)");
+	if (ms < 10000)
+		return LIT(b, "   (") | text_fixed(b, (uint64_t)(ms + 0.5), 0) | LIT(b, " ms)");
+	return LIT(b, "   (") | text_fixed(b, (uint64_t)(ms / 100 + 0.5), 1) | LIT(b, " s)");
+}
+
+/* Byte counts: exact below 10 000, then KiB/MiB/GiB with one decimal. */
+static int text_bytes(struct buf *b, uint64_t n)
+{
+	static const char *const units[] = { " KiB", " MiB", " GiB", " TiB" };
+	unsigned u = 0;
+	uint64_t tenths;
+
+	if (n < 10000)
+		return output_append_u64(b, n) | LIT(b, " B");
+	tenths = n * 10 / 1024;
+	if (n > UINT64_MAX / 10)
+		tenths = n / 1024 * 10;
+	while (tenths >= 10240 && u + 1 < sizeof units / sizeof units[0]) {
+		tenths /= 1024;
+		u++;
+	}
+	return text_fixed(b, tenths, 1) | text_str(b, units[u]);
+}
+
+/* "850 ms", "3.204 s", "2m03s", "1h02m03s". */
+static int text_duration(struct buf *b, int64_t us)
+{
+	uint64_t s;
+	char mm[6];
+
+	if (us < 0)
+		us = 0;
+	if (us < 1000000)
+		return output_append_u64(b, (uint64_t)us / 1000) | LIT(b, " ms");
+	if (us < 60000000)
+		return text_fixed(b, (uint64_t)us / 1000, 3) | LIT(b, " s");
+	s = (uint64_t)us / 1000000;
+	mm[0] = (char)('0' + s / 60 % 60 / 10);
+	mm[1] = (char)('0' + s / 60 % 60 % 10);
+	mm[2] = 'm';
+	mm[3] = (char)('0' + s % 60 / 10);
+	mm[4] = (char)('0' + s % 60 % 10);
+	mm[5] = 's';
+	if (s < 3600)
+		return output_append_u64(b, s / 60) | LIT(b, "m") | buf_append(b, mm + 3, 3);
+	return output_append_u64(b, s / 3600) | LIT(b, "h") | buf_append(b, mm, sizeof mm);
+}
+
+/* ---- line frame: date line, time, session ---- */
+
+static void text_put2(char *p, int v)
+{
+	p[0] = (char)('0' + v / 10 % 10);
+	p[1] = (char)('0' + v % 10);
+}
+
+/* "--- 2026-11-21 ---" before the first line of each UTC day: captures
+ * span days and the per-line time alone would hide it. */
+static int text_date_line(struct output_text *ot, struct buf *b, const struct tm *tm)
+{
+	char d[10];
+	int year = tm->tm_year + 1900;
+
+	text_put2(d, year / 100);
+	text_put2(d + 2, year % 100);
+	d[4] = '-';
+	text_put2(d + 5, tm->tm_mon + 1);
+	d[7] = '-';
+	text_put2(d + 8, tm->tm_mday);
+	return text_color(ot, b, TEXT_COLOR_META) | LIT(b, "--- ") | buf_append(b, d, sizeof d) |
+	       LIT(b, " ---") | text_color(ot, b, TEXT_COLOR_RESET) | LIT(b, "\n");
+}
+
+static int text_prefix(struct output_text *ot, struct buf *b, const struct event *ev)
+{
+	const struct tm *tm;
+	uint32_t usec;
+	char t[16];
+	int64_t day;
+	int i, rc = 0;
+
+	output_time_split(&ot->clock, ev->ts_us, &tm, &usec);
+	day = ot->clock.sec >= 0 ? ot->clock.sec / 86400 : -((-ot->clock.sec + 86399) / 86400);
+	if (!ot->day_shown || day != ot->day) {
+		rc |= text_date_line(ot, b, tm);
+		ot->day_shown = true;
+		ot->day = day;
+	}
+	text_put2(t, tm->tm_hour);
+	t[2] = ':';
+	text_put2(t + 3, tm->tm_min);
+	t[5] = ':';
+	text_put2(t + 6, tm->tm_sec);
+	t[8] = '.';
+	for (i = 14; i >= 9; i--) {
+		t[i] = (char)('0' + usec % 10);
+		usec /= 10;
+	}
+	t[15] = ' ';
+	return rc | text_color(ot, b, TEXT_COLOR_TIME) | buf_append(b, t, 15) |
+	       text_color(ot, b, TEXT_COLOR_RESET) | LIT(b, " #") |
+	       output_append_u64(b, ev->session) | LIT(b, " ");
+}
+
+/* ---- one function per event type: the part after "#N " ---- */
+
+static bool text_is_status(struct buf_slice s, const char *word)
+{
+	size_t n = strlen(word);
+
+	return s.ptr != NULL && s.len == n && memcmp(s.ptr, word, n) == 0;
+}
+
+static int text_session_start(struct output_text *ot, struct buf *b, const struct event *ev)
+{
+	int rc = text_color(ot, b, TEXT_COLOR_META) | LIT(b, "session ") |
+		 text_cstr(b, ev->client, "?") | LIT(b, " -> ") | text_cstr(b, ev->server, "?");
+
+	if (ev->u.start.implicit_tls)
+		rc |= LIT(b, " (implicit TLS)");
+	if (ev->u.start.mid_stream)
+		rc |= LIT(b, " (picked up mid-stream)");
+	return rc;
+}
+
+static int text_greeting(struct output_text *ot, struct buf *b, const struct event *ev)
+{
+	const char *color = text_is_status(ev->u.greeting.status, "BYE") ? TEXT_COLOR_BAD
+									  : TEXT_COLOR_S;
+
+	return text_color(ot, b, color) | LIT(b, "S * ") | text_slice(b, ev->u.greeting.status) |
+	       text_code(b, ev->u.greeting.code) | text_rest(b, ev->u.greeting.text);
+}
+
+static int text_command(struct output_text *ot, struct buf *b, const struct event *ev)
+{
+	return text_color(ot, b, TEXT_COLOR_C) | LIT(b, "C ") | text_slice(b, ev->u.command.tag) |
+	       LIT(b, " ") | text_slice(b, ev->u.command.name) | text_rest(b, ev->u.command.args);
+}
+
+static int text_continuation(struct output_text *ot, struct buf *b, const struct event *ev)
+{
+	bool c2s = ev->u.continuation.dir == DIR_C2S;
+
+	return text_color(ot, b, c2s ? TEXT_COLOR_C : TEXT_COLOR_S) |
+	       (c2s ? LIT(b, "C +") : LIT(b, "S +")) | text_rest(b, ev->u.continuation.text);
+}
+
+/* The word of s that starts at *i (ASCII space separated); *i moves past it. */
+static struct buf_slice text_word(struct buf_slice s, size_t *i)
+{
+	size_t start = *i;
+
+	while (*i < s.len && s.ptr[*i] != ' ')
+		(*i)++;
+	struct buf_slice w = { s.ptr + start, *i - start };
+	while (*i < s.len && s.ptr[*i] == ' ')
+		(*i)++;
+	return w;
+}
+
+static bool text_word_eq(struct buf_slice a, struct buf_slice b)
+{
+	size_t k;
+
+	if (a.len != b.len)
+		return false;
+	for (k = 0; k < a.len; k++) {
+		uint8_t x = a.ptr[k], y = b.ptr[k];
+
+		if (x >= 'a' && x <= 'z')
+			x = (uint8_t)(x - 32);
+		if (y >= 'a' && y <= 'z')
+			y = (uint8_t)(y - 32);
+		if (x != y)
+			return false;
+	}
+	return true;
+}
+
+/* Does the untagged text already say its name ("CAPABILITY IMAP4rev2",
+ * "3 FETCH (...)")?  Then it is printed as is; otherwise the name goes
+ * first, so the line reads the same whichever way the session cut it. */
+static bool text_untagged_names_itself(struct buf_slice name, struct buf_slice text)
+{
+	size_t i = 0;
+	struct buf_slice w;
+
+	if (name.ptr == NULL || name.len == 0)
+		return true;
+	if (text.ptr == NULL)
+		return false;
+	w = text_word(text, &i);
+	if (text_word_eq(w, name))
+		return true;
+	if (w.len == 0 || w.ptr[0] < '0' || w.ptr[0] > '9')
+		return false;
+	return text_word_eq(text_word(text, &i), name);
+}
+
+static int text_untagged(struct output_text *ot, struct buf *b, const struct event *ev)
+{
+	bool bad = text_is_status(ev->u.untagged.name, "NO") ||
+		   text_is_status(ev->u.untagged.name, "BAD") ||
+		   text_is_status(ev->u.untagged.name, "BYE");
+	/* Indented under the command it answers, so a FETCH's lines group. */
+	int rc = text_color(ot, b, bad ? TEXT_COLOR_BAD : TEXT_COLOR_S) |
+		 (ev->u.untagged.tag.ptr != NULL ? LIT(b, "S   *") : LIT(b, "S *"));
+
+	if (!text_untagged_names_itself(ev->u.untagged.name, ev->u.untagged.text))
+		rc |= LIT(b, " ") | text_slice(b, ev->u.untagged.name);
+	return rc | text_rest(b, ev->u.untagged.text);
+}
+
+static int text_response(struct output_text *ot, struct buf *b, const struct event *ev)
+{
+	bool ok = text_is_status(ev->u.response.status, "OK");
+
+	return text_color(ot, b, ok ? TEXT_COLOR_S : TEXT_COLOR_BAD) | LIT(b, "S ") |
+	       text_slice(b, ev->u.response.tag) | LIT(b, " ") |
+	       text_slice(b, ev->u.response.status) | text_code(b, ev->u.response.code) |
+	       text_rest(b, ev->u.response.text) | text_latency(b, ev->u.response.latency_ms);
+}
+
+static const char *text_login_result(enum login_result r)
+{
+	return r == LOGIN_OK ? "ok" : r == LOGIN_FAIL ? "fail" : "unknown";
+}
+
+static int text_login(struct output_text *ot, struct buf *b, const struct event *ev)
+{
+	const char *color = ev->u.login.result == LOGIN_FAIL ? TEXT_COLOR_BAD : TEXT_COLOR_META;
+	int rc = text_color(ot, b, color) | LIT(b, "LOGIN ");
+
+	if (ev->u.login.user.ptr != NULL)
+		rc |= text_slice(b, ev->u.login.user);
+	else
+		rc |= LIT(b, "(unknown user)");
+	rc |= LIT(b, " via ") | text_slice(b, ev->u.login.mechanism) | LIT(b, ": ") |
+	      text_str(b, text_login_result(ev->u.login.result)) |
+	      text_code(b, ev->u.login.code) | text_rest(b, ev->u.login.text);
+	if (ev->u.login.transport == TRANSPORT_STARTTLS)
+		rc |= LIT(b, " (over STARTTLS)");
+	else if (ev->u.login.transport == TRANSPORT_IMPLICIT_TLS)
+		rc |= LIT(b, " (over TLS)");
+	if (ev->u.login.cleartext_secret)
+		rc |= LIT(b, " (secret sent in cleartext)");
+	if (ev->u.login.secret.ptr != NULL)
+		rc |= LIT(b, " secret: ") | text_slice(b, ev->u.login.secret);
+	return rc;
+}
+
+static int text_tls(struct output_text *ot, struct buf *b, const struct event *ev)
+{
+	int rc = text_color(ot, b, ev->u.tls.decrypted ? TEXT_COLOR_TLS : TEXT_COLOR_GAP) |
+		 LIT(b, "TLS (") | text_cstr(b, ev->u.tls.phase, "?") | LIT(b, ") ") |
+		 text_cstr(b, ev->u.tls.version, "version unknown") | LIT(b, ", ") |
+		 text_cstr(b, ev->u.tls.cipher, "cipher unknown");
+
+	if (ev->u.tls.sni.ptr != NULL)
+		rc |= LIT(b, ", SNI ") | text_slice(b, ev->u.tls.sni);
+	if (ev->u.tls.decrypted)
+		return rc | LIT(b, ": decrypted");
+	rc |= LIT(b, ": not decrypted");
+	if (ev->u.tls.reason != NULL)
+		rc |= LIT(b, " (") | text_cstr(b, ev->u.tls.reason, "") | LIT(b, ")");
+	return rc;
+}
+
+static int text_compress(struct output_text *ot, struct buf *b, const struct event *ev)
+{
+	return text_color(ot, b, ev->u.compress.decoded ? TEXT_COLOR_TLS : TEXT_COLOR_GAP) |
+	       LIT(b, "COMPRESS ") | text_cstr(b, ev->u.compress.algorithm, "?") |
+	       (ev->u.compress.decoded ? LIT(b, ": decoded") : LIT(b, ": not decoded"));
+}
+
+static int text_gap(struct output_text *ot, struct buf *b, const struct event *ev)
+{
+	return text_color(ot, b, TEXT_COLOR_GAP) | LIT(b, "GAP ") |
+	       (ev->u.gap.dir == DIR_S2C ? LIT(b, "s2c ") : LIT(b, "c2s ")) |
+	       output_append_u64(b, ev->u.gap.bytes) | LIT(b, " bytes missing at offset ") |
+	       output_append_u64(b, ev->u.gap.offset);
+}
+
+static const char *text_end_reason(enum end_reason r)
+{
+	switch (r) {
+	case END_FIN: return "fin";
+	case END_RST: return "rst";
+	case END_TIMEOUT: return "timeout";
+	case END_EOF: return "eof";
+	case END_EVICTED: return "timeout, evicted by the flow cap";
+	}
+	return "?";
+}
+
+/* "end (fin) after 3.204 s: 12 commands (11 OK, 1 NO, 0 BAD), 30 untagged,
+ * c2s 1234 B, s2c 45.6 KiB" and the losses, only when there were any. */
+static int text_session_end(struct output_text *ot, struct buf *b, const struct event *ev)
+{
+	const struct session_summary *s = ev->u.end.summary;
+	int rc = text_color(ot, b, TEXT_COLOR_META) | LIT(b, "end (") |
+		 text_str(b, text_end_reason(ev->u.end.reason)) | LIT(b, ")");
+
+	if (s == NULL)
+		return rc;
+	rc |= LIT(b, " after ") | text_duration(b, s->duration_us) | LIT(b, ": ") |
+	      output_append_u64(b, s->commands) | LIT(b, " commands (") |
+	      output_append_u64(b, s->responses_ok) | LIT(b, " OK, ") |
+	      output_append_u64(b, s->responses_no) | LIT(b, " NO, ") |
+	      output_append_u64(b, s->responses_bad) | LIT(b, " BAD), ") |
+	      output_append_u64(b, s->untagged) | LIT(b, " untagged, c2s ") |
+	      text_bytes(b, s->bytes_c2s) | LIT(b, ", s2c ") | text_bytes(b, s->bytes_s2c);
+	if (s->gaps != 0)
+		rc |= LIT(b, ", ") | output_append_u64(b, s->gaps) | LIT(b, " gaps (") |
+		      text_bytes(b, s->gap_bytes) | LIT(b, " missing)");
+	if (s->notices != 0)
+		rc |= LIT(b, ", ") | output_append_u64(b, s->notices) | LIT(b, " notices");
+	return rc;
+}
+
+typedef int (*text_body_fn)(struct output_text *ot, struct buf *b, const struct event *ev);
+
+static const text_body_fn text_bodies[EV_N_TYPES] = {
+	[EV_SESSION_START] = text_session_start,
+	[EV_GREETING] = text_greeting,
+	[EV_COMMAND] = text_command,
+	[EV_CONTINUATION] = text_continuation,
+	[EV_UNTAGGED] = text_untagged,
+	[EV_RESPONSE] = text_response,
+	[EV_LOGIN] = text_login,
+	[EV_TLS] = text_tls,
+	[EV_COMPRESS] = text_compress,
+	[EV_GAP] = text_gap,
+	[EV_SESSION_END] = text_session_end,
+};
+
+/* ---- the output ---- */
+
+static void output_text_event(void *ctx, const struct event *ev)
+{
+	struct output_text *ot = ctx;
+	struct buf *b;
+	int rc;
+
+	if (!output_sink_live(&ot->sink))
+		return;
+	b = output_sink_begin(&ot->sink);
+	rc = text_prefix(ot, b, ev);
+	if ((unsigned)ev->type < EV_N_TYPES && text_bodies[ev->type] != NULL)
+		rc |= text_bodies[ev->type](ot, b, ev);
+	else
+		rc |= LIT(b, "? unknown event type");
+	rc |= text_color(ot, b, TEXT_COLOR_RESET) | LIT(b, "\n");
+	output_sink_end(&ot->sink, rc);
+}
+
+static int output_text_finish(void *ctx)
+{
+	struct output_text *ot = ctx;
+
+	return output_sink_finish(&ot->sink);
+}
+
+static void output_text_free(void *ctx)
+{
+	struct output_text *ot = ctx;
+
+	if (ot == NULL)
+		return;
+	output_sink_free(&ot->sink);
+	free(ot);
+}
+
+static const struct output_ops output_text_ops = {
+	.event = output_text_event,
+	.finish = output_text_finish,
+	.free = output_text_free,
+};
+
+int output_text_new(struct output *out_r, FILE *fp, const struct output_text_opts *opts)
+{
+	struct output_text *ot = calloc(1, sizeof *ot);
+
+	if (ot == NULL)
+		return -1;
+	output_sink_init(&ot->sink, fp);
+	ot->color = opts != NULL && opts->color;
+	out_r->ops = &output_text_ops;
+	out_r->ctx = ot;
+	return 0;
+}
