@@ -1,0 +1,340 @@
+/* IMAP lexer: framing and tokens.  Every framing case is run whole, byte by
+ * byte, and split in two at every position, and must give the same events;
+ * fed byte by byte, a line event may only fire on the byte that ends it. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "imap/imap_lexer.h"
+
+/* --- an event recorder -------------------------------------------------- */
+
+struct rec {
+	char log[1 << 16];
+	size_t len;
+	uint64_t data_pending;	/* literal_data bytes not yet logged */
+	bool bytewise;
+	uint8_t cur_byte;	/* the byte being fed, in bytewise mode */
+	bool in_op;		/* inside a gap/refuse/finish call */
+	bool bad_timing;	/* a line fired before its last byte */
+};
+
+static void rec_put(struct rec *r, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void rec_put(struct rec *r, const char *fmt, ...)
+{
+	va_list ap;
+	int k;
+
+	va_start(ap, fmt);
+	k = vsnprintf(r->log + r->len, sizeof r->log - r->len, fmt, ap);
+	va_end(ap);
+	assert_true(k >= 0 && (size_t)k < sizeof r->log - r->len);
+	r->len += (size_t)k;
+}
+
+static void rec_bytes(struct rec *r, const uint8_t *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (p[i] >= 0x20 && p[i] < 0x7f && p[i] != '\\')
+			rec_put(r, "%c", p[i]);
+		else
+			rec_put(r, "\\x%02x", p[i]);
+	}
+}
+
+static void rec_flush_data(struct rec *r)
+{
+	if (r->data_pending != 0)
+		rec_put(r, "D%llu\n", (unsigned long long)r->data_pending);
+	r->data_pending = 0;
+}
+
+static void rec_line(void *ctx, const struct imap_line *l)
+{
+	static const char kinds[] = "spmb";
+	struct rec *r = ctx;
+
+	rec_flush_data(r);
+	if (r->bytewise && !r->in_op && r->cur_byte != '\n')
+		r->bad_timing = true;
+	rec_put(r, "L%s%s%s:", l->bare_lf ? "b" : "", l->overlong ? "o" : "",
+		l->damaged ? "d" : "");
+	if (l->text.len > 200) {
+		rec_put(r, "[%zu bytes]", l->text.len);
+	} else {
+		rec_bytes(r, l->text.ptr, l->text.len);
+	}
+	for (size_t i = 0; i < l->n_lits; i++) {
+		const struct imap_literal *lit = &l->lits[i];
+
+		rec_put(r, " <%llu/%llu %c%s@%zu ", (unsigned long long)lit->size,
+			(unsigned long long)lit->received, kinds[lit->kind],
+			lit->truncated ? "T" : "", lit->text_off);
+		if (lit->kept.ptr == NULL)
+			rec_put(r, "->");
+		else
+			rec_put(r, "k="), rec_bytes(r, lit->kept.ptr, lit->kept.len), rec_put(r, ">");
+	}
+	rec_put(r, "\n");
+}
+
+static void rec_begin(void *ctx, const struct imap_line *partial)
+{
+	struct rec *r = ctx;
+
+	rec_flush_data(r);
+	if (r->bytewise && r->cur_byte != '\n')
+		r->bad_timing = true;
+	rec_put(r, "B%zu\n", partial->n_lits);
+}
+
+static void rec_data(void *ctx, const uint8_t *p, size_t n)
+{
+	struct rec *r = ctx;
+
+	(void)p;
+	r->data_pending += n;
+}
+
+static void rec_notice(void *ctx, const char *msg)
+{
+	struct rec *r = ctx;
+
+	rec_flush_data(r);
+	rec_put(r, "N:%s\n", msg);
+}
+
+/* --- cases ---------------------------------------------------------------- */
+
+enum step_op { S_END = 0, S_DATA, S_GAP, S_REFUSE, S_FINISH };
+
+struct step {
+	enum step_op op;
+	const char *data;
+	size_t len;		/* 0: strlen(data) */
+	uint64_t gap;
+};
+
+#define D(s)		{ S_DATA, (s), 0, 0 }
+#define DS(s)		{ S_DATA, (s), sizeof(s) - 1, 0 }	/* NULs inside */
+#define GAP(n)		{ S_GAP, NULL, 0, (n) }
+#define REFUSE		{ S_REFUSE, NULL, 0, 0 }
+#define FINISH		{ S_FINISH, NULL, 0, 0 }
+
+#define MAX_STEPS 8
+
+struct lcase {
+	const char *name;
+	enum stream_dir dir;
+	bool mid_stream;
+	size_t keep;		/* 0: IMAP_DEFAULT_LITERAL_KEEP */
+	struct step steps[MAX_STEPS];
+	const char *expect;
+};
+
+static size_t step_len(const struct step *s)
+{
+	return s->len != 0 ? s->len : strlen(s->data);
+}
+
+enum mode { M_WHOLE, M_BYTES, M_SPLIT };
+
+/* Run c; in M_SPLIT, data step split_step is fed as [0,pos) and [pos,len). */
+static void run_case(const struct lcase *c, enum mode m, size_t split_step, size_t pos,
+		     struct rec *r)
+{
+	struct imap_lexer_hooks h = {
+		.ctx = r, .line = rec_line, .literal_begin = rec_begin,
+		.literal_data = rec_data, .notice = rec_notice,
+	};
+	struct imap_lexer *lx;
+	int64_t ts = 0;
+
+	memset(r, 0, sizeof *r);
+	r->bytewise = m == M_BYTES;
+	lx = imap_lexer_new(c->dir, c->mid_stream, c->keep ? c->keep : IMAP_DEFAULT_LITERAL_KEEP,
+			    NULL, &h);
+	assert_non_null(lx);
+	for (size_t i = 0; i < MAX_STEPS && c->steps[i].op != S_END; i++) {
+		const struct step *s = &c->steps[i];
+		const uint8_t *p = (const uint8_t *)s->data;
+
+		r->in_op = s->op != S_DATA;
+		if (s->op == S_GAP)
+			imap_lexer_gap(lx, s->gap, ts);
+		else if (s->op == S_REFUSE)
+			imap_lexer_literal_refused(lx);
+		else if (s->op == S_FINISH)
+			imap_lexer_finish(lx);
+		else if (m == M_BYTES)
+			for (size_t k = 0; k < step_len(s); k++) {
+				r->cur_byte = p[k];
+				imap_lexer_feed(lx, p + k, 1, ts++);
+			}
+		else if (m == M_SPLIT && i == split_step) {
+			imap_lexer_feed(lx, p, pos, ts++);
+			imap_lexer_feed(lx, p + pos, step_len(s) - pos, ts++);
+		} else {
+			imap_lexer_feed(lx, p, step_len(s), ts++);
+		}
+	}
+	rec_flush_data(r);
+	imap_lexer_free(&lx);
+	assert_null(lx);
+}
+
+/* Runs c every way; prints what differs and returns false on a failure. */
+static bool check_case(const struct lcase *c, size_t stride)
+{
+	static struct rec r;
+
+	run_case(c, M_WHOLE, 0, 0, &r);
+	if (strcmp(r.log, c->expect) != 0) {
+		print_error("%s whole:\n--- got\n%s--- want\n%s", c->name, r.log, c->expect);
+		return false;
+	}
+	run_case(c, M_BYTES, 0, 0, &r);
+	if (strcmp(r.log, c->expect) != 0 || r.bad_timing) {
+		print_error("%s bytewise (timing %s):\n--- got\n%s--- want\n%s", c->name,
+			    r.bad_timing ? "BAD" : "ok", r.log, c->expect);
+		return false;
+	}
+	for (size_t i = 0; i < MAX_STEPS && c->steps[i].op != S_END; i++) {
+		if (c->steps[i].op != S_DATA)
+			continue;
+		for (size_t pos = 1; pos < step_len(&c->steps[i]); pos += stride) {
+			run_case(c, M_SPLIT, i, pos, &r);
+			if (strcmp(r.log, c->expect) != 0) {
+				print_error("%s split step %zu at %zu:\n--- got\n%s--- want\n%s",
+					    c->name, i, pos, r.log, c->expect);
+				return false;
+			}
+		}
+	}
+	return true;
+}
+
+#define HDR120 "Date: Wed, 17 Jul 1996 02:44:25 -0700\r\n" \
+	"From: Terry Gray <gray@cac.washington.edu>\r\n" \
+	"Subject: IMAP4rev2 WG mtg summary\r\n\r\n"
+#define HDR120_ESC "Date: Wed, 17 Jul 1996 02:44:25 -0700\\x0d\\x0a" \
+	"From: Terry Gray <gray@cac.washington.edu>\\x0d\\x0a" \
+	"Subject: IMAP4rev2 WG mtg summary\\x0d\\x0a\\x0d\\x0a"
+/* 35 bytes of body that look like IMAP lines, ending in a literal marker */
+#define TRAP35 "A003 OK done\r\n* BYE bye\r\nsee {10}\r\n"
+#define TRAP35_ESC "A003 OK done\\x0d\\x0a* BYE bye\\x0d\\x0asee {10}\\x0d\\x0a"
+
+static const struct lcase lexer_cases[] = {
+	{ "rfc9051 section 8, client", DIR_C2S, false, 0, {
+		D("a001 login mrc secret\r\na002 select inbox\r\na003 fetch 12 full\r\n"
+		  "a004 fetch 12 body[header]\r\na005 store 12 +flags \\deleted\r\n"
+		  "a006 logout\r\n") },
+	  "L:a001 login mrc secret\nL:a002 select inbox\nL:a003 fetch 12 full\n"
+	  "L:a004 fetch 12 body[header]\nL:a005 store 12 +flags \\x5cdeleted\n"
+	  "L:a006 logout\n" },
+	{ "rfc9051 section 8, server", DIR_S2C, false, 0, {
+		D("* OK IMAP4rev2 Service Ready\r\na001 OK LOGIN completed\r\n"
+		  "* 18 EXISTS\r\n* OK [UIDVALIDITY 3857529045] UIDs valid\r\n"
+		  "* 12 FETCH (BODY[HEADER] {120}\r\n" HDR120 ")\r\n"
+		  "a004 OK FETCH completed\r\n"
+		  "* BYE IMAP4rev2 server terminating connection\r\n") },
+	  "L:* OK IMAP4rev2 Service Ready\nL:a001 OK LOGIN completed\n"
+	  "L:* 18 EXISTS\nL:* OK [UIDVALIDITY 3857529045] UIDs valid\n"
+	  "B1\nD120\nL:* 12 FETCH (BODY[HEADER] {120}) <120/120 s@30 k=" HDR120_ESC ">\n"
+	  "L:a004 OK FETCH completed\n"
+	  "L:* BYE IMAP4rev2 server terminating connection\n" },
+	{ "LOGIN with two literals", DIR_C2S, false, 0, {
+		D("A1 LOGIN {5}\r\nalice {6}\r\nsecret\r\nA2 NOOP\r\n") },
+	  "B1\nD5\nB2\nD6\n"
+	  "L:A1 LOGIN {5} {6} <5/5 s@12 k=alice> <6/6 s@16 k=secret>\nL:A2 NOOP\n" },
+	{ "APPEND {n+} whose body looks like IMAP (Thunderbird)", DIR_C2S, false, 0, {
+		D("5 append \"INBOX\" (\\Seen) {35+}\r\n" TRAP35 "\r\n6 noop\r\n") },
+	  "B1\nD35\nL:5 append \"INBOX\" (\\x5cSeen) {35+} <35/35 p@30 k=" TRAP35_ESC ">\n"
+	  "L:6 noop\n" },
+	{ "FETCH body that looks like IMAP, server side", DIR_S2C, false, 0, {
+		D("* 1 FETCH (UID 7 BODY[] {35}\r\n" TRAP35 " FLAGS (\\Seen))\r\n"
+		  "A5 OK done\r\n") },
+	  "B1\nD35\nL:* 1 FETCH (UID 7 BODY[] {35} FLAGS (\\x5cSeen)) <35/35 s@28 k="
+	  TRAP35_ESC ">\nL:A5 OK done\n" },
+	{ "status and continuation lines never announce literals", DIR_S2C, false, 0, {
+		D("* OK see {5}\r\nA1 NO [TRYCREATE] no {3}\r\n+ go {2}\r\n+\r\n"
+		  "* BYE {1}\r\n* PREAUTH {1}\r\nA2 bad {0}\r\n") },
+	  "L:* OK see {5}\nL:A1 NO [TRYCREATE] no {3}\nL:+ go {2}\nL:+\n"
+	  "L:* BYE {1}\nL:* PREAUTH {1}\nL:A2 bad {0}\n" },
+	{ "bare LF and the \".\" tag", DIR_C2S, false, 0, {
+		D("a1 NOOP\n. LIST \"\" *\r\na2 LOGIN {2}\nab\n") },
+	  "Lb:a1 NOOP\nL:. LIST \"\" *\nB1\nD2\nLb:a2 LOGIN {2} <2/2 s@12 k=ab>\n" },
+	{ "refused APPEND: the sync literal never comes", DIR_C2S, false, 0, {
+		D("A1 APPEND foo {100}\r\n"), REFUSE, D("A2 CREATE foo\r\n") },
+	  "B1\nL:A1 APPEND foo {100} <100/0 sT@19 ->\nL:A2 CREATE foo\n" },
+	{ "refusal after literal bytes arrived is ignored", DIR_C2S, false, 0, {
+		D("A1 APPEND foo {3}\r\nab"), REFUSE, D("c\r\n") },
+	  "B1\nD3\nL:A1 APPEND foo {3} <3/3 s@17 k=abc>\n" },
+	{ "gap inside a literal keeps sync", DIR_C2S, false, 0, {
+		D("A1 APPEND f {10}\r\nabc"), GAP(4), D("xyz)\r\nA2 NOOP\r\n") },
+	  "B1\nD6\nLd:A1 APPEND f {10}) <10/6 sT@16 ->\nL:A2 NOOP\n" },
+	{ "gap running past a literal's end resyncs", DIR_S2C, false, 0, {
+		D("* 1 FETCH (BODY[] {10}\r\nabc"), GAP(40), D("lo world\r\n* 2 EXISTS\r\n") },
+	  "B1\nD3\nN:gap of 40 bytes: partial line of 22 bytes dropped\n"
+	  "N:resynchronised after skipping 10 bytes\nL:* 2 EXISTS\n" },
+	{ "gap in line text: resync on a plausible line", DIR_C2S, false, 0, {
+		D("A1 LOGIN al"), GAP(5), D("ice pw\r\nHello world\r\nFrom: x\r\nA2 NOOP\r\n") },
+	  "N:gap of 5 bytes: partial line of 11 bytes dropped\n"
+	  "N:resynchronised after skipping 30 bytes\nL:A2 NOOP\n" },
+	{ "mid-stream start inside a literal", DIR_S2C, true, 0, {
+		D("lo world\r\n* BAD\r\nA003 OK\r\n* 3 EXISTS\r\n* 4 FETCH (BODY[] {2}\r\nhi)\r\n") },
+	  "N:resynchronised after skipping 26 bytes\nL:* 3 EXISTS\n"
+	  "B1\nD2\nL:* 4 FETCH (BODY[] {2}) <2/2 s@21 k=hi>\n" },
+	{ "4 GB literal: counted, streamed, not kept", DIR_S2C, false, 0, {
+		D("* 1 FETCH (BODY[] {4294967296}\r\nhello"), GAP(4294967291ULL),
+		D(")\r\nA1 OK\r\n") },
+	  "B1\nD5\nLd:* 1 FETCH (BODY[] {4294967296}) <4294967296/5 sT@30 ->\nL:A1 OK\n" },
+	{ "literal size past 64 bits", DIR_S2C, false, 0, {
+		D("* 1 FETCH (BODY[] {99999999999999999999999}\r\nHello\r\n* 2 EXISTS\r\n") },
+	  "N:literal size does not fit in 64 bits: resynchronising\n"
+	  "Ld:* 1 FETCH (BODY[] {99999999999999999999999}\n"
+	  "N:resynchronised after skipping 7 bytes\nL:* 2 EXISTS\n" },
+	{ "zero-length sync literal, then another", DIR_C2S, false, 0, {
+		D("a LOGIN {0}\r\n {2}\r\npw\r\n") },
+	  "B1\nB2\nD2\nL:a LOGIN {0} {2} <0/0 s@11 k=> <2/2 s@15 k=pw>\n" },
+	{ "literal8, LITERAL- and NUL bytes", DIR_C2S, false, 0, {
+		DS("A1 APPEND x ~{3}\r\n\0\1\0 {2-}\r\n\r\n\r\nA2 X \"a\0b\"\r\n") },
+	  "B1\nD3\nB2\nD2\nL:A1 APPEND x ~{3} {2-} <3/3 b@16 k=\\x00\\x01\\x00> "
+	  "<2/2 m@21 k=\\x0d\\x0a>\nL:A2 X \"a\\x00b\"\n" },
+	{ "literal larger than the keep limit is streamed only", DIR_S2C, false, 4, {
+		D("* 1 FETCH (BODY[] {5}\r\n12345 BODY[1] {4}\r\nabcd)\r\n") },
+	  "B1\nD5\nB2\nD4\nL:* 1 FETCH (BODY[] {5} BODY[1] {4}) <5/5 s@21 -> <4/4 s@33 k=abcd>\n" },
+	{ "end of stream inside a line", DIR_C2S, false, 0, {
+		D("A1 NOOP\r\nA2 NOO"), FINISH },
+	  "L:A1 NOOP\nN:stream ended inside a line: 6 bytes dropped\n" },
+	{ "empty lines are lines", DIR_S2C, false, 0, {
+		D("\r\n\n* OK\r\n") },
+	  "L:\nLb:\nL:* OK\n" },
+};
+
+static void test_lexer_cases(void **state)
+{
+	size_t failed = 0;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof lexer_cases / sizeof lexer_cases[0]; i++)
+		failed += !check_case(&lexer_cases[i], 1);
+	assert_int_equal(failed, 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_lexer_cases),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
