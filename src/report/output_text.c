@@ -135,18 +135,29 @@ static int text_fixed(struct buf *b, uint64_t x, unsigned decimals)
 }
 
 /* "0.412 ms", "1.6 ms", "234 ms", "12.3 s": three significant figures are
- * plenty to see which command was slow. */
+ * plenty to see which command was slow.  Each form is chosen after
+ * rounding, so 99.96 ms reads "100 ms", not "100.0 ms". */
 static int text_latency(struct buf *b, double ms)
 {
+	int rc;
+
 	if (!(ms >= 0) || ms > 1e12)
 		return 0;
-	if (ms < 1)
-		return LIT(b, "   (") | text_fixed(b, (uint64_t)(ms * 1000 + 0.5), 3) | LIT(b, " ms)");
-	if (ms < 100)
-		return LIT(b, "   (") | text_fixed(b, (uint64_t)(ms * 10 + 0.5), 1) | LIT(b, " ms)");
-	if (ms < 10000)
-		return LIT(b, "   (") | text_fixed(b, (uint64_t)(ms + 0.5), 0) | LIT(b, " ms)");
-	return LIT(b, "   (") | text_fixed(b, (uint64_t)(ms / 100 + 0.5), 1) | LIT(b, " s)");
+	rc = LIT(b, "   (");
+	if ((uint64_t)(ms * 1000 + 0.5) < 1000)
+		return rc | text_fixed(b, (uint64_t)(ms * 1000 + 0.5), 3) | LIT(b, " ms)");
+	if ((uint64_t)(ms * 10 + 0.5) < 1000)
+		return rc | text_fixed(b, (uint64_t)(ms * 10 + 0.5), 1) | LIT(b, " ms)");
+	if ((uint64_t)(ms + 0.5) < 10000)
+		return rc | text_fixed(b, (uint64_t)(ms + 0.5), 0) | LIT(b, " ms)");
+	return rc | text_fixed(b, (uint64_t)(ms / 100 + 0.5), 1) | LIT(b, " s)");
+}
+
+/* "1 gap", "2 gaps". */
+static int text_count(struct buf *b, uint64_t n, const char *noun)
+{
+	return output_append_u64(b, n) | LIT(b, " ") | text_str(b, noun) |
+	       (n == 1 ? 0 : LIT(b, "s"));
 }
 
 /* Byte counts: exact below 10 000, then KiB/MiB/GiB with one decimal. */
@@ -295,11 +306,11 @@ static int text_continuation(struct output_text *ot, struct buf *b, const struct
 /* The word of s that starts at *i (ASCII space separated); *i moves past it. */
 static struct buf_slice text_word(struct buf_slice s, size_t *i)
 {
-	size_t start = *i;
+	struct buf_slice w = { s.ptr + *i, 0 };
 
 	while (*i < s.len && s.ptr[*i] != ' ')
 		(*i)++;
-	struct buf_slice w = { s.ptr + start, *i - start };
+	w.len = (size_t)(s.ptr + *i - w.ptr);
 	while (*i < s.len && s.ptr[*i] == ' ')
 		(*i)++;
 	return w;
@@ -451,17 +462,17 @@ static int text_session_end(struct output_text *ot, struct buf *b, const struct 
 	if (s == NULL)
 		return rc;
 	rc |= LIT(b, " after ") | text_duration(b, s->duration_us) | LIT(b, ": ") |
-	      output_append_u64(b, s->commands) | LIT(b, " commands (") |
+	      text_count(b, s->commands, "command") | LIT(b, " (") |
 	      output_append_u64(b, s->responses_ok) | LIT(b, " OK, ") |
 	      output_append_u64(b, s->responses_no) | LIT(b, " NO, ") |
 	      output_append_u64(b, s->responses_bad) | LIT(b, " BAD), ") |
 	      output_append_u64(b, s->untagged) | LIT(b, " untagged, c2s ") |
 	      text_bytes(b, s->bytes_c2s) | LIT(b, ", s2c ") | text_bytes(b, s->bytes_s2c);
 	if (s->gaps != 0)
-		rc |= LIT(b, ", ") | output_append_u64(b, s->gaps) | LIT(b, " gaps (") |
+		rc |= LIT(b, ", ") | text_count(b, s->gaps, "gap") | LIT(b, " (") |
 		      text_bytes(b, s->gap_bytes) | LIT(b, " missing)");
 	if (s->notices != 0)
-		rc |= LIT(b, ", ") | output_append_u64(b, s->notices) | LIT(b, " notices");
+		rc |= LIT(b, ", ") | text_count(b, s->notices, "notice");
 	return rc;
 }
 
