@@ -70,6 +70,8 @@ struct imap_lexer_hooks {
 	bool (*plausible)(void *ctx, enum stream_dir dir, const uint8_t *p, size_t n);
 	/* A one-line notice (text is not NUL-terminated wire data: escape). */
 	void (*notice)(void *ctx, const char *msg);
+	/* Hooks must not call back into the lexer that called them (calling
+	 * the other direction's lexer is fine). */
 };
 
 struct imap_lexer;
@@ -91,14 +93,20 @@ void imap_lexer_gap(struct imap_lexer *lx, uint64_t nbytes, int64_t ts_us);
  * come: the logical line is finished as it stands (line() is called with the
  * literal marked truncated) and the next bytes are a new line. */
 void imap_lexer_literal_refused(struct imap_lexer *lx);
-/* True while waiting for the contents of a synchronising literal. */
+/* True while waiting for the contents of a synchronising literal: client
+ * side only, and only before its first byte arrived (the one moment when
+ * imap_lexer_literal_refused() applies; it is a no-op otherwise). */
 bool imap_lexer_in_sync_literal(const struct imap_lexer *lx);
 /* End of stream: a partial line is reported as a notice and dropped. */
 void imap_lexer_finish(struct imap_lexer *lx);
 void imap_lexer_free(struct imap_lexer **lx);
 
-/* Default resynchronisation test: s2c lines starting "* ", "+" or
- * "TAG OK|NO|BAD"; c2s lines "TAG COMMAND" with a known command name. */
+/* Default resynchronisation test: s2c lines "* " + a known response name
+ * (or number + EXISTS/RECENT/EXPUNGE/FETCH), "+ ", "+" or "TAG OK|NO|BAD";
+ * c2s lines "TAG COMMAND" with a known command name and fitting arguments,
+ * or "DONE".  Tags must look like real ones (short, with a digit, or one
+ * character) so that body text ("Hello world", "Please check") is
+ * refused, and status responses need text.  Lives in imap_parser.c. */
 bool imap_line_plausible(enum stream_dir dir, const uint8_t *p, size_t n);
 
 /* --- tokens over a finished line ------------------------------------ */
@@ -111,14 +119,17 @@ enum imap_tok_type {
 	IMAP_TOK_LPAREN,
 	IMAP_TOK_RPAREN,
 	IMAP_TOK_SECTION,	/* a [...] group following an atom, e.g.
-				   BODY[HEADER.FIELDS (FROM)]<0.100>, whole */
-	IMAP_TOK_ERROR,		/* unterminated quote, depth cap, ... */
+				   BODY[HEADER.FIELDS (FROM)]<0.100>, whole;
+				   also a bare [...] (a response code) */
+	IMAP_TOK_ERROR,		/* unterminated quote, depth cap, control
+				   byte; the cursor moves to the end */
 };
 
 struct imap_tok {
 	enum imap_tok_type type;
 	struct buf_slice raw;		/* the token as it stands in the text */
-	struct buf_slice value;		/* atom text, quoted contents */
+	struct buf_slice value;		/* atom text, quoted contents; for
+					   sections and literals, = raw */
 	const struct imap_literal *lit;	/* IMAP_TOK_LITERAL only */
 };
 
@@ -129,6 +140,8 @@ struct imap_tok_cursor {
 	int depth;
 };
 
+/* Start at text offset pos (e.g. imap_command.args_off); literals whose
+ * markers lie before pos are skipped.  line must outlive the cursor. */
 void imap_tok_init(struct imap_tok_cursor *c, const struct imap_line *line, size_t pos);
 /* Next token, skipping spaces.  Returns its type (also in tok->type). */
 enum imap_tok_type imap_tok_next(struct imap_tok_cursor *c, struct imap_tok *tok);

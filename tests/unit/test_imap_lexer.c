@@ -330,10 +330,235 @@ static void test_lexer_cases(void **state)
 	assert_int_equal(failed, 0);
 }
 
+/* Lines past IMAP_MAX_LINE are cut and the lexer goes on at the next LF,
+ * still seeing a literal announced at the end of the cut line. */
+static void test_lexer_overlong(void **state)
+{
+	size_t body = IMAP_MAX_LINE + 5000;
+	char *a = malloc(body + 64), *b = malloc(body + 64), *e = malloc(3 * body);
+	char want_a[256], want_b[256];
+	struct lcase c1 = { "overlong line", DIR_C2S, false, 0, { { S_DATA, a, 0, 0 } }, want_a };
+	struct lcase c2 = { "overlong line ending in a literal", DIR_S2C, false, 0,
+			    { { S_DATA, b, 0, 0 } }, want_b };
+	struct lcase c3 = { "endless line", DIR_S2C, false, 0,
+			    { { S_DATA, e, 0, 0 }, FINISH },
+			    "N:line longer than 65536 bytes (or out of memory): cut\n"
+			    "N:stream ended inside a line: 65536 bytes dropped\n" };
+
+	(void)state;
+	assert_non_null(a);
+	assert_non_null(b);
+	assert_non_null(e);
+	memcpy(a, "A1 ", 3);
+	memset(a + 3, 'x', body);
+	strcpy(a + 3 + body, "\r\nA2 NOOP\r\n");
+	snprintf(want_a, sizeof want_a, "N:line longer than %d bytes (or out of memory): cut\n"
+		 "Lo:[%d bytes]\nL:A2 NOOP\n", IMAP_MAX_LINE, IMAP_MAX_LINE);
+	memcpy(b, "* 1 FETCH (", 11);
+	memset(b + 11, 'y', body);
+	strcpy(b + 11 + body, " BODY[] {3}\r\nabc)\r\n* 2 EXISTS\r\n");
+	snprintf(want_b, sizeof want_b, "N:line longer than %d bytes (or out of memory): cut\n"
+		 "B1\nD3\nLo:[%d bytes] <3/3 s@%d k=abc>\nL:* 2 EXISTS\n",
+		 IMAP_MAX_LINE, IMAP_MAX_LINE + 3, IMAP_MAX_LINE + 3);
+	memset(e, 'z', 3 * body - 1);
+	e[3 * body - 1] = '\0';
+	/* Split at every 997th position: every position would take minutes. */
+	assert_true(check_case(&c1, 997));
+	assert_true(check_case(&c2, 997));
+	assert_true(check_case(&c3, 4999));
+	free(a);
+	free(b);
+	free(e);
+}
+
+/* --- tokens ----------------------------------------------------------- */
+
+/* Feed text (whole) and tokenize the one logical line it makes, into out. */
+struct tok_ctx {
+	char out[4096];
+	size_t len;
+	size_t pos;
+};
+
+static void tok_put(struct tok_ctx *t, const char *pfx, struct buf_slice s)
+{
+	int k = snprintf(t->out + t->len, sizeof t->out - t->len, "%s%.*s ", pfx,
+			 (int)s.len, (const char *)s.ptr);
+
+	assert_true(k > 0 && (size_t)k < sizeof t->out - t->len);
+	t->len += (size_t)k;
+}
+
+static void tok_line(void *ctx, const struct imap_line *line)
+{
+	struct tok_ctx *t = ctx;
+	struct imap_tok_cursor c;
+	struct imap_tok tok;
+	static const char *names[] = { "E", "A:", "Q:", "L", "(", ")", "S:", "ERR" };
+
+	imap_tok_init(&c, line, t->pos);
+	while (imap_tok_next(&c, &tok) != IMAP_TOK_END && tok.type != IMAP_TOK_ERROR) {
+		if (tok.type == IMAP_TOK_LITERAL) {
+			assert_non_null(tok.lit);
+			tok_put(t, "L:", tok.lit->kept);
+		} else if (tok.type == IMAP_TOK_LPAREN || tok.type == IMAP_TOK_RPAREN) {
+			tok_put(t, names[tok.type], tok.value);
+		} else {
+			tok_put(t, names[tok.type],
+				tok.type == IMAP_TOK_QUOTED ? tok.value : tok.raw);
+		}
+	}
+	if (tok.type == IMAP_TOK_ERROR)
+		tok_put(t, "ERR", tok.raw), t->out[t->len++] = '\0', t->len--;
+}
+
+static const char *tokens(struct tok_ctx *t, enum stream_dir dir, const char *text, size_t pos)
+{
+	struct imap_lexer_hooks h = { .ctx = t, .line = tok_line };
+	struct imap_lexer *lx = imap_lexer_new(dir, false, 1024, NULL, &h);
+
+	memset(t, 0, sizeof *t);
+	t->pos = pos;
+	assert_non_null(lx);
+	imap_lexer_feed(lx, (const uint8_t *)text, strlen(text), 0);
+	imap_lexer_free(&lx);
+	return t->out;
+}
+
+static void test_tok(void **state)
+{
+	static struct tok_ctx t;
+	static const struct { enum stream_dir dir; const char *in; size_t pos; const char *want; } cases[] = {
+		{ DIR_C2S, "a1 FETCH 1:* (FLAGS BODY.PEEK[HEADER.FIELDS (FROM TO)]<0.100>)\r\n", 0,
+		  "A:a1 A:FETCH A:1:* (( A:FLAGS S:BODY.PEEK[HEADER.FIELDS (FROM TO)]<0.100> )) " },
+		{ DIR_C2S, "a2 LOGIN \"fred \\\"x\\\\\" {3}\r\nabc NIL\r\n", 0,
+		  "A:a2 A:LOGIN Q:fred \\\"x\\\\ L:abc A:NIL " },
+		{ DIR_C2S, "a2 LOGIN {3}\r\nabc {2}\r\nde\r\n", 9,	/* from the args */
+		  "L:abc L:de " },
+		{ DIR_C2S, "a2 LOGIN {3}\r\nabc {2}\r\nde\r\n", 13,	/* past the first */
+		  "L:de " },
+		{ DIR_S2C, "* 1 FETCH (BODY[1.2.MIME] {2}\r\nhi BINARY[1] ~{1}\r\nx BODY[] \"\")\r\n", 0,
+		  "A:* A:1 A:FETCH (( S:BODY[1.2.MIME] L:hi S:BINARY[1] L:x S:BODY[] Q: )) " },
+		{ DIR_S2C, "* OK [BADCHARSET (UTF-8)] see {5}\r\n", 0,
+		  "A:* A:OK S:[BADCHARSET (UTF-8)] A:see A:{5} " },
+		{ DIR_S2C, "* FLAGS (\\Answered \\Seen $Junk \\*)\r\n", 0,
+		  "A:* A:FLAGS (( A:\\Answered A:\\Seen A:$Junk A:\\* )) " },
+		{ DIR_S2C, "* LIST () \"/\" INBOX]x %\r\n", 0,
+		  "A:* A:LIST (( )) Q:/ A:INBOX]x A:% " },
+		{ DIR_C2S, "a \"unterminated\r\n", 0, "A:a ERR\"unterminated " },
+		{ DIR_C2S, "a BODY[1 2\r\n", 0, "A:a ERRBODY[1 2 " },
+		{ DIR_C2S, "a x\x01y\r\n", 0, "A:a A:x ERR\x01y " },
+		{ DIR_C2S, "a ((x) ) (y)\r\n", 0, "A:a (( (( A:x )) )) (( A:y )) " },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		const char *got = tokens(&t, cases[i].dir, cases[i].in, cases[i].pos);
+
+		if (strcmp(got, cases[i].want) != 0)
+			fail_msg("case %zu: got [%s] want [%s]", i, got, cases[i].want);
+	}
+}
+
+/* Nesting past IMAP_MAX_DEPTH is an error token, not a deeper recursion;
+ * exactly IMAP_MAX_DEPTH levels are fine. */
+static void test_tok_depth(void **state)
+{
+	static char line[3 * IMAP_MAX_DEPTH + 16];
+	static struct tok_ctx t;
+	static char want[8 * IMAP_MAX_DEPTH + 16];
+	size_t n = 0, w = 0;
+
+	(void)state;
+	for (int depth = IMAP_MAX_DEPTH; depth <= IMAP_MAX_DEPTH + 1; depth++) {
+		n = w = 0;
+		memcpy(line, "a ", 2), n = 2;
+		w += (size_t)sprintf(want + w, "A:a ");
+		for (int i = 0; i < depth; i++) {
+			line[n++] = '(';
+			if (i < IMAP_MAX_DEPTH)
+				w += (size_t)sprintf(want + w, "(( ");
+		}
+		if (depth > IMAP_MAX_DEPTH) {
+			for (int i = 0; i < depth; i++)
+				line[n++] = ')';
+			w += (size_t)sprintf(want + w, "ERR(");
+			for (int i = 0; i < depth; i++)
+				want[w++] = ')';
+			want[w++] = ' ';
+		} else {
+			for (int i = 0; i < depth; i++)
+				line[n++] = ')', w += (size_t)sprintf(want + w, ")) ");
+		}
+		memcpy(line + n, "\r\n", 3);
+		want[w] = '\0';
+		assert_string_equal(tokens(&t, DIR_C2S, line, 0), want);
+	}
+	/* The same cap inside a section. */
+	n = 0;
+	memcpy(line, "a BODY[", 7), n = 7;
+	for (int i = 0; i < IMAP_MAX_DEPTH; i++)
+		line[n++] = '[';
+	memcpy(line + n, "\r\n", 3);
+	assert_non_null(strstr(tokens(&t, DIR_C2S, line, 0), "ERRBODY["));
+}
+
+static void test_unquote(void **state)
+{
+	struct buf out;
+	struct buf_slice ok = { (const uint8_t *)"a\\\"b\\\\c\0d", 9 };
+	struct buf_slice bad1 = { (const uint8_t *)"a\\nb", 4 };
+	struct buf_slice bad2 = { (const uint8_t *)"ab\\", 3 };
+
+	(void)state;
+	buf_init(&out, 100, NULL);
+	assert_int_equal(imap_unquote(&out, ok), 0);
+	assert_int_equal(out.len, 7);
+	assert_memory_equal(out.data, "a\"b\\c\0d", 7);
+	buf_reset(&out);
+	assert_int_equal(imap_unquote(&out, bad1), -1);
+	buf_reset(&out);
+	assert_int_equal(imap_unquote(&out, bad2), -1);
+	buf_free(&out);
+}
+
+/* ts_first is the first byte of the logical line, ts_last its last. */
+static void ts_line(void *ctx, const struct imap_line *l)
+{
+	int64_t *ts = ctx;
+
+	ts[0] = l->ts_first_us;
+	ts[1] = l->ts_last_us;
+}
+
+static void test_lexer_times(void **state)
+{
+	int64_t ts[2] = { -1, -1 };
+	struct imap_lexer_hooks h = { .ctx = ts, .line = ts_line };
+	struct imap_lexer *lx = imap_lexer_new(DIR_C2S, false, 16, NULL, &h);
+
+	(void)state;
+	imap_lexer_feed(lx, (const uint8_t *)"A1 LOGIN {2}\r\n", 14, 100);
+	imap_lexer_feed(lx, (const uint8_t *)"ab", 2, 200);
+	assert_true(imap_lexer_in_sync_literal(lx) == false);
+	imap_lexer_feed(lx, (const uint8_t *)" x\r", 3, 300);
+	assert_int_equal(ts[0], -1);
+	imap_lexer_feed(lx, (const uint8_t *)"\nA2 APPEND {9}\r\n", 16, 400);
+	assert_int_equal(ts[0], 100);
+	assert_int_equal(ts[1], 400);
+	assert_true(imap_lexer_in_sync_literal(lx));
+	imap_lexer_free(&lx);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_lexer_cases),
+		cmocka_unit_test(test_lexer_overlong),
+		cmocka_unit_test(test_lexer_times),
+		cmocka_unit_test(test_tok),
+		cmocka_unit_test(test_tok_depth),
+		cmocka_unit_test(test_unquote),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
