@@ -91,12 +91,18 @@ int flow_config_add_port(struct flow_config *cfg, uint16_t port, bool tls) WUR;
 
 struct flow_table *flow_table_new(const struct flow_config *cfg,
 				  const struct flow_hooks *hooks);
-/* Feed one decoded segment.  Also expires idle flows on capture time. */
+/* Feed one decoded segment.  Also expires idle flows on capture time (a
+ * timed-out session ends with the timestamp at which it became idle) and,
+ * at the flow cap, evicts the least recently active flow.  The hooks are
+ * called from inside this function and must not call back into the table. */
 void flow_table_segment(struct flow_table *ft, const struct decode_seg *seg);
 /* End of input: every open session gets its remaining bytes, gaps for its
  * holes, and end(END_EOF). */
 void flow_table_finish(struct flow_table *ft, int64_t ts_us);
+/* The loss and duplication counters (retransmitted_bytes .. ooo_dropped_bytes)
+ * are added when a session ends; after flow_table_finish they are complete. */
 const struct flow_stats *flow_table_stats(const struct flow_table *ft);
+/* Frees every flow without calling any hook: call flow_table_finish first. */
 void flow_table_free(struct flow_table **ft);
 
 /* "192.0.2.1:143" or "[2001:db8::1]:143"; buf must hold FLOW_ADDRSTRLEN. */

@@ -1,0 +1,315 @@
+/* libpcap in.  Files are checked before libpcap sees them so that the
+ * common mistakes (a directory, an empty or cut-short file) get a plain
+ * one-line reason; libpcap's own messages are mapped to the same words. */
+#include "net/capture.h"
+
+#include <errno.h>
+#include <pcap/pcap.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "net/decode.h"
+
+#define CAPTURE_LIVE_TIMEOUT_MS  200	/* how often a live read checks for a stop */
+#define CAPTURE_LIVE_BUFFER      (32 << 20)	/* kernel ring: bursts without drops */
+#define CAPTURE_MIN_HEADER       24	/* a pcap file header; pcapng's is larger */
+#define CAPTURE_PKT_OVERHEAD     16	/* a pcap record header, for byte counts */
+#define US_PER_S                 1000000LL
+
+struct capture {
+	pcap_t *p;
+	pcap_dumper_t *dump;
+	int linktype;
+	bool live;
+	volatile sig_atomic_t stop;
+	uint64_t file_size;
+	uint64_t bytes_seen;	/* fallback when ftell cannot tell (a pipe) */
+};
+
+static void set_err(char err[CAPTURE_ERRLEN], const char *fmt, const char *arg)
+{
+	snprintf(err, CAPTURE_ERRLEN, fmt, arg);
+}
+
+/* libpcap's wording for a bad file, in ours. */
+static void map_open_error(const char *pcap_msg, char err[CAPTURE_ERRLEN])
+{
+	if (strstr(pcap_msg, "unknown file format") != NULL ||
+	    strstr(pcap_msg, "bad dump file format") != NULL)
+		set_err(err, "%s", "not a capture file");
+	else if (strstr(pcap_msg, "only got 0") != NULL)
+		set_err(err, "%s", "empty file");
+	else if (strstr(pcap_msg, "truncated") != NULL)
+		set_err(err, "%s", "truncated file header");
+	else
+		set_err(err, "%s", pcap_msg);
+}
+
+static int install_filter(struct capture *c, const char *bpf,
+			  char err[CAPTURE_ERRLEN])
+{
+	struct bpf_program prog;
+
+	if (bpf == NULL || bpf[0] == '\0')
+		return 0;
+	if (pcap_compile(c->p, &prog, bpf, 1, PCAP_NETMASK_UNKNOWN) != 0) {
+		set_err(err, "bad filter: %s", pcap_geterr(c->p));
+		return -1;
+	}
+	if (pcap_setfilter(c->p, &prog) != 0) {
+		set_err(err, "cannot set filter: %s", pcap_geterr(c->p));
+		pcap_freecode(&prog);
+		return -1;
+	}
+	pcap_freecode(&prog);
+	return 0;
+}
+
+/* The checks every source shares once libpcap has it open. */
+static int finish_open(struct capture *c, const char *bpf,
+		       char err[CAPTURE_ERRLEN])
+{
+	c->linktype = pcap_datalink(c->p);
+	if (!decode_linktype_supported(c->linktype)) {
+		snprintf(err, CAPTURE_ERRLEN, "unsupported link type %d",
+			 c->linktype);
+		return -1;
+	}
+	return install_filter(c, bpf, err);
+}
+
+/* A file that is a directory, empty or shorter than any header never
+ * reaches libpcap.  The stream is left at its start. */
+static int precheck_file(FILE *fp, uint64_t *size_r, char err[CAPTURE_ERRLEN])
+{
+	struct stat st;
+
+	if (fstat(fileno(fp), &st) != 0) {
+		set_err(err, "%s", strerror(errno));
+		return -1;
+	}
+	if (S_ISDIR(st.st_mode)) {
+		set_err(err, "%s", "is a directory");
+		return -1;
+	}
+	if (!S_ISREG(st.st_mode))
+		return 0;	/* a pipe or a device: libpcap will tell */
+	*size_r = (uint64_t)st.st_size;
+	if (st.st_size == 0) {
+		set_err(err, "%s", "empty file");
+		return -1;
+	}
+	if (st.st_size < CAPTURE_MIN_HEADER) {
+		set_err(err, "%s", "truncated file header");
+		return -1;
+	}
+	return 0;
+}
+
+static FILE *open_input(const char *path, char err[CAPTURE_ERRLEN])
+{
+	FILE *fp;
+
+	if (strcmp(path, "-") == 0)
+		return stdin;
+	fp = fopen(path, "rb");
+	if (fp == NULL)
+		set_err(err, "%s", strerror(errno));
+	return fp;
+}
+
+int capture_open_file(struct capture **c_r, const char *path, const char *bpf,
+		      char err[CAPTURE_ERRLEN])
+{
+	char perr[PCAP_ERRBUF_SIZE] = "";
+	struct capture *c;
+	FILE *fp;
+
+	*c_r = NULL;
+	c = calloc(1, sizeof *c);
+	if (c == NULL) {
+		set_err(err, "%s", "out of memory");
+		return -1;
+	}
+	fp = open_input(path, err);
+	if (fp == NULL || precheck_file(fp, &c->file_size, err) != 0)
+		goto fail_fp;
+	/* libpcap scales nanosecond files to microseconds by default. */
+	c->p = pcap_fopen_offline(fp, perr);
+	if (c->p == NULL) {
+		map_open_error(perr, err);
+		goto fail_fp;
+	}
+	if (finish_open(c, bpf, err) != 0) {
+		capture_free(&c);	/* pcap_close closes fp */
+		return -1;
+	}
+	*c_r = c;
+	return 0;
+fail_fp:
+	if (fp != NULL && fp != stdin)
+		fclose(fp);
+	free(c);
+	return -1;
+}
+
+/* Turn pcap_activate's failure into a reason a user can act on. */
+static void live_error(pcap_t *p, int rc, const char *iface,
+		       char err[CAPTURE_ERRLEN])
+{
+	switch (rc) {
+	case PCAP_ERROR_PERM_DENIED:
+	case PCAP_ERROR_PROMISC_PERM_DENIED:
+		set_err(err, "%s: permission denied: run as root or grant "
+			"CAP_NET_RAW (setcap cap_net_raw,cap_net_admin=eip)",
+			iface);
+		break;
+	case PCAP_ERROR_NO_SUCH_DEVICE:
+		set_err(err, "%s: no such interface", iface);
+		break;
+	case PCAP_ERROR_IFACE_NOT_UP:
+		set_err(err, "%s: interface is down", iface);
+		break;
+	default:
+		set_err(err, "%s", pcap_geterr(p)[0] != '\0' ? pcap_geterr(p) :
+			pcap_statustostr(rc));
+		break;
+	}
+}
+
+int capture_open_live(struct capture **c_r, const char *iface, const char *bpf,
+		      char err[CAPTURE_ERRLEN])
+{
+	char perr[PCAP_ERRBUF_SIZE] = "";
+	struct capture *c;
+	int rc;
+
+	*c_r = NULL;
+	c = calloc(1, sizeof *c);
+	if (c == NULL) {
+		set_err(err, "%s", "out of memory");
+		return -1;
+	}
+	c->live = true;
+	c->p = pcap_create(iface, perr);
+	if (c->p == NULL) {
+		set_err(err, "%s", perr);
+		free(c);
+		return -1;
+	}
+	(void)pcap_set_snaplen(c->p, CAPTURE_LIVE_SNAPLEN);
+	(void)pcap_set_promisc(c->p, 1);
+	(void)pcap_set_timeout(c->p, CAPTURE_LIVE_TIMEOUT_MS);
+	(void)pcap_set_buffer_size(c->p, CAPTURE_LIVE_BUFFER);
+	rc = pcap_activate(c->p);
+	if (rc < 0) {
+		live_error(c->p, rc, iface, err);
+		capture_free(&c);
+		return -1;
+	}
+	if (finish_open(c, bpf, err) != 0) {
+		capture_free(&c);
+		return -1;
+	}
+	*c_r = c;
+	return 0;
+}
+
+int capture_run(struct capture *c, capture_pkt_fn fn, void *ctx,
+		uint64_t max_pkts, char err[CAPTURE_ERRLEN])
+{
+	struct pcap_pkthdr *h;
+	const u_char *data;
+	struct capture_pkt pkt;
+	uint64_t n = 0;
+	int rc;
+
+	pkt.linktype = c->linktype;
+	while (!c->stop) {
+		if (max_pkts != 0 && n >= max_pkts)
+			return 1;
+		rc = pcap_next_ex(c->p, &h, &data);
+		if (rc == 0)
+			continue;	/* live read timeout: check for a stop */
+		if (rc == PCAP_ERROR_BREAK)
+			return c->stop ? 1 : 0;
+		if (rc < 0) {
+			set_err(err, "%s", pcap_geterr(c->p));
+			return -1;
+		}
+		n++;
+		c->bytes_seen += h->caplen + CAPTURE_PKT_OVERHEAD;
+		if (c->dump != NULL)
+			pcap_dump((u_char *)c->dump, h, data);
+		pkt.ts_us = (int64_t)h->ts.tv_sec * US_PER_S + h->ts.tv_usec;
+		pkt.data = data;
+		pkt.caplen = h->caplen;
+		pkt.len = h->len;
+		fn(ctx, &pkt);
+	}
+	return 1;
+}
+
+void capture_break(struct capture *c)
+{
+	c->stop = 1;
+	if (c->p != NULL)
+		pcap_breakloop(c->p);
+}
+
+uint64_t capture_bytes_read(const struct capture *c)
+{
+	FILE *fp;
+	long pos;
+
+	if (c->live)
+		return 0;
+	fp = pcap_file(c->p);
+	if (fp != NULL && (pos = ftell(fp)) >= 0)
+		return (uint64_t)pos;
+	return c->bytes_seen + CAPTURE_MIN_HEADER;
+}
+
+uint64_t capture_file_size(const struct capture *c)
+{
+	return c->file_size;
+}
+
+uint64_t capture_drops(const struct capture *c)
+{
+	struct pcap_stat ps;
+
+	if (!c->live || pcap_stats(c->p, &ps) != 0)
+		return 0;
+	return (uint64_t)ps.ps_drop + ps.ps_ifdrop;
+}
+
+int capture_save_to(struct capture *c, const char *path,
+		    char err[CAPTURE_ERRLEN])
+{
+	if (c->dump != NULL)
+		pcap_dump_close(c->dump);
+	c->dump = pcap_dump_open(c->p, path);
+	if (c->dump == NULL) {
+		set_err(err, "%s", pcap_geterr(c->p));
+		return -1;
+	}
+	return 0;
+}
+
+void capture_free(struct capture **cp)
+{
+	struct capture *c = *cp;
+
+	if (c == NULL)
+		return;
+	if (c->dump != NULL)
+		pcap_dump_close(c->dump);
+	if (c->p != NULL)
+		pcap_close(c->p);
+	free(c);
+	*cp = NULL;
+}

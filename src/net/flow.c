@@ -1,0 +1,805 @@
+/* The flow table: a chained hash keyed by the canonical 4-tuple, plus a
+ * list in order of last activity that makes both idle expiry and eviction
+ * O(1) per packet.  A flow is NEW (no session yet, no buffers), OPEN (a
+ * session with two reassembly streams), CLOSED (ended by FIN or RST; kept
+ * so trailing ACKs do not start a mid-stream session, and so a new SYN can
+ * start the next one) or IGNORED (a tombstone: not IMAP, never looked at
+ * again).  All callbacks run inside flow_table_segment/_finish and must not
+ * call back into the table. */
+#include "net/flow.h"
+
+#include <arpa/inet.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "net/reassembly.h"
+
+#define FLOW_HASH_MIN_BUCKETS  1024
+#define FLOW_HASH_SEED         0x9e3779b97f4a7c15ull
+#define FLOW_MAX_GAP_NOTICES   8	/* per session and direction */
+#define FLOW_MAX_EVICT_NOTICES 10	/* per run; the rest are summed */
+#define FLOW_NOTICE_LEN        256
+#define FLOW_PORT_IMAP         143
+#define FLOW_PORT_IMAPS        993
+/* A forward jump of the capture clock larger than this is believed only
+ * when the next packet confirms it: one packet with a garbage timestamp
+ * must not time out every flow. */
+#define FLOW_CLOCK_CONFIRM_US  (60LL * 1000000)
+
+enum flow_state { FS_NEW, FS_OPEN, FS_CLOSED, FS_IGNORED };
+
+/* Endpoint 0 sorts before endpoint 1; zeroed first so it can be memcmp'd. */
+struct flow_key {
+	uint8_t af;
+	uint8_t addr[2][16];
+	uint16_t port[2];
+};
+
+struct flow;
+
+/* A pending gap notice, merged with the gaps that follow it directly so a
+ * run of ACK-derived gaps makes one line. */
+struct gap_note {
+	bool on;
+	uint64_t off, n;
+	int64_t ts;
+};
+
+/* One endpoint of a flow and the bytes it sends. */
+struct flow_side {
+	struct flow *f;
+	uint8_t idx;
+	struct reasm *rs;	/* OPEN only */
+	bool syn;		/* NEW: a SYN was seen from this side */
+	uint32_t isn;
+	bool fin;
+	uint64_t pkts;
+	uint64_t bytes;		/* payload bytes the packets carried */
+	struct gap_note note;
+	uint64_t notes_sent;
+	uint64_t unreported_gaps, unreported_bytes;
+};
+
+struct flow {
+	struct flow *hnext;
+	struct flow *lprev, *lnext;	/* activity order, oldest first */
+	uint64_t hash;
+	struct flow_key key;
+	struct flow_table *ft;
+	enum flow_state state;
+	int client;		/* side index of the client, -1 unknown */
+	bool imap_port;		/* either port is a configured IMAP port */
+	bool syn_seen;
+	bool rst;
+	uint64_t session_id;
+	void *sctx;
+	int64_t first_ts, last_ts;
+	struct flow_side s[2];
+};
+
+struct flow_table {
+	struct flow_config cfg;
+	struct flow_hooks hooks;
+	struct flow **buckets;
+	size_t nbuckets;
+	size_t max_buckets;
+	size_t count;
+	struct flow *lru_head, *lru_tail;
+	uint64_t last_session;
+	uint64_t evictions_unreported;
+	bool oom_noticed;
+	bool clock_set;
+	bool jump_pending;
+	int64_t clock;		/* capture time as the table believes it */
+	struct flow_stats st;
+};
+
+void flow_config_defaults(struct flow_config *cfg)
+{
+	memset(cfg, 0, sizeof *cfg);
+	cfg->max_flows = FLOW_DEFAULT_MAX_FLOWS;
+	cfg->max_ooo_bytes = FLOW_DEFAULT_MAX_OOO_BYTES;
+	cfg->idle_timeout_us = FLOW_IDLE_TIMEOUT_US;
+	cfg->ports[0].port = FLOW_PORT_IMAP;
+	cfg->ports[1].port = FLOW_PORT_IMAPS;
+	cfg->ports[1].tls = true;
+	cfg->n_ports = 2;
+}
+
+int flow_config_add_port(struct flow_config *cfg, uint16_t port, bool tls)
+{
+	size_t i;
+
+	for (i = 0; i < cfg->n_ports; i++) {
+		if (cfg->ports[i].port == port) {
+			cfg->ports[i].tls = tls;
+			return 0;
+		}
+	}
+	if (cfg->n_ports >= FLOW_MAX_PORTS)
+		return -1;
+	cfg->ports[cfg->n_ports].port = port;
+	cfg->ports[cfg->n_ports].tls = tls;
+	cfg->n_ports++;
+	return 0;
+}
+
+static const struct flow_port *port_find(const struct flow_config *cfg,
+					 uint16_t port)
+{
+	size_t i;
+
+	for (i = 0; i < cfg->n_ports; i++)
+		if (cfg->ports[i].port == port)
+			return &cfg->ports[i];
+	return NULL;
+}
+
+const char *flow_endpoint_str(const struct flow_endpoint *ep,
+			      char buf[FLOW_ADDRSTRLEN])
+{
+	char a[INET6_ADDRSTRLEN];
+
+	if (inet_ntop(ep->af == 6 ? AF_INET6 : AF_INET, ep->addr, a,
+		      sizeof a) == NULL)
+		snprintf(a, sizeof a, "?");
+	if (ep->af == 6)
+		snprintf(buf, FLOW_ADDRSTRLEN, "[%s]:%u", a, ep->port);
+	else
+		snprintf(buf, FLOW_ADDRSTRLEN, "%s:%u", a, ep->port);
+	return buf;
+}
+
+static void notice(struct flow_table *ft, uint64_t sid, int64_t ts,
+		   const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+static void notice(struct flow_table *ft, uint64_t sid, int64_t ts,
+		   const char *fmt, ...)
+{
+	char msg[FLOW_NOTICE_LEN];
+	va_list ap;
+
+	if (ft->hooks.notice == NULL)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	ft->hooks.notice(ft->hooks.ctx, sid, ts, msg);
+}
+
+/* ---- hash table and activity list ---- */
+
+static uint64_t key_hash(const struct flow_key *k)
+{
+	const uint8_t *p = (const uint8_t *)k;
+	uint64_t h = FLOW_HASH_SEED;
+	size_t i;
+
+	for (i = 0; i < sizeof *k; i++) {	/* FNV-1a, then a final mix */
+		h ^= p[i];
+		h *= 0x100000001b3ull;
+	}
+	h ^= h >> 31;
+	h *= 0xbf58476d1ce4e5b9ull;
+	return h ^ (h >> 29);
+}
+
+/* The canonical key of seg, and which endpoint (0 or 1) sent it. */
+static int key_from_seg(const struct decode_seg *seg, struct flow_key *k)
+{
+	size_t alen = seg->af == 6 ? 16 : 4;
+	int c;
+
+	memset(k, 0, sizeof *k);
+	k->af = seg->af;
+	c = memcmp(seg->src, seg->dst, alen);
+	if (c == 0)
+		c = seg->sport < seg->dport ? -1 : seg->sport > seg->dport;
+	if (c <= 0) {
+		memcpy(k->addr[0], seg->src, alen);
+		memcpy(k->addr[1], seg->dst, alen);
+		k->port[0] = seg->sport;
+		k->port[1] = seg->dport;
+		return 0;
+	}
+	memcpy(k->addr[0], seg->dst, alen);
+	memcpy(k->addr[1], seg->src, alen);
+	k->port[0] = seg->dport;
+	k->port[1] = seg->sport;
+	return 1;
+}
+
+static struct flow *table_lookup(struct flow_table *ft,
+				 const struct flow_key *k, uint64_t h)
+{
+	struct flow *f;
+
+	for (f = ft->buckets[h & (ft->nbuckets - 1)]; f != NULL; f = f->hnext)
+		if (f->hash == h && memcmp(&f->key, k, sizeof *k) == 0)
+			return f;
+	return NULL;
+}
+
+/* Double the bucket array while the load passes 1, up to the size the flow
+ * cap needs; a failed allocation just leaves longer chains. */
+static void table_grow(struct flow_table *ft)
+{
+	size_t n = ft->nbuckets * 2, i;
+	struct flow **nb, *f, *nx;
+
+	if (ft->count <= ft->nbuckets || n > ft->max_buckets)
+		return;
+	nb = calloc(n, sizeof *nb);
+	if (nb == NULL)
+		return;
+	for (i = 0; i < ft->nbuckets; i++) {
+		for (f = ft->buckets[i]; f != NULL; f = nx) {
+			nx = f->hnext;
+			f->hnext = nb[f->hash & (n - 1)];
+			nb[f->hash & (n - 1)] = f;
+		}
+	}
+	free(ft->buckets);
+	ft->buckets = nb;
+	ft->nbuckets = n;
+}
+
+static void lru_unlink(struct flow_table *ft, struct flow *f)
+{
+	if (f->lprev != NULL)
+		f->lprev->lnext = f->lnext;
+	else
+		ft->lru_head = f->lnext;
+	if (f->lnext != NULL)
+		f->lnext->lprev = f->lprev;
+	else
+		ft->lru_tail = f->lprev;
+	f->lprev = f->lnext = NULL;
+}
+
+static void lru_append(struct flow_table *ft, struct flow *f)
+{
+	f->lprev = ft->lru_tail;
+	f->lnext = NULL;
+	if (ft->lru_tail != NULL)
+		ft->lru_tail->lnext = f;
+	else
+		ft->lru_head = f;
+	ft->lru_tail = f;
+}
+
+static void lru_touch(struct flow_table *ft, struct flow *f, int64_t ts)
+{
+	if (ts > f->last_ts)
+		f->last_ts = ts;
+	if (ft->lru_tail != f) {
+		lru_unlink(ft, f);
+		lru_append(ft, f);
+	}
+}
+
+static void side_free(struct flow_side *sd)
+{
+	reasm_free(&sd->rs);
+}
+
+/* Unhook f from the table and free it; its session must be over. */
+static void flow_remove(struct flow_table *ft, struct flow *f)
+{
+	struct flow **pp = &ft->buckets[f->hash & (ft->nbuckets - 1)];
+
+	while (*pp != f)
+		pp = &(*pp)->hnext;
+	*pp = f->hnext;
+	lru_unlink(ft, f);
+	side_free(&f->s[0]);
+	side_free(&f->s[1]);
+	ft->count--;
+	free(f);
+}
+
+/* Forget everything but the tuple: the flow starts over as NEW. */
+static void flow_reset(struct flow *f)
+{
+	int i;
+
+	side_free(&f->s[0]);
+	side_free(&f->s[1]);
+	memset(f->s, 0, sizeof f->s);
+	for (i = 0; i < 2; i++) {
+		f->s[i].f = f;
+		f->s[i].idx = (uint8_t)i;
+	}
+	f->state = FS_NEW;
+	f->client = -1;
+	f->syn_seen = false;
+	f->rst = false;
+	f->session_id = 0;
+	f->sctx = NULL;
+}
+
+/* ---- sessions ---- */
+
+static enum stream_dir side_dir(const struct flow_side *sd)
+{
+	return sd->idx == sd->f->client ? DIR_C2S : DIR_S2C;
+}
+
+static const char *dir_name(enum stream_dir d)
+{
+	return d == DIR_C2S ? "c2s" : "s2c";
+}
+
+static void gap_note_flush(struct flow_table *ft, struct flow_side *sd)
+{
+	struct gap_note *g = &sd->note;
+
+	if (!g->on)
+		return;
+	g->on = false;
+	if (sd->notes_sent >= FLOW_MAX_GAP_NOTICES) {
+		sd->unreported_gaps++;
+		sd->unreported_bytes += g->n;
+		return;
+	}
+	sd->notes_sent++;
+	notice(ft, sd->f->session_id, g->ts,
+	       "session %" PRIu64 ": %" PRIu64 " bytes missing %s at offset %"
+	       PRIu64, sd->f->session_id, g->n, dir_name(side_dir(sd)), g->off);
+}
+
+static void on_data(void *ctx, uint64_t off, const uint8_t *p, size_t n,
+		    int64_t ts)
+{
+	struct flow_side *sd = ctx;
+	struct flow *f = sd->f;
+
+	(void)off;
+	f->ft->hooks.ops->feed(f->sctx, side_dir(sd), p, n, ts);
+}
+
+static void on_gap(void *ctx, uint64_t off, uint64_t n, int64_t ts)
+{
+	struct flow_side *sd = ctx;
+	struct flow *f = sd->f;
+	struct gap_note *g = &sd->note;
+
+	f->ft->hooks.ops->gap(f->sctx, side_dir(sd), n, ts);
+	if (g->on && g->off + g->n == off) {
+		g->n += n;
+		return;
+	}
+	gap_note_flush(f->ft, sd);
+	g->on = true;
+	g->off = off;
+	g->n = n;
+	g->ts = ts;
+}
+
+static void endpoint_of(const struct flow *f, int idx, struct flow_endpoint *ep)
+{
+	ep->af = f->key.af;
+	memcpy(ep->addr, f->key.addr[idx], sizeof ep->addr);
+	ep->port = f->key.port[idx];
+}
+
+static void flow_ignore(struct flow_table *ft, struct flow *f)
+{
+	side_free(&f->s[0]);
+	side_free(&f->s[1]);
+	f->state = FS_IGNORED;
+	ft->st.flows_ignored++;
+}
+
+static bool sides_alloc(struct flow_table *ft, struct flow *f)
+{
+	struct reasm_config rc = { ft->cfg.max_ooo_bytes, ft->cfg.budget };
+	int i;
+
+	for (i = 0; i < 2; i++) {
+		struct reasm_out out = { &f->s[i], on_data, on_gap };
+
+		f->s[i].rs = reasm_new(&rc, &out);
+		if (f->s[i].rs == NULL)
+			return false;
+		if (f->s[i].syn)
+			reasm_syn(f->s[i].rs, f->s[i].isn);
+	}
+	return true;
+}
+
+/* Roles are known: ask the layer above for a session. */
+static void session_open(struct flow_table *ft, struct flow *f, int64_t ts)
+{
+	struct flow_info fi;
+	const struct flow_port *sp;
+
+	memset(&fi, 0, sizeof fi);
+	fi.session_id = ft->last_session + 1;
+	endpoint_of(f, f->client, &fi.client);
+	endpoint_of(f, !f->client, &fi.server);
+	fi.mid_stream = !f->syn_seen;
+	sp = port_find(&ft->cfg, fi.server.port);
+	fi.implicit_tls = sp != NULL && sp->tls;
+	fi.first_ts_us = f->first_ts;
+	if (!sides_alloc(ft, f)) {
+		if (!ft->oom_noticed)
+			notice(ft, 0, ts, "out of memory: flows ignored");
+		ft->oom_noticed = true;
+		flow_ignore(ft, f);
+		return;
+	}
+	f->sctx = ft->hooks.open(ft->hooks.ctx, &fi);
+	if (f->sctx == NULL) {
+		flow_ignore(ft, f);
+		return;
+	}
+	f->session_id = fi.session_id;
+	ft->last_session = fi.session_id;
+	ft->st.sessions_opened++;
+	f->state = FS_OPEN;
+	if (fi.mid_stream)
+		notice(ft, f->session_id, ts, "session %" PRIu64
+		       ": picked up mid-stream (no SYN)", f->session_id);
+}
+
+/* Loss and duplication of one direction, said once per session. */
+static void side_report(struct flow_table *ft, struct flow_side *sd,
+			int64_t ts)
+{
+	const struct reasm_stats *rs = reasm_stats(sd->rs);
+	uint64_t sid = sd->f->session_id;
+	const char *d = dir_name(side_dir(sd));
+
+	gap_note_flush(ft, sd);
+	if (sd->unreported_gaps > 0)
+		notice(ft, sid, ts, "session %" PRIu64 ": %" PRIu64
+		       " more gaps %s (%" PRIu64 " bytes)", sid,
+		       sd->unreported_gaps, d, sd->unreported_bytes);
+	if (rs->retransmitted > 0)
+		notice(ft, sid, ts, "session %" PRIu64 ": duplicate packets: %"
+		       PRIu64 " bytes retransmitted %s (%" PRIu64
+		       " differed; first copy kept)", sid, rs->retransmitted,
+		       d, rs->overlap_conflicts);
+	if (rs->early_bytes > 0)
+		notice(ft, sid, ts, "session %" PRIu64 ": %" PRIu64 " bytes %s"
+		       " from before the capture's start of the stream dropped",
+		       sid, rs->early_bytes, d);
+	if (rs->ooo_dropped > 0)
+		notice(ft, sid, ts, "session %" PRIu64 ": %" PRIu64
+		       " out-of-order bytes %s dropped (memory budget)", sid,
+		       rs->ooo_dropped, d);
+	if (rs->pressure_gaps > 0)
+		notice(ft, sid, ts, "session %" PRIu64 ": out-of-order queue "
+		       "full %" PRIu64 " times %s (cap %zu bytes)", sid,
+		       rs->pressure_gaps, d, ft->cfg.max_ooo_bytes);
+	ft->st.retransmitted_bytes += rs->retransmitted;
+	ft->st.overlap_conflicts += rs->overlap_conflicts;
+	ft->st.gaps += rs->gaps;
+	ft->st.gap_bytes += rs->gap_bytes;
+	ft->st.ooo_dropped_bytes += rs->ooo_dropped;
+}
+
+/* End the session of an OPEN flow: remaining bytes and gaps first, then
+ * end().  The flow becomes CLOSED; the caller may remove it. */
+static void session_close(struct flow_table *ft, struct flow *f,
+			  enum end_reason why, int64_t ts)
+{
+	struct flow_side *c = &f->s[f->client], *s = &f->s[!f->client];
+
+	if (f->state != FS_OPEN)
+		return;
+	reasm_flush(c->rs, ts);
+	reasm_flush(s->rs, ts);
+	side_report(ft, c, ts);
+	side_report(ft, s, ts);
+	if (c->pkts == 0 && s->bytes > 0)
+		notice(ft, f->session_id, ts, "session %" PRIu64
+		       ": only the server's side was captured", f->session_id);
+	else if (s->pkts == 0 && c->bytes > 0)
+		notice(ft, f->session_id, ts, "session %" PRIu64
+		       ": only the client's side was captured", f->session_id);
+	ft->hooks.ops->end(f->sctx, why, ts);
+	f->sctx = NULL;
+	side_free(c);
+	side_free(s);
+	f->state = FS_CLOSED;
+}
+
+/* ---- segments ---- */
+
+static bool is_syn_only(const struct decode_seg *seg)
+{
+	return (seg->flags & (TCP_SYN | TCP_ACK | TCP_RST)) == TCP_SYN;
+}
+
+/* Without a SYN and without IMAP ports, ephemeral ports are the better
+ * guess for the client. */
+static int client_by_port_guess(const struct flow *f, int sender)
+{
+	if (f->key.port[0] == f->key.port[1])
+		return sender;
+	return f->key.port[0] > f->key.port[1] ? 0 : 1;
+}
+
+/* Roles from the SYN, else from the IMAP ports; -1 if neither tells. */
+static void roles_from_handshake_or_ports(struct flow_table *ft, struct flow *f,
+					  int side,
+					  const struct decode_seg *seg)
+{
+	bool imap_dst, imap_src;
+
+	if (seg->flags & TCP_SYN) {
+		f->syn_seen = true;
+		f->s[side].syn = true;
+		f->s[side].isn = seg->seq;
+		if (!(seg->flags & TCP_ACK))
+			f->client = side;
+		else if (f->client < 0)
+			f->client = !side;
+	}
+	if (f->client >= 0)
+		return;
+	imap_dst = port_find(&ft->cfg, seg->dport) != NULL;
+	imap_src = port_find(&ft->cfg, seg->sport) != NULL;
+	if (imap_dst)
+		f->client = side;
+	else if (imap_src)
+		f->client = !side;
+}
+
+/* A flow without a session: decide whether and when to open one. */
+static void flow_new_segment(struct flow_table *ft, struct flow *f, int side,
+			     const struct decode_seg *seg)
+{
+	enum flow_verdict v;
+
+	roles_from_handshake_or_ports(ft, f, side, seg);
+	if (f->imap_port) {
+		session_open(ft, f, seg->ts_us);
+		return;
+	}
+	if (ft->hooks.classify == NULL) {
+		flow_ignore(ft, f);
+		return;
+	}
+	if (seg->paylen == 0)
+		return;		/* wait for the first payload */
+	v = ft->hooks.classify(ft->hooks.ctx, seg->payload, seg->paylen);
+	if (v == FLOW_NOT_IMAP) {
+		flow_ignore(ft, f);
+		return;
+	}
+	if (f->client < 0) {
+		if (v == FLOW_SENDER_IS_CLIENT)
+			f->client = side;
+		else if (v == FLOW_SENDER_IS_SERVER)
+			f->client = !side;
+		else
+			f->client = client_by_port_guess(f, side);
+	}
+	session_open(ft, f, seg->ts_us);
+}
+
+/* A segment of a flow with a session. */
+static void flow_open_segment(struct flow_table *ft, struct flow *f, int side,
+			      const struct decode_seg *seg)
+{
+	struct flow_side *sd = &f->s[side], *peer = &f->s[!side];
+	uint32_t seq = seg->seq;
+
+	if (seg->flags & TCP_RST) {
+		f->rst = true;
+		session_close(ft, f, END_RST, seg->ts_us);
+		return;
+	}
+	if (seg->flags & TCP_SYN) {
+		reasm_syn(sd->rs, seq);
+		seq++;		/* the SYN takes one sequence number */
+	}
+	reasm_segment(sd->rs, seq, seg->payload, seg->paylen, seg->missing,
+		      (seg->flags & TCP_FIN) != 0, seg->ts_us);
+	if (seg->flags & TCP_FIN)
+		sd->fin = true;
+	/* The SYN/ACK's ack also starts the client's stream. */
+	if (seg->flags & TCP_ACK)
+		reasm_peer_ack(peer->rs, seg->ack, seg->ts_us);
+	if (reasm_done(f->s[0].rs) && reasm_done(f->s[1].rs))
+		session_close(ft, f, END_FIN, seg->ts_us);
+}
+
+/* A SYN from a client whose earlier connection on this tuple already said
+ * goodbye (FIN or RST) begins a new session. */
+static bool starts_new_session(const struct flow *f, int side,
+			       const struct decode_seg *seg)
+{
+	if (!is_syn_only(seg))
+		return false;
+	if (f->state == FS_CLOSED)
+		return true;
+	if (f->state != FS_OPEN || side != f->client)
+		return false;
+	return (f->s[0].fin || f->s[1].fin) && seg->seq != f->s[side].isn;
+}
+
+/* ---- expiry, eviction, the table ---- */
+
+/* Idle flows end at the moment they became idle, which keeps the events
+ * of all sessions in capture-time order. */
+static void expire_idle(struct flow_table *ft, int64_t now)
+{
+	struct flow *f;
+
+	if (ft->cfg.idle_timeout_us <= 0)
+		return;
+	while ((f = ft->lru_head) != NULL &&
+	       now - f->last_ts > ft->cfg.idle_timeout_us) {
+		if (f->state == FS_OPEN) {
+			ft->st.timed_out++;
+			session_close(ft, f, END_TIMEOUT,
+				      f->last_ts + ft->cfg.idle_timeout_us);
+		}
+		flow_remove(ft, f);
+	}
+}
+
+static void evict_oldest(struct flow_table *ft, int64_t now)
+{
+	struct flow *f = ft->lru_head;
+
+	ft->st.evicted++;
+	if (f->state == FS_OPEN) {
+		if (ft->st.evicted <= FLOW_MAX_EVICT_NOTICES)
+			notice(ft, f->session_id, now, "session %" PRIu64
+			       ": evicted, the flow table is full (%zu flows;"
+			       " see --max-flows)", f->session_id,
+			       ft->cfg.max_flows);
+		else
+			ft->evictions_unreported++;
+		session_close(ft, f, END_EVICTED, now);
+	}
+	flow_remove(ft, f);
+}
+
+static struct flow *flow_create(struct flow_table *ft, const struct flow_key *k,
+				uint64_t h, int64_t ts)
+{
+	struct flow *f;
+	size_t b;
+
+	while (ft->count >= ft->cfg.max_flows && ft->lru_head != NULL)
+		evict_oldest(ft, ts);
+	f = calloc(1, sizeof *f);
+	if (f == NULL) {
+		if (!ft->oom_noticed)
+			notice(ft, 0, ts, "out of memory: flows ignored");
+		ft->oom_noticed = true;
+		return NULL;
+	}
+	f->key = *k;
+	f->hash = h;
+	f->ft = ft;
+	flow_reset(f);
+	f->imap_port = port_find(&ft->cfg, k->port[0]) != NULL ||
+		       port_find(&ft->cfg, k->port[1]) != NULL;
+	f->first_ts = f->last_ts = ts;
+	b = h & (ft->nbuckets - 1);
+	f->hnext = ft->buckets[b];
+	ft->buckets[b] = f;
+	lru_append(ft, f);
+	ft->count++;
+	ft->st.flows_seen++;
+	table_grow(ft);
+	return f;
+}
+
+/* The table's clock never runs backwards and leaps only when two packets
+ * in a row agree (see FLOW_CLOCK_CONFIRM_US). */
+static int64_t clock_advance(struct flow_table *ft, int64_t ts)
+{
+	if (!ft->clock_set || ts <= ft->clock + FLOW_CLOCK_CONFIRM_US) {
+		if (!ft->clock_set || ts > ft->clock)
+			ft->clock = ts;
+		ft->clock_set = true;
+		ft->jump_pending = false;
+	} else if (ft->jump_pending) {
+		ft->clock = ts;
+		ft->jump_pending = false;
+	} else {
+		ft->jump_pending = true;
+	}
+	return ft->clock;
+}
+
+void flow_table_segment(struct flow_table *ft, const struct decode_seg *seg)
+{
+	struct flow_key k;
+	struct flow *f;
+	uint64_t h;
+	int64_t now = clock_advance(ft, seg->ts_us);
+	int side;
+
+	expire_idle(ft, now);
+	side = key_from_seg(seg, &k);
+	h = key_hash(&k);
+	f = table_lookup(ft, &k, h);
+	if (f == NULL && (f = flow_create(ft, &k, h, now)) == NULL)
+		return;
+	lru_touch(ft, f, now);
+	if (f->state == FS_IGNORED)
+		return;
+	if (starts_new_session(f, side, seg)) {
+		session_close(ft, f, f->rst ? END_RST : END_FIN, seg->ts_us);
+		flow_reset(f);
+		f->first_ts = now;
+	}
+	if (f->state == FS_CLOSED)
+		return;
+	f->s[side].pkts++;
+	f->s[side].bytes += (uint64_t)seg->paylen + seg->missing;
+	if (f->state == FS_NEW)
+		flow_new_segment(ft, f, side, seg);
+	if (f->state == FS_OPEN)
+		flow_open_segment(ft, f, side, seg);
+}
+
+void flow_table_finish(struct flow_table *ft, int64_t ts_us)
+{
+	while (ft->lru_head != NULL) {
+		struct flow *f = ft->lru_head;
+
+		session_close(ft, f, END_EOF, ts_us);
+		flow_remove(ft, f);
+	}
+	if (ft->evictions_unreported > 0)
+		notice(ft, 0, ts_us, "%" PRIu64 " more sessions evicted by the "
+		       "flow cap", ft->evictions_unreported);
+	ft->evictions_unreported = 0;
+}
+
+struct flow_table *flow_table_new(const struct flow_config *cfg,
+				  const struct flow_hooks *hooks)
+{
+	struct flow_table *ft = calloc(1, sizeof *ft);
+	size_t maxb = FLOW_HASH_MIN_BUCKETS;
+
+	if (ft == NULL)
+		return NULL;
+	ft->cfg = *cfg;
+	ft->hooks = *hooks;
+	if (ft->cfg.max_flows == 0)
+		ft->cfg.max_flows = FLOW_DEFAULT_MAX_FLOWS;
+	while (maxb < ft->cfg.max_flows && maxb <= SIZE_MAX / 4)
+		maxb *= 2;
+	ft->max_buckets = maxb;
+	ft->nbuckets = FLOW_HASH_MIN_BUCKETS;
+	ft->buckets = calloc(ft->nbuckets, sizeof *ft->buckets);
+	if (ft->buckets == NULL) {
+		free(ft);
+		return NULL;
+	}
+	return ft;
+}
+
+const struct flow_stats *flow_table_stats(const struct flow_table *ft)
+{
+	return &ft->st;
+}
+
+/* Frees without calling any hook: call flow_table_finish first for the
+ * sessions to end properly. */
+void flow_table_free(struct flow_table **ftp)
+{
+	struct flow_table *ft = *ftp;
+
+	if (ft == NULL)
+		return;
+	while (ft->lru_head != NULL)
+		flow_remove(ft, ft->lru_head);
+	free(ft->buckets);
+	free(ft);
+	*ftp = NULL;
+}
