@@ -13,7 +13,7 @@
 #include "util/escape.h"
 
 /* Append a string literal without strlen. */
-#define LIT(b, s) buf_append((b), (s), sizeof(s) - 1)
+#define LIT(b, s) output_put((b), (s), sizeof(s) - 1)
 
 /* ---- names (kept here so the outputs do not wait on event.c) ---- */
 
@@ -85,7 +85,7 @@ int output_append_u64(struct buf *b, uint64_t v)
 	char tmp[20];
 	char *p = output_fmt_u64(tmp, v);
 
-	return buf_append(b, p, (size_t)(tmp + 20 - p));
+	return output_put(b, p, (size_t)(tmp + 20 - p));
 }
 
 int output_append_i64(struct buf *b, int64_t v)
@@ -176,7 +176,7 @@ int output_time_append_rfc3339(struct buf *b, struct output_time *tc, int64_t ts
 		usec /= 10;
 	}
 	s[26] = 'Z';
-	return buf_append(b, s, sizeof s);
+	return output_put(b, s, sizeof s);
 }
 
 /* ---- JSON values ---- */
@@ -185,6 +185,8 @@ static int json_slice(struct buf *b, struct buf_slice s)
 {
 	if (s.ptr == NULL)
 		return LIT(b, "null");
+	if (output_plain_ascii(s.ptr, s.len, true))
+		return LIT(b, "\"") | output_put(b, s.ptr, s.len) | LIT(b, "\"");
 	return LIT(b, "\"") | escape_json(b, s.ptr, s.len) | LIT(b, "\"");
 }
 

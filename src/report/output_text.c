@@ -8,7 +8,7 @@
 #include "report/output_json.h"	/* the shared sink, clock and numbers */
 #include "util/escape.h"
 
-#define LIT(b, s) buf_append((b), (s), sizeof(s) - 1)
+#define LIT(b, s) output_put((b), (s), sizeof(s) - 1)
 
 /* ANSI SGR codes, used only with opts.color. */
 #define TEXT_COLOR_C     "\x1b[36m"	/* client lines: cyan */
@@ -52,7 +52,11 @@ static int text_cstr(struct buf *b, const char *s, const char *if_null)
 
 static int text_slice(struct buf *b, struct buf_slice s)
 {
-	return s.ptr == NULL ? 0 : escape_text(b, s.ptr, s.len);
+	if (s.ptr == NULL)
+		return 0;
+	if (output_plain_ascii(s.ptr, s.len, false))
+		return output_put(b, s.ptr, s.len);
+	return escape_text(b, s.ptr, s.len);
 }
 
 /* " [code]" when there is a code; tolerant of a code that kept its brackets. */
@@ -110,12 +114,12 @@ int output_text_append_wire(struct buf *b, struct buf_slice s)
 			continue;
 		}
 		/* The digits are ASCII: they need no escaping. */
-		rc |= escape_text(b, s.ptr + start, i - start) |
+		rc |= text_slice(b, (struct buf_slice){ s.ptr + start, i - start }) |
 		      buf_append(b, s.ptr + i, dend) | LIT(b, " bytes}");
 		i += mlen;
 		start = i;
 	}
-	return rc | escape_text(b, s.ptr + start, s.len - start);
+	return rc | text_slice(b, (struct buf_slice){ s.ptr + start, s.len - start });
 }
 
 /* ---- numbers for people ---- */
