@@ -1,0 +1,83 @@
+/* Key material for TLS decryption: NSS key log entries and an optional RSA
+ * private key.
+ *
+ * The NSS key log (the SSLKEYLOGFILE format written by browsers, curl,
+ * Python and `openssl s_client -keylogfile`) has one secret per line:
+ *     LABEL <client random, 64 hex digits> <secret, hex>
+ * Entries are indexed by client random, so one struct tls_keys may hold the
+ * lines of several files and any number of sessions.  The struct is filled
+ * once at start-up and then only read, so many sessions may share it. */
+#ifndef IMAPSCOPE_TLS_KEYLOG_H
+#define IMAPSCOPE_TLS_KEYLOG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "util/buf.h"
+
+#define KEYLOG_RANDOM_LEN	32	/* a TLS client random */
+#define KEYLOG_MAX_SECRET	64	/* SHA-512 sized; TLS uses 48 at most */
+#define KEYLOG_MAX_LINE		1024	/* longer lines are malformed */
+#define KEYLOG_MAX_ENTRIES	(1u << 22)	/* client randoms kept at most */
+#define KEYLOG_ERRLEN		256	/* size of an error message buffer */
+#define TLS_PREMASTER_LEN	48	/* RSA key exchange pre-master secret */
+
+/* The secrets a key log line may carry that decryption uses.  Other known
+ * labels (EXPORTER_SECRET, EARLY_EXPORTER_SECRET, ...) are accepted and
+ * ignored. */
+enum keylog_label {
+	KEYLOG_MASTER_SECRET = 0,	/* CLIENT_RANDOM (TLS 1.2) */
+	KEYLOG_CLIENT_HS,		/* CLIENT_HANDSHAKE_TRAFFIC_SECRET */
+	KEYLOG_SERVER_HS,		/* SERVER_HANDSHAKE_TRAFFIC_SECRET */
+	KEYLOG_CLIENT_AP0,		/* CLIENT_TRAFFIC_SECRET_0 */
+	KEYLOG_SERVER_AP0,		/* SERVER_TRAFFIC_SECRET_0 */
+	KEYLOG_CLIENT_EARLY,		/* CLIENT_EARLY_TRAFFIC_SECRET */
+	KEYLOG_NLABELS
+};
+
+struct tls_keys;
+
+/* A notice about one skipped line ("FILE:LINE: why"); may be NULL. */
+typedef void keylog_notice_fn(void *ctx, const char *msg);
+
+/* An empty key store; NULL on out-of-memory. */
+struct tls_keys *tls_keys_new(void);
+/* Cleanses every secret and frees; sets *kp to NULL.  NULL is fine. */
+void tls_keys_free(struct tls_keys **kp);
+
+/* Load one key log file.  Malformed lines are skipped with a notice naming
+ * the file and line.  Returns 0, or -1 with a message in err when the file
+ * cannot be opened or read, or memory ran out (the CLI exits with 2). */
+int keylog_load_file(struct tls_keys *k, const char *path,
+		     keylog_notice_fn *notice, void *notice_ctx,
+		     char err[KEYLOG_ERRLEN]) WUR;
+
+/* The same for text already in memory; name is used in notices. */
+int keylog_load_mem(struct tls_keys *k, const char *name,
+		    const uint8_t *p, size_t n,
+		    keylog_notice_fn *notice, void *notice_ctx,
+		    char err[KEYLOG_ERRLEN]) WUR;
+
+/* Load a PEM RSA private key (--rsa-key).  Returns 0, or -1 with a message
+ * in err: unreadable file, or "not a key" / "not an RSA key". */
+int tls_keys_load_rsa(struct tls_keys *k, const char *path,
+		      char err[KEYLOG_ERRLEN]) WUR;
+
+/* Number of distinct client randoms loaded. */
+size_t tls_keys_count(const struct tls_keys *k);
+bool tls_keys_have_rsa(const struct tls_keys *k);
+
+/* The secret logged for client_random under label, or NULL.  The pointer
+ * stays valid as long as k lives and is not loaded into again. */
+const uint8_t *tls_keys_find(const struct tls_keys *k,
+			     const uint8_t client_random[KEYLOG_RANDOM_LEN],
+			     enum keylog_label label, size_t *len_r);
+
+/* Decrypt an RSA-encrypted pre-master secret (PKCS#1 v1.5) with the loaded
+ * RSA key.  Returns 0 and fills pms, or -1 (no key, or it does not decrypt
+ * to 48 bytes). */
+int tls_keys_rsa_decrypt(const struct tls_keys *k, const uint8_t *in,
+			 size_t n, uint8_t pms[TLS_PREMASTER_LEN]) WUR;
+
+#endif
