@@ -406,6 +406,11 @@ int imap_parse_response(const struct imap_line *line, struct imap_response *r)
 
 /* --- resynchronisation ------------------------------------------------ */
 
+static bool is_letter(uint8_t c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+
 static bool has_digit(const uint8_t *p, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
@@ -428,14 +433,15 @@ static bool one_case(const uint8_t *p, size_t n)
 }
 
 /* A tag as real clients write them: short, with a digit ("a001", "1",
- * "A00001") or a single character ("."); "Hello" and "From:" are body text. */
+ * "A00001"), or one non-letter ("."); "Hello", "From:" and the "a" of
+ * "a list of things" are body text. */
 static bool plausible_tag(const uint8_t *p, size_t n, size_t *len_r)
 {
 	size_t len = run_len(p, n, 0, is_tag_char);
 
 	*len_r = len;
 	return len != 0 && len < n && p[len] == ' ' && len <= PLAUSIBLE_TAG_MAX &&
-	       (len == 1 || has_digit(p, len));
+	       (has_digit(p, len) || (len == 1 && !is_letter(p[0])));
 }
 
 static bool plausible_c2s(const uint8_t *p, size_t n)
