@@ -17,6 +17,7 @@
 
 #include <json-c/json.h>
 
+#include "report/logins.h"
 #include "report/output_json.h"
 #include "util/escape.h"
 
@@ -591,6 +592,51 @@ static void test_json_numbers(void **state)
 	buf_free(&b);
 }
 
+/* --logins -F json: only the login events, the same bytes as -F json. */
+static void test_logins_json(void **state)
+{
+	struct event e[3];
+	struct output out;
+	struct json_object *o;
+	char *data = NULL, *whole;
+	size_t len = 0, wlen, i;
+	FILE *fp = open_memstream(&data, &len);
+
+	(void)state;
+	memset(e, 0, sizeof e);
+	e[0].type = EV_COMMAND;
+	e[1].type = EV_LOGIN;
+	e[1].session = 4;
+	e[1].client = "[2001:db8::2]:40000";
+	e[1].server = "[2001:db8::1]:993";
+	e[1].u.login.user = HOSTILE;
+	e[1].u.login.mechanism = S("NTLM");
+	e[1].u.login.result = LOGIN_OK;
+	e[1].u.login.transport = TRANSPORT_IMPLICIT_TLS;
+	e[2].type = EV_SESSION_END;
+	assert_non_null(fp);
+	assert_int_equal(output_logins_new(&out, fp, true), 0);
+	for (i = 0; i < 3; i++)
+		out.ops->event(out.ctx, &e[i]);
+	assert_int_equal(out.ops->finish(out.ctx), 0);
+	out.ops->free(out.ctx);
+	fclose(fp);
+	assert_int_equal(count_lines(data, len), 1);
+	o = line_at(data, len, 0);
+	assert_str(o, "type", "login");
+	assert_int_key(o, "session", 4);
+	assert_str(o, "client", "[2001:db8::2]:40000");
+	assert_str(o, "server", "[2001:db8::1]:993");
+	assert_wire(o, "user", HOSTILE);
+	assert_str(o, "transport", "implicit_tls");
+	json_object_put(o);
+	whole = run_events(&e[1], 1, &wlen);
+	assert_int_equal(wlen, len);
+	assert_memory_equal(whole, data, len);
+	free(whole);
+	free(data);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -604,6 +650,7 @@ int main(void)
 		cmocka_unit_test(test_json_write_error),
 		cmocka_unit_test(test_json_whole_lines_only),
 		cmocka_unit_test(test_json_numbers),
+		cmocka_unit_test(test_logins_json),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "report/logins.h"
 #include "report/output_text.h"
 
 #define S(lit) ((struct buf_slice){ (const uint8_t *)(lit), sizeof(lit) - 1 })
@@ -331,6 +332,50 @@ static void test_text_closed_pipe(void **state)
 	fclose(fp);
 }
 
+/* --logins as a table: a header, one row per login event, nothing else. */
+static void test_logins_table(void **state)
+{
+	struct event e[3];
+	struct output out;
+	char *data = NULL;
+	size_t len = 0, i;
+	FILE *fp = open_memstream(&data, &len);
+	static const char want[] =
+		"TIME (UTC)                  SESS  CLIENT                 SERVER                 "
+		"USER              MECH           RESULT   TRANSPORT     CLEARTEXT  RESPONSE\n"
+		"2026-11-21 10:00:00.000005  #1    192.0.2.1:50000        192.0.2.2:143          "
+		"alice\\x1b         PLAIN          FAIL     starttls      yes        "
+		"[AUTHENTICATIONFAILED] Invalid credentials\n"
+		"2026-11-21 10:00:00.000005  #1    192.0.2.1:50000        192.0.2.2:143          "
+		"-                 XOAUTH2        unknown  plain         no\n";
+
+	(void)state;
+	e[0] = base_event(EV_LOGIN, 5);
+	e[0].u.login.user = S("alice\x1b");
+	e[0].u.login.mechanism = S("PLAIN");
+	e[0].u.login.result = LOGIN_FAIL;
+	e[0].u.login.transport = TRANSPORT_STARTTLS;
+	e[0].u.login.cleartext_secret = true;
+	e[0].u.login.code = S("AUTHENTICATIONFAILED");
+	e[0].u.login.text = S("Invalid credentials");
+	e[1] = base_event(EV_COMMAND, 5);
+	e[1].u.command.tag = S("a1");
+	e[2] = base_event(EV_LOGIN, 5);
+	e[2].u.login.mechanism = S("XOAUTH2");
+	assert_non_null(fp);
+	assert_int_equal(output_logins_new(&out, fp, false), 0);
+	for (i = 0; i < 3; i++)
+		out.ops->event(out.ctx, &e[i]);
+	assert_int_equal(out.ops->finish(out.ctx), 0);
+	out.ops->free(out.ctx);
+	fclose(fp);
+	if (len != strlen(want) || memcmp(data, want, len) != 0)
+		fwrite(data, 1, len, stderr);
+	assert_int_equal(len, strlen(want));
+	assert_memory_equal(data, want, len);
+	free(data);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -341,6 +386,7 @@ int main(void)
 		cmocka_unit_test(test_text_literal_markers),
 		cmocka_unit_test(test_text_latency),
 		cmocka_unit_test(test_text_closed_pipe),
+		cmocka_unit_test(test_logins_table),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
