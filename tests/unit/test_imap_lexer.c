@@ -550,11 +550,105 @@ static void test_lexer_times(void **state)
 	imap_lexer_free(&lx);
 }
 
+/* --- random streams, random chunks -------------------------------------- */
+
+static uint32_t rnd(uint32_t *st)
+{
+	*st ^= *st << 13;
+	*st ^= *st >> 17;
+	*st ^= *st << 5;
+	return *st;
+}
+
+/* A stream of IMAP-ish lines with literals whose bodies look like IMAP. */
+static size_t gen_stream(uint32_t *st, enum stream_dir dir, char *out, size_t cap)
+{
+	static const char *const bodies[] = { "A003 OK done\r\n", "* BYE x\r\n", "{10}\r\n",
+					      "+ go\r\n", "\r\n", "x\n", "~{3}\r\n" };
+	static const char *const marks[] = { "{%u}", "{%u+}", "{%u-}", "~{%u}" };
+	size_t n = 0;
+
+	while (n + 400 < cap) {
+		unsigned nlit = rnd(st) % 3;
+
+		n += (size_t)sprintf(out + n, dir == DIR_C2S ? "a%u APPEND x" : "* %u FETCH (BODY[]",
+				     rnd(st) % 1000);
+		for (unsigned i = 0; i < nlit; i++) {
+			unsigned len = 0;
+			char body[200];
+
+			while (len < 120 && rnd(st) % 4 != 0) {
+				const char *b = bodies[rnd(st) % 7];
+
+				memcpy(body + len, b, strlen(b));
+				len += (unsigned)strlen(b);
+			}
+			n += (size_t)sprintf(out + n, " ");
+			n += (size_t)sprintf(out + n, marks[rnd(st) % 4], len);
+			n += (size_t)sprintf(out + n, rnd(st) % 5 ? "\r\n" : "\n");
+			memcpy(out + n, body, len);
+			n += len;
+		}
+		n += (size_t)sprintf(out + n, "%s", rnd(st) % 5 ? ")\r\n" : ")\n");
+	}
+	return n;
+}
+
+static void run_chunks(enum stream_dir dir, const char *p, size_t n, uint32_t *st,
+		       struct rec *r)
+{
+	struct imap_lexer_hooks h = {
+		.ctx = r, .line = rec_line, .literal_begin = rec_begin,
+		.literal_data = rec_data, .notice = rec_notice,
+	};
+	struct imap_lexer *lx = imap_lexer_new(dir, false, 64, NULL, &h);
+	size_t pos = 0;
+
+	memset(r, 0, sizeof *r);
+	assert_non_null(lx);
+	while (pos < n) {
+		size_t k = st != NULL ? 1 + rnd(st) % 40 : n;
+
+		if (k > n - pos)
+			k = n - pos;
+		imap_lexer_feed(lx, (const uint8_t *)p + pos, k, 0);
+		pos += k;
+	}
+	rec_flush_data(r);
+	imap_lexer_free(&lx);
+}
+
+/* Any chunking gives the events of feeding the stream whole, and nothing
+ * inside a literal ever becomes a line. */
+static void test_lexer_random(void **state)
+{
+	static char stream[1 << 14];
+	static struct rec whole, chunked;
+	uint32_t st = 12345;
+
+	(void)state;
+	for (int round = 0; round < 40; round++) {
+		enum stream_dir dir = round % 2 ? DIR_S2C : DIR_C2S;
+		size_t n = gen_stream(&st, dir, stream, sizeof stream);
+
+		run_chunks(dir, stream, n, NULL, &whole);
+		assert_null(strstr(whole.log, "L:A003"));
+		assert_null(strstr(whole.log, "L:* BYE"));
+		assert_null(strstr(whole.log, "N:"));
+		assert_non_null(strstr(whole.log, "B1\n"));
+		for (int k = 0; k < 20; k++) {
+			run_chunks(dir, stream, n, &st, &chunked);
+			assert_string_equal(chunked.log, whole.log);
+		}
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_lexer_cases),
 		cmocka_unit_test(test_lexer_overlong),
+		cmocka_unit_test(test_lexer_random),
 		cmocka_unit_test(test_lexer_times),
 		cmocka_unit_test(test_tok),
 		cmocka_unit_test(test_tok_depth),
