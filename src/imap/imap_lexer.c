@@ -184,6 +184,11 @@ static void lx_fix_kept(struct imap_lexer *lx)
 		if (lx->keep_off[i] == LX_NOT_KEPT || l->truncated) {
 			l->kept.ptr = NULL;
 			l->kept.len = 0;
+		} else if (lx->kept.data == NULL) {
+			/* An empty literal kept: a real, empty slice. */
+			static const uint8_t empty[1];
+
+			l->kept.ptr = empty;
 		} else {
 			l->kept.ptr = lx->kept.data + lx->keep_off[i];
 		}
@@ -424,7 +429,7 @@ static void lx_lit_begin(struct imap_lexer *lx, uint64_t size, enum imap_lit_kin
 	lx->keeping = false;
 	if (l != &lx->scratch && size <= lx->literal_keep) {
 		/* Reserve it all now, so that appends later cannot fail. */
-		if (buf_reserve(&lx->kept, (size_t)size) != NULL) {
+		if (size == 0 || buf_reserve(&lx->kept, (size_t)size) != NULL) {
 			lx->keep_off[lx->n_lits - 1] = lx->kept.len;
 			l->kept.len = (size_t)size;
 			lx->keeping = true;

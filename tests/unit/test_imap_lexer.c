@@ -135,7 +135,7 @@ struct lcase {
 	const char *name;
 	enum stream_dir dir;
 	bool mid_stream;
-	size_t keep;		/* 0: IMAP_DEFAULT_LITERAL_KEEP */
+	size_t keep;		/* 0: IMAP_DEFAULT_LITERAL_KEEP; SIZE_MAX: 0 */
 	struct step steps[MAX_STEPS];
 	const char *expect;
 };
@@ -160,7 +160,8 @@ static void run_case(const struct lcase *c, enum mode m, size_t split_step, size
 
 	memset(r, 0, sizeof *r);
 	r->bytewise = m == M_BYTES;
-	lx = imap_lexer_new(c->dir, c->mid_stream, c->keep ? c->keep : IMAP_DEFAULT_LITERAL_KEEP,
+	lx = imap_lexer_new(c->dir, c->mid_stream,
+			    c->keep == SIZE_MAX ? 0 : c->keep ? c->keep : IMAP_DEFAULT_LITERAL_KEEP,
 			    NULL, &h);
 	assert_non_null(lx);
 	for (size_t i = 0; i < MAX_STEPS && c->steps[i].op != S_END; i++) {
@@ -312,6 +313,9 @@ static const struct lcase lexer_cases[] = {
 	{ "literal larger than the keep limit is streamed only", DIR_S2C, false, 4, {
 		D("* 1 FETCH (BODY[] {5}\r\n12345 BODY[1] {4}\r\nabcd)\r\n") },
 	  "B1\nD5\nB2\nD4\nL:* 1 FETCH (BODY[] {5} BODY[1] {4}) <5/5 s@21 -> <4/4 s@33 k=abcd>\n" },
+	{ "keep limit 0: nothing kept, an empty literal still is", DIR_C2S, false, SIZE_MAX, {
+		D("a LOGIN {0}\r\n {1}\r\nx\r\n") },
+	  "B1\nB2\nD1\nL:a LOGIN {0} {1} <0/0 s@11 k=> <1/1 s@15 ->\n" },
 	{ "end of stream inside a line", DIR_C2S, false, 0, {
 		D("A1 NOOP\r\nA2 NOO"), FINISH },
 	  "L:A1 NOOP\nN:stream ended inside a line: 6 bytes dropped\n" },
