@@ -1,0 +1,388 @@
+/* The flow table: roles (SYN, ports, classify), session ends (FIN, RST, a
+ * new SYN on a finished tuple, timeout, eviction, end of input) and the
+ * one-sided capture. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "net/flow.h"
+
+#define MAX_SESS 8
+#define BYTES_MAX 256
+
+struct sess {
+	uint64_t id;
+	struct flow_info fi;
+	uint8_t bytes[2][BYTES_MAX];
+	size_t len[2];
+	uint64_t gap[2];
+	bool ended;
+	enum end_reason why;
+	int64_t end_ts;
+};
+
+struct log {
+	struct sess s[MAX_SESS];
+	int n;
+	int classify_calls;
+	enum flow_verdict verdict;
+	char notices[16][256];
+	int nnotices;
+};
+
+static void *h_open(void *ctx, const struct flow_info *fi)
+{
+	struct log *l = ctx;
+	struct sess *s;
+
+	assert_true(l->n < MAX_SESS);
+	s = &l->s[l->n++];
+	s->id = fi->session_id;
+	s->fi = *fi;
+	return s;
+}
+
+static void h_feed(void *ctx, enum stream_dir d, const uint8_t *p, size_t n,
+		   int64_t ts)
+{
+	struct sess *s = ctx;
+
+	(void)ts;
+	assert_false(s->ended);
+	assert_true(s->len[d] + n <= BYTES_MAX);
+	memcpy(s->bytes[d] + s->len[d], p, n);
+	s->len[d] += n;
+}
+
+static void h_gap(void *ctx, enum stream_dir d, uint64_t n, int64_t ts)
+{
+	struct sess *s = ctx;
+
+	(void)ts;
+	assert_false(s->ended);
+	s->gap[d] += n;
+}
+
+static void h_end(void *ctx, enum end_reason why, int64_t ts)
+{
+	struct sess *s = ctx;
+
+	assert_false(s->ended);
+	s->ended = true;
+	s->why = why;
+	s->end_ts = ts;
+}
+
+static enum flow_verdict h_classify(void *ctx, const uint8_t *p, size_t n)
+{
+	struct log *l = ctx;
+
+	(void)p;
+	(void)n;
+	l->classify_calls++;
+	return l->verdict;
+}
+
+static void h_notice(void *ctx, uint64_t sid, int64_t ts, const char *msg)
+{
+	struct log *l = ctx;
+
+	(void)sid;
+	(void)ts;
+	if (l->nnotices < 16)
+		snprintf(l->notices[l->nnotices++], 256, "%s", msg);
+}
+
+static const struct byte_layer_ops ops = { h_feed, h_gap, h_end };
+
+static struct flow_table *mk(struct log *l, struct flow_config *cfg,
+			     bool classify)
+{
+	struct flow_hooks hk = { l, classify ? h_classify : NULL, h_open, &ops,
+				 h_notice };
+	struct flow_table *ft;
+
+	memset(l, 0, sizeof *l);
+	ft = flow_table_new(cfg, &hk);
+	assert_non_null(ft);
+	return ft;
+}
+
+static bool has_notice(const struct log *l, const char *needle)
+{
+	int i;
+
+	for (i = 0; i < l->nnotices; i++)
+		if (strstr(l->notices[i], needle) != NULL)
+			return true;
+	return false;
+}
+
+/* A segment from host a (10.0.0.a) port ap to host b port bp. */
+static void seg(struct flow_table *ft, int a, uint16_t ap, int b, uint16_t bp,
+		uint8_t flags, uint32_t seq, uint32_t ack, const char *data,
+		int64_t ts)
+{
+	struct decode_seg s;
+
+	memset(&s, 0, sizeof s);
+	s.ts_us = ts;
+	s.af = 4;
+	s.src[0] = 10;
+	s.src[3] = (uint8_t)a;
+	s.dst[0] = 10;
+	s.dst[3] = (uint8_t)b;
+	s.sport = ap;
+	s.dport = bp;
+	s.seq = seq;
+	s.ack = ack;
+	s.flags = flags;
+	s.payload = (const uint8_t *)data;
+	s.paylen = data != NULL ? (uint32_t)strlen(data) : 0;
+	flow_table_segment(ft, &s);
+}
+
+#define C 1
+#define S 2
+#define CP 40000
+#define SP 143
+#define A TCP_ACK
+#define PA (TCP_ACK | TCP_PSH)
+#define FA (TCP_ACK | TCP_FIN)
+
+/* Handshake, a greeting, a command, FIN both ways. ISNs 100 (c), 500 (s). */
+static void full_session(struct flow_table *ft, int cport, int64_t t)
+{
+	seg(ft, C, cport, S, SP, TCP_SYN, 100, 0, NULL, t);
+	seg(ft, S, SP, C, cport, TCP_SYN | A, 500, 101, NULL, t + 1);
+	seg(ft, C, cport, S, SP, A, 101, 501, NULL, t + 2);
+	seg(ft, S, SP, C, cport, PA, 501, 101, "* OK hi\r\n", t + 3);
+	seg(ft, C, cport, S, SP, PA, 101, 510, "a LOGOUT\r\n", t + 4);
+	seg(ft, S, SP, C, cport, FA, 510, 111, NULL, t + 5);
+	seg(ft, C, cport, S, SP, FA, 111, 511, NULL, t + 6);
+}
+
+static void test_syn_roles_and_fin(void **state)
+{
+	struct flow_config cfg;
+	struct log l;
+	struct flow_table *ft;
+	char buf[FLOW_ADDRSTRLEN];
+
+	(void)state;
+	flow_config_defaults(&cfg);
+	ft = mk(&l, &cfg, false);
+	full_session(ft, CP, 1000);
+	assert_int_equal(l.n, 1);
+	assert_int_equal(l.s[0].id, 1);
+	assert_false(l.s[0].fi.mid_stream);
+	assert_false(l.s[0].fi.implicit_tls);
+	assert_string_equal(flow_endpoint_str(&l.s[0].fi.client, buf),
+			    "10.0.0.1:40000");
+	assert_string_equal(flow_endpoint_str(&l.s[0].fi.server, buf),
+			    "10.0.0.2:143");
+	assert_int_equal(l.s[0].len[DIR_S2C], 9);
+	assert_memory_equal(l.s[0].bytes[DIR_C2S], "a LOGOUT\r\n", 10);
+	assert_true(l.s[0].ended);
+	assert_int_equal(l.s[0].why, END_FIN);
+	/* Trailing ACK: no new session. */
+	seg(ft, S, SP, C, CP, A, 511, 112, NULL, 1007);
+	assert_int_equal(l.n, 1);
+	/* A new SYN on the finished tuple starts session 2. */
+	full_session(ft, CP, 2000);
+	assert_int_equal(l.n, 2);
+	assert_int_equal(l.s[1].id, 2);
+	assert_int_equal(l.s[1].len[DIR_C2S], 10);
+	flow_table_finish(ft, 3000);
+	assert_int_equal(flow_table_stats(ft)->sessions_opened, 2);
+	flow_table_free(&ft);
+	assert_null(ft);
+}
+
+/* The SYN decides even when the SYN's sender sits on port 143. */
+static void test_syn_beats_ports(void **state)
+{
+	struct flow_config cfg;
+	struct log l;
+	struct flow_table *ft;
+
+	(void)state;
+	flow_config_defaults(&cfg);
+	ft = mk(&l, &cfg, false);
+	seg(ft, S, 993, C, 993, TCP_SYN, 7, 0, NULL, 1);
+	seg(ft, C, 993, S, 993, TCP_SYN | A, 9, 8, NULL, 2);
+	assert_int_equal(l.n, 1);
+	assert_int_equal(l.s[0].fi.client.addr[3], S);
+	assert_true(l.s[0].fi.implicit_tls);
+	flow_table_finish(ft, 3);
+	assert_int_equal(l.s[0].why, END_EOF);
+	flow_table_free(&ft);
+}
+
+/* No SYN: the side not on an IMAP port is the client; holes become gaps
+ * at the end; a notice says the SYN was missed. */
+static void test_midstream_ports_and_rst(void **state)
+{
+	struct flow_config cfg;
+	struct log l;
+	struct flow_table *ft;
+
+	(void)state;
+	flow_config_defaults(&cfg);
+	ft = mk(&l, &cfg, false);
+	seg(ft, S, SP, C, CP, PA, 9000, 300, "* 1 EXISTS\r\n", 10);
+	seg(ft, C, CP, S, SP, PA, 300, 9012, "b NOOP\r\n", 11);
+	seg(ft, S, SP, C, CP, PA, 9022, 308, "b OK\r\n", 12); /* 10 lost */
+	assert_int_equal(l.n, 1);
+	assert_true(l.s[0].fi.mid_stream);
+	assert_int_equal(l.s[0].fi.client.addr[3], C);
+	assert_true(has_notice(&l, "picked up mid-stream"));
+	seg(ft, C, CP, S, SP, TCP_RST, 308, 0, NULL, 13);
+	assert_true(l.s[0].ended);
+	assert_int_equal(l.s[0].why, END_RST);
+	assert_int_equal(l.s[0].gap[DIR_S2C], 10);
+	assert_int_equal(l.s[0].len[DIR_S2C], 12 + 6);
+	assert_true(has_notice(&l, "session 1: 10 bytes missing s2c at offset 12"));
+	flow_table_finish(ft, 20);
+	assert_int_equal(flow_table_stats(ft)->gap_bytes, 10);
+	flow_table_free(&ft);
+}
+
+/* Other ports: classify decides once; NOT_IMAP leaves a tombstone. */
+static void test_classify(void **state)
+{
+	struct flow_config cfg;
+	struct log l;
+	struct flow_table *ft;
+
+	(void)state;
+	flow_config_defaults(&cfg);
+	ft = mk(&l, &cfg, true);
+	l.verdict = FLOW_NOT_IMAP;
+	seg(ft, C, 5000, S, 6000, A, 1, 1, NULL, 1);	/* no payload yet */
+	assert_int_equal(l.classify_calls, 0);
+	seg(ft, C, 5000, S, 6000, PA, 1, 1, "GET / HTTP/1.1\r\n", 2);
+	seg(ft, S, 6000, C, 5000, PA, 1, 17, "HTTP/1.1 200\r\n", 3);
+	assert_int_equal(l.classify_calls, 1);
+	assert_int_equal(l.n, 0);
+	assert_int_equal(flow_table_stats(ft)->flows_ignored, 1);
+
+	l.verdict = FLOW_SENDER_IS_SERVER;
+	seg(ft, C, 7000, S, 8000, PA, 50, 60, "* OK IMAP4rev1\r\n", 4);
+	assert_int_equal(l.n, 1);
+	assert_int_equal(l.s[0].fi.client.port, 8000);
+	assert_int_equal(l.s[0].len[DIR_S2C], 16);
+	l.verdict = FLOW_UNSURE;	/* the higher port is the client */
+	seg(ft, C, 7001, S, 8001, PA, 50, 60, "x\r\n", 5);
+	assert_int_equal(l.s[1].fi.client.port, 8001);
+	flow_table_finish(ft, 10);
+	flow_table_free(&ft);
+
+	/* Without a classify hook, flows on other ports are ignored. */
+	ft = mk(&l, &cfg, false);
+	seg(ft, C, 7000, S, 8000, PA, 50, 60, "* OK IMAP4rev1\r\n", 4);
+	assert_int_equal(l.n, 0);
+	flow_table_finish(ft, 10);
+	flow_table_free(&ft);
+}
+
+static void test_timeout_and_eviction(void **state)
+{
+	struct flow_config cfg;
+	struct log l;
+	struct flow_table *ft;
+
+	(void)state;
+	flow_config_defaults(&cfg);
+	cfg.idle_timeout_us = 1000;
+	cfg.max_flows = 2;
+	ft = mk(&l, &cfg, false);
+	seg(ft, C, 1001, S, SP, PA, 1, 1, "a\r\n", 100);
+	seg(ft, C, 1002, S, SP, PA, 1, 1, "b\r\n", 200);
+	seg(ft, C, 1001, S, SP, PA, 4, 1, "c\r\n", 300);
+	/* A third flow evicts the least recently active one (1002). */
+	seg(ft, C, 1003, S, SP, PA, 1, 1, "d\r\n", 400);
+	assert_int_equal(l.n, 3);
+	assert_true(l.s[1].ended);
+	assert_int_equal(l.s[1].why, END_EVICTED);
+	assert_false(l.s[0].ended);
+	assert_true(has_notice(&l, "session 2: evicted"));
+	assert_int_equal(flow_table_stats(ft)->evicted, 1);
+	/* Idle past the timeout: ended at the moment it became idle. */
+	seg(ft, C, 1003, S, SP, PA, 4, 1, "e\r\n", 1350);
+	assert_true(l.s[0].ended);
+	assert_int_equal(l.s[0].why, END_TIMEOUT);
+	assert_int_equal(l.s[0].end_ts, 1300);
+	assert_false(l.s[2].ended);
+	assert_memory_equal(l.s[0].bytes[DIR_C2S], "a\r\nc\r\n", 6);
+	assert_int_equal(flow_table_stats(ft)->timed_out, 1);
+	flow_table_finish(ft, 2000);
+	assert_int_equal(l.s[2].why, END_EOF);
+	flow_table_free(&ft);
+}
+
+/* Only the server's packets: its stream arrives whole, the client's
+ * direction is gaps derived from the server's ACKs. */
+static void test_one_sided(void **state)
+{
+	struct flow_config cfg;
+	struct log l;
+	struct flow_table *ft;
+
+	(void)state;
+	flow_config_defaults(&cfg);
+	ft = mk(&l, &cfg, false);
+	seg(ft, S, SP, C, CP, TCP_SYN | A, 500, 101, NULL, 1);
+	seg(ft, S, SP, C, CP, PA, 501, 101, "* OK\r\n", 2);
+	seg(ft, S, SP, C, CP, PA, 507, 115, "a OK\r\n", 3);
+	seg(ft, S, SP, C, CP, PA, 513, 130, "b OK\r\n", 4);
+	flow_table_finish(ft, 5);
+	assert_int_equal(l.n, 1);
+	assert_false(l.s[0].fi.mid_stream);
+	assert_int_equal(l.s[0].fi.client.addr[3], C);
+	assert_int_equal(l.s[0].len[DIR_S2C], 18);
+	assert_int_equal(l.s[0].len[DIR_C2S], 0);
+	assert_int_equal(l.s[0].gap[DIR_C2S], 29);
+	assert_true(has_notice(&l, "only the server's side was captured"));
+	/* Adjacent ACK-derived gaps make one notice. */
+	assert_true(has_notice(&l, "session 1: 29 bytes missing c2s at offset 0"));
+	flow_table_free(&ft);
+}
+
+static void test_config_ports(void **state)
+{
+	struct flow_config cfg;
+	int i;
+
+	(void)state;
+	flow_config_defaults(&cfg);
+	assert_int_equal(cfg.n_ports, 2);
+	assert_int_equal(flow_config_add_port(&cfg, 143, true), 0);
+	assert_int_equal(cfg.n_ports, 2);
+	assert_true(cfg.ports[0].tls);
+	for (i = 0; i < FLOW_MAX_PORTS - 2; i++)
+		assert_int_equal(flow_config_add_port(&cfg, (uint16_t)(2000 + i),
+						      false), 0);
+	assert_int_equal(flow_config_add_port(&cfg, 9999, false), -1);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_syn_roles_and_fin),
+		cmocka_unit_test(test_syn_beats_ports),
+		cmocka_unit_test(test_midstream_ports_and_rst),
+		cmocka_unit_test(test_classify),
+		cmocka_unit_test(test_timeout_and_eviction),
+		cmocka_unit_test(test_one_sided),
+		cmocka_unit_test(test_config_ports),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
