@@ -57,9 +57,13 @@ static void test_escape_text_cases(void **state)
 	T("ok\xe2\x82", "ok\\xe2\\x82");			/* cut at the end */
 	T("\xe2\x82" "A", "\\xe2\\x82A");			/* cut mid-line */
 	T("\x80" "abc", "\\x80abc");				/* lone continuation */
-	/* Pinned as is: a backslash is printable and passes, so wire text
-	 * "\x1b" and an escaped ESC look alike (see the report). */
-	T("\\x1b", "\\x1b");
+	/* A backslash is doubled, so wire text "\x1b" and an escaped ESC
+	 * never look alike. */
+	T("\\x1b", "\\\\x1b");
+	/* Invisible and bidi characters are shown by number. */
+	T("a\xe2\x80\xae" "b", "a\\u{202e}b");			/* RIGHT-TO-LEFT OVERRIDE */
+	T("\xe2\x80\x8b\xef\xbb\xbf", "\\u{200b}\\u{feff}");	/* ZWSP, BOM */
+	T("\xe2\x82\xac", "\xe2\x82\xac");				/* EURO passes */
 }
 
 static void test_escape_json_cases(void **state)
@@ -71,7 +75,7 @@ static void test_escape_json_cases(void **state)
 	J("a\0b", "a\\u0000b");
 	J("\r\n\t\x01\x1f", "\\r\\n\\t\\u0001\\u001f");
 	J("\x7f", "\\u007f");
-	J("\xc3\xa9\xe2\x80\xa8\xf0\x9f\x93\xa7", "\xc3\xa9\xe2\x80\xa8\xf0\x9f\x93\xa7");
+	J("\xc3\xa9\xe2\x80\xa8\xf0\x9f\x93\xa7", "\xc3\xa9\\u2028\xf0\x9f\x93\xa7");
 	J("\xff\xfe", "\\u00ff\\u00fe");
 	J("\xc0\xaf", "\\u00c0\\u00af");
 	J("\xed\xa0\x80", "\\u00ed\\u00a0\\u0080");
