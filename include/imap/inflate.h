@@ -1,0 +1,66 @@
+/* COMPRESS=DEFLATE (RFC 4978) as a byte layer: after the server's OK to
+ * COMPRESS DEFLATE each direction is one raw deflate stream (no zlib or
+ * gzip header).  Clients and servers flush at every command and response,
+ * so output is handed on as soon as zlib produces it.
+ *
+ * A gap in a compressed stream loses the dictionary: the rest of that
+ * direction cannot be decoded.  The layer reports it once (a notice and a
+ * gap) and then only counts bytes: it never passes on guessed output. */
+#ifndef IMAPSCOPE_IMAP_INFLATE_H
+#define IMAPSCOPE_IMAP_INFLATE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "util/buf.h"
+#include "util/byte_layer.h"
+
+#define INFLATE_OUT_CHUNK	16384	/* output is handed on in pieces this big */
+/* Deflate cannot expand one input byte into more than about 1032 output
+ * bytes (a 258-byte match in two bits); more output than this per input
+ * chunk (plus slack for bits zlib held back) means a broken stream. */
+#define INFLATE_MAX_RATIO	1100
+#define INFLATE_RATIO_SLACK	65536
+/* Default cap on the output of one direction; 0 in inflate_new means this. */
+#define INFLATE_DEFAULT_MAX_TOTAL	(64ull << 30)
+#define INFLATE_MAX_NOTICE	256
+
+struct inflate_hooks {
+	void *ctx;
+	/* Inflated bytes of direction dir; p is valid during the call. */
+	void (*data)(void *ctx, enum stream_dir dir, const uint8_t *p, size_t n,
+		     int64_t ts_us);
+	/* The rest of direction dir is lost; nbytes is the compressed input
+	 * that could not be decoded at that moment (later input is only
+	 * counted, see inflate_stats). */
+	void (*gap)(void *ctx, enum stream_dir dir, uint64_t nbytes, int64_t ts_us);
+	/* One-line notice, without prefix or newline. */
+	void (*notice)(void *ctx, const char *msg);
+};
+
+struct inflate_stats {
+	uint64_t in[2];		/* compressed bytes fed */
+	uint64_t out[2];	/* inflated bytes handed on */
+	uint64_t lost[2];	/* compressed bytes not decoded */
+	bool broken[2];		/* direction stopped (gap, bad data, limit) */
+};
+
+struct inflate_session;
+
+/* hooks is copied; budget may be NULL (zlib's memory, about 40 KB per
+ * direction, is charged to it).  max_total caps each direction's output
+ * (0: INFLATE_DEFAULT_MAX_TOTAL).  NULL on out-of-memory. */
+struct inflate_session *inflate_new(const struct inflate_hooks *hooks,
+				    uint64_t max_total, struct mem_budget *budget);
+void inflate_feed(struct inflate_session *s, enum stream_dir dir,
+		  const uint8_t *p, size_t n, int64_t ts_us);
+void inflate_gap(struct inflate_session *s, enum stream_dir dir,
+		 uint64_t nbytes, int64_t ts_us);
+/* Is direction dir still being decoded? */
+bool inflate_ok(const struct inflate_session *s, enum stream_dir dir);
+void inflate_get_stats(const struct inflate_session *s, struct inflate_stats *st_r);
+/* Frees; sets *sp to NULL.  NULL is fine.  Calls no hook. */
+void inflate_free(struct inflate_session **sp);
+
+#endif

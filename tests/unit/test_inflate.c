@@ -1,0 +1,300 @@
+/* COMPRESS=DEFLATE layer: output as soon as zlib has it, whatever the
+ * input split; a gap or bad data stops the direction and nothing guessed
+ * is passed on; limits hold. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <zlib.h>
+
+#include "imap/inflate.h"
+
+#define OUT_MAX (1u << 20)
+
+static const char *const lines[] = {
+	"a001 CAPABILITY\r\n",
+	"a002 LOGIN alice secret\r\n",
+	"a003 SELECT INBOX\r\n",
+	"a004 FETCH 1:* (FLAGS BODY.PEEK[HEADER.FIELDS (SUBJECT FROM)])\r\n",
+	"a005 IDLE\r\n",
+	"DONE\r\n",
+	"a006 LOGOUT\r\n",
+};
+
+struct sink {
+	struct buf out[2];
+	uint64_t gaps[2], gap_bytes[2];
+	int notices;
+	char last_notice[INFLATE_MAX_NOTICE];
+	size_t calls;
+};
+
+static void on_data(void *ctx, enum stream_dir d, const uint8_t *p, size_t n, int64_t ts)
+{
+	struct sink *k = ctx;
+
+	(void)ts;
+	k->calls++;
+	assert_int_equal(buf_append(&k->out[d], p, n), 0);
+}
+
+static void on_gap(void *ctx, enum stream_dir d, uint64_t n, int64_t ts)
+{
+	struct sink *k = ctx;
+
+	(void)ts;
+	k->gaps[d]++;
+	k->gap_bytes[d] += n;
+}
+
+static void on_notice(void *ctx, const char *msg)
+{
+	struct sink *k = ctx;
+
+	k->notices++;
+	snprintf(k->last_notice, sizeof k->last_notice, "%s", msg);
+}
+
+static struct inflate_session *new_session(struct sink *k, uint64_t max_total)
+{
+	struct inflate_hooks h = { k, on_data, on_gap, on_notice };
+	struct inflate_session *s;
+
+	memset(k, 0, sizeof *k);
+	buf_init(&k->out[0], OUT_MAX, NULL);
+	buf_init(&k->out[1], OUT_MAX, NULL);
+	s = inflate_new(&h, max_total, NULL);
+	assert_non_null(s);
+	return s;
+}
+
+static void sink_free(struct sink *k)
+{
+	buf_free(&k->out[0]);
+	buf_free(&k->out[1]);
+}
+
+/* Compress the lines as a client does: raw deflate, a sync flush after
+ * each line.  ends[i] is where line i's compressed bytes end. */
+static size_t compress_lines(uint8_t *out, size_t cap, size_t ends[], int flush)
+{
+	z_stream z;
+	size_t i;
+
+	memset(&z, 0, sizeof z);
+	assert_int_equal(deflateInit2(&z, Z_BEST_COMPRESSION, Z_DEFLATED, -15, 8,
+				      Z_DEFAULT_STRATEGY), Z_OK);
+	z.next_out = out;
+	z.avail_out = (uInt)cap;
+	for (i = 0; i < sizeof lines / sizeof lines[0]; i++) {
+		z.next_in = (Bytef *)(uintptr_t)lines[i];
+		z.avail_in = (uInt)strlen(lines[i]);
+		assert_int_equal(deflate(&z, flush), Z_OK);
+		assert_int_equal(z.avail_in, 0);
+		ends[i] = cap - z.avail_out;
+	}
+	deflateEnd(&z);
+	return cap - z.avail_out;
+}
+
+static void expect_text(const struct buf *b, size_t nlines)
+{
+	char want[1024] = "";
+	size_t i;
+
+	for (i = 0; i < nlines; i++)
+		strcat(want, lines[i]);
+	assert_int_equal(b->len, strlen(want));
+	assert_memory_equal(b->data, want, b->len);
+}
+
+/* Whole, byte by byte, and split at every position: the same text, and
+ * each line is out as soon as its flush arrived. */
+static void test_inflate_splits(void **state)
+{
+	static const int flushes[] = { Z_SYNC_FLUSH, Z_PARTIAL_FLUSH, Z_FULL_FLUSH };
+	size_t ends[8], len, cut, i, f;
+	uint8_t z[2048];
+	struct sink k;
+	struct inflate_session *s;
+
+	(void)state;
+	for (f = 0; f < sizeof flushes / sizeof flushes[0]; f++) {
+		len = compress_lines(z, sizeof z, ends, flushes[f]);
+		s = new_session(&k, 0);
+		for (i = 0; i < len; i++) {
+			inflate_feed(s, DIR_S2C, z + i, 1, 0);
+			if (flushes[f] == Z_SYNC_FLUSH && i + 1 == ends[2])
+				expect_text(&k.out[DIR_S2C], 3);	/* no waiting */
+		}
+		expect_text(&k.out[DIR_S2C], 7);
+		assert_int_equal(k.notices, 0);
+		inflate_free(&s);
+		assert_null(s);
+		sink_free(&k);
+		for (cut = 0; cut <= len; cut++) {
+			s = new_session(&k, 0);
+			inflate_feed(s, DIR_C2S, z, cut, 0);
+			inflate_feed(s, DIR_C2S, z + cut, len - cut, 0);
+			expect_text(&k.out[DIR_C2S], 7);
+			assert_int_equal(k.out[DIR_S2C].len, 0);
+			inflate_free(&s);
+			sink_free(&k);
+		}
+	}
+}
+
+/* A gap: the lines before it, one notice and one gap, then nothing. */
+static void test_inflate_gap(void **state)
+{
+	size_t ends[8], len;
+	uint8_t z[2048];
+	struct inflate_stats st;
+	struct sink k;
+	struct inflate_session *s;
+
+	(void)state;
+	len = compress_lines(z, sizeof z, ends, Z_SYNC_FLUSH);
+	s = new_session(&k, 0);
+	inflate_feed(s, DIR_C2S, z, ends[2], 0);
+	inflate_gap(s, DIR_C2S, 5, 0);
+	inflate_feed(s, DIR_C2S, z + ends[2] + 5, len - ends[2] - 5, 0);
+	inflate_gap(s, DIR_C2S, 7, 0);
+	expect_text(&k.out[DIR_C2S], 3);
+	assert_int_equal(k.notices, 1);
+	assert_non_null(strstr(k.last_notice, "cannot be decoded"));
+	assert_int_equal(k.gaps[DIR_C2S], 1);
+	assert_int_equal(k.gap_bytes[DIR_C2S], 5);
+	assert_false(inflate_ok(s, DIR_C2S));
+	assert_true(inflate_ok(s, DIR_S2C));
+	inflate_get_stats(s, &st);
+	assert_int_equal(st.lost[DIR_C2S], 5 + (len - ends[2] - 5) + 7);
+	assert_int_equal(st.out[DIR_C2S], k.out[DIR_C2S].len);
+	inflate_free(&s);
+	sink_free(&k);
+}
+
+/* Plain IMAP where deflate was expected: an error, never text. */
+static void test_inflate_garbage(void **state)
+{
+	static const char plain[] = "a001 NOOP\r\na002 NOOP\r\n";
+	struct sink k;
+	struct inflate_session *s;
+
+	(void)state;
+	s = new_session(&k, 0);
+	inflate_feed(s, DIR_S2C, (const uint8_t *)"\xff\xff\xff\xff", 4, 0);
+	inflate_feed(s, DIR_S2C, (const uint8_t *)plain, strlen(plain), 0);
+	assert_false(inflate_ok(s, DIR_S2C));
+	assert_int_equal(k.notices, 1);
+	assert_int_equal(k.gaps[DIR_S2C], 1);
+	assert_int_equal(k.out[DIR_S2C].len, 0);
+	inflate_free(&s);
+	sink_free(&k);
+}
+
+/* A highly compressible message: large output in bounded pieces, and the
+ * output cap stops the direction with a notice. */
+static void test_inflate_limits(void **state)
+{
+	static uint8_t zeros[300000], z[4096];
+	uLongf zlen;
+	z_stream zs;
+	struct sink k;
+	struct inflate_session *s;
+
+	(void)state;
+	memset(&zs, 0, sizeof zs);
+	assert_int_equal(deflateInit2(&zs, 9, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY), Z_OK);
+	zs.next_in = zeros;
+	zs.avail_in = sizeof zeros;
+	zs.next_out = z;
+	zs.avail_out = sizeof z;
+	assert_int_equal(deflate(&zs, Z_SYNC_FLUSH), Z_OK);
+	zlen = sizeof z - zs.avail_out;
+	deflateEnd(&zs);
+	assert_true(zlen < 1000);	/* about 1:1000 */
+
+	s = new_session(&k, 0);
+	inflate_feed(s, DIR_S2C, z, zlen, 0);
+	assert_int_equal(k.out[DIR_S2C].len, sizeof zeros);
+	assert_true(k.calls >= sizeof zeros / INFLATE_OUT_CHUNK);
+	assert_int_equal(k.notices, 0);
+	inflate_free(&s);
+	sink_free(&k);
+
+	s = new_session(&k, 100000);
+	inflate_feed(s, DIR_S2C, z, zlen, 0);
+	assert_true(k.out[DIR_S2C].len <= 100000);
+	assert_false(inflate_ok(s, DIR_S2C));
+	assert_non_null(strstr(k.last_notice, "output limit"));
+	inflate_free(&s);
+	sink_free(&k);
+}
+
+/* A final block followed by more bytes: those are not deflate data. */
+static void test_inflate_stream_end(void **state)
+{
+	uint8_t z[256];
+	uLongf zlen;
+	z_stream zs;
+	struct sink k;
+	struct inflate_session *s;
+
+	(void)state;
+	memset(&zs, 0, sizeof zs);
+	assert_int_equal(deflateInit2(&zs, 6, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY), Z_OK);
+	zs.next_in = (Bytef *)(uintptr_t)"a1 NOOP\r\n";
+	zs.avail_in = 9;
+	zs.next_out = z;
+	zs.avail_out = sizeof z;
+	assert_int_equal(deflate(&zs, Z_FINISH), Z_STREAM_END);
+	zlen = sizeof z - zs.avail_out;
+	deflateEnd(&zs);
+	memcpy(z + zlen, "junk", 4);
+	s = new_session(&k, 0);
+	inflate_feed(s, DIR_C2S, z, zlen + 4, 0);
+	assert_int_equal(k.out[DIR_C2S].len, 9);
+	assert_false(inflate_ok(s, DIR_C2S));
+	assert_int_equal(k.gap_bytes[DIR_C2S], 4);
+	inflate_free(&s);
+	sink_free(&k);
+}
+
+/* zlib's memory is charged to the budget and given back. */
+static void test_inflate_budget(void **state)
+{
+	struct mem_budget mb = { 0, 0, 1000 };
+	struct inflate_hooks h = { NULL, NULL, NULL, NULL };
+	struct inflate_session *s;
+
+	(void)state;
+	assert_null(inflate_new(&h, 0, &mb));
+	assert_int_equal(mb.used, 0);
+	mb.limit = 0;
+	s = inflate_new(&h, 0, &mb);
+	assert_non_null(s);
+	assert_true(mb.used > 0);
+	inflate_free(&s);
+	assert_int_equal(mb.used, 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_inflate_splits),
+		cmocka_unit_test(test_inflate_gap),
+		cmocka_unit_test(test_inflate_garbage),
+		cmocka_unit_test(test_inflate_limits),
+		cmocka_unit_test(test_inflate_stream_end),
+		cmocka_unit_test(test_inflate_budget),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
