@@ -1007,8 +1007,10 @@ static void change_cipher_spec(struct tls_session *s, enum stream_dir d)
 {
 	struct tls_dir *dd = &s->dir[d];
 
-	if (s->version == TLS_VERSION_1_3)
-		return;	/* middlebox compatibility record (RFC 8446 D.4) */
+	/* TLS 1.3 middlebox compatibility records (RFC 8446 D.4) come after
+	 * the ServerHello or a HelloRetryRequest, and change nothing */
+	if (s->version == TLS_VERSION_1_3 || !s->seen_sh)
+		return;
 	if (dd->encrypted && !dd->next.ready) {
 		/* a renegotiation whose keys are unknown */
 		if (dd->cs.ready)

@@ -141,7 +141,7 @@ struct result {
 	char last_notice[TLS_MAX_NOTICE];
 	bool decrypted;
 	char version[16], cipher[64], sni[64], reason[128];
-	bool resumed;
+	bool resumed, hrr;
 };
 
 static void on_plain(void *ctx, enum stream_dir d, const uint8_t *p, size_t n, int64_t ts)
@@ -168,6 +168,7 @@ static void on_handshake(void *ctx, const struct tls_info *info)
 	r->handshakes++;
 	r->decrypted = info->decrypted;
 	r->resumed = info->resumed;
+	r->hrr = info->hrr;
 	snprintf(r->version, sizeof r->version, "%s", info->version);
 	snprintf(r->cipher, sizeof r->cipher, "%s", info->cipher);
 	snprintf(r->sni, sizeof r->sni, "%.*s", (int)info->sni.len, (const char *)info->sni.ptr);
@@ -268,6 +269,7 @@ static const struct tls_case tls_cases[] = {
 	{ "tls13-aes256gcm", "TLS 1.3", "TLS_AES_256_GCM_SHA384", false },
 	{ "tls13-chacha20", "TLS 1.3", "TLS_CHACHA20_POLY1305_SHA256", false },
 	{ "tls13-aes128ccm", "TLS 1.3", "TLS_AES_128_CCM_SHA256", false },
+	{ "tls13-hrr", "TLS 1.3", "TLS_AES_128_GCM_SHA256", false },
 	{ "tls12-ecdhe-aes128gcm", "TLS 1.2", "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256", false },
 	{ "tls12-ecdhe-chacha20", "TLS 1.2", "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256", false },
 	{ "tls12-ecdhe-cbc-sha256-etm", "TLS 1.2", "TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA256", false },
@@ -318,6 +320,8 @@ static void test_decrypt_cases(void **state)
 				fail_msg("%s: not decrypted: %s", tc->name, r.reason);
 			assert_string_equal(r.version, tc->version);
 			assert_string_equal(r.cipher, tc->cipher);
+			assert_int_equal(r.hrr, strcmp(tc->name, "tls13-hrr") == 0);
+			assert_false(r.resumed);
 			assert_int_equal(r.notices, 0);
 			assert_int_equal(r.gaps[0] + r.gaps[1], 0);
 			assert_plain(&r.out[DIR_C2S], DATA "c2s.txt");
@@ -421,43 +425,51 @@ static void test_flipped_byte(void **state)
 	free(want);
 }
 
+/* Feed a capture but replace s2c bytes [cut_from, cut_to) by a gap. */
+static void run_with_gap(struct capture *c, const struct tls_keys *k, size_t cut_from,
+			 size_t cut_to, struct result *r)
+{
+	struct tls_hooks hooks = { r, on_plain, on_gap, on_handshake, on_notice };
+	struct tls_session *s;
+	size_t i, from, to;
+
+	memset(r, 0, sizeof *r);
+	buf_init(&r->out[0], STREAM_MAX, NULL);
+	buf_init(&r->out[1], STREAM_MAX, NULL);
+	s = tls_session_new(k, &hooks, NULL);
+	for (i = 0; i < c->nchunks; i++) {
+		const struct chunk *ch = &c->chunks[i];
+		const uint8_t *p = c->data[ch->dir] + ch->off;
+		size_t end = ch->off + ch->len;
+
+		if (ch->dir != DIR_S2C || end <= cut_from || ch->off >= cut_to) {
+			tls_session_feed(s, ch->dir, p, ch->len, 0);
+			continue;
+		}
+		from = cut_from > ch->off ? cut_from : ch->off;
+		to = cut_to < end ? cut_to : end;
+		tls_session_feed(s, ch->dir, p, from - ch->off, 0);
+		tls_session_gap(s, ch->dir, to - from, 0);
+		tls_session_feed(s, ch->dir, p + (to - ch->off), end - to, 0);
+	}
+	tls_session_free(&s);
+}
+
 /* A gap inside a record: that record is lost and reported, the next one
  * decrypts again (the layer knew where it ended). */
 static void test_gap_inside_record(void **state)
 {
 	static const char last[] = "* BYE bye\r\na002 OK LOGOUT completed\r\n";
-	struct tls_hooks hooks;
 	struct tls_case tc = { "tls13-chacha20", NULL, NULL, false };
 	struct capture *c = case_capture(tc.name);
 	struct tls_keys *k = case_keys(&tc);
-	struct tls_session *s;
 	struct result r;
-	size_t i, off, wlen;
+	size_t off, wlen;
 	uint8_t *want = slurp(DATA "s2c.txt", &wlen);
 
 	(void)state;
-	memset(&r, 0, sizeof r);
-	buf_init(&r.out[0], STREAM_MAX, NULL);
-	buf_init(&r.out[1], STREAM_MAX, NULL);
-	hooks = (struct tls_hooks){ &r, on_plain, on_gap, on_handshake, on_notice };
 	off = last_app_record(c, DIR_S2C, 30);
-	s = tls_session_new(k, &hooks, NULL);
-	for (i = 0; i < c->nchunks; i++) {
-		const struct chunk *ch = &c->chunks[i];
-		const uint8_t *p = c->data[ch->dir] + ch->off;
-
-		if (ch->dir == DIR_S2C && ch->off <= off + 10 && off + 10 < ch->off + ch->len) {
-			/* cut 10 bytes out of the middle of that record */
-			size_t a = off + 10 - ch->off;
-
-			tls_session_feed(s, ch->dir, p, a, 0);
-			tls_session_gap(s, ch->dir, 10, 0);
-			tls_session_feed(s, ch->dir, p + a + 10, ch->len - a - 10, 0);
-		} else {
-			tls_session_feed(s, ch->dir, p, ch->len, 0);
-		}
-	}
-	tls_session_free(&s);
+	run_with_gap(c, k, off + 10, off + 20, &r);
 	assert_int_equal(r.gaps[DIR_S2C], 1);
 	assert_int_equal(r.notices, 0);
 	assert_int_equal(r.out[DIR_S2C].len, wlen - strlen(last));
@@ -466,6 +478,43 @@ static void test_gap_inside_record(void **state)
 	tls_keys_free(&k);
 	capture_free(c);
 	free(want);
+}
+
+/* A gap across a record boundary: the layer finds the next record header
+ * and its sequence number, and decrypts from there. */
+static void test_gap_across_records(void **state)
+{
+	static const char last[] = "* BYE bye\r\na002 OK LOGOUT completed\r\n";
+	struct tls_case tc = { "tls12-ecdhe-aes128gcm", NULL, NULL, false };
+	struct capture *c = case_capture(tc.name);
+	struct tls_keys *k = case_keys(&tc);
+	struct tls_record_hdr h;
+	struct result r;
+	size_t bye, first = 0, prev = 0, off = 0;
+
+	(void)state;
+	bye = last_app_record(c, DIR_S2C, 30) - TLS_RECORD_HEADER_LEN;
+	/* the application data record before the BYE one */
+	while (off < bye && tls_record_header(c->data[DIR_S2C] + off, bye - off, &h) == 0) {
+		if (h.type == TLS_CT_APPLICATION_DATA) {
+			first = first ? first : off;
+			prev = off;
+		}
+		off += TLS_RECORD_HEADER_LEN + h.length;
+	}
+	assert_true(first > 0 && prev > first);
+	/* from the middle of the greeting to the middle of the record before BYE */
+	run_with_gap(c, k, first + 12, prev + 12, &r);
+	assert_true(r.decrypted);
+	assert_true(r.gaps[DIR_S2C] >= 1);
+	if (r.notices != 1 || strstr(r.last_notice, "looking for the next record") == NULL)
+		fail_msg("%d notices, last: %s", r.notices, r.last_notice);
+	assert_int_equal(r.out[DIR_S2C].len, strlen(last));
+	assert_memory_equal(r.out[DIR_S2C].data, last, strlen(last));
+	assert_plain(&r.out[DIR_C2S], DATA "c2s.txt");
+	result_free(&r);
+	tls_keys_free(&k);
+	capture_free(c);
 }
 
 static void expect_reason(const char *name, const struct tls_keys *k, const char *reason)
@@ -615,60 +664,17 @@ static void test_rfc8448_expand_label(void **state)
 	assert_memory_equal(iv, want_iv, 12);
 }
 
-/* Keylog parsing: several sessions, malformed lines are reported with the
- * line number and skipped. */
-static void test_keylog_lines(void **state)
-{
-	static const char text[] =
-		"# comment\n"
-		"CLIENT_RANDOM 00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff "
-		"000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"
-		"202122232425262728292a2b2c2d2e2f\r\n"
-		"CLIENT_RANDOM zz 00\n"
-		"\n"
-		"SERVER_TRAFFIC_SECRET_0 ffeeddccbbaa99887766554433221100ffeeddccbbaa99887766554433221100 "
-		"0101010101010101010101010101010101010101010101010101010101010101\n"
-		"EXPORTER_SECRET ffeeddccbbaa99887766554433221100ffeeddccbbaa99887766554433221100 00\n"
-		"BOGUS_LABEL 00 00";
-	struct tls_keys *k = tls_keys_new();
-	char err[KEYLOG_ERRLEN];
-	struct result r;
-	uint8_t cr[32];
-	size_t len;
-	const uint8_t *sec;
-
-	(void)state;
-	memset(&r, 0, sizeof r);
-	assert_int_equal(keylog_load_mem(k, "t.log", (const uint8_t *)text, strlen(text),
-					 on_notice, &r, err), 0);
-	assert_int_equal(r.notices, 2);
-	assert_string_equal(r.last_notice, "t.log:7: key log line skipped: unknown label");
-	assert_int_equal(tls_keys_count(k), 2);
-	hex("00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff", cr, 32);
-	sec = tls_keys_find(k, cr, KEYLOG_MASTER_SECRET, &len);
-	assert_non_null(sec);
-	assert_int_equal(len, 48);
-	assert_int_equal(sec[47], 0x2f);
-	assert_null(tls_keys_find(k, cr, KEYLOG_CLIENT_HS, &len));
-	assert_int_equal(keylog_load_file(k, "/nonexistent/key.log", NULL, NULL, err), -1);
-	assert_non_null(strstr(err, "/nonexistent/key.log"));
-	assert_int_equal(tls_keys_load_rsa(k, DATA "c2s.txt", err), -1);
-	assert_non_null(strstr(err, "not a key"));
-	tls_keys_free(&k);
-	assert_null(k);
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_record_header),
 		cmocka_unit_test(test_client_hello_fields),
 		cmocka_unit_test(test_rfc8448_expand_label),
-		cmocka_unit_test(test_keylog_lines),
 		cmocka_unit_test(test_decrypt_cases),
 		cmocka_unit_test(test_lekensteyn),
 		cmocka_unit_test(test_flipped_byte),
 		cmocka_unit_test(test_gap_inside_record),
+		cmocka_unit_test(test_gap_across_records),
 		cmocka_unit_test(test_reasons),
 		cmocka_unit_test(test_wrong_key),
 	};

@@ -9,6 +9,8 @@ cd "$(dirname "$0")"
 [ -f server.key ] || openssl req -x509 -newkey rsa:2048 -nodes -keyout server.key \
 	-out server.crt -days 36500 -subj /CN=imap.example.test 2>/dev/null
 PORT=${PORT:-14300}
+ONLY="$*"
+SERVER_OPTS=
 
 server_input() {
 	sleep 1.2; printf '* OK [CAPABILITY IMAP4rev1] imapscope test ready\r\n'
@@ -26,17 +28,18 @@ client_input() {
 
 run_case() {
 	name=$1 ver=$2; shift 2
+	if [ -n "$ONLY" ] && ! echo " $ONLY " | grep -q " $name "; then return 0; fi
 	PORT=$((PORT + 1))
 	rm -f "$name.pcap" "$name.keylog"
 	tcpdump -i lo -U -s 0 -w "$name.pcap" "host 127.0.0.1 and tcp port $PORT" 2>/dev/null &
 	tpid=$!
 	sleep 1
 	server_input "$ver" | openssl s_server -accept 127.0.0.1:$PORT -naccept 1 \
-		-cert server.crt -key server.key "$@" >/dev/null 2>&1 &
+		-cert server.crt -key server.key "$@" $SERVER_OPTS >/dev/null 2>&1 &
 	spid=$!
 	sleep 0.3
 	client_input "$ver" | openssl s_client -connect 127.0.0.1:$PORT \
-		-keylogfile "$name.keylog" $CLIENT_OPTS "$@" >/dev/null 2>&1 || true
+		-keylogfile "$name.keylog" "$@" $CLIENT_OPTS >/dev/null 2>&1 || true
 	wait $spid || true
 	sleep 0.5
 	kill $tpid; wait $tpid || true
@@ -58,3 +61,7 @@ run_case tls12-ecdhe-cbc-sha1 12 -tls1_2 -cipher ECDHE-RSA-AES256-SHA
 run_case tls12-rsa-cbc-sha256 12 -tls1_2 -cipher AES256-SHA256
 CLIENT_OPTS=
 run_case tls12-ecdhe-cbc-sha384-etm 12 -tls1_2 -cipher ECDHE-RSA-AES256-SHA384
+# a HelloRetryRequest: the client's first key share is not the server's group
+SERVER_OPTS="-groups P-256" CLIENT_OPTS="-groups X25519:P-256"
+run_case tls13-hrr 13 -tls1_3 -ciphersuites TLS_AES_128_GCM_SHA256
+SERVER_OPTS= CLIENT_OPTS=

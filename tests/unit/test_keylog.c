@@ -1,0 +1,165 @@
+/* Key material: NSS key log lines (good, tolerated and malformed), several
+ * files into one store, lookups by client random, and the RSA key. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tls/keylog.h"
+
+#define DATA "tests/data/tls/"
+
+struct notes {
+	int n;
+	char last[KEYLOG_ERRLEN + 64];
+};
+
+static void on_notice(void *ctx, const char *msg)
+{
+	struct notes *nt = ctx;
+
+	nt->n++;
+	snprintf(nt->last, sizeof nt->last, "%s", msg);
+}
+
+static void hex(const char *s, uint8_t *out, size_t n)
+{
+	size_t i;
+	unsigned v;
+
+	for (i = 0; i < n; i++) {
+		assert_int_equal(sscanf(s + 2 * i, "%2x", &v), 1);
+		out[i] = (uint8_t)v;
+	}
+}
+
+#define CR1 "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"
+#define CR2 "ffeeddccbbaa99887766554433221100ffeeddccbbaa99887766554433221100"
+
+static void test_keylog_lines(void **state)
+{
+	static const char text[] =
+		"# comment\n"
+		"CLIENT_RANDOM " CR1 " 000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"
+		"202122232425262728292a2b2c2d2e2f\r\n"
+		"CLIENT_RANDOM zz 00\n"
+		"\n"
+		"SERVER_TRAFFIC_SECRET_0 " CR2 " 0101010101010101010101010101010101010101010101010101010101010101\n"
+		"EXPORTER_SECRET " CR2 " 00\n"
+		"EARLY_EXPORTER_SECRET " CR2 " 00\n"
+		"BOGUS_LABEL 00 00\n"
+		"CLIENT_RANDOM " CR2 " 0011\n"
+		"CLIENT_HANDSHAKE_TRAFFIC_SECRET " CR2 " 0g\n"
+		"CLIENT_HANDSHAKE_TRAFFIC_SECRET " CR2 " 00 extra";
+	struct tls_keys *k = tls_keys_new();
+	char err[KEYLOG_ERRLEN];
+	struct notes nt = { 0, "" };
+	uint8_t cr[32];
+	size_t len;
+	const uint8_t *sec;
+
+	(void)state;
+	assert_int_equal(keylog_load_mem(k, "t.log", (const uint8_t *)text, strlen(text),
+					 on_notice, &nt, err), 0);
+	assert_int_equal(nt.n, 5);
+	assert_string_equal(nt.last, "t.log:11: key log line skipped: "
+			    "expected LABEL CLIENT_RANDOM SECRET");
+	assert_int_equal(tls_keys_count(k), 2);
+	hex(CR1, cr, 32);
+	sec = tls_keys_find(k, cr, KEYLOG_MASTER_SECRET, &len);
+	assert_non_null(sec);
+	assert_int_equal(len, 48);
+	assert_int_equal(sec[0], 0x00);
+	assert_int_equal(sec[47], 0x2f);
+	assert_null(tls_keys_find(k, cr, KEYLOG_CLIENT_HS, &len));
+	assert_int_equal(len, 0);
+	hex(CR2, cr, 32);
+	sec = tls_keys_find(k, cr, KEYLOG_SERVER_AP0, &len);
+	assert_non_null(sec);
+	assert_int_equal(len, 32);
+	assert_null(tls_keys_find(k, cr, KEYLOG_MASTER_SECRET, &len));
+	tls_keys_free(&k);
+	assert_null(k);
+	tls_keys_free(&k);	/* NULL is fine */
+}
+
+/* Many sessions and several files: the index grows and finds them all. */
+static void test_keylog_many(void **state)
+{
+	struct tls_keys *k = tls_keys_new();
+	char err[KEYLOG_ERRLEN], line[256];
+	uint8_t cr[32];
+	const uint8_t *sec;
+	size_t i, len;
+	unsigned j;
+
+	(void)state;
+	for (i = 0; i < 5000; i++) {
+		int n = snprintf(line, sizeof line, "CLIENT_RANDOM %064zx ", i);
+
+		for (j = 0; j < 48; j++)
+			n += snprintf(line + n, sizeof line - (size_t)n, "%02x", (unsigned)(i + j) & 0xff);
+		assert_int_equal(keylog_load_mem(k, "gen", (uint8_t *)line, (size_t)n, NULL,
+						 NULL, err), 0);
+	}
+	assert_int_equal(keylog_load_file(k, DATA "tls13-aes128gcm.keylog", NULL, NULL, err), 0);
+	assert_int_equal(keylog_load_file(k, DATA "tls12-ecdhe-aes128gcm.keylog", NULL, NULL, err), 0);
+	assert_int_equal(tls_keys_count(k), 5002);
+	for (i = 0; i < 5000; i += 7) {
+		memset(cr, 0, sizeof cr);
+		cr[30] = (uint8_t)(i >> 8);
+		cr[31] = (uint8_t)i;
+		sec = tls_keys_find(k, cr, KEYLOG_MASTER_SECRET, &len);
+		assert_non_null(sec);
+		assert_int_equal(sec[5], (uint8_t)(i + 5));
+	}
+	/* a second line for the same random replaces the secret */
+	assert_int_equal(keylog_load_mem(k, "again", (const uint8_t *)
+		"CLIENT_RANDOM 0000000000000000000000000000000000000000000000000000000000000000 "
+		"ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff",
+		14 + 64 + 1 + 96, NULL, NULL, err), 0);
+	memset(cr, 0, sizeof cr);
+	sec = tls_keys_find(k, cr, KEYLOG_MASTER_SECRET, &len);
+	assert_int_equal(sec[0], 0xff);
+	assert_int_equal(tls_keys_count(k), 5002);
+	tls_keys_free(&k);
+}
+
+static void test_keylog_files(void **state)
+{
+	struct tls_keys *k = tls_keys_new();
+	char err[KEYLOG_ERRLEN];
+	uint8_t in[256], pms[TLS_PREMASTER_LEN];
+
+	(void)state;
+	assert_int_equal(keylog_load_file(k, "/nonexistent/key.log", NULL, NULL, err), -1);
+	assert_string_equal(err, "/nonexistent/key.log: No such file or directory");
+	assert_false(tls_keys_have_rsa(k));
+	assert_int_equal(tls_keys_rsa_decrypt(k, in, sizeof in, pms), -1);
+	assert_int_equal(tls_keys_load_rsa(k, DATA "c2s.txt", err), -1);
+	assert_non_null(strstr(err, "not a key"));
+	assert_int_equal(tls_keys_load_rsa(k, "/nonexistent/server.key", err), -1);
+	assert_non_null(strstr(err, "/nonexistent/server.key"));
+	assert_int_equal(tls_keys_load_rsa(k, DATA "server.key", err), 0);
+	assert_true(tls_keys_have_rsa(k));
+	/* not an encryption by this key */
+	memset(in, 0x5a, sizeof in);
+	assert_int_equal(tls_keys_rsa_decrypt(k, in, sizeof in, pms), -1);
+	tls_keys_free(&k);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_keylog_lines),
+		cmocka_unit_test(test_keylog_many),
+		cmocka_unit_test(test_keylog_files),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
