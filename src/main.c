@@ -1,7 +1,617 @@
-/* Placeholder until the layers are wired; replaced by the real CLI. */
+/* imapscope: the command line, and the wiring of every layer:
+ * capture -> decode -> flow -> reassembly -> session -> output. */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <pcap/pcap.h>
+#include <signal.h>
 #include <stdio.h>
-int main(void)
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <json-c/json_c_version.h>
+#include <openssl/crypto.h>
+#include <zlib.h>
+
+#include "imap/imap_lexer.h"
+#include "imap/imap_session.h"
+#include "net/capture.h"
+#include "net/decode.h"
+#include "net/flow.h"
+#include "report/event.h"
+#include "report/logins.h"
+#include "report/output_json.h"
+#include "report/output_text.h"
+#include "report/streams.h"
+
+#define IMAPSCOPE_VERSION "0.1.0"
+#define MAX_INPUTS 256
+#define DEFAULT_MAX_MEMORY ((size_t)1 << 30)	/* 1 GiB for all buffers */
+
+enum exit_code { EXIT_OK = 0, EXIT_INPUT = 1, EXIT_USAGE = 2 };
+
+enum out_kind { OUT_TEXT, OUT_JSON };
+
+struct options {
+	const char *inputs[MAX_INPUTS];
+	size_t n_inputs;
+	bool explicit_r;		/* -r given: positionals are a filter */
+	const char *iface;
+	char *bpf;
+	enum out_kind format;
+	const char *output_path;
+	const char *streams_dir;
+	bool logins;
+	bool show_secrets;
+	int color;			/* -1 auto, 0 never, 1 always */
+	uint64_t only_session;		/* 0: all */
+	const char *only_host;
+	uint64_t max_packets;
+	unsigned duration_s;
+	const char *save_path;
+	bool quiet;
+	struct flow_config flow;
+	size_t literal_keep;
+	size_t max_memory;
+};
+
+/* Everything a run shares; passed as the ctx of every hook. */
+struct run {
+	struct options *opt;
+	struct mem_budget budget;
+	struct imap_session_config scfg;
+	struct output out;		/* the chosen output */
+	struct output filtered;		/* out behind --session/--host */
+	struct streams *streams;
+	struct flow_table *flows;
+	struct decode_stats dstats;
+	struct capture *cap;
+	int64_t last_ts_us;
+	uint64_t notices;
+};
+
+static volatile sig_atomic_t g_stop;	/* set by SIGINT/SIGTERM/SIGALRM */
+static struct capture *volatile g_cap;	/* for capture_break from a handler */
+
+static void usage(FILE *fp)
 {
-	fputs("imapscope: not built yet\n", stderr);
-	return 2;
+	fputs(
+"usage: imapscope [OPTIONS] -r FILE [-r FILE ...] [BPF-FILTER]\n"
+"       imapscope [OPTIONS] FILE [FILE ...]\n"
+"       imapscope [OPTIONS] -i IFACE [BPF-FILTER]\n"
+"\n"
+"Dissects IMAP traffic in packet captures (pcap, pcapng; '-' is stdin) or on a\n"
+"live interface: per-session command/response timelines as text or JSON Lines.\n"
+"\n"
+"  -r FILE                 read a capture file (repeatable; '-' for stdin)\n"
+"  -i IFACE                capture live on IFACE\n"
+"  -F, --format text|json  output format (default text; json is JSON Lines)\n"
+"  -o, --output FILE       write there instead of stdout\n"
+"  -p, --port PORT[/tls]   also treat PORT as IMAP (repeatable); /tls marks\n"
+"                          implicit TLS; 143 and 993/tls are always on\n"
+"  -k, --keylog FILE       NSS key log for TLS 1.2/1.3 decryption\n"
+"      --rsa-key FILE      server PEM RSA key for RSA key exchange\n"
+"      --show-secrets      print passwords and SASL secrets (redacted by default)\n"
+"      --logins            print only the login audit\n"
+"      --streams DIR       write each session's reassembled streams to DIR\n"
+"      --session N         keep only session N\n"
+"      --host ADDR         keep only sessions with ADDR as client or server\n"
+"      --color auto|always|never   colour in the text timeline (default auto)\n"
+"  -c COUNT                live: stop after COUNT packets\n"
+"      --duration SECONDS  live: stop after SECONDS\n"
+"  -w FILE                 live: also save the raw packets to FILE\n"
+"      --max-flows N       flows tracked at once (default 65536)\n"
+"      --max-literal-memory BYTES  literal bytes kept in memory per literal\n"
+"                          (default 65536; larger ones are streamed and counted)\n"
+"      --max-ooo-bytes BYTES  out-of-order bytes queued per direction\n"
+"                          (default 4194304)\n"
+"      --max-memory BYTES  total buffer memory (default 1073741824)\n"
+"  -q, --quiet             no notices on stderr\n"
+"  -h, --help              this help\n"
+"  -V, --version           version and library versions\n"
+"\n"
+"Exit codes: 0 success (damaged packets are notices), 1 input unreadable,\n"
+"2 bad usage.\n", fp);
+}
+
+static void die_usage(const char *fmt, const char *arg)
+{
+	fputs("imapscope: ", stderr);
+	fprintf(stderr, fmt, arg);
+	fputs(" (try --help)\n", stderr);
+	exit(EXIT_USAGE);
+}
+
+static uint64_t parse_u64(const char *s, const char *what)
+{
+	char *end;
+	unsigned long long v;
+
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno != 0 || end == s || *end != '\0' || s[0] == '-')
+		die_usage(what, s);
+	return v;
+}
+
+static void parse_port(struct options *o, const char *arg)
+{
+	char *end;
+	unsigned long v;
+	bool tls = false;
+
+	errno = 0;
+	v = strtoul(arg, &end, 10);
+	if (end != arg && strcmp(end, "/tls") == 0)
+		tls = true;
+	else if (end == arg || *end != '\0')
+		die_usage("bad port '%s'", arg);
+	if (errno != 0 || v == 0 || v > 65535 || arg[0] == '-')
+		die_usage("bad port '%s'", arg);
+	if (flow_config_add_port(&o->flow, (uint16_t)v, tls) != 0)
+		die_usage("too many ports ('%s')", arg);
+}
+
+static void print_version(void)
+{
+	printf("imapscope %s\n%s\n%s\njson-c %s\nzlib %s\n", IMAPSCOPE_VERSION,
+	       pcap_lib_version(), OpenSSL_version(OPENSSL_VERSION),
+	       json_c_version(), zlibVersion());
+}
+
+enum long_only {
+	OPT_RSA_KEY = 256, OPT_SHOW_SECRETS, OPT_EXTRACT, OPT_LOGINS, OPT_SUMMARY,
+	OPT_STREAMS, OPT_SESSION, OPT_USER, OPT_HOST, OPT_COLOR, OPT_DURATION,
+	OPT_MAX_FLOWS, OPT_MAX_LITERAL, OPT_MAX_OOO, OPT_MAX_MEMORY,
+};
+
+static const struct option long_opts[] = {
+	{ "format", required_argument, NULL, 'F' },
+	{ "output", required_argument, NULL, 'o' },
+	{ "port", required_argument, NULL, 'p' },
+	{ "keylog", required_argument, NULL, 'k' },
+	{ "rsa-key", required_argument, NULL, OPT_RSA_KEY },
+	{ "show-secrets", no_argument, NULL, OPT_SHOW_SECRETS },
+	{ "extract", required_argument, NULL, OPT_EXTRACT },
+	{ "logins", no_argument, NULL, OPT_LOGINS },
+	{ "summary", no_argument, NULL, OPT_SUMMARY },
+	{ "streams", required_argument, NULL, OPT_STREAMS },
+	{ "session", required_argument, NULL, OPT_SESSION },
+	{ "user", required_argument, NULL, OPT_USER },
+	{ "host", required_argument, NULL, OPT_HOST },
+	{ "color", required_argument, NULL, OPT_COLOR },
+	{ "colour", required_argument, NULL, OPT_COLOR },
+	{ "duration", required_argument, NULL, OPT_DURATION },
+	{ "max-flows", required_argument, NULL, OPT_MAX_FLOWS },
+	{ "max-literal-memory", required_argument, NULL, OPT_MAX_LITERAL },
+	{ "max-ooo-bytes", required_argument, NULL, OPT_MAX_OOO },
+	{ "max-memory", required_argument, NULL, OPT_MAX_MEMORY },
+	{ "quiet", no_argument, NULL, 'q' },
+	{ "help", no_argument, NULL, 'h' },
+	{ "version", no_argument, NULL, 'V' },
+	{ NULL, 0, NULL, 0 },
+};
+
+static void add_input(struct options *o, const char *path)
+{
+	if (o->n_inputs == MAX_INPUTS)
+		die_usage("too many input files (at most 256; '%s')", path);
+	o->inputs[o->n_inputs++] = path;
+}
+
+static void not_yet(const char *opt)
+{
+	fprintf(stderr, "imapscope: %s is not available in this version yet\n", opt);
+	exit(EXIT_USAGE);
+}
+
+/* Joins argv[from..] with spaces, as tcpdump does with its filter words. */
+static char *join_args(int argc, char **argv, int from)
+{
+	size_t len = 1;
+	char *s;
+	int i;
+
+	for (i = from; i < argc; i++)
+		len += strlen(argv[i]) + 1;
+	s = calloc(1, len);
+	if (s == NULL)
+		return NULL;
+	for (i = from; i < argc; i++) {
+		if (i > from)
+			strcat(s, " ");
+		strcat(s, argv[i]);
+	}
+	return s;
+}
+
+/* A filter that does not compile is bad usage, found before any input is
+ * opened (DLT_EN10MB is only a stand-in: the words are what is checked). */
+static void check_filter(const char *bpf)
+{
+	pcap_t *p = pcap_open_dead(DLT_EN10MB, 65535);
+	struct bpf_program prog;
+
+	if (p == NULL)
+		return;
+	if (pcap_compile(p, &prog, bpf, 1, PCAP_NETMASK_UNKNOWN) != 0) {
+		fprintf(stderr, "imapscope: bad filter '%s': %s\n", bpf, pcap_geterr(p));
+		pcap_close(p);
+		exit(EXIT_USAGE);
+	}
+	pcap_freecode(&prog);
+	pcap_close(p);
+}
+
+static void parse_options(struct options *o, int argc, char **argv)
+{
+	int c;
+
+	flow_config_defaults(&o->flow);
+	o->color = -1;
+	o->literal_keep = IMAP_DEFAULT_LITERAL_KEEP;
+	o->max_memory = DEFAULT_MAX_MEMORY;
+	while ((c = getopt_long(argc, argv, "r:i:F:o:p:k:c:w:qhV", long_opts, NULL)) != -1) {
+		switch (c) {
+		case 'r': add_input(o, optarg); o->explicit_r = true; break;
+		case 'i': o->iface = optarg; break;
+		case 'F':
+			if (strcmp(optarg, "text") == 0)
+				o->format = OUT_TEXT;
+			else if (strcmp(optarg, "json") == 0)
+				o->format = OUT_JSON;
+			else
+				die_usage("unknown format '%s' (text or json)", optarg);
+			break;
+		case 'o': o->output_path = optarg; break;
+		case 'p': parse_port(o, optarg); break;
+		case 'k': not_yet("-k/--keylog"); break;
+		case OPT_RSA_KEY: not_yet("--rsa-key"); break;
+		case OPT_SHOW_SECRETS: o->show_secrets = true; break;
+		case OPT_EXTRACT: not_yet("--extract"); break;
+		case OPT_LOGINS: o->logins = true; break;
+		case OPT_SUMMARY: not_yet("--summary"); break;
+		case OPT_STREAMS: o->streams_dir = optarg; break;
+		case OPT_SESSION:
+			o->only_session = parse_u64(optarg, "bad session number '%s'");
+			break;
+		case OPT_USER: not_yet("--user"); break;
+		case OPT_HOST: o->only_host = optarg; break;
+		case OPT_COLOR:
+			if (strcmp(optarg, "auto") == 0)
+				o->color = -1;
+			else if (strcmp(optarg, "always") == 0)
+				o->color = 1;
+			else if (strcmp(optarg, "never") == 0)
+				o->color = 0;
+			else
+				die_usage("bad --color '%s' (auto, always or never)", optarg);
+			break;
+		case 'c': o->max_packets = parse_u64(optarg, "bad packet count '%s'"); break;
+		case OPT_DURATION:
+			o->duration_s = (unsigned)parse_u64(optarg, "bad duration '%s'");
+			break;
+		case 'w': o->save_path = optarg; break;
+		case OPT_MAX_FLOWS:
+			o->flow.max_flows = parse_u64(optarg, "bad --max-flows '%s'");
+			if (o->flow.max_flows == 0)
+				die_usage("bad --max-flows '%s'", optarg);
+			break;
+		case OPT_MAX_LITERAL:
+			o->literal_keep = parse_u64(optarg, "bad --max-literal-memory '%s'");
+			break;
+		case OPT_MAX_OOO:
+			o->flow.max_ooo_bytes = parse_u64(optarg, "bad --max-ooo-bytes '%s'");
+			break;
+		case OPT_MAX_MEMORY:
+			o->max_memory = parse_u64(optarg, "bad --max-memory '%s'");
+			break;
+		case 'q': o->quiet = true; break;
+		case 'h': usage(stdout); exit(EXIT_OK);
+		case 'V': print_version(); exit(EXIT_OK);
+		default:
+			usage(stderr);
+			exit(EXIT_USAGE);
+		}
+	}
+	if (o->explicit_r || o->iface != NULL) {
+		if (optind < argc && (o->bpf = join_args(argc, argv, optind)) == NULL)
+			die_usage("%s", "out of memory");
+	} else {
+		for (; optind < argc; optind++)
+			add_input(o, argv[optind]);
+	}
+	if (o->iface != NULL && o->n_inputs > 0)
+		die_usage("%s", "-i and input files cannot be combined");
+	if (o->iface == NULL && o->n_inputs == 0)
+		die_usage("%s", "no input: give a capture file, '-' for stdin, or -i IFACE");
+	if (o->bpf != NULL)
+		check_filter(o->bpf);
+	if (o->iface == NULL && (o->max_packets || o->duration_s || o->save_path))
+		die_usage("%s", "-c, --duration and -w apply to live capture (-i) only");
+}
+
+/* --- hooks ------------------------------------------------------------ */
+
+static void run_notice(void *ctx, uint64_t session, int64_t ts_us, const char *msg)
+{
+	struct run *r = ctx;
+
+	(void)ts_us;
+	r->notices++;
+	if (r->opt->quiet)
+		return;
+	if (session != 0 && strncmp(msg, "session ", 8) != 0)
+		fprintf(stderr, "imapscope: session %" PRIu64 ": %s\n", session, msg);
+	else
+		fprintf(stderr, "imapscope: %s\n", msg);
+}
+
+static enum flow_verdict run_classify(void *ctx, const uint8_t *p, size_t n)
+{
+	(void)ctx;
+	switch (imap_session_classify(p, n)) {
+	case 0: return FLOW_SENDER_IS_CLIENT;
+	case 1: return FLOW_SENDER_IS_SERVER;
+	case 2: return FLOW_UNSURE;
+	default: return FLOW_NOT_IMAP;
+	}
+}
+
+static void *run_open(void *ctx, const struct flow_info *fi)
+{
+	struct run *r = ctx;
+	char client[FLOW_ADDRSTRLEN], server[FLOW_ADDRSTRLEN];
+	struct imap_session_info info = {
+		.id = fi->session_id,
+		.client = flow_endpoint_str(&fi->client, client),
+		.server = flow_endpoint_str(&fi->server, server),
+		.mid_stream = fi->mid_stream,
+		.implicit_tls = fi->implicit_tls,
+		.first_ts_us = fi->first_ts_us,
+	};
+
+	if (r->streams != NULL)
+		streams_open(r->streams, fi->session_id, info.client, info.server);
+	return imap_session_new(&r->scfg, &info);
+}
+
+/* --session and --host: a filter in front of the chosen output. */
+static bool host_matches(const char *endpoint, const char *host)
+{
+	size_t hl = strlen(host);
+
+	if (endpoint[0] == '[')
+		return strncmp(endpoint + 1, host, hl) == 0 && endpoint[1 + hl] == ']';
+	return strncmp(endpoint, host, hl) == 0 && endpoint[hl] == ':';
+}
+
+static void filter_event(void *ctx, const struct event *ev)
+{
+	struct run *r = ctx;
+	const struct options *o = r->opt;
+
+	if (o->only_session != 0 && ev->session != o->only_session)
+		return;
+	if (o->only_host != NULL && !host_matches(ev->client, o->only_host) &&
+	    !host_matches(ev->server, o->only_host))
+		return;
+	r->out.ops->event(r->out.ctx, ev);
+}
+
+static int filter_finish(void *ctx)
+{
+	struct run *r = ctx;
+
+	return r->out.ops->finish(r->out.ctx);
+}
+
+static void filter_free(void *ctx)
+{
+	struct run *r = ctx;
+
+	r->out.ops->free(r->out.ctx);
+}
+
+static const struct output_ops filter_ops = { filter_event, filter_finish, filter_free };
+
+static void on_packet(void *ctx, const struct capture_pkt *pkt)
+{
+	struct run *r = ctx;
+	struct decode_seg seg;
+
+	r->last_ts_us = pkt->ts_us;
+	if (decode_packet(pkt, &seg, &r->dstats) == DECODE_OK)
+		flow_table_segment(r->flows, &seg);
+}
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	g_stop = 1;
+	if (g_cap != NULL)
+		capture_break(g_cap);
+}
+
+/* --- the run ---------------------------------------------------------- */
+
+static FILE *open_output(const struct options *o)
+{
+	FILE *fp;
+
+	if (o->output_path == NULL || strcmp(o->output_path, "-") == 0)
+		return stdout;
+	fp = fopen(o->output_path, "w");
+	if (fp == NULL) {
+		fprintf(stderr, "imapscope: %s: cannot write: %s\n", o->output_path,
+			strerror(errno));
+		exit(EXIT_USAGE);
+	}
+	return fp;
+}
+
+static void make_output(struct run *r, FILE *fp)
+{
+	const struct options *o = r->opt;
+	int rc;
+
+	if (o->logins) {
+		rc = output_logins_new(&r->out, fp, o->format == OUT_JSON);
+	} else if (o->format == OUT_JSON) {
+		rc = output_json_new(&r->out, fp);
+	} else {
+		struct output_text_opts topts = {
+			.color = o->color == 1 || (o->color == -1 && isatty(fileno(fp))),
+		};
+		rc = output_text_new(&r->out, fp, &topts);
+	}
+	if (rc != 0) {
+		fputs("imapscope: out of memory\n", stderr);
+		exit(EXIT_INPUT);
+	}
+	r->filtered.ops = &filter_ops;
+	r->filtered.ctx = r;
+}
+
+static void report_decode_stats(struct run *r, const char *what)
+{
+	char line[1024];
+	size_t len = 0;
+	int i;
+
+	for (i = 1; i < DECODE_N_RESULTS; i++) {
+		uint64_t n = r->dstats.count[i];
+
+		if (i == DECODE_NOT_TCP || i == DECODE_NOT_IP || n == 0)
+			continue;
+		len += (size_t)snprintf(line + len, sizeof line - len, "%s%" PRIu64 " %s",
+					len ? ", " : "", n, decode_result_name((enum decode_result)i));
+		if (len >= sizeof line)
+			break;
+	}
+	if (r->dstats.snaplen_cut != 0 && len < sizeof line)
+		len += (size_t)snprintf(line + len, sizeof line - len,
+					"%s%" PRIu64 " packets cut short by the snap length",
+					len ? ", " : "", r->dstats.snaplen_cut);
+	if (len != 0) {
+		char msg[1400];
+
+		snprintf(msg, sizeof msg, "%s: %s", what, line);
+		run_notice(r, 0, r->last_ts_us, msg);
+	}
+	memset(&r->dstats, 0, sizeof r->dstats);
+}
+
+/* Reads one source to its end.  Returns 0, or EXIT_INPUT if it could not be
+ * read at all. */
+static int run_source(struct run *r, const char *path)
+{
+	char err[CAPTURE_ERRLEN];
+	const struct options *o = r->opt;
+	int rc;
+
+	if (o->iface != NULL)
+		rc = capture_open_live(&r->cap, o->iface, o->bpf, err);
+	else
+		rc = capture_open_file(&r->cap, path, o->bpf, err);
+	if (rc != 0) {
+		fprintf(stderr, "imapscope: %s: %s\n", path, err);
+		return EXIT_INPUT;
+	}
+	if (o->save_path != NULL && capture_save_to(r->cap, o->save_path, err) != 0) {
+		fprintf(stderr, "imapscope: %s: %s\n", o->save_path, err);
+		capture_free(&r->cap);
+		exit(EXIT_USAGE);
+	}
+	g_cap = r->cap;
+	if (o->duration_s != 0)
+		alarm(o->duration_s);
+	rc = capture_run(r->cap, on_packet, r, o->max_packets, err);
+	g_cap = NULL;
+	if (rc < 0)
+		fprintf(stderr, "imapscope: %s: %s (processed what came before)\n", path, err);
+	if (o->iface != NULL && capture_drops(r->cap) != 0 && !o->quiet)
+		fprintf(stderr, "imapscope: %s: %" PRIu64 " packets dropped by the kernel\n",
+			path, capture_drops(r->cap));
+	report_decode_stats(r, path);
+	capture_free(&r->cap);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	static struct options opt;
+	static struct run r;
+	struct flow_hooks hooks;
+	FILE *fp;
+	int status = EXIT_OK;
+	size_t i;
+
+	parse_options(&opt, argc, argv);
+	r.opt = &opt;
+	r.budget.limit = opt.max_memory;
+	opt.flow.budget = &r.budget;
+	signal(SIGPIPE, SIG_IGN);
+	signal(SIGINT, on_signal);
+	signal(SIGTERM, on_signal);
+	signal(SIGALRM, on_signal);
+
+	fp = open_output(&opt);
+	make_output(&r, fp);
+	if (opt.streams_dir != NULL) {
+		char err[STREAMS_ERRLEN];
+
+		r.streams = streams_new(opt.streams_dir, err);
+		if (r.streams == NULL) {
+			fprintf(stderr, "imapscope: %s\n", err);
+			return EXIT_USAGE;
+		}
+		r.scfg.tap = (struct imap_tap){ r.streams, streams_data, streams_gap, streams_end };
+	}
+	r.scfg.show_secrets = opt.show_secrets;
+	r.scfg.literal_keep = opt.literal_keep;
+	r.scfg.budget = &r.budget;
+	r.scfg.out = r.filtered;
+	r.scfg.notice = run_notice;
+	r.scfg.notice_ctx = &r;
+
+	hooks = (struct flow_hooks){
+		.ctx = &r, .classify = run_classify, .open = run_open,
+		.ops = &imap_session_ops, .notice = run_notice,
+	};
+	r.flows = flow_table_new(&opt.flow, &hooks);
+	if (r.flows == NULL) {
+		fputs("imapscope: out of memory\n", stderr);
+		return EXIT_INPUT;
+	}
+	if (opt.iface != NULL) {
+		status = run_source(&r, opt.iface);
+	} else {
+		for (i = 0; i < opt.n_inputs && !g_stop; i++)
+			if (run_source(&r, opt.inputs[i]) != 0)
+				status = EXIT_INPUT;
+	}
+	flow_table_finish(r.flows, r.last_ts_us);
+	flow_table_free(&r.flows);
+	if (r.streams != NULL) {
+		char err[STREAMS_ERRLEN];
+
+		if (streams_free(&r.streams, err) != 0) {
+			fprintf(stderr, "imapscope: --streams: %s\n", err);
+			status = EXIT_INPUT;
+		}
+	}
+	if (r.filtered.ops->finish(r.filtered.ctx) != 0) {
+		fprintf(stderr, "imapscope: writing the output failed: %s\n", strerror(errno));
+		status = EXIT_INPUT;
+	}
+	r.filtered.ops->free(r.filtered.ctx);
+	if (fp != stdout && fclose(fp) != 0) {
+		fprintf(stderr, "imapscope: %s: %s\n", opt.output_path, strerror(errno));
+		status = EXIT_INPUT;
+	}
+	free(opt.bpf);
+	return status;
 }

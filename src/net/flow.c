@@ -93,6 +93,7 @@ struct flow_table {
 	bool oom_noticed;
 	bool clock_set;
 	bool jump_pending;
+	struct flow *jump_flow;	/* the flow the unconfirmed jump touched */
 	int64_t clock;		/* capture time as the table believes it */
 	struct flow_stats st;
 };
@@ -708,6 +709,10 @@ static int64_t clock_advance(struct flow_table *ft, int64_t ts)
 	} else if (ft->jump_pending) {
 		ft->clock = ts;
 		ft->jump_pending = false;
+		/* The packet that announced the jump was real after all: its
+		 * flow is as fresh as the new clock, not idle since before. */
+		if (ft->jump_flow != NULL)
+			lru_touch(ft, ft->jump_flow, ts);
 	} else {
 		ft->jump_pending = true;
 	}
@@ -720,8 +725,12 @@ void flow_table_segment(struct flow_table *ft, const struct decode_seg *seg)
 	struct flow *f;
 	uint64_t h;
 	int64_t now = clock_advance(ft, seg->ts_us);
+	/* A session's own times come from its packets, even while the table
+	 * clock waits for a leap to be confirmed. */
+	int64_t start_ts = ft->jump_pending ? seg->ts_us : now;
 	int side;
 
+	ft->jump_flow = NULL;
 	expire_idle(ft, now);
 	side = key_from_seg(seg, &k);
 	h = key_hash(&k);
@@ -729,12 +738,17 @@ void flow_table_segment(struct flow_table *ft, const struct decode_seg *seg)
 	if (f == NULL && (f = flow_create(ft, &k, h, now)) == NULL)
 		return;
 	lru_touch(ft, f, now);
+	if (ft->jump_pending) {
+		ft->jump_flow = f;
+		if (f->state == FS_NEW && f->s[0].pkts + f->s[1].pkts == 0)
+			f->first_ts = start_ts;
+	}
 	if (f->state == FS_IGNORED)
 		return;
 	if (starts_new_session(f, side, seg)) {
 		session_close(ft, f, f->rst ? END_RST : END_FIN, seg->ts_us);
 		flow_reset(f);
-		f->first_ts = now;
+		f->first_ts = start_ts;
 	}
 	if (f->state == FS_CLOSED)
 		return;

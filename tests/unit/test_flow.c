@@ -329,6 +329,35 @@ static void test_timeout_and_eviction(void **state)
 
 /* Only the server's packets: its stream arrives whole, the client's
  * direction is gaps derived from the server's ACKs. */
+/* Two flows months apart (ndpi-imaps.pcap): the leap is believed on its
+ * second packet, and the flow that made it is neither split in two nor
+ * dated before its first packet. */
+static void test_clock_leap(void **state)
+{
+	struct flow_config cfg;
+	struct log l;
+	struct flow_table *ft;
+	const int64_t later = 18000000000000LL;	/* about 7 months */
+
+	(void)state;
+	flow_config_defaults(&cfg);
+	ft = mk(&l, &cfg, false);
+	seg(ft, C, 1001, S, SP, TCP_SYN, 100, 0, NULL, 100);
+	seg(ft, S, SP, C, 1001, TCP_SYN | A, 500, 101, NULL, 200);
+	seg(ft, C, 1002, S, SP, TCP_SYN, 100, 0, NULL, later);
+	seg(ft, C, 1002, S, SP, TCP_SYN, 100, 0, NULL, later + 10);
+	seg(ft, S, SP, C, 1002, TCP_SYN | A, 500, 101, NULL, later + 20);
+	seg(ft, C, 1002, S, SP, PA, 101, 501, "a NOOP\r\n", later + 30);
+	assert_int_equal(l.n, 2);
+	assert_int_equal(l.s[1].fi.first_ts_us, later);
+	assert_true(l.s[0].ended);
+	assert_int_equal(l.s[0].why, END_TIMEOUT);
+	assert_false(l.s[1].ended);
+	assert_memory_equal(l.s[1].bytes[DIR_C2S], "a NOOP\r\n", 8);
+	flow_table_finish(ft, later + 40);
+	flow_table_free(&ft);
+}
+
 static void test_one_sided(void **state)
 {
 	struct flow_config cfg;
@@ -381,6 +410,7 @@ int main(void)
 		cmocka_unit_test(test_classify),
 		cmocka_unit_test(test_timeout_and_eviction),
 		cmocka_unit_test(test_one_sided),
+		cmocka_unit_test(test_clock_leap),
 		cmocka_unit_test(test_config_ports),
 	};
 
