@@ -95,6 +95,11 @@ struct tls_hello {
 int tls_hello_parse(const uint8_t *body, size_t n, bool server,
 		    struct tls_hello *h_r) WUR;
 
+/* The ALPN protocol in a TLS 1.3 EncryptedExtensions body: 1 with
+ * *alpn_r (a slice into body), 0 when absent, -1 when malformed. */
+int tls_encrypted_extensions_alpn(const uint8_t *body, size_t n,
+				  struct buf_slice *alpn_r) WUR;
+
 /* Handshake messages may span records and records may hold several
  * messages: this joins the handshake bytes of one direction. */
 struct tls_hs_reasm {

@@ -833,6 +833,15 @@ static void tls13_key_update(struct tls_session *s, enum stream_dir d)
 	OPENSSL_cleanse(next, sizeof next);
 }
 
+/* TLS 1.3 moves the server's ALPN choice into EncryptedExtensions. */
+static void on_encrypted_extensions(struct tls_session *s, const uint8_t *body, size_t n)
+{
+	struct buf_slice alpn;
+
+	if (tls_encrypted_extensions_alpn(body, n, &alpn) == 1)
+		copy_name(s->alpn, &s->alpn_len, alpn);
+}
+
 static void on_handshake_message(struct tls_session *s, enum stream_dir d,
 				 uint8_t type, struct buf_slice msg)
 {
@@ -852,7 +861,9 @@ static void on_handshake_message(struct tls_session *s, enum stream_dir d,
 	else if (type == TLS_HS_CLIENT_KEY_EXCHANGE && d == DIR_C2S && s->want_cke)
 		rsa_client_key_exchange(s, body, n);
 	else if (s->version == TLS_VERSION_1_3 && s->dir[d].encrypted) {
-		if (type == TLS_HS_FINISHED && s->dir[d].epoch == EPOCH_HANDSHAKE)
+		if (type == TLS_HS_ENCRYPTED_EXTENSIONS && d == DIR_S2C)
+			on_encrypted_extensions(s, body, n);
+		else if (type == TLS_HS_FINISHED && s->dir[d].epoch == EPOCH_HANDSHAKE)
 			tls13_enter(s, d, EPOCH_APP);
 		else if (type == TLS_HS_END_OF_EARLY_DATA && s->dir[d].epoch == EPOCH_EARLY)
 			tls13_enter(s, d, EPOCH_HANDSHAKE);
@@ -998,8 +1009,12 @@ static void protected_record(struct tls_session *s, enum stream_dir d, const uin
 	}
 	dd->cs.seq++;
 	dd->lost = false;
-	report(s, true, NULL);
+	/* the handshake is reported before any plaintext, but after the
+	 * first decrypted handshake record (TLS 1.3 ALPN is in it) */
+	if (type == TLS_CT_APPLICATION_DATA)
+		report(s, true, NULL);
 	on_content(s, d, type, s->out, (size_t)len, ts);
+	report(s, true, NULL);
 	OPENSSL_cleanse(s->out, (size_t)len);
 }
 

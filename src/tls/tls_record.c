@@ -236,6 +236,29 @@ int tls_hello_parse(const uint8_t *body, size_t n, bool server,
 	return exts.bad ? -1 : 0;
 }
 
+int tls_encrypted_extensions_alpn(const uint8_t *body, size_t n,
+				  struct buf_slice *alpn_r)
+{
+	struct cur c = cur_make(body, n), exts, ext;
+	struct tls_hello h;
+	uint16_t type;
+
+	memset(&h, 0, sizeof h);
+	exts = cur_vec(&c, 2);
+	while (!exts.bad && cur_left(&exts) > 0) {
+		type = (uint16_t)cur_uint(&exts, 2);
+		ext = cur_vec(&exts, 2);
+		if (type == EXT_ALPN && !ext.bad)
+			hello_alpn(&ext, &h);
+		if (ext.bad)
+			return -1;
+	}
+	if (exts.bad)
+		return -1;
+	*alpn_r = h.alpn;
+	return h.alpn.len > 0;
+}
+
 void tls_hs_init(struct tls_hs_reasm *r, struct mem_budget *budget)
 {
 	buf_init(&r->b, TLS_MAX_HANDSHAKE_MSG + TLS_MAX_RECORD_PAYLOAD, budget);

@@ -140,7 +140,7 @@ struct result {
 	int handshakes, notices;
 	char last_notice[TLS_MAX_NOTICE];
 	bool decrypted;
-	char version[16], cipher[64], sni[64], reason[128];
+	char version[16], cipher[64], sni[64], alpn[64], reason[128];
 	bool resumed, hrr;
 };
 
@@ -172,6 +172,7 @@ static void on_handshake(void *ctx, const struct tls_info *info)
 	snprintf(r->version, sizeof r->version, "%s", info->version);
 	snprintf(r->cipher, sizeof r->cipher, "%s", info->cipher);
 	snprintf(r->sni, sizeof r->sni, "%.*s", (int)info->sni.len, (const char *)info->sni.ptr);
+	snprintf(r->alpn, sizeof r->alpn, "%.*s", (int)info->alpn.len, (const char *)info->alpn.ptr);
 	snprintf(r->reason, sizeof r->reason, "%s", info->reason ? info->reason : "");
 }
 
@@ -321,6 +322,8 @@ static void test_decrypt_cases(void **state)
 			assert_string_equal(r.version, tc->version);
 			assert_string_equal(r.cipher, tc->cipher);
 			assert_int_equal(r.hrr, strcmp(tc->name, "tls13-hrr") == 0);
+			assert_string_equal(r.sni, r.hrr ? "imap.example.test" : "");
+			assert_string_equal(r.alpn, r.hrr ? "imap" : "");
 			assert_false(r.resumed);
 			assert_int_equal(r.notices, 0);
 			assert_int_equal(r.gaps[0] + r.gaps[1], 0);
@@ -551,6 +554,39 @@ static void test_reasons(void **state)
 	tls_keys_free(&other);
 }
 
+/* A capture that starts after the handshake: counted, never decrypted. */
+static void test_midstream(void **state)
+{
+	struct capture *c = case_capture("tls12-ecdhe-aes128gcm");
+	struct tls_keys *k = keys_load(DATA "tls12-ecdhe-aes128gcm.keylog", NULL);
+	struct tls_record_hdr h;
+	struct result r;
+	size_t i;
+
+	(void)state;
+	/* drop every chunk before each direction's first application data */
+	for (i = 0; i < c->nchunks; i++) {
+		struct chunk *ch = &c->chunks[i];
+
+		if (tls_record_header(c->data[ch->dir] + ch->off, ch->len, &h) == 0 &&
+		    h.type == TLS_CT_APPLICATION_DATA)
+			break;
+		ch->len = 0;
+	}
+	assert_true(i < c->nchunks);
+	assert_true(tls_looks_like_record(c->data[c->chunks[i].dir] + c->chunks[i].off,
+					  c->chunks[i].len));
+	run(c, k, FEED_CHUNKS, &r);
+	assert_false(r.decrypted);
+	assert_string_equal(r.reason,
+			    "the capture starts after the TLS handshake: keys cannot be matched");
+	assert_string_equal(r.version, "unknown");
+	assert_int_equal(r.out[0].len + r.out[1].len, 0);
+	result_free(&r);
+	tls_keys_free(&k);
+	capture_free(c);
+}
+
 /* A key log whose secret is wrong: decrypted=false, no plaintext. */
 static void test_wrong_key(void **state)
 {
@@ -677,6 +713,7 @@ int main(void)
 		cmocka_unit_test(test_gap_across_records),
 		cmocka_unit_test(test_reasons),
 		cmocka_unit_test(test_wrong_key),
+		cmocka_unit_test(test_midstream),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -61,7 +61,9 @@ run_case tls12-ecdhe-cbc-sha1 12 -tls1_2 -cipher ECDHE-RSA-AES256-SHA
 run_case tls12-rsa-cbc-sha256 12 -tls1_2 -cipher AES256-SHA256
 CLIENT_OPTS=
 run_case tls12-ecdhe-cbc-sha384-etm 12 -tls1_2 -cipher ECDHE-RSA-AES256-SHA384
-# a HelloRetryRequest: the client's first key share is not the server's group
-SERVER_OPTS="-groups P-256" CLIENT_OPTS="-groups X25519:P-256"
+# a HelloRetryRequest (the client's first key share is not the server's
+# group), with SNI and ALPN
+SERVER_OPTS="-groups P-256 -alpn imap"
+CLIENT_OPTS="-groups X25519:P-256 -servername imap.example.test -alpn imap"
 run_case tls13-hrr 13 -tls1_3 -ciphersuites TLS_AES_128_GCM_SHA256
 SERVER_OPTS= CLIENT_OPTS=
