@@ -66,4 +66,18 @@ extern const struct byte_layer_ops imap_session_ops;
  * unclear (2), or not IMAP at all (-1)? */
 int imap_session_classify(const uint8_t *p, size_t n);
 
+/* The protocol state (RFC 9051 section 3). */
+enum imap_session_state {
+	IMAP_STATE_NOT_AUTH = 0,
+	IMAP_STATE_AUTH,
+	IMAP_STATE_SELECTED,
+	IMAP_STATE_LOGOUT,
+};
+
+struct imap_session;
+enum imap_session_state imap_session_state(const struct imap_session *s);
+/* The selected mailbox as the client named it (quotes removed, modified
+ * UTF-7 left as is); ptr NULL when none.  Valid until the next feed. */
+struct buf_slice imap_session_mailbox(const struct imap_session *s);
+
 #endif

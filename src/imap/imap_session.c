@@ -1,0 +1,1181 @@
+/* The per-connection IMAP state machine (see imap/imap_session.h).
+ *
+ * Bytes of each direction go to their own lexer; every finished logical
+ * line comes back through session_line() and is handled by a small function
+ * per kind of line.  The session keeps what the lines leave behind: pending
+ * tags (for matching completions and latency), the AUTHENTICATE exchange in
+ * progress, IDLE, the protocol state and the selected mailbox.
+ *
+ *   feed -> [mode: imap | tls | compressed | not imap]
+ *             imap: tap, lexer -> session_line -> c2s_line / s2c_line -> events
+ *             else: counted, not parsed (until TLS and inflate plug in)
+ *
+ * Events are emitted the moment a line completes, so the two directions
+ * interleave in capture order. */
+#include "imap/imap_session.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "imap/imap_lexer.h"
+#include "imap/imap_parser.h"
+#include "imap/imap_sasl.h"
+#include "util/escape.h"
+
+#define SESS_MAX_TAG      64		/* tag bytes kept for matching */
+#define SESS_MAX_MAILBOX  1024		/* selected mailbox name kept */
+#define SESS_MAX_LOGIN    1024		/* LOGIN user name kept */
+#define SESS_MAX_SECRET   8192		/* LOGIN password kept (--show-secrets) */
+#define SESS_MAX_ARGS     (IMAP_MAX_LINE + 64)	/* redacted command arguments */
+#define SESS_NOTICE_MAX   320		/* one notice line */
+#define SESS_QUOTE_MAX    48		/* wire bytes quoted in a notice */
+#define SESS_ENDPOINT_MAX 64		/* "[v6]:port" fits */
+#define SESS_PENDING_INITIAL 8
+#define SESS_REDACTED     "***"
+
+enum sess_mode {
+	MODE_IMAP,		/* plaintext IMAP: parsed */
+	MODE_TLS,		/* encrypted, no keys: counted only */
+	MODE_COMPRESSED,	/* DEFLATE, not inflated yet: counted only */
+	MODE_NOT_IMAP,		/* another protocol on an IMAP port */
+};
+
+/* A LOGIN or AUTHENTICATE awaiting its tagged completion. */
+struct login_attempt {
+	bool is_sasl;
+	struct imap_sasl sasl;		/* is_sasl */
+	struct buf user, secret;	/* LOGIN command */
+	bool have_user, have_secret;
+};
+
+struct pending {
+	uint8_t tag[SESS_MAX_TAG];
+	size_t tag_len;			/* bytes kept in tag */
+	size_t wire_tag_len;		/* the tag's real length */
+	char name[IMAP_MAX_NAME];
+	int64_t ts_last;		/* last byte of the command */
+	uint8_t *arg;			/* SELECT/EXAMINE mailbox, or NULL */
+	size_t arg_len;
+	struct login_attempt *login;	/* LOGIN/AUTHENTICATE, or NULL */
+};
+
+struct imap_session {
+	const struct imap_session_config *cfg;
+	uint64_t id;
+	char client[SESS_ENDPOINT_MAX];
+	char server[SESS_ENDPOINT_MAX];
+	bool mid_stream;
+	enum sess_mode mode;
+	enum imap_session_state state;
+	enum transport transport;
+	struct imap_lexer *lx[2];
+
+	uint64_t plain_off[2];		/* plaintext stream offsets */
+	uint64_t wire_off[2];		/* TCP stream offsets */
+	bool seen_byte[2];
+	bool seen_line[2];
+	bool gap_first[2];		/* a gap came before the first line */
+	bool greeted;
+
+	struct pending *pend;		/* oldest first */
+	size_t n_pend, cap_pend;
+	struct login_attempt *sasl;	/* exchange in progress; owned by pend */
+	bool idling;
+
+	/* The client line waiting for a synchronising literal's "+". */
+	uint8_t partial_tag[SESS_MAX_TAG];
+	size_t partial_tag_len;
+
+	struct buf mailbox;
+	bool have_mailbox;
+	struct buf args;		/* redacted command arguments */
+	struct buf scratch;		/* mailbox names being decoded */
+
+	struct session_summary sum;
+	int64_t first_ts, last_ts, now;
+};
+
+static void session_line(void *ctx, const struct imap_line *line);
+
+/* --- small helpers ------------------------------------------------------ */
+
+static struct buf_slice cslice(const char *s)
+{
+	return (struct buf_slice){ (const uint8_t *)s, strlen(s) };
+}
+
+static struct buf_slice bslice(const struct buf *b)
+{
+	return (struct buf_slice){ b->data ? b->data : (const uint8_t *)"", b->len };
+}
+
+static bool slice_is(struct buf_slice s, const char *word)
+{
+	size_t n = strlen(word);
+
+	if (s.len != n)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		uint8_t c = s.ptr[i];
+
+		if (c >= 'a' && c <= 'z')
+			c = (uint8_t)(c - 'a' + 'A');
+		if (c != (uint8_t)word[i])
+			return false;
+	}
+	return true;
+}
+
+static bool name_is(const char *name, const char *word)
+{
+	return strcmp(name, word) == 0;
+}
+
+static void copy_endpoint(char *dst, const char *src)
+{
+	snprintf(dst, SESS_ENDPOINT_MAX, "%s", src ? src : "?");
+}
+
+static void sess_emit(struct imap_session *s, struct event *ev)
+{
+	const struct output *out = &s->cfg->out;
+
+	ev->session = s->id;
+	ev->client = s->client;
+	ev->server = s->server;
+	if (out->ops != NULL && out->ops->event != NULL)
+		out->ops->event(out->ctx, ev);
+}
+
+static void sess_notice(struct imap_session *s, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* Every notice names its session, so the callee only adds "imapscope: ". */
+static void sess_notice(struct imap_session *s, const char *fmt, ...)
+{
+	char msg[SESS_NOTICE_MAX];
+	int k;
+	va_list ap;
+
+	s->sum.notices++;
+	if (s->cfg->notice == NULL)
+		return;
+	k = snprintf(msg, sizeof msg, "session %llu: ", (unsigned long long)s->id);
+	va_start(ap, fmt);
+	vsnprintf(msg + k, sizeof msg - (size_t)k, fmt, ap);
+	va_end(ap);
+	s->cfg->notice(s->cfg->notice_ctx, s->id, s->now, msg);
+}
+
+/* Wire bytes for a notice: escaped, cut to SESS_QUOTE_MAX, NUL-terminated. */
+static void quote_wire(char *dst, size_t cap, const uint8_t *p, size_t n)
+{
+	struct buf b;
+
+	buf_init(&b, cap - 1, NULL);
+	if (n > SESS_QUOTE_MAX)
+		n = SESS_QUOTE_MAX;
+	if (escape_text(&b, p, n) != 0 && b.len == 0) {
+		snprintf(dst, cap, "?");
+	} else {
+		memcpy(dst, b.data ? (const char *)b.data : "", b.len);
+		dst[b.len] = '\0';
+	}
+	buf_free(&b);
+}
+
+static void lexer_notice(void *ctx, const char *msg)
+{
+	struct imap_session *s = ctx;
+
+	sess_notice(s, "%s", msg);
+}
+
+static uint64_t literal_total(const struct imap_line *line)
+{
+	uint64_t t = 0;
+
+	for (size_t i = 0; i < line->n_lits; i++)
+		if (__builtin_add_overflow(t, line->lits[i].size, &t))
+			return UINT64_MAX;
+	return t;
+}
+
+/* --- pending tags -------------------------------------------------------- */
+
+static bool tag_equal(const struct pending *p, struct buf_slice tag)
+{
+	return p->wire_tag_len == tag.len && memcmp(p->tag, tag.ptr, p->tag_len) == 0;
+}
+
+static struct login_attempt *attempt_new(bool is_sasl)
+{
+	struct login_attempt *a = calloc(1, sizeof *a);
+
+	if (a == NULL)
+		return NULL;
+	a->is_sasl = is_sasl;
+	buf_init(&a->user, SESS_MAX_LOGIN, NULL);
+	buf_init(&a->secret, SESS_MAX_SECRET, NULL);
+	return a;
+}
+
+static void attempt_free(struct login_attempt *a)
+{
+	if (a == NULL)
+		return;
+	if (a->is_sasl)
+		imap_sasl_free(&a->sasl);
+	buf_free(&a->user);
+	buf_free(&a->secret);
+	free(a);
+}
+
+static void pending_release(struct imap_session *s, struct pending *p)
+{
+	if (s->sasl != NULL && s->sasl == p->login)
+		s->sasl = NULL;
+	attempt_free(p->login);
+	free(p->arg);
+	p->login = NULL;
+	p->arg = NULL;
+}
+
+/* Take entry i out of the table (its memory is the caller's to release). */
+static void pending_remove(struct imap_session *s, size_t i)
+{
+	memmove(&s->pend[i], &s->pend[i + 1], (s->n_pend - i - 1) * sizeof s->pend[0]);
+	s->n_pend--;
+}
+
+static int pending_find(const struct imap_session *s, struct buf_slice tag)
+{
+	for (size_t i = 0; i < s->n_pend; i++)
+		if (tag_equal(&s->pend[i], tag))
+			return (int)i;
+	return -1;
+}
+
+static bool pending_grow(struct imap_session *s)
+{
+	size_t ncap = s->cap_pend ? s->cap_pend * 2 : SESS_PENDING_INITIAL;
+	struct pending *np;
+
+	if (ncap > IMAP_MAX_PENDING_TAGS)
+		ncap = IMAP_MAX_PENDING_TAGS;
+	np = realloc(s->pend, ncap * sizeof *np);
+	if (np == NULL)
+		return false;
+	s->pend = np;
+	s->cap_pend = ncap;
+	return true;
+}
+
+static void login_unknown(struct imap_session *s, const struct pending *p, int64_t ts);
+
+/* The table is full (a client that never waits, or a server that never
+ * answers): the oldest command is forgotten, visibly. */
+static void pending_drop_oldest(struct imap_session *s)
+{
+	struct pending *p = &s->pend[0];
+	char tag[SESS_NOTICE_MAX];
+
+	quote_wire(tag, sizeof tag, p->tag, p->tag_len);
+	sess_notice(s, "more than %d commands pending: forgot the oldest (%s %s)",
+		    IMAP_MAX_PENDING_TAGS, tag, p->name);
+	if (p->login != NULL)
+		login_unknown(s, p, s->now);
+	pending_release(s, p);
+	pending_remove(s, 0);
+}
+
+/* A new entry at the end, or NULL when out of memory. */
+static struct pending *pending_add(struct imap_session *s, const struct imap_command *cmd,
+				   int64_t ts_last)
+{
+	struct pending *p;
+
+	if (s->n_pend == IMAP_MAX_PENDING_TAGS)
+		pending_drop_oldest(s);
+	if (s->n_pend == s->cap_pend && !pending_grow(s)) {
+		sess_notice(s, "out of memory: command not tracked");
+		return NULL;
+	}
+	p = &s->pend[s->n_pend++];
+	memset(p, 0, sizeof *p);
+	p->wire_tag_len = cmd->tag.len;
+	p->tag_len = cmd->tag.len < SESS_MAX_TAG ? cmd->tag.len : SESS_MAX_TAG;
+	memcpy(p->tag, cmd->tag.ptr, p->tag_len);
+	memcpy(p->name, cmd->name, sizeof p->name);
+	p->ts_last = ts_last;
+	return p;
+}
+
+/* --- login events -------------------------------------------------------- */
+
+/* Mechanisms whose exchange carries the password or token itself, so that
+ * it crossed in clear when the transport was plain. */
+static bool mech_sends_secret(const struct login_attempt *a)
+{
+	if (!a->is_sasl)
+		return true;
+	switch (a->sasl.mech) {
+	case IMAP_SASL_PLAIN:
+	case IMAP_SASL_LOGIN:
+	case IMAP_SASL_XOAUTH2:
+	case IMAP_SASL_OAUTHBEARER:
+		return true;
+	default:
+		return false;
+	}
+}
+
+static void emit_login(struct imap_session *s, const struct pending *p,
+		       enum login_result result, const struct imap_response *resp,
+		       int64_t ts)
+{
+	const struct login_attempt *a = p->login;
+	struct event ev = { .type = EV_LOGIN, .ts_us = ts };
+
+	if (a->is_sasl) {
+		ev.u.login.user = imap_sasl_user(&a->sasl);
+		ev.u.login.mechanism = cslice(a->sasl.mech_name);
+		if (s->cfg->show_secrets)
+			ev.u.login.secret = imap_sasl_secret(&a->sasl);
+	} else {
+		ev.u.login.user = a->have_user ? bslice(&a->user) : SLICE_NULL;
+		ev.u.login.mechanism = cslice("LOGIN");
+		if (s->cfg->show_secrets && a->have_secret)
+			ev.u.login.secret = bslice(&a->secret);
+	}
+	ev.u.login.result = result;
+	ev.u.login.tag = (struct buf_slice){ p->tag, p->tag_len };
+	ev.u.login.transport = s->transport;
+	ev.u.login.cleartext_secret = s->transport == TRANSPORT_PLAIN && mech_sends_secret(a);
+	if (resp != NULL) {
+		ev.u.login.code = resp->code;
+		ev.u.login.text = resp->text;
+	}
+	sess_emit(s, &ev);
+}
+
+static void login_unknown(struct imap_session *s, const struct pending *p, int64_t ts)
+{
+	emit_login(s, p, LOGIN_UNKNOWN, NULL, ts);
+}
+
+/* --- mode switches ------------------------------------------------------- */
+
+/* The stream is TLS from here on.  This is where TLS decryption plugs in:
+ * with keys, it will insert a tls byte layer in front of the lexers and
+ * report the version and cipher; until then the rest is counted only. */
+static void session_start_tls(struct imap_session *s, const char *phase, int64_t ts)
+{
+	struct event ev = { .type = EV_TLS, .ts_us = ts };
+
+	ev.u.tls.phase = phase;
+	ev.u.tls.version = NULL;
+	ev.u.tls.cipher = NULL;
+	ev.u.tls.sni = SLICE_NULL;
+	ev.u.tls.decrypted = false;
+	ev.u.tls.reason = "TLS decryption not available";
+	s->transport = name_is(phase, "implicit") ? TRANSPORT_IMPLICIT_TLS : TRANSPORT_STARTTLS;
+	s->mode = MODE_TLS;
+	sess_emit(s, &ev);
+}
+
+/* COMPRESS=DEFLATE is on in both directions from here (RFC 4978).  This is
+ * where zlib inflation plugs in; until then the rest is counted only. */
+static void session_start_compress(struct imap_session *s, int64_t ts)
+{
+	struct event ev = { .type = EV_COMPRESS, .ts_us = ts };
+
+	ev.u.compress.algorithm = "DEFLATE";
+	ev.u.compress.decoded = false;
+	s->mode = MODE_COMPRESSED;
+	sess_emit(s, &ev);
+}
+
+/* Another protocol on an IMAP port: stop parsing, keep counting. */
+static void session_not_imap(struct imap_session *s, enum stream_dir dir,
+			     const uint8_t *p, size_t n)
+{
+	char q[SESS_NOTICE_MAX];
+
+	quote_wire(q, sizeof q, p, n);
+	s->mode = MODE_NOT_IMAP;
+	sess_notice(s, "not IMAP traffic (%s's first line: \"%s\")",
+		    dir == DIR_C2S ? "client" : "server", q);
+}
+
+/* --- events made from lines ---------------------------------------------- */
+
+static void emit_continuation(struct imap_session *s, enum stream_dir dir,
+			      struct buf_slice text, int64_t ts)
+{
+	struct event ev = { .type = EV_CONTINUATION, .ts_us = ts };
+
+	ev.u.continuation.dir = dir;
+	ev.u.continuation.text = text;
+	sess_emit(s, &ev);
+}
+
+/* The arguments with the secret token (raw, inside the line) replaced by
+ * "***"; raw.ptr NULL or --show-secrets: the arguments as they stand. */
+static struct buf_slice redacted_args(struct imap_session *s, const struct imap_line *line,
+				      const struct imap_command *cmd, struct buf_slice raw)
+{
+	const uint8_t *a = cmd->args.ptr, *end = line->text.ptr + line->text.len;
+	const uint8_t *raw_end = raw.ptr + raw.len;
+
+	if (raw.ptr == NULL || s->cfg->show_secrets)
+		return cmd->args;
+	buf_reset(&s->args);
+	if (buf_append(&s->args, a, (size_t)(raw.ptr - a)) != 0 ||
+	    buf_append(&s->args, SESS_REDACTED, strlen(SESS_REDACTED)) != 0 ||
+	    buf_append(&s->args, raw_end, (size_t)(end - raw_end)) != 0) {
+		buf_reset(&s->args);	/* cannot happen: sized for a line */
+		if (buf_append(&s->args, SESS_REDACTED, strlen(SESS_REDACTED)) != 0)
+			return cslice(SESS_REDACTED);
+	}
+	return bslice(&s->args);
+}
+
+static void emit_command(struct imap_session *s, const struct imap_line *line,
+			 const struct imap_command *cmd, struct buf_slice secret_raw)
+{
+	struct event ev = { .type = EV_COMMAND, .ts_us = line->ts_last_us };
+
+	ev.u.command.tag = cmd->tag;
+	ev.u.command.name = cslice(cmd->name);
+	ev.u.command.args = redacted_args(s, line, cmd, secret_raw);
+	ev.u.command.literal_bytes = literal_total(line);
+	s->sum.commands++;
+	sess_emit(s, &ev);
+}
+
+/* --- client lines ------------------------------------------------------ */
+
+/* An astring's value (atom, quoted with escapes undone, or a literal kept
+ * in memory) appended to out; -1 if there is none or it was not kept. */
+static int tok_value(struct buf *out, const struct imap_tok *t)
+{
+	buf_reset(out);
+	switch (t->type) {
+	case IMAP_TOK_ATOM:
+		return buf_append(out, t->value.ptr, t->value.len);
+	case IMAP_TOK_QUOTED:
+		return imap_unquote(out, t->value);
+	case IMAP_TOK_LITERAL:
+		if (t->lit->kept.ptr == NULL)
+			return -1;
+		return buf_append(out, t->lit->kept.ptr, t->lit->kept.len);
+	default:
+		return -1;
+	}
+}
+
+static bool tok_is_string(const struct imap_tok *t)
+{
+	return t->type == IMAP_TOK_ATOM || t->type == IMAP_TOK_QUOTED ||
+	       t->type == IMAP_TOK_LITERAL;
+}
+
+/* LOGIN SP userid SP password: the user is shown, the password only with
+ * --show-secrets.  *secret_r gets the password token to redact. */
+static struct login_attempt *login_command(const struct imap_line *line,
+					   const struct imap_command *cmd,
+					   struct buf_slice *secret_r)
+{
+	struct imap_tok_cursor c;
+	struct imap_tok ut, pt;
+	struct login_attempt *a;
+
+	imap_tok_init(&c, line, cmd->args_off);
+	imap_tok_next(&c, &ut);
+	imap_tok_next(&c, &pt);
+	if (tok_is_string(&pt))
+		*secret_r = pt.raw;
+	a = attempt_new(false);
+	if (a == NULL)
+		return NULL;
+	a->have_user = tok_value(&a->user, &ut) == 0;
+	a->have_secret = tok_value(&a->secret, &pt) == 0;
+	return a;
+}
+
+/* AUTHENTICATE SP mech [SP initial-response] (RFC 4959 SASL-IR). */
+static struct login_attempt *auth_command(struct imap_session *s, const struct imap_line *line,
+					  const struct imap_command *cmd,
+					  struct buf_slice *secret_r)
+{
+	struct imap_tok_cursor c;
+	struct imap_tok mt, ir;
+	struct login_attempt *a;
+
+	imap_tok_init(&c, line, cmd->args_off);
+	imap_tok_next(&c, &mt);
+	imap_tok_next(&c, &ir);
+	if (ir.type == IMAP_TOK_ATOM && !slice_is(ir.value, "="))
+		*secret_r = ir.raw;
+	a = attempt_new(true);
+	if (a == NULL)
+		return NULL;
+	if (mt.type != IMAP_TOK_ATOM)
+		mt.value = cslice("");
+	imap_sasl_init(&a->sasl, mt.value.ptr, mt.value.len, s->cfg->budget);
+	if (ir.type == IMAP_TOK_ATOM)
+		imap_sasl_response(&a->sasl, ir.value.ptr, ir.value.len);
+	return a;
+}
+
+/* What the session remembers of a command until its completion. */
+static void command_effects(struct imap_session *s, const struct imap_line *line,
+			    const struct imap_command *cmd, struct pending *p)
+{
+	if (name_is(cmd->name, "SELECT") || name_is(cmd->name, "EXAMINE")) {
+		struct imap_tok_cursor c;
+		struct imap_tok t;
+
+		imap_tok_init(&c, line, cmd->args_off);
+		imap_tok_next(&c, &t);
+		if (tok_value(&s->scratch, &t) == 0 && s->scratch.len > 0 &&
+		    (p->arg = malloc(s->scratch.len)) != NULL) {
+			memcpy(p->arg, s->scratch.data, s->scratch.len);
+			p->arg_len = s->scratch.len;
+		}
+	} else if (name_is(cmd->name, "IDLE")) {
+		s->idling = true;
+	} else if (name_is(cmd->name, "APPEND")) {
+		for (size_t i = 0; i < line->n_lits; i++)
+			if (line->lits[i].received > 0 || line->lits[i].size == 0)
+				s->sum.literals_appended++;
+	}
+}
+
+static void on_command(struct imap_session *s, const struct imap_line *line,
+		       const struct imap_command *cmd)
+{
+	struct buf_slice secret = SLICE_NULL;
+	struct login_attempt *a = NULL;
+	struct pending *p;
+
+	if (name_is(cmd->name, "LOGIN"))
+		a = login_command(line, cmd, &secret);
+	else if (name_is(cmd->name, "AUTHENTICATE"))
+		a = auth_command(s, line, cmd, &secret);
+	emit_command(s, line, cmd, secret);
+	p = pending_add(s, cmd, line->ts_last_us);
+	if (p == NULL) {
+		attempt_free(a);
+		return;
+	}
+	p->login = a;
+	if (a != NULL && a->is_sasl)
+		s->sasl = a;
+	command_effects(s, line, cmd, p);
+}
+
+/* A client line inside AUTHENTICATE: SASL data, shown redacted except for
+ * the cancel "*" and the empty "=". */
+static void sasl_line(struct imap_session *s, const struct imap_line *line)
+{
+	struct buf_slice t = line->text;
+	bool plain = s->cfg->show_secrets || t.len == 0 || slice_is(t, "*") || slice_is(t, "=");
+
+	imap_sasl_response(&s->sasl->sasl, t.ptr, t.len);
+	emit_continuation(s, DIR_C2S, plain ? t : cslice(SESS_REDACTED), line->ts_last_us);
+}
+
+static void c2s_line(struct imap_session *s, const struct imap_line *line)
+{
+	struct imap_command cmd;
+	char q[SESS_NOTICE_MAX];
+
+	s->partial_tag_len = 0;
+	if (s->sasl != NULL) {
+		sasl_line(s, line);
+		return;
+	}
+	if (line->text.len == 0)
+		return;		/* a stray empty line is harmless */
+	if (s->idling && slice_is(line->text, "DONE")) {
+		s->idling = false;
+		emit_continuation(s, DIR_C2S, line->text, line->ts_last_us);
+		return;
+	}
+	if (imap_parse_command(line, &cmd) != 0) {
+		quote_wire(q, sizeof q, line->text.ptr, line->text.len);
+		sess_notice(s, "client line not understood: \"%s\"", q);
+		return;
+	}
+	on_command(s, line, &cmd);
+}
+
+/* A client line announced its first literal: remember its tag, in case the
+ * server refuses a synchronising literal before sending "+". */
+static void session_literal_begin(void *ctx, const struct imap_line *partial)
+{
+	struct imap_session *s = ctx;
+	struct imap_command cmd;
+
+	if (partial->dir != DIR_C2S || partial->n_lits != 1 || s->sasl != NULL)
+		return;
+	if (imap_parse_command(partial, &cmd) != 0 || cmd.tag.len > SESS_MAX_TAG) {
+		s->partial_tag_len = 0;
+		return;
+	}
+	memcpy(s->partial_tag, cmd.tag.ptr, cmd.tag.len);
+	s->partial_tag_len = cmd.tag.len;
+}
+
+/* --- server lines ------------------------------------------------------ */
+
+/* Which commands an untagged response answers, for tying it to a tag when
+ * several commands are in flight. */
+#define OWNER_MAX 5
+static const struct {
+	const char *resp;
+	const char *cmds[OWNER_MAX];
+} untagged_owners[] = {
+	{ "CAPABILITY", { "CAPABILITY" } },
+	{ "LIST", { "LIST" } },
+	{ "XLIST", { "XLIST" } },
+	{ "LSUB", { "LSUB" } },
+	{ "STATUS", { "STATUS" } },
+	{ "SEARCH", { "SEARCH", "UID SEARCH" } },
+	{ "ESEARCH", { "SEARCH", "UID SEARCH", "ESEARCH", "SORT", "UID SORT" } },
+	{ "SORT", { "SORT", "UID SORT" } },
+	{ "THREAD", { "THREAD", "UID THREAD" } },
+	{ "FLAGS", { "SELECT", "EXAMINE" } },
+	{ "EXISTS", { "SELECT", "EXAMINE" } },
+	{ "RECENT", { "SELECT", "EXAMINE" } },
+	{ "FETCH", { "FETCH", "UID FETCH", "STORE", "UID STORE" } },
+	{ "EXPUNGE", { "EXPUNGE", "UID EXPUNGE", "MOVE", "UID MOVE" } },
+	{ "VANISHED", { "UID EXPUNGE", "UID MOVE", "UID FETCH", "SELECT", "EXAMINE" } },
+	{ "NAMESPACE", { "NAMESPACE" } },
+	{ "ID", { "ID" } },
+	{ "ENABLED", { "ENABLE" } },
+	{ "QUOTA", { "GETQUOTA", "GETQUOTAROOT" } },
+	{ "QUOTAROOT", { "GETQUOTAROOT" } },
+	{ "METADATA", { "GETMETADATA" } },
+	{ "ACL", { "GETACL" } },
+	{ "LISTRIGHTS", { "LISTRIGHTS" } },
+	{ "MYRIGHTS", { "MYRIGHTS" } },
+};
+
+static bool owner_matches(size_t o, const char *cmd)
+{
+	for (size_t k = 0; k < OWNER_MAX && untagged_owners[o].cmds[k] != NULL; k++)
+		if (name_is(untagged_owners[o].cmds[k], cmd))
+			return true;
+	return false;
+}
+
+/* The tag of the command an untagged response belongs to, where that is
+ * unambiguous: the only command in flight, or the only one of the kinds
+ * that produce this response. */
+static struct buf_slice untagged_owner(const struct imap_session *s, const char *resp)
+{
+	const struct pending *hit = NULL;
+	size_t o;
+
+	if (s->n_pend == 1)
+		return (struct buf_slice){ s->pend[0].tag, s->pend[0].tag_len };
+	for (o = 0; o < sizeof untagged_owners / sizeof untagged_owners[0]; o++)
+		if (name_is(untagged_owners[o].resp, resp))
+			break;
+	if (o == sizeof untagged_owners / sizeof untagged_owners[0])
+		return SLICE_NULL;
+	for (size_t i = 0; i < s->n_pend; i++) {
+		if (!owner_matches(o, s->pend[i].name))
+			continue;
+		if (hit != NULL)
+			return SLICE_NULL;
+		hit = &s->pend[i];
+	}
+	return hit ? (struct buf_slice){ hit->tag, hit->tag_len } : SLICE_NULL;
+}
+
+/* The first server line, if it is OK, PREAUTH or BYE.  Picked up mid-stream,
+ * a "* OK [UIDVALIDITY ...]" may belong to a SELECT we did not see, so only
+ * a line before any client byte, without a code or with CAPABILITY, counts. */
+static bool is_greeting(const struct imap_session *s, const struct imap_response *r)
+{
+	if (s->greeted || s->seen_line[DIR_S2C] || !r->is_status || name_is(r->name, "NO") ||
+	    name_is(r->name, "BAD"))
+		return false;
+	if (!s->mid_stream)
+		return true;
+	return !s->seen_byte[DIR_C2S] && (name_is(r->name, "PREAUTH") || r->code.ptr == NULL ||
+					  (r->code.len >= 10 && memcmp(r->code.ptr, "CAPABILITY", 10) == 0));
+}
+
+static void on_greeting(struct imap_session *s, const struct imap_line *line,
+			const struct imap_response *r)
+{
+	struct event ev = { .type = EV_GREETING, .ts_us = line->ts_last_us };
+
+	ev.u.greeting.status = cslice(r->name);
+	ev.u.greeting.code = r->code;
+	ev.u.greeting.text = r->text;
+	s->greeted = true;
+	if (name_is(r->name, "PREAUTH"))
+		s->state = IMAP_STATE_AUTH;
+	else if (name_is(r->name, "BYE"))
+		s->state = IMAP_STATE_LOGOUT;
+	sess_emit(s, &ev);
+}
+
+static void on_untagged(struct imap_session *s, const struct imap_line *line,
+			const struct imap_response *r)
+{
+	struct event ev = { .type = EV_UNTAGGED, .ts_us = line->ts_last_us };
+
+	if (is_greeting(s, r)) {
+		on_greeting(s, line, r);
+		return;
+	}
+	ev.u.untagged.name = cslice(r->name);
+	/* All after "* ", so "3 EXISTS" keeps its number and "OK [...]" its
+	 * code. */
+	ev.u.untagged.text = (struct buf_slice){ line->text.ptr + 2, line->text.len - 2 };
+	ev.u.untagged.tag = untagged_owner(s, r->name);
+	ev.u.untagged.literal_bytes = literal_total(line);
+	s->sum.untagged++;
+	if (name_is(r->name, "FETCH"))
+		s->sum.literals_fetched += line->n_lits;
+	if (name_is(r->name, "BYE"))
+		s->state = IMAP_STATE_LOGOUT;
+	sess_emit(s, &ev);
+}
+
+static void on_continuation(struct imap_session *s, const struct imap_line *line,
+			    const struct imap_response *r)
+{
+	if (s->sasl != NULL)
+		imap_sasl_challenge(&s->sasl->sasl, r->text.ptr, r->text.len);
+	emit_continuation(s, DIR_S2C, r->text, line->ts_last_us);
+}
+
+static void set_mailbox(struct imap_session *s, const uint8_t *p, size_t n)
+{
+	buf_reset(&s->mailbox);
+	s->have_mailbox = p != NULL && buf_append(&s->mailbox, p, n) == 0;
+}
+
+/* What a completion changes: state, mailbox, login result, mode. */
+static void completion_effects(struct imap_session *s, const struct pending *p,
+			       const struct imap_response *r, int64_t ts)
+{
+	bool ok = name_is(r->name, "OK");
+	const char *n = p->name;
+
+	if (p->login != NULL)
+		emit_login(s, p, ok ? LOGIN_OK : LOGIN_FAIL, r, ts);
+	if (ok && (name_is(n, "LOGIN") || name_is(n, "AUTHENTICATE"))) {
+		s->state = IMAP_STATE_AUTH;
+	} else if (name_is(n, "SELECT") || name_is(n, "EXAMINE")) {
+		/* RFC 9051 6.3.2: even a failed SELECT closes the mailbox. */
+		if (ok) {
+			s->state = IMAP_STATE_SELECTED;
+			set_mailbox(s, p->arg, p->arg_len);
+		} else if (name_is(r->name, "NO") && s->state == IMAP_STATE_SELECTED) {
+			s->state = IMAP_STATE_AUTH;
+			set_mailbox(s, NULL, 0);
+		}
+	} else if (ok && (name_is(n, "CLOSE") || name_is(n, "UNSELECT"))) {
+		s->state = IMAP_STATE_AUTH;
+		set_mailbox(s, NULL, 0);
+	} else if (name_is(n, "LOGOUT")) {
+		s->state = IMAP_STATE_LOGOUT;
+	} else if (name_is(n, "IDLE")) {
+		s->idling = false;
+	} else if (ok && name_is(n, "STARTTLS")) {
+		session_start_tls(s, "starttls", ts);
+	} else if (ok && name_is(n, "COMPRESS")) {
+		session_start_compress(s, ts);
+	}
+}
+
+static void count_status(struct imap_session *s, const char *status)
+{
+	if (name_is(status, "OK"))
+		s->sum.responses_ok++;
+	else if (name_is(status, "NO"))
+		s->sum.responses_no++;
+	else
+		s->sum.responses_bad++;
+}
+
+/* A tagged NO/BAD for the client line that waits on a synchronising
+ * literal: the server refused it, so the literal never comes (APPEND with
+ * [TRYCREATE]).  The lexer finishes the line, which reaches c2s_line now,
+ * so the command is reported before its response. */
+static void check_literal_refused(struct imap_session *s, const struct imap_response *r)
+{
+	struct imap_lexer *lx = s->lx[DIR_C2S];
+
+	if (name_is(r->name, "OK") || lx == NULL || s->partial_tag_len == 0 ||
+	    !imap_lexer_in_sync_literal(lx) || r->tag.len != s->partial_tag_len ||
+	    memcmp(r->tag.ptr, s->partial_tag, r->tag.len) != 0)
+		return;
+	imap_lexer_literal_refused(lx);
+}
+
+static void on_tagged(struct imap_session *s, const struct imap_line *line,
+		      const struct imap_response *r)
+{
+	struct event ev = { .type = EV_RESPONSE, .ts_us = line->ts_last_us };
+	struct pending p;
+	int i;
+
+	check_literal_refused(s, r);
+	i = pending_find(s, r->tag);
+	ev.u.response.tag = r->tag;
+	ev.u.response.status = cslice(r->name);
+	ev.u.response.code = r->code;
+	ev.u.response.text = r->text;
+	ev.u.response.command = SLICE_NULL;
+	ev.u.response.latency_ms = -1;
+	if (i >= 0) {
+		int64_t d = line->ts_first_us - s->pend[i].ts_last;
+
+		ev.u.response.command = cslice(s->pend[i].name);
+		ev.u.response.latency_ms = d > 0 ? (double)d / 1000.0 : 0.0;
+	}
+	count_status(s, r->name);
+	sess_emit(s, &ev);
+	if (i < 0)
+		return;
+	p = s->pend[i];
+	pending_remove(s, (size_t)i);
+	completion_effects(s, &p, r, line->ts_last_us);
+	pending_release(s, &p);
+}
+
+static void s2c_line(struct imap_session *s, const struct imap_line *line)
+{
+	struct imap_response r;
+	char q[SESS_NOTICE_MAX];
+
+	if (line->text.len == 0)
+		return;
+	if (imap_parse_response(line, &r) != 0) {
+		quote_wire(q, sizeof q, line->text.ptr, line->text.len);
+		sess_notice(s, "server line not understood: \"%s\"", q);
+		return;
+	}
+	switch (r.kind) {
+	case IMAP_RESP_CONTINUATION:
+		on_continuation(s, line, &r);
+		break;
+	case IMAP_RESP_UNTAGGED:
+		on_untagged(s, line, &r);
+		break;
+	case IMAP_RESP_TAGGED:
+		on_tagged(s, line, &r);
+		break;
+	}
+}
+
+/* --- dispatch ------------------------------------------------------------ */
+
+/* A client's first words as any client would send them: "tag SP name",
+ * the name made of letters; "GET / HTTP/1.1" is not. */
+static bool loose_command(struct buf_slice t)
+{
+	size_t i = 0, j;
+
+	while (i < t.len && t.ptr[i] > 0x20 && t.ptr[i] < 0x7f && !strchr("(){\"%*\\", t.ptr[i]))
+		i++;
+	if (i == 0 || i >= t.len || t.ptr[i] != ' ')
+		return false;
+	j = ++i;
+	while (j < t.len && ((t.ptr[j] | 0x20) >= 'a' && (t.ptr[j] | 0x20) <= 'z'))
+		j++;
+	if (j == i || (j < t.len && t.ptr[j] != ' '))
+		return false;
+	for (size_t k = 0; k + 5 <= t.len; k++)
+		if (memcmp(t.ptr + k, "HTTP/", 5) == 0)
+			return false;
+	return true;
+}
+
+/* Is the first line of a direction IMAP at all?  SSH banners, HTTP and
+ * SMTP greetings on an IMAP port are not. */
+static bool first_line_plausible(enum stream_dir dir, struct buf_slice t)
+{
+	if (imap_line_plausible(dir, t.ptr, t.len))
+		return true;
+	if (dir == DIR_S2C)
+		return (t.len >= 2 && t.ptr[0] == '*' && t.ptr[1] == ' ') || t.ptr[0] == '+';
+	return loose_command(t);
+}
+
+static void session_line(void *ctx, const struct imap_line *line)
+{
+	struct imap_session *s = ctx;
+	enum stream_dir d = line->dir;
+
+	if (s->mode != MODE_IMAP)
+		return;		/* the rest of a chunk after a switch */
+	if (!s->seen_line[d] && line->text.len > 0) {
+		if (!s->mid_stream && !s->gap_first[d] && !first_line_plausible(d, line->text)) {
+			session_not_imap(s, d, line->text.ptr, line->text.len);
+			return;
+		}
+	}
+	if (d == DIR_C2S)
+		c2s_line(s, line);
+	else
+		s2c_line(s, line);
+	if (line->text.len > 0)
+		s->seen_line[d] = true;
+}
+
+/* --- the byte layer -------------------------------------------------- */
+
+static void tap_data(struct imap_session *s, enum stream_dir dir, const uint8_t *p, size_t n)
+{
+	if (s->cfg->tap.data != NULL)
+		s->cfg->tap.data(s->cfg->tap.ctx, s->id, dir, p, n);
+}
+
+/* Plaintext that is not parsed (not IMAP): tapped and counted. */
+static void feed_counted(struct imap_session *s, enum stream_dir dir, const uint8_t *p,
+			 size_t n)
+{
+	tap_data(s, dir, p, n);
+	s->plain_off[dir] += n;
+	if (dir == DIR_C2S)
+		s->sum.bytes_c2s += n;
+	else
+		s->sum.bytes_s2c += n;
+}
+
+/* Feed the lexer one line end at a time, so that a switch to TLS or
+ * DEFLATE after a line takes effect at the next byte, even inside the same
+ * chunk.  Returns the bytes consumed before the mode changed. */
+static size_t feed_imap(struct imap_session *s, enum stream_dir dir, const uint8_t *p,
+			size_t n, int64_t ts)
+{
+	size_t used = 0;
+
+	while (used < n && s->mode == MODE_IMAP) {
+		const uint8_t *lf = memchr(p + used, '\n', n - used);
+		size_t piece = lf ? (size_t)(lf - (p + used)) + 1 : n - used;
+
+		feed_counted(s, dir, p + used, piece);
+		imap_lexer_feed(s->lx[dir], p + used, piece, ts);
+		used += piece;
+	}
+	return used;
+}
+
+/* Not printable text at the very start of a stream: TLS without STARTTLS,
+ * or some binary protocol. */
+static bool binary_start(uint8_t c)
+{
+	return (c < 0x20 && c != '\r' && c != '\n' && c != '\t') || c >= 0x7f;
+}
+
+static void session_feed(void *ctx, enum stream_dir dir, const uint8_t *p, size_t n,
+			 int64_t ts_us)
+{
+	struct imap_session *s = ctx;
+	size_t used = 0;
+
+	s->now = ts_us;
+	if (ts_us > s->last_ts)
+		s->last_ts = ts_us;
+	if (n == 0)
+		return;
+	s->wire_off[dir] += n;
+	if (dir == DIR_C2S)
+		s->sum.wire_bytes_c2s += n;
+	else
+		s->sum.wire_bytes_s2c += n;
+	if (!s->seen_byte[dir] && !s->mid_stream && !s->gap_first[dir] &&
+	    s->mode == MODE_IMAP && binary_start(p[0]))
+		session_not_imap(s, dir, p, n);
+	s->seen_byte[dir] = true;
+	if (s->mode == MODE_IMAP)
+		used = feed_imap(s, dir, p, n, ts_us);
+	if (used < n && s->mode == MODE_NOT_IMAP)
+		feed_counted(s, dir, p + used, n - used);
+	/* MODE_TLS, MODE_COMPRESSED: counted as wire bytes above. */
+}
+
+static void session_gap(void *ctx, enum stream_dir dir, uint64_t nbytes, int64_t ts_us)
+{
+	struct imap_session *s = ctx;
+	bool plain = s->mode == MODE_IMAP || s->mode == MODE_NOT_IMAP;
+	struct event ev = { .type = EV_GAP, .ts_us = ts_us };
+
+	s->now = ts_us;
+	if (ts_us > s->last_ts)
+		s->last_ts = ts_us;
+	if (nbytes == 0)
+		return;
+	ev.u.gap.dir = dir;
+	ev.u.gap.bytes = nbytes;
+	ev.u.gap.offset = plain ? s->plain_off[dir] : s->wire_off[dir];
+	s->sum.gaps++;
+	s->sum.gap_bytes += nbytes;
+	sess_emit(s, &ev);
+	s->wire_off[dir] += nbytes;
+	if (!s->seen_line[dir])
+		s->gap_first[dir] = true;
+	if (!plain)
+		return;
+	s->plain_off[dir] += nbytes;
+	if (s->cfg->tap.gap != NULL)
+		s->cfg->tap.gap(s->cfg->tap.ctx, s->id, dir, nbytes);
+	if (s->mode == MODE_IMAP)
+		imap_lexer_gap(s->lx[dir], nbytes, ts_us);
+}
+
+static void session_free(struct imap_session *s)
+{
+	for (size_t i = 0; i < s->n_pend; i++)
+		pending_release(s, &s->pend[i]);
+	free(s->pend);
+	imap_lexer_free(&s->lx[DIR_C2S]);
+	imap_lexer_free(&s->lx[DIR_S2C]);
+	buf_free(&s->mailbox);
+	buf_free(&s->args);
+	buf_free(&s->scratch);
+	free(s);
+}
+
+static void session_end(void *ctx, enum end_reason why, int64_t ts_us)
+{
+	struct imap_session *s = ctx;
+	struct event ev = { .type = EV_SESSION_END, .ts_us = ts_us };
+	int64_t last = s->last_ts;
+
+	s->now = ts_us;
+	if (s->mode == MODE_IMAP) {
+		imap_lexer_finish(s->lx[DIR_C2S]);
+		imap_lexer_finish(s->lx[DIR_S2C]);
+	}
+	for (size_t i = 0; i < s->n_pend; i++)
+		if (s->pend[i].login != NULL)
+			login_unknown(s, &s->pend[i], ts_us);
+	/* A FIN or RST is the session's own last packet; a timeout or the end
+	 * of the capture is not. */
+	if ((why == END_FIN || why == END_RST) && ts_us > last)
+		last = ts_us;
+	s->sum.duration_us = last > s->first_ts ? last - s->first_ts : 0;
+	ev.u.end.reason = why;
+	ev.u.end.summary = &s->sum;
+	sess_emit(s, &ev);
+	if (s->cfg->tap.end != NULL)
+		s->cfg->tap.end(s->cfg->tap.ctx, s->id);
+	session_free(s);
+}
+
+const struct byte_layer_ops imap_session_ops = {
+	.feed = session_feed,
+	.gap = session_gap,
+	.end = session_end,
+};
+
+struct imap_session *imap_session_new(const struct imap_session_config *cfg,
+				      const struct imap_session_info *info)
+{
+	struct imap_session *s = calloc(1, sizeof *s);
+	struct imap_lexer_hooks hooks = { 0 };
+	size_t keep = cfg->literal_keep ? cfg->literal_keep : IMAP_DEFAULT_LITERAL_KEEP;
+	struct event ev = { .type = EV_SESSION_START, .ts_us = info->first_ts_us };
+
+	if (s == NULL)
+		return NULL;
+	s->cfg = cfg;
+	s->id = info->id;
+	copy_endpoint(s->client, info->client);
+	copy_endpoint(s->server, info->server);
+	s->mid_stream = info->mid_stream;
+	s->first_ts = s->last_ts = s->now = info->first_ts_us;
+	buf_init(&s->mailbox, SESS_MAX_MAILBOX, cfg->budget);
+	buf_init(&s->args, SESS_MAX_ARGS, cfg->budget);
+	buf_init(&s->scratch, SESS_MAX_MAILBOX, cfg->budget);
+	hooks.ctx = s;
+	hooks.line = session_line;
+	hooks.literal_begin = session_literal_begin;
+	hooks.notice = lexer_notice;
+	s->lx[DIR_C2S] = imap_lexer_new(DIR_C2S, info->mid_stream, keep, cfg->budget, &hooks);
+	s->lx[DIR_S2C] = imap_lexer_new(DIR_S2C, info->mid_stream, keep, cfg->budget, &hooks);
+	if (s->lx[DIR_C2S] == NULL || s->lx[DIR_S2C] == NULL) {
+		session_free(s);
+		return NULL;
+	}
+	ev.u.start.mid_stream = info->mid_stream;
+	ev.u.start.implicit_tls = info->implicit_tls;
+	sess_emit(s, &ev);
+	if (info->implicit_tls)
+		session_start_tls(s, "implicit", info->first_ts_us);
+	return s;
+}
+
+enum imap_session_state imap_session_state(const struct imap_session *s)
+{
+	return s->state;
+}
+
+struct buf_slice imap_session_mailbox(const struct imap_session *s)
+{
+	return s->have_mailbox ? bslice(&s->mailbox) : SLICE_NULL;
+}
+
+/* --- classification -------------------------------------------------- */
+
+static bool ci_prefix(const uint8_t *p, size_t n, const char *w)
+{
+	size_t wl = strlen(w);
+
+	if (n < wl)
+		return false;
+	for (size_t i = 0; i < wl; i++)
+		if ((p[i] >= 'a' && p[i] <= 'z' ? p[i] - 32 : p[i]) != w[i])
+			return false;
+	return true;
+}
+
+static bool word_end(const uint8_t *p, size_t n, size_t i)
+{
+	return i == n || p[i] == ' ' || p[i] == '\r' || p[i] == '\n';
+}
+
+int imap_session_classify(const uint8_t *p, size_t n)
+{
+	static const char *const first_cmds[] = {
+		"CAPABILITY", "LOGIN", "AUTHENTICATE", "STARTTLS", "ID",
+	};
+	const uint8_t *lf = n ? memchr(p, '\n', n) : NULL;
+	size_t len = lf ? (size_t)(lf - p) : n, tag = 0;
+
+	if (ci_prefix(p, len, "* PREAUTH") && word_end(p, len, 9))
+		return 1;
+	if (ci_prefix(p, len, "* OK") && word_end(p, len, 4)) {
+		for (size_t i = 4; i + 4 <= len; i++)
+			if (ci_prefix(p + i, len - i, "IMAP"))
+				return 1;
+		return 2;	/* an OK greeting that does not say IMAP */
+	}
+	while (tag < len && p[tag] > 0x20 && p[tag] < 0x7f && !strchr("(){\"%*\\+", p[tag]))
+		tag++;
+	if (tag == 0 || tag >= len || p[tag] != ' ')
+		return -1;
+	for (size_t k = 0; k < sizeof first_cmds / sizeof first_cmds[0]; k++) {
+		size_t wl = strlen(first_cmds[k]);
+
+		if (ci_prefix(p + tag + 1, len - tag - 1, first_cmds[k]) &&
+		    word_end(p, len, tag + 1 + wl))
+			return 0;
+	}
+	return -1;
+}

@@ -1,0 +1,786 @@
+/* The session model: scripted byte streams of both directions in, the
+ * recorded events out.  Every script is run whole and again one byte at a
+ * time (in the same order of directions), and both runs must give exactly
+ * the expected events. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "imap/imap_session.h"
+
+#define MAX_EVENTS 8192
+#define EV_TEXT 512
+
+struct rec {
+	char *ev[MAX_EVENTS];
+	size_t n;
+	size_t notices;
+	char last_notice[EV_TEXT];
+	uint64_t tapped[2];
+	uint64_t tap_gaps;
+	int tap_ends;
+	/* state seen just before end */
+	enum imap_session_state state;
+	char mailbox[EV_TEXT];
+};
+
+static int sl(char *o, size_t cap, struct buf_slice s)
+{
+	if (s.ptr == NULL)
+		return snprintf(o, cap, "null");
+	return snprintf(o, cap, "%.*s", (int)s.len, (const char *)s.ptr);
+}
+
+#define SL(s) (s).ptr ? (int)(s).len : 4, (s).ptr ? (const char *)(s).ptr : "null"
+
+/* One compact line per event, easy to compare. */
+static void fmt_event(char *o, size_t cap, const struct event *ev)
+{
+	const struct session_summary *m;
+
+	switch (ev->type) {
+	case EV_SESSION_START:
+		snprintf(o, cap, "start mid=%d tls=%d", ev->u.start.mid_stream,
+			 ev->u.start.implicit_tls);
+		break;
+	case EV_GREETING:
+		snprintf(o, cap, "greeting %.*s [%.*s] %.*s", SL(ev->u.greeting.status),
+			 SL(ev->u.greeting.code), SL(ev->u.greeting.text));
+		break;
+	case EV_COMMAND:
+		snprintf(o, cap, "C %.*s %.*s|%.*s| lit=%llu", SL(ev->u.command.tag),
+			 SL(ev->u.command.name), SL(ev->u.command.args),
+			 (unsigned long long)ev->u.command.literal_bytes);
+		break;
+	case EV_CONTINUATION:
+		snprintf(o, cap, "+ %s %.*s", event_dir_name(ev->u.continuation.dir),
+			 SL(ev->u.continuation.text));
+		break;
+	case EV_UNTAGGED:
+		snprintf(o, cap, "* %.*s (%.*s) %.*s", SL(ev->u.untagged.name),
+			 SL(ev->u.untagged.tag), SL(ev->u.untagged.text));
+		break;
+	case EV_RESPONSE:
+		snprintf(o, cap, "S %.*s %.*s [%.*s] %.*s cmd=%.*s lat=%.3f",
+			 SL(ev->u.response.tag), SL(ev->u.response.status),
+			 SL(ev->u.response.code), SL(ev->u.response.text),
+			 SL(ev->u.response.command), ev->u.response.latency_ms);
+		break;
+	case EV_LOGIN:
+		snprintf(o, cap, "login %.*s user=%.*s %s tag=%.*s %s clear=%d secret=%.*s",
+			 SL(ev->u.login.mechanism), SL(ev->u.login.user),
+			 event_login_result_name(ev->u.login.result), SL(ev->u.login.tag),
+			 event_transport_name(ev->u.login.transport),
+			 ev->u.login.cleartext_secret, SL(ev->u.login.secret));
+		break;
+	case EV_TLS:
+		snprintf(o, cap, "tls %s dec=%d %s", ev->u.tls.phase, ev->u.tls.decrypted,
+			 ev->u.tls.reason ? ev->u.tls.reason : "null");
+		break;
+	case EV_COMPRESS:
+		snprintf(o, cap, "compress %s dec=%d", ev->u.compress.algorithm,
+			 ev->u.compress.decoded);
+		break;
+	case EV_GAP:
+		snprintf(o, cap, "gap %s %llu @%llu", event_dir_name(ev->u.gap.dir),
+			 (unsigned long long)ev->u.gap.bytes,
+			 (unsigned long long)ev->u.gap.offset);
+		break;
+	case EV_SESSION_END:
+		m = ev->u.end.summary;
+		snprintf(o, cap, "end %s cmd=%llu ok=%llu no=%llu bad=%llu un=%llu "
+			 "b=%llu/%llu w=%llu/%llu gaps=%llu dur=%lld",
+			 event_end_reason_name(ev->u.end.reason),
+			 (unsigned long long)m->commands, (unsigned long long)m->responses_ok,
+			 (unsigned long long)m->responses_no, (unsigned long long)m->responses_bad,
+			 (unsigned long long)m->untagged, (unsigned long long)m->bytes_c2s,
+			 (unsigned long long)m->bytes_s2c, (unsigned long long)m->wire_bytes_c2s,
+			 (unsigned long long)m->wire_bytes_s2c, (unsigned long long)m->gaps,
+			 (long long)m->duration_us);
+		break;
+	default:
+		snprintf(o, cap, "?");
+	}
+}
+
+static void rec_event(void *ctx, const struct event *ev)
+{
+	struct rec *r = ctx;
+	char line[EV_TEXT];
+
+	assert_non_null(ev->client);
+	assert_string_equal(ev->client, "192.0.2.1:50000");
+	assert_int_equal(ev->session, 7);
+	fmt_event(line, sizeof line, ev);
+	assert_true(r->n < MAX_EVENTS);
+	r->ev[r->n++] = strdup(line);
+}
+
+static void rec_notice(void *ctx, uint64_t session, int64_t ts, const char *msg)
+{
+	struct rec *r = ctx;
+
+	(void)ts;
+	assert_int_equal(session, 7);
+	r->notices++;
+	snprintf(r->last_notice, sizeof r->last_notice, "%s", msg);
+}
+
+static void tap_data(void *ctx, uint64_t session, enum stream_dir dir, const uint8_t *p,
+		     size_t n)
+{
+	struct rec *r = ctx;
+
+	(void)session;
+	(void)p;
+	r->tapped[dir] += n;
+}
+
+static void tap_gap(void *ctx, uint64_t session, enum stream_dir dir, uint64_t nbytes)
+{
+	struct rec *r = ctx;
+
+	(void)session;
+	(void)dir;
+	r->tap_gaps += nbytes;
+}
+
+static void tap_end(void *ctx, uint64_t session)
+{
+	struct rec *r = ctx;
+
+	(void)session;
+	r->tap_ends++;
+}
+
+static const struct output_ops rec_ops = { .event = rec_event };
+
+static void rec_free(struct rec *r)
+{
+	for (size_t i = 0; i < r->n; i++)
+		free(r->ev[i]);
+	r->n = 0;
+}
+
+/* --- scripts ------------------------------------------------------------- */
+
+enum step_kind { STEP_DATA, STEP_GAP, STEP_CHECK };
+
+struct step {
+	enum step_kind kind;
+	enum stream_dir dir;
+	const char *data;
+	size_t len;
+	int64_t ts;
+	uint64_t gap;
+};
+
+#define C_(t, s) { STEP_DATA, DIR_C2S, s, sizeof(s) - 1, t, 0 }
+#define S_(t, s) { STEP_DATA, DIR_S2C, s, sizeof(s) - 1, t, 0 }
+#define GAP_(t, d, n) { STEP_GAP, d, NULL, 0, t, n }
+#define CHECK_ { STEP_CHECK, 0, NULL, 0, 0, 0 }	/* snapshot state, mailbox */
+
+struct opts {
+	bool show_secrets;
+	bool mid_stream;
+	bool implicit_tls;
+	enum end_reason why;
+	int64_t end_ts;
+};
+
+static void run(struct rec *r, const struct step *steps, size_t n, const struct opts *o,
+		bool bytewise)
+{
+	struct imap_session_config cfg = { 0 };
+	struct imap_session_info info = { 0 };
+	struct imap_session *s;
+
+	memset(r, 0, sizeof *r);
+	cfg.show_secrets = o->show_secrets;
+	cfg.out.ops = &rec_ops;
+	cfg.out.ctx = r;
+	cfg.notice = rec_notice;
+	cfg.notice_ctx = r;
+	cfg.tap.ctx = r;
+	cfg.tap.data = tap_data;
+	cfg.tap.gap = tap_gap;
+	cfg.tap.end = tap_end;
+	info.id = 7;
+	info.client = "192.0.2.1:50000";
+	info.server = "198.51.100.2:143";
+	info.mid_stream = o->mid_stream;
+	info.implicit_tls = o->implicit_tls;
+	info.first_ts_us = 1000;
+	s = imap_session_new(&cfg, &info);
+	assert_non_null(s);
+	for (size_t i = 0; i < n; i++) {
+		const struct step *st = &steps[i];
+		const uint8_t *p = (const uint8_t *)st->data;
+
+		if (st->kind == STEP_GAP) {
+			imap_session_ops.gap(s, st->dir, st->gap, st->ts);
+		} else if (st->kind == STEP_CHECK) {
+			struct buf_slice mb = imap_session_mailbox(s);
+
+			r->state = imap_session_state(s);
+			sl(r->mailbox, sizeof r->mailbox, mb);
+		} else if (!bytewise) {
+			imap_session_ops.feed(s, st->dir, p, st->len, st->ts);
+		} else {
+			for (size_t k = 0; k < st->len; k++)
+				imap_session_ops.feed(s, st->dir, p + k, 1, st->ts);
+		}
+	}
+	imap_session_ops.end(s, o->why, o->end_ts ? o->end_ts : 100000);
+}
+
+static void expect(struct rec *r, const char *const *want, size_t n_want)
+{
+	bool ok = r->n == n_want;
+
+	for (size_t i = 0; ok && i < n_want; i++)
+		ok = strcmp(r->ev[i], want[i]) == 0;
+	if (!ok) {
+		for (size_t i = 0; i < r->n || i < n_want; i++)
+			print_message("%s %-60s | %s\n",
+				      i < r->n && i < n_want && strcmp(r->ev[i], want[i]) == 0 ? " " : "!",
+				      i < n_want ? want[i] : "-", i < r->n ? r->ev[i] : "-");
+		fail_msg("events differ");
+	}
+}
+
+/* Run whole and byte by byte; both must give want.  r keeps the last run. */
+static void check_script(struct rec *r, const struct step *steps, size_t n,
+			 const struct opts *o, const char *const *want, size_t n_want)
+{
+	run(r, steps, n, o, false);
+	expect(r, want, n_want);
+	rec_free(r);
+	run(r, steps, n, o, true);
+	expect(r, want, n_want);
+}
+
+#define N(a) (sizeof(a) / sizeof((a)[0]))
+
+/* --- tests ----------------------------------------------------------------- */
+
+static const struct step login_script[] = {
+	S_(1000, "* OK [CAPABILITY IMAP4rev1 LITERAL+] ready\r\n"),
+	C_(2000, "a1 LOGIN {5}\r\n"),
+	S_(3000, "+ go ahead\r\n"),
+	C_(4000, "alice {6}\r\n"),
+	S_(5000, "+ go ahead\r\n"),
+	C_(6000, "s3cr\"t\r\n"),
+	S_(7500, "a1 OK [CAPABILITY IMAP4rev1] Logged in\r\n"),
+	C_(8000, "a2 select \"IN\\\"BOX\"\r\n"),
+	S_(9000, "* 3 EXISTS\r\n* FLAGS (\\Seen \\Draft)\r\n"
+		 "* OK [UIDVALIDITY 42] UIDs valid\r\na2 OK [READ-WRITE] SELECT done\r\n"),
+	CHECK_,
+	C_(10000, "a3 LOGIN bob \"p\\\\w\"\r\n"),
+	S_(12000, "a3 NO [AUTHENTICATIONFAILED] nope\r\n"),
+	C_(13000, "a4 LOGOUT\r\n"),
+	S_(14000, "* BYE bye\r\na4 OK done\r\n"),
+};
+
+static void test_login_literals(void **state)
+{
+	static const char *const want[] = {
+		"start mid=0 tls=0",
+		"greeting OK [CAPABILITY IMAP4rev1 LITERAL+] ready",
+		"+ s2c go ahead",
+		"+ s2c go ahead",
+		"C a1 LOGIN|{5} ***| lit=11",
+		"S a1 OK [CAPABILITY IMAP4rev1] Logged in cmd=LOGIN lat=1.500",
+		"login LOGIN user=alice ok tag=a1 plain clear=1 secret=null",
+		"C a2 SELECT|\"IN\\\"BOX\"| lit=0",
+		"* EXISTS (a2) 3 EXISTS",
+		"* FLAGS (a2) FLAGS (\\Seen \\Draft)",
+		"* OK (a2) OK [UIDVALIDITY 42] UIDs valid",
+		"S a2 OK [READ-WRITE] SELECT done cmd=SELECT lat=1.000",
+		"C a3 LOGIN|bob ***| lit=0",
+		"S a3 NO [AUTHENTICATIONFAILED] nope cmd=LOGIN lat=2.000",
+		"login LOGIN user=bob fail tag=a3 plain clear=1 secret=null",
+		"C a4 LOGOUT|| lit=0",
+		"* BYE (a4) BYE bye",
+		"S a4 OK [null] done cmd=LOGOUT lat=1.000",
+		"end fin cmd=4 ok=3 no=1 bad=0 un=4 b=86/268 w=86/268 gaps=0 dur=99000",
+	};
+	struct opts o = { .why = END_FIN };
+	struct rec r;
+
+	(void)state;
+	check_script(&r, login_script, N(login_script), &o, want, N(want));
+	assert_int_equal(r.state, IMAP_STATE_SELECTED);
+	assert_string_equal(r.mailbox, "IN\"BOX");
+	assert_int_equal(r.notices, 0);
+	assert_int_equal(r.tapped[DIR_C2S], 86);
+	assert_int_equal(r.tapped[DIR_S2C], 268);
+	assert_int_equal(r.tap_ends, 1);
+	rec_free(&r);
+}
+
+static void test_login_show_secrets(void **state)
+{
+	struct opts o = { .show_secrets = true, .why = END_FIN };
+	struct rec r;
+	bool seen_pw = false, seen_pw2 = false;
+
+	(void)state;
+	run(&r, login_script, N(login_script), &o, false);
+	for (size_t i = 0; i < r.n; i++) {
+		if (strcmp(r.ev[i], "login LOGIN user=alice ok tag=a1 plain clear=1 "
+				    "secret=s3cr\"t") == 0)
+			seen_pw = true;
+		if (strcmp(r.ev[i], "C a3 LOGIN|bob \"p\\\\w\"| lit=0") == 0)
+			seen_pw2 = true;
+	}
+	assert_true(seen_pw);
+	assert_true(seen_pw2);
+	rec_free(&r);
+}
+
+static void test_authenticate_plain(void **state)
+{
+	static const struct step steps[] = {
+		S_(1000, "* OK IMAP ready\r\n"),
+		C_(2000, "A1 AUTHENTICATE PLAIN AGFsaWNlAHNlY3JldA==\r\n"),
+		S_(2500, "A1 NO [AUTHENTICATIONFAILED] Invalid credentials\r\n"),
+		C_(3000, "A2 AUTHENTICATE PLAIN\r\n"),
+		S_(3100, "+ \r\n"),
+		C_(3200, "AGFsaWNlAHNlY3JldA==\r\n"),
+		S_(4200, "A2 OK [CAPABILITY IMAP4rev1] done\r\n"),
+		C_(5000, "A3 CAPABILITY\r\n"),
+		S_(5100, "* CAPABILITY IMAP4rev1\r\nA3 OK\r\n"),
+	};
+	static const char *const want[] = {
+		"start mid=0 tls=0",
+		"greeting OK [null] IMAP ready",
+		"C A1 AUTHENTICATE|PLAIN ***| lit=0",
+		"S A1 NO [AUTHENTICATIONFAILED] Invalid credentials cmd=AUTHENTICATE lat=0.500",
+		"login PLAIN user=alice fail tag=A1 plain clear=1 secret=null",
+		"C A2 AUTHENTICATE|PLAIN| lit=0",
+		"+ s2c ",
+		"+ c2s ***",
+		"S A2 OK [CAPABILITY IMAP4rev1] done cmd=AUTHENTICATE lat=1.200",
+		"login PLAIN user=alice ok tag=A2 plain clear=1 secret=null",
+		"C A3 CAPABILITY|| lit=0",
+		"* CAPABILITY (A3) CAPABILITY IMAP4rev1",
+		"S A3 OK [null]  cmd=CAPABILITY lat=0.100",
+		"end eof cmd=3 ok=2 no=1 bad=0 un=1 b=104/137 w=104/137 gaps=0 dur=4100",
+	};
+	struct opts o = { .why = END_EOF };
+	struct rec r;
+
+	(void)state;
+	check_script(&r, steps, N(steps), &o, want, N(want));
+	assert_int_equal(r.state, IMAP_STATE_NOT_AUTH);	/* no CHECK_ step */
+	rec_free(&r);
+}
+
+static void test_authenticate_cancel_and_login_mech(void **state)
+{
+	static const struct step steps[] = {
+		S_(1000, "* OK ready\r\n"),
+		C_(2000, "1 AUTHENTICATE LOGIN\r\n"),
+		S_(2100, "+ VXNlcm5hbWU6\r\n"),
+		C_(2200, "*\r\n"),
+		S_(2300, "1 BAD Authentication cancelled\r\n"),
+		C_(3000, "2 authenticate login\r\n"),
+		S_(3100, "+ VXNlcm5hbWU6\r\n"),
+		C_(3200, "Ym9iQGV4YW1wbGUub3Jn\r\n"),
+		S_(3300, "+ UGFzc3dvcmQ6\r\n"),
+		C_(3400, "aHVudGVyMg==\r\n"),
+		S_(3900, "2 OK Logged in\r\n"),
+		CHECK_,
+		C_(4000, "3 AUTHENTICATE GSSAPI\r\n"),
+		S_(4100, "+ \r\n"),
+		C_(4200, "YIIChwYJKoZIhvcSAQICAQBuggJ2MIICcqADAgEFoQMCAQ6iBwMFACAAAACj\r\n"),
+	};
+	static const char *const want[] = {
+		"start mid=0 tls=0",
+		"greeting OK [null] ready",
+		"C 1 AUTHENTICATE|LOGIN| lit=0",
+		"+ s2c VXNlcm5hbWU6",
+		"+ c2s *",
+		"S 1 BAD [null] Authentication cancelled cmd=AUTHENTICATE lat=0.300",
+		"login LOGIN user=null fail tag=1 plain clear=1 secret=null",
+		"C 2 AUTHENTICATE|login| lit=0",
+		"+ s2c VXNlcm5hbWU6",
+		"+ c2s ***",
+		"+ s2c UGFzc3dvcmQ6",
+		"+ c2s ***",
+		"S 2 OK [null] Logged in cmd=AUTHENTICATE lat=0.900",
+		"login LOGIN user=bob@example.org ok tag=2 plain clear=1 secret=null",
+		"C 3 AUTHENTICATE|GSSAPI| lit=0",
+		"+ s2c ",
+		"+ c2s ***",
+		/* the session ends with GSSAPI unanswered */
+		"login GSSAPI user=null unknown tag=3 plain clear=0 secret=null",
+		"end rst cmd=3 ok=1 no=0 bad=1 un=0 b=168/112 w=168/112 gaps=0 dur=99000",
+	};
+	struct opts o = { .why = END_RST };
+	struct rec r;
+
+	(void)state;
+	check_script(&r, steps, N(steps), &o, want, N(want));
+	assert_int_equal(r.state, IMAP_STATE_AUTH);
+	rec_free(&r);
+}
+
+static void test_refused_append(void **state)
+{
+	static const struct step steps[] = {
+		S_(1000, "* PREAUTH [CAPABILITY IMAP4rev1] hi\r\n"),
+		C_(2000, "a1 APPEND Drafts (\\Seen) {10}\r\n"),
+		S_(2400, "a1 NO [TRYCREATE] No such mailbox\r\n"),
+		C_(3000, "a2 CREATE Drafts\r\n"),
+		S_(3200, "a2 OK created\r\n"),
+		C_(4000, "a3 APPEND Drafts {10}\r\n"),
+		S_(4100, "+ Ready for literal data\r\n"),
+		C_(4200, "A1 OK hi\r\n\r\n"),	/* a body that looks like IMAP */
+		S_(4700, "a3 OK [APPENDUID 1 2] done\r\n"),
+		C_(5000, "a4 APPEND Drafts {5+}\r\nhello\r\n"),
+		S_(5500, "a4 OK done\r\n"),
+	};
+	static const char *const want[] = {
+		"start mid=0 tls=0",
+		"greeting PREAUTH [CAPABILITY IMAP4rev1] hi",
+		"C a1 APPEND|Drafts (\\Seen) {10}| lit=10",
+		"S a1 NO [TRYCREATE] No such mailbox cmd=APPEND lat=0.400",
+		"C a2 CREATE|Drafts| lit=0",
+		"S a2 OK [null] created cmd=CREATE lat=0.200",
+		"+ s2c Ready for literal data",
+		"C a3 APPEND|Drafts {10}| lit=10",
+		"S a3 OK [APPENDUID 1 2] done cmd=APPEND lat=0.500",
+		"C a4 APPEND|Drafts {5+}| lit=5",
+		"S a4 OK [null] done cmd=APPEND lat=0.500",
+		"end fin cmd=4 ok=3 no=1 bad=0 un=0 b=114/153 w=114/153 gaps=0 dur=99000",
+	};
+	struct opts o = { .why = END_FIN };
+	struct rec r;
+
+	(void)state;
+	check_script(&r, steps, N(steps), &o, want, N(want));
+	assert_int_equal(r.notices, 0);
+	rec_free(&r);
+}
+
+static void test_idle_and_owners(void **state)
+{
+	static const struct step steps[] = {
+		S_(1000, "* PREAUTH ready\r\n"),
+		C_(2000, "a1 IDLE\r\n"),
+		S_(2100, "+ idling\r\n"),
+		S_(5000, "* 4 EXISTS\r\n"),
+		C_(6000, "DONE\r\n"),
+		S_(6100, "a1 OK IDLE terminated\r\n"),
+		/* two commands in flight: each untagged goes to its producer */
+		C_(7000, "a2 UID FETCH 1:* (FLAGS)\r\na3 LIST \"\" *\r\n"),
+		S_(7100, "* LIST (\\HasNoChildren) \"/\" INBOX\r\n"
+			 "* 1 FETCH (UID 5 FLAGS (\\Seen))\r\n* 2 EXISTS\r\n"
+			 "a3 OK LIST done\r\na2 OK FETCH done\r\n"),
+		C_(8000, "a5 ENABLE QRESYNC\r\na6 ID (\"name\" \"x\")\r\na7 NAMESPACE\r\n"),
+		S_(8100, "* ENABLED QRESYNC\r\na5 OK\r\n* ID NIL\r\na6 OK\r\n"
+			 "* NAMESPACE ((\"\" \"/\")) NIL NIL\r\na7 OK\r\n"),
+	};
+	static const char *const want[] = {
+		"start mid=0 tls=0",
+		"greeting PREAUTH [null] ready",
+		"C a1 IDLE|| lit=0",
+		"+ s2c idling",
+		"* EXISTS (a1) 4 EXISTS",
+		"+ c2s DONE",
+		"S a1 OK [null] IDLE terminated cmd=IDLE lat=4.100",
+		"C a2 UID FETCH|1:* (FLAGS)| lit=0",
+		"C a3 LIST|\"\" *| lit=0",
+		"* LIST (a3) LIST (\\HasNoChildren) \"/\" INBOX",
+		"* FETCH (a2) 1 FETCH (UID 5 FLAGS (\\Seen))",
+		"* EXISTS (null) 2 EXISTS",
+		"S a3 OK [null] LIST done cmd=LIST lat=0.100",
+		"S a2 OK [null] FETCH done cmd=UID FETCH lat=0.100",
+		"C a5 ENABLE|QRESYNC| lit=0",
+		"C a6 ID|(\"name\" \"x\")| lit=0",
+		"C a7 NAMESPACE|| lit=0",
+		"* ENABLED (a5) ENABLED QRESYNC",
+		"S a5 OK [null]  cmd=ENABLE lat=0.100",
+		"* ID (a6) ID NIL",
+		"S a6 OK [null]  cmd=ID lat=0.100",
+		"* NAMESPACE (a7) NAMESPACE ((\"\" \"/\")) NIL NIL",
+		"S a7 OK [null]  cmd=NAMESPACE lat=0.100",
+		"end timeout cmd=6 ok=6 no=0 bad=0 un=7 b=108/259 w=108/259 gaps=0 dur=7100",
+	};
+	struct opts o = { .why = END_EVICTED };
+	struct rec r;
+
+	(void)state;
+	check_script(&r, steps, N(steps), &o, want, N(want));
+	rec_free(&r);
+}
+
+static void test_starttls_stops_parsing(void **state)
+{
+	static const struct step steps[] = {
+		S_(1000, "* OK [CAPABILITY IMAP4rev1 STARTTLS LOGINDISABLED] ready\r\n"),
+		C_(2000, "a1 STARTTLS\r\n"),
+		/* TLS bytes right behind the OK, in the same chunk */
+		S_(2500, "a1 OK Begin TLS negotiation now\r\n\x16\x03\x03\x00\x02\r\n"),
+		C_(3000, "\x16\x03\x01\x00\x05hello a2 LOGIN x y\r\n"),
+		GAP_(3500, DIR_S2C, 50),
+		S_(4000, "\x17\x03\x03\x00\x10* OK not really\r\n"),
+	};
+	static const char *const want[] = {
+		"start mid=0 tls=0",
+		"greeting OK [CAPABILITY IMAP4rev1 STARTTLS LOGINDISABLED] ready",
+		"C a1 STARTTLS|| lit=0",
+		"S a1 OK [null] Begin TLS negotiation now cmd=STARTTLS lat=0.500",
+		"tls starttls dec=0 TLS decryption not available",
+		"gap s2c 50 @98",
+		"end fin cmd=1 ok=1 no=0 bad=0 un=0 b=13/91 w=38/120 gaps=1 dur=99000",
+	};
+	struct opts o = { .why = END_FIN };
+	struct rec r;
+
+	(void)state;
+	check_script(&r, steps, N(steps), &o, want, N(want));
+	assert_int_equal(r.notices, 0);
+	assert_int_equal(r.tapped[DIR_S2C], 91);	/* plaintext only */
+	assert_int_equal(r.tap_gaps, 0);
+	rec_free(&r);
+}
+
+static void test_implicit_tls_and_compress(void **state)
+{
+	static const struct step tls_steps[] = {
+		C_(1000, "\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03"),
+		S_(1100, "\x16\x03\x03\x00\x7a\x02"),
+	};
+	static const char *const tls_want[] = {
+		"start mid=0 tls=1",
+		"tls implicit dec=0 TLS decryption not available",
+		"end eof cmd=0 ok=0 no=0 bad=0 un=0 b=0/0 w=11/6 gaps=0 dur=100",
+	};
+	static const struct step z_steps[] = {
+		S_(1000, "* PREAUTH ok\r\n"),
+		C_(2000, "z1 COMPRESS DEFLATE\r\n"),
+		S_(2100, "z1 OK DEFLATE active\r\n"),
+		C_(2200, "\x78\x9c\xcb\x48\xcd\xc9\xc9\x07\x00\x06\x2c\x02\x15\r\n"),
+		S_(2300, "\x00\x00\xff\xff* 1 EXISTS\r\n"),
+	};
+	static const char *const z_want[] = {
+		"start mid=0 tls=0",
+		"greeting PREAUTH [null] ok",
+		"C z1 COMPRESS|DEFLATE| lit=0",
+		"S z1 OK [null] DEFLATE active cmd=COMPRESS lat=0.100",
+		"compress DEFLATE dec=0",
+		"end eof cmd=1 ok=1 no=0 bad=0 un=0 b=21/36 w=36/52 gaps=0 dur=1300",
+	};
+	struct opts o = { .implicit_tls = true, .why = END_EOF };
+	struct rec r;
+
+	(void)state;
+	check_script(&r, tls_steps, N(tls_steps), &o, tls_want, N(tls_want));
+	assert_int_equal(r.notices, 0);
+	rec_free(&r);
+	o.implicit_tls = false;
+	check_script(&r, z_steps, N(z_steps), &o, z_want, N(z_want));
+	assert_int_equal(r.notices, 0);
+	rec_free(&r);
+}
+
+static void test_gaps(void **state)
+{
+	static const struct step steps[] = {
+		S_(1000, "* OK ready\r\n"),
+		C_(2000, "a1 NOOP\r\n"),
+		S_(2100, "a1 OK\r\n"),
+		C_(3000, "a2 FET"),
+		GAP_(3100, DIR_C2S, 100),
+		C_(3200, "junk after the hole\r\na3 NOOP\r\n"),
+		S_(3300, "a2 OK\r\na3 OK\r\n"),
+		/* a gap inside a server literal is absorbed by its count */
+		C_(4000, "a4 FETCH 1 BODY[]\r\n"),
+		S_(4100, "* 1 FETCH (BODY[] {20}\r\n0123456"),
+		GAP_(4200, DIR_S2C, 8),
+		S_(4300, "67890)\r\na4 OK done\r\n"),
+	};
+	static const char *const want[] = {
+		"start mid=0 tls=0",
+		"greeting OK [null] ready",
+		"C a1 NOOP|| lit=0",
+		"S a1 OK [null]  cmd=NOOP lat=0.100",
+		"gap c2s 100 @15",
+		"C a3 NOOP|| lit=0",
+		"S a2 OK [null]  cmd=null lat=-1.000",
+		"S a3 OK [null]  cmd=NOOP lat=0.100",
+		"C a4 FETCH|1 BODY[]| lit=0",
+		"gap s2c 8 @64",
+		"* FETCH (a4) 1 FETCH (BODY[] {20})",
+		"S a4 OK [null] done cmd=FETCH lat=0.300",
+		"end fin cmd=3 ok=4 no=0 bad=0 un=1 b=64/84 w=64/84 gaps=2 dur=99000",
+	};
+	struct opts o = { .why = END_FIN };
+	struct rec r;
+
+	(void)state;
+	check_script(&r, steps, N(steps), &o, want, N(want));
+	assert_int_equal(r.tap_gaps, 108);
+	rec_free(&r);
+}
+
+static void test_mid_stream(void **state)
+{
+	static const struct step steps[] = {
+		/* inside a FETCH body, and inside an APPEND literal */
+		S_(1000, "Subject: report\r\n\r\nPlease check\r\n)\r\n"
+			 "* 5 EXISTS\r\na7 OK FETCH completed\r\n"),
+		C_(1100, "the rest of a message\r\nFrom: x\r\n\r\na8 NOOP\r\n"),
+		S_(1200, "a8 OK NOOP done\r\n"),
+	};
+	static const char *const want[] = {
+		"start mid=1 tls=0",
+		"* EXISTS (null) 5 EXISTS",
+		"S a7 OK [null] FETCH completed cmd=null lat=-1.000",
+		"C a8 NOOP|| lit=0",
+		"S a8 OK [null] NOOP done cmd=NOOP lat=0.100",
+		"end eof cmd=1 ok=2 no=0 bad=0 un=1 b=43/88 w=43/88 gaps=0 dur=200",
+	};
+	struct opts o = { .mid_stream = true, .why = END_EOF };
+	struct rec r;
+
+	(void)state;
+	check_script(&r, steps, N(steps), &o, want, N(want));
+	rec_free(&r);
+}
+
+static void test_not_imap(void **state)
+{
+	static const struct step ssh[] = {
+		S_(1000, "SSH-2.0-OpenSSH_9.6\r\n"),
+		C_(1100, "SSH-2.0-PuTTY_Release_0.80\r\n"),
+		S_(1200, "\x00\x00\x01\x0c\x0a\x14* OK\r\n"),
+	};
+	static const char *const ssh_want[] = {
+		"start mid=0 tls=0",
+		"end eof cmd=0 ok=0 no=0 bad=0 un=0 b=28/33 w=28/33 gaps=0 dur=200",
+	};
+	static const struct step http[] = {
+		C_(1000, "GET / HTTP/1.1\r\nHost: x\r\n\r\n"),
+		S_(1100, "HTTP/1.1 400 Bad Request\r\n\r\n"),
+	};
+	static const char *const http_want[] = {
+		"start mid=0 tls=0",
+		"end eof cmd=0 ok=0 no=0 bad=0 un=0 b=27/28 w=27/28 gaps=0 dur=100",
+	};
+	struct opts o = { .why = END_EOF };
+	struct rec r;
+
+	(void)state;
+	check_script(&r, ssh, N(ssh), &o, ssh_want, N(ssh_want));
+	assert_int_equal(r.notices, 1);
+	assert_string_equal(r.last_notice, "session 7: not IMAP traffic "
+			    "(server's first line: \"SSH-2.0-OpenSSH_9.6\")");
+	assert_int_equal(r.tapped[DIR_S2C], 33);
+	rec_free(&r);
+	check_script(&r, http, N(http), &o, http_want, N(http_want));
+	assert_int_equal(r.notices, 1);
+	assert_non_null(strstr(r.last_notice, "client's first line: \"GET / HTTP/1.1\""));
+	rec_free(&r);
+}
+
+static void test_pending_cap(void **state)
+{
+	struct imap_session_config cfg = { 0 };
+	struct imap_session_info info = { .id = 7, .client = "192.0.2.1:50000",
+					  .server = "198.51.100.2:143", .first_ts_us = 1 };
+	struct imap_session *s;
+	struct rec r;
+	char line[64];
+	int k;
+
+	(void)state;
+	memset(&r, 0, sizeof r);
+	cfg.out.ops = &rec_ops;
+	cfg.out.ctx = &r;
+	cfg.notice = rec_notice;
+	cfg.notice_ctx = &r;
+	s = imap_session_new(&cfg, &info);
+	assert_non_null(s);
+	imap_session_ops.feed(s, DIR_S2C, (const uint8_t *)"* OK hi\r\n", 9, 2);
+	for (int i = 0; i < IMAP_MAX_PENDING_TAGS + 5; i++) {
+		k = snprintf(line, sizeof line, "t%d LOGIN u%d p\r\n", i, i);
+		imap_session_ops.feed(s, DIR_C2S, (const uint8_t *)line, (size_t)k, 3);
+	}
+	assert_int_equal(r.notices, 5);
+	assert_non_null(strstr(r.last_notice, "forgot the oldest (t4 LOGIN)"));
+	/* the dropped logins are reported as unknown, not lost */
+	assert_string_equal(r.ev[r.n - 1],
+			    "login LOGIN user=u4 unknown tag=t4 plain clear=1 secret=null");
+	k = snprintf(line, sizeof line, "t%d OK\r\n", IMAP_MAX_PENDING_TAGS + 4);
+	imap_session_ops.feed(s, DIR_S2C, (const uint8_t *)line, (size_t)k, 10);
+	assert_string_equal(r.ev[r.n - 2], "S t1028 OK [null]  cmd=LOGIN lat=0.007");
+	imap_session_ops.feed(s, DIR_S2C, (const uint8_t *)"t0 OK\r\n", 7, 11);
+	assert_string_equal(r.ev[r.n - 1], "S t0 OK [null]  cmd=null lat=-1.000");
+	imap_session_ops.end(s, END_EOF, 20);
+	/* 1029 sent, 5 dropped, 1 answered: 1023 unknown at the end */
+	k = 0;
+	for (size_t i = 0; i < r.n; i++)
+		k += strstr(r.ev[i], " unknown ") != NULL;
+	assert_int_equal(k, 5 + IMAP_MAX_PENDING_TAGS - 1);
+	rec_free(&r);
+}
+
+static void test_classify(void **state)
+{
+	static const struct {
+		const char *p;
+		int want;
+	} cases[] = {
+		{ "* OK [CAPABILITY IMAP4rev1 SASL-IR] Dovecot ready.\r\n", 1 },
+		{ "* OK Gimap ready for requests from 192.0.2.1\r\n", 1 },
+		{ "* OK ready\r\n", 2 },
+		{ "* PREAUTH welcome\r\n", 1 },
+		{ "a1 CAPABILITY\r\n", 0 },
+		{ ". login alice secret\r\n", 0 },
+		{ "A01 AUTHENTICATE PLAIN\r\n", 0 },
+		{ "x STARTTLS\r\n", 0 },
+		{ "1 ID (\"name\" \"mutt\")\r\n", 0 },
+		{ "a1 CAPABILITYX\r\n", -1 },
+		{ "GET / HTTP/1.1\r\n", -1 },
+		{ "SSH-2.0-OpenSSH_9.6\r\n", -1 },
+		{ "220 mail ESMTP\r\n", -1 },
+		{ "* OKAY\r\n", -1 },
+		{ "", -1 },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < N(cases); i++)
+		assert_int_equal(imap_session_classify((const uint8_t *)cases[i].p,
+						       strlen(cases[i].p)), cases[i].want);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_login_literals),
+		cmocka_unit_test(test_login_show_secrets),
+		cmocka_unit_test(test_authenticate_plain),
+		cmocka_unit_test(test_authenticate_cancel_and_login_mech),
+		cmocka_unit_test(test_refused_append),
+		cmocka_unit_test(test_idle_and_owners),
+		cmocka_unit_test(test_starttls_stops_parsing),
+		cmocka_unit_test(test_implicit_tls_and_compress),
+		cmocka_unit_test(test_gaps),
+		cmocka_unit_test(test_mid_stream),
+		cmocka_unit_test(test_not_imap),
+		cmocka_unit_test(test_pending_cap),
+		cmocka_unit_test(test_classify),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
