@@ -43,24 +43,36 @@ def main():
     if shutil.which("tcpflow") is None:
         print("tcpflow is not installed (apt-get install tcpflow)")
         return 1
-    compared = differing = skipped = 0
+    compared = differing = skipped = padded = 0
     for cap in captures():
         with tempfile.TemporaryDirectory() as tmp:
             sdir = os.path.join(tmp, "streams")
             tdir = os.path.join(tmp, "tcpflow")
             os.mkdir(tdir)
-            r = subprocess.run([IMAPSCOPE, "-q", "-F", "json", "-o", os.devnull,
+            events = os.path.join(tmp, "events.json")
+            r = subprocess.run([IMAPSCOPE, "-q", "-F", "json", "-o", events,
                                 "--streams", sdir, cap], capture_output=True)
             if r.returncode != 0:
                 print("FAIL %s: imapscope exited %d: %s" % (cap, r.returncode,
                       r.stderr.decode(errors="replace").strip()))
                 differing += 1
                 continue
-            subprocess.run(["tcpflow", "-r", cap, "-o", tdir],
-                           capture_output=True, check=True)
+            t = subprocess.run(["tcpflow", "-r", cap, "-o", tdir],
+                               capture_output=True)
+            if t.returncode != 0:    # e.g. Linux cooked v2, unknown to it
+                print("skip %s: tcpflow cannot read it" % os.path.basename(cap))
+                continue
             with open(os.path.join(sdir, "index.jsonl")) as f:
                 index = [json.loads(line) for line in f]
             names = [(s["client"], s["server"]) for s in index]
+            # a session that turned to TLS or DEFLATE writes the decoded
+            # bytes (or none), which tcpflow cannot know
+            encoded = set()
+            with open(events) as f:
+                for line in f:
+                    ev = json.loads(line)
+                    if ev["type"] in ("tls", "compress"):
+                        encoded.add(ev["session"])
             for s in index:
                 for d, a, b in (("c2s", s["client"], s["server"]),
                                 ("s2c", s["server"], s["client"])):
@@ -68,19 +80,28 @@ def main():
                     tf = os.path.join(tdir, tcpflow_name(a, b))
                     # a reused 4-tuple gets suffixed names in tcpflow; lossy
                     # streams differ by design (tcpflow zero-fills holes)
-                    if st["gaps"] or names.count((s["client"], s["server"])) > 1:
+                    if (st["gaps"] or s["session"] in encoded or
+                            names.count((s["client"], s["server"])) > 1):
                         skipped += 1
                         continue
                     ours = open(os.path.join(sdir, st["file"]), "rb").read()
                     theirs = open(tf, "rb").read() if os.path.exists(tf) else b""
                     compared += 1
+                    # tcpflow writes the Ethernet padding of short frames
+                    # (FIN/ACK) as if it were data; we trim by IP length
+                    tail = theirs[len(ours):]
+                    if (theirs.startswith(ours) and 0 < len(tail) <= 24
+                            and tail.count(0) == len(tail)):
+                        padded += 1
+                        continue
                     if ours != theirs:
                         differing += 1
                         print("DIFF %s session %d %s: imapscope %d bytes, tcpflow %d"
                               % (os.path.basename(cap), s["session"], d,
                                  len(ours), len(theirs)))
-    print("streams compared with tcpflow: %d, differing: %d, skipped (gaps or "
-          "reused tuples): %d" % (compared, differing, skipped))
+    print("streams compared with tcpflow: %d, differing: %d (equal but for "
+          "tcpflow's Ethernet padding: %d), skipped (gaps, TLS/DEFLATE, reused "
+          "tuples): %d" % (compared, differing, padded, skipped))
     if compared < MIN_COMPARED:
         print("FAIL: only %d streams compared (expected at least %d)"
               % (compared, MIN_COMPARED))
