@@ -1,0 +1,323 @@
+#!/usr/bin/env python3
+"""Ground-truth assembly for the capture corpus.
+
+  truth.py assemble --capture FILE --out TRUTH [--fragment F]... [--log KIND:FILE]...
+                    [--keylog FILE] [--rsa-key FILE] [--description TEXT]
+                    [--check-mode all|ghosts] [--server-port 143]
+  truth.py readme CAPTURES_DIR      (re)write CAPTURES_DIR/README.md
+
+Fragments come from scenarios.py (the scripted client and the imaplib hooks).
+Logs come from stock clients' own debug output, parsed here:
+  curl     curl --verbose (stderr): "> A001 LOGIN ..." / "< A001 OK ..."
+  fetchmail fetchmail -v: "fetchmail: IMAP> A0001 ..." / "fetchmail: IMAP< ..."
+  mbsync   mbsync -D (debug): ">>> 1 LOGIN ..." / "1 OK ..." lines
+  sclient  a file of "C: line" (what was fed to openssl s_client) and
+           "S: line" (what it printed)
+Log-derived sessions do not know their client port: they are matched, in
+order, with the capture's connections that no fragment claimed (the stock
+clients are run one after another, so the order is the connection order).
+"""
+import argparse
+import glob
+import json
+import os
+import re
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import pcaptool  # noqa: E402
+
+STATUS = ("OK", "NO", "BAD")
+
+
+def new_session(source):
+    return {"client": None, "server": None, "source": source, "tls": None,
+            "compress": False, "commands": [], "logins": [], "marks": []}
+
+
+def command_name(words):
+    if not words:
+        return ""
+    w0 = words[0].upper()
+    if w0 == "UID" and len(words) > 1:
+        return "UID " + words[1].upper()
+    return w0
+
+
+class LineTruth:
+    """Builds a session from a sequence of (dir, line) pairs as a debug log
+    shows them; handles SASL exchanges (client lines inside AUTHENTICATE are
+    not commands) and IDLE's DONE."""
+
+    def __init__(self, source):
+        self.s = new_session(source)
+        self.pending = {}
+        self.in_sasl = None
+        self.in_idle = None
+        self.layer = "plain"
+
+    def client(self, line, plain_override=None):
+        line = line.rstrip("\r\n")
+        if self.in_sasl or self.in_idle:
+            if self.in_idle and line.upper() == "DONE":
+                self.in_idle = None
+            return
+        words = line.split(" ")
+        if len(words) < 2:
+            return
+        tag, cmd = words[0], command_name(words[1:])
+        rec = {"tag": tag, "command": cmd, "status": None, "layer": self.layer,
+               "t_sent": None, "t_done": None}
+        self.s["commands"].append(rec)
+        self.pending[tag] = rec
+        if cmd == "AUTHENTICATE":
+            self.in_sasl = tag
+            rec["mechanism"] = words[2].upper() if len(words) > 2 else None
+        elif cmd == "IDLE":
+            self.in_idle = tag
+        elif cmd == "LOGIN":
+            rec["user"] = words[2].strip('"') if len(words) > 2 else None
+
+    def server(self, line):
+        line = line.rstrip("\r\n")
+        words = line.split(" ")
+        if len(words) >= 2 and words[0] in self.pending and words[1] in STATUS:
+            rec = self.pending.pop(words[0])
+            rec["status"] = words[1]
+            if self.in_sasl == words[0]:
+                self.in_sasl = None
+            if self.in_idle == words[0]:
+                self.in_idle = None
+            if rec["command"] in ("LOGIN", "AUTHENTICATE"):
+                self.s["logins"].append({
+                    "user": rec.pop("user", None), "tag": rec["tag"], "layer": rec["layer"],
+                    "mechanism": "LOGIN" if rec["command"] == "LOGIN" else rec.pop("mechanism"),
+                    "result": "ok" if words[1] == "OK" else "fail"})
+            if rec["command"] == "STARTTLS" and words[1] == "OK":
+                self.layer = "tls"
+                self.s["tls"] = {"phase": "starttls"}
+            if rec["command"] == "COMPRESS" and words[1] == "OK":
+                self.layer = "tls+compress" if self.layer == "tls" else "compress"
+                self.s["compress"] = True
+
+
+def parse_curl(path):
+    sessions, cur = [], None
+    for raw in open(path, encoding="utf-8", errors="replace"):
+        line = raw.rstrip("\n")
+        if line.startswith("* Connected to") or line.startswith("*   Trying") and cur is None:
+            if line.startswith("* Connected to"):
+                cur = LineTruth("curl --verbose")
+                sessions.append(cur)
+                if "port 993" in line:
+                    cur.layer = "tls"
+                    cur.s["tls"] = {"phase": "implicit"}
+            continue
+        if cur is None:
+            continue
+        if line.startswith("> "):
+            cur.client(line[2:])
+        elif line.startswith("< "):
+            cur.server(line[2:])
+        elif line.startswith("* Closing connection") or line.startswith("* Connection #") and "left intact" in line:
+            cur = None if line.startswith("* Closing") else cur
+    return [x.s for x in sessions]
+
+
+def parse_prefixed(path, source, cprefix, sprefix, newsession):
+    sessions, cur = [], None
+    for raw in open(path, encoding="utf-8", errors="replace"):
+        line = raw.rstrip("\n")
+        if newsession(line):
+            cur = LineTruth(source)
+            sessions.append(cur)
+            continue
+        if cur is None:
+            continue
+        if line.startswith(cprefix):
+            cur.client(line[len(cprefix):])
+        elif line.startswith(sprefix):
+            cur.server(line[len(sprefix):])
+    return [x.s for x in sessions]
+
+
+def parse_fetchmail(path):
+    return parse_prefixed(path, "fetchmail -v", "fetchmail: IMAP> ", "fetchmail: IMAP< ",
+                          lambda l: re.search(r"fetchmail: IMAP< \* OK", l) is not None
+                          and "Dovecot" in l)
+
+
+def parse_mbsync(path):
+    return parse_prefixed(path, "mbsync -D", "F: >>> ", "F: ",
+                          lambda l: l.startswith("F: * OK") and "ready" in l)
+
+
+def parse_sclient(path):
+    s = LineTruth("openssl s_client")
+    for raw in open(path, encoding="utf-8", errors="replace"):
+        line = raw.rstrip("\n")
+        if line.startswith("TLS "):
+            s.layer = "tls"
+            s.s["tls"] = {"phase": line.split()[1]}
+        elif line.startswith("C: "):
+            s.client(line[3:])
+        elif line.startswith("S: "):
+            s.server(line[3:])
+    return [s.s]
+
+
+PARSERS = {"curl": parse_curl, "fetchmail": parse_fetchmail, "mbsync": parse_mbsync,
+           "sclient": parse_sclient}
+
+
+def assemble(a):
+    sessions = []
+    for f in a.fragment or []:
+        with open(f) as fh:
+            sessions += json.load(fh)["sessions"]
+    seen = {c["client"] for c in pcaptool.conns(pcaptool.read_pcap(a.capture))}
+    missing = [s["client"] for s in sessions if s["client"] not in seen]
+    if missing:
+        raise SystemExit("%s: the capture lacks the SYN of %s" % (a.capture, ", ".join(missing)))
+    logged = []
+    for spec in a.log or []:
+        kind, path = spec.split(":", 1)
+        logged += PARSERS[kind](path)
+    if logged:
+        claimed = {s["client"] for s in sessions}
+        free = [c for c in pcaptool.conns(pcaptool.read_pcap(a.capture))
+                if c["client"] not in claimed]
+        if len(free) != len(logged):
+            raise SystemExit("%s: %d unclaimed connections but %d logged sessions"
+                             % (a.capture, len(free), len(logged)))
+        for s, c in zip(logged, free):
+            s["client"], s["server"] = c["client"], c["server"]
+        sessions += logged
+    for s in sessions:
+        for c in s["commands"]:
+            if c["status"] is None:
+                c["status"] = "none"        # no tagged response seen by the client
+    base = os.path.dirname(os.path.abspath(a.out))
+    rel = lambda p: os.path.relpath(os.path.abspath(p), base) if p else None
+    truth = {
+        "capture": rel(a.capture),
+        "keylog": rel(a.keylog),
+        "rsa_key": rel(a.rsa_key),
+        "description": a.description,
+        "encrypted": any(s.get("tls") for s in sessions),
+        "compressed": any(s.get("compress") for s in sessions),
+        "extra_ports": a.extra_port or [],
+        "check": {"mode": a.check_mode},
+        "sessions": sessions,
+    }
+    with open(a.out, "w") as f:
+        json.dump(truth, f, indent=1, ensure_ascii=False)
+        f.write("\n")
+
+
+def readme(d):
+    rows = []
+    total = 0
+    for t in sorted(glob.glob(os.path.join(d, "*.truth.json"))):
+        with open(t) as f:
+            tr = json.load(f)
+        cap = os.path.join(d, tr["capture"])
+        size = os.path.getsize(cap) if os.path.exists(cap) else 0
+        ncmd = sum(len(s["commands"]) for s in tr["sessions"])
+        nlog = sum(len(s["logins"]) for s in tr["sessions"])
+        extra = [x for x in (tr.get("keylog"), tr.get("rsa_key")) if x]
+        rows.append("| `%s` | %d | %d | %d | %d | %s | %s |" % (
+            tr["capture"], size, len(tr["sessions"]), ncmd, nlog,
+            ", ".join("`%s`" % x for x in extra) or "-",
+            (tr.get("description") or "") + (" **Damaged:** " + tr["damage"] if tr.get("damage") else "")))
+    files = [f for f in glob.glob(os.path.join(d, "**", "*"), recursive=True) if os.path.isfile(f)]
+    total = sum(os.path.getsize(f) for f in files)
+    with open(os.path.join(d, "README.md"), "w") as f:
+        f.write(README_HEAD)
+        f.write("| capture | bytes | sessions | commands | logins | keys | what |\n")
+        f.write("| --- | ---: | ---: | ---: | ---: | --- | --- |\n")
+        f.write("\n".join(rows) + "\n")
+        f.write("\nTotal size of `captures/`: %d bytes (%.2f MB).\n" % (total, total / 1e6))
+        f.write(README_TAIL)
+
+
+README_HEAD = """# captures/ — the end-to-end corpus
+
+Real IMAP traffic between Dovecot 2.3 (Debian 12) and real clients, made by
+`sudo scripts/make-captures.sh` (it rewrites this file too).  Everything was
+sent on loopback, in a private network namespace whose `lo` has MTU 1500 and
+no segmentation offloads, except `lo64k-*` (default namespace, segments up to
+64 KB).  Users `alice`/`alice-pw` and `bob`/`bob-pw`; the messages are
+deterministic and hostile (IMAP-looking lines and `{n}` at line ends in
+bodies, 8-bit UTF-8, folded headers, an empty body, one ~200 KB body).
+
+Files:
+
+- `NAME.pcap` / `.pcapng` — the capture.
+- `NAME.truth.json` — the ground truth, recorded on the client side.
+- `NAME.keylog` — NSS key log (`SSLKEYLOGFILE` format) for the TLS sessions.
+- `tls/server.key`, `tls/server.crt` — Dovecot's self-signed RSA key, for
+  `--rsa-key` on the RSA key-exchange captures.  A test key, nothing else.
+
+"""
+
+README_TAIL = """
+## Ground truth format
+
+```
+{
+  "capture": "commands.pcap",          # relative to captures/
+  "keylog": "x.keylog" | null,         # pass with -k
+  "rsa_key": "tls/server.key" | null,  # pass with --rsa-key
+  "extra_ports": ["10143"],            # pass each with -p
+  "description": "...",
+  "encrypted": bool, "compressed": bool,
+  "check": {"mode": "all"}             # every command must be found
+         | {"mode": "window", "from": ts|null, "to": ts|null, "margin_s": 0.005}
+                                       # damaged: commands sent after `from`
+                                       # and completed before `to` must be found
+         | {"mode": "ghosts"},         # nothing required, only ghosts checked
+  "damage": "..." ,                    # derived (damaged) files only
+  "sessions": [{
+     "client": "127.0.0.1:40312", "server": "127.0.0.1:143",
+     "source": "imapclient.py" | "python3 imaplib" | "curl --verbose" | ...,
+     "tls": null | {"phase": "starttls"|"implicit", ...}, "compress": bool,
+     "commands": [{"tag", "command" (upper case, "UID FETCH" two words),
+                   "status" ("OK"|"NO"|"BAD"|"none"),
+                   "layer" ("plain"|"tls"|"compress"|"tls+compress"),
+                   "t_sent", "t_done" (client clock, epoch s, or null)}],
+     "logins": [{"user", "mechanism", "result" ("ok"|"fail"), "tag", "layer"}],
+     "marks": [{"name", "t", "tag"?}]   # points the derivations cut at
+  }]
+}
+```
+
+`tests/e2e/test_corpus.py` checks imapscope's JSON against every truth file;
+`scripts/compare-tshark.sh` lists where imapscope and tshark disagree.
+"""
+
+
+def main():
+    p = argparse.ArgumentParser()
+    sub = p.add_subparsers(dest="op", required=True)
+    s = sub.add_parser("assemble")
+    s.add_argument("--capture", required=True)
+    s.add_argument("--out", required=True)
+    s.add_argument("--fragment", action="append")
+    s.add_argument("--log", action="append")
+    s.add_argument("--keylog")
+    s.add_argument("--rsa-key")
+    s.add_argument("--extra-port", action="append")
+    s.add_argument("--description", default="")
+    s.add_argument("--check-mode", default="all", choices=("all", "ghosts"))
+    r = sub.add_parser("readme")
+    r.add_argument("dir")
+    a = p.parse_args()
+    if a.op == "assemble":
+        assemble(a)
+    else:
+        readme(a.dir)
+
+
+if __name__ == "__main__":
+    main()
