@@ -25,9 +25,11 @@
 #include "report/output_json.h"
 #include "report/output_text.h"
 #include "report/streams.h"
+#include "tls/keylog.h"
 
 #define IMAPSCOPE_VERSION "0.1.0"
 #define MAX_INPUTS 256
+#define MAX_KEYLOGS 64
 #define DEFAULT_MAX_MEMORY ((size_t)1 << 30)	/* 1 GiB for all buffers */
 
 enum exit_code { EXIT_OK = 0, EXIT_INPUT = 1, EXIT_USAGE = 2 };
@@ -43,6 +45,9 @@ struct options {
 	enum out_kind format;
 	const char *output_path;
 	const char *streams_dir;
+	const char *keylogs[MAX_KEYLOGS];
+	size_t n_keylogs;
+	const char *rsa_key;
 	bool logins;
 	bool show_secrets;
 	int color;			/* -1 auto, 0 never, 1 always */
@@ -68,6 +73,7 @@ struct run {
 	struct flow_table *flows;
 	struct decode_stats dstats;
 	struct capture *cap;
+	struct tls_keys *keys;
 	int64_t last_ts_us;
 	uint64_t notices;
 };
@@ -267,8 +273,12 @@ static void parse_options(struct options *o, int argc, char **argv)
 			break;
 		case 'o': o->output_path = optarg; break;
 		case 'p': parse_port(o, optarg); break;
-		case 'k': not_yet("-k/--keylog"); break;
-		case OPT_RSA_KEY: not_yet("--rsa-key"); break;
+		case 'k':
+			if (o->n_keylogs == MAX_KEYLOGS)
+				die_usage("too many key logs (at most 64; '%s')", optarg);
+			o->keylogs[o->n_keylogs++] = optarg;
+			break;
+		case OPT_RSA_KEY: o->rsa_key = optarg; break;
 		case OPT_SHOW_SECRETS: o->show_secrets = true; break;
 		case OPT_EXTRACT: not_yet("--extract"); break;
 		case OPT_LOGINS: o->logins = true; break;
@@ -347,6 +357,38 @@ static void run_notice(void *ctx, uint64_t session, int64_t ts_us, const char *m
 		fprintf(stderr, "imapscope: session %" PRIu64 ": %s\n", session, msg);
 	else
 		fprintf(stderr, "imapscope: %s\n", msg);
+}
+
+static void keylog_notice(void *ctx, const char *msg)
+{
+	run_notice(ctx, 0, 0, msg);
+}
+
+/* Key material is read before any packet: a key file that cannot be used is
+ * bad usage (exit 2), not something to discover half-way through. */
+static void load_keys(struct run *r)
+{
+	const struct options *o = r->opt;
+	char err[KEYLOG_ERRLEN];
+	size_t i;
+
+	if (o->n_keylogs == 0 && o->rsa_key == NULL)
+		return;
+	r->keys = tls_keys_new();
+	if (r->keys == NULL) {
+		fputs("imapscope: out of memory\n", stderr);
+		exit(EXIT_INPUT);
+	}
+	for (i = 0; i < o->n_keylogs; i++) {
+		if (keylog_load_file(r->keys, o->keylogs[i], keylog_notice, r, err) != 0) {
+			fprintf(stderr, "imapscope: %s\n", err);
+			exit(EXIT_USAGE);
+		}
+	}
+	if (o->rsa_key != NULL && tls_keys_load_rsa(r->keys, o->rsa_key, err) != 0) {
+		fprintf(stderr, "imapscope: %s\n", err);
+		exit(EXIT_USAGE);
+	}
 }
 
 static enum flow_verdict run_classify(void *ctx, const uint8_t *p, size_t n)
@@ -558,6 +600,7 @@ int main(int argc, char **argv)
 	signal(SIGTERM, on_signal);
 	signal(SIGALRM, on_signal);
 
+	load_keys(&r);
 	fp = open_output(&opt);
 	make_output(&r, fp);
 	if (opt.streams_dir != NULL) {
@@ -573,6 +616,7 @@ int main(int argc, char **argv)
 	r.scfg.show_secrets = opt.show_secrets;
 	r.scfg.literal_keep = opt.literal_keep;
 	r.scfg.budget = &r.budget;
+	r.scfg.keys = r.keys;
 	r.scfg.out = r.filtered;
 	r.scfg.notice = run_notice;
 	r.scfg.notice_ctx = &r;
@@ -612,6 +656,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "imapscope: %s: %s\n", opt.output_path, strerror(errno));
 		status = EXIT_INPUT;
 	}
+	tls_keys_free(&r.keys);
 	free(opt.bpf);
 	return status;
 }
