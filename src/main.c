@@ -259,7 +259,8 @@ static void parse_options(struct options *o, int argc, char **argv)
 	o->color = -1;
 	o->literal_keep = IMAP_DEFAULT_LITERAL_KEEP;
 	o->max_memory = DEFAULT_MAX_MEMORY;
-	while ((c = getopt_long(argc, argv, "r:i:F:o:p:k:c:w:qhV", long_opts, NULL)) != -1) {
+	opterr = 0;	/* our own one-line errors, prefixed like every other */
+	while ((c = getopt_long(argc, argv, ":r:i:F:o:p:k:c:w:qhV", long_opts, NULL)) != -1) {
 		switch (c) {
 		case 'r': add_input(o, optarg); o->explicit_r = true; break;
 		case 'i': o->iface = optarg; break;
@@ -321,9 +322,11 @@ static void parse_options(struct options *o, int argc, char **argv)
 		case 'q': o->quiet = true; break;
 		case 'h': usage(stdout); exit(EXIT_OK);
 		case 'V': print_version(); exit(EXIT_OK);
+		case ':':
+			die_usage("option '%s' needs a value", argv[optind - 1]);
+			break;
 		default:
-			usage(stderr);
-			exit(EXIT_USAGE);
+			die_usage("unknown option '%s'", argv[optind - 1]);
 		}
 	}
 	if (o->explicit_r || o->iface != NULL) {

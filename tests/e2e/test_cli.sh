@@ -11,7 +11,13 @@ expect() {
 	shift 3
 	"$IMAPSCOPE" "$@" >"$tmp/out" 2>"$tmp/err" </dev/null
 	local rc=$?
-	if [ "$rc" != "$code" ] || ! grep -qE -- "$pattern" "$tmp/err"; then
+	local ok=1
+	if [ -z "$pattern" ]; then
+		[ ! -s "$tmp/err" ] || ok=0
+	else
+		grep -qE -- "$pattern" "$tmp/err" || ok=0
+	fi
+	if [ "$rc" != "$code" ] || [ $ok = 0 ]; then
 		echo "FAIL: imapscope $* -> exit $rc (want $code), stderr: $(head -c 300 "$tmp/err")"
 		fail=1
 	elif [ -n "$pattern" ] && [ "$(grep -c . "$tmp/err")" -gt 3 ]; then
