@@ -34,6 +34,7 @@
 #define SESS_ENDPOINT_MAX 64		/* "[v6]:port" fits */
 #define SESS_PENDING_INITIAL 8
 #define SESS_REDACTED     "***"
+#define SESS_BAD_LINE_NOTICES 3		/* "not understood" notices in a row */
 
 enum sess_mode {
 	MODE_IMAP,		/* plaintext IMAP: parsed */
@@ -45,6 +46,8 @@ enum sess_mode {
 /* A LOGIN or AUTHENTICATE awaiting its tagged completion. */
 struct login_attempt {
 	bool is_sasl;
+	bool out_of_state;		/* sent while already authenticated */
+	bool secret_sent;		/* LOGIN: a password token was there */
 	struct imap_sasl sasl;		/* is_sasl */
 	struct buf user, secret;	/* LOGIN command */
 	bool have_user, have_secret;
@@ -78,6 +81,13 @@ struct imap_session {
 	bool seen_line[2];
 	bool gap_first[2];		/* a gap came before the first line */
 	bool greeted;
+	/* Picked up mid-stream, the server side may start inside a message
+	 * body that holds IMAP-looking lines: its lines are skipped until one
+	 * answers a command we saw. */
+	bool s2c_anchored;
+	uint64_t skipped_unanchored;
+	unsigned bad_run[2];		/* unparsable lines in a row */
+	uint64_t bad_quiet[2];		/* of them, not given a notice */
 
 	struct pending *pend;		/* oldest first */
 	size_t n_pend, cap_pend;
@@ -315,18 +325,18 @@ static struct pending *pending_add(struct imap_session *s, const struct imap_com
 
 /* --- login events -------------------------------------------------------- */
 
-/* Mechanisms whose exchange carries the password or token itself, so that
- * it crossed in clear when the transport was plain. */
-static bool mech_sends_secret(const struct login_attempt *a)
+/* Did the password or token itself cross the wire (so in clear, when the
+ * transport was plain)?  Challenge-response mechanisms never send it. */
+static bool secret_crossed(const struct login_attempt *a)
 {
 	if (!a->is_sasl)
-		return true;
+		return a->secret_sent;
 	switch (a->sasl.mech) {
 	case IMAP_SASL_PLAIN:
 	case IMAP_SASL_LOGIN:
 	case IMAP_SASL_XOAUTH2:
 	case IMAP_SASL_OAUTHBEARER:
-		return true;
+		return a->sasl.have_secret;	/* not when cancelled first */
 	default:
 		return false;
 	}
@@ -353,7 +363,7 @@ static void emit_login(struct imap_session *s, const struct pending *p,
 	ev.u.login.result = result;
 	ev.u.login.tag = (struct buf_slice){ p->tag, p->tag_len };
 	ev.u.login.transport = s->transport;
-	ev.u.login.cleartext_secret = s->transport == TRANSPORT_PLAIN && mech_sends_secret(a);
+	ev.u.login.cleartext_secret = s->transport == TRANSPORT_PLAIN && secret_crossed(a);
 	if (resp != NULL) {
 		ev.u.login.code = resp->code;
 		ev.u.login.text = resp->text;
@@ -363,7 +373,8 @@ static void emit_login(struct imap_session *s, const struct pending *p,
 
 static void login_unknown(struct imap_session *s, const struct pending *p, int64_t ts)
 {
-	emit_login(s, p, LOGIN_UNKNOWN, NULL, ts);
+	if (!p->login->out_of_state)
+		emit_login(s, p, LOGIN_UNKNOWN, NULL, ts);
 }
 
 /* --- mode switches ------------------------------------------------------- */
@@ -456,6 +467,30 @@ static void emit_command(struct imap_session *s, const struct imap_line *line,
 	sess_emit(s, &ev);
 }
 
+/* A line did not parse: a notice for the first few in a row, then quiet
+ * (a body read as lines after a resync would flood), summed up later. */
+static void line_not_understood(struct imap_session *s, const struct imap_line *line)
+{
+	char q[SESS_NOTICE_MAX];
+	enum stream_dir d = line->dir;
+
+	if (s->bad_run[d]++ >= SESS_BAD_LINE_NOTICES) {
+		s->bad_quiet[d]++;
+		return;
+	}
+	quote_wire(q, sizeof q, line->text.ptr, line->text.len);
+	sess_notice(s, "%s line not understood: \"%s\"", d == DIR_C2S ? "client" : "server", q);
+}
+
+static void line_understood(struct imap_session *s, enum stream_dir d)
+{
+	if (s->bad_quiet[d] != 0)
+		sess_notice(s, "%llu more %s lines not understood",
+			    (unsigned long long)s->bad_quiet[d], d == DIR_C2S ? "client" : "server");
+	s->bad_run[d] = 0;
+	s->bad_quiet[d] = 0;
+}
+
 /* --- client lines ------------------------------------------------------ */
 
 /* An astring's value (atom, quoted with escapes undone, or a literal kept
@@ -503,6 +538,7 @@ static struct login_attempt *login_command(const struct imap_line *line,
 		return NULL;
 	a->have_user = tok_value(&a->user, &ut) == 0;
 	a->have_secret = tok_value(&a->secret, &pt) == 0;
+	a->secret_sent = tok_is_string(&pt);
 	return a;
 }
 
@@ -573,6 +609,8 @@ static void on_command(struct imap_session *s, const struct imap_line *line,
 		return;
 	}
 	p->login = a;
+	if (a != NULL)
+		a->out_of_state = s->state == IMAP_STATE_AUTH || s->state == IMAP_STATE_SELECTED;
 	if (a != NULL && a->is_sasl)
 		s->sasl = a;
 	command_effects(s, line, cmd, p);
@@ -592,7 +630,6 @@ static void sasl_line(struct imap_session *s, const struct imap_line *line)
 static void c2s_line(struct imap_session *s, const struct imap_line *line)
 {
 	struct imap_command cmd;
-	char q[SESS_NOTICE_MAX];
 
 	s->partial_tag_len = 0;
 	if (s->sasl != NULL) {
@@ -607,10 +644,10 @@ static void c2s_line(struct imap_session *s, const struct imap_line *line)
 		return;
 	}
 	if (imap_parse_command(line, &cmd) != 0) {
-		quote_wire(q, sizeof q, line->text.ptr, line->text.len);
-		sess_notice(s, "client line not understood: \"%s\"", q);
+		line_not_understood(s, line);
 		return;
 	}
+	line_understood(s, DIR_C2S);
 	on_command(s, line, &cmd);
 }
 
@@ -773,7 +810,9 @@ static void completion_effects(struct imap_session *s, const struct pending *p,
 	bool ok = name_is(r->name, "OK");
 	const char *n = p->name;
 
-	if (p->login != NULL)
+	/* LOGIN after authentication is refused with BAD as a command invalid
+	 * in this state, not as an authentication attempt: no login then. */
+	if (p->login != NULL && !(p->login->out_of_state && name_is(r->name, "BAD")))
 		emit_login(s, p, ok ? LOGIN_OK : LOGIN_FAIL, r, ts);
 	if (ok && (name_is(n, "LOGIN") || name_is(n, "AUTHENTICATE"))) {
 		s->state = IMAP_STATE_AUTH;
@@ -856,29 +895,57 @@ static void on_tagged(struct imap_session *s, const struct imap_line *line,
 	pending_release(s, &p);
 }
 
+/* Mid-stream: does this server line show where we are?  A completion of a
+ * command we saw, anything while one of ours is pending, or a greeting. */
+static bool s2c_anchors(struct imap_session *s, const struct imap_response *r)
+{
+	if (r->kind == IMAP_RESP_TAGGED)
+		return pending_find(s, r->tag) >= 0;
+	if (r->kind == IMAP_RESP_UNTAGGED && is_greeting(s, r))
+		return true;
+	return s->n_pend > 0;
+}
+
+static void s2c_dispatch(struct imap_session *s, const struct imap_line *line,
+			 const struct imap_response *r)
+{
+	switch (r->kind) {
+	case IMAP_RESP_CONTINUATION:
+		on_continuation(s, line, r);
+		break;
+	case IMAP_RESP_UNTAGGED:
+		on_untagged(s, line, r);
+		break;
+	case IMAP_RESP_TAGGED:
+		on_tagged(s, line, r);
+		break;
+	}
+}
+
 static void s2c_line(struct imap_session *s, const struct imap_line *line)
 {
 	struct imap_response r;
-	char q[SESS_NOTICE_MAX];
+	bool parsed;
 
 	if (line->text.len == 0)
 		return;
-	if (imap_parse_response(line, &r) != 0) {
-		quote_wire(q, sizeof q, line->text.ptr, line->text.len);
-		sess_notice(s, "server line not understood: \"%s\"", q);
+	parsed = imap_parse_response(line, &r) == 0;
+	if (!s->s2c_anchored) {
+		if (!parsed || !s2c_anchors(s, &r)) {
+			s->skipped_unanchored++;
+			return;
+		}
+		s->s2c_anchored = true;
+		if (s->skipped_unanchored != 0)
+			sess_notice(s, "skipped %llu server lines before finding sync",
+				    (unsigned long long)s->skipped_unanchored);
+	}
+	if (!parsed) {
+		line_not_understood(s, line);
 		return;
 	}
-	switch (r.kind) {
-	case IMAP_RESP_CONTINUATION:
-		on_continuation(s, line, &r);
-		break;
-	case IMAP_RESP_UNTAGGED:
-		on_untagged(s, line, &r);
-		break;
-	case IMAP_RESP_TAGGED:
-		on_tagged(s, line, &r);
-		break;
-	}
+	line_understood(s, DIR_S2C);
+	s2c_dispatch(s, line, &r);
 }
 
 /* --- dispatch ------------------------------------------------------------ */
@@ -1099,6 +1166,7 @@ struct imap_session *imap_session_new(const struct imap_session_config *cfg,
 	copy_endpoint(s->client, info->client);
 	copy_endpoint(s->server, info->server);
 	s->mid_stream = info->mid_stream;
+	s->s2c_anchored = !info->mid_stream;
 	s->first_ts = s->last_ts = s->now = info->first_ts_us;
 	buf_init(&s->mailbox, SESS_MAX_MAILBOX, cfg->budget);
 	buf_init(&s->args, SESS_MAX_ARGS, cfg->budget);

@@ -22,6 +22,7 @@ struct rec {
 	size_t n;
 	size_t notices;
 	char last_notice[EV_TEXT];
+	char all_notices[4 * EV_TEXT];
 	uint64_t tapped[2];
 	uint64_t tap_gaps;
 	int tap_ends;
@@ -130,6 +131,10 @@ static void rec_notice(void *ctx, uint64_t session, int64_t ts, const char *msg)
 	assert_int_equal(session, 7);
 	r->notices++;
 	snprintf(r->last_notice, sizeof r->last_notice, "%s", msg);
+	if (strlen(r->all_notices) + strlen(msg) + 2 < sizeof r->all_notices) {
+		strcat(r->all_notices, msg);
+		strcat(r->all_notices, "\n");
+	}
 }
 
 static void tap_data(void *ctx, uint64_t session, enum stream_dir dir, const uint8_t *p,
@@ -396,7 +401,7 @@ static void test_authenticate_cancel_and_login_mech(void **state)
 		C_(3200, "Ym9iQGV4YW1wbGUub3Jn\r\n"),
 		S_(3300, "+ UGFzc3dvcmQ6\r\n"),
 		C_(3400, "aHVudGVyMg==\r\n"),
-		S_(3900, "2 OK Logged in\r\n"),
+		S_(3900, "2 NO [AUTHENTICATIONFAILED] Authentication failed.\r\n"),
 		CHECK_,
 		C_(4000, "3 AUTHENTICATE GSSAPI\r\n"),
 		S_(4100, "+ \r\n"),
@@ -409,27 +414,27 @@ static void test_authenticate_cancel_and_login_mech(void **state)
 		"+ s2c VXNlcm5hbWU6",
 		"+ c2s *",
 		"S 1 BAD [null] Authentication cancelled cmd=AUTHENTICATE lat=0.300",
-		"login LOGIN user=null fail tag=1 plain clear=1 secret=null",
+		"login LOGIN user=null fail tag=1 plain clear=0 secret=null",
 		"C 2 AUTHENTICATE|login| lit=0",
 		"+ s2c VXNlcm5hbWU6",
 		"+ c2s ***",
 		"+ s2c UGFzc3dvcmQ6",
 		"+ c2s ***",
-		"S 2 OK [null] Logged in cmd=AUTHENTICATE lat=0.900",
-		"login LOGIN user=bob@example.org ok tag=2 plain clear=1 secret=null",
+		"S 2 NO [AUTHENTICATIONFAILED] Authentication failed. cmd=AUTHENTICATE lat=0.900",
+		"login LOGIN user=bob@example.org fail tag=2 plain clear=1 secret=null",
 		"C 3 AUTHENTICATE|GSSAPI| lit=0",
 		"+ s2c ",
 		"+ c2s ***",
 		/* the session ends with GSSAPI unanswered */
 		"login GSSAPI user=null unknown tag=3 plain clear=0 secret=null",
-		"end rst cmd=3 ok=1 no=0 bad=1 un=0 b=168/112 w=168/112 gaps=0 dur=99000",
+		"end rst cmd=3 ok=0 no=1 bad=1 un=0 b=168/148 w=168/148 gaps=0 dur=99000",
 	};
 	struct opts o = { .why = END_RST };
 	struct rec r;
 
 	(void)state;
 	check_script(&r, steps, N(steps), &o, want, N(want));
-	assert_int_equal(r.state, IMAP_STATE_AUTH);
+	assert_int_equal(r.state, IMAP_STATE_NOT_AUTH);
 	rec_free(&r);
 }
 
@@ -447,6 +452,10 @@ static void test_refused_append(void **state)
 		S_(4700, "a3 OK [APPENDUID 1 2] done\r\n"),
 		C_(5000, "a4 APPEND Drafts {5+}\r\nhello\r\n"),
 		S_(5500, "a4 OK done\r\n"),
+		/* LOGIN when already authenticated (PREAUTH): a bad command, not
+		 * a login attempt */
+		C_(6000, "a5 LOGIN alice pw\r\n"),
+		S_(6100, "a5 BAD Error in IMAP command LOGIN: Unknown command\r\n"),
 	};
 	static const char *const want[] = {
 		"start mid=0 tls=0",
@@ -460,7 +469,9 @@ static void test_refused_append(void **state)
 		"S a3 OK [APPENDUID 1 2] done cmd=APPEND lat=0.500",
 		"C a4 APPEND|Drafts {5+}| lit=5",
 		"S a4 OK [null] done cmd=APPEND lat=0.500",
-		"end fin cmd=4 ok=3 no=1 bad=0 un=0 b=114/153 w=114/153 gaps=0 dur=99000",
+		"C a5 LOGIN|alice ***| lit=0",
+		"S a5 BAD [null] Error in IMAP command LOGIN: Unknown command cmd=LOGIN lat=0.100",
+		"end fin cmd=5 ok=3 no=1 bad=1 un=0 b=133/206 w=133/206 gaps=0 dur=99000",
 	};
 	struct opts o = { .why = END_FIN };
 	struct rec r;
@@ -638,23 +649,55 @@ static void test_mid_stream(void **state)
 	static const struct step steps[] = {
 		/* inside a FETCH body, and inside an APPEND literal */
 		S_(1000, "Subject: report\r\n\r\nPlease check\r\n)\r\n"
-			 "* 5 EXISTS\r\na7 OK FETCH completed\r\n"),
+			 "* 5 EXISTS\r\na7 OK FETCH completed\r\nline 3: more body\r\n"),
 		C_(1100, "the rest of a message\r\nFrom: x\r\n\r\na8 NOOP\r\n"),
 		S_(1200, "a8 OK NOOP done\r\n"),
 	};
 	static const char *const want[] = {
 		"start mid=1 tls=0",
-		"* EXISTS (null) 5 EXISTS",
-		"S a7 OK [null] FETCH completed cmd=null lat=-1.000",
+		/* "* 5 EXISTS" and "a7 OK" may as well be body text: skipped
+		 * until a line answers a command we saw */
 		"C a8 NOOP|| lit=0",
 		"S a8 OK [null] NOOP done cmd=NOOP lat=0.100",
-		"end eof cmd=1 ok=2 no=0 bad=0 un=1 b=43/88 w=43/88 gaps=0 dur=200",
+		"end eof cmd=1 ok=1 no=0 bad=0 un=0 b=43/107 w=43/107 gaps=0 dur=200",
 	};
 	struct opts o = { .mid_stream = true, .why = END_EOF };
 	struct rec r;
 
 	(void)state;
 	check_script(&r, steps, N(steps), &o, want, N(want));
+	assert_non_null(strstr(r.all_notices,
+			       "session 7: skipped 3 server lines before finding sync\n"));
+	assert_null(strstr(r.all_notices, "not understood"));
+	rec_free(&r);
+}
+
+static void test_garbage_lines_rate_limited(void **state)
+{
+	static const struct step steps[] = {
+		S_(1000, "* OK ready\r\n"),
+		C_(2000, "a1 FETCH 1 BODY[]\r\n"),
+		S_(2100, "junk 1\r\njunk 2\r\njunk 3\r\njunk 4\r\njunk 5\r\n"),
+		S_(2200, "a1 OK done\r\n"),
+	};
+	static const char *const want[] = {
+		"start mid=0 tls=0",
+		"greeting OK [null] ready",
+		"C a1 FETCH|1 BODY[]| lit=0",
+		"S a1 OK [null] done cmd=FETCH lat=0.200",
+		"end eof cmd=1 ok=1 no=0 bad=0 un=0 b=19/64 w=19/64 gaps=0 dur=1200",
+	};
+	struct opts o = { .why = END_EOF };
+	struct rec r;
+
+	(void)state;
+	check_script(&r, steps, N(steps), &o, want, N(want));
+	assert_int_equal(r.notices, 4);
+	assert_string_equal(r.all_notices,
+			    "session 7: server line not understood: \"junk 1\"\n"
+			    "session 7: server line not understood: \"junk 2\"\n"
+			    "session 7: server line not understood: \"junk 3\"\n"
+			    "session 7: 2 more server lines not understood\n");
 	rec_free(&r);
 }
 
@@ -777,6 +820,7 @@ int main(void)
 		cmocka_unit_test(test_implicit_tls_and_compress),
 		cmocka_unit_test(test_gaps),
 		cmocka_unit_test(test_mid_stream),
+		cmocka_unit_test(test_garbage_lines_rate_limited),
 		cmocka_unit_test(test_not_imap),
 		cmocka_unit_test(test_pending_cap),
 		cmocka_unit_test(test_classify),
