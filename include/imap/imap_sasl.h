@@ -10,6 +10,7 @@
  *   XOAUTH2      user=U ^A auth=Bearer T ^A ^A
  *   OAUTHBEARER  n,a=U, ^A ... auth=Bearer T ^A ^A
  *   CRAM-MD5     "U hexdigest"
+ *   DIGEST-MD5   username="U",realm=...,response=...  (RFC 2831)
  *   SCRAM-*      n,,n=U,r=nonce  (=2C and =3D unescaped)
  *   NTLM         type 3 message: DOMAIN\user, UTF-16LE or OEM
  *   GSSAPI, EXTERNAL and others: the mechanism only.
@@ -36,6 +37,7 @@ enum imap_sasl_mech {
 	IMAP_SASL_XOAUTH2,
 	IMAP_SASL_OAUTHBEARER,
 	IMAP_SASL_CRAM_MD5,
+	IMAP_SASL_DIGEST_MD5,
 	IMAP_SASL_SCRAM,	/* SCRAM-SHA-1, SCRAM-SHA-256, -PLUS, ... */
 	IMAP_SASL_NTLM,
 	IMAP_SASL_GSSAPI,

@@ -37,6 +37,7 @@ static const struct mech_name mech_names[] = {
 	{ "XOAUTH2", 7, IMAP_SASL_XOAUTH2, false },
 	{ "OAUTHBEARER", 11, IMAP_SASL_OAUTHBEARER, false },
 	{ "CRAM-MD5", 8, IMAP_SASL_CRAM_MD5, false },
+	{ "DIGEST-MD5", 10, IMAP_SASL_DIGEST_MD5, false },
 	{ "SCRAM-", 6, IMAP_SASL_SCRAM, true },
 	{ "NTLM", 4, IMAP_SASL_NTLM, false },
 	{ "GSSAPI", 6, IMAP_SASL_GSSAPI, false },
@@ -319,6 +320,48 @@ static int decode_cram(const uint8_t *p, size_t n, struct buf *user, struct buf 
 	return IMAP_SASL_GOT_USER | IMAP_SASL_GOT_SECRET;
 }
 
+/* DIGEST-MD5 (RFC 2831 2.1.2) digest-response: comma-separated
+ * key=value, the value a token or a quoted-string with \-escapes:
+ *   username="chris",realm="elwood.innosoft.com",nonce="...",... */
+static int decode_digest(const uint8_t *p, size_t n, struct buf *user)
+{
+	static const char key[] = "username=";
+	const size_t kl = sizeof key - 1;
+	size_t i = 0;
+
+	while (i < n) {
+		while (i < n && (p[i] == ' ' || p[i] == '\t' || p[i] == ','))
+			i++;
+		if (n - i > kl && ci_equal(p + i, key, kl)) {
+			i += kl;
+			buf_reset(user);
+			if (p[i] != '"') {
+				size_t j = i;
+
+				while (j < n && p[j] != ',')
+					j++;
+				put_trunc(user, p + i, j - i);
+				return IMAP_SASL_GOT_USER;
+			}
+			for (i++; i < n && p[i] != '"' && user->len < user->max; i++) {
+				if (p[i] == '\\' && i + 1 < n)
+					i++;
+				if (buf_append(user, p + i, 1) != 0)
+					break;
+			}
+			return IMAP_SASL_GOT_USER;
+		}
+		/* skip this pair, minding commas inside quotes */
+		for (bool q = false; i < n && (q || p[i] != ','); i++) {
+			if (p[i] == '\\' && q)
+				i++;
+			else if (p[i] == '"')
+				q = !q;
+		}
+	}
+	return 0;
+}
+
 /* --- NTLM --------------------------------------------------------------- */
 
 static uint16_t le16(const uint8_t *p)
@@ -450,6 +493,8 @@ int imap_sasl_decode_client(enum imap_sasl_mech mech, const uint8_t *p, size_t n
 		return decode_oauthbearer(p, n, user_r, secret_r);
 	case IMAP_SASL_CRAM_MD5:
 		return decode_cram(p, n, user_r, secret_r);
+	case IMAP_SASL_DIGEST_MD5:
+		return decode_digest(p, n, user_r);
 	case IMAP_SASL_SCRAM:
 		return decode_scram(p, n, user_r);
 	case IMAP_SASL_NTLM:

@@ -85,6 +85,7 @@ struct imap_session {
 	 * body that holds IMAP-looking lines: its lines are skipped until one
 	 * answers a command we saw. */
 	bool s2c_anchored;
+	bool orphan_done;		/* ended an IDLE begun before the capture */
 	uint64_t skipped_unanchored;
 	unsigned bad_run[2];		/* unparsable lines in a row */
 	uint64_t bad_quiet[2];		/* of them, not given a notice */
@@ -638,7 +639,10 @@ static void c2s_line(struct imap_session *s, const struct imap_line *line)
 	}
 	if (line->text.len == 0)
 		return;		/* a stray empty line is harmless */
-	if (s->idling && slice_is(line->text, "DONE")) {
+	/* Picked up mid-stream, DONE ends an IDLE we did not see begin; its
+	 * completion is then the server line to find sync on. */
+	if ((s->idling || (s->mid_stream && s->n_pend == 0)) && slice_is(line->text, "DONE")) {
+		s->orphan_done = !s->idling;
 		s->idling = false;
 		emit_continuation(s, DIR_C2S, line->text, line->ts_last_us);
 		return;
@@ -900,7 +904,7 @@ static void on_tagged(struct imap_session *s, const struct imap_line *line,
 static bool s2c_anchors(struct imap_session *s, const struct imap_response *r)
 {
 	if (r->kind == IMAP_RESP_TAGGED)
-		return pending_find(s, r->tag) >= 0;
+		return pending_find(s, r->tag) >= 0 || s->orphan_done;
 	if (r->kind == IMAP_RESP_UNTAGGED && is_greeting(s, r))
 		return true;
 	return s->n_pend > 0;

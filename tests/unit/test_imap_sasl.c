@@ -199,6 +199,29 @@ static void test_cram_scram(void **state)
 	imap_sasl_free(&s);
 }
 
+static void test_digest_md5(void **state)
+{
+	struct imap_sasl s;
+	char enc[512];
+
+	(void)state;
+	imap_sasl_init(&s, S("DIGEST-MD5"), NULL);
+	b64(enc, sizeof enc, S("charset=utf-8,nonce=\"a,b\",username=\"ch\\\"ris\",realm=\"x\","
+			       "cnonce=\"OA6MHXh6VqTrRk\",nc=00000001,qop=auth,"
+			       "digest-uri=\"imap/elwood.innosoft.com\","
+			       "response=d388dad90d4bbd760a152321f2143af7"));
+	imap_sasl_response(&s, (const uint8_t *)enc, strlen(enc));
+	assert_slice(imap_sasl_user(&s), "ch\"ris");
+	assert_null(imap_sasl_secret(&s).ptr);
+	imap_sasl_free(&s);
+
+	imap_sasl_init(&s, S("DIGEST-MD5"), NULL);
+	b64(enc, sizeof enc, S("realm=x,username=bob,nc=1"));
+	imap_sasl_response(&s, (const uint8_t *)enc, strlen(enc));
+	assert_slice(imap_sasl_user(&s), "bob");
+	imap_sasl_free(&s);
+}
+
 /* Lay out an NTLM AUTHENTICATE_MESSAGE with payload after the 64-byte
  * fixed part (LM, NT, domain, user, workstation, session key). */
 static size_t put_secbuf(uint8_t *msg, size_t hdr, size_t off, const void *p, size_t n)
@@ -324,6 +347,7 @@ int main(void)
 		cmocka_unit_test(test_login_mech),
 		cmocka_unit_test(test_xoauth2_oauthbearer),
 		cmocka_unit_test(test_cram_scram),
+		cmocka_unit_test(test_digest_md5),
 		cmocka_unit_test(test_ntlm),
 		cmocka_unit_test(test_mechanism_only_and_cancel),
 		cmocka_unit_test(test_utf16),

@@ -652,6 +652,11 @@ static void test_mid_stream(void **state)
 			 "* 5 EXISTS\r\na7 OK FETCH completed\r\nline 3: more body\r\n"),
 		C_(1100, "the rest of a message\r\nFrom: x\r\n\r\na8 NOOP\r\n"),
 		S_(1200, "a8 OK NOOP done\r\n"),
+		/* an IDLE we saw begin, then one we did not */
+		C_(1300, "a9 IDLE\r\n"),
+		S_(1400, "+ idling\r\n"),
+		C_(1500, "DONE\r\n"),
+		S_(1600, "a9 OK done\r\n"),
 	};
 	static const char *const want[] = {
 		"start mid=1 tls=0",
@@ -659,7 +664,11 @@ static void test_mid_stream(void **state)
 		 * until a line answers a command we saw */
 		"C a8 NOOP|| lit=0",
 		"S a8 OK [null] NOOP done cmd=NOOP lat=0.100",
-		"end eof cmd=1 ok=1 no=0 bad=0 un=0 b=43/107 w=43/107 gaps=0 dur=200",
+		"C a9 IDLE|| lit=0",
+		"+ s2c idling",
+		"+ c2s DONE",
+		"S a9 OK [null] done cmd=IDLE lat=0.300",
+		"end eof cmd=2 ok=2 no=0 bad=0 un=0 b=58/129 w=58/129 gaps=0 dur=600",
 	};
 	struct opts o = { .mid_stream = true, .why = END_EOF };
 	struct rec r;
@@ -668,6 +677,31 @@ static void test_mid_stream(void **state)
 	check_script(&r, steps, N(steps), &o, want, N(want));
 	assert_non_null(strstr(r.all_notices,
 			       "session 7: skipped 3 server lines before finding sync\n"));
+	assert_null(strstr(r.all_notices, "not understood"));
+	rec_free(&r);
+}
+
+static void test_mid_stream_in_idle(void **state)
+{
+	static const struct step steps[] = {
+		C_(1000, "DONE\r\n"),
+		S_(1100, "16 OK IDLE completed\r\n"),
+		C_(1200, "17 NOOP\r\n"),
+		S_(1300, "17 OK\r\n"),
+	};
+	static const char *const want[] = {
+		"start mid=1 tls=0",
+		"+ c2s DONE",
+		"S 16 OK [null] IDLE completed cmd=null lat=-1.000",
+		"C 17 NOOP|| lit=0",
+		"S 17 OK [null]  cmd=NOOP lat=0.100",
+		"end eof cmd=1 ok=2 no=0 bad=0 un=0 b=15/29 w=15/29 gaps=0 dur=300",
+	};
+	struct opts o = { .mid_stream = true, .why = END_EOF };
+	struct rec r;
+
+	(void)state;
+	check_script(&r, steps, N(steps), &o, want, N(want));
 	assert_null(strstr(r.all_notices, "not understood"));
 	rec_free(&r);
 }
@@ -820,6 +854,7 @@ int main(void)
 		cmocka_unit_test(test_implicit_tls_and_compress),
 		cmocka_unit_test(test_gaps),
 		cmocka_unit_test(test_mid_stream),
+		cmocka_unit_test(test_mid_stream_in_idle),
 		cmocka_unit_test(test_garbage_lines_rate_limited),
 		cmocka_unit_test(test_not_imap),
 		cmocka_unit_test(test_pending_cap),
