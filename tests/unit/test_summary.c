@@ -1,0 +1,462 @@
+/* --summary: scripted events in, numbers out.  Percentiles are checked
+ * exactly on small sets and within the documented 1/32 past them. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <json-c/json.h>
+
+#include "report/summary.h"
+
+#define S(lit) ((struct buf_slice){ (const uint8_t *)(lit), sizeof(lit) - 1 })
+#define T0 1795255200000000LL	/* 2026-11-21T10:00:00Z */
+#define MAX_EVENTS 4096
+
+struct script {
+	struct event ev[MAX_EVENTS];
+	size_t n;
+};
+
+static struct event *add(struct script *sc, enum event_type t, uint64_t session, int64_t ts)
+{
+	struct event *e;
+
+	assert_true(sc->n < MAX_EVENTS);
+	e = &sc->ev[sc->n++];
+	memset(e, 0, sizeof *e);
+	e->type = t;
+	e->session = session;
+	e->ts_us = ts;
+	e->client = session % 2 == 1 ? "192.0.2.1:50000" : "[2001:db8::7]:40000";
+	e->server = "192.0.2.2:143";
+	return e;
+}
+
+static void command(struct script *sc, uint64_t sess, int64_t ts, const char *tag,
+		    const char *name, const char *args)
+{
+	struct event *e = add(sc, EV_COMMAND, sess, ts);
+
+	e->u.command.tag = (struct buf_slice){ (const uint8_t *)tag, strlen(tag) };
+	e->u.command.name = (struct buf_slice){ (const uint8_t *)name, strlen(name) };
+	e->u.command.args = (struct buf_slice){ (const uint8_t *)args, strlen(args) };
+}
+
+static void response(struct script *sc, uint64_t sess, int64_t ts, const char *tag,
+		     const char *status, const char *cmd, double ms)
+{
+	struct event *e = add(sc, EV_RESPONSE, sess, ts);
+
+	e->u.response.tag = (struct buf_slice){ (const uint8_t *)tag, strlen(tag) };
+	e->u.response.status = (struct buf_slice){ (const uint8_t *)status, strlen(status) };
+	e->u.response.text = S("done");
+	e->u.response.command = (struct buf_slice){ (const uint8_t *)cmd, strlen(cmd) };
+	e->u.response.latency_ms = ms;
+}
+
+static void login(struct script *sc, uint64_t sess, int64_t ts, const char *user,
+		  enum login_result r)
+{
+	struct event *e = add(sc, EV_LOGIN, sess, ts);
+
+	e->u.login.user = (struct buf_slice){ (const uint8_t *)user, strlen(user) };
+	e->u.login.mechanism = S("LOGIN");
+	e->u.login.result = r;
+}
+
+static void session_end(struct script *sc, uint64_t sess, int64_t ts,
+			const struct session_summary *sum)
+{
+	struct event *e = add(sc, EV_SESSION_END, sess, ts);
+
+	e->u.end.reason = END_FIN;
+	e->u.end.summary = sum;
+}
+
+static char *run(const struct script *sc, bool json, size_t *len_r)
+{
+	struct output out;
+	char *data = NULL;
+	size_t len = 0, i;
+	FILE *fp = open_memstream(&data, &len);
+
+	assert_non_null(fp);
+	assert_int_equal(output_summary_new(&out, fp, json), 0);
+	for (i = 0; i < sc->n; i++)
+		out.ops->event(out.ctx, &sc->ev[i]);
+	assert_int_equal(out.ops->finish(out.ctx), 0);
+	out.ops->free(out.ctx);
+	fclose(fp);
+	*len_r = len;
+	return data;
+}
+
+/* All lines of data parsed; returns the count. */
+static size_t parse_lines(const char *data, size_t len, struct json_object **objs, size_t max)
+{
+	const char *p = data, *end = data + len;
+	size_t n = 0;
+
+	while (p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		struct json_tokener *tok = json_tokener_new();
+
+		assert_non_null(nl);
+		assert_true(n < max);
+		objs[n] = json_tokener_parse_ex(tok, p, (int)(nl - p));
+		assert_int_equal(json_tokener_get_error(tok), json_tokener_success);
+		assert_int_equal(json_tokener_get_parse_end(tok), (size_t)(nl - p));
+		json_tokener_free(tok);
+		assert_non_null(objs[n]);
+		n++;
+		p = nl + 1;
+	}
+	return n;
+}
+
+static void put_all(struct json_object **objs, size_t n)
+{
+	while (n-- > 0)
+		json_object_put(objs[n]);
+}
+
+static struct json_object *get(struct json_object *o, const char *path)
+{
+	char buf[128], *save = NULL, *k;
+	struct json_object *v = o;
+
+	snprintf(buf, sizeof buf, "%s", path);
+	for (k = strtok_r(buf, ".", &save); k != NULL; k = strtok_r(NULL, ".", &save)) {
+		if (!json_object_object_get_ex(v, k, &v)) {
+			print_error("missing key %s in %s\n", k, path);
+			fail();
+		}
+	}
+	return v;
+}
+
+static int64_t num(struct json_object *o, const char *path)
+{
+	return json_object_get_int64(get(o, path));
+}
+
+static double dbl(struct json_object *o, const char *path)
+{
+	return json_object_get_double(get(o, path));
+}
+
+static const char *str(struct json_object *o, const char *path)
+{
+	return json_object_get_string(get(o, path));
+}
+
+/* Latencies 1..10 ms: nearest rank gives p50 = 5, p95 = 10, exactly. */
+static void test_summary_percentiles_exact(void **state)
+{
+	static struct script sc;
+	struct json_object *o[4];
+	size_t len, n, i;
+	char *data;
+
+	(void)state;
+	sc.n = 0;
+	add(&sc, EV_SESSION_START, 1, T0);
+	for (i = 1; i <= 10; i++) {
+		/* out of order, so sorting matters */
+		size_t ms = (i * 7) % 10 + 1;
+
+		command(&sc, 1, T0 + (int64_t)i * 1000000, "a1", "NOOP", "");
+		response(&sc, 1, T0 + (int64_t)i * 1000000 + 1, "a1", "OK", "NOOP", (double)ms);
+	}
+	session_end(&sc, 1, T0 + 20000000, NULL);
+	data = run(&sc, true, &len);
+	n = parse_lines(data, len, o, 4);
+	assert_int_equal(n, 2);
+	assert_string_equal(str(o[0], "type"), "session_summary");
+	assert_int_equal(num(o[0], "latency.NOOP.count"), 10);
+	assert_true(dbl(o[0], "latency.NOOP.p50_ms") == 5.0);
+	assert_true(dbl(o[0], "latency.NOOP.p95_ms") == 10.0);
+	assert_true(dbl(o[0], "latency.NOOP.max_ms") == 10.0);
+	assert_true(json_object_get_boolean(get(o[0], "latency.NOOP.exact")));
+	assert_string_equal(str(o[1], "type"), "capture_summary");
+	assert_true(dbl(o[1], "latency.NOOP.p50_ms") == 5.0);
+	/* three samples: p50 is the 2nd, p95 the 3rd */
+	put_all(o, n);
+	free(data);
+	sc.n = 0;
+	add(&sc, EV_SESSION_START, 1, T0);
+	response(&sc, 1, T0 + 1, "a", "OK", "X", 0.250);
+	response(&sc, 1, T0 + 2, "b", "OK", "X", 3.0);
+	response(&sc, 1, T0 + 3, "c", "OK", "X", 1.5);
+	data = run(&sc, true, &len);
+	n = parse_lines(data, len, o, 4);
+	assert_int_equal(n, 2);
+	assert_true(dbl(o[0], "latency.X.p50_ms") == 1.5);
+	assert_true(dbl(o[0], "latency.X.p95_ms") == 3.0);
+	assert_null(json_object_get_string(get(o[0], "end_reason")));	/* open at the end */
+	put_all(o, n);
+	free(data);
+}
+
+/* 1000 samples of 1..1000 ms: past SUMMARY_LAT_EXACT, within 1/32. */
+static void test_summary_percentiles_histogram(void **state)
+{
+	static struct script sc;
+	struct json_object *o[4];
+	size_t len, n, i;
+	char *data;
+	double p50, p95;
+
+	(void)state;
+	sc.n = 0;
+	add(&sc, EV_SESSION_START, 1, T0);
+	for (i = 1; i <= 1000; i++)
+		response(&sc, 1, T0 + (int64_t)i, "a", i % 10 == 0 ? "NO" : "OK", "FETCH",
+			 (double)((i * 389) % 1000 + 1));
+	session_end(&sc, 1, T0 + 5000, NULL);
+	data = run(&sc, true, &len);
+	n = parse_lines(data, len, o, 4);
+	assert_int_equal(n, 2);
+	p50 = dbl(o[0], "latency.FETCH.p50_ms");
+	p95 = dbl(o[0], "latency.FETCH.p95_ms");
+	assert_true(p50 >= 500.0 * (1 - 1.0 / 32) && p50 <= 500.0 * (1 + 1.0 / 32));
+	assert_true(p95 >= 950.0 * (1 - 1.0 / 32) && p95 <= 950.0 * (1 + 1.0 / 32));
+	assert_true(dbl(o[0], "latency.FETCH.max_ms") == 1000.0);
+	assert_int_equal(num(o[0], "latency.FETCH.count"), 1000);
+	assert_false(json_object_get_boolean(get(o[0], "latency.FETCH.exact")));
+	assert_int_equal(num(o[0], "responses.NO"), 100);
+	assert_int_equal(num(o[1], "errors_by_command.FETCH.NO"), 100);
+	assert_true(dbl(o[1], "errors_by_command.FETCH.error_rate") == 0.1);
+	assert_true(dbl(o[1], "error_rate") == 0.1);
+	put_all(o, n);
+	free(data);
+}
+
+/* One full session: every per-session field. */
+static void test_summary_session_fields(void **state)
+{
+	static struct script sc;
+	static const struct session_summary sum = {
+		.commands = 7, .bytes_c2s = 300, .bytes_s2c = 9000, .wire_bytes_c2s = 350,
+		.wire_bytes_s2c = 9100, .gaps = 1, .gap_bytes = 40, .notices = 2,
+		.literals_fetched = 3, .literals_appended = 1, .duration_us = 2500000,
+	};
+	struct json_object *o[4], *mb;
+	struct event *e;
+	size_t len, n;
+	char *data;
+
+	(void)state;
+	sc.n = 0;
+	add(&sc, EV_SESSION_START, 1, T0);
+	command(&sc, 1, T0 + 10, "s1", "STARTTLS", "");
+	response(&sc, 1, T0 + 20, "s1", "OK", "STARTTLS", 1.0);
+	e = add(&sc, EV_TLS, 1, T0 + 30);
+	e->u.tls.phase = "starttls";
+	e->u.tls.version = "TLS 1.3";
+	e->u.tls.reason = "no key for this session";
+	command(&sc, 1, T0 + 40, "a1", "LOGIN", "bob ***");
+	response(&sc, 1, T0 + 50, "a1", "NO", "LOGIN", 2.0);
+	login(&sc, 1, T0 + 50, "bob", LOGIN_FAIL);
+	command(&sc, 1, T0 + 60, "a2", "LOGIN", "alice ***");
+	response(&sc, 1, T0 + 70, "a2", "OK", "LOGIN", 2.0);
+	login(&sc, 1, T0 + 70, "alice", LOGIN_OK);
+	command(&sc, 1, T0 + 80, "a3", "SELECT", "\"Sent \\\"Items\\\"\" (CONDSTORE)");
+	response(&sc, 1, T0 + 90, "a3", "OK", "SELECT", 1.0);
+	command(&sc, 1, T0 + 100, "a4", "EXAMINE", "Nope");
+	response(&sc, 1, T0 + 110, "a4", "NO", "EXAMINE", 1.0);
+	command(&sc, 1, T0 + 120, "a5", "EXAMINE", "INBOX");
+	e = add(&sc, EV_UNTAGGED, 1, T0 + 125);
+	e->u.untagged.name = S("EXISTS");
+	response(&sc, 1, T0 + 130, "a5", "OK", "EXAMINE", 1.0);
+	command(&sc, 1, T0 + 140, "a6", "SELECT", "INBOX");
+	response(&sc, 1, T0 + 150, "a6", "BAD", "SELECT", 1.0);
+	e = add(&sc, EV_COMPRESS, 1, T0 + 160);
+	e->u.compress.algorithm = "DEFLATE";
+	e = add(&sc, EV_GAP, 1, T0 + 170);
+	e->u.gap.bytes = 40;
+	session_end(&sc, 1, T0 + 2500000, &sum);
+	data = run(&sc, true, &len);
+	n = parse_lines(data, len, o, 4);
+	assert_int_equal(n, 2);
+	assert_int_equal(num(o[0], "session"), 1);
+	assert_string_equal(str(o[0], "client"), "192.0.2.1:50000");
+	assert_string_equal(str(o[0], "server"), "192.0.2.2:143");
+	assert_string_equal(str(o[0], "end_reason"), "fin");
+	assert_string_equal(str(o[0], "ts"), "2026-11-21T10:00:02.500000Z");
+	assert_true(dbl(o[0], "duration_ms") == 2500.0);
+	assert_string_equal(str(o[0], "user"), "alice");
+	assert_int_equal(num(o[0], "logins.ok"), 1);
+	assert_int_equal(num(o[0], "logins.fail"), 1);
+	assert_string_equal(str(o[0], "transport"), "starttls");
+	assert_false(json_object_get_boolean(get(o[0], "tls.decrypted")));
+	assert_string_equal(str(o[0], "tls.reason"), "no key for this session");
+	assert_string_equal(str(o[0], "compression.algorithm"), "DEFLATE");
+	mb = get(o[0], "mailboxes");
+	assert_int_equal(json_object_array_length(mb), 2);
+	assert_string_equal(json_object_get_string(json_object_array_get_idx(mb, 0)),
+			    "Sent \"Items\"");
+	assert_string_equal(json_object_get_string(json_object_array_get_idx(mb, 1)), "INBOX");
+	assert_int_equal(num(o[0], "selects"), 2);
+	assert_int_equal(num(o[0], "commands"), 7);
+	assert_int_equal(num(o[0], "commands_by_name.LOGIN"), 2);
+	assert_int_equal(num(o[0], "commands_by_name.EXAMINE"), 2);
+	assert_int_equal(num(o[0], "responses.OK"), 4);
+	assert_int_equal(num(o[0], "responses.NO"), 2);
+	assert_int_equal(num(o[0], "responses.BAD"), 1);
+	assert_int_equal(num(o[0], "untagged"), 1);
+	assert_int_equal(num(o[0], "bytes_c2s"), 300);
+	assert_int_equal(num(o[0], "bytes_s2c"), 9000);
+	assert_int_equal(num(o[0], "messages_fetched"), 3);
+	assert_int_equal(num(o[0], "messages_appended"), 1);
+	assert_int_equal(num(o[0], "gaps"), 1);
+	assert_int_equal(num(o[0], "gap_bytes"), 40);
+	assert_int_equal(num(o[0], "notices"), 2);
+	assert_int_equal(num(o[0], "latency.LOGIN.count"), 2);
+	assert_int_equal(num(o[1], "tls.sessions"), 1);
+	assert_int_equal(num(o[1], "tls.not_decrypted"), 1);
+	assert_int_equal(num(o[1], "tls.reasons.no key for this session"), 1);
+	put_all(o, n);
+	free(data);
+}
+
+/* Three sessions, interleaved, from two clients: capture totals. */
+static void test_summary_capture(void **state)
+{
+	static struct script sc;
+	static const struct session_summary sum = { .bytes_c2s = 10, .bytes_s2c = 90 };
+	struct json_object *o[8], *busy;
+	struct event *e;
+	size_t len, n;
+	char *data;
+
+	(void)state;
+	sc.n = 0;
+	add(&sc, EV_SESSION_START, 1, T0);
+	add(&sc, EV_SESSION_START, 2, T0 + 1);
+	e = add(&sc, EV_TLS, 2, T0 + 2);
+	e->u.tls.phase = "implicit";
+	e->u.tls.decrypted = true;
+	add(&sc, EV_SESSION_START, 3, T0 + 3);
+	e = add(&sc, EV_TLS, 3, T0 + 4);
+	e->u.tls.phase = "starttls";
+	e->u.tls.reason = "no key";
+	login(&sc, 1, T0 + 5, "alice", LOGIN_OK);
+	login(&sc, 2, T0 + 6, "bob", LOGIN_FAIL);
+	login(&sc, 3, T0 + 7, "alice", LOGIN_OK);
+	command(&sc, 3, T0 + 8, "x", "NOOP", "");
+	command(&sc, 3, T0 + 9, "y", "NOOP", "");
+	session_end(&sc, 2, T0 + 10, &sum);
+	session_end(&sc, 1, T0 + 11, &sum);
+	session_end(&sc, 3, T0 + 12, &sum);
+	data = run(&sc, true, &len);
+	n = parse_lines(data, len, o, 8);
+	assert_int_equal(n, 4);
+	assert_int_equal(num(o[0], "session"), 2);	/* in order of ending */
+	assert_string_equal(str(o[0], "transport"), "implicit_tls");
+	assert_int_equal(num(o[3], "session"), 0);
+	assert_int_equal(num(o[3], "sessions"), 3);
+	assert_int_equal(num(o[3], "sessions_ended"), 3);
+	assert_int_equal(num(o[3], "clients"), 2);
+	assert_int_equal(num(o[3], "servers"), 1);
+	assert_int_equal(num(o[3], "users"), 2);
+	assert_int_equal(num(o[3], "logins.ok"), 2);
+	assert_int_equal(num(o[3], "transport.plain"), 1);
+	assert_int_equal(num(o[3], "transport.starttls"), 1);
+	assert_int_equal(num(o[3], "transport.implicit_tls"), 1);
+	assert_int_equal(num(o[3], "tls.sessions"), 2);
+	assert_int_equal(num(o[3], "tls.decrypted"), 1);
+	assert_int_equal(num(o[3], "tls.reasons.no key"), 1);
+	assert_int_equal(num(o[3], "bytes_s2c"), 270);
+	assert_null(json_object_get_string(get(o[3], "error_rate")));
+	busy = get(o[3], "busiest_clients");
+	assert_int_equal(json_object_array_length(busy), 2);
+	assert_string_equal(str(json_object_array_get_idx(busy, 0), "client"), "192.0.2.1");
+	assert_int_equal(num(json_object_array_get_idx(busy, 0), "sessions"), 2);
+	assert_int_equal(num(json_object_array_get_idx(busy, 0), "commands"), 2);
+	assert_int_equal(num(json_object_array_get_idx(busy, 0), "bytes"), 200);
+	assert_string_equal(str(json_object_array_get_idx(busy, 1), "client"), "2001:db8::7");
+	put_all(o, n);
+	free(data);
+}
+
+/* Text: readable blocks, hostile bytes escaped. */
+static void test_summary_text(void **state)
+{
+	static struct script sc;
+	size_t len;
+	char *data;
+
+	(void)state;
+	sc.n = 0;
+	add(&sc, EV_SESSION_START, 1, T0);
+	login(&sc, 1, T0 + 5, "ev\x1bil", LOGIN_OK);
+	command(&sc, 1, T0 + 6, "a", "SELECT", "INBOX");
+	response(&sc, 1, T0 + 7, "a", "OK", "SELECT", 1.25);
+	session_end(&sc, 1, T0 + 1000000, NULL);
+	data = run(&sc, false, &len);
+	assert_null(memchr(data, '\x1b', len));
+	assert_non_null(strstr(data, "session #1  192.0.2.1:50000 -> 192.0.2.2:143  (fin)"));
+	assert_non_null(strstr(data, "ev\\x1bil"));
+	assert_non_null(strstr(data, "mailboxes    INBOX  (1 selected)"));
+	assert_non_null(strstr(data, "SELECT           n=1  p50 1.250 ms  p95 1.250 ms  max 1.250 ms"));
+	assert_non_null(strstr(data, "\ncapture\n"));
+	free(data);
+}
+
+/* Many sessions that each end: state is freed as they go (ASan checks),
+ * and command names past the cap share one entry. */
+static void test_summary_many(void **state)
+{
+	static struct script sc;
+	static char names[SUMMARY_CMDS_MAX + 10][16];
+	struct json_object **o = calloc(600, sizeof *o);
+	size_t len, n, i;
+	char *data;
+
+	(void)state;
+	assert_non_null(o);
+	sc.n = 0;
+	add(&sc, EV_SESSION_START, 1, T0);
+	for (i = 0; i < SUMMARY_CMDS_MAX + 10; i++) {
+		snprintf(names[i], sizeof names[i], "X%zu", i);
+		command(&sc, 1, T0 + (int64_t)i, "t", names[i], "");
+	}
+	session_end(&sc, 1, T0 + 1000, NULL);
+	for (i = 2; i < 500; i++) {
+		add(&sc, EV_SESSION_START, i, T0 + 2000 + (int64_t)i);
+		session_end(&sc, i, T0 + 2000 + (int64_t)i, NULL);
+	}
+	data = run(&sc, true, &len);
+	n = parse_lines(data, len, o, 600);
+	assert_int_equal(n, 500);
+	assert_int_equal(json_object_object_length(get(o[0], "commands_by_name")),
+			 SUMMARY_CMDS_MAX + 1);
+	assert_int_equal(num(o[0], "commands_by_name.X63"), 1);
+	assert_int_equal(num(o[0], "commands_by_name.(other)"), 10);
+	assert_int_equal(num(o[499], "sessions"), 499);
+	assert_int_equal(num(o[499], "clients"), 2);
+	put_all(o, n);
+	free(o);
+	free(data);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_summary_percentiles_exact),
+		cmocka_unit_test(test_summary_percentiles_histogram),
+		cmocka_unit_test(test_summary_session_fields),
+		cmocka_unit_test(test_summary_capture),
+		cmocka_unit_test(test_summary_text),
+		cmocka_unit_test(test_summary_many),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
