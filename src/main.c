@@ -25,6 +25,7 @@
 #include "report/output_json.h"
 #include "report/output_text.h"
 #include "report/streams.h"
+#include "report/summary.h"
 #include "tls/keylog.h"
 
 #define IMAPSCOPE_VERSION "0.1.0"
@@ -49,6 +50,7 @@ struct options {
 	size_t n_keylogs;
 	const char *rsa_key;
 	bool logins;
+	bool summary;
 	bool show_secrets;
 	int color;			/* -1 auto, 0 never, 1 always */
 	uint64_t only_session;		/* 0: all */
@@ -101,6 +103,7 @@ static void usage(FILE *fp)
 "      --rsa-key FILE      server PEM RSA key for RSA key exchange\n"
 "      --show-secrets      print passwords and SASL secrets (redacted by default)\n"
 "      --logins            print only the login audit\n"
+"      --summary           print only per-session and whole-capture statistics\n"
 "      --streams DIR       write each session's reassembled streams to DIR\n"
 "      --session N         keep only session N\n"
 "      --host ADDR         keep only sessions with ADDR as client or server\n"
@@ -283,7 +286,7 @@ static void parse_options(struct options *o, int argc, char **argv)
 		case OPT_SHOW_SECRETS: o->show_secrets = true; break;
 		case OPT_EXTRACT: not_yet("--extract"); break;
 		case OPT_LOGINS: o->logins = true; break;
-		case OPT_SUMMARY: not_yet("--summary"); break;
+		case OPT_SUMMARY: o->summary = true; break;
 		case OPT_STREAMS: o->streams_dir = optarg; break;
 		case OPT_SESSION:
 			o->only_session = parse_u64(optarg, "bad session number '%s'");
@@ -342,6 +345,8 @@ static void parse_options(struct options *o, int argc, char **argv)
 		die_usage("%s", "no input: give a capture file, '-' for stdin, or -i IFACE");
 	if (o->bpf != NULL)
 		check_filter(o->bpf);
+	if (o->logins && o->summary)
+		die_usage("%s", "--logins and --summary cannot be combined");
 	if (o->iface == NULL && (o->max_packets || o->duration_s || o->save_path))
 		die_usage("%s", "-c, --duration and -w apply to live capture (-i) only");
 }
@@ -504,6 +509,8 @@ static void make_output(struct run *r, FILE *fp)
 
 	if (o->logins) {
 		rc = output_logins_new(&r->out, fp, o->format == OUT_JSON);
+	} else if (o->summary) {
+		rc = output_summary_new(&r->out, fp, o->format == OUT_JSON);
 	} else if (o->format == OUT_JSON) {
 		rc = output_json_new(&r->out, fp);
 	} else {
