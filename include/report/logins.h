@@ -1,10 +1,39 @@
 /* --logins: only the login audit, one row per authentication attempt.
  *
  * Text is a table with a header (time, session, client, server, user,
- * mechanism, result, transport, cleartext, code and text); with json, the
- * login events exactly as -F json writes them (they carry session, client
- * and server).  Every other event is ignored.  The brute-force and policy
- * flags of issue 7 are not computed yet. */
+ * mechanism, result, transport, cleartext, flags, code and text); with
+ * json, the login events as -F json writes them (they carry session,
+ * client and server) plus the audit keys:
+ *
+ *   "flags": ["brute_force", "cleartext_despite_starttls",
+ *             "login_despite_logindisabled"]   (those that apply, in this
+ *                                               order; [] when none)
+ *   "brute_force": bool, "brute_force_by": ["client"] / ["user"] / both / []
+ *   "cleartext_despite_starttls": bool, "login_despite_logindisabled": bool
+ *
+ * The list is for reading and jq's index(); the booleans for select().
+ *
+ * brute_force: the attempt comes from a client address (any port) or
+ * names a user that has had at least fail_threshold failed logins within
+ * window_us ending at this attempt (this attempt counted if it failed;
+ * the window is inclusive).  Rows are written as logins complete, so the
+ * flag appears from the threshold-th failure on, never on the earlier
+ * ones; a success right after a run of failures is flagged too (the
+ * interesting case: the guess that worked).
+ *
+ * cleartext_despite_starttls: the secret crossed in the clear although the
+ * server had advertised STARTTLS earlier in the session (greeting code,
+ * untagged CAPABILITY or a [CAPABILITY] response code).
+ *
+ * login_despite_logindisabled: a LOGIN command (not AUTHENTICATE) while the
+ * server's latest capability list had LOGINDISABLED.  A TLS start discards
+ * the capabilities, as RFC 9051 tells clients to.
+ *
+ * Memory: failure times are kept per client address and per user, at most
+ * LOGINS_TRACK_MAX of each (entries idle longer than the window are swept
+ * when full; past that, new keys go untracked and unflagged), each with
+ * fail_threshold timestamps.  Per live session a few flags and tags, freed
+ * at session_end. */
 #ifndef IMAPSCOPE_REPORT_LOGINS_H
 #define IMAPSCOPE_REPORT_LOGINS_H
 
@@ -23,9 +52,26 @@
 #define LOGINS_W_RESULT 9
 #define LOGINS_W_TRANSPORT 14
 #define LOGINS_W_CLEAR 11
+#define LOGINS_W_FLAGS 13
 
-/* Make the login audit writing to fp (not closed by the output).
- * 0, or -1 if out of memory. */
+#define LOGINS_FAIL_THRESHOLD_DEFAULT 5
+#define LOGINS_WINDOW_US_DEFAULT (300 * 1000000LL)
+#define LOGINS_FAIL_THRESHOLD_MAX 1000	/* larger values are clamped */
+#define LOGINS_TRACK_MAX 16384		/* clients and users tracked, each */
+#define LOGINS_LOGIN_TAGS 4		/* LOGIN commands awaiting their reply */
+#define LOGINS_TAG_MAX 32		/* bytes of a tag compared */
+
+struct logins_opts {
+	unsigned fail_threshold;	/* failures that make brute force; 0: default */
+	int64_t window_us;		/* within this long; <= 0: default */
+};
+
+/* Make the login audit writing to fp (not closed by the output), with the
+ * default brute-force threshold and window.  0, or -1 if out of memory. */
 int output_logins_new(struct output *out_r, FILE *fp, bool json) WUR;
+
+/* The same with a threshold and window (opts may be NULL: defaults). */
+int output_logins_new2(struct output *out_r, FILE *fp, bool json,
+		       const struct logins_opts *opts) WUR;
 
 #endif

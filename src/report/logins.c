@@ -1,8 +1,14 @@
-/* --logins: a table for people, or the login events as JSON Lines. */
+/* --logins: a table for people, or the login events as JSON Lines, with
+ * the audit flags of logins.h.
+ *
+ * Layout: failure history per client address and per user (a capped hash
+ * table of timestamp rings); per-session capability state; the flags; the
+ * writers; the output. */
 #include "report/logins.h"
 
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "report/output_json.h"	/* sink, clock, JSON event writer */
 #include "report/output_text.h"	/* output_text_append_wire */
@@ -10,13 +16,429 @@
 
 #define LIT(b, s) output_put((b), (s), sizeof(s) - 1)
 
+/* Initial bucket count of a failure table (a power of two). */
+#define LOGINS_BUCKETS0 64
+
+/* ---- failure history: the last fail_threshold failure times per key ---- */
+
+struct logins_key {
+	struct logins_key *next;	/* hash chain */
+	uint64_t hash;
+	int64_t *ring;			/* fail_threshold slots */
+	unsigned head, count;		/* next slot to write; slots in use */
+	int64_t newest;
+	size_t len;
+	uint8_t key[];
+};
+
+struct logins_table {
+	struct logins_key **buckets;
+	size_t nbuckets, n;
+	uint64_t untracked;		/* keys refused at LOGINS_TRACK_MAX */
+};
+
+/* FNV-1a.  Keys come from the wire, but the table is capped, so a crafted
+ * collision costs at most LOGINS_TRACK_MAX comparisons per lookup. */
+static uint64_t logins_hash(const uint8_t *p, size_t n)
+{
+	uint64_t h = 1469598103934665603ULL;
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		h = (h ^ p[i]) * 1099511628211ULL;
+	return h;
+}
+
+static bool logins_bytes_eq(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen)
+{
+	return alen == blen && (alen == 0 || memcmp(a, b, alen) == 0);
+}
+
+static struct logins_key *logins_table_find(const struct logins_table *t, const uint8_t *p,
+					    size_t n, uint64_t h)
+{
+	struct logins_key *k;
+
+	if (t->nbuckets == 0)
+		return NULL;
+	for (k = t->buckets[h & (t->nbuckets - 1)]; k != NULL; k = k->next)
+		if (k->hash == h && logins_bytes_eq(k->key, k->len, p, n))
+			return k;
+	return NULL;
+}
+
+static void logins_key_free(struct logins_key *k)
+{
+	free(k->ring);
+	free(k);
+}
+
+/* Drop keys whose newest failure left the window: they can flag nothing
+ * more.  Run only when the table is full, so its cost is amortised. */
+static void logins_table_sweep(struct logins_table *t, int64_t now, int64_t window)
+{
+	size_t i;
+
+	for (i = 0; i < t->nbuckets; i++) {
+		struct logins_key **pp = &t->buckets[i];
+
+		while (*pp != NULL) {
+			struct logins_key *k = *pp;
+
+			if (now - k->newest > window) {
+				*pp = k->next;
+				logins_key_free(k);
+				t->n--;
+			} else {
+				pp = &k->next;
+			}
+		}
+	}
+}
+
+static int logins_table_grow(struct logins_table *t)
+{
+	size_t nb = t->nbuckets == 0 ? LOGINS_BUCKETS0 : t->nbuckets * 2, i;
+	struct logins_key **b = calloc(nb, sizeof *b);
+
+	if (b == NULL)
+		return -1;
+	for (i = 0; i < t->nbuckets; i++) {
+		while (t->buckets[i] != NULL) {
+			struct logins_key *k = t->buckets[i];
+
+			t->buckets[i] = k->next;
+			k->next = b[k->hash & (nb - 1)];
+			b[k->hash & (nb - 1)] = k;
+		}
+	}
+	free(t->buckets);
+	t->buckets = b;
+	t->nbuckets = nb;
+	return 0;
+}
+
+/* The history of key, made if new; NULL when untracked. */
+static struct logins_key *logins_table_get(struct logins_table *t, struct buf_slice key,
+					   unsigned slots, int64_t now, int64_t window)
+{
+	uint64_t h = logins_hash(key.ptr, key.len);
+	struct logins_key *k = logins_table_find(t, key.ptr, key.len, h);
+	size_t sz;
+
+	if (k != NULL)
+		return k;
+	if (t->n >= LOGINS_TRACK_MAX)
+		logins_table_sweep(t, now, window);
+	if (t->n >= LOGINS_TRACK_MAX || !size_add(sizeof *k, key.len, &sz) ||
+	    (t->n >= t->nbuckets && logins_table_grow(t) != 0) ||
+	    (k = calloc(1, sz)) == NULL) {
+		t->untracked++;
+		return NULL;
+	}
+	k->ring = calloc(slots, sizeof *k->ring);
+	if (k->ring == NULL) {
+		free(k);
+		t->untracked++;
+		return NULL;
+	}
+	k->hash = h;
+	k->len = key.len;
+	if (key.len > 0)
+		memcpy(k->key, key.ptr, key.len);
+	k->next = t->buckets[h & (t->nbuckets - 1)];
+	t->buckets[h & (t->nbuckets - 1)] = k;
+	t->n++;
+	return k;
+}
+
+static void logins_table_free(struct logins_table *t)
+{
+	size_t i;
+
+	for (i = 0; i < t->nbuckets; i++)
+		while (t->buckets[i] != NULL) {
+			struct logins_key *k = t->buckets[i];
+
+			t->buckets[i] = k->next;
+			logins_key_free(k);
+		}
+	free(t->buckets);
+	memset(t, 0, sizeof *t);
+}
+
+/* Record a failure (if failed) and say whether the key has at least
+ * `slots` failures within the window ending now: the ring holds the last
+ * `slots` failures, so that is "ring full and its oldest is in the window". */
+static bool logins_key_check(struct logins_key *k, unsigned slots, bool failed, int64_t now,
+			     int64_t window)
+{
+	if (failed) {
+		k->ring[k->head] = now;
+		k->head = (k->head + 1) % slots;
+		if (k->count < slots)
+			k->count++;
+		if (now > k->newest || k->count == 1)
+			k->newest = now;
+	}
+	/* When full, head is also the oldest slot. */
+	return k->count == slots && now - k->ring[k->head] <= window;
+}
+
+/* ---- per session: what the server advertised, which tags are LOGIN ---- */
+
+struct logins_session {
+	uint64_t id;
+	bool starttls_advertised;	/* sticky for the session */
+	bool logindisabled;		/* in the latest capability list */
+	uint8_t login_tags[LOGINS_LOGIN_TAGS][LOGINS_TAG_MAX];
+	size_t login_tag_len[LOGINS_LOGIN_TAGS];
+	unsigned next_tag;
+};
+
 struct logins {
 	struct output_sink sink;
 	struct output_time clock;
 	bool json;
 	bool header_done;
 	uint64_t rows;
+	unsigned fail_threshold;
+	int64_t window_us;
+	struct logins_table by_client, by_user;
+	/* Sessions with state, sorted by id (ids only grow: appends). */
+	struct logins_session **live;
+	size_t n_live, cap_live;
 };
+
+struct logins_flags {
+	bool brute_client, brute_user, cleartext_starttls, logindisabled;
+};
+
+static size_t logins_live_index(const struct logins *lg, uint64_t id, bool *found_r)
+{
+	size_t lo = 0, hi = lg->n_live;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (lg->live[mid]->id < id)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	*found_r = lo < lg->n_live && lg->live[lo]->id == id;
+	return lo;
+}
+
+static struct logins_session *logins_session_find(const struct logins *lg, uint64_t id)
+{
+	bool found;
+	size_t at = logins_live_index(lg, id, &found);
+
+	return found ? lg->live[at] : NULL;
+}
+
+/* The session's state, made if new; NULL when out of memory (the session
+ * then simply gets no policy flags). */
+static struct logins_session *logins_session_get(struct logins *lg, uint64_t id)
+{
+	bool found;
+	size_t at = logins_live_index(lg, id, &found);
+	struct logins_session *ls;
+
+	if (found)
+		return lg->live[at];
+	if (lg->n_live == lg->cap_live) {
+		size_t ncap = lg->cap_live == 0 ? 16 : lg->cap_live * 2;
+		struct logins_session **nv = realloc(lg->live, ncap * sizeof *nv);
+
+		if (nv == NULL)
+			return NULL;
+		lg->live = nv;
+		lg->cap_live = ncap;
+	}
+	if ((ls = calloc(1, sizeof *ls)) == NULL)
+		return NULL;
+	ls->id = id;
+	memmove(&lg->live[at + 1], &lg->live[at], (lg->n_live - at) * sizeof *lg->live);
+	lg->live[at] = ls;
+	lg->n_live++;
+	return ls;
+}
+
+static void logins_session_end(struct logins *lg, uint64_t id)
+{
+	bool found;
+	size_t at = logins_live_index(lg, id, &found);
+
+	if (!found)
+		return;
+	free(lg->live[at]);
+	memmove(&lg->live[at], &lg->live[at + 1], (lg->n_live - at - 1) * sizeof *lg->live);
+	lg->n_live--;
+}
+
+static bool logins_word_is(const uint8_t *p, size_t n, const char *word)
+{
+	return n == strlen(word) && strncasecmp((const char *)p, word, n) == 0;
+}
+
+/* A capability list (space-separated atoms, cut at ']' if inside a code):
+ * STARTTLS is remembered for the session, LOGINDISABLED replaced. */
+static void logins_caps(struct logins *lg, uint64_t id, struct buf_slice s)
+{
+	struct logins_session *ls;
+	bool starttls = false, disabled = false;
+	size_t i = 0, start;
+
+	if (s.ptr == NULL)
+		return;
+	while (i < s.len && s.ptr[i] != ']') {
+		while (i < s.len && s.ptr[i] == ' ')
+			i++;
+		start = i;
+		while (i < s.len && s.ptr[i] != ' ' && s.ptr[i] != ']')
+			i++;
+		starttls |= logins_word_is(s.ptr + start, i - start, "STARTTLS");
+		disabled |= logins_word_is(s.ptr + start, i - start, "LOGINDISABLED");
+	}
+	if ((ls = logins_session_get(lg, id)) == NULL)
+		return;
+	ls->starttls_advertised |= starttls;
+	ls->logindisabled = disabled;
+}
+
+/* A response code "CAPABILITY ..." (greeting or tagged reply). */
+static void logins_code_caps(struct logins *lg, uint64_t id, struct buf_slice code)
+{
+	static const char word[] = "CAPABILITY ";
+
+	if (code.ptr != NULL && code.len >= sizeof word - 1 &&
+	    strncasecmp((const char *)code.ptr, word, sizeof word - 1) == 0)
+		logins_caps(lg, id, code);
+}
+
+/* "* OK [CAPABILITY ...] text": the untagged text holds the code. */
+static void logins_untagged(struct logins *lg, const struct event *ev)
+{
+	struct buf_slice t = ev->u.untagged.text;
+	size_t i;
+
+	if (logins_word_is(ev->u.untagged.name.ptr, ev->u.untagged.name.len, "CAPABILITY")) {
+		logins_caps(lg, ev->session, t);
+		return;
+	}
+	if (t.ptr == NULL)
+		return;
+	for (i = 0; i < t.len; i++)
+		if (t.ptr[i] == '[') {
+			logins_code_caps(lg, ev->session,
+					 (struct buf_slice){ t.ptr + i + 1, t.len - i - 1 });
+			return;
+		}
+}
+
+/* Remember the tags of LOGIN commands: AUTHENTICATE is not what
+ * LOGINDISABLED forbids, and the login event names only the mechanism. */
+static void logins_command(struct logins *lg, const struct event *ev)
+{
+	struct logins_session *ls;
+	struct buf_slice tag = ev->u.command.tag;
+
+	if (!logins_word_is(ev->u.command.name.ptr, ev->u.command.name.len, "LOGIN") ||
+	    tag.ptr == NULL || tag.len > LOGINS_TAG_MAX ||
+	    (ls = logins_session_get(lg, ev->session)) == NULL)
+		return;
+	memcpy(ls->login_tags[ls->next_tag], tag.ptr, tag.len);
+	ls->login_tag_len[ls->next_tag] = tag.len;
+	ls->next_tag = (ls->next_tag + 1) % LOGINS_LOGIN_TAGS;
+}
+
+static bool logins_was_login_command(const struct logins_session *ls, struct buf_slice tag)
+{
+	unsigned i;
+
+	for (i = 0; tag.ptr != NULL && i < LOGINS_LOGIN_TAGS; i++)
+		if (ls->login_tag_len[i] > 0 &&
+		    logins_bytes_eq(ls->login_tags[i], ls->login_tag_len[i], tag.ptr, tag.len))
+			return true;
+	return false;
+}
+
+/* The address of "ip:port" or "[v6]:port" without the port. */
+static struct buf_slice logins_host(const char *addr)
+{
+	size_t n = addr != NULL ? strlen(addr) : 0;
+
+	while (n > 0 && addr[n - 1] != ':')
+		n--;
+	if (n == 0)
+		return (struct buf_slice){ (const uint8_t *)(addr != NULL ? addr : ""),
+					   addr != NULL ? strlen(addr) : 0 };
+	return (struct buf_slice){ (const uint8_t *)addr, n - 1 };
+}
+
+static bool logins_brute(struct logins *lg, struct logins_table *t, struct buf_slice key,
+			 const struct event *ev)
+{
+	bool failed = ev->u.login.result == LOGIN_FAIL;
+	struct logins_key *k;
+
+	/* A success or unknown only reads the history: no entry needed. */
+	if (failed)
+		k = logins_table_get(t, key, lg->fail_threshold, ev->ts_us, lg->window_us);
+	else
+		k = logins_table_find(t, key.ptr, key.len, logins_hash(key.ptr, key.len));
+	return k != NULL && logins_key_check(k, lg->fail_threshold, failed, ev->ts_us,
+					     lg->window_us);
+}
+
+static struct logins_flags logins_flags_of(struct logins *lg, const struct event *ev)
+{
+	struct logins_flags f = { false, false, false, false };
+	const struct logins_session *ls = logins_session_find(lg, ev->session);
+
+	f.brute_client = logins_brute(lg, &lg->by_client, logins_host(ev->client), ev);
+	if (ev->u.login.user.ptr != NULL)
+		f.brute_user = logins_brute(lg, &lg->by_user, ev->u.login.user, ev);
+	if (ls != NULL) {
+		f.cleartext_starttls = ev->u.login.cleartext_secret && ls->starttls_advertised;
+		f.logindisabled = ls->logindisabled &&
+				  logins_was_login_command(ls, ev->u.login.tag);
+	}
+	return f;
+}
+
+/* Events other than logins only feed the per-session state. */
+static void logins_observe(struct logins *lg, const struct event *ev)
+{
+	struct logins_session *ls;
+
+	switch (ev->type) {
+	case EV_GREETING:
+		logins_code_caps(lg, ev->session, ev->u.greeting.code);
+		break;
+	case EV_UNTAGGED:
+		logins_untagged(lg, ev);
+		break;
+	case EV_RESPONSE:
+		logins_code_caps(lg, ev->session, ev->u.response.code);
+		break;
+	case EV_COMMAND:
+		logins_command(lg, ev);
+		break;
+	case EV_TLS:
+		/* RFC 9051 6.2.1: capabilities from before TLS are void. */
+		if ((ls = logins_session_find(lg, ev->session)) != NULL)
+			ls->logindisabled = false;
+		break;
+	case EV_SESSION_END:
+		logins_session_end(lg, ev->session);
+		break;
+	default:
+		break;
+	}
+}
 
 /* Pad the column that began at start to width, with at least two spaces
  * between columns.  Widths count bytes, so UTF-8 names may shift a row. */
@@ -50,7 +472,8 @@ static int logins_header(struct buf *b)
 	       logins_cell(b, "USER", LOGINS_W_USER) | logins_cell(b, "MECH", LOGINS_W_MECH) |
 	       logins_cell(b, "RESULT", LOGINS_W_RESULT) |
 	       logins_cell(b, "TRANSPORT", LOGINS_W_TRANSPORT) |
-	       logins_cell(b, "CLEARTEXT", LOGINS_W_CLEAR) | LIT(b, "RESPONSE\n");
+	       logins_cell(b, "CLEARTEXT", LOGINS_W_CLEAR) | logins_cell(b, "FLAGS", LOGINS_W_FLAGS) |
+	       LIT(b, "RESPONSE\n");
 }
 
 /* "2026-11-21 10:00:00.123456": the RFC 3339 form, made easier to read. */
@@ -93,7 +516,66 @@ static const char *logins_transport(enum transport t)
 										    : "plain";
 }
 
-static int logins_row(struct logins *lg, struct buf *b, const struct event *ev)
+/* The flag names in a fixed order, sep between them. */
+static int logins_flag_list(struct buf *b, const struct logins_flags *f, bool json)
+{
+	const char *names[3];
+	size_t n = 0, i;
+	int rc = 0;
+
+	if (f->brute_client || f->brute_user)
+		names[n++] = "brute_force";
+	if (f->cleartext_starttls)
+		names[n++] = "cleartext_despite_starttls";
+	if (f->logindisabled)
+		names[n++] = "login_despite_logindisabled";
+	for (i = 0; i < n; i++) {
+		if (i > 0)
+			rc |= LIT(b, ",");
+		rc |= (json ? LIT(b, "\"") : 0) | output_put(b, names[i], strlen(names[i])) |
+		      (json ? LIT(b, "\"") : 0);
+	}
+	if (n == 0 && !json)
+		rc |= LIT(b, "-");
+	return rc;
+}
+
+static int logins_flags_cell(struct buf *b, const struct logins_flags *f)
+{
+	size_t start = b->len;
+
+	return logins_flag_list(b, f, false) | logins_pad(b, start, LOGINS_W_FLAGS);
+}
+
+static int logins_json_bool(struct buf *b, bool v)
+{
+	return v ? LIT(b, "true") : LIT(b, "false");
+}
+
+/* The -F json login object with the audit keys added before its '}'. */
+static int logins_json_row(struct logins *lg, struct buf *b, const struct event *ev,
+			   const struct logins_flags *f)
+{
+	size_t start = b->len;
+	bool both = f->brute_client && f->brute_user;
+
+	if (output_json_append_event(b, &lg->clock, ev) != 0 || b->len - start < 2 ||
+	    memcmp(b->data + b->len - 2, "}\n", 2) != 0)
+		return -1;
+	b->len -= 2;
+	return LIT(b, ",\"flags\":[") | logins_flag_list(b, f, true) |
+	       LIT(b, "],\"brute_force\":") | logins_json_bool(b, f->brute_client || f->brute_user) |
+	       LIT(b, ",\"brute_force_by\":[") |
+	       (f->brute_client ? LIT(b, "\"client\"") : 0) | (both ? LIT(b, ",") : 0) |
+	       (f->brute_user ? LIT(b, "\"user\"") : 0) |
+	       LIT(b, "],\"cleartext_despite_starttls\":") |
+	       logins_json_bool(b, f->cleartext_starttls) |
+	       LIT(b, ",\"login_despite_logindisabled\":") |
+	       logins_json_bool(b, f->logindisabled) | LIT(b, "}\n");
+}
+
+static int logins_row(struct logins *lg, struct buf *b, const struct event *ev,
+		      const struct logins_flags *f)
 {
 	size_t start, cells_end;
 	int rc = logins_time(lg, b, ev->ts_us);
@@ -106,7 +588,8 @@ static int logins_row(struct logins *lg, struct buf *b, const struct event *ev)
 	      logins_wire_cell(b, ev->u.login.mechanism, "?", LOGINS_W_MECH) |
 	      logins_cell(b, logins_result(ev->u.login.result), LOGINS_W_RESULT) |
 	      logins_cell(b, logins_transport(ev->u.login.transport), LOGINS_W_TRANSPORT) |
-	      logins_cell(b, ev->u.login.cleartext_secret ? "yes" : "no", LOGINS_W_CLEAR);
+	      logins_cell(b, ev->u.login.cleartext_secret ? "yes" : "no", LOGINS_W_CLEAR) |
+	      logins_flags_cell(b, f);
 	cells_end = b->len;
 	if (ev->u.login.code.ptr != NULL)
 		rc |= LIT(b, "[") | output_text_append_wire(b, ev->u.login.code) | LIT(b, "] ");
@@ -125,18 +608,25 @@ static int logins_row(struct logins *lg, struct buf *b, const struct event *ev)
 static void logins_event(void *ctx, const struct event *ev)
 {
 	struct logins *lg = ctx;
+	struct logins_flags f;
 	struct buf *b;
 	int rc = 0;
 
-	if (ev->type != EV_LOGIN || !output_sink_live(&lg->sink))
+	if (ev->type != EV_LOGIN) {
+		logins_observe(lg, ev);
+		return;
+	}
+	/* Flags first: the failure history must grow even when output is gone. */
+	f = logins_flags_of(lg, ev);
+	if (!output_sink_live(&lg->sink))
 		return;
 	b = output_sink_begin(&lg->sink);
 	if (lg->json) {
-		rc = output_json_append_event(b, &lg->clock, ev);
+		rc = logins_json_row(lg, b, ev, &f);
 	} else {
 		if (!lg->header_done)
 			rc |= logins_header(b);
-		rc |= logins_row(lg, b, ev);
+		rc |= logins_row(lg, b, ev, &f);
 	}
 	output_sink_end(&lg->sink, rc);
 	if (rc == 0) {
@@ -163,8 +653,15 @@ static void logins_free(void *ctx)
 {
 	struct logins *lg = ctx;
 
+	size_t i;
+
 	if (lg == NULL)
 		return;
+	for (i = 0; i < lg->n_live; i++)
+		free(lg->live[i]);
+	free(lg->live);
+	logins_table_free(&lg->by_client);
+	logins_table_free(&lg->by_user);
 	output_sink_free(&lg->sink);
 	free(lg);
 }
@@ -177,12 +674,24 @@ static const struct output_ops logins_ops = {
 
 int output_logins_new(struct output *out_r, FILE *fp, bool json)
 {
+	return output_logins_new2(out_r, fp, json, NULL);
+}
+
+int output_logins_new2(struct output *out_r, FILE *fp, bool json, const struct logins_opts *opts)
+{
 	struct logins *lg = calloc(1, sizeof *lg);
 
 	if (lg == NULL)
 		return -1;
 	output_sink_init(&lg->sink, fp);
 	lg->json = json;
+	lg->fail_threshold = LOGINS_FAIL_THRESHOLD_DEFAULT;
+	lg->window_us = LOGINS_WINDOW_US_DEFAULT;
+	if (opts != NULL && opts->fail_threshold > 0)
+		lg->fail_threshold = opts->fail_threshold < LOGINS_FAIL_THRESHOLD_MAX
+				     ? opts->fail_threshold : LOGINS_FAIL_THRESHOLD_MAX;
+	if (opts != NULL && opts->window_us > 0)
+		lg->window_us = opts->window_us;
 	out_r->ops = &logins_ops;
 	out_r->ctx = lg;
 	return 0;

@@ -1,0 +1,341 @@
+/* --logins audit flags: brute force from the threshold-th failure within
+ * the window (and not outside it), cleartext despite STARTTLS, LOGIN
+ * despite LOGINDISABLED; the table shows them too. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <json-c/json.h>
+
+#include "report/logins.h"
+
+#define T0 1795255200000000LL	/* 2026-11-21T10:00:00Z */
+#define SEC 1000000LL
+#define MAX_EVENTS 256
+#define SL(s) ((struct buf_slice){ (const uint8_t *)(s), strlen(s) })
+
+struct script {
+	struct event ev[MAX_EVENTS];
+	char client[MAX_EVENTS][48];
+	size_t n;
+};
+
+static struct event *add(struct script *sc, enum event_type t, uint64_t session, int64_t ts,
+			 const char *client)
+{
+	struct event *e;
+
+	assert_true(sc->n < MAX_EVENTS);
+	e = &sc->ev[sc->n];
+	memset(e, 0, sizeof *e);
+	snprintf(sc->client[sc->n], sizeof sc->client[sc->n], "%s", client);
+	e->type = t;
+	e->session = session;
+	e->ts_us = ts;
+	e->client = sc->client[sc->n];
+	e->server = "192.0.2.2:143";
+	sc->n++;
+	return e;
+}
+
+static void login(struct script *sc, uint64_t sess, int64_t ts, const char *client,
+		  const char *user, enum login_result r, const char *tag, const char *mech)
+{
+	struct event *e = add(sc, EV_LOGIN, sess, ts, client);
+
+	e->u.login.user = user != NULL ? SL(user) : SLICE_NULL;
+	e->u.login.mechanism = SL(mech);
+	e->u.login.result = r;
+	e->u.login.tag = SL(tag);
+	e->u.login.cleartext_secret = true;
+	if (r == LOGIN_FAIL) {
+		e->u.login.code = SL("AUTHENTICATIONFAILED");
+		e->u.login.text = SL("Invalid credentials");
+	}
+}
+
+static void command(struct script *sc, uint64_t sess, int64_t ts, const char *tag,
+		    const char *name)
+{
+	struct event *e = add(sc, EV_COMMAND, sess, ts, "192.0.2.1:5000");
+
+	e->u.command.tag = SL(tag);
+	e->u.command.name = SL(name);
+	e->u.command.args = SL("x ***");
+}
+
+static char *run(const struct script *sc, bool json, const struct logins_opts *opts,
+		 size_t *len_r)
+{
+	struct output out;
+	char *data = NULL;
+	size_t len = 0, i;
+	FILE *fp = open_memstream(&data, &len);
+
+	assert_non_null(fp);
+	assert_int_equal(output_logins_new2(&out, fp, json, opts), 0);
+	for (i = 0; i < sc->n; i++)
+		out.ops->event(out.ctx, &sc->ev[i]);
+	assert_int_equal(out.ops->finish(out.ctx), 0);
+	out.ops->free(out.ctx);
+	fclose(fp);
+	*len_r = len;
+	return data;
+}
+
+/* The flags of every row, as "b.." strings: one letter per flag set
+ * (b brute_force, c cleartext_despite_starttls, l login_despite_...),
+ * checked against the booleans and the list. */
+static size_t row_flags(const char *data, size_t len, char out[][8], size_t max)
+{
+	const char *p = data, *end = data + len;
+	size_t n = 0;
+
+	while (p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		struct json_object *o, *v, *list;
+		size_t k = 0, i;
+		static const char *const names[] = { "brute_force", "cleartext_despite_starttls",
+						     "login_despite_logindisabled" };
+
+		assert_non_null(nl);
+		assert_true(n < max);
+		o = json_tokener_parse(p);	/* stops at the newline */
+		assert_non_null(o);
+		assert_true(json_object_object_get_ex(o, "flags", &list));
+		assert_true(json_object_is_type(list, json_type_array));
+		for (i = 0; i < 3; i++) {
+			bool in_list = false;
+			size_t j;
+
+			assert_true(json_object_object_get_ex(o, names[i], &v));
+			for (j = 0; j < json_object_array_length(list); j++)
+				in_list |= strcmp(json_object_get_string(
+						  json_object_array_get_idx(list, j)), names[i]) == 0;
+			assert_int_equal(json_object_get_boolean(v), in_list);
+			if (in_list)
+				out[n][k++] = "bcl"[i];
+		}
+		out[n][k] = '\0';
+		json_object_put(o);
+		n++;
+		p = nl + 1;
+	}
+	return n;
+}
+
+/* Failures from one address (several ports, users, sessions): flagged from
+ * the 5th within 300 s on, and a success right after is flagged too. */
+static void test_logins_brute_client(void **state)
+{
+	static struct script sc;
+	char f[16][8];
+	char client[32];
+	const char *users[] = { "a", "b", "c", "d", "e" };
+	size_t len, n, i;
+	char *data;
+
+	(void)state;
+	sc.n = 0;
+	for (i = 0; i < 5; i++) {
+		snprintf(client, sizeof client, "198.51.100.9:%zu", 40000 + i);
+		login(&sc, i + 1, T0 + (int64_t)i * 60 * SEC, client, users[i], LOGIN_FAIL, "a1",
+		      "LOGIN");
+	}
+	login(&sc, 6, T0 + 250 * SEC, "198.51.100.9:41000", "f", LOGIN_OK, "a1", "LOGIN");
+	/* another address is not affected */
+	login(&sc, 7, T0 + 251 * SEC, "198.51.100.10:41000", "g", LOGIN_FAIL, "a1", "LOGIN");
+	data = run(&sc, true, NULL, &len);
+	n = row_flags(data, len, f, 16);
+	assert_int_equal(n, 7);
+	for (i = 0; i < 4; i++)
+		assert_string_equal(f[i], "");
+	assert_string_equal(f[4], "b");
+	assert_string_equal(f[5], "b");
+	assert_string_equal(f[6], "");
+	assert_non_null(strstr(data, "\"brute_force_by\":[\"client\"]"));
+	free(data);
+}
+
+/* The window is inclusive: 5 failures spanning exactly 300 s count; spanning
+ * 400 s they do not, however many follow at that pace. */
+static void test_logins_brute_window(void **state)
+{
+	static struct script sc;
+	char f[16][8];
+	size_t len, n, i;
+	char *data;
+
+	(void)state;
+	sc.n = 0;
+	for (i = 0; i < 8; i++)
+		login(&sc, 1, T0 + (int64_t)i * 100 * SEC, "198.51.100.9:40000", NULL, LOGIN_FAIL,
+		      "a", "PLAIN");
+	data = run(&sc, true, NULL, &len);
+	n = row_flags(data, len, f, 16);
+	assert_int_equal(n, 8);
+	for (i = 0; i < n; i++)
+		assert_string_equal(f[i], "");
+	free(data);
+	sc.n = 0;
+	for (i = 0; i < 6; i++)
+		login(&sc, 1, T0 + (int64_t)i * 75 * SEC, "198.51.100.9:40000", NULL, LOGIN_FAIL,
+		      "a", "PLAIN");
+	data = run(&sc, true, NULL, &len);
+	n = row_flags(data, len, f, 16);
+	assert_int_equal(n, 6);
+	assert_string_equal(f[3], "");
+	assert_string_equal(f[4], "b");
+	assert_string_equal(f[5], "b");
+	free(data);
+}
+
+/* Password guessing against one user from many addresses, with a custom
+ * threshold and window. */
+static void test_logins_brute_user_opts(void **state)
+{
+	static struct script sc;
+	const struct logins_opts opts = { 3, 10 * SEC };
+	static const int64_t at[] = { 0, 4, 8, 20, 21 };
+	char f[16][8], client[32];
+	size_t len, n, i;
+	char *data;
+
+	(void)state;
+	sc.n = 0;
+	for (i = 0; i < 5; i++) {
+		snprintf(client, sizeof client, "203.0.113.%zu:1000", i + 1);
+		login(&sc, i + 1, T0 + at[i] * SEC, client, "alice", LOGIN_FAIL, "a", "LOGIN");
+	}
+	data = run(&sc, true, &opts, &len);
+	n = row_flags(data, len, f, 16);
+	assert_int_equal(n, 5);
+	assert_string_equal(f[0], "");
+	assert_string_equal(f[1], "");
+	assert_string_equal(f[2], "b");		/* 0, 4, 8 s: within 10 s */
+	assert_string_equal(f[3], "");		/* 4, 8, 20 s: not */
+	assert_string_equal(f[4], "");		/* 8, 20, 21 s: not */
+	assert_non_null(strstr(data, "\"brute_force_by\":[\"user\"]"));
+	free(data);
+}
+
+/* STARTTLS advertised in the greeting, then a password in the clear. */
+static void test_logins_cleartext_despite_starttls(void **state)
+{
+	static struct script sc;
+	char f[8][8];
+	struct event *e;
+	size_t len, n;
+	char *data;
+
+	(void)state;
+	sc.n = 0;
+	e = add(&sc, EV_GREETING, 1, T0, "192.0.2.1:5000");
+	e->u.greeting.status = SL("OK");
+	e->u.greeting.code = SL("CAPABILITY IMAP4rev1 starttls AUTH=PLAIN");
+	login(&sc, 1, T0 + 1, "192.0.2.1:5000", "u", LOGIN_OK, "a1", "PLAIN");
+	/* no STARTTLS from this server: no flag */
+	e = add(&sc, EV_GREETING, 2, T0 + 2, "192.0.2.1:5001");
+	e->u.greeting.status = SL("OK");
+	e->u.greeting.code = SL("CAPABILITY IMAP4rev1 AUTH=PLAIN");
+	login(&sc, 2, T0 + 3, "192.0.2.1:5001", "u", LOGIN_OK, "a1", "PLAIN");
+	/* advertised in an untagged CAPABILITY, secret not in clear: no flag */
+	e = add(&sc, EV_UNTAGGED, 3, T0 + 4, "192.0.2.1:5002");
+	e->u.untagged.name = SL("CAPABILITY");
+	e->u.untagged.text = SL("CAPABILITY IMAP4rev1 STARTTLS");
+	login(&sc, 3, T0 + 5, "192.0.2.1:5002", "u", LOGIN_OK, "a1", "CRAM-MD5");
+	sc.ev[sc.n - 1].u.login.cleartext_secret = false;
+	/* advertised as a response code of an earlier reply */
+	e = add(&sc, EV_RESPONSE, 4, T0 + 6, "192.0.2.1:5003");
+	e->u.response.status = SL("OK");
+	e->u.response.code = SL("CAPABILITY IMAP4rev1 STARTTLS");
+	login(&sc, 4, T0 + 7, "192.0.2.1:5003", "u", LOGIN_OK, "a1", "LOGIN");
+	data = run(&sc, true, NULL, &len);
+	n = row_flags(data, len, f, 8);
+	assert_int_equal(n, 4);
+	assert_string_equal(f[0], "c");
+	assert_string_equal(f[1], "");
+	assert_string_equal(f[2], "");
+	assert_string_equal(f[3], "c");
+	free(data);
+}
+
+/* LOGINDISABLED: the LOGIN command is flagged, AUTHENTICATE is not, and a
+ * TLS start voids the old capability list. */
+static void test_logins_logindisabled(void **state)
+{
+	static struct script sc;
+	char f[8][8];
+	struct event *e;
+	size_t len, n;
+	char *data;
+
+	(void)state;
+	sc.n = 0;
+	e = add(&sc, EV_UNTAGGED, 1, T0, "192.0.2.1:5000");
+	e->u.untagged.name = SL("OK");
+	e->u.untagged.text = SL("OK [CAPABILITY IMAP4rev1 STARTTLS LOGINDISABLED] hi");
+	command(&sc, 1, T0 + 1, "a1", "LOGIN");
+	login(&sc, 1, T0 + 2, "192.0.2.1:5000", "u", LOGIN_FAIL, "a1", "LOGIN");
+	command(&sc, 1, T0 + 3, "a2", "AUTHENTICATE");
+	login(&sc, 1, T0 + 4, "192.0.2.1:5000", "u", LOGIN_FAIL, "a2", "LOGIN");
+	e = add(&sc, EV_TLS, 1, T0 + 5, "192.0.2.1:5000");
+	e->u.tls.phase = "starttls";
+	command(&sc, 1, T0 + 6, "a3", "LOGIN");
+	login(&sc, 1, T0 + 7, "192.0.2.1:5000", "u", LOGIN_OK, "a3", "LOGIN");
+	sc.ev[sc.n - 1].u.login.cleartext_secret = false;
+	/* state ends with the session */
+	e = add(&sc, EV_UNTAGGED, 2, T0 + 8, "192.0.2.1:5001");
+	e->u.untagged.name = SL("CAPABILITY");
+	e->u.untagged.text = SL("CAPABILITY IMAP4rev1 LOGINDISABLED");
+	add(&sc, EV_SESSION_END, 2, T0 + 9, "192.0.2.1:5001");
+	command(&sc, 2, T0 + 10, "a1", "LOGIN");
+	login(&sc, 2, T0 + 11, "192.0.2.1:5001", "v", LOGIN_OK, "a1", "LOGIN");
+	data = run(&sc, true, NULL, &len);
+	n = row_flags(data, len, f, 8);
+	assert_int_equal(n, 4);
+	assert_string_equal(f[0], "cl");
+	assert_string_equal(f[1], "c");
+	assert_string_equal(f[2], "");
+	assert_string_equal(f[3], "");
+	free(data);
+}
+
+/* The table: a FLAGS column, "-" when none. */
+static void test_logins_table_flags(void **state)
+{
+	static struct script sc;
+	const struct logins_opts opts = { 1, SEC };
+	size_t len;
+	char *data;
+
+	(void)state;
+	sc.n = 0;
+	login(&sc, 1, T0, "192.0.2.1:5000", "u", LOGIN_OK, "a1", "LOGIN");
+	login(&sc, 1, T0 + 1, "192.0.2.1:5000", "u", LOGIN_FAIL, "a2", "LOGIN");
+	data = run(&sc, false, &opts, &len);
+	assert_non_null(strstr(data, "CLEARTEXT  FLAGS        RESPONSE\n"));
+	assert_non_null(strstr(data, "  yes        -\n"));
+	assert_non_null(strstr(data, "  yes        brute_force  [AUTHENTICATIONFAILED] Invalid"));
+	free(data);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_logins_brute_client),
+		cmocka_unit_test(test_logins_brute_window),
+		cmocka_unit_test(test_logins_brute_user_opts),
+		cmocka_unit_test(test_logins_cleartext_despite_starttls),
+		cmocka_unit_test(test_logins_logindisabled),
+		cmocka_unit_test(test_logins_table_flags),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
