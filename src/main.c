@@ -55,6 +55,7 @@ struct options {
 	int color;			/* -1 auto, 0 never, 1 always */
 	uint64_t only_session;		/* 0: all */
 	const char *only_host;
+	const char *only_user;
 	uint64_t max_packets;
 	unsigned duration_s;
 	const char *save_path;
@@ -78,6 +79,9 @@ struct run {
 	struct tls_keys *keys;
 	int64_t last_ts_us;
 	uint64_t notices;
+	bool prepass;			/* the --user pass that only finds sessions */
+	uint64_t *user_sessions;	/* sessions where --user logged in, sorted */
+	size_t n_user_sessions, cap_user_sessions;
 };
 
 static volatile sig_atomic_t g_stop;	/* set by SIGINT/SIGTERM/SIGALRM */
@@ -106,6 +110,7 @@ static void usage(FILE *fp)
 "      --summary           print only per-session and whole-capture statistics\n"
 "      --streams DIR       write each session's reassembled streams to DIR\n"
 "      --session N         keep only session N\n"
+"      --user NAME         keep only sessions where NAME tried to log in\n"
 "      --host ADDR         keep only sessions with ADDR as client or server\n"
 "      --color auto|always|never   colour in the text timeline (default auto)\n"
 "  -c COUNT                live: stop after COUNT packets\n"
@@ -291,7 +296,7 @@ static void parse_options(struct options *o, int argc, char **argv)
 		case OPT_SESSION:
 			o->only_session = parse_u64(optarg, "bad session number '%s'");
 			break;
-		case OPT_USER: not_yet("--user"); break;
+		case OPT_USER: o->only_user = optarg; break;
 		case OPT_HOST: o->only_host = optarg; break;
 		case OPT_COLOR:
 			if (strcmp(optarg, "auto") == 0)
@@ -345,6 +350,15 @@ static void parse_options(struct options *o, int argc, char **argv)
 		die_usage("%s", "no input: give a capture file, '-' for stdin, or -i IFACE");
 	if (o->bpf != NULL)
 		check_filter(o->bpf);
+	if (o->only_user != NULL) {
+		size_t i;
+
+		for (i = 0; i < o->n_inputs; i++)
+			if (strcmp(o->inputs[i], "-") == 0)
+				die_usage("%s", "--user reads its inputs twice, so not from stdin");
+		if (o->iface != NULL)
+			die_usage("%s", "--user cannot be used with live capture (-i)");
+	}
 	if (o->logins && o->summary)
 		die_usage("%s", "--logins and --summary cannot be combined");
 	if (o->iface == NULL && (o->max_packets || o->duration_s || o->save_path))
@@ -353,14 +367,21 @@ static void parse_options(struct options *o, int argc, char **argv)
 
 /* --- hooks ------------------------------------------------------------ */
 
+static bool session_wanted(const struct run *r, uint64_t id, const char *client,
+			   const char *server);
+static bool user_session(const struct run *r, uint64_t id);
+
 static void run_notice(void *ctx, uint64_t session, int64_t ts_us, const char *msg)
 {
 	struct run *r = ctx;
 
 	(void)ts_us;
 	r->notices++;
-	if (r->opt->quiet)
+	if (r->opt->quiet || r->prepass)
 		return;
+	if (session != 0 && ((r->opt->only_session != 0 && session != r->opt->only_session) ||
+			     (r->opt->only_user != NULL && !user_session(r, session))))
+		return;	/* a session the user filtered out */
 	if (session != 0 && strncmp(msg, "session ", 8) != 0)
 		fprintf(stderr, "imapscope: session %" PRIu64 ": %s\n", session, msg);
 	else
@@ -423,7 +444,7 @@ static void *run_open(void *ctx, const struct flow_info *fi)
 		.first_ts_us = fi->first_ts_us,
 	};
 
-	if (r->streams != NULL)
+	if (r->streams != NULL && session_wanted(r, fi->session_id, info.client, info.server))
 		streams_open(r->streams, fi->session_id, info.client, info.server);
 	return imap_session_new(&r->scfg, &info);
 }
@@ -438,18 +459,95 @@ static bool host_matches(const char *endpoint, const char *host)
 	return strncmp(endpoint, host, hl) == 0 && endpoint[hl] == ':';
 }
 
+static bool user_session(const struct run *r, uint64_t id)
+{
+	size_t lo = 0, hi = r->n_user_sessions;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (r->user_sessions[mid] == id)
+			return true;
+		if (r->user_sessions[mid] < id)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return false;
+}
+
+/* --session, --host and --user, for every output and --streams alike. */
+static bool session_wanted(const struct run *r, uint64_t id, const char *client,
+			   const char *server)
+{
+	const struct options *o = r->opt;
+
+	if (o->only_session != 0 && id != o->only_session)
+		return false;
+	if (o->only_host != NULL && !host_matches(client, o->only_host) &&
+	    !host_matches(server, o->only_host))
+		return false;
+	return o->only_user == NULL || user_session(r, id);
+}
+
 static void filter_event(void *ctx, const struct event *ev)
 {
 	struct run *r = ctx;
-	const struct options *o = r->opt;
 
-	if (o->only_session != 0 && ev->session != o->only_session)
-		return;
-	if (o->only_host != NULL && !host_matches(ev->client, o->only_host) &&
-	    !host_matches(ev->server, o->only_host))
-		return;
-	r->out.ops->event(r->out.ctx, ev);
+	if (session_wanted(r, ev->session, ev->client, ev->server))
+		r->out.ops->event(r->out.ctx, ev);
 }
+
+/* The --user pre-pass output: remembers the sessions where the user tried
+ * to log in.  Session ids grow, so appending keeps the list sorted. */
+static void user_collect_event(void *ctx, const struct event *ev)
+{
+	struct run *r = ctx;
+	const struct buf_slice *u = &ev->u.login.user;
+	size_t want = strlen(r->opt->only_user);
+
+	if (ev->type != EV_LOGIN || u->ptr == NULL || u->len != want ||
+	    memcmp(u->ptr, r->opt->only_user, want) != 0 || user_session(r, ev->session))
+		return;
+	if (r->n_user_sessions == r->cap_user_sessions) {
+		size_t ncap = r->cap_user_sessions ? r->cap_user_sessions * 2 : 16;
+		uint64_t *n = realloc(r->user_sessions, ncap * sizeof *n);
+
+		if (n == NULL) {
+			fputs("imapscope: out of memory\n", stderr);
+			exit(EXIT_INPUT);
+		}
+		r->user_sessions = n;
+		r->cap_user_sessions = ncap;
+	}
+	r->user_sessions[r->n_user_sessions++] = ev->session;
+	if (r->n_user_sessions > 1 &&
+	    r->user_sessions[r->n_user_sessions - 2] > ev->session) {
+		/* logins complete out of session order: keep it sorted */
+		size_t i = r->n_user_sessions - 1;
+
+		while (i > 0 && r->user_sessions[i - 1] > ev->session) {
+			r->user_sessions[i] = r->user_sessions[i - 1];
+			i--;
+		}
+		r->user_sessions[i] = ev->session;
+	}
+}
+
+static int user_collect_finish(void *ctx)
+{
+	(void)ctx;
+	return 0;
+}
+
+static void user_collect_free(void *ctx)
+{
+	(void)ctx;
+}
+
+static const struct output_ops user_collect_ops = {
+	user_collect_event, user_collect_finish, user_collect_free,
+};
 
 static int filter_finish(void *ctx)
 {
@@ -569,7 +667,8 @@ static int run_source(struct run *r, const char *path)
 	else
 		rc = capture_open_file(&r->cap, path, o->bpf, err);
 	if (rc != 0) {
-		fprintf(stderr, "imapscope: %s: %s\n", path, err);
+		if (!r->prepass)
+			fprintf(stderr, "imapscope: %s: %s\n", path, err);
 		return EXIT_INPUT;
 	}
 	if (o->save_path != NULL && capture_save_to(r->cap, o->save_path, err) != 0) {
@@ -582,7 +681,7 @@ static int run_source(struct run *r, const char *path)
 		alarm(o->duration_s);
 	rc = capture_run(r->cap, on_packet, r, o->max_packets, err);
 	g_cap = NULL;
-	if (rc < 0)
+	if (rc < 0 && !r->prepass)
 		fprintf(stderr, "imapscope: %s: %s (processed what came before)\n", path, err);
 	if (o->iface != NULL && capture_drops(r->cap) != 0 && !o->quiet)
 		fprintf(stderr, "imapscope: %s: %" PRIu64 " packets dropped by the kernel\n",
@@ -592,14 +691,41 @@ static int run_source(struct run *r, const char *path)
 	return 0;
 }
 
+/* One pass over every input: a fresh flow table, the sources in order, and
+ * the end of every session still open.  Returns the exit status so far. */
+static int run_inputs(struct run *r)
+{
+	const struct options *o = r->opt;
+	struct flow_hooks hooks = {
+		.ctx = r, .classify = run_classify, .open = run_open,
+		.ops = &imap_session_ops, .notice = run_notice,
+	};
+	int status = EXIT_OK;
+	size_t i;
+
+	r->flows = flow_table_new(&o->flow, &hooks);
+	if (r->flows == NULL) {
+		fputs("imapscope: out of memory\n", stderr);
+		exit(EXIT_INPUT);
+	}
+	if (o->iface != NULL) {
+		status = run_source(r, o->iface);
+	} else {
+		for (i = 0; i < o->n_inputs && !g_stop; i++)
+			if (run_source(r, o->inputs[i]) != 0)
+				status = EXIT_INPUT;
+	}
+	flow_table_finish(r->flows, r->last_ts_us);
+	flow_table_free(&r->flows);
+	return status;
+}
+
 int main(int argc, char **argv)
 {
 	static struct options opt;
 	static struct run r;
-	struct flow_hooks hooks;
 	FILE *fp;
-	int status = EXIT_OK;
-	size_t i;
+	int status;
 
 	parse_options(&opt, argc, argv);
 	r.opt = &opt;
@@ -631,24 +757,17 @@ int main(int argc, char **argv)
 	r.scfg.notice = run_notice;
 	r.scfg.notice_ctx = &r;
 
-	hooks = (struct flow_hooks){
-		.ctx = &r, .classify = run_classify, .open = run_open,
-		.ops = &imap_session_ops, .notice = run_notice,
-	};
-	r.flows = flow_table_new(&opt.flow, &hooks);
-	if (r.flows == NULL) {
-		fputs("imapscope: out of memory\n", stderr);
-		return EXIT_INPUT;
+	if (opt.only_user != NULL) {
+		struct imap_session_config real = r.scfg;
+
+		r.prepass = true;
+		r.scfg.out = (struct output){ &user_collect_ops, &r };
+		r.scfg.tap = (struct imap_tap){ NULL, NULL, NULL, NULL };
+		run_inputs(&r);
+		r.scfg = real;
+		r.prepass = false;
 	}
-	if (opt.iface != NULL) {
-		status = run_source(&r, opt.iface);
-	} else {
-		for (i = 0; i < opt.n_inputs && !g_stop; i++)
-			if (run_source(&r, opt.inputs[i]) != 0)
-				status = EXIT_INPUT;
-	}
-	flow_table_finish(r.flows, r.last_ts_us);
-	flow_table_free(&r.flows);
+	status = run_inputs(&r);
 	if (r.streams != NULL) {
 		char err[STREAMS_ERRLEN];
 
@@ -667,6 +786,7 @@ int main(int argc, char **argv)
 		status = EXIT_INPUT;
 	}
 	tls_keys_free(&r.keys);
+	free(r.user_sessions);
 	free(opt.bpf);
 	return status;
 }

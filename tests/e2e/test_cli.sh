@@ -69,5 +69,20 @@ rc=${PIPESTATUS[0]}
 [ "$rc" = 0 ] || { echo "FAIL: | head made exit $rc"; fail=1; }
 [ ! -s "$tmp/err" ] || { echo "FAIL: | head wrote to stderr: $(cat "$tmp/err")"; fail=1; }
 
+# --session, --host and --user keep only the matching sessions
+sessions() { "$IMAPSCOPE" -q -F json "$@" | python3 -c '
+import json, sys
+print(" ".join(str(s) for s in sorted({json.loads(l)["session"] for l in sys.stdin})))'; }
+two="$PUBLIC/ndpi-imap.pcap $PUBLIC/zeek-spicy-imap-imap.pcap"
+[ "$(sessions --session 3 $two)" = 3 ] || { echo "FAIL: --session"; fail=1; }
+[ "$(sessions --host 10.40.3.2 $two)" = 1 ] || { echo "FAIL: --host"; fail=1; }
+[ "$(sessions --user digitalinvestigator@networksims.com $two)" = "3 4" ] ||
+	{ echo "FAIL: --user"; fail=1; }
+[ "$(sessions --user nobody $two)" = "" ] || { echo "FAIL: --user nobody"; fail=1; }
+expect 2 "stdin" -- --user x -
+rm -rf "$tmp/st"
+"$IMAPSCOPE" -q --session 2 --streams "$tmp/st" $two >/dev/null
+[ "$(wc -l <"$tmp/st/index.jsonl")" = 1 ] || { echo "FAIL: --streams ignores --session"; fail=1; }
+
 [ $fail = 0 ] && echo "cli: all checks passed"
 exit $fail
