@@ -231,7 +231,12 @@ main() {
 	reset_mail ns
 	start_dovecot ns "$NS"
 	local todo=("$@")
-	[ ${#todo[@]} -gt 0 ] || todo=("${ALL_SCENARIOS[@]}")
+	if [ ${#todo[@]} -eq 0 ]; then
+		todo=("${ALL_SCENARIOS[@]}")
+		# a full run starts from nothing but the server key (kept so that
+		# regenerating does not churn tls/ in git)
+		rm -f "$OUT"/*.pcap "$OUT"/*.pcapng "$OUT"/*.keylog "$OUT"/*.truth.json
+	fi
 	for s in "${todo[@]}"; do "scenario_${s//-/_}"; done
 	python3 "$TOOLS/truth.py" readme "$OUT"
 	log "done: $(du -sh --apparent-size "$OUT" | cut -f1) in $OUT"

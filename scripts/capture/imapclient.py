@@ -301,7 +301,8 @@ class Conn:
             elif r and r[0] == tag:
                 break
         st = r[1]
-        self.session["logins"].append({"user": user, "mechanism": mech,
+        # a cancelled exchange never sent the user name
+        self.session["logins"].append({"user": None if cancel else user, "mechanism": mech,
                                        "result": "ok" if st == "OK" else "fail",
                                        "tag": tag, "layer": self.layer})
         return st

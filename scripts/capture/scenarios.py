@@ -314,6 +314,7 @@ class RecordingIMAP4Mixin:
         if name == "UID":
             cmd = "UID " + args[0].upper()
         self._sess()
+        self._layer = "tls" if hasattr(self.sock, "cipher") else "plain"
         rec = {"tag": None, "command": cmd, "status": None, "layer": self._layer,
                "t_sent": time.time(), "t_done": None}
         tag = super()._command(name, *args)
@@ -326,7 +327,9 @@ class RecordingIMAP4Mixin:
         t = tag.decode() if isinstance(tag, bytes) else tag
         for rec in self._sess()["commands"]:
             if rec["tag"] == t:
-                rec["status"] = result[0]
+                # LOGOUT returns "BYE" without reading the tagged OK: the
+                # client never saw a status, so the truth says "none"
+                rec["status"] = result[0] if result[0] in ("OK", "NO", "BAD") else "none"
                 rec["t_done"] = time.time()
         return result
 

@@ -76,7 +76,8 @@ class LineTruth:
         elif cmd == "IDLE":
             self.in_idle = tag
         elif cmd == "LOGIN":
-            rec["user"] = words[2].strip('"') if len(words) > 2 else None
+            user = words[2].strip('"') if len(words) > 2 else None
+            rec["user"] = None if user in ("<user>", "*") else user   # redacted by the client
 
     def server(self, line):
         line = line.rstrip("\r\n")
@@ -119,9 +120,26 @@ def parse_curl(path):
             cur.client(line[2:])
         elif line.startswith("< "):
             cur.server(line[2:])
-        elif line.startswith("* Closing connection") or line.startswith("* Connection #") and "left intact" in line:
-            cur = None if line.startswith("* Closing") else cur
+    for x in sessions:
+        curl_logout(x.s)
     return [x.s for x in sessions]
+
+
+def curl_logout(s):
+    """curl sends LOGOUT when it closes an authenticated connection but does
+    not print it with --verbose (lib/imap.c, imap_disconnect).  Add it with the
+    next tag of curl's sequence; the status is "none" since the log never
+    shows it."""
+    cmds = s["commands"]
+    if not cmds or not any(l["result"] == "ok" for l in s["logins"]):
+        return
+    m = re.match(r"^([A-Z])(\d+)$", cmds[-1]["tag"])
+    if not m or cmds[-1]["command"] == "LOGOUT":
+        return
+    n = int(m.group(2)) + 1
+    cmds.append({"tag": "%s%0*d" % (m.group(1), len(m.group(2)), n), "command": "LOGOUT",
+                 "status": "none", "layer": cmds[-1]["layer"], "t_sent": None,
+                 "t_done": None, "inferred": "curl logs no LOGOUT; it sends one on close"})
 
 
 def parse_prefixed(path, source, cprefix, sprefix, newsession):
