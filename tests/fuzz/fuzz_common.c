@@ -1,0 +1,371 @@
+/* Shared helpers of the libFuzzer targets; see fuzz_common.h. */
+#include "fuzz_common.h"
+#include "tls/keylog.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Written so the compiler cannot drop the reads of fuzz_touch. */
+static volatile uint8_t fuzz_sink;
+
+void fuzz_fail(const char *file, int line, const char *what)
+{
+	fprintf(stderr, "fuzz invariant broken at %s:%d: %s\n", file, line, what);
+	abort();
+}
+
+void fuzz_touch(struct buf_slice s)
+{
+	uint8_t x = 0;
+
+	if (s.ptr == NULL) {
+		FUZZ_CHECK(s.len == 0);
+		return;
+	}
+	for (size_t i = 0; i < s.len; i++)
+		x ^= s.ptr[i];
+	fuzz_sink ^= x;
+}
+
+bool fuzz_slice_in(struct buf_slice inner, struct buf_slice outer)
+{
+	uintptr_t i = (uintptr_t)inner.ptr, o = (uintptr_t)outer.ptr;
+
+	if (inner.len == 0 && inner.ptr == NULL)
+		return true;
+	return i >= o && i - o <= outer.len && inner.len <= outer.len - (i - o);
+}
+
+/* --- the escape-format driver ------------------------------------------ */
+
+struct drive {
+	const struct fuzz_stream_ops *ops;
+	unsigned dirs;
+	size_t chunk;		/* 0: whole runs */
+	bool data_chunks;	/* chunk sizes from the data */
+	int64_t ts;
+};
+
+static size_t chunk_size(const struct drive *d, const uint8_t *p, size_t n)
+{
+	size_t c;
+
+	if (d->data_chunks)
+		c = (size_t)(p[0] & 0x1f) + 1;
+	else
+		c = d->chunk == 0 ? n : d->chunk;
+	return c < n ? c : n;
+}
+
+/* Feed one run of data bytes, cut into chunks, to every selected direction.
+ * Each chunk is copied to the very end of a buffer of the run's size, so a
+ * read past the chunk hits AddressSanitizer's redzone; one allocation per
+ * run keeps one-byte chunks cheap.  min_chunk > 1 for generated floods. */
+static void feed_run(struct drive *d, const uint8_t *p, size_t n, size_t min_chunk)
+{
+	uint8_t *copy = malloc(n);
+
+	if (copy == NULL)
+		abort();
+	for (int dir = 0; dir < 2; dir++) {
+		if (!(d->dirs & (1u << dir)))
+			continue;
+		for (size_t off = 0; off < n;) {
+			size_t c = chunk_size(d, p + off, n - off);
+
+			if (c < min_chunk)
+				c = min_chunk < n - off ? min_chunk : n - off;
+			memcpy(copy + n - c, p + off, c);
+			d->ops->feed(d->ops->ctx, (enum stream_dir)dir, copy + n - c, c, d->ts);
+			off += c;
+			d->ts += 1000;	/* 1 ms per chunk */
+		}
+	}
+	free(copy);
+}
+
+static void flood(struct drive *d, uint8_t count, uint8_t byte)
+{
+	size_t n = ((size_t)count + 1) * FUZZ_FLOOD_UNIT;
+	uint8_t *buf = malloc(n);
+
+	if (buf == NULL)
+		abort();
+	memset(buf, byte, n);
+	feed_run(d, buf, n, FUZZ_FLOOD_UNIT);
+	free(buf);
+}
+
+static void gap(struct drive *d, uint64_t nbytes)
+{
+	for (int dir = 0; dir < 2; dir++)
+		if (d->dirs & (1u << dir))
+			d->ops->gap(d->ops->ctx, (enum stream_dir)dir, nbytes, d->ts);
+}
+
+/* One escape at p (p[0] == FUZZ_ESC); returns the bytes it took, or 0 to
+ * stop. */
+static size_t escape(struct drive *d, const uint8_t *p, size_t n)
+{
+	static const uint8_t ff = FUZZ_ESC;
+	uint8_t a;
+
+	if (n < 2)
+		return 0;
+	if (p[1] == 0x00) {
+		feed_run(d, &ff, 1, 1);
+		return 2;
+	}
+	if (n < 3)
+		return 0;
+	a = p[2];
+	switch (p[1]) {
+	case 0x01: d->dirs = a % 3u + 1; break;
+	case 0x02: gap(d, (uint64_t)a + 1); break;
+	case 0x03: gap(d, ((uint64_t)a + 1) << 16); break;
+	case 0x04: gap(d, ((uint64_t)a + 1) << 24); break;
+	case 0x05:
+		for (int dir = 0; dir < 2; dir++)
+			if ((d->dirs & (1u << dir)) && d->ops->refuse != NULL)
+				d->ops->refuse(d->ops->ctx, (enum stream_dir)dir);
+		break;
+	case 0x06: d->chunk = a; d->data_chunks = false; break;
+	case 0x07:
+		if (n < 4)
+			return 0;
+		flood(d, a, p[3]);
+		return 4;
+	case 0x08:
+		if (a & 0x80)
+			d->ts -= (int64_t)(a & 0x7f) * 1000000;
+		else
+			d->ts += (int64_t)a * 1000000;
+		break;
+	case 0x09:
+		if (d->ops->end != NULL && d->ops->end(d->ops->ctx, d->ts))
+			return 0;
+		break;
+	default: break;
+	}
+	return 3;
+}
+
+int64_t fuzz_drive(const uint8_t *p, size_t n, uint8_t mode, unsigned dirs,
+		   const struct fuzz_stream_ops *ops)
+{
+	static const size_t sizes[8] = { 0, 1, 2, 3, 7, 16, 64, 0 };
+	struct drive d = {
+		.ops = ops, .dirs = dirs, .chunk = sizes[mode & 7],
+		.data_chunks = (mode & 7) == 7, .ts = FUZZ_T0_US,
+	};
+	size_t i = 0;
+
+	while (i < n) {
+		const uint8_t *esc = memchr(p + i, FUZZ_ESC, n - i);
+		size_t run = esc != NULL ? (size_t)(esc - (p + i)) : n - i;
+		size_t used;
+
+		if (run != 0)
+			feed_run(&d, p + i, run, 1);
+		i += run;
+		if (i >= n)
+			break;
+		if ((used = escape(&d, p + i, n - i)) == 0)
+			break;
+		i += used;
+	}
+	return d.ts;
+}
+
+/* --- the checking output ----------------------------------------------- */
+
+static void touch_str(const char *s)
+{
+	if (s != NULL)
+		fuzz_touch((struct buf_slice){ (const uint8_t *)s, strlen(s) });
+}
+
+static void check_summary(const struct session_summary *m)
+{
+	FUZZ_CHECK(m != NULL);
+	FUZZ_CHECK(m->gap_bytes >= m->gaps);	/* every gap is >= 1 byte */
+}
+
+static void check_payload(const struct event *ev)
+{
+	switch (ev->type) {
+	case EV_SESSION_START:
+		break;
+	case EV_GREETING:
+		fuzz_touch(ev->u.greeting.status);
+		fuzz_touch(ev->u.greeting.code);
+		fuzz_touch(ev->u.greeting.text);
+		break;
+	case EV_COMMAND:
+		fuzz_touch(ev->u.command.tag);
+		fuzz_touch(ev->u.command.name);
+		fuzz_touch(ev->u.command.args);
+		break;
+	case EV_CONTINUATION:
+		FUZZ_CHECK(ev->u.continuation.dir == DIR_C2S ||
+			   ev->u.continuation.dir == DIR_S2C);
+		fuzz_touch(ev->u.continuation.text);
+		break;
+	case EV_UNTAGGED:
+		fuzz_touch(ev->u.untagged.name);
+		fuzz_touch(ev->u.untagged.text);
+		fuzz_touch(ev->u.untagged.tag);
+		break;
+	case EV_RESPONSE:
+		fuzz_touch(ev->u.response.tag);
+		fuzz_touch(ev->u.response.status);
+		fuzz_touch(ev->u.response.code);
+		fuzz_touch(ev->u.response.text);
+		fuzz_touch(ev->u.response.command);
+		FUZZ_CHECK(!isnan(ev->u.response.latency_ms));
+		break;
+	case EV_LOGIN:
+		fuzz_touch(ev->u.login.user);
+		fuzz_touch(ev->u.login.mechanism);
+		fuzz_touch(ev->u.login.tag);
+		fuzz_touch(ev->u.login.secret);
+		fuzz_touch(ev->u.login.code);
+		fuzz_touch(ev->u.login.text);
+		FUZZ_CHECK(ev->u.login.result <= LOGIN_FAIL);
+		FUZZ_CHECK(ev->u.login.transport <= TRANSPORT_IMPLICIT_TLS);
+		break;
+	case EV_TLS:
+		touch_str(ev->u.tls.phase);
+		touch_str(ev->u.tls.version);
+		touch_str(ev->u.tls.cipher);
+		touch_str(ev->u.tls.reason);
+		fuzz_touch(ev->u.tls.sni);
+		FUZZ_CHECK(ev->u.tls.phase != NULL);
+		break;
+	case EV_COMPRESS:
+		touch_str(ev->u.compress.algorithm);
+		break;
+	case EV_GAP:
+		FUZZ_CHECK(ev->u.gap.dir == DIR_C2S || ev->u.gap.dir == DIR_S2C);
+		FUZZ_CHECK(ev->u.gap.bytes > 0);
+		break;
+	case EV_SESSION_END:
+		FUZZ_CHECK(ev->u.end.reason <= END_EVICTED);
+		check_summary(ev->u.end.summary);
+		break;
+	default:
+		FUZZ_CHECK(!"event type out of range");
+	}
+}
+
+static size_t find_session(struct fuzz_out *fo, uint64_t id)
+{
+	for (size_t i = 0; i < fo->n; i++)
+		if (fo->id[i] == id)
+			return i;
+	return SIZE_MAX;
+}
+
+static void fuzz_out_event(void *ctx, const struct event *ev)
+{
+	struct fuzz_out *fo = ctx;
+	size_t i = find_session(fo, ev->session);
+
+	fo->events++;
+	FUZZ_CHECK((unsigned)ev->type < EV_N_TYPES);
+	FUZZ_CHECK(ev->client != NULL && ev->server != NULL);
+	touch_str(ev->client);
+	touch_str(ev->server);
+	FUZZ_CHECK(event_type_name(ev->type) != NULL);
+	if (ev->type == EV_SESSION_START) {
+		FUZZ_CHECK(i == SIZE_MAX);	/* one start per session id */
+		if (fo->n < FUZZ_MAX_SESSIONS) {
+			fo->id[fo->n] = ev->session;
+			fo->ended[fo->n++] = false;
+		}
+	} else if (i != SIZE_MAX) {
+		FUZZ_CHECK(!fo->ended[i]);	/* nothing after session_end */
+		if (ev->type == EV_SESSION_END)
+			fo->ended[i] = true;
+	} else {
+		FUZZ_CHECK(fo->n == FUZZ_MAX_SESSIONS);	/* an event before its start */
+	}
+	check_payload(ev);
+}
+
+static int fuzz_out_finish(void *ctx)
+{
+	(void)ctx;
+	return 0;
+}
+
+static void fuzz_out_free(void *ctx)
+{
+	(void)ctx;
+}
+
+static const struct output_ops fuzz_out_ops = {
+	fuzz_out_event, fuzz_out_finish, fuzz_out_free,
+};
+
+void fuzz_out_init(struct fuzz_out *fo, struct output *out_r)
+{
+	memset(fo, 0, sizeof *fo);
+	out_r->ops = &fuzz_out_ops;
+	out_r->ctx = fo;
+}
+
+void fuzz_out_check_all_ended(const struct fuzz_out *fo)
+{
+	for (size_t i = 0; i < fo->n; i++)
+		FUZZ_CHECK(fo->ended[i]);
+}
+
+/* --- fixed keys -------------------------------------------------------- */
+
+static void keys_notice(void *ctx, const char *msg)
+{
+	(void)ctx;
+	(void)msg;
+}
+
+const struct tls_keys *fuzz_keys(void)
+{
+	static const char *const labels[] = {
+		"CLIENT_RANDOM", "CLIENT_HANDSHAKE_TRAFFIC_SECRET",
+		"SERVER_HANDSHAKE_TRAFFIC_SECRET", "CLIENT_TRAFFIC_SECRET_0",
+		"SERVER_TRAFFIC_SECRET_0", "CLIENT_EARLY_TRAFFIC_SECRET",
+	};
+	static struct tls_keys *keys;
+	char text[1024], err[KEYLOG_ERRLEN];
+	size_t len = 0;
+	const char *path;
+
+	if (keys != NULL)
+		return keys;
+	if ((keys = tls_keys_new()) == NULL)
+		abort();
+	for (size_t l = 0; l < sizeof labels / sizeof labels[0]; l++) {
+		len += (size_t)snprintf(text + len, sizeof text - len, "%s ", labels[l]);
+		for (int i = 0; i < 32; i++)
+			len += (size_t)snprintf(text + len, sizeof text - len, "%02x",
+						FUZZ_KEY_RANDOM_BYTE(i));
+		/* 48 bytes for the master secret, 32 for TLS 1.3 SHA-256 secrets */
+		len += (size_t)snprintf(text + len, sizeof text - len, " ");
+		for (int i = 0; i < (l == 0 ? 48 : 32); i++)
+			len += (size_t)snprintf(text + len, sizeof text - len, "%02x",
+						(unsigned)(0x40 + l * 8 + (unsigned)i) & 0xff);
+		len += (size_t)snprintf(text + len, sizeof text - len, "\n");
+	}
+	if (keylog_load_mem(keys, "fuzz-fixed", (const uint8_t *)text, len,
+			    keys_notice, NULL, err) != 0)
+		abort();
+	FUZZ_CHECK(tls_keys_count(keys) == 1);
+	path = getenv("FUZZ_TLS_KEYLOG");
+	if (path != NULL && path[0] != '\0' &&
+	    keylog_load_file(keys, path, keys_notice, NULL, err) != 0)
+		fprintf(stderr, "fuzz: FUZZ_TLS_KEYLOG %s: %s\n", path, err);
+	return keys;
+}

@@ -1,0 +1,124 @@
+/* libFuzzer target: the session model (tags, state, SASL, IDLE, APPEND,
+ * STARTTLS and COMPRESS switches, TLS) fed arbitrary byte streams of both
+ * directions with random gaps.  Every event goes to the checking output of
+ * fuzz_common.c; the tap and the notices are checked too.
+ *
+ * Input: the escape format of fuzz_common.h, starting in the c2s direction;
+ * FF 09 ends the session with a FIN (a >= 0x80: RST).  Mode bits: 3
+ * --show-secrets, 4 mid-stream, 5 implicit TLS, 6 the fixed TLS keys, 7 a
+ * 16-byte literal keep limit. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "fuzz_common.h"
+#include "imap/imap_lexer.h"
+#include "imap/imap_session.h"
+#include "tls/keylog.h"
+
+#define FUZZ_SESSION_ID 7
+
+struct sess_fuzz {
+	struct imap_session *s;
+	bool ended;
+	uint64_t tapped[2];
+	bool tap_ended;
+};
+
+static void tap_data(void *ctx, uint64_t session, enum stream_dir dir,
+		     const uint8_t *p, size_t n)
+{
+	struct sess_fuzz *f = ctx;
+
+	FUZZ_CHECK(session == FUZZ_SESSION_ID && !f->tap_ended);
+	FUZZ_CHECK(dir == DIR_C2S || dir == DIR_S2C);
+	fuzz_touch((struct buf_slice){ p, n });
+	f->tapped[dir] += n;
+}
+
+static void tap_gap(void *ctx, uint64_t session, enum stream_dir dir, uint64_t nbytes)
+{
+	struct sess_fuzz *f = ctx;
+
+	FUZZ_CHECK(session == FUZZ_SESSION_ID && !f->tap_ended);
+	FUZZ_CHECK(dir == DIR_C2S || dir == DIR_S2C);
+	FUZZ_CHECK(nbytes > 0);
+}
+
+static void tap_end(void *ctx, uint64_t session)
+{
+	struct sess_fuzz *f = ctx;
+
+	FUZZ_CHECK(session == FUZZ_SESSION_ID && !f->tap_ended);
+	f->tap_ended = true;
+}
+
+static void on_notice(void *ctx, uint64_t session, int64_t ts_us, const char *msg)
+{
+	(void)ctx;
+	(void)ts_us;
+	FUZZ_CHECK(session == FUZZ_SESSION_ID && msg != NULL);
+	fuzz_touch((struct buf_slice){ (const uint8_t *)msg, strlen(msg) });
+}
+
+static void feed(void *ctx, enum stream_dir dir, const uint8_t *p, size_t n, int64_t ts)
+{
+	struct sess_fuzz *f = ctx;
+
+	imap_session_ops.feed(f->s, dir, p, n, ts);
+	FUZZ_CHECK(imap_session_state(f->s) <= IMAP_STATE_LOGOUT);
+	fuzz_touch(imap_session_mailbox(f->s));
+}
+
+static void gap(void *ctx, enum stream_dir dir, uint64_t nbytes, int64_t ts)
+{
+	struct sess_fuzz *f = ctx;
+
+	imap_session_ops.gap(f->s, dir, nbytes, ts);
+}
+
+static bool end(void *ctx, int64_t ts)
+{
+	struct sess_fuzz *f = ctx;
+
+	imap_session_ops.end(f->s, END_FIN, ts);
+	f->ended = true;
+	return true;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct mem_budget budget = { 0 };
+	struct fuzz_out fo;
+	struct sess_fuzz f = { 0 };
+	struct imap_session_config cfg = { 0 };
+	struct imap_session_info info = {
+		.id = FUZZ_SESSION_ID, .client = "192.0.2.1:50000",
+		.server = "192.0.2.2:143", .first_ts_us = FUZZ_T0_US,
+	};
+	struct fuzz_stream_ops ops = { .ctx = &f, .feed = feed, .gap = gap, .end = end };
+	uint8_t mode;
+	int64_t ts;
+
+	if (size < 1)
+		return 0;
+	mode = data[0];
+	fuzz_out_init(&fo, &cfg.out);
+	cfg.show_secrets = (mode >> 3) & 1;
+	info.mid_stream = (mode >> 4) & 1;
+	info.implicit_tls = (mode >> 5) & 1;
+	cfg.keys = (mode >> 6) & 1 ? fuzz_keys() : NULL;
+	cfg.literal_keep = (mode >> 7) & 1 ? 16 : IMAP_DEFAULT_LITERAL_KEEP;
+	cfg.budget = &budget;
+	cfg.tap = (struct imap_tap){ &f, tap_data, tap_gap, tap_end };
+	cfg.notice = on_notice;
+	f.s = imap_session_new(&cfg, &info);
+	FUZZ_CHECK(f.s != NULL);
+	FUZZ_CHECK(fo.n == 1);	/* session_start at once */
+	ts = fuzz_drive(data + 1, size - 1, mode, 1, &ops);
+	if (!f.ended)
+		imap_session_ops.end(f.s, END_EOF, ts);
+	fuzz_out_check_all_ended(&fo);
+	FUZZ_CHECK(f.tap_ended);
+	FUZZ_CHECK(budget.used == 0);	/* every charged byte was given back */
+	return 0;
+}
