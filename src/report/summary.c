@@ -494,6 +494,7 @@ static struct summary_session *summary_session_get(struct summary *sm, const str
 	}
 	s->id = ev->session;
 	s->first_us = ev->ts_us;
+	s->last_us = ev->ts_us;
 	summary_copy_cstr(s->client, sizeof s->client, ev->client);
 	summary_copy_cstr(s->server, sizeof s->server, ev->server);
 	sm->sessions++;
@@ -933,7 +934,7 @@ static int summary_text_session_head(struct summary *sm, struct buf *b,
 	      LIT(b, ", unknown ") | output_append_u64(b, s->logins_unknown) |
 	      LIT(b, ")\n  transport    ") | summary_text_cstr(b, event_transport_name(s->transport));
 	if (s->tls_seen)
-		rc |= LIT(b, ", ") | summary_text_cstr(b, s->tls_version[0] ? s->tls_version : "TLS ?") |
+		rc |= LIT(b, ", ") | summary_text_cstr(b, s->tls_version[0] ? s->tls_version : "version unknown") |
 		      (s->tls_cipher[0] ? LIT(b, " ") | summary_text_cstr(b, s->tls_cipher) : 0) |
 		      (s->tls_decrypted ? LIT(b, ", decrypted")
 		       : LIT(b, ", not decrypted: ") | summary_text_cstr(b, s->tls_reason));
@@ -1097,6 +1098,10 @@ static void summary_event(void *ctx, const struct event *ev)
 	sm->any = true;
 	if (s == NULL)
 		return;
+	/* min and max, not first and last: a damaged or merged capture may
+	 * deliver a session's events out of time order. */
+	if (ev->ts_us < s->first_us)
+		s->first_us = ev->ts_us;
 	if (ev->ts_us > s->last_us)
 		s->last_us = ev->ts_us;
 	switch (ev->type) {
