@@ -726,8 +726,9 @@ void flow_table_segment(struct flow_table *ft, const struct decode_seg *seg)
 	uint64_t h;
 	int64_t now = clock_advance(ft, seg->ts_us);
 	/* A session's own times come from its packets, even while the table
-	 * clock waits for a leap to be confirmed. */
-	int64_t start_ts = ft->jump_pending ? seg->ts_us : now;
+	 * clock waits for a leap to be confirmed or refuses to run backwards
+	 * (a second capture file older than the first). */
+	int64_t start_ts = seg->ts_us;
 	int side;
 
 	ft->jump_flow = NULL;
@@ -738,11 +739,10 @@ void flow_table_segment(struct flow_table *ft, const struct decode_seg *seg)
 	if (f == NULL && (f = flow_create(ft, &k, h, now)) == NULL)
 		return;
 	lru_touch(ft, f, now);
-	if (ft->jump_pending) {
+	if (ft->jump_pending)
 		ft->jump_flow = f;
-		if (f->state == FS_NEW && f->s[0].pkts + f->s[1].pkts == 0)
-			f->first_ts = start_ts;
-	}
+	if (f->state == FS_NEW && f->s[0].pkts + f->s[1].pkts == 0)
+		f->first_ts = start_ts;
 	if (f->state == FS_IGNORED)
 		return;
 	if (starts_new_session(f, side, seg)) {

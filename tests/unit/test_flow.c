@@ -354,6 +354,11 @@ static void test_clock_leap(void **state)
 	assert_int_equal(l.s[0].why, END_TIMEOUT);
 	assert_false(l.s[1].ended);
 	assert_memory_equal(l.s[1].bytes[DIR_C2S], "a NOOP\r\n", 8);
+	/* A second capture file older than the first: the clock stays, but
+	 * the new session is dated by its own packet. */
+	seg(ft, C, 1003, S, SP, TCP_SYN, 100, 0, NULL, 5000);
+	assert_int_equal(l.n, 3);
+	assert_int_equal(l.s[2].fi.first_ts_us, 5000);
 	flow_table_finish(ft, later + 40);
 	flow_table_free(&ft);
 }

@@ -342,12 +342,12 @@ static void test_logins_table(void **state)
 	FILE *fp = open_memstream(&data, &len);
 	static const char want[] =
 		"TIME (UTC)                  SESS  CLIENT                 SERVER                 "
-		"USER              MECH           RESULT   TRANSPORT     CLEARTEXT  RESPONSE\n"
+		"USER              MECH           RESULT   TRANSPORT     CLEARTEXT  FLAGS        RESPONSE\n"
 		"2026-11-21 10:00:00.000005  #1    192.0.2.1:50000        192.0.2.2:143          "
-		"alice\\x1b         PLAIN          FAIL     starttls      yes        "
+		"alice\\x1b         PLAIN          FAIL     starttls      yes        -            "
 		"[AUTHENTICATIONFAILED] Invalid credentials\n"
 		"2026-11-21 10:00:00.000005  #1    192.0.2.1:50000        192.0.2.2:143          "
-		"-                 XOAUTH2        unknown  plain         no\n";
+		"-                 XOAUTH2        unknown  plain         no         -\n";
 
 	(void)state;
 	e[0] = base_event(EV_LOGIN, 5);
