@@ -51,6 +51,7 @@ struct options {
 	const char *rsa_key;
 	bool logins;
 	bool summary;
+	struct logins_opts logins_opts;
 	bool show_secrets;
 	int color;			/* -1 auto, 0 never, 1 always */
 	uint64_t only_session;		/* 0: all */
@@ -108,6 +109,9 @@ static void usage(FILE *fp)
 "      --show-secrets      print passwords and SASL secrets (redacted by default)\n"
 "      --logins            print only the login audit\n"
 "      --summary           print only per-session and whole-capture statistics\n"
+"      --fail-threshold N  --logins: flag brute force from the Nth failed login\n"
+"                          by one client or against one user (default 5)\n"
+"      --fail-window SECONDS  ... within this many seconds (default 300)\n"
 "      --streams DIR       write each session's reassembled streams to DIR\n"
 "      --session N         keep only session N\n"
 "      --user NAME         keep only sessions where NAME tried to log in\n"
@@ -179,6 +183,7 @@ enum long_only {
 	OPT_RSA_KEY = 256, OPT_SHOW_SECRETS, OPT_EXTRACT, OPT_LOGINS, OPT_SUMMARY,
 	OPT_STREAMS, OPT_SESSION, OPT_USER, OPT_HOST, OPT_COLOR, OPT_DURATION,
 	OPT_MAX_FLOWS, OPT_MAX_LITERAL, OPT_MAX_OOO, OPT_MAX_MEMORY,
+	OPT_FAIL_THRESHOLD, OPT_FAIL_WINDOW,
 };
 
 static const struct option long_opts[] = {
@@ -202,6 +207,8 @@ static const struct option long_opts[] = {
 	{ "max-literal-memory", required_argument, NULL, OPT_MAX_LITERAL },
 	{ "max-ooo-bytes", required_argument, NULL, OPT_MAX_OOO },
 	{ "max-memory", required_argument, NULL, OPT_MAX_MEMORY },
+	{ "fail-threshold", required_argument, NULL, OPT_FAIL_THRESHOLD },
+	{ "fail-window", required_argument, NULL, OPT_FAIL_WINDOW },
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
@@ -326,6 +333,19 @@ static void parse_options(struct options *o, int argc, char **argv)
 			break;
 		case OPT_MAX_MEMORY:
 			o->max_memory = parse_u64(optarg, "bad --max-memory '%s'");
+			break;
+		case OPT_FAIL_THRESHOLD:
+			o->logins_opts.fail_threshold =
+				(unsigned)parse_u64(optarg, "bad --fail-threshold '%s'");
+			if (o->logins_opts.fail_threshold < 2 ||
+			    o->logins_opts.fail_threshold > LOGINS_FAIL_THRESHOLD_MAX)
+				die_usage("--fail-threshold '%s' must be 2 to 1000", optarg);
+			break;
+		case OPT_FAIL_WINDOW:
+			o->logins_opts.window_us = (int64_t)parse_u64(optarg, "bad --fail-window '%s'");
+			if (o->logins_opts.window_us <= 0 || o->logins_opts.window_us > 86400 * 365)
+				die_usage("bad --fail-window '%s' (seconds)", optarg);
+			o->logins_opts.window_us *= 1000000;
 			break;
 		case 'q': o->quiet = true; break;
 		case 'h': usage(stdout); exit(EXIT_OK);
@@ -606,7 +626,7 @@ static void make_output(struct run *r, FILE *fp)
 	int rc;
 
 	if (o->logins) {
-		rc = output_logins_new(&r->out, fp, o->format == OUT_JSON);
+		rc = output_logins_new2(&r->out, fp, o->format == OUT_JSON, &o->logins_opts);
 	} else if (o->summary) {
 		rc = output_summary_new(&r->out, fp, o->format == OUT_JSON);
 	} else if (o->format == OUT_JSON) {

@@ -84,5 +84,13 @@ rm -rf "$tmp/st"
 "$IMAPSCOPE" -q --session 2 --streams "$tmp/st" $two >/dev/null
 [ "$(wc -l <"$tmp/st/index.jsonl")" = 1 ] || { echo "FAIL: --streams ignores --session"; fail=1; }
 
+# the brute-force flag follows --fail-threshold (4 failures in 2 s here)
+brute="$PUBLIC/zeek-spicy-imap-5_Password_Brute_Imap.pcapng"
+n=$("$IMAPSCOPE" -q --logins -F json "$brute" | grep -c '"brute_force":true')
+[ "$n" = 0 ] || { echo "FAIL: brute force flagged below the default threshold ($n)"; fail=1; }
+n=$("$IMAPSCOPE" -q --logins -F json --fail-threshold 3 "$brute" | grep -c '"brute_force":true')
+[ "$n" = 2 ] || { echo "FAIL: --fail-threshold 3 flagged $n rows, want 2"; fail=1; }
+expect 2 "fail-threshold" -- --fail-threshold 1 "$brute"
+
 [ $fail = 0 ] && echo "cli: all checks passed"
 exit $fail
