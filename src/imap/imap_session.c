@@ -6,9 +6,17 @@
  * tags (for matching completions and latency), the AUTHENTICATE exchange in
  * progress, IDLE, the protocol state and the selected mailbox.
  *
- *   feed -> [mode: imap | tls | compressed | not imap]
- *             imap: tap, lexer -> session_line -> c2s_line / s2c_line -> events
- *             else: counted, not parsed (until TLS and inflate plug in)
+ *   wire -> [tls] -> [inflate] -> tap, lexer -> session_line -> c2s_line /
+ *                                 s2c_line -> events
+ *
+ * Each direction has its own path (struct sess_path): TLS starts at once on
+ * an implicit-TLS port, after the server's OK to STARTTLS, or when a capture
+ * picked up mid-stream begins with TLS records; inflate starts after the OK
+ * to COMPRESS.  The lexer is fed one line at a time, so a switch takes
+ * effect at the exact byte after the line that caused it, and the rest of
+ * the same chunk takes the new path.  The client's bytes after a STARTTLS
+ * or COMPRESS command are held until the server answers, because only the
+ * answer says whether they are still plain IMAP.
  *
  * Events are emitted the moment a line completes, so the two directions
  * interleave in capture order. */
@@ -22,6 +30,9 @@
 #include "imap/imap_lexer.h"
 #include "imap/imap_parser.h"
 #include "imap/imap_sasl.h"
+#include "imap/inflate.h"
+#include "tls/tls_decrypt.h"
+#include "tls/tls_record.h"
 #include "util/escape.h"
 
 #define SESS_MAX_TAG      64		/* tag bytes kept for matching */
@@ -35,12 +46,24 @@
 #define SESS_PENDING_INITIAL 8
 #define SESS_REDACTED     "***"
 #define SESS_BAD_LINE_NOTICES 3		/* "not understood" notices in a row */
+/* Client bytes kept while a STARTTLS or COMPRESS awaits its answer.  A
+ * well-behaved client sends nothing then; a ClientHello fits many times. */
+#define SESS_MAX_HOLD     (64 * 1024)
+#define SESS_WHY_TLS_OOM  "out of memory for the TLS layer"
 
 enum sess_mode {
-	MODE_IMAP,		/* plaintext IMAP: parsed */
-	MODE_TLS,		/* encrypted, no keys: counted only */
-	MODE_COMPRESSED,	/* DEFLATE, not inflated yet: counted only */
+	MODE_IMAP,		/* the final bytes are IMAP: parsed */
 	MODE_NOT_IMAP,		/* another protocol on an IMAP port */
+};
+
+/* One direction's way through the byte layers. */
+struct sess_path {
+	bool tls;		/* wire bytes go to the TLS layer */
+	bool deflate;		/* bytes after TLS go to inflate (counted without it) */
+	bool hold;		/* client bytes after STARTTLS/COMPRESS await the answer */
+	bool hold_in_tls;	/* the held bytes came out of the TLS layer */
+	struct buf held;
+	unsigned gen;		/* bumped at every switch: a line loop stops there */
 };
 
 /* A LOGIN or AUTHENTICATE awaiting its tagged completion. */
@@ -75,7 +98,14 @@ struct imap_session {
 	enum transport transport;
 	struct imap_lexer *lx[2];
 
-	uint64_t plain_off[2];		/* plaintext stream offsets */
+	struct sess_path path[2];
+	struct tls_session *tls;	/* NULL until TLS starts, or out of memory */
+	struct inflate_session *zin;	/* NULL until COMPRESS, or out of memory */
+	const char *tls_phase;		/* "starttls" / "implicit"; NULL: no TLS */
+	bool tls_decrypting;		/* the handshake said so */
+	bool compressed;		/* COMPRESS is on: no second switch */
+
+	uint64_t plain_off[2];		/* final (decrypted, inflated) stream offsets */
 	uint64_t wire_off[2];		/* TCP stream offsets */
 	bool seen_byte[2];
 	bool seen_line[2];
@@ -380,34 +410,168 @@ static void login_unknown(struct imap_session *s, const struct pending *p, int64
 
 /* --- mode switches ------------------------------------------------------- */
 
-/* The stream is TLS from here on.  This is where TLS decryption plugs in:
- * with keys, it will insert a tls byte layer in front of the lexers and
- * report the version and cipher; until then the rest is counted only. */
-static void session_start_tls(struct imap_session *s, const char *phase, int64_t ts)
-{
-	struct event ev = { .type = EV_TLS, .ts_us = ts };
+static size_t feed_plain(struct imap_session *s, enum stream_dir dir, const uint8_t *p,
+			 size_t n, int64_t ts, bool inside_tls);
+static void feed_final(struct imap_session *s, enum stream_dir dir, const uint8_t *p,
+		       size_t n, int64_t ts);
+static void plain_gap(struct imap_session *s, enum stream_dir dir, uint64_t nbytes,
+		      int64_t ts);
+static void final_gap(struct imap_session *s, enum stream_dir dir, uint64_t nbytes,
+		      int64_t ts);
 
-	ev.u.tls.phase = phase;
-	ev.u.tls.version = NULL;
-	ev.u.tls.cipher = NULL;
-	ev.u.tls.sni = SLICE_NULL;
-	ev.u.tls.decrypted = false;
-	ev.u.tls.reason = "TLS decryption not available";
-	s->transport = name_is(phase, "implicit") ? TRANSPORT_IMPLICIT_TLS : TRANSPORT_STARTTLS;
-	s->mode = MODE_TLS;
+static void switch_path(struct imap_session *s, bool tls)
+{
+	for (int d = DIR_C2S; d <= DIR_S2C; d++) {
+		if (tls)
+			s->path[d].tls = true;
+		else
+			s->path[d].deflate = true;
+		s->path[d].gen++;
+	}
+}
+
+/* The handshake hook: the contract's tls event, once per session, when the
+ * TLS layer knows whether it can decrypt (not when TLS begins, since only
+ * the ServerHello says which version and cipher were chosen). */
+static void tls_on_handshake(void *ctx, const struct tls_info *info)
+{
+	struct imap_session *s = ctx;
+	struct event ev = { .type = EV_TLS, .ts_us = s->now };
+
+	ev.u.tls.phase = s->tls_phase;
+	ev.u.tls.version = info->version_id != 0 ? info->version : NULL;
+	ev.u.tls.cipher = info->version_id != 0 ? info->cipher : NULL;
+	ev.u.tls.sni = info->sni.len > 0 ? info->sni : SLICE_NULL;
+	ev.u.tls.decrypted = info->decrypted;
+	ev.u.tls.reason = info->decrypted ? NULL : info->reason;
+	s->tls_decrypting = info->decrypted;
 	sess_emit(s, &ev);
 }
 
-/* COMPRESS=DEFLATE is on in both directions from here (RFC 4978).  This is
- * where zlib inflation plugs in; until then the rest is counted only. */
+static void tls_on_plaintext(void *ctx, enum stream_dir dir, const uint8_t *p, size_t n,
+			     int64_t ts)
+{
+	struct imap_session *s = ctx;
+
+	s->now = ts;
+	feed_plain(s, dir, p, n, ts, true);	/* below TLS nothing switches */
+}
+
+static void tls_on_gap(void *ctx, enum stream_dir dir, uint64_t nbytes, int64_t ts)
+{
+	plain_gap(ctx, dir, nbytes, ts);
+}
+
+static void layer_notice(void *ctx, const char *msg)
+{
+	sess_notice(ctx, "%s", msg);
+}
+
+/* The stream is TLS from here on, in both directions: the server's OK to
+ * STARTTLS, an implicit-TLS port, or TLS records where a capture begins.
+ * Once only, and never under COMPRESS (RFC 4978 section 4 forbids it). */
+static void session_start_tls(struct imap_session *s, const char *phase, int64_t ts)
+{
+	struct tls_hooks h = {
+		.ctx = s, .plaintext = tls_on_plaintext, .gap = tls_on_gap,
+		.handshake = tls_on_handshake, .notice = layer_notice,
+	};
+
+	if (s->tls_phase != NULL || s->compressed)
+		return;
+	s->tls_phase = phase;
+	s->transport = name_is(phase, "implicit") ? TRANSPORT_IMPLICIT_TLS : TRANSPORT_STARTTLS;
+	s->tls = tls_session_new(s->cfg->keys, &h, s->cfg->budget);
+	switch_path(s, true);
+	if (s->tls == NULL) {
+		/* counted only; the user still learns that TLS began */
+		struct tls_info info = { .version = "unknown", .cipher = "unknown",
+					 .reason = SESS_WHY_TLS_OOM };
+
+		s->now = ts;
+		sess_notice(s, "%s", SESS_WHY_TLS_OOM);
+		tls_on_handshake(s, &info);
+	}
+}
+
+static void inflate_on_data(void *ctx, enum stream_dir dir, const uint8_t *p, size_t n,
+			    int64_t ts)
+{
+	feed_final(ctx, dir, p, n, ts);
+}
+
+static void inflate_on_gap(void *ctx, enum stream_dir dir, uint64_t nbytes, int64_t ts)
+{
+	final_gap(ctx, dir, nbytes, ts);
+}
+
+/* COMPRESS=DEFLATE is on in both directions (RFC 4978): the server's bytes
+ * after this OK line, the client's after its COMPRESS command line (held
+ * until now).  Inside TLS when TLS is on. */
 static void session_start_compress(struct imap_session *s, int64_t ts)
 {
+	struct inflate_hooks h = {
+		.ctx = s, .data = inflate_on_data, .gap = inflate_on_gap,
+		.notice = layer_notice,
+	};
 	struct event ev = { .type = EV_COMPRESS, .ts_us = ts };
 
+	if (s->compressed)
+		return;
+	s->compressed = true;
+	s->zin = inflate_new(&h, 0, s->cfg->budget);
+	if (s->zin == NULL)
+		sess_notice(s, "out of memory for inflate: the compressed stream is only counted");
+	switch_path(s, false);
 	ev.u.compress.algorithm = "DEFLATE";
-	ev.u.compress.decoded = false;
-	s->mode = MODE_COMPRESSED;
+	ev.u.compress.decoded = s->zin != NULL;
 	sess_emit(s, &ev);
+}
+
+/* A client STARTTLS or COMPRESS: until the server answers, the client's
+ * next bytes may be TLS, deflate or still IMAP, so they wait. */
+static void hold_begin(struct imap_session *s, bool starttls)
+{
+	struct sess_path *sp = &s->path[DIR_C2S];
+
+	if (starttls ? s->tls_phase != NULL || s->compressed : s->compressed)
+		return;		/* the server will refuse; nothing switches */
+	sp->hold = true;
+	sp->hold_in_tls = sp->tls;
+	sp->gen++;
+}
+
+/* The answer came (or holding became impossible): the held bytes take
+ * whatever path the client direction has now. */
+static void hold_end(struct imap_session *s, int64_t ts)
+{
+	struct sess_path *sp = &s->path[DIR_C2S];
+	struct buf held = sp->held;
+
+	if (!sp->hold)
+		return;
+	sp->hold = false;
+	sp->gen++;
+	buf_init(&sp->held, SESS_MAX_HOLD, s->cfg->budget);
+	if (held.len > 0) {
+		size_t used = feed_plain(s, DIR_C2S, held.data, held.len, ts, sp->hold_in_tls);
+
+		if (used < held.len && s->tls != NULL)
+			tls_session_feed(s->tls, DIR_C2S, held.data + used, held.len - used, ts);
+	}
+	buf_free(&held);
+}
+
+/* Keep client bytes while holding; false when they did not fit, the hold
+ * is then over and the caller passes them on as they are. */
+static bool hold_bytes(struct imap_session *s, const uint8_t *p, size_t n, int64_t ts)
+{
+	if (buf_append(&s->path[DIR_C2S].held, p, n) == 0)
+		return true;
+	sess_notice(s, "the client sent over %d bytes before the server answered; "
+		    "reading them as IMAP", SESS_MAX_HOLD);
+	hold_end(s, ts);
+	return false;
 }
 
 /* Another protocol on an IMAP port: stop parsing, keep counting. */
@@ -585,6 +749,8 @@ static void command_effects(struct imap_session *s, const struct imap_line *line
 		}
 	} else if (name_is(cmd->name, "IDLE")) {
 		s->idling = true;
+	} else if (name_is(cmd->name, "STARTTLS") || name_is(cmd->name, "COMPRESS")) {
+		hold_begin(s, name_is(cmd->name, "STARTTLS"));
 	} else if (name_is(cmd->name, "APPEND")) {
 		for (size_t i = 0; i < line->n_lits; i++)
 			if (line->lits[i].received > 0 || line->lits[i].size == 0)
@@ -836,10 +1002,13 @@ static void completion_effects(struct imap_session *s, const struct pending *p,
 		s->state = IMAP_STATE_LOGOUT;
 	} else if (name_is(n, "IDLE")) {
 		s->idling = false;
-	} else if (ok && name_is(n, "STARTTLS")) {
-		session_start_tls(s, "starttls", ts);
-	} else if (ok && name_is(n, "COMPRESS")) {
-		session_start_compress(s, ts);
+	} else if (name_is(n, "STARTTLS") || name_is(n, "COMPRESS")) {
+		/* switch first, so the held client bytes take the new path */
+		if (ok && name_is(n, "STARTTLS"))
+			session_start_tls(s, "starttls", ts);
+		else if (ok)
+			session_start_compress(s, ts);
+		hold_end(s, ts);
 	}
 }
 
@@ -1007,7 +1176,7 @@ static void session_line(void *ctx, const struct imap_line *line)
 		s->seen_line[d] = true;
 }
 
-/* --- the byte layer -------------------------------------------------- */
+/* --- the byte pipeline ------------------------------------------------ */
 
 static void tap_data(struct imap_session *s, enum stream_dir dir, const uint8_t *p, size_t n)
 {
@@ -1015,7 +1184,8 @@ static void tap_data(struct imap_session *s, enum stream_dir dir, const uint8_t 
 		s->cfg->tap.data(s->cfg->tap.ctx, s->id, dir, p, n);
 }
 
-/* Plaintext that is not parsed (not IMAP): tapped and counted. */
+/* Final bytes (decrypted and inflated where that applies): tapped for
+ * --streams and counted in the summary, whether parsed or not. */
 static void feed_counted(struct imap_session *s, enum stream_dir dir, const uint8_t *p,
 			 size_t n)
 {
@@ -1029,13 +1199,19 @@ static void feed_counted(struct imap_session *s, enum stream_dir dir, const uint
 
 /* Feed the lexer one line end at a time, so that a switch to TLS or
  * DEFLATE after a line takes effect at the next byte, even inside the same
- * chunk.  Returns the bytes consumed before the mode changed. */
-static size_t feed_imap(struct imap_session *s, enum stream_dir dir, const uint8_t *p,
-			size_t n, int64_t ts)
+ * chunk.  Returns the bytes consumed before the direction's path changed
+ * (at least one line piece when n > 0). */
+static size_t feed_lines(struct imap_session *s, enum stream_dir dir, const uint8_t *p,
+			 size_t n, int64_t ts)
 {
+	unsigned gen = s->path[dir].gen;
 	size_t used = 0;
 
-	while (used < n && s->mode == MODE_IMAP) {
+	if (s->mode != MODE_IMAP) {
+		feed_counted(s, dir, p, n);
+		return n;
+	}
+	while (used < n && s->mode == MODE_IMAP && s->path[dir].gen == gen) {
 		const uint8_t *lf = memchr(p + used, '\n', n - used);
 		size_t piece = lf ? (size_t)(lf - (p + used)) + 1 : n - used;
 
@@ -1046,6 +1222,108 @@ static size_t feed_imap(struct imap_session *s, enum stream_dir dir, const uint8
 	return used;
 }
 
+/* Inflated bytes: nothing below inflate can switch any more. */
+static void feed_final(struct imap_session *s, enum stream_dir dir, const uint8_t *p,
+		       size_t n, int64_t ts)
+{
+	size_t used = 0;
+
+	while (used < n)
+		used += feed_lines(s, dir, p + used, n - used, ts);
+}
+
+/* Bytes that TLS has already removed (or never had): inflated when COMPRESS
+ * is on, held while a client switch awaits its answer, else lexed.  When
+ * the bytes come from the wire (!inside_tls) and a line turns TLS on, the
+ * rest is the caller's to hand to TLS: the return value says where that
+ * starts. */
+static size_t feed_plain(struct imap_session *s, enum stream_dir dir, const uint8_t *p,
+			 size_t n, int64_t ts, bool inside_tls)
+{
+	struct sess_path *sp = &s->path[dir];
+	size_t used = 0;
+
+	while (used < n) {
+		if (sp->tls && !inside_tls)
+			return used;
+		if (sp->deflate) {
+			if (s->zin != NULL)
+				inflate_feed(s->zin, dir, p + used, n - used, ts);
+			return n;	/* without inflate: counted as wire bytes only */
+		}
+		if (sp->hold && hold_bytes(s, p + used, n - used, ts))
+			return n;
+		used += feed_lines(s, dir, p + used, n - used, ts);
+	}
+	return used;
+}
+
+/* TCP bytes: the wire counts, then TLS if it is on, else the plain path. */
+static void feed_wire(struct imap_session *s, enum stream_dir dir, const uint8_t *p,
+		      size_t n, int64_t ts)
+{
+	size_t used = feed_plain(s, dir, p, n, ts, false);
+
+	if (used < n && s->tls != NULL)
+		tls_session_feed(s->tls, dir, p + used, n - used, ts);
+}
+
+/* A gap event; offset is in the final stream, which is what --streams
+ * holds and what the lexer counts. */
+static void emit_gap(struct imap_session *s, enum stream_dir dir, uint64_t nbytes,
+		     int64_t ts)
+{
+	struct event ev = { .type = EV_GAP, .ts_us = ts };
+
+	ev.u.gap.dir = dir;
+	ev.u.gap.bytes = nbytes;
+	ev.u.gap.offset = s->plain_off[dir];
+	s->sum.gaps++;
+	s->sum.gap_bytes += nbytes;
+	sess_emit(s, &ev);
+}
+
+/* The final stream lost nbytes: the event, the tap and the lexer all move
+ * the same offset on, so a gap's offset is where --streams has its hole. */
+static void final_gap(struct imap_session *s, enum stream_dir dir, uint64_t nbytes,
+		      int64_t ts)
+{
+	if (nbytes == 0)
+		return;
+	emit_gap(s, dir, nbytes, ts);
+	s->plain_off[dir] += nbytes;
+	if (!s->seen_line[dir])
+		s->gap_first[dir] = true;
+	if (s->cfg->tap.gap != NULL)
+		s->cfg->tap.gap(s->cfg->tap.ctx, s->id, dir, nbytes);
+	if (s->mode == MODE_IMAP)
+		imap_lexer_gap(s->lx[dir], nbytes, ts);
+}
+
+/* A gap after TLS (a TCP gap on a plain path, or what the TLS layer lost:
+ * a gap or a record that failed its tag or MAC). */
+static void plain_gap(struct imap_session *s, enum stream_dir dir, uint64_t nbytes,
+		      int64_t ts)
+{
+	struct sess_path *sp = &s->path[dir];
+
+	if (nbytes == 0)
+		return;
+	if (sp->deflate) {
+		/* inflate reports the first loss itself (notice and gap); after
+		 * that, or without inflate, no final stream goes on: the event
+		 * still tells the user, at the offset where the stream stopped */
+		if (s->zin != NULL && inflate_ok(s->zin, dir))
+			inflate_gap(s->zin, dir, nbytes, ts);
+		else
+			emit_gap(s, dir, nbytes, ts);
+		return;
+	}
+	if (dir == DIR_C2S)
+		hold_end(s, ts);	/* what came before the hole is passed on as it is */
+	final_gap(s, dir, nbytes, ts);
+}
+
 /* Not printable text at the very start of a stream: TLS without STARTTLS,
  * or some binary protocol. */
 static bool binary_start(uint8_t c)
@@ -1053,11 +1331,25 @@ static bool binary_start(uint8_t c)
 	return (c < 0x20 && c != '\r' && c != '\n' && c != '\t') || c >= 0x7f;
 }
 
+/* The first bytes of a direction, before they are routed. */
+static void first_bytes(struct imap_session *s, enum stream_dir dir, const uint8_t *p,
+			size_t n, int64_t ts)
+{
+	bool cut = s->mid_stream || s->gap_first[dir];
+
+	if (s->mode != MODE_IMAP || s->path[dir].tls)
+		return;
+	/* picked up after the STARTTLS exchange: TLS records from the start */
+	if (cut && tls_looks_like_record(p, n))
+		session_start_tls(s, "starttls", ts);
+	else if (!cut && binary_start(p[0]))
+		session_not_imap(s, dir, p, n);
+}
+
 static void session_feed(void *ctx, enum stream_dir dir, const uint8_t *p, size_t n,
 			 int64_t ts_us)
 {
 	struct imap_session *s = ctx;
-	size_t used = 0;
 
 	s->now = ts_us;
 	if (ts_us > s->last_ts)
@@ -1069,44 +1361,35 @@ static void session_feed(void *ctx, enum stream_dir dir, const uint8_t *p, size_
 		s->sum.wire_bytes_c2s += n;
 	else
 		s->sum.wire_bytes_s2c += n;
-	if (!s->seen_byte[dir] && !s->mid_stream && !s->gap_first[dir] &&
-	    s->mode == MODE_IMAP && binary_start(p[0]))
-		session_not_imap(s, dir, p, n);
+	if (!s->seen_byte[dir])
+		first_bytes(s, dir, p, n, ts_us);
 	s->seen_byte[dir] = true;
-	if (s->mode == MODE_IMAP)
-		used = feed_imap(s, dir, p, n, ts_us);
-	if (used < n && s->mode == MODE_NOT_IMAP)
-		feed_counted(s, dir, p + used, n - used);
-	/* MODE_TLS, MODE_COMPRESSED: counted as wire bytes above. */
+	feed_wire(s, dir, p, n, ts_us);
 }
 
+/* A TCP gap.  Under TLS, the TLS layer turns it into plaintext gaps while it
+ * decrypts; otherwise there is no plaintext to lose, but the user is told
+ * all the same (the offset is where the final stream stands). */
 static void session_gap(void *ctx, enum stream_dir dir, uint64_t nbytes, int64_t ts_us)
 {
 	struct imap_session *s = ctx;
-	bool plain = s->mode == MODE_IMAP || s->mode == MODE_NOT_IMAP;
-	struct event ev = { .type = EV_GAP, .ts_us = ts_us };
 
 	s->now = ts_us;
 	if (ts_us > s->last_ts)
 		s->last_ts = ts_us;
 	if (nbytes == 0)
 		return;
-	ev.u.gap.dir = dir;
-	ev.u.gap.bytes = nbytes;
-	ev.u.gap.offset = plain ? s->plain_off[dir] : s->wire_off[dir];
-	s->sum.gaps++;
-	s->sum.gap_bytes += nbytes;
-	sess_emit(s, &ev);
 	s->wire_off[dir] += nbytes;
 	if (!s->seen_line[dir])
 		s->gap_first[dir] = true;
-	if (!plain)
+	if (!s->path[dir].tls) {
+		plain_gap(s, dir, nbytes, ts_us);
 		return;
-	s->plain_off[dir] += nbytes;
-	if (s->cfg->tap.gap != NULL)
-		s->cfg->tap.gap(s->cfg->tap.ctx, s->id, dir, nbytes);
-	if (s->mode == MODE_IMAP)
-		imap_lexer_gap(s->lx[dir], nbytes, ts_us);
+	}
+	if (!s->tls_decrypting)
+		emit_gap(s, dir, nbytes, ts_us);
+	if (s->tls != NULL)
+		tls_session_gap(s->tls, dir, nbytes, ts_us);
 }
 
 static void session_free(struct imap_session *s)
@@ -1116,6 +1399,10 @@ static void session_free(struct imap_session *s)
 	free(s->pend);
 	imap_lexer_free(&s->lx[DIR_C2S]);
 	imap_lexer_free(&s->lx[DIR_S2C]);
+	tls_session_free(&s->tls);
+	inflate_free(&s->zin);
+	buf_free(&s->path[DIR_C2S].held);
+	buf_free(&s->path[DIR_S2C].held);
 	buf_free(&s->mailbox);
 	buf_free(&s->args);
 	buf_free(&s->scratch);
@@ -1129,6 +1416,13 @@ static void session_end(void *ctx, enum end_reason why, int64_t ts_us)
 	int64_t last = s->last_ts;
 
 	s->now = ts_us;
+	/* Client bytes still held: the switch was never answered, so they are
+	 * neither known IMAP nor known TLS; kept in --streams, not parsed. */
+	if (s->path[DIR_C2S].held.len > 0)
+		feed_counted(s, DIR_C2S, s->path[DIR_C2S].held.data, s->path[DIR_C2S].held.len);
+	/* The last chance for the tls event, which must come before the end. */
+	if (s->tls != NULL)
+		tls_session_end(s->tls, ts_us);
 	if (s->mode == MODE_IMAP) {
 		imap_lexer_finish(s->lx[DIR_C2S]);
 		imap_lexer_finish(s->lx[DIR_S2C]);
@@ -1175,6 +1469,8 @@ struct imap_session *imap_session_new(const struct imap_session_config *cfg,
 	buf_init(&s->mailbox, SESS_MAX_MAILBOX, cfg->budget);
 	buf_init(&s->args, SESS_MAX_ARGS, cfg->budget);
 	buf_init(&s->scratch, SESS_MAX_MAILBOX, cfg->budget);
+	buf_init(&s->path[DIR_C2S].held, SESS_MAX_HOLD, cfg->budget);
+	buf_init(&s->path[DIR_S2C].held, SESS_MAX_HOLD, cfg->budget);
 	hooks.ctx = s;
 	hooks.line = session_line;
 	hooks.literal_begin = session_literal_begin;

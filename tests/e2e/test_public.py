@@ -77,6 +77,18 @@ EXPECT = {
         commands=[], responses={}, logins=[], sessions=1, tls=[("implicit", False)]),
 }
 
+# The same captures run with their key logs: (capture, key log) -> what
+# must be seen.  The key log sits beside the capture in PUBLIC.
+EXPECT_KEYED = {
+    ("lekensteyn-imap-ssl.pcapng", "lekensteyn-imap-ssl.keylog"): dict(
+        # the client ends its lines with a bare LF, inside TLS as well
+        commands=[(".", "CAPABILITY"), (".", "STARTTLS"), ("a001", "CAPABILITY"),
+                  ("a002", "CAPABILITY")],
+        responses={"OK": 4}, matched=4, logins=[], greetings=1, sessions=1, gaps=0,
+        tls=[("starttls", True)],
+        tls_detail=[("TLS 1.2", "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384", None)]),
+}
+
 
 def run(path, extra=()):
     r = subprocess.run([IMAPSCOPE, "-q", "-F", "json", *extra, path],
@@ -119,6 +131,9 @@ def check(name, exp, events):
         errors.append("gaps: %d, want at least %d" % (len(by["gap"]), exp["gaps_min"]))
     if "tls" in exp:
         want("tls", [(e["phase"], e["decrypted"]) for e in by["tls"]], exp["tls"])
+    if "tls_detail" in exp:
+        want("tls handshake", [(e["version"], e["cipher"], e["reason"]) for e in by["tls"]],
+             exp["tls_detail"])
     if "clients" in exp:
         want("clients", [e["client"] for e in by["session_start"]], exp["clients"])
     if "mid_stream" in exp:
@@ -153,7 +168,22 @@ def main():
             print("FAIL %s:\n  %s" % (name, "\n  ".join(errors)))
         else:
             print("ok   %s" % name)
-    print("public captures: %d checked, %d failed" % (len(EXPECT), failed))
+    for (name, keylog), exp in sorted(EXPECT_KEYED.items()):
+        path = os.path.join(PUBLIC, name)
+        if not os.path.exists(path) or not os.path.exists(os.path.join(PUBLIC, keylog)):
+            print("FAIL %s -k %s: missing" % (name, keylog))
+            failed += 1
+            continue
+        try:
+            errors = check(name, exp, run(path, ["-k", os.path.join(PUBLIC, keylog)]))
+        except AssertionError as e:
+            errors = [str(e)]
+        if errors:
+            failed += 1
+            print("FAIL %s -k %s:\n  %s" % (name, keylog, "\n  ".join(errors)))
+        else:
+            print("ok   %s -k %s" % (name, keylog))
+    print("public captures: %d checked, %d failed" % (len(EXPECT) + len(EXPECT_KEYED), failed))
     return 1 if failed else 0
 
 

@@ -545,13 +545,16 @@ static void test_starttls_stops_parsing(void **state)
 		GAP_(3500, DIR_S2C, 50),
 		S_(4000, "\x17\x03\x03\x00\x10* OK not really\r\n"),
 	};
+	/* No keys and no real handshake: the tls event comes when the TLS
+	 * layer gives up, the gap sits where the plaintext stopped, and no
+	 * byte after the switch reaches the lexer or the tap. */
 	static const char *const want[] = {
 		"start mid=0 tls=0",
 		"greeting OK [CAPABILITY IMAP4rev1 STARTTLS LOGINDISABLED] ready",
 		"C a1 STARTTLS|| lit=0",
 		"S a1 OK [null] Begin TLS negotiation now cmd=STARTTLS lat=0.500",
-		"tls starttls dec=0 TLS decryption not available",
-		"gap s2c 50 @98",
+		"tls starttls dec=0 the handshake is incomplete in the capture",
+		"gap s2c 50 @91",
 		"end fin cmd=1 ok=1 no=0 bad=0 un=0 b=13/91 w=38/120 gaps=1 dur=99000",
 	};
 	struct opts o = { .why = END_FIN };
@@ -559,9 +562,62 @@ static void test_starttls_stops_parsing(void **state)
 
 	(void)state;
 	check_script(&r, steps, N(steps), &o, want, N(want));
-	assert_int_equal(r.notices, 0);
+	assert_non_null(strstr(r.all_notices, "not TLS records"));
 	assert_int_equal(r.tapped[DIR_S2C], 91);	/* plaintext only */
+	assert_int_equal(r.tapped[DIR_C2S], 13);
 	assert_int_equal(r.tap_gaps, 0);
+	rec_free(&r);
+}
+
+/* The client's bytes after STARTTLS wait for the answer: refused, they are
+ * IMAP after all, and come out after the refusal. */
+static void test_starttls_refused_releases_client(void **state)
+{
+	static const struct step steps[] = {
+		S_(1000, "* OK ready\r\n"),
+		C_(2000, "a1 STARTTLS\r\na2 NOOP\r\n"),
+		S_(2200, "a1 NO [UNAVAILABLE] not now\r\n"),
+		S_(2300, "a2 OK\r\n"),
+	};
+	static const char *const want[] = {
+		"start mid=0 tls=0",
+		"greeting OK [null] ready",
+		"C a1 STARTTLS|| lit=0",
+		"S a1 NO [UNAVAILABLE] not now cmd=STARTTLS lat=0.200",
+		"C a2 NOOP|| lit=0",
+		"S a2 OK [null]  cmd=NOOP lat=0.100",
+		"end eof cmd=2 ok=1 no=1 bad=0 un=0 b=22/48 w=22/48 gaps=0 dur=1300",
+	};
+	struct opts o = { .why = END_EOF };
+	struct rec r;
+
+	(void)state;
+	check_script(&r, steps, N(steps), &o, want, N(want));
+	assert_int_equal(r.notices, 0);
+	rec_free(&r);
+}
+
+/* Picked up after the STARTTLS exchange: TLS records from the first byte
+ * are TLS, never IMAP lines. */
+static void test_mid_stream_tls(void **state)
+{
+	static const struct step steps[] = {
+		S_(1000, "\x17\x03\x03\x00\x0c* 1 EXISTS\r\n"),
+		C_(1100, "\x17\x03\x03\x00\x09" "a1 NOOP\r\n"),
+	};
+	static const char *const want[] = {
+		"start mid=1 tls=0",
+		"tls starttls dec=0 the capture starts after the TLS handshake: keys cannot be matched",
+		"end eof cmd=0 ok=0 no=0 bad=0 un=0 b=0/0 w=14/17 gaps=0 dur=100",
+	};
+	struct opts o = { .mid_stream = true, .why = END_EOF };
+	struct rec r;
+
+	(void)state;
+	/* whole chunks only: the record header must be there to be known */
+	run(&r, steps, N(steps), &o, false);
+	expect(&r, want, N(want));
+	assert_int_equal(r.tapped[DIR_C2S] + r.tapped[DIR_S2C], 0);
 	rec_free(&r);
 }
 
@@ -573,23 +629,36 @@ static void test_implicit_tls_and_compress(void **state)
 	};
 	static const char *const tls_want[] = {
 		"start mid=0 tls=1",
-		"tls implicit dec=0 TLS decryption not available",
+		"tls implicit dec=0 the capture starts after the TLS handshake: keys cannot be matched",
 		"end eof cmd=0 ok=0 no=0 bad=0 un=0 b=0/0 w=11/6 gaps=0 dur=100",
 	};
+	/* Raw deflate with a sync flush after each line (RFC 4978): the
+	 * client's first compressed command comes in the chunk of its COMPRESS
+	 * (held until the OK), the server's right behind its OK line. */
 	static const struct step z_steps[] = {
 		S_(1000, "* PREAUTH ok\r\n"),
-		C_(2000, "z1 COMPRESS DEFLATE\r\n"),
-		S_(2100, "z1 OK DEFLATE active\r\n"),
-		C_(2200, "\x78\x9c\xcb\x48\xcd\xc9\xc9\x07\x00\x06\x2c\x02\x15\r\n"),
-		S_(2300, "\x00\x00\xff\xff* 1 EXISTS\r\n"),
+		C_(2000, "z1 COMPRESS DEFLATE\r\n"
+			 "\xaa\x32\x52\xf0\xf3\xf7\x0f\xe0\xe5\x02\x00\x00\x00\xff\xff"),
+		S_(2100, "z1 OK DEFLATE active\r\n"
+			 "\xd2\x52\x30\x54\x70\x8d\xf0\x0c\x0e\x09\xe6\xe5\xaa\x32\x52\xf0"
+			 "\xf7\x56\x48\xc9\xcf\x4b\xe5\xe5\x02\x00\x00\x00\xff\xff"),
+		C_(2200, "\xaa\x32\x56\xf0\xf1\x77\xf7\x0f\x0d\xe1\xe5\x02\x00\x00\x00\xff\xff"),
+		S_(2300, "\xd2\x52\x70\x8a\x74\x55\x48\xaa\x04\x32\xab\x8c\x41\xc2\x60\x26"
+			 "\x00\x00\x00\xff\xff"),
 	};
 	static const char *const z_want[] = {
 		"start mid=0 tls=0",
 		"greeting PREAUTH [null] ok",
 		"C z1 COMPRESS|DEFLATE| lit=0",
 		"S z1 OK [null] DEFLATE active cmd=COMPRESS lat=0.100",
-		"compress DEFLATE dec=0",
-		"end eof cmd=1 ok=1 no=0 bad=0 un=0 b=21/36 w=36/52 gaps=0 dur=1300",
+		"compress DEFLATE dec=1",
+		"C z2 NOOP|| lit=0",
+		"* EXISTS (z2) 1 EXISTS",
+		"S z2 OK [null] done cmd=NOOP lat=0.000",
+		"C z3 LOGOUT|| lit=0",
+		"* BYE (z3) BYE bye",
+		"S z3 OK [null] bye cmd=LOGOUT lat=0.100",
+		"end eof cmd=3 ok=3 no=0 bad=0 un=2 b=41/82 w=53/87 gaps=0 dur=1300",
 	};
 	struct opts o = { .implicit_tls = true, .why = END_EOF };
 	struct rec r;
@@ -601,6 +670,45 @@ static void test_implicit_tls_and_compress(void **state)
 	o.implicit_tls = false;
 	check_script(&r, z_steps, N(z_steps), &o, z_want, N(z_want));
 	assert_int_equal(r.notices, 0);
+	assert_int_equal(r.tapped[DIR_C2S], 41);	/* inflated bytes */
+	assert_int_equal(r.tapped[DIR_S2C], 82);
+	rec_free(&r);
+}
+
+/* A hole in a deflate stream loses the dictionary: one notice and one gap,
+ * then nothing more from that direction, never garbage; the other
+ * direction goes on. */
+static void test_compress_gap(void **state)
+{
+	static const struct step steps[] = {
+		S_(1000, "* PREAUTH ok\r\n"),
+		C_(2000, "z1 COMPRESS DEFLATE\r\n"),
+		S_(2100, "z1 OK DEFLATE active\r\n"),
+		C_(2200, "\xaa\x32\x52\xf0\xf3\xf7\x0f\xe0\xe5\x02\x00\x00\x00\xff\xff"),
+		GAP_(2300, DIR_S2C, 30),
+		S_(2400, "\xd2\x52\x70\x8a\x74\x55\x48\xaa\x04\x32\xab\x8c\x41\xc2\x60\x26"
+			 "\x00\x00\x00\xff\xff"),
+		GAP_(2500, DIR_S2C, 7),
+	};
+	static const char *const want[] = {
+		"start mid=0 tls=0",
+		"greeting PREAUTH [null] ok",
+		"C z1 COMPRESS|DEFLATE| lit=0",
+		"S z1 OK [null] DEFLATE active cmd=COMPRESS lat=0.100",
+		"compress DEFLATE dec=1",
+		"C z2 NOOP|| lit=0",
+		"gap s2c 30 @36",
+		"gap s2c 7 @66",
+		"end eof cmd=2 ok=1 no=0 bad=0 un=0 b=30/36 w=36/57 gaps=2 dur=1500",
+	};
+	struct opts o = { .why = END_EOF };
+	struct rec r;
+
+	(void)state;
+	check_script(&r, steps, N(steps), &o, want, N(want));
+	assert_int_equal(r.notices, 1);
+	assert_int_equal(r.tapped[DIR_S2C], 36);
+	assert_int_equal(r.tap_gaps, 30);
 	rec_free(&r);
 }
 
@@ -851,7 +959,10 @@ int main(void)
 		cmocka_unit_test(test_refused_append),
 		cmocka_unit_test(test_idle_and_owners),
 		cmocka_unit_test(test_starttls_stops_parsing),
+		cmocka_unit_test(test_starttls_refused_releases_client),
+		cmocka_unit_test(test_mid_stream_tls),
 		cmocka_unit_test(test_implicit_tls_and_compress),
+		cmocka_unit_test(test_compress_gap),
 		cmocka_unit_test(test_gaps),
 		cmocka_unit_test(test_mid_stream),
 		cmocka_unit_test(test_mid_stream_in_idle),
