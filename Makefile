@@ -83,3 +83,123 @@ install: $(BIN)
 
 clean:
 	rm -rf build build-san imapscope
+
+# --- fuzzing (tests/fuzz/) ---------------------------------------------------
+# libFuzzer targets, built with clang in their own tree (no gcc objects): the
+# library with coverage, ASan and UBSan, each target linked with the fuzzer.
+# `make fuzz` seeds from tests/fuzz/seeds, from stream extracts of the capture
+# files in FUZZ_CAPTURES (made at run time under build-fuzz/, never
+# committed) and, for the pipeline, from those captures by path; it runs
+# each target FUZZ_SECONDS and fails on any crash, leak or hang.  FUZZ_SAN
+# may be overridden (e.g. add -fno-sanitize=pointer-overflow) to explore
+# past a known finding; FUZZ_ARGS is passed to every target.  Crashes
+# are kept as tests/fuzz/regress/<target>/ inputs, which `make fuzz` and
+# `make fuzz-regress` replay first.  Debian: clang libclang-rt-14-dev.
+FUZZ_CC       ?= clang
+FUZZ_BUILD    ?= build-fuzz
+FUZZ_SECONDS  ?= 30
+FUZZ_CAPTURES ?= /work/shared/captures/public
+FUZZ_ARGS     ?=
+FUZZ_SAN      ?= -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+FUZZ_CFLAGS   := -std=c11 -D_GNU_SOURCE -g -O1 -Wall -Wextra -Werror -Wshadow -Wvla \
+                 -Iinclude -Itests/fuzz $(PKG_CFLAGS) $(FUZZ_SAN)
+FUZZ_LIB_OBJ  := $(LIB_SRC:%.c=$(FUZZ_BUILD)/%.o)
+FUZZ_LIB      := $(FUZZ_BUILD)/libimapscope.a
+FUZZ_COMMON   := $(FUZZ_BUILD)/tests/fuzz/fuzz_common.o
+FUZZ_TARGETS  := $(patsubst tests/fuzz/fuzz_%.c,%,$(filter-out tests/fuzz/fuzz_common.c,$(wildcard tests/fuzz/fuzz_*.c)))
+FUZZ_BINS     := $(FUZZ_TARGETS:%=$(FUZZ_BUILD)/fuzz_%)
+# -max_len per target: a line with literals; a few TLS records; a key log;
+# the largest public capture.
+FUZZ_MAXLEN_imap_lexer := 16384
+FUZZ_MAXLEN_session    := 16384
+FUZZ_MAXLEN_tls_record := 32768
+FUZZ_MAXLEN_keylog     := 8192
+FUZZ_MAXLEN_pipeline   := 262144
+
+.PHONY: fuzz fuzz-build fuzz-seeds fuzz-regress fuzz-clean
+# Keep the objects of the pattern chain, so a rebuild compiles only what changed.
+.SECONDARY: $(FUZZ_COMMON) $(FUZZ_TARGETS:%=$(FUZZ_BUILD)/tests/fuzz/fuzz_%.o)
+
+fuzz-build: $(FUZZ_BINS) $(FUZZ_BUILD)/fuzz_mkseeds
+
+$(FUZZ_BUILD)/src/%.o: src/%.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -MMD -MP -c -o $@ $<
+
+$(FUZZ_BUILD)/tests/fuzz/%.o: tests/fuzz/%.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -MMD -MP -c -o $@ $<
+
+$(FUZZ_LIB): $(FUZZ_LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(FUZZ_BUILD)/fuzz_%: $(FUZZ_BUILD)/tests/fuzz/fuzz_%.o $(FUZZ_COMMON) $(FUZZ_LIB)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $^ $(PKG_LIBS) -lm
+
+# The seed extractor is a plain program (it has its own main()).
+$(FUZZ_BUILD)/fuzz_mkseeds: $(FUZZ_BUILD)/tests/fuzz/mkseeds.o $(FUZZ_LIB)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -o $@ $^ $(PKG_LIBS) -lm
+
+-include $(FUZZ_LIB_OBJ:.o=.d) $(wildcard $(FUZZ_BUILD)/tests/fuzz/*.d)
+
+fuzz-seeds: $(FUZZ_BUILD)/fuzz_mkseeds
+	@rm -rf $(FUZZ_BUILD)/seeds-gen && mkdir -p $(FUZZ_BUILD)/seeds-gen
+	@if [ -d "$(FUZZ_CAPTURES)" ]; then \
+	  for f in $(FUZZ_CAPTURES)/*.pcap*; do \
+	    $(FUZZ_BUILD)/fuzz_mkseeds $(FUZZ_BUILD)/seeds-gen $$f 2>$(FUZZ_BUILD)/mkseeds.log || \
+	      { grep -m1 -E 'runtime error|ERROR' $(FUZZ_BUILD)/mkseeds.log; \
+	        echo "fuzz: $$f: seed extraction crashed (seeds of that capture lost)"; }; done; \
+	else echo "fuzz: no captures at $(FUZZ_CAPTURES); committed seeds only"; fi
+
+# Replay every kept crash once, without fuzzing.
+fuzz-regress: $(FUZZ_BINS)
+	@fail=0; for t in $(FUZZ_TARGETS); do \
+	  set -- tests/fuzz/regress/$$t/*; [ -e "$$1" ] || continue; \
+	  echo "== regress $$t ($$# inputs)"; \
+	  $(FUZZ_BUILD)/fuzz_$$t -runs=1 "$$@" >$(FUZZ_BUILD)/regress-$$t.log 2>&1 || \
+	    { tail -40 $(FUZZ_BUILD)/regress-$$t.log; echo "FAILED: regress $$t"; fail=1; }; \
+	done; exit $$fail
+
+# A failing replay fails the run, but every target is still fuzzed.
+fuzz: fuzz-build fuzz-seeds
+	@fail=0; $(MAKE) --no-print-directory fuzz-regress || fail=1; \
+	for t in $(FUZZ_TARGETS); do \
+	  corpus=$(FUZZ_BUILD)/corpus/$$t; crashes=$(FUZZ_BUILD)/crashes/$$t; \
+	  mkdir -p $$corpus $$crashes; seeds=""; \
+	  for d in tests/fuzz/seeds/$$t $(FUZZ_BUILD)/seeds-gen/$$t; do \
+	    [ -d $$d ] && seeds="$$seeds $$d"; done; \
+	  if [ $$t = pipeline ] && [ -d "$(FUZZ_CAPTURES)" ]; then seeds="$$seeds $(FUZZ_CAPTURES)"; fi; \
+	  if [ $$t = keylog ] && [ -d "$(FUZZ_CAPTURES)" ]; then \
+	    mkdir -p $(FUZZ_BUILD)/seeds-gen/keylog; \
+	    for k in $(FUZZ_CAPTURES)/*.keylog; do [ -e "$$k" ] && ln -sf "$$(realpath $$k)" $(FUZZ_BUILD)/seeds-gen/keylog/; done; \
+	  fi; \
+	  case $$t in imap_lexer) len=$(FUZZ_MAXLEN_imap_lexer);; session) len=$(FUZZ_MAXLEN_session);; \
+	    tls_record) len=$(FUZZ_MAXLEN_tls_record);; keylog) len=$(FUZZ_MAXLEN_keylog);; \
+	    pipeline) len=$(FUZZ_MAXLEN_pipeline);; *) len=16384;; esac; \
+	  echo "== fuzz $$t for $(FUZZ_SECONDS)s (max_len $$len)"; \
+	  FUZZ_TLS_KEYLOG=$$(ls $(FUZZ_CAPTURES)/*.keylog 2>/dev/null | head -1) \
+	  $(FUZZ_BUILD)/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -max_len=$$len -timeout=10 \
+	    -rss_limit_mb=2048 -print_final_stats=1 -artifact_prefix=$$crashes/ $(FUZZ_ARGS) \
+	    $$corpus $$seeds >$(FUZZ_BUILD)/fuzz-$$t.log 2>&1; rc=$$?; \
+	  grep -E '^stat::number_of_executed_units|^stat::average_exec_per_sec|^stat::new_units_added' $(FUZZ_BUILD)/fuzz-$$t.log | tr '\n' ' '; echo; \
+	  if [ $$rc -ne 0 ]; then tail -60 $(FUZZ_BUILD)/fuzz-$$t.log; \
+	    echo "FAILED: fuzz $$t (exit $$rc); inputs in $$crashes/"; fail=1; fi; \
+	done; exit $$fail
+
+fuzz-clean:
+	rm -rf $(FUZZ_BUILD)
+
+# --- benchmark (bench/, scripts/bench.sh) -------------------------------------
+# Tools for scripts/bench.sh only: a bare pcap_next_ex loop (the floor) and a
+# generator of benchmark captures.  Built with -O2 whatever OPT says; CI
+# never runs the benchmark.
+BENCH_CFLAGS := -std=c11 -D_GNU_SOURCE -O2 -g -Wall -Wextra -Werror -Wshadow -Wvla $(PKG_CFLAGS)
+
+.PHONY: bench
+
+bench: $(BIN) $(BUILD)/bench/pcap_loop $(BUILD)/bench/gen_capture
+
+$(BUILD)/bench/%: bench/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(BENCH_CFLAGS) -o $@ $< $(PKG_LIBS)

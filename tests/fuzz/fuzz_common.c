@@ -1,6 +1,10 @@
 /* Shared helpers of the libFuzzer targets; see fuzz_common.h. */
 #include "fuzz_common.h"
 #include "tls/keylog.h"
+#include "report/output_json.h"
+#include "report/output_text.h"
+
+#include <json-c/json.h>
 
 #include <math.h>
 #include <stdio.h>
@@ -268,6 +272,69 @@ static size_t find_session(struct fuzz_out *fo, uint64_t id)
 	return SIZE_MAX;
 }
 
+/* Is p..n valid UTF-8 (no overlongs, surrogates or values past U+10FFFF)? */
+static bool utf8_valid(const uint8_t *p, size_t n)
+{
+	size_t i = 0;
+
+	while (i < n) {
+		uint8_t c = p[i];
+		size_t k;
+		uint32_t v;
+
+		if (c < 0x80) {
+			i++;
+			continue;
+		}
+		if (c >= 0xc2 && c <= 0xdf)
+			k = 1, v = c & 0x1f;
+		else if (c >= 0xe0 && c <= 0xef)
+			k = 2, v = c & 0x0f;
+		else if (c >= 0xf0 && c <= 0xf4)
+			k = 3, v = c & 0x07;
+		else
+			return false;
+		if (n - i <= k)
+			return false;
+		for (size_t j = 1; j <= k; j++) {
+			if ((p[i + j] & 0xc0) != 0x80)
+				return false;
+			v = v << 6 | (p[i + j] & 0x3f);
+		}
+		if ((k == 2 && v < 0x800) || (k == 3 && (v < 0x10000 || v > 0x10ffff)) ||
+		    (v >= 0xd800 && v <= 0xdfff))
+			return false;
+		i += k + 1;
+	}
+	return true;
+}
+
+/* The event as a JSON line: one strict JSON object, then '\n'. */
+static void check_json(struct fuzz_out *fo, const struct event *ev)
+{
+	struct json_tokener *tok = fo->tokener;
+	struct json_object *obj;
+	const char *line;
+	size_t len;
+
+	buf_reset(&fo->json);
+	if (output_json_append_event(&fo->json, NULL, ev) != 0)
+		return;		/* out of room: the output cuts the line */
+	line = (const char *)fo->json.data;
+	len = fo->json.len;
+	FUZZ_CHECK(len >= 3 && line[len - 1] == '\n');
+	len--;
+	for (size_t i = 0; i < len; i++)
+		FUZZ_CHECK((uint8_t)line[i] >= 0x20);	/* escaped, no raw control */
+	FUZZ_CHECK(utf8_valid((const uint8_t *)line, len));
+	json_tokener_reset(tok);
+	obj = json_tokener_parse_ex(tok, line, (int)len);
+	FUZZ_CHECK(obj != NULL && json_tokener_get_error(tok) == json_tokener_success);
+	FUZZ_CHECK(json_tokener_get_parse_end(tok) == len);
+	FUZZ_CHECK(json_object_is_type(obj, json_type_object));
+	json_object_put(obj);
+}
+
 static void fuzz_out_event(void *ctx, const struct event *ev)
 {
 	struct fuzz_out *fo = ctx;
@@ -293,6 +360,10 @@ static void fuzz_out_event(void *ctx, const struct event *ev)
 		FUZZ_CHECK(fo->n == FUZZ_MAX_SESSIONS);	/* an event before its start */
 	}
 	check_payload(ev);
+	if (fo->formats) {
+		check_json(fo, ev);
+		fo->text.ops->event(fo->text.ctx, ev);
+	}
 }
 
 static int fuzz_out_finish(void *ctx)
@@ -310,17 +381,48 @@ static const struct output_ops fuzz_out_ops = {
 	fuzz_out_event, fuzz_out_finish, fuzz_out_free,
 };
 
-void fuzz_out_init(struct fuzz_out *fo, struct output *out_r)
+void fuzz_out_init(struct fuzz_out *fo, struct output *out_r, bool formats)
 {
+	static const struct output_text_opts topts = { .color = false };
+
 	memset(fo, 0, sizeof *fo);
 	out_r->ops = &fuzz_out_ops;
 	out_r->ctx = fo;
+	fo->formats = formats;
+	if (!formats)
+		return;
+	buf_init(&fo->json, (size_t)16 << 20, NULL);
+	fo->tokener = json_tokener_new_ex(JSON_TOKENER_DEFAULT_DEPTH);
+	FUZZ_CHECK(fo->tokener != NULL);
+	json_tokener_set_flags(fo->tokener, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
+	fo->text_fp = open_memstream(&fo->text_mem, &fo->text_len);
+	FUZZ_CHECK(fo->text_fp != NULL);
+	FUZZ_CHECK(output_text_new(&fo->text, fo->text_fp, &topts) == 0);
 }
 
 void fuzz_out_check_all_ended(const struct fuzz_out *fo)
 {
 	for (size_t i = 0; i < fo->n; i++)
 		FUZZ_CHECK(fo->ended[i]);
+}
+
+void fuzz_out_done(struct fuzz_out *fo)
+{
+	if (!fo->formats)
+		return;
+	FUZZ_CHECK(fo->text.ops->finish(fo->text.ctx) == 0);
+	fo->text.ops->free(fo->text.ctx);
+	FUZZ_CHECK(fclose(fo->text_fp) == 0);
+	for (size_t i = 0; i < fo->text_len; i++) {
+		uint8_t c = (uint8_t)fo->text_mem[i];
+
+		FUZZ_CHECK(c >= 0x20 || c == '\n');	/* no raw control byte */
+		FUZZ_CHECK(c != 0x7f);
+	}
+	FUZZ_CHECK(utf8_valid((const uint8_t *)fo->text_mem, fo->text_len));
+	free(fo->text_mem);
+	json_tokener_free(fo->tokener);
+	buf_free(&fo->json);
 }
 
 /* --- fixed keys -------------------------------------------------------- */

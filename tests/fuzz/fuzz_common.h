@@ -29,6 +29,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "report/event.h"
 #include "util/buf.h"
@@ -68,7 +69,10 @@ int64_t fuzz_drive(const uint8_t *p, size_t n, uint8_t mode, unsigned dirs,
 
 /* An output that checks every event it is given: valid type and enums,
  * every slice readable, every string terminated, session_start first and
- * session_end last for each session, nothing after the end. */
+ * session_end last for each session, nothing after the end.  With formats,
+ * each event is also written as JSON (must parse with json-c as one strict,
+ * UTF-8 valid object on one line) and as text (no control byte but the
+ * line end, valid UTF-8: checked in fuzz_out_done). */
 #define FUZZ_MAX_SESSIONS 1024	/* sessions tracked per input; more go unchecked */
 
 struct fuzz_out {
@@ -76,12 +80,21 @@ struct fuzz_out {
 	bool ended[FUZZ_MAX_SESSIONS];
 	size_t n;
 	uint64_t events;
+	bool formats;
+	struct buf json;
+	struct output text;
+	FILE *text_fp;
+	char *text_mem;
+	size_t text_len;
+	void *tokener;		/* json_tokener */
 };
 
-void fuzz_out_init(struct fuzz_out *fo, struct output *out_r);
+void fuzz_out_init(struct fuzz_out *fo, struct output *out_r, bool formats);
 /* Every session that started has ended (call at the end of an input when
  * every session was ended). */
 void fuzz_out_check_all_ended(const struct fuzz_out *fo);
+/* Finish the text output, check its bytes, free what init made. */
+void fuzz_out_done(struct fuzz_out *fo);
 
 /* The client random of every fixed key below: bytes 0x00, 0x01, ... 0x1f.
  * Seeds whose ClientHello carries it reach the key schedule and record

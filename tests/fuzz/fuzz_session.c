@@ -1,7 +1,8 @@
 /* libFuzzer target: the session model (tags, state, SASL, IDLE, APPEND,
  * STARTTLS and COMPRESS switches, TLS) fed arbitrary byte streams of both
  * directions with random gaps.  Every event goes to the checking output of
- * fuzz_common.c; the tap and the notices are checked too.
+ * fuzz_common.c, which also writes and checks them as JSON and text; the
+ * tap and the notices are checked too.
  *
  * Input: the escape format of fuzz_common.h, starting in the c2s direction;
  * FF 09 ends the session with a FIN (a >= 0x80: RST).  Mode bits: 3
@@ -102,7 +103,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (size < 1)
 		return 0;
 	mode = data[0];
-	fuzz_out_init(&fo, &cfg.out);
+	fuzz_out_init(&fo, &cfg.out, true);
 	cfg.show_secrets = (mode >> 3) & 1;
 	info.mid_stream = (mode >> 4) & 1;
 	info.implicit_tls = (mode >> 5) & 1;
@@ -119,6 +120,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		imap_session_ops.end(f.s, END_EOF, ts);
 	fuzz_out_check_all_ended(&fo);
 	FUZZ_CHECK(f.tap_ended);
+	fuzz_out_done(&fo);
 	FUZZ_CHECK(budget.used == 0);	/* every charged byte was given back */
 	return 0;
 }
