@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <json-c/json_c_version.h>
@@ -31,6 +32,8 @@
 #define IMAPSCOPE_VERSION "0.1.0"
 #define MAX_INPUTS 256
 #define MAX_KEYLOGS 64
+#define PROGRESS_EVERY_PKTS 0x3fff	/* look at the clock every 16384 packets */
+#define PROGRESS_INTERVAL_NS 250000000LL
 #define DEFAULT_MAX_MEMORY ((size_t)1 << 30)	/* 1 GiB for all buffers */
 
 enum exit_code { EXIT_OK = 0, EXIT_INPUT = 1, EXIT_USAGE = 2 };
@@ -80,7 +83,11 @@ struct run {
 	struct tls_keys *keys;
 	int64_t last_ts_us;
 	uint64_t notices;
-	bool prepass;			/* the --user pass that only finds sessions */
+	char live_filter[FLOW_MAX_PORTS * 16];	/* the IMAP ports, for -i */
+	bool prepass;
+	bool progress;			/* a progress line on stderr */
+	uint64_t pkts;
+	struct timespec started, last_progress;			/* the --user pass that only finds sessions */
 	uint64_t *user_sessions;	/* sessions where --user logged in, sorted */
 	size_t n_user_sessions, cap_user_sessions;
 };
@@ -399,6 +406,8 @@ static void run_notice(void *ctx, uint64_t session, int64_t ts_us, const char *m
 	r->notices++;
 	if (r->opt->quiet || r->prepass)
 		return;
+	if (r->progress)
+		fputs("\r\033[K", stderr);	/* the notice replaces the progress line */
 	if (session != 0 && ((r->opt->only_session != 0 && session != r->opt->only_session) ||
 			     (r->opt->only_user != NULL && !user_session(r, session))))
 		return;	/* a session the user filtered out */
@@ -566,7 +575,7 @@ static void user_collect_free(void *ctx)
 }
 
 static const struct output_ops user_collect_ops = {
-	user_collect_event, user_collect_finish, user_collect_free,
+	user_collect_event, user_collect_finish, user_collect_free, NULL,
 };
 
 static int filter_finish(void *ctx)
@@ -583,7 +592,52 @@ static void filter_free(void *ctx)
 	r->out.ops->free(r->out.ctx);
 }
 
-static const struct output_ops filter_ops = { filter_event, filter_finish, filter_free };
+static void filter_flush(void *ctx)
+{
+	struct run *r = ctx;
+
+	if (r->out.ops->flush != NULL)
+		r->out.ops->flush(r->out.ctx);
+}
+
+static const struct output_ops filter_ops = {
+	filter_event, filter_finish, filter_free, filter_flush,
+};
+
+static int64_t elapsed_ns(const struct timespec *a, const struct timespec *b)
+{
+	return (int64_t)(b->tv_sec - a->tv_sec) * 1000000000LL + (b->tv_nsec - a->tv_nsec);
+}
+
+/* "imapscope: 312.4 of 750.0 MB, 1,204 MB/s, 41 sessions, 0:00 left", on one
+ * stderr line rewritten in place; only on a terminal and without -q. */
+static void progress_tick(struct run *r, bool last)
+{
+	struct timespec now;
+	double secs, done_mb, total_mb, rate;
+	uint64_t total = r->cap ? capture_file_size(r->cap) : 0;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	if (!last && elapsed_ns(&r->last_progress, &now) < PROGRESS_INTERVAL_NS)
+		return;
+	r->last_progress = now;
+	secs = (double)elapsed_ns(&r->started, &now) / 1e9;
+	done_mb = (double)(r->cap ? capture_bytes_read(r->cap) : 0) / 1e6;
+	total_mb = (double)total / 1e6;
+	rate = secs > 0 ? done_mb / secs : 0;
+	if (last) {
+		fputs("\r\033[K", stderr);
+		return;
+	}
+	if (total != 0 && rate > 0)
+		fprintf(stderr, "\rimapscope: %.1f of %.1f MB, %.0f MB/s, %" PRIu64
+			" sessions, %.0f s left\033[K", done_mb, total_mb, rate,
+			flow_table_stats(r->flows)->sessions_opened,
+			(total_mb - done_mb) / rate);
+	else
+		fprintf(stderr, "\rimapscope: %.1f MB, %" PRIu64 " sessions\033[K",
+			done_mb, flow_table_stats(r->flows)->sessions_opened);
+}
 
 static void on_packet(void *ctx, const struct capture_pkt *pkt)
 {
@@ -593,6 +647,10 @@ static void on_packet(void *ctx, const struct capture_pkt *pkt)
 	r->last_ts_us = pkt->ts_us;
 	if (decode_packet(pkt, &seg, &r->dstats) == DECODE_OK)
 		flow_table_segment(r->flows, &seg);
+	if (r->opt->iface != NULL)	/* live: events reach | jq as they happen */
+		filter_flush(r);
+	else if (r->progress && (++r->pkts & PROGRESS_EVERY_PKTS) == 0)
+		progress_tick(r, false);
 }
 
 static void on_signal(int sig)
@@ -674,6 +732,18 @@ static void report_decode_stats(struct run *r, const char *what)
 	memset(&r->dstats, 0, sizeof r->dstats);
 }
 
+/* Live capture without a filter sees only the IMAP ports (-p included):
+ * "tcp port 143 or tcp port 993 or ...". */
+static void make_live_filter(const struct options *o, char *out, size_t cap)
+{
+	size_t i, len = 0;
+
+	out[0] = '\0';
+	for (i = 0; i < o->flow.n_ports && len < cap; i++)
+		len += (size_t)snprintf(out + len, cap - len, "%stcp port %u",
+					i ? " or " : "", o->flow.ports[i].port);
+}
+
 /* Reads one source to its end.  Returns 0, or EXIT_INPUT if it could not be
  * read at all. */
 static int run_source(struct run *r, const char *path)
@@ -683,7 +753,7 @@ static int run_source(struct run *r, const char *path)
 	int rc;
 
 	if (o->iface != NULL)
-		rc = capture_open_live(&r->cap, o->iface, o->bpf, err);
+		rc = capture_open_live(&r->cap, o->iface, o->bpf ? o->bpf : r->live_filter, err);
 	else
 		rc = capture_open_file(&r->cap, path, o->bpf, err);
 	if (rc != 0) {
@@ -701,6 +771,8 @@ static int run_source(struct run *r, const char *path)
 		alarm(o->duration_s);
 	rc = capture_run(r->cap, on_packet, r, o->max_packets, err);
 	g_cap = NULL;
+	if (r->progress)
+		progress_tick(r, true);
 	if (rc < 0 && !r->prepass)
 		fprintf(stderr, "imapscope: %s: %s (processed what came before)\n", path, err);
 	if (o->iface != NULL && capture_drops(r->cap) != 0 && !o->quiet)
@@ -757,6 +829,10 @@ int main(int argc, char **argv)
 	signal(SIGALRM, on_signal);
 
 	load_keys(&r);
+	if (opt.iface != NULL)
+		make_live_filter(&opt, r.live_filter, sizeof r.live_filter);
+	r.progress = !opt.quiet && opt.iface == NULL && isatty(STDERR_FILENO);
+	clock_gettime(CLOCK_MONOTONIC, &r.started);
 	fp = open_output(&opt);
 	make_output(&r, fp);
 	if (opt.streams_dir != NULL) {

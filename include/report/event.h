@@ -140,6 +140,9 @@ struct output_ops {
 	 * writing failed (other than a closed pipe, which is not an error). */
 	int (*finish)(void *ctx);
 	void (*free)(void *ctx);
+	/* Write out whatever is buffered, so that live capture streams line by
+	 * line (| jq).  May be NULL. */
+	void (*flush)(void *ctx);
 };
 
 struct output {

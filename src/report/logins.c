@@ -666,7 +666,18 @@ static void logins_free(void *ctx)
 	free(lg);
 }
 
+/* Live capture: out with every complete line now. */
+static void logins_flush(void *ctx)
+{
+	struct logins *lg = ctx;
+
+	/* a failed write is reported by finish */
+	if (output_sink_finish(&lg->sink) != 0)
+		return;
+}
+
 static const struct output_ops logins_ops = {
+	.flush = logins_flush,
 	.event = logins_event,
 	.finish = logins_finish,
 	.free = logins_free,

@@ -400,7 +400,18 @@ static void output_json_free(void *ctx)
 	free(oj);
 }
 
+/* Live capture: out with every complete line now. */
+static void output_json_flush(void *ctx)
+{
+	struct output_json *oj = ctx;
+
+	/* a failed write is reported by finish */
+	if (output_sink_finish(&oj->sink) != 0)
+		return;
+}
+
 static const struct output_ops output_json_ops = {
+	.flush = output_json_flush,
 	.event = output_json_event,
 	.finish = output_json_finish,
 	.free = output_json_free,

@@ -533,7 +533,18 @@ static void output_text_free(void *ctx)
 	free(ot);
 }
 
+/* Live capture: out with every complete line now. */
+static void output_text_flush(void *ctx)
+{
+	struct output_text *ot = ctx;
+
+	/* a failed write is reported by finish */
+	if (output_sink_finish(&ot->sink) != 0)
+		return;
+}
+
 static const struct output_ops output_text_ops = {
+	.flush = output_text_flush,
 	.event = output_text_event,
 	.finish = output_text_finish,
 	.free = output_text_free,

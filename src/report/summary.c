@@ -1343,7 +1343,18 @@ static void summary_free(void *ctx)
 	free(sm);
 }
 
+/* Live capture: out with every complete line now. */
+static void summary_flush(void *ctx)
+{
+	struct summary *sm = ctx;
+
+	/* a failed write is reported by finish */
+	if (output_sink_finish(&sm->sink) != 0)
+		return;
+}
+
 static const struct output_ops summary_ops = {
+	.flush = summary_flush,
 	.event = summary_event,
 	.finish = summary_finish,
 	.free = summary_free,
