@@ -377,8 +377,9 @@ static void fuzz_out_free(void *ctx)
 	(void)ctx;
 }
 
+/* Designated: output_ops may grow members, which stay NULL here. */
 static const struct output_ops fuzz_out_ops = {
-	fuzz_out_event, fuzz_out_finish, fuzz_out_free,
+	.event = fuzz_out_event, .finish = fuzz_out_finish, .free = fuzz_out_free,
 };
 
 void fuzz_out_init(struct fuzz_out *fo, struct output *out_r, bool formats)
