@@ -4,7 +4,16 @@
  * A session is a byte layer (util/byte_layer.h): reassembly feeds it both
  * directions, it runs them through [tls] -> [inflate] -> lexer -> grammar,
  * and it tells an output (report/event.h) what happened, one event at a time,
- * in the order the bytes arrived. */
+ * in the order the bytes arrived.
+ *
+ * TLS (tls/tls_decrypt.h) starts at once when info->implicit_tls, after the
+ * server's OK to STARTTLS, or when a capture picked up mid-stream begins
+ * with a TLS record; the tls event comes when the TLS layer knows whether
+ * it can decrypt (cfg->keys), with the handshake's version, cipher and SNI.
+ * Inflate (imap/inflate.h) starts after the OK to COMPRESS DEFLATE, inside
+ * TLS when TLS is on.  Gap events carry offsets in the final (decrypted,
+ * inflated) stream, the one the tap sees; summary bytes_* count that
+ * stream, wire_bytes_* the TCP payload. */
 #ifndef IMAPSCOPE_IMAP_SESSION_H
 #define IMAPSCOPE_IMAP_SESSION_H
 

@@ -597,6 +597,40 @@ static void test_starttls_refused_releases_client(void **state)
 	rec_free(&r);
 }
 
+/* A client that does not wait for the answer to COMPRESS past the hold
+ * limit: what it sent is read as IMAP, said once, and the late OK then
+ * switches at the byte where it arrives. */
+static void test_hold_overflow(void **state)
+{
+	enum { LINES = 20, LINE_LEN = 4000 };
+	struct rec r;
+	struct opts o = { .why = END_EOF };
+	static char big[LINES * LINE_LEN];
+	struct step steps[] = {
+		S_(1000, "* PREAUTH ok\r\n"),
+		C_(2000, "z1 COMPRESS DEFLATE\r\n"),
+		{ STEP_DATA, DIR_C2S, big, sizeof big, 2100, 0 },
+		S_(2200, "z1 OK DEFLATE active\r\n"),
+	};
+	size_t cmds = 0;
+
+	(void)state;
+	for (size_t i = 0; i < LINES; i++) {
+		char *l = big + i * LINE_LEN;
+
+		memset(l, 'x', LINE_LEN);
+		memcpy(l, "n1 NOOP ", 8);
+		memcpy(l + LINE_LEN - 2, "\r\n", 2);
+	}
+	run(&r, steps, N(steps), &o, false);
+	for (size_t i = 0; i < r.n; i++)
+		cmds += strncmp(r.ev[i], "C n1 NOOP", 9) == 0;
+	assert_int_equal(cmds, LINES);
+	assert_non_null(strstr(r.all_notices, "before the server answered"));
+	assert_string_equal(r.ev[r.n - 2], "compress DEFLATE dec=1");
+	rec_free(&r);
+}
+
 /* Picked up after the STARTTLS exchange: TLS records from the first byte
  * are TLS, never IMAP lines. */
 static void test_mid_stream_tls(void **state)
@@ -961,6 +995,7 @@ int main(void)
 		cmocka_unit_test(test_starttls_stops_parsing),
 		cmocka_unit_test(test_starttls_refused_releases_client),
 		cmocka_unit_test(test_mid_stream_tls),
+		cmocka_unit_test(test_hold_overflow),
 		cmocka_unit_test(test_implicit_tls_and_compress),
 		cmocka_unit_test(test_compress_gap),
 		cmocka_unit_test(test_gaps),
