@@ -152,8 +152,11 @@ def parse_prefixed(path, source, cprefix, sprefix, newsession):
             continue
         if cur is None:
             continue
-        if line.startswith(cprefix):
-            cur.client(line[len(cprefix):])
+        # a client's debug log prints fetched bodies raw, so a body that
+        # does not end in a newline runs into the next ">>>" line
+        at = line.find(cprefix)
+        if at >= 0:
+            cur.client(line[at + len(cprefix):])
         elif line.startswith(sprefix):
             cur.server(line[len(sprefix):])
     return [x.s for x in sessions]
