@@ -92,5 +92,35 @@ n=$("$IMAPSCOPE" -q --logins -F json --fail-threshold 3 "$brute" | grep -c '"bru
 [ "$n" = 2 ] || { echo "FAIL: --fail-threshold 3 flagged $n rows, want 2"; fail=1; }
 expect 2 "fail-threshold" -- --fail-threshold 1 "$brute"
 
+# a damaged capture is processed as far as it goes: a file cut mid-record,
+# and a corrupt record header in the middle; the output stays whole JSON
+head -c 20000 "$PUBLIC/arkime-imap.pcap" >"$tmp/cut.pcap"
+python3 - "$PUBLIC/arkime-imap.pcap" "$tmp/corrupt.pcap" <<'PY'
+import struct, sys
+d = bytearray(open(sys.argv[1], "rb").read())
+off, n = 24, 0
+while off < len(d):
+    cl = struct.unpack("<I", d[off + 8:off + 12])[0]
+    n += 1
+    if n == 60:
+        d[off + 8:off + 12] = struct.pack("<I", 0x7fffffff)
+        break
+    off += 16 + cl
+open(sys.argv[2], "wb").write(d)
+PY
+for damaged in cut corrupt; do
+	"$IMAPSCOPE" -F json -o "$tmp/$damaged.json" "$tmp/$damaged.pcap" 2>"$tmp/err"
+	rc=$?
+	[ $rc = 0 ] || { echo "FAIL: $damaged.pcap exit $rc"; fail=1; }
+	grep -q "^imapscope: $tmp/$damaged.pcap: .*processed what came before" "$tmp/err" ||
+		{ echo "FAIL: $damaged.pcap: no one-line error: $(cat "$tmp/err")"; fail=1; }
+	python3 -c '
+import json, sys
+ev = [json.loads(l) for l in open(sys.argv[1])]
+assert ev[-1]["type"] == "session_end" and ev[-1]["reason"] == "eof", ev[-1]
+assert sum(e["type"] == "command" for e in ev) >= 5
+' "$tmp/$damaged.json" || { echo "FAIL: $damaged.pcap: output incomplete"; fail=1; }
+done
+
 [ $fail = 0 ] && echo "cli: all checks passed"
 exit $fail
