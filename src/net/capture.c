@@ -17,6 +17,7 @@
 #define CAPTURE_LIVE_BUFFER      (32 << 20)	/* kernel ring: bursts without drops */
 #define CAPTURE_MIN_HEADER       24	/* a pcap file header; pcapng's is larger */
 #define CAPTURE_PKT_OVERHEAD     16	/* a pcap record header, for byte counts */
+#define CAPTURE_READ_BUFFER      (1 << 20)	/* stdio buffer for files */
 #define US_PER_S                 1000000LL
 
 struct capture {
@@ -27,6 +28,7 @@ struct capture {
 	volatile sig_atomic_t stop;
 	uint64_t file_size;
 	uint64_t bytes_seen;	/* fallback when ftell cannot tell (a pipe) */
+	char *iobuf;		/* the file's stdio buffer: freed after it is closed */
 };
 
 static void set_err(char err[CAPTURE_ERRLEN], const char *fmt, const char *arg)
@@ -109,15 +111,27 @@ static int precheck_file(FILE *fp, uint64_t *size_r, char err[CAPTURE_ERRLEN])
 	return 0;
 }
 
-static FILE *open_input(const char *path, char err[CAPTURE_ERRLEN])
+static FILE *open_input(struct capture *c, const char *path, char err[CAPTURE_ERRLEN])
 {
 	FILE *fp;
 
 	if (strcmp(path, "-") == 0)
 		return stdin;
 	fp = fopen(path, "rb");
-	if (fp == NULL)
+	if (fp == NULL) {
 		set_err(err, "%s", strerror(errno));
+		return NULL;
+	}
+	/* libpcap reads through stdio, whose buffer is st_blksize (4 KB): a
+	 * read(2) every three packets.  glibc ignores the size unless it is
+	 * given the buffer.  Nothing has been read yet, so it can still
+	 * change; without memory the default buffer works too.  (stdin keeps
+	 * its own: it outlives the capture.) */
+	c->iobuf = malloc(CAPTURE_READ_BUFFER);
+	if (c->iobuf != NULL && setvbuf(fp, c->iobuf, _IOFBF, CAPTURE_READ_BUFFER) != 0) {
+		free(c->iobuf);
+		c->iobuf = NULL;
+	}
 	return fp;
 }
 
@@ -134,7 +148,7 @@ int capture_open_file(struct capture **c_r, const char *path, const char *bpf,
 		set_err(err, "%s", "out of memory");
 		return -1;
 	}
-	fp = open_input(path, err);
+	fp = open_input(c, path, err);
 	if (fp == NULL || precheck_file(fp, &c->file_size, err) != 0)
 		goto fail_fp;
 	/* libpcap scales nanosecond files to microseconds by default. */
@@ -152,6 +166,7 @@ int capture_open_file(struct capture **c_r, const char *path, const char *bpf,
 fail_fp:
 	if (fp != NULL && fp != stdin)
 		fclose(fp);
+	free(c->iobuf);
 	free(c);
 	return -1;
 }
@@ -309,7 +324,8 @@ void capture_free(struct capture **cp)
 	if (c->dump != NULL)
 		pcap_dump_close(c->dump);
 	if (c->p != NULL)
-		pcap_close(c->p);
+		pcap_close(c->p);	/* closes the file, then its buffer can go */
+	free(c->iobuf);
 	free(c);
 	*cp = NULL;
 }
