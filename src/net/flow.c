@@ -176,12 +176,20 @@ static void notice(struct flow_table *ft, uint64_t sid, int64_t ts,
 static uint64_t key_hash(const struct flow_key *k)
 {
 	const uint8_t *p = (const uint8_t *)k;
-	uint64_t h = FLOW_HASH_SEED;
-	size_t i;
+	uint64_t h = FLOW_HASH_SEED, w;
+	size_t i, n = sizeof *k;
 
-	for (i = 0; i < sizeof *k; i++) {	/* FNV-1a, then a final mix */
-		h ^= p[i];
-		h *= 0x100000001b3ull;
+	/* Eight bytes a step, each multiplied in and folded (FNV-1a a byte at
+	 * a time was 5% of all instructions); then a final mix */
+	for (i = 0; i < n; i += sizeof w) {
+		if (n - i >= sizeof w) {
+			memcpy(&w, p + i, sizeof w);	/* a fixed size: one load */
+		} else {
+			w = 0;
+			memcpy(&w, p + i, n - i);
+		}
+		h = (h ^ w) * 0x9e3779b97f4a7c15ull;
+		h ^= h >> 32;
 	}
 	h ^= h >> 31;
 	h *= 0xbf58476d1ce4e5b9ull;
