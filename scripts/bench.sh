@@ -39,6 +39,7 @@ TIME=/usr/bin/time
 HAVE_TSHARK=1
 command -v tshark >/dev/null || HAVE_TSHARK=0
 mkdir -p "$DIR"
+LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
 
 # gen NAME ARGS...: DIR/NAME.pcap, rebuilt when the generator is newer
 gen() {
@@ -53,9 +54,10 @@ for s in $SIZES; do
 	gen "tls-${s}M" -s "$s" --tls "$DIR/tls-${s}M.keylog"
 done
 
-# run CMD...: sets SECS (best of RUNS, wall) and RSS_KB (largest peak)
+# run CMD...: sets SECS (best of RUNS, wall), CPU (best user+sys) and
+# RSS_KB (largest peak)
 run() {
-	local i t0 t1 best= rss=0 r
+	local i t0 t1 best= rss=0 r c cpu=
 	for ((i = 0; i < RUNS; i++)); do
 		t0=$(date +%s%N)
 		"$TIME" -v -o "$DIR/time.out" "$@" >/dev/null 2>"$DIR/stderr.out" ||
@@ -65,14 +67,17 @@ run() {
 		if [ -z "$best" ] || [ "$t1" -lt "$best" ]; then best=$t1; fi
 		r=$(awk '/Maximum resident set size/ { print $NF }' "$DIR/time.out")
 		[ "$r" -gt "$rss" ] && rss=$r
+		c=$(awk '/User time|System time/ { s += $NF } END { printf "%.2f", s }' "$DIR/time.out")
+		if [ -z "$cpu" ] || awk -v a="$c" -v b="$cpu" 'BEGIN { exit !(a < b) }'; then cpu=$c; fi
 	done
 	SECS=$(awk -v ns="$best" 'BEGIN { printf "%.3f", ns / 1e9 }')
+	CPU=$cpu
 	RSS_KB=$rss
 }
 
 declare -A LOOP_SECS TSHARK_MBS
 ROWS=()
-# row TOOL FILE-LABEL BYTES PACKETS SECS RSS_KB LOOPSECS
+# row TOOL KIND SIZE BYTES PACKETS SECS CPU RSS_KB
 row() {
 	ROWS+=("$*")
 }
@@ -85,13 +90,13 @@ for s in $SIZES; do
 		pkts=$("$LOOP" "$f" | awk '{ print $1 }')
 		run "$LOOP" "$f"
 		LOOP_SECS[$kind-$s]=$SECS
-		row "pcap_next_ex loop" "$kind" "$s" "$bytes" "$pkts" "$SECS" "$RSS_KB"
+		row "pcap_next_ex loop" "$kind" "$s" "$bytes" "$pkts" "$SECS" "$CPU" "$RSS_KB"
 		if [ "$kind" = tls ]; then
 			run "$IMAPSCOPE" -q -F json -o /dev/null -k "$DIR/tls-${s}M.keylog" "$f"
-			row "imapscope -k (TLS 1.3)" "$kind" "$s" "$bytes" "$pkts" "$SECS" "$RSS_KB"
+			row "imapscope -k (TLS 1.3)" "$kind" "$s" "$bytes" "$pkts" "$SECS" "$CPU" "$RSS_KB"
 		else
 			run "$IMAPSCOPE" -q -F json -o /dev/null "$f"
-			row "imapscope" "$kind" "$s" "$bytes" "$pkts" "$SECS" "$RSS_KB"
+			row "imapscope" "$kind" "$s" "$bytes" "$pkts" "$SECS" "$CPU" "$RSS_KB"
 		fi
 		if [ $HAVE_TSHARK = 1 ] && [[ " $TSHARK_SIZES " == *" $s "* ]]; then
 			targs=(-r "$f" -Y imap -T fields -e imap.request.command)
@@ -100,7 +105,7 @@ for s in $SIZES; do
 			run tshark "${targs[@]}"
 			RUNS=$save
 			TSHARK_MBS[$kind]=$(awk -v b="$bytes" -v t="$SECS" 'BEGIN { print b / 1e6 / t }')
-			row "tshark -Y imap" "$kind" "$s" "$bytes" "$pkts" "$SECS" "$RSS_KB"
+			row "tshark -Y imap" "$kind" "$s" "$bytes" "$pkts" "$SECS" "$CPU" "$RSS_KB"
 		fi
 	done
 done
@@ -108,15 +113,17 @@ done
 echo
 echo "### Throughput ($(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //'); best of $RUNS runs, warm cache)"
 echo
-echo "| tool | traffic | file | seconds | MB/s | packets/s | peak RSS | × read loop | × faster than tshark |"
-echo "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+echo "Load average before: $LOAD0; after: $(cut -d' ' -f1-3 /proc/loadavg)."
+echo
+echo "| tool | traffic | file | seconds | CPU s | MB/s | packets/s | peak RSS | × read loop | × tshark's speed |"
+echo "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
 for r in "${ROWS[@]}"; do
 	read -r -a a <<<"$r"
-	# the tool name has spaces: the last six fields are fixed
+	# the tool name has spaces: the last seven fields are fixed
 	n=${#a[@]}
-	tool="${a[*]:0:n-6}"; kind=${a[n-6]}; s=${a[n-5]}; bytes=${a[n-4]}; pkts=${a[n-3]}
-	secs=${a[n-2]}; rss=${a[n-1]}
-	awk -v tool="$tool" -v kind="$kind" -v s="$s" -v b="$bytes" -v p="$pkts" -v t="$secs" \
+	tool="${a[*]:0:n-7}"; kind=${a[n-7]}; s=${a[n-6]}; bytes=${a[n-5]}; pkts=${a[n-4]}
+	secs=${a[n-3]}; cpu=${a[n-2]}; rss=${a[n-1]}
+	awk -v tool="$tool" -v kind="$kind" -v s="$s" -v b="$bytes" -v p="$pkts" -v t="$secs" -v cpu="$cpu" \
 	    -v rss="$rss" -v loop="${LOOP_SECS[$kind-$s]}" -v ts="${TSHARK_MBS[$kind]:-}" \
 	    -v tsz="${TSHARK_SIZES%% *}" '
 	BEGIN {
@@ -124,36 +131,42 @@ for r in "${ROWS[@]}"; do
 		mbs = b / 1e6 / t
 		vs = ts == "" ? "-" : (tool ~ /^tshark/ ? "1" : sprintf("%.0f", mbs / ts))
 		if (ts != "" && tool !~ /^tshark/ && s != tsz) vs = vs " (vs " tsz " MB)"
-		printf "| %s | %s | %.0f MB | %.3f | %.0f | %.0f | %.1f MB | %.1f | %s |\n",
-			tool, kind, b / 1e6, t, mbs, p / t, rss / 1024, t / loop, vs
+		printf "| %s | %s | %.0f MB | %.3f | %.2f | %.0f | %.0f | %.1f MB | %.1f | %s |\n",
+			tool, kind, b / 1e6, t, cpu, mbs, p / t, rss / 1024, t / loop, vs
 	}'
 done
 if [ $HAVE_TSHARK = 1 ]; then
 	echo
-	echo "tshark ran on the ${TSHARK_SIZES} MB files only (about 15 MB/s and ~2 GB of memory for 1 GB);"
-	echo "the ratios on larger files compare with its throughput there."
+	echo "tshark ran on the ${TSHARK_SIZES} MB files only: its time and memory grow with the file"
+	echo "(issue 8 measured 51 s and 1.75 GB on 750 MB); on larger files the last column"
+	echo "compares with its throughput on the ${TSHARK_SIZES%% *} MB file."
 fi
 
-# Memory per session: chatty sessions (300 small commands each) and small-
-# body sessions (a FETCH literal in flight), all open at once.
+# Memory per session: chatty sessions (300 small commands each), small-
+# body sessions (a FETCH literal in flight) and chatty TLS 1.3 sessions, all
+# open at once.
 echo
 echo "### Memory per concurrent session (peak RSS of imapscope -q -F json -o /dev/null)"
 echo
 echo "| kind | sessions open at once | file | peak RSS | per extra session |"
 echo "| --- | ---: | ---: | ---: | ---: |"
-for only in chatty small; do
-	n=$MEM_SESSIONS
+for kind in chatty small tls-chatty; do
+	n=$MEM_SESSIONS only=${kind#tls-} tls=() k1=() kn=()
 	[ $only = small ] && n=$(( MEM_SESSIONS / 4 ))
-	gen "mem-$only-1" --only $only --sessions 1 -c 1
-	gen "mem-$only-$n" --only $only --sessions "$n" -c "$n"
+	if [ "$kind" != "$only" ]; then
+		tls=(--tls); k1=(-k "$DIR/mem-$kind-1.keylog"); kn=(-k "$DIR/mem-$kind-$n.keylog")
+	fi
+	gen "mem-$kind-1" --only $only --sessions 1 -c 1 ${tls[@]+"${tls[@]}" "$DIR/mem-$kind-1.keylog"}
+	gen "mem-$kind-$n" --only $only --sessions "$n" -c "$n" ${tls[@]+"${tls[@]}" "$DIR/mem-$kind-$n.keylog"}
+	only=$kind
 	RUNS=1
-	run "$IMAPSCOPE" -q -F json -o /dev/null "$DIR/mem-$only-1.pcap"; base=$RSS_KB
-	run "$IMAPSCOPE" -q -F json -o /dev/null "$DIR/mem-$only-$n.pcap"; many=$RSS_KB
+	run "$IMAPSCOPE" -q -F json -o /dev/null ${k1[@]+"${k1[@]}"} "$DIR/mem-$kind-1.pcap"; base=$RSS_KB
+	run "$IMAPSCOPE" -q -F json -o /dev/null ${kn[@]+"${kn[@]}"} "$DIR/mem-$kind-$n.pcap"; many=$RSS_KB
 	printf "| %s | 1 | %.0f MB | %.1f MB | |\n" $only \
-		"$(awk -v b="$(stat -c %s "$DIR/mem-$only-1.pcap")" 'BEGIN { print b / 1e6 }')" \
+		"$(awk -v b="$(stat -c %s "$DIR/mem-$kind-1.pcap")" 'BEGIN { print b / 1e6 }')" \
 		"$(awk -v r="$base" 'BEGIN { print r / 1024 }')"
 	printf "| %s | %d | %.0f MB | %.1f MB | %.1f KB |\n" $only "$n" \
-		"$(awk -v b="$(stat -c %s "$DIR/mem-$only-$n.pcap")" 'BEGIN { print b / 1e6 }')" \
+		"$(awk -v b="$(stat -c %s "$DIR/mem-$kind-$n.pcap")" 'BEGIN { print b / 1e6 }')" \
 		"$(awk -v r="$many" 'BEGIN { print r / 1024 }')" \
 		"$(awk -v a="$base" -v b="$many" -v n="$n" 'BEGIN { print (b - a) / (n - 1) }')"
 done
