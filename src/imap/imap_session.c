@@ -604,10 +604,11 @@ static struct buf_slice redacted_args(struct imap_session *s, const struct imap_
 				      const struct imap_command *cmd, struct buf_slice raw)
 {
 	const uint8_t *a = cmd->args.ptr, *end = line->text.ptr + line->text.len;
-	const uint8_t *raw_end = raw.ptr + raw.len;
+	const uint8_t *raw_end;
 
 	if (raw.ptr == NULL || s->cfg->show_secrets)
 		return cmd->args;
+	raw_end = raw.ptr + raw.len;
 	buf_reset(&s->args);
 	if (buf_append(&s->args, a, (size_t)(raw.ptr - a)) != 0 ||
 	    buf_append(&s->args, SESS_REDACTED, strlen(SESS_REDACTED)) != 0 ||

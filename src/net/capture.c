@@ -233,6 +233,21 @@ int capture_open_live(struct capture **c_r, const char *iface, const char *bpf,
 	return 0;
 }
 
+/* A pcapng timestamp is 64 bits of units, so tv_sec can be far past what
+ * microseconds since the epoch hold; such a time is clamped rather than
+ * allowed to wrap (the packet is still read). */
+static int64_t capture_ts_us(const struct pcap_pkthdr *h)
+{
+	const int64_t max_sec = INT64_MAX / US_PER_S - 1;
+	int64_t sec = (int64_t)h->ts.tv_sec;
+
+	if (sec > max_sec)
+		return max_sec * US_PER_S;
+	if (sec < -max_sec)
+		return -max_sec * US_PER_S;
+	return sec * US_PER_S + h->ts.tv_usec;
+}
+
 int capture_run(struct capture *c, capture_pkt_fn fn, void *ctx,
 		uint64_t max_pkts, char err[CAPTURE_ERRLEN])
 {
@@ -259,7 +274,7 @@ int capture_run(struct capture *c, capture_pkt_fn fn, void *ctx,
 		c->bytes_seen += h->caplen + CAPTURE_PKT_OVERHEAD;
 		if (c->dump != NULL)
 			pcap_dump((u_char *)c->dump, h, data);
-		pkt.ts_us = (int64_t)h->ts.tv_sec * US_PER_S + h->ts.tv_usec;
+		pkt.ts_us = capture_ts_us(h);
 		pkt.data = data;
 		pkt.caplen = h->caplen;
 		pkt.len = h->len;

@@ -497,10 +497,12 @@ static void side_report(struct flow_table *ft, struct flow_side *sd,
 static void session_close(struct flow_table *ft, struct flow *f,
 			  enum end_reason why, int64_t ts)
 {
-	struct flow_side *c = &f->s[f->client], *s = &f->s[!f->client];
+	struct flow_side *c, *s;
 
 	if (f->state != FS_OPEN)
 		return;
+	c = &f->s[f->client];
+	s = &f->s[!f->client];
 	reasm_flush(c->rs, ts);
 	reasm_flush(s->rs, ts);
 	side_report(ft, c, ts);

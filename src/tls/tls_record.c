@@ -32,7 +32,9 @@ struct cur {
 
 static struct cur cur_make(const uint8_t *p, size_t n)
 {
-	struct cur c = { p, p + n, false };
+	/* NULL + 0 is undefined in C, and cur_vec passes NULL after a failed
+	 * take: such a cursor is simply empty and bad. */
+	struct cur c = { p, p != NULL ? p + n : NULL, p == NULL };
 	return c;
 }
 
