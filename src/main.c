@@ -22,6 +22,7 @@
 #include "net/decode.h"
 #include "net/flow.h"
 #include "report/event.h"
+#include "report/extract.h"
 #include "report/logins.h"
 #include "report/output_json.h"
 #include "report/output_text.h"
@@ -49,6 +50,7 @@ struct options {
 	enum out_kind format;
 	const char *output_path;
 	const char *streams_dir;
+	const char *extract_dir;
 	const char *keylogs[MAX_KEYLOGS];
 	size_t n_keylogs;
 	const char *rsa_key;
@@ -77,6 +79,7 @@ struct run {
 	struct output out;		/* the chosen output */
 	struct output filtered;		/* out behind --session/--host */
 	struct streams *streams;
+	struct extract *extract;	/* --extract, or NULL */
 	struct flow_table *flows;
 	struct decode_stats dstats;
 	struct capture *cap;
@@ -120,6 +123,8 @@ static void usage(FILE *fp)
 "                          by one client or against one user (default 5)\n"
 "      --fail-window SECONDS  ... within this many seconds (default 300)\n"
 "      --streams DIR       write each session's reassembled streams to DIR\n"
+"      --extract DIR       write each message body that crosses the wire (FETCH,\n"
+"                          APPEND) to DIR as .eml/.part, with DIR/index.jsonl\n"
 "      --session N         keep only session N\n"
 "      --user NAME         keep only sessions where NAME tried to log in\n"
 "      --host ADDR         keep only sessions with ADDR as client or server\n"
@@ -229,12 +234,6 @@ static void add_input(struct options *o, const char *path)
 	o->inputs[o->n_inputs++] = path;
 }
 
-static void not_yet(const char *opt)
-{
-	fprintf(stderr, "imapscope: %s is not available in this version yet\n", opt);
-	exit(EXIT_USAGE);
-}
-
 /* Joins argv[from..] with spaces, as tcpdump does with its filter words. */
 static char *join_args(int argc, char **argv, int from)
 {
@@ -303,7 +302,7 @@ static void parse_options(struct options *o, int argc, char **argv)
 			break;
 		case OPT_RSA_KEY: o->rsa_key = optarg; break;
 		case OPT_SHOW_SECRETS: o->show_secrets = true; break;
-		case OPT_EXTRACT: not_yet("--extract"); break;
+		case OPT_EXTRACT: o->extract_dir = optarg; break;
 		case OPT_LOGINS: o->logins = true; break;
 		case OPT_SUMMARY: o->summary = true; break;
 		case OPT_STREAMS: o->streams_dir = optarg; break;
@@ -517,6 +516,32 @@ static bool session_wanted(const struct run *r, uint64_t id, const char *client,
 	    !host_matches(server, o->only_host))
 		return false;
 	return o->only_user == NULL || user_session(r, id);
+}
+
+/* --extract: the session's body hooks, behind --session, --host and --user
+ * like every output. */
+static void *run_extract_begin(void *ctx, uint64_t session, const struct extract_meta *m)
+{
+	struct run *r = ctx;
+
+	if (!session_wanted(r, session, m->client, m->server))
+		return NULL;
+	return extract_begin(r->extract, session, m);
+}
+
+static void run_extract_data(void *ctx, void *item, const uint8_t *p, size_t n)
+{
+	extract_data(((struct run *)ctx)->extract, item, p, n);
+}
+
+static void run_extract_gap(void *ctx, void *item, uint64_t nbytes)
+{
+	extract_gap(((struct run *)ctx)->extract, item, nbytes);
+}
+
+static void run_extract_end(void *ctx, void *item, uint64_t uid, uint64_t seq, bool unsent)
+{
+	extract_end(((struct run *)ctx)->extract, item, uid, seq, unsent);
 }
 
 static void filter_event(void *ctx, const struct event *ev)
@@ -845,6 +870,18 @@ int main(int argc, char **argv)
 		}
 		r.scfg.tap = (struct imap_tap){ r.streams, streams_data, streams_gap, streams_end };
 	}
+	if (opt.extract_dir != NULL) {
+		char err[EXTRACT_ERRLEN];
+
+		r.extract = extract_new(opt.extract_dir, err);
+		if (r.extract == NULL) {
+			fprintf(stderr, "imapscope: --extract: %s\n", err);
+			return EXIT_USAGE;
+		}
+		r.scfg.extract = (struct imap_extract_hooks){
+			&r, run_extract_begin, run_extract_data, run_extract_gap, run_extract_end,
+		};
+	}
 	r.scfg.show_secrets = opt.show_secrets;
 	r.scfg.literal_keep = opt.literal_keep;
 	r.scfg.budget = &r.budget;
@@ -859,6 +896,7 @@ int main(int argc, char **argv)
 		r.prepass = true;
 		r.scfg.out = (struct output){ &user_collect_ops, &r };
 		r.scfg.tap = (struct imap_tap){ NULL, NULL, NULL, NULL };
+		r.scfg.extract = (struct imap_extract_hooks){ NULL, NULL, NULL, NULL, NULL };
 		run_inputs(&r);
 		r.scfg = real;
 		r.prepass = false;
@@ -869,6 +907,14 @@ int main(int argc, char **argv)
 
 		if (streams_free(&r.streams, err) != 0) {
 			fprintf(stderr, "imapscope: --streams: %s\n", err);
+			status = EXIT_INPUT;
+		}
+	}
+	if (r.extract != NULL) {
+		char err[EXTRACT_ERRLEN];
+
+		if (extract_free(&r.extract, err) != 0) {
+			fprintf(stderr, "imapscope: --extract: %s\n", err);
 			status = EXIT_INPUT;
 		}
 	}

@@ -22,6 +22,7 @@
 #include <stdint.h>
 
 #include "report/event.h"
+#include "report/extract.h"
 #include "util/buf.h"
 #include "util/byte_layer.h"
 
@@ -37,6 +38,24 @@ struct imap_tap {
 	void (*end)(void *ctx, uint64_t session);
 };
 
+/* Where message bodies go for --extract (report/extract.h is the writer):
+ * the literals of "* N FETCH (... BODY[...] {n}" responses and of APPEND
+ * commands.  begin gets what is known when a body starts (valid during the
+ * call) and returns a handle, or NULL to skip it; data and gap follow its
+ * bytes; end comes once the logical line that carried it is complete (or
+ * lost, or the session ends), with the UID and sequence number the whole
+ * line gave (0: not known), and unsent when the client's synchronising
+ * literal was refused before any byte of it was sent (nothing is to be
+ * written then, even for an empty one).  begin NULL: no extraction, no
+ * extra work. */
+struct imap_extract_hooks {
+	void *ctx;
+	void *(*begin)(void *ctx, uint64_t session, const struct extract_meta *m);
+	void (*data)(void *ctx, void *item, const uint8_t *p, size_t n);
+	void (*gap)(void *ctx, void *item, uint64_t nbytes);
+	void (*end)(void *ctx, void *item, uint64_t uid, uint64_t seq, bool unsent);
+};
+
 struct tls_keys;	/* tls/keylog.h; NULL when no keys were given */
 
 struct imap_session_config {
@@ -46,6 +65,7 @@ struct imap_session_config {
 	const struct tls_keys *keys;	/* may be NULL */
 	struct output out;		/* where events go */
 	struct imap_tap tap;
+	struct imap_extract_hooks extract;
 	/* One-line notices (already prefixed with nothing; the callee adds
 	 * "imapscope: "). May be NULL. */
 	void (*notice)(void *ctx, uint64_t session, int64_t ts_us, const char *msg);

@@ -50,6 +50,7 @@
  * well-behaved client sends nothing then; a ClientHello fits many times. */
 #define SESS_MAX_HOLD     (64 * 1024)
 #define SESS_WHY_TLS_OOM  "out of memory for the TLS layer"
+#define SESS_EX_INITIAL   4		/* --extract bodies of one line, first table */
 
 enum sess_mode {
 	MODE_IMAP,		/* the final bytes are IMAP: parsed */
@@ -64,6 +65,24 @@ struct sess_path {
 	bool hold_in_tls;	/* the held bytes came out of the TLS layer */
 	struct buf held;
 	unsigned gen;		/* bumped at every switch: a line loop stops there */
+};
+
+/* --extract: the bodies begun in one direction's logical line in
+ * progress.  They end when the line does, because a FETCH response may name
+ * the UID after the body.  left mirrors the lexer's count for every literal
+ * (body or not), so that a gap tells whether the lexer absorbs it inside a
+ * literal or drops the line. */
+struct sess_ex_item {
+	void *h;		/* the hooks' handle */
+	size_t lit;		/* its literal's index in the line */
+};
+
+struct sess_extract {
+	struct sess_ex_item *items;	/* oldest first */
+	size_t n, cap;		/* cap grows up to IMAP_MAX_LITERALS */
+	bool cur;		/* items[n - 1] is receiving its literal */
+	bool in_lit;		/* a literal of this line is being consumed */
+	uint64_t left;		/* its bytes still to come (received or lost) */
 };
 
 /* A LOGIN or AUTHENTICATE awaiting its tagged completion. */
@@ -136,6 +155,11 @@ struct imap_session {
 
 	struct session_summary sum;
 	int64_t first_ts, last_ts, now;
+
+	struct sess_extract ex[2];
+	enum stream_dir lex_dir;	/* the lexer being fed (literal_data has no dir) */
+	struct buf user;		/* the logged-in user, for --extract */
+	bool have_user;
 };
 
 static void session_line(void *ctx, const struct imap_line *line);
@@ -822,13 +846,288 @@ static void c2s_line(struct imap_session *s, const struct imap_line *line)
 	on_command(s, line, &cmd);
 }
 
-/* A client line announced its first literal: remember its tag, in case the
- * server refuses a synchronising literal before sending "+". */
+/* --- --extract: which literals are message bodies ------------------------ */
+
+static bool slice_u64(struct buf_slice s, uint64_t *v_r)
+{
+	uint64_t v = 0;
+
+	if (s.len == 0)
+		return false;
+	for (size_t i = 0; i < s.len; i++) {
+		if (s.ptr[i] < '0' || s.ptr[i] > '9' ||
+		    __builtin_mul_overflow(v, 10, &v) || __builtin_add_overflow(v, s.ptr[i] - '0', &v))
+			return false;
+	}
+	*v_r = v;
+	return true;
+}
+
+static bool slice_ci_prefix(struct buf_slice s, const char *w)
+{
+	size_t n = strlen(w);
+
+	return s.len >= n && slice_is((struct buf_slice){ s.ptr, n }, w);
+}
+
+/* A FETCH item whose value is message text: BODY[...] (BODY.PEEK[...] is
+ * what clients write; some servers echo it), BINARY[...], RFC822 and its
+ * .HEADER and .TEXT.  Not BINARY.SIZE, ENVELOPE strings or annotations. */
+static bool fetch_body_name(struct buf_slice n)
+{
+	return slice_ci_prefix(n, "BODY[") || slice_ci_prefix(n, "BODY.PEEK[") ||
+	       slice_ci_prefix(n, "BINARY[") || slice_ci_prefix(n, "BINARY.PEEK[") ||
+	       slice_is(n, "RFC822") || slice_is(n, "RFC822.HEADER") || slice_is(n, "RFC822.TEXT");
+}
+
+/* What "* N FETCH (name value name value ..." says so far. */
+struct fetch_scan {
+	uint64_t seq;
+	uint64_t uid;			/* 0: no UID item (yet) */
+	struct buf_slice name;		/* the last item name with a value */
+	const struct imap_literal *lit;	/* that value, when a literal */
+};
+
+/* Walks the msg-att pairs at the top level of the list; nested lists
+ * (FLAGS, ENVELOPE, BODYSTRUCTURE) are values and skipped whole.  false if
+ * the line is not a FETCH response. */
+static bool fetch_scan(const struct imap_line *line, struct fetch_scan *fs)
+{
+	struct imap_tok_cursor c;
+	struct imap_tok t;
+	struct buf_slice name = SLICE_NULL;
+	bool want_name = true;
+
+	memset(fs, 0, sizeof *fs);
+	imap_tok_init(&c, line, 0);
+	if (imap_tok_next(&c, &t) != IMAP_TOK_ATOM || !slice_is(t.value, "*") ||
+	    imap_tok_next(&c, &t) != IMAP_TOK_ATOM || !slice_u64(t.value, &fs->seq) ||
+	    imap_tok_next(&c, &t) != IMAP_TOK_ATOM || !slice_is(t.value, "FETCH") ||
+	    imap_tok_next(&c, &t) != IMAP_TOK_LPAREN)
+		return false;
+	while (imap_tok_next(&c, &t) != IMAP_TOK_END && t.type != IMAP_TOK_ERROR) {
+		if (t.type == IMAP_TOK_RPAREN && c.depth <= 1) {
+			if (c.depth == 0)
+				break;		/* the end of the list */
+			want_name = true;	/* a list value ended */
+		} else if (c.depth >= 2) {
+			continue;		/* inside a list value */
+		} else if (want_name) {
+			name = t.value;
+			want_name = false;
+		} else {
+			if (slice_is(name, "UID") && t.type == IMAP_TOK_ATOM)
+				slice_u64(t.value, &fs->uid);
+			fs->name = name;
+			fs->lit = t.type == IMAP_TOK_LITERAL ? t.lit : NULL;
+			want_name = true;
+		}
+	}
+	return true;
+}
+
+static struct buf_slice sess_user(const struct imap_session *s)
+{
+	return s->have_user ? bslice(&s->user) : SLICE_NULL;
+}
+
+/* A server literal that is the value of a body item of a FETCH response. */
+static bool fetch_body_meta(struct imap_session *s, const struct imap_line *partial,
+			    struct extract_meta *m)
+{
+	struct fetch_scan fs;
+
+	if (!s->s2c_anchored || !fetch_scan(partial, &fs) ||
+	    fs.lit != &partial->lits[partial->n_lits - 1] || !fetch_body_name(fs.name))
+		return false;
+	m->section = fs.name;
+	m->seq = fs.seq;
+	m->uid = fs.uid;
+	m->mailbox = imap_session_mailbox(s);
+	return true;
+}
+
+/* A client literal that is a message of an APPEND (each of MULTIAPPEND's):
+ *   append = "APPEND" SP mailbox 1*(SP append-opts SP append-data)
+ * so a literal at the top level other than the mailbox; also RFC 6855's
+ * "UTF8 (~{n})".  CATENATE parts are pieces, not messages: skipped. */
+static bool append_body_meta(struct imap_session *s, const struct imap_line *partial,
+			     struct extract_meta *m)
+{
+	struct imap_command cmd;
+	struct imap_tok_cursor c;
+	struct imap_tok t, mbox, prev = { 0 };
+	bool utf8 = false;
+
+	if (s->sasl != NULL || imap_parse_command(partial, &cmd) != 0 ||
+	    !name_is(cmd.name, "APPEND"))
+		return false;
+	imap_tok_init(&c, partial, cmd.args_off);
+	imap_tok_next(&c, &mbox);
+	if (!tok_is_string(&mbox))
+		return false;
+	while (imap_tok_next(&c, &t) != IMAP_TOK_END && t.type != IMAP_TOK_ERROR) {
+		if (t.type == IMAP_TOK_LPAREN)
+			utf8 = c.depth == 1 && prev.type == IMAP_TOK_ATOM && slice_is(prev.value, "UTF8");
+		prev = t;
+	}
+	if (prev.type != IMAP_TOK_LITERAL || prev.lit != &partial->lits[partial->n_lits - 1] ||
+	    !(c.depth == 0 || (c.depth == 1 && utf8)))
+		return false;
+	m->mailbox = tok_value(&s->scratch, &mbox) == 0 ? bslice(&s->scratch) : SLICE_NULL;
+	return true;
+}
+
+/* The line's bodies are over: uid and seq as the whole line gave them.
+ * line NULL: the line was lost (a gap, the end of the capture). */
+static void ex_end_all(struct imap_session *s, enum stream_dir dir,
+		       const struct imap_line *line, uint64_t uid, uint64_t seq)
+{
+	struct sess_extract *e = &s->ex[dir];
+
+	for (size_t i = 0; i < e->n; i++) {
+		const struct imap_literal *l = line != NULL && e->items[i].lit < line->n_lits ?
+					       &line->lits[e->items[i].lit] : NULL;
+		/* a refused synchronising literal; only an empty one is in doubt */
+		bool unsent = l != NULL && l->truncated && l->received == 0;
+
+		s->cfg->extract.end(s->cfg->extract.ctx, e->items[i].h, uid, seq, unsent);
+	}
+	e->n = 0;
+	e->cur = false;
+}
+
+static bool ex_push(struct sess_extract *e, void *item, size_t lit)
+{
+	if (e->n == e->cap) {
+		size_t ncap = e->cap ? e->cap * 2 : SESS_EX_INITIAL;
+		struct sess_ex_item *ni;
+
+		if (ncap > IMAP_MAX_LITERALS)
+			return false;
+		ni = realloc(e->items, ncap * sizeof *ni);
+		if (ni == NULL)
+			return false;
+		e->items = ni;
+		e->cap = ncap;
+	}
+	e->items[e->n++] = (struct sess_ex_item){ item, lit };
+	return true;
+}
+
+/* A literal starts (partial: the line up to its marker): follow its count,
+ * and if it is a message body, begin an item. */
+static void ex_literal_begin(struct imap_session *s, const struct imap_line *partial)
+{
+	struct sess_extract *e = &s->ex[partial->dir];
+	const struct imap_literal *l;
+	struct extract_meta m = { .client = s->client, .server = s->server };
+	void *item;
+
+	e->cur = false;
+	e->in_lit = false;
+	e->left = 0;
+	if (partial->n_lits == 0 ||
+	    partial->lits[partial->n_lits - 1].text_off != partial->text.len) {
+		ex_end_all(s, partial->dir, NULL, 0, 0);	/* past the literal table: lost track */
+		return;
+	}
+	l = &partial->lits[partial->n_lits - 1];
+	if (partial->n_lits == 1 && e->n != 0)
+		ex_end_all(s, partial->dir, NULL, 0, 0);	/* left from a line that never ended */
+	e->left = l->size;
+	e->in_lit = l->size != 0;
+	if (s->mode != MODE_IMAP)
+		return;
+	if (!(partial->dir == DIR_S2C ? fetch_body_meta(s, partial, &m)
+				      : append_body_meta(s, partial, &m)))
+		return;
+	m.dir = partial->dir;
+	m.user = sess_user(s);
+	m.size = l->size;
+	m.ts_us = s->now;
+	item = s->cfg->extract.begin(s->cfg->extract.ctx, s->id, &m);
+	if (item == NULL)
+		return;
+	if (!ex_push(e, item, partial->n_lits - 1)) {
+		sess_notice(s, "too many message bodies in one line: one not extracted");
+		s->cfg->extract.end(s->cfg->extract.ctx, item, 0, 0, true);
+		return;
+	}
+	e->cur = e->in_lit;
+}
+
+static void session_literal_data(void *ctx, const uint8_t *p, size_t n)
+{
+	struct imap_session *s = ctx;
+	struct sess_extract *e = &s->ex[s->lex_dir];
+
+	if (e->cur)
+		s->cfg->extract.data(s->cfg->extract.ctx, e->items[e->n - 1].h, p, n);
+	e->left = n < e->left ? e->left - n : 0;
+	if (e->left == 0)
+		e->in_lit = e->cur = false;
+}
+
+/* Called before the lexer sees the gap, with the lexer's own rule: inside
+ * a literal that can absorb it, the body has a hole; anywhere else the
+ * lexer drops the partial line, so its bodies end here, cut. */
+static void ex_gap(struct imap_session *s, enum stream_dir dir, uint64_t nbytes)
+{
+	struct sess_extract *e = &s->ex[dir];
+
+	if (s->cfg->extract.begin == NULL)
+		return;
+	if (!e->in_lit || nbytes > e->left) {
+		e->in_lit = false;
+		ex_end_all(s, dir, NULL, 0, 0);
+		return;
+	}
+	if (e->cur)
+		s->cfg->extract.gap(s->cfg->extract.ctx, e->items[e->n - 1].h, nbytes);
+	e->left -= nbytes;
+	if (e->left == 0)
+		e->in_lit = e->cur = false;
+}
+
+/* A logical line is complete: its bodies end, a FETCH's with the UID that
+ * may have come after them. */
+static void ex_line_done(struct imap_session *s, const struct imap_line *line)
+{
+	struct fetch_scan fs = { 0 };
+
+	if (s->ex[line->dir].n == 0)
+		return;
+	if (line->dir == DIR_S2C && !fetch_scan(line, &fs))
+		memset(&fs, 0, sizeof fs);
+	ex_end_all(s, line->dir, line, fs.uid, fs.seq);
+}
+
+/* The login that succeeded, for --extract's index. */
+static void remember_user(struct imap_session *s, const struct login_attempt *a)
+{
+	struct buf_slice u = SLICE_NULL;
+
+	if (a == NULL)
+		return;
+	if (a->is_sasl)
+		u = imap_sasl_user(&a->sasl);
+	else if (a->have_user)
+		u = bslice(&a->user);
+	buf_reset(&s->user);
+	s->have_user = u.ptr != NULL && buf_append(&s->user, u.ptr, u.len) == 0;
+}
+
+/* A literal starts: --extract follows it.  A client line announced its
+ * first literal: remember its tag, in case the server refuses a
+ * synchronising literal before sending "+". */
 static void session_literal_begin(void *ctx, const struct imap_line *partial)
 {
 	struct imap_session *s = ctx;
 	struct imap_command cmd;
 
+	if (s->cfg->extract.begin != NULL)
+		ex_literal_begin(s, partial);
 	if (partial->dir != DIR_C2S || partial->n_lits != 1 || s->sasl != NULL)
 		return;
 	if (imap_parse_command(partial, &cmd) != 0 || cmd.tag.len > SESS_MAX_TAG) {
@@ -987,6 +1286,7 @@ static void completion_effects(struct imap_session *s, const struct pending *p,
 		emit_login(s, p, ok ? LOGIN_OK : LOGIN_FAIL, r, ts);
 	if (ok && (name_is(n, "LOGIN") || name_is(n, "AUTHENTICATE"))) {
 		s->state = IMAP_STATE_AUTH;
+		remember_user(s, p->login);
 	} else if (name_is(n, "SELECT") || name_is(n, "EXAMINE")) {
 		/* RFC 9051 6.3.2: even a failed SELECT closes the mailbox. */
 		if (ok) {
@@ -1161,6 +1461,7 @@ static void session_line(void *ctx, const struct imap_line *line)
 	struct imap_session *s = ctx;
 	enum stream_dir d = line->dir;
 
+	ex_line_done(s, line);
 	if (s->mode != MODE_IMAP)
 		return;		/* the rest of a chunk after a switch */
 	if (!s->seen_line[d] && line->text.len > 0) {
@@ -1217,6 +1518,7 @@ static size_t feed_lines(struct imap_session *s, enum stream_dir dir, const uint
 		size_t piece = lf ? (size_t)(lf - (p + used)) + 1 : n - used;
 
 		feed_counted(s, dir, p + used, piece);
+		s->lex_dir = dir;
 		imap_lexer_feed(s->lx[dir], p + used, piece, ts);
 		used += piece;
 	}
@@ -1297,8 +1599,10 @@ static void final_gap(struct imap_session *s, enum stream_dir dir, uint64_t nbyt
 		s->gap_first[dir] = true;
 	if (s->cfg->tap.gap != NULL)
 		s->cfg->tap.gap(s->cfg->tap.ctx, s->id, dir, nbytes);
-	if (s->mode == MODE_IMAP)
+	if (s->mode == MODE_IMAP) {
+		ex_gap(s, dir, nbytes);
 		imap_lexer_gap(s->lx[dir], nbytes, ts);
+	}
 }
 
 /* A gap after TLS (a TCP gap on a plain path, or what the TLS layer lost:
@@ -1407,6 +1711,9 @@ static void session_free(struct imap_session *s)
 	buf_free(&s->mailbox);
 	buf_free(&s->args);
 	buf_free(&s->scratch);
+	buf_free(&s->user);
+	free(s->ex[DIR_C2S].items);
+	free(s->ex[DIR_S2C].items);
 	free(s);
 }
 
@@ -1427,6 +1734,10 @@ static void session_end(void *ctx, enum end_reason why, int64_t ts_us)
 	if (s->mode == MODE_IMAP) {
 		imap_lexer_finish(s->lx[DIR_C2S]);
 		imap_lexer_finish(s->lx[DIR_S2C]);
+	}
+	if (s->cfg->extract.begin != NULL) {
+		ex_end_all(s, DIR_C2S, NULL, 0, 0);	/* lines the capture cut */
+		ex_end_all(s, DIR_S2C, NULL, 0, 0);
 	}
 	for (size_t i = 0; i < s->n_pend; i++)
 		if (s->pend[i].login != NULL)
@@ -1470,11 +1781,14 @@ struct imap_session *imap_session_new(const struct imap_session_config *cfg,
 	buf_init(&s->mailbox, SESS_MAX_MAILBOX, cfg->budget);
 	buf_init(&s->args, SESS_MAX_ARGS, cfg->budget);
 	buf_init(&s->scratch, SESS_MAX_MAILBOX, cfg->budget);
+	buf_init(&s->user, SESS_MAX_LOGIN, cfg->budget);
 	buf_init(&s->path[DIR_C2S].held, SESS_MAX_HOLD, cfg->budget);
 	buf_init(&s->path[DIR_S2C].held, SESS_MAX_HOLD, cfg->budget);
 	hooks.ctx = s;
 	hooks.line = session_line;
 	hooks.literal_begin = session_literal_begin;
+	if (cfg->extract.begin != NULL)
+		hooks.literal_data = session_literal_data;
 	hooks.notice = lexer_notice;
 	s->lx[DIR_C2S] = imap_lexer_new(DIR_C2S, info->mid_stream, keep, cfg->budget, &hooks);
 	s->lx[DIR_S2C] = imap_lexer_new(DIR_S2C, info->mid_stream, keep, cfg->budget, &hooks);

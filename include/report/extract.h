@@ -1,0 +1,106 @@
+/* --extract DIR: every message body that crosses the wire (FETCH bodies,
+ * APPEND literals) as a file in DIR, with one DIR/index.jsonl line per body.
+ *
+ * The session (imap/imap_session.h) says where a body begins, hands over its
+ * bytes and holes as they arrive, and says when the line that carried it is
+ * complete (only then are a FETCH's UID and the index line final).  This
+ * writer knows nothing of IMAP beyond the section names.
+ *
+ *   begin -> data / gap ... -> [all bytes in: file closed, hashed, renamed]
+ *         -> end (uid, seq) -> index line
+ *
+ * Bytes go to a temporary file in DIR as they arrive and are hashed on the
+ * way (SHA-256), so memory does not grow with the size of a message.  When
+ * the announced size is accounted for (received or lost) the file takes its
+ * content name, so the same content is stored once however often it was
+ * fetched or appended; every occurrence gets its own index line.
+ *
+ * File names are made only of the hex digest, a sanitised section and a
+ * fixed suffix:
+ *   <sha256>.eml                    a whole message, complete
+ *   <sha256>.truncated.eml          a whole message that a gap or the end of
+ *                                   the capture cut short
+ *   <sha256>.<section>.part         a partial fetch (BODY[TEXT], BODY[1]<0>)
+ *   <sha256>.<section>.truncated.part
+ * Missing bytes are left out of the files, never zero-filled (as --streams
+ * does); the index lists the holes by their offset in the body.
+ * A body of which no byte arrived (a refused synchronising literal, or one
+ * lost whole) writes nothing and gets no index line. */
+#ifndef IMAPSCOPE_REPORT_EXTRACT_H
+#define IMAPSCOPE_REPORT_EXTRACT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "util/buf.h"
+#include "util/byte_layer.h"
+
+#define EXTRACT_ERRLEN 512
+#define EXTRACT_MAX_FIELD 1024		/* bytes kept of user, mailbox, section */
+#define EXTRACT_MAX_SECTION_NAME 64	/* section characters in a file name */
+#define EXTRACT_MAX_HOLES 16		/* holes listed per body in the index */
+#define EXTRACT_MAX_PATH 4096		/* DIR plus a file name */
+
+/* What is known of a body when it begins.  Slices are copied (each cut to
+ * EXTRACT_MAX_FIELD bytes); ptr NULL stands for unknown (JSON null). */
+struct extract_meta {
+	const char *client, *server;	/* "ip:port" */
+	enum stream_dir dir;		/* DIR_S2C: fetched, DIR_C2S: appended */
+	struct buf_slice section;	/* as on the wire, "BODY[]", "RFC822",
+					   "BINARY[1]", "BODY[TEXT]<0>"; NULL
+					   for APPEND (a whole message) */
+	struct buf_slice user;		/* the session's login */
+	struct buf_slice mailbox;	/* selected (FETCH) or target (APPEND) */
+	uint64_t seq, uid;		/* 0: not known (yet) */
+	uint64_t size;			/* announced by the literal */
+	int64_t ts_us;			/* when the body began */
+};
+
+struct extract_stats {
+	uint64_t items;		/* index lines written */
+	uint64_t files;		/* distinct files created */
+	uint64_t duplicates;	/* bodies whose content was already stored */
+	uint64_t truncated;
+	uint64_t dropped;	/* out of memory or a failed write: not indexed */
+};
+
+struct extract;
+struct extract_item;
+
+/* Create DIR if needed (one level) and open DIR/index.jsonl for writing.
+ * NULL with err set on failure. */
+struct extract *extract_new(const char *dir, char err[EXTRACT_ERRLEN]);
+
+/* A body begins.  Returns its handle, or NULL when out of memory (counted
+ * as dropped; the caller then simply has nothing to feed). */
+struct extract_item *extract_begin(struct extract *x, uint64_t session,
+				   const struct extract_meta *m);
+/* Its next n bytes. */
+void extract_data(struct extract *x, struct extract_item *it, const uint8_t *p, size_t n);
+/* nbytes of it are missing. */
+void extract_gap(struct extract *x, struct extract_item *it, uint64_t nbytes);
+/* The line that carried it is complete, or was lost, or the session ended:
+ * uid and seq as now known (0: keep what begin said).  Whatever of the body
+ * did not arrive by now never will.  Writes the index line, unless unsent
+ * (a refused literal: nothing is written) or no byte of a non-empty body
+ * arrived; it is freed. */
+void extract_end(struct extract *x, struct extract_item *it, uint64_t uid, uint64_t seq,
+		 bool unsent);
+
+/* Whether a section names a whole message (BODY[], BODY.PEEK[], BINARY[],
+ * BINARY.PEEK[], RFC822, or NULL for APPEND), not a part or a range. */
+bool extract_section_is_whole(struct buf_slice section);
+/* The file-name form of a section: only [A-Za-z0-9._-] and "[]<>", spaces
+ * as "_", "()" and quotes dropped, never "..", at most
+ * EXTRACT_MAX_SECTION_NAME characters; "part" if nothing is left.  dst
+ * holds EXTRACT_MAX_SECTION_NAME + 1 bytes; returns the length. */
+size_t extract_section_name(char *dst, struct buf_slice section);
+
+void extract_get_stats(const struct extract *x, struct extract_stats *st_r);
+
+/* Closes the index (every item must have ended).  Returns 0, or -1 if any
+ * write failed (the first error is in err). */
+int extract_free(struct extract **x, char err[EXTRACT_ERRLEN]);
+
+#endif

@@ -1,0 +1,523 @@
+/* --extract DIR: message bodies as files, one index line each (see
+ * report/extract.h).
+ *
+ * An item lives from begin to end.  Its bytes go to a temporary file made
+ * with mkstemp in DIR (so a rename to the content name stays on one file
+ * system) and through SHA-256 as they come; when the announced size is
+ * accounted for, or at end, the file is closed and renamed to its content
+ * name, or removed when that name already exists (a duplicate).  Only the
+ * index line waits for end, because a FETCH's UID may follow its body. */
+#include "report/extract.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+
+#include "report/output_json.h"
+#include "util/escape.h"
+
+#define EXTRACT_SHA_LEN 32			/* SHA-256 digest bytes */
+#define EXTRACT_HEX_LEN (EXTRACT_SHA_LEN * 2)
+#define EXTRACT_TMP_NAME ".extract-XXXXXX"	/* hidden: never mistaken for a body */
+#define EXTRACT_INDEX "index.jsonl"
+#define EXTRACT_LINE_MAX (16 * 1024)		/* one index line, fields escaped */
+/* "<hex>.<section>.truncated.part" and its NUL */
+#define EXTRACT_NAME_MAX (EXTRACT_HEX_LEN + EXTRACT_MAX_SECTION_NAME + 32)
+
+struct extract_hole {
+	uint64_t offset, bytes;
+};
+
+struct extract_item {
+	uint64_t session;
+	char *client, *server;
+	enum stream_dir dir;
+	struct buf section, user, mailbox;
+	bool has_section, has_user, has_mailbox;
+	uint64_t seq, uid, size;
+	int64_t ts_us;
+
+	FILE *fp;			/* the temporary file, once a byte came */
+	char tmp[EXTRACT_MAX_PATH];
+	EVP_MD_CTX *md;
+	uint64_t received, lost;
+	struct extract_hole holes[EXTRACT_MAX_HOLES];
+	size_t n_holes;
+	uint64_t holes_unlisted;
+
+	bool closed;			/* the file has its content name */
+	bool failed;			/* a write failed: not indexed */
+	bool duplicate;
+	char hex[EXTRACT_HEX_LEN + 1];
+	char name[EXTRACT_NAME_MAX];
+
+	struct extract_item *prev, *next;	/* the writer's live items */
+};
+
+struct extract {
+	char *dir;
+	FILE *index;
+	struct extract_item *live;
+	struct buf line;		/* the index line being made */
+	struct extract_stats st;
+	bool failed;
+	char err[EXTRACT_ERRLEN];
+};
+
+/* The first failure is kept for the end of the run; later ones only count. */
+static void extract_fail(struct extract *x, const char *what, const char *name)
+{
+	if (!x->failed)
+		snprintf(x->err, sizeof x->err, "%.250s/%.100s: %.32s: %.100s", x->dir, name,
+			 what, strerror(errno));
+	x->failed = true;
+}
+
+struct extract *extract_new(const char *dir, char err[EXTRACT_ERRLEN])
+{
+	struct extract *x;
+	char path[EXTRACT_MAX_PATH];
+
+	if (mkdir(dir, 0777) != 0 && errno != EEXIST) {
+		snprintf(err, EXTRACT_ERRLEN, "%.300s: cannot create: %.150s", dir, strerror(errno));
+		return NULL;
+	}
+	/* leave room for the longest file name after DIR */
+	if (strlen(dir) + 1 + EXTRACT_NAME_MAX >= sizeof path) {
+		snprintf(err, EXTRACT_ERRLEN, "%.300s: path too long", dir);
+		return NULL;
+	}
+	snprintf(path, sizeof path, "%s/%s", dir, EXTRACT_INDEX);
+	x = calloc(1, sizeof *x);
+	if (x == NULL || (x->dir = strdup(dir)) == NULL) {
+		free(x);
+		snprintf(err, EXTRACT_ERRLEN, "out of memory");
+		return NULL;
+	}
+	x->index = fopen(path, "w");
+	if (x->index == NULL) {
+		snprintf(err, EXTRACT_ERRLEN, "%.300s: %.150s", path, strerror(errno));
+		free(x->dir);
+		free(x);
+		return NULL;
+	}
+	buf_init(&x->line, EXTRACT_LINE_MAX, NULL);
+	return x;
+}
+
+/* --- names ------------------------------------------------------------- */
+
+static bool extract_ci_equal(struct buf_slice s, const char *w)
+{
+	size_t n = strlen(w);
+
+	if (s.len != n)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		uint8_t c = s.ptr[i];
+
+		if (c >= 'a' && c <= 'z')
+			c = (uint8_t)(c - 'a' + 'A');
+		if (c != (uint8_t)w[i])
+			return false;
+	}
+	return true;
+}
+
+bool extract_section_is_whole(struct buf_slice section)
+{
+	static const char *const whole[] = {
+		"BODY[]", "BODY.PEEK[]", "BINARY[]", "BINARY.PEEK[]", "RFC822",
+	};
+
+	if (section.ptr == NULL)
+		return true;	/* APPEND */
+	for (size_t i = 0; i < sizeof whole / sizeof whole[0]; i++)
+		if (extract_ci_equal(section, whole[i]))
+			return true;
+	return false;
+}
+
+/* One section byte as it may stand in a file name: itself, '_', or 0 for
+ * nothing.  Only characters with no meaning to a path are let through. */
+static char extract_name_char(uint8_t c)
+{
+	if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'))
+		return (char)c;
+	if (c == '.' || c == '-' || c == '_' || c == '[' || c == ']' || c == '<' || c == '>')
+		return (char)c;
+	if (c == '(' || c == ')' || c == '"')
+		return 0;
+	return '_';
+}
+
+size_t extract_section_name(char *dst, struct buf_slice section)
+{
+	size_t n = 0;
+	char prev = '.';	/* it follows the digest's "." */
+
+	for (size_t i = 0; i < section.len && n < EXTRACT_MAX_SECTION_NAME; i++) {
+		char c = extract_name_char(section.ptr[i]);
+
+		if (c == 0 || (c == '.' && prev == '.') || (c == '_' && prev == '_'))
+			continue;	/* no "..", no runs of "_" */
+		dst[n++] = c;
+		prev = c;
+	}
+	while (n > 0 && dst[n - 1] == '.')
+		n--;		/* the suffix's "." follows: no ".." there either */
+	if (n == 0) {
+		memcpy(dst, "part", 4);
+		n = 4;
+	}
+	dst[n] = '\0';
+	return n;
+}
+
+static void extract_make_name(struct extract_item *it, bool truncated)
+{
+	const char *cut = truncated ? ".truncated" : "";
+	char sec[EXTRACT_MAX_SECTION_NAME + 1];
+	struct buf_slice s = { it->section.data, it->section.len };
+
+	if (!it->has_section || extract_section_is_whole(s)) {
+		snprintf(it->name, sizeof it->name, "%s%s.eml", it->hex, cut);
+		return;
+	}
+	extract_section_name(sec, s);
+	snprintf(it->name, sizeof it->name, "%s.%s%s.part", it->hex, sec, cut);
+}
+
+/* --- items ------------------------------------------------------------- */
+
+static bool extract_keep(struct buf *b, struct buf_slice s)
+{
+	buf_init(b, EXTRACT_MAX_FIELD, NULL);
+	if (s.ptr == NULL)
+		return false;
+	return buf_append(b, s.ptr, s.len < EXTRACT_MAX_FIELD ? s.len : EXTRACT_MAX_FIELD) == 0;
+}
+
+static void extract_item_free(struct extract *x, struct extract_item *it)
+{
+	if (it->prev != NULL)
+		it->prev->next = it->next;
+	else if (x->live == it)
+		x->live = it->next;
+	if (it->next != NULL)
+		it->next->prev = it->prev;
+	if (it->fp != NULL) {
+		fclose(it->fp);
+		unlink(it->tmp);
+	}
+	EVP_MD_CTX_free(it->md);
+	buf_free(&it->section);
+	buf_free(&it->user);
+	buf_free(&it->mailbox);
+	free(it->client);
+	free(it->server);
+	free(it);
+}
+
+struct extract_item *extract_begin(struct extract *x, uint64_t session,
+				   const struct extract_meta *m)
+{
+	struct extract_item *it = calloc(1, sizeof *it);
+
+	if (it == NULL) {
+		x->st.dropped++;
+		return NULL;
+	}
+	it->session = session;
+	it->dir = m->dir;
+	it->seq = m->seq;
+	it->uid = m->uid;
+	it->size = m->size;
+	it->ts_us = m->ts_us;
+	it->has_section = extract_keep(&it->section, m->section);
+	it->has_user = extract_keep(&it->user, m->user);
+	it->has_mailbox = extract_keep(&it->mailbox, m->mailbox);
+	it->client = strdup(m->client ? m->client : "?");
+	it->server = strdup(m->server ? m->server : "?");
+	it->md = EVP_MD_CTX_new();
+	it->next = x->live;
+	if (x->live != NULL)
+		x->live->prev = it;
+	x->live = it;
+	if (it->client == NULL || it->server == NULL || it->md == NULL ||
+	    EVP_DigestInit_ex(it->md, EVP_sha256(), NULL) != 1 ||
+	    (m->section.ptr != NULL && !it->has_section)) {
+		x->st.dropped++;
+		extract_item_free(x, it);
+		return NULL;
+	}
+	return it;
+}
+
+/* The temporary file, made at the first byte (a refused literal never
+ * makes one).  false when it could not be made: the item is then failed. */
+static bool extract_open_tmp(struct extract *x, struct extract_item *it)
+{
+	int fd;
+
+	if (it->fp != NULL)
+		return true;
+	snprintf(it->tmp, sizeof it->tmp, "%s/%s", x->dir, EXTRACT_TMP_NAME);
+	fd = mkstemp(it->tmp);
+	if (fd < 0) {
+		extract_fail(x, "cannot create", EXTRACT_TMP_NAME);
+		it->failed = true;
+		return false;
+	}
+	it->fp = fdopen(fd, "wb");
+	if (it->fp == NULL) {
+		extract_fail(x, "cannot open", it->tmp + strlen(x->dir) + 1);
+		close(fd);
+		unlink(it->tmp);
+		it->failed = true;
+		return false;
+	}
+	return true;
+}
+
+/* The temporary file gets its content name, or goes when that name is
+ * already there: content-addressed, so the bytes are the same. */
+static void extract_place(struct extract *x, struct extract_item *it)
+{
+	char path[EXTRACT_MAX_PATH];
+	struct stat sb;
+
+	snprintf(path, sizeof path, "%s/%s", x->dir, it->name);
+	if (lstat(path, &sb) == 0) {
+		it->duplicate = true;
+		unlink(it->tmp);
+		return;
+	}
+	if (rename(it->tmp, path) != 0) {
+		extract_fail(x, "cannot rename to", it->name);
+		unlink(it->tmp);
+		it->failed = true;
+	}
+}
+
+static void extract_hex(char *dst, const uint8_t *md, size_t n)
+{
+	static const char digits[] = "0123456789abcdef";
+
+	for (size_t i = 0; i < n; i++) {
+		dst[2 * i] = digits[md[i] >> 4];
+		dst[2 * i + 1] = digits[md[i] & 15];
+	}
+	dst[2 * n] = '\0';
+}
+
+static bool extract_truncated(const struct extract_item *it)
+{
+	return it->lost != 0 || it->received < it->size;
+}
+
+/* Every byte that will come is in: close, hash, name.  Once only.  An empty
+ * literal makes an empty file; one of which nothing arrived makes none. */
+static void extract_close(struct extract *x, struct extract_item *it)
+{
+	uint8_t md[EXTRACT_SHA_LEN];
+	unsigned int mdlen = 0;
+	FILE *fp;
+
+	if (it->closed || it->failed)
+		return;
+	it->closed = true;
+	if (it->received == 0 && it->size != 0)
+		return;
+	if (!extract_open_tmp(x, it))
+		return;
+	fp = it->fp;
+	it->fp = NULL;
+	if (fclose(fp) != 0) {
+		extract_fail(x, "write failed", it->tmp + strlen(x->dir) + 1);
+		unlink(it->tmp);
+		it->failed = true;
+		return;
+	}
+	if (EVP_DigestFinal_ex(it->md, md, &mdlen) != 1 || mdlen != EXTRACT_SHA_LEN) {
+		unlink(it->tmp);
+		it->failed = true;
+		return;
+	}
+	extract_hex(it->hex, md, EXTRACT_SHA_LEN);
+	extract_make_name(it, extract_truncated(it));
+	extract_place(x, it);
+}
+
+static bool extract_all_in(const struct extract_item *it)
+{
+	return it->received + it->lost >= it->size;
+}
+
+void extract_data(struct extract *x, struct extract_item *it, const uint8_t *p, size_t n)
+{
+	if (it == NULL || n == 0 || it->closed || it->failed)
+		return;
+	if (!extract_open_tmp(x, it))
+		return;
+	if (fwrite(p, 1, n, it->fp) != n) {
+		extract_fail(x, "write failed", it->tmp + strlen(x->dir) + 1);
+		it->failed = true;
+		return;
+	}
+	if (EVP_DigestUpdate(it->md, p, n) != 1)
+		it->failed = true;
+	it->received += n;
+	if (extract_all_in(it))
+		extract_close(x, it);
+}
+
+void extract_gap(struct extract *x, struct extract_item *it, uint64_t nbytes)
+{
+	struct extract_hole *last;
+
+	if (it == NULL || nbytes == 0 || it->closed || it->failed)
+		return;
+	last = it->n_holes ? &it->holes[it->n_holes - 1] : NULL;
+	if (last != NULL && last->offset == it->received)
+		last->bytes += nbytes;	/* adjacent holes are one */
+	else if (it->n_holes < EXTRACT_MAX_HOLES)
+		it->holes[it->n_holes++] = (struct extract_hole){ it->received, nbytes };
+	else
+		it->holes_unlisted++;
+	it->lost += nbytes;
+	if (extract_all_in(it))
+		extract_close(x, it);
+}
+
+/* --- the index --------------------------------------------------------- */
+
+#define LIT(b, s) output_put((b), (s), sizeof(s) - 1)
+
+static int extract_put_str(struct buf *b, const char *key, const struct buf *v, bool has)
+{
+	int rc = LIT(b, ",\"") | output_put(b, key, strlen(key)) | LIT(b, "\":");
+
+	if (!has)
+		return rc | LIT(b, "null");
+	return rc | LIT(b, "\"") | escape_json(b, v->data ? v->data : (const uint8_t *)"", v->len) |
+	       LIT(b, "\"");
+}
+
+static int extract_put_u64(struct buf *b, const char *key, uint64_t v, bool has)
+{
+	int rc = LIT(b, ",\"") | output_put(b, key, strlen(key)) | LIT(b, "\":");
+
+	return rc | (has ? output_append_u64(b, v) : LIT(b, "null"));
+}
+
+static int extract_put_cstr(struct buf *b, const char *key, const char *v)
+{
+	return LIT(b, ",\"") | output_put(b, key, strlen(key)) | LIT(b, "\":\"") |
+	       escape_json(b, (const uint8_t *)v, strlen(v)) | LIT(b, "\"");
+}
+
+static int extract_put_holes(struct buf *b, const struct extract_item *it)
+{
+	int rc = LIT(b, ",\"holes\":[");
+
+	for (size_t i = 0; i < it->n_holes; i++)
+		rc |= (i ? LIT(b, ",") : 0) | LIT(b, "{\"offset\":") |
+		      output_append_u64(b, it->holes[i].offset) | LIT(b, ",\"bytes\":") |
+		      output_append_u64(b, it->holes[i].bytes) | LIT(b, "}");
+	return rc | LIT(b, "]") | extract_put_u64(b, "holes_unlisted", it->holes_unlisted, true);
+}
+
+static int extract_format(struct buf *b, const struct extract_item *it)
+{
+	bool cut = extract_truncated(it);
+	int rc;
+
+	buf_reset(b);
+	rc = LIT(b, "{\"ts\":\"") | output_time_append_rfc3339(b, NULL, it->ts_us) |
+	     LIT(b, "\"") | extract_put_u64(b, "session", it->session, true) |
+	     extract_put_cstr(b, "client", it->client) | extract_put_cstr(b, "server", it->server) |
+	     extract_put_cstr(b, "direction", it->dir == DIR_C2S ? "appended" : "fetched") |
+	     extract_put_str(b, "user", &it->user, it->has_user) |
+	     extract_put_str(b, "mailbox", &it->mailbox, it->has_mailbox) |
+	     extract_put_u64(b, "uid", it->uid, it->uid != 0) |
+	     extract_put_u64(b, "seq", it->seq, it->seq != 0) |
+	     extract_put_str(b, "section", &it->section, it->has_section) |
+	     extract_put_u64(b, "size", it->received, true) |
+	     extract_put_u64(b, "announced", it->size, true) |
+	     extract_put_u64(b, "missing", it->size - it->received, true) |
+	     extract_put_cstr(b, "sha256", it->hex) |
+	     LIT(b, ",\"complete\":") | (cut ? LIT(b, "false") : LIT(b, "true")) |
+	     LIT(b, ",\"truncated\":") | (cut ? LIT(b, "true") : LIT(b, "false")) |
+	     LIT(b, ",\"duplicate\":") | (it->duplicate ? LIT(b, "true") : LIT(b, "false")) |
+	     extract_put_holes(b, it) | extract_put_cstr(b, "file", it->name) | LIT(b, "}\n");
+	return rc;
+}
+
+static void extract_index(struct extract *x, struct extract_item *it)
+{
+	if (extract_format(&x->line, it) != 0) {
+		errno = ENOMEM;
+		extract_fail(x, "index line too long", EXTRACT_INDEX);
+		x->st.dropped++;
+		return;
+	}
+	if (fwrite(x->line.data, 1, x->line.len, x->index) != x->line.len)
+		extract_fail(x, "write failed", EXTRACT_INDEX);
+	x->st.items++;
+	x->st.truncated += extract_truncated(it);
+	x->st.duplicates += it->duplicate;
+	x->st.files += !it->duplicate;
+}
+
+void extract_end(struct extract *x, struct extract_item *it, uint64_t uid, uint64_t seq,
+		 bool unsent)
+{
+	if (it == NULL)
+		return;
+	if (unsent && it->received == 0) {
+		extract_item_free(x, it);
+		return;
+	}
+	if (uid != 0)
+		it->uid = uid;
+	if (seq != 0)
+		it->seq = seq;
+	extract_close(x, it);
+	if (it->failed)
+		x->st.dropped++;
+	else if (it->hex[0] != '\0')
+		extract_index(x, it);	/* else: not a byte of it arrived */
+	extract_item_free(x, it);
+}
+
+void extract_get_stats(const struct extract *x, struct extract_stats *st_r)
+{
+	*st_r = x->st;
+}
+
+int extract_free(struct extract **xp, char err[EXTRACT_ERRLEN])
+{
+	struct extract *x = *xp;
+	int rc;
+
+	if (x == NULL)
+		return 0;
+	while (x->live != NULL)
+		extract_end(x, x->live, 0, 0, false);
+	if (fclose(x->index) != 0)
+		extract_fail(x, "write failed", EXTRACT_INDEX);
+	rc = x->failed ? -1 : 0;
+	if (x->failed)
+		snprintf(err, EXTRACT_ERRLEN, "%s", x->err);
+	buf_free(&x->line);
+	free(x->dir);
+	free(x);
+	*xp = NULL;
+	return rc;
+}
