@@ -98,7 +98,7 @@ clean:
 FUZZ_CC       ?= clang
 FUZZ_BUILD    ?= build-fuzz
 FUZZ_SECONDS  ?= 30
-FUZZ_CAPTURES ?= /work/shared/captures/public
+FUZZ_CAPTURES ?= ../shared/captures/public
 FUZZ_ARGS     ?=
 FUZZ_SAN      ?= -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
 FUZZ_CFLAGS   := -std=c11 -D_GNU_SOURCE -g -O1 -Wall -Wextra -Werror -Wshadow -Wvla \

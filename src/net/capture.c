@@ -233,19 +233,21 @@ int capture_open_live(struct capture **c_r, const char *iface, const char *bpf,
 	return 0;
 }
 
-/* A pcapng timestamp is 64 bits of units, so tv_sec can be far past what
- * microseconds since the epoch hold; such a time is clamped rather than
- * allowed to wrap (the packet is still read). */
+/* A pcapng timestamp is 64 bits of units, so tv_sec can be far past any
+ * real date.  Times are clamped to 1970..9999, which keeps every later sum
+ * (timeouts, latencies) far from overflowing; the packet is still read. */
+#define CAPTURE_MAX_SEC 253402300799LL	/* 9999-12-31T23:59:59Z */
+
 static int64_t capture_ts_us(const struct pcap_pkthdr *h)
 {
-	const int64_t max_sec = INT64_MAX / US_PER_S - 1;
 	int64_t sec = (int64_t)h->ts.tv_sec;
+	int64_t usec = (int64_t)h->ts.tv_usec;
 
-	if (sec > max_sec)
-		return max_sec * US_PER_S;
-	if (sec < -max_sec)
-		return -max_sec * US_PER_S;
-	return sec * US_PER_S + h->ts.tv_usec;
+	if (sec < 0)
+		return 0;
+	if (sec > CAPTURE_MAX_SEC)
+		return CAPTURE_MAX_SEC * US_PER_S;
+	return sec * US_PER_S + (usec >= 0 && usec < US_PER_S ? usec : 0);
 }
 
 int capture_run(struct capture *c, capture_pkt_fn fn, void *ctx,
