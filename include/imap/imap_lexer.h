@@ -99,6 +99,9 @@ void imap_lexer_literal_refused(struct imap_lexer *lx);
 bool imap_lexer_in_sync_literal(const struct imap_lexer *lx);
 /* End of stream: a partial line is reported as a notice and dropped. */
 void imap_lexer_finish(struct imap_lexer *lx);
+/* Bytes of the current literal still to come (0 outside a literal): the
+ * caller may feed that many in one piece without looking for line ends. */
+uint64_t imap_lexer_literal_left(const struct imap_lexer *lx);
 void imap_lexer_free(struct imap_lexer **lx);
 
 /* Default resynchronisation test: s2c lines "* " + a known response name

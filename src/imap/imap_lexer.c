@@ -894,3 +894,8 @@ int imap_unquote(struct buf *out, struct buf_slice q)
 	}
 	return 0;
 }
+
+uint64_t imap_lexer_literal_left(const struct imap_lexer *lx)
+{
+	return lx->state == LX_LITERAL ? lx->cur->size - lx->lit_pos : 0;
+}

@@ -1514,8 +1514,17 @@ static size_t feed_lines(struct imap_session *s, enum stream_dir dir, const uint
 		return n;
 	}
 	while (used < n && s->mode == MODE_IMAP && s->path[dir].gen == gen) {
-		const uint8_t *lf = memchr(p + used, '\n', n - used);
-		size_t piece = lf ? (size_t)(lf - (p + used)) + 1 : n - used;
+		uint64_t left = imap_lexer_literal_left(s->lx[dir]);
+		size_t piece;
+
+		/* Inside a literal no line can switch the session to TLS or
+		 * COMPRESS, so its bytes go to the lexer in one piece. */
+		if (left > 0) {
+			piece = left < n - used ? (size_t)left : n - used;
+		} else {
+			const uint8_t *lf = memchr(p + used, '\n', n - used);
+			piece = lf ? (size_t)(lf - (p + used)) + 1 : n - used;
+		}
 
 		feed_counted(s, dir, p + used, piece);
 		s->lex_dir = dir;
