@@ -700,9 +700,27 @@ static void test_rfc8448_expand_label(void **state)
 	assert_memory_equal(iv, want_iv, 12);
 }
 
+/* The TLS 1.2 PRF with SHA-256: the vector published on the IETF TLS list
+ * (msg03416) and confirmed on the OASIS PKCS#11 list. */
+static void test_tls12_prf_sha256(void **state)
+{
+	uint8_t secret[16], seed[16], out[100], want[100];
+
+	(void)state;
+	hex("9bbe436ba940f017b17652849a71db35", secret, 16);
+	hex("a0ba9f936cda311827a6f796ffd5198c", seed, 16);
+	hex("e3f229ba727be17b8d122620557cd453c2aab21d07c3d495329b52d4e61edb5a"
+	    "6b301791e90d35c9c9a46b4e14baf9af0fa022f7077def17abfd3797c0564bab"
+	    "4fbc91666e9def9b97fce34f796789baa48082d122ee42c5a72e5a5110fff701"
+	    "87347b66", want, 100);
+	assert_int_equal(tls_prf("SHA256", secret, 16, "test label", seed, 16, out, 100), 0);
+	assert_memory_equal(out, want, 100);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_tls12_prf_sha256),
 		cmocka_unit_test(test_record_header),
 		cmocka_unit_test(test_client_hello_fields),
 		cmocka_unit_test(test_rfc8448_expand_label),
