@@ -20,7 +20,10 @@
 #define FLOW_HASH_MIN_BUCKETS  1024
 #define FLOW_HASH_SEED         0x9e3779b97f4a7c15ull
 #define FLOW_MAX_GAP_NOTICES   8	/* per session and direction */
-#define FLOW_MAX_EVICT_NOTICES 10	/* per run; the rest are summed */
+/* Notices that every session of a flood would repeat (evicted, one side
+ * only, picked up mid-stream): this many of each kind per run, the rest
+ * summed at the end, so a million tiny flows cannot bury stderr. */
+#define FLOW_MAX_KIND_NOTICES 10
 #define FLOW_NOTICE_LEN        256
 #define FLOW_PORT_IMAP         143
 #define FLOW_PORT_IMAPS        993
@@ -80,6 +83,16 @@ struct flow {
 	struct flow_side s[2];
 };
 
+/* Kinds of per-session notice under FLOW_MAX_KIND_NOTICES. */
+enum flow_quiet_kind { FQ_EVICTED, FQ_ONE_SIDED, FQ_MID_STREAM, FQ_KINDS };
+
+/* How the end-of-run sum of each kind reads: "%llu more sessions ...". */
+static const char *const flow_quiet_text[FQ_KINDS] = {
+	"evicted by the flow cap (see --max-flows)",
+	"with only one side captured",
+	"picked up mid-stream (no SYN)",
+};
+
 struct flow_table {
 	struct flow_config cfg;
 	struct flow_hooks hooks;
@@ -89,7 +102,8 @@ struct flow_table {
 	size_t count;
 	struct flow *lru_head, *lru_tail;
 	uint64_t last_session;
-	uint64_t evictions_unreported;
+	uint64_t kind_said[FQ_KINDS];	/* per-session notices given, by kind */
+	uint64_t kind_quiet[FQ_KINDS];	/* and summed instead */
 	bool oom_noticed;
 	bool clock_set;
 	bool jump_pending;
@@ -169,6 +183,27 @@ static void notice(struct flow_table *ft, uint64_t sid, int64_t ts,
 	vsnprintf(msg, sizeof msg, fmt, ap);
 	va_end(ap);
 	ft->hooks.notice(ft->hooks.ctx, sid, ts, msg);
+}
+
+/* May a notice of this kind be given, or is it only to be counted? */
+static bool kind_may_speak(struct flow_table *ft, enum flow_quiet_kind k)
+{
+	if (ft->kind_said[k] < FLOW_MAX_KIND_NOTICES) {
+		ft->kind_said[k]++;
+		return true;
+	}
+	ft->kind_quiet[k]++;
+	return false;
+}
+
+static void kind_report(struct flow_table *ft, int64_t ts)
+{
+	for (int k = 0; k < FQ_KINDS; k++) {
+		if (ft->kind_quiet[k] > 0)
+			notice(ft, 0, ts, "%" PRIu64 " more sessions %s", ft->kind_quiet[k],
+			       flow_quiet_text[k]);
+		ft->kind_quiet[k] = 0;
+	}
 }
 
 /* ---- hash table and activity list ---- */
@@ -450,7 +485,7 @@ static void session_open(struct flow_table *ft, struct flow *f, int64_t ts)
 	ft->last_session = fi.session_id;
 	ft->st.sessions_opened++;
 	f->state = FS_OPEN;
-	if (fi.mid_stream)
+	if (fi.mid_stream && kind_may_speak(ft, FQ_MID_STREAM))
 		notice(ft, f->session_id, ts, "session %" PRIu64
 		       ": picked up mid-stream (no SYN)", f->session_id);
 }
@@ -507,12 +542,12 @@ static void session_close(struct flow_table *ft, struct flow *f,
 	reasm_flush(s->rs, ts);
 	side_report(ft, c, ts);
 	side_report(ft, s, ts);
-	if (c->pkts == 0 && s->bytes > 0)
-		notice(ft, f->session_id, ts, "session %" PRIu64
-		       ": only the server's side was captured", f->session_id);
-	else if (s->pkts == 0 && c->bytes > 0)
-		notice(ft, f->session_id, ts, "session %" PRIu64
-		       ": only the client's side was captured", f->session_id);
+	if ((c->pkts == 0 && s->bytes > 0) || (s->pkts == 0 && c->bytes > 0)) {
+		if (kind_may_speak(ft, FQ_ONE_SIDED))
+			notice(ft, f->session_id, ts, "session %" PRIu64 ": only the %s's"
+			       " side was captured", f->session_id,
+			       c->pkts == 0 ? "server" : "client");
+	}
 	ft->hooks.ops->end(f->sctx, why, ts);
 	f->sctx = NULL;
 	side_free(c);
@@ -663,13 +698,11 @@ static void evict_oldest(struct flow_table *ft, int64_t now)
 
 	ft->st.evicted++;
 	if (f->state == FS_OPEN) {
-		if (ft->st.evicted <= FLOW_MAX_EVICT_NOTICES)
+		if (kind_may_speak(ft, FQ_EVICTED))
 			notice(ft, f->session_id, now, "session %" PRIu64
 			       ": evicted, the flow table is full (%zu flows;"
 			       " see --max-flows)", f->session_id,
 			       ft->cfg.max_flows);
-		else
-			ft->evictions_unreported++;
 		session_close(ft, f, END_EVICTED, now);
 	}
 	flow_remove(ft, f);
@@ -778,10 +811,7 @@ void flow_table_finish(struct flow_table *ft, int64_t ts_us)
 		session_close(ft, f, END_EOF, ts_us);
 		flow_remove(ft, f);
 	}
-	if (ft->evictions_unreported > 0)
-		notice(ft, 0, ts_us, "%" PRIu64 " more sessions evicted by the "
-		       "flow cap", ft->evictions_unreported);
-	ft->evictions_unreported = 0;
+	kind_report(ft, ts_us);
 }
 
 struct flow_table *flow_table_new(const struct flow_config *cfg,

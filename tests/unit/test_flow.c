@@ -13,7 +13,8 @@
 
 #include "net/flow.h"
 
-#define MAX_SESS 8
+#define MAX_SESS 40
+#define MAX_NOTICES 64
 #define BYTES_MAX 256
 
 struct sess {
@@ -32,7 +33,7 @@ struct log {
 	int n;
 	int classify_calls;
 	enum flow_verdict verdict;
-	char notices[16][256];
+	char notices[MAX_NOTICES][256];
 	int nnotices;
 };
 
@@ -95,7 +96,7 @@ static void h_notice(void *ctx, uint64_t sid, int64_t ts, const char *msg)
 
 	(void)sid;
 	(void)ts;
-	if (l->nnotices < 16)
+	if (l->nnotices < MAX_NOTICES)
 		snprintf(l->notices[l->nnotices++], 256, "%s", msg);
 }
 
@@ -327,6 +328,34 @@ static void test_timeout_and_eviction(void **state)
 	flow_table_free(&ft);
 }
 
+/* A flood of tiny flows through a full table: each kind of per-session
+ * notice (evicted, one side only, mid-stream) is given FLOW_MAX_KIND_NOTICES
+ * times, and the rest are summed in one line per kind at the end. */
+static void test_flood_notices_capped(void **state)
+{
+	struct flow_config cfg;
+	struct log *l = calloc(1, sizeof *l);
+	struct flow_table *ft;
+	int i;
+
+	(void)state;
+	assert_non_null(l);
+	flow_config_defaults(&cfg);
+	cfg.max_flows = 1;
+	ft = mk(l, &cfg, false);
+	for (i = 0; i < 30; i++)
+		seg(ft, C, (uint16_t)(2000 + i), S, SP, PA, 1, 1, "a1 NOOP\r\n", 100 + i);
+	flow_table_finish(ft, 1000);
+	assert_int_equal(l->n, 30);
+	assert_int_equal(flow_table_stats(ft)->evicted, 29);
+	assert_int_equal(l->nnotices, 3 * 10 + 3);
+	assert_true(has_notice(l, "19 more sessions evicted by the flow cap"));
+	assert_true(has_notice(l, "20 more sessions with only one side captured"));
+	assert_true(has_notice(l, "20 more sessions picked up mid-stream"));
+	flow_table_free(&ft);
+	free(l);
+}
+
 /* Only the server's packets: its stream arrives whole, the client's
  * direction is gaps derived from the server's ACKs. */
 /* Two flows months apart (ndpi-imaps.pcap): the leap is believed on its
@@ -414,6 +443,7 @@ int main(void)
 		cmocka_unit_test(test_midstream_ports_and_rst),
 		cmocka_unit_test(test_classify),
 		cmocka_unit_test(test_timeout_and_eviction),
+		cmocka_unit_test(test_flood_notices_capped),
 		cmocka_unit_test(test_one_sided),
 		cmocka_unit_test(test_clock_leap),
 		cmocka_unit_test(test_config_ports),
