@@ -141,6 +141,7 @@ struct imap_tok_cursor {
 	size_t pos;
 	size_t lit_index;
 	int depth;
+	bool too_deep;	/* an IMAP_TOK_ERROR came from IMAP_MAX_DEPTH */
 };
 
 /* Start at text offset pos (e.g. imap_command.args_off); literals whose

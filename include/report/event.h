@@ -56,6 +56,10 @@ struct session_summary {
 	uint64_t notices;
 	uint64_t literals_fetched, literals_appended;
 	int64_t duration_us;
+	/* Things dropped or left unparsed because a cap was reached: lines
+	 * cut at IMAP_MAX_LINE, lists past IMAP_MAX_DEPTH, commands forgotten
+	 * at IMAP_MAX_PENDING_TAGS, state refused by --max-memory. */
+	uint64_t capped;
 };
 
 struct event {

@@ -25,10 +25,13 @@ struct mem_budget {
 	size_t used;
 	size_t peak;
 	size_t limit;
+	uint64_t refused;	/* charges refused: the run's count of losses
+				   to the cap, and how often to say so */
 };
 
 /* Charge n bytes to the budget: 0 on success, -1 when the limit would be
- * passed (nothing is charged then).  A NULL budget always succeeds. */
+ * passed (nothing is charged then, and refused is counted).  A NULL budget
+ * always succeeds. */
 int mem_charge(struct mem_budget *mb, size_t n) WUR;
 void mem_release(struct mem_budget *mb, size_t n);
 

@@ -696,7 +696,13 @@ void imap_lexer_literal_refused(struct imap_lexer *lx)
 
 void imap_lexer_finish(struct imap_lexer *lx)
 {
-	if (lx->state != LX_RESYNC && (lx->started || lx->state == LX_LITERAL))
+	/* Inside a literal the line text is only its head: the literal's own
+	 * figures say what was lost (a {4294967296} cut after 8 MB). */
+	if (lx->state == LX_LITERAL)
+		lx_notice(lx, "stream ended inside a literal of %llu bytes after %llu: "
+			  "line of %zu bytes dropped", (unsigned long long)lx->cur->size,
+			  (unsigned long long)lx->lit_pos, lx->text.len);
+	else if (lx->state != LX_RESYNC && lx->started)
 		lx_notice(lx, "stream ended inside a line: %zu bytes dropped", lx->text.len);
 	lx_reset_line(lx);
 	lx->state = LX_LINE;
@@ -710,6 +716,7 @@ void imap_tok_init(struct imap_tok_cursor *c, const struct imap_line *line, size
 	c->pos = pos < line->text.len ? pos : line->text.len;
 	c->lit_index = 0;
 	c->depth = 0;
+	c->too_deep = false;
 	/* Literals whose markers lie before pos are behind us. */
 	while (c->lit_index < line->n_lits && line->lits[c->lit_index].text_off <= c->pos)
 		c->lit_index++;
@@ -766,7 +773,7 @@ static size_t tok_quote_end(const uint8_t *p, size_t n, size_t open)
  * partial "<0.100>":  section = "[" [section-spec] "]";
  * partial = "<" number "." nz-number ">".  Brackets and parentheses nest up
  * to the depth cap; quoted strings inside are skipped.  0 on error. */
-static size_t tok_section_end(const struct imap_tok_cursor *c, size_t open)
+static size_t tok_section_end(struct imap_tok_cursor *c, size_t open)
 {
 	const uint8_t *p = c->line->text.ptr;
 	size_t n = c->line->text.len, i;
@@ -777,8 +784,10 @@ static size_t tok_section_end(const struct imap_tok_cursor *c, size_t open)
 			if ((i = tok_quote_end(p, n, i)) == 0)
 				return 0;
 		} else if (p[i] == '[' || p[i] == '(') {
-			if (++depth > IMAP_MAX_DEPTH)
+			if (++depth > IMAP_MAX_DEPTH) {
+				c->too_deep = true;
 				return 0;
+			}
 		} else if ((p[i] == ']' || p[i] == ')') && --depth == c->depth) {
 			break;
 		}
@@ -848,8 +857,10 @@ enum imap_tok_type imap_tok_next(struct imap_tok_cursor *c, struct imap_tok *tok
 		return tok_done(c, tok, IMAP_TOK_END, n, n);
 	switch (p[start]) {
 	case '(':
-		if (++c->depth > IMAP_MAX_DEPTH)
+		if (++c->depth > IMAP_MAX_DEPTH) {
+			c->too_deep = true;
 			return tok_error(c, tok, start);
+		}
 		return tok_done(c, tok, IMAP_TOK_LPAREN, start, start + 1);
 	case ')':
 		if (c->depth > 0)

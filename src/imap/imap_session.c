@@ -46,6 +46,12 @@
 #define SESS_PENDING_INITIAL 8
 #define SESS_REDACTED     "***"
 #define SESS_BAD_LINE_NOTICES 3		/* "not understood" notices in a row */
+#define SESS_PENDING_DROP_NOTICES 3	/* "forgot the oldest" notices per session */
+#define SESS_WHY_BUDGET   "out of memory or over --max-memory"
+/* Sessions refused for memory are said while the run's refusals are fewer
+ * than this; past it the budget is plainly exhausted and a line per new
+ * flow would only flood stderr. */
+#define SESS_MAX_REFUSED_NOTICES 10
 /* Client bytes kept while a STARTTLS or COMPRESS awaits its answer.  A
  * well-behaved client sends nothing then; a ClientHello fits many times. */
 #define SESS_MAX_HOLD     (64 * 1024)
@@ -87,6 +93,7 @@ struct sess_extract {
 
 /* A LOGIN or AUTHENTICATE awaiting its tagged completion. */
 struct login_attempt {
+	struct mem_budget *budget;	/* charged for this struct */
 	bool is_sasl;
 	bool out_of_state;		/* sent while already authenticated */
 	bool secret_sent;		/* LOGIN: a password token was there */
@@ -138,6 +145,8 @@ struct imap_session {
 	uint64_t skipped_unanchored;
 	unsigned bad_run[2];		/* unparsable lines in a row */
 	uint64_t bad_quiet[2];		/* of them, not given a notice */
+	uint64_t pend_dropped;		/* commands forgotten at the pending cap */
+	bool depth_noticed[2];		/* the current line passed IMAP_MAX_DEPTH */
 
 	struct pending *pend;		/* oldest first */
 	size_t n_pend, cap_pend;
@@ -275,15 +284,23 @@ static bool tag_equal(const struct pending *p, struct buf_slice tag)
 	return p->wire_tag_len == tag.len && memcmp(p->tag, tag.ptr, p->tag_len) == 0;
 }
 
-static struct login_attempt *attempt_new(bool is_sasl)
+/* Up to IMAP_MAX_PENDING_TAGS of these (each with 9 KB of user and secret)
+ * may wait per session, so they are charged to the run's budget. */
+static struct login_attempt *attempt_new(bool is_sasl, struct mem_budget *budget)
 {
-	struct login_attempt *a = calloc(1, sizeof *a);
+	struct login_attempt *a;
 
-	if (a == NULL)
+	if (mem_charge(budget, sizeof *a) != 0)
 		return NULL;
+	a = calloc(1, sizeof *a);
+	if (a == NULL) {
+		mem_release(budget, sizeof *a);
+		return NULL;
+	}
+	a->budget = budget;
 	a->is_sasl = is_sasl;
-	buf_init(&a->user, SESS_MAX_LOGIN, NULL);
-	buf_init(&a->secret, SESS_MAX_SECRET, NULL);
+	buf_init(&a->user, SESS_MAX_LOGIN, budget);
+	buf_init(&a->secret, SESS_MAX_SECRET, budget);
 	return a;
 }
 
@@ -295,6 +312,7 @@ static void attempt_free(struct login_attempt *a)
 		imap_sasl_free(&a->sasl);
 	buf_free(&a->user);
 	buf_free(&a->secret);
+	mem_release(a->budget, sizeof *a);
 	free(a);
 }
 
@@ -303,6 +321,8 @@ static void pending_release(struct imap_session *s, struct pending *p)
 	if (s->sasl != NULL && s->sasl == p->login)
 		s->sasl = NULL;
 	attempt_free(p->login);
+	if (p->arg != NULL)
+		mem_release(s->cfg->budget, p->arg_len);
 	free(p->arg);
 	p->login = NULL;
 	p->arg = NULL;
@@ -330,9 +350,14 @@ static bool pending_grow(struct imap_session *s)
 
 	if (ncap > IMAP_MAX_PENDING_TAGS)
 		ncap = IMAP_MAX_PENDING_TAGS;
-	np = realloc(s->pend, ncap * sizeof *np);
-	if (np == NULL)
+	/* A full table is 1024 entries of 150 bytes per session: charged. */
+	if (mem_charge(s->cfg->budget, (ncap - s->cap_pend) * sizeof *np) != 0)
 		return false;
+	np = realloc(s->pend, ncap * sizeof *np);
+	if (np == NULL) {
+		mem_release(s->cfg->budget, (ncap - s->cap_pend) * sizeof *np);
+		return false;
+	}
 	s->pend = np;
 	s->cap_pend = ncap;
 	return true;
@@ -347,9 +372,14 @@ static void pending_drop_oldest(struct imap_session *s)
 	struct pending *p = &s->pend[0];
 	char tag[SESS_NOTICE_MAX];
 
-	quote_wire(tag, sizeof tag, p->tag, p->tag_len);
-	sess_notice(s, "more than %d commands pending: forgot the oldest (%s %s)",
-		    IMAP_MAX_PENDING_TAGS, tag, p->name);
+	/* A client that never waits would get a notice per command: the
+	 * first few are said, the rest summed when the session ends. */
+	s->sum.capped++;
+	if (s->pend_dropped++ < SESS_PENDING_DROP_NOTICES) {
+		quote_wire(tag, sizeof tag, p->tag, p->tag_len);
+		sess_notice(s, "more than %d commands pending: forgot the oldest (%s %s)",
+			    IMAP_MAX_PENDING_TAGS, tag, p->name);
+	}
 	if (p->login != NULL)
 		login_unknown(s, p, s->now);
 	pending_release(s, p);
@@ -365,7 +395,8 @@ static struct pending *pending_add(struct imap_session *s, const struct imap_com
 	if (s->n_pend == IMAP_MAX_PENDING_TAGS)
 		pending_drop_oldest(s);
 	if (s->n_pend == s->cap_pend && !pending_grow(s)) {
-		sess_notice(s, "out of memory: command not tracked");
+		s->sum.capped++;
+		sess_notice(s, SESS_WHY_BUDGET ": command not tracked");
 		return NULL;
 	}
 	p = &s->pend[s->n_pend++];
@@ -710,7 +741,7 @@ static bool tok_is_string(const struct imap_tok *t)
 
 /* LOGIN SP userid SP password: the user is shown, the password only with
  * --show-secrets.  *secret_r gets the password token to redact. */
-static struct login_attempt *login_command(const struct imap_line *line,
+static struct login_attempt *login_command(struct imap_session *s, const struct imap_line *line,
 					   const struct imap_command *cmd,
 					   struct buf_slice *secret_r)
 {
@@ -723,7 +754,7 @@ static struct login_attempt *login_command(const struct imap_line *line,
 	imap_tok_next(&c, &pt);
 	if (tok_is_string(&pt))
 		*secret_r = pt.raw;
-	a = attempt_new(false);
+	a = attempt_new(false, s->cfg->budget);
 	if (a == NULL)
 		return NULL;
 	a->have_user = tok_value(&a->user, &ut) == 0;
@@ -746,7 +777,7 @@ static struct login_attempt *auth_command(struct imap_session *s, const struct i
 	imap_tok_next(&c, &ir);
 	if (ir.type == IMAP_TOK_ATOM && !slice_is(ir.value, "="))
 		*secret_r = ir.raw;
-	a = attempt_new(true);
+	a = attempt_new(true, s->cfg->budget);
 	if (a == NULL)
 		return NULL;
 	if (mt.type != IMAP_TOK_ATOM)
@@ -755,6 +786,21 @@ static struct login_attempt *auth_command(struct imap_session *s, const struct i
 	if (ir.type == IMAP_TOK_ATOM)
 		imap_sasl_response(&a->sasl, ir.value.ptr, ir.value.len);
 	return a;
+}
+
+/* The mailbox of a pending SELECT/EXAMINE, charged to the budget; without
+ * memory the mailbox simply stays unknown. */
+static void pending_set_arg(struct imap_session *s, struct pending *p, struct buf_slice v)
+{
+	if (mem_charge(s->cfg->budget, v.len) != 0)
+		return;
+	p->arg = malloc(v.len);
+	if (p->arg == NULL) {
+		mem_release(s->cfg->budget, v.len);
+		return;
+	}
+	memcpy(p->arg, v.ptr, v.len);
+	p->arg_len = v.len;
 }
 
 /* What the session remembers of a command until its completion. */
@@ -767,11 +813,8 @@ static void command_effects(struct imap_session *s, const struct imap_line *line
 
 		imap_tok_init(&c, line, cmd->args_off);
 		imap_tok_next(&c, &t);
-		if (tok_value(&s->scratch, &t) == 0 && s->scratch.len > 0 &&
-		    (p->arg = malloc(s->scratch.len)) != NULL) {
-			memcpy(p->arg, s->scratch.data, s->scratch.len);
-			p->arg_len = s->scratch.len;
-		}
+		if (tok_value(&s->scratch, &t) == 0 && s->scratch.len > 0)
+			pending_set_arg(s, p, bslice(&s->scratch));
 	} else if (name_is(cmd->name, "IDLE")) {
 		s->idling = true;
 	} else if (name_is(cmd->name, "STARTTLS") || name_is(cmd->name, "COMPRESS")) {
@@ -791,7 +834,7 @@ static void on_command(struct imap_session *s, const struct imap_line *line,
 	struct pending *p;
 
 	if (name_is(cmd->name, "LOGIN"))
-		a = login_command(line, cmd, &secret);
+		a = login_command(s, line, cmd, &secret);
 	else if (name_is(cmd->name, "AUTHENTICATE"))
 		a = auth_command(s, line, cmd, &secret);
 	emit_command(s, line, cmd, secret);
@@ -886,6 +929,7 @@ struct fetch_scan {
 	uint64_t uid;			/* 0: no UID item (yet) */
 	struct buf_slice name;		/* the last item name with a value */
 	const struct imap_literal *lit;	/* that value, when a literal */
+	bool too_deep;			/* the walk stopped at IMAP_MAX_DEPTH */
 };
 
 /* Walks the msg-att pairs at the top level of the list; nested lists
@@ -923,6 +967,7 @@ static bool fetch_scan(const struct imap_line *line, struct fetch_scan *fs)
 			want_name = true;
 		}
 	}
+	fs->too_deep = c.too_deep;
 	return true;
 }
 
@@ -931,14 +976,29 @@ static struct buf_slice sess_user(const struct imap_session *s)
 	return s->have_user ? bslice(&s->user) : SLICE_NULL;
 }
 
+/* A line nested past IMAP_MAX_DEPTH could not be walked to its body: said
+ * once per line (the walk runs at each literal and at the line's end). */
+static void depth_capped(struct imap_session *s, enum stream_dir d)
+{
+	if (s->depth_noticed[d])
+		return;
+	s->depth_noticed[d] = true;
+	s->sum.capped++;
+	sess_notice(s, "%s line nests lists deeper than %d: its message bodies are not "
+		    "extracted", d == DIR_C2S ? "client" : "server", IMAP_MAX_DEPTH);
+}
+
 /* A server literal that is the value of a body item of a FETCH response. */
 static bool fetch_body_meta(struct imap_session *s, const struct imap_line *partial,
 			    struct extract_meta *m)
 {
 	struct fetch_scan fs;
 
-	if (!s->s2c_anchored || !fetch_scan(partial, &fs) ||
-	    fs.lit != &partial->lits[partial->n_lits - 1] || !fetch_body_name(fs.name))
+	if (!s->s2c_anchored || !fetch_scan(partial, &fs))
+		return false;
+	if (fs.too_deep)
+		depth_capped(s, DIR_S2C);
+	if (fs.lit != &partial->lits[partial->n_lits - 1] || !fetch_body_name(fs.name))
 		return false;
 	m->section = fs.name;
 	m->seq = fs.seq;
@@ -971,6 +1031,8 @@ static bool append_body_meta(struct imap_session *s, const struct imap_line *par
 			utf8 = c.depth == 1 && prev.type == IMAP_TOK_ATOM && slice_is(prev.value, "UTF8");
 		prev = t;
 	}
+	if (c.too_deep)
+		depth_capped(s, DIR_C2S);
 	if (prev.type != IMAP_TOK_LITERAL || prev.lit != &partial->lits[partial->n_lits - 1] ||
 	    !(c.depth == 0 || (c.depth == 1 && utf8)))
 		return false;
@@ -1462,6 +1524,9 @@ static void session_line(void *ctx, const struct imap_line *line)
 	enum stream_dir d = line->dir;
 
 	ex_line_done(s, line);
+	s->depth_noticed[d] = false;
+	if (line->overlong)
+		s->sum.capped++;
 	if (s->mode != MODE_IMAP)
 		return;		/* the rest of a chunk after a switch */
 	if (!s->seen_line[d] && line->text.len > 0) {
@@ -1711,6 +1776,7 @@ static void session_free(struct imap_session *s)
 	for (size_t i = 0; i < s->n_pend; i++)
 		pending_release(s, &s->pend[i]);
 	free(s->pend);
+	mem_release(s->cfg->budget, s->cap_pend * sizeof *s->pend);
 	imap_lexer_free(&s->lx[DIR_C2S]);
 	imap_lexer_free(&s->lx[DIR_S2C]);
 	tls_session_free(&s->tls);
@@ -1723,6 +1789,7 @@ static void session_free(struct imap_session *s)
 	buf_free(&s->user);
 	free(s->ex[DIR_C2S].items);
 	free(s->ex[DIR_S2C].items);
+	mem_release(s->cfg->budget, sizeof *s);
 	free(s);
 }
 
@@ -1751,6 +1818,10 @@ static void session_end(void *ctx, enum end_reason why, int64_t ts_us)
 	for (size_t i = 0; i < s->n_pend; i++)
 		if (s->pend[i].login != NULL)
 			login_unknown(s, &s->pend[i], ts_us);
+	if (s->pend_dropped > SESS_PENDING_DROP_NOTICES)
+		sess_notice(s, "%llu more commands forgotten at the cap of %d pending",
+			    (unsigned long long)(s->pend_dropped - SESS_PENDING_DROP_NOTICES),
+			    IMAP_MAX_PENDING_TAGS);
 	/* A FIN or RST is the session's own last packet; a timeout or the end
 	 * of the capture is not. */
 	if ((why == END_FIN || why == END_RST) && ts_us > last)
@@ -1770,15 +1841,38 @@ const struct byte_layer_ops imap_session_ops = {
 	.end = session_end,
 };
 
+/* The session struct and its two lexers are charged to the budget (their
+ * buffers too, as they grow).  Without room the flow is not followed; the
+ * notice says so, since the flow table above only sees NULL. */
+static struct imap_session *session_alloc(const struct imap_session_config *cfg,
+					  const struct imap_session_info *info)
+{
+	struct imap_session *s = NULL;
+	char msg[SESS_NOTICE_MAX];
+
+	if (mem_charge(cfg->budget, sizeof *s) == 0) {
+		s = calloc(1, sizeof *s);
+		if (s == NULL)
+			mem_release(cfg->budget, sizeof *s);
+	}
+	if (s == NULL && cfg->notice != NULL &&
+	    (cfg->budget == NULL || cfg->budget->refused <= SESS_MAX_REFUSED_NOTICES)) {
+		snprintf(msg, sizeof msg, "session %llu: %s: not followed",
+			 (unsigned long long)info->id, SESS_WHY_BUDGET);
+		cfg->notice(cfg->notice_ctx, info->id, info->first_ts_us, msg);
+	}
+	return s;
+}
+
 struct imap_session *imap_session_new(const struct imap_session_config *cfg,
 				      const struct imap_session_info *info)
 {
-	struct imap_session *s = calloc(1, sizeof *s);
+	struct imap_session *s;
 	struct imap_lexer_hooks hooks = { 0 };
 	size_t keep = cfg->literal_keep ? cfg->literal_keep : IMAP_DEFAULT_LITERAL_KEEP;
 	struct event ev = { .type = EV_SESSION_START, .ts_us = info->first_ts_us };
 
-	if (s == NULL)
+	if ((s = session_alloc(cfg, info)) == NULL)
 		return NULL;
 	s->cfg = cfg;
 	s->id = info->id;

@@ -9,8 +9,10 @@ int mem_charge(struct mem_budget *mb, size_t n)
 
 	if (mb == NULL)
 		return 0;
-	if (!size_add(mb->used, n, &next) || (mb->limit != 0 && next > mb->limit))
+	if (!size_add(mb->used, n, &next) || (mb->limit != 0 && next > mb->limit)) {
+		mb->refused++;
 		return -1;
+	}
 	mb->used = next;
 	if (next > mb->peak)
 		mb->peak = next;

@@ -319,6 +319,10 @@ static const struct lcase lexer_cases[] = {
 	{ "end of stream inside a line", DIR_C2S, false, 0, {
 		D("A1 NOOP\r\nA2 NOO"), FINISH },
 	  "L:A1 NOOP\nN:stream ended inside a line: 6 bytes dropped\n" },
+	{ "end of stream inside a 4 GB literal says what the literal lost", DIR_S2C, false, 0, {
+		D("* 1 FETCH (BODY[] {4294967296}\r\nhello"), FINISH },
+	  "B1\nD5\nN:stream ended inside a literal of 4294967296 bytes after 5: "
+	  "line of 30 bytes dropped\n" },
 	{ "empty lines are lines", DIR_S2C, false, 0, {
 		D("\r\n\n* OK\r\n") },
 	  "L:\nLb:\nL:* OK\n" },
@@ -412,8 +416,9 @@ static void tok_line(void *ctx, const struct imap_line *line)
 				tok.type == IMAP_TOK_QUOTED ? tok.value : tok.raw);
 		}
 	}
+	/* DEEP: the error is the depth cap (the cursor says which). */
 	if (tok.type == IMAP_TOK_ERROR)
-		tok_put(t, "ERR", tok.raw), t->out[t->len++] = '\0', t->len--;
+		tok_put(t, c.too_deep ? "DEEP" : "ERR", tok.raw), t->out[t->len++] = '\0', t->len--;
 }
 
 static const char *tokens(struct tok_ctx *t, enum stream_dir dir, const char *text, size_t pos)
@@ -486,7 +491,7 @@ static void test_tok_depth(void **state)
 		if (depth > IMAP_MAX_DEPTH) {
 			for (int i = 0; i < depth; i++)
 				line[n++] = ')';
-			w += (size_t)sprintf(want + w, "ERR(");
+			w += (size_t)sprintf(want + w, "DEEP(");
 			for (int i = 0; i < depth; i++)
 				want[w++] = ')';
 			want[w++] = ' ';
@@ -504,7 +509,7 @@ static void test_tok_depth(void **state)
 	for (int i = 0; i < IMAP_MAX_DEPTH; i++)
 		line[n++] = '[';
 	memcpy(line + n, "\r\n", 3);
-	assert_non_null(strstr(tokens(&t, DIR_C2S, line, 0), "ERRBODY["));
+	assert_non_null(strstr(tokens(&t, DIR_C2S, line, 0), "DEEPBODY["));
 }
 
 static void test_unquote(void **state)

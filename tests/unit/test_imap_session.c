@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "imap/imap_lexer.h"
 #include "imap/imap_session.h"
 
 #define MAX_EVENTS 8192
@@ -29,6 +30,9 @@ struct rec {
 	/* state seen just before end */
 	enum imap_session_state state;
 	char mailbox[EV_TEXT];
+	uint64_t capped;	/* the session_end summary's */
+	uint64_t notices_sum;	/* and its notices */
+	int extract_begins;
 };
 
 static int sl(char *o, size_t cap, struct buf_slice s)
@@ -119,6 +123,10 @@ static void rec_event(void *ctx, const struct event *ev)
 	assert_string_equal(ev->client, "192.0.2.1:50000");
 	assert_int_equal(ev->session, 7);
 	fmt_event(line, sizeof line, ev);
+	if (ev->type == EV_SESSION_END) {
+		r->capped = ev->u.end.summary->capped;
+		r->notices_sum = ev->u.end.summary->notices;
+	}
 	assert_true(r->n < MAX_EVENTS);
 	r->ev[r->n++] = strdup(line);
 }
@@ -935,8 +943,9 @@ static void test_pending_cap(void **state)
 		k = snprintf(line, sizeof line, "t%d LOGIN u%d p\r\n", i, i);
 		imap_session_ops.feed(s, DIR_C2S, (const uint8_t *)line, (size_t)k, 3);
 	}
-	assert_int_equal(r.notices, 5);
-	assert_non_null(strstr(r.last_notice, "forgot the oldest (t4 LOGIN)"));
+	/* Five forgotten; only the first three are said at once. */
+	assert_int_equal(r.notices, 3);
+	assert_non_null(strstr(r.last_notice, "forgot the oldest (t2 LOGIN)"));
 	/* the dropped logins are reported as unknown, not lost */
 	assert_string_equal(r.ev[r.n - 1],
 			    "login LOGIN user=u4 unknown tag=t4 plain clear=1 secret=null");
@@ -946,11 +955,114 @@ static void test_pending_cap(void **state)
 	imap_session_ops.feed(s, DIR_S2C, (const uint8_t *)"t0 OK\r\n", 7, 11);
 	assert_string_equal(r.ev[r.n - 1], "S t0 OK [null]  cmd=null lat=-1.000");
 	imap_session_ops.end(s, END_EOF, 20);
+	assert_int_equal(r.notices, 4);
+	assert_string_equal(r.last_notice, "session 7: 2 more commands forgotten at the cap "
+			    "of 1024 pending");
+	assert_int_equal(r.capped, 5);
+	assert_int_equal(r.notices_sum, 4);
 	/* 1029 sent, 5 dropped, 1 answered: 1023 unknown at the end */
 	k = 0;
 	for (size_t i = 0; i < r.n; i++)
 		k += strstr(r.ev[i], " unknown ") != NULL;
 	assert_int_equal(k, 5 + IMAP_MAX_PENDING_TAGS - 1);
+	rec_free(&r);
+}
+
+static void *ex_begin(void *ctx, uint64_t session, const struct extract_meta *m)
+{
+	struct rec *r = ctx;
+
+	(void)session;
+	(void)m;
+	r->extract_begins++;
+	return r;
+}
+
+static void ex_data(void *ctx, void *item, const uint8_t *p, size_t n)
+{
+	(void)ctx, (void)item, (void)p, (void)n;
+}
+
+static void ex_gap(void *ctx, void *item, uint64_t nbytes)
+{
+	(void)ctx, (void)item, (void)nbytes;
+}
+
+static void ex_end(void *ctx, void *item, uint64_t uid, uint64_t seq, bool unsent)
+{
+	(void)ctx, (void)item, (void)uid, (void)seq, (void)unsent;
+}
+
+/* A FETCH response that nests lists past IMAP_MAX_DEPTH before its body:
+ * the walk stops there, the body is not extracted, and that is said once
+ * per line and counted as capped; the next, flat line extracts normally. */
+static void test_depth_cap_extract(void **state)
+{
+	struct imap_session_config cfg = { 0 };
+	struct imap_session_info info = { .id = 7, .client = "192.0.2.1:50000",
+					  .server = "198.51.100.2:143", .first_ts_us = 1 };
+	struct imap_session *s;
+	struct rec r;
+	char line[512];
+	int k, d = IMAP_MAX_DEPTH + 6;
+
+	(void)state;
+	memset(&r, 0, sizeof r);
+	cfg.out = (struct output){ &rec_ops, &r };
+	cfg.notice = rec_notice;
+	cfg.notice_ctx = &r;
+	cfg.extract = (struct imap_extract_hooks){ &r, ex_begin, ex_data, ex_gap, ex_end };
+	s = imap_session_new(&cfg, &info);
+	assert_non_null(s);
+	imap_session_ops.feed(s, DIR_S2C, (const uint8_t *)"* OK hi\r\n", 9, 2);
+	imap_session_ops.feed(s, DIR_C2S, (const uint8_t *)"a1 FETCH 1:2 BODY[]\r\n", 21, 3);
+	k = snprintf(line, sizeof line, "* 1 FETCH (X %.*s BODY[] {5}\r\nhello {3}\r\nabc)\r\n",
+		     d, "((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((");
+	imap_session_ops.feed(s, DIR_S2C, (const uint8_t *)line, (size_t)k, 4);
+	assert_int_equal(r.notices, 1);
+	assert_non_null(strstr(r.last_notice, "server line nests lists deeper than 64"));
+	assert_int_equal(r.extract_begins, 0);
+	k = snprintf(line, sizeof line, "* 2 FETCH (BODY[] {5}\r\nhello)\r\na1 OK done\r\n");
+	imap_session_ops.feed(s, DIR_S2C, (const uint8_t *)line, (size_t)k, 5);
+	assert_int_equal(r.extract_begins, 1);
+	assert_int_equal(r.notices, 1);
+	imap_session_ops.end(s, END_EOF, 20);
+	assert_int_equal(r.capped, 1);
+	rec_free(&r);
+}
+
+/* Session state is charged to --max-memory: a session that does not fit is
+ * refused with a notice, and everything charged is given back at the end. */
+static void test_memory_budget(void **state)
+{
+	struct mem_budget mb = { .limit = 512 };
+	struct imap_session_config cfg = { 0 };
+	struct imap_session_info info = { .id = 7, .client = "192.0.2.1:50000",
+					  .server = "198.51.100.2:143", .first_ts_us = 1 };
+	struct imap_session *s;
+	struct rec r;
+	static const char cmds[] = "a1 LOGIN alice secret\r\na2 SELECT INBOX\r\n"
+				   "a3 AUTHENTICATE PLAIN\r\n";
+
+	(void)state;
+	memset(&r, 0, sizeof r);
+	cfg.out = (struct output){ &rec_ops, &r };
+	cfg.notice = rec_notice;
+	cfg.notice_ctx = &r;
+	cfg.budget = &mb;
+	assert_null(imap_session_new(&cfg, &info));
+	assert_int_equal(r.notices, 1);
+	assert_string_equal(r.last_notice, "session 7: out of memory or over --max-memory: "
+			    "not followed");
+	assert_int_equal(mb.used, 0);
+	mb.limit = 0;
+	s = imap_session_new(&cfg, &info);
+	assert_non_null(s);
+	imap_session_ops.feed(s, DIR_S2C, (const uint8_t *)"* OK hi\r\n", 9, 2);
+	imap_session_ops.feed(s, DIR_C2S, (const uint8_t *)cmds, sizeof cmds - 1, 3);
+	assert_true(mb.used > 0);
+	imap_session_ops.end(s, END_EOF, 20);
+	assert_int_equal(mb.used, 0);
 	rec_free(&r);
 }
 
@@ -1004,6 +1116,8 @@ int main(void)
 		cmocka_unit_test(test_garbage_lines_rate_limited),
 		cmocka_unit_test(test_not_imap),
 		cmocka_unit_test(test_pending_cap),
+		cmocka_unit_test(test_depth_cap_extract),
+		cmocka_unit_test(test_memory_budget),
 		cmocka_unit_test(test_classify),
 	};
 

@@ -270,7 +270,7 @@ static void test_inflate_stream_end(void **state)
 /* zlib's memory is charged to the budget and given back. */
 static void test_inflate_budget(void **state)
 {
-	struct mem_budget mb = { 0, 0, 1000 };
+	struct mem_budget mb = { .limit = 1000 };
 	struct inflate_hooks h = { NULL, NULL, NULL, NULL };
 	struct inflate_session *s;
 

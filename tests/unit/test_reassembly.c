@@ -331,7 +331,7 @@ static void test_gap_snaplen(void **state)
 /* Over the cap the first hole becomes a gap and the queue drains. */
 static void test_ooo_cap(void **state)
 {
-	struct mem_budget mb = { 0, 0, 0 };
+	struct mem_budget mb = { .limit = 0 };
 	struct sink s;
 	struct reasm *r = mk(&s, 20, &mb);
 

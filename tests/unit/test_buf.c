@@ -1,0 +1,65 @@
+/* Bounded buffers and the run's memory budget: growth stops at the buffer's
+ * own maximum and at the shared limit, and every refusal is counted. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <string.h>
+
+#include "util/buf.h"
+
+static void test_budget_limit_and_refusals(void **state)
+{
+	struct mem_budget mb = { .limit = 100 };
+
+	(void)state;
+	assert_int_equal(mem_charge(&mb, 60), 0);
+	assert_int_equal(mem_charge(&mb, 41), -1);	/* 101 > 100: nothing charged */
+	assert_int_equal(mb.used, 60);
+	assert_int_equal(mb.refused, 1);
+	assert_int_equal(mem_charge(&mb, SIZE_MAX), -1);	/* would wrap */
+	assert_int_equal(mb.refused, 2);
+	assert_int_equal(mem_charge(&mb, 40), 0);
+	assert_int_equal(mb.peak, 100);
+	mem_release(&mb, 100);
+	assert_int_equal(mb.used, 0);
+	assert_int_equal(mem_charge(NULL, SIZE_MAX), 0);	/* no budget, no limit */
+}
+
+static void test_buf_charges_budget(void **state)
+{
+	struct mem_budget mb = { .limit = 4096 };
+	struct buf b;
+	uint8_t chunk[1000];
+
+	(void)state;
+	memset(chunk, 'x', sizeof chunk);
+	buf_init(&b, 1 << 20, &mb);
+	while (buf_append(&b, chunk, sizeof chunk) == 0)
+		;
+	/* The budget stopped growth, not the buffer's maximum. */
+	assert_true(b.len <= 4096);
+	assert_true(mb.used <= 4096);
+	assert_true(mb.refused >= 1);
+	assert_int_equal(mb.used, b.cap);
+	buf_free(&b);
+	assert_int_equal(mb.used, 0);
+	/* The buffer's own maximum, with room in the budget. */
+	buf_init(&b, 1500, &mb);
+	assert_int_equal(buf_append(&b, chunk, sizeof chunk), 0);
+	assert_int_equal(buf_append(&b, chunk, sizeof chunk), -1);
+	assert_int_equal(b.len, 1000);
+	buf_free(&b);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_budget_limit_and_refusals),
+		cmocka_unit_test(test_buf_charges_budget),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
