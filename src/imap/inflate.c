@@ -107,11 +107,17 @@ static void dir_break(struct inflate_session *s, enum stream_dir d, uint64_t los
 struct inflate_session *inflate_new(const struct inflate_hooks *hooks,
 				    uint64_t max_total, struct mem_budget *budget)
 {
-	struct inflate_session *s = calloc(1, sizeof *s);
+	struct inflate_session *s;
 	int d;
 
-	if (s == NULL)
+	/* 16 KB of struct besides zlib's own (charged in inflate_zalloc). */
+	if (mem_charge(budget, sizeof *s) != 0)
 		return NULL;
+	s = calloc(1, sizeof *s);
+	if (s == NULL) {
+		mem_release(budget, sizeof *s);
+		return NULL;
+	}
 	s->hooks = *hooks;
 	s->budget = budget;
 	s->max_total = max_total ? max_total : INFLATE_DEFAULT_MAX_TOTAL;
@@ -141,6 +147,7 @@ void inflate_free(struct inflate_session **sp)
 	for (d = 0; d < 2; d++)
 		if (s->dir[d].ready)
 			inflateEnd(&s->dir[d].z);
+	mem_release(s->budget, sizeof *s);
 	free(s);
 	*sp = NULL;
 }

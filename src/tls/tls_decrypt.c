@@ -599,17 +599,25 @@ struct tls_session *tls_session_new(const struct tls_keys *keys,
 				    const struct tls_hooks *hooks,
 				    struct mem_budget *budget)
 {
-	struct tls_session *s = calloc(1, sizeof *s);
+	struct tls_session *s;
 	int d;
 
-	if (s == NULL)
+	/* 20 KB a session, on every flow to an implicit-TLS port: charged, so
+	 * that --max-memory bounds 65536 of them too. */
+	if (mem_charge(budget, sizeof *s) != 0)
 		return NULL;
+	s = calloc(1, sizeof *s);
+	if (s == NULL) {
+		mem_release(budget, sizeof *s);
+		return NULL;
+	}
 	s->dir[0].cx.cx = EVP_CIPHER_CTX_new();
 	s->dir[1].cx.cx = EVP_CIPHER_CTX_new();
 	if (s->dir[0].cx.cx == NULL || s->dir[1].cx.cx == NULL) {
 		EVP_CIPHER_CTX_free(s->dir[0].cx.cx);
 		EVP_CIPHER_CTX_free(s->dir[1].cx.cx);
 		free(s);
+		mem_release(budget, sizeof *s);
 		return NULL;
 	}
 	s->keys = keys;
@@ -637,6 +645,7 @@ void tls_session_free(struct tls_session **sp)
 		EVP_CIPHER_CTX_free(s->dir[d].cx.cx);
 	}
 	buf_free(&s->transcript);
+	mem_release(s->budget, sizeof *s);
 	OPENSSL_cleanse(s, sizeof *s);	/* keys, secrets and plaintext */
 	free(s);
 	*sp = NULL;

@@ -280,7 +280,8 @@ static void test_inflate_budget(void **state)
 	mb.limit = 0;
 	s = inflate_new(&h, 0, &mb);
 	assert_non_null(s);
-	assert_true(mb.used > 0);
+	/* the session struct (16 KB) as well as zlib's two states */
+	assert_true(mb.used > 24 * 1024);
 	inflate_free(&s);
 	assert_int_equal(mb.used, 0);
 }

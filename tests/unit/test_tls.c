@@ -717,6 +717,26 @@ static void test_tls12_prf_sha256(void **state)
 	assert_memory_equal(out, want, 100);
 }
 
+/* The session struct (20 KB) is charged to the run's budget: refused when
+ * it does not fit, given back when freed. */
+static void test_session_budget(void **state)
+{
+	struct mem_budget mb = { .limit = 1000 };
+	struct tls_hooks hooks = { 0 };
+	struct tls_session *s;
+
+	(void)state;
+	assert_null(tls_session_new(NULL, &hooks, &mb));
+	assert_int_equal(mb.used, 0);
+	assert_int_equal(mb.refused, 1);
+	mb.limit = 0;
+	s = tls_session_new(NULL, &hooks, &mb);
+	assert_non_null(s);
+	assert_true(mb.used >= 16 * 1024);
+	tls_session_free(&s);
+	assert_int_equal(mb.used, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -732,6 +752,7 @@ int main(void)
 		cmocka_unit_test(test_reasons),
 		cmocka_unit_test(test_wrong_key),
 		cmocka_unit_test(test_midstream),
+		cmocka_unit_test(test_session_budget),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
