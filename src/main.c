@@ -35,6 +35,7 @@
 #define MAX_KEYLOGS 64
 #define PROGRESS_EVERY_PKTS 0x3fff	/* look at the clock every 16384 packets */
 #define PROGRESS_INTERVAL_NS 250000000LL
+#define MAX_NOTICES_SHOWN 1000	/* stderr lines per run; the rest are counted */
 #define DEFAULT_MAX_MEMORY ((size_t)1 << 30)	/* 1 GiB for all buffers */
 
 enum exit_code { EXIT_OK = 0, EXIT_INPUT = 1, EXIT_USAGE = 2 };
@@ -86,6 +87,7 @@ struct run {
 	struct tls_keys *keys;
 	int64_t last_ts_us;
 	uint64_t notices;
+	uint64_t notices_hidden;	/* past MAX_NOTICES_SHOWN */
 	char live_filter[FLOW_MAX_PORTS * 16];	/* the IMAP ports, for -i */
 	bool prepass;
 	bool progress;			/* a progress line on stderr */
@@ -410,6 +412,11 @@ static void run_notice(void *ctx, uint64_t session, int64_t ts_us, const char *m
 	if (session != 0 && ((r->opt->only_session != 0 && session != r->opt->only_session) ||
 			     (r->opt->only_user != NULL && !user_session(r, session))))
 		return;	/* a session the user filtered out */
+	/* A million damaged sessions must not mean a million stderr lines. */
+	if (r->notices - r->notices_hidden > MAX_NOTICES_SHOWN) {
+		r->notices_hidden++;
+		return;
+	}
 	if (session != 0 && strncmp(msg, "session ", 8) != 0)
 		fprintf(stderr, "imapscope: session %" PRIu64 ": %s\n", session, msg);
 	else
@@ -900,8 +907,21 @@ int main(int argc, char **argv)
 		run_inputs(&r);
 		r.scfg = real;
 		r.prepass = false;
+		r.notices = 0;
+		r.budget.refused = 0;
 	}
 	status = run_inputs(&r);
+	if (r.budget.refused != 0) {
+		char msg[256];
+
+		snprintf(msg, sizeof msg, "%" PRIu64 " allocations refused by --max-memory "
+			 "(peak %zu bytes): data was dropped, as the notices and the "
+			 "sessions' \"capped\" counts say", r.budget.refused, r.budget.peak);
+		run_notice(&r, 0, r.last_ts_us, msg);
+	}
+	if (r.notices_hidden != 0 && !opt.quiet)
+		fprintf(stderr, "imapscope: %" PRIu64 " more notices not shown\n",
+			r.notices_hidden);
 	if (r.streams != NULL) {
 		char err[STREAMS_ERRLEN];
 

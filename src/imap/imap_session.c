@@ -1843,24 +1843,32 @@ const struct byte_layer_ops imap_session_ops = {
 
 /* The session struct and its two lexers are charged to the budget (their
  * buffers too, as they grow).  Without room the flow is not followed; the
- * notice says so, since the flow table above only sees NULL. */
+ * notice says so here, since the flow table above only sees NULL. */
+static void notice_not_followed(const struct imap_session_config *cfg,
+				const struct imap_session_info *info)
+{
+	char msg[SESS_NOTICE_MAX];
+
+	if (cfg->notice == NULL ||
+	    (cfg->budget != NULL && cfg->budget->refused > SESS_MAX_REFUSED_NOTICES))
+		return;
+	snprintf(msg, sizeof msg, "session %llu: %s: not followed",
+		 (unsigned long long)info->id, SESS_WHY_BUDGET);
+	cfg->notice(cfg->notice_ctx, info->id, info->first_ts_us, msg);
+}
+
 static struct imap_session *session_alloc(const struct imap_session_config *cfg,
 					  const struct imap_session_info *info)
 {
 	struct imap_session *s = NULL;
-	char msg[SESS_NOTICE_MAX];
 
 	if (mem_charge(cfg->budget, sizeof *s) == 0) {
 		s = calloc(1, sizeof *s);
 		if (s == NULL)
 			mem_release(cfg->budget, sizeof *s);
 	}
-	if (s == NULL && cfg->notice != NULL &&
-	    (cfg->budget == NULL || cfg->budget->refused <= SESS_MAX_REFUSED_NOTICES)) {
-		snprintf(msg, sizeof msg, "session %llu: %s: not followed",
-			 (unsigned long long)info->id, SESS_WHY_BUDGET);
-		cfg->notice(cfg->notice_ctx, info->id, info->first_ts_us, msg);
-	}
+	if (s == NULL)
+		notice_not_followed(cfg, info);
 	return s;
 }
 
@@ -1896,6 +1904,7 @@ struct imap_session *imap_session_new(const struct imap_session_config *cfg,
 	s->lx[DIR_C2S] = imap_lexer_new(DIR_C2S, info->mid_stream, keep, cfg->budget, &hooks);
 	s->lx[DIR_S2C] = imap_lexer_new(DIR_S2C, info->mid_stream, keep, cfg->budget, &hooks);
 	if (s->lx[DIR_C2S] == NULL || s->lx[DIR_S2C] == NULL) {
+		notice_not_followed(cfg, info);
 		session_free(s);
 		return NULL;
 	}

@@ -356,6 +356,7 @@ static int json_summary(struct buf *b, const struct session_summary *s)
 	       LIT(b, ",\"gaps\":") | output_append_u64(b, s->gaps) |
 	       LIT(b, ",\"gap_bytes\":") | output_append_u64(b, s->gap_bytes) |
 	       LIT(b, ",\"notices\":") | output_append_u64(b, s->notices) |
+	       LIT(b, ",\"capped\":") | output_append_u64(b, s->capped) |
 	       LIT(b, ",\"literals_fetched\":") | output_append_u64(b, s->literals_fetched) |
 	       LIT(b, ",\"literals_appended\":") | output_append_u64(b, s->literals_appended) |
 	       LIT(b, ",\"duration_ms\":") | output_append_milli(b, s->duration_us) |

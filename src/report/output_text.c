@@ -477,6 +477,8 @@ static int text_session_end(struct output_text *ot, struct buf *b, const struct 
 		      text_bytes(b, s->gap_bytes) | LIT(b, " missing)");
 	if (s->notices != 0)
 		rc |= LIT(b, ", ") | text_count(b, s->notices, "notice");
+	if (s->capped != 0)
+		rc |= LIT(b, ", ") | output_append_u64(b, s->capped) | LIT(b, " over a cap");
 	return rc;
 }
 
