@@ -57,6 +57,10 @@ void buf_reset(struct buf *b);
 /* Release the memory; the buffer may be used again after buf_init. */
 void buf_free(struct buf *b);
 
+/* Whether s equals word, ASCII letters compared without case; word is
+ * upper case and NUL-terminated (IMAP keywords: "LOGIN", "BODY"). */
+bool buf_slice_ieq(struct buf_slice s, const char *word);
+
 /* Overflow-checked size arithmetic: false if the result would wrap. */
 static inline bool size_add(size_t a, size_t b, size_t *r)
 {

@@ -16,6 +16,12 @@ enum stream_dir {
 	DIR_S2C = 1,
 };
 
+/* "c2s" or "s2c", as the contract spells directions. */
+static inline const char *stream_dir_name(enum stream_dir d)
+{
+	return d == DIR_C2S ? "c2s" : "s2c";
+}
+
 /* Why a session ended; the names are the contract's session_end reasons. */
 enum end_reason {
 	END_FIN = 0,

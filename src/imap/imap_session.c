@@ -185,23 +185,6 @@ static struct buf_slice bslice(const struct buf *b)
 	return (struct buf_slice){ b->data ? b->data : (const uint8_t *)"", b->len };
 }
 
-static bool slice_is(struct buf_slice s, const char *word)
-{
-	size_t n = strlen(word);
-
-	if (s.len != n)
-		return false;
-	for (size_t i = 0; i < n; i++) {
-		uint8_t c = s.ptr[i];
-
-		if (c >= 'a' && c <= 'z')
-			c = (uint8_t)(c - 'a' + 'A');
-		if (c != (uint8_t)word[i])
-			return false;
-	}
-	return true;
-}
-
 static bool name_is(const char *name, const char *word)
 {
 	return strcmp(name, word) == 0;
@@ -775,7 +758,7 @@ static struct login_attempt *auth_command(struct imap_session *s, const struct i
 	imap_tok_init(&c, line, cmd->args_off);
 	imap_tok_next(&c, &mt);
 	imap_tok_next(&c, &ir);
-	if (ir.type == IMAP_TOK_ATOM && !slice_is(ir.value, "="))
+	if (ir.type == IMAP_TOK_ATOM && !buf_slice_ieq(ir.value, "="))
 		*secret_r = ir.raw;
 	a = attempt_new(true, s->cfg->budget);
 	if (a == NULL)
@@ -856,7 +839,7 @@ static void on_command(struct imap_session *s, const struct imap_line *line,
 static void sasl_line(struct imap_session *s, const struct imap_line *line)
 {
 	struct buf_slice t = line->text;
-	bool plain = s->cfg->show_secrets || t.len == 0 || slice_is(t, "*") || slice_is(t, "=");
+	bool plain = s->cfg->show_secrets || t.len == 0 || buf_slice_ieq(t, "*") || buf_slice_ieq(t, "=");
 
 	imap_sasl_response(&s->sasl->sasl, t.ptr, t.len);
 	emit_continuation(s, DIR_C2S, plain ? t : cslice(SESS_REDACTED), line->ts_last_us);
@@ -875,7 +858,7 @@ static void c2s_line(struct imap_session *s, const struct imap_line *line)
 		return;		/* a stray empty line is harmless */
 	/* Picked up mid-stream, DONE ends an IDLE we did not see begin; its
 	 * completion is then the server line to find sync on. */
-	if ((s->idling || (s->mid_stream && s->n_pend == 0)) && slice_is(line->text, "DONE")) {
+	if ((s->idling || (s->mid_stream && s->n_pend == 0)) && buf_slice_ieq(line->text, "DONE")) {
 		s->orphan_done = !s->idling;
 		s->idling = false;
 		emit_continuation(s, DIR_C2S, line->text, line->ts_last_us);
@@ -910,7 +893,7 @@ static bool slice_ci_prefix(struct buf_slice s, const char *w)
 {
 	size_t n = strlen(w);
 
-	return s.len >= n && slice_is((struct buf_slice){ s.ptr, n }, w);
+	return s.len >= n && buf_slice_ieq((struct buf_slice){ s.ptr, n }, w);
 }
 
 /* A FETCH item whose value is message text: BODY[...] (BODY.PEEK[...] is
@@ -920,7 +903,7 @@ static bool fetch_body_name(struct buf_slice n)
 {
 	return slice_ci_prefix(n, "BODY[") || slice_ci_prefix(n, "BODY.PEEK[") ||
 	       slice_ci_prefix(n, "BINARY[") || slice_ci_prefix(n, "BINARY.PEEK[") ||
-	       slice_is(n, "RFC822") || slice_is(n, "RFC822.HEADER") || slice_is(n, "RFC822.TEXT");
+	       buf_slice_ieq(n, "RFC822") || buf_slice_ieq(n, "RFC822.HEADER") || buf_slice_ieq(n, "RFC822.TEXT");
 }
 
 /* What "* N FETCH (name value name value ..." says so far. */
@@ -944,9 +927,9 @@ static bool fetch_scan(const struct imap_line *line, struct fetch_scan *fs)
 
 	memset(fs, 0, sizeof *fs);
 	imap_tok_init(&c, line, 0);
-	if (imap_tok_next(&c, &t) != IMAP_TOK_ATOM || !slice_is(t.value, "*") ||
+	if (imap_tok_next(&c, &t) != IMAP_TOK_ATOM || !buf_slice_ieq(t.value, "*") ||
 	    imap_tok_next(&c, &t) != IMAP_TOK_ATOM || !slice_u64(t.value, &fs->seq) ||
-	    imap_tok_next(&c, &t) != IMAP_TOK_ATOM || !slice_is(t.value, "FETCH") ||
+	    imap_tok_next(&c, &t) != IMAP_TOK_ATOM || !buf_slice_ieq(t.value, "FETCH") ||
 	    imap_tok_next(&c, &t) != IMAP_TOK_LPAREN)
 		return false;
 	while (imap_tok_next(&c, &t) != IMAP_TOK_END && t.type != IMAP_TOK_ERROR) {
@@ -960,7 +943,7 @@ static bool fetch_scan(const struct imap_line *line, struct fetch_scan *fs)
 			name = t.value;
 			want_name = false;
 		} else {
-			if (slice_is(name, "UID") && t.type == IMAP_TOK_ATOM)
+			if (buf_slice_ieq(name, "UID") && t.type == IMAP_TOK_ATOM)
 				slice_u64(t.value, &fs->uid);
 			fs->name = name;
 			fs->lit = t.type == IMAP_TOK_LITERAL ? t.lit : NULL;
@@ -1028,7 +1011,7 @@ static bool append_body_meta(struct imap_session *s, const struct imap_line *par
 		return false;
 	while (imap_tok_next(&c, &t) != IMAP_TOK_END && t.type != IMAP_TOK_ERROR) {
 		if (t.type == IMAP_TOK_LPAREN)
-			utf8 = c.depth == 1 && prev.type == IMAP_TOK_ATOM && slice_is(prev.value, "UTF8");
+			utf8 = c.depth == 1 && prev.type == IMAP_TOK_ATOM && buf_slice_ieq(prev.value, "UTF8");
 		prev = t;
 	}
 	if (c.too_deep)

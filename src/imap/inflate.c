@@ -64,11 +64,6 @@ static void inflate_zfree(voidpf opaque, voidpf p)
 	free(b);
 }
 
-static const char *dir_name(enum stream_dir d)
-{
-	return d == DIR_C2S ? "c2s" : "s2c";
-}
-
 static void notice(struct inflate_session *s, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
@@ -99,7 +94,7 @@ static void dir_break(struct inflate_session *s, enum stream_dir d, uint64_t los
 		id->ready = false;
 	}
 	notice(s, "COMPRESS: %s %s; the rest of this direction cannot be decoded",
-	       dir_name(d), why);
+	       stream_dir_name(d), why);
 	if (s->hooks.gap != NULL)
 		s->hooks.gap(s->hooks.ctx, d, lost, ts);
 }
@@ -205,7 +200,7 @@ static void inflate_piece(struct inflate_session *s, enum stream_dir d,
 			if (z->avail_in > 0)
 				dir_break(s, d, z->avail_in, ts_us, "deflate stream ended early");
 			else
-				notice(s, "COMPRESS: %s deflate stream ended", dir_name(d));
+				notice(s, "COMPRESS: %s deflate stream ended", stream_dir_name(d));
 			return;
 		}
 	} while (z->avail_in > 0 || z->avail_out == 0);

@@ -19,7 +19,7 @@ const char *event_type_name(enum event_type t)
 
 const char *event_dir_name(enum stream_dir d)
 {
-	return d == DIR_S2C ? "s2c" : "c2s";
+	return stream_dir_name(d);
 }
 
 const char *event_end_reason_name(enum end_reason r)

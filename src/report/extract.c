@@ -112,23 +112,6 @@ struct extract *extract_new(const char *dir, char err[EXTRACT_ERRLEN])
 
 /* --- names ------------------------------------------------------------- */
 
-static bool extract_ci_equal(struct buf_slice s, const char *w)
-{
-	size_t n = strlen(w);
-
-	if (s.len != n)
-		return false;
-	for (size_t i = 0; i < n; i++) {
-		uint8_t c = s.ptr[i];
-
-		if (c >= 'a' && c <= 'z')
-			c = (uint8_t)(c - 'a' + 'A');
-		if (c != (uint8_t)w[i])
-			return false;
-	}
-	return true;
-}
-
 bool extract_section_is_whole(struct buf_slice section)
 {
 	static const char *const whole[] = {
@@ -138,7 +121,7 @@ bool extract_section_is_whole(struct buf_slice section)
 	if (section.ptr == NULL)
 		return true;	/* APPEND */
 	for (size_t i = 0; i < sizeof whole / sizeof whole[0]; i++)
-		if (extract_ci_equal(section, whole[i]))
+		if (buf_slice_ieq(section, whole[i]))
 			return true;
 	return false;
 }

@@ -510,12 +510,6 @@ static const char *logins_result(enum login_result r)
 	return r == LOGIN_OK ? "ok" : r == LOGIN_FAIL ? "FAIL" : "unknown";
 }
 
-static const char *logins_transport(enum transport t)
-{
-	return t == TRANSPORT_STARTTLS ? "starttls" : t == TRANSPORT_IMPLICIT_TLS ? "implicit_tls"
-										    : "plain";
-}
-
 /* The flag names in a fixed order, sep between them. */
 static int logins_flag_list(struct buf *b, const struct logins_flags *f, bool json)
 {
@@ -587,7 +581,7 @@ static int logins_row(struct logins *lg, struct buf *b, const struct event *ev,
 	      logins_wire_cell(b, ev->u.login.user, "-", LOGINS_W_USER) |
 	      logins_wire_cell(b, ev->u.login.mechanism, "?", LOGINS_W_MECH) |
 	      logins_cell(b, logins_result(ev->u.login.result), LOGINS_W_RESULT) |
-	      logins_cell(b, logins_transport(ev->u.login.transport), LOGINS_W_TRANSPORT) |
+	      logins_cell(b, event_transport_name(ev->u.login.transport), LOGINS_W_TRANSPORT) |
 	      logins_cell(b, ev->u.login.cleartext_secret ? "yes" : "no", LOGINS_W_CLEAR) |
 	      logins_flags_cell(b, f);
 	cells_end = b->len;

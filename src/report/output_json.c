@@ -15,58 +15,6 @@
 /* Append a string literal without strlen. */
 #define LIT(b, s) output_put((b), (s), sizeof(s) - 1)
 
-/* ---- names (kept here so the outputs do not wait on event.c) ---- */
-
-static const char *const json_type_names[EV_N_TYPES] = {
-#define X(name, text) [name] = text,
-	EVENT_TYPES(X)
-#undef X
-};
-
-static const char *json_type_name(enum event_type t)
-{
-	return (unsigned)t < EV_N_TYPES ? json_type_names[t] : "unknown";
-}
-
-static const char *json_dir_name(enum stream_dir d)
-{
-	return d == DIR_S2C ? "s2c" : "c2s";
-}
-
-/* END_EVICTED is a timeout forced by the flow cap; the contract has no
- * separate word for it. */
-static const char *json_end_reason(enum end_reason r)
-{
-	switch (r) {
-	case END_FIN: return "fin";
-	case END_RST: return "rst";
-	case END_TIMEOUT: return "timeout";
-	case END_EOF: return "eof";
-	case END_EVICTED: return "timeout";
-	}
-	return "eof";
-}
-
-static const char *json_login_result(enum login_result r)
-{
-	switch (r) {
-	case LOGIN_OK: return "ok";
-	case LOGIN_FAIL: return "fail";
-	case LOGIN_UNKNOWN: break;
-	}
-	return "unknown";
-}
-
-static const char *json_transport(enum transport t)
-{
-	switch (t) {
-	case TRANSPORT_STARTTLS: return "starttls";
-	case TRANSPORT_IMPLICIT_TLS: return "implicit_tls";
-	case TRANSPORT_PLAIN: break;
-	}
-	return "plain";
-}
-
 /* ---- numbers and time ---- */
 
 char *output_fmt_u64(char tmp[20], uint64_t v)
@@ -275,7 +223,7 @@ static int json_command(struct buf *b, const struct event *ev)
 
 static int json_continuation(struct buf *b, const struct event *ev)
 {
-	return LIT(b, ",\"dir\":") | json_cstr(b, json_dir_name(ev->u.continuation.dir)) |
+	return LIT(b, ",\"dir\":") | json_cstr(b, event_dir_name(ev->u.continuation.dir)) |
 	       LIT(b, ",\"text\":") | json_slice(b, ev->u.continuation.text);
 }
 
@@ -302,11 +250,11 @@ static int json_login(struct buf *b, const struct event *ev)
 {
 	int rc = LIT(b, ",\"user\":") | json_slice(b, ev->u.login.user) |
 		 LIT(b, ",\"mechanism\":") | json_slice(b, ev->u.login.mechanism) |
-		 LIT(b, ",\"result\":") | json_cstr(b, json_login_result(ev->u.login.result)) |
+		 LIT(b, ",\"result\":") | json_cstr(b, event_login_result_name(ev->u.login.result)) |
 		 LIT(b, ",\"client\":") | json_cstr(b, ev->client) |
 		 LIT(b, ",\"server\":") | json_cstr(b, ev->server) |
 		 LIT(b, ",\"tag\":") | json_slice(b, ev->u.login.tag) |
-		 LIT(b, ",\"transport\":") | json_cstr(b, json_transport(ev->u.login.transport)) |
+		 LIT(b, ",\"transport\":") | json_cstr(b, event_transport_name(ev->u.login.transport)) |
 		 LIT(b, ",\"cleartext_secret\":") | json_bool(b, ev->u.login.cleartext_secret) |
 		 LIT(b, ",\"code\":") | json_slice(b, ev->u.login.code) |
 		 LIT(b, ",\"text\":") | json_slice(b, ev->u.login.text);
@@ -335,7 +283,7 @@ static int json_compress(struct buf *b, const struct event *ev)
 
 static int json_gap(struct buf *b, const struct event *ev)
 {
-	return LIT(b, ",\"dir\":") | json_cstr(b, json_dir_name(ev->u.gap.dir)) |
+	return LIT(b, ",\"dir\":") | json_cstr(b, event_dir_name(ev->u.gap.dir)) |
 	       LIT(b, ",\"bytes\":") | output_append_u64(b, ev->u.gap.bytes) |
 	       LIT(b, ",\"offset\":") | output_append_u64(b, ev->u.gap.offset);
 }
@@ -365,14 +313,14 @@ static int json_summary(struct buf *b, const struct session_summary *s)
 
 static int json_session_end(struct buf *b, const struct event *ev)
 {
-	return LIT(b, ",\"reason\":") | json_cstr(b, json_end_reason(ev->u.end.reason)) |
+	return LIT(b, ",\"reason\":") | json_cstr(b, event_end_reason_name(ev->u.end.reason)) |
 	       LIT(b, ",\"summary\":") | json_summary(b, ev->u.end.summary);
 }
 
 /* Type names are fixed ASCII words: no escaping needed. */
 static int json_type_append(struct buf *b, enum event_type t)
 {
-	const char *name = json_type_name(t);
+	const char *name = event_type_name(t);
 
 	return buf_append(b, name, strlen(name));
 }

@@ -383,11 +383,6 @@ static int text_response(struct output_text *ot, struct buf *b, const struct eve
 	       text_rest(b, ev->u.response.text) | text_latency(b, ev->u.response.latency_ms);
 }
 
-static const char *text_login_result(enum login_result r)
-{
-	return r == LOGIN_OK ? "ok" : r == LOGIN_FAIL ? "fail" : "unknown";
-}
-
 static int text_login(struct output_text *ot, struct buf *b, const struct event *ev)
 {
 	const char *color = ev->u.login.result == LOGIN_FAIL ? TEXT_COLOR_BAD : TEXT_COLOR_META;
@@ -398,7 +393,7 @@ static int text_login(struct output_text *ot, struct buf *b, const struct event 
 	else
 		rc |= LIT(b, "(unknown user)");
 	rc |= LIT(b, " via ") | text_slice(b, ev->u.login.mechanism) | LIT(b, ": ") |
-	      text_str(b, text_login_result(ev->u.login.result)) |
+	      text_str(b, event_login_result_name(ev->u.login.result)) |
 	      text_code(b, ev->u.login.code) | text_rest(b, ev->u.login.text);
 	if (ev->u.login.transport == TRANSPORT_STARTTLS)
 		rc |= LIT(b, " (over STARTTLS)");

@@ -535,11 +535,6 @@ struct tls_session {
 #define WHY_INCOMPLETE	"the handshake is incomplete in the capture"
 #define WHY_LOST	"a gap in the capture hid the handshake"
 
-static const char *dir_name(enum stream_dir d)
-{
-	return d == DIR_C2S ? "c2s" : "s2c";
-}
-
 static void notice(struct tls_session *s, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
@@ -888,7 +883,7 @@ static void tls13_key_update(struct tls_session *s, enum stream_dir d)
 	if (tls_hkdf_expand_label(s->suite->prf, cs->secret, len, "traffic upd", NULL, 0,
 				  next, len) < 0 || tls13_set_secret(s, cs, next, len) < 0) {
 		cs->ready = false;
-		notice(s, "TLS: %s key update failed", dir_name(d));
+		notice(s, "TLS: %s key update failed", stream_dir_name(d));
 	}
 	OPENSSL_cleanse(next, sizeof next);
 }
@@ -941,7 +936,7 @@ static void handshake_bytes(struct tls_session *s, enum stream_dir d,
 	int rc;
 
 	if (tls_hs_append(r, p, n) < 0) {
-		notice(s, "TLS: %s handshake message over %u bytes dropped", dir_name(d),
+		notice(s, "TLS: %s handshake message over %u bytes dropped", stream_dir_name(d),
 		       TLS_MAX_HANDSHAKE_MSG);
 		buf_reset(&r->b);
 		return;
@@ -951,7 +946,7 @@ static void handshake_bytes(struct tls_session *s, enum stream_dir d,
 		tls_hs_pop(r);
 	}
 	if (rc < 0) {
-		notice(s, "TLS: %s handshake message over %u bytes dropped", dir_name(d),
+		notice(s, "TLS: %s handshake message over %u bytes dropped", stream_dir_name(d),
 		       TLS_MAX_HANDSHAKE_MSG);
 		buf_reset(&r->b);
 	}
@@ -962,7 +957,7 @@ static void handshake_bytes(struct tls_session *s, enum stream_dir d,
 static void on_alert(struct tls_session *s, enum stream_dir d, const uint8_t *p, size_t n)
 {
 	if (n >= 2 && p[1] != TLS_ALERT_CLOSE_NOTIFY)
-		notice(s, "TLS: %s alert, level %u description %u", dir_name(d), p[0], p[1]);
+		notice(s, "TLS: %s alert, level %u description %u", stream_dir_name(d), p[0], p[1]);
 }
 
 /* Content that came out of a record (plain or decrypted). */
@@ -1061,7 +1056,7 @@ static void protected_record(struct tls_session *s, enum stream_dir d, const uin
 			return;
 		}
 		notice(s, "TLS: %s record %" PRIu64 " failed authentication; %zu bytes skipped",
-		       dir_name(d), dd->cs.seq, plen);
+		       stream_dir_name(d), dd->cs.seq, plen);
 		emit_gap(s, d, plen, ts);
 		dd->cs.seq++;
 		return;
@@ -1091,7 +1086,7 @@ static void change_cipher_spec(struct tls_session *s, enum stream_dir d)
 		/* a renegotiation whose keys are unknown */
 		if (dd->cs.ready)
 			notice(s, "TLS: %s renegotiated without keys; not decrypted further",
-			       dir_name(d));
+			       stream_dir_name(d));
 		dd->cs.ready = false;
 		return;
 	}
@@ -1178,7 +1173,7 @@ static void dir_dead(struct tls_session *s, enum stream_dir d, const char *why)
 
 	dd->dead = true;
 	buf_free(&dd->rec);
-	notice(s, "TLS: %s %s; the rest of this direction is not decoded", dir_name(d), why);
+	notice(s, "TLS: %s %s; the rest of this direction is not decoded", stream_dir_name(d), why);
 	if (s->outcome == OUTCOME_PENDING)
 		give_up(s, WHY_INCOMPLETE);
 }
@@ -1262,7 +1257,7 @@ void tls_session_gap(struct tls_session *s, enum stream_dir d, uint64_t nbytes,
 	buf_reset(&dd->hs.b);
 	dd->lost = true;
 	notice(s, "TLS: %s lost %" PRIu64 " bytes at a record boundary; looking for the next record",
-	       dir_name(d), nbytes);
+	       stream_dir_name(d), nbytes);
 	emit_gap(s, d, nbytes, ts_us);
 }
 

@@ -26,6 +26,21 @@ void mem_release(struct mem_budget *mb, size_t n)
 	mb->used = n > mb->used ? 0 : mb->used - n;
 }
 
+bool buf_slice_ieq(struct buf_slice s, const char *word)
+{
+	size_t i;
+
+	for (i = 0; i < s.len; i++) {
+		uint8_t c = s.ptr[i];
+
+		if (c >= 'a' && c <= 'z')
+			c = (uint8_t)(c - 'a' + 'A');
+		if (word[i] == '\0' || c != (uint8_t)word[i])
+			return false;
+	}
+	return word[i] == '\0';
+}
+
 void buf_init(struct buf *b, size_t max, struct mem_budget *budget)
 {
 	b->data = NULL;
