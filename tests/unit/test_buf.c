@@ -54,11 +54,25 @@ static void test_buf_charges_budget(void **state)
 	buf_free(&b);
 }
 
+static void test_slice_ieq(void **state)
+{
+	(void)state;
+	assert_true(buf_slice_ieq((struct buf_slice){ (const uint8_t *)"login", 5 }, "LOGIN"));
+	assert_true(buf_slice_ieq((struct buf_slice){ (const uint8_t *)"LoGiN", 5 }, "LOGIN"));
+	assert_false(buf_slice_ieq((struct buf_slice){ (const uint8_t *)"logins", 6 }, "LOGIN"));
+	assert_false(buf_slice_ieq((struct buf_slice){ (const uint8_t *)"logi", 4 }, "LOGIN"));
+	assert_false(buf_slice_ieq((struct buf_slice){ (const uint8_t *)"log\0n", 5 }, "LOGIN"));
+	assert_true(buf_slice_ieq((struct buf_slice){ NULL, 0 }, ""));
+	/* only ASCII letters fold: 0xe9 is not 0xc9 */
+	assert_false(buf_slice_ieq((struct buf_slice){ (const uint8_t *)"\xe9", 1 }, "\xc9"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_budget_limit_and_refusals),
 		cmocka_unit_test(test_buf_charges_budget),
+		cmocka_unit_test(test_slice_ieq),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
