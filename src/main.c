@@ -22,6 +22,7 @@
 #include "net/decode.h"
 #include "net/flow.h"
 #include "report/event.h"
+#include "report/filter.h"
 #include "report/extract.h"
 #include "report/logins.h"
 #include "report/output_json.h"
@@ -60,9 +61,7 @@ struct options {
 	struct logins_opts logins_opts;
 	bool show_secrets;
 	int color;			/* -1 auto, 0 never, 1 always */
-	uint64_t only_session;		/* 0: all */
-	const char *only_host;
-	const char *only_user;
+	struct filter_opts only;	/* --session, --host, --user */
 	uint64_t max_packets;
 	unsigned duration_s;
 	const char *save_path;
@@ -78,7 +77,8 @@ struct run {
 	struct mem_budget budget;
 	struct imap_session_config scfg;
 	struct output out;		/* the chosen output */
-	struct output filtered;		/* out behind --session/--host */
+	struct filter *filter;		/* in front of out: --session/--host/--user */
+	struct output filtered;
 	struct streams *streams;
 	struct extract *extract;	/* --extract, or NULL */
 	struct flow_table *flows;
@@ -93,8 +93,6 @@ struct run {
 	bool progress;			/* a progress line on stderr */
 	uint64_t pkts;
 	struct timespec started, last_progress;			/* the --user pass that only finds sessions */
-	uint64_t *user_sessions;	/* sessions where --user logged in, sorted */
-	size_t n_user_sessions, cap_user_sessions;
 };
 
 static volatile sig_atomic_t g_stop;	/* set by SIGINT/SIGTERM/SIGALRM */
@@ -309,10 +307,10 @@ static void parse_options(struct options *o, int argc, char **argv)
 		case OPT_SUMMARY: o->summary = true; break;
 		case OPT_STREAMS: o->streams_dir = optarg; break;
 		case OPT_SESSION:
-			o->only_session = parse_u64(optarg, "bad session number '%s'");
+			o->only.session = parse_u64(optarg, "bad session number '%s'");
 			break;
-		case OPT_USER: o->only_user = optarg; break;
-		case OPT_HOST: o->only_host = optarg; break;
+		case OPT_USER: o->only.user = optarg; break;
+		case OPT_HOST: o->only.host = optarg; break;
 		case OPT_COLOR:
 			if (strcmp(optarg, "auto") == 0)
 				o->color = -1;
@@ -378,7 +376,7 @@ static void parse_options(struct options *o, int argc, char **argv)
 		die_usage("%s", "no input: give a capture file, '-' for stdin, or -i IFACE");
 	if (o->bpf != NULL)
 		check_filter(o->bpf);
-	if (o->only_user != NULL) {
+	if (o->only.user != NULL) {
 		size_t i;
 
 		for (i = 0; i < o->n_inputs; i++)
@@ -395,9 +393,6 @@ static void parse_options(struct options *o, int argc, char **argv)
 
 /* --- hooks ------------------------------------------------------------ */
 
-static bool session_wanted(const struct run *r, uint64_t id, const char *client,
-			   const char *server);
-static bool user_session(const struct run *r, uint64_t id);
 
 static void run_notice(void *ctx, uint64_t session, int64_t ts_us, const char *msg)
 {
@@ -409,8 +404,7 @@ static void run_notice(void *ctx, uint64_t session, int64_t ts_us, const char *m
 		return;
 	if (r->progress)
 		fputs("\r\033[K", stderr);	/* the notice replaces the progress line */
-	if (session != 0 && ((r->opt->only_session != 0 && session != r->opt->only_session) ||
-			     (r->opt->only_user != NULL && !user_session(r, session))))
+	if (session != 0 && !filter_wants_id(r->filter, session))
 		return;	/* a session the user filtered out */
 	/* A million damaged sessions must not mean a million stderr lines. */
 	if (r->notices - r->notices_hidden > MAX_NOTICES_SHOWN) {
@@ -479,50 +473,9 @@ static void *run_open(void *ctx, const struct flow_info *fi)
 		.first_ts_us = fi->first_ts_us,
 	};
 
-	if (r->streams != NULL && session_wanted(r, fi->session_id, info.client, info.server))
+	if (r->streams != NULL && filter_wants(r->filter, fi->session_id, info.client, info.server))
 		streams_open(r->streams, fi->session_id, info.client, info.server);
 	return imap_session_new(&r->scfg, &info);
-}
-
-/* --session and --host: a filter in front of the chosen output. */
-static bool host_matches(const char *endpoint, const char *host)
-{
-	size_t hl = strlen(host);
-
-	if (endpoint[0] == '[')
-		return strncmp(endpoint + 1, host, hl) == 0 && endpoint[1 + hl] == ']';
-	return strncmp(endpoint, host, hl) == 0 && endpoint[hl] == ':';
-}
-
-static bool user_session(const struct run *r, uint64_t id)
-{
-	size_t lo = 0, hi = r->n_user_sessions;
-
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-
-		if (r->user_sessions[mid] == id)
-			return true;
-		if (r->user_sessions[mid] < id)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return false;
-}
-
-/* --session, --host and --user, for every output and --streams alike. */
-static bool session_wanted(const struct run *r, uint64_t id, const char *client,
-			   const char *server)
-{
-	const struct options *o = r->opt;
-
-	if (o->only_session != 0 && id != o->only_session)
-		return false;
-	if (o->only_host != NULL && !host_matches(client, o->only_host) &&
-	    !host_matches(server, o->only_host))
-		return false;
-	return o->only_user == NULL || user_session(r, id);
 }
 
 /* --extract: the session's body hooks, behind --session, --host and --user
@@ -531,7 +484,7 @@ static void *run_extract_begin(void *ctx, uint64_t session, const struct extract
 {
 	struct run *r = ctx;
 
-	if (!session_wanted(r, session, m->client, m->server))
+	if (!filter_wants(r->filter, session, m->client, m->server))
 		return NULL;
 	return extract_begin(r->extract, session, m);
 }
@@ -551,90 +504,6 @@ static void run_extract_end(void *ctx, void *item, uint64_t uid, uint64_t seq, b
 	extract_end(((struct run *)ctx)->extract, item, uid, seq, unsent);
 }
 
-static void filter_event(void *ctx, const struct event *ev)
-{
-	struct run *r = ctx;
-
-	if (session_wanted(r, ev->session, ev->client, ev->server))
-		r->out.ops->event(r->out.ctx, ev);
-}
-
-/* The --user pre-pass output: remembers the sessions where the user tried
- * to log in.  Session ids grow, so appending keeps the list sorted. */
-static void user_collect_event(void *ctx, const struct event *ev)
-{
-	struct run *r = ctx;
-	const struct buf_slice *u = &ev->u.login.user;
-	size_t want = strlen(r->opt->only_user);
-
-	if (ev->type != EV_LOGIN || u->ptr == NULL || u->len != want ||
-	    memcmp(u->ptr, r->opt->only_user, want) != 0 || user_session(r, ev->session))
-		return;
-	if (r->n_user_sessions == r->cap_user_sessions) {
-		size_t ncap = r->cap_user_sessions ? r->cap_user_sessions * 2 : 16;
-		uint64_t *n = realloc(r->user_sessions, ncap * sizeof *n);
-
-		if (n == NULL) {
-			fputs("imapscope: out of memory\n", stderr);
-			exit(EXIT_INPUT);
-		}
-		r->user_sessions = n;
-		r->cap_user_sessions = ncap;
-	}
-	r->user_sessions[r->n_user_sessions++] = ev->session;
-	if (r->n_user_sessions > 1 &&
-	    r->user_sessions[r->n_user_sessions - 2] > ev->session) {
-		/* logins complete out of session order: keep it sorted */
-		size_t i = r->n_user_sessions - 1;
-
-		while (i > 0 && r->user_sessions[i - 1] > ev->session) {
-			r->user_sessions[i] = r->user_sessions[i - 1];
-			i--;
-		}
-		r->user_sessions[i] = ev->session;
-	}
-}
-
-static int user_collect_finish(void *ctx)
-{
-	(void)ctx;
-	return 0;
-}
-
-static void user_collect_free(void *ctx)
-{
-	(void)ctx;
-}
-
-static const struct output_ops user_collect_ops = {
-	user_collect_event, user_collect_finish, user_collect_free, NULL,
-};
-
-static int filter_finish(void *ctx)
-{
-	struct run *r = ctx;
-
-	return r->out.ops->finish(r->out.ctx);
-}
-
-static void filter_free(void *ctx)
-{
-	struct run *r = ctx;
-
-	r->out.ops->free(r->out.ctx);
-}
-
-static void filter_flush(void *ctx)
-{
-	struct run *r = ctx;
-
-	if (r->out.ops->flush != NULL)
-		r->out.ops->flush(r->out.ctx);
-}
-
-static const struct output_ops filter_ops = {
-	filter_event, filter_finish, filter_free, filter_flush,
-};
 
 static int64_t elapsed_ns(const struct timespec *a, const struct timespec *b)
 {
@@ -680,7 +549,7 @@ static void on_packet(void *ctx, const struct capture_pkt *pkt)
 	if (decode_packet(pkt, &seg, &r->dstats) == DECODE_OK)
 		flow_table_segment(r->flows, &seg);
 	if (r->opt->iface != NULL)	/* live: events reach | jq as they happen */
-		filter_flush(r);
+		r->filtered.ops->flush(r->filtered.ctx);
 	else if (r->progress && (++r->pkts & PROGRESS_EVERY_PKTS) == 0)
 		progress_tick(r, false);
 }
@@ -731,8 +600,12 @@ static void make_output(struct run *r, FILE *fp)
 		fputs("imapscope: out of memory\n", stderr);
 		exit(EXIT_INPUT);
 	}
-	r->filtered.ops = &filter_ops;
-	r->filtered.ctx = r;
+	r->filter = filter_new(&r->opt->only, r->out);
+	if (r->filter == NULL) {
+		fputs("imapscope: out of memory\n", stderr);
+		exit(EXIT_INPUT);
+	}
+	r->filtered = filter_output(r->filter);
 }
 
 static void report_decode_stats(struct run *r, const char *what)
@@ -897,14 +770,18 @@ int main(int argc, char **argv)
 	r.scfg.notice = run_notice;
 	r.scfg.notice_ctx = &r;
 
-	if (opt.only_user != NULL) {
+	if (opt.only.user != NULL) {
 		struct imap_session_config real = r.scfg;
 
 		r.prepass = true;
-		r.scfg.out = (struct output){ &user_collect_ops, &r };
+		r.scfg.out = filter_collector(r.filter);
 		r.scfg.tap = (struct imap_tap){ NULL, NULL, NULL, NULL };
 		r.scfg.extract = (struct imap_extract_hooks){ NULL, NULL, NULL, NULL, NULL };
 		run_inputs(&r);
+		if (r.scfg.out.ops->finish(r.scfg.out.ctx) != 0) {
+			fputs("imapscope: out of memory finding the --user sessions\n", stderr);
+			return EXIT_INPUT;
+		}
 		r.scfg = real;
 		r.prepass = false;
 		r.notices = 0;
@@ -948,7 +825,7 @@ int main(int argc, char **argv)
 		status = EXIT_INPUT;
 	}
 	tls_keys_free(&r.keys);
-	free(r.user_sessions);
+	filter_free(&r.filter);
 	free(opt.bpf);
 	return status;
 }
