@@ -55,5 +55,22 @@ rc=$?
 [ $rc = 0 ] || { echo "FAIL: SIGINT exit $rc: $(cat "$tmp/err2")"; fail=1; }
 tail -1 "$tmp/out2" | grep -q '"type":"capture_summary"' ||
 	{ echo "FAIL: no capture_summary after SIGINT"; fail=1; }
+# -w saves what was seen, readable again; -c stops after COUNT packets
+"$IMAPSCOPE" -q -i lo -c 2 -w "$tmp/saved.pcap" -F json >"$tmp/out3" 2>"$tmp/err3" &
+pid=$!
+sleep 1
+knock
+for _ in 1 2 3 4 5 6 7 8 9 10; do kill -0 $pid 2>/dev/null || break; sleep 0.5; done
+if kill -0 $pid 2>/dev/null; then
+	echo "FAIL: -c 2 did not stop after 2 packets"
+	kill -INT $pid
+	fail=1
+fi
+wait $pid
+"$IMAPSCOPE" -q -F json "$tmp/saved.pcap" >"$tmp/replay" 2>&1 ||
+	{ echo "FAIL: the -w file cannot be read back: $(cat "$tmp/replay")"; fail=1; }
+grep -q '"server":"127.0.0.1:143"' "$tmp/replay" ||
+	{ echo "FAIL: the -w file lacks the session"; fail=1; }
+
 [ $fail = 0 ] && echo "live: all checks passed"
 exit $fail
