@@ -1,0 +1,427 @@
+/* The byte path of a session, one per direction (struct sess_path):
+ *
+ *   wire -> [tls] -> [inflate] -> tap, lexer
+ *
+ * TLS starts at once on an implicit-TLS port, after the server's OK to
+ * STARTTLS, or when a capture picked up mid-stream begins with TLS records;
+ * inflate starts after the OK to COMPRESS.  The lexer is fed one line at a
+ * time, so a switch takes effect at the exact byte after the line that
+ * caused it, and the rest of the same chunk takes the new path.  The
+ * client's bytes after a STARTTLS or COMPRESS command are held until the
+ * server answers, because only the answer says whether they are still plain
+ * IMAP.  Gaps are reported at their offset in the final stream. */
+#include <string.h>
+
+#include "imap/imap_lexer.h"
+#include "imap/inflate.h"
+#include "imap_session_int.h"
+#include "tls/tls_decrypt.h"
+#include "tls/tls_record.h"
+
+#define SESS_WHY_TLS_OOM  "out of memory for the TLS layer"
+
+/* --- mode switches ------------------------------------------------------- */
+
+static size_t feed_plain(struct imap_session *s, enum stream_dir dir, const uint8_t *p,
+			 size_t n, int64_t ts, bool inside_tls);
+static void feed_final(struct imap_session *s, enum stream_dir dir, const uint8_t *p,
+		       size_t n, int64_t ts);
+static void plain_gap(struct imap_session *s, enum stream_dir dir, uint64_t nbytes,
+		      int64_t ts);
+static void final_gap(struct imap_session *s, enum stream_dir dir, uint64_t nbytes,
+		      int64_t ts);
+
+static void switch_path(struct imap_session *s, bool tls)
+{
+	for (int d = DIR_C2S; d <= DIR_S2C; d++) {
+		if (tls)
+			s->path[d].tls = true;
+		else
+			s->path[d].deflate = true;
+		s->path[d].gen++;
+	}
+}
+
+/* The handshake hook: the contract's tls event, once per session, when the
+ * TLS layer knows whether it can decrypt (not when TLS begins, since only
+ * the ServerHello says which version and cipher were chosen). */
+static void tls_on_handshake(void *ctx, const struct tls_info *info)
+{
+	struct imap_session *s = ctx;
+	struct event ev = { .type = EV_TLS, .ts_us = s->now };
+
+	ev.u.tls.phase = s->tls_phase;
+	ev.u.tls.version = info->version_id != 0 ? info->version : NULL;
+	ev.u.tls.cipher = info->version_id != 0 ? info->cipher : NULL;
+	ev.u.tls.sni = info->sni.len > 0 ? info->sni : SLICE_NULL;
+	ev.u.tls.decrypted = info->decrypted;
+	ev.u.tls.reason = info->decrypted ? NULL : info->reason;
+	s->tls_decrypting = info->decrypted;
+	imap_session_emit(s, &ev);
+}
+
+static void tls_on_plaintext(void *ctx, enum stream_dir dir, const uint8_t *p, size_t n,
+			     int64_t ts)
+{
+	struct imap_session *s = ctx;
+
+	s->now = ts;
+	feed_plain(s, dir, p, n, ts, true);	/* below TLS nothing switches */
+}
+
+static void tls_on_gap(void *ctx, enum stream_dir dir, uint64_t nbytes, int64_t ts)
+{
+	plain_gap(ctx, dir, nbytes, ts);
+}
+
+static void layer_notice(void *ctx, const char *msg)
+{
+	imap_session_notice(ctx, "%s", msg);
+}
+
+/* The stream is TLS from here on, in both directions: the server's OK to
+ * STARTTLS, an implicit-TLS port, or TLS records where a capture begins.
+ * Once only, and never under COMPRESS (RFC 4978 section 4 forbids it). */
+void imap_pipeline_start_tls(struct imap_session *s, const char *phase, int64_t ts)
+{
+	struct tls_hooks h = {
+		.ctx = s, .plaintext = tls_on_plaintext, .gap = tls_on_gap,
+		.handshake = tls_on_handshake, .notice = layer_notice,
+	};
+
+	if (s->tls_phase != NULL || s->compressed)
+		return;
+	s->tls_phase = phase;
+	s->transport = name_is(phase, "implicit") ? TRANSPORT_IMPLICIT_TLS : TRANSPORT_STARTTLS;
+	s->tls = tls_session_new(s->cfg->keys, &h, s->cfg->budget);
+	switch_path(s, true);
+	if (s->tls == NULL) {
+		/* counted only; the user still learns that TLS began */
+		struct tls_info info = { .version = "unknown", .cipher = "unknown",
+					 .reason = SESS_WHY_TLS_OOM };
+
+		s->now = ts;
+		imap_session_notice(s, "%s", SESS_WHY_TLS_OOM);
+		tls_on_handshake(s, &info);
+	}
+}
+
+static void inflate_on_data(void *ctx, enum stream_dir dir, const uint8_t *p, size_t n,
+			    int64_t ts)
+{
+	feed_final(ctx, dir, p, n, ts);
+}
+
+static void inflate_on_gap(void *ctx, enum stream_dir dir, uint64_t nbytes, int64_t ts)
+{
+	final_gap(ctx, dir, nbytes, ts);
+}
+
+/* COMPRESS=DEFLATE is on in both directions (RFC 4978): the server's bytes
+ * after this OK line, the client's after its COMPRESS command line (held
+ * until now).  Inside TLS when TLS is on. */
+void imap_pipeline_start_compress(struct imap_session *s, int64_t ts)
+{
+	struct inflate_hooks h = {
+		.ctx = s, .data = inflate_on_data, .gap = inflate_on_gap,
+		.notice = layer_notice,
+	};
+	struct event ev = { .type = EV_COMPRESS, .ts_us = ts };
+
+	if (s->compressed)
+		return;
+	s->compressed = true;
+	s->zin = inflate_new(&h, 0, s->cfg->budget);
+	if (s->zin == NULL)
+		imap_session_notice(s, "out of memory for inflate: the compressed stream is only counted");
+	switch_path(s, false);
+	ev.u.compress.algorithm = "DEFLATE";
+	ev.u.compress.decoded = s->zin != NULL;
+	imap_session_emit(s, &ev);
+}
+
+/* A client STARTTLS or COMPRESS: until the server answers, the client's
+ * next bytes may be TLS, deflate or still IMAP, so they wait. */
+void imap_pipeline_hold_begin(struct imap_session *s, bool starttls)
+{
+	struct sess_path *sp = &s->path[DIR_C2S];
+
+	if (starttls ? s->tls_phase != NULL || s->compressed : s->compressed)
+		return;		/* the server will refuse; nothing switches */
+	sp->hold = true;
+	sp->hold_in_tls = sp->tls;
+	sp->gen++;
+}
+
+/* The answer came (or holding became impossible): the held bytes take
+ * whatever path the client direction has now. */
+void imap_pipeline_hold_end(struct imap_session *s, int64_t ts)
+{
+	struct sess_path *sp = &s->path[DIR_C2S];
+	struct buf held = sp->held;
+
+	if (!sp->hold)
+		return;
+	sp->hold = false;
+	sp->gen++;
+	buf_init(&sp->held, SESS_MAX_HOLD, s->cfg->budget);
+	if (held.len > 0) {
+		size_t used = feed_plain(s, DIR_C2S, held.data, held.len, ts, sp->hold_in_tls);
+
+		if (used < held.len && s->tls != NULL)
+			tls_session_feed(s->tls, DIR_C2S, held.data + used, held.len - used, ts);
+	}
+	buf_free(&held);
+}
+
+/* Keep client bytes while holding; false when they did not fit, the hold
+ * is then over and the caller passes them on as they are. */
+static bool hold_bytes(struct imap_session *s, const uint8_t *p, size_t n, int64_t ts)
+{
+	if (buf_append(&s->path[DIR_C2S].held, p, n) == 0)
+		return true;
+	imap_session_notice(s, "the client sent over %d bytes before the server answered; "
+			    "reading them as IMAP", SESS_MAX_HOLD);
+	imap_pipeline_hold_end(s, ts);
+	return false;
+}
+
+/* Another protocol on an IMAP port: stop parsing, keep counting. */
+void imap_pipeline_not_imap(struct imap_session *s, enum stream_dir dir,
+			    const uint8_t *p, size_t n)
+{
+	char q[SESS_NOTICE_MAX];
+
+	imap_session_quote_wire(q, sizeof q, p, n);
+	s->mode = MODE_NOT_IMAP;
+	imap_session_notice(s, "not IMAP traffic (%s's first line: \"%s\")",
+			    dir == DIR_C2S ? "client" : "server", q);
+}
+
+/* --- the byte pipeline ------------------------------------------------ */
+
+static void tap_data(struct imap_session *s, enum stream_dir dir, const uint8_t *p, size_t n)
+{
+	if (s->cfg->tap.data != NULL)
+		s->cfg->tap.data(s->cfg->tap.ctx, s->id, dir, p, n);
+}
+
+/* Final bytes (decrypted and inflated where that applies): tapped for
+ * --streams and counted in the summary, whether parsed or not. */
+void imap_pipeline_feed_counted(struct imap_session *s, enum stream_dir dir, const uint8_t *p,
+				size_t n)
+{
+	tap_data(s, dir, p, n);
+	s->plain_off[dir] += n;
+	if (dir == DIR_C2S)
+		s->sum.bytes_c2s += n;
+	else
+		s->sum.bytes_s2c += n;
+}
+
+/* Feed the lexer one line end at a time, so that a switch to TLS or
+ * DEFLATE after a line takes effect at the next byte, even inside the same
+ * chunk.  Returns the bytes consumed before the direction's path changed
+ * (at least one line piece when n > 0). */
+static size_t feed_lines(struct imap_session *s, enum stream_dir dir, const uint8_t *p,
+			 size_t n, int64_t ts)
+{
+	unsigned gen = s->path[dir].gen;
+	size_t used = 0;
+
+	if (s->mode != MODE_IMAP) {
+		imap_pipeline_feed_counted(s, dir, p, n);
+		return n;
+	}
+	while (used < n && s->mode == MODE_IMAP && s->path[dir].gen == gen) {
+		uint64_t left = imap_lexer_literal_left(s->lx[dir]);
+		size_t piece;
+
+		/* Inside a literal no line can switch the session to TLS or
+		 * COMPRESS, so its bytes go to the lexer in one piece. */
+		if (left > 0) {
+			piece = left < n - used ? (size_t)left : n - used;
+		} else {
+			const uint8_t *lf = memchr(p + used, '\n', n - used);
+			piece = lf ? (size_t)(lf - (p + used)) + 1 : n - used;
+		}
+
+		imap_pipeline_feed_counted(s, dir, p + used, piece);
+		s->lex_dir = dir;
+		imap_lexer_feed(s->lx[dir], p + used, piece, ts);
+		used += piece;
+	}
+	return used;
+}
+
+/* Inflated bytes: nothing below inflate can switch any more. */
+static void feed_final(struct imap_session *s, enum stream_dir dir, const uint8_t *p,
+		       size_t n, int64_t ts)
+{
+	size_t used = 0;
+
+	while (used < n)
+		used += feed_lines(s, dir, p + used, n - used, ts);
+}
+
+/* Bytes that TLS has already removed (or never had): inflated when COMPRESS
+ * is on, held while a client switch awaits its answer, else lexed.  When
+ * the bytes come from the wire (!inside_tls) and a line turns TLS on, the
+ * rest is the caller's to hand to TLS: the return value says where that
+ * starts. */
+static size_t feed_plain(struct imap_session *s, enum stream_dir dir, const uint8_t *p,
+			 size_t n, int64_t ts, bool inside_tls)
+{
+	struct sess_path *sp = &s->path[dir];
+	size_t used = 0;
+
+	while (used < n) {
+		if (sp->tls && !inside_tls)
+			return used;
+		if (sp->deflate) {
+			if (s->zin != NULL)
+				inflate_feed(s->zin, dir, p + used, n - used, ts);
+			return n;	/* without inflate: counted as wire bytes only */
+		}
+		if (sp->hold && hold_bytes(s, p + used, n - used, ts))
+			return n;
+		used += feed_lines(s, dir, p + used, n - used, ts);
+	}
+	return used;
+}
+
+/* TCP bytes: the wire counts, then TLS if it is on, else the plain path. */
+static void feed_wire(struct imap_session *s, enum stream_dir dir, const uint8_t *p,
+		      size_t n, int64_t ts)
+{
+	size_t used = feed_plain(s, dir, p, n, ts, false);
+
+	if (used < n && s->tls != NULL)
+		tls_session_feed(s->tls, dir, p + used, n - used, ts);
+}
+
+/* A gap event; offset is in the final stream, which is what --streams
+ * holds and what the lexer counts. */
+static void emit_gap(struct imap_session *s, enum stream_dir dir, uint64_t nbytes,
+		     int64_t ts)
+{
+	struct event ev = { .type = EV_GAP, .ts_us = ts };
+
+	ev.u.gap.dir = dir;
+	ev.u.gap.bytes = nbytes;
+	ev.u.gap.offset = s->plain_off[dir];
+	s->sum.gaps++;
+	s->sum.gap_bytes += nbytes;
+	imap_session_emit(s, &ev);
+}
+
+/* The final stream lost nbytes: the event, the tap and the lexer all move
+ * the same offset on, so a gap's offset is where --streams has its hole. */
+static void final_gap(struct imap_session *s, enum stream_dir dir, uint64_t nbytes,
+		      int64_t ts)
+{
+	if (nbytes == 0)
+		return;
+	emit_gap(s, dir, nbytes, ts);
+	s->plain_off[dir] += nbytes;
+	if (!s->seen_line[dir])
+		s->gap_first[dir] = true;
+	if (s->cfg->tap.gap != NULL)
+		s->cfg->tap.gap(s->cfg->tap.ctx, s->id, dir, nbytes);
+	if (s->mode == MODE_IMAP) {
+		imap_bodies_gap(s, dir, nbytes);
+		imap_lexer_gap(s->lx[dir], nbytes, ts);
+	}
+}
+
+/* A gap after TLS (a TCP gap on a plain path, or what the TLS layer lost:
+ * a gap or a record that failed its tag or MAC). */
+static void plain_gap(struct imap_session *s, enum stream_dir dir, uint64_t nbytes,
+		      int64_t ts)
+{
+	struct sess_path *sp = &s->path[dir];
+
+	if (nbytes == 0)
+		return;
+	if (sp->deflate) {
+		/* inflate reports the first loss itself (notice and gap); after
+		 * that, or without inflate, no final stream goes on: the event
+		 * still tells the user, at the offset where the stream stopped */
+		if (s->zin != NULL && inflate_ok(s->zin, dir))
+			inflate_gap(s->zin, dir, nbytes, ts);
+		else
+			emit_gap(s, dir, nbytes, ts);
+		return;
+	}
+	if (dir == DIR_C2S)
+		imap_pipeline_hold_end(s, ts);	/* what came before the hole is passed on as it is */
+	final_gap(s, dir, nbytes, ts);
+}
+
+/* Not printable text at the very start of a stream: TLS without STARTTLS,
+ * or some binary protocol. */
+static bool binary_start(uint8_t c)
+{
+	return (c < 0x20 && c != '\r' && c != '\n' && c != '\t') || c >= 0x7f;
+}
+
+/* The first bytes of a direction, before they are routed. */
+static void first_bytes(struct imap_session *s, enum stream_dir dir, const uint8_t *p,
+			size_t n, int64_t ts)
+{
+	bool cut = s->mid_stream || s->gap_first[dir];
+
+	if (s->mode != MODE_IMAP || s->path[dir].tls)
+		return;
+	/* picked up after the STARTTLS exchange: TLS records from the start */
+	if (cut && tls_looks_like_record(p, n))
+		imap_pipeline_start_tls(s, "starttls", ts);
+	else if (!cut && binary_start(p[0]))
+		imap_pipeline_not_imap(s, dir, p, n);
+}
+
+void imap_pipeline_feed(void *ctx, enum stream_dir dir, const uint8_t *p, size_t n,
+			int64_t ts_us)
+{
+	struct imap_session *s = ctx;
+
+	s->now = ts_us;
+	if (ts_us > s->last_ts)
+		s->last_ts = ts_us;
+	if (n == 0)
+		return;
+	s->wire_off[dir] += n;
+	if (dir == DIR_C2S)
+		s->sum.wire_bytes_c2s += n;
+	else
+		s->sum.wire_bytes_s2c += n;
+	if (!s->seen_byte[dir])
+		first_bytes(s, dir, p, n, ts_us);
+	s->seen_byte[dir] = true;
+	feed_wire(s, dir, p, n, ts_us);
+}
+
+/* A TCP gap.  Under TLS, the TLS layer turns it into plaintext gaps while it
+ * decrypts; otherwise there is no plaintext to lose, but the user is told
+ * all the same (the offset is where the final stream stands). */
+void imap_pipeline_gap(void *ctx, enum stream_dir dir, uint64_t nbytes, int64_t ts_us)
+{
+	struct imap_session *s = ctx;
+
+	s->now = ts_us;
+	if (ts_us > s->last_ts)
+		s->last_ts = ts_us;
+	if (nbytes == 0)
+		return;
+	s->wire_off[dir] += nbytes;
+	if (!s->seen_line[dir])
+		s->gap_first[dir] = true;
+	if (!s->path[dir].tls) {
+		plain_gap(s, dir, nbytes, ts_us);
+		return;
+	}
+	if (!s->tls_decrypting)
+		emit_gap(s, dir, nbytes, ts_us);
+	if (s->tls != NULL)
+		tls_session_gap(s->tls, dir, nbytes, ts_us);
+}

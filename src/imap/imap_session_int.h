@@ -1,0 +1,213 @@
+/* What the parts of an IMAP session share: the session struct, the
+ * helpers of the state machine and the entry points of its parts.  Private
+ * to src/imap/: no other layer may use it (see imap/imap_session.h).
+ *
+ *   imap_session.c   the state machine, its events and the public API
+ *   imap_pipeline.c  per-direction byte path: [tls] -> [inflate] -> lexer,
+ *                    holding client bytes across a switch, gaps
+ *   imap_auth.c      LOGIN / AUTHENTICATE, SASL lines, login events
+ *   imap_bodies.c    --extract: which literals are message bodies */
+#ifndef IMAPSCOPE_IMAP_SESSION_INT_H
+#define IMAPSCOPE_IMAP_SESSION_INT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "imap/imap_lexer.h"
+#include "imap/imap_parser.h"
+#include "imap/imap_sasl.h"
+#include "imap/imap_session.h"
+#include "report/event.h"
+#include "util/buf.h"
+
+#define SESS_MAX_TAG      64		/* tag bytes kept for matching */
+#define SESS_MAX_LOGIN    1024		/* LOGIN user name kept */
+#define SESS_NOTICE_MAX   320		/* one notice line */
+#define SESS_ENDPOINT_MAX 64		/* "[v6]:port" fits */
+/* Client bytes kept while a STARTTLS or COMPRESS awaits its answer.  A
+ * well-behaved client sends nothing then; a ClientHello fits many times. */
+#define SESS_MAX_HOLD     (64 * 1024)
+
+enum sess_mode {
+	MODE_IMAP,		/* the final bytes are IMAP: parsed */
+	MODE_NOT_IMAP,		/* another protocol on an IMAP port */
+};
+
+/* One direction's way through the byte layers. */
+struct sess_path {
+	bool tls;		/* wire bytes go to the TLS layer */
+	bool deflate;		/* bytes after TLS go to inflate (counted without it) */
+	bool hold;		/* client bytes after STARTTLS/COMPRESS await the answer */
+	bool hold_in_tls;	/* the held bytes came out of the TLS layer */
+	struct buf held;
+	unsigned gen;		/* bumped at every switch: a line loop stops there */
+};
+
+/* --extract: the bodies begun in one direction's logical line in
+ * progress.  They end when the line does, because a FETCH response may name
+ * the UID after the body.  left mirrors the lexer's count for every literal
+ * (body or not), so that a gap tells whether the lexer absorbs it inside a
+ * literal or drops the line. */
+struct sess_ex_item {
+	void *h;		/* the hooks' handle */
+	size_t lit;		/* its literal's index in the line */
+};
+
+struct sess_extract {
+	struct sess_ex_item *items;	/* oldest first */
+	size_t n, cap;		/* cap grows up to IMAP_MAX_LITERALS */
+	bool cur;		/* items[n - 1] is receiving its literal */
+	bool in_lit;		/* a literal of this line is being consumed */
+	uint64_t left;		/* its bytes still to come (received or lost) */
+};
+
+/* A LOGIN or AUTHENTICATE awaiting its tagged completion. */
+struct login_attempt {
+	struct mem_budget *budget;	/* charged for this struct */
+	bool is_sasl;
+	bool out_of_state;		/* sent while already authenticated */
+	bool secret_sent;		/* LOGIN: a password token was there */
+	struct imap_sasl sasl;		/* is_sasl */
+	struct buf user, secret;	/* LOGIN command */
+	bool have_user, have_secret;
+};
+
+struct pending {
+	uint8_t tag[SESS_MAX_TAG];
+	size_t tag_len;			/* bytes kept in tag */
+	size_t wire_tag_len;		/* the tag's real length */
+	char name[IMAP_MAX_NAME];
+	int64_t ts_last;		/* last byte of the command */
+	uint8_t *arg;			/* SELECT/EXAMINE mailbox, or NULL */
+	size_t arg_len;
+	struct login_attempt *login;	/* LOGIN/AUTHENTICATE, or NULL */
+};
+
+struct imap_session {
+	const struct imap_session_config *cfg;
+	uint64_t id;
+	char client[SESS_ENDPOINT_MAX];
+	char server[SESS_ENDPOINT_MAX];
+	bool mid_stream;
+	enum sess_mode mode;
+	enum imap_session_state state;
+	enum transport transport;
+	struct imap_lexer *lx[2];
+
+	struct sess_path path[2];
+	struct tls_session *tls;	/* NULL until TLS starts, or out of memory */
+	struct inflate_session *zin;	/* NULL until COMPRESS, or out of memory */
+	const char *tls_phase;		/* "starttls" / "implicit"; NULL: no TLS */
+	bool tls_decrypting;		/* the handshake said so */
+	bool compressed;		/* COMPRESS is on: no second switch */
+
+	uint64_t plain_off[2];		/* final (decrypted, inflated) stream offsets */
+	uint64_t wire_off[2];		/* TCP stream offsets */
+	bool seen_byte[2];
+	bool seen_line[2];
+	bool gap_first[2];		/* a gap came before the first line */
+	bool greeted;
+	/* Picked up mid-stream, the server side may start inside a message
+	 * body that holds IMAP-looking lines: its lines are skipped until one
+	 * answers a command we saw. */
+	bool s2c_anchored;
+	bool orphan_done;		/* ended an IDLE begun before the capture */
+	uint64_t skipped_unanchored;
+	unsigned bad_run[2];		/* unparsable lines in a row */
+	uint64_t bad_quiet[2];		/* of them, not given a notice */
+	uint64_t pend_dropped;		/* commands forgotten at the pending cap */
+	bool depth_noticed[2];		/* the current line passed IMAP_MAX_DEPTH */
+
+	struct pending *pend;		/* oldest first */
+	size_t n_pend, cap_pend;
+	struct login_attempt *sasl;	/* exchange in progress; owned by pend */
+	bool idling;
+
+	/* The client line waiting for a synchronising literal's "+". */
+	uint8_t partial_tag[SESS_MAX_TAG];
+	size_t partial_tag_len;
+
+	struct buf mailbox;
+	bool have_mailbox;
+	struct buf args;		/* redacted command arguments */
+	struct buf scratch;		/* mailbox names being decoded */
+
+	struct session_summary sum;
+	int64_t first_ts, last_ts, now;
+
+	struct sess_extract ex[2];
+	enum stream_dir lex_dir;	/* the lexer being fed (literal_data has no dir) */
+	struct buf user;		/* the logged-in user, for --extract */
+	bool have_user;
+};
+
+/* --- small helpers ------------------------------------------------------ */
+
+static inline struct buf_slice cslice(const char *s)
+{
+	return (struct buf_slice){ (const uint8_t *)s, strlen(s) };
+}
+
+static inline struct buf_slice bslice(const struct buf *b)
+{
+	return (struct buf_slice){ b->data ? b->data : (const uint8_t *)"", b->len };
+}
+
+static inline bool name_is(const char *name, const char *word)
+{
+	return strcmp(name, word) == 0;
+}
+
+/* imap_session.c: events, notices and tokens */
+void imap_session_emit(struct imap_session *s, struct event *ev);
+void imap_session_notice(struct imap_session *s, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+void imap_session_quote_wire(char *dst, size_t cap, const uint8_t *p, size_t n);
+void imap_session_emit_continuation(struct imap_session *s, enum stream_dir dir,
+				    struct buf_slice text, int64_t ts);
+int imap_session_tok_value(struct buf *out, const struct imap_tok *t);
+bool imap_session_tok_is_string(const struct imap_tok *t);
+
+/* imap_pipeline.c: the byte path */
+void imap_pipeline_feed(void *ctx, enum stream_dir dir, const uint8_t *p, size_t n,
+			int64_t ts_us);
+void imap_pipeline_gap(void *ctx, enum stream_dir dir, uint64_t nbytes, int64_t ts_us);
+void imap_pipeline_feed_counted(struct imap_session *s, enum stream_dir dir,
+				const uint8_t *p, size_t n);
+void imap_pipeline_start_tls(struct imap_session *s, const char *phase, int64_t ts);
+void imap_pipeline_start_compress(struct imap_session *s, int64_t ts);
+void imap_pipeline_hold_begin(struct imap_session *s, bool starttls);
+void imap_pipeline_hold_end(struct imap_session *s, int64_t ts);
+void imap_pipeline_not_imap(struct imap_session *s, enum stream_dir dir,
+			    const uint8_t *p, size_t n);
+
+/* imap_auth.c: login attempts */
+void imap_auth_attempt_free(struct login_attempt *a);
+struct login_attempt *imap_auth_login_command(struct imap_session *s,
+					      const struct imap_line *line,
+					      const struct imap_command *cmd,
+					      struct buf_slice *secret_r);
+struct login_attempt *imap_auth_authenticate_command(struct imap_session *s,
+						     const struct imap_line *line,
+						     const struct imap_command *cmd,
+						     struct buf_slice *secret_r);
+struct buf_slice imap_auth_redacted_args(struct imap_session *s, const struct imap_line *line,
+					 const struct imap_command *cmd, struct buf_slice raw);
+void imap_auth_sasl_line(struct imap_session *s, const struct imap_line *line);
+void imap_auth_emit_login(struct imap_session *s, const struct pending *p,
+			  enum login_result result, const struct imap_response *resp,
+			  int64_t ts);
+void imap_auth_login_unknown(struct imap_session *s, const struct pending *p, int64_t ts);
+void imap_auth_remember_user(struct imap_session *s, const struct login_attempt *a);
+
+/* imap_bodies.c: --extract */
+void imap_bodies_literal_begin(struct imap_session *s, const struct imap_line *partial);
+void imap_bodies_literal_data(void *ctx, const uint8_t *p, size_t n);
+void imap_bodies_gap(struct imap_session *s, enum stream_dir dir, uint64_t nbytes);
+void imap_bodies_line_done(struct imap_session *s, const struct imap_line *line);
+void imap_bodies_end_all(struct imap_session *s, enum stream_dir dir,
+			 const struct imap_line *line, uint64_t uid, uint64_t seq);
+
+#endif
