@@ -24,7 +24,6 @@
 #define INFLATE_RATIO_SLACK	65536
 /* Default cap on the output of one direction; 0 in inflate_new means this. */
 #define INFLATE_DEFAULT_MAX_TOTAL	(64ull << 30)
-#define INFLATE_MAX_NOTICE	256
 
 struct inflate_hooks {
 	void *ctx;

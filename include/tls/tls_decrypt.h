@@ -24,7 +24,6 @@
 /* After a gap that does not end inside a known record, the next record's
  * sequence number is guessed up to this far ahead. */
 #define TLS_RESYNC_MAX_SEQ	64
-#define TLS_MAX_NOTICE		256	/* notice text length */
 
 /* What the handshake said and whether the session can be decrypted: the
  * contract's `tls` event.  Every pointer is valid only during the

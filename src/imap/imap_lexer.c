@@ -10,6 +10,7 @@
  * literal is handed out in place; everything else is collected in lx->text.
  * Literal contents are streamed to a hook and kept only up to literal_keep. */
 #include "imap/imap_lexer.h"
+#include "util/notice.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -28,7 +29,6 @@
  * does not pin memory for the rest of the session. */
 #define LX_SHRINK_ABOVE (16 * 1024)
 /* Length of a notice message. */
-#define LX_NOTICE_MAX 160
 
 #define LX_NOT_KEPT SIZE_MAX
 
@@ -73,21 +73,7 @@ struct imap_lexer {
 	uint64_t skipped;
 };
 
-static void lx_notice(struct imap_lexer *lx, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-
-static void lx_notice(struct imap_lexer *lx, const char *fmt, ...)
-{
-	char msg[LX_NOTICE_MAX];
-	va_list ap;
-
-	if (lx->hooks.notice == NULL)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof msg, fmt, ap);
-	va_end(ap);
-	lx->hooks.notice(lx->hooks.ctx, msg);
-}
+#define lx_notice(lx, ...) notice_send((lx)->hooks.notice, (lx)->hooks.ctx, __VA_ARGS__)
 
 static size_t lx_kept_max(size_t keep)
 {

@@ -1,5 +1,6 @@
 /* COMPRESS=DEFLATE decoding: see imap/inflate.h. */
 #include "imap/inflate.h"
+#include "util/notice.h"
 
 #include <inttypes.h>
 #include <stdarg.h>
@@ -64,21 +65,7 @@ static void inflate_zfree(voidpf opaque, voidpf p)
 	free(b);
 }
 
-static void notice(struct inflate_session *s, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-
-static void notice(struct inflate_session *s, const char *fmt, ...)
-{
-	char msg[INFLATE_MAX_NOTICE];
-	va_list ap;
-
-	if (s->hooks.notice == NULL)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof msg, fmt, ap);
-	va_end(ap);
-	s->hooks.notice(s->hooks.ctx, msg);
-}
+#define notice(s, ...) notice_send((s)->hooks.notice, (s)->hooks.ctx, __VA_ARGS__)
 
 /* Stop decoding direction d: say why, and report the undecoded input. */
 static void dir_break(struct inflate_session *s, enum stream_dir d, uint64_t lost,

@@ -4,6 +4,7 @@
  * HKDF through EVP_KDF), record protection (EVP ciphers and MACs), and the
  * session: records per direction, handshake messages, key activation. */
 #include "tls/tls_decrypt.h"
+#include "util/notice.h"
 
 #include <inttypes.h>
 #include <stdarg.h>
@@ -535,21 +536,7 @@ struct tls_session {
 #define WHY_INCOMPLETE	"the handshake is incomplete in the capture"
 #define WHY_LOST	"a gap in the capture hid the handshake"
 
-static void notice(struct tls_session *s, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-
-static void notice(struct tls_session *s, const char *fmt, ...)
-{
-	char msg[TLS_MAX_NOTICE];
-	va_list ap;
-
-	if (s->hooks.notice == NULL)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof msg, fmt, ap);
-	va_end(ap);
-	s->hooks.notice(s->hooks.ctx, msg);
-}
+#define notice(s, ...) notice_send((s)->hooks.notice, (s)->hooks.ctx, __VA_ARGS__)
 
 static void report(struct tls_session *s, bool decrypted, const char *reason)
 {

@@ -13,6 +13,7 @@
 
 #include <zlib.h>
 
+#include "util/notice.h"
 #include "imap/inflate.h"
 
 #define OUT_MAX (1u << 20)
@@ -31,7 +32,7 @@ struct sink {
 	struct buf out[2];
 	uint64_t gaps[2], gap_bytes[2];
 	int notices;
-	char last_notice[INFLATE_MAX_NOTICE];
+	char last_notice[NOTICE_MAX];
 	size_t calls;
 };
 

@@ -15,6 +15,7 @@
 
 #include <pcap/pcap.h>
 
+#include "util/notice.h"
 #include "tls/keylog.h"
 #include "tls/tls_decrypt.h"
 #include "tls/tls_record.h"
@@ -138,7 +139,7 @@ struct result {
 	struct buf out[2];
 	uint64_t gaps[2], gap_bytes[2];
 	int handshakes, notices;
-	char last_notice[TLS_MAX_NOTICE];
+	char last_notice[NOTICE_MAX];
 	bool decrypted;
 	char version[16], cipher[64], sni[64], alpn[64], reason[128];
 	bool resumed, hrr;
