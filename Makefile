@@ -26,7 +26,7 @@ UNIT_BIN  := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 BIN       := $(if $(filter build,$(BUILD)),imapscope,$(BUILD)/imapscope)
 
 DEB_PKGS  := build-essential pkg-config libpcap-dev libssl-dev libjson-c-dev zlib1g-dev \
-             libcmocka-dev tcpflow python3 python3-jsonschema
+             libcmocka-dev tcpflow tshark python3 python3-jsonschema
 
 .PHONY: all test unit e2e sanitize deps demo install clean check-deps
 
@@ -67,10 +67,11 @@ sanitize:
 	  EXTRA_LDFLAGS="-fsanitize=address,undefined" test
 
 deps:
-	@if pkg-config --exists $(PKGS) $(TEST_PKGS) && command -v tcpflow >/dev/null; then \
+	@if pkg-config --exists $(PKGS) $(TEST_PKGS) && command -v tcpflow >/dev/null && \
+	    command -v tshark >/dev/null && python3 -c 'import jsonschema' 2>/dev/null; then \
 	  echo "dependencies present"; else \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $(DEB_PKGS); fi
+	  $$SUDO apt-get update -qq && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(DEB_PKGS); fi
 
 demo: deps
 	@$(MAKE) --no-print-directory all
