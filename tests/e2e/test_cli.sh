@@ -122,5 +122,29 @@ assert sum(e["type"] == "command" for e in ev) >= 5
 ' "$tmp/$damaged.json" || { echo "FAIL: $damaged.pcap: output incomplete"; fail=1; }
 done
 
+# IMAP on another port: found by its first bytes, or named with -p
+python3 - "$PUBLIC/ndpi-imap.pcap" "$tmp/port10143.pcap" <<'PY'
+import struct, sys
+d = bytearray(open(sys.argv[1], "rb").read())
+off = 24
+while off + 16 <= len(d):
+    cl = struct.unpack("<I", d[off + 8:off + 12])[0]
+    tcp = off + 16 + 14 + (d[off + 16 + 14] & 0xf) * 4
+    for o in (tcp, tcp + 2):
+        if struct.unpack(">H", d[o:o + 2])[0] == 143:
+            d[o:o + 2] = struct.pack(">H", 10143)
+    off += 16 + cl
+open(sys.argv[2], "wb").write(d)
+PY
+for extra in "" "-p 10143"; do
+	n=$("$IMAPSCOPE" -q -F json $extra "$tmp/port10143.pcap" | grep -c '"type":"command"')
+	[ "$n" = 6 ] || { echo "FAIL: port 10143 ${extra:-by heuristic}: $n commands, want 6"; fail=1; }
+done
+"$IMAPSCOPE" -q -F json "$tmp/port10143.pcap" | grep -q '"server":"10.40.3.2:10143"' ||
+	{ echo "FAIL: port 10143: roles wrong"; fail=1; }
+# flows that are not IMAP (HTTP, SMTP, ...) are not sessions
+n=$("$IMAPSCOPE" -q -F json "$PUBLIC/arkime-arkime_synthetic.pcap" | grep -c '"type":"session_start"')
+[ "$n" = 2 ] || { echo "FAIL: arkime_synthetic: $n sessions, want the 2 IMAP ones"; fail=1; }
+
 [ $fail = 0 ] && echo "cli: all checks passed"
 exit $fail
