@@ -26,7 +26,7 @@ UNIT_BIN  := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 BIN       := $(if $(filter build,$(BUILD)),imapscope,$(BUILD)/imapscope)
 
 DEB_PKGS  := build-essential pkg-config libpcap-dev libssl-dev libjson-c-dev zlib1g-dev \
-             libcmocka-dev tcpflow tshark python3 python3-jsonschema
+             libcmocka-dev tcpflow tshark time python3 python3-jsonschema
 
 .PHONY: all test unit e2e sanitize deps demo install clean check-deps
 
@@ -68,7 +68,8 @@ sanitize:
 
 deps:
 	@if pkg-config --exists $(PKGS) $(TEST_PKGS) && command -v tcpflow >/dev/null && \
-	    command -v tshark >/dev/null && python3 -c 'import jsonschema' 2>/dev/null; then \
+	    command -v tshark >/dev/null && [ -x /usr/bin/time ] && \
+	    python3 -c 'import jsonschema' 2>/dev/null; then \
 	  echo "dependencies present"; else \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(DEB_PKGS); fi
