@@ -89,12 +89,13 @@ struct run {
 	uint64_t notices;
 	uint64_t notices_hidden;	/* past MAX_NOTICES_SHOWN */
 	char live_filter[FLOW_MAX_PORTS * 16];	/* the IMAP ports, for -i */
-	bool prepass;
+	bool prepass;			/* the --user pass that only finds sessions */
 	bool progress;			/* a progress line on stderr */
 	uint64_t pkts;
-	struct timespec started, last_progress;			/* the --user pass that only finds sessions */
+	struct timespec started, last_progress;
 };
 
+/* The only mutable globals: a signal handler has no context to be given. */
 static volatile sig_atomic_t g_stop;	/* set by SIGINT/SIGTERM/SIGALRM */
 static struct capture *volatile g_cap;	/* for capture_break from a handler */
 
@@ -138,7 +139,7 @@ static void usage(FILE *fp)
 "      --max-ooo-bytes BYTES  out-of-order bytes queued per direction\n"
 "                          (default 4194304)\n"
 "      --max-memory BYTES  total buffer memory (default 1073741824)\n"
-"  -q, --quiet             no notices on stderr\n"
+"  -q, --quiet             no notices or progress line on stderr\n"
 "  -h, --help              this help\n"
 "  -V, --version           version and library versions\n"
 "\n"
@@ -393,7 +394,6 @@ static void parse_options(struct options *o, int argc, char **argv)
 
 /* --- hooks ------------------------------------------------------------ */
 
-
 static void run_notice(void *ctx, uint64_t session, int64_t ts_us, const char *msg)
 {
 	struct run *r = ctx;
@@ -402,8 +402,6 @@ static void run_notice(void *ctx, uint64_t session, int64_t ts_us, const char *m
 	r->notices++;
 	if (r->opt->quiet || r->prepass)
 		return;
-	if (r->progress)
-		fputs("\r\033[K", stderr);	/* the notice replaces the progress line */
 	if (session != 0 && !filter_wants_id(r->filter, session))
 		return;	/* a session the user filtered out */
 	/* A million damaged sessions must not mean a million stderr lines. */
@@ -411,6 +409,8 @@ static void run_notice(void *ctx, uint64_t session, int64_t ts_us, const char *m
 		r->notices_hidden++;
 		return;
 	}
+	if (r->progress)
+		fputs("\r\033[K", stderr);	/* the notice replaces the progress line */
 	if (session != 0 && strncmp(msg, "session ", 8) != 0)
 		fprintf(stderr, "imapscope: session %" PRIu64 ": %s\n", session, msg);
 	else
@@ -504,40 +504,41 @@ static void run_extract_end(void *ctx, void *item, uint64_t uid, uint64_t seq, b
 	extract_end(((struct run *)ctx)->extract, item, uid, seq, unsent);
 }
 
-
 static int64_t elapsed_ns(const struct timespec *a, const struct timespec *b)
 {
 	return (int64_t)(b->tv_sec - a->tv_sec) * 1000000000LL + (b->tv_nsec - a->tv_nsec);
 }
 
-/* "imapscope: 312.4 of 750.0 MB, 1,204 MB/s, 41 sessions, 0:00 left", on one
- * stderr line rewritten in place; only on a terminal and without -q. */
+/* "imapscope: 312.4 of 750.0 MB, 1204 MB/s, 41 sessions, 1 s left", on one
+ * stderr line rewritten in place; only on a terminal and without -q.  The
+ * last call erases it. */
 static void progress_tick(struct run *r, bool last)
 {
 	struct timespec now;
 	double secs, done_mb, total_mb, rate;
-	uint64_t total = r->cap ? capture_file_size(r->cap) : 0;
+	uint64_t total, sessions;
 
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	if (!last && elapsed_ns(&r->last_progress, &now) < PROGRESS_INTERVAL_NS)
-		return;
-	r->last_progress = now;
-	secs = (double)elapsed_ns(&r->started, &now) / 1e9;
-	done_mb = (double)(r->cap ? capture_bytes_read(r->cap) : 0) / 1e6;
-	total_mb = (double)total / 1e6;
-	rate = secs > 0 ? done_mb / secs : 0;
 	if (last) {
 		fputs("\r\033[K", stderr);
 		return;
 	}
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	if (elapsed_ns(&r->last_progress, &now) < PROGRESS_INTERVAL_NS)
+		return;
+	r->last_progress = now;
+	total = capture_file_size(r->cap);
+	sessions = flow_table_stats(r->flows)->sessions_opened;
+	secs = (double)elapsed_ns(&r->started, &now) / 1e9;
+	done_mb = (double)capture_bytes_read(r->cap) / 1e6;
+	total_mb = (double)total / 1e6;
+	rate = secs > 0 ? done_mb / secs : 0;
 	if (total != 0 && rate > 0)
 		fprintf(stderr, "\rimapscope: %.1f of %.1f MB, %.0f MB/s, %" PRIu64
-			" sessions, %.0f s left\033[K", done_mb, total_mb, rate,
-			flow_table_stats(r->flows)->sessions_opened,
+			" sessions, %.0f s left\033[K", done_mb, total_mb, rate, sessions,
 			(total_mb - done_mb) / rate);
 	else
 		fprintf(stderr, "\rimapscope: %.1f MB, %" PRIu64 " sessions\033[K",
-			done_mb, flow_table_stats(r->flows)->sessions_opened);
+			done_mb, sessions);
 }
 
 static void on_packet(void *ctx, const struct capture_pkt *pkt)
