@@ -1,0 +1,96 @@
+/* The cipher suites that can be decrypted: IANA names and what each needs
+ * (key exchange, record protection, key and MAC sizes).  See tls_int.h. */
+#include "tls_int.h"
+
+#define S(id, name, kx, mode, klen, prf, mac, mlen) \
+	{ id, name, kx, mode, klen, prf, mac, mlen }
+static const struct tls_suite tls_suites[] = {
+	S(0x1301, "TLS_AES_128_GCM_SHA256", KX_TLS13, MODE_GCM, 16, "SHA256", NULL, 0),
+	S(0x1302, "TLS_AES_256_GCM_SHA384", KX_TLS13, MODE_GCM, 32, "SHA384", NULL, 0),
+	S(0x1303, "TLS_CHACHA20_POLY1305_SHA256", KX_TLS13, MODE_CHACHA, 32, "SHA256", NULL, 0),
+	S(0x1304, "TLS_AES_128_CCM_SHA256", KX_TLS13, MODE_CCM, 16, "SHA256", NULL, 0),
+	S(0x1305, "TLS_AES_128_CCM_8_SHA256", KX_TLS13, MODE_CCM8, 16, "SHA256", NULL, 0),
+	S(0x009C, "TLS_RSA_WITH_AES_128_GCM_SHA256", KX_RSA, MODE_GCM, 16, "SHA256", NULL, 0),
+	S(0x009D, "TLS_RSA_WITH_AES_256_GCM_SHA384", KX_RSA, MODE_GCM, 32, "SHA384", NULL, 0),
+	S(0x009E, "TLS_DHE_RSA_WITH_AES_128_GCM_SHA256", KX_DHE, MODE_GCM, 16, "SHA256", NULL, 0),
+	S(0x009F, "TLS_DHE_RSA_WITH_AES_256_GCM_SHA384", KX_DHE, MODE_GCM, 32, "SHA384", NULL, 0),
+	S(0xC02B, "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256", KX_ECDHE, MODE_GCM, 16, "SHA256", NULL, 0),
+	S(0xC02C, "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384", KX_ECDHE, MODE_GCM, 32, "SHA384", NULL, 0),
+	S(0xC02F, "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256", KX_ECDHE, MODE_GCM, 16, "SHA256", NULL, 0),
+	S(0xC030, "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384", KX_ECDHE, MODE_GCM, 32, "SHA384", NULL, 0),
+	S(0xCCA8, "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256", KX_ECDHE, MODE_CHACHA, 32, "SHA256", NULL, 0),
+	S(0xCCA9, "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256", KX_ECDHE, MODE_CHACHA, 32, "SHA256", NULL, 0),
+	S(0xCCAA, "TLS_DHE_RSA_WITH_CHACHA20_POLY1305_SHA256", KX_DHE, MODE_CHACHA, 32, "SHA256", NULL, 0),
+	S(0xC09C, "TLS_RSA_WITH_AES_128_CCM", KX_RSA, MODE_CCM, 16, "SHA256", NULL, 0),
+	S(0xC09D, "TLS_RSA_WITH_AES_256_CCM", KX_RSA, MODE_CCM, 32, "SHA256", NULL, 0),
+	S(0xC09E, "TLS_DHE_RSA_WITH_AES_128_CCM", KX_DHE, MODE_CCM, 16, "SHA256", NULL, 0),
+	S(0xC09F, "TLS_DHE_RSA_WITH_AES_256_CCM", KX_DHE, MODE_CCM, 32, "SHA256", NULL, 0),
+	S(0xC0A0, "TLS_RSA_WITH_AES_128_CCM_8", KX_RSA, MODE_CCM8, 16, "SHA256", NULL, 0),
+	S(0xC0A1, "TLS_RSA_WITH_AES_256_CCM_8", KX_RSA, MODE_CCM8, 32, "SHA256", NULL, 0),
+	S(0xC0AC, "TLS_ECDHE_ECDSA_WITH_AES_128_CCM", KX_ECDHE, MODE_CCM, 16, "SHA256", NULL, 0),
+	S(0xC0AD, "TLS_ECDHE_ECDSA_WITH_AES_256_CCM", KX_ECDHE, MODE_CCM, 32, "SHA256", NULL, 0),
+	S(0xC0AE, "TLS_ECDHE_ECDSA_WITH_AES_128_CCM_8", KX_ECDHE, MODE_CCM8, 16, "SHA256", NULL, 0),
+	S(0xC0AF, "TLS_ECDHE_ECDSA_WITH_AES_256_CCM_8", KX_ECDHE, MODE_CCM8, 32, "SHA256", NULL, 0),
+	S(0x002F, "TLS_RSA_WITH_AES_128_CBC_SHA", KX_RSA, MODE_CBC, 16, "SHA256", "SHA1", 20),
+	S(0x0035, "TLS_RSA_WITH_AES_256_CBC_SHA", KX_RSA, MODE_CBC, 32, "SHA256", "SHA1", 20),
+	S(0x003C, "TLS_RSA_WITH_AES_128_CBC_SHA256", KX_RSA, MODE_CBC, 16, "SHA256", "SHA256", 32),
+	S(0x003D, "TLS_RSA_WITH_AES_256_CBC_SHA256", KX_RSA, MODE_CBC, 32, "SHA256", "SHA256", 32),
+	S(0x0033, "TLS_DHE_RSA_WITH_AES_128_CBC_SHA", KX_DHE, MODE_CBC, 16, "SHA256", "SHA1", 20),
+	S(0x0039, "TLS_DHE_RSA_WITH_AES_256_CBC_SHA", KX_DHE, MODE_CBC, 32, "SHA256", "SHA1", 20),
+	S(0x0067, "TLS_DHE_RSA_WITH_AES_128_CBC_SHA256", KX_DHE, MODE_CBC, 16, "SHA256", "SHA256", 32),
+	S(0x006B, "TLS_DHE_RSA_WITH_AES_256_CBC_SHA256", KX_DHE, MODE_CBC, 32, "SHA256", "SHA256", 32),
+	S(0xC009, "TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA", KX_ECDHE, MODE_CBC, 16, "SHA256", "SHA1", 20),
+	S(0xC00A, "TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA", KX_ECDHE, MODE_CBC, 32, "SHA256", "SHA1", 20),
+	S(0xC013, "TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA", KX_ECDHE, MODE_CBC, 16, "SHA256", "SHA1", 20),
+	S(0xC014, "TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA", KX_ECDHE, MODE_CBC, 32, "SHA256", "SHA1", 20),
+	S(0xC023, "TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA256", KX_ECDHE, MODE_CBC, 16, "SHA256", "SHA256", 32),
+	S(0xC024, "TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA384", KX_ECDHE, MODE_CBC, 32, "SHA384", "SHA384", 48),
+	S(0xC027, "TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA256", KX_ECDHE, MODE_CBC, 16, "SHA256", "SHA256", 32),
+	S(0xC028, "TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA384", KX_ECDHE, MODE_CBC, 32, "SHA384", "SHA384", 48),
+};
+#undef S
+
+const struct tls_suite *tls_suite_find(uint16_t id)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof tls_suites / sizeof tls_suites[0]; i++)
+		if (tls_suites[i].id == id)
+			return &tls_suites[i];
+	return NULL;
+}
+
+const char *tls_cipher_name(uint16_t id)
+{
+	const struct tls_suite *su = tls_suite_find(id);
+
+	return su ? su->name : NULL;
+}
+
+const EVP_CIPHER *tls_suite_cipher(const struct tls_suite *su)
+{
+	bool big = su->key_len == 32;
+
+	switch (su->mode) {
+	case MODE_GCM: return big ? EVP_aes_256_gcm() : EVP_aes_128_gcm();
+	case MODE_CCM:
+	case MODE_CCM8: return big ? EVP_aes_256_ccm() : EVP_aes_128_ccm();
+	case MODE_CHACHA: return EVP_chacha20_poly1305();
+	default: return big ? EVP_aes_256_cbc() : EVP_aes_128_cbc();
+	}
+}
+
+size_t tls_suite_tag_len(const struct tls_suite *su)
+{
+	return su->mode == MODE_CCM8 ? 8 : su->mode == MODE_CBC ? 0 : 16;
+}
+
+/* TLS 1.2 implicit IV bytes in the key block (RFC 5288, 6655, 7905). */
+size_t tls_suite_fixed_iv_len(const struct tls_suite *su)
+{
+	switch (su->mode) {
+	case MODE_CHACHA: return TLS_AEAD_NONCE_LEN;
+	case MODE_CBC: return TLS_CBC_BLOCK;
+	default: return 4;
+	}
+}
