@@ -1,0 +1,73 @@
+/* --summary: the keyed tables.  A command table counts commands, replies
+ * and latency per command name (at most SUMMARY_CMDS_MAX names, the rest
+ * under SUMMARY_OTHER); a distinct-value set holds clients, servers or
+ * users (at most SUMMARY_DISTINCT_MAX, the rest counted as untracked).
+ * Zeroed structs are empty tables. */
+#ifndef IMAPSCOPE_REPORT_SUMMARY_TABLES_H
+#define IMAPSCOPE_REPORT_SUMMARY_TABLES_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "report/summary_latency.h"
+#include "util/buf.h"
+
+/* The name that collects commands past SUMMARY_CMDS_MAX distinct names. */
+#define SUMMARY_OTHER "(other)"
+
+struct summary_cmd {
+	uint8_t name[SUMMARY_NAME_MAX];
+	size_t len;
+	uint64_t count;			/* commands sent */
+	uint64_t ok, no, bad;		/* tagged responses to it */
+	struct summary_lat lat;
+};
+
+struct summary_cmds {
+	struct summary_cmd *v;
+	size_t n, cap;
+	uint64_t lost;			/* events not counted (no memory) */
+};
+
+/* One client, server or user; the counters serve the busiest clients. */
+struct summary_entry {
+	struct summary_entry *next;	/* hash chain */
+	uint64_t hash;
+	uint64_t sessions, commands, bytes;
+	size_t len;
+	uint8_t key[];
+};
+
+struct summary_set {
+	struct summary_entry **buckets;
+	size_t nbuckets;
+	struct summary_entry **order;	/* insertion order: stable output */
+	size_t n, cap;
+	uint64_t untracked;		/* new keys refused at the cap */
+};
+
+/* Whether two byte strings are equal (either may be empty). */
+bool summary_bytes_eq(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen);
+
+/* The entry for name, made if new; names past SUMMARY_CMDS_MAX share
+ * SUMMARY_OTHER.  NULL only when out of memory.  Valid until the next
+ * summary_cmds_get or summary_cmds_free on t. */
+struct summary_cmd *summary_cmds_get(struct summary_cmds *t, struct buf_slice name);
+void summary_cmds_free(struct summary_cmds *t);
+
+/* FNV-1a of p[0..n). */
+uint64_t summary_hash(const uint8_t *p, size_t n);
+/* The entry for key p[0..n) with hash h, or NULL. */
+struct summary_entry *summary_set_find(const struct summary_set *s, const uint8_t *p,
+				       size_t n, uint64_t h);
+/* The entry for key, added if new; NULL at the cap or out of memory
+ * (counted in untracked).  Valid until summary_set_free. */
+struct summary_entry *summary_set_get(struct summary_set *s, const uint8_t *p, size_t n);
+void summary_set_free(struct summary_set *s);
+
+/* The address of "ip:port" or "[v6]:port" without the port (or brackets):
+ * a slice of addr ("?" for NULL or empty). */
+struct buf_slice summary_host(const char *addr);
+
+#endif

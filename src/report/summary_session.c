@@ -1,0 +1,317 @@
+/* --summary: per-session state, kept from a session's first event to its
+ * session_end, and the events counted into it (and, as they pass, into the
+ * capture totals and command tables). */
+#include "report/summary_state.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+void summary_session_free(struct summary_session *s)
+{
+	size_t i;
+
+	if (s == NULL)
+		return;
+	for (i = 0; i < s->n_mboxes; i++)
+		free(s->mboxes[i].p);
+	summary_cmds_free(&s->cmds);
+	free(s);
+}
+
+/* Copy a C string, cut to fit (these are our own fixed texts and
+ * addresses, never wire data). */
+void summary_copy_cstr(char *dst, size_t cap, const char *src)
+{
+	size_t n = src != NULL ? strlen(src) : 0;
+
+	if (n >= cap)
+		n = cap - 1;
+	if (n > 0)
+		memcpy(dst, src, n);
+	dst[n] = '\0';
+}
+
+/* ================= live sessions ================= */
+
+size_t summary_live_index(const struct summary *sm, uint64_t id, bool *found_r)
+{
+	size_t lo = 0, hi = sm->n_live;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (sm->live[mid]->id < id)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	*found_r = lo < sm->n_live && sm->live[lo]->id == id;
+	return lo;
+}
+
+static int summary_live_insert(struct summary *sm, size_t at, struct summary_session *s)
+{
+	if (sm->n_live == sm->cap_live) {
+		size_t ncap = sm->cap_live == 0 ? 16 : sm->cap_live * 2;
+		struct summary_session **nv = realloc(sm->live, ncap * sizeof *nv);
+
+		if (nv == NULL)
+			return -1;
+		sm->live = nv;
+		sm->cap_live = ncap;
+	}
+	memmove(&sm->live[at + 1], &sm->live[at], (sm->n_live - at) * sizeof *sm->live);
+	sm->live[at] = s;
+	sm->n_live++;
+	return 0;
+}
+
+void summary_live_remove(struct summary *sm, size_t at)
+{
+	memmove(&sm->live[at], &sm->live[at + 1], (sm->n_live - at - 1) * sizeof *sm->live);
+	sm->n_live--;
+}
+
+/* A session's state, made at its first event (session_start, or whatever
+ * came first in a damaged capture).  NULL when out of memory. */
+struct summary_session *summary_session_get(struct summary *sm, const struct event *ev)
+{
+	bool found;
+	size_t at = summary_live_index(sm, ev->session, &found);
+	struct summary_session *s;
+	struct summary_entry *e;
+
+	if (found)
+		return sm->live[at];
+	s = calloc(1, sizeof *s);
+	if (s == NULL || summary_live_insert(sm, at, s) != 0) {
+		free(s);
+		sm->sessions_lost++;
+		return NULL;
+	}
+	s->id = ev->session;
+	s->first_us = ev->ts_us;
+	s->last_us = ev->ts_us;
+	summary_copy_cstr(s->client, sizeof s->client, ev->client);
+	summary_copy_cstr(s->server, sizeof s->server, ev->server);
+	sm->sessions++;
+	e = summary_set_get(&sm->clients, summary_host(ev->client).ptr,
+			    summary_host(ev->client).len);
+	if (e != NULL)
+		e->sessions++;
+	(void)summary_set_get(&sm->servers, summary_host(ev->server).ptr,
+			      summary_host(ev->server).len);
+	return s;
+}
+
+/* ================= consuming events ================= */
+
+static bool summary_slice_is(struct buf_slice s, const char *word)
+{
+	return s.ptr != NULL && summary_bytes_eq(s.ptr, s.len, (const uint8_t *)word, strlen(word));
+}
+
+/* The first argument of SELECT/EXAMINE: a quoted string unquoted, else the
+ * atom (or "{N}" literal marker) up to the first space, cut to fit. */
+static size_t summary_mailbox_arg(struct buf_slice args, uint8_t *out, size_t cap)
+{
+	size_t i = 0, n = 0;
+
+	if (args.ptr == NULL)
+		return 0;
+	if (args.len > 0 && args.ptr[0] == '"') {
+		for (i = 1; i < args.len && args.ptr[i] != '"'; i++) {
+			if (args.ptr[i] == '\\' && i + 1 < args.len)
+				i++;
+			if (n < cap)
+				out[n++] = args.ptr[i];
+		}
+		return n;
+	}
+	for (i = 0; i < args.len && args.ptr[i] != ' ' && n < cap; i++)
+		out[n++] = args.ptr[i];
+	return n;
+}
+
+void summary_on_command(struct summary *sm, struct summary_session *s,
+			const struct event *ev)
+{
+	struct summary_cmd *c;
+	struct summary_entry *e;
+	size_t i;
+
+	s->commands++;
+	sm->commands++;
+	if ((c = summary_cmds_get(&s->cmds, ev->u.command.name)) != NULL)
+		c->count++;
+	if ((c = summary_cmds_get(&sm->cmds, ev->u.command.name)) != NULL)
+		c->count++;
+	e = summary_set_find(&sm->clients, summary_host(s->client).ptr, summary_host(s->client).len,
+			     summary_hash(summary_host(s->client).ptr, summary_host(s->client).len));
+	if (e != NULL)
+		e->commands++;
+	if (!summary_slice_is(ev->u.command.name, "SELECT") &&
+	    !summary_slice_is(ev->u.command.name, "EXAMINE"))
+		return;
+	for (i = 0; i < SUMMARY_PENDING_SELECTS; i++) {
+		struct summary_pending *p = &s->pending[i];
+		size_t tl = ev->u.command.tag.len;
+
+		if (p->used || ev->u.command.tag.ptr == NULL || tl > SUMMARY_TAG_MAX)
+			continue;
+		p->used = true;
+		memcpy(p->tag, ev->u.command.tag.ptr, tl);
+		p->tag_len = tl;
+		p->mbox_len = summary_mailbox_arg(ev->u.command.args, p->mbox, sizeof p->mbox);
+		return;
+	}
+}
+
+static void summary_add_mailbox(struct summary_session *s, const uint8_t *p, size_t n)
+{
+	size_t i;
+	uint8_t *copy;
+
+	s->selects++;
+	for (i = 0; i < s->n_mboxes; i++)
+		if (summary_bytes_eq(s->mboxes[i].p, s->mboxes[i].len, p, n))
+			return;
+	if (s->n_mboxes >= SUMMARY_MAILBOXES_MAX || (copy = malloc(n > 0 ? n : 1)) == NULL) {
+		s->mboxes_unlisted++;
+		return;
+	}
+	if (n > 0)
+		memcpy(copy, p, n);
+	s->mboxes[s->n_mboxes].p = copy;
+	s->mboxes[s->n_mboxes++].len = n;
+}
+
+/* A tagged reply ends a pending SELECT/EXAMINE: OK lists the mailbox. */
+static void summary_select_done(struct summary_session *s, const struct event *ev, bool ok)
+{
+	size_t i;
+
+	for (i = 0; i < SUMMARY_PENDING_SELECTS; i++) {
+		struct summary_pending *p = &s->pending[i];
+
+		if (!p->used || ev->u.response.tag.ptr == NULL ||
+		    !summary_bytes_eq(p->tag, p->tag_len, ev->u.response.tag.ptr,
+				      ev->u.response.tag.len))
+			continue;
+		p->used = false;
+		if (ok)
+			summary_add_mailbox(s, p->mbox, p->mbox_len);
+		return;
+	}
+}
+
+/* Count a reply by status in the session, the capture and both command
+ * tables; a known latency goes to both tables too. */
+void summary_on_response(struct summary *sm, struct summary_session *s,
+			 const struct event *ev)
+{
+	struct buf_slice st = ev->u.response.status;
+	struct summary_cmd *cs = NULL, *cc = NULL;
+	bool ok = summary_slice_is(st, "OK"), no = summary_slice_is(st, "NO"),
+	     bad = summary_slice_is(st, "BAD");
+	double ms = ev->u.response.latency_ms;
+
+	s->resp_ok += ok;
+	s->resp_no += no;
+	s->resp_bad += bad;
+	sm->resp_ok += ok;
+	sm->resp_no += no;
+	sm->resp_bad += bad;
+	summary_select_done(s, ev, ok);
+	if (ev->u.response.command.ptr == NULL)
+		return;
+	cs = summary_cmds_get(&s->cmds, ev->u.response.command);
+	cc = summary_cmds_get(&sm->cmds, ev->u.response.command);
+	if (cs != NULL) {
+		cs->ok += ok;
+		cs->no += no;
+		cs->bad += bad;
+	}
+	if (cc != NULL) {
+		cc->ok += ok;
+		cc->no += no;
+		cc->bad += bad;
+	}
+	/* Same rule as the JSON writer: negative, NaN or absurd is unknown. */
+	if (!(ms >= 0) || ms > 1e12)
+		return;
+	if (cs != NULL)
+		summary_lat_add(&cs->lat, (uint64_t)(ms * 1000.0 + 0.5));
+	if (cc != NULL)
+		summary_lat_add(&cc->lat, (uint64_t)(ms * 1000.0 + 0.5));
+}
+
+/* The session's user: the one that logged in, else the last one tried. */
+void summary_on_login(struct summary *sm, struct summary_session *s,
+		      const struct event *ev)
+{
+	struct buf_slice u = ev->u.login.user;
+	enum login_result r = ev->u.login.result;
+
+	s->logins_ok += r == LOGIN_OK;
+	s->logins_fail += r == LOGIN_FAIL;
+	s->logins_unknown += r == LOGIN_UNKNOWN;
+	sm->logins_ok += r == LOGIN_OK;
+	sm->logins_fail += r == LOGIN_FAIL;
+	sm->logins_unknown += r == LOGIN_UNKNOWN;
+	if (u.ptr == NULL)
+		return;
+	(void)summary_set_get(&sm->users, u.ptr, u.len);
+	if (s->user_ok && r != LOGIN_OK)
+		return;
+	s->user_len = u.len < SUMMARY_USER_MAX ? u.len : SUMMARY_USER_MAX;
+	memcpy(s->user, u.ptr, s->user_len);
+	s->have_user = true;
+	s->user_ok = r == LOGIN_OK;
+}
+
+static void summary_on_tls(struct summary_session *s, const struct event *ev)
+{
+	s->tls_seen = true;
+	s->tls_decrypted = ev->u.tls.decrypted;
+	summary_copy_cstr(s->tls_version, sizeof s->tls_version, ev->u.tls.version);
+	summary_copy_cstr(s->tls_cipher, sizeof s->tls_cipher, ev->u.tls.cipher);
+	summary_copy_cstr(s->tls_reason, sizeof s->tls_reason,
+			  ev->u.tls.decrypted ? NULL
+			  : ev->u.tls.reason != NULL ? ev->u.tls.reason : "unknown");
+	s->transport = summary_slice_is((struct buf_slice){ (const uint8_t *)ev->u.tls.phase,
+							    ev->u.tls.phase != NULL
+							    ? strlen(ev->u.tls.phase) : 0 },
+					"implicit")
+		       ? TRANSPORT_IMPLICIT_TLS : TRANSPORT_STARTTLS;
+}
+
+void summary_on_other(struct summary_session *s, const struct event *ev)
+{
+	switch (ev->type) {
+	case EV_SESSION_START:
+		s->mid_stream = ev->u.start.mid_stream;
+		if (ev->u.start.implicit_tls)
+			s->transport = TRANSPORT_IMPLICIT_TLS;
+		break;
+	case EV_UNTAGGED:
+		s->untagged++;
+		break;
+	case EV_TLS:
+		summary_on_tls(s, ev);
+		break;
+	case EV_COMPRESS:
+		s->compress_seen = true;
+		s->compress_decoded = ev->u.compress.decoded;
+		summary_copy_cstr(s->compress_alg, sizeof s->compress_alg,
+				  ev->u.compress.algorithm != NULL ? ev->u.compress.algorithm
+								   : "?");
+		break;
+	case EV_GAP:
+		s->gaps++;
+		s->gap_bytes += ev->u.gap.bytes;
+		break;
+	default:
+		break;
+	}
+}
