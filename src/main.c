@@ -586,9 +586,12 @@ static void make_output(struct run *r, FILE *fp)
 	int rc;
 
 	if (o->logins) {
-		rc = output_logins_new2(&r->out, fp, o->format == OUT_JSON, &o->logins_opts);
+		struct logins_opts lopts = o->logins_opts;
+
+		lopts.budget = &r->budget;
+		rc = output_logins_new2(&r->out, fp, o->format == OUT_JSON, &lopts);
 	} else if (o->summary) {
-		rc = output_summary_new(&r->out, fp, o->format == OUT_JSON);
+		rc = output_summary_new(&r->out, fp, o->format == OUT_JSON, &r->budget);
 	} else if (o->format == OUT_JSON) {
 		rc = output_json_new(&r->out, fp);
 	} else {
@@ -744,7 +747,7 @@ int main(int argc, char **argv)
 	if (opt.streams_dir != NULL) {
 		char err[STREAMS_ERRLEN];
 
-		r.streams = streams_new(opt.streams_dir, err);
+		r.streams = streams_new(opt.streams_dir, &r.budget, err);
 		if (r.streams == NULL) {
 			fprintf(stderr, "imapscope: %s\n", err);
 			return EXIT_USAGE;
@@ -754,7 +757,7 @@ int main(int argc, char **argv)
 	if (opt.extract_dir != NULL) {
 		char err[EXTRACT_ERRLEN];
 
-		r.extract = extract_new(opt.extract_dir, err);
+		r.extract = extract_new(opt.extract_dir, &r.budget, err);
 		if (r.extract == NULL) {
 			fprintf(stderr, "imapscope: --extract: %s\n", err);
 			return EXIT_USAGE;

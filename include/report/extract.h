@@ -69,8 +69,11 @@ struct extract;
 struct extract_item;
 
 /* Create DIR if needed (one level) and open DIR/index.jsonl for writing.
- * NULL with err set on failure. */
-struct extract *extract_new(const char *dir, char err[EXTRACT_ERRLEN]);
+ * Open items are charged to budget (may be NULL): a body whose item is
+ * refused is counted in dropped; a refused user or mailbox field is left
+ * out of its index line.  NULL with err set on failure. */
+struct extract *extract_new(const char *dir, struct mem_budget *budget,
+			    char err[EXTRACT_ERRLEN]);
 
 /* A body begins.  Returns its handle, or NULL when out of memory (counted
  * as dropped; the caller then simply has nothing to feed). */

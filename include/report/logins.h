@@ -41,6 +41,7 @@
 #include <stdio.h>
 
 #include "report/event.h"
+#include "util/buf.h"
 
 /* Columns are padded to these widths, each the longest usual value plus
  * two spaces (longer values push the rest of the row on). */
@@ -64,6 +65,10 @@
 struct logins_opts {
 	unsigned fail_threshold;	/* failures that make brute force; 0: default */
 	int64_t window_us;		/* within this long; <= 0: default */
+	struct mem_budget *budget;	/* charged for per-session state and the
+					   failure histories; may be NULL.  A
+					   refused charge still prints the row,
+					   without that history or those flags */
 };
 
 /* Make the login audit writing to fp (not closed by the output), with the

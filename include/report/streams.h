@@ -19,8 +19,12 @@
 struct streams;
 
 /* Create DIR if needed (one level) and open DIR/index.jsonl for writing.
- * NULL with err set on failure. */
-struct streams *streams_new(const char *dir, char err[STREAMS_ERRLEN]);
+ * Open sessions, their pending bytes and gap lists are charged to budget
+ * (may be NULL).  Refused, a session is not written (no files, no index
+ * line), pending bytes go straight to the file unbuffered, and a gap is
+ * counted in gaps_unlisted.  NULL with err set on failure. */
+struct streams *streams_new(const char *dir, struct mem_budget *budget,
+			    char err[STREAMS_ERRLEN]);
 
 /* A session begins; client and server are "ip:port" strings (copied). */
 void streams_open(struct streams *st, uint64_t session, const char *client,

@@ -37,6 +37,7 @@
 #include <stdio.h>
 
 #include "report/event.h"
+#include "util/buf.h"
 
 #define SUMMARY_LAT_EXACT 64		/* exact samples per command name */
 #define SUMMARY_LAT_SUB_BITS 4		/* 16 buckets per power of two */
@@ -60,7 +61,12 @@
 
 /* Make the summary output writing to fp (not closed by the output).
  * json selects JSON Lines ("session_summary" objects and a final
- * "capture_summary") over text.  0, or -1 if out of memory. */
-int output_summary_new(struct output *out_r, FILE *fp, bool json) WUR;
+ * "capture_summary") over text.  Per-session state and the tables are
+ * charged to budget (may be NULL); a refused charge leaves that session
+ * untracked (counted in "sessions_untracked"), or that mailbox unlisted,
+ * that value untracked, those latencies inexact.  0, or -1 if out of
+ * memory. */
+int output_summary_new(struct output *out_r, FILE *fp, bool json,
+		       struct mem_budget *budget) WUR;
 
 #endif

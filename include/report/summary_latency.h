@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "report/summary.h"	/* SUMMARY_LAT_* */
+#include "util/buf.h"
 
 struct summary_lat {
 	uint64_t n;		/* samples seen */
@@ -18,12 +19,14 @@ struct summary_lat {
 	size_t nsamp;
 	uint64_t *hist;		/* past SUMMARY_LAT_EXACT: SUMMARY_LAT_BUCKETS counts */
 	uint64_t lost;		/* samples not kept for want of memory */
+	struct mem_budget *budget;	/* charged for samples and hist; may be NULL */
 };
 
 /* Keep one sample: exactly while there is room, else in the histogram.
- * Out of memory, the sample still counts in n, min and max. */
+ * Out of memory or refused by the budget, the sample still counts in n,
+ * min and max (and in lost, so the percentiles say "exact": false). */
 void summary_lat_add(struct summary_lat *l, uint64_t us);
-/* Free the samples and zero l. */
+/* Free the samples and zero l, all but its budget. */
 void summary_lat_free(struct summary_lat *l);
 /* Whether percentiles are exact: no histogram and no sample lost. */
 bool summary_lat_exact(const struct summary_lat *l);

@@ -31,6 +31,8 @@ struct summary_mbox {
 
 struct summary_session {
 	uint64_t id;
+	struct mem_budget *budget;	/* charged for this struct, the mailbox
+					   names and cmds */
 	char client[SUMMARY_ADDR_MAX], server[SUMMARY_ADDR_MAX];
 	int64_t first_us, last_us;
 	bool mid_stream;
@@ -66,7 +68,8 @@ struct summary {
 	 * new one is appended; lookups are binary searches. */
 	struct summary_session **live;
 	size_t n_live, cap_live;
-	uint64_t sessions_lost;		/* no memory for their state */
+	uint64_t sessions_lost;		/* no memory (or budget) for their state */
+	struct mem_budget *budget;	/* per-session state and tables; may be NULL */
 	/* capture totals */
 	bool any;
 	int64_t first_us, last_us;
@@ -96,7 +99,8 @@ size_t summary_live_index(const struct summary *sm, uint64_t id, bool *found_r);
 /* Take sm->live[at] out of the list (not freed). */
 void summary_live_remove(struct summary *sm, size_t at);
 /* A session's state, made at its first event (session_start, or whatever
- * came first in a damaged capture).  NULL when out of memory. */
+ * came first in a damaged capture).  NULL when out of memory or refused by
+ * sm->budget: counted in sessions_lost ("sessions_untracked"). */
 struct summary_session *summary_session_get(struct summary *sm, const struct event *ev);
 
 void summary_on_command(struct summary *sm, struct summary_session *s,

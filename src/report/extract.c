@@ -57,6 +57,7 @@ struct extract_item {
 	char name[EXTRACT_NAME_MAX];
 
 	struct extract_item *prev, *next;	/* the writer's live items */
+	size_t charged;			/* this struct, client and server */
 };
 
 struct extract {
@@ -65,6 +66,7 @@ struct extract {
 	struct extract_item *live;
 	struct buf line;		/* the index line being made */
 	struct extract_stats st;
+	struct mem_budget *budget;	/* open items; may be NULL */
 	bool failed;
 	char err[EXTRACT_ERRLEN];
 };
@@ -78,7 +80,8 @@ static void extract_fail(struct extract *x, const char *what, const char *name)
 	x->failed = true;
 }
 
-struct extract *extract_new(const char *dir, char err[EXTRACT_ERRLEN])
+struct extract *extract_new(const char *dir, struct mem_budget *budget,
+			    char err[EXTRACT_ERRLEN])
 {
 	struct extract *x;
 	char path[EXTRACT_MAX_PATH];
@@ -107,6 +110,7 @@ struct extract *extract_new(const char *dir, char err[EXTRACT_ERRLEN])
 		return NULL;
 	}
 	buf_init(&x->line, EXTRACT_LINE_MAX, NULL);
+	x->budget = budget;
 	return x;
 }
 
@@ -178,9 +182,9 @@ static void extract_make_name(struct extract_item *it, bool truncated)
 
 /* --- items ------------------------------------------------------------- */
 
-static bool extract_keep(struct buf *b, struct buf_slice s)
+static bool extract_keep(struct buf *b, struct buf_slice s, struct mem_budget *budget)
 {
-	buf_init(b, EXTRACT_MAX_FIELD, NULL);
+	buf_init(b, EXTRACT_MAX_FIELD, budget);
 	if (s.ptr == NULL)
 		return false;
 	return buf_append(b, s.ptr, s.len < EXTRACT_MAX_FIELD ? s.len : EXTRACT_MAX_FIELD) == 0;
@@ -204,29 +208,40 @@ static void extract_item_free(struct extract *x, struct extract_item *it)
 	buf_free(&it->mailbox);
 	free(it->client);
 	free(it->server);
+	mem_release(x->budget, it->charged);
 	free(it);
 }
 
 struct extract_item *extract_begin(struct extract *x, uint64_t session,
 				   const struct extract_meta *m)
 {
-	struct extract_item *it = calloc(1, sizeof *it);
+	const char *client = m->client ? m->client : "?", *server = m->server ? m->server : "?";
+	size_t charged = sizeof(struct extract_item) + strlen(client) + 1 + strlen(server) + 1;
+	struct extract_item *it;
 
-	if (it == NULL) {
+	/* Refused by the budget: not stored, counted as dropped like an
+	 * allocation that failed. */
+	if (mem_charge(x->budget, charged) != 0) {
 		x->st.dropped++;
 		return NULL;
 	}
+	if ((it = calloc(1, sizeof *it)) == NULL) {
+		mem_release(x->budget, charged);
+		x->st.dropped++;
+		return NULL;
+	}
+	it->charged = charged;
 	it->session = session;
 	it->dir = m->dir;
 	it->seq = m->seq;
 	it->uid = m->uid;
 	it->size = m->size;
 	it->ts_us = m->ts_us;
-	it->has_section = extract_keep(&it->section, m->section);
-	it->has_user = extract_keep(&it->user, m->user);
-	it->has_mailbox = extract_keep(&it->mailbox, m->mailbox);
-	it->client = strdup(m->client ? m->client : "?");
-	it->server = strdup(m->server ? m->server : "?");
+	it->has_section = extract_keep(&it->section, m->section, x->budget);
+	it->has_user = extract_keep(&it->user, m->user, x->budget);
+	it->has_mailbox = extract_keep(&it->mailbox, m->mailbox, x->budget);
+	it->client = strdup(client);
+	it->server = strdup(server);
 	it->md = EVP_MD_CTX_new();
 	it->next = x->live;
 	if (x->live != NULL)

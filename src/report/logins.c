@@ -27,6 +27,7 @@ struct logins_key {
 	int64_t *ring;			/* fail_threshold slots */
 	unsigned head, count;		/* next slot to write; slots in use */
 	int64_t newest;
+	size_t charged;			/* to the table's budget: key and ring */
 	size_t len;
 	uint8_t key[];
 };
@@ -34,7 +35,9 @@ struct logins_key {
 struct logins_table {
 	struct logins_key **buckets;
 	size_t nbuckets, n;
-	uint64_t untracked;		/* keys refused at LOGINS_TRACK_MAX */
+	uint64_t untracked;		/* keys refused at LOGINS_TRACK_MAX or
+					   by the budget */
+	struct mem_budget *budget;	/* may be NULL */
 };
 
 /* FNV-1a.  Keys come from the wire, but the table is capped, so a crafted
@@ -67,8 +70,9 @@ static struct logins_key *logins_table_find(const struct logins_table *t, const 
 	return NULL;
 }
 
-static void logins_key_free(struct logins_key *k)
+static void logins_key_free(struct logins_table *t, struct logins_key *k)
 {
+	mem_release(t->budget, k->charged);
 	free(k->ring);
 	free(k);
 }
@@ -87,7 +91,7 @@ static void logins_table_sweep(struct logins_table *t, int64_t now, int64_t wind
 
 			if (now - k->newest > window) {
 				*pp = k->next;
-				logins_key_free(k);
+				logins_key_free(t, k);
 				t->n--;
 			} else {
 				pp = &k->next;
@@ -99,10 +103,15 @@ static void logins_table_sweep(struct logins_table *t, int64_t now, int64_t wind
 static int logins_table_grow(struct logins_table *t)
 {
 	size_t nb = t->nbuckets == 0 ? LOGINS_BUCKETS0 : t->nbuckets * 2, i;
-	struct logins_key **b = calloc(nb, sizeof *b);
+	struct logins_key **b;
 
-	if (b == NULL)
+	if (mem_charge(t->budget, (nb - t->nbuckets) * sizeof *b) != 0)
 		return -1;
+	b = calloc(nb, sizeof *b);
+	if (b == NULL) {
+		mem_release(t->budget, (nb - t->nbuckets) * sizeof *b);
+		return -1;
+	}
 	for (i = 0; i < t->nbuckets; i++) {
 		while (t->buckets[i] != NULL) {
 			struct logins_key *k = t->buckets[i];
@@ -124,24 +133,28 @@ static struct logins_key *logins_table_get(struct logins_table *t, struct buf_sl
 {
 	uint64_t h = logins_hash(key.ptr, key.len);
 	struct logins_key *k = logins_table_find(t, key.ptr, key.len, h);
-	size_t sz;
+	size_t sz, charged;
 
 	if (k != NULL)
 		return k;
 	if (t->n >= LOGINS_TRACK_MAX)
 		logins_table_sweep(t, now, window);
+	/* slots <= LOGINS_FAIL_THRESHOLD_MAX: the ring's size cannot wrap. */
 	if (t->n >= LOGINS_TRACK_MAX || !size_add(sizeof *k, key.len, &sz) ||
+	    !size_add(sz, (size_t)slots * sizeof *k->ring, &charged) ||
 	    (t->n >= t->nbuckets && logins_table_grow(t) != 0) ||
-	    (k = calloc(1, sz)) == NULL) {
+	    mem_charge(t->budget, charged) != 0) {
 		t->untracked++;
 		return NULL;
 	}
-	k->ring = calloc(slots, sizeof *k->ring);
-	if (k->ring == NULL) {
+	if ((k = calloc(1, sz)) == NULL ||
+	    (k->ring = calloc(slots, sizeof *k->ring)) == NULL) {
 		free(k);
+		mem_release(t->budget, charged);
 		t->untracked++;
 		return NULL;
 	}
+	k->charged = charged;
 	k->hash = h;
 	k->len = key.len;
 	if (key.len > 0)
@@ -161,9 +174,10 @@ static void logins_table_free(struct logins_table *t)
 			struct logins_key *k = t->buckets[i];
 
 			t->buckets[i] = k->next;
-			logins_key_free(k);
+			logins_key_free(t, k);
 		}
 	free(t->buckets);
+	mem_release(t->budget, t->nbuckets * sizeof *t->buckets);
 	memset(t, 0, sizeof *t);
 }
 
@@ -202,6 +216,7 @@ struct logins {
 	bool json;
 	bool header_done;
 	uint64_t rows;
+	struct mem_budget *budget;	/* live and its sessions; may be NULL */
 	unsigned fail_threshold;
 	int64_t window_us;
 	struct logins_table by_client, by_user;
@@ -250,15 +265,24 @@ static struct logins_session *logins_session_get(struct logins *lg, uint64_t id)
 		return lg->live[at];
 	if (lg->n_live == lg->cap_live) {
 		size_t ncap = lg->cap_live == 0 ? 16 : lg->cap_live * 2;
-		struct logins_session **nv = realloc(lg->live, ncap * sizeof *nv);
+		struct logins_session **nv;
 
-		if (nv == NULL)
+		if (mem_charge(lg->budget, (ncap - lg->cap_live) * sizeof *nv) != 0)
 			return NULL;
+		nv = realloc(lg->live, ncap * sizeof *nv);
+		if (nv == NULL) {
+			mem_release(lg->budget, (ncap - lg->cap_live) * sizeof *nv);
+			return NULL;
+		}
 		lg->live = nv;
 		lg->cap_live = ncap;
 	}
-	if ((ls = calloc(1, sizeof *ls)) == NULL)
+	if (mem_charge(lg->budget, sizeof *ls) != 0)
 		return NULL;
+	if ((ls = calloc(1, sizeof *ls)) == NULL) {
+		mem_release(lg->budget, sizeof *ls);
+		return NULL;
+	}
 	ls->id = id;
 	memmove(&lg->live[at + 1], &lg->live[at], (lg->n_live - at) * sizeof *lg->live);
 	lg->live[at] = ls;
@@ -273,6 +297,7 @@ static void logins_session_end(struct logins *lg, uint64_t id)
 
 	if (!found)
 		return;
+	mem_release(lg->budget, sizeof *lg->live[at]);
 	free(lg->live[at]);
 	memmove(&lg->live[at], &lg->live[at + 1], (lg->n_live - at - 1) * sizeof *lg->live);
 	lg->n_live--;
@@ -651,9 +676,12 @@ static void logins_free(void *ctx)
 
 	if (lg == NULL)
 		return;
-	for (i = 0; i < lg->n_live; i++)
+	for (i = 0; i < lg->n_live; i++) {
+		mem_release(lg->budget, sizeof *lg->live[i]);
 		free(lg->live[i]);
+	}
 	free(lg->live);
+	mem_release(lg->budget, lg->cap_live * sizeof *lg->live);
 	logins_table_free(&lg->by_client);
 	logins_table_free(&lg->by_user);
 	output_sink_free(&lg->sink);
@@ -697,6 +725,11 @@ int output_logins_new2(struct output *out_r, FILE *fp, bool json, const struct l
 				     ? opts->fail_threshold : LOGINS_FAIL_THRESHOLD_MAX;
 	if (opts != NULL && opts->window_us > 0)
 		lg->window_us = opts->window_us;
+	if (opts != NULL) {
+		lg->budget = opts->budget;
+		lg->by_client.budget = opts->budget;
+		lg->by_user.budget = opts->budget;
+	}
 	out_r->ops = &logins_ops;
 	out_r->ctx = lg;
 	return 0;

@@ -29,12 +29,15 @@ struct stream_session {
 	char *client, *server;
 	struct stream_file f[2];
 	struct stream_session *next;
+	size_t charged;		/* this struct, client and server */
 };
 
 struct streams {
 	char *dir;
 	FILE *index;
 	struct stream_session *sessions;	/* open ones; few at once */
+	struct mem_budget *budget;		/* may be NULL */
+	uint64_t untracked;			/* sessions refused by the budget */
 	int failed;
 	char err[STREAMS_ERRLEN];
 };
@@ -47,7 +50,8 @@ static void streams_fail(struct streams *st, const char *what, const char *name)
 	st->failed = 1;
 }
 
-struct streams *streams_new(const char *dir, char err[STREAMS_ERRLEN])
+struct streams *streams_new(const char *dir, struct mem_budget *budget,
+			    char err[STREAMS_ERRLEN])
 {
 	struct streams *st;
 	char path[4096];
@@ -73,6 +77,7 @@ struct streams *streams_new(const char *dir, char err[STREAMS_ERRLEN])
 		free(st);
 		return NULL;
 	}
+	st->budget = budget;
 	return st;
 }
 
@@ -89,36 +94,47 @@ static struct stream_session *streams_find(struct streams *st, uint64_t id)
 void streams_open(struct streams *st, uint64_t session, const char *client,
 		  const char *server)
 {
-	struct stream_session *s = calloc(1, sizeof *s);
+	size_t charged = sizeof(struct stream_session) + strlen(client) + 1 + strlen(server) + 1;
+	struct stream_session *s;
 	int d;
 
+	/* Refused by the budget: the session goes unwritten, and the run's
+	 * refused count says data was dropped. */
+	if (mem_charge(st->budget, charged) != 0) {
+		st->untracked++;
+		return;
+	}
+	s = calloc(1, sizeof *s);
 	if (s == NULL || (s->client = strdup(client)) == NULL ||
 	    (s->server = strdup(server)) == NULL) {
 		if (s != NULL)
 			free(s->client);
 		free(s);
+		mem_release(st->budget, charged);
 		errno = ENOMEM;
 		streams_fail(st, "cannot track session", "index.jsonl");
 		return;
 	}
 	s->id = session;
+	s->charged = charged;
 	for (d = 0; d < 2; d++) {
 		snprintf(s->f[d].name, sizeof s->f[d].name, "session-%06" PRIu64 "-%s.bin",
 			 session, d == DIR_C2S ? "c2s" : "s2c");
-		buf_init(&s->f[d].pending, STREAMS_FLUSH_BYTES * 2, NULL);
+		buf_init(&s->f[d].pending, STREAMS_FLUSH_BYTES * 2, st->budget);
 	}
 	s->next = st->sessions;
 	st->sessions = s;
 }
 
 /* Files are opened per flush rather than held open, so that thousands of
- * concurrent sessions never run out of file descriptors. */
-static void streams_flush(struct streams *st, struct stream_file *f)
+ * concurrent sessions never run out of file descriptors.  Writes the
+ * pending bytes, then p[0..n) (bytes that could not be buffered). */
+static void streams_write(struct streams *st, struct stream_file *f, const uint8_t *p, size_t n)
 {
 	char path[4096];
 	FILE *fp;
 
-	if (f->created && f->pending.len == 0)
+	if (f->created && f->pending.len == 0 && n == 0)
 		return;
 	snprintf(path, sizeof path, "%s/%s", st->dir, f->name);
 	fp = fopen(path, f->created ? "a" : "w");
@@ -130,9 +146,16 @@ static void streams_flush(struct streams *st, struct stream_file *f)
 	f->created = true;
 	if (f->pending.len != 0 && fwrite(f->pending.data, 1, f->pending.len, fp) != f->pending.len)
 		streams_fail(st, "write failed", f->name);
+	if (n != 0 && fwrite(p, 1, n, fp) != n)
+		streams_fail(st, "write failed", f->name);
 	if (fclose(fp) != 0)
 		streams_fail(st, "write failed", f->name);
 	buf_reset(&f->pending);
+}
+
+static void streams_flush(struct streams *st, struct stream_file *f)
+{
+	streams_write(st, f, NULL, 0);
 }
 
 void streams_data(void *ctx, uint64_t session, enum stream_dir dir,
@@ -152,11 +175,9 @@ void streams_data(void *ctx, uint64_t session, enum stream_dir dir,
 						     f->pending.len : STREAMS_FLUSH_BYTES);
 		size_t take = n < room ? n : room;
 
-		if (take > 0 && buf_append(&f->pending, p, take) != 0) {
-			errno = ENOMEM;
-			streams_fail(st, "out of memory", f->name);
-			return;
-		}
+		/* No memory (or budget) to buffer: write unbuffered, lose nothing. */
+		if (take > 0 && buf_append(&f->pending, p, take) != 0)
+			streams_write(st, f, p, take);
 		p += take;
 		n -= take;
 		if (f->pending.len >= STREAMS_FLUSH_BYTES)
@@ -179,8 +200,11 @@ void streams_gap(void *ctx, uint64_t session, enum stream_dir dir, uint64_t nbyt
 	} else if (f->n_gaps < STREAMS_MAX_GAPS_LISTED) {
 		if (f->n_gaps == f->cap_gaps) {
 			size_t ncap = f->cap_gaps ? f->cap_gaps * 2 : 8;
-			struct stream_gap *ng = realloc(f->gaps, ncap * sizeof *ng);
+			struct stream_gap *ng = NULL;
 
+			if (mem_charge(st->budget, (ncap - f->cap_gaps) * sizeof *ng) == 0 &&
+			    (ng = realloc(f->gaps, ncap * sizeof *ng)) == NULL)
+				mem_release(st->budget, (ncap - f->cap_gaps) * sizeof *ng);
 			if (ng == NULL) {
 				f->gaps_unlisted++;
 				f->offset += nbytes;
@@ -238,9 +262,11 @@ static void streams_close(struct streams *st, struct stream_session *s)
 	for (d = 0; d < 2; d++) {
 		buf_free(&s->f[d].pending);
 		free(s->f[d].gaps);
+		mem_release(st->budget, s->f[d].cap_gaps * sizeof *s->f[d].gaps);
 	}
 	free(s->client);
 	free(s->server);
+	mem_release(st->budget, s->charged);
 	free(s);
 }
 

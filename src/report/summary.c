@@ -109,6 +109,7 @@ static void summary_free(void *ctx)
 	for (i = 0; i < sm->n_live; i++)
 		summary_session_free(sm->live[i]);
 	free(sm->live);
+	mem_release(sm->budget, sm->cap_live * sizeof *sm->live);
 	summary_cmds_free(&sm->cmds);
 	summary_set_free(&sm->clients);
 	summary_set_free(&sm->servers);
@@ -134,7 +135,7 @@ static const struct output_ops summary_ops = {
 	.free = summary_free,
 };
 
-int output_summary_new(struct output *out_r, FILE *fp, bool json)
+int output_summary_new(struct output *out_r, FILE *fp, bool json, struct mem_budget *budget)
 {
 	struct summary *sm = calloc(1, sizeof *sm);
 
@@ -142,6 +143,11 @@ int output_summary_new(struct output *out_r, FILE *fp, bool json)
 		return -1;
 	output_sink_init(&sm->sink, fp);
 	sm->json = json;
+	sm->budget = budget;
+	sm->cmds.budget = budget;
+	sm->clients.budget = budget;
+	sm->servers.budget = budget;
+	sm->users.budget = budget;
 	out_r->ops = &summary_ops;
 	out_r->ctx = sm;
 	return 0;

@@ -39,12 +39,18 @@ static int summary_lat_to_hist(struct summary_lat *l)
 {
 	size_t i;
 
-	l->hist = calloc(SUMMARY_LAT_BUCKETS, sizeof *l->hist);
-	if (l->hist == NULL)
+	if (mem_charge(l->budget, SUMMARY_LAT_BUCKETS * sizeof *l->hist) != 0)
 		return -1;
+	l->hist = calloc(SUMMARY_LAT_BUCKETS, sizeof *l->hist);
+	if (l->hist == NULL) {
+		mem_release(l->budget, SUMMARY_LAT_BUCKETS * sizeof *l->hist);
+		return -1;
+	}
 	for (i = 0; i < l->nsamp; i++)
 		l->hist[summary_lat_bucket(l->samples[i])]++;
 	free(l->samples);
+	if (l->samples != NULL)
+		mem_release(l->budget, SUMMARY_LAT_EXACT * sizeof *l->samples);
 	l->samples = NULL;
 	l->nsamp = 0;
 	return 0;
@@ -60,8 +66,12 @@ void summary_lat_add(struct summary_lat *l, uint64_t us)
 		l->max_us = us;
 	l->n++;
 	if (l->hist == NULL && l->nsamp < SUMMARY_LAT_EXACT) {
-		if (l->samples == NULL)
+		if (l->samples == NULL &&
+		    mem_charge(l->budget, SUMMARY_LAT_EXACT * sizeof *l->samples) == 0) {
 			l->samples = malloc(SUMMARY_LAT_EXACT * sizeof *l->samples);
+			if (l->samples == NULL)
+				mem_release(l->budget, SUMMARY_LAT_EXACT * sizeof *l->samples);
+		}
 		if (l->samples == NULL)
 			l->lost++;
 		else
@@ -77,9 +87,16 @@ void summary_lat_add(struct summary_lat *l, uint64_t us)
 
 void summary_lat_free(struct summary_lat *l)
 {
+	struct mem_budget *mb = l->budget;
+
+	if (l->samples != NULL)
+		mem_release(mb, SUMMARY_LAT_EXACT * sizeof *l->samples);
+	if (l->hist != NULL)
+		mem_release(mb, SUMMARY_LAT_BUCKETS * sizeof *l->hist);
 	free(l->samples);
 	free(l->hist);
 	memset(l, 0, sizeof *l);
+	l->budget = mb;
 }
 
 bool summary_lat_exact(const struct summary_lat *l)

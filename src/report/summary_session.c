@@ -12,9 +12,12 @@ void summary_session_free(struct summary_session *s)
 
 	if (s == NULL)
 		return;
-	for (i = 0; i < s->n_mboxes; i++)
+	for (i = 0; i < s->n_mboxes; i++) {
+		mem_release(s->budget, s->mboxes[i].len > 0 ? s->mboxes[i].len : 1);
 		free(s->mboxes[i].p);
+	}
 	summary_cmds_free(&s->cmds);
+	mem_release(s->budget, sizeof *s);
 	free(s);
 }
 
@@ -53,10 +56,15 @@ static int summary_live_insert(struct summary *sm, size_t at, struct summary_ses
 {
 	if (sm->n_live == sm->cap_live) {
 		size_t ncap = sm->cap_live == 0 ? 16 : sm->cap_live * 2;
-		struct summary_session **nv = realloc(sm->live, ncap * sizeof *nv);
+		struct summary_session **nv;
 
-		if (nv == NULL)
+		if (mem_charge(sm->budget, (ncap - sm->cap_live) * sizeof *nv) != 0)
 			return -1;
+		nv = realloc(sm->live, ncap * sizeof *nv);
+		if (nv == NULL) {
+			mem_release(sm->budget, (ncap - sm->cap_live) * sizeof *nv);
+			return -1;
+		}
 		sm->live = nv;
 		sm->cap_live = ncap;
 	}
@@ -83,12 +91,19 @@ struct summary_session *summary_session_get(struct summary *sm, const struct eve
 
 	if (found)
 		return sm->live[at];
-	s = calloc(1, sizeof *s);
-	if (s == NULL || summary_live_insert(sm, at, s) != 0) {
-		free(s);
+	if (mem_charge(sm->budget, sizeof *s) != 0) {
 		sm->sessions_lost++;
 		return NULL;
 	}
+	s = calloc(1, sizeof *s);
+	if (s == NULL || summary_live_insert(sm, at, s) != 0) {
+		free(s);
+		mem_release(sm->budget, sizeof *s);
+		sm->sessions_lost++;
+		return NULL;
+	}
+	s->budget = sm->budget;
+	s->cmds.budget = sm->budget;
 	s->id = ev->session;
 	s->first_us = ev->ts_us;
 	s->last_us = ev->ts_us;
@@ -169,14 +184,19 @@ void summary_on_command(struct summary *sm, struct summary_session *s,
 
 static void summary_add_mailbox(struct summary_session *s, const uint8_t *p, size_t n)
 {
-	size_t i;
+	size_t i, sz = n > 0 ? n : 1;
 	uint8_t *copy;
 
 	s->selects++;
 	for (i = 0; i < s->n_mboxes; i++)
 		if (summary_bytes_eq(s->mboxes[i].p, s->mboxes[i].len, p, n))
 			return;
-	if (s->n_mboxes >= SUMMARY_MAILBOXES_MAX || (copy = malloc(n > 0 ? n : 1)) == NULL) {
+	if (s->n_mboxes >= SUMMARY_MAILBOXES_MAX || mem_charge(s->budget, sz) != 0) {
+		s->mboxes_unlisted++;
+		return;
+	}
+	if ((copy = malloc(sz)) == NULL) {
+		mem_release(s->budget, sz);
 		s->mboxes_unlisted++;
 		return;
 	}

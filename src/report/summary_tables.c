@@ -16,7 +16,7 @@ bool summary_bytes_eq(const uint8_t *a, size_t alen, const uint8_t *b, size_t bl
 }
 
 /* The entry for name, made if new; names past SUMMARY_CMDS_MAX share
- * SUMMARY_OTHER.  NULL only when out of memory. */
+ * SUMMARY_OTHER.  NULL only when out of memory or refused by the budget. */
 struct summary_cmd *summary_cmds_get(struct summary_cmds *t, struct buf_slice name)
 {
 	size_t i, len = name.len < SUMMARY_NAME_MAX ? name.len : SUMMARY_NAME_MAX;
@@ -34,15 +34,24 @@ struct summary_cmd *summary_cmds_get(struct summary_cmds *t, struct buf_slice na
 			return &t->v[i];
 	if (t->n == t->cap) {
 		size_t ncap = t->cap == 0 ? 8 : t->cap * 2;
-		struct summary_cmd *nv = realloc(t->v, ncap * sizeof *nv);
+		struct summary_cmd *nv;
 
-		if (nv == NULL)
+		if (mem_charge(t->budget, (ncap - t->cap) * sizeof *nv) != 0) {
+			t->lost++;
 			return NULL;
+		}
+		nv = realloc(t->v, ncap * sizeof *nv);
+		if (nv == NULL) {
+			mem_release(t->budget, (ncap - t->cap) * sizeof *nv);
+			t->lost++;
+			return NULL;
+		}
 		t->v = nv;
 		t->cap = ncap;
 	}
 	c = &t->v[t->n++];
 	memset(c, 0, sizeof *c);
+	c->lat.budget = t->budget;
 	memcpy(c->name, p, len);
 	c->len = len;
 	return c;
@@ -52,10 +61,14 @@ void summary_cmds_free(struct summary_cmds *t)
 {
 	size_t i;
 
+	struct mem_budget *mb = t->budget;
+
 	for (i = 0; i < t->n; i++)
 		summary_lat_free(&t->v[i].lat);
 	free(t->v);
+	mem_release(mb, t->cap * sizeof *t->v);
 	memset(t, 0, sizeof *t);
+	t->budget = mb;
 }
 
 /* ================= distinct-value sets ================= */
@@ -75,10 +88,15 @@ uint64_t summary_hash(const uint8_t *p, size_t n)
 static int summary_set_grow(struct summary_set *s)
 {
 	size_t nb = s->nbuckets == 0 ? SUMMARY_SET_BUCKETS0 : s->nbuckets * 2, i;
-	struct summary_entry **b = calloc(nb, sizeof *b);
+	struct summary_entry **b;
 
-	if (b == NULL)
+	if (mem_charge(s->budget, (nb - s->nbuckets) * sizeof *b) != 0)
 		return -1;
+	b = calloc(nb, sizeof *b);
+	if (b == NULL) {
+		mem_release(s->budget, (nb - s->nbuckets) * sizeof *b);
+		return -1;
+	}
 	for (i = 0; i < s->n; i++) {
 		struct summary_entry *e = s->order[i];
 
@@ -108,10 +126,15 @@ static int summary_set_room(struct summary_set *s)
 {
 	if (s->n == s->cap) {
 		size_t ncap = s->cap == 0 ? 16 : s->cap * 2;
-		struct summary_entry **o = realloc(s->order, ncap * sizeof *o);
+		struct summary_entry **o;
 
-		if (o == NULL)
+		if (mem_charge(s->budget, (ncap - s->cap) * sizeof *o) != 0)
 			return -1;
+		o = realloc(s->order, ncap * sizeof *o);
+		if (o == NULL) {
+			mem_release(s->budget, (ncap - s->cap) * sizeof *o);
+			return -1;
+		}
 		s->order = o;
 		s->cap = ncap;
 	}
@@ -131,7 +154,12 @@ struct summary_entry *summary_set_get(struct summary_set *s, const uint8_t *p, s
 	if (e != NULL)
 		return e;
 	if (s->n >= SUMMARY_DISTINCT_MAX || !size_add(sizeof *e, n, &sz) ||
-	    summary_set_room(s) != 0 || (e = calloc(1, sz)) == NULL) {
+	    summary_set_room(s) != 0 || mem_charge(s->budget, sz) != 0) {
+		s->untracked++;
+		return NULL;
+	}
+	if ((e = calloc(1, sz)) == NULL) {
+		mem_release(s->budget, sz);
 		s->untracked++;
 		return NULL;
 	}
@@ -147,13 +175,18 @@ struct summary_entry *summary_set_get(struct summary_set *s, const uint8_t *p, s
 
 void summary_set_free(struct summary_set *s)
 {
+	struct mem_budget *mb = s->budget;
 	size_t i;
 
-	for (i = 0; i < s->n; i++)
+	for (i = 0; i < s->n; i++) {
+		mem_release(mb, sizeof *s->order[i] + s->order[i]->len);
 		free(s->order[i]);
+	}
 	free(s->order);
 	free(s->buckets);
+	mem_release(mb, s->cap * sizeof *s->order + s->nbuckets * sizeof *s->buckets);
 	memset(s, 0, sizeof *s);
+	s->budget = mb;
 }
 
 /* The address of "ip:port" or "[v6]:port" without the port (or brackets). */

@@ -132,7 +132,18 @@ static struct extract *open_dir(char *dir)
 	struct extract *x;
 
 	assert_non_null(mkdtemp(dir));
-	x = extract_new(dir, err);
+	x = extract_new(dir, NULL, err);
+	assert_non_null(x);
+	return x;
+}
+
+static struct extract *open_dir_budget(char *dir, struct mem_budget *mb)
+{
+	char err[EXTRACT_ERRLEN];
+	struct extract *x;
+
+	assert_non_null(mkdtemp(dir));
+	x = extract_new(dir, mb, err);
 	assert_non_null(x);
 	return x;
 }
@@ -422,12 +433,61 @@ static void test_extract_whole(void **state)
 	assert_false(extract_section_is_whole(sl("BINARY[1]")));
 }
 
+/* Under --max-memory: an item the budget refuses is counted as dropped
+ * and never indexed; any item admitted is stored whole; the charge is held
+ * while the item is open and returns to 0 at its end. */
+static void test_extract_budget(void **state)
+{
+	struct mem_budget mb = { 0, 0, 1, 0 };	/* limit 0 is no limit */
+	struct extract_meta m = meta(DIR_S2C, "BODY[]", 3);
+	struct extract_stats st;
+	struct extract_item *it;
+	struct extract *x;
+	struct json_object *idx;
+	size_t limit, full;
+
+	(void)state;
+	for (limit = 1;; limit += 64) {
+		char dir[] = "/tmp/imapscope-extract-XXXXXX";
+
+		mb = (struct mem_budget){ 0, 0, limit, 0 };
+		x = open_dir_budget(dir, &mb);
+		it = extract_begin(x, 1, &m);
+		if (it != NULL) {
+			assert_true(mb.used > 0);
+			extract_data(x, it, (const uint8_t *)"abc", 3);
+			extract_end(x, it, 9, 4, false);
+		}
+		assert_int_equal(mb.used, 0);
+		assert_true(mb.peak <= limit);
+		extract_get_stats(x, &st);
+		close_dir(&x);
+		idx = read_index(dir);
+		if (it == NULL) {
+			assert_int_equal(st.dropped, 1);
+			assert_true(mb.refused > 0);
+			assert_int_equal(json_object_array_length(idx), 0);
+		} else {
+			assert_int_equal(st.dropped, 0);
+			assert_int_equal(json_object_array_length(idx), 1);
+			assert_string_equal(jstr(json_object_array_get_idx(idx, 0), "sha256"),
+					    SHA_ABC);
+		}
+		json_object_put(idx);
+		cleanup(dir);
+		if (it != NULL && mb.refused == 0)
+			break;
+	}
+	full = limit;
+	assert_true(full > 0);
+}
+
 static void test_extract_bad_dir(void **state)
 {
 	char err[EXTRACT_ERRLEN];
 
 	(void)state;
-	assert_null(extract_new("/proc/no-such-dir/extract", err));
+	assert_null(extract_new("/proc/no-such-dir/extract", NULL, err));
 	assert_non_null(strstr(err, "cannot create"));
 }
 
@@ -442,6 +502,7 @@ int main(void)
 		cmocka_unit_test(test_extract_section_names),
 		cmocka_unit_test(test_extract_whole),
 		cmocka_unit_test(test_extract_bad_dir),
+		cmocka_unit_test(test_extract_budget),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

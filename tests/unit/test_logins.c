@@ -163,6 +163,53 @@ static void test_logins_brute_client(void **state)
 	free(data);
 }
 
+/* Under --max-memory: with no budget left every row is still printed, only
+ * without the failure history (so no brute-force flag); the memory charged
+ * returns to 0 when the output is freed, whatever the limit. */
+static void test_logins_budget(void **state)
+{
+	static struct script sc;
+	struct mem_budget mb = { 0, 0, 1, 0 };	/* limit 0 is no limit */
+	struct logins_opts opts = { 0, 0, &mb };
+	char f[16][8];
+	size_t len, n, i, limit, full;
+	char *data;
+
+	(void)state;
+	sc.n = 0;
+	command(&sc, 1, T0, "a1", "LOGIN");
+	for (i = 0; i < 6; i++)
+		login(&sc, i + 1, T0 + (int64_t)i * SEC, "198.51.100.9:40000", "u", LOGIN_FAIL,
+		      "a1", "LOGIN");
+	data = run(&sc, true, &opts, &len);
+	n = row_flags(data, len, f, 16);
+	assert_int_equal(n, 6);
+	for (i = 0; i < n; i++)
+		assert_string_equal(f[i], "");
+	assert_true(mb.refused > 0);
+	assert_int_equal(mb.used, 0);
+	free(data);
+
+	mb = (struct mem_budget){ 0, 0, SIZE_MAX, 0 };
+	data = run(&sc, true, &opts, &len);
+	assert_int_equal(row_flags(data, len, f, 16), 6);
+	assert_string_equal(f[4], "b");
+	assert_int_equal(mb.refused, 0);
+	assert_int_equal(mb.used, 0);
+	full = mb.peak;
+	assert_true(full > 0);
+	free(data);
+
+	for (limit = 1; limit <= full; limit += 8) {
+		mb = (struct mem_budget){ 0, 0, limit, 0 };
+		data = run(&sc, true, &opts, &len);
+		assert_int_equal(row_flags(data, len, f, 16), 6);
+		assert_true(mb.peak <= limit);
+		assert_int_equal(mb.used, 0);
+		free(data);
+	}
+}
+
 /* The window is inclusive: 5 failures spanning exactly 300 s count; spanning
  * 400 s they do not, however many follow at that pace. */
 static void test_logins_brute_window(void **state)
@@ -201,7 +248,7 @@ static void test_logins_brute_window(void **state)
 static void test_logins_brute_user_opts(void **state)
 {
 	static struct script sc;
-	const struct logins_opts opts = { 3, 10 * SEC };
+	const struct logins_opts opts = { 3, 10 * SEC, NULL };
 	static const int64_t at[] = { 0, 4, 8, 20, 21 };
 	char f[16][8], client[32];
 	size_t len, n, i;
@@ -311,7 +358,7 @@ static void test_logins_logindisabled(void **state)
 static void test_logins_table_flags(void **state)
 {
 	static struct script sc;
-	const struct logins_opts opts = { 1, SEC };
+	const struct logins_opts opts = { 1, SEC, NULL };
 	size_t len;
 	char *data;
 
@@ -335,6 +382,7 @@ int main(void)
 		cmocka_unit_test(test_logins_cleartext_despite_starttls),
 		cmocka_unit_test(test_logins_logindisabled),
 		cmocka_unit_test(test_logins_table_flags),
+		cmocka_unit_test(test_logins_budget),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -50,7 +50,7 @@ static void test_streams_bytes_and_gaps(void **state)
 	assert_non_null(mkdtemp(dir));
 	for (i = 0; i < sizeof big; i++)
 		big[i] = (uint8_t)(i * 7);
-	st = streams_new(dir, err);
+	st = streams_new(dir, NULL, err);
 	assert_non_null(st);
 	streams_open(st, 7, "192.0.2.1:50000", "[2001:db8::1]:143");
 	streams_data(st, 7, DIR_C2S, (const uint8_t *)"a1 NOOP\r\n", 9);
@@ -103,12 +103,95 @@ static void test_streams_bytes_and_gaps(void **state)
 	}
 }
 
+/* One session through a streams writer with budget mb: the index line
+ * count, the c2s file's bytes (NULL when there is no file). */
+static size_t streams_run_budget(struct mem_budget *mb, const uint8_t *big, size_t nbig,
+				 char **c2s_r, size_t *c2s_len_r)
+{
+	char dir[] = "/tmp/imapscope-streams-XXXXXX";
+	char err[STREAMS_ERRLEN], path[512];
+	struct streams *st;
+	size_t len, lines = 0, i;
+	char *data;
+	int g;
+
+	assert_non_null(mkdtemp(dir));
+	st = streams_new(dir, mb, err);
+	assert_non_null(st);
+	streams_open(st, 7, "192.0.2.1:50000", "192.0.2.2:143");
+	for (g = 0; g < 12; g++) {	/* 12 holes: past the first gap list */
+		streams_data(st, 7, DIR_C2S, (const uint8_t *)"ab", 2);
+		streams_gap(st, 7, DIR_C2S, 5);
+	}
+	streams_data(st, 7, DIR_C2S, big, nbig);
+	streams_end(st, 7);
+	assert_int_equal(streams_free(&st, err), 0);	/* a refusal is no failure */
+	data = read_file(dir, "index.jsonl", &len);
+	for (i = 0; i < len; i++)
+		lines += data[i] == '\n';
+	free(data);
+	snprintf(path, sizeof path, "%s/session-000007-c2s.bin", dir);
+	*c2s_r = access(path, F_OK) == 0 ? read_file(dir, "session-000007-c2s.bin", c2s_len_r)
+					 : NULL;
+	unlink(path);
+	snprintf(path, sizeof path, "%s/session-000007-s2c.bin", dir);
+	unlink(path);
+	snprintf(path, sizeof path, "%s/index.jsonl", dir);
+	unlink(path);
+	rmdir(dir);
+	return lines;
+}
+
+/* Under --max-memory: with no budget the session is not written at all; at
+ * any limit that admits it, its file is whole (unbuffered writes when the
+ * pending buffer is refused); the charge returns to 0 at the end. */
+static void test_streams_budget(void **state)
+{
+	static uint8_t big[100000];
+	struct mem_budget mb = { 0, 0, 1, 0 };	/* limit 0 is no limit */
+	size_t len, i, limit, full;
+	char *c2s;
+
+	(void)state;
+	for (i = 0; i < sizeof big; i++)
+		big[i] = (uint8_t)(i * 13);
+	assert_int_equal(streams_run_budget(&mb, big, sizeof big, &c2s, &len), 0);
+	assert_null(c2s);
+	assert_true(mb.refused > 0);
+	assert_int_equal(mb.used, 0);
+
+	mb = (struct mem_budget){ 0, 0, SIZE_MAX, 0 };
+	assert_int_equal(streams_run_budget(&mb, big, sizeof big, &c2s, &len), 1);
+	assert_non_null(c2s);
+	assert_int_equal(len, 24 + sizeof big);
+	free(c2s);
+	assert_int_equal(mb.used, 0);
+	full = mb.peak;
+
+	for (limit = 1; limit <= full; limit += limit < 4096 ? 16 : 4096) {
+		size_t lines;
+
+		mb = (struct mem_budget){ 0, 0, limit, 0 };
+		lines = streams_run_budget(&mb, big, sizeof big, &c2s, &len);
+		assert_true(mb.peak <= limit);
+		assert_int_equal(mb.used, 0);
+		if (lines == 0) {
+			assert_null(c2s);
+			continue;
+		}
+		assert_non_null(c2s);
+		assert_int_equal(len, 24 + sizeof big);
+		assert_memory_equal(c2s + 24, big, sizeof big);
+		free(c2s);
+	}
+}
+
 static void test_streams_bad_dir(void **state)
 {
 	char err[STREAMS_ERRLEN];
 
 	(void)state;
-	assert_null(streams_new("/proc/no/such/dir", err));
+	assert_null(streams_new("/proc/no/such/dir", NULL, err));
 	assert_non_null(strstr(err, "/proc/no/such/dir"));
 }
 
@@ -117,6 +200,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_streams_bytes_and_gaps),
 		cmocka_unit_test(test_streams_bad_dir),
+		cmocka_unit_test(test_streams_budget),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -79,7 +79,8 @@ static void session_end(struct script *sc, uint64_t sess, int64_t ts,
 	e->u.end.summary = sum;
 }
 
-static char *run(const struct script *sc, bool json, size_t *len_r)
+static char *run_budget(const struct script *sc, bool json, struct mem_budget *mb,
+			size_t *len_r)
 {
 	struct output out;
 	char *data = NULL;
@@ -87,7 +88,7 @@ static char *run(const struct script *sc, bool json, size_t *len_r)
 	FILE *fp = open_memstream(&data, &len);
 
 	assert_non_null(fp);
-	assert_int_equal(output_summary_new(&out, fp, json), 0);
+	assert_int_equal(output_summary_new(&out, fp, json, mb), 0);
 	for (i = 0; i < sc->n; i++)
 		out.ops->event(out.ctx, &sc->ev[i]);
 	assert_int_equal(out.ops->finish(out.ctx), 0);
@@ -95,6 +96,11 @@ static char *run(const struct script *sc, bool json, size_t *len_r)
 	fclose(fp);
 	*len_r = len;
 	return data;
+}
+
+static char *run(const struct script *sc, bool json, size_t *len_r)
+{
+	return run_budget(sc, json, NULL, len_r);
 }
 
 /* All lines of data parsed; returns the count. */
@@ -239,6 +245,69 @@ static void test_summary_percentiles_histogram(void **state)
 }
 
 /* One full session: every per-session field. */
+/* Under --max-memory: with no budget, no session is tracked and the capture
+ * says how many events found no state ("sessions_untracked"); at every
+ * limit the output is valid JSON ending in the capture summary, the budget
+ * is never passed, and the memory charged returns to 0 at free. */
+static void test_summary_budget(void **state)
+{
+	static struct script sc;
+	static struct json_object *o[16];
+	struct mem_budget mb;
+	size_t len, n, i, limit, full;
+	uint64_t s;
+	char *data;
+
+	(void)state;
+	sc.n = 0;
+	for (s = 1; s <= 3; s++) {
+		add(&sc, EV_SESSION_START, s, T0);
+		command(&sc, s, T0 + 1, "a0", "SELECT", "INBOX");
+		response(&sc, s, T0 + 2, "a0", "OK", "SELECT", 1.0);
+		login(&sc, s, T0 + 3, s == 2 ? "bob" : "alice", LOGIN_OK);
+		for (i = 0; i < SUMMARY_LAT_EXACT + 6; i++) {	/* into the histogram */
+			command(&sc, s, T0 + 10 + (int64_t)i, "a1", "NOOP", "");
+			response(&sc, s, T0 + 10 + (int64_t)i, "a1", "OK", "NOOP", (double)i);
+		}
+	}
+	for (s = 1; s <= 3; s++)
+		session_end(&sc, s, T0 + 1000, NULL);
+
+	mb = (struct mem_budget){ 0, 0, 1, 0 };
+	data = run_budget(&sc, true, &mb, &len);
+	n = parse_lines(data, len, o, 16);
+	assert_int_equal(n, 1);
+	assert_string_equal(str(o[0], "type"), "capture_summary");
+	assert_int_equal(num(o[0], "sessions_untracked"), (int64_t)sc.n);
+	assert_true(mb.refused > 0);
+	assert_int_equal(mb.used, 0);
+	put_all(o, n);
+	free(data);
+
+	mb = (struct mem_budget){ 0, 0, SIZE_MAX, 0 };
+	data = run_budget(&sc, true, &mb, &len);
+	n = parse_lines(data, len, o, 16);
+	assert_int_equal(n, 4);
+	assert_int_equal(num(o[3], "sessions_untracked"), 0);
+	assert_int_equal(mb.refused, 0);
+	assert_int_equal(mb.used, 0);
+	full = mb.peak;
+	put_all(o, n);
+	free(data);
+
+	for (limit = 1; limit <= full; limit += 256) {
+		mb = (struct mem_budget){ 0, 0, limit, 0 };
+		data = run_budget(&sc, true, &mb, &len);
+		n = parse_lines(data, len, o, 16);
+		assert_true(n >= 1 && n <= 4);
+		assert_string_equal(str(o[n - 1], "type"), "capture_summary");
+		assert_true(mb.peak <= limit);
+		assert_int_equal(mb.used, 0);
+		put_all(o, n);
+		free(data);
+	}
+}
+
 static void test_summary_session_fields(void **state)
 {
 	static struct script sc;
@@ -456,6 +525,7 @@ int main(void)
 		cmocka_unit_test(test_summary_capture),
 		cmocka_unit_test(test_summary_text),
 		cmocka_unit_test(test_summary_many),
+		cmocka_unit_test(test_summary_budget),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -114,6 +114,49 @@ static void test_latency_histogram(void **state)
 /* Every magnitude, many copies of one value: the percentile is the value's
  * bucket within 1/32, exact below 16 us, clamped to min and max; the top
  * bucket (>= 2^40 us) answers the exact maximum. */
+/* Refused by the budget: samples still count in n, min and max, the loss
+ * makes the percentiles inexact, and free returns the charge. */
+static void test_latency_budget(void **state)
+{
+	struct mem_budget mb = { 0, 0, 1, 0 };	/* limit 0 is no limit */
+	struct summary_lat l = { .budget = &mb };
+	uint64_t i;
+
+	(void)state;
+	for (i = 1; i <= 10; i++)
+		summary_lat_add(&l, i);
+	assert_int_equal(l.n, 10);
+	assert_int_equal(l.lost, 10);
+	assert_int_equal(l.max_us, 10);
+	assert_false(summary_lat_exact(&l));
+	assert_int_equal(mb.used, 0);
+	summary_lat_free(&l);
+	assert_ptr_equal(l.budget, &mb);
+
+	/* room for the exact samples, not for the histogram */
+	mb = (struct mem_budget){ 0, 0, SUMMARY_LAT_EXACT * sizeof(uint64_t), 0 };
+	for (i = 1; i <= SUMMARY_LAT_EXACT; i++)
+		summary_lat_add(&l, i);
+	assert_true(summary_lat_exact(&l));
+	assert_int_equal(mb.used, SUMMARY_LAT_EXACT * sizeof(uint64_t));
+	summary_lat_add(&l, 1000);
+	assert_int_equal(l.lost, 1);
+	assert_null(l.hist);
+	assert_int_equal(l.max_us, 1000);
+	assert_false(summary_lat_exact(&l));
+	summary_lat_free(&l);
+	assert_int_equal(mb.used, 0);
+
+	/* room for both: the histogram replaces the samples' charge */
+	mb = (struct mem_budget){ 0, 0, SIZE_MAX, 0 };
+	for (i = 1; i <= SUMMARY_LAT_EXACT + 1; i++)
+		summary_lat_add(&l, i);
+	assert_non_null(l.hist);
+	assert_int_equal(mb.used, SUMMARY_LAT_BUCKETS * sizeof(uint64_t));
+	summary_lat_free(&l);
+	assert_int_equal(mb.used, 0);
+}
+
 static void test_latency_buckets(void **state)
 {
 	uint64_t v;
@@ -152,6 +195,7 @@ int main(void)
 		cmocka_unit_test(test_latency_switch),
 		cmocka_unit_test(test_latency_histogram),
 		cmocka_unit_test(test_latency_buckets),
+		cmocka_unit_test(test_latency_budget),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
