@@ -80,6 +80,7 @@ struct flow_stats {
 	uint64_t gaps;
 	uint64_t gap_bytes;
 	uint64_t ooo_dropped_bytes;	/* out-of-order bytes dropped by the cap */
+	uint64_t flows_refused;		/* new flows refused by the memory budget */
 };
 
 struct flow_table;

@@ -43,7 +43,7 @@ struct reasm_out {
 
 struct reasm_config {
 	size_t max_ooo_bytes;		/* payload bytes queued out of order */
-	struct mem_budget *budget;	/* charged for the queue; may be NULL */
+	struct mem_budget *budget;	/* charged for the queue and the struct; may be NULL */
 };
 
 /* Counters of one direction; they only grow. */

@@ -84,11 +84,12 @@ struct flow {
 };
 
 /* Kinds of per-session notice under FLOW_MAX_KIND_NOTICES. */
-enum flow_quiet_kind { FQ_EVICTED, FQ_ONE_SIDED, FQ_MID_STREAM, FQ_KINDS };
+enum flow_quiet_kind { FQ_EVICTED, FQ_MEMORY, FQ_ONE_SIDED, FQ_MID_STREAM, FQ_KINDS };
 
 /* How the end-of-run sum of each kind reads: "%llu more sessions ...". */
 static const char *const flow_quiet_text[FQ_KINDS] = {
 	"evicted by the flow cap (see --max-flows)",
+	"evicted to stay within the memory budget (see --max-memory)",
 	"with only one side captured",
 	"picked up mid-stream (no SYN)",
 };
@@ -98,6 +99,7 @@ struct flow_table {
 	struct flow_hooks hooks;
 	struct flow **buckets;
 	size_t nbuckets;
+	size_t buckets_charged;	/* bytes of the bucket array in the budget */
 	size_t max_buckets;
 	size_t count;
 	struct flow *lru_head, *lru_tail;
@@ -105,6 +107,7 @@ struct flow_table {
 	uint64_t kind_said[FQ_KINDS];	/* per-session notices given, by kind */
 	uint64_t kind_quiet[FQ_KINDS];	/* and summed instead */
 	bool oom_noticed;
+	bool refusal_noticed;
 	bool clock_set;
 	bool jump_pending;
 	struct flow *jump_flow;	/* the flow the unconfirmed jump touched */
@@ -276,9 +279,13 @@ static void table_grow(struct flow_table *ft)
 
 	if (ft->count <= ft->nbuckets || n > ft->max_buckets)
 		return;
-	nb = calloc(n, sizeof *nb);
-	if (nb == NULL)
+	if (mem_charge(ft->cfg.budget, n * sizeof *nb) != 0)
 		return;
+	nb = calloc(n, sizeof *nb);
+	if (nb == NULL) {
+		mem_release(ft->cfg.budget, n * sizeof *nb);
+		return;
+	}
 	for (i = 0; i < ft->nbuckets; i++) {
 		for (f = ft->buckets[i]; f != NULL; f = nx) {
 			nx = f->hnext;
@@ -287,8 +294,10 @@ static void table_grow(struct flow_table *ft)
 		}
 	}
 	free(ft->buckets);
+	mem_release(ft->cfg.budget, ft->buckets_charged);
 	ft->buckets = nb;
 	ft->nbuckets = n;
+	ft->buckets_charged = n * sizeof *nb;
 }
 
 static void lru_unlink(struct flow_table *ft, struct flow *f)
@@ -343,6 +352,7 @@ static void flow_remove(struct flow_table *ft, struct flow *f)
 	side_free(&f->s[1]);
 	ft->count--;
 	free(f);
+	mem_release(ft->cfg.budget, sizeof *f);
 }
 
 /* Forget everything but the tuple: the flow starts over as NEW. */
@@ -471,7 +481,7 @@ static void session_open(struct flow_table *ft, struct flow *f, int64_t ts)
 	fi.first_ts_us = f->first_ts;
 	if (!sides_alloc(ft, f)) {
 		if (!ft->oom_noticed)
-			notice(ft, 0, ts, "out of memory: flows ignored");
+			notice(ft, 0, ts, "out of memory or memory budget spent: flows ignored");
 		ft->oom_noticed = true;
 		flow_ignore(ft, f);
 		return;
@@ -692,20 +702,46 @@ static void expire_idle(struct flow_table *ft, int64_t now)
 	}
 }
 
-static void evict_oldest(struct flow_table *ft, int64_t now)
+/* Make room for a new flow by ending the least recently active one:
+ * because of the flow cap (FQ_EVICTED) or of the memory budget (FQ_MEMORY). */
+static void evict_oldest(struct flow_table *ft, int64_t now, enum flow_quiet_kind why)
 {
 	struct flow *f = ft->lru_head;
 
 	ft->st.evicted++;
 	if (f->state == FS_OPEN) {
-		if (kind_may_speak(ft, FQ_EVICTED))
+		if (why == FQ_EVICTED && kind_may_speak(ft, why))
 			notice(ft, f->session_id, now, "session %" PRIu64
 			       ": evicted, the flow table is full (%zu flows;"
 			       " see --max-flows)", f->session_id,
 			       ft->cfg.max_flows);
+		else if (why == FQ_MEMORY && kind_may_speak(ft, why))
+			notice(ft, f->session_id, now, "session %" PRIu64
+			       ": evicted for a new flow, the memory budget is"
+			       " spent (see --max-memory)", f->session_id);
 		session_close(ft, f, END_EVICTED, now);
 	}
 	flow_remove(ft, f);
+}
+
+/* Charge a new flow to the budget.  When it is spent, the least recently
+ * active flow gives way (once: a new flow frees at least its own size), as
+ * at the flow cap; failing that the new flow is refused and counted. */
+static bool flow_charge(struct flow_table *ft, int64_t ts)
+{
+	if (mem_charge(ft->cfg.budget, sizeof(struct flow)) == 0)
+		return true;
+	if (ft->lru_head != NULL) {
+		evict_oldest(ft, ts, FQ_MEMORY);
+		if (mem_charge(ft->cfg.budget, sizeof(struct flow)) == 0)
+			return true;
+	}
+	ft->st.flows_refused++;
+	if (!ft->refusal_noticed)
+		notice(ft, 0, ts, "memory budget spent: packets of new flows are"
+		       " dropped (see --max-memory)");
+	ft->refusal_noticed = true;
+	return false;
 }
 
 static struct flow *flow_create(struct flow_table *ft, const struct flow_key *k,
@@ -715,9 +751,12 @@ static struct flow *flow_create(struct flow_table *ft, const struct flow_key *k,
 	size_t b;
 
 	while (ft->count >= ft->cfg.max_flows && ft->lru_head != NULL)
-		evict_oldest(ft, ts);
+		evict_oldest(ft, ts, FQ_EVICTED);
+	if (!flow_charge(ft, ts))
+		return NULL;
 	f = calloc(1, sizeof *f);
 	if (f == NULL) {
+		mem_release(ft->cfg.budget, sizeof *f);
 		if (!ft->oom_noticed)
 			notice(ft, 0, ts, "out of memory: flows ignored");
 		ft->oom_noticed = true;
@@ -835,6 +874,10 @@ struct flow_table *flow_table_new(const struct flow_config *cfg,
 		free(ft);
 		return NULL;
 	}
+	/* The first, small array is needed whatever the budget says; it is
+	 * charged only if it fits, so the budget's peak never passes its limit. */
+	if (mem_charge(ft->cfg.budget, ft->nbuckets * sizeof *ft->buckets) == 0)
+		ft->buckets_charged = ft->nbuckets * sizeof *ft->buckets;
 	return ft;
 }
 
@@ -854,6 +897,7 @@ void flow_table_free(struct flow_table **ftp)
 	while (ft->lru_head != NULL)
 		flow_remove(ft, ft->lru_head);
 	free(ft->buckets);
+	mem_release(ft->cfg.budget, ft->buckets_charged);
 	free(ft);
 	*ftp = NULL;
 }

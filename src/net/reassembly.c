@@ -35,10 +35,15 @@ struct reasm {
 struct reasm *reasm_new(const struct reasm_config *cfg,
 			const struct reasm_out *out)
 {
-	struct reasm *r = calloc(1, sizeof *r);
+	struct reasm *r;
 
-	if (r == NULL)
+	if (mem_charge(cfg->budget, sizeof *r) != 0)
 		return NULL;
+	r = calloc(1, sizeof *r);
+	if (r == NULL) {
+		mem_release(cfg->budget, sizeof *r);
+		return NULL;
+	}
 	r->cfg = *cfg;
 	r->out = *out;
 	return r;
@@ -79,6 +84,7 @@ void reasm_free(struct reasm **rp)
 		nx = n->next;
 		node_free(r, n);
 	}
+	mem_release(r->cfg.budget, sizeof *r);
 	free(r);
 	*rp = NULL;
 }

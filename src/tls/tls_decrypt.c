@@ -276,7 +276,8 @@ static void on_record(struct tls_session *s, enum stream_dir d, const uint8_t *r
 		return protected_record(s, d, rec, n, h, ts, resync);
 	if (h->type == TLS_CT_APPLICATION_DATA) {
 		if (!s->seen_sh && s->outcome == OUTCOME_PENDING)
-			tls_give_up(s, s->seen_ch ? WHY_LOST : WHY_MIDSTREAM);
+			tls_give_up(s, !s->seen_ch ? WHY_MIDSTREAM :
+				       s->gap_seen ? WHY_LOST : WHY_NO_SH);
 		return;
 	}
 	on_content(s, d, h->type, p, n - TLS_RECORD_HEADER_LEN, ts);
@@ -393,6 +394,7 @@ void tls_session_gap(struct tls_session *s, enum stream_dir d, uint64_t nbytes,
 
 	if (dd->dead || nbytes == 0)
 		return;
+	s->gap_seen = true;
 	if (dd->skip > 0) {
 		rest = dd->skip;
 		dd->skip = nbytes < rest ? rest - nbytes : 0;

@@ -113,6 +113,7 @@ struct tls_session {
 	struct tls_stats st;
 
 	bool seen_ch, seen_sh, hrr, resumed, ems, etm, early_data;
+	bool gap_seen;			/* bytes were lost in either direction */
 	uint8_t client_random[TLS_RANDOM_LEN], server_random[TLS_RANDOM_LEN];
 	uint8_t ch_sid[TLS_MAX_SESSION_ID];
 	uint8_t ch_sid_len;
@@ -149,6 +150,7 @@ struct tls_session {
 #define WHY_MIDSTREAM	"the capture starts after the TLS handshake: keys cannot be matched"
 #define WHY_INCOMPLETE	"the handshake is incomplete in the capture"
 #define WHY_LOST	"a gap in the capture hid the handshake"
+#define WHY_NO_SH	"application data came before any ServerHello: not a complete TLS handshake"
 
 #define notice(s, ...) notice_send((s)->hooks.notice, (s)->hooks.ctx, __VA_ARGS__)
 

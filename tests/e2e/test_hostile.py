@@ -21,6 +21,7 @@ import sys
 import tempfile
 import threading
 import time
+import zlib
 
 IMAPSCOPE = os.environ["IMAPSCOPE"]
 REPO = os.environ.get("REPO", ".")
@@ -448,11 +449,113 @@ def case_memory_cap(tmp):
     case.check(len(res[4].splitlines()) <= 40, f"{len(res[4].splitlines())} notice lines")
 
 
+def case_memory_flood(tmp):
+    """Flows are charged to --max-memory too: a flood under a 4 MB budget and
+    the default --max-flows stays small, the oldest flows giving way."""
+    case = Case("flow flood under --max-memory")
+    path = os.path.join(tmp, "memflood.pcap")
+    n = FLOOD_FLOWS // 5
+    flood(path, n)
+    res = run(["-F", "json", "--max-memory", str(4 * MB), path], keep_output=False)
+    # 20 MB: the flow structs alone, uncharged, took 34 MB here before.
+    check_run(case, res, 20, notice="the memory budget is spent")
+    # every flow is still a session (start, end and, budget allowing, its
+    # command): the budget makes old flows give way, it does not hide new ones
+    case.check(2 * n <= res[2] <= 4 * n, f"{res[2]} lines for {n} flows")
+    case.check(len(res[4].splitlines()) <= 60, f"{len(res[4].splitlines())} notice lines")
+
+
+def run_generated(case, path, notice, max_notices):
+    """Run -F json on a generated capture under the usual checks and a 40 MB
+    bound; returns the events."""
+    if VERBOSE:
+        print(f"  {case.name}: {os.path.getsize(path) // 1024} KB capture")
+    res = run(["-F", "json", path])
+    check_run(case, res, 40, notice=notice)
+    case.check(len(res[4].splitlines()) <= max_notices, f"{len(res[4].splitlines())} notice lines")
+    return events(res[1])
+
+
+def raw_deflate(chunks):
+    """Raw DEFLATE (RFC 4978) of the byte strings chunks yields."""
+    z = zlib.compressobj(9, zlib.DEFLATED, -15)
+    out = bytearray()
+    for c in chunks:
+        out += z.compress(c)
+    out += z.flush(zlib.Z_SYNC_FLUSH)
+    return bytes(out)
+
+
+def case_deflate_bomb(tmp):
+    """COMPRESS=DEFLATE whose server side inflates about 1000:1: a 256 MB
+    literal and a 64 MB line without CRLF from a few hundred KB on the wire,
+    then a corrupt stream.  Inflated bytes are streamed, never held whole."""
+    case = Case("deflate bomb")
+    path = os.path.join(tmp, "bomb.pcap")
+    lit = 256 if not SAN else 64
+    p = Pcap(path)
+    c = Conn(p)
+    greet(c)
+    c.send("c", b"a1 LOGIN u p\r\n")
+    c.send("s", b"a1 OK logged in\r\n")
+    c.send("c", b"a2 COMPRESS DEFLATE\r\n")
+    c.send("s", b"a2 OK DEFLATE active\r\n")
+    c.send("c", raw_deflate([b"a3 FETCH 1 BODY[]\r\n"]))
+    zero = bytes(MB)
+    body = raw_deflate([b"* 1 FETCH (BODY[] {%d}\r\n" % (lit * MB)]
+                       + [zero] * lit + [b")\r\na3 OK done\r\n",
+                                         b"* " + b"A" * (64 * MB)])
+    c.send("s", body)
+    c.send("s", b"\xff" * 4096)      # not DEFLATE: the direction stops
+    c.fin()
+    p.close()
+    evs = run_generated(case, path, notice="COMPRESS", max_notices=20)
+    done = [e for e in evs if e.get("type") == "response" and e.get("tag") == "a3"]
+    case.check(len(done) == 1 and done[0].get("status") == "OK",
+               "the FETCH after the bomb was not completed")
+    case.check(any(e.get("type") == "compress" for e in evs), "no compress event")
+
+
+def tls_record(ctype, body):
+    return struct.pack("!BHH", ctype, 0x0303, len(body)) + body
+
+
+def client_hello(i):
+    body = (b"\x03\x03" + struct.pack("!I", i) + bytes(28) + b"\x00"
+            + b"\x00\x02\x13\x01" + b"\x01\x00")
+    return b"\x01" + struct.pack("!I", len(body))[1:] + body
+
+
+def case_tls_flood(tmp):
+    """Implicit TLS with a hostile handshake: 20,000 ClientHellos, one
+    handshake message announcing 16 MB and sent as 2,000 full records, and
+    100,000 one-byte fragments; then undecryptable application data.  The
+    handshake buffer stays at its cap and the notices stay few."""
+    case = Case("TLS handshake flood")
+    path = os.path.join(tmp, "tlsflood.pcap")
+    p = Pcap(path)
+    c = Conn(p, sport=993)
+    c.send("c", b"".join(tls_record(22, client_hello(i)) for i in range(20_000)))
+    c.send("c", tls_record(22, b"\x0b\xff\xff\xff" + bytes(16380)))
+    filler = tls_record(22, b"\x00" * 16384)
+    c.send("c", filler * 2000)
+    frag = client_hello(1)
+    c.send("c", b"".join(tls_record(22, frag[i % len(frag):i % len(frag) + 1])
+                         for i in range(100_000)))
+    c.send("s", tls_record(23, os.urandom(16384)) * 200)
+    c.fin()
+    p.close()
+    evs = run_generated(case, path, notice="handshake message over", max_notices=40)
+    tls = [e for e in evs if e.get("type") == "tls"]
+    case.check(0 < len(tls) <= 100, f"{len(tls)} tls events")
+
+
 def main():
     t0 = time.monotonic()
     with tempfile.TemporaryDirectory() as tmp:
         for f in (case_huge_literal, case_nesting, case_endless_line, case_ooo,
-                  case_control_bytes, case_pending, case_memory_cap, case_flood):
+                  case_control_bytes, case_pending, case_memory_cap, case_memory_flood,
+                  case_deflate_bomb, case_tls_flood, case_flood):
             t1 = time.monotonic()
             f(tmp)
             if VERBOSE:

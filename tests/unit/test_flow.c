@@ -293,6 +293,53 @@ static void test_classify(void **state)
 	flow_table_free(&ft);
 }
 
+/* Flows are charged to the memory budget: when it is spent, the least
+ * recently active flow gives way, and with nothing to give way the new flow
+ * is refused and counted.  Everything charged is given back. */
+static void test_memory_budget(void **state)
+{
+	struct mem_budget mb = { 0 };
+	struct flow_config cfg;
+	struct log l;
+	struct flow_table *ft;
+	size_t base, per;
+
+	(void)state;
+	flow_config_defaults(&cfg);
+	cfg.budget = &mb;
+	ft = mk(&l, &cfg, false);
+	base = mb.used;
+	assert_true(base > 0);		/* the bucket array */
+	seg(ft, C, 1001, S, SP, PA, 1, 1, "a\r\n", 100);
+	assert_int_equal(l.n, 1);
+	per = mb.used - base;		/* the flow and its two directions */
+	assert_true(per > 300);
+	mb.limit = base + per + per / 2;
+	seg(ft, C, 1002, S, SP, PA, 1, 1, "b\r\n", 200);
+	assert_int_equal(l.n, 2);
+	assert_true(l.s[0].ended);
+	assert_int_equal(l.s[0].why, END_EVICTED);
+	assert_true(has_notice(&l, "session 1: evicted for a new flow, the memory budget"));
+	assert_int_equal(flow_table_stats(ft)->evicted, 1);
+	assert_true(mb.peak <= mb.limit);
+	flow_table_finish(ft, 300);
+	flow_table_free(&ft);
+	assert_int_equal(mb.used, 0);
+
+	mb = (struct mem_budget){ 0 };
+	ft = mk(&l, &cfg, false);
+	mb.limit = mb.used + per / 2;
+	seg(ft, C, 1001, S, SP, PA, 1, 1, "a\r\n", 100);
+	seg(ft, C, 1001, S, SP, PA, 4, 1, "c\r\n", 200);
+	assert_int_equal(l.n, 0);
+	assert_int_equal(flow_table_stats(ft)->flows_refused, 2);
+	assert_true(has_notice(&l, "memory budget spent: packets of new flows are dropped"));
+	assert_int_equal(l.nnotices, 1);	/* said once */
+	flow_table_finish(ft, 300);
+	flow_table_free(&ft);
+	assert_int_equal(mb.used, 0);
+}
+
 static void test_timeout_and_eviction(void **state)
 {
 	struct flow_config cfg;
@@ -443,6 +490,7 @@ int main(void)
 		cmocka_unit_test(test_midstream_ports_and_rst),
 		cmocka_unit_test(test_classify),
 		cmocka_unit_test(test_timeout_and_eviction),
+		cmocka_unit_test(test_memory_budget),
 		cmocka_unit_test(test_flood_notices_capped),
 		cmocka_unit_test(test_one_sided),
 		cmocka_unit_test(test_clock_leap),

@@ -361,14 +361,25 @@ static void test_ooo_cap(void **state)
 	reasm_free(&r);
 	assert_int_equal(mb.used, 0);
 
-	/* A budget that refuses: the bytes are dropped and counted. */
+	/* The struct itself is charged: too small a budget refuses it. */
 	mb.limit = 1;
+	{
+		struct reasm_config rc = { 1 << 20, &mb };
+		struct reasm_out out = { &s, NULL, NULL };
+
+		assert_null(reasm_new(&rc, &out));
+		assert_int_equal(mb.used, 0);
+	}
+	/* A budget that refuses the queue: the bytes are dropped and counted. */
+	mb.limit = 0;
 	r = mk(&s, 1 << 20, &mb);
+	mb.limit = mb.used + 1;
 	reasm_syn(r, 0);
 	reasm_segment(r, 11, stream, 10, 0, false, 1);
 	assert_int_equal(reasm_stats(r)->ooo_dropped, 10);
 	assert_int_equal(reasm_queued(r), 0);
 	reasm_free(&r);
+	assert_int_equal(mb.used, 0);
 }
 
 static void test_keepalive_and_early(void **state)
