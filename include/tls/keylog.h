@@ -79,5 +79,10 @@ const uint8_t *tls_keys_find(const struct tls_keys *k,
  * to 48 bytes). */
 int tls_keys_rsa_decrypt(const struct tls_keys *k, const uint8_t *in,
 			 size_t n, uint8_t pms[TLS_PREMASTER_LEN]) WUR;
+/* The file the RSA key came from ("" if none), for messages. */
+const char *tls_keys_rsa_path(const struct tls_keys *k);
+/* Is the loaded RSA key the private half of the public key in this DER
+ * certificate?  1 yes, 0 no, -1 cannot tell (no key, not a certificate). */
+int tls_keys_rsa_matches_cert(const struct tls_keys *k, const uint8_t *der, size_t n);
 
 #endif

@@ -2,6 +2,7 @@
 #include "tls/keylog.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +13,7 @@
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/rsa.h>
+#include <openssl/x509.h>
 
 #define KEYLOG_MAX_FILE		(256u << 20)	/* bigger files are refused */
 #define KEYLOG_READ_CHUNK	65536
@@ -32,6 +34,7 @@ struct tls_keys {
 	uint32_t *slots;
 	size_t nslots;
 	EVP_PKEY *rsa;
+	char *rsa_path;
 };
 
 /* Labels in the key log; -1 marks labels that are valid but carry nothing
@@ -69,6 +72,7 @@ void tls_keys_free(struct tls_keys **kp)
 	free(k->entries);
 	free(k->slots);
 	EVP_PKEY_free(k->rsa);
+	free(k->rsa_path);
 	free(k);
 	*kp = NULL;
 }
@@ -378,9 +382,38 @@ int tls_keys_load_rsa(struct tls_keys *k, const char *path,
 		snprintf(err, KEYLOG_ERRLEN, "%s: not an RSA key", path);
 		return -1;
 	}
+	free(k->rsa_path);
+	k->rsa_path = strdup(path);
+	if (k->rsa_path == NULL) {
+		EVP_PKEY_free(pk);
+		snprintf(err, KEYLOG_ERRLEN, "%s: out of memory", path);
+		return -1;
+	}
 	EVP_PKEY_free(k->rsa);
 	k->rsa = pk;
 	return 0;
+}
+
+const char *tls_keys_rsa_path(const struct tls_keys *k)
+{
+	return k != NULL && k->rsa_path != NULL ? k->rsa_path : "";
+}
+
+int tls_keys_rsa_matches_cert(const struct tls_keys *k, const uint8_t *der, size_t n)
+{
+	const unsigned char *p = der;
+	X509 *cert;
+	EVP_PKEY *pub;
+	int rc = -1;
+
+	if (k == NULL || k->rsa == NULL || n > LONG_MAX)
+		return -1;
+	cert = d2i_X509(NULL, &p, (long)n);
+	if (cert != NULL && (pub = X509_get0_pubkey(cert)) != NULL)
+		rc = EVP_PKEY_eq(pub, k->rsa) == 1;
+	X509_free(cert);
+	ERR_clear_error();
+	return rc;
 }
 
 size_t tls_keys_count(const struct tls_keys *k)

@@ -78,6 +78,28 @@ static void on_encrypted_extensions(struct tls_session *s, const uint8_t *body, 
 		copy_name(s->alpn, &s->alpn_len, alpn);
 }
 
+/* TLS 1.2 with RSA key exchange: the server's Certificate says whether the
+ * --rsa-key is this server's.  A key for another server is named at once,
+ * rather than left to a failed decryption of the ClientKeyExchange. */
+static void on_certificate(struct tls_session *s, const uint8_t *body, size_t n)
+{
+	size_t list, len;
+
+	if (n < 6)
+		return;
+	list = (size_t)body[0] << 16 | (size_t)body[1] << 8 | body[2];
+	len = (size_t)body[3] << 16 | (size_t)body[4] << 8 | body[5];
+	if (list > n - 3 || len > list - 3)
+		return;
+	if (tls_keys_rsa_matches_cert(s->keys, body + 6, len) == 0) {
+		notice(s, "TLS: %s is not this server's key (its certificate holds"
+		       " another public key): not decrypted", tls_keys_rsa_path(s->keys));
+		s->want_cke = false;
+		s->keep_transcript = false;
+		tls_give_up(s, WHY_RSA_OTHER);
+	}
+}
+
 static void on_handshake_message(struct tls_session *s, enum stream_dir d,
 				 uint8_t type, struct buf_slice msg)
 {
@@ -94,6 +116,8 @@ static void on_handshake_message(struct tls_session *s, enum stream_dir d,
 		on_client_hello(s, body, n);
 	else if (type == TLS_HS_SERVER_HELLO && d == DIR_S2C)
 		on_server_hello(s, body, n);
+	else if (type == TLS_HS_CERTIFICATE && d == DIR_S2C && s->want_cke)
+		on_certificate(s, body, n);
 	else if (type == TLS_HS_CLIENT_KEY_EXCHANGE && d == DIR_C2S && s->want_cke)
 		tls_keysched_rsa_client_key_exchange(s, body, n);
 	else if (s->version == TLS_VERSION_1_3 && s->dir[d].encrypted) {

@@ -144,8 +144,11 @@ void tls_keysched_rsa_client_key_exchange(struct tls_session *s, const uint8_t *
 	s->keep_transcript = false;
 	s->want_cke = false;
 	if (n < 2 || (elen = (size_t)body[0] << 8 | body[1]) != n - 2 ||
-	    tls_keys_rsa_decrypt(s->keys, body + 2, elen, pms) < 0)
+	    tls_keys_rsa_decrypt(s->keys, body + 2, elen, pms) < 0) {
+		notice(s, "TLS: %s did not decrypt the pre-master secret: not this"
+		       " server's key?", tls_keys_rsa_path(s->keys));
 		return tls_give_up(s, WHY_RSA_FAILED);
+	}
 	if (s->ems) {
 		/* RFC 7627: the session hash covers the handshake up to and
 		 * including this ClientKeyExchange */

@@ -146,5 +146,37 @@ done
 n=$("$IMAPSCOPE" -q -F json "$PUBLIC/arkime-arkime_synthetic.pcap" | grep -c '"type":"session_start"')
 [ "$n" = 2 ] || { echo "FAIL: arkime_synthetic: $n sessions, want the 2 IMAP ones"; fail=1; }
 
+# an unsupported link type: one line naming the file, exit 1
+python3 - "$PUBLIC/ndpi-imap.pcap" "$tmp/linktype.pcap" <<'PY'
+import struct, sys
+d = bytearray(open(sys.argv[1], "rb").read())
+struct.pack_into("<I", d, 20, 147)      # LINKTYPE_USER0
+open(sys.argv[2], "wb").write(d)
+PY
+expect 1 "^imapscope: $tmp/linktype.pcap: unsupported link type 147$" -- "$tmp/linktype.pcap"
+
+# key material: a malformed key log line is skipped with file:line and the
+# rest of the file used; a key file that is not a key, or not RSA, is bad
+# usage (exit 2); a key for another server decrypts nothing and says so
+rsa="$REPO/captures/implicit-rsa.pcap"
+keys="$REPO/tests/e2e/keys"
+{ echo "# a comment, then a blank line"; echo
+  echo "CLIENT_RANDOM zz 11"
+  cat "$REPO/captures/implicit-rsa.keylog"; } >"$tmp/mixed.keylog"
+expect 0 "^imapscope: $tmp/mixed.keylog:3: key log line skipped" -- -F json -k "$tmp/mixed.keylog" "$rsa"
+grep -q '"decrypted":true' "$tmp/out" ||
+	{ echo "FAIL: the good lines after a malformed one were not used"; fail=1; }
+printf 'not a key at all\n' >"$tmp/notakey.pem"
+expect 2 "^imapscope: $tmp/notakey.pem: not a key" -- --rsa-key "$tmp/notakey.pem" "$rsa"
+expect 2 "^imapscope: $keys/ec.key: not an RSA key$" -- --rsa-key "$keys/ec.key" "$rsa"
+expect 2 "^imapscope: $tmp/nokey.pem: No such file" -- --rsa-key "$tmp/nokey.pem" "$rsa"
+expect 2 "^imapscope: $tmp/nokey.log: No such file" -- -k "$tmp/nokey.log" "$rsa"
+expect 0 "^imapscope: session 1: TLS: $keys/other-server.key is not this server's key" -- \
+	-F json --rsa-key "$keys/other-server.key" "$rsa"
+grep -q '"reason":"the RSA key is not this server' "$tmp/out" ||
+	{ echo "FAIL: a key for another server: no reason in the tls event"; fail=1; }
+grep -q '"type":"command"' "$tmp/out" &&
+	{ echo "FAIL: a key for another server decrypted commands"; fail=1; }
+
 [ $fail = 0 ] && echo "cli: all checks passed"
 exit $fail

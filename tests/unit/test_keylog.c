@@ -10,6 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+
 #include "tls/keylog.h"
 
 #define DATA "tests/data/tls/"
@@ -153,12 +156,54 @@ static void test_keylog_files(void **state)
 	tls_keys_free(&k);
 }
 
+/* The certificate's DER, read from PEM: what a Certificate message holds. */
+static int cert_der(const char *path, uint8_t **der)
+{
+	FILE *fp = fopen(path, "r");
+	X509 *x;
+	int n;
+
+	assert_non_null(fp);
+	x = PEM_read_X509(fp, NULL, NULL, NULL);
+	fclose(fp);
+	assert_non_null(x);
+	*der = NULL;
+	n = i2d_X509(x, der);
+	X509_free(x);
+	assert_true(n > 0);
+	return n;
+}
+
+/* Is the RSA key this server's?  Told from the server's certificate. */
+static void test_rsa_key_matches_cert(void **state)
+{
+	struct tls_keys *k = tls_keys_new();
+	char err[KEYLOG_ERRLEN];
+	uint8_t *der;
+	int n = cert_der(DATA "server.crt", &der);
+
+	(void)state;
+	assert_int_equal(tls_keys_rsa_matches_cert(k, der, (size_t)n), -1);	/* no key */
+	assert_string_equal(tls_keys_rsa_path(k), "");
+	assert_int_equal(tls_keys_load_rsa(k, DATA "server.key", err), 0);
+	assert_string_equal(tls_keys_rsa_path(k), DATA "server.key");
+	assert_int_equal(tls_keys_rsa_matches_cert(k, der, (size_t)n), 1);
+	assert_int_equal(tls_keys_rsa_matches_cert(k, der, (size_t)n / 2), -1);	/* cut */
+	assert_int_equal(tls_keys_rsa_matches_cert(k, (const uint8_t *)"garbage", 7), -1);
+	assert_int_equal(tls_keys_load_rsa(k, "tests/e2e/keys/other-server.key", err), 0);
+	assert_string_equal(tls_keys_rsa_path(k), "tests/e2e/keys/other-server.key");
+	assert_int_equal(tls_keys_rsa_matches_cert(k, der, (size_t)n), 0);
+	OPENSSL_free(der);
+	tls_keys_free(&k);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_keylog_lines),
 		cmocka_unit_test(test_keylog_many),
 		cmocka_unit_test(test_keylog_files),
+		cmocka_unit_test(test_rsa_key_matches_cert),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
