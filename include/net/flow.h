@@ -67,6 +67,7 @@ struct flow_config {
 	struct flow_port ports[FLOW_MAX_PORTS];	/* 143 and 993/tls included */
 	size_t n_ports;
 	struct mem_budget *budget;	/* may be NULL */
+	uint64_t hash_seed;		/* 0: random, drawn per table */
 };
 
 struct flow_stats {
@@ -81,6 +82,7 @@ struct flow_stats {
 	uint64_t gap_bytes;
 	uint64_t ooo_dropped_bytes;	/* out-of-order bytes dropped by the cap */
 	uint64_t flows_refused;		/* new flows refused by the memory budget */
+	uint64_t longest_chain;		/* flows passed over in one hash lookup */
 };
 
 struct flow_table;
@@ -103,6 +105,10 @@ void flow_table_finish(struct flow_table *ft, int64_t ts_us);
 /* The loss and duplication counters (retransmitted_bytes .. ooo_dropped_bytes)
  * are added when a session ends; after flow_table_finish they are complete. */
 const struct flow_stats *flow_table_stats(const struct flow_table *ft);
+/* The table's hash of seg's 4-tuple (either direction gives the same).
+ * Tests use it to show that collisions found for one seed do not hold for
+ * another. */
+uint64_t flow_table_hash(const struct flow_table *ft, const struct decode_seg *seg);
 /* Frees every flow without calling any hook: call flow_table_finish first. */
 void flow_table_free(struct flow_table **ft);
 

@@ -49,6 +49,7 @@ struct summary_set {
 	uint64_t untracked;		/* new keys refused at the cap or by
 					   the budget */
 	struct mem_budget *budget;	/* charged for the set; may be NULL */
+	uint64_t seed;			/* of its hash, drawn at the first key */
 };
 
 /* Whether two byte strings are equal (either may be empty). */
@@ -62,11 +63,8 @@ struct summary_cmd *summary_cmds_get(struct summary_cmds *t, struct buf_slice na
 /* Free the table and zero it, all but its budget. */
 void summary_cmds_free(struct summary_cmds *t);
 
-/* FNV-1a of p[0..n). */
-uint64_t summary_hash(const uint8_t *p, size_t n);
-/* The entry for key p[0..n) with hash h, or NULL. */
-struct summary_entry *summary_set_find(const struct summary_set *s, const uint8_t *p,
-				       size_t n, uint64_t h);
+/* The entry for key p[0..n), or NULL. */
+struct summary_entry *summary_set_find(const struct summary_set *s, const uint8_t *p, size_t n);
 /* The entry for key, added if new; NULL at the cap or out of memory
  * (counted in untracked).  Valid until summary_set_free. */
 struct summary_entry *summary_set_get(struct summary_set *s, const uint8_t *p, size_t n);

@@ -16,9 +16,9 @@
 #include <string.h>
 
 #include "net/reassembly.h"
+#include "util/hash.h"
 
 #define FLOW_HASH_MIN_BUCKETS  1024
-#define FLOW_HASH_SEED         0x9e3779b97f4a7c15ull
 #define FLOW_MAX_GAP_NOTICES   8	/* per session and direction */
 /* Notices that every session of a flood would repeat (evicted, one side
  * only, picked up mid-stream): this many of each kind per run, the rest
@@ -100,6 +100,7 @@ struct flow_table {
 	struct flow **buckets;
 	size_t nbuckets;
 	size_t buckets_charged;	/* bytes of the bucket array in the budget */
+	uint64_t seed;		/* of key_hash (util/hash.h) */
 	size_t max_buckets;
 	size_t count;
 	struct flow *lru_head, *lru_tail;
@@ -211,27 +212,19 @@ static void kind_report(struct flow_table *ft, int64_t ts)
 
 /* ---- hash table and activity list ---- */
 
-static uint64_t key_hash(const struct flow_key *k)
+static uint64_t key_hash(const struct flow_table *ft, const struct flow_key *k)
 {
-	const uint8_t *p = (const uint8_t *)k;
-	uint64_t h = FLOW_HASH_SEED, w;
-	size_t i, n = sizeof *k;
+	return hash_bytes(ft->seed, k, sizeof *k);
+}
 
-	/* Eight bytes a step, each multiplied in and folded (FNV-1a a byte at
-	 * a time was 5% of all instructions); then a final mix */
-	for (i = 0; i < n; i += sizeof w) {
-		if (n - i >= sizeof w) {
-			memcpy(&w, p + i, sizeof w);	/* a fixed size: one load */
-		} else {
-			w = 0;
-			memcpy(&w, p + i, n - i);
-		}
-		h = (h ^ w) * 0x9e3779b97f4a7c15ull;
-		h ^= h >> 32;
-	}
-	h ^= h >> 31;
-	h *= 0xbf58476d1ce4e5b9ull;
-	return h ^ (h >> 29);
+static int key_from_seg(const struct decode_seg *seg, struct flow_key *k);
+
+uint64_t flow_table_hash(const struct flow_table *ft, const struct decode_seg *seg)
+{
+	struct flow_key k;
+
+	key_from_seg(seg, &k);
+	return key_hash(ft, &k);
 }
 
 /* The canonical key of seg, and which endpoint (0 or 1) sent it. */
@@ -264,10 +257,14 @@ static struct flow *table_lookup(struct flow_table *ft,
 {
 	struct flow *f;
 
-	for (f = ft->buckets[h & (ft->nbuckets - 1)]; f != NULL; f = f->hnext)
+	uint64_t steps = 0;
+
+	for (f = ft->buckets[h & (ft->nbuckets - 1)]; f != NULL; f = f->hnext, steps++)
 		if (f->hash == h && memcmp(&f->key, k, sizeof *k) == 0)
-			return f;
-	return NULL;
+			break;
+	if (steps > ft->st.longest_chain)
+		ft->st.longest_chain = steps;
+	return f;
 }
 
 /* Double the bucket array while the load passes 1, up to the size the flow
@@ -816,7 +813,7 @@ void flow_table_segment(struct flow_table *ft, const struct decode_seg *seg)
 	ft->jump_flow = NULL;
 	expire_idle(ft, now);
 	side = key_from_seg(seg, &k);
-	h = key_hash(&k);
+	h = key_hash(ft, &k);
 	f = table_lookup(ft, &k, h);
 	if (f == NULL && (f = flow_create(ft, &k, h, now)) == NULL)
 		return;
@@ -863,6 +860,7 @@ struct flow_table *flow_table_new(const struct flow_config *cfg,
 		return NULL;
 	ft->cfg = *cfg;
 	ft->hooks = *hooks;
+	ft->seed = cfg->hash_seed != 0 ? cfg->hash_seed : hash_seed_random();
 	if (ft->cfg.max_flows == 0)
 		ft->cfg.max_flows = FLOW_DEFAULT_MAX_FLOWS;
 	while (maxb < ft->cfg.max_flows && maxb <= SIZE_MAX / 4)

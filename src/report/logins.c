@@ -13,6 +13,7 @@
 #include "report/output_json.h"	/* sink, clock, JSON event writer */
 #include "report/output_text.h"	/* output_text_append_wire */
 #include "util/escape.h"
+#include "util/hash.h"
 
 #define LIT(b, s) output_put((b), (s), sizeof(s) - 1)
 
@@ -38,25 +39,16 @@ struct logins_table {
 	uint64_t untracked;		/* keys refused at LOGINS_TRACK_MAX or
 					   by the budget */
 	struct mem_budget *budget;	/* may be NULL */
+	uint64_t seed;			/* of its hash, drawn at the first key */
 };
-
-/* FNV-1a.  Keys come from the wire, but the table is capped, so a crafted
- * collision costs at most LOGINS_TRACK_MAX comparisons per lookup. */
-static uint64_t logins_hash(const uint8_t *p, size_t n)
-{
-	uint64_t h = 1469598103934665603ULL;
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		h = (h ^ p[i]) * 1099511628211ULL;
-	return h;
-}
 
 static bool logins_bytes_eq(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen)
 {
 	return alen == blen && (alen == 0 || memcmp(a, b, alen) == 0);
 }
 
+/* Keys come from the wire: the seeded hash of util/hash.h keeps a crafted
+ * set of them from sharing one chain. */
 static struct logins_key *logins_table_find(const struct logins_table *t, const uint8_t *p,
 					    size_t n, uint64_t h)
 {
@@ -131,10 +123,14 @@ static int logins_table_grow(struct logins_table *t)
 static struct logins_key *logins_table_get(struct logins_table *t, struct buf_slice key,
 					   unsigned slots, int64_t now, int64_t window)
 {
-	uint64_t h = logins_hash(key.ptr, key.len);
-	struct logins_key *k = logins_table_find(t, key.ptr, key.len, h);
+	struct logins_key *k;
 	size_t sz, charged;
+	uint64_t h;
 
+	if (t->seed == 0)
+		t->seed = hash_seed_random();
+	h = hash_bytes(t->seed, key.ptr, key.len);
+	k = logins_table_find(t, key.ptr, key.len, h);
 	if (k != NULL)
 		return k;
 	if (t->n >= LOGINS_TRACK_MAX)
@@ -413,7 +409,7 @@ static bool logins_brute(struct logins *lg, struct logins_table *t, struct buf_s
 	if (failed)
 		k = logins_table_get(t, key, lg->fail_threshold, ev->ts_us, lg->window_us);
 	else
-		k = logins_table_find(t, key.ptr, key.len, logins_hash(key.ptr, key.len));
+		k = logins_table_find(t, key.ptr, key.len, hash_bytes(t->seed, key.ptr, key.len));
 	return k != NULL && logins_key_check(k, lg->fail_threshold, failed, ev->ts_us,
 					     lg->window_us);
 }

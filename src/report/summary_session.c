@@ -161,8 +161,7 @@ void summary_on_command(struct summary *sm, struct summary_session *s,
 		c->count++;
 	if ((c = summary_cmds_get(&sm->cmds, ev->u.command.name)) != NULL)
 		c->count++;
-	e = summary_set_find(&sm->clients, summary_host(s->client).ptr, summary_host(s->client).len,
-			     summary_hash(summary_host(s->client).ptr, summary_host(s->client).len));
+	e = summary_set_find(&sm->clients, summary_host(s->client).ptr, summary_host(s->client).len);
 	if (e != NULL)
 		e->commands++;
 	if (!summary_slice_is(ev->u.command.name, "SELECT") &&

@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/hash.h"
+
 /* Initial bucket count of a distinct-value set (a power of two). */
 #define SUMMARY_SET_BUCKETS0 64
 
@@ -73,18 +75,6 @@ void summary_cmds_free(struct summary_cmds *t)
 
 /* ================= distinct-value sets ================= */
 
-/* FNV-1a.  Keys come from the wire, but the set is capped, so a crafted
- * collision costs time bounded by SUMMARY_DISTINCT_MAX per lookup. */
-uint64_t summary_hash(const uint8_t *p, size_t n)
-{
-	uint64_t h = 1469598103934665603ULL;
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		h = (h ^ p[i]) * 1099511628211ULL;
-	return h;
-}
-
 static int summary_set_grow(struct summary_set *s)
 {
 	size_t nb = s->nbuckets == 0 ? SUMMARY_SET_BUCKETS0 : s->nbuckets * 2, i;
@@ -109,8 +99,10 @@ static int summary_set_grow(struct summary_set *s)
 	return 0;
 }
 
-struct summary_entry *summary_set_find(const struct summary_set *s, const uint8_t *p,
-				       size_t n, uint64_t h)
+/* Keys come from the wire: the seeded hash of util/hash.h keeps a crafted
+ * set of keys from sharing one chain. */
+static struct summary_entry *set_find(const struct summary_set *s, const uint8_t *p,
+				      size_t n, uint64_t h)
 {
 	struct summary_entry *e;
 
@@ -120,6 +112,11 @@ struct summary_entry *summary_set_find(const struct summary_set *s, const uint8_
 		if (e->hash == h && summary_bytes_eq(e->key, e->len, p, n))
 			return e;
 	return NULL;
+}
+
+struct summary_entry *summary_set_find(const struct summary_set *s, const uint8_t *p, size_t n)
+{
+	return s->nbuckets == 0 ? NULL : set_find(s, p, n, hash_bytes(s->seed, p, n));
 }
 
 static int summary_set_room(struct summary_set *s)
@@ -147,9 +144,14 @@ static int summary_set_room(struct summary_set *s)
  * (counted in untracked). */
 struct summary_entry *summary_set_get(struct summary_set *s, const uint8_t *p, size_t n)
 {
-	uint64_t h = summary_hash(p, n);
-	struct summary_entry *e = summary_set_find(s, p, n, h);
+	struct summary_entry *e;
 	size_t sz;
+	uint64_t h;
+
+	if (s->seed == 0)
+		s->seed = hash_seed_random();
+	h = hash_bytes(s->seed, p, n);
+	e = set_find(s, p, n, h);
 
 	if (e != NULL)
 		return e;

@@ -15,6 +15,8 @@
 #include <openssl/rsa.h>
 #include <openssl/x509.h>
 
+#include "util/hash.h"
+
 #define KEYLOG_MAX_FILE		(256u << 20)	/* bigger files are refused */
 #define KEYLOG_READ_CHUNK	65536
 #define KEYLOG_MIN_SLOTS	64		/* initial index size (power of 2) */
@@ -30,11 +32,12 @@ struct tls_keys {
 	size_t count, cap;
 	/* Open addressing: slot holds entry index + 1, 0 when empty.  The
 	 * client random is random already, but a key log is user input, so it
-	 * is hashed in full rather than trusted to spread. */
+	 * is hashed with the table's seed rather than trusted to spread. */
 	uint32_t *slots;
 	size_t nslots;
 	EVP_PKEY *rsa;
 	char *rsa_path;
+	uint64_t seed;		/* of the slot hash (util/hash.h) */
 };
 
 /* Labels in the key log; -1 marks labels that are valid but carry nothing
@@ -57,7 +60,11 @@ static const struct {
 
 struct tls_keys *tls_keys_new(void)
 {
-	return calloc(1, sizeof(struct tls_keys));
+	struct tls_keys *k = calloc(1, sizeof *k);
+
+	if (k != NULL)
+		k->seed = hash_seed_random();
+	return k;
 }
 
 void tls_keys_free(struct tls_keys **kp)
@@ -77,23 +84,11 @@ void tls_keys_free(struct tls_keys **kp)
 	*kp = NULL;
 }
 
-static uint64_t keylog_hash(const uint8_t *r)
-{
-	uint64_t h = 1469598103934665603ull;	/* FNV-1a */
-	size_t i;
-
-	for (i = 0; i < KEYLOG_RANDOM_LEN; i++) {
-		h ^= r[i];
-		h *= 1099511628211ull;
-	}
-	return h;
-}
-
 /* The slot that holds random, or the empty slot where it would go. */
 static size_t keylog_slot(const struct tls_keys *k, const uint8_t *r)
 {
 	size_t mask = k->nslots - 1;
-	size_t i = (size_t)keylog_hash(r) & mask;
+	size_t i = (size_t)hash_bytes(k->seed, r, KEYLOG_RANDOM_LEN) & mask;
 
 	while (k->slots[i] != 0 &&
 	       memcmp(k->entries[k->slots[i] - 1].random, r, KEYLOG_RANDOM_LEN) != 0)
