@@ -463,10 +463,13 @@ static bool sides_alloc(struct flow_table *ft, struct flow *f)
 }
 
 /* Roles are known: ask the layer above for a session. */
+static void evict_oldest(struct flow_table *ft, int64_t now, enum flow_quiet_kind why);
+
 static void session_open(struct flow_table *ft, struct flow *f, int64_t ts)
 {
 	struct flow_info fi;
 	const struct flow_port *sp;
+	bool ok;
 
 	memset(&fi, 0, sizeof fi);
 	fi.session_id = ft->last_session + 1;
@@ -476,7 +479,16 @@ static void session_open(struct flow_table *ft, struct flow *f, int64_t ts)
 	sp = port_find(&ft->cfg, fi.server.port);
 	fi.implicit_tls = sp != NULL && sp->tls;
 	fi.first_ts_us = f->first_ts;
-	if (!sides_alloc(ft, f)) {
+	ok = sides_alloc(ft, f);
+	if (!ok && ft->lru_head != f) {
+		/* The budget, most likely: the oldest flow gives way, as for
+		 * the flow itself in flow_charge. */
+		side_free(&f->s[0]);
+		side_free(&f->s[1]);
+		evict_oldest(ft, ts, FQ_MEMORY);
+		ok = sides_alloc(ft, f);
+	}
+	if (!ok) {
 		if (!ft->oom_noticed)
 			notice(ft, 0, ts, "out of memory or memory budget spent: flows ignored");
 		ft->oom_noticed = true;
@@ -523,10 +535,14 @@ static void side_report(struct flow_table *ft, struct flow_side *sd,
 		notice(ft, sid, ts, "session %" PRIu64 ": %" PRIu64
 		       " out-of-order bytes %s dropped (memory budget)", sid,
 		       rs->ooo_dropped, d);
-	if (rs->pressure_gaps > 0)
+	if (rs->pressure_gaps > rs->runs_full)
 		notice(ft, sid, ts, "session %" PRIu64 ": out-of-order queue "
 		       "full %" PRIu64 " times %s (cap %zu bytes)", sid,
-		       rs->pressure_gaps, d, ft->cfg.max_ooo_bytes);
+		       rs->pressure_gaps - rs->runs_full, d, ft->cfg.max_ooo_bytes);
+	if (rs->runs_full > 0)
+		notice(ft, sid, ts, "session %" PRIu64 ": out-of-order queue "
+		       "full %" PRIu64 " times %s (cap %d separate runs: tiny"
+		       " segments out of order)", sid, rs->runs_full, d, REASM_MAX_RUNS);
 	ft->st.retransmitted_bytes += rs->retransmitted;
 	ft->st.overlap_conflicts += rs->overlap_conflicts;
 	ft->st.gaps += rs->gaps;

@@ -3,7 +3,7 @@
  * The out-of-order queue is a doubly linked list of non-overlapping byte
  * runs sorted by offset, with head->start > next at rest.  Segments mostly
  * arrive in ascending order, so an insertion usually appends at the tail in
- * O(1); the byte cap bounds the list's length in every other case. */
+ * O(1); REASM_MAX_RUNS bounds the walk in every other case. */
 #include "net/reassembly.h"
 
 #include <stdlib.h>
@@ -30,6 +30,7 @@ struct reasm {
 	int64_t fin_off;	/* offset of the FIN, if fin_seen */
 	struct reasm_node *head, *tail;
 	size_t queued;		/* payload bytes in the queue */
+	size_t runs;		/* nodes in the queue */
 };
 
 struct reasm *reasm_new(const struct reasm_config *cfg,
@@ -65,6 +66,7 @@ static void node_unlink(struct reasm *r, struct reasm_node *n)
 	else
 		r->tail = n->prev;
 	r->queued -= n->len;
+	r->runs--;
 }
 
 static void node_free(struct reasm *r, struct reasm_node *n)
@@ -241,6 +243,7 @@ static void node_add(struct reasm *r, struct reasm_node *q, int64_t start,
 	else
 		r->tail = n;
 	r->queued += len;
+	r->runs++;
 }
 
 /* Queue [off, off+n) around the runs already there: only the parts not yet
@@ -313,13 +316,17 @@ static void take_data(struct reasm *r, int64_t off, const uint8_t *p,
 		}
 		room = r->cfg.max_ooo_bytes > r->queued ?
 			r->cfg.max_ooo_bytes - r->queued : 0;
-		if (n <= room) {
+		/* A segment adds at most one run per queued run it spans, so
+		 * the queue stays under twice REASM_MAX_RUNS. */
+		if (n <= room && r->runs < REASM_MAX_RUNS) {
 			queue_insert(r, off, p, n);
 			return;
 		}
 		first = r->head != NULL && r->head->start < off ?
 			r->head->start : off;
 		r->st.pressure_gaps++;
+		if (n <= room)
+			r->st.runs_full++;
 		flush_to(r, first, ts);
 	}
 }

@@ -382,6 +382,32 @@ static void test_ooo_cap(void **state)
 	assert_int_equal(mb.used, 0);
 }
 
+/* Tiny runs between queued ones would make each insertion walk a long
+ * queue: at REASM_MAX_RUNS runs the first hole becomes a gap instead, even
+ * though the byte cap is far away. */
+static void test_run_cap(void **state)
+{
+	struct sink s;
+	struct reasm *r = mk(&s, 1 << 20, NULL);
+	static const uint8_t b = 'x';
+
+	(void)state;
+	reasm_syn(r, 0);
+	for (uint32_t i = 1; i <= REASM_MAX_RUNS; i++)
+		reasm_segment(r, 1 + 2 * i, &b, 1, 0, false, i);
+	assert_int_equal(reasm_queued(r), REASM_MAX_RUNS);
+	assert_int_equal(s.ngaps, 0);
+	assert_int_equal(reasm_stats(r)->pressure_gaps, 0);
+	reasm_segment(r, 1 + 3 * REASM_MAX_RUNS, &b, 1, 0, false, 9999);
+	assert_int_equal(reasm_stats(r)->pressure_gaps, 1);
+	assert_int_equal(reasm_stats(r)->runs_full, 1);
+	assert_int_equal(s.ngaps, 1);
+	expect_gap(&s, 0, 0, 2);	/* the hole before the first run */
+	assert_int_equal(s.len, 1);	/* and that run, now in order */
+	assert_int_equal(reasm_queued(r), REASM_MAX_RUNS);	/* one out, one in */
+	reasm_free(&r);
+}
+
 static void test_keepalive_and_early(void **state)
 {
 	struct sink s;
@@ -426,6 +452,7 @@ int main(void)
 		cmocka_unit_test(test_gap_on_fin_and_flush),
 		cmocka_unit_test(test_gap_snaplen),
 		cmocka_unit_test(test_ooo_cap),
+		cmocka_unit_test(test_run_cap),
 		cmocka_unit_test(test_keepalive_and_early),
 	};
 
