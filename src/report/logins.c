@@ -24,6 +24,7 @@
 
 struct logins_key {
 	struct logins_key *next;	/* hash chain */
+	struct logins_key *older, *younger;	/* by newest failure */
 	uint64_t hash;
 	int64_t *ring;			/* fail_threshold slots */
 	unsigned head, count;		/* next slot to write; slots in use */
@@ -40,6 +41,9 @@ struct logins_table {
 					   by the budget */
 	struct mem_budget *budget;	/* may be NULL */
 	uint64_t seed;			/* of its hash, drawn at the first key */
+	/* Keys by their newest failure, oldest first: expiry takes from
+	 * the old end, so its cost is one step per key dropped. */
+	struct logins_key *oldest, *youngest;
 };
 
 static bool logins_bytes_eq(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen)
@@ -69,26 +73,45 @@ static void logins_key_free(struct logins_table *t, struct logins_key *k)
 	free(k);
 }
 
-/* Drop keys whose newest failure left the window: they can flag nothing
- * more.  Run only when the table is full, so its cost is amortised. */
-static void logins_table_sweep(struct logins_table *t, int64_t now, int64_t window)
+static void logins_age_unlink(struct logins_table *t, struct logins_key *k)
 {
-	size_t i;
+	if (k->older != NULL)
+		k->older->younger = k->younger;
+	else
+		t->oldest = k->younger;
+	if (k->younger != NULL)
+		k->younger->older = k->older;
+	else
+		t->youngest = k->older;
+	k->older = k->younger = NULL;
+}
 
-	for (i = 0; i < t->nbuckets; i++) {
-		struct logins_key **pp = &t->buckets[i];
+static void logins_age_append(struct logins_table *t, struct logins_key *k)
+{
+	k->older = t->youngest;
+	k->younger = NULL;
+	if (t->youngest != NULL)
+		t->youngest->younger = k;
+	else
+		t->oldest = k;
+	t->youngest = k;
+}
 
-		while (*pp != NULL) {
-			struct logins_key *k = *pp;
+/* Drop keys whose newest failure left the window: they can flag nothing
+ * more.  Capture time runs forward, so they are at the old end; where it
+ * ran backwards (an older second file) a key stays until those before it
+ * go, which only keeps history longer. */
+static void logins_table_expire(struct logins_table *t, int64_t now, int64_t window)
+{
+	while (t->oldest != NULL && now - t->oldest->newest > window) {
+		struct logins_key *k = t->oldest, **pp = &t->buckets[k->hash & (t->nbuckets - 1)];
 
-			if (now - k->newest > window) {
-				*pp = k->next;
-				logins_key_free(t, k);
-				t->n--;
-			} else {
-				pp = &k->next;
-			}
-		}
+		while (*pp != k)
+			pp = &(*pp)->next;
+		*pp = k->next;
+		logins_age_unlink(t, k);
+		logins_key_free(t, k);
+		t->n--;
 	}
 }
 
@@ -134,7 +157,7 @@ static struct logins_key *logins_table_get(struct logins_table *t, struct buf_sl
 	if (k != NULL)
 		return k;
 	if (t->n >= LOGINS_TRACK_MAX)
-		logins_table_sweep(t, now, window);
+		logins_table_expire(t, now, window);
 	/* slots <= LOGINS_FAIL_THRESHOLD_MAX: the ring's size cannot wrap. */
 	if (t->n >= LOGINS_TRACK_MAX || !size_add(sizeof *k, key.len, &sz) ||
 	    !size_add(sz, (size_t)slots * sizeof *k->ring, &charged) ||
@@ -157,6 +180,7 @@ static struct logins_key *logins_table_get(struct logins_table *t, struct buf_sl
 		memcpy(k->key, key.ptr, key.len);
 	k->next = t->buckets[h & (t->nbuckets - 1)];
 	t->buckets[h & (t->nbuckets - 1)] = k;
+	logins_age_append(t, k);
 	t->n++;
 	return k;
 }
@@ -180,8 +204,8 @@ static void logins_table_free(struct logins_table *t)
 /* Record a failure (if failed) and say whether the key has at least
  * `slots` failures within the window ending now: the ring holds the last
  * `slots` failures, so that is "ring full and its oldest is in the window". */
-static bool logins_key_check(struct logins_key *k, unsigned slots, bool failed, int64_t now,
-			     int64_t window)
+static bool logins_key_check(struct logins_table *t, struct logins_key *k, unsigned slots,
+			     bool failed, int64_t now, int64_t window)
 {
 	if (failed) {
 		k->ring[k->head] = now;
@@ -190,6 +214,8 @@ static bool logins_key_check(struct logins_key *k, unsigned slots, bool failed, 
 			k->count++;
 		if (now > k->newest || k->count == 1)
 			k->newest = now;
+		logins_age_unlink(t, k);
+		logins_age_append(t, k);
 	}
 	/* When full, head is also the oldest slot. */
 	return k->count == slots && now - k->ring[k->head] <= window;
@@ -410,7 +436,7 @@ static bool logins_brute(struct logins *lg, struct logins_table *t, struct buf_s
 		k = logins_table_get(t, key, lg->fail_threshold, ev->ts_us, lg->window_us);
 	else
 		k = logins_table_find(t, key.ptr, key.len, hash_bytes(t->seed, key.ptr, key.len));
-	return k != NULL && logins_key_check(k, lg->fail_threshold, failed, ev->ts_us,
+	return k != NULL && logins_key_check(t, k, lg->fail_threshold, failed, ev->ts_us,
 					     lg->window_us);
 }
 

@@ -272,6 +272,63 @@ static void test_logins_brute_user_opts(void **state)
 	free(data);
 }
 
+/* The failure table at LOGINS_TRACK_MAX users: a new user is not tracked
+ * while every key is inside the window, and is once the old ones have left
+ * it (they expire from the old end, one step per key dropped).  One client
+ * throughout, so only the "user" half of brute_force_by is in question. */
+static void test_logins_track_max(void **state)
+{
+	const struct logins_opts opts = { 2, 10 * SEC, NULL };
+	struct output out;
+	struct event ev;
+	char *data = NULL, user[32], *last;
+	size_t len = 0;
+	FILE *fp = open_memstream(&data, &len);
+	static const struct { const char *user; int64_t at; bool flagged; } probe[] = {
+		{ "victim", 1 * SEC, false },	/* the table is full */
+		{ "victim2", 20 * SEC, true },	/* the first keys expired */
+	};
+
+	(void)state;
+	assert_non_null(fp);
+	assert_int_equal(output_logins_new2(&out, fp, true, &opts), 0);
+	memset(&ev, 0, sizeof ev);
+	ev.type = EV_LOGIN;
+	ev.session = 1;
+	ev.client = "192.0.2.1:5000";
+	ev.server = "192.0.2.2:143";
+	ev.u.login.mechanism = SL("LOGIN");
+	ev.u.login.tag = SL("a");
+	ev.u.login.result = LOGIN_FAIL;
+	for (int i = 0; i < LOGINS_TRACK_MAX; i++) {
+		snprintf(user, sizeof user, "user%d", i);
+		ev.ts_us = T0 + i;
+		ev.u.login.user = SL(user);
+		out.ops->event(out.ctx, &ev);
+	}
+	for (size_t p = 0; p < 2; p++) {
+		for (int k = 0; k < 2; k++) {
+			ev.ts_us = T0 + probe[p].at + k;
+			ev.u.login.user = SL(probe[p].user);
+			out.ops->event(out.ctx, &ev);
+		}
+		assert_non_null(out.ops->flush);
+		out.ops->flush(out.ctx);
+		fflush(fp);
+		data[len - 1] = '\0';
+		last = strrchr(data, '\n');
+		assert_non_null(last);
+		assert_true(strstr(last, probe[p].user) != NULL);
+		assert_int_equal(strstr(last, "\"brute_force_by\":[\"client\",\"user\"]") != NULL,
+				 probe[p].flagged);
+		data[len - 1] = '\n';
+	}
+	assert_int_equal(out.ops->finish(out.ctx), 0);
+	out.ops->free(out.ctx);
+	fclose(fp);
+	free(data);
+}
+
 /* STARTTLS advertised in the greeting, then a password in the clear. */
 static void test_logins_cleartext_despite_starttls(void **state)
 {
@@ -379,6 +436,7 @@ int main(void)
 		cmocka_unit_test(test_logins_brute_client),
 		cmocka_unit_test(test_logins_brute_window),
 		cmocka_unit_test(test_logins_brute_user_opts),
+		cmocka_unit_test(test_logins_track_max),
 		cmocka_unit_test(test_logins_cleartext_despite_starttls),
 		cmocka_unit_test(test_logins_logindisabled),
 		cmocka_unit_test(test_logins_table_flags),
