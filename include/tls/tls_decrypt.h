@@ -24,6 +24,12 @@
 /* After a gap that does not end inside a known record, the next record's
  * sequence number is guessed up to this far ahead. */
 #define TLS_RESYNC_MAX_SEQ	64
+/* Records after such a gap that may fail to decrypt before the direction is
+ * given up: a real stream resynchronises at its first record header (a
+ * false header in ciphertext is a 1 in 2^24 chance a byte), so more mean
+ * garbage or a jump past TLS_RESYNC_MAX_SEQ, and each costs that many
+ * decryptions. */
+#define TLS_RESYNC_MAX_CANDIDATES 16
 
 /* What the handshake said and whether the session can be decrypted: the
  * contract's `tls` event.  Every pointer is valid only during the

@@ -7,6 +7,7 @@
 #include "tls_int.h"
 
 #include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -160,6 +161,8 @@ static long open_record(struct tls_session *s, struct tls_dir *dd,
 	return tls12_open_aead(&dd->cx, cs, h, p, n, s->out);
 }
 
+static void dir_dead(struct tls_session *s, enum stream_dir d, const char *why);
+
 /* Try the record with the current sequence number, then, after a gap, a
  * few later ones; in TLS 1.3 a handshake-epoch failure also tries the
  * application keys (the Finished may have been lost). */
@@ -210,6 +213,13 @@ static void protected_record(struct tls_session *s, enum stream_dir d, const uin
 		/* not a failure of the keys: a false resync candidate, or 0-RTT
 		 * data whose key was not logged */
 		emit_gap(s, d, plen, ts);
+		if (resync && ++dd->failed_candidates >= TLS_RESYNC_MAX_CANDIDATES) {
+			char why[96];
+
+			snprintf(why, sizeof why, "has no record that decrypts after the gap"
+				 " (%d tried)", TLS_RESYNC_MAX_CANDIDATES);
+			dir_dead(s, d, why);
+		}
 		return;
 	}
 	if (len < 0) {
@@ -226,6 +236,7 @@ static void protected_record(struct tls_session *s, enum stream_dir d, const uin
 	}
 	dd->cs.seq++;
 	dd->lost = false;
+	dd->failed_candidates = 0;
 	/* the handshake is reported before any plaintext, but after the
 	 * first decrypted handshake record (TLS 1.3 ALPN is in it) */
 	if (type == TLS_CT_APPLICATION_DATA)
@@ -351,6 +362,11 @@ void tls_session_feed(struct tls_session *s, enum stream_dir d, const uint8_t *p
 	bool done, resync;
 
 	s->st.bytes[d] += n;
+	if (dd->dead) {
+		/* what can no longer be read is lost to the layer above */
+		emit_gap(s, d, n, ts_us);
+		return;
+	}
 	while (n > 0 && !dd->dead) {
 		if (dd->skip > 0) {
 			used = dd->skip < n ? (size_t)dd->skip : n;
@@ -365,11 +381,11 @@ void tls_session_feed(struct tls_session *s, enum stream_dir d, const uint8_t *p
 			if (dd->rec.len >= TLS_RECORD_HEADER_LEN &&
 			    tls_record_header(dd->rec.data, dd->rec.len, &h) != 0) {
 				dir_dead(s, d, "stream is not TLS records");
-				return;
+				break;
 			}
 			if (used == 0) {
 				dir_dead(s, d, "record buffer over the memory limit");
-				return;
+				break;
 			}
 			if (done) {
 				resync = dd->lost;
@@ -383,6 +399,8 @@ void tls_session_feed(struct tls_session *s, enum stream_dir d, const uint8_t *p
 		p += used;
 		n -= used;
 	}
+	if (dd->dead && n > 0)
+		emit_gap(s, d, n, ts_us);
 }
 
 void tls_session_gap(struct tls_session *s, enum stream_dir d, uint64_t nbytes,

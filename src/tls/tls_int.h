@@ -98,6 +98,7 @@ struct tls_dir {
 	bool encrypted;			/* records are protected from here on */
 	bool lost;			/* after a gap: looking for a header */
 	bool candidate;			/* lost, but a plausible header is next */
+	unsigned failed_candidates;	/* in a row, while lost */
 	bool dead;			/* not TLS any more: only counted */
 	uint64_t skip;			/* rest of a record cut by a gap */
 	uint64_t key_updates;

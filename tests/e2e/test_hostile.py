@@ -574,12 +574,68 @@ def case_tls_flood(tmp):
     case.check(0 < len(tls) <= 100, f"{len(tls)} tls events")
 
 
+def read_pcap(path):
+    """(header, [(sec, usec, frame)]) of a classic pcap."""
+    d = open(path, "rb").read()
+    out, off = [], 24
+    while off + 16 <= len(d):
+        sec, usec, cl, _ = struct.unpack("<IIII", d[off:off + 16])
+        out.append((sec, usec, d[off + 16:off + 16 + cl]))
+        off += 16 + cl
+    return d[:24], out
+
+
+def case_tls_resync_garbage(tmp):
+    """A decrypted TLS session whose server side, after a hole, goes on with
+    4,000 records of random bytes that look like application data: each was
+    tried under 64 sequence numbers (40 times slower than decrypting); now
+    the direction is given up after TLS_RESYNC_MAX_CANDIDATES, with a notice,
+    and what came before the hole is kept."""
+    case = Case("TLS garbage after a gap")
+    cap = os.path.join(REPO, "captures", "implicit-ecdhe.pcap")
+    keylog = os.path.join(REPO, "captures", "implicit-ecdhe.keylog")
+    path = os.path.join(tmp, "tls-garbage.pcap")
+    hdr, pkts = read_pcap(cap)
+    kept, last = [], None
+    for sec, usec, p in pkts:
+        t = 14 + (p[14] & 15) * 4
+        sport = struct.unpack("!H", p[t:t + 2])[0]
+        flags, thl = p[t + 13], (p[t + 12] >> 4) * 4
+        if flags & 0x05:
+            continue        # no FIN or RST: the garbage must still count
+        if sport == 993 and len(p) > t + thl:
+            last = (sec, p, t, thl, struct.unpack("!I", p[t + 4:t + 8])[0] + len(p) - t - thl)
+        kept.append((sec, usec, p))
+    sec, p, t, thl, seq = last
+    seq += 1000             # the hole
+    rec = b"\x17\x03\x03\x40\x00" + os.urandom(16384)
+    nrec = 4000 if not SAN else 500
+    for i in range(nrec):
+        q = bytearray(p[:t + thl]) + rec
+        struct.pack_into("!H", q, 16, len(q) - 14)
+        struct.pack_into("!I", q, t + 4, seq & 0xFFFFFFFF)
+        seq += len(rec)
+        kept.append((sec + 1, i, bytes(q)))
+    with open(path, "wb") as f:
+        f.write(hdr)
+        for sec, usec, q in kept:
+            f.write(struct.pack("<IIII", sec, usec, len(q), len(q)) + q)
+    res = run(["-F", "json", "-k", keylog, path], keep_output=True)
+    check_run(case, res, 40, notice="has no record that decrypts after the gap")
+    evs = events(res[1])
+    done = [e for e in evs if e.get("type") == "response" and e.get("command") == "LOGOUT"]
+    case.check(len(done) == 2, f"{len(done)} LOGOUT completions, want the 2 before the hole")
+    s = [e["summary"] for e in evs if e.get("type") == "session_end"]
+    case.check(any(x.get("gap_bytes", 0) >= nrec * len(rec) for x in s),
+               f"the garbage is not counted as lost: {s}")
+
+
 def main():
     t0 = time.monotonic()
     with tempfile.TemporaryDirectory() as tmp:
         for f in (case_huge_literal, case_nesting, case_endless_line, case_ooo, case_ooo_tiny,
                   case_control_bytes, case_pending, case_memory_cap, case_memory_flood,
-                  case_deflate_bomb, case_tls_flood, case_flood):
+                  case_deflate_bomb, case_tls_flood, case_tls_resync_garbage, case_flood):
             t1 = time.monotonic()
             f(tmp)
             if VERBOSE:
