@@ -360,7 +360,7 @@ static void fuzz_out_event(void *ctx, const struct event *ev)
 		FUZZ_CHECK(fo->n == FUZZ_MAX_SESSIONS);	/* an event before its start */
 	}
 	check_payload(ev);
-	if (fo->formats) {
+	if (fo->formats && (fo->events <= FUZZ_FORMAT_ALL || fo->events % FUZZ_FORMAT_EVERY == 0)) {
 		check_json(fo, ev);
 		fo->text.ops->event(fo->text.ctx, ev);
 	}
