@@ -171,7 +171,8 @@ fuzz: fuzz-build fuzz-seeds
 	  mkdir -p $$corpus $$crashes; seeds=""; \
 	  for d in tests/fuzz/seeds/$$t $(FUZZ_BUILD)/seeds-gen/$$t; do \
 	    [ -d $$d ] && seeds="$$seeds $$d"; done; \
-	  if [ $$t = pipeline ] && [ -d "$(FUZZ_CAPTURES)" ]; then seeds="$$seeds $(FUZZ_CAPTURES)"; fi; \
+	  if [ $$t = pipeline ]; then seeds="$$seeds captures tests/data/tls"; \
+	    [ -d "$(FUZZ_CAPTURES)" ] && seeds="$$seeds $(FUZZ_CAPTURES)"; fi; \
 	  if [ $$t = keylog ] && [ -d "$(FUZZ_CAPTURES)" ]; then \
 	    mkdir -p $(FUZZ_BUILD)/seeds-gen/keylog; \
 	    for k in $(FUZZ_CAPTURES)/*.keylog; do [ -e "$$k" ] && ln -sf "$$(realpath $$k)" $(FUZZ_BUILD)/seeds-gen/keylog/; done; \
@@ -180,7 +181,9 @@ fuzz: fuzz-build fuzz-seeds
 	    tls_record) len=$(FUZZ_MAXLEN_tls_record);; keylog) len=$(FUZZ_MAXLEN_keylog);; \
 	    pipeline) len=$(FUZZ_MAXLEN_pipeline);; *) len=16384;; esac; \
 	  echo "== fuzz $$t for $(FUZZ_SECONDS)s (max_len $$len)"; \
-	  FUZZ_TLS_KEYLOG=$$(ls $(FUZZ_CAPTURES)/*.keylog 2>/dev/null | head -1) \
+	  cat captures/*.keylog tests/data/tls/*.keylog $$(ls $(FUZZ_CAPTURES)/*.keylog 2>/dev/null) \
+	    >$(FUZZ_BUILD)/all.keylog; \
+	  FUZZ_TLS_KEYLOG=$(FUZZ_BUILD)/all.keylog \
 	  $(FUZZ_BUILD)/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -max_len=$$len -timeout=10 \
 	    -rss_limit_mb=2048 -print_final_stats=1 -artifact_prefix=$$crashes/ $(FUZZ_ARGS) \
 	    $$corpus $$seeds >$(FUZZ_BUILD)/fuzz-$$t.log 2>&1; rc=$$?; \

@@ -470,5 +470,13 @@ const struct tls_keys *fuzz_keys(void)
 	if (path != NULL && path[0] != '\0' &&
 	    keylog_load_file(keys, path, keys_notice, NULL, err) != 0)
 		fprintf(stderr, "fuzz: FUZZ_TLS_KEYLOG %s: %s\n", path, err);
+	/* An RSA key too, so that RSA key exchange, the server certificate
+	 * check and the handshake transcript are fuzzed (run from the top of
+	 * the tree, as make fuzz does; FUZZ_RSA_KEY= turns it off). */
+	path = getenv("FUZZ_RSA_KEY");
+	if (path == NULL)
+		path = FUZZ_RSA_KEY_DEFAULT;
+	if (path[0] != '\0' && tls_keys_load_rsa(keys, path, err) != 0)
+		fprintf(stderr, "fuzz: RSA key: %s\n", err);
 	return keys;
 }

@@ -77,6 +77,7 @@ int64_t fuzz_drive(const uint8_t *p, size_t n, uint8_t mode, unsigned dirs,
 /* Events written and parsed as JSON and text per input: all of the first
  * FUZZ_FORMAT_ALL, then one in FUZZ_FORMAT_EVERY.  A flood of 250,000
  * events took 24 s of parsing in the harness, past libFuzzer's timeout. */
+#define FUZZ_RSA_KEY_DEFAULT "captures/tls/server.key"	/* the corpus server's */
 #define FUZZ_FORMAT_ALL   4096
 #define FUZZ_FORMAT_EVERY 64
 

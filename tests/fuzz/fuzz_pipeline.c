@@ -124,6 +124,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	cfg.budget = &budget;
 	FUZZ_CHECK(flow_config_add_port(&cfg, 1143, false) == 0);
 	FUZZ_CHECK(flow_config_add_port(&cfg, 1993, true) == 0);
+	/* the port of the TLS suite captures in tests/data/tls */
+	FUZZ_CHECK(flow_config_add_port(&cfg, 14308, true) == 0);
 	f.ft = flow_table_new(&cfg, &hooks);
 	FUZZ_CHECK(f.ft != NULL);
 
