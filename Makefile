@@ -89,9 +89,10 @@ clean:
 # --- fuzzing (tests/fuzz/) ---------------------------------------------------
 # libFuzzer targets, built with clang in their own tree (no gcc objects): the
 # library with coverage, ASan and UBSan, each target linked with the fuzzer.
-# `make fuzz` seeds from tests/fuzz/seeds, from stream extracts of the capture
-# files in FUZZ_CAPTURES (made at run time under build-fuzz/, never
-# committed) and, for the pipeline, from those captures by path; it runs
+# `make fuzz` seeds from tests/fuzz/seeds, from stream extracts of captures/
+# and of the capture files in FUZZ_CAPTURES (made at run time under
+# build-fuzz/, never committed) and, for the pipeline, from those captures
+# by path; it runs
 # each target FUZZ_SECONDS and fails on any crash, leak or hang.  FUZZ_SAN
 # may be overridden (e.g. add -fno-sanitize=pointer-overflow) to explore
 # past a known finding; FUZZ_ARGS is passed to every target.  Crashes
@@ -147,12 +148,11 @@ $(FUZZ_BUILD)/fuzz_mkseeds: $(FUZZ_BUILD)/tests/fuzz/mkseeds.o $(FUZZ_LIB)
 
 fuzz-seeds: $(FUZZ_BUILD)/fuzz_mkseeds
 	@rm -rf $(FUZZ_BUILD)/seeds-gen && mkdir -p $(FUZZ_BUILD)/seeds-gen
-	@if [ -d "$(FUZZ_CAPTURES)" ]; then \
-	  for f in $(FUZZ_CAPTURES)/*.pcap*; do \
-	    $(FUZZ_BUILD)/fuzz_mkseeds $(FUZZ_BUILD)/seeds-gen $$f 2>$(FUZZ_BUILD)/mkseeds.log || \
-	      { grep -m1 -E 'runtime error|ERROR' $(FUZZ_BUILD)/mkseeds.log; \
-	        echo "fuzz: $$f: seed extraction crashed (seeds of that capture lost)"; }; done; \
-	else echo "fuzz: no captures at $(FUZZ_CAPTURES); committed seeds only"; fi
+	@[ -d "$(FUZZ_CAPTURES)" ] || echo "fuzz: no captures at $(FUZZ_CAPTURES); ours only"; \
+	for f in captures/*.pcap* $(wildcard $(FUZZ_CAPTURES)/*.pcap*); do \
+	  $(FUZZ_BUILD)/fuzz_mkseeds $(FUZZ_BUILD)/seeds-gen $$f 2>$(FUZZ_BUILD)/mkseeds.log || \
+	    { grep -m1 -E 'runtime error|ERROR' $(FUZZ_BUILD)/mkseeds.log; \
+	      echo "fuzz: $$f: seed extraction crashed (seeds of that capture lost)"; }; done
 
 # Replay every kept crash once, without fuzzing.
 fuzz-regress: $(FUZZ_BINS)
