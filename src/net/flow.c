@@ -256,7 +256,6 @@ static struct flow *table_lookup(struct flow_table *ft,
 				 const struct flow_key *k, uint64_t h)
 {
 	struct flow *f;
-
 	uint64_t steps = 0;
 
 	for (f = ft->buckets[h & (ft->nbuckets - 1)]; f != NULL; f = f->hnext, steps++)
@@ -462,9 +461,9 @@ static bool sides_alloc(struct flow_table *ft, struct flow *f)
 	return true;
 }
 
-/* Roles are known: ask the layer above for a session. */
 static void evict_oldest(struct flow_table *ft, int64_t now, enum flow_quiet_kind why);
 
+/* Roles are known: ask the layer above for a session. */
 static void session_open(struct flow_table *ft, struct flow *f, int64_t ts)
 {
 	struct flow_info fi;

@@ -353,6 +353,21 @@ static void dir_dead(struct tls_session *s, enum stream_dir d, const char *why)
 		tls_give_up(s, WHY_INCOMPLETE);
 }
 
+/* What a given-up direction carries is lost to the layer above: the first
+ * bytes as a gap at once, the rest summed into one gap at the end rather
+ * than a gap a packet. */
+static void dead_bytes(struct tls_session *s, enum stream_dir d, size_t n, int64_t ts)
+{
+	struct tls_dir *dd = &s->dir[d];
+
+	if (!dd->dead_gap_sent) {
+		dd->dead_gap_sent = true;
+		emit_gap(s, d, n, ts);
+	} else {
+		dd->dead_bytes += n;
+	}
+}
+
 void tls_session_feed(struct tls_session *s, enum stream_dir d, const uint8_t *p,
 		      size_t n, int64_t ts_us)
 {
@@ -362,11 +377,8 @@ void tls_session_feed(struct tls_session *s, enum stream_dir d, const uint8_t *p
 	bool done, resync;
 
 	s->st.bytes[d] += n;
-	if (dd->dead) {
-		/* what can no longer be read is lost to the layer above */
-		emit_gap(s, d, n, ts_us);
-		return;
-	}
+	if (dd->dead)
+		return dead_bytes(s, d, n, ts_us);
 	while (n > 0 && !dd->dead) {
 		if (dd->skip > 0) {
 			used = dd->skip < n ? (size_t)dd->skip : n;
@@ -400,7 +412,7 @@ void tls_session_feed(struct tls_session *s, enum stream_dir d, const uint8_t *p
 		n -= used;
 	}
 	if (dd->dead && n > 0)
-		emit_gap(s, d, n, ts_us);
+		dead_bytes(s, d, n, ts_us);
 }
 
 void tls_session_gap(struct tls_session *s, enum stream_dir d, uint64_t nbytes,
@@ -446,7 +458,10 @@ void tls_session_gap(struct tls_session *s, enum stream_dir d, uint64_t nbytes,
 
 void tls_session_end(struct tls_session *s, int64_t ts_us)
 {
-	(void)ts_us;
+	for (int d = 0; d < 2; d++) {
+		emit_gap(s, (enum stream_dir)d, s->dir[d].dead_bytes, ts_us);
+		s->dir[d].dead_bytes = 0;
+	}
 	if (s->outcome == OUTCOME_PENDING)
 		report(s, false, !s->seen_ch ? WHY_MIDSTREAM : WHY_INCOMPLETE);
 }

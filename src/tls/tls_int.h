@@ -100,6 +100,8 @@ struct tls_dir {
 	bool candidate;			/* lost, but a plausible header is next */
 	unsigned failed_candidates;	/* in a row, while lost */
 	bool dead;			/* not TLS any more: only counted */
+	bool dead_gap_sent;		/* the first bytes after it went up as a gap */
+	uint64_t dead_bytes;		/* the rest, one gap at the end */
 	uint64_t skip;			/* rest of a record cut by a gap */
 	uint64_t key_updates;
 };
