@@ -89,8 +89,8 @@ static void on_certificate(struct tls_session *s, const uint8_t *body, size_t n)
 		return;
 	list = (size_t)body[0] << 16 | (size_t)body[1] << 8 | body[2];
 	len = (size_t)body[3] << 16 | (size_t)body[4] << 8 | body[5];
-	if (list > n - 3 || len > list - 3)
-		return;
+	if (list < 3 || list > n - 3 || len > list - 3)
+		return;		/* the first certificate must lie inside the list */
 	if (tls_keys_rsa_matches_cert(s->keys, body + 6, len) == 0) {
 		notice(s, "TLS: %s is not this server's key (its certificate holds"
 		       " another public key): not decrypted", tls_keys_rsa_path(s->keys));

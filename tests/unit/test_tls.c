@@ -621,6 +621,69 @@ static void test_wrong_key(void **state)
 	free(log);
 }
 
+/* The server's Certificate message in the s2c bytes: type 11, then a list
+ * holding one certificate (lengths L, L - 3, L - 6).  Returns its offset. */
+static size_t find_certificate(const struct capture *c)
+{
+	const uint8_t *p = c->data[DIR_S2C];
+
+	for (size_t i = 0; i + 10 <= c->len[DIR_S2C]; i++) {
+		size_t l = (size_t)p[i + 1] << 16 | (size_t)p[i + 2] << 8 | p[i + 3];
+		size_t list = (size_t)p[i + 4] << 16 | (size_t)p[i + 5] << 8 | p[i + 6];
+		size_t cert = (size_t)p[i + 7] << 16 | (size_t)p[i + 8] << 8 | p[i + 9];
+
+		if (p[i] == 11 && l > 6 && list == l - 3 && cert == l - 6)
+			return i;
+	}
+	fail_msg("no Certificate message");
+	return 0;
+}
+
+/* RSA key exchange with the key of another server: named by the server's
+ * certificate at once.  A Certificate whose lengths lie (a list shorter
+ * than its first certificate, which claims 64 KB) is not parsed, and the
+ * ClientKeyExchange then decides: a notice naming the key file when it
+ * does not decrypt. */
+static void test_rsa_key_of_another_server(void **state)
+{
+	static const char other[] = "tests/e2e/keys/other-server.key";
+	struct capture *c = case_capture("tls12-rsa-aes256gcm");
+	struct tls_keys *mine = keys_load(NULL, DATA "server.key");
+	struct tls_keys *theirs = keys_load(NULL, other);
+	struct result r;
+	size_t at;
+
+	(void)state;
+	run(c, theirs, FEED_CHUNKS, &r);
+	assert_false(r.decrypted);
+	assert_string_equal(r.reason, "the RSA key is not this server's: its certificate holds"
+			    " another public key");
+	assert_non_null(strstr(r.last_notice, other));
+	result_free(&r);
+
+	at = find_certificate(c);
+	c->data[DIR_S2C][at + 6] = 1;	/* list length 1 */
+	memset(c->data[DIR_S2C] + at + 7, 0xff, 3);	/* first certificate 16 MB */
+	assert_int_equal(c->data[DIR_S2C][at + 10], 0x30);	/* DER SEQUENCE, */
+	assert_int_equal(c->data[DIR_S2C][at + 11], 0x82);	/* two length bytes */
+	memset(c->data[DIR_S2C] + at + 12, 0xff, 2);	/* of 64 KB */
+	/* the right key: the pre-master decrypts, but the extended master
+	 * secret hashes the altered handshake, so the records do not */
+	run(c, mine, FEED_CHUNKS, &r);
+	assert_false(r.decrypted);
+	assert_null(strstr(r.reason, "certificate"));
+	assert_int_equal(r.notices, 0);
+	result_free(&r);
+	run(c, theirs, FEED_CHUNKS, &r);
+	assert_false(r.decrypted);
+	assert_non_null(strstr(r.reason, "did not decrypt the pre-master secret"));
+	assert_non_null(strstr(r.last_notice, other));
+	result_free(&r);
+	tls_keys_free(&mine);
+	tls_keys_free(&theirs);
+	capture_free(c);
+}
+
 /* ---- record header and hello parsing ----------------------------------- */
 
 static void test_record_header(void **state)
@@ -752,6 +815,7 @@ int main(void)
 		cmocka_unit_test(test_gap_across_records),
 		cmocka_unit_test(test_reasons),
 		cmocka_unit_test(test_wrong_key),
+		cmocka_unit_test(test_rsa_key_of_another_server),
 		cmocka_unit_test(test_midstream),
 		cmocka_unit_test(test_session_budget),
 	};
