@@ -58,7 +58,8 @@ struct session_summary {
 	int64_t duration_us;
 	/* Things dropped or left unparsed because a cap was reached: lines
 	 * cut at IMAP_MAX_LINE, lists past IMAP_MAX_DEPTH, commands forgotten
-	 * at IMAP_MAX_PENDING_TAGS, state refused by --max-memory. */
+	 * at IMAP_MAX_PENDING_TAGS, state refused by --max-memory, gaps made
+	 * by the out-of-order caps (--max-ooo-bytes, REASM_MAX_RUNS). */
 	uint64_t capped;
 };
 

@@ -40,6 +40,10 @@ struct byte_layer_ops {
 	void (*gap)(void *ctx, enum stream_dir dir, uint64_t nbytes, int64_t ts_us);
 	/* The session is over; ctx is not used again after this call. */
 	void (*end)(void *ctx, enum end_reason why, int64_t ts_us);
+	/* Optional, called before end: n of the gaps were made by a cap of
+	 * the layer below (a full out-of-order queue, a refused allocation)
+	 * rather than by the capture, for the session's "capped" count. */
+	void (*capped)(void *ctx, uint64_t n);
 };
 
 #endif

@@ -804,10 +804,20 @@ static void session_end(void *ctx, enum end_reason why, int64_t ts_us)
 	session_free(s);
 }
 
+/* Gaps that reassembly made at its caps: losses to a cap, as the
+ * summary's "capped" counts them. */
+static void session_capped(void *ctx, uint64_t n)
+{
+	struct imap_session *s = ctx;
+
+	s->sum.capped += n;
+}
+
 const struct byte_layer_ops imap_session_ops = {
 	.feed = imap_pipeline_feed,
 	.gap = imap_pipeline_gap,
 	.end = session_end,
+	.capped = session_capped,
 };
 
 /* The session struct and its two lexers are charged to the budget (their

@@ -542,6 +542,8 @@ static void side_report(struct flow_table *ft, struct flow_side *sd,
 		notice(ft, sid, ts, "session %" PRIu64 ": out-of-order queue "
 		       "full %" PRIu64 " times %s (cap %d separate runs: tiny"
 		       " segments out of order)", sid, rs->runs_full, d, REASM_MAX_RUNS);
+	if (ft->hooks.ops->capped != NULL && rs->pressure_gaps + rs->ooo_dropped > 0)
+		ft->hooks.ops->capped(sd->f->sctx, rs->pressure_gaps + (rs->ooo_dropped > 0));
 	ft->st.retransmitted_bytes += rs->retransmitted;
 	ft->st.overlap_conflicts += rs->overlap_conflicts;
 	ft->st.gaps += rs->gaps;

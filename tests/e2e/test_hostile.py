@@ -362,6 +362,7 @@ def case_ooo(tmp):
     s = session_end(evs)
     case.check(s.get("gaps", 0) >= 1 and s.get("gap_bytes", 0) >= MB,
                f"the loss is not in the summary: {s}")
+    case.check(s.get("capped", 0) >= 1, f"the cap is not counted in the summary: {s}")
 
 
 def case_ooo_tiny(tmp):

@@ -193,7 +193,7 @@ static void rec_end(void *ctx, enum end_reason why, int64_t ts)
 	free(c);
 }
 
-static const struct byte_layer_ops rec_ops = { rec_feed, rec_gap, rec_end };
+static const struct byte_layer_ops rec_ops = { .feed = rec_feed, .gap = rec_gap, .end = rec_end };
 
 static enum flow_verdict rec_classify(void *ctx, const uint8_t *p, size_t n)
 {

@@ -26,6 +26,7 @@ struct sess {
 	bool ended;
 	enum end_reason why;
 	int64_t end_ts;
+	uint64_t capped;
 };
 
 struct log {
@@ -70,6 +71,14 @@ static void h_gap(void *ctx, enum stream_dir d, uint64_t n, int64_t ts)
 	s->gap[d] += n;
 }
 
+static void h_capped(void *ctx, uint64_t n)
+{
+	struct sess *s = ctx;
+
+	assert_false(s->ended);		/* before end */
+	s->capped += n;
+}
+
 static void h_end(void *ctx, enum end_reason why, int64_t ts)
 {
 	struct sess *s = ctx;
@@ -100,7 +109,9 @@ static void h_notice(void *ctx, uint64_t sid, int64_t ts, const char *msg)
 		snprintf(l->notices[l->nnotices++], 256, "%s", msg);
 }
 
-static const struct byte_layer_ops ops = { h_feed, h_gap, h_end };
+static const struct byte_layer_ops ops = {
+	.feed = h_feed, .gap = h_gap, .end = h_end, .capped = h_capped,
+};
 
 static struct flow_table *mk(struct log *l, struct flow_config *cfg,
 			     bool classify)
@@ -384,6 +395,44 @@ static void test_hash_seed(void **state)
 	flow_table_free(&ft2);
 }
 
+/* A gap made by the out-of-order cap is a loss to a cap: the session is
+ * told before it ends, for its "capped" count; a gap of the capture is not. */
+static void test_ooo_cap_counted(void **state)
+{
+	struct flow_config cfg;
+	struct log l;
+	struct flow_table *ft;
+
+	(void)state;
+	flow_config_defaults(&cfg);
+	cfg.max_ooo_bytes = 8;
+	ft = mk(&l, &cfg, false);
+	seg(ft, C, CP, S, SP, TCP_SYN, 100, 0, NULL, 1);
+	seg(ft, S, SP, C, CP, TCP_SYN | A, 500, 101, NULL, 2);
+	seg(ft, C, CP, S, SP, A, 101, 501, NULL, 3);
+	seg(ft, S, SP, C, CP, PA, 511, 101, "0123456789", 4);	/* 10 ahead, cap 8 */
+	seg(ft, C, CP, S, SP, PA, 101, 501, "a\r\n", 5);
+	flow_table_finish(ft, 10);
+	assert_int_equal(l.n, 1);
+	assert_true(l.s[0].ended);
+	assert_int_equal(l.s[0].gap[DIR_S2C], 10);
+	assert_int_equal(l.s[0].len[DIR_S2C], 10);
+	assert_int_equal(l.s[0].capped, 1);
+	flow_table_free(&ft);
+
+	/* the same hole, made by the capture: not capped */
+	cfg.max_ooo_bytes = 1 << 20;
+	ft = mk(&l, &cfg, false);
+	seg(ft, C, CP, S, SP, TCP_SYN, 100, 0, NULL, 1);
+	seg(ft, S, SP, C, CP, TCP_SYN | A, 500, 101, NULL, 2);
+	seg(ft, C, CP, S, SP, A, 101, 501, NULL, 3);
+	seg(ft, S, SP, C, CP, PA, 511, 101, "0123456789", 4);
+	flow_table_finish(ft, 10);
+	assert_int_equal(l.s[0].gap[DIR_S2C], 10);
+	assert_int_equal(l.s[0].capped, 0);
+	flow_table_free(&ft);
+}
+
 static void test_timeout_and_eviction(void **state)
 {
 	struct flow_config cfg;
@@ -534,6 +583,7 @@ int main(void)
 		cmocka_unit_test(test_midstream_ports_and_rst),
 		cmocka_unit_test(test_classify),
 		cmocka_unit_test(test_timeout_and_eviction),
+		cmocka_unit_test(test_ooo_cap_counted),
 		cmocka_unit_test(test_memory_budget),
 		cmocka_unit_test(test_hash_seed),
 		cmocka_unit_test(test_flood_notices_capped),
