@@ -3,6 +3,7 @@
 #include "tls/keylog.h"
 #include "report/output_json.h"
 #include "report/output_text.h"
+#include "imap/imap_session.h"
 
 #include <json-c/json.h>
 
@@ -432,6 +433,79 @@ static void keys_notice(void *ctx, const char *msg)
 {
 	(void)ctx;
 	(void)msg;
+}
+
+/* --- the checking --extract hooks --------------------------------------- */
+
+struct fuzz_item {
+	uint64_t size, got;
+	enum stream_dir dir;
+};
+
+static void *fx_begin(void *ctx, uint64_t session, const struct extract_meta *m)
+{
+	struct fuzz_extract *fx = ctx;
+	struct fuzz_item *it = malloc(sizeof *it);
+
+	(void)session;
+	FUZZ_CHECK(it != NULL && m != NULL);
+	FUZZ_CHECK(m->dir == DIR_C2S || m->dir == DIR_S2C);
+	FUZZ_CHECK(m->client != NULL && m->server != NULL);
+	touch_str(m->client);
+	touch_str(m->server);
+	fuzz_touch(m->section);
+	fuzz_touch(m->user);
+	fuzz_touch(m->mailbox);
+	it->size = m->size;
+	it->got = 0;
+	it->dir = m->dir;
+	fx->open++;
+	fx->items++;
+	return it;
+}
+
+static void fx_data(void *ctx, void *item, const uint8_t *p, size_t n)
+{
+	struct fuzz_item *it = item;
+
+	(void)ctx;
+	FUZZ_CHECK(it != NULL && n > 0 && p != NULL);
+	fuzz_touch((struct buf_slice){ p, n });
+	it->got += n;
+	FUZZ_CHECK(it->got <= it->size);	/* a literal is exactly its size */
+}
+
+static void fx_gap(void *ctx, void *item, uint64_t nbytes)
+{
+	struct fuzz_item *it = item;
+
+	(void)ctx;
+	FUZZ_CHECK(it != NULL && nbytes > 0);
+	it->got += nbytes;
+	FUZZ_CHECK(it->got <= it->size);
+}
+
+static void fx_end(void *ctx, void *item, uint64_t uid, uint64_t seq, bool unsent)
+{
+	struct fuzz_extract *fx = ctx;
+
+	(void)uid;
+	(void)seq;
+	(void)unsent;
+	FUZZ_CHECK(item != NULL && fx->open > 0);
+	fx->open--;
+	free(item);
+}
+
+void fuzz_extract_init(struct fuzz_extract *fx, struct imap_extract_hooks *h)
+{
+	memset(fx, 0, sizeof *fx);
+	*h = (struct imap_extract_hooks){ fx, fx_begin, fx_data, fx_gap, fx_end };
+}
+
+void fuzz_extract_done(const struct fuzz_extract *fx)
+{
+	FUZZ_CHECK(fx->open == 0);	/* every body begun was ended */
 }
 
 const struct tls_keys *fuzz_keys(void)

@@ -107,6 +107,17 @@ void fuzz_out_done(struct fuzz_out *fo);
  * decryption (with wrong keys, so the failure paths). */
 #define FUZZ_KEY_RANDOM_BYTE(i) ((uint8_t)(i))
 
+/* Checking --extract hooks: every body begun is ended exactly once, data
+ * and gaps come only in between, and its bytes never pass the announced
+ * size by more than the gaps; fuzz_extract_done checks none is left. */
+struct fuzz_extract {
+	uint64_t open;		/* items begun and not ended */
+	uint64_t items;
+};
+struct imap_extract_hooks;
+void fuzz_extract_init(struct fuzz_extract *fx, struct imap_extract_hooks *h);
+void fuzz_extract_done(const struct fuzz_extract *fx);
+
 struct tls_keys;
 /* A key store made once per process: one entry of each label for the fixed
  * client random, plus the key log named by $FUZZ_TLS_KEYLOG if set (the

@@ -92,6 +92,7 @@ static void on_packet(void *ctx, const struct capture_pkt *pkt)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct mem_budget budget = { .limit = PIPE_MEMORY };
+	struct fuzz_extract fx;
 	struct pipe_fuzz f = { 0 };
 	struct fuzz_out fo;
 	struct flow_config cfg;
@@ -118,6 +119,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	f.scfg.budget = &budget;
 	f.scfg.keys = fuzz_keys();
 	f.scfg.notice = on_notice;
+	fuzz_extract_init(&fx, &f.scfg.extract);
 	flow_config_defaults(&cfg);
 	cfg.max_flows = PIPE_MAX_FLOWS;
 	cfg.max_ooo_bytes = PIPE_MAX_OOO;
@@ -139,6 +141,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	capture_free(&cap);
 	close(fd);
 	fuzz_out_check_all_ended(&fo);
+	fuzz_extract_done(&fx);
 	fuzz_out_done(&fo);
 	FUZZ_CHECK(budget.used == 0);	/* every charged byte was given back */
 	return 0;

@@ -89,6 +89,7 @@ static bool end(void *ctx, int64_t ts)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct mem_budget budget = { 0 };
+	struct fuzz_extract fx;
 	struct fuzz_out fo;
 	struct sess_fuzz f = { 0 };
 	struct imap_session_config cfg = { 0 };
@@ -112,6 +113,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	cfg.budget = &budget;
 	cfg.tap = (struct imap_tap){ &f, tap_data, tap_gap, tap_end };
 	cfg.notice = on_notice;
+	fuzz_extract_init(&fx, &cfg.extract);
 	f.s = imap_session_new(&cfg, &info);
 	FUZZ_CHECK(f.s != NULL);
 	FUZZ_CHECK(fo.n == 1);	/* session_start at once */
@@ -119,6 +121,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (!f.ended)
 		imap_session_ops.end(f.s, END_EOF, ts);
 	fuzz_out_check_all_ended(&fo);
+	fuzz_extract_done(&fx);
 	FUZZ_CHECK(f.tap_ended);
 	fuzz_out_done(&fo);
 	FUZZ_CHECK(budget.used == 0);	/* every charged byte was given back */
