@@ -1,8 +1,10 @@
 /* Shared helpers of the libFuzzer targets; see fuzz_common.h. */
 #include "fuzz_common.h"
 #include "tls/keylog.h"
+#include "report/logins.h"
 #include "report/output_json.h"
 #include "report/output_text.h"
+#include "report/summary.h"
 #include "imap/imap_session.h"
 
 #include <json-c/json.h>
@@ -310,21 +312,11 @@ static bool utf8_valid(const uint8_t *p, size_t n)
 	return true;
 }
 
-/* The event as a JSON line: one strict JSON object, then '\n'. */
-static void check_json(struct fuzz_out *fo, const struct event *ev)
+/* line[0..len) (without its '\n'): one strict JSON object, escaped, UTF-8. */
+static void check_json_line(struct json_tokener *tok, const char *line, size_t len)
 {
-	struct json_tokener *tok = fo->tokener;
 	struct json_object *obj;
-	const char *line;
-	size_t len;
 
-	buf_reset(&fo->json);
-	if (output_json_append_event(&fo->json, NULL, ev) != 0)
-		return;		/* out of room: the output cuts the line */
-	line = (const char *)fo->json.data;
-	len = fo->json.len;
-	FUZZ_CHECK(len >= 3 && line[len - 1] == '\n');
-	len--;
 	for (size_t i = 0; i < len; i++)
 		FUZZ_CHECK((uint8_t)line[i] >= 0x20);	/* escaped, no raw control */
 	FUZZ_CHECK(utf8_valid((const uint8_t *)line, len));
@@ -334,6 +326,49 @@ static void check_json(struct fuzz_out *fo, const struct event *ev)
 	FUZZ_CHECK(json_tokener_get_parse_end(tok) == len);
 	FUZZ_CHECK(json_object_is_type(obj, json_type_object));
 	json_object_put(obj);
+}
+
+/* The event as a JSON line: one strict JSON object, then '\n'. */
+static void check_json(struct fuzz_out *fo, const struct event *ev)
+{
+	size_t len;
+
+	buf_reset(&fo->json);
+	if (output_json_append_event(&fo->json, NULL, ev) != 0)
+		return;		/* out of room: the output cuts the line */
+	len = fo->json.len;
+	FUZZ_CHECK(len >= 3 && fo->json.data[len - 1] == '\n');
+	check_json_line(fo->tokener, (const char *)fo->json.data, len - 1);
+}
+
+/* Text for a terminal: no control byte but the line end, valid UTF-8. */
+static void check_text(const char *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		uint8_t c = (uint8_t)p[i];
+
+		FUZZ_CHECK(c >= 0x20 || c == '\n');
+		FUZZ_CHECK(c != 0x7f);
+	}
+	FUZZ_CHECK(utf8_valid((const uint8_t *)p, n));
+}
+
+/* A report's whole output: JSON lines, each a strict object, or text. */
+static void check_report(struct fuzz_out *fo, const struct fuzz_report *r)
+{
+	const char *p = r->mem, *end = r->mem + r->len;
+
+	if (!r->json) {
+		check_text(r->mem, r->len);
+		return;
+	}
+	while (p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+
+		FUZZ_CHECK(nl != NULL);		/* every line ends */
+		check_json_line(fo->tokener, p, (size_t)(nl - p));
+		p = nl + 1;
+	}
 }
 
 static void fuzz_out_event(void *ctx, const struct event *ev)
@@ -365,6 +400,9 @@ static void fuzz_out_event(void *ctx, const struct event *ev)
 		check_json(fo, ev);
 		fo->text.ops->event(fo->text.ctx, ev);
 	}
+	if (fo->formats)
+		for (size_t r = 0; r < FUZZ_N_REPORTS; r++)
+			fo->rep[r].out.ops->event(fo->rep[r].out.ctx, ev);
 }
 
 static int fuzz_out_finish(void *ctx)
@@ -383,9 +421,14 @@ static const struct output_ops fuzz_out_ops = {
 	.event = fuzz_out_event, .finish = fuzz_out_finish, .free = fuzz_out_free,
 };
 
-void fuzz_out_init(struct fuzz_out *fo, struct output *out_r, bool formats)
+void fuzz_out_init(struct fuzz_out *fo, struct output *out_r, bool formats,
+		   struct mem_budget *budget)
 {
 	static const struct output_text_opts topts = { .color = false };
+	/* a small threshold and window, so brute-force flags are reached */
+	struct logins_opts lopts = {
+		.fail_threshold = 2, .window_us = 60 * 1000000LL, .budget = budget,
+	};
 
 	memset(fo, 0, sizeof *fo);
 	out_r->ops = &fuzz_out_ops;
@@ -400,6 +443,17 @@ void fuzz_out_init(struct fuzz_out *fo, struct output *out_r, bool formats)
 	fo->text_fp = open_memstream(&fo->text_mem, &fo->text_len);
 	FUZZ_CHECK(fo->text_fp != NULL);
 	FUZZ_CHECK(output_text_new(&fo->text, fo->text_fp, &topts) == 0);
+	for (size_t r = 0; r < FUZZ_N_REPORTS; r++) {
+		struct fuzz_report *rep = &fo->rep[r];
+
+		rep->json = r & 1;
+		rep->fp = open_memstream(&rep->mem, &rep->len);
+		FUZZ_CHECK(rep->fp != NULL);
+		if (r < 2)
+			FUZZ_CHECK(output_summary_new(&rep->out, rep->fp, rep->json, budget) == 0);
+		else
+			FUZZ_CHECK(output_logins_new2(&rep->out, rep->fp, rep->json, &lopts) == 0);
+	}
 }
 
 void fuzz_out_check_all_ended(const struct fuzz_out *fo)
@@ -415,14 +469,17 @@ void fuzz_out_done(struct fuzz_out *fo)
 	FUZZ_CHECK(fo->text.ops->finish(fo->text.ctx) == 0);
 	fo->text.ops->free(fo->text.ctx);
 	FUZZ_CHECK(fclose(fo->text_fp) == 0);
-	for (size_t i = 0; i < fo->text_len; i++) {
-		uint8_t c = (uint8_t)fo->text_mem[i];
-
-		FUZZ_CHECK(c >= 0x20 || c == '\n');	/* no raw control byte */
-		FUZZ_CHECK(c != 0x7f);
-	}
-	FUZZ_CHECK(utf8_valid((const uint8_t *)fo->text_mem, fo->text_len));
+	check_text(fo->text_mem, fo->text_len);
 	free(fo->text_mem);
+	for (size_t r = 0; r < FUZZ_N_REPORTS; r++) {
+		struct fuzz_report *rep = &fo->rep[r];
+
+		FUZZ_CHECK(rep->out.ops->finish(rep->out.ctx) == 0);
+		rep->out.ops->free(rep->out.ctx);
+		FUZZ_CHECK(fclose(rep->fp) == 0);
+		check_report(fo, rep);
+		free(rep->mem);
+	}
 	json_tokener_free(fo->tokener);
 	buf_free(&fo->json);
 }

@@ -81,6 +81,19 @@ int64_t fuzz_drive(const uint8_t *p, size_t n, uint8_t mode, unsigned dirs,
 #define FUZZ_FORMAT_ALL   4096
 #define FUZZ_FORMAT_EVERY 64
 
+/* With formats, every event also goes to the report outputs (--summary and
+ * --logins, each as JSON and as text), charged to the target's budget; at
+ * the end their output must be strict JSON lines or clean text. */
+#define FUZZ_N_REPORTS 4
+
+struct fuzz_report {
+	struct output out;
+	FILE *fp;
+	char *mem;
+	size_t len;
+	bool json;
+};
+
 struct fuzz_out {
 	uint64_t id[FUZZ_MAX_SESSIONS];
 	bool ended[FUZZ_MAX_SESSIONS];
@@ -93,13 +106,17 @@ struct fuzz_out {
 	char *text_mem;
 	size_t text_len;
 	void *tokener;		/* json_tokener */
+	struct fuzz_report rep[FUZZ_N_REPORTS];
 };
 
-void fuzz_out_init(struct fuzz_out *fo, struct output *out_r, bool formats);
+/* budget: what the report outputs are charged to (may be NULL). */
+void fuzz_out_init(struct fuzz_out *fo, struct output *out_r, bool formats,
+		   struct mem_budget *budget);
 /* Every session that started has ended (call at the end of an input when
  * every session was ended). */
 void fuzz_out_check_all_ended(const struct fuzz_out *fo);
-/* Finish the text output, check its bytes, free what init made. */
+/* Finish the text and report outputs, check their bytes, free what init
+ * made. */
 void fuzz_out_done(struct fuzz_out *fo);
 
 /* The client random of every fixed key below: bytes 0x00, 0x01, ... 0x1f.

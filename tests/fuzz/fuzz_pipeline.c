@@ -3,7 +3,8 @@
  * through decode, the flow table (small caps, so eviction and the
  * out-of-order cap are reached), reassembly and one session per flow, with
  * the fixed TLS keys; every event goes to the checking output, which also
- * checks it as JSON and text.  Seeds are the capture files themselves. */
+ * checks it as JSON and text and passes it to --summary and --logins
+ * (charged to the same budget, as in a run).  Seeds are the capture files themselves. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -114,7 +115,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		close(fd);
 		return 0;
 	}
-	fuzz_out_init(&fo, &f.scfg.out, true);
+	fuzz_out_init(&fo, &f.scfg.out, true, &budget);
 	f.scfg.literal_keep = PIPE_LITERAL_KEEP;
 	f.scfg.budget = &budget;
 	f.scfg.keys = fuzz_keys();
