@@ -2,14 +2,17 @@
 """A mutation sweep over every capture: bit flips inside packets, files cut
 at random points, and packets spliced in from another capture.  imapscope
 must never die of a signal or hang; it exits 0 (damage is a notice) or 1
-(the file is not readable at all), and its JSON stays valid.
+(the file is not readable at all), its JSON stays valid and its text holds
+no raw control byte.  The mutants take turns through the outputs: the
+timeline, --summary and --logins, each as JSON and as text, and --extract.
 
 Deterministic (fixed seed), so a failure reproduces; MUTATION_ROUNDS sets
-how many mutants per capture (default 6)."""
+how many mutants per capture (default 6), MUTATION_SEED another sweep."""
 import glob
 import json
 import os
 import random
+import shutil
 import struct
 import subprocess
 import sys
@@ -19,6 +22,12 @@ IMAPSCOPE = os.environ["IMAPSCOPE"]
 REPO = os.environ["REPO"]
 PUBLIC = os.environ["PUBLIC"]
 ROUNDS = int(os.environ.get("MUTATION_ROUNDS", "6"))
+SEED = int(os.environ.get("MUTATION_SEED", "20261121"))
+# (arguments, JSON?) in turn; "{x}" is an --extract directory
+MODES = [(["-F", "json"], True), ([], False),
+         (["-F", "json", "--summary"], True), (["--summary"], False),
+         (["-F", "json", "--logins"], True), (["--logins"], False),
+         (["-F", "json", "--extract", "{x}"], True)]
 TIMEOUT = 60        # seconds per run; generous for the sanitizer build
 # Sanitizers exit 1 by default, which would pass for "unreadable input".
 ENV = dict(os.environ, ASAN_OPTIONS="exitcode=86:" + os.environ.get("ASAN_OPTIONS", ""),
@@ -60,8 +69,25 @@ def mutants(data, other, rng):
         yield kind, bytes(d)
 
 
+def output_fault(out, json_lines):
+    """What is wrong with a run's standard output, or None."""
+    try:
+        text = out.decode("utf-8")
+    except UnicodeDecodeError as e:
+        return "invalid UTF-8: %s" % e
+    if not json_lines:
+        bad = [c for c in text if (ord(c) < 0x20 and c != "\n") or ord(c) == 0x7f]
+        return "raw control byte %r in text" % bad[0] if bad else None
+    try:
+        for line in text.splitlines():
+            json.loads(line)
+    except ValueError as e:
+        return "invalid JSON: %s" % e
+    return None
+
+
 def main():
-    rng = random.Random(20261121)
+    rng = random.Random(SEED)
     caps = sorted(glob.glob(os.path.join(PUBLIC, "*.pcap*")))
     caps += sorted(glob.glob(os.path.join(REPO, "captures", "*.pcap*")))
     blobs = [open(c, "rb").read() for c in caps]
@@ -74,30 +100,32 @@ def main():
                 with open(path, "wb") as f:
                     f.write(d)
                 runs += 1
+                margs, json_lines = MODES[runs % len(MODES)]
+                xdir = os.path.join(tmp, "extract-%d" % runs)
+                args = [a.replace("{x}", xdir) for a in margs]
                 try:
-                    r = subprocess.run([IMAPSCOPE, "-q", "-F", "json", path],
+                    r = subprocess.run([IMAPSCOPE, "-q"] + args + [path],
                                        capture_output=True, timeout=TIMEOUT, env=ENV)
                 except subprocess.TimeoutExpired:
                     failures += 1
-                    print("FAIL %s (%s): hang" % (os.path.basename(cap), kind))
+                    print("FAIL %s (%s, %s): hang" % (os.path.basename(cap), kind, " ".join(margs)))
                     continue
                 err = r.stderr.decode(errors="replace")
                 bad = (r.returncode not in (0, 1) or "runtime error" in err
                        or "Sanitizer" in err)
-                try:
-                    for line in r.stdout.decode("utf-8").splitlines():
-                        json.loads(line)
-                except (ValueError, UnicodeDecodeError) as e:
+                fault = output_fault(r.stdout, json_lines)
+                if fault:
                     bad = True
-                    print("  invalid JSON: %s" % e)
+                    print("  %s" % fault)
+                shutil.rmtree(xdir, ignore_errors=True)
                 if bad:
                     failures += 1
                     keep = os.path.join(REPO, "build", "mutant-%d.pcap" % runs)
                     os.makedirs(os.path.dirname(keep), exist_ok=True)
                     with open(keep, "wb") as f:
                         f.write(d)
-                    print("FAIL %s (%s): exit %d, kept as %s\n%s" % (
-                        os.path.basename(cap), kind, r.returncode, keep,
+                    print("FAIL %s (%s, %s): exit %d, kept as %s\n%s" % (
+                        os.path.basename(cap), kind, " ".join(margs), r.returncode, keep,
                         r.stderr.decode(errors="replace")[-600:]))
     print("mutation sweep: %d mutants of %d captures, %d failures" % (runs, len(caps), failures))
     return 1 if failures or runs < 100 else 0
