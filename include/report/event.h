@@ -61,6 +61,9 @@ struct session_summary {
 	 * at IMAP_MAX_PENDING_TAGS, state refused by --max-memory, gaps made
 	 * by the out-of-order caps (--max-ooo-bytes, REASM_MAX_RUNS). */
 	uint64_t capped;
+	/* TLS that was not decrypted, by direction: bytes_* miss what crossed
+	 * inside it, so the wire bytes are the ones to show. */
+	bool undecrypted[2];
 };
 
 struct event {
@@ -119,7 +122,8 @@ struct event {
 			const char *version;		/* "TLS 1.2", or NULL if unknown */
 			const char *cipher;		/* IANA name, or NULL */
 			struct buf_slice sni;		/* or null */
-			bool decrypted;
+			bool decrypted;			/* both directions */
+			bool decrypted_c2s, decrypted_s2c;
 			const char *reason;		/* NULL when decrypted */
 		} tls;
 		struct {

@@ -20,7 +20,7 @@
 #define KEYLOG_MAX_SECRET	64	/* SHA-512 sized; TLS uses 48 at most */
 #define KEYLOG_MAX_LINE		1024	/* longer lines are malformed */
 #define KEYLOG_MAX_ENTRIES	(1u << 22)	/* client randoms kept at most */
-#define KEYLOG_ERRLEN		256	/* size of an error message buffer */
+#define KEYLOG_ERRLEN		1024	/* size of an error message buffer */
 #define TLS_PREMASTER_LEN	48	/* RSA key exchange pre-master secret */
 
 /* The secrets a key log line may carry that decryption uses.  Other known
@@ -35,6 +35,9 @@ enum keylog_label {
 	KEYLOG_CLIENT_EARLY,		/* CLIENT_EARLY_TRAFFIC_SECRET */
 	KEYLOG_NLABELS
 };
+
+/* The key log's name for a label ("SERVER_TRAFFIC_SECRET_0"). */
+const char *keylog_label_name(enum keylog_label l);
 
 struct tls_keys;
 

@@ -58,6 +58,16 @@ static const struct {
 	{ "RSA", -1 },	/* encrypted pre-master prefix; CLIENT_RANDOM suffices */
 };
 
+const char *keylog_label_name(enum keylog_label l)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof keylog_labels / sizeof keylog_labels[0]; i++)
+		if (keylog_labels[i].label == (int)l)
+			return keylog_labels[i].name;
+	return "?";
+}
+
 struct tls_keys *tls_keys_new(void)
 {
 	struct tls_keys *k = calloc(1, sizeof *k);
@@ -345,10 +355,12 @@ out:
 	return rc;
 }
 
-/* A PEM passphrase prompt would block a batch tool: refuse instead. */
+/* A PEM passphrase prompt would block a batch tool: refuse instead, and
+ * remember that a passphrase was asked for (the key is encrypted). */
 static int no_passphrase(char *buf, int size, int rwflag, void *u)
 {
-	(void)buf; (void)size; (void)rwflag; (void)u;
+	(void)buf; (void)size; (void)rwflag;
+	*(bool *)u = true;
 	return -1;
 }
 
@@ -357,6 +369,7 @@ int tls_keys_load_rsa(struct tls_keys *k, const char *path,
 {
 	EVP_PKEY *pk;
 	BIO *bio;
+	bool encrypted = false;
 
 	bio = BIO_new_file(path, "r");
 	if (bio == NULL) {
@@ -364,9 +377,14 @@ int tls_keys_load_rsa(struct tls_keys *k, const char *path,
 		ERR_clear_error();
 		return -1;
 	}
-	pk = PEM_read_bio_PrivateKey(bio, NULL, no_passphrase, NULL);
+	pk = PEM_read_bio_PrivateKey(bio, NULL, no_passphrase, &encrypted);
 	BIO_free(bio);
 	ERR_clear_error();
+	if (pk == NULL && encrypted) {
+		snprintf(err, KEYLOG_ERRLEN, "%s: the key is encrypted; decrypt it first with"
+			 " 'openssl pkey -in %s -out %s.plain' and pass that file", path, path, path);
+		return -1;
+	}
 	if (pk == NULL) {
 		snprintf(err, KEYLOG_ERRLEN,
 			 "%s: not a key (expected an unencrypted PEM private key)", path);
