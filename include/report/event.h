@@ -61,9 +61,6 @@ struct session_summary {
 	 * at IMAP_MAX_PENDING_TAGS, state refused by --max-memory, gaps made
 	 * by the out-of-order caps (--max-ooo-bytes, REASM_MAX_RUNS). */
 	uint64_t capped;
-	/* TLS that was not decrypted, by direction: bytes_* miss what crossed
-	 * inside it, so the wire bytes are the ones to show. */
-	bool undecrypted[2];
 };
 
 struct event {
@@ -137,6 +134,9 @@ struct event {
 		} gap;
 		struct {
 			enum end_reason reason;
+			/* TLS not decrypted, by direction: the summary's bytes_*
+			 * miss what crossed inside it; its wire bytes do not */
+			bool undecrypted[2];
 			const struct session_summary *summary;
 		} end;
 	} u;

@@ -456,9 +456,11 @@ static const char *text_end_reason(enum end_reason r)
 
 /* The bytes of one direction; where TLS was not decrypted, those that
  * crossed the wire, since nothing of what they carried was seen. */
-static int text_end_bytes(struct buf *b, const struct session_summary *s, enum stream_dir d)
+static int text_end_bytes(struct buf *b, const struct event *ev, enum stream_dir d)
 {
-	if (s->undecrypted[d])
+	const struct session_summary *s = ev->u.end.summary;
+
+	if (ev->u.end.undecrypted[d])
 		return text_bytes(b, d == DIR_C2S ? s->wire_bytes_c2s : s->wire_bytes_s2c) |
 		       LIT(b, " on the wire (not decrypted)");
 	return text_bytes(b, d == DIR_C2S ? s->bytes_c2s : s->bytes_s2c);
@@ -480,7 +482,7 @@ static int text_session_end(struct output_text *ot, struct buf *b, const struct 
 	      output_append_u64(b, s->responses_no) | LIT(b, " NO, ") |
 	      output_append_u64(b, s->responses_bad) | LIT(b, " BAD), ") |
 	      output_append_u64(b, s->untagged) | LIT(b, " untagged, c2s ") |
-	      text_end_bytes(b, s, DIR_C2S) | LIT(b, ", s2c ") | text_end_bytes(b, s, DIR_S2C);
+	      text_end_bytes(b, ev, DIR_C2S) | LIT(b, ", s2c ") | text_end_bytes(b, ev, DIR_S2C);
 	if (s->gaps != 0)
 		rc |= LIT(b, ", ") | text_count(b, s->gaps, "gap") | LIT(b, " (") |
 		      text_bytes(b, s->gap_bytes) | LIT(b, " missing)");
