@@ -211,7 +211,7 @@ def check_unkeyed(name, args, reason, how):
             continue
         e = tls[0]
         why = reason
-        if why == WHY_NO_KEYS and "_RSA_WITH_" in (e["cipher"] or ""):
+        if why == WHY_NO_KEYS and (e["cipher"] or "").startswith("TLS_RSA_WITH_"):
             why = WHY_NO_KEYS_RSA
         if e["decrypted"] or e["reason"] != why:
             fail(what, "decrypted=%s reason %r, want %r" % (e["decrypted"], e["reason"], why))
