@@ -20,7 +20,7 @@
 #define TLS_MAX_HASH		64
 #define TLS_NAME_LEN		64	/* the longest IANA suite name fits */
 #define TLS_MAX_NAME		256	/* SNI and ALPN kept per session */
-#define TLS_WHY_LEN		160	/* a reason naming missing key log labels */
+#define TLS_WHY_LEN		256	/* a reason naming missing key log labels */
 
 /* ---- cipher suites ---------------------------------------------------- */
 

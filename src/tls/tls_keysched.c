@@ -101,7 +101,7 @@ static void tls13_after_server_hello(struct tls_session *s)
 		{ KEYLOG_CLIENT_HS, KEYLOG_CLIENT_AP0 },
 		{ KEYLOG_SERVER_HS, KEYLOG_SERVER_AP0 },
 	};
-	char missing[TLS_WHY_LEN] = "";
+	char missing[TLS_WHY_LEN / 2] = "";
 	size_t len, used = 0;
 	bool any = false;
 	int d, i;
