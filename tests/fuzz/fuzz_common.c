@@ -258,6 +258,12 @@ static void check_payload(const struct event *ev)
 		FUZZ_CHECK(ev->u.gap.dir == DIR_C2S || ev->u.gap.dir == DIR_S2C);
 		FUZZ_CHECK(ev->u.gap.bytes > 0);
 		break;
+	case EV_NOTICE:
+		FUZZ_CHECK(ev->u.notice.facts.kind != NULL && ev->u.notice.text != NULL);
+		touch_str(ev->u.notice.facts.kind);
+		touch_str(ev->u.notice.text);
+		FUZZ_CHECK(ev->u.notice.facts.dir >= -1 && ev->u.notice.facts.dir <= DIR_S2C);
+		break;
 	case EV_SESSION_END:
 		FUZZ_CHECK(ev->u.end.reason <= END_EVICTED);
 		check_summary(ev->u.end.summary);
