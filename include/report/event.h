@@ -116,6 +116,10 @@ struct event {
 			double latency_ms;		/* < 0: unknown (null) */
 		} response;
 		struct {
+			/* ts is when the command was sent (inferred: when the
+			 * answer that proves it came); the event comes after
+			 * the answer, so its ts is earlier than the events
+			 * before it. */
 			struct buf_slice user;		/* authentication identity, or null */
 			struct buf_slice authzid;	/* identity asked for (SASL), or null */
 			struct buf_slice mechanism;	/* LOGIN, PLAIN, ...; null if inferred */

@@ -11,6 +11,10 @@
 #include "imap_session_int.h"
 
 #define SESS_MAX_SECRET   8192		/* LOGIN password kept (--show-secrets) */
+/* Bytes of an uncaptured command's answer searched for proof of a login:
+ * servers say it first, and a flood of long orphan answers then costs a
+ * constant per line. */
+#define AUTH_PROOF_SCAN   256
 #define SESS_REDACTED     "***"
 
 /* --- login attempts ------------------------------------------------------ */
@@ -149,6 +153,8 @@ static bool auth_has_word(struct buf_slice s, const char *word)
 {
 	size_t n = strlen(word);
 
+	if (s.len > AUTH_PROOF_SCAN)
+		s.len = AUTH_PROOF_SCAN;
 	for (size_t i = 0; s.ptr != NULL && i + n <= s.len; i++) {
 		size_t k = 0;
 
