@@ -92,6 +92,9 @@ def check_one_direction(tmp, name, client, drop, ok_dir, label):
     check(what, label in (t["reason"] or ""), "reason %r does not name %s" % (t["reason"], label))
     named = [l for l in err.splitlines() if label in l]
     check(what, len(named) == 1, "notices naming %s: %s" % (label, named))
+    named = [e for e in evs if e["type"] == "notice" and label in e["text"]]
+    check(what, len(named) == 1 and named[0]["kind"] == "tls_keys_missing",
+          "notice events naming %s: %s" % (label, named))
     after = evs[evs.index(t):]
     cmds = [e for e in after if e["type"] == "command"]
     resps = [e for e in after if e["type"] in ("response", "untagged")]
