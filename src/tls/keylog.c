@@ -119,6 +119,12 @@ static int label_lookup(struct buf_slice f, bool *known_r)
 	return -1;
 }
 
+static int keylog_bad(const char **why_r, const char *why)
+{
+	*why_r = why;
+	return 2;
+}
+
 /* One line without its end of line.  Returns 0 for a blank line or a
  * comment, 1 for a valid line (kept, not wanted, or dropped at the memory
  * share), 2 with *why set for a malformed one. */
@@ -140,17 +146,17 @@ static int keylog_line(struct tls_keys *k, const uint8_t *p, size_t n, const cha
 	extra = next_field(&p, end);
 	label = label_lookup(lab, &known);
 	if (!known)
-		return *why = "unknown label", 2;
+		return keylog_bad(why, "unknown label");
 	if (rnd.len == 0 || sec.len == 0 || extra.len != 0)
-		return *why = "expected LABEL CLIENT_RANDOM SECRET", 2;
+		return keylog_bad(why, "expected LABEL CLIENT_RANDOM SECRET");
 	if (label < 0)
 		return 1;
 	if (rnd.len != 2 * KEYLOG_RANDOM_LEN || !hex_decode(rnd.ptr, rnd.len, random))
-		return *why = "client random is not 64 hex digits", 2;
+		return keylog_bad(why, "client random is not 64 hex digits");
 	if (sec.len > 2 * KEYLOG_MAX_SECRET || sec.len % 2 != 0 || !all_hex(sec.ptr, sec.len))
-		return *why = "secret is not hex (at most 128 digits)", 2;
+		return keylog_bad(why, "secret is not hex (at most 128 digits)");
 	if (label == KEYLOG_MASTER_SECRET && sec.len != 2 * 48)
-		return *why = "CLIENT_RANDOM master secret is not 48 bytes", 2;
+		return keylog_bad(why, "CLIENT_RANDOM master secret is not 48 bytes");
 	/* the secret is decoded only for a random that is kept */
 	if (!keystore_wanted(k, random))
 		return 1;
