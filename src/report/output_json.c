@@ -129,51 +129,12 @@ int output_time_append_rfc3339(struct buf *b, struct output_time *tc, int64_t ts
 
 /* ---- JSON values ---- */
 
-/* A wire slice as a JSON string: the same bytes as escape_json between
- * quotes, but runs that need no escape (printable ASCII, and well-formed
- * UTF-8 other than U+2028/2029) are found eight bytes a step and copied in
- * one piece; each character that needs one goes through escape_json alone,
- * which escapes it exactly as it would within the whole slice. */
+/* A wire slice as a JSON string (escape.h says what its value is). */
 static int json_slice(struct buf *b, struct buf_slice s)
 {
-	const uint8_t *p = s.ptr, *run, *end;
-	int rc;
-
-	if (p == NULL)
+	if (s.ptr == NULL)
 		return LIT(b, "null");
-	end = p + s.len;
-	run = p;
-	rc = LIT(b, "\"");
-	for (;;) {
-		size_t len = 1;
-
-		p += output_plain_prefix(p, (size_t)(end - p), true);
-		if (p == end)
-			break;
-		if (*p >= 0x80) {
-			len = utf8_seq_len(p, (size_t)(end - p));
-			if (len > 1 && !(len == 3 && p[0] == 0xe2 && p[1] == 0x80 &&
-					 (p[2] == 0xa8 || p[2] == 0xa9))) {
-				p += len;	/* passes through: stays in the run */
-				continue;
-			}
-			if (len == 0)
-				len = 1;	/* invalid: one byte as \u00NN */
-		}
-		if (p != run)
-			rc |= output_put(b, run, (size_t)(p - run));
-		if (*p == '"')
-			rc |= LIT(b, "\\\"");
-		else if (*p == '\\')
-			rc |= LIT(b, "\\\\");
-		else
-			rc |= escape_json(b, p, len);
-		p += len;
-		run = p;
-	}
-	if (p != run)
-		rc |= output_put(b, run, (size_t)(p - run));
-	return rc | LIT(b, "\"");
+	return LIT(b, "\"") | escape_json(b, s.ptr, s.len) | LIT(b, "\"");
 }
 
 static int json_cstr(struct buf *b, const char *s)
