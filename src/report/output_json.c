@@ -129,12 +129,20 @@ int output_time_append_rfc3339(struct buf *b, struct output_time *tc, int64_t ts
 
 /* ---- JSON values ---- */
 
-/* A wire slice as a JSON string (escape.h says what its value is). */
+/* A wire slice as a JSON string (escape.h says what its value is).  The
+ * printable prefix, often the whole slice, is copied inline; what follows
+ * escapes as it would within the whole, since the prefix has no '\\'. */
 static int json_slice(struct buf *b, struct buf_slice s)
 {
+	size_t k;
+
 	if (s.ptr == NULL)
 		return LIT(b, "null");
-	return LIT(b, "\"") | escape_json(b, s.ptr, s.len) | LIT(b, "\"");
+	k = escape_plain_prefix(s.ptr, s.len, true);
+	if (k == s.len)
+		return LIT(b, "\"") | output_put(b, s.ptr, k) | LIT(b, "\"");
+	return LIT(b, "\"") | output_put(b, s.ptr, k) | escape_json(b, s.ptr + k, s.len - k) |
+	       LIT(b, "\"");
 }
 
 static int json_cstr(struct buf *b, const char *s)

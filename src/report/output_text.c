@@ -52,11 +52,14 @@ static int text_cstr(struct buf *b, const char *s, const char *if_null)
 
 static int text_slice(struct buf *b, struct buf_slice s)
 {
+	size_t k;
+
 	if (s.ptr == NULL)
 		return 0;
-	if (output_plain_ascii(s.ptr, s.len, false))
-		return output_put(b, s.ptr, s.len);
-	return escape_text(b, s.ptr, s.len);
+	k = escape_plain_prefix(s.ptr, s.len, false);	/* no '\\' in it */
+	if (k == s.len)
+		return output_put(b, s.ptr, k);
+	return output_put(b, s.ptr, k) | escape_text(b, s.ptr + k, s.len - k);
 }
 
 /* " [code]" when there is a code; tolerant of a code that kept its brackets. */

@@ -4,6 +4,17 @@
 
 static const char hexdig[] = "0123456789abcdef";
 
+/* buf_append with room at hand inline: every string of every event comes
+ * through here, most of them a single run. */
+static inline int escape_put(struct buf *out, const uint8_t *p, size_t n)
+{
+	if (out->cap - out->len < n)
+		return buf_append(out, p, n);
+	memcpy(out->data + out->len, p, n);
+	out->len += n;
+	return 0;
+}
+
 size_t utf8_seq_len(const uint8_t *p, size_t n)
 {
 	uint32_t cp;
@@ -117,10 +128,10 @@ static int escape_unit(struct buf *out, const uint8_t *p, size_t n, bool json, s
 	if (p[0] == '\\') {
 		if (n > 1 && (p[1] == 'x' || p[1] == 'u'))
 			return escape_byte(out, '\\', json);
-		return buf_append(out, "\\\\", 2);	/* json only */
+		return escape_put(out, (const uint8_t *)"\\\\", 2);	/* json only */
 	}
 	if (p[0] == '"')
-		return buf_append(out, "\\\"", 2);	/* json only */
+		return escape_put(out, (const uint8_t *)"\\\"", 2);	/* json only */
 	if (p[0] >= 0x80 && (len = utf8_seq_len(p, n)) > 0) {
 		*len_r = len;
 		return escape_codepoint(out, utf8_decode(p, len), json);
@@ -146,14 +157,14 @@ static int escape_form(struct buf *out, const uint8_t *p, size_t n, bool json)
 			i += len;
 			continue;
 		}
-		if (i > start && buf_append(out, p + start, i - start) != 0)
+		if (i > start && escape_put(out, p + start, i - start) != 0)
 			return -1;
 		if (escape_unit(out, p + i, n - i, json, &len) != 0)
 			return -1;
 		i += len;
 		start = i;
 	}
-	return i > start ? buf_append(out, p + start, i - start) : 0;
+	return i > start ? escape_put(out, p + start, i - start) : 0;
 }
 
 int escape_text(struct buf *out, const uint8_t *p, size_t n)
