@@ -36,6 +36,13 @@
 int escape_text(struct buf *out, const uint8_t *p, size_t n) WUR;
 int escape_json(struct buf *out, const uint8_t *p, size_t n) WUR;
 
+/* For text imapscope made, whose wire bytes went through escape_text already
+ * (a notice quoting a line): every backslash there stays one, so the quote
+ * is not escaped twice; everything else is escaped as above, so a quote that
+ * missed escape_text still shows nothing raw. */
+int escape_text_made(struct buf *out, const uint8_t *p, size_t n) WUR;
+int escape_json_made(struct buf *out, const uint8_t *p, size_t n) WUR;
+
 /* Length of the well-formed UTF-8 sequence at p[0..n), or 0 if it is not
  * one (overlong forms, surrogates and values past U+10FFFF are rejected). */
 size_t utf8_seq_len(const uint8_t *p, size_t n);

@@ -152,6 +152,14 @@ static int json_cstr(struct buf *b, const char *s)
 	return LIT(b, "\"") | escape_json(b, (const uint8_t *)s, strlen(s)) | LIT(b, "\"");
 }
 
+/* Text imapscope made, wire bytes in it already escaped (escape.h). */
+static int json_made_cstr(struct buf *b, const char *s)
+{
+	if (s == NULL)
+		return LIT(b, "null");
+	return LIT(b, "\"") | escape_json_made(b, (const uint8_t *)s, strlen(s)) | LIT(b, "\"");
+}
+
 static int json_bool(struct buf *b, bool v)
 {
 	return v ? LIT(b, "true") : LIT(b, "false");
@@ -262,7 +270,7 @@ static int json_notice(struct buf *b, const struct event *ev)
 {
 	const struct notice_facts *f = &ev->u.notice.facts;
 	int rc = LIT(b, ",\"kind\":") | json_cstr(b, f->kind ? f->kind : "other") |
-		 LIT(b, ",\"text\":") | json_cstr(b, ev->u.notice.text);
+		 LIT(b, ",\"text\":") | json_made_cstr(b, ev->u.notice.text);
 
 	if (f->dir == DIR_C2S || f->dir == DIR_S2C)
 		rc |= LIT(b, ",\"dir\":") | json_cstr(b, event_dir_name((enum stream_dir)f->dir));

@@ -444,8 +444,10 @@ static int text_gap(struct output_text *ot, struct buf *b, const struct event *e
 /* The notice's own text (made by imapscope, wire bytes already escaped). */
 static int text_notice(struct output_text *ot, struct buf *b, const struct event *ev)
 {
+	const char *t = ev->u.notice.text ? ev->u.notice.text : "";
+
 	return text_color(ot, b, TEXT_COLOR_GAP) | LIT(b, "NOTICE ") |
-	       text_cstr(b, ev->u.notice.text, "");
+	       escape_text_made(b, (const uint8_t *)t, strlen(t));
 }
 
 static const char *text_end_reason(enum end_reason r)

@@ -78,14 +78,27 @@ bool escape_is_hidden(uint32_t cp)
 	return false;
 }
 
+/* How escape_form treats its input. */
+enum {
+	ESC_JSON = 1,		/* the inside of a JSON string */
+	ESC_KEEP_BS = 2,	/* already escaped text: every '\\' stays one */
+};
+
+/* A backslash that would read as the start of an escape. */
+static bool escape_bs_ambiguous(const uint8_t *p, size_t n, unsigned how)
+{
+	return !(how & ESC_KEEP_BS) && n > 1 && (p[1] == 'x' || p[1] == 'u');
+}
+
 /* Length of the character at p that is copied as is although
  * escape_plain_prefix stopped at it, or 0 if it needs an escape. */
-static size_t escape_pass_len(const uint8_t *p, size_t n, bool json)
+static size_t escape_pass_len(const uint8_t *p, size_t n, unsigned how)
 {
+	bool json = how & ESC_JSON;
 	size_t len;
 
 	if (p[0] == '\\')
-		return !json && (n == 1 || (p[1] != 'x' && p[1] != 'u'));
+		return !json && !escape_bs_ambiguous(p, n, how);
 	if (p[0] < 0x80)
 		return p[0] == '"' && !json;
 	len = utf8_seq_len(p, n);
@@ -120,13 +133,14 @@ static int escape_byte(struct buf *out, uint8_t c, bool json)
 
 /* Escapes the unit at p that escape_pass_len refused; *len_r is the number
  * of bytes it stands for. */
-static int escape_unit(struct buf *out, const uint8_t *p, size_t n, bool json, size_t *len_r)
+static int escape_unit(struct buf *out, const uint8_t *p, size_t n, unsigned how, size_t *len_r)
 {
+	bool json = how & ESC_JSON;
 	size_t len;
 
 	*len_r = 1;
 	if (p[0] == '\\') {
-		if (n > 1 && (p[1] == 'x' || p[1] == 'u'))
+		if (escape_bs_ambiguous(p, n, how))
 			return escape_byte(out, '\\', json);
 		return escape_put(out, (const uint8_t *)"\\\\", 2);	/* json only */
 	}
@@ -142,8 +156,9 @@ static int escape_unit(struct buf *out, const uint8_t *p, size_t n, bool json, s
 /* Runs that need no escape are copied in one piece: printable ASCII is
  * found eight bytes a step, as the output path sees it for nearly every
  * byte. */
-static int escape_form(struct buf *out, const uint8_t *p, size_t n, bool json)
+static int escape_form(struct buf *out, const uint8_t *p, size_t n, unsigned how)
 {
+	bool json = how & ESC_JSON;
 	size_t i = 0, start = 0, len;
 
 	if (n == 0)
@@ -152,14 +167,14 @@ static int escape_form(struct buf *out, const uint8_t *p, size_t n, bool json)
 		i += escape_plain_prefix(p + i, n - i, json);
 		if (i == n)
 			break;
-		len = escape_pass_len(p + i, n - i, json);
+		len = escape_pass_len(p + i, n - i, how);
 		if (len > 0) {
 			i += len;
 			continue;
 		}
 		if (i > start && escape_put(out, p + start, i - start) != 0)
 			return -1;
-		if (escape_unit(out, p + i, n - i, json, &len) != 0)
+		if (escape_unit(out, p + i, n - i, how, &len) != 0)
 			return -1;
 		i += len;
 		start = i;
@@ -169,10 +184,20 @@ static int escape_form(struct buf *out, const uint8_t *p, size_t n, bool json)
 
 int escape_text(struct buf *out, const uint8_t *p, size_t n)
 {
-	return escape_form(out, p, n, false);
+	return escape_form(out, p, n, 0);
 }
 
 int escape_json(struct buf *out, const uint8_t *p, size_t n)
 {
-	return escape_form(out, p, n, true);
+	return escape_form(out, p, n, ESC_JSON);
+}
+
+int escape_text_made(struct buf *out, const uint8_t *p, size_t n)
+{
+	return escape_form(out, p, n, ESC_KEEP_BS);
+}
+
+int escape_json_made(struct buf *out, const uint8_t *p, size_t n)
+{
+	return escape_form(out, p, n, ESC_JSON | ESC_KEEP_BS);
 }

@@ -74,6 +74,11 @@ def build(path):
     c.send("c", b"z LOGOUT\r\n")
     c.send("s", b"* BYE\r\nz OK bye\r\n")
     c.fin()
+    # Not IMAP: the notice quotes the line, escaped once.
+    n = Conn(p, cport=41001)
+    n.send("s", b"* OK ready\r\n")
+    n.send("c", b"\x1b[2J\\x41 \xe2\x80\xae \xff\r\n")
+    n.fin()
     p.close()
 
 
@@ -129,6 +134,9 @@ def main():
         for cp in (0x3164, 0xE0041, 0x202E, 0x009B):
             check(f"admin\\u{{{cp:04x}}}" in text, f"timeline: no admin\\u{{{cp:04x}}}")
         check("caf\\xff" in text and "caf\u00ff" in text, "timeline: 0xff and ÿ not both shown")
+        quote = '"\\x1b[2J\\x5cx41 \\u{202e} \\xff\\x0d\\x0a"'
+        check(any("NOTICE" in ln and quote in ln for ln in text.split("\n")),
+              f"timeline: no NOTICE quoting {quote} (escaped once)")
         check_text("--logins", run(["--logins", cap]))
         check_text("--summary", run(["--summary", cap]))
 
@@ -138,6 +146,8 @@ def main():
         check("admin\\u{3164}" in users, f"no user admin\\u{{3164}} in {users[:5]}")
         check("caf\\xff" in users and "caf\u00ff" in users,
               f"byte 0xff and ÿ not told apart: {users[-2:]}")
+        notes = [o.get("text", "") for o in evs if o.get("type") == "notice"]
+        check(any(quote in t for t in notes), f"JSON notices do not quote {quote}: {notes}")
         check_json("--logins -F json", run(["--logins", "-F", "json", cap]))
         check_json("--summary -F json", run(["--summary", "-F", "json", cap]))
 

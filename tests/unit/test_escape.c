@@ -239,6 +239,28 @@ static void test_escape_json_cases(void **state)
 	J("\xf3\xa0\x81\x81", "\\\\u{e0041}");
 }
 
+/* Text imapscope made around a quote escape_text already wrote: the quote's
+ * backslashes stay single, what was never escaped still is. */
+static void test_escape_made(void **state)
+{
+	static const char in[] = "line \"\\x1b[2J\\x5cx41 \\u{202e} \\\\\" raw \x1b \xe2\x80\xae \xff";
+	static const char text[] = "line \"\\x1b[2J\\x5cx41 \\u{202e} \\\\\" raw \\x1b \\u{202e} \\xff";
+	static const char json[] =
+		"line \\\"\\\\x1b[2J\\\\x5cx41 \\\\u{202e} \\\\\\\\\\\" raw \\\\x1b \\\\u{202e} \\\\xff";
+	struct buf b;
+
+	(void)state;
+	buf_init(&b, 1 << 12, NULL);
+	assert_int_equal(escape_text_made(&b, (const uint8_t *)in, sizeof in - 1), 0);
+	if (b.len != sizeof text - 1 || memcmp(b.data, text, b.len) != 0)
+		fail_msg("escape_text_made: got \"%.*s\"", (int)b.len, b.data);
+	buf_reset(&b);
+	assert_int_equal(escape_json_made(&b, (const uint8_t *)in, sizeof in - 1), 0);
+	if (b.len != sizeof json - 1 || memcmp(b.data, json, b.len) != 0)
+		fail_msg("escape_json_made: got \"%.*s\"", (int)b.len, b.data);
+	buf_free(&b);
+}
+
 /* A reference UTF-8 decoder, written from RFC 3629's table, to check
  * utf8_seq_len on every 1-, 2- and 3-byte input and on 4-byte samples. */
 static size_t ref_len(const uint8_t *p, size_t n)
@@ -461,6 +483,7 @@ int main(void)
 		cmocka_unit_test(test_escape_utf8_edges),
 		cmocka_unit_test(test_escape_hidden_codepoints),
 		cmocka_unit_test(test_escape_table),
+		cmocka_unit_test(test_escape_made),
 		cmocka_unit_test(test_escape_utf8_exhaustive),
 		cmocka_unit_test(test_escape_random_roundtrip),
 		cmocka_unit_test(test_escape_out_of_room),
