@@ -102,4 +102,15 @@ static inline size_t escape_plain_prefix(const uint8_t *p, size_t n, bool json)
 	return i;
 }
 
+/* The run escape_text copies as is, backslashes that read as no escape
+ * ("\\Seen") included: the whole slice, as a rule, so text needs no call. */
+static inline size_t escape_text_plain_prefix(const uint8_t *p, size_t n)
+{
+	size_t k = escape_plain_prefix(p, n, false);
+
+	while (k < n && p[k] == '\\' && (k + 1 == n || (p[k + 1] != 'x' && p[k + 1] != 'u')))
+		k += 1 + escape_plain_prefix(p + k + 1, n - k - 1, false);
+	return k;
+}
+
 #endif

@@ -56,7 +56,7 @@ static int text_slice(struct buf *b, struct buf_slice s)
 
 	if (s.ptr == NULL)
 		return 0;
-	k = escape_plain_prefix(s.ptr, s.len, false);	/* no '\\' in it */
+	k = escape_text_plain_prefix(s.ptr, s.len);
 	if (k == s.len)
 		return output_put(b, s.ptr, k);
 	return output_put(b, s.ptr, k) | escape_text(b, s.ptr + k, s.len - k);

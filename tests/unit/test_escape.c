@@ -450,6 +450,20 @@ static void test_escape_random_roundtrip(void **state)
 		assert_int_equal(escape_text(&b, in, n), 0);
 		assert_int_equal(b.len, vlen);
 		assert_memory_equal(b.data, v, vlen);
+		/* The outputs' shortcut: the prefix copied, the rest escaped,
+		 * is the same text. */
+		{
+			size_t k = escape_text_plain_prefix(in, n);
+
+			buf_reset(&b);
+			assert_int_equal(buf_append(&b, in, k), 0);
+			assert_int_equal(escape_text(&b, in + k, n - k), 0);
+			assert_int_equal(b.len, vlen);
+			assert_memory_equal(b.data, v, vlen);
+			k = escape_plain_prefix(in, n, true);
+			assert_null(memchr(in, '\\', k));
+			assert_null(memchr(in, '"', k));
+		}
 		json_object_put(o);
 		buf_free(&b);
 	}
