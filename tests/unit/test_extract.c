@@ -132,7 +132,7 @@ static struct extract *open_dir(char *dir)
 	struct extract *x;
 
 	assert_non_null(mkdtemp(dir));
-	x = extract_new(dir, NULL, err);
+	x = extract_new(dir, false, NULL, err);
 	assert_non_null(x);
 	return x;
 }
@@ -143,7 +143,7 @@ static struct extract *open_dir_budget(char *dir, struct mem_budget *mb)
 	struct extract *x;
 
 	assert_non_null(mkdtemp(dir));
-	x = extract_new(dir, mb, err);
+	x = extract_new(dir, false, mb, err);
 	assert_non_null(x);
 	return x;
 }
@@ -487,7 +487,7 @@ static void test_extract_bad_dir(void **state)
 	char err[EXTRACT_ERRLEN];
 
 	(void)state;
-	assert_null(extract_new("/proc/no-such-dir/extract", NULL, err));
+	assert_null(extract_new("/proc/no-such-dir/extract", false, NULL, err));
 	assert_non_null(strstr(err, "cannot create"));
 }
 

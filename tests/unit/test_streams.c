@@ -50,7 +50,7 @@ static void test_streams_bytes_and_gaps(void **state)
 	assert_non_null(mkdtemp(dir));
 	for (i = 0; i < sizeof big; i++)
 		big[i] = (uint8_t)(i * 7);
-	st = streams_new(dir, NULL, err);
+	st = streams_new(dir, false, NULL, err);
 	assert_non_null(st);
 	streams_open(st, 7, "192.0.2.1:50000", "[2001:db8::1]:143");
 	streams_data(st, 7, DIR_C2S, (const uint8_t *)"a1 NOOP\r\n", 9);
@@ -116,7 +116,7 @@ static size_t streams_run_budget(struct mem_budget *mb, const uint8_t *big, size
 	int g;
 
 	assert_non_null(mkdtemp(dir));
-	st = streams_new(dir, mb, err);
+	st = streams_new(dir, false, mb, err);
 	assert_non_null(st);
 	streams_open(st, 7, "192.0.2.1:50000", "192.0.2.2:143");
 	for (g = 0; g < 12; g++) {	/* 12 holes: past the first gap list */
@@ -191,7 +191,7 @@ static void test_streams_bad_dir(void **state)
 	char err[STREAMS_ERRLEN];
 
 	(void)state;
-	assert_null(streams_new("/proc/no/such/dir", NULL, err));
+	assert_null(streams_new("/proc/no/such/dir", false, NULL, err));
 	assert_non_null(strstr(err, "/proc/no/such/dir"));
 }
 
