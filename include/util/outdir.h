@@ -48,7 +48,8 @@ void outdir_free(struct outdir **od);
 
 /* A new file name in the folder, opened for writing, mode 0600.  The
  * descriptor, or -1 with errno set (EEXIST: something, perhaps a planted
- * link, already has that name; it is left as it was). */
+ * link, already has that name; it is left as it was).  id_r may be NULL
+ * for a file that will not be opened again. */
 int outdir_create(struct outdir *od, const char *name, struct outdir_id *id_r) WUR;
 /* A new hidden file with a name of prefix and random letters, written to
  * name_r (OUTDIR_TMP_NAME_MAX bytes; prefix at most 16 bytes). */

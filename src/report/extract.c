@@ -108,7 +108,6 @@ struct extract *extract_new(const char *dir, bool force, struct mem_budget *budg
 			    char err[EXTRACT_ERRLEN])
 {
 	struct extract *x = calloc(1, sizeof *x);
-	struct outdir_id id;
 	int fd;
 
 	if (x == NULL) {
@@ -119,7 +118,7 @@ struct extract *extract_new(const char *dir, bool force, struct mem_budget *budg
 		free(x);
 		return NULL;
 	}
-	fd = outdir_create(x->od, EXTRACT_INDEX, &id);
+	fd = outdir_create(x->od, EXTRACT_INDEX, NULL);
 	if (fd < 0 || (x->index = fdopen(fd, "w")) == NULL) {
 		snprintf(err, EXTRACT_ERRLEN, "%.300s/%s: %.150s", outdir_path(x->od),
 			 EXTRACT_INDEX, strerror(errno));
@@ -393,8 +392,7 @@ static void extract_place(struct extract *x, struct extract_item *it)
 /* A body that never left its buffer: written once, to its content name. */
 static void extract_write_whole(struct extract *x, struct extract_item *it)
 {
-	struct outdir_id id;
-	int fd = outdir_create(x->od, it->name, &id);
+	int fd = outdir_create(x->od, it->name, NULL);
 
 	if (fd < 0) {
 		if (errno == EEXIST && outdir_is_regular(x->od, it->name)) {

@@ -32,11 +32,12 @@ struct stream_file {
 
 struct stream_session {
 	uint64_t id;
-	char *client, *server;
+	const char *client, *server;	/* in addrs */
 	struct stream_file f[2];
 	struct stream_session *prev, *next;	/* every open session */
 	struct stream_session *hnext;		/* the same bucket */
-	size_t charged;		/* this struct, client and server */
+	size_t charged;		/* this struct with addrs */
+	char addrs[];		/* client, NUL, server, NUL: one allocation */
 };
 
 /* Open sessions by id: every write looks its session up, and tens of
@@ -49,6 +50,7 @@ struct streams {
 	size_t n_buckets, n_sessions;		/* n_buckets: a power of two */
 	size_t buckets_charged;			/* the first table is not */
 	uint64_t seed;
+	struct buf esc;				/* a string being escaped */
 	struct mem_budget *budget;		/* may be NULL */
 	uint64_t untracked;			/* sessions refused by the budget */
 	uint64_t failures;
@@ -105,7 +107,6 @@ struct streams *streams_new(const char *dir, bool force, struct mem_budget *budg
 			    char err[STREAMS_ERRLEN])
 {
 	struct streams *st = calloc(1, sizeof *st);
-	struct outdir_id id;
 	int fd;
 
 	if (st == NULL) {
@@ -114,11 +115,12 @@ struct streams *streams_new(const char *dir, bool force, struct mem_budget *budg
 	}
 	st->budget = budget;
 	st->seed = hash_seed_random();
+	buf_init(&st->esc, SIZE_MAX, NULL);
 	if (outdir_open(&st->od, dir, force, err) != 0) {
 		free(st);
 		return NULL;
 	}
-	fd = outdir_create(st->od, OUTDIR_INDEX, &id);
+	fd = outdir_create(st->od, OUTDIR_INDEX, NULL);
 	if (fd < 0 || (st->index = fdopen(fd, "w")) == NULL) {
 		snprintf(err, STREAMS_ERRLEN, "%.300s/%s: %.150s", outdir_path(st->od),
 			 OUTDIR_INDEX, strerror(errno));
@@ -130,6 +132,7 @@ struct streams *streams_new(const char *dir, bool force, struct mem_budget *budg
 		st->index = NULL;
 	}
 	if (st->index == NULL) {
+		buf_free(&st->esc);
 		outdir_free(&st->od);
 		free(st);
 		return NULL;
@@ -150,7 +153,8 @@ static struct stream_session *streams_find(struct streams *st, uint64_t id)
 void streams_open(struct streams *st, uint64_t session, const char *client,
 		  const char *server)
 {
-	size_t charged = sizeof(struct stream_session) + strlen(client) + 1 + strlen(server) + 1;
+	size_t lc = strlen(client) + 1, ls = strlen(server) + 1;
+	size_t charged = sizeof(struct stream_session) + lc + ls;
 	struct stream_session *s;
 	int d;
 
@@ -160,17 +164,16 @@ void streams_open(struct streams *st, uint64_t session, const char *client,
 		st->untracked++;
 		return;
 	}
-	s = calloc(1, sizeof *s);
-	if (s == NULL || (s->client = strdup(client)) == NULL ||
-	    (s->server = strdup(server)) == NULL) {
-		if (s != NULL)
-			free(s->client);
-		free(s);
+	if ((s = calloc(1, charged)) == NULL) {
 		mem_release(st->budget, charged);
 		errno = ENOMEM;
-		streams_fail(st, "cannot track session", "index.jsonl");
+		streams_fail(st, "cannot track session", OUTDIR_INDEX);
 		return;
 	}
+	memcpy(s->addrs, client, lc);
+	memcpy(s->addrs + lc, server, ls);
+	s->client = s->addrs;
+	s->server = s->addrs + lc;
 	s->id = session;
 	s->charged = charged;
 	for (d = 0; d < 2; d++) {
@@ -195,7 +198,8 @@ void streams_open(struct streams *st, uint64_t session, const char *client,
  * O_EXCL and opened again only if it is still that file: a link planted in
  * the folder is never written through.  Writes the pending bytes, then
  * p[0..n) (bytes that could not be buffered). */
-static void streams_write(struct streams *st, struct stream_file *f, const uint8_t *p, size_t n)
+static void streams_write(struct streams *st, struct stream_file *f, const uint8_t *p, size_t n,
+			  bool last)
 {
 	int fd;
 
@@ -203,8 +207,9 @@ static void streams_write(struct streams *st, struct stream_file *f, const uint8
 		buf_reset(&f->pending);
 		return;
 	}
+	/* a file made at its last write is never opened again: no identity */
 	fd = f->created ? outdir_reopen(st->od, f->name, &f->id)
-			: outdir_create(st->od, f->name, &f->id);
+			: outdir_create(st->od, f->name, last ? NULL : &f->id);
 	if (fd < 0) {
 		streams_fail(st, f->created ? "cannot write" : "cannot create", f->name);
 		f->failed = true;
@@ -220,9 +225,9 @@ static void streams_write(struct streams *st, struct stream_file *f, const uint8
 	buf_reset(&f->pending);
 }
 
-static void streams_flush(struct streams *st, struct stream_file *f)
+static void streams_flush(struct streams *st, struct stream_file *f, bool last)
 {
-	streams_write(st, f, NULL, 0);
+	streams_write(st, f, NULL, 0, last);
 }
 
 void streams_data(void *ctx, uint64_t session, enum stream_dir dir,
@@ -244,11 +249,11 @@ void streams_data(void *ctx, uint64_t session, enum stream_dir dir,
 
 		/* No memory (or budget) to buffer: write unbuffered, lose nothing. */
 		if (take > 0 && buf_append(&f->pending, p, take) != 0)
-			streams_write(st, f, p, take);
+			streams_write(st, f, p, take, false);
 		p += take;
 		n -= take;
 		if (f->pending.len >= STREAMS_FLUSH_BYTES)
-			streams_flush(st, f);
+			streams_flush(st, f, false);
 	}
 }
 
@@ -289,14 +294,11 @@ void streams_gap(void *ctx, uint64_t session, enum stream_dir dir, uint64_t nbyt
 
 static void streams_put_json_string(struct streams *st, const char *s)
 {
-	struct buf b;
-
-	buf_init(&b, SIZE_MAX, NULL);
-	if (escape_json(&b, (const uint8_t *)s, strlen(s)) == 0)
-		fprintf(st->index, "\"%.*s\"", (int)b.len, (const char *)b.data);
+	buf_reset(&st->esc);
+	if (escape_json(&st->esc, (const uint8_t *)s, strlen(s)) == 0)
+		fprintf(st->index, "\"%.*s\"", (int)st->esc.len, (const char *)st->esc.data);
 	else
 		fputs("null", st->index);
-	buf_free(&b);
 }
 
 static void streams_index_file(struct streams *st, const struct stream_file *f)
@@ -321,7 +323,7 @@ static void streams_close(struct streams *st, struct stream_session *s)
 	int d;
 
 	for (d = 0; d < 2; d++)
-		streams_flush(st, &s->f[d]);
+		streams_flush(st, &s->f[d], true);
 	fprintf(st->index, "{\"session\":%" PRIu64 ",\"client\":", s->id);
 	streams_put_json_string(st, s->client);
 	fputs(",\"server\":", st->index);
@@ -336,8 +338,6 @@ static void streams_close(struct streams *st, struct stream_session *s)
 		free(s->f[d].gaps);
 		mem_release(st->budget, s->f[d].cap_gaps * sizeof *s->f[d].gaps);
 	}
-	free(s->client);
-	free(s->server);
 	mem_release(st->budget, s->charged);
 	free(s);
 }
@@ -383,6 +383,7 @@ int streams_free(struct streams **stp, char err[STREAMS_ERRLEN])
 		snprintf(err, STREAMS_ERRLEN, "%s", st->err);
 	free(st->buckets);
 	mem_release(st->budget, st->buckets_charged);
+	buf_free(&st->esc);
 	outdir_free(&st->od);
 	free(st);
 	*stp = NULL;

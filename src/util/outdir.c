@@ -373,7 +373,7 @@ int outdir_create(struct outdir *od, const char *name, struct outdir_id *id_r)
 {
 	int fd = openat(od->dfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 
-	return fd < 0 ? -1 : outdir_identify(fd, id_r);
+	return fd < 0 || id_r == NULL ? fd : outdir_identify(fd, id_r);
 }
 
 int outdir_create_tmp(struct outdir *od, const char *prefix,
