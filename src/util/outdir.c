@@ -119,10 +119,17 @@ static bool outdir_entry_is_link(int dfd, const struct dirent *e)
 	return fstatat(dfd, e->d_name, &sb, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(sb.st_mode);
 }
 
+/* For a message only: a name someone else put there may hold terminal
+ * controls, so every byte that is not printable ASCII becomes '?'. */
 static void outdir_keep_name(char dst[OUTDIR_NAME_MAX + 1], const char *name)
 {
-	if (dst[0] == '\0')
-		snprintf(dst, OUTDIR_NAME_MAX + 1, "%s", name);
+	size_t i;
+
+	if (dst[0] != '\0')
+		return;
+	for (i = 0; i < OUTDIR_NAME_MAX && name[i] != '\0'; i++)
+		dst[i] = name[i] >= 0x20 && name[i] < 0x7f ? name[i] : '?';
+	dst[i] = '\0';
 }
 
 static int outdir_scan(struct outdir *od, struct outdir_scan *sc, char err[OUTDIR_ERRLEN])

@@ -127,15 +127,24 @@ static void test_outdir_refused_unless_force(void **state)
 	assert_int_equal(outdir_open(&od, dir, false, err), -1);
 	assert_non_null(strstr(err, "not empty"));
 	assert_non_null(strstr(err, dir));
+
 	assert_true(exists(dir, "session-000001-c2s.bin"));
 
 	assert_int_equal(outdir_open(&od, dir, true, err), 0);
+	outdir_free(&od);
 	assert_false(exists(dir, "session-000001-c2s.bin"));
 	assert_false(exists(dir, "session-000002-c2s.bin"));
 	assert_false(exists(dir, SHA64 ".eml"));
 	assert_false(exists(dir, "index.jsonl"));
 	assert_true(exists(dir, "notes.txt"));	/* not ours: stays */
-	outdir_free(&od);
+
+	/* a name someone else chose reaches the message without its controls */
+	unlink(strcat(strcpy(err, dir), "/notes.txt"));
+	put(dir, "\033]0;evil\007\x9b", "a name with terminal controls");
+	assert_int_equal(outdir_open(&od, dir, false, err), -1);
+	assert_non_null(strstr(err, "?]0;evil??"));
+	for (const char *c = err; *c != '\0'; c++)
+		assert_true(*c >= 0x20 && *c < 0x7f);
 	cleanup(dir);
 }
 
