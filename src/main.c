@@ -31,6 +31,7 @@
 #include "report/streams.h"
 #include "report/summary.h"
 #include "tls/keylog.h"
+#include "util/outdir.h"
 
 #define IMAPSCOPE_VERSION "0.1.0"
 #define MAX_INPUTS 256
@@ -55,6 +56,7 @@ struct options {
 	const char *output_path;
 	const char *streams_dir;
 	const char *extract_dir;
+	bool force;			/* --force: replace an earlier run's files */
 	const char *keylogs[MAX_KEYLOGS];
 	size_t n_keylogs;
 	const char *rsa_key;
@@ -128,6 +130,8 @@ static void usage(FILE *fp)
 "      --streams DIR       write each session's reassembled streams to DIR\n"
 "      --extract DIR       write each message body that crosses the wire (FETCH,\n"
 "                          APPEND) to DIR as .eml/.part, with DIR/index.jsonl\n"
+"      --force             --streams/--extract into a folder that is not empty:\n"
+"                          remove the files its index.jsonl lists, then write\n"
 "      --session N         keep only session N\n"
 "      --user NAME         keep only sessions where NAME tried to log in\n"
 "      --host ADDR         keep only sessions with ADDR as client or server\n"
@@ -201,7 +205,7 @@ enum long_only {
 	OPT_RSA_KEY = 256, OPT_SHOW_SECRETS, OPT_EXTRACT, OPT_LOGINS, OPT_SUMMARY,
 	OPT_STREAMS, OPT_SESSION, OPT_USER, OPT_HOST, OPT_COLOR, OPT_DURATION,
 	OPT_MAX_FLOWS, OPT_MAX_LITERAL, OPT_MAX_OOO, OPT_MAX_MEMORY,
-	OPT_FAIL_THRESHOLD, OPT_FAIL_WINDOW,
+	OPT_FAIL_THRESHOLD, OPT_FAIL_WINDOW, OPT_FORCE,
 };
 
 static const struct option long_opts[] = {
@@ -212,6 +216,7 @@ static const struct option long_opts[] = {
 	{ "rsa-key", required_argument, NULL, OPT_RSA_KEY },
 	{ "show-secrets", no_argument, NULL, OPT_SHOW_SECRETS },
 	{ "extract", required_argument, NULL, OPT_EXTRACT },
+	{ "force", no_argument, NULL, OPT_FORCE },
 	{ "logins", no_argument, NULL, OPT_LOGINS },
 	{ "summary", no_argument, NULL, OPT_SUMMARY },
 	{ "streams", required_argument, NULL, OPT_STREAMS },
@@ -309,6 +314,7 @@ static void parse_options(struct options *o, int argc, char **argv)
 		case OPT_RSA_KEY: o->rsa_key = optarg; break;
 		case OPT_SHOW_SECRETS: o->show_secrets = true; break;
 		case OPT_EXTRACT: o->extract_dir = optarg; break;
+		case OPT_FORCE: o->force = true; break;
 		case OPT_LOGINS: o->logins = true; break;
 		case OPT_SUMMARY: o->summary = true; break;
 		case OPT_STREAMS: o->streams_dir = optarg; break;
@@ -393,6 +399,11 @@ static void parse_options(struct options *o, int argc, char **argv)
 	}
 	if (o->logins && o->summary)
 		die_usage("%s", "--logins and --summary cannot be combined");
+	if (o->streams_dir != NULL && o->extract_dir != NULL &&
+	    outdir_same(o->streams_dir, o->extract_dir))
+		die_usage("%s", "--streams and --extract need different folders");
+	if (o->force && o->streams_dir == NULL && o->extract_dir == NULL)
+		die_usage("%s", "--force applies to --streams and --extract only");
 	if (o->iface == NULL && (o->max_packets || o->duration_s || o->save_path))
 		die_usage("%s", "-c, --duration and -w apply to live capture (-i) only");
 }
@@ -587,14 +598,18 @@ static void on_signal(int sig)
 
 static FILE *open_output(const struct options *o)
 {
+	char err[OUTDIR_ERRLEN];
 	FILE *fp;
+	int fd;
 
 	if (o->output_path == NULL || strcmp(o->output_path, "-") == 0)
 		return stdout;
-	fp = fopen(o->output_path, "w");
-	if (fp == NULL) {
-		fprintf(stderr, "imapscope: %s: cannot write: %s\n", o->output_path,
-			strerror(errno));
+	/* never through a link; private when it holds secrets */
+	fd = outdir_open_file(o->output_path, o->show_secrets, err);
+	if (fd < 0 || (fp = fdopen(fd, "w")) == NULL) {
+		if (fd >= 0)
+			snprintf(err, sizeof err, "%.300s: %s", o->output_path, strerror(errno));
+		fprintf(stderr, "imapscope: %s\n", err);
 		exit(EXIT_USAGE);
 	}
 	return fp;
@@ -861,9 +876,9 @@ int main(int argc, char **argv)
 	if (opt.streams_dir != NULL) {
 		char err[STREAMS_ERRLEN];
 
-		r.streams = streams_new(opt.streams_dir, &r.budget, err);
+		r.streams = streams_new(opt.streams_dir, opt.force, &r.budget, err);
 		if (r.streams == NULL) {
-			fprintf(stderr, "imapscope: %s\n", err);
+			fprintf(stderr, "imapscope: --streams: %s\n", err);
 			return EXIT_USAGE;
 		}
 		r.scfg.tap = (struct imap_tap){ r.streams, streams_data, streams_gap, streams_end };
@@ -871,7 +886,7 @@ int main(int argc, char **argv)
 	if (opt.extract_dir != NULL) {
 		char err[EXTRACT_ERRLEN];
 
-		r.extract = extract_new(opt.extract_dir, &r.budget, err);
+		r.extract = extract_new(opt.extract_dir, opt.force, &r.budget, err);
 		if (r.extract == NULL) {
 			fprintf(stderr, "imapscope: --extract: %s\n", err);
 			return EXIT_USAGE;
@@ -921,9 +936,9 @@ int main(int argc, char **argv)
 	if (r.streams != NULL) {
 		char err[STREAMS_ERRLEN];
 
-		if (streams_free(&r.streams, err) != 0) {
+		if (streams_free(&r.streams, err) != 0) {	/* an output not written */
 			fprintf(stderr, "imapscope: --streams: %s\n", err);
-			status = EXIT_INPUT;
+			status = EXIT_USAGE;
 		}
 	}
 	if (r.extract != NULL) {
@@ -931,7 +946,7 @@ int main(int argc, char **argv)
 
 		if (extract_free(&r.extract, err) != 0) {
 			fprintf(stderr, "imapscope: --extract: %s\n", err);
-			status = EXIT_INPUT;
+			status = EXIT_USAGE;
 		}
 	}
 	if (r.filtered.ops->finish(r.filtered.ctx) != 0) {
