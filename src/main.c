@@ -871,8 +871,7 @@ int main(int argc, char **argv)
 		make_live_filter(&opt, r.live_filter, sizeof r.live_filter);
 	r.progress = !opt.quiet && opt.iface == NULL && isatty(STDERR_FILENO);
 	clock_gettime(CLOCK_MONOTONIC, &r.started);
-	fp = open_output(&opt);
-	make_output(&r, fp);
+	/* The folders first: a refused one must not leave -o truncated. */
 	if (opt.streams_dir != NULL) {
 		char err[STREAMS_ERRLEN];
 
@@ -895,6 +894,8 @@ int main(int argc, char **argv)
 			&r, run_extract_begin, run_extract_data, run_extract_gap, run_extract_end,
 		};
 	}
+	fp = open_output(&opt);
+	make_output(&r, fp);
 	r.scfg.show_secrets = opt.show_secrets;
 	r.scfg.literal_keep = opt.literal_keep;
 	r.scfg.budget = &r.budget;
@@ -951,12 +952,12 @@ int main(int argc, char **argv)
 	}
 	if (r.filtered.ops->finish(r.filtered.ctx) != 0) {
 		fprintf(stderr, "imapscope: writing the output failed: %s\n", strerror(errno));
-		status = EXIT_INPUT;
+		status = EXIT_USAGE;	/* an output that cannot be written, as for the folders */
 	}
 	r.filtered.ops->free(r.filtered.ctx);
 	if (fp != stdout && fclose(fp) != 0) {
 		fprintf(stderr, "imapscope: %s: %s\n", opt.output_path, strerror(errno));
-		status = EXIT_INPUT;
+		status = EXIT_USAGE;	/* an output that cannot be written, as for the folders */
 	}
 	tls_keys_free(&r.keys);
 	filter_free(&r.filter);

@@ -486,7 +486,10 @@ int output_sink_finish(struct output_sink *s)
 			s->err = errno != 0 ? errno : EIO;
 		}
 	}
-	return s->failed ? -1 : 0;
+	if (!s->failed)
+		return 0;
+	errno = s->err;		/* for the caller's message */
+	return -1;
 }
 
 void output_sink_free(struct output_sink *s)

@@ -31,6 +31,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from test_hostile import Conn, Pcap  # noqa: E402
 
 IMAPSCOPE = os.environ.get("IMAPSCOPE", "./imapscope")
+REPO = os.environ.get("REPO", ".")
 failures = []
 
 
@@ -364,10 +365,29 @@ def case_many_bodies(tmp, n=3000, size=17000, first=16500):
     shutil.rmtree(d)
 
 
+def case_output_order(tmp):
+    """-o is not truncated when a folder is refused; a full disk is exit 2
+    with the reason."""
+    d = os.path.join(tmp, "order")
+    os.makedirs(d)
+    open(os.path.join(d, "foreign"), "w").close()
+    out = os.path.join(tmp, "order.out")
+    with open(out, "w") as f:
+        f.write("kept\n")
+    r = run("-o", out, "--streams", d, os.path.join(REPO, "captures", "demo.pcap"))
+    check(r.returncode == 2, "refused folder: exit %d" % r.returncode)
+    check(open(out).read() == "kept\n", "-o was truncated before the folder was refused")
+    if os.path.exists("/dev/full"):
+        r = run("-o", "/dev/full", os.path.join(REPO, "captures", "demo.pcap"))
+        err = r.stderr.decode(errors="replace")
+        check(r.returncode == 2 and "No space left" in err,
+              "-o /dev/full: exit %d, %r" % (r.returncode, err))
+
+
 def main():
     with tempfile.TemporaryDirectory(prefix="imapscope-outdir-") as tmp:
         for f in (case_reuse, case_hostile_index, case_planted_before, case_planted_during,
-                  case_modes, case_many_bodies, case_many_streams):
+                  case_modes, case_output_order, case_many_bodies, case_many_streams):
             f(tmp)
     print("hostile_outdir:", "all checks passed" if not failures else f"{len(failures)} FAILED")
     return 1 if failures else 0
