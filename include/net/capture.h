@@ -32,10 +32,23 @@ struct capture;
  * type 147", ...), naming no path (the caller adds it). */
 int capture_open_file(struct capture **c_r, const char *path, const char *bpf,
 		      char err[CAPTURE_ERRLEN]) WUR;
-/* Open a live interface in promiscuous mode.  The error for a missing
- * privilege says to run as root or grant CAP_NET_RAW. */
+/* Open a live interface in promiscuous mode.  Like the file errors, the
+ * reason names no interface (the caller adds it): "no such interface"
+ * (checked against libpcap's list even without privileges), or for a
+ * missing privilege, to run as root or grant CAP_NET_RAW. */
 int capture_open_live(struct capture **c_r, const char *iface, const char *bpf,
 		      char err[CAPTURE_ERRLEN]) WUR;
+
+/* The filter a live capture uses when the user gives none: the IMAP ports,
+ * plus every IPv6 packet whose first next header is not TCP, UDP or ICMPv6
+ * (TCP behind extension headers, which "tcp port N" cannot see).  The port
+ * selection of those is left to the caller (flow_config.ports_only).
+ * "ip6 protochain 6" would say it in one word, but its loop is a backward
+ * jump the kernel refuses: libpcap then filters every packet in user space
+ * and prints a warning.  -1 if the text does not fit in cap bytes. */
+#define CAPTURE_FILTER_LEN 1024
+int capture_default_filter(const uint16_t *ports, size_t n, char *buf,
+			   size_t cap) WUR;
 
 /* Read packets until the end of the source, max_pkts (0: no limit) or
  * capture_break.  Returns 0 at a clean end, 1 when stopped early, and -1 when

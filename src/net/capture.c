@@ -171,22 +171,42 @@ fail_fp:
 	return -1;
 }
 
-/* Turn pcap_activate's failure into a reason a user can act on. */
+/* Whether libpcap lists iface.  Without privileges libpcap reports a
+ * missing interface as a permission problem (the socket fails first); the
+ * list needs none. */
+static bool iface_exists(const char *iface)
+{
+	char perr[PCAP_ERRBUF_SIZE];
+	pcap_if_t *all, *d;
+	bool found = false;
+
+	if (pcap_findalldevs(&all, perr) != 0)
+		return true;	/* cannot tell: keep libpcap's word */
+	for (d = all; d != NULL && !found; d = d->next)
+		found = strcmp(d->name, iface) == 0;
+	pcap_freealldevs(all);
+	return found;
+}
+
+/* Turn pcap_activate's failure into a reason a user can act on.  The
+ * caller names the interface, so the reason does not. */
 static void live_error(pcap_t *p, int rc, const char *iface,
 		       char err[CAPTURE_ERRLEN])
 {
 	switch (rc) {
 	case PCAP_ERROR_PERM_DENIED:
 	case PCAP_ERROR_PROMISC_PERM_DENIED:
-		set_err(err, "%s: permission denied: run as root or grant "
-			"CAP_NET_RAW (setcap cap_net_raw,cap_net_admin=eip)",
-			iface);
+		if (!iface_exists(iface))
+			set_err(err, "%s", "no such interface");
+		else
+			set_err(err, "%s", "permission denied: run as root or grant "
+				"CAP_NET_RAW (setcap cap_net_raw,cap_net_admin=eip)");
 		break;
 	case PCAP_ERROR_NO_SUCH_DEVICE:
-		set_err(err, "%s: no such interface", iface);
+		set_err(err, "%s", "no such interface");
 		break;
 	case PCAP_ERROR_IFACE_NOT_UP:
-		set_err(err, "%s: interface is down", iface);
+		set_err(err, "%s", "interface is down");
 		break;
 	default:
 		set_err(err, "%s", pcap_geterr(p)[0] != '\0' ? pcap_geterr(p) :
@@ -230,6 +250,33 @@ int capture_open_live(struct capture **c_r, const char *iface, const char *bpf,
 		return -1;
 	}
 	*c_r = c;
+	return 0;
+}
+
+int capture_default_filter(const uint16_t *ports, size_t n, char *buf,
+			   size_t cap)
+{
+	/* ip6[6], not "ip6 proto": libpcap's "ip6 proto 6" also matches a
+	 * fragment header followed by TCP, which "not" would then lose. */
+	static const char v6_ext[] = "(ip6 and ip6[6] != 6 and ip6[6] != 17"
+				     " and ip6[6] != 58)";
+	size_t i, len = 0;
+	int k;
+
+	if (cap == 0)
+		return -1;
+	buf[0] = '\0';
+	/* "tcp port 143 or 993" repeats the qualifiers (pcap-filter(7)). */
+	for (i = 0; i < n; i++) {
+		k = snprintf(buf + len, cap - len, "%s%u", i == 0 ? "tcp port " : " or ",
+			     ports[i]);
+		if (k < 0 || (size_t)k >= cap - len)
+			return -1;
+		len += (size_t)k;
+	}
+	k = snprintf(buf + len, cap - len, "%s%s", n > 0 ? " or " : "", v6_ext);
+	if (k < 0 || (size_t)k >= cap - len)
+		return -1;
 	return 0;
 }
 

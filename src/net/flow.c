@@ -827,6 +827,9 @@ void flow_table_segment(struct flow_table *ft, const struct decode_seg *seg)
 	int64_t start_ts = seg->ts_us;
 	int side;
 
+	if (ft->cfg.ports_only && port_find(&ft->cfg, seg->sport) == NULL &&
+	    port_find(&ft->cfg, seg->dport) == NULL)
+		return;
 	ft->jump_flow = NULL;
 	expire_idle(ft, now);
 	side = key_from_seg(seg, &k);

@@ -304,6 +304,29 @@ static void test_classify(void **state)
 	flow_table_free(&ft);
 }
 
+/* ports_only (live capture's default filter): a flow on another port is
+ * not classified, not counted, not even kept as a tombstone. */
+static void test_ports_only(void **state)
+{
+	struct flow_config cfg;
+	struct log l;
+	struct flow_table *ft;
+
+	(void)state;
+	flow_config_defaults(&cfg);
+	cfg.ports_only = true;
+	ft = mk(&l, &cfg, true);
+	l.verdict = FLOW_SENDER_IS_SERVER;
+	seg(ft, C, 7000, S, 8000, PA, 50, 60, "* OK IMAP4rev1\r\n", 4);
+	assert_int_equal(l.classify_calls, 0);
+	assert_int_equal(l.n, 0);
+	assert_int_equal(flow_table_stats(ft)->flows_seen, 0);
+	full_session(ft, CP, 10);
+	assert_int_equal(l.n, 1);
+	flow_table_finish(ft, 20);
+	flow_table_free(&ft);
+}
+
 /* Flows are charged to the memory budget: when it is spent, the least
  * recently active flow gives way, and with nothing to give way the new flow
  * is refused and counted.  Everything charged is given back. */
@@ -582,6 +605,7 @@ int main(void)
 		cmocka_unit_test(test_syn_beats_ports),
 		cmocka_unit_test(test_midstream_ports_and_rst),
 		cmocka_unit_test(test_classify),
+		cmocka_unit_test(test_ports_only),
 		cmocka_unit_test(test_timeout_and_eviction),
 		cmocka_unit_test(test_ooo_cap_counted),
 		cmocka_unit_test(test_memory_budget),

@@ -6,6 +6,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <pcap/pcap.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -214,12 +215,125 @@ static void test_corrupt_record(void **state)
 	capture_free(&c);
 }
 
+/* The caller names the interface: the reason must not repeat it, and a
+ * missing interface says so whatever the privileges (without them,
+ * libpcap would call it a permission problem). */
+static void test_live_errors(void **state)
+{
+	char err[CAPTURE_ERRLEN] = "";
+	struct capture *c = (struct capture *)1;
+
+	(void)state;
+	assert_int_equal(capture_open_live(&c, "nosuchif0", NULL, err), -1);
+	assert_null(c);
+	assert_string_equal(err, "no such interface");
+}
+
+/* An Ethernet frame: IPv4 or IPv6 (after `next` and next_ext extension
+ * headers of 8 bytes each), then a TCP header to dport (proto 17: UDP). */
+static size_t frame(uint8_t *b, int af, uint8_t first_nh, int next_ext,
+		    uint8_t proto, uint16_t dport)
+{
+	size_t n = 12, l4;
+	int i;
+
+	memset(b, 0, 512);
+	b[n++] = af == 4 ? 0x08 : 0x86;
+	b[n++] = af == 4 ? 0x00 : 0xdd;
+	if (af == 4) {
+		b[n] = 0x45;
+		b[n + 3] = 40;
+		b[n + 8] = 64;
+		b[n + 9] = proto;
+		n += 20;
+	} else {
+		b[n] = 0x60;
+		b[n + 5] = (uint8_t)(next_ext * 8 + 20);
+		b[n + 6] = next_ext > 0 ? first_nh : proto;
+		b[n + 7] = 64;
+		n += 40;
+		for (i = 0; i < next_ext; i++) {
+			b[n] = i + 1 < next_ext ? 60 : proto;
+			n += 8;
+		}
+	}
+	l4 = n;
+	b[l4] = 0xc3;
+	b[l4 + 1] = 0x50;
+	b[l4 + 2] = (uint8_t)(dport >> 8);
+	b[l4 + 3] = (uint8_t)dport;
+	b[l4 + 12] = 0x50;
+	return n + 20;
+}
+
+static bool passes(const struct bpf_program *prog, const uint8_t *b, size_t n)
+{
+	struct pcap_pkthdr h = { .caplen = (bpf_u_int32)n, .len = (bpf_u_int32)n };
+
+	return pcap_offline_filter(prog, &h, b) != 0;
+}
+
+/* The live default filter compiles for every link type we read, and lets
+ * TCP behind IPv6 extension headers through, which "tcp port 143" does
+ * not: the ports of those are chosen after decoding. */
+static void test_default_filter(void **state)
+{
+	static const int dlts[] = { DLT_EN10MB, DLT_LINUX_SLL, DLT_NULL,
+				    DLT_LOOP, DLT_RAW, 276 /* SLL2 */ };
+	static const uint16_t ports[] = { 143, 993 };
+	uint16_t many[64];
+	char buf[CAPTURE_FILTER_LEN];
+	struct bpf_program prog, old;
+	uint8_t b[512];
+	pcap_t *p;
+	size_t i;
+
+	(void)state;
+	assert_int_equal(capture_default_filter(ports, 2, buf, sizeof buf), 0);
+	assert_string_equal(buf, "tcp port 143 or 993 or (ip6 and ip6[6] != 6 and "
+			    "ip6[6] != 17 and ip6[6] != 58)");
+	for (i = 0; i < sizeof dlts / sizeof dlts[0]; i++) {
+		p = pcap_open_dead(dlts[i], 65535);
+		assert_non_null(p);
+		assert_int_equal(pcap_compile(p, &prog, buf, 1, PCAP_NETMASK_UNKNOWN), 0);
+		pcap_freecode(&prog);
+		pcap_close(p);
+	}
+	p = pcap_open_dead(DLT_EN10MB, 65535);
+	assert_int_equal(pcap_compile(p, &prog, buf, 1, PCAP_NETMASK_UNKNOWN), 0);
+	assert_int_equal(pcap_compile(p, &old, "tcp port 143 or tcp port 993", 1,
+				      PCAP_NETMASK_UNKNOWN), 0);
+	assert_true(passes(&prog, b, frame(b, 4, 0, 0, 6, 143)));
+	assert_false(passes(&prog, b, frame(b, 4, 0, 0, 6, 8080)));
+	assert_true(passes(&prog, b, frame(b, 6, 0, 0, 6, 993)));
+	assert_false(passes(&prog, b, frame(b, 6, 0, 0, 6, 8080)));
+	assert_false(passes(&prog, b, frame(b, 6, 0, 0, 17, 143)));
+	/* Hop-by-hop, a chain of 9, an atomic fragment: all through. */
+	assert_true(passes(&prog, b, frame(b, 6, 0, 1, 6, 143)));
+	assert_false(passes(&old, b, frame(b, 6, 0, 1, 6, 143)));
+	assert_true(passes(&prog, b, frame(b, 6, 60, 9, 6, 143)));
+	assert_false(passes(&old, b, frame(b, 6, 60, 9, 6, 143)));
+	assert_true(passes(&prog, b, frame(b, 6, 44, 1, 6, 993)));
+	assert_false(passes(&old, b, frame(b, 6, 44, 1, 6, 993)));
+	pcap_freecode(&prog);
+	pcap_freecode(&old);
+	pcap_close(p);
+
+	/* The most ports -p allows still fit; a short buffer is refused. */
+	for (i = 0; i < 64; i++)
+		many[i] = (uint16_t)(65535 - i);
+	assert_int_equal(capture_default_filter(many, 64, buf, sizeof buf), 0);
+	assert_int_equal(capture_default_filter(ports, 2, buf, 20), -1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_open_errors),
 		cmocka_unit_test(test_read_us_ns_filter),
 		cmocka_unit_test(test_corrupt_record),
+		cmocka_unit_test(test_live_errors),
+		cmocka_unit_test(test_default_filter),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

