@@ -20,6 +20,7 @@
 
 #define FLOW_HASH_MIN_BUCKETS  1024
 #define FLOW_MAX_GAP_NOTICES   8	/* per session and direction */
+#define FLOW_MAX_CONFLICT_NOTICES 8	/* per session and direction */
 /* Notices that every session of a flood would repeat (evicted, one side
  * only, picked up mid-stream): this many of each kind per run, the rest
  * summed at the end, so a million tiny flows cannot bury stderr. */
@@ -64,6 +65,8 @@ struct flow_side {
 	struct gap_note note;
 	uint64_t notes_sent;
 	uint64_t unreported_gaps, unreported_bytes;
+	uint64_t conflicts_said;
+	uint64_t conflicts_quiet;	/* past FLOW_MAX_CONFLICT_NOTICES */
 };
 
 struct flow {
@@ -429,6 +432,24 @@ static void on_gap(void *ctx, uint64_t off, uint64_t n, int64_t ts)
 	g->ts = ts;
 }
 
+/* A retransmission that contradicts what was delivered: where an IDS and
+ * the endpoint could have read different streams, so it is always said. */
+static void on_conflict(void *ctx, uint64_t off, uint64_t n, int64_t ts)
+{
+	struct flow_side *sd = ctx;
+	struct flow *f = sd->f;
+
+	if (sd->conflicts_said >= FLOW_MAX_CONFLICT_NOTICES) {
+		sd->conflicts_quiet++;
+		return;
+	}
+	sd->conflicts_said++;
+	notice(f->ft, f->session_id, ts, "session %" PRIu64 ": overlap_conflict %s"
+	       " at offset %" PRIu64 ": a later copy differs over %" PRIu64
+	       " bytes; the first copy was kept", f->session_id,
+	       dir_name(side_dir(sd)), off, n);
+}
+
 static void endpoint_of(const struct flow *f, int idx, struct flow_endpoint *ep)
 {
 	ep->af = f->key.af;
@@ -446,11 +467,11 @@ static void flow_ignore(struct flow_table *ft, struct flow *f)
 
 static bool sides_alloc(struct flow_table *ft, struct flow *f)
 {
-	struct reasm_config rc = { ft->cfg.max_ooo_bytes, ft->cfg.budget };
+	struct reasm_config rc = { ft->cfg.max_ooo_bytes, ft->cfg.budget, 0 };
 	int i;
 
 	for (i = 0; i < 2; i++) {
-		struct reasm_out out = { &f->s[i], on_data, on_gap };
+		struct reasm_out out = { &f->s[i], on_data, on_gap, on_conflict };
 
 		f->s[i].rs = reasm_new(&rc, &out);
 		if (f->s[i].rs == NULL)
@@ -521,7 +542,15 @@ static void side_report(struct flow_table *ft, struct flow_side *sd,
 		notice(ft, sid, ts, "session %" PRIu64 ": %" PRIu64
 		       " more gaps %s (%" PRIu64 " bytes)", sid,
 		       sd->unreported_gaps, d, sd->unreported_bytes);
-	if (rs->retransmitted > 0)
+	if (sd->conflicts_quiet > 0)
+		notice(ft, sid, ts, "session %" PRIu64 ": %" PRIu64 " more "
+		       "overlap conflicts %s", sid, sd->conflicts_quiet, d);
+	if (rs->retransmitted > 0 && rs->unchecked > 0)
+		notice(ft, sid, ts, "session %" PRIu64 ": duplicate packets: %"
+		       PRIu64 " bytes retransmitted %s (%" PRIu64 " differed, %"
+		       PRIu64 " too old to compare; first copy kept)", sid,
+		       rs->retransmitted, d, rs->overlap_conflicts, rs->unchecked);
+	else if (rs->retransmitted > 0)
 		notice(ft, sid, ts, "session %" PRIu64 ": duplicate packets: %"
 		       PRIu64 " bytes retransmitted %s (%" PRIu64
 		       " differed; first copy kept)", sid, rs->retransmitted,

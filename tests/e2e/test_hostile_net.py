@@ -162,6 +162,34 @@ def case_null_unknown_af(tmp):
               f"no counted notice for the unknown family: {err!r}")
 
 
+# ---- a retransmission that says something else ---------------------------
+
+def case_differing_retransmission(tmp):
+    """The LOGIN is retransmitted with another user: what the server saw
+    first is kept, and the disagreement is said with its place."""
+    name = "differing_retransmission"
+    path = os.path.join(tmp, name + ".pcap")
+    p = th.Pcap(path)
+    c = th.Conn(p)
+    th.greet(c)
+    first = b"a1 LOGIN alice secret\r\n"
+    c.send("c", first)
+    c.send_at("c", -len(first), b"a1 LOGIN mallo secret\r\n")
+    c.send_at("c", -len(first), first)          # an identical copy: no conflict
+    c.send("s", b"a1 OK done\r\n")
+    c.fin()
+    p.close()
+    rc, out, err = run(["-F", "json", "--show-secrets", path])
+    evs = jsonl(out)
+    users = [e.get("user") for e in evs if e.get("type") == "login"]
+    check(rc == 0, name, f"exit {rc}: {err}")
+    check(users == ["alice"], name, f"login users {users}, want the first copy's ['alice']")
+    want = "session 1: overlap_conflict c2s at offset 9: a later copy differs over 5 bytes"
+    check(want in err, name, f"no overlap_conflict notice with its place: {err!r}")
+    check(err.count("overlap_conflict") == 1, name, f"not exactly one conflict: {err!r}")
+    check("(5 differed; first copy kept)" in err, name, f"the differing bytes are not counted: {err!r}")
+
+
 # ---- live capture -----------------------------------------------------
 
 def case_live_errors(tmp):
@@ -252,7 +280,8 @@ def case_live_ipv6_ext(tmp):
 
 def main():
     with tempfile.TemporaryDirectory() as tmp:
-        for f in (case_ipv6_long_chains, case_null_unknown_af, case_live_errors,
+        for f in (case_ipv6_long_chains, case_null_unknown_af, case_differing_retransmission,
+                  case_live_errors,
                   case_live_ipv6_ext):
             f(tmp)
     if FAILS:
