@@ -16,8 +16,8 @@
  *   last bytes delivered (REASM_WINDOW, charged to the budget, grown with
  *   the stream and only while the budget is less than half spent); where
  *   it differs, conflict() is told the span and the differing bytes are
- *   counted; retransmitted bytes older than the window are counted as not
- *   compared;
+ *   counted; retransmitted bytes outside the window (older, or in a
+ *   delivery longer than window_max_run) are counted as not compared;
  * - keep-alives (0 or 1 byte at next-1) are ignored; a zero-window probe
  *   carries the genuine next byte, so it is simply data;
  * - missing bytes are never glued over: gap() is called once the hole is
@@ -70,6 +70,9 @@ struct reasm_config {
 	size_t window;			/* delivered bytes kept for comparison: rounded
 					   down to a power of two; 0 is REASM_WINDOW,
 					   below REASM_WINDOW_MIN none */
+	size_t window_max_run;		/* 0: every delivered byte is kept; else a
+					   delivery longer than this is not, and the
+					   window starts again after it */
 };
 
 /* Counters of one direction; they only grow. */
@@ -78,8 +81,8 @@ struct reasm_stats {
 	uint64_t retransmitted;		/* bytes seen again and dropped */
 	uint64_t overlap_conflicts;	/* of those, bytes that differed */
 	uint64_t conflicts;		/* conflict() calls */
-	uint64_t unchecked;		/* retransmitted bytes older than the window:
-					   not compared */
+	uint64_t unchecked;		/* retransmitted bytes outside the window
+					   (too old, or not kept): not compared */
 	uint64_t gaps;			/* gap() calls */
 	uint64_t gap_bytes;
 	uint64_t ooo_dropped;		/* out-of-order bytes not queued (budget

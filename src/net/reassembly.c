@@ -293,8 +293,12 @@ static void emit(struct reasm *r, const uint8_t *p, size_t n, int64_t ts)
 {
 	if (n == 0)
 		return;
-	if (r->win_max != 0)
-		win_record(r, p, n);
+	if (r->win_max != 0) {
+		if (r->cfg.window_max_run != 0 && n > r->cfg.window_max_run)
+			r->win_from = r->next + (int64_t)n;
+		else
+			win_record(r, p, n);
+	}
 	r->out.data(r->out.ctx, (uint64_t)r->next, p, n, ts);
 	r->next += (int64_t)n;
 	r->st.delivered += n;

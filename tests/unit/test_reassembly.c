@@ -72,7 +72,7 @@ static void sink_conflict(void *ctx, uint64_t off, uint64_t n, int64_t ts)
 static struct reasm *mk_window(struct sink *s, size_t max_ooo,
 			       struct mem_budget *mb, size_t window)
 {
-	struct reasm_config cfg = { max_ooo, mb, window };
+	struct reasm_config cfg = { max_ooo, mb, window, 0 };
 	struct reasm_out out = { s, sink_data, sink_gap, sink_conflict };
 	struct reasm *r;
 
@@ -85,7 +85,7 @@ static struct reasm *mk_window(struct sink *s, size_t max_ooo,
 static struct reasm *mk(struct sink *s, size_t max_ooo,
 			struct mem_budget *mb)
 {
-	struct reasm_config cfg = { max_ooo, mb, 0 };
+	struct reasm_config cfg = { max_ooo, mb, 0, 0 };
 	struct reasm_out out = { s, sink_data, sink_gap, sink_conflict };
 	struct reasm *r;
 
@@ -103,6 +103,18 @@ static void fill_stream(void)
 
 	for (i = 0; i < sizeof stream; i++)
 		stream[i] = (uint8_t)(i * 31 + 7);
+}
+
+/* The reference stream, every byte different: what a lying copy says. */
+static uint8_t other[sizeof stream];
+
+static void fill_streams(void)
+{
+	size_t i;
+
+	fill_stream();
+	for (i = 0; i < sizeof other; i++)
+		other[i] = (uint8_t)~stream[i];
 }
 
 /* A segment [a, b) of the reference stream. */
@@ -284,15 +296,12 @@ static void test_delivered_conflict(void **state)
  * a gap empties it. */
 static void test_window_bounds(void **state)
 {
-	uint8_t other[256];
 	struct sink s;
 	struct reasm *r;
 	uint32_t i;
 
 	(void)state;
-	fill_stream();
-	for (i = 0; i < sizeof other; i++)
-		other[i] = (uint8_t)~stream[i];
+	fill_streams();
 	r = mk_window(&s, 1 << 20, NULL, 64);
 	reasm_syn(r, 0);
 	for (i = 0; i < 200; i += 30)	/* wraps the 64-byte ring */
@@ -341,6 +350,32 @@ static void test_window_bounds(void **state)
 	reasm_segment(r, 1, other, 10, 0, false, 2);
 	assert_int_equal(s.nconflicts, 0);
 	assert_int_equal(reasm_stats(r)->unchecked, 10);
+	reasm_free(&r);
+}
+
+/* window_max_run: a delivery longer than it is not kept (the bulk of a
+ * download); the window starts again after it, shorter ones are kept. */
+static void test_window_max_run(void **state)
+{
+	struct reasm_config cfg = { 1 << 20, NULL, 0, 32 };
+	struct sink s;
+	struct reasm_out out = { &s, sink_data, sink_gap, sink_conflict };
+	struct reasm *r;
+
+	(void)state;
+	fill_streams();
+	memset(&s, 0, sizeof s);
+	r = reasm_new(&cfg, &out);
+	assert_non_null(r);
+	reasm_syn(r, 0);
+	reasm_segment(r, 1, stream, 20, 0, false, 1);		/* kept */
+	reasm_segment(r, 21, stream + 20, 100, 0, false, 2);	/* not kept */
+	reasm_segment(r, 121, stream + 120, 10, 0, false, 3);	/* kept */
+	reasm_segment(r, 1, other, 130, 0, false, 4);
+	assert_int_equal(s.nconflicts, 1);
+	assert_int_equal(s.conflicts[0].off, 120);
+	assert_int_equal(s.conflicts[0].n, 10);
+	assert_int_equal(reasm_stats(r)->unchecked, 120);
 	reasm_free(&r);
 }
 
@@ -529,7 +564,7 @@ static void test_ooo_cap(void **state)
 	/* The struct itself is charged: too small a budget refuses it. */
 	mb.limit = 1;
 	{
-		struct reasm_config rc = { 1 << 20, &mb, 0 };
+		struct reasm_config rc = { 1 << 20, &mb, 0, 0 };
 		struct reasm_out out = { &s, NULL, NULL, NULL };
 
 		assert_null(reasm_new(&rc, &out));
@@ -615,6 +650,7 @@ int main(void)
 		cmocka_unit_test(test_delivered_conflict),
 		cmocka_unit_test(test_window_bounds),
 		cmocka_unit_test(test_window_budget),
+		cmocka_unit_test(test_window_max_run),
 		cmocka_unit_test(test_offsets_past_4g),
 		cmocka_unit_test(test_gap_on_peer_ack),
 		cmocka_unit_test(test_gap_on_fin_and_flush),
