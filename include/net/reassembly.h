@@ -14,7 +14,7 @@
  * - first copy wins: bytes already delivered or queued are never replaced;
  *   a later copy is compared with the queued bytes and with a window of the
  *   last bytes delivered (REASM_WINDOW, charged to the budget, grown with
- *   the stream and only while the budget is less than half spent); where
+ *   the stream and only while the budget is under a quarter spent); where
  *   it differs, conflict() is told the span and the differing bytes are
  *   counted; retransmitted bytes outside the window (older, or in a
  *   delivery longer than window_max_run) are counted as not compared;

@@ -168,13 +168,14 @@ static void ring_put(uint8_t *ring, size_t cap, int64_t off,
 }
 
 /* The bytes the window may still take from the budget: it is an aid, not
- * data, so it takes no more than would leave the budget half spent, and
- * the budget's refusals keep meaning lost data. */
+ * data, so it takes no more than would leave the budget a quarter spent
+ * (at half, the sessions of a flood under a tight --max-memory lost
+ * commands to it), and the budget's refusals keep meaning lost data. */
 static size_t win_room(const struct mem_budget *mb)
 {
 	if (mb == NULL || mb->limit == 0)
 		return SIZE_MAX;
-	return mb->used < mb->limit / 2 ? mb->limit / 2 - mb->used : 0;
+	return mb->used < mb->limit / 4 ? mb->limit / 4 - mb->used : 0;
 }
 
 /* Grow the window towards want bytes, as far as the budget allows; where
