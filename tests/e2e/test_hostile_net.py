@@ -190,6 +190,104 @@ def case_differing_retransmission(tmp):
     check("(5 differed; first copy kept)" in err, name, f"the differing bytes are not counted: {err!r}")
 
 
+# ---- pcapng with corrupt blocks -------------------------------------------
+
+def ng_block(btype, body, length=None, trailer=None):
+    body += b"\0" * ((-len(body)) % 4)
+    n = 12 + len(body)
+    return (struct.pack("<II", btype, n if length is None else length) + body +
+            struct.pack("<I", n if trailer is None else trailer))
+
+
+def ng_shb():
+    return ng_block(0x0A0D0D0A, struct.pack("<IHHq", 0x1A2B3C4D, 1, 0, -1))
+
+
+def ng_idb(linktype=1, tsresol=None):
+    opts = b""
+    if tsresol is not None:
+        opts = struct.pack("<HHB3x", 9, 1, tsresol) + struct.pack("<HH", 0, 0)
+    return ng_block(1, struct.pack("<HHI", linktype, 0, 262144) + opts)
+
+
+def ng_epb(sec, usec, frame):
+    ts = sec * 1_000_000 + usec
+    return ng_block(6, struct.pack("<IIIII", 0, ts >> 32, ts & 0xFFFFFFFF, len(frame),
+                                   len(frame)) + frame)
+
+
+def imap_epbs(tmp, name):
+    """The EPBs of a generated session: greeting, then LOGIN n for n in
+    0..9 each answered, then FIN."""
+    src = os.path.join(tmp, name + "-src.pcap")
+    p = th.Pcap(src)
+    c = th.Conn(p)
+    th.greet(c)
+    for i in range(10):
+        c.send("c", b"a%d LOGIN user%d pw\r\n" % (i, i))
+        c.send("s", b"a%d NO nope\r\n" % i)
+    c.fin()
+    p.close()
+    _, pkts = th.read_pcap(src)
+    return [ng_epb(sec, usec, frame) for sec, usec, frame in pkts]
+
+
+def users_seen(out):
+    return sorted(e.get("user") for e in jsonl(out) if e.get("type") == "login")
+
+
+def case_pcapng_corrupt(tmp):
+    epbs = imap_epbs(tmp, "ng")
+    # packets 0-2: handshake, 3: greeting, then LOGIN/NO pairs: 4+2i, 5+2i
+    want_all = sorted(f"user{i}" for i in range(10))
+    junk_len = struct.pack("<II", 6, 0xFFFFFFF0) + b"\xee" * 40
+    junk_small = struct.pack("<II", 6, 7) + b"\xee" * 13         # breaks 4-byte alignment
+    bad_trailer = ng_block(6, b"\0" * 40, trailer=12345)
+    cases = {
+        # a block with a bad length among the blocks, nothing lost around it
+        "pcapng_bad_length": ([ng_shb(), ng_idb()] + epbs[:8] + [junk_len] + epbs[8:], 1, want_all),
+        "pcapng_short_length": ([ng_shb(), ng_idb()] + epbs[:8] + [junk_small] + epbs[8:], 1,
+                                want_all),
+        "pcapng_bad_trailer": ([ng_shb(), ng_idb()] + epbs[:8] + [bad_trailer] + epbs[8:], 1,
+                               want_all),
+        # two of them, a later one found only by the walker
+        "pcapng_two_bad": ([ng_shb(), ng_idb()] + epbs[:8] + [junk_len] + epbs[8:14] +
+                           [junk_small] + epbs[14:], 2, want_all),
+        # an EPB claiming more bytes than it holds: passed over whole (its
+        # LOGIN is lost, as a gap)
+        "pcapng_bad_caplen": ([ng_shb(), ng_idb()] + epbs[:6] +
+                              [ng_block(6, struct.pack("<IIIII", 0, 0, 0, 9999, 9999) + b"x" * 8)]
+                              + epbs[6:], 1, want_all),
+        # cut inside its last block
+        "pcapng_cut": ([ng_shb(), ng_idb()] + epbs + [epbs[-1][:30]], 1, want_all),
+    }
+    for name, (blocks, n_bad, want) in cases.items():
+        path = os.path.join(tmp, name + ".pcapng")
+        with open(path, "wb") as f:
+            f.write(b"".join(blocks))
+        rc, out, err = run(["-F", "json", "--show-secrets", path])
+        bad = [l for l in notice_lines(err) if "corrupt pcapng block" in l]
+        check(rc == 0, name, f"exit {rc}: {err!r}")
+        check(len(bad) == n_bad, name, f"{len(bad)} corrupt-block notices, want {n_bad}: {err!r}")
+        check(all(l.startswith(f"imapscope: {path}: corrupt pcapng block at offset ") for l in bad),
+              name, f"notice does not name the file and offset: {bad}")
+        check(users_seen(out) == want, name, f"logins {users_seen(out)}, want {want}")
+        check("processed what came before" not in err, name, f"the file was given up: {err!r}")
+    # The filter applies past the bad block as before it.
+    path = os.path.join(tmp, "pcapng_bad_length.pcapng")
+    rc, out, err = run(["-F", "json", "-r", path, "tcp", "port", "143"])
+    check(users_seen(out) == want_all, "pcapng_filter", f"logins {users_seen(out)} with a filter")
+    rc, out, err = run(["-F", "json", "-r", path, "tcp", "port", "144"])
+    check(users_seen(out) == [] and rc == 0, "pcapng_filter", f"a filter for nothing let {users_seen(out)} through")
+    # A pipe cannot be read again: given up as before, with the one line.
+    with open(path, "rb") as f:
+        data = f.read()
+    p = subprocess.run([IMAPSCOPE, "-F", "json", "-"], input=data, capture_output=True, timeout=60)
+    err = p.stderr.decode()
+    check(p.returncode == 0 and "processed what came before" in err, "pcapng_pipe",
+          f"exit {p.returncode}: {err!r}")
+
+
 # ---- live capture -----------------------------------------------------
 
 def case_live_errors(tmp):
@@ -281,6 +379,7 @@ def case_live_ipv6_ext(tmp):
 def main():
     with tempfile.TemporaryDirectory() as tmp:
         for f in (case_ipv6_long_chains, case_null_unknown_af, case_differing_retransmission,
+                  case_pcapng_corrupt,
                   case_live_errors,
                   case_live_ipv6_ext):
             f(tmp)

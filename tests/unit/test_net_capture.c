@@ -326,6 +326,84 @@ static void test_default_filter(void **state)
 	assert_int_equal(capture_default_filter(ports, 2, buf, 20), -1);
 }
 
+/* pcapng blocks, little-endian. */
+static void ng_block(struct file *f, uint32_t type, const uint8_t *body,
+		     size_t n, uint32_t len_field)
+{
+	uint32_t len = (uint32_t)(12 + n);
+
+	le32(f, type);
+	le32(f, len_field != 0 ? len_field : len);
+	memcpy(f->b + f->n, body, n);
+	f->n += n;
+	le32(f, len);
+}
+
+static void ng_epb(struct file *f, uint16_t sport)
+{
+	struct file body = { .n = 0 };
+
+	le32(&body, 0);		/* interface */
+	le32(&body, 0);
+	le32(&body, 1000000u * sport);	/* microseconds */
+	record(&body, 0, 0, sport);	/* 16 bytes of pcap record, then 40 */
+	memmove(body.b + 12, body.b + 20, 48);	/* caplen, len, packet */
+	body.n = 60;
+	ng_block(f, 6, body.b, body.n, 0);
+}
+
+static void on_notice(void *ctx, const char *msg)
+{
+	char *last = ctx;
+
+	snprintf(last, 512, "%s", msg);
+}
+
+/* A block with a bad length: libpcap stops there, the walker goes on to
+ * the next block, says so once, and counts it. */
+static void test_pcapng_resync(void **state)
+{
+	static const uint8_t shb[] = { 0x4d, 0x3c, 0x2b, 0x1a, 1, 0, 0, 0,
+				       0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
+	static const uint8_t idb[] = { LT_RAW, 0, 0, 0, 0xff, 0xff, 0, 0 };
+	static const uint8_t junk[20] = { 0xee };
+	struct file f = { .n = 0 };
+	char err[CAPTURE_ERRLEN] = "", last[512] = "";
+	struct capture *c;
+	struct got g = { 0 };
+	size_t bad_at;
+
+	(void)state;
+	ng_block(&f, 0x0A0D0D0Au, shb, sizeof shb, 0);
+	ng_block(&f, 1, idb, sizeof idb, 0);
+	ng_epb(&f, 1);
+	bad_at = f.n;
+	ng_block(&f, 6, junk, sizeof junk, 0xfffffff0u);
+	ng_epb(&f, 2);
+	ng_epb(&f, 3);
+	assert_int_equal(capture_open_file(&c, write_file(&f), NULL, err), 0);
+	capture_set_notice(c, on_notice, last);
+	assert_int_equal(capture_run(c, on_pkt, &g, 0, err), 0);
+	assert_int_equal(g.n, 3);
+	assert_int_equal(g.ts[1], 2000000);
+	assert_int_equal(g.ts[2], 3000000);
+	assert_int_equal(capture_corrupt_blocks(c), 1);
+	assert_non_null(strstr(last, "corrupt pcapng block at offset"));
+	assert_non_null(strstr(last, "32 bytes skipped to the next block"));
+	assert_int_equal(bad_at, 120);
+	capture_free(&c);
+
+	/* With a filter, the packets libpcap passed over are not counted
+	 * twice: only port 3 after the bad block. */
+	memset(&g, 0, sizeof g);
+	assert_int_equal(capture_open_file(&c, path, "tcp src port 3 or tcp src port 1",
+					   err), 0);
+	assert_int_equal(capture_run(c, on_pkt, &g, 0, err), 0);
+	assert_int_equal(g.n, 2);
+	assert_int_equal(g.ts[1], 3000000);
+	capture_free(&c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -334,6 +412,7 @@ int main(void)
 		cmocka_unit_test(test_corrupt_record),
 		cmocka_unit_test(test_live_errors),
 		cmocka_unit_test(test_default_filter),
+		cmocka_unit_test(test_pcapng_resync),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
