@@ -27,6 +27,8 @@
  * client's are all kept.  Retransmissions over bytes not kept are counted
  * as not compared. */
 #define FLOW_S2C_WINDOW_RUN   512
+/* Budget a new session should find free for its first commands. */
+#define FLOW_SESSION_ROOM     4096
 /* Notices that every session of a flood would repeat (evicted, one side
  * only, picked up mid-stream): this many of each kind per run, the rest
  * summed at the end, so a million tiny flows cannot bury stderr. */
@@ -492,6 +494,12 @@ static bool sides_alloc(struct flow_table *ft, struct flow *f)
 
 static void evict_oldest(struct flow_table *ft, int64_t now, enum flow_quiet_kind why);
 
+static bool budget_tight(const struct mem_budget *mb)
+{
+	return mb != NULL && mb->limit != 0 &&
+	       (mb->used > mb->limit || mb->limit - mb->used < FLOW_SESSION_ROOM);
+}
+
 /* Roles are known: ask the layer above for a session. */
 static void session_open(struct flow_table *ft, struct flow *f, int64_t ts)
 {
@@ -507,6 +515,11 @@ static void session_open(struct flow_table *ft, struct flow *f, int64_t ts)
 	sp = port_find(&ft->cfg, fi.server.port);
 	fi.implicit_tls = sp != NULL && sp->tls;
 	fi.first_ts_us = f->first_ts;
+	/* At the budget's edge the oldest flow gives way now, not only when
+	 * the buffers below do not fit: else the new session, its buffers
+	 * just squeezed in, cannot track its first commands. */
+	if (budget_tight(ft->cfg.budget) && ft->lru_head != f)
+		evict_oldest(ft, ts, FQ_MEMORY);
 	ok = sides_alloc(ft, f);
 	if (!ok && ft->lru_head != f) {
 		/* The budget, most likely: the oldest flow gives way, as for
