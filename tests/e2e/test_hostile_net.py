@@ -188,6 +188,11 @@ def case_differing_retransmission(tmp):
     check(want in err, name, f"no overlap_conflict notice with its place: {err!r}")
     check(err.count("overlap_conflict") == 1, name, f"not exactly one conflict: {err!r}")
     check("(5 differed; first copy kept)" in err, name, f"the differing bytes are not counted: {err!r}")
+    ev = [e for e in evs if e.get("type") == "notice" and e.get("kind") == "overlap_conflict"]
+    check(len(ev) == 1 and ev[0].get("dir") == "c2s" and ev[0].get("offset") == 9
+          and ev[0].get("bytes") == 5, name, f"no overlap_conflict event with dir/offset/bytes: {ev}")
+    rc, out, err = run(["--show-secrets", path])
+    check("overlap_conflict c2s at offset 9" in out, name, f"the text timeline does not show it: {out!r}")
 
 
 # ---- pcapng with corrupt blocks -------------------------------------------
