@@ -92,7 +92,7 @@ struct run {
 	int64_t last_ts_us;
 	uint64_t notices;
 	uint64_t notices_hidden;	/* past MAX_NOTICES_SHOWN */
-	char live_filter[FLOW_MAX_PORTS * 16];	/* the IMAP ports, for -i */
+	char live_filter[CAPTURE_FILTER_LEN];	/* the IMAP ports, for -i */
 	bool prepass;			/* the --user pass that only finds sessions */
 	bool progress;			/* a progress line on stderr */
 	uint64_t pkts;
@@ -676,16 +676,18 @@ static void report_decode_stats(struct run *r, const char *what)
 	memset(&r->dstats, 0, sizeof r->dstats);
 }
 
-/* Live capture without a filter sees only the IMAP ports (-p included):
- * "tcp port 143 or tcp port 993 or ...". */
-static void make_live_filter(const struct options *o, char *out, size_t cap)
+/* Live capture without a filter sees the IMAP ports (-p included), and
+ * TCP behind IPv6 extension headers, whose ports the flow table checks. */
+static void make_live_filter(struct options *o, char *out, size_t cap)
 {
-	size_t i, len = 0;
+	uint16_t ports[FLOW_MAX_PORTS];
+	size_t i;
 
-	out[0] = '\0';
-	for (i = 0; i < o->flow.n_ports && len < cap; i++)
-		len += (size_t)snprintf(out + len, cap - len, "%stcp port %u",
-					i ? " or " : "", o->flow.ports[i].port);
+	for (i = 0; i < o->flow.n_ports; i++)
+		ports[i] = o->flow.ports[i].port;
+	if (capture_default_filter(ports, o->flow.n_ports, out, cap) != 0)
+		out[0] = '\0';	/* cannot happen at CAPTURE_FILTER_LEN */
+	o->flow.ports_only = o->bpf == NULL;
 }
 
 /* Reads one source to its end.  Returns 0, or EXIT_INPUT if it could not be
@@ -705,6 +707,7 @@ static int run_source(struct run *r, const char *path)
 			fprintf(stderr, "imapscope: %s: %s\n", path, err);
 		return EXIT_INPUT;
 	}
+	capture_set_notice(r->cap, keylog_notice, r);	/* a notice like the key log's */
 	if (o->save_path != NULL && capture_save_to(r->cap, o->save_path, err) != 0) {
 		fprintf(stderr, "imapscope: %s: %s\n", o->save_path, err);
 		capture_free(&r->cap);
