@@ -125,6 +125,7 @@ static void pending_release(struct imap_session *s, struct pending *p)
 	if (s->sasl != NULL && s->sasl == p->login)
 		s->sasl = NULL;
 	imap_auth_attempt_free(p->login);
+	imap_cont_waits_free(s, &p->waits);
 	if (p->arg != NULL)
 		mem_release(s->cfg->budget, p->arg_len);
 	free(p->arg);
@@ -190,7 +191,7 @@ static void pending_drop_oldest(struct imap_session *s)
 
 /* A new entry at the end, or NULL when out of memory. */
 static struct pending *pending_add(struct imap_session *s, const struct imap_command *cmd,
-				   int64_t ts_last)
+				   int64_t ts_sent, int64_t ts_client)
 {
 	struct pending *p;
 
@@ -207,7 +208,8 @@ static struct pending *pending_add(struct imap_session *s, const struct imap_com
 	p->tag_len = cmd->tag.len < SESS_MAX_TAG ? cmd->tag.len : SESS_MAX_TAG;
 	memcpy(p->tag, cmd->tag.ptr, p->tag_len);
 	memcpy(p->name, cmd->name, sizeof p->name);
-	p->ts_last = ts_last;
+	p->ts_sent = ts_sent;
+	p->ts_client = ts_client;
 	return p;
 }
 
@@ -226,7 +228,9 @@ void imap_session_emit_continuation(struct imap_session *s, enum stream_dir dir,
 static void emit_command(struct imap_session *s, const struct imap_line *line,
 			 const struct imap_command *cmd, struct buf_slice secret_raw)
 {
-	struct event ev = { .type = EV_COMMAND, .ts_us = line->ts_last_us };
+	/* When it was sent: a command with synchronising literals is complete
+	 * only after its "+" lines, but it started before them. */
+	struct event ev = { .type = EV_COMMAND, .ts_us = line->ts_first_us };
 
 	ev.u.command.tag = cmd->tag;
 	ev.u.command.name = cslice(cmd->name);
@@ -337,11 +341,12 @@ static void on_command(struct imap_session *s, const struct imap_line *line,
 	else if (name_is(cmd->name, "AUTHENTICATE"))
 		a = imap_auth_authenticate_command(s, line, cmd, &secret);
 	emit_command(s, line, cmd, secret);
-	p = pending_add(s, cmd, line->ts_last_us);
+	p = pending_add(s, cmd, line->ts_first_us, line->ts_last_us);
 	if (p == NULL) {
 		imap_auth_attempt_free(a);
 		return;
 	}
+	imap_cont_command(s, p);
 	p->login = a;
 	if (a != NULL)
 		a->out_of_state = s->state == IMAP_STATE_AUTH || s->state == IMAP_STATE_SELECTED;
@@ -356,6 +361,7 @@ static void c2s_line(struct imap_session *s, const struct imap_line *line)
 
 	s->partial_tag_len = 0;
 	if (s->sasl != NULL) {
+		imap_cont_client_line(s, line->ts_last_us);
 		imap_auth_sasl_line(s, line);
 		return;
 	}
@@ -387,6 +393,7 @@ static void session_literal_begin(void *ctx, const struct imap_line *partial)
 
 	if (s->cfg->extract.begin != NULL)
 		imap_bodies_literal_begin(s, partial);
+	imap_cont_literal_begin(s, partial);
 	if (partial->dir != DIR_C2S || partial->n_lits != 1 || s->sasl != NULL)
 		return;
 	if (imap_parse_command(partial, &cmd) != 0 || cmd.tag.len > SESS_MAX_TAG) {
@@ -523,7 +530,7 @@ static void on_continuation(struct imap_session *s, const struct imap_line *line
 {
 	if (s->sasl != NULL)
 		imap_sasl_challenge(&s->sasl->sasl, r->text.ptr, r->text.len);
-	imap_session_emit_continuation(s, DIR_S2C, r->text, line->ts_last_us);
+	imap_cont_server(s, line, r->text);
 }
 
 static void set_mailbox(struct imap_session *s, const uint8_t *p, size_t n)
@@ -613,10 +620,12 @@ static void on_tagged(struct imap_session *s, const struct imap_line *line,
 	ev.u.response.command = SLICE_NULL;
 	ev.u.response.latency_ms = -1;
 	if (i >= 0) {
-		int64_t d = line->ts_first_us - s->pend[i].ts_last;
+		int64_t d = line->ts_first_us - s->pend[i].ts_sent;
 
 		ev.u.response.command = cslice(s->pend[i].name);
 		ev.u.response.latency_ms = d > 0 ? (double)d / 1000.0 : 0.0;
+		ev.u.response.cont_wait_us = s->pend[i].waits.us;
+		ev.u.response.n_cont_waits = s->pend[i].waits.n;
 	}
 	count_status(s, r->name);
 	imap_session_emit(s, &ev);
@@ -732,10 +741,12 @@ static void session_line(void *ctx, const struct imap_line *line)
 			return;
 		}
 	}
-	if (d == DIR_C2S)
+	if (d == DIR_C2S) {
 		c2s_line(s, line);
-	else
+		imap_cont_line_done(s);
+	} else {
 		s2c_line(s, line);
+	}
 	if (line->text.len > 0)
 		s->seen_line[d] = true;
 }
@@ -756,6 +767,7 @@ static void session_free(struct imap_session *s)
 	buf_free(&s->args);
 	buf_free(&s->scratch);
 	buf_free(&s->user);
+	imap_cont_free(s);
 	free(s->ex[DIR_C2S].items);
 	free(s->ex[DIR_S2C].items);
 	mem_release(s->cfg->budget, sizeof *s);
@@ -780,6 +792,7 @@ static void session_end(void *ctx, enum end_reason why, int64_t ts_us)
 		imap_lexer_finish(s->lx[DIR_C2S]);
 		imap_lexer_finish(s->lx[DIR_S2C]);
 	}
+	imap_cont_line_done(s);	/* "+" lines of a command the capture cut */
 	if (s->cfg->extract.begin != NULL) {
 		imap_bodies_end_all(s, DIR_C2S, NULL, 0, 0);	/* lines the capture cut */
 		imap_bodies_end_all(s, DIR_S2C, NULL, 0, 0);
@@ -872,6 +885,7 @@ struct imap_session *imap_session_new(const struct imap_session_config *cfg,
 	buf_init(&s->args, SESS_MAX_ARGS, cfg->budget);
 	buf_init(&s->scratch, SESS_MAX_MAILBOX, cfg->budget);
 	buf_init(&s->user, SESS_MAX_LOGIN, cfg->budget);
+	buf_init(&s->oc.text, IMAP_MAX_LINE, cfg->budget);
 	buf_init(&s->path[DIR_C2S].held, SESS_MAX_HOLD, cfg->budget);
 	buf_init(&s->path[DIR_S2C].held, SESS_MAX_HOLD, cfg->budget);
 	hooks.ctx = s;

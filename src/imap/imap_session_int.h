@@ -74,12 +74,40 @@ struct login_attempt {
 	bool have_user, have_secret;
 };
 
+/* How long a command waited for each "+" (microseconds), charged to the
+ * budget; at most SESS_MAX_CONT_WAITS are timed. */
+#define SESS_MAX_CONT_WAITS IMAP_MAX_LITERALS
+struct sess_waits {
+	int64_t *us;
+	size_t n, cap;
+};
+
+/* A "+" held back until the client line it answers is complete, so that
+ * the command is shown first (its text lives in sess_open_cmd.text). */
+struct sess_held_cont {
+	int64_t ts;
+	size_t off, len;
+};
+
+/* The client's logical line in progress that announced a synchronising
+ * literal: the "+" lines answering it wait here until it is complete. */
+struct sess_open_cmd {
+	bool open;
+	int64_t since;		/* when its part announcing the literal was sent */
+	struct sess_waits waits;
+	struct buf text;
+	struct sess_held_cont *held;
+	size_t n_held, cap_held;
+};
+
 struct pending {
 	uint8_t tag[SESS_MAX_TAG];
 	size_t tag_len;			/* bytes kept in tag */
 	size_t wire_tag_len;		/* the tag's real length */
 	char name[IMAP_MAX_NAME];
-	int64_t ts_last;		/* last byte of the command */
+	int64_t ts_sent;		/* first byte of the command */
+	int64_t ts_client;		/* the client's last line for it */
+	struct sess_waits waits;	/* for each "+" it got */
 	uint8_t *arg;			/* SELECT/EXAMINE mailbox, or NULL */
 	size_t arg_len;
 	struct login_attempt *login;	/* LOGIN/AUTHENTICATE, or NULL */
@@ -128,6 +156,7 @@ struct imap_session {
 	/* The client line waiting for a synchronising literal's "+". */
 	uint8_t partial_tag[SESS_MAX_TAG];
 	size_t partial_tag_len;
+	struct sess_open_cmd oc;
 
 	struct buf mailbox;
 	bool have_mailbox;
@@ -169,6 +198,16 @@ void imap_session_emit_continuation(struct imap_session *s, enum stream_dir dir,
 				    struct buf_slice text, int64_t ts);
 int imap_session_tok_value(struct buf *out, const struct imap_tok *t);
 bool imap_session_tok_is_string(const struct imap_tok *t);
+
+/* imap_cont.c: "+" lines, their waits, and their place after the command */
+void imap_cont_literal_begin(struct imap_session *s, const struct imap_line *partial);
+void imap_cont_server(struct imap_session *s, const struct imap_line *line,
+		      struct buf_slice text);
+void imap_cont_command(struct imap_session *s, struct pending *p);
+void imap_cont_line_done(struct imap_session *s);
+void imap_cont_client_line(struct imap_session *s, int64_t ts);
+void imap_cont_waits_free(struct imap_session *s, struct sess_waits *w);
+void imap_cont_free(struct imap_session *s);
 
 /* imap_pipeline.c: the byte path */
 void imap_pipeline_feed(void *ctx, enum stream_dir dir, const uint8_t *p, size_t n,

@@ -112,6 +112,16 @@ static void fmt_event(char *o, size_t cap, const struct event *ev)
 	default:
 		snprintf(o, cap, "?");
 	}
+	if (ev->type == EV_RESPONSE && ev->u.response.n_cont_waits > 0) {
+		size_t k = strlen(o);
+
+		k += (size_t)snprintf(o + k, cap - k, " waits=");
+		for (size_t i = 0; i < ev->u.response.n_cont_waits && k < cap; i++)
+			k += (size_t)snprintf(o + k, cap - k, "%s%.3f", i ? "," : "",
+					      (double)ev->u.response.cont_wait_us[i] / 1000.0);
+	}
+	if (ev->truncated && strlen(o) + 7 < cap)
+		strcat(o, " TRUNC");
 }
 
 static void rec_event(void *ctx, const struct event *ev)
@@ -306,10 +316,10 @@ static void test_login_literals(void **state)
 	static const char *const want[] = {
 		"start mid=0 tls=0",
 		"greeting OK [CAPABILITY IMAP4rev1 LITERAL+] ready",
-		"+ s2c go ahead",
-		"+ s2c go ahead",
 		"C a1 LOGIN|{5} ***| lit=11",
-		"S a1 OK [CAPABILITY IMAP4rev1] Logged in cmd=LOGIN lat=1.500",
+		"+ s2c go ahead",
+		"+ s2c go ahead",
+		"S a1 OK [CAPABILITY IMAP4rev1] Logged in cmd=LOGIN lat=5.500 waits=1.000,1.000",
 		"login LOGIN user=alice ok tag=a1 plain clear=1 secret=null",
 		"C a2 SELECT|\"IN\\\"BOX\"| lit=0",
 		"* EXISTS (a2) 3 EXISTS",
@@ -380,7 +390,7 @@ static void test_authenticate_plain(void **state)
 		"C A2 AUTHENTICATE|PLAIN| lit=0",
 		"+ s2c ",
 		"+ c2s ***",
-		"S A2 OK [CAPABILITY IMAP4rev1] done cmd=AUTHENTICATE lat=1.200",
+		"S A2 OK [CAPABILITY IMAP4rev1] done cmd=AUTHENTICATE lat=1.200 waits=0.100",
 		"login PLAIN user=alice ok tag=A2 plain clear=1 secret=null",
 		"C A3 CAPABILITY|| lit=0",
 		"* CAPABILITY (A3) CAPABILITY IMAP4rev1",
@@ -421,14 +431,14 @@ static void test_authenticate_cancel_and_login_mech(void **state)
 		"C 1 AUTHENTICATE|LOGIN| lit=0",
 		"+ s2c VXNlcm5hbWU6",
 		"+ c2s *",
-		"S 1 BAD [null] Authentication cancelled cmd=AUTHENTICATE lat=0.300",
+		"S 1 BAD [null] Authentication cancelled cmd=AUTHENTICATE lat=0.300 waits=0.100",
 		"login LOGIN user=null fail tag=1 plain clear=0 secret=null",
 		"C 2 AUTHENTICATE|login| lit=0",
 		"+ s2c VXNlcm5hbWU6",
 		"+ c2s ***",
 		"+ s2c UGFzc3dvcmQ6",
 		"+ c2s ***",
-		"S 2 NO [AUTHENTICATIONFAILED] Authentication failed. cmd=AUTHENTICATE lat=0.900",
+		"S 2 NO [AUTHENTICATIONFAILED] Authentication failed. cmd=AUTHENTICATE lat=0.900 waits=0.100,0.100",
 		"login LOGIN user=bob@example.org fail tag=2 plain clear=1 secret=null",
 		"C 3 AUTHENTICATE|GSSAPI| lit=0",
 		"+ s2c ",
@@ -472,9 +482,9 @@ static void test_refused_append(void **state)
 		"S a1 NO [TRYCREATE] No such mailbox cmd=APPEND lat=0.400",
 		"C a2 CREATE|Drafts| lit=0",
 		"S a2 OK [null] created cmd=CREATE lat=0.200",
-		"+ s2c Ready for literal data",
 		"C a3 APPEND|Drafts {10}| lit=10",
-		"S a3 OK [APPENDUID 1 2] done cmd=APPEND lat=0.500",
+		"+ s2c Ready for literal data",
+		"S a3 OK [APPENDUID 1 2] done cmd=APPEND lat=0.700 waits=0.100",
 		"C a4 APPEND|Drafts {5+}| lit=5",
 		"S a4 OK [null] done cmd=APPEND lat=0.500",
 		"C a5 LOGIN|alice ***| lit=0",
@@ -515,7 +525,7 @@ static void test_idle_and_owners(void **state)
 		"+ s2c idling",
 		"* EXISTS (a1) 4 EXISTS",
 		"+ c2s DONE",
-		"S a1 OK [null] IDLE terminated cmd=IDLE lat=4.100",
+		"S a1 OK [null] IDLE terminated cmd=IDLE lat=4.100 waits=0.100",
 		"C a2 UID FETCH|1:* (FLAGS)| lit=0",
 		"C a3 LIST|\"\" *| lit=0",
 		"* LIST (a3) LIST (\\HasNoChildren) \"/\" INBOX",
@@ -817,7 +827,7 @@ static void test_mid_stream(void **state)
 		"C a9 IDLE|| lit=0",
 		"+ s2c idling",
 		"+ c2s DONE",
-		"S a9 OK [null] done cmd=IDLE lat=0.300",
+		"S a9 OK [null] done cmd=IDLE lat=0.300 waits=0.100",
 		"end eof cmd=2 ok=2 no=0 bad=0 un=0 b=58/129 w=58/129 gaps=0 dur=600",
 	};
 	struct opts o = { .mid_stream = true, .why = END_EOF };
