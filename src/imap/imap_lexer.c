@@ -68,6 +68,9 @@ struct imap_lexer {
 	uint64_t lit_pos;	/* bytes of cur consumed: received or lost */
 	bool keeping;
 
+	bool at_boundary;	/* nothing fed since imap_lexer_boundary() */
+	bool line_boundary;	/* the line in progress began there */
+
 	/* RESYNC: the candidate line is collected in text. */
 	bool resync_skip;	/* candidate too long: skip to its LF */
 	uint64_t skipped;
@@ -195,6 +198,8 @@ static void lx_make_line(struct imap_lexer *lx, struct imap_line *line,
 	line->bare_lf = lx->bare_lf;
 	line->overlong = lx->overlong;
 	line->damaged = lx->damaged;
+	line->cut = false;
+	line->at_boundary = lx->line_boundary;
 }
 
 /* Hand out the finished logical line p..n and start a new one. */
@@ -535,6 +540,8 @@ static size_t lx_feed_line(struct imap_lexer *lx, const uint8_t *p, size_t n, in
 	if (!lx->started) {
 		lx->started = true;
 		lx->ts_first = ts;
+		if (lx->text.len == 0)
+			lx->line_boundary = lx->at_boundary;
 	}
 	lx->ts_last = ts;
 	if (lf == NULL) {
@@ -583,8 +590,10 @@ static size_t lx_feed_resync(struct imap_lexer *lx, const uint8_t *p, size_t n, 
 		lx->resync_skip = lf == NULL;
 		return part + (lf != NULL);
 	}
-	if (old == 0)
+	if (old == 0) {
 		lx->ts_first = ts;
+		lx->line_boundary = lx->at_boundary;
+	}
 	if (lf == NULL) {
 		if (buf_append(&lx->text, p, n) != 0) {
 			lx->skipped += old + n;
@@ -633,9 +642,36 @@ void imap_lexer_feed(struct imap_lexer *lx, const uint8_t *p, size_t n, int64_t 
 		}
 		/* used == 0 only when the state changed (a zero-length literal
 		 * ended, or resync accepted a line), so this terminates. */
+		if (used != 0)
+			lx->at_boundary = false;
 		p += used;
 		n -= used;
 	}
+}
+
+/* A gap took the end of the logical line in progress: what arrived of it
+ * goes up marked cut, so that a head that says enough ("A1 OK [CAPA") is
+ * still reported. */
+static void lx_emit_cut(struct imap_lexer *lx, int64_t ts)
+{
+	struct imap_line line;
+	size_t n = lx->text.len;
+
+	if (lx->state == LX_LITERAL) {
+		lx->cur->truncated = true;
+		lx->keeping = false;
+		lx->damaged = true;
+	} else if (n > lx->part_start && lx->text.data[n - 1] == '\r') {
+		n--;
+	}
+	if (n == 0 && lx->n_lits == 0)
+		return;
+	lx->ts_last = ts > lx->ts_last ? ts : lx->ts_last;
+	lx_make_line(lx, &line, lx->text.data, n);
+	line.cut = true;
+	if (lx->hooks.line != NULL)
+		lx->hooks.line(lx->hooks.ctx, &line);
+	lx_reset_line(lx);
 }
 
 void imap_lexer_gap(struct imap_lexer *lx, uint64_t nbytes, int64_t ts_us)
@@ -654,14 +690,22 @@ void imap_lexer_gap(struct imap_lexer *lx, uint64_t nbytes, int64_t ts_us)
 		return;
 	}
 	if (lx->state == LX_RESYNC) {
+		/* A candidate that began a segment and already reads as a
+		 * line ("A1 OK [CAPABILITY ...") is a cut line, not noise. */
+		if (!lx->resync_skip && lx->text.len > 0 && lx->line_boundary &&
+		    lx_plausible(lx, lx->text.data, lx->text.len)) {
+			lx_resync_done(lx);
+			lx_emit_cut(lx, ts_us);
+			lx_enter_resync(lx);
+			return;
+		}
 		lx->skipped += lx->text.len;
 		buf_reset(&lx->text);
 		lx->resync_skip = false;
 		return;
 	}
 	if (lx->started || lx->state == LX_LITERAL)
-		lx_notice(lx, "gap of %llu bytes: partial line of %zu bytes dropped",
-			  (unsigned long long)nbytes, lx->text.len);
+		lx_emit_cut(lx, ts_us);
 	lx_enter_resync(lx);
 }
 
@@ -890,6 +934,11 @@ int imap_unquote(struct buf *out, struct buf_slice q)
 		i += 2;
 	}
 	return 0;
+}
+
+void imap_lexer_boundary(struct imap_lexer *lx)
+{
+	lx->at_boundary = true;
 }
 
 uint64_t imap_lexer_literal_left(const struct imap_lexer *lx)

@@ -58,6 +58,12 @@ void imap_session_emit(struct imap_session *s, struct event *ev)
 	ev->session = s->id;
 	ev->client = s->client;
 	ev->server = s->server;
+	/* Events made from a line that a gap cut say so (not the login or
+	 * switch events its completion may bring). */
+	if (s->cur_cut && (ev->type == EV_GREETING || ev->type == EV_COMMAND ||
+			   ev->type == EV_CONTINUATION || ev->type == EV_UNTAGGED ||
+			   ev->type == EV_RESPONSE))
+		ev->truncated = true;
 	if (out->ops != NULL && out->ops->event != NULL)
 		out->ops->event(out->ctx, ev);
 }
@@ -264,6 +270,48 @@ static void line_understood(struct imap_session *s, enum stream_dir d)
 	s->bad_quiet[d] = 0;
 }
 
+/* --- lines a gap cut ---------------------------------------------------- */
+
+/* Does the captured head of a cut client line name its command for sure,
+ * "tag SP name SP"?  A cut right after the name may have cut the name. */
+static bool cut_command_head(const struct imap_line *line)
+{
+	struct imap_command cmd;
+
+	return imap_parse_command(line, &cmd) == 0 && cmd.args_off > 0 &&
+	       line->text.ptr[cmd.args_off - 1] == ' ';
+}
+
+/* And of a server line: "+", or "tag status SP", or "* [n] name SP". */
+static bool cut_response_head(const struct imap_line *line, const struct imap_response *r)
+{
+	size_t end;
+
+	if (r->kind == IMAP_RESP_CONTINUATION)
+		return true;
+	if (r->kind == IMAP_RESP_TAGGED) {
+		end = r->tag.len + 1 + strlen(r->name);
+	} else {
+		end = 2 + strlen(r->name);
+		if (r->has_number) {
+			const uint8_t *sp = memchr(line->text.ptr + 2, ' ', line->text.len - 2);
+
+			end += sp != NULL ? (size_t)(sp - line->text.ptr) - 1 : line->text.len;
+		}
+	}
+	return end < line->text.len && line->text.ptr[end] == ' ';
+}
+
+static void cut_line_dropped(struct imap_session *s, const struct imap_line *line)
+{
+	char q[SESS_NOTICE_MAX];
+
+	imap_session_quote_wire(q, sizeof q, line->text.ptr, line->text.len);
+	imap_session_notice(s, "%s line cut by a gap after %zu bytes, too little to tell "
+			    "what it was: \"%s\"", line->dir == DIR_C2S ? "client" : "server",
+			    line->text.len, q);
+}
+
 /* --- client lines ------------------------------------------------------ */
 
 /* An astring's value (atom, quoted with escapes undone, or a literal kept
@@ -360,6 +408,12 @@ static void c2s_line(struct imap_session *s, const struct imap_line *line)
 	struct imap_command cmd;
 
 	s->partial_tag_len = 0;
+	if (!s->s2c_anchored && s->run.n > 0)
+		imap_resync_confirm(s);	/* the client acted on them */
+	if (line->cut && (s->sasl != NULL || !cut_command_head(line))) {
+		cut_line_dropped(s, line);
+		return;
+	}
 	if (s->sasl != NULL) {
 		imap_cont_client_line(s, line->ts_last_us);
 		imap_auth_sasl_line(s, line);
@@ -571,9 +625,10 @@ static void completion_effects(struct imap_session *s, const struct pending *p,
 		s->idling = false;
 	} else if (name_is(n, "STARTTLS") || name_is(n, "COMPRESS")) {
 		/* switch first, so the held client bytes take the new path */
-		if (ok && name_is(n, "STARTTLS"))
+		/* a cut OK lost the byte where the switch takes effect */
+		if (ok && !s->cur_cut && name_is(n, "STARTTLS"))
 			imap_pipeline_start_tls(s, "starttls", ts);
-		else if (ok)
+		else if (ok && !s->cur_cut)
 			imap_pipeline_start_compress(s, ts);
 		imap_pipeline_hold_end(s, ts);
 	}
@@ -673,14 +728,19 @@ static void s2c_line(struct imap_session *s, const struct imap_line *line)
 		return;
 	parsed = imap_parse_response(line, &r) == 0;
 	if (!s->s2c_anchored) {
-		if (!parsed || !s2c_anchors(s, &r)) {
-			s->skipped_unanchored++;
+		if (!parsed || line->cut || !s2c_anchors(s, &r)) {
+			imap_resync_offer(s, line, parsed);
 			return;
 		}
 		s->s2c_anchored = true;
+		imap_resync_confirm(s);
 		if (s->skipped_unanchored != 0)
 			imap_session_notice(s, "skipped %llu server lines before finding sync",
 					    (unsigned long long)s->skipped_unanchored);
+	}
+	if (line->cut && (!parsed || !cut_response_head(line, &r))) {
+		cut_line_dropped(s, line);
+		return;
 	}
 	if (!parsed) {
 		line_not_understood(s, line);
@@ -688,6 +748,14 @@ static void s2c_line(struct imap_session *s, const struct imap_line *line)
 	}
 	line_understood(s, DIR_S2C);
 	s2c_dispatch(s, line, &r);
+}
+
+void imap_session_s2c_replay(struct imap_session *s, const struct imap_line *line)
+{
+	struct imap_response r;
+
+	if (imap_parse_response(line, &r) == 0)
+		s2c_dispatch(s, line, &r);
 }
 
 /* --- dispatch ------------------------------------------------------------ */
@@ -728,6 +796,7 @@ static void session_line(void *ctx, const struct imap_line *line)
 {
 	struct imap_session *s = ctx;
 	enum stream_dir d = line->dir;
+	bool was_cut;
 
 	imap_bodies_line_done(s, line);
 	s->depth_noticed[d] = false;
@@ -741,12 +810,15 @@ static void session_line(void *ctx, const struct imap_line *line)
 			return;
 		}
 	}
-	if (d == DIR_C2S) {
+	was_cut = s->cur_cut;
+	s->cur_cut = line->cut;
+	if (d == DIR_C2S)
 		c2s_line(s, line);
-		imap_cont_line_done(s);
-	} else {
+	else
 		s2c_line(s, line);
-	}
+	s->cur_cut = was_cut;
+	if (d == DIR_C2S)
+		imap_cont_line_done(s);
 	if (line->text.len > 0)
 		s->seen_line[d] = true;
 }
@@ -768,6 +840,7 @@ static void session_free(struct imap_session *s)
 	buf_free(&s->scratch);
 	buf_free(&s->user);
 	imap_cont_free(s);
+	imap_resync_free(s);
 	free(s->ex[DIR_C2S].items);
 	free(s->ex[DIR_S2C].items);
 	mem_release(s->cfg->budget, sizeof *s);
@@ -793,6 +866,12 @@ static void session_end(void *ctx, enum end_reason why, int64_t ts_us)
 		imap_lexer_finish(s->lx[DIR_S2C]);
 	}
 	imap_cont_line_done(s);	/* "+" lines of a command the capture cut */
+	if (!s->s2c_anchored) {
+		imap_resync_drop(s);
+		if (s->skipped_unanchored != 0)
+			imap_session_notice(s, "skipped %llu server lines: sync never found",
+					    (unsigned long long)s->skipped_unanchored);
+	}
 	if (s->cfg->extract.begin != NULL) {
 		imap_bodies_end_all(s, DIR_C2S, NULL, 0, 0);	/* lines the capture cut */
 		imap_bodies_end_all(s, DIR_S2C, NULL, 0, 0);
@@ -826,8 +905,21 @@ static void session_capped(void *ctx, uint64_t n)
 	s->sum.capped += n;
 }
 
+/* Wire bytes: a chunk of the capture begins here.  Where the bytes go
+ * straight to the lexer, lines that begin at it are marked (imap_resync.c
+ * trusts them more). */
+static void session_feed(void *ctx, enum stream_dir dir, const uint8_t *p, size_t n,
+			 int64_t ts_us)
+{
+	struct imap_session *s = ctx;
+
+	if (n != 0 && !s->path[dir].tls && !s->path[dir].deflate && !s->path[dir].hold)
+		imap_lexer_boundary(s->lx[dir]);
+	imap_pipeline_feed(ctx, dir, p, n, ts_us);
+}
+
 const struct byte_layer_ops imap_session_ops = {
-	.feed = imap_pipeline_feed,
+	.feed = session_feed,
 	.gap = imap_pipeline_gap,
 	.end = session_end,
 	.capped = session_capped,
@@ -886,6 +978,7 @@ struct imap_session *imap_session_new(const struct imap_session_config *cfg,
 	buf_init(&s->scratch, SESS_MAX_MAILBOX, cfg->budget);
 	buf_init(&s->user, SESS_MAX_LOGIN, cfg->budget);
 	buf_init(&s->oc.text, IMAP_MAX_LINE, cfg->budget);
+	buf_init(&s->run.text, IMAP_MAX_LINE, cfg->budget);
 	buf_init(&s->path[DIR_C2S].held, SESS_MAX_HOLD, cfg->budget);
 	buf_init(&s->path[DIR_S2C].held, SESS_MAX_HOLD, cfg->budget);
 	hooks.ctx = s;

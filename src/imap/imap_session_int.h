@@ -100,6 +100,22 @@ struct sess_open_cmd {
 	size_t n_held, cap_held;
 };
 
+/* Picked up mid-stream, server lines before sync are held while they may
+ * be real: a run that begins at a segment boundary, every line of it a
+ * plausible response.  A body line breaks it; the client's next line or
+ * the line that finds sync confirms it. */
+#define SESS_MAX_RUN_LINES 64
+struct sess_run_line {
+	int64_t ts_first, ts_last;
+	size_t off, len;
+};
+
+struct sess_run {
+	struct buf text;		/* the lines' texts, up to IMAP_MAX_LINE */
+	struct sess_run_line *lines;
+	size_t n, cap;
+};
+
 struct pending {
 	uint8_t tag[SESS_MAX_TAG];
 	size_t tag_len;			/* bytes kept in tag */
@@ -143,6 +159,8 @@ struct imap_session {
 	bool s2c_anchored;
 	bool orphan_done;		/* ended an IDLE begun before the capture */
 	uint64_t skipped_unanchored;
+	struct sess_run run;		/* server lines before sync, maybe real */
+	bool cur_cut;			/* the line being handled lost its end */
 	unsigned bad_run[2];		/* unparsable lines in a row */
 	uint64_t bad_quiet[2];		/* of them, not given a notice */
 	uint64_t pend_dropped;		/* commands forgotten at the pending cap */
@@ -208,6 +226,14 @@ void imap_cont_line_done(struct imap_session *s);
 void imap_cont_client_line(struct imap_session *s, int64_t ts);
 void imap_cont_waits_free(struct imap_session *s, struct sess_waits *w);
 void imap_cont_free(struct imap_session *s);
+
+/* imap_resync.c: server lines before sync */
+void imap_resync_offer(struct imap_session *s, const struct imap_line *line, bool parsed);
+void imap_resync_confirm(struct imap_session *s);
+void imap_resync_drop(struct imap_session *s);
+void imap_resync_free(struct imap_session *s);
+/* imap_session.c: a server line handed on as if it had just arrived */
+void imap_session_s2c_replay(struct imap_session *s, const struct imap_line *line);
 
 /* imap_pipeline.c: the byte path */
 void imap_pipeline_feed(void *ctx, enum stream_dir dir, const uint8_t *p, size_t n,

@@ -65,8 +65,8 @@ static void rec_line(void *ctx, const struct imap_line *l)
 	rec_flush_data(r);
 	if (r->bytewise && !r->in_op && r->cur_byte != '\n')
 		r->bad_timing = true;
-	rec_put(r, "L%s%s%s:", l->bare_lf ? "b" : "", l->overlong ? "o" : "",
-		l->damaged ? "d" : "");
+	rec_put(r, "L%s%s%s%s%s:", l->bare_lf ? "b" : "", l->overlong ? "o" : "",
+		l->damaged ? "d" : "", l->cut ? "c" : "", l->at_boundary ? "s" : "");
 	if (l->text.len > 200) {
 		rec_put(r, "[%zu bytes]", l->text.len);
 	} else {
@@ -114,7 +114,7 @@ static void rec_notice(void *ctx, const char *msg)
 
 /* --- cases ---------------------------------------------------------------- */
 
-enum step_op { S_END = 0, S_DATA, S_GAP, S_REFUSE, S_FINISH };
+enum step_op { S_END = 0, S_DATA, S_GAP, S_REFUSE, S_FINISH, S_BOUND };
 
 struct step {
 	enum step_op op;
@@ -128,6 +128,7 @@ struct step {
 #define GAP(n)		{ S_GAP, NULL, 0, (n) }
 #define REFUSE		{ S_REFUSE, NULL, 0, 0 }
 #define FINISH		{ S_FINISH, NULL, 0, 0 }
+#define BOUND		{ S_BOUND, NULL, 0, 0 }	/* a segment starts */
 
 #define MAX_STEPS 8
 
@@ -175,6 +176,8 @@ static void run_case(const struct lcase *c, enum mode m, size_t split_step, size
 			imap_lexer_literal_refused(lx);
 		else if (s->op == S_FINISH)
 			imap_lexer_finish(lx);
+		else if (s->op == S_BOUND)
+			imap_lexer_boundary(lx);
 		else if (m == M_BYTES)
 			for (size_t k = 0; k < step_len(s); k++) {
 				r->cur_byte = p[k];
@@ -284,12 +287,25 @@ static const struct lcase lexer_cases[] = {
 	  "B1\nD6\nLd:A1 APPEND f {10}) <10/6 sT@16 ->\nL:A2 NOOP\n" },
 	{ "gap running past a literal's end resyncs", DIR_S2C, false, 0, {
 		D("* 1 FETCH (BODY[] {10}\r\nabc"), GAP(40), D("lo world\r\n* 2 EXISTS\r\n") },
-	  "B1\nD3\nN:gap of 40 bytes: partial line of 22 bytes dropped\n"
+	  "B1\nD3\nLdc:* 1 FETCH (BODY[] {10} <10/3 sT@22 ->\n"
 	  "N:resynchronised after skipping 10 bytes\nL:* 2 EXISTS\n" },
 	{ "gap in line text: resync on a plausible line", DIR_C2S, false, 0, {
 		D("A1 LOGIN al"), GAP(5), D("ice pw\r\nHello world\r\nFrom: x\r\nA2 NOOP\r\n") },
-	  "N:gap of 5 bytes: partial line of 11 bytes dropped\n"
+	  "Lc:A1 LOGIN al\n"
 	  "N:resynchronised after skipping 30 bytes\nL:A2 NOOP\n" },
+	{ "a cut line's CR is not text", DIR_S2C, false, 0, {
+		D("A1 OK done\r"), GAP(3), D("* 2 EXISTS\r\n") },
+	  "Lc:A1 OK done\nL:* 2 EXISTS\n" },
+	{ "resync candidate at a segment start, cut: handed up", DIR_S2C, true, 0, {
+		BOUND, D("a001 OK [CAPABILITY IMAP4rev1 SASL"), GAP(30), BOUND,
+		D("a002 OK done\r\n") },
+	  "Lcs:a001 OK [CAPABILITY IMAP4rev1 SASL\nLs:a002 OK done\n" },
+	{ "resync candidate mid-segment, cut: skipped", DIR_S2C, true, 0, {
+		D("a001 OK [CAPABILITY IMAP4rev1 SASL"), GAP(30), BOUND, D("a002 OK done\r\n") },
+	  "N:resynchronised after skipping 34 bytes\nLs:a002 OK done\n" },
+	{ "only a line's first byte takes the segment mark", DIR_S2C, false, 0, {
+		D("* 1 EXISTS\r\n* 2 EX"), BOUND, D("ISTS\r\n"), BOUND, D("* 3 EXISTS\r\n* 4 EXISTS\r\n") },
+	  "L:* 1 EXISTS\nL:* 2 EXISTS\nLs:* 3 EXISTS\nL:* 4 EXISTS\n" },
 	{ "mid-stream start inside a literal", DIR_S2C, true, 0, {
 		D("lo world\r\n* BAD\r\nA003 OK\r\n* 3 EXISTS\r\n* 4 FETCH (BODY[] {2}\r\nhi)\r\n") },
 	  "N:resynchronised after skipping 26 bytes\nL:* 3 EXISTS\n"

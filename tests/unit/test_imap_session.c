@@ -841,6 +841,130 @@ static void test_mid_stream(void **state)
 	rec_free(&r);
 }
 
+/* 14.7: server lines that begin a segment before sync are kept once the
+ * client acts on them, or the next line finds sync. */
+static void test_mid_stream_run_kept(void **state)
+{
+	static const struct step steps[] = {
+		S_(1000, "* 2 EXISTS\r\n* 1 RECENT\r\n"),
+		C_(1100, "DONE\r\n"),
+		S_(1200, "11 OK Idle completed\r\n"),
+		C_(1300, "12 NOOP\r\n"),
+		S_(1400, "12 OK\r\n"),
+	};
+	static const char *const want[] = {
+		"start mid=1 tls=0",
+		"* EXISTS (null) 2 EXISTS",
+		"* RECENT (null) 1 RECENT",
+		"+ c2s DONE",
+		"S 11 OK [null] Idle completed cmd=null lat=-1.000",
+		"C 12 NOOP|| lit=0",
+		"S 12 OK [null]  cmd=NOOP lat=0.100",
+		"end eof cmd=1 ok=2 no=0 bad=0 un=2 b=15/53 w=15/53 gaps=0 dur=400",
+	};
+	struct opts o = { .mid_stream = true, .why = END_EOF };
+	struct rec r;
+
+	(void)state;
+	check_script(&r, steps, N(steps), &o, want, N(want));
+	assert_null(strstr(r.all_notices, "skipped"));
+	rec_free(&r);
+}
+
+/* A completion that begins a segment right after the capture starts is
+ * kept though its command was not captured; one in the middle of a
+ * segment, after body text, is not (it may be inside a literal).  Run
+ * whole only: fed byte by byte every byte would begin a segment. */
+static void test_mid_stream_completion_at_segment(void **state)
+{
+	static const struct step kept[] = {
+		S_(1000, "a3 OK Fetch completed\r\n"),
+		C_(1100, "a4 NOOP\r\n"),
+		S_(1200, "a4 OK done\r\n"),
+	};
+	static const char *const want_kept[] = {
+		"start mid=1 tls=0",
+		"S a3 OK [null] Fetch completed cmd=null lat=-1.000",
+		"C a4 NOOP|| lit=0",
+		"S a4 OK [null] done cmd=NOOP lat=0.100",
+		"end eof cmd=1 ok=2 no=0 bad=0 un=0 b=9/35 w=9/35 gaps=0 dur=200",
+	};
+	static const struct step body[] = {
+		S_(1000, "* 9 EXISTS\r\nbody text\r\n)\r\na3 OK Fetch completed\r\n"),
+		S_(1050, "A552 OK FETCH completed\r\nmore body\r\n"),
+		C_(1100, "a4 NOOP\r\n"),
+		S_(1200, "a4 OK done\r\n"),
+	};
+	static const char *const want_body[] = {
+		"start mid=1 tls=0",
+		"C a4 NOOP|| lit=0",
+		"S a4 OK [null] done cmd=NOOP lat=0.100",
+		"end eof cmd=1 ok=1 no=0 bad=0 un=0 b=9/97 w=9/97 gaps=0 dur=200",
+	};
+	struct opts o = { .mid_stream = true, .why = END_EOF };
+	struct rec r;
+
+	(void)state;
+	run(&r, kept, N(kept), &o, false);
+	expect(&r, want_kept, N(want_kept));
+	rec_free(&r);
+	run(&r, body, N(body), &o, false);
+	expect(&r, want_body, N(want_body));
+	assert_non_null(strstr(r.all_notices, "skipped 6 server lines before finding sync"));
+	rec_free(&r);
+}
+
+/* 14.7: a line whose end a gap took is reported with what was captured
+ * when its head says what it was; a completion so cut still completes its
+ * command, and a LOGIN so completed is a login. */
+static void test_cut_lines(void **state)
+{
+	static const struct step steps[] = {
+		S_(1000, "* OK [CAPABILITY IMAP4rev1 LITERAL+] ready\r\n"),
+		C_(2000, "a1 LOGIN alice pw\r\n"),
+		S_(3000, "a1 OK [CAPABILITY IMAP4rev1 SASL-IR LOGIN-REF"),
+		GAP_(3100, DIR_S2C, 200),
+		C_(4000, "a2 APPEND INBOX {20}\r\n"),
+		S_(4100, "+ go\r\n"),
+		C_(4200, "0123456789"),
+		GAP_(4300, DIR_C2S, 30),
+		S_(5000, "a2 OK [APPENDUID 1 2] done\r\n"),
+		C_(5500, "a5 NOOP\r\n"),
+		C_(6000, "a3 NOO"),
+		GAP_(6100, DIR_C2S, 4),
+		C_(7000, "a4 NOOP\r\n"),
+		S_(7100, "a4 O"),
+		GAP_(7200, DIR_S2C, 10),
+		S_(8000, "* 5 EXISTS\r\n"),
+	};
+	static const char *const want[] = {
+		"start mid=0 tls=0",
+		"greeting OK [CAPABILITY IMAP4rev1 LITERAL+] ready",
+		"C a1 LOGIN|alice ***| lit=0",
+		"gap s2c 200 @89",
+		"S a1 OK [null] [CAPABILITY IMAP4rev1 SASL-IR LOGIN-REF cmd=LOGIN lat=1.000 TRUNC",
+		"login LOGIN user=alice ok tag=a1 plain clear=1 secret=null",
+		"gap c2s 30 @51",
+		"C a2 APPEND|INBOX {20}| lit=20 TRUNC",
+		"+ s2c go",
+		"S a2 OK [APPENDUID 1 2] done cmd=APPEND lat=1.000 waits=0.100",
+		"C a5 NOOP|| lit=0",
+		"gap c2s 4 @96",
+		"C a4 NOOP|| lit=0",
+		"gap s2c 10 @327",
+		"* EXISTS (null) 5 EXISTS",
+		"end eof cmd=4 ok=2 no=0 bad=0 un=1 b=75/139 w=75/139 gaps=4 dur=7000",
+	};
+	struct opts o = { .why = END_EOF };
+	struct rec r;
+
+	(void)state;
+	check_script(&r, steps, N(steps), &o, want, N(want));
+	assert_non_null(strstr(r.all_notices, "client line cut by a gap after 6 bytes"));
+	assert_non_null(strstr(r.all_notices, "server line cut by a gap after 4 bytes"));
+	rec_free(&r);
+}
+
 static void test_mid_stream_in_idle(void **state)
 {
 	static const struct step steps[] = {
@@ -1123,6 +1247,9 @@ int main(void)
 		cmocka_unit_test(test_gaps),
 		cmocka_unit_test(test_mid_stream),
 		cmocka_unit_test(test_mid_stream_in_idle),
+		cmocka_unit_test(test_mid_stream_run_kept),
+		cmocka_unit_test(test_mid_stream_completion_at_segment),
+		cmocka_unit_test(test_cut_lines),
 		cmocka_unit_test(test_garbage_lines_rate_limited),
 		cmocka_unit_test(test_not_imap),
 		cmocka_unit_test(test_pending_cap),
