@@ -105,6 +105,15 @@ void imap_lexer_literal_refused(struct imap_lexer *lx);
  * side only, and only before its first byte arrived (the one moment when
  * imap_lexer_literal_refused() applies; it is a no-op otherwise). */
 bool imap_lexer_in_sync_literal(const struct imap_lexer *lx);
+/* Client side, inside a literal of any kind: the server showed that the
+ * literal did not happen (it refused the command, or answered commands sent
+ * after it).  The logical line is finished as it stands (line() is called
+ * with the literal marked truncated) and the bytes consumed as its contents
+ * are read again as lines, stamped when the last of them arrived (up to IMAP_MAX_LINE of them are kept for this;
+ * line() is called for each).  Returns the bytes that could not be read
+ * again (the lexer then resynchronises), 0 if all were.  No-op outside a
+ * client literal.  Must not be called from this lexer's own hooks. */
+uint64_t imap_lexer_literal_abandon(struct imap_lexer *lx);
 /* End of stream: a partial line is reported as a notice and dropped. */
 void imap_lexer_finish(struct imap_lexer *lx);
 /* The next byte fed starts a chunk of the capture (a TCP segment): a line

@@ -31,6 +31,10 @@
 /* Length of a notice message. */
 
 #define LX_NOT_KEPT SIZE_MAX
+/* Client literal bytes kept for a replay (commands hidden behind a bogus
+ * literal fit many times); a copy of kept ones too, since a gap may have
+ * stopped keeping. */
+#define LX_REPLAY_MAX IMAP_MAX_LINE
 
 enum lx_state {
 	LX_LINE,	/* collecting a line part */
@@ -65,6 +69,10 @@ struct imap_lexer {
 	struct imap_literal scratch;	/* a literal past the table's cap */
 	struct imap_literal *cur;	/* the literal being consumed */
 	struct buf kept;
+	/* Client side: the first bytes of a literal not kept, in case the
+	 * server shows it never was one (imap_lexer_literal_abandon). */
+	struct buf replay;
+	bool replay_stop;	/* a hole or the cap: replay holds a prefix */
 	uint64_t lit_pos;	/* bytes of cur consumed: received or lost */
 	bool keeping;
 
@@ -105,6 +113,7 @@ struct imap_lexer *imap_lexer_new(enum stream_dir dir, bool mid_stream,
 		lx->hooks = *hooks;
 	buf_init(&lx->text, IMAP_MAX_LINE + LX_TEXT_SLACK, budget);
 	buf_init(&lx->kept, lx_kept_max(literal_keep), budget);
+	buf_init(&lx->replay, LX_REPLAY_MAX, budget);
 	return lx;
 }
 
@@ -126,6 +135,7 @@ void imap_lexer_free(struct imap_lexer **lxp)
 		return;
 	buf_free(&lx->text);
 	buf_free(&lx->kept);
+	buf_free(&lx->replay);
 	lx_free_lits(lx);
 	mem_release(lx->budget, sizeof *lx);
 	free(lx);
@@ -151,6 +161,8 @@ static void lx_reset_line(struct imap_lexer *lx)
 {
 	lx_shrink(&lx->text);
 	lx_shrink(&lx->kept);
+	lx_shrink(&lx->replay);
+	lx->replay_stop = false;
 	lx->part_start = 0;
 	lx->started = false;
 	lx->bare_lf = lx->overlong = lx->damaged = false;
@@ -445,6 +457,17 @@ static void lx_lit_end(struct imap_lexer *lx)
 	lx->keeping = false;
 }
 
+/* Past the cap (or the budget) the rest is simply not kept: an abandoned
+ * literal then replays what it has and reports the rest lost. */
+static void lx_replay_add(struct imap_lexer *lx, const uint8_t *p, size_t n)
+{
+	size_t room = LX_REPLAY_MAX - lx->replay.len;
+	size_t take = n < room ? n : room;
+
+	if (buf_append(&lx->replay, p, take) != 0 || take < n)
+		lx->replay_stop = true;	/* the rest is replayed as lost */
+}
+
 static size_t lx_feed_literal(struct imap_lexer *lx, const uint8_t *p, size_t n,
 			      int64_t ts)
 {
@@ -457,6 +480,8 @@ static size_t lx_feed_literal(struct imap_lexer *lx, const uint8_t *p, size_t n,
 			lx->hooks.literal_data(lx->hooks.ctx, p, take);
 		if (lx->keeping && buf_append(&lx->kept, p, take) != 0)
 			lx->keeping = false;	/* reserved; cannot happen */
+		if (lx->dir == DIR_C2S && !lx->replay_stop)
+			lx_replay_add(lx, p, take);
 		l->received += take;
 		lx->lit_pos += take;
 		lx->ts_last = ts;
@@ -680,6 +705,7 @@ void imap_lexer_gap(struct imap_lexer *lx, uint64_t nbytes, int64_t ts_us)
 		return;
 	if (lx->state == LX_LITERAL && nbytes <= lx->cur->size - lx->lit_pos) {
 		/* The count absorbs the hole: the literal is short, sync holds. */
+		lx->replay_stop = true;
 		lx->cur->truncated = true;
 		lx->keeping = false;
 		lx->damaged = true;
@@ -722,6 +748,52 @@ void imap_lexer_literal_refused(struct imap_lexer *lx)
 	lx->cur->truncated = true;
 	lx->state = LX_LINE;
 	lx_emit(lx, lx->text.data, lx->text.len);
+}
+
+/* The literal's bytes so far as a new copy (budget-charged); *lost_r is
+ * what of them was not kept.  NULL with *n_r 0 when none were. */
+static uint8_t *lx_literal_copy(struct imap_lexer *lx, size_t *n_r, uint64_t *lost_r)
+{
+	const uint8_t *src = lx->replay.data;
+	size_t n = lx->replay.len;
+	uint8_t *copy;
+
+	*n_r = 0;
+	*lost_r = lx->lit_pos;
+	if (n == 0 || mem_charge(lx->budget, n) != 0)
+		return NULL;
+	if ((copy = malloc(n)) == NULL) {
+		mem_release(lx->budget, n);
+		return NULL;
+	}
+	memcpy(copy, src, n);
+	*n_r = n;
+	*lost_r = lx->lit_pos - n;
+	return copy;
+}
+
+uint64_t imap_lexer_literal_abandon(struct imap_lexer *lx)
+{
+	int64_t ts_us = lx->ts_last;	/* when those bytes came */
+	uint8_t *copy;
+	size_t n;
+	uint64_t lost;
+
+	if (lx->dir != DIR_C2S || lx->state != LX_LITERAL)
+		return 0;
+	copy = lx_literal_copy(lx, &n, &lost);
+	lx->cur->truncated = true;
+	lx->keeping = false;
+	lx->state = LX_LINE;
+	lx_emit(lx, lx->text.data, lx->text.len);
+	if (n != 0)
+		imap_lexer_feed(lx, copy, n, ts_us);
+	if (lost != 0)
+		imap_lexer_gap(lx, lost, ts_us);	/* what was not kept is a hole */
+	if (copy != NULL)
+		mem_release(lx->budget, n);
+	free(copy);
+	return lost;
 }
 
 void imap_lexer_finish(struct imap_lexer *lx)

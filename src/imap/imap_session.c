@@ -644,19 +644,63 @@ static void count_status(struct imap_session *s, const char *status)
 		s->sum.responses_bad++;
 }
 
-/* A tagged NO/BAD for the client line that waits on a synchronising
- * literal: the server refused it, so the literal never comes (APPEND with
- * [TRYCREATE]).  The lexer finishes the line, which reaches c2s_line now,
- * so the command is reported before its response. */
+/* "a12" after "a9": the same prefix and a larger number, as clients count. */
+static bool tag_later(const uint8_t *t0, size_t n0, struct buf_slice t1)
+{
+	size_t d0 = n0, d1 = t1.len;
+	uint64_t v0 = 0, v1 = 0;
+
+	while (d0 > 0 && t0[d0 - 1] >= '0' && t0[d0 - 1] <= '9')
+		d0--;
+	while (d1 > 0 && t1.ptr[d1 - 1] >= '0' && t1.ptr[d1 - 1] <= '9')
+		d1--;
+	if (d0 == n0 || d1 == t1.len || d0 != d1 || memcmp(t0, t1.ptr, d0) != 0 ||
+	    n0 - d0 > 18 || t1.len - d1 > 18)
+		return false;
+	for (size_t i = d0; i < n0; i++)
+		v0 = v0 * 10 + (uint64_t)(t0[i] - '0');
+	for (size_t i = d1; i < t1.len; i++)
+		v1 = v1 * 10 + (uint64_t)(t1.ptr[i] - '0');
+	return v1 > v0;
+}
+
+/* The client line still being read holds a literal, and the server's
+ * tagged answer shows it did not happen that way: a NO/BAD for that very
+ * command, or an answer to a command sent after it (which the literal's
+ * count swallowed).  A synchronising literal refused before its first byte
+ * simply never comes (APPEND with [TRYCREATE]); a literal already consumed
+ * is given up and its bytes are read again as commands, so that a LOGIN
+ * hidden behind "{18446744073709551615+}" is seen.  Either way the client
+ * line reaches c2s_line now, so the command is reported before the
+ * response. */
 static void check_literal_refused(struct imap_session *s, const struct imap_response *r)
 {
 	struct imap_lexer *lx = s->lx[DIR_C2S];
+	uint64_t left, lost;
+	bool own;
 
-	if (name_is(r->name, "OK") || lx == NULL || s->partial_tag_len == 0 ||
-	    !imap_lexer_in_sync_literal(lx) || r->tag.len != s->partial_tag_len ||
-	    memcmp(r->tag.ptr, s->partial_tag, r->tag.len) != 0)
+	if (lx == NULL || s->partial_tag_len == 0)
 		return;
-	imap_lexer_literal_refused(lx);
+	left = imap_lexer_literal_left(lx);
+	if (left == 0 && !imap_lexer_in_sync_literal(lx))
+		return;		/* a "{0}" waiting for "+" is still refusable */
+	own = r->tag.len == s->partial_tag_len && memcmp(r->tag.ptr, s->partial_tag, r->tag.len) == 0;
+	if (own ? name_is(r->name, "OK")
+		: pending_find(s, r->tag) >= 0 || !tag_later(s->partial_tag, s->partial_tag_len, r->tag))
+		return;
+	if (imap_lexer_in_sync_literal(lx)) {
+		imap_lexer_literal_refused(lx);
+		return;
+	}
+	imap_session_notice(s, "the server %s with %llu bytes of the client's literal still to "
+			    "come: it did not happen, what followed it is read as commands",
+			    own ? "refused the command" : "answered a later command",
+			    (unsigned long long)left);
+	s->ex[DIR_C2S].in_lit = false;
+	s->ex[DIR_C2S].left = 0;
+	lost = imap_lexer_literal_abandon(lx);
+	if (lost != 0)
+		imap_bodies_gap(s, DIR_C2S, lost);
 }
 
 static void on_tagged(struct imap_session *s, const struct imap_line *line,

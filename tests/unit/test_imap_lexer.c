@@ -23,6 +23,7 @@ struct rec {
 	uint8_t cur_byte;	/* the byte being fed, in bytewise mode */
 	bool in_op;		/* inside a gap/refuse/finish call */
 	bool bad_timing;	/* a line fired before its last byte */
+	uint64_t abandon_lost;	/* what imap_lexer_literal_abandon returned */
 };
 
 static void rec_put(struct rec *r, const char *fmt, ...)
@@ -114,7 +115,7 @@ static void rec_notice(void *ctx, const char *msg)
 
 /* --- cases ---------------------------------------------------------------- */
 
-enum step_op { S_END = 0, S_DATA, S_GAP, S_REFUSE, S_FINISH, S_BOUND };
+enum step_op { S_END = 0, S_DATA, S_GAP, S_REFUSE, S_FINISH, S_BOUND, S_ABANDON };
 
 struct step {
 	enum step_op op;
@@ -129,6 +130,7 @@ struct step {
 #define REFUSE		{ S_REFUSE, NULL, 0, 0 }
 #define FINISH		{ S_FINISH, NULL, 0, 0 }
 #define BOUND		{ S_BOUND, NULL, 0, 0 }	/* a segment starts */
+#define ABANDON		{ S_ABANDON, NULL, 0, 0 }	/* the literal did not happen */
 
 #define MAX_STEPS 8
 
@@ -178,6 +180,8 @@ static void run_case(const struct lcase *c, enum mode m, size_t split_step, size
 			imap_lexer_finish(lx);
 		else if (s->op == S_BOUND)
 			imap_lexer_boundary(lx);
+		else if (s->op == S_ABANDON)
+			r->abandon_lost = imap_lexer_literal_abandon(lx);
 		else if (m == M_BYTES)
 			for (size_t k = 0; k < step_len(s); k++) {
 				r->cur_byte = p[k];
@@ -293,6 +297,17 @@ static const struct lcase lexer_cases[] = {
 		D("A1 LOGIN al"), GAP(5), D("ice pw\r\nHello world\r\nFrom: x\r\nA2 NOOP\r\n") },
 	  "Lc:A1 LOGIN al\n"
 	  "N:resynchronised after skipping 30 bytes\nL:A2 NOOP\n" },
+	{ "abandoned literal: its bytes are read again as lines", DIR_C2S, false, 0, {
+		D("a1 APPEND x {99999+}\r\na2 NOOP\r\na3 NO"), ABANDON, D("OP\r\n") },
+	  "B1\nD14\nL:a1 APPEND x {99999+} <99999/14 pT@20 ->\nL:a2 NOOP\nL:a3 NOOP\n" },
+	{ "abandoned literal after a hole: the prefix, then resync", DIR_C2S, false, 0, {
+		D("a1 APPEND x {99999}\r\na2 NOOP\r\na3 "), GAP(5), D("x\r\na4 NOOP\r\n"),
+		ABANDON, D("a5 NOOP\r\n") },
+	  "B1\nD24\nLd:a1 APPEND x {99999} <99999/24 sT@19 ->\nL:a2 NOOP\nLc:a3 \n"
+	  "L:a5 NOOP\n" },
+	{ "abandon outside a literal does nothing", DIR_C2S, false, 0, {
+		D("a1 NOOP\r\n"), ABANDON, D("a2 NOOP\r\n") },
+	  "L:a1 NOOP\nL:a2 NOOP\n" },
 	{ "a cut line's CR is not text", DIR_S2C, false, 0, {
 		D("A1 OK done\r"), GAP(3), D("* 2 EXISTS\r\n") },
 	  "Lc:A1 OK done\nL:* 2 EXISTS\n" },
