@@ -2,7 +2,7 @@
  *
  * An event is a plain struct whose slices point into memory owned by the
  * session that made it; it is valid only during the output's event() call.
- * Field names follow the JSON keys of the contract (docs: CONTRACT.md). */
+ * Field names follow the JSON keys of the contract (docs/contract.md). */
 #ifndef IMAPSCOPE_REPORT_EVENT_H
 #define IMAPSCOPE_REPORT_EVENT_H
 
@@ -12,6 +12,7 @@
 
 #include "util/buf.h"
 #include "util/byte_layer.h"
+#include "util/notice.h"
 
 #define EVENT_TYPES(X) \
 	X(EV_SESSION_START, "session_start") \
@@ -24,6 +25,7 @@
 	X(EV_TLS,           "tls") \
 	X(EV_COMPRESS,      "compress") \
 	X(EV_GAP,           "gap") \
+	X(EV_NOTICE,        "notice") \
 	X(EV_SESSION_END,   "session_end")
 
 enum event_type {
@@ -54,6 +56,7 @@ struct session_summary {
 	uint64_t bytes_c2s, bytes_s2c;		/* after decryption/inflation where done */
 	uint64_t wire_bytes_c2s, wire_bytes_s2c; /* TCP payload bytes */
 	uint64_t gaps, gap_bytes;
+	uint64_t retransmitted_bytes;		/* TCP payload seen again, dropped */
 	uint64_t notices;
 	uint64_t literals_fetched, literals_appended;
 	int64_t duration_us;
@@ -139,6 +142,12 @@ struct event {
 			uint64_t bytes;
 			uint64_t offset;		/* stream offset where it starts */
 		} gap;
+		struct {
+			/* kind and numbers; text is one line, wire bytes
+			 * already escaped, without "imapscope: " */
+			struct notice_facts facts;
+			const char *text;
+		} notice;
 		struct {
 			enum end_reason reason;
 			const struct session_summary *summary;

@@ -79,6 +79,7 @@ struct summary {
 	uint64_t logins_ok, logins_fail, logins_unknown;
 	uint64_t bytes_c2s, bytes_s2c, wire_c2s, wire_s2c;
 	uint64_t fetched, appended, gaps, gap_bytes, notices;
+	uint64_t retransmitted;		/* bytes, from the sessions' summaries */
 	uint64_t tls_sessions, tls_decrypted, compressed;
 	struct summary_reason reasons[SUMMARY_REASONS_MAX];
 	size_t n_reasons;

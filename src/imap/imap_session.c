@@ -68,21 +68,52 @@ void imap_session_emit(struct imap_session *s, struct event *ev)
 		out->ops->event(out->ctx, ev);
 }
 
-/* Every notice names its session, so the callee only adds "imapscope: ". */
-void imap_session_notice(struct imap_session *s, const char *fmt, ...)
+static void session_vnotice(struct imap_session *s, const struct notice_facts *f,
+			    const char *fmt, va_list ap) __attribute__((format(printf, 3, 0)));
+
+static void session_vnotice(struct imap_session *s, const struct notice_facts *f,
+			    const char *fmt, va_list ap)
 {
 	char msg[SESS_NOTICE_MAX];
 	int k;
-	va_list ap;
+
+	/* stderr names the session, so the listener only adds "imapscope: " */
+	k = snprintf(msg, sizeof msg, "session %llu: ", (unsigned long long)s->id);
+	vsnprintf(msg + k, sizeof msg - (size_t)k, fmt, ap);
+	imap_session_notice_event(s, s->now, f, msg + k);
+	if (s->cfg->notice != NULL)
+		s->cfg->notice(s->cfg->notice_ctx, s->id, s->now, msg);
+}
+
+void imap_session_notice_event(struct imap_session *s, int64_t ts_us,
+			       const struct notice_facts *f, const char *text)
+{
+	struct event ev = { .type = EV_NOTICE, .ts_us = ts_us };
 
 	s->sum.notices++;
-	if (s->cfg->notice == NULL)
-		return;
-	k = snprintf(msg, sizeof msg, "session %llu: ", (unsigned long long)s->id);
+	ev.u.notice.facts = *f;
+	ev.u.notice.text = text;
+	imap_session_emit(s, &ev);
+}
+
+void imap_session_notice(struct imap_session *s, const char *kind, const char *fmt, ...)
+{
+	struct notice_facts f = NOTICE_KIND(kind);
+	va_list ap;
+
 	va_start(ap, fmt);
-	vsnprintf(msg + k, sizeof msg - (size_t)k, fmt, ap);
+	session_vnotice(s, &f, fmt, ap);
 	va_end(ap);
-	s->cfg->notice(s->cfg->notice_ctx, s->id, s->now, msg);
+}
+
+void imap_session_notice_facts(struct imap_session *s, const struct notice_facts *f,
+			       const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	session_vnotice(s, f, fmt, ap);
+	va_end(ap);
 }
 
 /* Wire bytes for a notice: escaped, cut to SESS_QUOTE_MAX, NUL-terminated. */
@@ -102,11 +133,11 @@ void imap_session_quote_wire(char *dst, size_t cap, const uint8_t *p, size_t n)
 	buf_free(&b);
 }
 
-static void lexer_notice(void *ctx, const char *msg)
+static void lexer_notice(void *ctx, const char *kind, const char *msg)
 {
 	struct imap_session *s = ctx;
 
-	imap_session_notice(s, "%s", msg);
+	imap_session_notice(s, kind, "%s", msg);
 }
 
 static uint64_t literal_total(const struct imap_line *line)
@@ -186,7 +217,7 @@ static void pending_drop_oldest(struct imap_session *s)
 	s->sum.capped++;
 	if (s->pend_dropped++ < SESS_PENDING_DROP_NOTICES) {
 		imap_session_quote_wire(tag, sizeof tag, p->tag, p->tag_len);
-		imap_session_notice(s, "more than %d commands pending: forgot the oldest (%s %s)",
+		imap_session_notice(s, "pending_cap", "more than %d commands pending: forgot the oldest (%s %s)",
 				    IMAP_MAX_PENDING_TAGS, tag, p->name);
 	}
 	if (p->login != NULL)
@@ -205,7 +236,7 @@ static struct pending *pending_add(struct imap_session *s, const struct imap_com
 		pending_drop_oldest(s);
 	if (s->n_pend == s->cap_pend && !pending_grow(s)) {
 		s->sum.capped++;
-		imap_session_notice(s, SESS_WHY_BUDGET ": command not tracked");
+		imap_session_notice(s, "memory", SESS_WHY_BUDGET ": command not tracked");
 		return NULL;
 	}
 	p = &s->pend[s->n_pend++];
@@ -258,13 +289,13 @@ static void line_not_understood(struct imap_session *s, const struct imap_line *
 		return;
 	}
 	imap_session_quote_wire(q, sizeof q, line->text.ptr, line->text.len);
-	imap_session_notice(s, "%s line not understood: \"%s\"", d == DIR_C2S ? "client" : "server", q);
+	imap_session_notice(s, "unparsed_line", "%s line not understood: \"%s\"", d == DIR_C2S ? "client" : "server", q);
 }
 
 static void line_understood(struct imap_session *s, enum stream_dir d)
 {
 	if (s->bad_quiet[d] != 0)
-		imap_session_notice(s, "%llu more %s lines not understood",
+		imap_session_notice(s, "unparsed_line", "%llu more %s lines not understood",
 				    (unsigned long long)s->bad_quiet[d], d == DIR_C2S ? "client" : "server");
 	s->bad_run[d] = 0;
 	s->bad_quiet[d] = 0;
@@ -306,10 +337,14 @@ static void cut_line_dropped(struct imap_session *s, const struct imap_line *lin
 {
 	char q[SESS_NOTICE_MAX];
 
+	struct notice_facts f = NOTICE_KIND("cut_line_dropped");
+
+	f.dir = (int)line->dir;
+	f.bytes = line->text.len;
 	imap_session_quote_wire(q, sizeof q, line->text.ptr, line->text.len);
-	imap_session_notice(s, "%s line cut by a gap after %zu bytes, too little to tell "
-			    "what it was: \"%s\"", line->dir == DIR_C2S ? "client" : "server",
-			    line->text.len, q);
+	imap_session_notice_facts(s, &f, "%s line cut by a gap after %zu bytes, too little to "
+				  "tell what it was: \"%s\"", line->dir == DIR_C2S ? "client" : "server",
+				  line->text.len, q);
 }
 
 /* --- client lines ------------------------------------------------------ */
@@ -676,6 +711,7 @@ static bool tag_later(const uint8_t *t0, size_t n0, struct buf_slice t1)
 static void check_literal_refused(struct imap_session *s, const struct imap_response *r)
 {
 	struct imap_lexer *lx = s->lx[DIR_C2S];
+	struct notice_facts f = NOTICE_KIND("literal_abandoned");
 	uint64_t left, lost;
 	bool own;
 
@@ -692,10 +728,12 @@ static void check_literal_refused(struct imap_session *s, const struct imap_resp
 		imap_lexer_literal_refused(lx);
 		return;
 	}
-	imap_session_notice(s, "the server %s with %llu bytes of the client's literal still to "
-			    "come: it did not happen, what followed it is read as commands",
-			    own ? "refused the command" : "answered a later command",
-			    (unsigned long long)left);
+	f.dir = DIR_C2S;
+	f.bytes = left;
+	imap_session_notice_facts(s, &f, "the server %s with %llu bytes of the client's literal "
+				  "still to come: it did not happen, what followed it is read as "
+				  "commands", own ? "refused the command" : "answered a later command",
+				  (unsigned long long)left);
 	s->ex[DIR_C2S].in_lit = false;
 	s->ex[DIR_C2S].left = 0;
 	lost = imap_lexer_literal_abandon(lx);
@@ -779,7 +817,7 @@ static void s2c_line(struct imap_session *s, const struct imap_line *line)
 		s->s2c_anchored = true;
 		imap_resync_confirm(s);
 		if (s->skipped_unanchored != 0)
-			imap_session_notice(s, "skipped %llu server lines before finding sync",
+			imap_session_notice(s, "unsynchronised", "skipped %llu server lines before finding sync",
 					    (unsigned long long)s->skipped_unanchored);
 	}
 	if (line->cut && (!parsed || !cut_response_head(line, &r))) {
@@ -913,7 +951,7 @@ static void session_end(void *ctx, enum end_reason why, int64_t ts_us)
 	if (!s->s2c_anchored) {
 		imap_resync_drop(s);
 		if (s->skipped_unanchored != 0)
-			imap_session_notice(s, "skipped %llu server lines: sync never found",
+			imap_session_notice(s, "unsynchronised", "skipped %llu server lines: sync never found",
 					    (unsigned long long)s->skipped_unanchored);
 	}
 	if (s->cfg->extract.begin != NULL) {
@@ -924,7 +962,7 @@ static void session_end(void *ctx, enum end_reason why, int64_t ts_us)
 		if (s->pend[i].login != NULL)
 			imap_auth_login_unknown(s, &s->pend[i], ts_us);
 	if (s->pend_dropped > SESS_PENDING_DROP_NOTICES)
-		imap_session_notice(s, "%llu more commands forgotten at the cap of %d pending",
+		imap_session_notice(s, "pending_cap", "%llu more commands forgotten at the cap of %d pending",
 				    (unsigned long long)(s->pend_dropped - SESS_PENDING_DROP_NOTICES),
 				    IMAP_MAX_PENDING_TAGS);
 	/* A FIN or RST is the session's own last packet; a timeout or the end
@@ -942,6 +980,13 @@ static void session_end(void *ctx, enum end_reason why, int64_t ts_us)
 
 /* Gaps that reassembly made at its caps: losses to a cap, as the
  * summary's "capped" counts them. */
+static void session_retransmitted(void *ctx, uint64_t n)
+{
+	struct imap_session *s = ctx;
+
+	s->sum.retransmitted_bytes += n;
+}
+
 static void session_capped(void *ctx, uint64_t n)
 {
 	struct imap_session *s = ctx;
@@ -967,6 +1012,7 @@ const struct byte_layer_ops imap_session_ops = {
 	.gap = imap_pipeline_gap,
 	.end = session_end,
 	.capped = session_capped,
+	.retransmitted = session_retransmitted,
 };
 
 /* The session struct and its two lexers are charged to the budget (their

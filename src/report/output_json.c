@@ -302,6 +302,22 @@ static int json_gap(struct buf *b, const struct event *ev)
 	       LIT(b, ",\"offset\":") | output_append_u64(b, ev->u.gap.offset);
 }
 
+/* dir, offset and bytes are there only when they apply. */
+static int json_notice(struct buf *b, const struct event *ev)
+{
+	const struct notice_facts *f = &ev->u.notice.facts;
+	int rc = LIT(b, ",\"kind\":") | json_cstr(b, f->kind ? f->kind : "other") |
+		 LIT(b, ",\"text\":") | json_cstr(b, ev->u.notice.text);
+
+	if (f->dir == DIR_C2S || f->dir == DIR_S2C)
+		rc |= LIT(b, ",\"dir\":") | json_cstr(b, event_dir_name((enum stream_dir)f->dir));
+	if (f->offset != NOTICE_NONE)
+		rc |= LIT(b, ",\"offset\":") | output_append_u64(b, f->offset);
+	if (f->bytes != NOTICE_NONE)
+		rc |= LIT(b, ",\"bytes\":") | output_append_u64(b, f->bytes);
+	return rc;
+}
+
 static int json_summary(struct buf *b, const struct session_summary *s)
 {
 	if (s == NULL)
@@ -317,6 +333,7 @@ static int json_summary(struct buf *b, const struct session_summary *s)
 	       LIT(b, ",\"wire_bytes_s2c\":") | output_append_u64(b, s->wire_bytes_s2c) |
 	       LIT(b, ",\"gaps\":") | output_append_u64(b, s->gaps) |
 	       LIT(b, ",\"gap_bytes\":") | output_append_u64(b, s->gap_bytes) |
+	       LIT(b, ",\"retransmitted_bytes\":") | output_append_u64(b, s->retransmitted_bytes) |
 	       LIT(b, ",\"notices\":") | output_append_u64(b, s->notices) |
 	       LIT(b, ",\"capped\":") | output_append_u64(b, s->capped) |
 	       LIT(b, ",\"literals_fetched\":") | output_append_u64(b, s->literals_fetched) |
@@ -352,6 +369,7 @@ static const json_body_fn json_bodies[EV_N_TYPES] = {
 	[EV_TLS] = json_tls,
 	[EV_COMPRESS] = json_compress,
 	[EV_GAP] = json_gap,
+	[EV_NOTICE] = json_notice,
 	[EV_SESSION_END] = json_session_end,
 };
 

@@ -454,6 +454,13 @@ static int text_gap(struct output_text *ot, struct buf *b, const struct event *e
 	       output_append_u64(b, ev->u.gap.offset);
 }
 
+/* The notice's own text (made by imapscope, wire bytes already escaped). */
+static int text_notice(struct output_text *ot, struct buf *b, const struct event *ev)
+{
+	return text_color(ot, b, TEXT_COLOR_GAP) | LIT(b, "NOTICE ") |
+	       text_cstr(b, ev->u.notice.text, "");
+}
+
 static const char *text_end_reason(enum end_reason r)
 {
 	switch (r) {
@@ -506,6 +513,7 @@ static const text_body_fn text_bodies[EV_N_TYPES] = {
 	[EV_TLS] = text_tls,
 	[EV_COMPRESS] = text_compress,
 	[EV_GAP] = text_gap,
+	[EV_NOTICE] = text_notice,
 	[EV_SESSION_END] = text_session_end,
 };
 

@@ -146,11 +146,14 @@ int summary_json_session(struct summary *sm, struct buf *b, struct summary_sessi
 		      LIT(b, ",\"wire_bytes_s2c\":") | output_append_u64(b, sum->wire_bytes_s2c) |
 		      LIT(b, ",\"messages_fetched\":") | output_append_u64(b, sum->literals_fetched) |
 		      LIT(b, ",\"messages_appended\":") | output_append_u64(b, sum->literals_appended) |
+		      LIT(b, ",\"retransmitted_bytes\":") |
+		      output_append_u64(b, sum->retransmitted_bytes) |
 		      LIT(b, ",\"notices\":") | output_append_u64(b, sum->notices);
 	else
 		rc |= LIT(b, ",\"bytes_c2s\":null,\"bytes_s2c\":null,\"wire_bytes_c2s\":null,"
 			     "\"wire_bytes_s2c\":null,\"messages_fetched\":null,"
-			     "\"messages_appended\":null,\"notices\":null");
+			     "\"messages_appended\":null,\"retransmitted_bytes\":null,"
+			     "\"notices\":null");
 	return rc | LIT(b, ",\"gaps\":") | output_append_u64(b, s->gaps) |
 	       LIT(b, ",\"gap_bytes\":") | output_append_u64(b, s->gap_bytes) | LIT(b, "}\n");
 }
@@ -190,6 +193,7 @@ static int summary_json_capture_counts(struct buf *b, const struct summary *sm)
 	       LIT(b, ",\"messages_appended\":") | output_append_u64(b, sm->appended) |
 	       LIT(b, ",\"gaps\":") | output_append_u64(b, sm->gaps) |
 	       LIT(b, ",\"gap_bytes\":") | output_append_u64(b, sm->gap_bytes) |
+	       LIT(b, ",\"retransmitted_bytes\":") | output_append_u64(b, sm->retransmitted) |
 	       LIT(b, ",\"notices\":") | output_append_u64(b, sm->notices);
 }
 

@@ -108,7 +108,9 @@ int summary_text_session(struct summary *sm, struct buf *b, struct summary_sessi
 		      LIT(b, ", s2c ") | output_append_u64(b, sum->wire_bytes_s2c) |
 		      LIT(b, ")\n  messages     fetched ") | output_append_u64(b, sum->literals_fetched) |
 		      LIT(b, ", appended ") | output_append_u64(b, sum->literals_appended) |
-		      LIT(b, "\n  notices      ") | output_append_u64(b, sum->notices) | LIT(b, "\n");
+		      LIT(b, "\n  notices      ") | output_append_u64(b, sum->notices) |
+		      LIT(b, "\n  duplicates   ") | output_append_u64(b, sum->retransmitted_bytes) |
+		      LIT(b, " bytes retransmitted\n");
 	rc |= LIT(b, "  gaps         ") | output_append_u64(b, s->gaps) | LIT(b, " (") |
 	      output_append_u64(b, s->gap_bytes) | LIT(b, " bytes)\n");
 	for (i = 0; i < s->cmds.n; i++) {
@@ -157,7 +159,8 @@ static int summary_text_capture_counts(struct summary *sm, struct buf *b)
 	       LIT(b, ", appended ") | output_append_u64(b, sm->appended) |
 	       LIT(b, "\n  gaps         ") | output_append_u64(b, sm->gaps) |
 	       LIT(b, " (") | output_append_u64(b, sm->gap_bytes) |
-	       LIT(b, " bytes); notices ") | output_append_u64(b, sm->notices) | LIT(b, "\n");
+	       LIT(b, " bytes); retransmitted ") | output_append_u64(b, sm->retransmitted) |
+	       LIT(b, " bytes; notices ") | output_append_u64(b, sm->notices) | LIT(b, "\n");
 }
 
 int summary_text_capture(struct summary *sm, struct buf *b)

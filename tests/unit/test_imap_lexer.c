@@ -105,9 +105,11 @@ static void rec_data(void *ctx, const uint8_t *p, size_t n)
 	r->data_pending += n;
 }
 
-static void rec_notice(void *ctx, const char *msg)
+static void rec_notice(void *ctx, const char *kind, const char *msg)
 {
 	struct rec *r = ctx;
+
+	assert_non_null(kind);
 
 	rec_flush_data(r);
 	rec_put(r, "N:%s\n", msg);

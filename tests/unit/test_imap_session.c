@@ -24,6 +24,8 @@ struct rec {
 	size_t notices;
 	char last_notice[EV_TEXT];
 	char all_notices[4 * EV_TEXT];
+	char notice_kinds[EV_TEXT];	/* of the notice events, space separated */
+	size_t notice_events;
 	uint64_t tapped[2];
 	uint64_t tap_gaps;
 	int tap_ends;
@@ -132,6 +134,20 @@ static void rec_event(void *ctx, const struct event *ev)
 	assert_non_null(ev->client);
 	assert_string_equal(ev->client, "192.0.2.1:50000");
 	assert_int_equal(ev->session, 7);
+	if (ev->type == EV_NOTICE) {
+		/* Kept apart from the sequence: each notice is checked by its
+		 * text (rec_notice) and here by its kind. */
+		assert_non_null(ev->u.notice.facts.kind);
+		assert_non_null(ev->u.notice.text);
+		assert_null(strstr(ev->u.notice.text, "session 7:"));
+		r->notice_events++;
+		if (strlen(r->notice_kinds) + strlen(ev->u.notice.facts.kind) + 2 <
+		    sizeof r->notice_kinds) {
+			strcat(r->notice_kinds, ev->u.notice.facts.kind);
+			strcat(r->notice_kinds, " ");
+		}
+		return;
+	}
 	fmt_event(line, sizeof line, ev);
 	if (ev->type == EV_SESSION_END) {
 		r->capped = ev->u.end.summary->capped;
@@ -1046,6 +1062,9 @@ static void test_not_imap(void **state)
 	assert_int_equal(r.notices, 1);
 	assert_string_equal(r.last_notice, "session 7: not IMAP traffic "
 			    "(server's first line: \"SSH-2.0-OpenSSH_9.6\")");
+	/* the notice is an event of the session too, with its kind */
+	assert_int_equal(r.notice_events, 1);
+	assert_string_equal(r.notice_kinds, "not_imap ");
 	assert_int_equal(r.tapped[DIR_S2C], 33);
 	rec_free(&r);
 	check_script(&r, http, N(http), &o, http_want, N(http_want));
