@@ -983,6 +983,61 @@ static void test_cut_lines(void **state)
 	rec_free(&r);
 }
 
+/* A "{0}" waiting for "+" is refused like any synchronising literal. */
+static void test_refused_empty_literal(void **state)
+{
+	static const struct step steps[] = {
+		C_(1000, "a1 APPEND INBOX {0}\r\n"),
+		S_(1100, "a1 NO Can't save a zero byte message\r\n"),
+		C_(1200, "a2 NOOP\r\n"),
+		S_(1300, "a2 OK done\r\n"),
+	};
+	static const char *const want[] = {
+		"start mid=0 tls=0",
+		"C a1 APPEND|INBOX {0}| lit=0",
+		"S a1 NO [null] Can't save a zero byte message cmd=APPEND lat=0.100",
+		"C a2 NOOP|| lit=0",
+		"S a2 OK [null] done cmd=NOOP lat=0.100",
+		"end eof cmd=2 ok=1 no=1 bad=0 un=0 b=30/50 w=30/50 gaps=0 dur=300",
+	};
+	struct opts o = { .why = END_EOF };
+	struct rec r;
+
+	(void)state;
+	check_script(&r, steps, N(steps), &o, want, N(want));
+	rec_free(&r);
+}
+
+/* 15.6: the server refuses a command whose literal announced 2^64-1 bytes:
+ * the literal did not happen, and the commands it swallowed are read. */
+static void test_bogus_literal_abandoned(void **state)
+{
+	static const struct step steps[] = {
+		C_(1000, "a1 APPEND INBOX {18446744073709551615+}\r\na2 LOGIN bob pw\r\n"),
+		S_(1100, "a1 BAD Literal too big\r\na2 OK Logged in\r\n"),
+		C_(1200, "a3 NOOP\r\n"),
+		S_(1300, "a3 OK done\r\n"),
+	};
+	static const char *const want[] = {
+		"start mid=0 tls=0",
+		"C a1 APPEND|INBOX {18446744073709551615+}| lit=18446744073709551615",
+		"C a2 LOGIN|bob ***| lit=0",
+		"S a1 BAD [null] Literal too big cmd=APPEND lat=0.100",
+		"S a2 OK [null] Logged in cmd=LOGIN lat=0.100",
+		"login LOGIN user=bob ok tag=a2 plain clear=1 secret=null",
+		"C a3 NOOP|| lit=0",
+		"S a3 OK [null] done cmd=NOOP lat=0.100",
+		"end eof cmd=3 ok=2 no=0 bad=1 un=0 b=67/53 w=67/53 gaps=0 dur=300",
+	};
+	struct opts o = { .why = END_EOF };
+	struct rec r;
+
+	(void)state;
+	check_script(&r, steps, N(steps), &o, want, N(want));
+	assert_non_null(strstr(r.all_notices, "it did not happen"));
+	rec_free(&r);
+}
+
 static void test_mid_stream_in_idle(void **state)
 {
 	static const struct step steps[] = {
@@ -1272,6 +1327,8 @@ int main(void)
 		cmocka_unit_test(test_mid_stream_run_kept),
 		cmocka_unit_test(test_mid_stream_completion_at_segment),
 		cmocka_unit_test(test_cut_lines),
+		cmocka_unit_test(test_refused_empty_literal),
+		cmocka_unit_test(test_bogus_literal_abandoned),
 		cmocka_unit_test(test_garbage_lines_rate_limited),
 		cmocka_unit_test(test_not_imap),
 		cmocka_unit_test(test_pending_cap),
