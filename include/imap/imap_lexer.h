@@ -54,6 +54,13 @@ struct imap_line {
 	bool bare_lf;		/* some part ended in LF without CR */
 	bool overlong;		/* the text passed IMAP_MAX_LINE and was cut */
 	bool damaged;		/* a gap fell inside it */
+	/* A gap took its end: text and literals are what was captured before
+	 * it (a literal in progress is marked truncated), and the lexer is
+	 * resynchronising.  The caller decides whether the head is worth
+	 * reporting. */
+	bool cut;
+	/* Its first byte was the first of a chunk after imap_lexer_boundary(). */
+	bool at_boundary;
 };
 
 struct imap_lexer_hooks {
@@ -86,8 +93,9 @@ struct imap_lexer *imap_lexer_new(enum stream_dir dir, bool mid_stream,
 /* Consume n bytes; everything is consumed (what is incomplete is kept). */
 void imap_lexer_feed(struct imap_lexer *lx, const uint8_t *p, size_t n, int64_t ts_us);
 /* nbytes of the stream are missing.  Inside a literal the count absorbs
- * them and sync is kept; elsewhere the partial line is dropped and the
- * lexer resynchronises. */
+ * them and sync is kept; elsewhere the partial line is handed out with
+ * line.cut set (line() is called from inside this call) and the lexer
+ * resynchronises. */
 void imap_lexer_gap(struct imap_lexer *lx, uint64_t nbytes, int64_t ts_us);
 /* Client side: the last line ended with a synchronising literal and the
  * server refused it (tagged NO/BAD before "+"), so the literal will never
@@ -98,8 +106,21 @@ void imap_lexer_literal_refused(struct imap_lexer *lx);
  * side only, and only before its first byte arrived (the one moment when
  * imap_lexer_literal_refused() applies; it is a no-op otherwise). */
 bool imap_lexer_in_sync_literal(const struct imap_lexer *lx);
+/* Client side, inside a literal of any kind: the server showed that the
+ * literal did not happen (it refused the command, or answered commands sent
+ * after it).  The logical line is finished as it stands (line() is called
+ * with the literal marked truncated) and the bytes consumed as its contents
+ * are read again as lines, stamped when the last of them arrived (up to IMAP_MAX_LINE of them are kept for this;
+ * line() is called for each).  Returns the bytes that could not be read
+ * again (the lexer then resynchronises), 0 if all were.  No-op outside a
+ * client literal.  Must not be called from this lexer's own hooks. */
+uint64_t imap_lexer_literal_abandon(struct imap_lexer *lx);
 /* End of stream: a partial line is reported as a notice and dropped. */
 void imap_lexer_finish(struct imap_lexer *lx);
+/* The next byte fed starts a chunk of the capture (a TCP segment): a line
+ * that begins there is marked at_boundary, a hint that it really begins a
+ * line when the stream was picked up mid-way. */
+void imap_lexer_boundary(struct imap_lexer *lx);
 /* Bytes of the current literal still to come (0 outside a literal): the
  * caller may feed that many in one piece without looking for line ends. */
 uint64_t imap_lexer_literal_left(const struct imap_lexer *lx);

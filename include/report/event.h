@@ -7,6 +7,7 @@
 #define IMAPSCOPE_REPORT_EVENT_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "util/buf.h"
@@ -77,6 +78,9 @@ struct session_summary {
 struct event {
 	enum event_type type;
 	int64_t ts_us;
+	/* A line event (greeting, command, continuation, untagged, response)
+	 * made from a line whose end a gap cut off: what was captured. */
+	bool truncated;
 	uint64_t session;
 	const char *client;	/* "ip:port", IPv6 as "[addr]:port" */
 	const char *server;
@@ -117,6 +121,10 @@ struct event {
 			struct buf_slice text;
 			struct buf_slice command;	/* matched command name, or null */
 			double latency_ms;		/* < 0: unknown (null) */
+			/* How long the command waited for each "+" it got: a
+			 * synchronising literal's, a SASL challenge, IDLE's. */
+			const int64_t *cont_wait_us;
+			size_t n_cont_waits;
 		} response;
 		struct {
 			/* ts is when the command was sent (inferred: when the

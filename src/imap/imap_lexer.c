@@ -31,6 +31,10 @@
 /* Length of a notice message. */
 
 #define LX_NOT_KEPT SIZE_MAX
+/* Client literal bytes kept for a replay (commands hidden behind a bogus
+ * literal fit many times); a copy of kept ones too, since a gap may have
+ * stopped keeping. */
+#define LX_REPLAY_MAX IMAP_MAX_LINE
 
 enum lx_state {
 	LX_LINE,	/* collecting a line part */
@@ -65,8 +69,15 @@ struct imap_lexer {
 	struct imap_literal scratch;	/* a literal past the table's cap */
 	struct imap_literal *cur;	/* the literal being consumed */
 	struct buf kept;
+	/* Client side: the first bytes of a literal not kept, in case the
+	 * server shows it never was one (imap_lexer_literal_abandon). */
+	struct buf replay;
+	bool replay_stop;	/* a hole or the cap: replay holds a prefix */
 	uint64_t lit_pos;	/* bytes of cur consumed: received or lost */
 	bool keeping;
+
+	bool at_boundary;	/* nothing fed since imap_lexer_boundary() */
+	bool line_boundary;	/* the line in progress began there */
 
 	/* RESYNC: the candidate line is collected in text. */
 	bool resync_skip;	/* candidate too long: skip to its LF */
@@ -103,6 +114,7 @@ struct imap_lexer *imap_lexer_new(enum stream_dir dir, bool mid_stream,
 		lx->hooks = *hooks;
 	buf_init(&lx->text, IMAP_MAX_LINE + LX_TEXT_SLACK, budget);
 	buf_init(&lx->kept, lx_kept_max(literal_keep), budget);
+	buf_init(&lx->replay, LX_REPLAY_MAX, budget);
 	return lx;
 }
 
@@ -124,6 +136,7 @@ void imap_lexer_free(struct imap_lexer **lxp)
 		return;
 	buf_free(&lx->text);
 	buf_free(&lx->kept);
+	buf_free(&lx->replay);
 	lx_free_lits(lx);
 	mem_release(lx->budget, sizeof *lx);
 	free(lx);
@@ -149,6 +162,8 @@ static void lx_reset_line(struct imap_lexer *lx)
 {
 	lx_shrink(&lx->text);
 	lx_shrink(&lx->kept);
+	lx_shrink(&lx->replay);
+	lx->replay_stop = false;
 	lx->part_start = 0;
 	lx->started = false;
 	lx->bare_lf = lx->overlong = lx->damaged = false;
@@ -196,6 +211,8 @@ static void lx_make_line(struct imap_lexer *lx, struct imap_line *line,
 	line->bare_lf = lx->bare_lf;
 	line->overlong = lx->overlong;
 	line->damaged = lx->damaged;
+	line->cut = false;
+	line->at_boundary = lx->line_boundary;
 }
 
 /* Hand out the finished logical line p..n and start a new one. */
@@ -441,6 +458,17 @@ static void lx_lit_end(struct imap_lexer *lx)
 	lx->keeping = false;
 }
 
+/* Past the cap (or the budget) the rest is simply not kept: an abandoned
+ * literal then replays what it has and reports the rest lost. */
+static void lx_replay_add(struct imap_lexer *lx, const uint8_t *p, size_t n)
+{
+	size_t room = LX_REPLAY_MAX - lx->replay.len;
+	size_t take = n < room ? n : room;
+
+	if (buf_append(&lx->replay, p, take) != 0 || take < n)
+		lx->replay_stop = true;	/* the rest is replayed as lost */
+}
+
 static size_t lx_feed_literal(struct imap_lexer *lx, const uint8_t *p, size_t n,
 			      int64_t ts)
 {
@@ -453,6 +481,8 @@ static size_t lx_feed_literal(struct imap_lexer *lx, const uint8_t *p, size_t n,
 			lx->hooks.literal_data(lx->hooks.ctx, p, take);
 		if (lx->keeping && buf_append(&lx->kept, p, take) != 0)
 			lx->keeping = false;	/* reserved; cannot happen */
+		if (lx->dir == DIR_C2S && !lx->replay_stop)
+			lx_replay_add(lx, p, take);
 		l->received += take;
 		lx->lit_pos += take;
 		lx->ts_last = ts;
@@ -536,6 +566,8 @@ static size_t lx_feed_line(struct imap_lexer *lx, const uint8_t *p, size_t n, in
 	if (!lx->started) {
 		lx->started = true;
 		lx->ts_first = ts;
+		if (lx->text.len == 0)
+			lx->line_boundary = lx->at_boundary;
 	}
 	lx->ts_last = ts;
 	if (lf == NULL) {
@@ -584,8 +616,10 @@ static size_t lx_feed_resync(struct imap_lexer *lx, const uint8_t *p, size_t n, 
 		lx->resync_skip = lf == NULL;
 		return part + (lf != NULL);
 	}
-	if (old == 0)
+	if (old == 0) {
 		lx->ts_first = ts;
+		lx->line_boundary = lx->at_boundary;
+	}
 	if (lf == NULL) {
 		if (buf_append(&lx->text, p, n) != 0) {
 			lx->skipped += old + n;
@@ -634,9 +668,36 @@ void imap_lexer_feed(struct imap_lexer *lx, const uint8_t *p, size_t n, int64_t 
 		}
 		/* used == 0 only when the state changed (a zero-length literal
 		 * ended, or resync accepted a line), so this terminates. */
+		if (used != 0)
+			lx->at_boundary = false;
 		p += used;
 		n -= used;
 	}
+}
+
+/* A gap took the end of the logical line in progress: what arrived of it
+ * goes up marked cut, so that a head that says enough ("A1 OK [CAPA") is
+ * still reported. */
+static void lx_emit_cut(struct imap_lexer *lx, int64_t ts)
+{
+	struct imap_line line;
+	size_t n = lx->text.len;
+
+	if (lx->state == LX_LITERAL) {
+		lx->cur->truncated = true;
+		lx->keeping = false;
+		lx->damaged = true;
+	} else if (n > lx->part_start && lx->text.data[n - 1] == '\r') {
+		n--;
+	}
+	if (n == 0 && lx->n_lits == 0)
+		return;
+	lx->ts_last = ts > lx->ts_last ? ts : lx->ts_last;
+	lx_make_line(lx, &line, lx->text.data, n);
+	line.cut = true;
+	if (lx->hooks.line != NULL)
+		lx->hooks.line(lx->hooks.ctx, &line);
+	lx_reset_line(lx);
 }
 
 void imap_lexer_gap(struct imap_lexer *lx, uint64_t nbytes, int64_t ts_us)
@@ -645,6 +706,7 @@ void imap_lexer_gap(struct imap_lexer *lx, uint64_t nbytes, int64_t ts_us)
 		return;
 	if (lx->state == LX_LITERAL && nbytes <= lx->cur->size - lx->lit_pos) {
 		/* The count absorbs the hole: the literal is short, sync holds. */
+		lx->replay_stop = true;
 		lx->cur->truncated = true;
 		lx->keeping = false;
 		lx->damaged = true;
@@ -655,19 +717,23 @@ void imap_lexer_gap(struct imap_lexer *lx, uint64_t nbytes, int64_t ts_us)
 		return;
 	}
 	if (lx->state == LX_RESYNC) {
+		/* A candidate that began a segment and already reads as a
+		 * line ("A1 OK [CAPABILITY ...") is a cut line, not noise. */
+		if (!lx->resync_skip && lx->text.len > 0 && lx->line_boundary &&
+		    lx_plausible(lx, lx->text.data, lx->text.len)) {
+			lx_resync_done(lx);
+			lx_emit_cut(lx, ts_us);
+			lx_enter_resync(lx);
+			return;
+		}
 		lx->skipped += lx->text.len;
 		buf_reset(&lx->text);
 		lx->resync_skip = false;
 		return;
 	}
-	{
-		/* The gap has its own notice; the partial line it cut is part of
-		 * what the resynchronisation notice counts as skipped. */
-		uint64_t cut = lx->started ? lx->text.len : 0;
-
-		lx_enter_resync(lx);
-		lx->skipped = cut;
-	}
+	if (lx->started || lx->state == LX_LITERAL)
+		lx_emit_cut(lx, ts_us);
+	lx_enter_resync(lx);
 }
 
 bool imap_lexer_in_sync_literal(const struct imap_lexer *lx)
@@ -683,6 +749,52 @@ void imap_lexer_literal_refused(struct imap_lexer *lx)
 	lx->cur->truncated = true;
 	lx->state = LX_LINE;
 	lx_emit(lx, lx->text.data, lx->text.len);
+}
+
+/* The literal's bytes so far as a new copy (budget-charged); *lost_r is
+ * what of them was not kept.  NULL with *n_r 0 when none were. */
+static uint8_t *lx_literal_copy(struct imap_lexer *lx, size_t *n_r, uint64_t *lost_r)
+{
+	const uint8_t *src = lx->replay.data;
+	size_t n = lx->replay.len;
+	uint8_t *copy;
+
+	*n_r = 0;
+	*lost_r = lx->lit_pos;
+	if (n == 0 || mem_charge(lx->budget, n) != 0)
+		return NULL;
+	if ((copy = malloc(n)) == NULL) {
+		mem_release(lx->budget, n);
+		return NULL;
+	}
+	memcpy(copy, src, n);
+	*n_r = n;
+	*lost_r = lx->lit_pos - n;
+	return copy;
+}
+
+uint64_t imap_lexer_literal_abandon(struct imap_lexer *lx)
+{
+	int64_t ts_us = lx->ts_last;	/* when those bytes came */
+	uint8_t *copy;
+	size_t n;
+	uint64_t lost;
+
+	if (lx->dir != DIR_C2S || lx->state != LX_LITERAL)
+		return 0;
+	copy = lx_literal_copy(lx, &n, &lost);
+	lx->cur->truncated = true;
+	lx->keeping = false;
+	lx->state = LX_LINE;
+	lx_emit(lx, lx->text.data, lx->text.len);
+	if (n != 0)
+		imap_lexer_feed(lx, copy, n, ts_us);
+	if (lost != 0)
+		imap_lexer_gap(lx, lost, ts_us);	/* what was not kept is a hole */
+	if (copy != NULL)
+		mem_release(lx->budget, n);
+	free(copy);
+	return lost;
 }
 
 void imap_lexer_finish(struct imap_lexer *lx)
@@ -895,6 +1007,11 @@ int imap_unquote(struct buf *out, struct buf_slice q)
 		i += 2;
 	}
 	return 0;
+}
+
+void imap_lexer_boundary(struct imap_lexer *lx)
+{
+	lx->at_boundary = true;
 }
 
 uint64_t imap_lexer_literal_left(const struct imap_lexer *lx)

@@ -58,6 +58,12 @@ void imap_session_emit(struct imap_session *s, struct event *ev)
 	ev->session = s->id;
 	ev->client = s->client;
 	ev->server = s->server;
+	/* Events made from a line that a gap cut say so (not the login or
+	 * switch events its completion may bring). */
+	if (s->cur_cut && (ev->type == EV_GREETING || ev->type == EV_COMMAND ||
+			   ev->type == EV_CONTINUATION || ev->type == EV_UNTAGGED ||
+			   ev->type == EV_RESPONSE))
+		ev->truncated = true;
 	if (out->ops != NULL && out->ops->event != NULL)
 		out->ops->event(out->ctx, ev);
 }
@@ -156,6 +162,7 @@ static void pending_release(struct imap_session *s, struct pending *p)
 	if (s->sasl != NULL && s->sasl == p->login)
 		s->sasl = NULL;
 	imap_auth_attempt_free(p->login);
+	imap_cont_waits_free(s, &p->waits);
 	if (p->arg != NULL)
 		mem_release(s->cfg->budget, p->arg_len);
 	free(p->arg);
@@ -221,7 +228,7 @@ static void pending_drop_oldest(struct imap_session *s)
 
 /* A new entry at the end, or NULL when out of memory. */
 static struct pending *pending_add(struct imap_session *s, const struct imap_command *cmd,
-				   int64_t ts_last)
+				   int64_t ts_sent, int64_t ts_client)
 {
 	struct pending *p;
 
@@ -238,7 +245,8 @@ static struct pending *pending_add(struct imap_session *s, const struct imap_com
 	p->tag_len = cmd->tag.len < SESS_MAX_TAG ? cmd->tag.len : SESS_MAX_TAG;
 	memcpy(p->tag, cmd->tag.ptr, p->tag_len);
 	memcpy(p->name, cmd->name, sizeof p->name);
-	p->ts_last = ts_last;
+	p->ts_sent = ts_sent;
+	p->ts_client = ts_client;
 	return p;
 }
 
@@ -261,7 +269,9 @@ void imap_session_emit_continuation(struct imap_session *s, enum stream_dir dir,
 static void emit_command(struct imap_session *s, const struct imap_line *line,
 			 const struct imap_command *cmd, struct buf_slice secret_raw)
 {
-	struct event ev = { .type = EV_COMMAND, .ts_us = line->ts_last_us };
+	/* When it was sent: a command with synchronising literals is complete
+	 * only after its "+" lines, but it started before them. */
+	struct event ev = { .type = EV_COMMAND, .ts_us = line->ts_first_us };
 
 	ev.u.command.tag = cmd->tag;
 	ev.u.command.name = cslice(cmd->name);
@@ -293,6 +303,52 @@ static void line_understood(struct imap_session *s, enum stream_dir d)
 				    (unsigned long long)s->bad_quiet[d], d == DIR_C2S ? "client" : "server");
 	s->bad_run[d] = 0;
 	s->bad_quiet[d] = 0;
+}
+
+/* --- lines a gap cut ---------------------------------------------------- */
+
+/* Does the captured head of a cut client line name its command for sure,
+ * "tag SP name SP"?  A cut right after the name may have cut the name. */
+static bool cut_command_head(const struct imap_line *line)
+{
+	struct imap_command cmd;
+
+	return imap_parse_command(line, &cmd) == 0 && cmd.args_off > 0 &&
+	       line->text.ptr[cmd.args_off - 1] == ' ';
+}
+
+/* And of a server line: "+", or "tag status SP", or "* [n] name SP". */
+static bool cut_response_head(const struct imap_line *line, const struct imap_response *r)
+{
+	size_t end;
+
+	if (r->kind == IMAP_RESP_CONTINUATION)
+		return true;
+	if (r->kind == IMAP_RESP_TAGGED) {
+		end = r->tag.len + 1 + strlen(r->name);
+	} else {
+		end = 2 + strlen(r->name);
+		if (r->has_number) {
+			const uint8_t *sp = memchr(line->text.ptr + 2, ' ', line->text.len - 2);
+
+			end += sp != NULL ? (size_t)(sp - line->text.ptr) - 1 : line->text.len;
+		}
+	}
+	return end < line->text.len && line->text.ptr[end] == ' ';
+}
+
+static void cut_line_dropped(struct imap_session *s, const struct imap_line *line)
+{
+	char q[SESS_NOTICE_MAX];
+
+	struct notice_facts f = NOTICE_KIND("cut_line_dropped");
+
+	f.dir = (int)line->dir;
+	f.bytes = line->text.len;
+	imap_session_quote_wire(q, sizeof q, line->text.ptr, line->text.len);
+	imap_session_notice_facts(s, &f, "%s line cut by a gap after %zu bytes, too little to "
+				  "tell what it was: \"%s\"", line->dir == DIR_C2S ? "client" : "server",
+				  line->text.len, q);
 }
 
 /* --- client lines ------------------------------------------------------ */
@@ -372,11 +428,12 @@ static void on_command(struct imap_session *s, const struct imap_line *line,
 	else if (name_is(cmd->name, "AUTHENTICATE"))
 		a = imap_auth_authenticate_command(s, line, cmd, &secret);
 	emit_command(s, line, cmd, secret);
-	p = pending_add(s, cmd, line->ts_last_us);
+	p = pending_add(s, cmd, line->ts_first_us, line->ts_last_us);
 	if (p == NULL) {
 		imap_auth_attempt_free(a);
 		return;
 	}
+	imap_cont_command(s, p);
 	p->login = a;
 	if (a != NULL)
 		a->out_of_state = s->state == IMAP_STATE_AUTH || s->state == IMAP_STATE_SELECTED;
@@ -390,7 +447,14 @@ static void c2s_line(struct imap_session *s, const struct imap_line *line)
 	struct imap_command cmd;
 
 	s->partial_tag_len = 0;
+	if (!s->s2c_anchored && s->run.n > 0)
+		imap_resync_confirm(s);	/* the client acted on them */
+	if (line->cut && (s->sasl != NULL || !cut_command_head(line))) {
+		cut_line_dropped(s, line);
+		return;
+	}
 	if (s->sasl != NULL) {
+		imap_cont_client_line(s, line->ts_last_us);
 		imap_auth_sasl_line(s, line);
 		return;
 	}
@@ -422,6 +486,7 @@ static void session_literal_begin(void *ctx, const struct imap_line *partial)
 
 	if (s->cfg->extract.begin != NULL)
 		imap_bodies_literal_begin(s, partial);
+	imap_cont_literal_begin(s, partial);
 	if (partial->dir != DIR_C2S || partial->n_lits != 1 || s->sasl != NULL)
 		return;
 	if (imap_parse_command(partial, &cmd) != 0 || cmd.tag.len > SESS_MAX_TAG) {
@@ -558,7 +623,7 @@ static void on_continuation(struct imap_session *s, const struct imap_line *line
 {
 	if (s->sasl != NULL)
 		imap_sasl_challenge(&s->sasl->sasl, r->text.ptr, r->text.len);
-	imap_session_emit_continuation(s, DIR_S2C, r->text, line->ts_last_us);
+	imap_cont_server(s, line, r->text);
 }
 
 static void set_mailbox(struct imap_session *s, const uint8_t *p, size_t n)
@@ -599,9 +664,10 @@ static void completion_effects(struct imap_session *s, const struct pending *p,
 		s->idling = false;
 	} else if (name_is(n, "STARTTLS") || name_is(n, "COMPRESS")) {
 		/* switch first, so the held client bytes take the new path */
-		if (ok && name_is(n, "STARTTLS"))
+		/* a cut OK lost the byte where the switch takes effect */
+		if (ok && !s->cur_cut && name_is(n, "STARTTLS"))
 			imap_pipeline_start_tls(s, "starttls", ts);
-		else if (ok)
+		else if (ok && !s->cur_cut)
 			imap_pipeline_start_compress(s, ts);
 		imap_pipeline_hold_end(s, ts);
 	}
@@ -617,19 +683,66 @@ static void count_status(struct imap_session *s, const char *status)
 		s->sum.responses_bad++;
 }
 
-/* A tagged NO/BAD for the client line that waits on a synchronising
- * literal: the server refused it, so the literal never comes (APPEND with
- * [TRYCREATE]).  The lexer finishes the line, which reaches c2s_line now,
- * so the command is reported before its response. */
+/* "a12" after "a9": the same prefix and a larger number, as clients count. */
+static bool tag_later(const uint8_t *t0, size_t n0, struct buf_slice t1)
+{
+	size_t d0 = n0, d1 = t1.len;
+	uint64_t v0 = 0, v1 = 0;
+
+	while (d0 > 0 && t0[d0 - 1] >= '0' && t0[d0 - 1] <= '9')
+		d0--;
+	while (d1 > 0 && t1.ptr[d1 - 1] >= '0' && t1.ptr[d1 - 1] <= '9')
+		d1--;
+	if (d0 == n0 || d1 == t1.len || d0 != d1 || memcmp(t0, t1.ptr, d0) != 0 ||
+	    n0 - d0 > 18 || t1.len - d1 > 18)
+		return false;
+	for (size_t i = d0; i < n0; i++)
+		v0 = v0 * 10 + (uint64_t)(t0[i] - '0');
+	for (size_t i = d1; i < t1.len; i++)
+		v1 = v1 * 10 + (uint64_t)(t1.ptr[i] - '0');
+	return v1 > v0;
+}
+
+/* The client line still being read holds a literal, and the server's
+ * tagged answer shows it did not happen that way: a NO/BAD for that very
+ * command, or an answer to a command sent after it (which the literal's
+ * count swallowed).  A synchronising literal refused before its first byte
+ * simply never comes (APPEND with [TRYCREATE]); a literal already consumed
+ * is given up and its bytes are read again as commands, so that a LOGIN
+ * hidden behind "{18446744073709551615+}" is seen.  Either way the client
+ * line reaches c2s_line now, so the command is reported before the
+ * response. */
 static void check_literal_refused(struct imap_session *s, const struct imap_response *r)
 {
 	struct imap_lexer *lx = s->lx[DIR_C2S];
+	struct notice_facts f = NOTICE_KIND("literal_abandoned");
+	uint64_t left, lost;
+	bool own;
 
-	if (name_is(r->name, "OK") || lx == NULL || s->partial_tag_len == 0 ||
-	    !imap_lexer_in_sync_literal(lx) || r->tag.len != s->partial_tag_len ||
-	    memcmp(r->tag.ptr, s->partial_tag, r->tag.len) != 0)
+	if (lx == NULL || s->partial_tag_len == 0)
 		return;
-	imap_lexer_literal_refused(lx);
+	left = imap_lexer_literal_left(lx);
+	if (left == 0 && !imap_lexer_in_sync_literal(lx))
+		return;		/* a "{0}" waiting for "+" is still refusable */
+	own = r->tag.len == s->partial_tag_len && memcmp(r->tag.ptr, s->partial_tag, r->tag.len) == 0;
+	if (own ? name_is(r->name, "OK")
+		: pending_find(s, r->tag) >= 0 || !tag_later(s->partial_tag, s->partial_tag_len, r->tag))
+		return;
+	if (imap_lexer_in_sync_literal(lx)) {
+		imap_lexer_literal_refused(lx);
+		return;
+	}
+	f.dir = DIR_C2S;
+	f.bytes = left;
+	imap_session_notice_facts(s, &f, "the server %s with %llu bytes of the client's literal "
+				  "still to come: it did not happen, what followed it is read as "
+				  "commands", own ? "refused the command" : "answered a later command",
+				  (unsigned long long)left);
+	s->ex[DIR_C2S].in_lit = false;
+	s->ex[DIR_C2S].left = 0;
+	lost = imap_lexer_literal_abandon(lx);
+	if (lost != 0)
+		imap_bodies_gap(s, DIR_C2S, lost);
 }
 
 static void on_tagged(struct imap_session *s, const struct imap_line *line,
@@ -648,10 +761,12 @@ static void on_tagged(struct imap_session *s, const struct imap_line *line,
 	ev.u.response.command = SLICE_NULL;
 	ev.u.response.latency_ms = -1;
 	if (i >= 0) {
-		int64_t d = line->ts_first_us - s->pend[i].ts_last;
+		int64_t d = line->ts_first_us - s->pend[i].ts_sent;
 
 		ev.u.response.command = cslice(s->pend[i].name);
 		ev.u.response.latency_ms = d > 0 ? (double)d / 1000.0 : 0.0;
+		ev.u.response.cont_wait_us = s->pend[i].waits.us;
+		ev.u.response.n_cont_waits = s->pend[i].waits.n;
 	}
 	count_status(s, r->name);
 	imap_session_emit(s, &ev);
@@ -700,14 +815,19 @@ static void s2c_line(struct imap_session *s, const struct imap_line *line)
 		return;
 	parsed = imap_parse_response(line, &r) == 0;
 	if (!s->s2c_anchored) {
-		if (!parsed || !s2c_anchors(s, &r)) {
-			s->skipped_unanchored++;
+		if (!parsed || line->cut || !s2c_anchors(s, &r)) {
+			imap_resync_offer(s, line, parsed);
 			return;
 		}
 		s->s2c_anchored = true;
+		imap_resync_confirm(s);
 		if (s->skipped_unanchored != 0)
 			imap_session_notice(s, "unsynchronised", "skipped %llu server lines before finding sync",
 					    (unsigned long long)s->skipped_unanchored);
+	}
+	if (line->cut && (!parsed || !cut_response_head(line, &r))) {
+		cut_line_dropped(s, line);
+		return;
 	}
 	if (!parsed) {
 		line_not_understood(s, line);
@@ -715,6 +835,14 @@ static void s2c_line(struct imap_session *s, const struct imap_line *line)
 	}
 	line_understood(s, DIR_S2C);
 	s2c_dispatch(s, line, &r);
+}
+
+void imap_session_s2c_replay(struct imap_session *s, const struct imap_line *line)
+{
+	struct imap_response r;
+
+	if (imap_parse_response(line, &r) == 0)
+		s2c_dispatch(s, line, &r);
 }
 
 /* --- dispatch ------------------------------------------------------------ */
@@ -755,6 +883,7 @@ static void session_line(void *ctx, const struct imap_line *line)
 {
 	struct imap_session *s = ctx;
 	enum stream_dir d = line->dir;
+	bool was_cut;
 
 	imap_bodies_line_done(s, line);
 	s->depth_noticed[d] = false;
@@ -768,10 +897,15 @@ static void session_line(void *ctx, const struct imap_line *line)
 			return;
 		}
 	}
+	was_cut = s->cur_cut;
+	s->cur_cut = line->cut;
 	if (d == DIR_C2S)
 		c2s_line(s, line);
 	else
 		s2c_line(s, line);
+	s->cur_cut = was_cut;
+	if (d == DIR_C2S)
+		imap_cont_line_done(s);
 	if (line->text.len > 0)
 		s->seen_line[d] = true;
 }
@@ -792,6 +926,8 @@ static void session_free(struct imap_session *s)
 	buf_free(&s->args);
 	buf_free(&s->scratch);
 	buf_free(&s->user);
+	imap_cont_free(s);
+	imap_resync_free(s);
 	free(s->ex[DIR_C2S].items);
 	free(s->ex[DIR_S2C].items);
 	mem_release(s->cfg->budget, sizeof *s);
@@ -815,6 +951,13 @@ static void session_end(void *ctx, enum end_reason why, int64_t ts_us)
 	if (s->mode == MODE_IMAP) {
 		imap_lexer_finish(s->lx[DIR_C2S]);
 		imap_lexer_finish(s->lx[DIR_S2C]);
+	}
+	imap_cont_line_done(s);	/* "+" lines of a command the capture cut */
+	if (!s->s2c_anchored) {
+		imap_resync_drop(s);
+		if (s->skipped_unanchored != 0)
+			imap_session_notice(s, "unsynchronised", "skipped %llu server lines: sync never found",
+					    (unsigned long long)s->skipped_unanchored);
 	}
 	if (s->cfg->extract.begin != NULL) {
 		imap_bodies_end_all(s, DIR_C2S, NULL, 0, 0);	/* lines the capture cut */
@@ -858,8 +1001,21 @@ static void session_capped(void *ctx, uint64_t n)
 	s->sum.capped += n;
 }
 
+/* Wire bytes: a chunk of the capture begins here.  Where the bytes go
+ * straight to the lexer, lines that begin at it are marked (imap_resync.c
+ * trusts them more). */
+static void session_feed(void *ctx, enum stream_dir dir, const uint8_t *p, size_t n,
+			 int64_t ts_us)
+{
+	struct imap_session *s = ctx;
+
+	if (n != 0 && !s->path[dir].tls && !s->path[dir].deflate && !s->path[dir].hold)
+		imap_lexer_boundary(s->lx[dir]);
+	imap_pipeline_feed(ctx, dir, p, n, ts_us);
+}
+
 const struct byte_layer_ops imap_session_ops = {
-	.feed = imap_pipeline_feed,
+	.feed = session_feed,
 	.gap = imap_pipeline_gap,
 	.end = session_end,
 	.capped = session_capped,
@@ -918,6 +1074,8 @@ struct imap_session *imap_session_new(const struct imap_session_config *cfg,
 	buf_init(&s->args, SESS_MAX_ARGS, cfg->budget);
 	buf_init(&s->scratch, SESS_MAX_MAILBOX, cfg->budget);
 	buf_init(&s->user, SESS_MAX_LOGIN, cfg->budget);
+	buf_init(&s->oc.text, IMAP_MAX_LINE, cfg->budget);
+	buf_init(&s->run.text, IMAP_MAX_LINE, cfg->budget);
 	buf_init(&s->path[DIR_C2S].held, SESS_MAX_HOLD, cfg->budget);
 	buf_init(&s->path[DIR_S2C].held, SESS_MAX_HOLD, cfg->budget);
 	hooks.ctx = s;

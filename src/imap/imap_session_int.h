@@ -75,12 +75,56 @@ struct login_attempt {
 	bool have_user, have_secret;
 };
 
+/* How long a command waited for each "+" (microseconds), charged to the
+ * budget; at most SESS_MAX_CONT_WAITS are timed. */
+#define SESS_MAX_CONT_WAITS IMAP_MAX_LITERALS
+struct sess_waits {
+	int64_t *us;
+	size_t n, cap;
+};
+
+/* A "+" held back until the client line it answers is complete, so that
+ * the command is shown first (its text lives in sess_open_cmd.text). */
+struct sess_held_cont {
+	int64_t ts;
+	size_t off, len;
+};
+
+/* The client's logical line in progress that announced a synchronising
+ * literal: the "+" lines answering it wait here until it is complete. */
+struct sess_open_cmd {
+	bool open;
+	int64_t since;		/* when its part announcing the literal was sent */
+	struct sess_waits waits;
+	struct buf text;
+	struct sess_held_cont *held;
+	size_t n_held, cap_held;
+};
+
+/* Picked up mid-stream, server lines before sync are held while they may
+ * be real: a run that begins at a segment boundary, every line of it a
+ * plausible response.  A body line breaks it; the client's next line or
+ * the line that finds sync confirms it. */
+#define SESS_MAX_RUN_LINES 64
+struct sess_run_line {
+	int64_t ts_first, ts_last;
+	size_t off, len;
+};
+
+struct sess_run {
+	struct buf text;		/* the lines' texts, up to IMAP_MAX_LINE */
+	struct sess_run_line *lines;
+	size_t n, cap;
+};
+
 struct pending {
 	uint8_t tag[SESS_MAX_TAG];
 	size_t tag_len;			/* bytes kept in tag */
 	size_t wire_tag_len;		/* the tag's real length */
 	char name[IMAP_MAX_NAME];
-	int64_t ts_last;		/* last byte of the command */
+	int64_t ts_sent;		/* first byte of the command */
+	int64_t ts_client;		/* the client's last line for it */
+	struct sess_waits waits;	/* for each "+" it got */
 	uint8_t *arg;			/* SELECT/EXAMINE mailbox, or NULL */
 	size_t arg_len;
 	struct login_attempt *login;	/* LOGIN/AUTHENTICATE, or NULL */
@@ -117,6 +161,8 @@ struct imap_session {
 	bool s2c_anchored;
 	bool orphan_done;		/* ended an IDLE begun before the capture */
 	uint64_t skipped_unanchored;
+	struct sess_run run;		/* server lines before sync, maybe real */
+	bool cur_cut;			/* the line being handled lost its end */
 	unsigned bad_run[2];		/* unparsable lines in a row */
 	uint64_t bad_quiet[2];		/* of them, not given a notice */
 	uint64_t pend_dropped;		/* commands forgotten at the pending cap */
@@ -130,6 +176,7 @@ struct imap_session {
 	/* The client line waiting for a synchronising literal's "+". */
 	uint8_t partial_tag[SESS_MAX_TAG];
 	size_t partial_tag_len;
+	struct sess_open_cmd oc;
 
 	struct buf mailbox;
 	bool have_mailbox;
@@ -175,6 +222,24 @@ void imap_session_emit_continuation(struct imap_session *s, enum stream_dir dir,
 				    struct buf_slice text, int64_t ts);
 int imap_session_tok_value(struct buf *out, const struct imap_tok *t);
 bool imap_session_tok_is_string(const struct imap_tok *t);
+
+/* imap_cont.c: "+" lines, their waits, and their place after the command */
+void imap_cont_literal_begin(struct imap_session *s, const struct imap_line *partial);
+void imap_cont_server(struct imap_session *s, const struct imap_line *line,
+		      struct buf_slice text);
+void imap_cont_command(struct imap_session *s, struct pending *p);
+void imap_cont_line_done(struct imap_session *s);
+void imap_cont_client_line(struct imap_session *s, int64_t ts);
+void imap_cont_waits_free(struct imap_session *s, struct sess_waits *w);
+void imap_cont_free(struct imap_session *s);
+
+/* imap_resync.c: server lines before sync */
+void imap_resync_offer(struct imap_session *s, const struct imap_line *line, bool parsed);
+void imap_resync_confirm(struct imap_session *s);
+void imap_resync_drop(struct imap_session *s);
+void imap_resync_free(struct imap_session *s);
+/* imap_session.c: a server line handed on as if it had just arrived */
+void imap_session_s2c_replay(struct imap_session *s, const struct imap_line *line);
 
 /* imap_pipeline.c: the byte path */
 void imap_pipeline_feed(void *ctx, enum stream_dir dir, const uint8_t *p, size_t n,

@@ -173,6 +173,19 @@ static int json_latency(struct buf *b, double ms)
 	return output_append_milli(b, (int64_t)(ms * 1000.0 + 0.5));
 }
 
+/* "continuation_wait_ms":[...], only for a command that got a "+". */
+static int json_cont_waits(struct buf *b, const int64_t *us, size_t n)
+{
+	int rc;
+
+	if (n == 0)
+		return 0;
+	rc = LIT(b, ",\"continuation_wait_ms\":[");
+	for (size_t i = 0; i < n; i++)
+		rc |= (i ? LIT(b, ",") : 0) | output_append_milli(b, us[i]);
+	return rc | LIT(b, "]");
+}
+
 /* ---- one function per event type; each appends ",key":value pairs ---- */
 
 static int json_session_start(struct buf *b, const struct event *ev)
@@ -229,7 +242,8 @@ static int json_response(struct buf *b, const struct event *ev)
 	       LIT(b, ",\"code\":") | json_slice(b, ev->u.response.code) |
 	       LIT(b, ",\"text\":") | json_slice(b, ev->u.response.text) |
 	       LIT(b, ",\"command\":") | json_slice(b, ev->u.response.command) |
-	       LIT(b, ",\"latency_ms\":") | json_latency(b, ev->u.response.latency_ms);
+	       LIT(b, ",\"latency_ms\":") | json_latency(b, ev->u.response.latency_ms) |
+	       json_cont_waits(b, ev->u.response.cont_wait_us, ev->u.response.n_cont_waits);
 }
 
 /* Login rows carry client and server so that --logins lines stand alone. */
@@ -360,6 +374,8 @@ int output_json_append_event(struct buf *b, struct output_time *tc, const struct
 
 	if ((unsigned)ev->type < EV_N_TYPES && json_bodies[ev->type] != NULL)
 		rc |= json_bodies[ev->type](b, ev);
+	if (ev->truncated)
+		rc |= LIT(b, ",\"truncated\":true");
 	return rc | LIT(b, "}\n");
 }
 

@@ -144,20 +144,35 @@ static int text_fixed(struct buf *b, uint64_t x, unsigned decimals)
 /* "0.412 ms", "1.6 ms", "234 ms", "12.3 s": three significant figures are
  * plenty to see which command was slow.  Each form is chosen after
  * rounding, so 99.96 ms reads "100 ms", not "100.0 ms". */
+static int text_ms(struct buf *b, double ms)
+{
+	if ((uint64_t)(ms * 1000 + 0.5) < 1000)
+		return text_fixed(b, (uint64_t)(ms * 1000 + 0.5), 3) | LIT(b, " ms");
+	if ((uint64_t)(ms * 10 + 0.5) < 1000)
+		return text_fixed(b, (uint64_t)(ms * 10 + 0.5), 1) | LIT(b, " ms");
+	if ((uint64_t)(ms + 0.5) < 10000)
+		return text_fixed(b, (uint64_t)(ms + 0.5), 0) | LIT(b, " ms");
+	return text_fixed(b, (uint64_t)(ms / 100 + 0.5), 1) | LIT(b, " s");
+}
+
 static int text_latency(struct buf *b, double ms)
+{
+	if (!(ms >= 0) || ms > 1e12)
+		return 0;
+	return LIT(b, "   (") | text_ms(b, ms) | LIT(b, ")");
+}
+
+/* "   (+ after 2.91 ms)": how long the command waited for each "+". */
+static int text_cont_waits(struct buf *b, const int64_t *us, size_t n)
 {
 	int rc;
 
-	if (!(ms >= 0) || ms > 1e12)
+	if (n == 0)
 		return 0;
-	rc = LIT(b, "   (");
-	if ((uint64_t)(ms * 1000 + 0.5) < 1000)
-		return rc | text_fixed(b, (uint64_t)(ms * 1000 + 0.5), 3) | LIT(b, " ms)");
-	if ((uint64_t)(ms * 10 + 0.5) < 1000)
-		return rc | text_fixed(b, (uint64_t)(ms * 10 + 0.5), 1) | LIT(b, " ms)");
-	if ((uint64_t)(ms + 0.5) < 10000)
-		return rc | text_fixed(b, (uint64_t)(ms + 0.5), 0) | LIT(b, " ms)");
-	return rc | text_fixed(b, (uint64_t)(ms / 100 + 0.5), 1) | LIT(b, " s)");
+	rc = LIT(b, "   (+ after ");
+	for (size_t i = 0; i < n; i++)
+		rc |= (i ? LIT(b, ", ") : 0) | text_ms(b, (double)us[i] / 1000.0);
+	return rc | LIT(b, ")");
 }
 
 /* "1 gap", "2 gaps". */
@@ -407,7 +422,8 @@ static int text_response(struct output_text *ot, struct buf *b, const struct eve
 	return text_color(ot, b, ok ? TEXT_COLOR_S : TEXT_COLOR_BAD) | LIT(b, "S ") |
 	       text_slice(b, ev->u.response.tag) | LIT(b, " ") |
 	       text_slice(b, ev->u.response.status) | text_code(b, ev->u.response.code) |
-	       text_rest(b, ev->u.response.text) | text_latency(b, ev->u.response.latency_ms);
+	       text_rest(b, ev->u.response.text) | text_latency(b, ev->u.response.latency_ms) |
+	       text_cont_waits(b, ev->u.response.cont_wait_us, ev->u.response.n_cont_waits);
 }
 
 static int text_login(struct output_text *ot, struct buf *b, const struct event *ev)
@@ -569,6 +585,8 @@ static void output_text_event(void *ctx, const struct event *ev)
 		rc |= text_bodies[ev->type](ot, b, ev);
 	else
 		rc |= LIT(b, "? unknown event type");
+	if (ev->truncated)
+		rc |= LIT(b, " [truncated]");
 	rc |= text_color(ot, b, TEXT_COLOR_RESET) | LIT(b, "\n");
 	output_sink_end(&ot->sink, rc);
 }

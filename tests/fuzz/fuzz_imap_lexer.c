@@ -170,6 +170,8 @@ static void feed(void *ctx, enum stream_dir dir, const uint8_t *p, size_t n, int
 {
 	struct lx_fuzz *f = ctx;
 
+	if (ts & 1)
+		imap_lexer_boundary(f->lx[dir]);	/* a segment starts */
 	imap_lexer_feed(f->lx[dir], p, n, ts);
 }
 
@@ -189,6 +191,16 @@ static void refuse(void *ctx, enum stream_dir dir)
 	imap_lexer_literal_refused(f->lx[dir]);
 	if (was)
 		FUZZ_CHECK(!imap_lexer_in_sync_literal(f->lx[dir]));
+	/* a literal the server showed did not happen: its bytes are lexed
+	 * again, client side only (a server literal is left alone) */
+	if (dir == DIR_S2C) {
+		uint64_t left = imap_lexer_literal_left(f->lx[dir]);
+
+		FUZZ_CHECK(imap_lexer_literal_abandon(f->lx[dir]) == 0);
+		FUZZ_CHECK(imap_lexer_literal_left(f->lx[dir]) == left);
+	} else {
+		(void)imap_lexer_literal_abandon(f->lx[dir]);
+	}
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

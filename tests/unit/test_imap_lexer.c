@@ -23,6 +23,7 @@ struct rec {
 	uint8_t cur_byte;	/* the byte being fed, in bytewise mode */
 	bool in_op;		/* inside a gap/refuse/finish call */
 	bool bad_timing;	/* a line fired before its last byte */
+	uint64_t abandon_lost;	/* what imap_lexer_literal_abandon returned */
 };
 
 static void rec_put(struct rec *r, const char *fmt, ...)
@@ -65,8 +66,8 @@ static void rec_line(void *ctx, const struct imap_line *l)
 	rec_flush_data(r);
 	if (r->bytewise && !r->in_op && r->cur_byte != '\n')
 		r->bad_timing = true;
-	rec_put(r, "L%s%s%s:", l->bare_lf ? "b" : "", l->overlong ? "o" : "",
-		l->damaged ? "d" : "");
+	rec_put(r, "L%s%s%s%s%s:", l->bare_lf ? "b" : "", l->overlong ? "o" : "",
+		l->damaged ? "d" : "", l->cut ? "c" : "", l->at_boundary ? "s" : "");
 	if (l->text.len > 200) {
 		rec_put(r, "[%zu bytes]", l->text.len);
 	} else {
@@ -116,7 +117,7 @@ static void rec_notice(void *ctx, const char *kind, const char *msg)
 
 /* --- cases ---------------------------------------------------------------- */
 
-enum step_op { S_END = 0, S_DATA, S_GAP, S_REFUSE, S_FINISH };
+enum step_op { S_END = 0, S_DATA, S_GAP, S_REFUSE, S_FINISH, S_BOUND, S_ABANDON };
 
 struct step {
 	enum step_op op;
@@ -130,6 +131,8 @@ struct step {
 #define GAP(n)		{ S_GAP, NULL, 0, (n) }
 #define REFUSE		{ S_REFUSE, NULL, 0, 0 }
 #define FINISH		{ S_FINISH, NULL, 0, 0 }
+#define BOUND		{ S_BOUND, NULL, 0, 0 }	/* a segment starts */
+#define ABANDON		{ S_ABANDON, NULL, 0, 0 }	/* the literal did not happen */
 
 #define MAX_STEPS 8
 
@@ -177,6 +180,10 @@ static void run_case(const struct lcase *c, enum mode m, size_t split_step, size
 			imap_lexer_literal_refused(lx);
 		else if (s->op == S_FINISH)
 			imap_lexer_finish(lx);
+		else if (s->op == S_BOUND)
+			imap_lexer_boundary(lx);
+		else if (s->op == S_ABANDON)
+			r->abandon_lost = imap_lexer_literal_abandon(lx);
 		else if (m == M_BYTES)
 			for (size_t k = 0; k < step_len(s); k++) {
 				r->cur_byte = p[k];
@@ -286,12 +293,36 @@ static const struct lcase lexer_cases[] = {
 	  "B1\nD6\nLd:A1 APPEND f {10}) <10/6 sT@16 ->\nL:A2 NOOP\n" },
 	{ "gap running past a literal's end resyncs", DIR_S2C, false, 0, {
 		D("* 1 FETCH (BODY[] {10}\r\nabc"), GAP(40), D("lo world\r\n* 2 EXISTS\r\n") },
-	  /* the gap has its own notice (the flow's); the 22 bytes of line it
-	   * cut are counted with the 10 skipped after it */
-	  "B1\nD3\nN:resynchronised after skipping 32 bytes\nL:* 2 EXISTS\n" },
+	  "B1\nD3\nLdc:* 1 FETCH (BODY[] {10} <10/3 sT@22 ->\n"
+	  "N:resynchronised after skipping 10 bytes\nL:* 2 EXISTS\n" },
 	{ "gap in line text: resync on a plausible line", DIR_C2S, false, 0, {
 		D("A1 LOGIN al"), GAP(5), D("ice pw\r\nHello world\r\nFrom: x\r\nA2 NOOP\r\n") },
-	  "N:resynchronised after skipping 41 bytes\nL:A2 NOOP\n" },
+	  "Lc:A1 LOGIN al\n"
+	  "N:resynchronised after skipping 30 bytes\nL:A2 NOOP\n" },
+	{ "abandoned literal: its bytes are read again as lines", DIR_C2S, false, 0, {
+		D("a1 APPEND x {99999+}\r\na2 NOOP\r\na3 NO"), ABANDON, D("OP\r\n") },
+	  "B1\nD14\nL:a1 APPEND x {99999+} <99999/14 pT@20 ->\nL:a2 NOOP\nL:a3 NOOP\n" },
+	{ "abandoned literal after a hole: the prefix, then resync", DIR_C2S, false, 0, {
+		D("a1 APPEND x {99999}\r\na2 NOOP\r\na3 "), GAP(5), D("x\r\na4 NOOP\r\n"),
+		ABANDON, D("a5 NOOP\r\n") },
+	  "B1\nD24\nLd:a1 APPEND x {99999} <99999/24 sT@19 ->\nL:a2 NOOP\nLc:a3 \n"
+	  "L:a5 NOOP\n" },
+	{ "abandon outside a literal does nothing", DIR_C2S, false, 0, {
+		D("a1 NOOP\r\n"), ABANDON, D("a2 NOOP\r\n") },
+	  "L:a1 NOOP\nL:a2 NOOP\n" },
+	{ "a cut line's CR is not text", DIR_S2C, false, 0, {
+		D("A1 OK done\r"), GAP(3), D("* 2 EXISTS\r\n") },
+	  "Lc:A1 OK done\nL:* 2 EXISTS\n" },
+	{ "resync candidate at a segment start, cut: handed up", DIR_S2C, true, 0, {
+		BOUND, D("a001 OK [CAPABILITY IMAP4rev1 SASL"), GAP(30), BOUND,
+		D("a002 OK done\r\n") },
+	  "Lcs:a001 OK [CAPABILITY IMAP4rev1 SASL\nLs:a002 OK done\n" },
+	{ "resync candidate mid-segment, cut: skipped", DIR_S2C, true, 0, {
+		D("a001 OK [CAPABILITY IMAP4rev1 SASL"), GAP(30), BOUND, D("a002 OK done\r\n") },
+	  "N:resynchronised after skipping 34 bytes\nLs:a002 OK done\n" },
+	{ "only a line's first byte takes the segment mark", DIR_S2C, false, 0, {
+		D("* 1 EXISTS\r\n* 2 EX"), BOUND, D("ISTS\r\n"), BOUND, D("* 3 EXISTS\r\n* 4 EXISTS\r\n") },
+	  "L:* 1 EXISTS\nL:* 2 EXISTS\nLs:* 3 EXISTS\nL:* 4 EXISTS\n" },
 	{ "mid-stream start inside a literal", DIR_S2C, true, 0, {
 		D("lo world\r\n* BAD\r\nA003 OK\r\n* 3 EXISTS\r\n* 4 FETCH (BODY[] {2}\r\nhi)\r\n") },
 	  "N:resynchronised after skipping 26 bytes\nL:* 3 EXISTS\n"

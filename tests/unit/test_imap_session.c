@@ -114,6 +114,16 @@ static void fmt_event(char *o, size_t cap, const struct event *ev)
 	default:
 		snprintf(o, cap, "?");
 	}
+	if (ev->type == EV_RESPONSE && ev->u.response.n_cont_waits > 0) {
+		size_t k = strlen(o);
+
+		k += (size_t)snprintf(o + k, cap - k, " waits=");
+		for (size_t i = 0; i < ev->u.response.n_cont_waits && k < cap; i++)
+			k += (size_t)snprintf(o + k, cap - k, "%s%.3f", i ? "," : "",
+					      (double)ev->u.response.cont_wait_us[i] / 1000.0);
+	}
+	if (ev->truncated && strlen(o) + 7 < cap)
+		strcat(o, " TRUNC");
 }
 
 static void rec_event(void *ctx, const struct event *ev)
@@ -322,10 +332,10 @@ static void test_login_literals(void **state)
 	static const char *const want[] = {
 		"start mid=0 tls=0",
 		"greeting OK [CAPABILITY IMAP4rev1 LITERAL+] ready",
-		"+ s2c go ahead",
-		"+ s2c go ahead",
 		"C a1 LOGIN|{5} ***| lit=11",
-		"S a1 OK [CAPABILITY IMAP4rev1] Logged in cmd=LOGIN lat=1.500",
+		"+ s2c go ahead",
+		"+ s2c go ahead",
+		"S a1 OK [CAPABILITY IMAP4rev1] Logged in cmd=LOGIN lat=5.500 waits=1.000,1.000",
 		"login LOGIN user=alice ok tag=a1 plain clear=1 secret=null",
 		"C a2 SELECT|\"IN\\\"BOX\"| lit=0",
 		"* EXISTS (a2) 3 EXISTS",
@@ -396,7 +406,7 @@ static void test_authenticate_plain(void **state)
 		"C A2 AUTHENTICATE|PLAIN| lit=0",
 		"+ s2c ",
 		"+ c2s ***",
-		"S A2 OK [CAPABILITY IMAP4rev1] done cmd=AUTHENTICATE lat=1.200",
+		"S A2 OK [CAPABILITY IMAP4rev1] done cmd=AUTHENTICATE lat=1.200 waits=0.100",
 		"login PLAIN user=alice ok tag=A2 plain clear=1 secret=null",
 		"C A3 CAPABILITY|| lit=0",
 		"* CAPABILITY (A3) CAPABILITY IMAP4rev1",
@@ -437,14 +447,14 @@ static void test_authenticate_cancel_and_login_mech(void **state)
 		"C 1 AUTHENTICATE|LOGIN| lit=0",
 		"+ s2c VXNlcm5hbWU6",
 		"+ c2s *",
-		"S 1 BAD [null] Authentication cancelled cmd=AUTHENTICATE lat=0.300",
+		"S 1 BAD [null] Authentication cancelled cmd=AUTHENTICATE lat=0.300 waits=0.100",
 		"login LOGIN user=null aborted tag=1 plain clear=0 secret=null",
 		"C 2 AUTHENTICATE|login| lit=0",
 		"+ s2c VXNlcm5hbWU6",
 		"+ c2s ***",
 		"+ s2c UGFzc3dvcmQ6",
 		"+ c2s ***",
-		"S 2 NO [AUTHENTICATIONFAILED] Authentication failed. cmd=AUTHENTICATE lat=0.900",
+		"S 2 NO [AUTHENTICATIONFAILED] Authentication failed. cmd=AUTHENTICATE lat=0.900 waits=0.100,0.100",
 		"login LOGIN user=bob@example.org fail tag=2 plain clear=1 secret=null",
 		"C 3 AUTHENTICATE|GSSAPI| lit=0",
 		"+ s2c ",
@@ -488,9 +498,9 @@ static void test_refused_append(void **state)
 		"S a1 NO [TRYCREATE] No such mailbox cmd=APPEND lat=0.400",
 		"C a2 CREATE|Drafts| lit=0",
 		"S a2 OK [null] created cmd=CREATE lat=0.200",
-		"+ s2c Ready for literal data",
 		"C a3 APPEND|Drafts {10}| lit=10",
-		"S a3 OK [APPENDUID 1 2] done cmd=APPEND lat=0.500",
+		"+ s2c Ready for literal data",
+		"S a3 OK [APPENDUID 1 2] done cmd=APPEND lat=0.700 waits=0.100",
 		"C a4 APPEND|Drafts {5+}| lit=5",
 		"S a4 OK [null] done cmd=APPEND lat=0.500",
 		"C a5 LOGIN|alice ***| lit=0",
@@ -531,7 +541,7 @@ static void test_idle_and_owners(void **state)
 		"+ s2c idling",
 		"* EXISTS (a1) 4 EXISTS",
 		"+ c2s DONE",
-		"S a1 OK [null] IDLE terminated cmd=IDLE lat=4.100",
+		"S a1 OK [null] IDLE terminated cmd=IDLE lat=4.100 waits=0.100",
 		"C a2 UID FETCH|1:* (FLAGS)| lit=0",
 		"C a3 LIST|\"\" *| lit=0",
 		"* LIST (a3) LIST (\\HasNoChildren) \"/\" INBOX",
@@ -834,7 +844,7 @@ static void test_mid_stream(void **state)
 		"C a9 IDLE|| lit=0",
 		"+ s2c idling",
 		"+ c2s DONE",
-		"S a9 OK [null] done cmd=IDLE lat=0.300",
+		"S a9 OK [null] done cmd=IDLE lat=0.300 waits=0.100",
 		"login null user=null ok tag=a9 plain clear=0 secret=null",	/* inferred */
 		"end eof cmd=2 ok=2 no=0 bad=0 un=0 b=58/129 w=58/129 gaps=0 dur=600",
 	};
@@ -846,6 +856,185 @@ static void test_mid_stream(void **state)
 	assert_non_null(strstr(r.all_notices,
 			       "session 7: skipped 3 server lines before finding sync\n"));
 	assert_null(strstr(r.all_notices, "not understood"));
+	rec_free(&r);
+}
+
+/* 14.7: server lines that begin a segment before sync are kept once the
+ * client acts on them, or the next line finds sync. */
+static void test_mid_stream_run_kept(void **state)
+{
+	static const struct step steps[] = {
+		S_(1000, "* 2 EXISTS\r\n* 1 RECENT\r\n"),
+		C_(1100, "DONE\r\n"),
+		S_(1200, "11 OK Idle completed\r\n"),
+		C_(1300, "12 NOOP\r\n"),
+		S_(1400, "12 OK\r\n"),
+	};
+	static const char *const want[] = {
+		"start mid=1 tls=0",
+		"* EXISTS (null) 2 EXISTS",
+		"* RECENT (null) 1 RECENT",
+		"+ c2s DONE",
+		"S 11 OK [null] Idle completed cmd=null lat=-1.000",
+		"C 12 NOOP|| lit=0",
+		"S 12 OK [null]  cmd=NOOP lat=0.100",
+		"end eof cmd=1 ok=2 no=0 bad=0 un=2 b=15/53 w=15/53 gaps=0 dur=400",
+	};
+	struct opts o = { .mid_stream = true, .why = END_EOF };
+	struct rec r;
+
+	(void)state;
+	check_script(&r, steps, N(steps), &o, want, N(want));
+	assert_null(strstr(r.all_notices, "skipped"));
+	rec_free(&r);
+}
+
+/* A completion that begins a segment right after the capture starts is
+ * kept though its command was not captured; one in the middle of a
+ * segment, after body text, is not (it may be inside a literal).  Run
+ * whole only: fed byte by byte every byte would begin a segment. */
+static void test_mid_stream_completion_at_segment(void **state)
+{
+	static const struct step kept[] = {
+		S_(1000, "a3 OK Fetch completed\r\n"),
+		C_(1100, "a4 NOOP\r\n"),
+		S_(1200, "a4 OK done\r\n"),
+	};
+	static const char *const want_kept[] = {
+		"start mid=1 tls=0",
+		"S a3 OK [null] Fetch completed cmd=null lat=-1.000",
+		"C a4 NOOP|| lit=0",
+		"S a4 OK [null] done cmd=NOOP lat=0.100",
+		"end eof cmd=1 ok=2 no=0 bad=0 un=0 b=9/35 w=9/35 gaps=0 dur=200",
+	};
+	static const struct step body[] = {
+		S_(1000, "* 9 EXISTS\r\nbody text\r\n)\r\na3 OK Fetch completed\r\n"),
+		S_(1050, "A552 OK FETCH completed\r\nmore body\r\n"),
+		C_(1100, "a4 NOOP\r\n"),
+		S_(1200, "a4 OK done\r\n"),
+	};
+	static const char *const want_body[] = {
+		"start mid=1 tls=0",
+		"C a4 NOOP|| lit=0",
+		"S a4 OK [null] done cmd=NOOP lat=0.100",
+		"end eof cmd=1 ok=1 no=0 bad=0 un=0 b=9/97 w=9/97 gaps=0 dur=200",
+	};
+	struct opts o = { .mid_stream = true, .why = END_EOF };
+	struct rec r;
+
+	(void)state;
+	run(&r, kept, N(kept), &o, false);
+	expect(&r, want_kept, N(want_kept));
+	rec_free(&r);
+	run(&r, body, N(body), &o, false);
+	expect(&r, want_body, N(want_body));
+	assert_non_null(strstr(r.all_notices, "skipped 6 server lines before finding sync"));
+	rec_free(&r);
+}
+
+/* 14.7: a line whose end a gap took is reported with what was captured
+ * when its head says what it was; a completion so cut still completes its
+ * command, and a LOGIN so completed is a login. */
+static void test_cut_lines(void **state)
+{
+	static const struct step steps[] = {
+		S_(1000, "* OK [CAPABILITY IMAP4rev1 LITERAL+] ready\r\n"),
+		C_(2000, "a1 LOGIN alice pw\r\n"),
+		S_(3000, "a1 OK [CAPABILITY IMAP4rev1 SASL-IR LOGIN-REF"),
+		GAP_(3100, DIR_S2C, 200),
+		C_(4000, "a2 APPEND INBOX {20}\r\n"),
+		S_(4100, "+ go\r\n"),
+		C_(4200, "0123456789"),
+		GAP_(4300, DIR_C2S, 30),
+		S_(5000, "a2 OK [APPENDUID 1 2] done\r\n"),
+		C_(5500, "a5 NOOP\r\n"),
+		C_(6000, "a3 NOO"),
+		GAP_(6100, DIR_C2S, 4),
+		C_(7000, "a4 NOOP\r\n"),
+		S_(7100, "a4 O"),
+		GAP_(7200, DIR_S2C, 10),
+		S_(8000, "* 5 EXISTS\r\n"),
+	};
+	static const char *const want[] = {
+		"start mid=0 tls=0",
+		"greeting OK [CAPABILITY IMAP4rev1 LITERAL+] ready",
+		"C a1 LOGIN|alice ***| lit=0",
+		"gap s2c 200 @89",
+		"S a1 OK [null] [CAPABILITY IMAP4rev1 SASL-IR LOGIN-REF cmd=LOGIN lat=1.000 TRUNC",
+		"login LOGIN user=alice ok tag=a1 plain clear=1 secret=null",
+		"gap c2s 30 @51",
+		"C a2 APPEND|INBOX {20}| lit=20 TRUNC",
+		"+ s2c go",
+		"S a2 OK [APPENDUID 1 2] done cmd=APPEND lat=1.000 waits=0.100",
+		"C a5 NOOP|| lit=0",
+		"gap c2s 4 @96",
+		"C a4 NOOP|| lit=0",
+		"gap s2c 10 @327",
+		"* EXISTS (null) 5 EXISTS",
+		"end eof cmd=4 ok=2 no=0 bad=0 un=1 b=75/139 w=75/139 gaps=4 dur=7000",
+	};
+	struct opts o = { .why = END_EOF };
+	struct rec r;
+
+	(void)state;
+	check_script(&r, steps, N(steps), &o, want, N(want));
+	assert_non_null(strstr(r.all_notices, "client line cut by a gap after 6 bytes"));
+	assert_non_null(strstr(r.all_notices, "server line cut by a gap after 4 bytes"));
+	rec_free(&r);
+}
+
+/* A "{0}" waiting for "+" is refused like any synchronising literal. */
+static void test_refused_empty_literal(void **state)
+{
+	static const struct step steps[] = {
+		C_(1000, "a1 APPEND INBOX {0}\r\n"),
+		S_(1100, "a1 NO Can't save a zero byte message\r\n"),
+		C_(1200, "a2 NOOP\r\n"),
+		S_(1300, "a2 OK done\r\n"),
+	};
+	static const char *const want[] = {
+		"start mid=0 tls=0",
+		"C a1 APPEND|INBOX {0}| lit=0",
+		"S a1 NO [null] Can't save a zero byte message cmd=APPEND lat=0.100",
+		"C a2 NOOP|| lit=0",
+		"S a2 OK [null] done cmd=NOOP lat=0.100",
+		"end eof cmd=2 ok=1 no=1 bad=0 un=0 b=30/50 w=30/50 gaps=0 dur=300",
+	};
+	struct opts o = { .why = END_EOF };
+	struct rec r;
+
+	(void)state;
+	check_script(&r, steps, N(steps), &o, want, N(want));
+	rec_free(&r);
+}
+
+/* 15.6: the server refuses a command whose literal announced 2^64-1 bytes:
+ * the literal did not happen, and the commands it swallowed are read. */
+static void test_bogus_literal_abandoned(void **state)
+{
+	static const struct step steps[] = {
+		C_(1000, "a1 APPEND INBOX {18446744073709551615+}\r\na2 LOGIN bob pw\r\n"),
+		S_(1100, "a1 BAD Literal too big\r\na2 OK Logged in\r\n"),
+		C_(1200, "a3 NOOP\r\n"),
+		S_(1300, "a3 OK done\r\n"),
+	};
+	static const char *const want[] = {
+		"start mid=0 tls=0",
+		"C a1 APPEND|INBOX {18446744073709551615+}| lit=18446744073709551615",
+		"C a2 LOGIN|bob ***| lit=0",
+		"S a1 BAD [null] Literal too big cmd=APPEND lat=0.100",
+		"S a2 OK [null] Logged in cmd=LOGIN lat=0.100",
+		"login LOGIN user=bob ok tag=a2 plain clear=1 secret=null",
+		"C a3 NOOP|| lit=0",
+		"S a3 OK [null] done cmd=NOOP lat=0.100",
+		"end eof cmd=3 ok=2 no=0 bad=1 un=0 b=67/53 w=67/53 gaps=0 dur=300",
+	};
+	struct opts o = { .why = END_EOF };
+	struct rec r;
+
+	(void)state;
+	check_script(&r, steps, N(steps), &o, want, N(want));
+	assert_non_null(strstr(r.all_notices, "it did not happen"));
 	rec_free(&r);
 }
 
@@ -1135,6 +1324,11 @@ int main(void)
 		cmocka_unit_test(test_gaps),
 		cmocka_unit_test(test_mid_stream),
 		cmocka_unit_test(test_mid_stream_in_idle),
+		cmocka_unit_test(test_mid_stream_run_kept),
+		cmocka_unit_test(test_mid_stream_completion_at_segment),
+		cmocka_unit_test(test_cut_lines),
+		cmocka_unit_test(test_refused_empty_literal),
+		cmocka_unit_test(test_bogus_literal_abandoned),
 		cmocka_unit_test(test_garbage_lines_rate_limited),
 		cmocka_unit_test(test_not_imap),
 		cmocka_unit_test(test_pending_cap),
