@@ -2,7 +2,7 @@
  *
  * An event is a plain struct whose slices point into memory owned by the
  * session that made it; it is valid only during the output's event() call.
- * Field names follow the JSON keys of the contract (docs: CONTRACT.md). */
+ * Field names follow the JSON keys of the contract (docs/contract.md). */
 #ifndef IMAPSCOPE_REPORT_EVENT_H
 #define IMAPSCOPE_REPORT_EVENT_H
 
