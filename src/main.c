@@ -104,7 +104,7 @@ static void usage(FILE *fp)
 {
 	fputs(
 "usage: imapscope [OPTIONS] -r FILE [-r FILE ...] [BPF-FILTER]\n"
-"       imapscope [OPTIONS] FILE [FILE ...]\n"
+"       imapscope [OPTIONS] FILE [FILE ...] [BPF-FILTER]\n"
 "       imapscope [OPTIONS] -i IFACE [BPF-FILTER]\n"
 "\n"
 "Dissects IMAP traffic in packet captures (pcap, pcapng; '-' is stdin) or on a\n"
