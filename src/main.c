@@ -534,6 +534,20 @@ static void run_notice(void *ctx, uint64_t session, int64_t ts_us, const char *m
 		fprintf(stderr, "imapscope: %s\n", msg);
 }
 
+/* A notice of the flow layer: the stderr line, and for a session an event
+ * of its timeline.  The text of the event leaves out the "session N: " that
+ * the stderr line needs. */
+static void run_flow_notice(void *ctx, uint64_t session, void *sctx, int64_t ts_us,
+			    const struct notice_facts *f, const char *msg)
+{
+	const char *colon = strncmp(msg, "session ", 8) == 0 ? strstr(msg, ": ") : NULL;
+
+	run_notice(ctx, session, ts_us, msg);
+	/* Every gap is already a gap event of the session's timeline. */
+	if (sctx != NULL && strcmp(f->kind, "gap") != 0)
+		imap_session_notice_event(sctx, ts_us, f, colon != NULL ? colon + 2 : msg);
+}
+
 static void keylog_notice(void *ctx, const char *msg)
 {
 	run_notice(ctx, 0, 0, msg);
@@ -861,7 +875,7 @@ static int run_inputs(struct run *r)
 	const struct options *o = r->opt;
 	struct flow_hooks hooks = {
 		.ctx = r, .classify = run_classify, .open = run_open,
-		.ops = &imap_session_ops, .notice = run_notice,
+		.ops = &imap_session_ops, .notice = run_flow_notice,
 	};
 	int status = EXIT_OK;
 	size_t i;

@@ -20,6 +20,7 @@
 
 #include "util/buf.h"
 #include "util/byte_layer.h"
+#include "util/notice.h"
 
 #define IMAP_MAX_LINE            (64 * 1024)	/* text of one logical line */
 #define IMAP_MAX_LITERALS        256		/* literals tracked per line */
@@ -69,7 +70,7 @@ struct imap_lexer_hooks {
 	 * whole line without its end.  NULL: imap_line_plausible() is used. */
 	bool (*plausible)(void *ctx, enum stream_dir dir, const uint8_t *p, size_t n);
 	/* A one-line notice (text is not NUL-terminated wire data: escape). */
-	void (*notice)(void *ctx, const char *msg);
+	notice_fn *notice;
 	/* Hooks must not call back into the lexer that called them (calling
 	 * the other direction's lexer is fine). */
 };

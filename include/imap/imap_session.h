@@ -90,6 +90,13 @@ struct imap_session *imap_session_new(const struct imap_session_config *cfg,
  * session_end and frees the session. */
 extern const struct byte_layer_ops imap_session_ops;
 
+/* A notice of a layer below (the flow table) about this session: an event
+ * of its timeline, counted in its summary.  text is one line without the
+ * "session N: " that stderr needs; f and text are valid during the call.
+ * stderr is the caller's business. */
+void imap_session_notice_event(struct imap_session *s, int64_t ts_us,
+			       const struct notice_facts *f, const char *text);
+
 /* Flow classification for flows not on an IMAP port: does this first
  * payload look like IMAP, and is its sender the server (1), the client (0),
  * unclear (2), or not IMAP at all (-1)? */

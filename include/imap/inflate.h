@@ -15,6 +15,7 @@
 
 #include "util/buf.h"
 #include "util/byte_layer.h"
+#include "util/notice.h"
 
 #define INFLATE_OUT_CHUNK	16384	/* output is handed on in pieces this big */
 /* Deflate cannot expand one input byte into more than about 1032 output
@@ -35,7 +36,7 @@ struct inflate_hooks {
 	 * counted, see inflate_stats). */
 	void (*gap)(void *ctx, enum stream_dir dir, uint64_t nbytes, int64_t ts_us);
 	/* One-line notice, without prefix or newline. */
-	void (*notice)(void *ctx, const char *msg);
+	notice_fn *notice;
 };
 
 struct inflate_stats {

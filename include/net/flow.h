@@ -15,6 +15,7 @@
 #include "net/decode.h"
 #include "util/buf.h"
 #include "util/byte_layer.h"
+#include "util/notice.h"
 
 #define FLOW_DEFAULT_MAX_FLOWS      65536
 #define FLOW_DEFAULT_MAX_OOO_BYTES  (4u << 20)	/* per direction */
@@ -51,8 +52,11 @@ struct flow_hooks {
 	 * flow.  fi is valid only during the call. */
 	void *(*open)(void *ctx, const struct flow_info *fi);
 	const struct byte_layer_ops *ops;
-	/* A one-line notice; session_id 0 when it concerns no session. */
-	void (*notice)(void *ctx, uint64_t session_id, int64_t ts_us, const char *msg);
+	/* A one-line notice; session_id 0 when it concerns no session.  f
+	 * gives its kind and numbers (valid during the call); sctx is what
+	 * open() returned for that session, or NULL. */
+	void (*notice)(void *ctx, uint64_t session_id, void *sctx, int64_t ts_us,
+		       const struct notice_facts *f, const char *msg);
 };
 
 struct flow_port {

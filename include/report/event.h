@@ -11,6 +11,7 @@
 
 #include "util/buf.h"
 #include "util/byte_layer.h"
+#include "util/notice.h"
 
 #define EVENT_TYPES(X) \
 	X(EV_SESSION_START, "session_start") \
@@ -23,6 +24,7 @@
 	X(EV_TLS,           "tls") \
 	X(EV_COMPRESS,      "compress") \
 	X(EV_GAP,           "gap") \
+	X(EV_NOTICE,        "notice") \
 	X(EV_SESSION_END,   "session_end")
 
 enum event_type {
@@ -36,8 +38,16 @@ const char *event_type_name(enum event_type t);
 const char *event_dir_name(enum stream_dir d);		/* "c2s" / "s2c" */
 const char *event_end_reason_name(enum end_reason r);	/* "fin", ... */
 
-enum login_result { LOGIN_UNKNOWN = 0, LOGIN_OK, LOGIN_FAIL };
+/* LOGIN_ABORTED: the client cancelled its SASL exchange ("*"); not a
+ * failed guess, so not counted as one. */
+enum login_result { LOGIN_UNKNOWN = 0, LOGIN_OK, LOGIN_FAIL, LOGIN_ABORTED };
 const char *event_login_result_name(enum login_result r);	/* "ok", ... */
+
+/* What a continuation is: the server's "+" (CONT_CONTINUE), a step of an
+ * AUTHENTICATE exchange either way (CONT_SASL), the client's DONE ending
+ * IDLE (CONT_IDLE_DONE). */
+enum cont_kind { CONT_CONTINUE = 0, CONT_SASL, CONT_IDLE_DONE };
+const char *event_cont_kind_name(enum cont_kind k);	/* "continue", "sasl", "idle_done" */
 
 enum transport { TRANSPORT_PLAIN = 0, TRANSPORT_STARTTLS, TRANSPORT_IMPLICIT_TLS };
 const char *event_transport_name(enum transport t);	/* "plain", "starttls", "implicit_tls" */
@@ -53,6 +63,7 @@ struct session_summary {
 	uint64_t bytes_c2s, bytes_s2c;		/* after decryption/inflation where done */
 	uint64_t wire_bytes_c2s, wire_bytes_s2c; /* TCP payload bytes */
 	uint64_t gaps, gap_bytes;
+	uint64_t retransmitted_bytes;		/* TCP payload seen again, dropped */
 	uint64_t notices;
 	uint64_t literals_fetched, literals_appended;
 	int64_t duration_us;
@@ -87,7 +98,11 @@ struct event {
 		} command;
 		struct {
 			enum stream_dir dir;
+			enum cont_kind kind;
 			struct buf_slice text;		/* SASL data redacted unless asked */
+			/* A client SASL answer decoded, only with --show-secrets
+			 * (null otherwise, or what the answer did not carry). */
+			struct buf_slice user, authzid, secret;
 		} continuation;
 		struct {
 			struct buf_slice name;		/* CAPABILITY, EXISTS, FETCH, OK, ... */
@@ -104,8 +119,13 @@ struct event {
 			double latency_ms;		/* < 0: unknown (null) */
 		} response;
 		struct {
-			struct buf_slice user;		/* or null */
-			struct buf_slice mechanism;	/* LOGIN, PLAIN, ... */
+			/* ts is when the command was sent (inferred: when the
+			 * answer that proves it came); the event comes after
+			 * the answer, so its ts is earlier than the events
+			 * before it. */
+			struct buf_slice user;		/* authentication identity, or null */
+			struct buf_slice authzid;	/* identity asked for (SASL), or null */
+			struct buf_slice mechanism;	/* LOGIN, PLAIN, ...; null if inferred */
 			enum login_result result;
 			struct buf_slice tag;
 			enum transport transport;
@@ -113,6 +133,11 @@ struct event {
 			struct buf_slice secret;	/* only with --show-secrets, else null */
 			struct buf_slice code;		/* server's response code, or null */
 			struct buf_slice text;		/* server's response text, or null */
+			/* The command was not captured; the server's answers
+			 * prove the login (result ok, user null).  evidence
+			 * says which answer. */
+			bool inferred;
+			struct buf_slice evidence;	/* null unless inferred */
 		} login;
 		struct {
 			const char *phase;		/* "starttls" or "implicit" */
@@ -131,6 +156,12 @@ struct event {
 			uint64_t bytes;
 			uint64_t offset;		/* stream offset where it starts */
 		} gap;
+		struct {
+			/* kind and numbers; text is one line, wire bytes
+			 * already escaped, without "imapscope: " */
+			struct notice_facts facts;
+			const char *text;
+		} notice;
 		struct {
 			enum end_reason reason;
 			const struct session_summary *summary;

@@ -39,7 +39,7 @@ struct summary_session {
 	uint8_t user[SUMMARY_USER_MAX];
 	size_t user_len;
 	bool have_user, user_ok;
-	uint64_t logins_ok, logins_fail, logins_unknown;
+	uint64_t logins_ok, logins_fail, logins_unknown, logins_aborted;
 	enum transport transport;
 	bool tls_seen, tls_decrypted;
 	char tls_version[SUMMARY_TEXT_MAX], tls_cipher[SUMMARY_TEXT_MAX], tls_reason[SUMMARY_TEXT_MAX];
@@ -76,9 +76,10 @@ struct summary {
 	uint64_t sessions, ended, mid_stream;
 	uint64_t by_transport[3];
 	uint64_t commands, resp_ok, resp_no, resp_bad, untagged;
-	uint64_t logins_ok, logins_fail, logins_unknown;
+	uint64_t logins_ok, logins_fail, logins_unknown, logins_aborted;
 	uint64_t bytes_c2s, bytes_s2c, wire_c2s, wire_s2c;
 	uint64_t fetched, appended, gaps, gap_bytes, notices;
+	uint64_t retransmitted;		/* bytes, from the sessions' summaries */
 	uint64_t tls_sessions, tls_decrypted, compressed;
 	struct summary_reason reasons[SUMMARY_REASONS_MAX];
 	size_t n_reasons;

@@ -20,6 +20,7 @@
 #include "tls/tls_record.h"
 #include "util/buf.h"
 #include "util/byte_layer.h"
+#include "util/notice.h"
 
 /* After a gap that does not end inside a known record, the next record's
  * sequence number is guessed up to this far ahead. */
@@ -61,7 +62,7 @@ struct tls_hooks {
 	 * decrypted or failed, keys are missing, or at tls_session_end. */
 	void (*handshake)(void *ctx, const struct tls_info *info);
 	/* One-line notice, without prefix or newline. */
-	void (*notice)(void *ctx, const char *msg);
+	notice_fn *notice;
 };
 
 /* Per-direction counts, for sessions that cannot be decrypted. */

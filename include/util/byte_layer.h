@@ -44,6 +44,10 @@ struct byte_layer_ops {
 	 * the layer below (a full out-of-order queue, a refused allocation)
 	 * rather than by the capture, for the session's "capped" count. */
 	void (*capped)(void *ctx, uint64_t n);
+	/* Optional, called before end: n bytes came again in retransmitted
+	 * packets and were dropped.  Normal on a real network: counted in the
+	 * summary, not a notice (unless a copy differed). */
+	void (*retransmitted)(void *ctx, uint64_t n);
 };
 
 #endif

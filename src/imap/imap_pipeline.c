@@ -74,9 +74,9 @@ static void tls_on_gap(void *ctx, enum stream_dir dir, uint64_t nbytes, int64_t 
 	plain_gap(ctx, dir, nbytes, ts);
 }
 
-static void layer_notice(void *ctx, const char *msg)
+static void layer_notice(void *ctx, const char *kind, const char *msg)
 {
-	imap_session_notice(ctx, "%s", msg);
+	imap_session_notice(ctx, kind, "%s", msg);
 }
 
 /* The stream is TLS from here on, in both directions: the server's OK to
@@ -101,7 +101,7 @@ void imap_pipeline_start_tls(struct imap_session *s, const char *phase, int64_t 
 					 .reason = SESS_WHY_TLS_OOM };
 
 		s->now = ts;
-		imap_session_notice(s, "%s", SESS_WHY_TLS_OOM);
+		imap_session_notice(s, "memory", "%s", SESS_WHY_TLS_OOM);
 		tls_on_handshake(s, &info);
 	}
 }
@@ -133,7 +133,7 @@ void imap_pipeline_start_compress(struct imap_session *s, int64_t ts)
 	s->compressed = true;
 	s->zin = inflate_new(&h, 0, s->cfg->budget);
 	if (s->zin == NULL)
-		imap_session_notice(s, "out of memory for inflate: the compressed stream is only counted");
+		imap_session_notice(s, "memory", "out of memory for inflate: the compressed stream is only counted");
 	switch_path(s, false);
 	ev.u.compress.algorithm = "DEFLATE";
 	ev.u.compress.decoded = s->zin != NULL;
@@ -180,7 +180,7 @@ static bool hold_bytes(struct imap_session *s, const uint8_t *p, size_t n, int64
 {
 	if (buf_append(&s->path[DIR_C2S].held, p, n) == 0)
 		return true;
-	imap_session_notice(s, "the client sent over %d bytes before the server answered; "
+	imap_session_notice(s, "hold_overflow", "the client sent over %d bytes before the server answered; "
 			    "reading them as IMAP", SESS_MAX_HOLD);
 	imap_pipeline_hold_end(s, ts);
 	return false;
@@ -194,7 +194,7 @@ void imap_pipeline_not_imap(struct imap_session *s, enum stream_dir dir,
 
 	imap_session_quote_wire(q, sizeof q, p, n);
 	s->mode = MODE_NOT_IMAP;
-	imap_session_notice(s, "not IMAP traffic (%s's first line: \"%s\")",
+	imap_session_notice(s, "not_imap", "not IMAP traffic (%s's first line: \"%s\")",
 			    dir == DIR_C2S ? "client" : "server", q);
 }
 

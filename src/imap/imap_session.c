@@ -62,21 +62,52 @@ void imap_session_emit(struct imap_session *s, struct event *ev)
 		out->ops->event(out->ctx, ev);
 }
 
-/* Every notice names its session, so the callee only adds "imapscope: ". */
-void imap_session_notice(struct imap_session *s, const char *fmt, ...)
+static void session_vnotice(struct imap_session *s, const struct notice_facts *f,
+			    const char *fmt, va_list ap) __attribute__((format(printf, 3, 0)));
+
+static void session_vnotice(struct imap_session *s, const struct notice_facts *f,
+			    const char *fmt, va_list ap)
 {
 	char msg[SESS_NOTICE_MAX];
 	int k;
-	va_list ap;
+
+	/* stderr names the session, so the listener only adds "imapscope: " */
+	k = snprintf(msg, sizeof msg, "session %llu: ", (unsigned long long)s->id);
+	vsnprintf(msg + k, sizeof msg - (size_t)k, fmt, ap);
+	imap_session_notice_event(s, s->now, f, msg + k);
+	if (s->cfg->notice != NULL)
+		s->cfg->notice(s->cfg->notice_ctx, s->id, s->now, msg);
+}
+
+void imap_session_notice_event(struct imap_session *s, int64_t ts_us,
+			       const struct notice_facts *f, const char *text)
+{
+	struct event ev = { .type = EV_NOTICE, .ts_us = ts_us };
 
 	s->sum.notices++;
-	if (s->cfg->notice == NULL)
-		return;
-	k = snprintf(msg, sizeof msg, "session %llu: ", (unsigned long long)s->id);
+	ev.u.notice.facts = *f;
+	ev.u.notice.text = text;
+	imap_session_emit(s, &ev);
+}
+
+void imap_session_notice(struct imap_session *s, const char *kind, const char *fmt, ...)
+{
+	struct notice_facts f = NOTICE_KIND(kind);
+	va_list ap;
+
 	va_start(ap, fmt);
-	vsnprintf(msg + k, sizeof msg - (size_t)k, fmt, ap);
+	session_vnotice(s, &f, fmt, ap);
 	va_end(ap);
-	s->cfg->notice(s->cfg->notice_ctx, s->id, s->now, msg);
+}
+
+void imap_session_notice_facts(struct imap_session *s, const struct notice_facts *f,
+			       const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	session_vnotice(s, f, fmt, ap);
+	va_end(ap);
 }
 
 /* Wire bytes for a notice: escaped, cut to SESS_QUOTE_MAX, NUL-terminated. */
@@ -96,11 +127,11 @@ void imap_session_quote_wire(char *dst, size_t cap, const uint8_t *p, size_t n)
 	buf_free(&b);
 }
 
-static void lexer_notice(void *ctx, const char *msg)
+static void lexer_notice(void *ctx, const char *kind, const char *msg)
 {
 	struct imap_session *s = ctx;
 
-	imap_session_notice(s, "%s", msg);
+	imap_session_notice(s, kind, "%s", msg);
 }
 
 static uint64_t literal_total(const struct imap_line *line)
@@ -179,11 +210,11 @@ static void pending_drop_oldest(struct imap_session *s)
 	s->sum.capped++;
 	if (s->pend_dropped++ < SESS_PENDING_DROP_NOTICES) {
 		imap_session_quote_wire(tag, sizeof tag, p->tag, p->tag_len);
-		imap_session_notice(s, "more than %d commands pending: forgot the oldest (%s %s)",
+		imap_session_notice(s, "pending_cap", "more than %d commands pending: forgot the oldest (%s %s)",
 				    IMAP_MAX_PENDING_TAGS, tag, p->name);
 	}
 	if (p->login != NULL)
-		imap_auth_login_unknown(s, p, s->now);
+		imap_auth_login_unknown(s, p);
 	pending_release(s, p);
 	pending_remove(s, 0);
 }
@@ -198,7 +229,7 @@ static struct pending *pending_add(struct imap_session *s, const struct imap_com
 		pending_drop_oldest(s);
 	if (s->n_pend == s->cap_pend && !pending_grow(s)) {
 		s->sum.capped++;
-		imap_session_notice(s, SESS_WHY_BUDGET ": command not tracked");
+		imap_session_notice(s, "memory", SESS_WHY_BUDGET ": command not tracked");
 		return NULL;
 	}
 	p = &s->pend[s->n_pend++];
@@ -219,6 +250,10 @@ void imap_session_emit_continuation(struct imap_session *s, enum stream_dir dir,
 	struct event ev = { .type = EV_CONTINUATION, .ts_us = ts };
 
 	ev.u.continuation.dir = dir;
+	/* The client's own lines here are IDLE's DONE; SASL answers are
+	 * imap_auth_sasl_line's. */
+	ev.u.continuation.kind = s->sasl != NULL ? CONT_SASL
+				 : dir == DIR_C2S ? CONT_IDLE_DONE : CONT_CONTINUE;
 	ev.u.continuation.text = text;
 	imap_session_emit(s, &ev);
 }
@@ -248,13 +283,13 @@ static void line_not_understood(struct imap_session *s, const struct imap_line *
 		return;
 	}
 	imap_session_quote_wire(q, sizeof q, line->text.ptr, line->text.len);
-	imap_session_notice(s, "%s line not understood: \"%s\"", d == DIR_C2S ? "client" : "server", q);
+	imap_session_notice(s, "unparsed_line", "%s line not understood: \"%s\"", d == DIR_C2S ? "client" : "server", q);
 }
 
 static void line_understood(struct imap_session *s, enum stream_dir d)
 {
 	if (s->bad_quiet[d] != 0)
-		imap_session_notice(s, "%llu more %s lines not understood",
+		imap_session_notice(s, "unparsed_line", "%llu more %s lines not understood",
 				    (unsigned long long)s->bad_quiet[d], d == DIR_C2S ? "client" : "server");
 	s->bad_run[d] = 0;
 	s->bad_quiet[d] = 0;
@@ -542,7 +577,7 @@ static void completion_effects(struct imap_session *s, const struct pending *p,
 	/* LOGIN after authentication is refused with BAD as a command invalid
 	 * in this state, not as an authentication attempt: no login then. */
 	if (p->login != NULL && !(p->login->out_of_state && name_is(r->name, "BAD")))
-		imap_auth_emit_login(s, p, ok ? LOGIN_OK : LOGIN_FAIL, r, ts);
+		imap_auth_emit_login(s, p, ok ? LOGIN_OK : LOGIN_FAIL, r);
 	if (ok && (name_is(n, "LOGIN") || name_is(n, "AUTHENTICATE"))) {
 		s->state = IMAP_STATE_AUTH;
 		imap_auth_remember_user(s, p->login);
@@ -620,6 +655,7 @@ static void on_tagged(struct imap_session *s, const struct imap_line *line,
 	}
 	count_status(s, r->name);
 	imap_session_emit(s, &ev);
+	imap_auth_infer(s, line, r, i >= 0 ? s->pend[i].name : NULL);
 	if (i < 0)
 		return;
 	p = s->pend[i];
@@ -670,7 +706,7 @@ static void s2c_line(struct imap_session *s, const struct imap_line *line)
 		}
 		s->s2c_anchored = true;
 		if (s->skipped_unanchored != 0)
-			imap_session_notice(s, "skipped %llu server lines before finding sync",
+			imap_session_notice(s, "unsynchronised", "skipped %llu server lines before finding sync",
 					    (unsigned long long)s->skipped_unanchored);
 	}
 	if (!parsed) {
@@ -786,9 +822,9 @@ static void session_end(void *ctx, enum end_reason why, int64_t ts_us)
 	}
 	for (size_t i = 0; i < s->n_pend; i++)
 		if (s->pend[i].login != NULL)
-			imap_auth_login_unknown(s, &s->pend[i], ts_us);
+			imap_auth_login_unknown(s, &s->pend[i]);
 	if (s->pend_dropped > SESS_PENDING_DROP_NOTICES)
-		imap_session_notice(s, "%llu more commands forgotten at the cap of %d pending",
+		imap_session_notice(s, "pending_cap", "%llu more commands forgotten at the cap of %d pending",
 				    (unsigned long long)(s->pend_dropped - SESS_PENDING_DROP_NOTICES),
 				    IMAP_MAX_PENDING_TAGS);
 	/* A FIN or RST is the session's own last packet; a timeout or the end
@@ -806,6 +842,13 @@ static void session_end(void *ctx, enum end_reason why, int64_t ts_us)
 
 /* Gaps that reassembly made at its caps: losses to a cap, as the
  * summary's "capped" counts them. */
+static void session_retransmitted(void *ctx, uint64_t n)
+{
+	struct imap_session *s = ctx;
+
+	s->sum.retransmitted_bytes += n;
+}
+
 static void session_capped(void *ctx, uint64_t n)
 {
 	struct imap_session *s = ctx;
@@ -818,6 +861,7 @@ const struct byte_layer_ops imap_session_ops = {
 	.gap = imap_pipeline_gap,
 	.end = session_end,
 	.capped = session_capped,
+	.retransmitted = session_retransmitted,
 };
 
 /* The session struct and its two lexers are charged to the budget (their

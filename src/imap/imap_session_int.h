@@ -69,6 +69,7 @@ struct login_attempt {
 	bool is_sasl;
 	bool out_of_state;		/* sent while already authenticated */
 	bool secret_sent;		/* LOGIN: a password token was there */
+	int64_t ts_us;			/* the command's first byte */
 	struct imap_sasl sasl;		/* is_sasl */
 	struct buf user, secret;	/* LOGIN command */
 	bool have_user, have_secret;
@@ -162,8 +163,12 @@ static inline bool name_is(const char *name, const char *word)
 
 /* imap_session.c: events, notices and tokens */
 void imap_session_emit(struct imap_session *s, struct event *ev);
-void imap_session_notice(struct imap_session *s, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+/* A notice of the session: an EV_NOTICE event in its timeline and a line
+ * for stderr.  kind is a stable snake_case id (struct notice_facts). */
+void imap_session_notice(struct imap_session *s, const char *kind, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+void imap_session_notice_facts(struct imap_session *s, const struct notice_facts *f,
+			       const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 void imap_session_quote_wire(char *dst, size_t cap, const uint8_t *p, size_t n);
 void imap_session_emit_continuation(struct imap_session *s, enum stream_dir dir,
 				    struct buf_slice text, int64_t ts);
@@ -197,9 +202,15 @@ struct buf_slice imap_auth_redacted_args(struct imap_session *s, const struct im
 					 const struct imap_command *cmd, struct buf_slice raw);
 void imap_auth_sasl_line(struct imap_session *s, const struct imap_line *line);
 void imap_auth_emit_login(struct imap_session *s, const struct pending *p,
-			  enum login_result result, const struct imap_response *resp,
-			  int64_t ts);
-void imap_auth_login_unknown(struct imap_session *s, const struct pending *p, int64_t ts);
+			  enum login_result result, const struct imap_response *resp);
+void imap_auth_login_unknown(struct imap_session *s, const struct pending *p);
+/* A tagged answer, before its completion changes the state: when no login
+ * was seen and the answer proves one (an OK that says so, or an OK to a
+ * command only an authenticated session may run), an inferred login
+ * event.  cmd: the name of the command it completes, NULL if that was not
+ * captured. */
+void imap_auth_infer(struct imap_session *s, const struct imap_line *line,
+		     const struct imap_response *r, const char *cmd);
 void imap_auth_remember_user(struct imap_session *s, const struct login_attempt *a);
 
 /* imap_bodies.c: --extract */

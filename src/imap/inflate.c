@@ -65,7 +65,7 @@ static void inflate_zfree(voidpf opaque, voidpf p)
 	free(b);
 }
 
-#define notice(s, ...) notice_send((s)->hooks.notice, (s)->hooks.ctx, __VA_ARGS__)
+#define notice(s, kind, ...) notice_send((s)->hooks.notice, (s)->hooks.ctx, (kind), __VA_ARGS__)
 
 /* Stop decoding direction d: say why, and report the undecoded input. */
 static void dir_break(struct inflate_session *s, enum stream_dir d, uint64_t lost,
@@ -80,7 +80,7 @@ static void dir_break(struct inflate_session *s, enum stream_dir d, uint64_t los
 		inflateEnd(&id->z);
 		id->ready = false;
 	}
-	notice(s, "COMPRESS: %s %s; the rest of this direction cannot be decoded",
+	notice(s, "compress_undecodable", "COMPRESS: %s %s; the rest of this direction cannot be decoded",
 	       stream_dir_name(d), why);
 	if (s->hooks.gap != NULL)
 		s->hooks.gap(s->hooks.ctx, d, lost, ts);
@@ -182,12 +182,11 @@ static void inflate_piece(struct inflate_session *s, enum stream_dir d,
 		if (!emit(s, d, got, produced, n, ts_us))
 			return;
 		if (rc == Z_STREAM_END) {
-			/* RFC 4978 streams never end; bytes after a final
-			 * block are not deflate data */
+			/* RFC 4978 streams never end, but a final block
+			 * at logout is harmless: only bytes after it are
+			 * a loss (and later ones find the stream ended) */
 			if (z->avail_in > 0)
 				dir_break(s, d, z->avail_in, ts_us, "deflate stream ended early");
-			else
-				notice(s, "COMPRESS: %s deflate stream ended", stream_dir_name(d));
 			return;
 		}
 	} while (z->avail_in > 0 || z->avail_out == 0);

@@ -62,6 +62,7 @@ struct flow_side {
 	uint64_t pkts;
 	uint64_t bytes;		/* payload bytes the packets carried */
 	struct gap_note note;
+	bool snap_noticed;	/* the snap length's cut was named */
 	uint64_t notes_sent;
 	uint64_t unreported_gaps, unreported_bytes;
 };
@@ -172,11 +173,13 @@ const char *flow_endpoint_str(const struct flow_endpoint *ep,
 	return buf;
 }
 
-static void notice(struct flow_table *ft, uint64_t sid, int64_t ts,
-		   const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+static void notice_f(struct flow_table *ft, const struct flow *fl, int64_t ts,
+		     const struct notice_facts *f, const char *fmt, ...)
+	__attribute__((format(printf, 5, 6)));
 
-static void notice(struct flow_table *ft, uint64_t sid, int64_t ts,
-		   const char *fmt, ...)
+/* fl: the flow whose session the notice concerns, or NULL. */
+static void notice_f(struct flow_table *ft, const struct flow *fl, int64_t ts,
+		     const struct notice_facts *f, const char *fmt, ...)
 {
 	char msg[FLOW_NOTICE_LEN];
 	va_list ap;
@@ -186,8 +189,15 @@ static void notice(struct flow_table *ft, uint64_t sid, int64_t ts,
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof msg, fmt, ap);
 	va_end(ap);
-	ft->hooks.notice(ft->hooks.ctx, sid, ts, msg);
+	ft->hooks.notice(ft->hooks.ctx, fl != NULL ? fl->session_id : 0,
+			 fl != NULL ? fl->sctx : NULL, ts, f, msg);
 }
+
+#define notice(ft, fl, ts, kind, ...) notice_f((ft), (fl), (ts), &NOTICE_KIND(kind), __VA_ARGS__)
+
+/* The facts of a notice about some bytes of one direction. */
+#define FACTS_DIR(kind, d, off, bytes) \
+	(&(struct notice_facts){ (kind), (int)(d), (off), (bytes) })
 
 /* May a notice of this kind be given, or is it only to be counted? */
 static bool kind_may_speak(struct flow_table *ft, enum flow_quiet_kind k)
@@ -204,7 +214,7 @@ static void kind_report(struct flow_table *ft, int64_t ts)
 {
 	for (int k = 0; k < FQ_KINDS; k++) {
 		if (ft->kind_quiet[k] > 0)
-			notice(ft, 0, ts, "%" PRIu64 " more sessions %s", ft->kind_quiet[k],
+			notice(ft, NULL, ts, "sessions_quiet", "%" PRIu64 " more sessions %s", ft->kind_quiet[k],
 			       flow_quiet_text[k]);
 		ft->kind_quiet[k] = 0;
 	}
@@ -396,7 +406,7 @@ static void gap_note_flush(struct flow_table *ft, struct flow_side *sd)
 		return;
 	}
 	sd->notes_sent++;
-	notice(ft, sd->f->session_id, g->ts,
+	notice_f(ft, sd->f, g->ts, FACTS_DIR("gap", side_dir(sd), g->off, g->n),
 	       "session %" PRIu64 ": %" PRIu64 " bytes missing %s at offset %"
 	       PRIu64, sd->f->session_id, g->n, dir_name(side_dir(sd)), g->off);
 }
@@ -408,6 +418,10 @@ static void on_data(void *ctx, uint64_t off, const uint8_t *p, size_t n,
 	struct flow *f = sd->f;
 
 	(void)off;
+	/* Data after a hole: the hole's notice comes before whatever the
+	 * layers above say about the bytes that follow it. */
+	if (sd->note.on)
+		gap_note_flush(f->ft, sd);
 	f->ft->hooks.ops->feed(f->sctx, side_dir(sd), p, n, ts);
 }
 
@@ -489,7 +503,7 @@ static void session_open(struct flow_table *ft, struct flow *f, int64_t ts)
 	}
 	if (!ok) {
 		if (!ft->oom_noticed)
-			notice(ft, 0, ts, "out of memory or memory budget spent: flows ignored");
+			notice(ft, NULL, ts, "memory", "out of memory or memory budget spent: flows ignored");
 		ft->oom_noticed = true;
 		flow_ignore(ft, f);
 		return;
@@ -504,7 +518,7 @@ static void session_open(struct flow_table *ft, struct flow *f, int64_t ts)
 	ft->st.sessions_opened++;
 	f->state = FS_OPEN;
 	if (fi.mid_stream && kind_may_speak(ft, FQ_MID_STREAM))
-		notice(ft, f->session_id, ts, "session %" PRIu64
+		notice(ft, f, ts, "mid_stream", "session %" PRIu64
 		       ": picked up mid-stream (no SYN)", f->session_id);
 }
 
@@ -518,28 +532,32 @@ static void side_report(struct flow_table *ft, struct flow_side *sd,
 
 	gap_note_flush(ft, sd);
 	if (sd->unreported_gaps > 0)
-		notice(ft, sid, ts, "session %" PRIu64 ": %" PRIu64
+		notice_f(ft, sd->f, ts, FACTS_DIR("gap", side_dir(sd), NOTICE_NONE,
+						  sd->unreported_bytes), "session %" PRIu64 ": %" PRIu64
 		       " more gaps %s (%" PRIu64 " bytes)", sid,
 		       sd->unreported_gaps, d, sd->unreported_bytes);
-	if (rs->retransmitted > 0)
-		notice(ft, sid, ts, "session %" PRIu64 ": duplicate packets: %"
+	if (rs->retransmitted > 0 && ft->hooks.ops->retransmitted != NULL)
+		ft->hooks.ops->retransmitted(sd->f->sctx, rs->retransmitted);
+	if (rs->overlap_conflicts > 0)
+		notice_f(ft, sd->f, ts, FACTS_DIR("retransmission", side_dir(sd), NOTICE_NONE,
+						  rs->retransmitted), "session %" PRIu64 ": duplicate packets: %"
 		       PRIu64 " bytes retransmitted %s (%" PRIu64
 		       " differed; first copy kept)", sid, rs->retransmitted,
 		       d, rs->overlap_conflicts);
 	if (rs->early_bytes > 0)
-		notice(ft, sid, ts, "session %" PRIu64 ": %" PRIu64 " bytes %s"
+		notice(ft, sd->f, ts, "early_bytes", "session %" PRIu64 ": %" PRIu64 " bytes %s"
 		       " from before the capture's start of the stream dropped",
 		       sid, rs->early_bytes, d);
 	if (rs->ooo_dropped > 0)
-		notice(ft, sid, ts, "session %" PRIu64 ": %" PRIu64
+		notice(ft, sd->f, ts, "ooo_dropped", "session %" PRIu64 ": %" PRIu64
 		       " out-of-order bytes %s dropped (memory budget)", sid,
 		       rs->ooo_dropped, d);
 	if (rs->pressure_gaps > rs->runs_full)
-		notice(ft, sid, ts, "session %" PRIu64 ": out-of-order queue "
+		notice(ft, sd->f, ts, "ooo_full", "session %" PRIu64 ": out-of-order queue "
 		       "full %" PRIu64 " times %s (cap %zu bytes)", sid,
 		       rs->pressure_gaps - rs->runs_full, d, ft->cfg.max_ooo_bytes);
 	if (rs->runs_full > 0)
-		notice(ft, sid, ts, "session %" PRIu64 ": out-of-order queue "
+		notice(ft, sd->f, ts, "ooo_full", "session %" PRIu64 ": out-of-order queue "
 		       "full %" PRIu64 " times %s (cap %d separate runs: tiny"
 		       " segments out of order)", sid, rs->runs_full, d, REASM_MAX_RUNS);
 	if (ft->hooks.ops->capped != NULL && rs->pressure_gaps + rs->ooo_dropped > 0)
@@ -568,7 +586,7 @@ static void session_close(struct flow_table *ft, struct flow *f,
 	side_report(ft, s, ts);
 	if ((c->pkts == 0 && s->bytes > 0) || (s->pkts == 0 && c->bytes > 0)) {
 		if (kind_may_speak(ft, FQ_ONE_SIDED))
-			notice(ft, f->session_id, ts, "session %" PRIu64 ": only the %s's"
+			notice(ft, f, ts, "one_sided", "session %" PRIu64 ": only the %s's"
 			       " side was captured", f->session_id,
 			       c->pkts == 0 ? "server" : "client");
 	}
@@ -670,6 +688,17 @@ static void flow_open_segment(struct flow_table *ft, struct flow *f, int side,
 		reasm_syn(sd->rs, seq);
 		seq++;		/* the SYN takes one sequence number */
 	}
+	/* The cause before its effects: the gaps a snap length makes are
+	 * named as such once, before the first of them. */
+	if (seg->missing != 0 && !sd->snap_noticed) {
+		sd->snap_noticed = true;
+		notice_f(ft, f, seg->ts_us, FACTS_DIR("snaplen_cut", side_dir(sd), NOTICE_NONE,
+						      seg->missing), "session %" PRIu64 ": packets "
+		       "%s cut by the capture's snap length (%u of %u payload bytes kept): "
+		       "the gaps that follow are the capture's, not the network's",
+		       f->session_id, dir_name(side_dir(sd)), seg->paylen,
+		       seg->paylen + seg->missing);
+	}
 	reasm_segment(sd->rs, seq, seg->payload, seg->paylen, seg->missing,
 		      (seg->flags & TCP_FIN) != 0, seg->ts_us);
 	if (seg->flags & TCP_FIN)
@@ -725,12 +754,12 @@ static void evict_oldest(struct flow_table *ft, int64_t now, enum flow_quiet_kin
 	ft->st.evicted++;
 	if (f->state == FS_OPEN) {
 		if (why == FQ_EVICTED && kind_may_speak(ft, why))
-			notice(ft, f->session_id, now, "session %" PRIu64
+			notice(ft, f, now, "evicted", "session %" PRIu64
 			       ": evicted, the flow table is full (%zu flows;"
 			       " see --max-flows)", f->session_id,
 			       ft->cfg.max_flows);
 		else if (why == FQ_MEMORY && kind_may_speak(ft, why))
-			notice(ft, f->session_id, now, "session %" PRIu64
+			notice(ft, f, now, "evicted", "session %" PRIu64
 			       ": evicted for a new flow, the memory budget is"
 			       " spent (see --max-memory)", f->session_id);
 		session_close(ft, f, END_EVICTED, now);
@@ -752,7 +781,7 @@ static bool flow_charge(struct flow_table *ft, int64_t ts)
 	}
 	ft->st.flows_refused++;
 	if (!ft->refusal_noticed)
-		notice(ft, 0, ts, "memory budget spent: packets of new flows are"
+		notice(ft, NULL, ts, "memory", "memory budget spent: packets of new flows are"
 		       " dropped (see --max-memory)");
 	ft->refusal_noticed = true;
 	return false;
@@ -772,7 +801,7 @@ static struct flow *flow_create(struct flow_table *ft, const struct flow_key *k,
 	if (f == NULL) {
 		mem_release(ft->cfg.budget, sizeof *f);
 		if (!ft->oom_noticed)
-			notice(ft, 0, ts, "out of memory: flows ignored");
+			notice(ft, NULL, ts, "memory", "out of memory: flows ignored");
 		ft->oom_noticed = true;
 		return NULL;
 	}

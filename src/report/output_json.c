@@ -223,8 +223,18 @@ static int json_command(struct buf *b, const struct event *ev)
 
 static int json_continuation(struct buf *b, const struct event *ev)
 {
-	return LIT(b, ",\"dir\":") | json_cstr(b, event_dir_name(ev->u.continuation.dir)) |
-	       LIT(b, ",\"text\":") | json_slice(b, ev->u.continuation.text);
+	const struct buf_slice *u = &ev->u.continuation.user, *z = &ev->u.continuation.authzid,
+			       *sec = &ev->u.continuation.secret;
+	int rc = LIT(b, ",\"dir\":") | json_cstr(b, event_dir_name(ev->u.continuation.dir)) |
+		 LIT(b, ",\"kind\":") | json_cstr(b, event_cont_kind_name(ev->u.continuation.kind)) |
+		 LIT(b, ",\"text\":") | json_slice(b, ev->u.continuation.text);
+
+	/* Present only with --show-secrets, when the SASL answer carried any. */
+	if (u->ptr != NULL || z->ptr != NULL || sec->ptr != NULL)
+		rc |= LIT(b, ",\"decoded\":{\"authzid\":") | json_slice(b, *z) |
+		      LIT(b, ",\"user\":") | json_slice(b, *u) |
+		      LIT(b, ",\"secret\":") | json_slice(b, *sec) | LIT(b, "}");
+	return rc;
 }
 
 static int json_untagged(struct buf *b, const struct event *ev)
@@ -249,6 +259,7 @@ static int json_response(struct buf *b, const struct event *ev)
 static int json_login(struct buf *b, const struct event *ev)
 {
 	int rc = LIT(b, ",\"user\":") | json_slice(b, ev->u.login.user) |
+		 LIT(b, ",\"authzid\":") | json_slice(b, ev->u.login.authzid) |
 		 LIT(b, ",\"mechanism\":") | json_slice(b, ev->u.login.mechanism) |
 		 LIT(b, ",\"result\":") | json_cstr(b, event_login_result_name(ev->u.login.result)) |
 		 LIT(b, ",\"client\":") | json_cstr(b, ev->client) |
@@ -257,8 +268,11 @@ static int json_login(struct buf *b, const struct event *ev)
 		 LIT(b, ",\"transport\":") | json_cstr(b, event_transport_name(ev->u.login.transport)) |
 		 LIT(b, ",\"cleartext_secret\":") | json_bool(b, ev->u.login.cleartext_secret) |
 		 LIT(b, ",\"code\":") | json_slice(b, ev->u.login.code) |
-		 LIT(b, ",\"text\":") | json_slice(b, ev->u.login.text);
+		 LIT(b, ",\"text\":") | json_slice(b, ev->u.login.text) |
+		 LIT(b, ",\"inferred\":") | json_bool(b, ev->u.login.inferred);
 
+	if (ev->u.login.inferred)
+		rc |= LIT(b, ",\"evidence\":") | json_slice(b, ev->u.login.evidence);
 	/* Present only with --show-secrets: absence says "redacted". */
 	if (ev->u.login.secret.ptr != NULL)
 		rc |= LIT(b, ",\"secret\":") | json_slice(b, ev->u.login.secret);
@@ -288,6 +302,22 @@ static int json_gap(struct buf *b, const struct event *ev)
 	       LIT(b, ",\"offset\":") | output_append_u64(b, ev->u.gap.offset);
 }
 
+/* dir, offset and bytes are there only when they apply. */
+static int json_notice(struct buf *b, const struct event *ev)
+{
+	const struct notice_facts *f = &ev->u.notice.facts;
+	int rc = LIT(b, ",\"kind\":") | json_cstr(b, f->kind ? f->kind : "other") |
+		 LIT(b, ",\"text\":") | json_cstr(b, ev->u.notice.text);
+
+	if (f->dir == DIR_C2S || f->dir == DIR_S2C)
+		rc |= LIT(b, ",\"dir\":") | json_cstr(b, event_dir_name((enum stream_dir)f->dir));
+	if (f->offset != NOTICE_NONE)
+		rc |= LIT(b, ",\"offset\":") | output_append_u64(b, f->offset);
+	if (f->bytes != NOTICE_NONE)
+		rc |= LIT(b, ",\"bytes\":") | output_append_u64(b, f->bytes);
+	return rc;
+}
+
 static int json_summary(struct buf *b, const struct session_summary *s)
 {
 	if (s == NULL)
@@ -303,6 +333,7 @@ static int json_summary(struct buf *b, const struct session_summary *s)
 	       LIT(b, ",\"wire_bytes_s2c\":") | output_append_u64(b, s->wire_bytes_s2c) |
 	       LIT(b, ",\"gaps\":") | output_append_u64(b, s->gaps) |
 	       LIT(b, ",\"gap_bytes\":") | output_append_u64(b, s->gap_bytes) |
+	       LIT(b, ",\"retransmitted_bytes\":") | output_append_u64(b, s->retransmitted_bytes) |
 	       LIT(b, ",\"notices\":") | output_append_u64(b, s->notices) |
 	       LIT(b, ",\"capped\":") | output_append_u64(b, s->capped) |
 	       LIT(b, ",\"literals_fetched\":") | output_append_u64(b, s->literals_fetched) |
@@ -338,6 +369,7 @@ static const json_body_fn json_bodies[EV_N_TYPES] = {
 	[EV_TLS] = json_tls,
 	[EV_COMPRESS] = json_compress,
 	[EV_GAP] = json_gap,
+	[EV_NOTICE] = json_notice,
 	[EV_SESSION_END] = json_session_end,
 };
 

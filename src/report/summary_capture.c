@@ -44,6 +44,7 @@ void summary_fold(struct summary *sm, const struct summary_session *s,
 	sm->fetched += sum->literals_fetched;
 	sm->appended += sum->literals_appended;
 	sm->notices += sum->notices;
+	sm->retransmitted += sum->retransmitted_bytes;
 	e = summary_set_find(&sm->clients, host.ptr, host.len);
 	if (e != NULL)
 		e->bytes += sum->bytes_c2s + sum->bytes_s2c;

@@ -112,6 +112,7 @@ static int summary_json_session_ids(struct summary *sm, struct buf *b,
 	return rc | LIT(b, ",\"logins\":{\"ok\":") | output_append_u64(b, s->logins_ok) |
 	       LIT(b, ",\"fail\":") | output_append_u64(b, s->logins_fail) |
 	       LIT(b, ",\"unknown\":") | output_append_u64(b, s->logins_unknown) |
+	       LIT(b, ",\"aborted\":") | output_append_u64(b, s->logins_aborted) |
 	       LIT(b, "},\"transport\":\"") |
 	       output_put(b, event_transport_name(s->transport),
 			  strlen(event_transport_name(s->transport))) | LIT(b, "\"");
@@ -146,11 +147,14 @@ int summary_json_session(struct summary *sm, struct buf *b, struct summary_sessi
 		      LIT(b, ",\"wire_bytes_s2c\":") | output_append_u64(b, sum->wire_bytes_s2c) |
 		      LIT(b, ",\"messages_fetched\":") | output_append_u64(b, sum->literals_fetched) |
 		      LIT(b, ",\"messages_appended\":") | output_append_u64(b, sum->literals_appended) |
+		      LIT(b, ",\"retransmitted_bytes\":") |
+		      output_append_u64(b, sum->retransmitted_bytes) |
 		      LIT(b, ",\"notices\":") | output_append_u64(b, sum->notices);
 	else
 		rc |= LIT(b, ",\"bytes_c2s\":null,\"bytes_s2c\":null,\"wire_bytes_c2s\":null,"
 			     "\"wire_bytes_s2c\":null,\"messages_fetched\":null,"
-			     "\"messages_appended\":null,\"notices\":null");
+			     "\"messages_appended\":null,\"retransmitted_bytes\":null,"
+			     "\"notices\":null");
 	return rc | LIT(b, ",\"gaps\":") | output_append_u64(b, s->gaps) |
 	       LIT(b, ",\"gap_bytes\":") | output_append_u64(b, s->gap_bytes) | LIT(b, "}\n");
 }
@@ -176,6 +180,7 @@ static int summary_json_capture_counts(struct buf *b, const struct summary *sm)
 	       LIT(b, ",\"logins\":{\"ok\":") | output_append_u64(b, sm->logins_ok) |
 	       LIT(b, ",\"fail\":") | output_append_u64(b, sm->logins_fail) |
 	       LIT(b, ",\"unknown\":") | output_append_u64(b, sm->logins_unknown) |
+	       LIT(b, ",\"aborted\":") | output_append_u64(b, sm->logins_aborted) |
 	       LIT(b, "},\"commands\":") | output_append_u64(b, sm->commands) |
 	       summary_json_responses(b, sm->resp_ok, sm->resp_no, sm->resp_bad) |
 	       LIT(b, ",\"error_rate\":") |
@@ -190,6 +195,7 @@ static int summary_json_capture_counts(struct buf *b, const struct summary *sm)
 	       LIT(b, ",\"messages_appended\":") | output_append_u64(b, sm->appended) |
 	       LIT(b, ",\"gaps\":") | output_append_u64(b, sm->gaps) |
 	       LIT(b, ",\"gap_bytes\":") | output_append_u64(b, sm->gap_bytes) |
+	       LIT(b, ",\"retransmitted_bytes\":") | output_append_u64(b, sm->retransmitted) |
 	       LIT(b, ",\"notices\":") | output_append_u64(b, sm->notices);
 }
 

@@ -69,6 +69,7 @@ static int summary_text_session_head(struct summary *sm, struct buf *b,
 	rc |= LIT(b, "  (logins: ok ") | output_append_u64(b, s->logins_ok) |
 	      LIT(b, ", fail ") | output_append_u64(b, s->logins_fail) |
 	      LIT(b, ", unknown ") | output_append_u64(b, s->logins_unknown) |
+	      LIT(b, ", aborted ") | output_append_u64(b, s->logins_aborted) |
 	      LIT(b, ")\n  transport    ") | summary_text_cstr(b, event_transport_name(s->transport));
 	if (s->tls_seen)
 		rc |= LIT(b, ", ") | summary_text_cstr(b, s->tls_version[0] ? s->tls_version : "version unknown") |
@@ -108,7 +109,9 @@ int summary_text_session(struct summary *sm, struct buf *b, struct summary_sessi
 		      LIT(b, ", s2c ") | output_append_u64(b, sum->wire_bytes_s2c) |
 		      LIT(b, ")\n  messages     fetched ") | output_append_u64(b, sum->literals_fetched) |
 		      LIT(b, ", appended ") | output_append_u64(b, sum->literals_appended) |
-		      LIT(b, "\n  notices      ") | output_append_u64(b, sum->notices) | LIT(b, "\n");
+		      LIT(b, "\n  notices      ") | output_append_u64(b, sum->notices) |
+		      LIT(b, "\n  duplicates   ") | output_append_u64(b, sum->retransmitted_bytes) |
+		      LIT(b, " bytes retransmitted\n");
 	rc |= LIT(b, "  gaps         ") | output_append_u64(b, s->gaps) | LIT(b, " (") |
 	      output_append_u64(b, s->gap_bytes) | LIT(b, " bytes)\n");
 	for (i = 0; i < s->cmds.n; i++) {
@@ -145,6 +148,7 @@ static int summary_text_capture_counts(struct summary *sm, struct buf *b)
 	       LIT(b, "\n  logins       ok ") | output_append_u64(b, sm->logins_ok) |
 	       LIT(b, ", fail ") | output_append_u64(b, sm->logins_fail) |
 	       LIT(b, ", unknown ") | output_append_u64(b, sm->logins_unknown) |
+	       LIT(b, ", aborted ") | output_append_u64(b, sm->logins_aborted) |
 	       LIT(b, "\n  responses    OK ") | output_append_u64(b, sm->resp_ok) |
 	       LIT(b, ", NO ") | output_append_u64(b, sm->resp_no) |
 	       LIT(b, ", BAD ") | output_append_u64(b, sm->resp_bad) |
@@ -157,7 +161,8 @@ static int summary_text_capture_counts(struct summary *sm, struct buf *b)
 	       LIT(b, ", appended ") | output_append_u64(b, sm->appended) |
 	       LIT(b, "\n  gaps         ") | output_append_u64(b, sm->gaps) |
 	       LIT(b, " (") | output_append_u64(b, sm->gap_bytes) |
-	       LIT(b, " bytes); notices ") | output_append_u64(b, sm->notices) | LIT(b, "\n");
+	       LIT(b, " bytes); retransmitted ") | output_append_u64(b, sm->retransmitted) |
+	       LIT(b, " bytes; notices ") | output_append_u64(b, sm->notices) | LIT(b, "\n");
 }
 
 int summary_text_capture(struct summary *sm, struct buf *b)

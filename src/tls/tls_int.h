@@ -156,7 +156,7 @@ struct tls_session {
 #define WHY_LOST	"a gap in the capture hid the handshake"
 #define WHY_NO_SH	"application data came before any ServerHello: not a complete TLS handshake"
 
-#define notice(s, ...) notice_send((s)->hooks.notice, (s)->hooks.ctx, __VA_ARGS__)
+#define notice(s, kind, ...) notice_send((s)->hooks.notice, (s)->hooks.ctx, (kind), __VA_ARGS__)
 
 /* Keys are known to be missing or wrong: report, and stop decrypting. */
 void tls_give_up(struct tls_session *s, const char *reason);

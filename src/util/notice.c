@@ -3,7 +3,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 
-void notice_send(notice_fn *fn, void *ctx, const char *fmt, ...)
+void notice_send(notice_fn *fn, void *ctx, const char *kind, const char *fmt, ...)
 {
 	char msg[NOTICE_MAX];
 	va_list ap;
@@ -13,5 +13,5 @@ void notice_send(notice_fn *fn, void *ctx, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof msg, fmt, ap);
 	va_end(ap);
-	fn(ctx, msg);
+	fn(ctx, kind, msg);
 }

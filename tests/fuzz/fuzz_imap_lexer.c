@@ -158,9 +158,10 @@ static bool on_plausible(void *ctx, enum stream_dir dir, const uint8_t *p, size_
 	return imap_line_plausible(dir, p, n);
 }
 
-static void on_notice(void *ctx, const char *msg)
+static void on_notice(void *ctx, const char *kind, const char *msg)
 {
 	(void)ctx;
+	FUZZ_CHECK(kind != NULL);
 	FUZZ_CHECK(msg != NULL);
 	fuzz_touch((struct buf_slice){ (const uint8_t *)msg, strlen(msg) });
 }

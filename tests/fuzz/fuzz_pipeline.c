@@ -40,6 +40,14 @@ static void on_notice(void *ctx, uint64_t session, int64_t ts_us, const char *ms
 	fuzz_touch((struct buf_slice){ (const uint8_t *)msg, strlen(msg) });
 }
 
+static void on_flow_notice(void *ctx, uint64_t session, void *sctx, int64_t ts_us,
+			   const struct notice_facts *f, const char *msg)
+{
+	(void)sctx;
+	FUZZ_CHECK(f != NULL && f->kind != NULL);
+	on_notice(ctx, session, ts_us, msg);
+}
+
 static enum flow_verdict on_classify(void *ctx, const uint8_t *p, size_t n)
 {
 	(void)ctx;
@@ -99,7 +107,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct flow_config cfg;
 	struct flow_hooks hooks = {
 		.ctx = &f, .classify = on_classify, .open = on_open,
-		.ops = &imap_session_ops, .notice = on_notice,
+		.ops = &imap_session_ops, .notice = on_flow_notice,
 	};
 	struct capture *cap;
 	char path[64], err[CAPTURE_ERRLEN];

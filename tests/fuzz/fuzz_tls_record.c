@@ -118,9 +118,10 @@ static void on_handshake(void *ctx, const struct tls_info *info)
 	fuzz_touch(info->alpn);
 }
 
-static void on_notice(void *ctx, const char *msg)
+static void on_notice(void *ctx, const char *kind, const char *msg)
 {
 	(void)ctx;
+	(void)kind;
 	fuzz_touch((struct buf_slice){ (const uint8_t *)msg, strlen(msg) });
 }
 

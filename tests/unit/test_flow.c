@@ -99,12 +99,15 @@ static enum flow_verdict h_classify(void *ctx, const uint8_t *p, size_t n)
 	return l->verdict;
 }
 
-static void h_notice(void *ctx, uint64_t sid, int64_t ts, const char *msg)
+static void h_notice(void *ctx, uint64_t sid, void *sctx, int64_t ts, const struct notice_facts *f,
+		     const char *msg)
 {
 	struct log *l = ctx;
 
 	(void)sid;
+	(void)sctx;
 	(void)ts;
+	assert_non_null(f->kind);
 	if (l->nnotices < MAX_NOTICES)
 		snprintf(l->notices[l->nnotices++], 256, "%s", msg);
 }

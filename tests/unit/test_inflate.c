@@ -54,9 +54,11 @@ static void on_gap(void *ctx, enum stream_dir d, uint64_t n, int64_t ts)
 	k->gap_bytes[d] += n;
 }
 
-static void on_notice(void *ctx, const char *msg)
+static void on_notice(void *ctx, const char *kind, const char *msg)
 {
 	struct sink *k = ctx;
+
+	assert_non_null(kind);
 
 	k->notices++;
 	snprintf(k->last_notice, sizeof k->last_notice, "%s", msg);

@@ -177,10 +177,11 @@ static void on_handshake(void *ctx, const struct tls_info *info)
 	snprintf(r->reason, sizeof r->reason, "%s", info->reason ? info->reason : "");
 }
 
-static void on_notice(void *ctx, const char *msg)
+static void on_notice(void *ctx, const char *kind, const char *msg)
 {
 	struct result *r = ctx;
 
+	assert_non_null(kind);
 	r->notices++;
 	snprintf(r->last_notice, sizeof r->last_notice, "%s", msg);
 }
