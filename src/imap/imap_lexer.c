@@ -220,6 +220,8 @@ static void lx_enter_resync(struct imap_lexer *lx)
 /* Remember the last bytes of a part whose text is no longer stored. */
 static void lx_tail_push(struct imap_lexer *lx, const uint8_t *p, size_t n)
 {
+	if (n == 0)	/* p may be NULL (a text buffer --max-memory refused) */
+		return;
 	if (n >= LX_TAIL) {
 		memcpy(lx->tail, p + n - LX_TAIL, LX_TAIL);
 		lx->tail_len = LX_TAIL;
