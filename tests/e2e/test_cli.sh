@@ -94,8 +94,8 @@ rm -rf "$tmp/st"
 [ "$(wc -l <"$tmp/st/index.jsonl")" = 1 ] || { echo "FAIL: --streams ignores --session"; fail=1; }
 
 # the brute-force flag follows --fail-threshold and --fail-window: one
-# client fails as alice (0 s), mallory (5 s), alice (14 s), bob (30 s), then
-# twice more at 45 s and logs in.  flags ARGS...: the rows' flags, in order
+# client fails as alice (0 s), mallory (0.5 s), alice (5.5 s), bob (14.5 s),
+# ends a SASL exchange (31 s), fails once more (46 s) and logs in.  flags ARGS...: the rows' flags, in order
 # ("." for none)
 brute=$caps/login-failures.pcap
 flags() { "$IMAPSCOPE" -q --logins -F json "$@" "$brute" | python3 -c '
