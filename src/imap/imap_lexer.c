@@ -338,7 +338,9 @@ static bool lx_s2c_status(const uint8_t *p, size_t n)
 	const uint8_t *sp, *w;
 	size_t wn;
 
-	if (n >= 1 && p[0] == '+')
+	if (n == 0)	/* p may be NULL: a line buffer --max-memory refused */
+		return false;
+	if (p[0] == '+')
 		return true;
 	sp = memchr(p, ' ', n);
 	if (sp == NULL)
