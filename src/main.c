@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -31,6 +32,7 @@
 #include "report/streams.h"
 #include "report/summary.h"
 #include "tls/keylog.h"
+#include "util/outdir.h"
 
 #define IMAPSCOPE_VERSION "0.1.0"
 #define MAX_INPUTS 256
@@ -39,6 +41,7 @@
 #define PROGRESS_INTERVAL_NS 250000000LL
 #define MAX_NOTICES_SHOWN 1000	/* stderr lines per run; the rest are counted */
 #define DEFAULT_MAX_MEMORY ((size_t)1 << 30)	/* 1 GiB for all buffers */
+#define KEYS_MEMORY_SHARE 2	/* key logs may fill 1/2 of --max-memory */
 
 enum exit_code { EXIT_OK = 0, EXIT_INPUT = 1, EXIT_USAGE = 2 };
 
@@ -54,6 +57,7 @@ struct options {
 	const char *output_path;
 	const char *streams_dir;
 	const char *extract_dir;
+	bool force;			/* --force: replace an earlier run's files */
 	const char *keylogs[MAX_KEYLOGS];
 	size_t n_keylogs;
 	const char *rsa_key;
@@ -127,6 +131,8 @@ static void usage(FILE *fp)
 "      --streams DIR       write each session's reassembled streams to DIR\n"
 "      --extract DIR       write each message body that crosses the wire (FETCH,\n"
 "                          APPEND) to DIR as .eml/.part, with DIR/index.jsonl\n"
+"      --force             --streams/--extract into a folder that is not empty:\n"
+"                          remove the files its index.jsonl lists, then write\n"
 "      --session N[,N...]  keep only these sessions (repeatable)\n"
 "      --user NAME         keep only sessions where NAME tried to log in\n"
 "      --host ADDR         keep only sessions with ADDR as client or server\n"
@@ -142,7 +148,8 @@ static void usage(FILE *fp)
 "                          (default 4194304)\n"
 "      --max-memory BYTES  total memory of flows, buffers and reports\n"
 "                          (default 1073741824; past it the oldest flow gives\n"
-"                          way or data is dropped, with notices)\n"
+"                          way or data is dropped, with notices; key logs may\n"
+"                          take half, past which only the capture's are kept)\n"
 "  -q, --quiet             no notices or progress line on stderr\n"
 "  -h, --help              this help\n"
 "  -V, --version           version and library versions\n"
@@ -249,7 +256,7 @@ enum long_only {
 	OPT_RSA_KEY = 256, OPT_SHOW_SECRETS, OPT_EXTRACT, OPT_LOGINS, OPT_SUMMARY,
 	OPT_STREAMS, OPT_SESSION, OPT_USER, OPT_HOST, OPT_COLOR, OPT_DURATION,
 	OPT_MAX_FLOWS, OPT_MAX_LITERAL, OPT_MAX_OOO, OPT_MAX_MEMORY,
-	OPT_FAIL_THRESHOLD, OPT_FAIL_WINDOW,
+	OPT_FAIL_THRESHOLD, OPT_FAIL_WINDOW, OPT_FORCE,
 };
 
 static const struct option long_opts[] = {
@@ -260,6 +267,7 @@ static const struct option long_opts[] = {
 	{ "rsa-key", required_argument, NULL, OPT_RSA_KEY },
 	{ "show-secrets", no_argument, NULL, OPT_SHOW_SECRETS },
 	{ "extract", required_argument, NULL, OPT_EXTRACT },
+	{ "force", no_argument, NULL, OPT_FORCE },
 	{ "logins", no_argument, NULL, OPT_LOGINS },
 	{ "summary", no_argument, NULL, OPT_SUMMARY },
 	{ "streams", required_argument, NULL, OPT_STREAMS },
@@ -410,6 +418,7 @@ static void parse_options(struct options *o, int argc, char **argv)
 		case OPT_RSA_KEY: o->rsa_key = optarg; break;
 		case OPT_SHOW_SECRETS: o->show_secrets = true; break;
 		case OPT_EXTRACT: o->extract_dir = optarg; break;
+		case OPT_FORCE: o->force = true; break;
 		case OPT_LOGINS: o->logins = true; break;
 		case OPT_SUMMARY: o->summary = true; break;
 		case OPT_STREAMS: o->streams_dir = optarg; break;
@@ -505,6 +514,11 @@ static void parse_options(struct options *o, int argc, char **argv)
 	}
 	if (o->logins && o->summary)
 		die_usage("%s", "--logins and --summary cannot be combined");
+	if (o->streams_dir != NULL && o->extract_dir != NULL &&
+	    outdir_same(o->streams_dir, o->extract_dir))
+		die_usage("%s", "--streams and --extract need different folders");
+	if (o->force && o->streams_dir == NULL && o->extract_dir == NULL)
+		die_usage("%s", "--force applies to --streams and --extract only");
 	if (o->iface == NULL && (o->max_packets || o->duration_s || o->save_path))
 		die_usage("%s", "-c, --duration and -w apply to live capture (-i) only");
 }
@@ -568,6 +582,7 @@ static void load_keys(struct run *r)
 		fputs("imapscope: out of memory\n", stderr);
 		exit(EXIT_INPUT);
 	}
+	tls_keys_set_budget(r->keys, &r->budget, o->max_memory / KEYS_MEMORY_SHARE);
 	for (i = 0; i < o->n_keylogs; i++) {
 		if (keylog_load_file(r->keys, o->keylogs[i], keylog_notice, r, err) != 0) {
 			fprintf(stderr, "imapscope: %s\n", err);
@@ -699,14 +714,18 @@ static void on_signal(int sig)
 
 static FILE *open_output(const struct options *o)
 {
+	char err[OUTDIR_ERRLEN];
 	FILE *fp;
+	int fd;
 
 	if (o->output_path == NULL || strcmp(o->output_path, "-") == 0)
 		return stdout;
-	fp = fopen(o->output_path, "w");
-	if (fp == NULL) {
-		fprintf(stderr, "imapscope: %s: cannot write: %s\n", o->output_path,
-			strerror(errno));
+	/* never through a link; private when it holds secrets */
+	fd = outdir_open_file(o->output_path, o->show_secrets, err);
+	if (fd < 0 || (fp = fdopen(fd, "w")) == NULL) {
+		if (fd >= 0)
+			snprintf(err, sizeof err, "%.300s: %s", o->output_path, strerror(errno));
+		fprintf(stderr, "imapscope: %s\n", err);
 		exit(EXIT_USAGE);
 	}
 	return fp;
@@ -897,6 +916,100 @@ static int run_inputs(struct run *r)
 	return status;
 }
 
+/* --- key logs bigger than their share of --max-memory ----------------- */
+
+static void null_event(void *ctx, const struct event *ev)
+{
+	(void)ctx;
+	(void)ev;
+}
+
+static int null_finish(void *ctx)
+{
+	(void)ctx;
+	return 0;
+}
+
+static void null_free(void *ctx)
+{
+	(void)ctx;
+}
+
+static const struct output_ops null_output_ops = { null_event, null_finish, null_free, NULL };
+
+/* Files can be read twice; stdin, pipes and live capture cannot. */
+static bool inputs_rereadable(const struct options *o)
+{
+	struct stat st;
+	size_t i;
+
+	if (o->iface != NULL)
+		return false;
+	for (i = 0; i < o->n_inputs; i++)
+		if (strcmp(o->inputs[i], "-") == 0 || stat(o->inputs[i], &st) != 0 ||
+		    !S_ISREG(st.st_mode))
+			return false;
+	return true;
+}
+
+/* The key logs did not fit in their share of --max-memory.  When the
+ * inputs can be read twice, one pass that prints nothing learns the client
+ * randoms of the capture's handshakes, and the key logs are read again
+ * keeping only those; otherwise what fitted is kept.  Either way it is
+ * said once. */
+static void load_keys_lazily(struct run *r)
+{
+	const struct options *o = r->opt;
+	struct imap_session_config real = r->scfg;
+	struct streams *streams = r->streams;
+	size_t share = o->max_memory / KEYS_MEMORY_SHARE, kept = tls_keys_count(r->keys);
+	char err[KEYLOG_ERRLEN], msg[512];
+	size_t i;
+
+	if (!tls_keys_full(r->keys))
+		return;
+	if (!inputs_rereadable(o)) {
+		snprintf(msg, sizeof msg, "key logs: over their share of --max-memory (%zu bytes)"
+			 " after %zu client randoms; %" PRIu64 " more lines dropped (the input is"
+			 " read once, so the entries it needs cannot be picked): sessions whose"
+			 " entries were dropped are not decrypted", share, kept,
+			 tls_keys_dropped(r->keys));
+		run_notice(r, 0, 0, msg);
+		return;
+	}
+	tls_keys_collect_begin(r->keys);
+	r->prepass = true;
+	r->streams = NULL;
+	r->scfg.out = (struct output){ &null_output_ops, NULL };
+	r->scfg.tap = (struct imap_tap){ NULL, NULL, NULL, NULL };
+	r->scfg.extract = (struct imap_extract_hooks){ NULL, NULL, NULL, NULL, NULL };
+	run_inputs(r);
+	r->scfg = real;
+	r->streams = streams;
+	r->prepass = false;
+	r->notices = 0;
+	r->budget.refused = 0;
+	tls_keys_collect_end(r->keys);
+	for (i = 0; i < o->n_keylogs; i++) {
+		if (keylog_load_file(r->keys, o->keylogs[i], NULL, NULL, err) != 0) {
+			fprintf(stderr, "imapscope: %s\n", err);
+			exit(EXIT_USAGE);
+		}
+	}
+	snprintf(msg, sizeof msg, "key logs: over their share of --max-memory (%zu bytes)"
+		 " after %zu client randoms; loaded again keeping only those of the capture's"
+		 " %zu TLS handshakes (%zu found)%s", share, kept,
+		 tls_keys_wanted_count(r->keys), tls_keys_count(r->keys),
+		 tls_keys_want_full(r->keys) ? ", though not every handshake could be noted" : "");
+	run_notice(r, 0, 0, msg);
+	if (tls_keys_full(r->keys)) {
+		snprintf(msg, sizeof msg, "key logs: even the entries the capture needs pass"
+			 " the share: %" PRIu64 " lines dropped; the sessions they were for are"
+			 " not decrypted", tls_keys_dropped(r->keys));
+		run_notice(r, 0, 0, msg);
+	}
+}
+
 int main(int argc, char **argv)
 {
 	static struct options opt;
@@ -919,14 +1032,13 @@ int main(int argc, char **argv)
 		make_live_filter(&opt, r.live_filter, sizeof r.live_filter);
 	r.progress = !opt.quiet && opt.iface == NULL && isatty(STDERR_FILENO);
 	clock_gettime(CLOCK_MONOTONIC, &r.started);
-	fp = open_output(&opt);
-	make_output(&r, fp);
+	/* The folders first: a refused one must not leave -o truncated. */
 	if (opt.streams_dir != NULL) {
 		char err[STREAMS_ERRLEN];
 
-		r.streams = streams_new(opt.streams_dir, &r.budget, err);
+		r.streams = streams_new(opt.streams_dir, opt.force, &r.budget, err);
 		if (r.streams == NULL) {
-			fprintf(stderr, "imapscope: %s\n", err);
+			fprintf(stderr, "imapscope: --streams: %s\n", err);
 			return EXIT_USAGE;
 		}
 		r.scfg.tap = (struct imap_tap){ r.streams, streams_data, streams_gap, streams_end };
@@ -934,7 +1046,7 @@ int main(int argc, char **argv)
 	if (opt.extract_dir != NULL) {
 		char err[EXTRACT_ERRLEN];
 
-		r.extract = extract_new(opt.extract_dir, &r.budget, err);
+		r.extract = extract_new(opt.extract_dir, opt.force, &r.budget, err);
 		if (r.extract == NULL) {
 			fprintf(stderr, "imapscope: --extract: %s\n", err);
 			return EXIT_USAGE;
@@ -943,6 +1055,8 @@ int main(int argc, char **argv)
 			&r, run_extract_begin, run_extract_data, run_extract_gap, run_extract_end,
 		};
 	}
+	fp = open_output(&opt);
+	make_output(&r, fp);
 	r.scfg.show_secrets = opt.show_secrets;
 	r.scfg.literal_keep = opt.literal_keep;
 	r.scfg.budget = &r.budget;
@@ -950,6 +1064,7 @@ int main(int argc, char **argv)
 	r.scfg.out = r.filtered;
 	r.scfg.notice = run_notice;
 	r.scfg.notice_ctx = &r;
+	load_keys_lazily(&r);
 
 	if (opt.only.user != NULL) {
 		struct imap_session_config real = r.scfg;
@@ -984,9 +1099,9 @@ int main(int argc, char **argv)
 	if (r.streams != NULL) {
 		char err[STREAMS_ERRLEN];
 
-		if (streams_free(&r.streams, err) != 0) {
+		if (streams_free(&r.streams, err) != 0) {	/* an output not written */
 			fprintf(stderr, "imapscope: --streams: %s\n", err);
-			status = EXIT_INPUT;
+			status = EXIT_USAGE;
 		}
 	}
 	if (r.extract != NULL) {
@@ -994,17 +1109,17 @@ int main(int argc, char **argv)
 
 		if (extract_free(&r.extract, err) != 0) {
 			fprintf(stderr, "imapscope: --extract: %s\n", err);
-			status = EXIT_INPUT;
+			status = EXIT_USAGE;
 		}
 	}
 	if (r.filtered.ops->finish(r.filtered.ctx) != 0) {
 		fprintf(stderr, "imapscope: writing the output failed: %s\n", strerror(errno));
-		status = EXIT_INPUT;
+		status = EXIT_USAGE;	/* an output that cannot be written, as for the folders */
 	}
 	r.filtered.ops->free(r.filtered.ctx);
 	if (fp != stdout && fclose(fp) != 0) {
 		fprintf(stderr, "imapscope: %s: %s\n", opt.output_path, strerror(errno));
-		status = EXIT_INPUT;
+		status = EXIT_USAGE;	/* an output that cannot be written, as for the folders */
 	}
 	tls_keys_free(&r.keys);
 	filter_free(&r.filter);

@@ -58,11 +58,14 @@ static int text_cstr(struct buf *b, const char *s, const char *if_null)
 
 static int text_slice(struct buf *b, struct buf_slice s)
 {
+	size_t k;
+
 	if (s.ptr == NULL)
 		return 0;
-	if (output_plain_ascii(s.ptr, s.len, false))
-		return output_put(b, s.ptr, s.len);
-	return escape_text(b, s.ptr, s.len);
+	k = escape_text_plain_prefix(s.ptr, s.len);
+	if (k == s.len)
+		return output_put(b, s.ptr, k);
+	return output_put(b, s.ptr, k) | escape_text(b, s.ptr + k, s.len - k);
 }
 
 /* " [code]" when there is a code; tolerant of a code that kept its brackets. */
@@ -457,7 +460,11 @@ static int text_tls(struct output_text *ot, struct buf *b, const struct event *e
 		rc |= LIT(b, ", SNI ") | text_slice(b, ev->u.tls.sni);
 	if (ev->u.tls.decrypted)
 		return rc | LIT(b, ": decrypted");
-	rc |= LIT(b, ": not decrypted");
+	if (ev->u.tls.decrypted_c2s != ev->u.tls.decrypted_s2c)
+		rc |= ev->u.tls.decrypted_c2s ? LIT(b, ": decrypted c2s only")
+					       : LIT(b, ": decrypted s2c only");
+	else
+		rc |= LIT(b, ": not decrypted");
 	if (ev->u.tls.reason != NULL)
 		rc |= LIT(b, " (") | text_cstr(b, ev->u.tls.reason, "") | LIT(b, ")");
 	return rc;
@@ -481,8 +488,10 @@ static int text_gap(struct output_text *ot, struct buf *b, const struct event *e
 /* The notice's own text (made by imapscope, wire bytes already escaped). */
 static int text_notice(struct output_text *ot, struct buf *b, const struct event *ev)
 {
+	const char *t = ev->u.notice.text ? ev->u.notice.text : "";
+
 	return text_color(ot, b, TEXT_COLOR_GAP) | LIT(b, "NOTICE ") |
-	       text_cstr(b, ev->u.notice.text, "");
+	       escape_text_made(b, (const uint8_t *)t, strlen(t));
 }
 
 static const char *text_end_reason(enum end_reason r)
@@ -495,6 +504,18 @@ static const char *text_end_reason(enum end_reason r)
 	case END_EVICTED: return "timeout, evicted by the flow cap";
 	}
 	return "?";
+}
+
+/* The bytes of one direction; where TLS was not decrypted, those that
+ * crossed the wire, since nothing of what they carried was seen. */
+static int text_end_bytes(struct buf *b, const struct event *ev, enum stream_dir d)
+{
+	const struct session_summary *s = ev->u.end.summary;
+
+	if (ev->u.end.undecrypted[d])
+		return text_bytes(b, d == DIR_C2S ? s->wire_bytes_c2s : s->wire_bytes_s2c) |
+		       LIT(b, " on the wire (not decrypted)");
+	return text_bytes(b, d == DIR_C2S ? s->bytes_c2s : s->bytes_s2c);
 }
 
 /* "end (fin) after 3.204 s: 12 commands (11 OK, 1 NO, 0 BAD), 30 untagged,
@@ -513,7 +534,7 @@ static int text_session_end(struct output_text *ot, struct buf *b, const struct 
 	      output_append_u64(b, s->responses_no) | LIT(b, " NO, ") |
 	      output_append_u64(b, s->responses_bad) | LIT(b, " BAD), ") |
 	      output_append_u64(b, s->untagged) | LIT(b, " untagged, c2s ") |
-	      text_bytes(b, s->bytes_c2s) | LIT(b, ", s2c ") | text_bytes(b, s->bytes_s2c);
+	      text_end_bytes(b, ev, DIR_C2S) | LIT(b, ", s2c ") | text_end_bytes(b, ev, DIR_S2C);
 	if (s->gaps != 0)
 		rc |= LIT(b, ", ") | text_count(b, s->gaps, "gap") | LIT(b, " (") |
 		      text_bytes(b, s->gap_bytes) | LIT(b, " missing)");
