@@ -1,5 +1,6 @@
 /* imapscope: the command line, and the wiring of every layer:
  * capture -> decode -> flow -> reassembly -> session -> output. */
+#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
@@ -107,7 +108,7 @@ static void usage(FILE *fp)
 {
 	fputs(
 "usage: imapscope [OPTIONS] -r FILE [-r FILE ...] [BPF-FILTER]\n"
-"       imapscope [OPTIONS] FILE [FILE ...]\n"
+"       imapscope [OPTIONS] FILE [FILE ...] [BPF-FILTER]\n"
 "       imapscope [OPTIONS] -i IFACE [BPF-FILTER]\n"
 "\n"
 "Dissects IMAP traffic in packet captures (pcap, pcapng; '-' is stdin) or on a\n"
@@ -126,18 +127,19 @@ static void usage(FILE *fp)
 "      --summary           print only per-session and whole-capture statistics\n"
 "      --fail-threshold N  --logins: flag brute force from the Nth failed login\n"
 "                          by one client or against one user (default 5)\n"
-"      --fail-window SECONDS  ... within this many seconds (default 300)\n"
+"      --fail-window TIME  ... within this time (default 300 s)\n"
 "      --streams DIR       write each session's reassembled streams to DIR\n"
 "      --extract DIR       write each message body that crosses the wire (FETCH,\n"
 "                          APPEND) to DIR as .eml/.part, with DIR/index.jsonl\n"
 "      --force             --streams/--extract into a folder that is not empty:\n"
 "                          remove the files its index.jsonl lists, then write\n"
-"      --session N         keep only session N\n"
+"      --session N[,N...]  keep only these sessions (repeatable)\n"
 "      --user NAME         keep only sessions where NAME tried to log in\n"
 "      --host ADDR         keep only sessions with ADDR as client or server\n"
+"                          (192.0.2.1, 192.0.2.1:143, [2001:db8::1]:143, ...)\n"
 "      --color auto|always|never   colour in the text timeline (default auto)\n"
 "  -c COUNT                live: stop after COUNT packets\n"
-"      --duration SECONDS  live: stop after SECONDS\n"
+"      --duration TIME     live: stop after TIME\n"
 "  -w FILE                 live: also save the raw packets to FILE\n"
 "      --max-flows N       flows tracked at once (default 65536)\n"
 "      --max-literal-memory BYTES  literal bytes kept in memory per literal\n"
@@ -151,6 +153,9 @@ static void usage(FILE *fp)
 "  -q, --quiet             no notices or progress line on stderr\n"
 "  -h, --help              this help\n"
 "  -V, --version           version and library versions\n"
+"\n"
+"BYTES take a suffix K, M, G or T (powers of 1024: 64M); TIME one of s, m,\n"
+"h or d (5m, 2h; seconds without one).\n"
 "\n"
 "Exit codes: 0 success (damaged packets are notices), 1 input unreadable,\n"
 "2 bad usage.\n", fp);
@@ -174,6 +179,52 @@ static uint64_t parse_u64(const char *s, const char *what)
 	if (errno != 0 || end == s || *end != '\0' || s[0] == '-')
 		die_usage(what, s);
 	return v;
+}
+
+/* "64M", "1g", "4096": a size in bytes, suffixes K M G T in powers of
+ * 1024 (either case), an optional "B" or "iB" after them. */
+static uint64_t parse_size(const char *s, const char *what)
+{
+	static const char units[] = "KMGT";
+	uint64_t v, mult = 1;
+	const char *u;
+	char *end;
+
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno != 0 || end == s || s[0] < '0' || s[0] > '9')
+		die_usage(what, s);
+	if (*end != '\0' && (u = strchr(units, toupper((unsigned char)*end))) != NULL) {
+		mult = (uint64_t)1 << (10 * (u - units + 1));
+		end++;
+		if (strcmp(end, "iB") == 0 || strcmp(end, "B") == 0)
+			end += strlen(end);
+	}
+	if (*end != '\0' || v > UINT64_MAX / mult)
+		die_usage(what, s);
+	return v * mult;
+}
+
+/* "90", "90s", "5m", "2h", "1d": a time in seconds. */
+static uint64_t parse_duration(const char *s, const char *what)
+{
+	uint64_t v, mult = 1;
+	char *end;
+
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno != 0 || end == s || s[0] < '0' || s[0] > '9')
+		die_usage(what, s);
+	switch (*end) {
+	case '\0': case 's': break;
+	case 'm': mult = 60; break;
+	case 'h': mult = 3600; break;
+	case 'd': mult = 86400; break;
+	default: die_usage(what, s);
+	}
+	if ((*end != '\0' && end[1] != '\0') || v > UINT64_MAX / mult)
+		die_usage(what, s);
+	return v * mult;
 }
 
 static void parse_port(struct options *o, const char *arg)
@@ -265,22 +316,75 @@ static char *join_args(int argc, char **argv, int from)
 	return s;
 }
 
-/* A filter that does not compile is bad usage, found before any input is
- * opened (DLT_EN10MB is only a stand-in: the words are what is checked). */
-static void check_filter(const char *bpf)
+/* Whether bpf compiles; if not, libpcap's reason in err (DLT_EN10MB is
+ * only a stand-in: the words are what is checked). */
+static bool filter_compiles(const char *bpf, char err[PCAP_ERRBUF_SIZE])
 {
 	pcap_t *p = pcap_open_dead(DLT_EN10MB, 65535);
 	struct bpf_program prog;
+	bool ok = true;
 
 	if (p == NULL)
-		return;
+		return true;	/* no memory to check: the real open will say */
 	if (pcap_compile(p, &prog, bpf, 1, PCAP_NETMASK_UNKNOWN) != 0) {
-		fprintf(stderr, "imapscope: bad filter '%s': %s\n", bpf, pcap_geterr(p));
-		pcap_close(p);
+		snprintf(err, PCAP_ERRBUF_SIZE, "%s", pcap_geterr(p));
+		ok = false;
+	} else {
+		pcap_freecode(&prog);
+	}
+	pcap_close(p);
+	return ok;
+}
+
+/* A filter that does not compile is bad usage, found before any input is
+ * opened. */
+static void check_filter(const char *bpf)
+{
+	char err[PCAP_ERRBUF_SIZE];
+
+	if (!filter_compiles(bpf, err)) {
+		fprintf(stderr, "imapscope: bad filter '%s': %s\n", bpf, err);
 		exit(EXIT_USAGE);
 	}
-	pcap_freecode(&prog);
-	pcap_close(p);
+}
+
+static bool is_input(const char *path)
+{
+	return strcmp(path, "-") == 0 || access(path, F_OK) == 0;
+}
+
+/* Positionals without -r: the leading words that name files are inputs;
+ * the words after them are a BPF filter if they compile as one (tcpdump's
+ * habit: "imapscope cap.pcap port 143").  Otherwise the first such word is
+ * a missing input (exit 1) or, followed by more words none of which is a
+ * file, neither file nor filter (exit 2): before anything is printed. */
+static void take_positionals(struct options *o, int argc, char **argv, int from)
+{
+	char err[PCAP_ERRBUF_SIZE];
+	int i, j;
+
+	for (i = from; i < argc && is_input(argv[i]); i++)
+		add_input(o, argv[i]);
+	if (i == argc)
+		return;
+	if (o->n_inputs > 0) {
+		o->bpf = join_args(argc, argv, i);
+		if (o->bpf == NULL)
+			die_usage("%s", "out of memory");
+		if (filter_compiles(o->bpf, err))
+			return;
+	}
+	for (j = i + 1; j < argc && !is_input(argv[j]); j++)
+		;
+	if (j < argc || i + 1 == argc || o->n_inputs == 0) {
+		int e = access(argv[i], F_OK) == 0 ? 0 : errno;
+
+		fprintf(stderr, "imapscope: %s: %s\n", argv[i], strerror(e));
+		exit(EXIT_INPUT);
+	}
+	fprintf(stderr, "imapscope: '%s' is not a file, and '%s' is not a filter: %s\n",
+		argv[i], o->bpf, err);
+	exit(EXIT_USAGE);
 }
 
 static void parse_options(struct options *o, int argc, char **argv)
@@ -319,10 +423,16 @@ static void parse_options(struct options *o, int argc, char **argv)
 		case OPT_SUMMARY: o->summary = true; break;
 		case OPT_STREAMS: o->streams_dir = optarg; break;
 		case OPT_SESSION:
-			o->only.session = parse_u64(optarg, "bad session number '%s'");
+			if (filter_opts_add_sessions(&o->only, optarg) != 0)
+				die_usage("bad --session '%s' (session numbers from 1: 3, or 2,5,9)",
+					  optarg);
 			break;
 		case OPT_USER: o->only.user = optarg; break;
-		case OPT_HOST: o->only.host = optarg; break;
+		case OPT_HOST:
+			if (filter_opts_set_host(&o->only, optarg) != 0)
+				die_usage("bad --host '%s' (an address as printed: 192.0.2.1, "
+					  "192.0.2.1:143, [2001:db8::1]:143)", optarg);
+			break;
 		case OPT_COLOR:
 			if (strcmp(optarg, "auto") == 0)
 				o->color = -1;
@@ -334,9 +444,14 @@ static void parse_options(struct options *o, int argc, char **argv)
 				die_usage("bad --color '%s' (auto, always or never)", optarg);
 			break;
 		case 'c': o->max_packets = parse_u64(optarg, "bad packet count '%s'"); break;
-		case OPT_DURATION:
-			o->duration_s = (unsigned)parse_u64(optarg, "bad duration '%s'");
+		case OPT_DURATION: {
+			uint64_t secs = parse_duration(optarg, "bad --duration '%s'");
+
+			if (secs > UINT_MAX)
+				die_usage("bad --duration '%s'", optarg);
+			o->duration_s = (unsigned)secs;
 			break;
+		}
 		case 'w': o->save_path = optarg; break;
 		case OPT_MAX_FLOWS:
 			o->flow.max_flows = parse_u64(optarg, "bad --max-flows '%s'");
@@ -344,13 +459,13 @@ static void parse_options(struct options *o, int argc, char **argv)
 				die_usage("bad --max-flows '%s'", optarg);
 			break;
 		case OPT_MAX_LITERAL:
-			o->literal_keep = parse_u64(optarg, "bad --max-literal-memory '%s'");
+			o->literal_keep = parse_size(optarg, "bad --max-literal-memory '%s'");
 			break;
 		case OPT_MAX_OOO:
-			o->flow.max_ooo_bytes = parse_u64(optarg, "bad --max-ooo-bytes '%s'");
+			o->flow.max_ooo_bytes = parse_size(optarg, "bad --max-ooo-bytes '%s'");
 			break;
 		case OPT_MAX_MEMORY:
-			o->max_memory = parse_u64(optarg, "bad --max-memory '%s'");
+			o->max_memory = parse_size(optarg, "bad --max-memory '%s'");
 			break;
 		case OPT_FAIL_THRESHOLD:
 			o->logins_opts.fail_threshold =
@@ -360,9 +475,10 @@ static void parse_options(struct options *o, int argc, char **argv)
 				die_usage("--fail-threshold '%s' must be 2 to 1000", optarg);
 			break;
 		case OPT_FAIL_WINDOW:
-			o->logins_opts.window_us = (int64_t)parse_u64(optarg, "bad --fail-window '%s'");
+			o->logins_opts.window_us = (int64_t)parse_duration(optarg,
+									   "bad --fail-window '%s'");
 			if (o->logins_opts.window_us <= 0 || o->logins_opts.window_us > 86400 * 365)
-				die_usage("bad --fail-window '%s' (seconds)", optarg);
+				die_usage("bad --fail-window '%s' (a time: 300, 5m, 2h)", optarg);
 			o->logins_opts.window_us *= 1000000;
 			break;
 		case 'q': o->quiet = true; break;
@@ -379,8 +495,7 @@ static void parse_options(struct options *o, int argc, char **argv)
 		if (optind < argc && (o->bpf = join_args(argc, argv, optind)) == NULL)
 			die_usage("%s", "out of memory");
 	} else {
-		for (; optind < argc; optind++)
-			add_input(o, argv[optind]);
+		take_positionals(o, argc, argv, optind);
 	}
 	if (o->iface != NULL && o->n_inputs > 0)
 		die_usage("%s", "-i and input files cannot be combined");
@@ -504,6 +619,7 @@ static void *run_open(void *ctx, const struct flow_info *fi)
 		.first_ts_us = fi->first_ts_us,
 	};
 
+	filter_session_open(r->filter, fi->session_id, info.client, info.server);
 	if (r->streams != NULL && filter_wants(r->filter, fi->session_id, info.client, info.server))
 		streams_open(r->streams, fi->session_id, info.client, info.server);
 	return imap_session_new(&r->scfg, &info);
@@ -703,7 +819,11 @@ static int run_source(struct run *r, const char *path)
 	else
 		rc = capture_open_file(&r->cap, path, o->bpf, err);
 	if (rc != 0) {
-		if (!r->prepass)
+		if (r->prepass)
+			return EXIT_INPUT;
+		if (o->iface != NULL)	/* the error names the interface */
+			fprintf(stderr, "imapscope: %s\n", err);
+		else
 			fprintf(stderr, "imapscope: %s: %s\n", path, err);
 		return EXIT_INPUT;
 	}
@@ -728,6 +848,46 @@ static int run_source(struct run *r, const char *path)
 	report_decode_stats(r, path);
 	capture_free(&r->cap);
 	return 0;
+}
+
+/* Every file is opened once before anything is printed, so that a missing
+ * or unreadable input is one error line, not an error after output. */
+static void check_inputs(const struct options *o)
+{
+	char err[CAPTURE_ERRLEN];
+	struct capture *c;
+	size_t i;
+
+	for (i = 0; i < o->n_inputs; i++) {
+		if (strcmp(o->inputs[i], "-") == 0)
+			continue;
+		if (capture_open_file(&c, o->inputs[i], o->bpf, err) != 0) {
+			fprintf(stderr, "imapscope: %s: %s\n", o->inputs[i], err);
+			exit(EXIT_INPUT);
+		}
+		capture_free(&c);
+	}
+}
+
+/* --session, --host, --user that kept nothing: said once, as a notice
+ * (the run itself succeeded). */
+static void notice_unmatched(struct run *r)
+{
+	const struct filter_opts *f = &r->opt->only;
+	char msg[512];
+	size_t len;
+
+	if (!filter_opts_active(f) || filter_matched(r->filter))
+		return;
+	len = (size_t)snprintf(msg, sizeof msg, "the filter matched no session:");
+	if (f->n_sessions != 0 && len < sizeof msg)
+		len += (size_t)snprintf(msg + len, sizeof msg - len, " --session %" PRIu64 "%s",
+					f->sessions[0], f->n_sessions > 1 ? ",..." : "");
+	if (f->host != NULL && len < sizeof msg)
+		len += (size_t)snprintf(msg + len, sizeof msg - len, " --host %s", f->host);
+	if (f->user != NULL && len < sizeof msg)
+		snprintf(msg + len, sizeof msg - len, " --user %s", f->user);
+	run_notice(r, 0, r->last_ts_us, msg);
 }
 
 /* One pass over every input: a fresh flow table, the sources in order, and
@@ -870,6 +1030,7 @@ int main(int argc, char **argv)
 	signal(SIGALRM, on_signal);
 
 	load_keys(&r);
+	check_inputs(&opt);
 	if (opt.iface != NULL)
 		make_live_filter(&opt, r.live_filter, sizeof r.live_filter);
 	r.progress = !opt.quiet && opt.iface == NULL && isatty(STDERR_FILENO);
@@ -926,6 +1087,7 @@ int main(int argc, char **argv)
 		r.budget.refused = 0;
 	}
 	status = run_inputs(&r);
+	notice_unmatched(&r);
 	if (r.budget.refused != 0) {
 		char msg[256];
 

@@ -1,4 +1,4 @@
-/* -F json: the timeline as JSON Lines, one object per event (CONTRACT.md).
+/* -F json: the timeline as JSON Lines, one object per event (docs/contract.md).
  *
  * Also home of the pieces every line-oriented output shares: a buffered
  * writer that only ever hands whole lines to the FILE, and a cached UTC

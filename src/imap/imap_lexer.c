@@ -237,6 +237,8 @@ static void lx_enter_resync(struct imap_lexer *lx)
 /* Remember the last bytes of a part whose text is no longer stored. */
 static void lx_tail_push(struct imap_lexer *lx, const uint8_t *p, size_t n)
 {
+	if (n == 0)	/* p may be NULL (a text buffer --max-memory refused) */
+		return;
 	if (n >= LX_TAIL) {
 		memcpy(lx->tail, p + n - LX_TAIL, LX_TAIL);
 		lx->tail_len = LX_TAIL;
@@ -353,7 +355,9 @@ static bool lx_s2c_status(const uint8_t *p, size_t n)
 	const uint8_t *sp, *w;
 	size_t wn;
 
-	if (n >= 1 && p[0] == '+')
+	if (n == 0)	/* p may be NULL: a line buffer --max-memory refused */
+		return false;
+	if (p[0] == '+')
 		return true;
 	sp = memchr(p, ' ', n);
 	if (sp == NULL)

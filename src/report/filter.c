@@ -1,15 +1,155 @@
 #include "report/filter.h"
 
+#include <arpa/inet.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* A sorted list of session ids. */
+struct id_list {
+	uint64_t *v;
+	size_t n, cap;
+};
 
 struct filter {
 	const struct filter_opts *opts;
 	struct output inner;
-	uint64_t *user_sessions;	/* where --user logged in, sorted */
-	size_t n_user, cap_user;
-	bool oom;			/* the list could not grow */
+	struct id_list user;		/* where --user logged in */
+	struct id_list host;		/* opened with --host as an endpoint */
+	bool oom;			/* a list could not grow */
+	bool matched;			/* an event went through */
 };
+
+/* --- options ------------------------------------------------------------ */
+
+static bool ids_has(const uint64_t *v, size_t n, uint64_t id)
+{
+	size_t lo = 0, hi = n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (v[mid] == id)
+			return true;
+		if (v[mid] < id)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return false;
+}
+
+/* Inserts id in place, keeping v sorted; the caller checked room and that
+ * id is not there yet. */
+static void ids_insert(uint64_t *v, size_t *n, uint64_t id)
+{
+	size_t i = (*n)++;
+
+	while (i > 0 && v[i - 1] > id) {
+		v[i] = v[i - 1];
+		i--;
+	}
+	v[i] = id;
+}
+
+/* One decimal id of [p, end): digits only, not 0, no wrap-around. */
+static int parse_id(const char *p, const char *end, uint64_t *id_r)
+{
+	uint64_t v = 0;
+
+	if (p == end)
+		return -1;
+	for (; p < end; p++) {
+		uint64_t d = (uint64_t)(*p - '0');
+
+		if (*p < '0' || *p > '9' || v > (UINT64_MAX - d) / 10)
+			return -1;
+		v = v * 10 + d;
+	}
+	if (v == 0)
+		return -1;
+	*id_r = v;
+	return 0;
+}
+
+int filter_opts_add_sessions(struct filter_opts *o, const char *list)
+{
+	const char *p = list;
+
+	for (;;) {
+		const char *end = strchr(p, ',');
+		uint64_t id;
+
+		if (end == NULL)
+			end = p + strlen(p);
+		if (parse_id(p, end, &id) != 0)
+			return -1;
+		if (!ids_has(o->sessions, o->n_sessions, id)) {
+			if (o->n_sessions == FILTER_MAX_SESSIONS)
+				return -1;
+			ids_insert(o->sessions, &o->n_sessions, id);
+		}
+		if (*end == '\0')
+			return 0;
+		p = end + 1;
+	}
+}
+
+/* An address of either family in its printed form (inet_ntop's). */
+static int canon_addr(const char *s, size_t len, char out[INET6_ADDRSTRLEN])
+{
+	char tmp[INET6_ADDRSTRLEN];
+	unsigned char bin[sizeof(struct in6_addr)];
+	int af;
+
+	if (len == 0 || len >= sizeof tmp)
+		return -1;
+	memcpy(tmp, s, len);
+	tmp[len] = '\0';
+	af = strchr(tmp, ':') != NULL ? AF_INET6 : AF_INET;
+	if (inet_pton(af, tmp, bin) != 1 || inet_ntop(af, bin, out, INET6_ADDRSTRLEN) == NULL)
+		return -1;
+	return 0;
+}
+
+static int parse_port(const char *p, uint16_t *port_r)
+{
+	uint64_t v;
+
+	if (parse_id(p, p + strlen(p), &v) != 0 || v > 65535)
+		return -1;
+	*port_r = (uint16_t)v;
+	return 0;
+}
+
+int filter_opts_set_host(struct filter_opts *o, const char *arg)
+{
+	const char *colon = strrchr(arg, ':');
+
+	o->host_port = 0;
+	if (arg[0] == '[') {		/* "[v6]" or "[v6]:port" */
+		const char *close = strchr(arg, ']');
+
+		if (close == NULL || canon_addr(arg + 1, (size_t)(close - arg - 1), o->host_addr) != 0)
+			return -1;
+		if (close[1] != '\0' && (close[1] != ':' || parse_port(close + 2, &o->host_port) != 0))
+			return -1;
+	} else if (colon != NULL && strchr(arg, ':') == colon) {	/* "v4:port" */
+		if (canon_addr(arg, (size_t)(colon - arg), o->host_addr) != 0 ||
+		    strchr(o->host_addr, ':') != NULL || parse_port(colon + 1, &o->host_port) != 0)
+			return -1;
+	} else if (canon_addr(arg, strlen(arg), o->host_addr) != 0) {	/* bare */
+		return -1;
+	}
+	o->host = arg;
+	return 0;
+}
+
+bool filter_opts_active(const struct filter_opts *o)
+{
+	return o->n_sessions != 0 || o->host != NULL || o->user != NULL;
+}
+
+/* --- the filter ---------------------------------------------------------- */
 
 struct filter *filter_new(const struct filter_opts *opts, struct output inner)
 {
@@ -22,48 +162,82 @@ struct filter *filter_new(const struct filter_opts *opts, struct output inner)
 	return f;
 }
 
-/* "192.0.2.1:143" or "[2001:db8::1]:143" against a bare address. */
-static bool host_matches(const char *endpoint, const char *host)
+/* Adds id once; a list that cannot grow sets f->oom. */
+static void list_add(struct filter *f, struct id_list *l, uint64_t id)
 {
-	size_t hl = strlen(host);
+	if (ids_has(l->v, l->n, id))
+		return;
+	if (l->n == l->cap) {
+		size_t ncap = l->cap ? l->cap * 2 : 16;
+		uint64_t *n = ncap <= SIZE_MAX / sizeof *n ? realloc(l->v, ncap * sizeof *n) : NULL;
 
-	if (endpoint[0] == '[')
-		return strncmp(endpoint + 1, host, hl) == 0 && endpoint[1 + hl] == ']';
-	return strncmp(endpoint, host, hl) == 0 && endpoint[hl] == ':';
+		if (n == NULL) {
+			f->oom = true;
+			return;
+		}
+		l->v = n;
+		l->cap = ncap;
+	}
+	ids_insert(l->v, &l->n, id);
 }
 
-static bool user_session(const struct filter *f, uint64_t id)
+/* An endpoint as flow_endpoint_str prints it ("192.0.2.1:143",
+ * "[2001:db8::1]:143") against --host's address and port. */
+static bool host_matches(const struct filter_opts *o, const char *endpoint)
 {
-	size_t lo = 0, hi = f->n_user;
+	const char *addr = endpoint, *colon = strrchr(endpoint, ':');
+	size_t len;
 
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-
-		if (f->user_sessions[mid] == id)
-			return true;
-		if (f->user_sessions[mid] < id)
-			lo = mid + 1;
-		else
-			hi = mid;
+	if (colon == NULL)
+		return false;
+	len = (size_t)(colon - endpoint);
+	if (endpoint[0] == '[' && len >= 2 && endpoint[len - 1] == ']') {
+		addr++;
+		len -= 2;
 	}
-	return false;
+	if (strlen(o->host_addr) != len || memcmp(addr, o->host_addr, len) != 0)
+		return false;
+	return o->host_port == 0 || strtoul(colon + 1, NULL, 10) == o->host_port;
+}
+
+static bool host_wanted(const struct filter_opts *o, const char *client, const char *server)
+{
+	return o->host == NULL || (client != NULL && host_matches(o, client)) ||
+	       (server != NULL && host_matches(o, server));
+}
+
+void filter_session_open(struct filter *f, uint64_t id, const char *client,
+			 const char *server)
+{
+	if (f->opts->host != NULL && host_wanted(f->opts, client, server))
+		list_add(f, &f->host, id);
+}
+
+static bool session_wanted(const struct filter *f, uint64_t id)
+{
+	const struct filter_opts *o = f->opts;
+
+	if (o->n_sessions != 0 && !ids_has(o->sessions, o->n_sessions, id))
+		return false;
+	return o->user == NULL || ids_has(f->user.v, f->user.n, id);
 }
 
 bool filter_wants_id(const struct filter *f, uint64_t id)
 {
-	if (f->opts->session != 0 && id != f->opts->session)
+	if (f->opts->host != NULL && !ids_has(f->host.v, f->host.n, id))
 		return false;
-	return f->opts->user == NULL || user_session(f, id);
+	return session_wanted(f, id);
 }
 
 bool filter_wants(const struct filter *f, uint64_t id, const char *client,
 		  const char *server)
 {
-	const char *host = f->opts->host;
+	return host_wanted(f->opts, client, server) && session_wanted(f, id);
+}
 
-	if (host != NULL && !host_matches(client, host) && !host_matches(server, host))
-		return false;
-	return filter_wants_id(f, id);
+bool filter_matched(const struct filter *f)
+{
+	return f->matched;
 }
 
 /* --- the filtered output ------------------------------------------------ */
@@ -72,8 +246,10 @@ static void filter_event(void *ctx, const struct event *ev)
 {
 	struct filter *f = ctx;
 
-	if (filter_wants(f, ev->session, ev->client, ev->server))
+	if (filter_wants(f, ev->session, ev->client, ev->server)) {
+		f->matched = true;
 		f->inner.ops->event(f->inner.ctx, ev);
+	}
 }
 
 static int filter_finish(void *ctx)
@@ -109,31 +285,6 @@ struct output filter_output(struct filter *f)
 
 /* --- the --user pre-pass ------------------------------------------------ */
 
-/* Logins may complete out of session order (concurrent sessions), so the
- * id is inserted in place to keep the list sorted for user_session(). */
-static void collect_add(struct filter *f, uint64_t id)
-{
-	size_t i;
-
-	if (f->n_user == f->cap_user) {
-		size_t ncap = f->cap_user ? f->cap_user * 2 : 16;
-		uint64_t *n = realloc(f->user_sessions, ncap * sizeof *n);
-
-		if (n == NULL) {
-			f->oom = true;
-			return;
-		}
-		f->user_sessions = n;
-		f->cap_user = ncap;
-	}
-	i = f->n_user++;
-	while (i > 0 && f->user_sessions[i - 1] > id) {
-		f->user_sessions[i] = f->user_sessions[i - 1];
-		i--;
-	}
-	f->user_sessions[i] = id;
-}
-
 static bool collect_is_user(const struct filter *f, struct buf_slice u)
 {
 	size_t want = strlen(f->opts->user);
@@ -149,9 +300,8 @@ static void collect_event(void *ctx, const struct event *ev)
 
 	if (ev->type != EV_LOGIN || f->opts->user == NULL)
 		return;
-	if ((collect_is_user(f, ev->u.login.user) || collect_is_user(f, ev->u.login.authzid)) &&
-	    !user_session(f, ev->session))
-		collect_add(f, ev->session);
+	if (collect_is_user(f, ev->u.login.user) || collect_is_user(f, ev->u.login.authzid))
+		list_add(f, &f->user, ev->session);
 }
 
 /* The collector owns nothing, and a list that could not grow means some
@@ -183,7 +333,8 @@ void filter_free(struct filter **fp)
 
 	if (f == NULL)
 		return;
-	free(f->user_sessions);
+	free(f->user.v);
+	free(f->host.v);
 	free(f);
 	*fp = NULL;
 }

@@ -20,12 +20,18 @@
 #define TEXT_COLOR_TIME  "\x1b[2m"	/* timestamps: dim */
 #define TEXT_COLOR_RESET "\x1b[0m"
 
+/* Sessions whose LOGOUT was seen last: their "* BYE" is the expected
+ * answer, not an error.  BYE follows LOGOUT at once, so a few suffice. */
+#define TEXT_LOGOUTS 16
+
 struct output_text {
 	struct output_sink sink;
 	struct output_time clock;
 	bool color;
 	bool day_shown;
 	int64_t day;		/* days since the epoch of the last date line */
+	uint64_t logouts[TEXT_LOGOUTS];	/* a ring of session ids */
+	unsigned next_logout;
 };
 
 /* ---- small writers ---- */
@@ -141,18 +147,12 @@ static int text_fixed(struct buf *b, uint64_t x, unsigned decimals)
 	return output_append_u64(b, x) | (decimals ? buf_append(b, frac, decimals + 1) : 0);
 }
 
-/* "0.412 ms", "1.6 ms", "234 ms", "12.3 s": three significant figures are
- * plenty to see which command was slow.  Each form is chosen after
- * rounding, so 99.96 ms reads "100 ms", not "100.0 ms". */
+/* "0.412 ms", "7.295 ms", "1057.207 ms": always milliseconds with three
+ * decimals, as latency_ms in the JSON, so that latencies line up and read
+ * the same everywhere. */
 static int text_ms(struct buf *b, double ms)
 {
-	if ((uint64_t)(ms * 1000 + 0.5) < 1000)
-		return text_fixed(b, (uint64_t)(ms * 1000 + 0.5), 3) | LIT(b, " ms");
-	if ((uint64_t)(ms * 10 + 0.5) < 1000)
-		return text_fixed(b, (uint64_t)(ms * 10 + 0.5), 1) | LIT(b, " ms");
-	if ((uint64_t)(ms + 0.5) < 10000)
-		return text_fixed(b, (uint64_t)(ms + 0.5), 0) | LIT(b, " ms");
-	return text_fixed(b, (uint64_t)(ms / 100 + 0.5), 1) | LIT(b, " s");
+	return text_fixed(b, (uint64_t)(ms * 1000 + 0.5), 3) | LIT(b, " ms");
 }
 
 static int text_latency(struct buf *b, double ms)
@@ -162,7 +162,7 @@ static int text_latency(struct buf *b, double ms)
 	return LIT(b, "   (") | text_ms(b, ms) | LIT(b, ")");
 }
 
-/* "   (+ after 2.91 ms)": how long the command waited for each "+". */
+/* "   (+ after 2.910 ms)": how long the command waited for each "+". */
 static int text_cont_waits(struct buf *b, const int64_t *us, size_t n)
 {
 	int rc;
@@ -233,8 +233,9 @@ static void text_put2(char *p, int v)
 	p[1] = (char)('0' + v % 10);
 }
 
-/* "--- 2026-11-21 ---" before the first line of each UTC day: captures
- * span days and the per-line time alone would hide it. */
+/* "--- 2026-11-21 (UTC) ---" before the first line of each UTC day:
+ * captures span days and the per-line time alone would hide it; it also
+ * says in which zone the times are. */
 static int text_date_line(struct output_text *ot, struct buf *b, const struct tm *tm)
 {
 	char d[10];
@@ -247,7 +248,7 @@ static int text_date_line(struct output_text *ot, struct buf *b, const struct tm
 	d[7] = '-';
 	text_put2(d + 8, tm->tm_mday);
 	return text_color(ot, b, TEXT_COLOR_META) | LIT(b, "--- ") | buf_append(b, d, sizeof d) |
-	       LIT(b, " ---") | text_color(ot, b, TEXT_COLOR_RESET) | LIT(b, "\n");
+	       LIT(b, " (UTC) ---") | text_color(ot, b, TEXT_COLOR_RESET) | LIT(b, "\n");
 }
 
 static int text_prefix(struct output_text *ot, struct buf *b, const struct event *ev)
@@ -311,8 +312,18 @@ static int text_greeting(struct output_text *ot, struct buf *b, const struct eve
 	       text_code(b, ev->u.greeting.code) | text_rest(b, ev->u.greeting.text);
 }
 
+static bool text_logout_seen(const struct output_text *ot, uint64_t session)
+{
+	for (unsigned i = 0; i < TEXT_LOGOUTS; i++)
+		if (ot->logouts[i] == session && session != 0)
+			return true;
+	return false;
+}
+
 static int text_command(struct output_text *ot, struct buf *b, const struct event *ev)
 {
+	if (text_is_status(ev->u.command.name, "LOGOUT") && !text_logout_seen(ot, ev->session))
+		ot->logouts[ot->next_logout++ % TEXT_LOGOUTS] = ev->session;
 	return text_color(ot, b, TEXT_COLOR_C) | LIT(b, "C ") | text_slice(b, ev->u.command.tag) |
 	       LIT(b, " ") | text_slice(b, ev->u.command.name) | text_rest(b, ev->u.command.args);
 }
@@ -405,7 +416,8 @@ static int text_untagged(struct output_text *ot, struct buf *b, const struct eve
 {
 	bool bad = text_is_status(ev->u.untagged.name, "NO") ||
 		   text_is_status(ev->u.untagged.name, "BAD") ||
-		   text_is_status(ev->u.untagged.name, "BYE");
+		   (text_is_status(ev->u.untagged.name, "BYE") &&
+		    !text_logout_seen(ot, ev->session));
 	/* Indented under the command it answers, so a FETCH's lines group. */
 	int rc = text_color(ot, b, bad ? TEXT_COLOR_BAD : TEXT_COLOR_S) |
 		 (ev->u.untagged.tag.ptr != NULL ? LIT(b, "S   *") : LIT(b, "S *"));

@@ -11,8 +11,10 @@ import os
 import subprocess
 import sys
 
+from public import public_dir, skip
+
 IMAPSCOPE = os.environ["IMAPSCOPE"]
-PUBLIC = os.environ["PUBLIC"]
+PUBLIC = public_dir()
 
 BRUTE_USER = "m01bot@relaxcloud.cn"
 SPICY_USER = "digitalinvestigator@networksims.com"
@@ -157,6 +159,9 @@ def check(name, exp, events):
 
 
 def main():
+    if PUBLIC is None:
+        skip("the public captures' expected reports")
+        return 0
     failed = 0
     for name, exp in sorted(EXPECT.items()):
         path = os.path.join(PUBLIC, name)

@@ -19,6 +19,8 @@ import subprocess
 import sys
 import tempfile
 
+from public import public_dir, skip
+
 IMAPSCOPE = os.environ["IMAPSCOPE"]
 REPO = os.environ.get("REPO") or os.path.join(os.path.dirname(__file__), "..", "..")
 CAPS = os.path.join(REPO, "captures")
@@ -276,10 +278,10 @@ def check_streams():
 def check_public_streams():
     """The public lekensteyn capture (STARTTLS, a client ending lines with a
     bare LF): its decrypted client stream holds the commands sent in TLS."""
-    public = os.environ.get("PUBLIC")
+    public = public_dir()
     cap = os.path.join(public or "", "lekensteyn-imap-ssl.pcapng")
     if not public or not os.path.exists(cap):
-        print("skip lekensteyn --streams: no PUBLIC captures")
+        skip("the lekensteyn --streams check")
         return
     with tempfile.TemporaryDirectory() as d:
         out = os.path.join(d, "s")

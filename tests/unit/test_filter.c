@@ -5,6 +5,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <stdio.h>
 #include <string.h>
 
 #include "report/filter.h"
@@ -54,9 +55,21 @@ static struct event ev_of(enum event_type t, uint64_t session, const char *clien
 	return ev;
 }
 
+static struct filter_opts opts_of(const char *sessions, const char *host)
+{
+	struct filter_opts o;
+
+	memset(&o, 0, sizeof o);
+	if (sessions != NULL)
+		assert_int_equal(filter_opts_add_sessions(&o, sessions), 0);
+	if (host != NULL)
+		assert_int_equal(filter_opts_set_host(&o, host), 0);
+	return o;
+}
+
 static void test_session_and_host(void **state)
 {
-	struct filter_opts o = { .session = 0, .host = "2001:db8::1" };
+	struct filter_opts o = opts_of(NULL, "2001:db8::1");
 	struct sink sk = { 0 };
 	struct filter *f = filter_new(&o, (struct output){ &sink_ops, &sk });
 	struct output out = filter_output(f);
@@ -65,10 +78,13 @@ static void test_session_and_host(void **state)
 	struct event c = ev_of(EV_COMMAND, 3, "[2001:db8::1]:5000", "[2001:db8::2]:143");
 
 	(void)state;
+	assert_false(filter_matched(f));
 	out.ops->event(out.ctx, &a);
+	assert_false(filter_matched(f));
 	out.ops->event(out.ctx, &b);
 	out.ops->event(out.ctx, &c);
 	assert_int_equal(sk.events, 2);
+	assert_true(filter_matched(f));
 	assert_false(filter_wants(f, 4, "[2001:db8::10]:1", "[2001:db8::11]:143"));
 	/* a prefix of an address is not the address */
 	assert_false(filter_wants(f, 5, "[2001:db8::1f]:1", "192.0.2.9:143"));
@@ -79,7 +95,7 @@ static void test_session_and_host(void **state)
 	filter_free(&f);
 	assert_null(f);
 
-	o = (struct filter_opts){ .session = 7, .host = "192.0.2.1" };
+	o = opts_of("7", "192.0.2.1");
 	f = filter_new(&o, (struct output){ &sink_ops, &sk });
 	assert_true(filter_wants(f, 7, "192.0.2.1:5000", "192.0.2.2:143"));
 	assert_false(filter_wants(f, 7, "192.0.2.10:5000", "192.0.2.2:143"));
@@ -88,17 +104,138 @@ static void test_session_and_host(void **state)
 	filter_free(&f);
 }
 
-static void test_user_prepass(void **state)
+/* --session 2 --session 3 keeps both; lists; what is refused. */
+static void test_session_list(void **state)
 {
-	struct filter_opts o = { .user = "alice" };
+	static const char *const bad[] = {
+		"0", "x", "", "1,", ",1", "1,,2", "-1", "+1", "1 2", " 1", "1x", "0x10",
+		"18446744073709551616", "2,0",
+	};
+	struct filter_opts o;
+	struct sink sk = { 0 };
+	struct filter *f;
+	char many[16];
+	size_t i;
+
+	(void)state;
+	memset(&o, 0, sizeof o);
+	assert_int_equal(filter_opts_add_sessions(&o, "3"), 0);
+	assert_int_equal(filter_opts_add_sessions(&o, "2"), 0);
+	assert_int_equal(filter_opts_add_sessions(&o, "9,5,3"), 0);
+	assert_int_equal(o.n_sessions, 4);	/* 3 once */
+	assert_true(filter_opts_active(&o));
+	f = filter_new(&o, (struct output){ &sink_ops, &sk });
+	for (i = 1; i <= 10; i++)
+		assert_int_equal(filter_wants_id(f, i), i == 2 || i == 3 || i == 5 || i == 9);
+	filter_free(&f);
+	assert_int_equal(filter_opts_add_sessions(&o, "18446744073709551615"), 0);
+	for (i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		memset(&o, 0, sizeof o);
+		if (filter_opts_add_sessions(&o, bad[i]) != -1)
+			fail_msg("--session '%s' was accepted", bad[i]);
+	}
+	memset(&o, 0, sizeof o);
+	assert_false(filter_opts_active(&o));
+	for (i = 1; i <= FILTER_MAX_SESSIONS; i++) {
+		snprintf(many, sizeof many, "%zu", i);
+		assert_int_equal(filter_opts_add_sessions(&o, many), 0);
+	}
+	assert_int_equal(filter_opts_add_sessions(&o, "1"), 0);	/* already there */
+	assert_int_equal(filter_opts_add_sessions(&o, "99999"), -1);
+}
+
+/* --host takes every form the tool prints, and nothing else. */
+static void test_host_forms(void **state)
+{
+	static const struct {
+		const char *arg;
+		const char *client, *server;
+		bool match;
+	} cases[] = {
+		{ "[::1]", "[::1]:56300", "[::1]:143", true },
+		{ "[::1]:143", "[::1]:56300", "[::1]:143", true },
+		{ "[::1]:144", "[::1]:56300", "[::1]:143", false },
+		{ "::1", "[::1]:56300", "[::1]:143", true },
+		{ "0:0:0:0:0:0:0:1", "[::1]:56300", "[::1]:143", true },
+		{ "[2001:DB8::1]", "[2001:db8::1]:5", "192.0.2.2:143", true },
+		{ "::1", "127.0.0.1:5", "127.0.0.1:143", false },
+		{ "127.0.0.1", "127.0.0.1:33354", "127.0.0.1:143", true },
+		{ "127.0.0.1:33354", "127.0.0.1:33354", "127.0.0.1:143", true },
+		{ "127.0.0.1:3335", "127.0.0.1:33354", "127.0.0.1:143", false },
+		{ "127.0.0.1:143", "127.0.0.1:33354", "127.0.0.1:143", true },
+		{ "127.0.0.10", "127.0.0.1:33354", "127.0.0.1:143", false },
+		{ "127.0.0.1", "127.0.0.10:1", "127.0.0.11:143", false },
+		{ "[127.0.0.1]:143", "127.0.0.1:1", "127.0.0.1:143", true },
+	};
+	static const char *const bad[] = {
+		"", "foo", "mail.example.com", "[::1", "[::1]143", "[::1]:", "[::1]:0",
+		"[::1]:65536", "1.2.3.4:", "1.2.3.4:0", "1.2.3.4:x", "1.2.3", "1.2.3.4.5",
+		"::1:143x", "[]", "[::1]:143:1",
+	};
+	struct filter_opts o;
+	struct sink sk = { 0 };
+	struct filter *f;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		memset(&o, 0, sizeof o);
+		if (filter_opts_set_host(&o, cases[i].arg) != 0)
+			fail_msg("--host '%s' was refused", cases[i].arg);
+		f = filter_new(&o, (struct output){ &sink_ops, &sk });
+		if (filter_wants(f, 1, cases[i].client, cases[i].server) != cases[i].match)
+			fail_msg("--host '%s' against %s -> %s", cases[i].arg, cases[i].client,
+				 cases[i].server);
+		filter_free(&f);
+	}
+	for (i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		memset(&o, 0, sizeof o);
+		if (filter_opts_set_host(&o, bad[i]) != -1)
+			fail_msg("--host '%s' was accepted", bad[i]);
+	}
+}
+
+/* Notices carry only a session id: --host applies to them through the
+ * sessions announced when they opened. */
+static void test_host_notices(void **state)
+{
+	struct filter_opts o = opts_of(NULL, "::1");
 	struct sink sk = { 0 };
 	struct filter *f = filter_new(&o, (struct output){ &sink_ops, &sk });
-	struct output col = filter_collector(f);
+
+	(void)state;
+	filter_session_open(f, 1, "127.0.0.1:33354", "127.0.0.1:143");
+	filter_session_open(f, 2, "[::1]:56300", "[::1]:143");
+	filter_session_open(f, 2, "[::1]:56300", "[::1]:143");	/* a second pass */
+	filter_session_open(f, 3, "127.0.0.1:33355", "127.0.0.1:143");
+	assert_false(filter_wants_id(f, 1));
+	assert_true(filter_wants_id(f, 2));
+	assert_false(filter_wants_id(f, 3));
+	assert_false(filter_wants_id(f, 4));	/* never opened */
+	filter_free(&f);
+
+	o = opts_of("3", NULL);
+	f = filter_new(&o, (struct output){ &sink_ops, &sk });
+	filter_session_open(f, 3, "127.0.0.1:33355", "127.0.0.1:143");
+	assert_true(filter_wants_id(f, 3));
+	assert_false(filter_wants_id(f, 2));
+	filter_free(&f);
+}
+
+static void test_user_prepass(void **state)
+{
+	struct filter_opts o = opts_of(NULL, NULL);
+	struct sink sk = { 0 };
+	struct filter *f;
+	struct output col;
 	struct event l;
 	static const uint64_t order[] = { 9, 3, 5, 3 };	/* logins end out of order */
 	size_t i;
 
 	(void)state;
+	o.user = "alice";
+	f = filter_new(&o, (struct output){ &sink_ops, &sk });
+	col = filter_collector(f);
 	for (i = 0; i < 4; i++) {
 		l = ev_of(EV_LOGIN, order[i], "192.0.2.1:1", "192.0.2.2:143");
 		l.u.login.user = (struct buf_slice){ (const uint8_t *)"alice", 5 };
@@ -121,6 +258,9 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_session_and_host),
+		cmocka_unit_test(test_session_list),
+		cmocka_unit_test(test_host_forms),
+		cmocka_unit_test(test_host_notices),
 		cmocka_unit_test(test_user_prepass),
 	};
 

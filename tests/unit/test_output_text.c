@@ -77,17 +77,17 @@ static void test_text_session(void **state)
 	size_t len;
 	char *data;
 	static const char want[] =
-		"--- 2026-11-21 ---\n"
+		"--- 2026-11-21 (UTC) ---\n"
 		"10:00:00.000000 #1 session 192.0.2.1:50000 -> 192.0.2.2:143 (picked up mid-stream)\n"
 		"10:00:00.001000 #1 S * OK [CAPABILITY IMAP4rev1] ready\n"
 		"10:00:00.123456 #1 C a001 LOGIN alice ***\n"
-		"10:00:00.125019 #1 S a001 OK [CAPABILITY IMAP4rev1] Logged in   (1.6 ms)\n"
+		"10:00:00.125019 #1 S a001 OK [CAPABILITY IMAP4rev1] Logged in   (1.563 ms)\n"
 		"10:00:00.125019 #1 LOGIN alice via LOGIN: ok (secret sent in cleartext)\n"
 		"10:00:00.200000 #1 C a002 APPEND INBOX {452 bytes}\n"
 		"10:00:00.200100 #1 S + Ready\n"
 		"10:00:00.300000 #1 S   * 3 FETCH (BODY[] {12 bytes})\n"
 		"10:00:00.300000 #1 S * CAPABILITY IMAP4rev1\n"
-		"10:00:00.300000 #1 S a002 NO [TRYCREATE] no such mailbox   (100 ms)\n"
+		"10:00:00.300000 #1 S a002 NO [TRYCREATE] no such mailbox   (99.960 ms)\n"
 		"10:00:00.400000 #1 GAP c2s 1448 bytes missing at offset 77\n"
 		"10:00:00.500000 #1 TLS (starttls) TLS 1.3, cipher unknown, SNI mail.example: not decrypted (no key)\n"
 		"10:00:03.204567 #1 end (fin) after 3.204 s: 3 commands (2 OK, 1 NO, 0 BAD), 4 untagged, "
@@ -226,6 +226,34 @@ static void test_text_color(void **state)
 	free(data);
 }
 
+/* "* BYE" answering the session's LOGOUT is the expected goodbye, not an
+ * error; a BYE in another session, or before any LOGOUT, still is. */
+static void test_text_bye_after_logout(void **state)
+{
+	struct event e[4];
+	size_t len;
+	char *data;
+
+	(void)state;
+	e[0] = base_event(EV_UNTAGGED, 0);
+	e[0].u.untagged.name = S("BYE");
+	e[0].u.untagged.text = S("shutting down");
+	e[1] = base_event(EV_COMMAND, 10);
+	e[1].u.command.tag = S("a9");
+	e[1].u.command.name = S("LOGOUT");
+	e[2] = base_event(EV_UNTAGGED, 20);
+	e[2].u.untagged.name = S("BYE");
+	e[2].u.untagged.text = S("Logging out");
+	e[2].u.untagged.tag = S("a9");
+	e[3] = e[2];
+	e[3].session = 2;
+	data = run_text(e, 4, true, &len);
+	assert_non_null(strstr(data, "\x1b[1;31mS * BYE shutting down\x1b[0m\n"));
+	assert_non_null(strstr(data, "#1 \x1b[32mS   * BYE Logging out\x1b[0m\n"));
+	assert_non_null(strstr(data, "#2 \x1b[1;31mS   * BYE Logging out\x1b[0m\n"));
+	free(data);
+}
+
 /* A new date line when the UTC day changes, also backwards, and for times
  * before 1970. */
 static void test_text_dates(void **state)
@@ -234,13 +262,13 @@ static void test_text_dates(void **state)
 	size_t len;
 	char *data;
 	static const char want[] =
-		"--- 2026-11-21 ---\n"
+		"--- 2026-11-21 (UTC) ---\n"
 		"23:59:59.999999 #1 GAP c2s 1 bytes missing at offset 0\n"
-		"--- 2026-11-22 ---\n"
+		"--- 2026-11-22 (UTC) ---\n"
 		"00:00:00.000000 #1 GAP c2s 1 bytes missing at offset 0\n"
-		"--- 1969-12-31 ---\n"
+		"--- 1969-12-31 (UTC) ---\n"
 		"23:59:59.999999 #1 GAP c2s 1 bytes missing at offset 0\n"
-		"--- 9999-12-31 ---\n"
+		"--- 9999-12-31 (UTC) ---\n"
 		"23:59:59.999999 #1 GAP c2s 1 bytes missing at offset 0\n";
 	int64_t midnight = t0() + 14LL * 3600 * 1000000;
 
@@ -283,12 +311,14 @@ static void test_text_literal_markers(void **state)
 	assert_wire("", 0, "");
 }
 
-/* Latencies read at a glance, whatever their size. */
+/* Latencies in one style, whatever their size: milliseconds, three
+ * decimals, as latency_ms in the JSON. */
 static void test_text_latency(void **state)
 {
 	static const struct { double ms; const char *want; } cases[] = {
-		{ 0.4123, "   (0.412 ms)" }, { 1.563, "   (1.6 ms)" }, { 99.94, "   (99.9 ms)" }, { 99.96, "   (100 ms)" }, { 0.9996, "   (1.0 ms)" },
-		{ 234.4, "   (234 ms)" }, { 12345, "   (12.3 s)" }, { -1, "" },
+		{ 0.4123, "   (0.412 ms)" }, { 1.563, "   (1.563 ms)" }, { 99.94, "   (99.940 ms)" },
+		{ 99.9996, "   (100.000 ms)" }, { 0.0004, "   (0.000 ms)" }, { 234.4, "   (234.400 ms)" },
+		{ 12345, "   (12345.000 ms)" }, { 0, "   (0.000 ms)" }, { -1, "" },
 	};
 	size_t i, len;
 
@@ -382,6 +412,7 @@ int main(void)
 		cmocka_unit_test(test_text_session),
 		cmocka_unit_test(test_text_hostile),
 		cmocka_unit_test(test_text_color),
+		cmocka_unit_test(test_text_bye_after_logout),
 		cmocka_unit_test(test_text_dates),
 		cmocka_unit_test(test_text_literal_markers),
 		cmocka_unit_test(test_text_latency),
