@@ -821,10 +821,8 @@ static int run_source(struct run *r, const char *path)
 	if (rc != 0) {
 		if (r->prepass)
 			return EXIT_INPUT;
-		if (o->iface != NULL)	/* the error names the interface */
-			fprintf(stderr, "imapscope: %s\n", err);
-		else
-			fprintf(stderr, "imapscope: %s: %s\n", path, err);
+		/* the capture layer's reason names no interface or file */
+		fprintf(stderr, "imapscope: %s: %s\n", o->iface != NULL ? o->iface : path, err);
 		return EXIT_INPUT;
 	}
 	capture_set_notice(r->cap, keylog_notice, r);	/* a notice like the key log's */
