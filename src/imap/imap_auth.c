@@ -86,8 +86,11 @@ void imap_auth_emit_login(struct imap_session *s, const struct pending *p,
 	}
 	ev.u.login.result = result;
 	ev.u.login.tag = (struct buf_slice){ p->tag, p->tag_len };
-	ev.u.login.transport = s->transport;
-	ev.u.login.cleartext_secret = s->transport == TRANSPORT_PLAIN && secret_crossed(a);
+	/* What carried the command, which is what exposed its secret: an
+	 * injected or stripped-STARTTLS login is plain whatever came after. */
+	ev.u.login.transport = a->clear ? TRANSPORT_PLAIN : s->transport;
+	ev.u.login.cleartext_secret = a->clear && secret_crossed(a);
+	ev.u.login.cleartext_after_starttls = a->after_starttls;
 	if (resp != NULL) {
 		ev.u.login.code = resp->code;
 		ev.u.login.text = resp->text;
