@@ -122,6 +122,17 @@ static void inflate_on_gap(void *ctx, enum stream_dir dir, uint64_t nbytes, int6
 	final_gap(ctx, dir, nbytes, ts);
 }
 
+/* A direction stopped at --max-inflate or the ratio guard is a loss to a
+ * cap, as the summary's "capped" counts them. */
+static void inflate_notice(void *ctx, const char *kind, const char *msg)
+{
+	struct imap_session *s = ctx;
+
+	if (strcmp(kind, "inflate_limit") == 0)
+		s->sum.capped++;
+	imap_session_notice(s, kind, "%s", msg);
+}
+
 /* COMPRESS=DEFLATE is on in both directions (RFC 4978): the server's bytes
  * after this OK line, the client's after its COMPRESS command line (held
  * until now).  Inside TLS when TLS is on. */
@@ -129,14 +140,14 @@ void imap_pipeline_start_compress(struct imap_session *s, int64_t ts)
 {
 	struct inflate_hooks h = {
 		.ctx = s, .data = inflate_on_data, .gap = inflate_on_gap,
-		.notice = layer_notice,
+		.notice = inflate_notice,
 	};
 	struct event ev = { .type = EV_COMPRESS, .ts_us = ts };
 
 	if (s->compressed)
 		return;
 	s->compressed = true;
-	s->zin = inflate_new(&h, 0, s->cfg->budget);
+	s->zin = inflate_new(&h, s->cfg->max_inflate, s->cfg->budget);
 	if (s->zin == NULL)
 		imap_session_notice(s, "memory", "out of memory for inflate: the compressed stream is only counted");
 	switch_path(s, false);

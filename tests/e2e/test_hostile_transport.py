@@ -13,11 +13,11 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from test_hostile import (IMAPSCOPE, REPO, Case, Conn, Pcap, greet, tls_record,  # noqa: E402
-                          client_hello, raw_deflate, run, check_run, events)
+from test_hostile import (IMAPSCOPE, REPO, MB, SAN, Case, Conn, Pcap, greet,  # noqa: E402
+                          tls_record, client_hello, raw_deflate, run, check_run, events)
 
 KINDS = ("starttls_not_negotiated", "plaintext_on_tls_port", "compress_not_applied",
-         "starttls_injection")
+         "starttls_injection", "inflate_limit")
 
 
 def server_hello():
@@ -218,6 +218,59 @@ def case_injection_server(tmp):
     case.check(summary_transport(case, path) == "starttls", "--summary does not say starttls")
 
 
+def bomb_capture(tmp, name, block, n_blocks):
+    """COMPRESS DEFLATE OK, then a FETCH whose literal is n_blocks copies of
+    block, compressed, and a completion after it."""
+    def script(c):
+        greet(c)
+        c.send("c", b"a1 COMPRESS DEFLATE\r\n")
+        c.send("s", b"a1 OK DEFLATE active\r\n")
+        c.send("c", raw_deflate([b"a2 FETCH 1 BODY[]\r\n"]))
+        c.send("s", raw_deflate([b"* 1 FETCH (BODY[] {%d}\r\n" % (n_blocks * len(block))]
+                                + [block] * n_blocks + [b")\r\na2 OK done\r\n"]))
+    return capture(tmp, name, script)
+
+
+def run_bomb(case, tmp, path, extra, cap):
+    """--streams and JSON on a bomb: exit 0, an inflate_limit notice, the
+    loss counted, and no more than cap bytes written for the direction."""
+    out = os.path.join(tmp, os.path.basename(path) + ".streams")
+    os.mkdir(out)
+    res = run(["-F", "json", "--streams", out, *extra, path])
+    check_run(case, res, 40 if not SAN else 200)
+    evs = events(res[1])
+    lim = notices(evs, "inflate_limit")
+    case.check(len(lim) == 1, f"inflate_limit notices: {lim}")
+    ends = [e["summary"] for e in of_type(evs, "session_end")]
+    case.check(ends and ends[0].get("capped", 0) >= 1, f"loss not counted: {ends}")
+    case.check(ends and ends[0].get("gaps", 0) >= 1, f"no gap: {ends}")
+    size = sum(os.path.getsize(os.path.join(out, f)) for f in os.listdir(out))
+    case.check(size <= cap, f"--streams wrote {size} bytes, over {cap}")
+    for f in os.listdir(out):
+        os.unlink(os.path.join(out, f))
+    os.rmdir(out)
+    return lim[0]["text"] if lim else ""
+
+
+def case_inflate_bomb(tmp):
+    """A zlib bomb (about 1030:1) stops past the first MB of output; a
+    stream under the ratio stops at --max-inflate."""
+    case = Case("inflate bomb")
+    n = 64 if not SAN else 16
+    path = bomb_capture(tmp, "bomb-zeros", bytes(MB), 8 * n)
+    text = run_bomb(case, tmp, path, [], 2 * MB)
+    case.check("decompression bomb" in text, f"notice {text!r}")
+    block = bytearray(MB)
+    block[::2048] = b"A" * (MB // 2048)         # about 630:1
+    path = bomb_capture(tmp, "bomb-capped", bytes(block), 2 * n)
+    text = run_bomb(case, tmp, path, ["--max-inflate", str(n * MB)], (n + 1) * MB)
+    case.check("--max-inflate" in text, f"notice {text!r}")
+    for bad in ("0", "x", "-1"):
+        out = subprocess.run([IMAPSCOPE, "--max-inflate", bad, path], capture_output=True)
+        case.check(out.returncode == 2 and out.stderr.startswith(b"imapscope: "),
+                   f"--max-inflate {bad}: exit {out.returncode}")
+
+
 def case_real_captures():
     """No false anomaly on real TLS and COMPRESS captures."""
     case = Case("real captures")
@@ -242,7 +295,7 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         for f in (case_stripped_starttls, case_stripped_client_only, case_plain_on_993,
                   case_compress_not_applied, case_compress_client_only,
-                  case_injection_same_segment, case_injection_server):
+                  case_injection_same_segment, case_injection_server, case_inflate_bomb):
             f(tmp)
     case_real_captures()
     if Case.failures:
