@@ -38,8 +38,16 @@ const char *event_type_name(enum event_type t);
 const char *event_dir_name(enum stream_dir d);		/* "c2s" / "s2c" */
 const char *event_end_reason_name(enum end_reason r);	/* "fin", ... */
 
-enum login_result { LOGIN_UNKNOWN = 0, LOGIN_OK, LOGIN_FAIL };
+/* LOGIN_ABORTED: the client cancelled its SASL exchange ("*"); not a
+ * failed guess, so not counted as one. */
+enum login_result { LOGIN_UNKNOWN = 0, LOGIN_OK, LOGIN_FAIL, LOGIN_ABORTED };
 const char *event_login_result_name(enum login_result r);	/* "ok", ... */
+
+/* What a continuation is: the server's "+" (CONT_CONTINUE), a step of an
+ * AUTHENTICATE exchange either way (CONT_SASL), the client's DONE ending
+ * IDLE (CONT_IDLE_DONE). */
+enum cont_kind { CONT_CONTINUE = 0, CONT_SASL, CONT_IDLE_DONE };
+const char *event_cont_kind_name(enum cont_kind k);	/* "continue", "sasl", "idle_done" */
 
 enum transport { TRANSPORT_PLAIN = 0, TRANSPORT_STARTTLS, TRANSPORT_IMPLICIT_TLS };
 const char *event_transport_name(enum transport t);	/* "plain", "starttls", "implicit_tls" */
@@ -90,7 +98,11 @@ struct event {
 		} command;
 		struct {
 			enum stream_dir dir;
+			enum cont_kind kind;
 			struct buf_slice text;		/* SASL data redacted unless asked */
+			/* A client SASL answer decoded, only with --show-secrets
+			 * (null otherwise, or what the answer did not carry). */
+			struct buf_slice user, authzid, secret;
 		} continuation;
 		struct {
 			struct buf_slice name;		/* CAPABILITY, EXISTS, FETCH, OK, ... */
@@ -107,8 +119,13 @@ struct event {
 			double latency_ms;		/* < 0: unknown (null) */
 		} response;
 		struct {
-			struct buf_slice user;		/* or null */
-			struct buf_slice mechanism;	/* LOGIN, PLAIN, ... */
+			/* ts is when the command was sent (inferred: when the
+			 * answer that proves it came); the event comes after
+			 * the answer, so its ts is earlier than the events
+			 * before it. */
+			struct buf_slice user;		/* authentication identity, or null */
+			struct buf_slice authzid;	/* identity asked for (SASL), or null */
+			struct buf_slice mechanism;	/* LOGIN, PLAIN, ...; null if inferred */
 			enum login_result result;
 			struct buf_slice tag;
 			enum transport transport;
@@ -117,6 +134,11 @@ struct event {
 			struct buf_slice secret;	/* only with --show-secrets, else null */
 			struct buf_slice code;		/* server's response code, or null */
 			struct buf_slice text;		/* server's response text, or null */
+			/* The command was not captured; the server's answers
+			 * prove the login (result ok, user null).  evidence
+			 * says which answer. */
+			bool inferred;
+			struct buf_slice evidence;	/* null unless inferred */
 		} login;
 		struct {
 			const char *phase;		/* "starttls" or "implicit" */

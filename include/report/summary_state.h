@@ -39,7 +39,7 @@ struct summary_session {
 	uint8_t user[SUMMARY_USER_MAX];
 	size_t user_len;
 	bool have_user, user_ok;
-	uint64_t logins_ok, logins_fail, logins_unknown;
+	uint64_t logins_ok, logins_fail, logins_unknown, logins_aborted;
 	enum transport transport;
 	bool tls_not_used;	/* a direction stayed plain: transport is plain */
 	bool tls_seen, tls_decrypted;
@@ -77,7 +77,7 @@ struct summary {
 	uint64_t sessions, ended, mid_stream;
 	uint64_t by_transport[3];
 	uint64_t commands, resp_ok, resp_no, resp_bad, untagged;
-	uint64_t logins_ok, logins_fail, logins_unknown;
+	uint64_t logins_ok, logins_fail, logins_unknown, logins_aborted;
 	uint64_t bytes_c2s, bytes_s2c, wire_c2s, wire_s2c;
 	uint64_t fetched, appended, gaps, gap_bytes, notices;
 	uint64_t retransmitted;		/* bytes, from the sessions' summaries */

@@ -303,7 +303,8 @@ class Conn:
         st = r[1]
         # a cancelled exchange never sent the user name
         self.session["logins"].append({"user": None if cancel else user, "mechanism": mech,
-                                       "result": "ok" if st == "OK" else "fail",
+                                       "result": "ok" if st == "OK" else
+                                       "aborted" if cancel else "fail",
                                        "tag": tag, "layer": self.layer})
         return st
 

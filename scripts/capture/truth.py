@@ -61,6 +61,8 @@ class LineTruth:
         if self.in_sasl or self.in_idle:
             if self.in_idle and line.upper() == "DONE":
                 self.in_idle = None
+            if self.in_sasl and line.strip() == "*":
+                self.pending[self.in_sasl]["cancelled"] = True
             return
         words = line.split(" ")
         if len(words) < 2:
@@ -93,7 +95,8 @@ class LineTruth:
                 self.s["logins"].append({
                     "user": rec.pop("user", None), "tag": rec["tag"], "layer": rec["layer"],
                     "mechanism": "LOGIN" if rec["command"] == "LOGIN" else rec.pop("mechanism"),
-                    "result": "ok" if words[1] == "OK" else "fail"})
+                    "result": "ok" if words[1] == "OK" else
+                              "aborted" if rec.pop("cancelled", False) else "fail"})
             if rec["command"] == "STARTTLS" and words[1] == "OK":
                 self.layer = "tls"
                 self.s["tls"] = {"phase": "starttls"}
@@ -307,7 +310,8 @@ README_TAIL = """
                    "status" ("OK"|"NO"|"BAD"|"none"),
                    "layer" ("plain"|"tls"|"compress"|"tls+compress"),
                    "t_sent", "t_done" (client clock, epoch s, or null)}],
-     "logins": [{"user", "mechanism", "result" ("ok"|"fail"), "tag", "layer"}],
+     "logins": [{"user", "mechanism", "result" ("ok"|"fail"|"aborted": the
+                 client cancelled its SASL exchange), "tag", "layer"}],
      "marks": [{"name", "t", "tag"?}]   # points the derivations cut at
   }]
 }

@@ -11,6 +11,10 @@
 #include "imap_session_int.h"
 
 #define SESS_MAX_SECRET   8192		/* LOGIN password kept (--show-secrets) */
+/* Bytes of an uncaptured command's answer searched for proof of a login:
+ * servers say it first, and a flood of long orphan answers then costs a
+ * constant per line. */
+#define AUTH_PROOF_SCAN   256
 #define SESS_REDACTED     "***"
 
 /* --- login attempts ------------------------------------------------------ */
@@ -66,15 +70,25 @@ static bool secret_crossed(const struct login_attempt *a)
 	}
 }
 
+/* A client that cancels its SASL exchange gave up; it did not guess wrong. */
+static enum login_result final_result(const struct login_attempt *a, enum login_result r)
+{
+	if (r != LOGIN_OK && a->is_sasl && a->sasl.cancelled)
+		return LOGIN_ABORTED;
+	return r;
+}
+
+/* Stamped when the command was sent, whenever its answer came (or the
+ * session ended without one): that is when the attempt was made. */
 void imap_auth_emit_login(struct imap_session *s, const struct pending *p,
-			  enum login_result result, const struct imap_response *resp,
-			  int64_t ts)
+			  enum login_result result, const struct imap_response *resp)
 {
 	const struct login_attempt *a = p->login;
-	struct event ev = { .type = EV_LOGIN, .ts_us = ts };
+	struct event ev = { .type = EV_LOGIN, .ts_us = a->ts_us };
 
 	if (a->is_sasl) {
 		ev.u.login.user = imap_sasl_user(&a->sasl);
+		ev.u.login.authzid = imap_sasl_authzid(&a->sasl);
 		ev.u.login.mechanism = cslice(a->sasl.mech_name);
 		if (s->cfg->show_secrets)
 			ev.u.login.secret = imap_sasl_secret(&a->sasl);
@@ -84,7 +98,7 @@ void imap_auth_emit_login(struct imap_session *s, const struct pending *p,
 		if (s->cfg->show_secrets && a->have_secret)
 			ev.u.login.secret = bslice(&a->secret);
 	}
-	ev.u.login.result = result;
+	ev.u.login.result = final_result(a, result);
 	ev.u.login.tag = (struct buf_slice){ p->tag, p->tag_len };
 	/* What carried the command, which is what exposed its secret: an
 	 * injected or stripped-STARTTLS login is plain whatever came after. */
@@ -98,22 +112,189 @@ void imap_auth_emit_login(struct imap_session *s, const struct pending *p,
 	imap_session_emit(s, &ev);
 }
 
-void imap_auth_login_unknown(struct imap_session *s, const struct pending *p, int64_t ts)
+void imap_auth_login_unknown(struct imap_session *s, const struct pending *p)
 {
 	if (!p->login->out_of_state)
-		imap_auth_emit_login(s, p, LOGIN_UNKNOWN, NULL, ts);
+		imap_auth_emit_login(s, p, LOGIN_UNKNOWN, NULL);
+}
+
+/* --- logins the server confirmed ------------------------------------------ */
+
+/* Commands a server runs only in the authenticated or selected state
+ * (RFC 9051 6.3, 6.4 and the extensions' own), sorted for bsearch. */
+static const char *const auth_only_commands[] = {
+	"APPEND", "CHECK", "CLOSE", "COPY", "CREATE", "DELETE", "ENABLE", "ESEARCH",
+	"EXAMINE", "EXPUNGE", "FETCH", "GETACL", "GETMETADATA", "GETQUOTA",
+	"GETQUOTAROOT", "IDLE", "LIST", "LISTRIGHTS", "LSUB", "MOVE", "MYRIGHTS",
+	"NAMESPACE", "RENAME", "SEARCH", "SELECT", "SETACL", "SETMETADATA",
+	"SETQUOTA", "SORT", "STATUS", "STORE", "SUBSCRIBE", "THREAD", "UNSELECT",
+	"UNSUBSCRIBE", "XLIST",
+};
+
+static int auth_only_cmp(const void *key, const void *elem)
+{
+	return strcmp(key, *(const char *const *)elem);
+}
+
+static bool auth_only(const char *name)
+{
+	if (strncmp(name, "UID ", 4) == 0)
+		return true;
+	return bsearch(name, auth_only_commands,
+		       sizeof auth_only_commands / sizeof auth_only_commands[0],
+		       sizeof auth_only_commands[0], auth_only_cmp) != NULL;
+}
+
+static uint8_t auth_lower(uint8_t c)
+{
+	return c >= 'A' && c <= 'Z' ? (uint8_t)(c - 'A' + 'a') : c;
+}
+
+/* Does s contain word (lower case ASCII), not glued to a letter before it
+ * ("Unauthenticated" is no proof)? */
+static bool auth_has_word(struct buf_slice s, const char *word)
+{
+	size_t n = strlen(word);
+
+	if (s.len > AUTH_PROOF_SCAN)
+		s.len = AUTH_PROOF_SCAN;
+	for (size_t i = 0; s.ptr != NULL && i + n <= s.len; i++) {
+		size_t k = 0;
+
+		while (k < n && auth_lower(s.ptr[i + k]) == (uint8_t)word[k])
+			k++;
+		if (k == n && (i == 0 || !((s.ptr[i - 1] | 0x20) >= 'a' && (s.ptr[i - 1] | 0x20) <= 'z')))
+			return true;
+	}
+	return false;
+}
+
+/* Words servers answer a successful LOGIN or AUTHENTICATE with (Dovecot,
+ * Exchange, Coremail, Gmail, Cyrus, Courier).  "not authenticated" is said
+ * in NO and BAD, which never get here. */
+static bool auth_text_proves(const struct imap_response *r)
+{
+	static const char *const words[] = {
+		"logged in", "login completed", "login ok", "authenticated",
+		"authenticate completed", "authentication successful",
+	};
+
+	for (size_t i = 0; i < sizeof words / sizeof words[0]; i++)
+		if (auth_has_word(r->text, words[i]) || auth_has_word(r->code, words[i]))
+			return true;
+	return false;
+}
+
+/* A tagged OK of a command that was not captured, which only SELECT or
+ * EXAMINE give: "[READ-WRITE]", "[READ-ONLY]", "SELECT completed". */
+static const char *auth_select_answer(const struct imap_response *r)
+{
+	if (auth_has_word(r->text, "examine"))
+		return "EXAMINE";
+	if (auth_has_word(r->code, "read-write") || auth_has_word(r->code, "read-only") ||
+	    auth_has_word(r->text, "select"))
+		return "SELECT";
+	return NULL;
+}
+
+/* "SELECT OK after no captured login: <the line>" into s->args. */
+static struct buf_slice auth_evidence(struct imap_session *s, const char *cmd,
+				      struct buf_slice line)
+{
+	static const char mid[] = " OK after no captured login: ";
+
+	if (cmd == NULL)
+		return line;
+	buf_reset(&s->args);
+	if (buf_append(&s->args, cmd, strlen(cmd)) != 0 ||
+	    buf_append(&s->args, mid, sizeof mid - 1) != 0 ||
+	    buf_append(&s->args, line.ptr, line.len) != 0)
+		return line;	/* cannot happen: sized for a line and more */
+	return bslice(&s->args);
+}
+
+void imap_auth_infer(struct imap_session *s, const struct imap_line *line,
+		     const struct imap_response *r, const char *cmd)
+{
+	struct event ev = { .type = EV_LOGIN, .ts_us = line->ts_last_us };
+	const char *proof = NULL;
+
+	if (s->state != IMAP_STATE_NOT_AUTH || !name_is(r->name, "OK"))
+		return;
+	if (cmd != NULL) {
+		if (!auth_only(cmd))
+			return;
+		proof = cmd;
+	} else if (!auth_text_proves(r)) {
+		if ((proof = auth_select_answer(r)) == NULL)
+			return;
+	}
+	s->state = IMAP_STATE_AUTH;	/* proven once is enough */
+	ev.u.login.mechanism = SLICE_NULL;
+	ev.u.login.result = LOGIN_OK;
+	ev.u.login.tag = r->tag;
+	/* the answer's own way: plain when it came in clear */
+	ev.u.login.transport = s->path[line->dir].in_clear ? TRANSPORT_PLAIN : s->transport;
+	ev.u.login.code = r->code;
+	ev.u.login.text = r->text;
+	ev.u.login.inferred = true;
+	ev.u.login.evidence = auth_evidence(s, proof, line->text);
+	imap_session_emit(s, &ev);
 }
 
 /* --- LOGIN and AUTHENTICATE commands -------------------------------------- */
 
+/* Append v as an IMAP quoted string (\\ and \" escaped; the outputs
+ * escape what a terminal must not see). */
+static int auth_put_quoted(struct buf *b, struct buf_slice v)
+{
+	int rc = buf_append(b, "\"", 1);
+
+	for (size_t i = 0; i < v.len && rc == 0; i++) {
+		if (v.ptr[i] == '"' || v.ptr[i] == '\\')
+			rc = buf_append(b, "\\", 1);
+		if (rc == 0)
+			rc = buf_append(b, v.ptr + i, 1);
+	}
+	return rc == 0 ? buf_append(b, "\"", 1) : rc;
+}
+
+/* --show-secrets: LOGIN's user and password as they were sent, literals
+ * included ("{8}" alone would hide the very secret asked for); a literal
+ * not kept whole stays "{N}". */
+static struct buf_slice auth_login_args_shown(struct imap_session *s, const struct imap_line *line,
+					      const struct imap_command *cmd)
+{
+	const uint8_t *from = cmd->args.ptr, *end = line->text.ptr + line->text.len;
+	struct imap_tok_cursor c;
+	struct imap_tok t;
+	int rc = 0;
+
+	buf_reset(&s->args);
+	imap_tok_init(&c, line, cmd->args_off);
+	while (rc == 0 && imap_tok_next(&c, &t) != IMAP_TOK_END) {
+		if (t.type != IMAP_TOK_LITERAL || t.lit->kept.ptr == NULL)
+			continue;
+		rc = buf_append(&s->args, from, (size_t)(t.raw.ptr - from)) |
+		     auth_put_quoted(&s->args, t.lit->kept);
+		from = t.raw.ptr + t.raw.len;
+	}
+	if (rc != 0 || buf_append(&s->args, from, (size_t)(end - from)) != 0)
+		return cmd->args;	/* too long to show whole: as it stands */
+	return bslice(&s->args);
+}
+
 /* The arguments with the secret token (raw, inside the line) replaced by
- * "***"; raw.ptr NULL or --show-secrets: the arguments as they stand. */
+ * "***"; raw.ptr NULL or --show-secrets: the arguments as they stand
+ * (LOGIN's literals shown). */
 struct buf_slice imap_auth_redacted_args(struct imap_session *s, const struct imap_line *line,
 					 const struct imap_command *cmd, struct buf_slice raw)
 {
 	const uint8_t *a = cmd->args.ptr, *end = line->text.ptr + line->text.len;
 	const uint8_t *raw_end;
 
+	if (s->cfg->show_secrets && name_is(cmd->name, "LOGIN") && line->n_lits > 0)
+		return auth_login_args_shown(s, line, cmd);
 	if (raw.ptr == NULL || s->cfg->show_secrets)
 		return cmd->args;
 	raw_end = raw.ptr + raw.len;
@@ -146,6 +327,7 @@ struct login_attempt *imap_auth_login_command(struct imap_session *s, const stru
 	a = attempt_new(false, s->cfg->budget);
 	if (a == NULL)
 		return NULL;
+	a->ts_us = line->ts_first_us;
 	a->have_user = imap_session_tok_value(&a->user, &ut) == 0;
 	a->have_secret = imap_session_tok_value(&a->secret, &pt) == 0;
 	a->secret_sent = imap_session_tok_is_string(&pt);
@@ -169,23 +351,37 @@ struct login_attempt *imap_auth_authenticate_command(struct imap_session *s, con
 	a = attempt_new(true, s->cfg->budget);
 	if (a == NULL)
 		return NULL;
+	a->ts_us = line->ts_first_us;
 	if (mt.type != IMAP_TOK_ATOM)
 		mt.value = cslice("");
 	imap_sasl_init(&a->sasl, mt.value.ptr, mt.value.len, s->cfg->budget);
 	if (ir.type == IMAP_TOK_ATOM)
-		imap_sasl_response(&a->sasl, ir.value.ptr, ir.value.len);
+		(void)imap_sasl_response(&a->sasl, ir.value.ptr, ir.value.len);
 	return a;
 }
 
 /* A client line inside AUTHENTICATE: SASL data, shown redacted except for
- * the cancel "*" and the empty "=". */
+ * the cancel "*" and the empty "="; with --show-secrets as sent and
+ * decoded (what this answer carried). */
 void imap_auth_sasl_line(struct imap_session *s, const struct imap_line *line)
 {
 	struct buf_slice t = line->text;
-	bool plain = s->cfg->show_secrets || t.len == 0 || buf_slice_ieq(t, "*") || buf_slice_ieq(t, "=");
+	bool show = s->cfg->show_secrets;
+	bool plain = show || t.len == 0 || buf_slice_ieq(t, "*") || buf_slice_ieq(t, "=");
+	struct event ev = { .type = EV_CONTINUATION, .ts_us = line->ts_last_us };
+	const struct imap_sasl *sasl = &s->sasl->sasl;
+	int got = imap_sasl_response(&s->sasl->sasl, t.ptr, t.len);
 
-	imap_sasl_response(&s->sasl->sasl, t.ptr, t.len);
-	imap_session_emit_continuation(s, DIR_C2S, plain ? t : cslice(SESS_REDACTED), line->ts_last_us);
+	ev.u.continuation.dir = DIR_C2S;
+	ev.u.continuation.kind = CONT_SASL;
+	ev.u.continuation.text = plain ? t : cslice(SESS_REDACTED);
+	if (show && (got & IMAP_SASL_GOT_USER))
+		ev.u.continuation.user = imap_sasl_user(sasl);
+	if (show && (got & IMAP_SASL_GOT_AUTHZID))
+		ev.u.continuation.authzid = imap_sasl_authzid(sasl);
+	if (show && (got & IMAP_SASL_GOT_SECRET))
+		ev.u.continuation.secret = imap_sasl_secret(sasl);
+	imap_session_emit(s, &ev);
 }
 
 /* The login that succeeded, for --extract's index. */

@@ -193,11 +193,16 @@ static void put_saslname(struct buf *b, const uint8_t *p, size_t n)
 
 /* --- mechanisms -------------------------------------------------------- */
 
-/* PLAIN (RFC 4616): [authzid] NUL authcid NUL passwd. */
-static int decode_plain(const uint8_t *p, size_t n, struct buf *user, struct buf *secret)
+/* PLAIN (RFC 4616): [authzid] NUL authcid NUL passwd.  The user is the
+ * authentication identity; an authorization identity that differs from it
+ * is the one the user asks to act as, worth its own field.  An empty
+ * authcid leaves the authzid as the only name there is: it is the user. */
+static int decode_plain(const uint8_t *p, size_t n, struct buf *user, struct buf *authzid,
+			struct buf *secret)
 {
 	const uint8_t *a = find_byte(p, n, 0), *b;
 	size_t zlen, clen;
+	int got = IMAP_SASL_GOT_USER | IMAP_SASL_GOT_SECRET;
 
 	if (a == NULL)
 		return 0;
@@ -206,12 +211,17 @@ static int decode_plain(const uint8_t *p, size_t n, struct buf *user, struct buf
 	if (b == NULL)
 		return 0;
 	clen = (size_t)(b - a - 1);
-	if (clen > 0)
+	if (clen > 0) {
 		put_trunc(user, a + 1, clen);
-	else
+		if (zlen > 0 && !(zlen == clen && memcmp(p, a + 1, clen) == 0)) {
+			put_trunc(authzid, p, zlen);
+			got |= IMAP_SASL_GOT_AUTHZID;
+		}
+	} else {
 		put_trunc(user, p, zlen);
+	}
 	put_trunc(secret, b + 1, n - (size_t)(b + 1 - p));
-	return IMAP_SASL_GOT_USER | IMAP_SASL_GOT_SECRET;
+	return got;
 }
 
 /* Walk the ^A-separated key=value fields of XOAUTH2 and OAUTHBEARER. */
@@ -277,8 +287,9 @@ static int decode_oauthbearer(const uint8_t *p, size_t n, struct buf *user, stru
 	return got;
 }
 
-/* SCRAM client-first-message: gs2-header "n=user,r=nonce[,ext]". */
-static int decode_scram(const uint8_t *p, size_t n, struct buf *user)
+/* SCRAM client-first-message: gs2-header "n=user,r=nonce[,ext]"; the
+ * header's a= is the authorization identity. */
+static int decode_scram(const uint8_t *p, size_t n, struct buf *user, struct buf *authzid)
 {
 	const uint8_t *az;
 	size_t az_len, hl = gs2_header(p, n, &az, &az_len);
@@ -292,11 +303,18 @@ static int decode_scram(const uint8_t *p, size_t n, struct buf *user)
 		size_t len = end ? (size_t)(end - p) : n;
 
 		if (len >= 2 && p[0] == 'n' && p[1] == '=') {
-			if (len > 2)
+			int got = 0;
+
+			if (len > 2) {
 				put_saslname(user, p + 2, len - 2);
-			else
+				if (az_len > 0) {
+					put_saslname(authzid, az, az_len);
+					got |= IMAP_SASL_GOT_AUTHZID;
+				}
+			} else {
 				put_saslname(user, az, az_len);
-			return user->len > 0 ? IMAP_SASL_GOT_USER : 0;
+			}
+			return user->len > 0 ? got | IMAP_SASL_GOT_USER : 0;
 		}
 		if (end == NULL)
 			break;
@@ -482,11 +500,11 @@ static int decode_ntlm(const uint8_t *p, size_t n, struct buf *user)
 }
 
 int imap_sasl_decode_client(enum imap_sasl_mech mech, const uint8_t *p, size_t n,
-			    struct buf *user_r, struct buf *secret_r)
+			    struct buf *user_r, struct buf *authzid_r, struct buf *secret_r)
 {
 	switch (mech) {
 	case IMAP_SASL_PLAIN:
-		return decode_plain(p, n, user_r, secret_r);
+		return decode_plain(p, n, user_r, authzid_r, secret_r);
 	case IMAP_SASL_XOAUTH2:
 		return decode_kv_fields(p, n, user_r, secret_r);
 	case IMAP_SASL_OAUTHBEARER:
@@ -496,7 +514,7 @@ int imap_sasl_decode_client(enum imap_sasl_mech mech, const uint8_t *p, size_t n
 	case IMAP_SASL_DIGEST_MD5:
 		return decode_digest(p, n, user_r);
 	case IMAP_SASL_SCRAM:
-		return decode_scram(p, n, user_r);
+		return decode_scram(p, n, user_r, authzid_r);
 	case IMAP_SASL_NTLM:
 		return decode_ntlm(p, n, user_r);
 	case IMAP_SASL_LOGIN:
@@ -521,6 +539,7 @@ void imap_sasl_init(struct imap_sasl *s, const uint8_t *mech, size_t mech_len,
 		s->mech_name[i] = (char)ascii_upper(mech[i]);
 	s->mech_name[i] = '\0';
 	buf_init(&s->user, IMAP_SASL_MAX_USER, budget);
+	buf_init(&s->authzid, IMAP_SASL_MAX_USER, budget);
 	buf_init(&s->secret, IMAP_SASL_MAX_SECRET, budget);
 	buf_init(&s->scratch, IMAP_SASL_MAX_MSG, budget);
 }
@@ -545,22 +564,27 @@ void imap_sasl_challenge(struct imap_sasl *s, const uint8_t *p, size_t n)
 /* LOGIN: the user answers "Username:" (or is the initial response, or the
  * first answer to an unreadable challenge); the password answers
  * "Password:" or whatever comes after the user. */
-static void login_response(struct imap_sasl *s, const uint8_t *p, size_t n)
+static int login_response(struct imap_sasl *s, const uint8_t *p, size_t n)
 {
+	int got = 0;
+
 	if (s->want_secret || (!s->want_user && s->have_user)) {
 		if (!s->have_secret) {
 			put_trunc(&s->secret, p, n);
 			s->have_secret = true;
+			got = IMAP_SASL_GOT_SECRET;
 		}
 	} else if (!s->have_user) {
 		put_trunc(&s->user, p, n);
 		s->have_user = true;
+		got = IMAP_SASL_GOT_USER;
 	}
 	s->want_user = false;
 	s->want_secret = false;
+	return got;
 }
 
-void imap_sasl_response(struct imap_sasl *s, const uint8_t *p, size_t n)
+int imap_sasl_response(struct imap_sasl *s, const uint8_t *p, size_t n)
 {
 	int got;
 
@@ -569,25 +593,27 @@ void imap_sasl_response(struct imap_sasl *s, const uint8_t *p, size_t n)
 	s->responses++;
 	if (n == 1 && p[0] == '*') {
 		s->cancelled = true;
-		return;
+		return 0;
 	}
 	buf_reset(&s->scratch);
 	if (n == 1 && p[0] == '=')
 		n = 0;	/* RFC 4959: "=" is an empty initial response */
 	if (imap_sasl_b64decode(&s->scratch, p, n) != 0)
-		return;
-	if (s->mech == IMAP_SASL_LOGIN) {
-		login_response(s, s->scratch.data, s->scratch.len);
-		return;
-	}
+		return 0;
+	if (s->mech == IMAP_SASL_LOGIN)
+		return login_response(s, s->scratch.data, s->scratch.len);
 	if (s->scratch.len == 0)
-		return;
+		return 0;
 	got = imap_sasl_decode_client(s->mech, s->scratch.data, s->scratch.len,
-				      &s->user, &s->secret);
+				      &s->user, &s->authzid, &s->secret);
 	if (got & IMAP_SASL_GOT_USER)
 		s->have_user = true;
+	/* A later message without one does not keep an earlier one. */
+	s->have_authzid = (got & IMAP_SASL_GOT_AUTHZID) != 0 ||
+			  (s->have_authzid && !(got & IMAP_SASL_GOT_USER));
 	if (got & IMAP_SASL_GOT_SECRET)
 		s->have_secret = true;
+	return got;
 }
 
 struct buf_slice imap_sasl_user(const struct imap_sasl *s)
@@ -597,6 +623,14 @@ struct buf_slice imap_sasl_user(const struct imap_sasl *s)
 	/* An empty but present user is "" not null; data may be NULL then. */
 	return (struct buf_slice){ s->user.data ? s->user.data : (const uint8_t *)"",
 				   s->user.len };
+}
+
+struct buf_slice imap_sasl_authzid(const struct imap_sasl *s)
+{
+	if (!s->have_authzid)
+		return (struct buf_slice){ NULL, 0 };
+	return (struct buf_slice){ s->authzid.data ? s->authzid.data : (const uint8_t *)"",
+				   s->authzid.len };
 }
 
 struct buf_slice imap_sasl_secret(const struct imap_sasl *s)
@@ -610,6 +644,7 @@ struct buf_slice imap_sasl_secret(const struct imap_sasl *s)
 void imap_sasl_free(struct imap_sasl *s)
 {
 	buf_free(&s->user);
+	buf_free(&s->authzid);
 	buf_free(&s->secret);
 	buf_free(&s->scratch);
 }

@@ -214,7 +214,7 @@ static void pending_drop_oldest(struct imap_session *s)
 				    IMAP_MAX_PENDING_TAGS, tag, p->name);
 	}
 	if (p->login != NULL)
-		imap_auth_login_unknown(s, p, s->now);
+		imap_auth_login_unknown(s, p);
 	pending_release(s, p);
 	pending_remove(s, 0);
 }
@@ -250,6 +250,10 @@ void imap_session_emit_continuation(struct imap_session *s, enum stream_dir dir,
 	struct event ev = { .type = EV_CONTINUATION, .ts_us = ts };
 
 	ev.u.continuation.dir = dir;
+	/* The client's own lines here are IDLE's DONE; SASL answers are
+	 * imap_auth_sasl_line's. */
+	ev.u.continuation.kind = s->sasl != NULL ? CONT_SASL
+				 : dir == DIR_C2S ? CONT_IDLE_DONE : CONT_CONTINUE;
 	ev.u.continuation.text = text;
 	imap_session_emit(s, &ev);
 }
@@ -576,7 +580,7 @@ static void completion_effects(struct imap_session *s, const struct pending *p,
 	/* LOGIN after authentication is refused with BAD as a command invalid
 	 * in this state, not as an authentication attempt: no login then. */
 	if (p->login != NULL && !(p->login->out_of_state && name_is(r->name, "BAD")))
-		imap_auth_emit_login(s, p, ok ? LOGIN_OK : LOGIN_FAIL, r, ts);
+		imap_auth_emit_login(s, p, ok ? LOGIN_OK : LOGIN_FAIL, r);
 	if (ok && (name_is(n, "LOGIN") || name_is(n, "AUTHENTICATE"))) {
 		s->state = IMAP_STATE_AUTH;
 		imap_auth_remember_user(s, p->login);
@@ -654,6 +658,7 @@ static void on_tagged(struct imap_session *s, const struct imap_line *line,
 	}
 	count_status(s, r->name);
 	imap_session_emit(s, &ev);
+	imap_auth_infer(s, line, r, i >= 0 ? s->pend[i].name : NULL);
 	if (i < 0)
 		return;
 	p = s->pend[i];
@@ -822,7 +827,7 @@ static void session_end(void *ctx, enum end_reason why, int64_t ts_us)
 	}
 	for (size_t i = 0; i < s->n_pend; i++)
 		if (s->pend[i].login != NULL)
-			imap_auth_login_unknown(s, &s->pend[i], ts_us);
+			imap_auth_login_unknown(s, &s->pend[i]);
 	if (s->pend_dropped > SESS_PENDING_DROP_NOTICES)
 		imap_session_notice(s, "pending_cap", "%llu more commands forgotten at the cap of %d pending",
 				    (unsigned long long)(s->pend_dropped - SESS_PENDING_DROP_NOTICES),

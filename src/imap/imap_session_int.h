@@ -93,6 +93,7 @@ struct login_attempt {
 	bool is_sasl;
 	bool out_of_state;		/* sent while already authenticated */
 	bool secret_sent;		/* LOGIN: a password token was there */
+	int64_t ts_us;			/* the command's first byte */
 	struct imap_sasl sasl;		/* is_sasl */
 	struct buf user, secret;	/* LOGIN command */
 	bool have_user, have_secret;
@@ -232,9 +233,15 @@ struct buf_slice imap_auth_redacted_args(struct imap_session *s, const struct im
 					 const struct imap_command *cmd, struct buf_slice raw);
 void imap_auth_sasl_line(struct imap_session *s, const struct imap_line *line);
 void imap_auth_emit_login(struct imap_session *s, const struct pending *p,
-			  enum login_result result, const struct imap_response *resp,
-			  int64_t ts);
-void imap_auth_login_unknown(struct imap_session *s, const struct pending *p, int64_t ts);
+			  enum login_result result, const struct imap_response *resp);
+void imap_auth_login_unknown(struct imap_session *s, const struct pending *p);
+/* A tagged answer, before its completion changes the state: when no login
+ * was seen and the answer proves one (an OK that says so, or an OK to a
+ * command only an authenticated session may run), an inferred login
+ * event.  cmd: the name of the command it completes, NULL if that was not
+ * captured. */
+void imap_auth_infer(struct imap_session *s, const struct imap_line *line,
+		     const struct imap_response *r, const char *cmd);
 void imap_auth_remember_user(struct imap_session *s, const struct login_attempt *a);
 
 /* imap_bodies.c: --extract */

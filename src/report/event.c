@@ -46,10 +46,25 @@ const char *event_login_result_name(enum login_result r)
 		return "ok";
 	case LOGIN_FAIL:
 		return "fail";
+	case LOGIN_ABORTED:
+		return "aborted";
 	case LOGIN_UNKNOWN:
 		break;
 	}
 	return "unknown";
+}
+
+const char *event_cont_kind_name(enum cont_kind k)
+{
+	switch (k) {
+	case CONT_SASL:
+		return "sasl";
+	case CONT_IDLE_DONE:
+		return "idle_done";
+	case CONT_CONTINUE:
+		break;
+	}
+	return "continue";
 }
 
 const char *event_transport_name(enum transport t)

@@ -134,16 +134,22 @@ static void collect_add(struct filter *f, uint64_t id)
 	f->user_sessions[i] = id;
 }
 
+static bool collect_is_user(const struct filter *f, struct buf_slice u)
+{
+	size_t want = strlen(f->opts->user);
+
+	return u.ptr != NULL && u.len == want && memcmp(u.ptr, f->opts->user, want) == 0;
+}
+
+/* --user names the one who logged in or the identity asked for (SASL
+ * authzid): an audit for "admin" must find "lowpriv acting as admin". */
 static void collect_event(void *ctx, const struct event *ev)
 {
 	struct filter *f = ctx;
-	const struct buf_slice *u = &ev->u.login.user;
-	size_t want;
 
-	if (ev->type != EV_LOGIN || f->opts->user == NULL || u->ptr == NULL)
+	if (ev->type != EV_LOGIN || f->opts->user == NULL)
 		return;
-	want = strlen(f->opts->user);
-	if (u->len == want && memcmp(u->ptr, f->opts->user, want) == 0 &&
+	if ((collect_is_user(f, ev->u.login.user) || collect_is_user(f, ev->u.login.authzid)) &&
 	    !user_session(f, ev->session))
 		collect_add(f, ev->session);
 }

@@ -557,7 +557,21 @@ static int logins_cstr_cell(struct buf *b, const char *s, size_t width)
 
 static const char *logins_result(enum login_result r)
 {
-	return r == LOGIN_OK ? "ok" : r == LOGIN_FAIL ? "FAIL" : "unknown";
+	return r == LOGIN_FAIL ? "FAIL" : event_login_result_name(r);
+}
+
+/* "lowpriv (as admin)": the user, and the identity it asked to act as. */
+static int logins_user_cell(struct buf *b, const struct event *ev)
+{
+	size_t start = b->len;
+	int rc;
+
+	if (ev->u.login.user.ptr == NULL && ev->u.login.authzid.ptr == NULL)
+		return LIT(b, "-") | logins_pad(b, start, LOGINS_W_USER);
+	rc = ev->u.login.user.ptr != NULL ? output_text_append_wire(b, ev->u.login.user) : LIT(b, "-");
+	if (ev->u.login.authzid.ptr != NULL)
+		rc |= LIT(b, " (as ") | output_text_append_wire(b, ev->u.login.authzid) | LIT(b, ")");
+	return rc | logins_pad(b, start, LOGINS_W_USER);
 }
 
 /* The flag names in a fixed order, sep between them. */
@@ -630,16 +644,18 @@ static int logins_row(struct logins *lg, struct buf *b, const struct event *ev,
 	rc |= LIT(b, "#") | output_append_u64(b, ev->session) | logins_pad(b, start, LOGINS_W_SESSION);
 	rc |= logins_cstr_cell(b, ev->client, LOGINS_W_ADDR) |
 	      logins_cstr_cell(b, ev->server, LOGINS_W_ADDR) |
-	      logins_wire_cell(b, ev->u.login.user, "-", LOGINS_W_USER) |
+	      logins_user_cell(b, ev) |
 	      logins_wire_cell(b, ev->u.login.mechanism, "?", LOGINS_W_MECH) |
 	      logins_cell(b, logins_result(ev->u.login.result), LOGINS_W_RESULT) |
 	      logins_cell(b, event_transport_name(ev->u.login.transport), LOGINS_W_TRANSPORT) |
 	      logins_cell(b, ev->u.login.cleartext_secret ? "yes" : "no", LOGINS_W_CLEAR) |
 	      logins_flags_cell(b, f);
 	cells_end = b->len;
-	if (ev->u.login.code.ptr != NULL)
+	if (ev->u.login.inferred)	/* the evidence holds the answer */
+		rc |= LIT(b, "inferred from: ") | output_text_append_wire(b, ev->u.login.evidence);
+	else if (ev->u.login.code.ptr != NULL)
 		rc |= LIT(b, "[") | output_text_append_wire(b, ev->u.login.code) | LIT(b, "] ");
-	if (ev->u.login.text.ptr != NULL)
+	if (ev->u.login.text.ptr != NULL && !ev->u.login.inferred)
 		rc |= output_text_append_wire(b, ev->u.login.text);
 	if (ev->u.login.secret.ptr != NULL)
 		rc |= LIT(b, " secret: ") | output_text_append_wire(b, ev->u.login.secret);

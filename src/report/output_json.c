@@ -223,8 +223,18 @@ static int json_command(struct buf *b, const struct event *ev)
 
 static int json_continuation(struct buf *b, const struct event *ev)
 {
-	return LIT(b, ",\"dir\":") | json_cstr(b, event_dir_name(ev->u.continuation.dir)) |
-	       LIT(b, ",\"text\":") | json_slice(b, ev->u.continuation.text);
+	const struct buf_slice *u = &ev->u.continuation.user, *z = &ev->u.continuation.authzid,
+			       *sec = &ev->u.continuation.secret;
+	int rc = LIT(b, ",\"dir\":") | json_cstr(b, event_dir_name(ev->u.continuation.dir)) |
+		 LIT(b, ",\"kind\":") | json_cstr(b, event_cont_kind_name(ev->u.continuation.kind)) |
+		 LIT(b, ",\"text\":") | json_slice(b, ev->u.continuation.text);
+
+	/* Present only with --show-secrets, when the SASL answer carried any. */
+	if (u->ptr != NULL || z->ptr != NULL || sec->ptr != NULL)
+		rc |= LIT(b, ",\"decoded\":{\"authzid\":") | json_slice(b, *z) |
+		      LIT(b, ",\"user\":") | json_slice(b, *u) |
+		      LIT(b, ",\"secret\":") | json_slice(b, *sec) | LIT(b, "}");
+	return rc;
 }
 
 static int json_untagged(struct buf *b, const struct event *ev)
@@ -249,6 +259,7 @@ static int json_response(struct buf *b, const struct event *ev)
 static int json_login(struct buf *b, const struct event *ev)
 {
 	int rc = LIT(b, ",\"user\":") | json_slice(b, ev->u.login.user) |
+		 LIT(b, ",\"authzid\":") | json_slice(b, ev->u.login.authzid) |
 		 LIT(b, ",\"mechanism\":") | json_slice(b, ev->u.login.mechanism) |
 		 LIT(b, ",\"result\":") | json_cstr(b, event_login_result_name(ev->u.login.result)) |
 		 LIT(b, ",\"client\":") | json_cstr(b, ev->client) |
@@ -259,8 +270,11 @@ static int json_login(struct buf *b, const struct event *ev)
 		 LIT(b, ",\"cleartext_after_starttls\":") |
 		 json_bool(b, ev->u.login.cleartext_after_starttls) |
 		 LIT(b, ",\"code\":") | json_slice(b, ev->u.login.code) |
-		 LIT(b, ",\"text\":") | json_slice(b, ev->u.login.text);
+		 LIT(b, ",\"text\":") | json_slice(b, ev->u.login.text) |
+		 LIT(b, ",\"inferred\":") | json_bool(b, ev->u.login.inferred);
 
+	if (ev->u.login.inferred)
+		rc |= LIT(b, ",\"evidence\":") | json_slice(b, ev->u.login.evidence);
 	/* Present only with --show-secrets: absence says "redacted". */
 	if (ev->u.login.secret.ptr != NULL)
 		rc |= LIT(b, ",\"secret\":") | json_slice(b, ev->u.login.secret);

@@ -299,12 +299,36 @@ static int text_command(struct output_text *ot, struct buf *b, const struct even
 	       LIT(b, " ") | text_slice(b, ev->u.command.name) | text_rest(b, ev->u.command.args);
 }
 
+/* ", name "value"" for a decoded SASL field that is there. */
+static int text_field(struct buf *b, bool *first, const char *name, struct buf_slice v)
+{
+	int rc;
+
+	if (v.ptr == NULL)
+		return 0;
+	rc = (*first ? LIT(b, " -> ") : LIT(b, ", ")) | output_put(b, name, strlen(name)) |
+	     LIT(b, " \"") | text_slice(b, v) | LIT(b, "\"");
+	*first = false;
+	return rc;
+}
+
+/* Only the server sends "+": what the client sends in its place is its
+ * SASL answer ("C (sasl) ***") or IDLE's DONE ("C DONE"). */
 static int text_continuation(struct output_text *ot, struct buf *b, const struct event *ev)
 {
-	bool c2s = ev->u.continuation.dir == DIR_C2S;
+	bool first = true;
 
-	return text_color(ot, b, c2s ? TEXT_COLOR_C : TEXT_COLOR_S) |
-	       (c2s ? LIT(b, "C +") : LIT(b, "S +")) | text_rest(b, ev->u.continuation.text);
+	if (ev->u.continuation.dir != DIR_C2S)
+		return text_color(ot, b, TEXT_COLOR_S) | LIT(b, "S +") |
+		       text_rest(b, ev->u.continuation.text);
+	if (ev->u.continuation.kind != CONT_SASL)
+		return text_color(ot, b, TEXT_COLOR_C) | LIT(b, "C") |
+		       text_rest(b, ev->u.continuation.text);
+	return text_color(ot, b, TEXT_COLOR_C) | LIT(b, "C (sasl)") |
+	       text_rest(b, ev->u.continuation.text) |
+	       text_field(b, &first, "authzid", ev->u.continuation.authzid) |
+	       text_field(b, &first, "user", ev->u.continuation.user) |
+	       text_field(b, &first, "secret", ev->u.continuation.secret);
 }
 
 /* The word of s that starts at *i (ASCII space separated); *i moves past it. */
@@ -392,9 +416,16 @@ static int text_login(struct output_text *ot, struct buf *b, const struct event 
 		rc |= text_slice(b, ev->u.login.user);
 	else
 		rc |= LIT(b, "(unknown user)");
-	rc |= LIT(b, " via ") | text_slice(b, ev->u.login.mechanism) | LIT(b, ": ") |
-	      text_str(b, event_login_result_name(ev->u.login.result)) |
-	      text_code(b, ev->u.login.code) | text_rest(b, ev->u.login.text);
+	if (ev->u.login.authzid.ptr != NULL)
+		rc |= LIT(b, " (as ") | text_slice(b, ev->u.login.authzid) | LIT(b, ")");
+	if (ev->u.login.mechanism.ptr != NULL)
+		rc |= LIT(b, " via ") | text_slice(b, ev->u.login.mechanism);
+	rc |= LIT(b, ": ") | text_str(b, event_login_result_name(ev->u.login.result));
+	if (ev->u.login.inferred)	/* the evidence holds the answer */
+		rc |= LIT(b, " (inferred from: ") | text_slice(b, ev->u.login.evidence) |
+		      LIT(b, ")");
+	else
+		rc |= text_code(b, ev->u.login.code) | text_rest(b, ev->u.login.text);
 	if (ev->u.login.transport == TRANSPORT_STARTTLS)
 		rc |= LIT(b, " (over STARTTLS)");
 	else if (ev->u.login.transport == TRANSPORT_IMPLICIT_TLS)

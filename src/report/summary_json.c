@@ -112,6 +112,7 @@ static int summary_json_session_ids(struct summary *sm, struct buf *b,
 	return rc | LIT(b, ",\"logins\":{\"ok\":") | output_append_u64(b, s->logins_ok) |
 	       LIT(b, ",\"fail\":") | output_append_u64(b, s->logins_fail) |
 	       LIT(b, ",\"unknown\":") | output_append_u64(b, s->logins_unknown) |
+	       LIT(b, ",\"aborted\":") | output_append_u64(b, s->logins_aborted) |
 	       LIT(b, "},\"transport\":\"") |
 	       output_put(b, event_transport_name(s->transport),
 			  strlen(event_transport_name(s->transport))) | LIT(b, "\"");
@@ -179,6 +180,7 @@ static int summary_json_capture_counts(struct buf *b, const struct summary *sm)
 	       LIT(b, ",\"logins\":{\"ok\":") | output_append_u64(b, sm->logins_ok) |
 	       LIT(b, ",\"fail\":") | output_append_u64(b, sm->logins_fail) |
 	       LIT(b, ",\"unknown\":") | output_append_u64(b, sm->logins_unknown) |
+	       LIT(b, ",\"aborted\":") | output_append_u64(b, sm->logins_aborted) |
 	       LIT(b, "},\"commands\":") | output_append_u64(b, sm->commands) |
 	       summary_json_responses(b, sm->resp_ok, sm->resp_no, sm->resp_bad) |
 	       LIT(b, ",\"error_rate\":") |

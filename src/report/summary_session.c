@@ -275,9 +275,11 @@ void summary_on_login(struct summary *sm, struct summary_session *s,
 	s->logins_ok += r == LOGIN_OK;
 	s->logins_fail += r == LOGIN_FAIL;
 	s->logins_unknown += r == LOGIN_UNKNOWN;
+	s->logins_aborted += r == LOGIN_ABORTED;
 	sm->logins_ok += r == LOGIN_OK;
 	sm->logins_fail += r == LOGIN_FAIL;
 	sm->logins_unknown += r == LOGIN_UNKNOWN;
+	sm->logins_aborted += r == LOGIN_ABORTED;
 	if (u.ptr == NULL)
 		return;
 	(void)summary_set_get(&sm->users, u.ptr, u.len);

@@ -69,6 +69,7 @@ static int summary_text_session_head(struct summary *sm, struct buf *b,
 	rc |= LIT(b, "  (logins: ok ") | output_append_u64(b, s->logins_ok) |
 	      LIT(b, ", fail ") | output_append_u64(b, s->logins_fail) |
 	      LIT(b, ", unknown ") | output_append_u64(b, s->logins_unknown) |
+	      LIT(b, ", aborted ") | output_append_u64(b, s->logins_aborted) |
 	      LIT(b, ")\n  transport    ") | summary_text_cstr(b, event_transport_name(s->transport));
 	if (s->tls_seen)
 		rc |= LIT(b, ", ") | summary_text_cstr(b, s->tls_version[0] ? s->tls_version : "version unknown") |
@@ -147,6 +148,7 @@ static int summary_text_capture_counts(struct summary *sm, struct buf *b)
 	       LIT(b, "\n  logins       ok ") | output_append_u64(b, sm->logins_ok) |
 	       LIT(b, ", fail ") | output_append_u64(b, sm->logins_fail) |
 	       LIT(b, ", unknown ") | output_append_u64(b, sm->logins_unknown) |
+	       LIT(b, ", aborted ") | output_append_u64(b, sm->logins_aborted) |
 	       LIT(b, "\n  responses    OK ") | output_append_u64(b, sm->resp_ok) |
 	       LIT(b, ", NO ") | output_append_u64(b, sm->resp_no) |
 	       LIT(b, ", BAD ") | output_append_u64(b, sm->resp_bad) |

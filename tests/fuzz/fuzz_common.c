@@ -218,7 +218,11 @@ static void check_payload(const struct event *ev)
 	case EV_CONTINUATION:
 		FUZZ_CHECK(ev->u.continuation.dir == DIR_C2S ||
 			   ev->u.continuation.dir == DIR_S2C);
+		FUZZ_CHECK(ev->u.continuation.kind <= CONT_IDLE_DONE);
 		fuzz_touch(ev->u.continuation.text);
+		fuzz_touch(ev->u.continuation.user);
+		fuzz_touch(ev->u.continuation.authzid);
+		fuzz_touch(ev->u.continuation.secret);
 		break;
 	case EV_UNTAGGED:
 		fuzz_touch(ev->u.untagged.name);
@@ -235,12 +239,15 @@ static void check_payload(const struct event *ev)
 		break;
 	case EV_LOGIN:
 		fuzz_touch(ev->u.login.user);
+		fuzz_touch(ev->u.login.authzid);
 		fuzz_touch(ev->u.login.mechanism);
+		fuzz_touch(ev->u.login.evidence);
+		FUZZ_CHECK(ev->u.login.inferred == (ev->u.login.evidence.ptr != NULL));
 		fuzz_touch(ev->u.login.tag);
 		fuzz_touch(ev->u.login.secret);
 		fuzz_touch(ev->u.login.code);
 		fuzz_touch(ev->u.login.text);
-		FUZZ_CHECK(ev->u.login.result <= LOGIN_FAIL);
+		FUZZ_CHECK(ev->u.login.result <= LOGIN_ABORTED);
 		FUZZ_CHECK(ev->u.login.transport <= TRANSPORT_IMPLICIT_TLS);
 		break;
 	case EV_TLS:
@@ -257,6 +264,12 @@ static void check_payload(const struct event *ev)
 	case EV_GAP:
 		FUZZ_CHECK(ev->u.gap.dir == DIR_C2S || ev->u.gap.dir == DIR_S2C);
 		FUZZ_CHECK(ev->u.gap.bytes > 0);
+		break;
+	case EV_NOTICE:
+		FUZZ_CHECK(ev->u.notice.facts.kind != NULL && ev->u.notice.text != NULL);
+		touch_str(ev->u.notice.facts.kind);
+		touch_str(ev->u.notice.text);
+		FUZZ_CHECK(ev->u.notice.facts.dir >= -1 && ev->u.notice.facts.dir <= DIR_S2C);
 		break;
 	case EV_SESSION_END:
 		FUZZ_CHECK(ev->u.end.reason <= END_EVICTED);

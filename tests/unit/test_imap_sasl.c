@@ -109,6 +109,55 @@ static void test_plain(void **state)
 	imap_sasl_free(&s);
 }
 
+/* RFC 4616's authorization identity: "admin\0lowpriv\0pw" is lowpriv
+ * (authenticated) asking to act as admin; both are kept, apart.  The same
+ * name twice is no request; a response says what it carried. */
+static void test_plain_authzid(void **state)
+{
+	struct imap_sasl s;
+	char enc[64];
+
+	(void)state;
+	imap_sasl_init(&s, S("PLAIN"), NULL);
+	b64(enc, sizeof enc, S("admin\0lowpriv\0pw"));
+	assert_int_equal(imap_sasl_response(&s, (const uint8_t *)enc, strlen(enc)),
+			 IMAP_SASL_GOT_USER | IMAP_SASL_GOT_AUTHZID | IMAP_SASL_GOT_SECRET);
+	assert_slice(imap_sasl_user(&s), "lowpriv");
+	assert_slice(imap_sasl_authzid(&s), "admin");
+	assert_slice(imap_sasl_secret(&s), "pw");
+	imap_sasl_free(&s);
+
+	imap_sasl_init(&s, S("PLAIN"), NULL);
+	b64(enc, sizeof enc, S("alice\0alice\0pw"));
+	assert_int_equal(imap_sasl_response(&s, (const uint8_t *)enc, strlen(enc)),
+			 IMAP_SASL_GOT_USER | IMAP_SASL_GOT_SECRET);
+	assert_slice(imap_sasl_user(&s), "alice");
+	assert_null(imap_sasl_authzid(&s).ptr);
+	imap_sasl_free(&s);
+
+	/* authcid empty: the authzid is the only name, and the user */
+	imap_sasl_init(&s, S("PLAIN"), NULL);
+	b64(enc, sizeof enc, S("bob\0\0pw"));
+	(void)imap_sasl_response(&s, (const uint8_t *)enc, strlen(enc));
+	assert_slice(imap_sasl_user(&s), "bob");
+	assert_null(imap_sasl_authzid(&s).ptr);
+	imap_sasl_free(&s);
+
+	/* SCRAM's gs2 header a= beside n= */
+	imap_sasl_init(&s, S("SCRAM-SHA-256"), NULL);
+	b64(enc, sizeof enc, S("n,a=admin,n=carol,r=abc"));
+	(void)imap_sasl_response(&s, (const uint8_t *)enc, strlen(enc));
+	assert_slice(imap_sasl_user(&s), "carol");
+	assert_slice(imap_sasl_authzid(&s), "admin");
+	imap_sasl_free(&s);
+
+	/* the cancel carries nothing */
+	imap_sasl_init(&s, S("PLAIN"), NULL);
+	assert_int_equal(imap_sasl_response(&s, S("*")), 0);
+	assert_true(s.cancelled);
+	imap_sasl_free(&s);
+}
+
 static void test_login_mech(void **state)
 {
 	struct imap_sasl s;
@@ -116,9 +165,10 @@ static void test_login_mech(void **state)
 	(void)state;
 	imap_sasl_init(&s, S("LOGIN"), NULL);
 	imap_sasl_challenge(&s, S("VXNlcm5hbWU6"));	/* Username: */
-	imap_sasl_response(&s, S("YWxpY2U="));
+	assert_int_equal(imap_sasl_response(&s, S("YWxpY2U=")), IMAP_SASL_GOT_USER);
 	imap_sasl_challenge(&s, S("UGFzc3dvcmQ6"));	/* Password: */
-	imap_sasl_response(&s, S("c2VjcmV0"));
+	assert_int_equal(imap_sasl_response(&s, S("c2VjcmV0")), IMAP_SASL_GOT_SECRET);
+	assert_int_equal(imap_sasl_response(&s, S("eHl6")), 0);	/* one too many */
 	assert_slice(imap_sasl_user(&s), "alice");
 	assert_slice(imap_sasl_secret(&s), "secret");
 	imap_sasl_free(&s);
@@ -344,6 +394,7 @@ int main(void)
 		cmocka_unit_test(test_b64),
 		cmocka_unit_test(test_mech_names),
 		cmocka_unit_test(test_plain),
+		cmocka_unit_test(test_plain_authzid),
 		cmocka_unit_test(test_login_mech),
 		cmocka_unit_test(test_xoauth2_oauthbearer),
 		cmocka_unit_test(test_cram_scram),

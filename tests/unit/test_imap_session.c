@@ -439,7 +439,7 @@ static void test_authenticate_cancel_and_login_mech(void **state)
 		"+ s2c VXNlcm5hbWU6",
 		"+ c2s *",
 		"S 1 BAD [null] Authentication cancelled cmd=AUTHENTICATE lat=0.300",
-		"login LOGIN user=null fail tag=1 plain clear=0 secret=null",
+		"login LOGIN user=null aborted tag=1 plain clear=0 secret=null",
 		"C 2 AUTHENTICATE|login| lit=0",
 		"+ s2c VXNlcm5hbWU6",
 		"+ c2s ***",
@@ -946,6 +946,7 @@ static void test_gaps(void **state)
 		"gap s2c 8 @64",
 		"* FETCH (a4) 1 FETCH (BODY[] {20})",
 		"S a4 OK [null] done cmd=FETCH lat=0.300",
+		"login null user=null ok tag=a4 plain clear=0 secret=null",	/* inferred */
 		"end fin cmd=3 ok=4 no=0 bad=0 un=1 b=64/84 w=64/84 gaps=2 dur=99000",
 	};
 	struct opts o = { .why = END_FIN };
@@ -981,6 +982,7 @@ static void test_mid_stream(void **state)
 		"+ s2c idling",
 		"+ c2s DONE",
 		"S a9 OK [null] done cmd=IDLE lat=0.300",
+		"login null user=null ok tag=a9 plain clear=0 secret=null",	/* inferred */
 		"end eof cmd=2 ok=2 no=0 bad=0 un=0 b=58/129 w=58/129 gaps=0 dur=600",
 	};
 	struct opts o = { .mid_stream = true, .why = END_EOF };
@@ -1032,6 +1034,7 @@ static void test_garbage_lines_rate_limited(void **state)
 		"greeting OK [null] ready",
 		"C a1 FETCH|1 BODY[]| lit=0",
 		"S a1 OK [null] done cmd=FETCH lat=0.200",
+		"login null user=null ok tag=a1 plain clear=0 secret=null",	/* inferred */
 		"end eof cmd=1 ok=1 no=0 bad=0 un=0 b=19/64 w=19/64 gaps=0 dur=1200",
 	};
 	struct opts o = { .why = END_EOF };

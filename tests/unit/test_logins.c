@@ -430,6 +430,65 @@ static void test_logins_table_flags(void **state)
 	free(data);
 }
 
+/* A cancelled SASL exchange is "aborted": shown, and never a failure for
+ * the brute-force count. */
+static void test_logins_aborted(void **state)
+{
+	static struct script sc;
+	const struct logins_opts opts = { 2, 60 * SEC, NULL };
+	char f[8][8];
+	size_t len, n, i;
+	char *data;
+
+	(void)state;
+	sc.n = 0;
+	for (i = 0; i < 4; i++)
+		login(&sc, 1, T0 + (int64_t)i, "192.0.2.1:5000", NULL, LOGIN_ABORTED, "a1", "PLAIN");
+	login(&sc, 1, T0 + 5, "192.0.2.1:5000", "u", LOGIN_FAIL, "a2", "LOGIN");
+	data = run(&sc, true, &opts, &len);
+	n = row_flags(data, len, f, 8);
+	assert_int_equal(n, 5);
+	for (i = 0; i < n; i++)
+		assert_string_equal(f[i], "");
+	assert_non_null(strstr(data, "\"result\":\"aborted\""));
+	free(data);
+	data = run(&sc, false, &opts, &len);
+	assert_non_null(strstr(data, "  PLAIN          aborted  "));
+	free(data);
+}
+
+/* The identity asked for beside the user; a login the server's answers
+ * proved, with what proved it and no mechanism. */
+static void test_logins_authzid_inferred(void **state)
+{
+	static struct script sc;
+	struct event *e;
+	size_t len;
+	char *data;
+
+	(void)state;
+	sc.n = 0;
+	login(&sc, 1, T0, "192.0.2.1:5000", "lowpriv", LOGIN_OK, "a1", "PLAIN");
+	sc.ev[0].u.login.authzid = SL("admin");
+	e = add(&sc, EV_LOGIN, 2, T0 + SEC, "192.0.2.1:5001");
+	e->u.login.result = LOGIN_OK;
+	e->u.login.tag = SL("C3");
+	e->u.login.text = SL("LOGIN completed");
+	e->u.login.inferred = true;
+	e->u.login.evidence = SL("C3 OK LOGIN completed");
+	data = run(&sc, true, NULL, &len);
+	assert_non_null(strstr(data, "\"user\":\"lowpriv\",\"authzid\":\"admin\""));
+	assert_non_null(strstr(data, "\"user\":null,\"authzid\":null,\"mechanism\":null"));
+	assert_non_null(strstr(data, "\"inferred\":true,\"evidence\":\"C3 OK LOGIN completed\""));
+	assert_non_null(strstr(data, "\"inferred\":false"));
+	free(data);
+	data = run(&sc, false, NULL, &len);
+	assert_non_null(strstr(data, "  lowpriv (as admin)  PLAIN  "));
+	assert_non_null(strstr(data, "  -                 ?              ok       "));
+	assert_non_null(strstr(data, "  inferred from: C3 OK LOGIN completed\n"));
+	free(data);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -441,6 +500,8 @@ int main(void)
 		cmocka_unit_test(test_logins_logindisabled),
 		cmocka_unit_test(test_logins_table_flags),
 		cmocka_unit_test(test_logins_budget),
+		cmocka_unit_test(test_logins_aborted),
+		cmocka_unit_test(test_logins_authzid_inferred),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
