@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -38,6 +39,7 @@
 #define PROGRESS_INTERVAL_NS 250000000LL
 #define MAX_NOTICES_SHOWN 1000	/* stderr lines per run; the rest are counted */
 #define DEFAULT_MAX_MEMORY ((size_t)1 << 30)	/* 1 GiB for all buffers */
+#define KEYS_MEMORY_SHARE 2	/* key logs may fill 1/2 of --max-memory */
 
 enum exit_code { EXIT_OK = 0, EXIT_INPUT = 1, EXIT_USAGE = 2 };
 
@@ -141,7 +143,8 @@ static void usage(FILE *fp)
 "                          (default 4194304)\n"
 "      --max-memory BYTES  total memory of flows, buffers and reports\n"
 "                          (default 1073741824; past it the oldest flow gives\n"
-"                          way or data is dropped, with notices)\n"
+"                          way or data is dropped, with notices; key logs may\n"
+"                          take half, past which only the capture's are kept)\n"
 "      --max-inflate BYTES  COMPRESS output decoded per direction (default\n"
 "                          1073741824; past it, or past 1000:1, the rest of\n"
 "                          the direction is not decoded, with a notice)\n"
@@ -463,6 +466,7 @@ static void load_keys(struct run *r)
 		fputs("imapscope: out of memory\n", stderr);
 		exit(EXIT_INPUT);
 	}
+	tls_keys_set_budget(r->keys, &r->budget, o->max_memory / KEYS_MEMORY_SHARE);
 	for (i = 0; i < o->n_keylogs; i++) {
 		if (keylog_load_file(r->keys, o->keylogs[i], keylog_notice, r, err) != 0) {
 			fprintf(stderr, "imapscope: %s\n", err);
@@ -747,6 +751,100 @@ static int run_inputs(struct run *r)
 	return status;
 }
 
+/* --- key logs bigger than their share of --max-memory ----------------- */
+
+static void null_event(void *ctx, const struct event *ev)
+{
+	(void)ctx;
+	(void)ev;
+}
+
+static int null_finish(void *ctx)
+{
+	(void)ctx;
+	return 0;
+}
+
+static void null_free(void *ctx)
+{
+	(void)ctx;
+}
+
+static const struct output_ops null_output_ops = { null_event, null_finish, null_free, NULL };
+
+/* Files can be read twice; stdin, pipes and live capture cannot. */
+static bool inputs_rereadable(const struct options *o)
+{
+	struct stat st;
+	size_t i;
+
+	if (o->iface != NULL)
+		return false;
+	for (i = 0; i < o->n_inputs; i++)
+		if (strcmp(o->inputs[i], "-") == 0 || stat(o->inputs[i], &st) != 0 ||
+		    !S_ISREG(st.st_mode))
+			return false;
+	return true;
+}
+
+/* The key logs did not fit in their share of --max-memory.  When the
+ * inputs can be read twice, one pass that prints nothing learns the client
+ * randoms of the capture's handshakes, and the key logs are read again
+ * keeping only those; otherwise what fitted is kept.  Either way it is
+ * said once. */
+static void load_keys_lazily(struct run *r)
+{
+	const struct options *o = r->opt;
+	struct imap_session_config real = r->scfg;
+	struct streams *streams = r->streams;
+	size_t share = o->max_memory / KEYS_MEMORY_SHARE, kept = tls_keys_count(r->keys);
+	char err[KEYLOG_ERRLEN], msg[512];
+	size_t i;
+
+	if (!tls_keys_full(r->keys))
+		return;
+	if (!inputs_rereadable(o)) {
+		snprintf(msg, sizeof msg, "key logs: over their share of --max-memory (%zu bytes)"
+			 " after %zu client randoms; %" PRIu64 " more lines dropped (the input is"
+			 " read once, so the entries it needs cannot be picked): sessions whose"
+			 " entries were dropped are not decrypted", share, kept,
+			 tls_keys_dropped(r->keys));
+		run_notice(r, 0, 0, msg);
+		return;
+	}
+	tls_keys_collect_begin(r->keys);
+	r->prepass = true;
+	r->streams = NULL;
+	r->scfg.out = (struct output){ &null_output_ops, NULL };
+	r->scfg.tap = (struct imap_tap){ NULL, NULL, NULL, NULL };
+	r->scfg.extract = (struct imap_extract_hooks){ NULL, NULL, NULL, NULL, NULL };
+	run_inputs(r);
+	r->scfg = real;
+	r->streams = streams;
+	r->prepass = false;
+	r->notices = 0;
+	r->budget.refused = 0;
+	tls_keys_collect_end(r->keys);
+	for (i = 0; i < o->n_keylogs; i++) {
+		if (keylog_load_file(r->keys, o->keylogs[i], NULL, NULL, err) != 0) {
+			fprintf(stderr, "imapscope: %s\n", err);
+			exit(EXIT_USAGE);
+		}
+	}
+	snprintf(msg, sizeof msg, "key logs: over their share of --max-memory (%zu bytes)"
+		 " after %zu client randoms; loaded again keeping only those of the capture's"
+		 " %zu TLS handshakes (%zu found)%s", share, kept,
+		 tls_keys_wanted_count(r->keys), tls_keys_count(r->keys),
+		 tls_keys_want_full(r->keys) ? ", though not every handshake could be noted" : "");
+	run_notice(r, 0, 0, msg);
+	if (tls_keys_full(r->keys)) {
+		snprintf(msg, sizeof msg, "key logs: even the entries the capture needs pass"
+			 " the share: %" PRIu64 " lines dropped; the sessions they were for are"
+			 " not decrypted", tls_keys_dropped(r->keys));
+		run_notice(r, 0, 0, msg);
+	}
+}
+
 int main(int argc, char **argv)
 {
 	static struct options opt;
@@ -800,6 +898,7 @@ int main(int argc, char **argv)
 	r.scfg.out = r.filtered;
 	r.scfg.notice = run_notice;
 	r.scfg.notice_ctx = &r;
+	load_keys_lazily(&r);
 
 	if (opt.only.user != NULL) {
 		struct imap_session_config real = r.scfg;

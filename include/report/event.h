@@ -145,7 +145,8 @@ struct event {
 			const char *version;		/* "TLS 1.2", or NULL if unknown */
 			const char *cipher;		/* IANA name, or NULL */
 			struct buf_slice sni;		/* or null */
-			bool decrypted;
+			bool decrypted;			/* both directions */
+			bool decrypted_c2s, decrypted_s2c;
 			const char *reason;		/* NULL when decrypted */
 		} tls;
 		struct {
@@ -165,6 +166,9 @@ struct event {
 		} notice;
 		struct {
 			enum end_reason reason;
+			/* TLS not decrypted, by direction: the summary's bytes_*
+			 * miss what crossed inside it; its wire bytes do not */
+			bool undecrypted[2];
 			const struct session_summary *summary;
 		} end;
 	} u;

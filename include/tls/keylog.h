@@ -6,7 +6,14 @@
  *     LABEL <client random, 64 hex digits> <secret, hex>
  * Entries are indexed by client random, so one struct tls_keys may hold the
  * lines of several files and any number of sessions.  The struct is filled
- * once at start-up and then only read, so many sessions may share it. */
+ * at start-up and then only read, so many sessions may share it.
+ *
+ * Only the secrets a line carries are kept, and their memory is charged to
+ * the run's budget up to a share of it (tls_keys_set_budget).  Past the
+ * share lines are dropped and counted; the caller may then load again
+ * keeping only the client randoms a capture needs: tls_keys_collect_begin,
+ * one pass over the capture whose lookups record their randoms,
+ * tls_keys_collect_end, and the key logs loaded anew. */
 #ifndef IMAPSCOPE_TLS_KEYLOG_H
 #define IMAPSCOPE_TLS_KEYLOG_H
 
@@ -20,7 +27,7 @@
 #define KEYLOG_MAX_SECRET	64	/* SHA-512 sized; TLS uses 48 at most */
 #define KEYLOG_MAX_LINE		1024	/* longer lines are malformed */
 #define KEYLOG_MAX_ENTRIES	(1u << 22)	/* client randoms kept at most */
-#define KEYLOG_ERRLEN		256	/* size of an error message buffer */
+#define KEYLOG_ERRLEN		1024	/* size of an error message buffer */
 #define TLS_PREMASTER_LEN	48	/* RSA key exchange pre-master secret */
 
 /* The secrets a key log line may carry that decryption uses.  Other known
@@ -36,6 +43,9 @@ enum keylog_label {
 	KEYLOG_NLABELS
 };
 
+/* The key log's name for a label ("SERVER_TRAFFIC_SECRET_0"). */
+const char *keylog_label_name(enum keylog_label l);
+
 struct tls_keys;
 
 /* A notice about one skipped line ("FILE:LINE: why"); may be NULL. */
@@ -46,9 +56,12 @@ struct tls_keys *tls_keys_new(void);
 /* Cleanses every secret and frees; sets *kp to NULL.  NULL is fine. */
 void tls_keys_free(struct tls_keys **kp);
 
-/* Load one key log file.  Malformed lines are skipped with a notice naming
- * the file and line.  Returns 0, or -1 with a message in err when the file
- * cannot be opened or read, or memory ran out (the CLI exits with 2). */
+/* Load one key log file, streaming it.  Malformed lines are skipped and
+ * summed up in one notice naming the file and the first such line.
+ * Returns 0, or -1 with a message in err when the file cannot be opened or
+ * read, or has lines but no valid one: it is not a key log (the CLI exits
+ * with 2).  Lines dropped at the memory share are not an error: see
+ * tls_keys_full. */
 int keylog_load_file(struct tls_keys *k, const char *path,
 		     keylog_notice_fn *notice, void *notice_ctx,
 		     char err[KEYLOG_ERRLEN]) WUR;
@@ -64,12 +77,30 @@ int keylog_load_mem(struct tls_keys *k, const char *name,
 int tls_keys_load_rsa(struct tls_keys *k, const char *path,
 		      char err[KEYLOG_ERRLEN]) WUR;
 
+/* Charge the store to budget (may be NULL), at most share bytes of it
+ * (0: no share beyond the budget's own limit).  Call before loading. */
+void tls_keys_set_budget(struct tls_keys *k, struct mem_budget *budget, size_t share);
+/* Was a line dropped because the store reached its share?  How many? */
+bool tls_keys_full(const struct tls_keys *k);
+uint64_t tls_keys_dropped(const struct tls_keys *k);
+/* Bytes of memory the store holds (charged to the budget). */
+size_t tls_keys_memory(const struct tls_keys *k);
+/* Forget every loaded secret; from now on each lookup records its client
+ * random and finds nothing.  For the pass that learns what a capture needs. */
+void tls_keys_collect_begin(struct tls_keys *k);
+/* Stop recording; later loads keep only the recorded randoms. */
+void tls_keys_collect_end(struct tls_keys *k);
+/* Randoms recorded; whether one could not be (the share was reached). */
+size_t tls_keys_wanted_count(const struct tls_keys *k);
+bool tls_keys_want_full(const struct tls_keys *k);
+
 /* Number of distinct client randoms loaded. */
 size_t tls_keys_count(const struct tls_keys *k);
 bool tls_keys_have_rsa(const struct tls_keys *k);
 
 /* The secret logged for client_random under label, or NULL.  The pointer
- * stays valid as long as k lives and is not loaded into again. */
+ * stays valid as long as k lives and is not loaded into again.  While
+ * collecting, records client_random and returns NULL. */
 const uint8_t *tls_keys_find(const struct tls_keys *k,
 			     const uint8_t client_random[KEYLOG_RANDOM_LEN],
 			     enum keylog_label label, size_t *len_r);

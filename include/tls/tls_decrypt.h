@@ -42,7 +42,8 @@ struct tls_info {
 	uint16_t cipher_id;
 	struct buf_slice sni;	/* empty: no SNI */
 	struct buf_slice alpn;	/* the selected protocol, else the first offered */
-	bool decrypted;
+	bool decrypted;		/* both directions */
+	bool decrypted_dir[2];	/* by enum stream_dir: a key log may cover one */
 	const char *reason;	/* NULL when decrypted; else what to do about it */
 	bool resumed;		/* session ID, ticket or PSK resumption */
 	bool hrr;		/* a HelloRetryRequest happened */

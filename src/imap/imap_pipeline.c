@@ -60,8 +60,12 @@ static void tls_on_handshake(void *ctx, const struct tls_info *info)
 	ev.u.tls.cipher = info->version_id != 0 ? info->cipher : NULL;
 	ev.u.tls.sni = info->sni.len > 0 ? info->sni : SLICE_NULL;
 	ev.u.tls.decrypted = info->decrypted;
+	ev.u.tls.decrypted_c2s = info->decrypted_dir[DIR_C2S];
+	ev.u.tls.decrypted_s2c = info->decrypted_dir[DIR_S2C];
 	ev.u.tls.reason = info->decrypted ? NULL : info->reason;
 	s->tls_decrypting = info->decrypted;
+	s->tls_dir_decrypting[DIR_C2S] = info->decrypted_dir[DIR_C2S];
+	s->tls_dir_decrypting[DIR_S2C] = info->decrypted_dir[DIR_S2C];
 	imap_session_emit(s, &ev);
 }
 
@@ -625,7 +629,7 @@ void imap_pipeline_gap(void *ctx, enum stream_dir dir, uint64_t nbytes, int64_t 
 		plain_gap(s, dir, nbytes, ts_us);
 		return;
 	}
-	if (!s->tls_decrypting)
+	if (!s->tls_dir_decrypting[dir])
 		emit_gap(s, dir, nbytes, ts_us);
 	if (s->tls != NULL)
 		tls_session_gap(s->tls, dir, nbytes, ts_us);

@@ -837,6 +837,8 @@ static void session_end(void *ctx, enum end_reason why, int64_t ts_us)
 	if ((why == END_FIN || why == END_RST) && ts_us > last)
 		last = ts_us;
 	s->sum.duration_us = last > s->first_ts ? last - s->first_ts : 0;
+	for (int d = 0; d < 2; d++)
+		ev.u.end.undecrypted[d] = s->tls_phase != NULL && !s->tls_dir_decrypting[d];
 	ev.u.end.reason = why;
 	ev.u.end.summary = &s->sum;
 	imap_session_emit(s, &ev);

@@ -128,6 +128,7 @@ struct imap_session {
 	struct inflate_session *zin;	/* NULL until COMPRESS, or out of memory */
 	const char *tls_phase;		/* "starttls" / "implicit"; NULL: no TLS */
 	bool tls_decrypting;		/* the handshake said so */
+	bool tls_dir_decrypting[2];	/* ... by direction */
 	bool compressed;		/* COMPRESS is on: no second switch */
 
 	uint64_t plain_off[2];		/* final (decrypted, inflated) stream offsets */

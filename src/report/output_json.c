@@ -288,6 +288,8 @@ static int json_tls(struct buf *b, const struct event *ev)
 	       LIT(b, ",\"cipher\":") | json_cstr(b, ev->u.tls.cipher) |
 	       LIT(b, ",\"sni\":") | json_slice(b, ev->u.tls.sni) |
 	       LIT(b, ",\"decrypted\":") | json_bool(b, ev->u.tls.decrypted) |
+	       LIT(b, ",\"decrypted_c2s\":") | json_bool(b, ev->u.tls.decrypted_c2s) |
+	       LIT(b, ",\"decrypted_s2c\":") | json_bool(b, ev->u.tls.decrypted_s2c) |
 	       LIT(b, ",\"reason\":") | json_cstr(b, ev->u.tls.reason);
 }
 

@@ -450,7 +450,11 @@ static int text_tls(struct output_text *ot, struct buf *b, const struct event *e
 		rc |= LIT(b, ", SNI ") | text_slice(b, ev->u.tls.sni);
 	if (ev->u.tls.decrypted)
 		return rc | LIT(b, ": decrypted");
-	rc |= LIT(b, ": not decrypted");
+	if (ev->u.tls.decrypted_c2s != ev->u.tls.decrypted_s2c)
+		rc |= ev->u.tls.decrypted_c2s ? LIT(b, ": decrypted c2s only")
+					       : LIT(b, ": decrypted s2c only");
+	else
+		rc |= LIT(b, ": not decrypted");
 	if (ev->u.tls.reason != NULL)
 		rc |= LIT(b, " (") | text_cstr(b, ev->u.tls.reason, "") | LIT(b, ")");
 	return rc;
@@ -490,6 +494,18 @@ static const char *text_end_reason(enum end_reason r)
 	return "?";
 }
 
+/* The bytes of one direction; where TLS was not decrypted, those that
+ * crossed the wire, since nothing of what they carried was seen. */
+static int text_end_bytes(struct buf *b, const struct event *ev, enum stream_dir d)
+{
+	const struct session_summary *s = ev->u.end.summary;
+
+	if (ev->u.end.undecrypted[d])
+		return text_bytes(b, d == DIR_C2S ? s->wire_bytes_c2s : s->wire_bytes_s2c) |
+		       LIT(b, " on the wire (not decrypted)");
+	return text_bytes(b, d == DIR_C2S ? s->bytes_c2s : s->bytes_s2c);
+}
+
 /* "end (fin) after 3.204 s: 12 commands (11 OK, 1 NO, 0 BAD), 30 untagged,
  * c2s 1234 B, s2c 45.6 KiB" and the losses, only when there were any. */
 static int text_session_end(struct output_text *ot, struct buf *b, const struct event *ev)
@@ -506,7 +522,7 @@ static int text_session_end(struct output_text *ot, struct buf *b, const struct 
 	      output_append_u64(b, s->responses_no) | LIT(b, " NO, ") |
 	      output_append_u64(b, s->responses_bad) | LIT(b, " BAD), ") |
 	      output_append_u64(b, s->untagged) | LIT(b, " untagged, c2s ") |
-	      text_bytes(b, s->bytes_c2s) | LIT(b, ", s2c ") | text_bytes(b, s->bytes_s2c);
+	      text_end_bytes(b, ev, DIR_C2S) | LIT(b, ", s2c ") | text_end_bytes(b, ev, DIR_S2C);
 	if (s->gaps != 0)
 		rc |= LIT(b, ", ") | text_count(b, s->gaps, "gap") | LIT(b, " (") |
 		      text_bytes(b, s->gap_bytes) | LIT(b, " missing)");

@@ -34,8 +34,10 @@ static void report(struct tls_session *s, bool decrypted, const char *reason)
 	info.sni.len = s->sni_len;
 	info.alpn.ptr = s->alpn;
 	info.alpn.len = s->alpn_len;
-	info.decrypted = decrypted;
-	info.reason = decrypted ? NULL : reason;
+	for (int d = 0; d < 2; d++)
+		info.decrypted_dir[d] = decrypted && s->dir[d].keyed;
+	info.decrypted = info.decrypted_dir[DIR_C2S] && info.decrypted_dir[DIR_S2C];
+	info.reason = info.decrypted ? NULL : reason != NULL ? reason : s->why;
 	info.resumed = s->resumed;
 	info.hrr = s->hrr;
 	if (s->hooks.handshake != NULL)
@@ -51,7 +53,7 @@ void tls_give_up(struct tls_session *s, const char *reason)
 
 static void emit_gap(struct tls_session *s, enum stream_dir d, uint64_t n, int64_t ts)
 {
-	if (s->decrypting && n > 0 && s->hooks.gap != NULL)
+	if (s->decrypting && s->dir[d].keyed && n > 0 && s->hooks.gap != NULL)
 		s->hooks.gap(s->hooks.ctx, d, n, ts);
 }
 

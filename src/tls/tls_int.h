@@ -20,6 +20,7 @@
 #define TLS_MAX_HASH		64
 #define TLS_NAME_LEN		64	/* the longest IANA suite name fits */
 #define TLS_MAX_NAME		256	/* SNI and ALPN kept per session */
+#define TLS_WHY_LEN		256	/* a reason naming missing key log labels */
 
 /* ---- cipher suites ---------------------------------------------------- */
 
@@ -96,6 +97,7 @@ struct tls_dir {
 	struct tls_cipher_state next;	/* TLS 1.2: keys waiting for CCS */
 	uint8_t epoch;			/* enum tls_epoch */
 	bool encrypted;			/* records are protected from here on */
+	bool keyed;			/* the keys of this direction are known */
 	bool lost;			/* after a gap: looking for a header */
 	bool candidate;			/* lost, but a plausible header is next */
 	unsigned failed_candidates;	/* in a row, while lost */
@@ -135,12 +137,14 @@ struct tls_session {
 	uint8_t outcome;		/* enum tls_outcome */
 	bool decrypting;		/* keys derived and not refuted */
 	const char *reason;		/* why not, once known */
+	char why[TLS_WHY_LEN];		/* a reason made for this session */
 
 	uint8_t out[TLS_MAX_RECORD_PAYLOAD];
 };
 
 /* Reasons shown to the user: each says what to do. */
-#define WHY_NO_KEYS	"no keys given: use -k KEYLOG (or --rsa-key for RSA key exchange)"
+#define WHY_NO_KEYS	"no keys given: use -k KEYLOG"
+#define WHY_NO_KEYS_RSA	"no keys given: use -k KEYLOG, or --rsa-key with the server's key (RSA key exchange)"
 #define WHY_NO_ENTRY	"no key log entry for this client random"
 #define WHY_NO_RSA	"RSA key exchange needed but no --rsa-key"
 #define WHY_ECDHE	"ECDHE: an RSA key cannot decrypt this; provide a key log"

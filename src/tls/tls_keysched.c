@@ -83,11 +83,56 @@ static int tls12_keys(struct tls_session *s, const uint8_t master[TLS_MASTER_LEN
 			memcpy(cs->iv, kb + o + 2 * ml + 2 * kl + (size_t)d * il, il);
 			cs->etm = s->etm;
 			cs->ready = true;
+			s->dir[d].keyed = true;
 		}
 		s->decrypting = true;
 	}
 	OPENSSL_cleanse(kb, sizeof kb);
 	return rc;
+}
+
+/* TLS 1.3: each direction needs its own handshake and application traffic
+ * secrets, and key logs written by one side may hold only some of them.  A
+ * direction whose secrets are missing is not decrypted; the other still
+ * is, and the missing labels are named once, in a notice and the reason. */
+static void tls13_after_server_hello(struct tls_session *s)
+{
+	static const enum keylog_label need[2][2] = {
+		{ KEYLOG_CLIENT_HS, KEYLOG_CLIENT_AP0 },
+		{ KEYLOG_SERVER_HS, KEYLOG_SERVER_AP0 },
+	};
+	char missing[TLS_WHY_LEN / 2] = "";
+	size_t len, used = 0;
+	bool any = false;
+	int d, i;
+
+	for (d = 0; d < 2; d++) {
+		s->dir[d].keyed = true;
+		for (i = 0; i < 2; i++) {
+			if (logged(s, need[d][i], &len) != NULL) {
+				any = true;
+				continue;
+			}
+			s->dir[d].keyed = false;
+			used += (size_t)snprintf(missing + used, used < sizeof missing ?
+						 sizeof missing - used : 0, "%s%s",
+						 used ? " and " : "", keylog_label_name(need[d][i]));
+		}
+	}
+	if (!any)
+		return tls_give_up(s, tls_keys_have_rsa(s->keys) &&
+				   tls_keys_count(s->keys) == 0 ? WHY_ECDHE : WHY_NO_ENTRY);
+	if (!s->dir[DIR_C2S].keyed || !s->dir[DIR_S2C].keyed) {
+		snprintf(s->why, sizeof s->why, "the key log has no %s for this client random:"
+			 " %s not decrypted", missing, s->dir[DIR_C2S].keyed ? "s2c" :
+			 s->dir[DIR_S2C].keyed ? "c2s" : "neither direction");
+		notice(s, "tls_keys_missing", "TLS: %s", s->why);
+		if (!s->dir[DIR_C2S].keyed && !s->dir[DIR_S2C].keyed)
+			return tls_give_up(s, s->why);
+	}
+	s->decrypting = true;
+	tls13_enter(s, DIR_S2C, EPOCH_HANDSHAKE);
+	tls13_enter(s, DIR_C2S, s->early_data && !s->hrr ? EPOCH_EARLY : EPOCH_HANDSHAKE);
 }
 
 /* The ServerHello is in: decide where keys will come from. */
@@ -101,16 +146,9 @@ void tls_keysched_after_server_hello(struct tls_session *s)
 	if (s->suite == NULL || (s->suite->kx == KX_TLS13) != (s->version == TLS_VERSION_1_3))
 		return tls_give_up(s, WHY_SUITE);
 	if (s->keys == NULL)
-		return tls_give_up(s, WHY_NO_KEYS);
-	if (s->version == TLS_VERSION_1_3) {
-		if (logged(s, KEYLOG_SERVER_HS, &len) == NULL)
-			return tls_give_up(s, tls_keys_have_rsa(s->keys) &&
-				           tls_keys_count(s->keys) == 0 ? WHY_ECDHE : WHY_NO_ENTRY);
-		s->decrypting = true;
-		tls13_enter(s, DIR_S2C, EPOCH_HANDSHAKE);
-		tls13_enter(s, DIR_C2S, s->early_data && !s->hrr ? EPOCH_EARLY : EPOCH_HANDSHAKE);
-		return;
-	}
+		return tls_give_up(s, s->suite->kx == KX_RSA ? WHY_NO_KEYS_RSA : WHY_NO_KEYS);
+	if (s->version == TLS_VERSION_1_3)
+		return tls13_after_server_hello(s);
 	ms = logged(s, KEYLOG_MASTER_SECRET, &len);
 	if (ms != NULL) {
 		if (tls12_keys(s, ms) < 0)
@@ -118,7 +156,7 @@ void tls_keysched_after_server_hello(struct tls_session *s)
 		return;
 	}
 	if (s->suite->kx != KX_RSA) {
-		if (tls_keys_have_rsa(s->keys))
+		if (tls_keys_have_rsa(s->keys) && tls_keys_count(s->keys) == 0)
 			tls_give_up(s, s->suite->kx == KX_DHE ? WHY_DHE : WHY_ECDHE);
 		else
 			tls_give_up(s, WHY_NO_ENTRY);

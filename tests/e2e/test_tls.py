@@ -43,7 +43,10 @@ KNOWN_TLS = {
     ("curl", "127.0.0.1:53850"): ("TLS 1.3", None),
     ("curl", "127.0.0.1:60700"): ("TLS 1.3", None),
 }
-WHY_NO_KEYS = "no keys given: use -k KEYLOG (or --rsa-key for RSA key exchange)"
+# --rsa-key is suggested only where RSA key exchange was used
+WHY_NO_KEYS = "no keys given: use -k KEYLOG"
+WHY_NO_KEYS_RSA = ("no keys given: use -k KEYLOG, or --rsa-key with the server's key"
+                   " (RSA key exchange)")
 WHY_NO_ENTRY = "no key log entry for this client random"
 WHY_ECDHE = "ECDHE: an RSA key cannot decrypt this; provide a key log"
 
@@ -207,9 +210,11 @@ def check_unkeyed(name, args, reason, how):
             fail(what, "%d tls events" % len(tls))
             continue
         e = tls[0]
-        if e["decrypted"] or e["reason"] != reason:
-            fail(what, "decrypted=%s reason %r, want %r" % (e["decrypted"], e["reason"],
-                                                           reason))
+        why = reason
+        if why == WHY_NO_KEYS and (e["cipher"] or "").startswith("TLS_RSA_WITH_"):
+            why = WHY_NO_KEYS_RSA
+        if e["decrypted"] or e["reason"] != why:
+            fail(what, "decrypted=%s reason %r, want %r" % (e["decrypted"], e["reason"], why))
         if e["phase"] != phase or (version and e["version"] != version) or \
                 (cipher and e["cipher"] != cipher):
             fail(what, "handshake not shown: %s" % e)

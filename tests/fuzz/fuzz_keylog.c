@@ -53,6 +53,30 @@ static void lookups(const struct tls_keys *k, const uint8_t *p, size_t n)
 	}
 }
 
+/* The same text into a store with a tiny share of a budget: it stays in
+ * it, and a filtered reload keeps no more than the randoms asked for. */
+static void small_share(const uint8_t *p, size_t n)
+{
+	struct mem_budget mb = { 0, 0, 0, 0 };
+	struct tls_keys *k = tls_keys_new();
+	char err[KEYLOG_ERRLEN];
+	uint8_t random[KEYLOG_RANDOM_LEN] = { 0 };
+	size_t len;
+
+	FUZZ_CHECK(k != NULL);
+	tls_keys_set_budget(k, &mb, 4096);
+	if (keylog_load_mem(k, "small", p, n, NULL, NULL, err) == 0) {
+		FUZZ_CHECK(tls_keys_memory(k) <= 4096 && mb.used == tls_keys_memory(k));
+		tls_keys_collect_begin(k);
+		FUZZ_CHECK(tls_keys_find(k, random, KEYLOG_MASTER_SECRET, &len) == NULL);
+		tls_keys_collect_end(k);
+		FUZZ_CHECK(keylog_load_mem(k, "small", p, n, NULL, NULL, err) == 0);
+		FUZZ_CHECK(tls_keys_count(k) <= 1);
+	}
+	tls_keys_free(&k);
+	FUZZ_CHECK(mb.used == 0);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct tls_keys *k = tls_keys_new();
@@ -74,6 +98,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	FUZZ_CHECK(!tls_keys_have_rsa(k));
 	tls_keys_free(&k);
 	FUZZ_CHECK(k == NULL);
+	small_share(copy, size);
 	free(copy);
 	return 0;
 }

@@ -69,9 +69,10 @@ static void test_keylog_lines(void **state)
 	(void)state;
 	assert_int_equal(keylog_load_mem(k, "t.log", (const uint8_t *)text, strlen(text),
 					 on_notice, &nt, err), 0);
-	assert_int_equal(nt.n, 5);
-	assert_string_equal(nt.last, "t.log:11: key log line skipped: "
-			    "expected LABEL CLIENT_RANDOM SECRET");
+	/* one notice for all the malformed lines: the first, and how many */
+	assert_int_equal(nt.n, 1);
+	assert_string_equal(nt.last, "t.log:3: key log line skipped: client random is not"
+			    " 64 hex digits; 5 malformed lines skipped in all");
 	assert_int_equal(tls_keys_count(k), 2);
 	hex(CR1, cr, 32);
 	sec = tls_keys_find(k, cr, KEYLOG_MASTER_SECRET, &len);
@@ -156,6 +157,144 @@ static void test_keylog_files(void **state)
 	tls_keys_free(&k);
 }
 
+/* A file with lines but no valid one is not a key log: an error, not a
+ * notice.  An empty one holds no keys, which is said. */
+static void test_keylog_not_a_keylog(void **state)
+{
+	static const char junk[] = "\x89PNG\r\n\x1a\nIHDR\n# a comment\nhello world\n";
+	struct tls_keys *k = tls_keys_new();
+	char err[KEYLOG_ERRLEN];
+	struct notes nt = { 0, "" };
+
+	(void)state;
+	assert_int_equal(keylog_load_mem(k, "x.png", (const uint8_t *)junk, sizeof junk - 1,
+					 on_notice, &nt, err), -1);
+	assert_string_equal(err, "x.png: not a key log (no valid line; line 1: unknown label)");
+	assert_int_equal(nt.n, 0);
+	assert_int_equal(keylog_load_mem(k, "empty", (const uint8_t *)"# nothing\n\n", 11,
+					 on_notice, &nt, err), 0);
+	assert_int_equal(nt.n, 1);
+	assert_string_equal(nt.last, "empty: the key log holds no keys");
+	tls_keys_free(&k);
+}
+
+/* n TLS 1.2 lines, CLIENT_RANDOM i with a secret made from i. */
+static FILE *gen_tls12(size_t n, const char *extra_at_half)
+{
+	FILE *fp = tmpfile();
+	size_t i;
+
+	assert_non_null(fp);
+	for (i = 0; i < n; i++) {
+		fprintf(fp, "CLIENT_RANDOM %064zx ", i);
+		for (unsigned j = 0; j < 48; j++)
+			fprintf(fp, "%02x", (unsigned)(i + j) & 0xff);
+		fputc('\n', fp);
+		if (i == n / 2 && extra_at_half != NULL)
+			fputs(extra_at_half, fp);
+	}
+	fflush(fp);
+	return fp;
+}
+
+static void random_of(size_t i, uint8_t cr[32])
+{
+	memset(cr, 0, 32);
+	for (int b = 0; b < 8; b++)
+		cr[31 - b] = (uint8_t)(i >> (8 * b));
+}
+
+static const char *fd_path(FILE *fp, char *buf, size_t n)
+{
+	snprintf(buf, n, "/proc/self/fd/%d", fileno(fp));
+	return buf;
+}
+
+/* A file is read in pieces: lines cut by a read, and a line longer than
+ * any key log line, are handled as in memory; entries are compact. */
+static void test_keylog_streamed(void **state)
+{
+	char longline[3000], path[64], err[KEYLOG_ERRLEN];
+	struct notes nt = { 0, "" };
+	struct tls_keys *k = tls_keys_new();
+	FILE *fp;
+	uint8_t cr[32];
+	const uint8_t *sec;
+	size_t len, i;
+
+	(void)state;
+	memset(longline, 'A', sizeof longline - 2);
+	longline[sizeof longline - 2] = '\n';
+	longline[sizeof longline - 1] = '\0';
+	fp = gen_tls12(20000, longline);
+	assert_int_equal(keylog_load_file(k, fd_path(fp, path, sizeof path), on_notice, &nt,
+					  err), 0);
+	assert_int_equal(tls_keys_count(k), 20000);
+	assert_int_equal(nt.n, 1);
+	assert_non_null(strstr(nt.last, ":10002: key log line skipped: line too long"));
+	for (i = 0; i < 20000; i += 13) {
+		random_of(i, cr);
+		sec = tls_keys_find(k, cr, KEYLOG_MASTER_SECRET, &len);
+		assert_non_null(sec);
+		assert_int_equal(len, 48);
+		assert_int_equal(sec[47], (uint8_t)(i + 47));
+	}
+	/* only the secrets a line holds: once 422 bytes an entry */
+	if (tls_keys_memory(k) / 20000 > 160)
+		fail_msg("%zu bytes an entry", tls_keys_memory(k) / 20000);
+	assert_false(tls_keys_full(k));
+	tls_keys_free(&k);
+	fclose(fp);
+}
+
+/* Past its share of the budget the store keeps what it has and counts the
+ * rest; a second load keeps only the randoms a capture asked for. */
+static void test_keylog_share_and_collect(void **state)
+{
+	struct mem_budget mb = { 0, 0, 0, 0 };
+	struct tls_keys *k = tls_keys_new();
+	char path[64], err[KEYLOG_ERRLEN];
+	FILE *fp = gen_tls12(20000, NULL);
+	uint8_t cr[32];
+	size_t len;
+	const uint8_t *sec;
+
+	(void)state;
+	tls_keys_set_budget(k, &mb, 256 << 10);
+	assert_int_equal(keylog_load_file(k, fd_path(fp, path, sizeof path), NULL, NULL, err), 0);
+	assert_true(tls_keys_full(k));
+	assert_true(tls_keys_dropped(k) > 0);
+	assert_true(tls_keys_count(k) > 1000 && tls_keys_count(k) < 20000);
+	assert_true(tls_keys_memory(k) <= 256 << 10);
+	assert_int_equal(mb.used, tls_keys_memory(k));
+	random_of(0, cr);
+	assert_non_null(tls_keys_find(k, cr, KEYLOG_MASTER_SECRET, &len));
+	random_of(19999, cr);
+	assert_null(tls_keys_find(k, cr, KEYLOG_MASTER_SECRET, &len));
+
+	tls_keys_collect_begin(k);
+	assert_int_equal(tls_keys_count(k), 0);
+	for (size_t i = 19985; i <= 20000; i += 5) {	/* 20000 is in no key log */
+		random_of(i, cr);
+		assert_null(tls_keys_find(k, cr, KEYLOG_MASTER_SECRET, &len));
+		assert_null(tls_keys_find(k, cr, KEYLOG_CLIENT_HS, &len));
+	}
+	tls_keys_collect_end(k);
+	assert_int_equal(tls_keys_wanted_count(k), 4);
+	assert_int_equal(keylog_load_file(k, path, NULL, NULL, err), 0);
+	assert_false(tls_keys_full(k));
+	assert_int_equal(tls_keys_count(k), 3);
+	random_of(19995, cr);
+	sec = tls_keys_find(k, cr, KEYLOG_MASTER_SECRET, &len);
+	assert_non_null(sec);
+	assert_int_equal(sec[0], (uint8_t)19995);
+	random_of(0, cr);
+	assert_null(tls_keys_find(k, cr, KEYLOG_MASTER_SECRET, &len));
+	tls_keys_free(&k);
+	assert_int_equal(mb.used, 0);
+	fclose(fp);
+}
+
 /* The certificate's DER, read from PEM: what a Certificate message holds. */
 static int cert_der(const char *path, uint8_t **der)
 {
@@ -203,6 +342,9 @@ int main(void)
 		cmocka_unit_test(test_keylog_lines),
 		cmocka_unit_test(test_keylog_many),
 		cmocka_unit_test(test_keylog_files),
+		cmocka_unit_test(test_keylog_not_a_keylog),
+		cmocka_unit_test(test_keylog_streamed),
+		cmocka_unit_test(test_keylog_share_and_collect),
 		cmocka_unit_test(test_rsa_key_matches_cert),
 	};
 

@@ -140,8 +140,8 @@ struct result {
 	uint64_t gaps[2], gap_bytes[2];
 	int handshakes, notices;
 	char last_notice[NOTICE_MAX];
-	bool decrypted;
-	char version[16], cipher[64], sni[64], alpn[64], reason[128];
+	bool decrypted, decrypted_dir[2];
+	char version[16], cipher[64], sni[64], alpn[64], reason[256];
 	bool resumed, hrr;
 };
 
@@ -168,6 +168,8 @@ static void on_handshake(void *ctx, const struct tls_info *info)
 
 	r->handshakes++;
 	r->decrypted = info->decrypted;
+	r->decrypted_dir[DIR_C2S] = info->decrypted_dir[DIR_C2S];
+	r->decrypted_dir[DIR_S2C] = info->decrypted_dir[DIR_S2C];
 	r->resumed = info->resumed;
 	r->hrr = info->hrr;
 	snprintf(r->version, sizeof r->version, "%s", info->version);
@@ -543,8 +545,11 @@ static void test_reasons(void **state)
 	struct tls_keys *other = keys_load(DATA "tls13-chacha20.keylog", NULL);
 
 	(void)state;
-	expect_reason("tls13-aes128gcm", NULL,
-		      "no keys given: use -k KEYLOG (or --rsa-key for RSA key exchange)");
+	/* --rsa-key is suggested only where RSA key exchange was used */
+	expect_reason("tls13-aes128gcm", NULL, "no keys given: use -k KEYLOG");
+	expect_reason("tls12-ecdhe-aes128gcm", NULL, "no keys given: use -k KEYLOG");
+	expect_reason("tls12-rsa-aes256gcm", NULL, "no keys given: use -k KEYLOG, or --rsa-key"
+		      " with the server's key (RSA key exchange)");
 	expect_reason("tls13-aes128gcm", other, "no key log entry for this client random");
 	expect_reason("tls12-ecdhe-aes128gcm", other, "no key log entry for this client random");
 	expect_reason("tls12-ecdhe-aes128gcm", rsa,
@@ -554,6 +559,72 @@ static void test_reasons(void **state)
 	tls_keys_free(&empty);
 	tls_keys_free(&rsa);
 	tls_keys_free(&other);
+}
+
+/* The lines of a key log file whose label does not start with drop. */
+static struct tls_keys *keys_without(const char *keylog, const char *drop)
+{
+	struct tls_keys *k = tls_keys_new();
+	char err[KEYLOG_ERRLEN], line[512];
+	struct buf text;
+	FILE *fp = fopen(keylog, "r");
+
+	assert_non_null(fp);
+	buf_init(&text, STREAM_MAX, NULL);
+	while (fgets(line, sizeof line, fp) != NULL)
+		if (strncmp(line, drop, strlen(drop)) != 0)
+			assert_int_equal(buf_append(&text, line, strlen(line)), 0);
+	fclose(fp);
+	if (keylog_load_mem(k, "part", text.data, text.len, NULL, NULL, err) != 0)
+		fail_msg("%s", err);
+	buf_free(&text);
+	return k;
+}
+
+/* A key log written by one side may lack the other side's secrets: the
+ * direction it covers is decrypted, the other is not, the session is not
+ * called decrypted, and the missing labels are named in one notice. */
+static void expect_one_direction(const char *drop, enum stream_dir ok, const char *missing)
+{
+	struct capture *c = case_capture("tls13-aes128gcm");
+	struct tls_keys *k = keys_without(DATA "tls13-aes128gcm.keylog", drop);
+	enum stream_dir lost = ok == DIR_C2S ? DIR_S2C : DIR_C2S;
+	struct result r;
+
+	run(c, k, FEED_CHUNKS, &r);
+	assert_false(r.decrypted);
+	assert_true(r.decrypted_dir[ok]);
+	assert_false(r.decrypted_dir[lost]);
+	assert_plain(&r.out[ok], ok == DIR_C2S ? DATA "c2s.txt" : DATA "s2c.txt");
+	assert_int_equal(r.out[lost].len, 0);
+	assert_int_equal(r.gaps[lost], 0);
+	if (strstr(r.reason, missing) == NULL)
+		fail_msg("reason '%s' does not name %s", r.reason, missing);
+	if (r.notices != 1 || strstr(r.last_notice, missing) == NULL)
+		fail_msg("%d notices, last: %s", r.notices, r.last_notice);
+	result_free(&r);
+	tls_keys_free(&k);
+	capture_free(c);
+}
+
+static void test_one_direction(void **state)
+{
+	struct capture *c = case_capture("tls13-aes128gcm");
+	struct tls_keys *k = keys_without(DATA "tls13-aes128gcm.keylog", "#");
+	struct result r;
+
+	(void)state;
+	run(c, k, FEED_CHUNKS, &r);
+	assert_true(r.decrypted && r.decrypted_dir[DIR_C2S] && r.decrypted_dir[DIR_S2C]);
+	result_free(&r);
+	tls_keys_free(&k);
+	capture_free(c);
+	expect_one_direction("SERVER_", DIR_C2S,
+			     "SERVER_HANDSHAKE_TRAFFIC_SECRET and SERVER_TRAFFIC_SECRET_0");
+	expect_one_direction("SERVER_TRAFFIC", DIR_C2S, "no SERVER_TRAFFIC_SECRET_0 for");
+	expect_one_direction("CLIENT_", DIR_S2C,
+			     "CLIENT_HANDSHAKE_TRAFFIC_SECRET and CLIENT_TRAFFIC_SECRET_0");
+	expect_one_direction("CLIENT_TRAFFIC", DIR_S2C, "no CLIENT_TRAFFIC_SECRET_0 for");
 }
 
 /* A capture that starts after the handshake: counted, never decrypted. */
@@ -817,6 +888,7 @@ int main(void)
 		cmocka_unit_test(test_reasons),
 		cmocka_unit_test(test_wrong_key),
 		cmocka_unit_test(test_rsa_key_of_another_server),
+		cmocka_unit_test(test_one_direction),
 		cmocka_unit_test(test_midstream),
 		cmocka_unit_test(test_session_budget),
 	};
