@@ -54,6 +54,7 @@ struct inflate_stats {
 	uint64_t used[2];	/* of them, consumed by zlib */
 	uint64_t out[2];	/* inflated bytes handed on */
 	uint64_t lost[2];	/* compressed bytes not decoded */
+	uint64_t reported[2];	/* of them, given to the gap hook */
 	bool broken[2];		/* direction stopped (gap, bad data, limit) */
 };
 

@@ -608,6 +608,23 @@ void imap_pipeline_feed(void *ctx, enum stream_dir dir, const uint8_t *p, size_t
 	s->path[DIR_C2S].inject = s->path[DIR_S2C].inject = false;
 }
 
+/* Compressed bytes that came after a direction stopped were only counted:
+ * a gap for them (as the TLS layer does for its dead bytes), so that the
+ * loss is in the summary. */
+void imap_pipeline_end(struct imap_session *s, int64_t ts)
+{
+	struct inflate_stats st;
+
+	for (int d = DIR_C2S; d <= DIR_S2C; d++)
+		imap_pipeline_probe_flush(s, (enum stream_dir)d, ts);
+	if (s->zin == NULL)
+		return;
+	inflate_get_stats(s->zin, &st);
+	for (int d = DIR_C2S; d <= DIR_S2C; d++)
+		if (st.lost[d] > st.reported[d])
+			emit_gap(s, (enum stream_dir)d, st.lost[d] - st.reported[d], ts);
+}
+
 /* A TCP gap.  Under TLS, the TLS layer turns it into plaintext gaps while it
  * decrypts; otherwise there is no plaintext to lose, but the user is told
  * all the same (the offset is where the final stream stands). */

@@ -812,8 +812,7 @@ static void session_end(void *ctx, enum end_reason why, int64_t ts_us)
 	 * neither known IMAP nor known TLS; kept in --streams, not parsed. */
 	if (s->path[DIR_C2S].held.len > 0)
 		imap_pipeline_feed_counted(s, DIR_C2S, s->path[DIR_C2S].held.data, s->path[DIR_C2S].held.len);
-	imap_pipeline_probe_flush(s, DIR_C2S, ts_us);
-	imap_pipeline_probe_flush(s, DIR_S2C, ts_us);
+	imap_pipeline_end(s, ts_us);
 	/* The last chance for the tls event, which must come before the end. */
 	if (s->tls != NULL)
 		tls_session_end(s->tls, ts_us);

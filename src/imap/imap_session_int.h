@@ -216,6 +216,9 @@ void imap_pipeline_not_imap(struct imap_session *s, enum stream_dir dir,
 			    const uint8_t *p, size_t n);
 /* Bytes still waiting for a probe's verdict go their way (gap, end). */
 void imap_pipeline_probe_flush(struct imap_session *s, enum stream_dir dir, int64_t ts);
+/* The session ends: waiting bytes go their way, losses not yet reported
+ * are. */
+void imap_pipeline_end(struct imap_session *s, int64_t ts);
 
 /* imap_session.c: does t, a direction's first line, look like IMAP? */
 bool imap_session_line_plausible(enum stream_dir dir, struct buf_slice t);

@@ -77,6 +77,7 @@ static void dir_break(struct inflate_session *s, enum stream_dir d, uint64_t los
 	id->broken = true;
 	s->st.broken[d] = true;
 	s->st.lost[d] += lost;
+	s->st.reported[d] += lost;
 	if (id->ready) {
 		inflateEnd(&id->z);
 		id->ready = false;

@@ -244,6 +244,9 @@ def run_bomb(case, tmp, path, extra, cap):
     ends = [e["summary"] for e in of_type(evs, "session_end")]
     case.check(ends and ends[0].get("capped", 0) >= 1, f"loss not counted: {ends}")
     case.check(ends and ends[0].get("gaps", 0) >= 1, f"no gap: {ends}")
+    # the compressed bytes not inflated are the loss (half of them or more)
+    case.check(ends and ends[0].get("gap_bytes", 0) * 3 > ends[0].get("wire_bytes_s2c", 0),
+               f"loss not in gap_bytes: {ends}")
     size = sum(os.path.getsize(os.path.join(out, f)) for f in os.listdir(out))
     case.check(size <= cap, f"--streams wrote {size} bytes, over {cap}")
     for f in os.listdir(out):

@@ -904,7 +904,8 @@ static void test_compress_gap(void **state)
 		"C z2 NOOP|| lit=0",
 		"gap s2c 30 @36",
 		"gap s2c 7 @66",
-		"end eof cmd=2 ok=1 no=0 bad=0 un=0 b=30/36 w=36/57 gaps=2 dur=1500",
+		"gap s2c 21 @66",	/* the compressed bytes after the hole, at the end */
+		"end eof cmd=2 ok=1 no=0 bad=0 un=0 b=30/36 w=36/57 gaps=3 dur=1500",
 	};
 	struct opts o = { .why = END_EOF };
 	struct rec r;
