@@ -31,6 +31,7 @@
 #include "report/streams.h"
 #include "report/summary.h"
 #include "tls/keylog.h"
+#include "util/outdir.h"
 
 #define IMAPSCOPE_VERSION "0.1.0"
 #define MAX_INPUTS 256
@@ -55,6 +56,7 @@ struct options {
 	const char *output_path;
 	const char *streams_dir;
 	const char *extract_dir;
+	bool force;			/* --force: replace an earlier run's files */
 	const char *keylogs[MAX_KEYLOGS];
 	size_t n_keylogs;
 	const char *rsa_key;
@@ -91,7 +93,7 @@ struct run {
 	int64_t last_ts_us;
 	uint64_t notices;
 	uint64_t notices_hidden;	/* past MAX_NOTICES_SHOWN */
-	char live_filter[FLOW_MAX_PORTS * 16];	/* the IMAP ports, for -i */
+	char live_filter[CAPTURE_FILTER_LEN];	/* the IMAP ports, for -i */
 	bool prepass;			/* the --user pass that only finds sessions */
 	bool progress;			/* a progress line on stderr */
 	uint64_t pkts;
@@ -129,6 +131,8 @@ static void usage(FILE *fp)
 "      --streams DIR       write each session's reassembled streams to DIR\n"
 "      --extract DIR       write each message body that crosses the wire (FETCH,\n"
 "                          APPEND) to DIR as .eml/.part, with DIR/index.jsonl\n"
+"      --force             --streams/--extract into a folder that is not empty:\n"
+"                          remove the files its index.jsonl lists, then write\n"
 "      --session N         keep only session N\n"
 "      --user NAME         keep only sessions where NAME tried to log in\n"
 "      --host ADDR         keep only sessions with ADDR as client or server\n"
@@ -205,7 +209,7 @@ enum long_only {
 	OPT_RSA_KEY = 256, OPT_SHOW_SECRETS, OPT_EXTRACT, OPT_LOGINS, OPT_SUMMARY,
 	OPT_STREAMS, OPT_SESSION, OPT_USER, OPT_HOST, OPT_COLOR, OPT_DURATION,
 	OPT_MAX_FLOWS, OPT_MAX_LITERAL, OPT_MAX_OOO, OPT_MAX_MEMORY, OPT_MAX_INFLATE,
-	OPT_FAIL_THRESHOLD, OPT_FAIL_WINDOW,
+	OPT_FAIL_THRESHOLD, OPT_FAIL_WINDOW, OPT_FORCE,
 };
 
 static const struct option long_opts[] = {
@@ -216,6 +220,7 @@ static const struct option long_opts[] = {
 	{ "rsa-key", required_argument, NULL, OPT_RSA_KEY },
 	{ "show-secrets", no_argument, NULL, OPT_SHOW_SECRETS },
 	{ "extract", required_argument, NULL, OPT_EXTRACT },
+	{ "force", no_argument, NULL, OPT_FORCE },
 	{ "logins", no_argument, NULL, OPT_LOGINS },
 	{ "summary", no_argument, NULL, OPT_SUMMARY },
 	{ "streams", required_argument, NULL, OPT_STREAMS },
@@ -314,6 +319,7 @@ static void parse_options(struct options *o, int argc, char **argv)
 		case OPT_RSA_KEY: o->rsa_key = optarg; break;
 		case OPT_SHOW_SECRETS: o->show_secrets = true; break;
 		case OPT_EXTRACT: o->extract_dir = optarg; break;
+		case OPT_FORCE: o->force = true; break;
 		case OPT_LOGINS: o->logins = true; break;
 		case OPT_SUMMARY: o->summary = true; break;
 		case OPT_STREAMS: o->streams_dir = optarg; break;
@@ -403,6 +409,11 @@ static void parse_options(struct options *o, int argc, char **argv)
 	}
 	if (o->logins && o->summary)
 		die_usage("%s", "--logins and --summary cannot be combined");
+	if (o->streams_dir != NULL && o->extract_dir != NULL &&
+	    outdir_same(o->streams_dir, o->extract_dir))
+		die_usage("%s", "--streams and --extract need different folders");
+	if (o->force && o->streams_dir == NULL && o->extract_dir == NULL)
+		die_usage("%s", "--force applies to --streams and --extract only");
 	if (o->iface == NULL && (o->max_packets || o->duration_s || o->save_path))
 		die_usage("%s", "-c, --duration and -w apply to live capture (-i) only");
 }
@@ -597,14 +608,18 @@ static void on_signal(int sig)
 
 static FILE *open_output(const struct options *o)
 {
+	char err[OUTDIR_ERRLEN];
 	FILE *fp;
+	int fd;
 
 	if (o->output_path == NULL || strcmp(o->output_path, "-") == 0)
 		return stdout;
-	fp = fopen(o->output_path, "w");
-	if (fp == NULL) {
-		fprintf(stderr, "imapscope: %s: cannot write: %s\n", o->output_path,
-			strerror(errno));
+	/* never through a link; private when it holds secrets */
+	fd = outdir_open_file(o->output_path, o->show_secrets, err);
+	if (fd < 0 || (fp = fdopen(fd, "w")) == NULL) {
+		if (fd >= 0)
+			snprintf(err, sizeof err, "%.300s: %s", o->output_path, strerror(errno));
+		fprintf(stderr, "imapscope: %s\n", err);
 		exit(EXIT_USAGE);
 	}
 	return fp;
@@ -671,16 +686,18 @@ static void report_decode_stats(struct run *r, const char *what)
 	memset(&r->dstats, 0, sizeof r->dstats);
 }
 
-/* Live capture without a filter sees only the IMAP ports (-p included):
- * "tcp port 143 or tcp port 993 or ...". */
-static void make_live_filter(const struct options *o, char *out, size_t cap)
+/* Live capture without a filter sees the IMAP ports (-p included), and
+ * TCP behind IPv6 extension headers, whose ports the flow table checks. */
+static void make_live_filter(struct options *o, char *out, size_t cap)
 {
-	size_t i, len = 0;
+	uint16_t ports[FLOW_MAX_PORTS];
+	size_t i;
 
-	out[0] = '\0';
-	for (i = 0; i < o->flow.n_ports && len < cap; i++)
-		len += (size_t)snprintf(out + len, cap - len, "%stcp port %u",
-					i ? " or " : "", o->flow.ports[i].port);
+	for (i = 0; i < o->flow.n_ports; i++)
+		ports[i] = o->flow.ports[i].port;
+	if (capture_default_filter(ports, o->flow.n_ports, out, cap) != 0)
+		out[0] = '\0';	/* cannot happen at CAPTURE_FILTER_LEN */
+	o->flow.ports_only = o->bpf == NULL;
 }
 
 /* Reads one source to its end.  Returns 0, or EXIT_INPUT if it could not be
@@ -700,6 +717,7 @@ static int run_source(struct run *r, const char *path)
 			fprintf(stderr, "imapscope: %s: %s\n", path, err);
 		return EXIT_INPUT;
 	}
+	capture_set_notice(r->cap, keylog_notice, r);	/* a notice like the key log's */
 	if (o->save_path != NULL && capture_save_to(r->cap, o->save_path, err) != 0) {
 		fprintf(stderr, "imapscope: %s: %s\n", o->save_path, err);
 		capture_free(&r->cap);
@@ -866,14 +884,13 @@ int main(int argc, char **argv)
 		make_live_filter(&opt, r.live_filter, sizeof r.live_filter);
 	r.progress = !opt.quiet && opt.iface == NULL && isatty(STDERR_FILENO);
 	clock_gettime(CLOCK_MONOTONIC, &r.started);
-	fp = open_output(&opt);
-	make_output(&r, fp);
+	/* The folders first: a refused one must not leave -o truncated. */
 	if (opt.streams_dir != NULL) {
 		char err[STREAMS_ERRLEN];
 
-		r.streams = streams_new(opt.streams_dir, &r.budget, err);
+		r.streams = streams_new(opt.streams_dir, opt.force, &r.budget, err);
 		if (r.streams == NULL) {
-			fprintf(stderr, "imapscope: %s\n", err);
+			fprintf(stderr, "imapscope: --streams: %s\n", err);
 			return EXIT_USAGE;
 		}
 		r.scfg.tap = (struct imap_tap){ r.streams, streams_data, streams_gap, streams_end };
@@ -881,7 +898,7 @@ int main(int argc, char **argv)
 	if (opt.extract_dir != NULL) {
 		char err[EXTRACT_ERRLEN];
 
-		r.extract = extract_new(opt.extract_dir, &r.budget, err);
+		r.extract = extract_new(opt.extract_dir, opt.force, &r.budget, err);
 		if (r.extract == NULL) {
 			fprintf(stderr, "imapscope: --extract: %s\n", err);
 			return EXIT_USAGE;
@@ -890,6 +907,8 @@ int main(int argc, char **argv)
 			&r, run_extract_begin, run_extract_data, run_extract_gap, run_extract_end,
 		};
 	}
+	fp = open_output(&opt);
+	make_output(&r, fp);
 	r.scfg.show_secrets = opt.show_secrets;
 	r.scfg.literal_keep = opt.literal_keep;
 	r.scfg.max_inflate = opt.max_inflate;
@@ -932,9 +951,9 @@ int main(int argc, char **argv)
 	if (r.streams != NULL) {
 		char err[STREAMS_ERRLEN];
 
-		if (streams_free(&r.streams, err) != 0) {
+		if (streams_free(&r.streams, err) != 0) {	/* an output not written */
 			fprintf(stderr, "imapscope: --streams: %s\n", err);
-			status = EXIT_INPUT;
+			status = EXIT_USAGE;
 		}
 	}
 	if (r.extract != NULL) {
@@ -942,17 +961,17 @@ int main(int argc, char **argv)
 
 		if (extract_free(&r.extract, err) != 0) {
 			fprintf(stderr, "imapscope: --extract: %s\n", err);
-			status = EXIT_INPUT;
+			status = EXIT_USAGE;
 		}
 	}
 	if (r.filtered.ops->finish(r.filtered.ctx) != 0) {
 		fprintf(stderr, "imapscope: writing the output failed: %s\n", strerror(errno));
-		status = EXIT_INPUT;
+		status = EXIT_USAGE;	/* an output that cannot be written, as for the folders */
 	}
 	r.filtered.ops->free(r.filtered.ctx);
 	if (fp != stdout && fclose(fp) != 0) {
 		fprintf(stderr, "imapscope: %s: %s\n", opt.output_path, strerror(errno));
-		status = EXIT_INPUT;
+		status = EXIT_USAGE;	/* an output that cannot be written, as for the folders */
 	}
 	tls_keys_free(&r.keys);
 	filter_free(&r.filter);

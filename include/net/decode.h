@@ -37,7 +37,9 @@ struct decode_seg {
 	X(DECODE_FRAGMENT,      "IP fragment") \
 	X(DECODE_TRUNCATED,     "truncated header") \
 	X(DECODE_MALFORMED,     "malformed header") \
-	X(DECODE_BAD_LINKTYPE,  "unsupported link type")
+	X(DECODE_BAD_LINKTYPE,  "unsupported link type") \
+	X(DECODE_BAD_AF,        "unknown address family (NULL/LOOP)") \
+	X(DECODE_EXT_UNPARSED,  "IPv6 extension header not parsed (ESP)")
 
 enum decode_result {
 #define X(name, text) name,

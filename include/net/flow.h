@@ -70,6 +70,10 @@ struct flow_config {
 	int64_t idle_timeout_us;
 	struct flow_port ports[FLOW_MAX_PORTS];	/* 143 and 993/tls included */
 	size_t n_ports;
+	/* Only segments to or from one of ports are looked at; the rest
+	 * leave no trace.  Live capture sets it when its default filter lets
+	 * every TCP behind IPv6 extension headers through. */
+	bool ports_only;
 	struct mem_budget *budget;	/* may be NULL */
 	uint64_t hash_seed;		/* 0: random, drawn per table */
 };

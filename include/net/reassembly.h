@@ -12,7 +12,12 @@
  *   at max_ooo_bytes and at REASM_MAX_RUNS runs; under pressure the first
  *   hole is declared a gap;
  * - first copy wins: bytes already delivered or queued are never replaced;
- *   a differing overlap with queued bytes is counted as a conflict;
+ *   a later copy is compared with the queued bytes and with a window of the
+ *   last bytes delivered (REASM_WINDOW, charged to the budget, grown with
+ *   the stream and only while the budget is under a quarter spent); where
+ *   it differs, conflict() is told the span and the differing bytes are
+ *   counted; retransmitted bytes outside the window (older, or in a
+ *   delivery longer than window_max_run) are counted as not compared;
  * - keep-alives (0 or 1 byte at next-1) are ignored; a zero-window probe
  *   carries the genuine next byte, so it is simply data;
  * - missing bytes are never glued over: gap() is called once the hole is
@@ -39,6 +44,13 @@
  * 4 MB of full-size segments is 2,900 runs. */
 #define REASM_MAX_RUNS 4096
 
+/* Delivered bytes kept per direction to compare retransmissions with: a
+ * retransmission comes at most a window (typically 64 KB unscaled) after
+ * the original.  The window starts at REASM_WINDOW_MIN and doubles as the
+ * stream grows, so a flood of tiny streams stays small. */
+#define REASM_WINDOW     (64u << 10)
+#define REASM_WINDOW_MIN 64u
+
 struct reasm_out {
 	void *ctx;
 	/* n in-order bytes at stream offset off; p valid only during the call. */
@@ -46,11 +58,21 @@ struct reasm_out {
 		     int64_t ts_us);
 	/* nbytes at stream offset off are missing for good. */
 	void (*gap)(void *ctx, uint64_t off, uint64_t nbytes, int64_t ts_us);
+	/* A later copy differs from the first within [off, off + nbytes) (the
+	 * first and the last differing byte); the first copy was kept.  May
+	 * be NULL. */
+	void (*conflict)(void *ctx, uint64_t off, uint64_t nbytes, int64_t ts_us);
 };
 
 struct reasm_config {
 	size_t max_ooo_bytes;		/* payload bytes queued out of order */
 	struct mem_budget *budget;	/* charged for the queue and the struct; may be NULL */
+	size_t window;			/* delivered bytes kept for comparison: rounded
+					   down to a power of two; 0 is REASM_WINDOW,
+					   below REASM_WINDOW_MIN none */
+	size_t window_max_run;		/* 0: every delivered byte is kept; else a
+					   delivery longer than this is not, and the
+					   window starts again after it */
 };
 
 /* Counters of one direction; they only grow. */
@@ -58,6 +80,9 @@ struct reasm_stats {
 	uint64_t delivered;		/* bytes handed to data() */
 	uint64_t retransmitted;		/* bytes seen again and dropped */
 	uint64_t overlap_conflicts;	/* of those, bytes that differed */
+	uint64_t conflicts;		/* conflict() calls */
+	uint64_t unchecked;		/* retransmitted bytes outside the window
+					   (too old, or not kept): not compared */
 	uint64_t gaps;			/* gap() calls */
 	uint64_t gap_bytes;
 	uint64_t ooo_dropped;		/* out-of-order bytes not queued (budget

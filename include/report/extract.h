@@ -9,11 +9,14 @@
  *   begin -> data / gap ... -> [all bytes in: file closed, hashed, renamed]
  *         -> end (uid, seq) -> index line
  *
- * Bytes go to a temporary file in DIR as they arrive and are hashed on the
- * way (SHA-256), so memory does not grow with the size of a message.  When
- * the announced size is accounted for (received or lost) the file takes its
- * content name, so the same content is stored once however often it was
- * fetched or appended; every occurrence gets its own index line.
+ * Bytes are hashed as they arrive (SHA-256); a small body is buffered and
+ * written once, a larger one goes to a temporary file in DIR, so memory
+ * does not grow with the size of a message and open files stay few however
+ * many bodies are in flight.  When the announced size is accounted for
+ * (received or lost) the file takes its content name, so the same content
+ * is stored once however often it was fetched or appended; every
+ * occurrence gets its own index line.  Files are made 0600 in a folder
+ * opened as util/outdir.h says, never through a link.
  *
  * File names are made only of the hex digest, a sanitised section and a
  * fixed suffix:
@@ -40,7 +43,6 @@
 #define EXTRACT_MAX_FIELD 1024		/* bytes kept of user, mailbox, section */
 #define EXTRACT_MAX_SECTION_NAME 64	/* section characters in a file name */
 #define EXTRACT_MAX_HOLES 16		/* holes listed per body in the index */
-#define EXTRACT_MAX_PATH 4096		/* DIR plus a file name */
 
 /* What is known of a body when it begins.  Slices are copied (each cut to
  * EXTRACT_MAX_FIELD bytes); ptr NULL stands for unknown (JSON null). */
@@ -68,11 +70,14 @@ struct extract_stats {
 struct extract;
 struct extract_item;
 
-/* Create DIR if needed (one level) and open DIR/index.jsonl for writing.
- * Open items are charged to budget (may be NULL): a body whose item is
- * refused is counted in dropped; a refused user or mailbox field is left
- * out of its index line.  NULL with err set on failure. */
-struct extract *extract_new(const char *dir, struct mem_budget *budget,
+/* Open DIR (util/outdir.h: made 0700 if missing; refused if not empty,
+ * unless force, which removes an earlier run's files) and make
+ * DIR/index.jsonl.  Open items and their buffered bytes are charged to
+ * budget (may be NULL): a body whose item is refused is counted in dropped;
+ * a refused user or mailbox field is left out of its index line; bytes the
+ * budget will not buffer are written at once.  NULL with err set (one line
+ * naming the path) on failure. */
+struct extract *extract_new(const char *dir, bool force, struct mem_budget *budget,
 			    char err[EXTRACT_ERRLEN]);
 
 /* A body begins.  Returns its handle, or NULL when out of memory (counted
@@ -102,8 +107,10 @@ size_t extract_section_name(char *dst, struct buf_slice section);
 
 void extract_get_stats(const struct extract *x, struct extract_stats *st_r);
 
-/* Closes the index (every item must have ended).  Returns 0, or -1 if any
- * write failed (the first error is in err). */
+/* Closes the index (every item must have ended).  Returns 0, or -1 if a
+ * file could not be made or written (a link planted during the run, a full
+ * disk: that body is dropped, not indexed); err has the first error and how
+ * many more. */
 int extract_free(struct extract **x, char err[EXTRACT_ERRLEN]);
 
 #endif

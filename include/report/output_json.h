@@ -14,6 +14,7 @@
 
 #include "report/event.h"
 #include "util/buf.h"
+#include "util/escape.h"
 
 /* Make a JSON Lines output writing to fp (not closed by the output; the
  * caller closes it after finish and free).  0, or -1 if out of memory. */
@@ -59,52 +60,11 @@ static inline int output_put(struct buf *b, const void *p, size_t n)
 	return buf_append(b, p, n);
 }
 
-/* Length of the leading run of p[0..n) that is printable ASCII (0x20..0x7e)
- * and, when json, neither '"' nor '\\': the bytes every output copies as
- * they are.  Eight bytes a step: the masks below are non-zero exactly when
- * some byte of the word is out of the run (for "some byte < 0x20" and "some
- * byte == c" the classic tests are exact as a whole, though not per byte),
- * and the byte is then found one at a time within that word. */
-#define OUTPUT_ONES 0x0101010101010101ULL
-#define OUTPUT_HIGHS 0x8080808080808080ULL
-
-static inline uint64_t output_word_has_byte(uint64_t x, uint8_t c)
-{
-	uint64_t y = x ^ (OUTPUT_ONES * c);
-
-	return (y - OUTPUT_ONES) & ~y;
-}
-
-static inline size_t output_plain_prefix(const uint8_t *p, size_t n, bool json)
-{
-	size_t i = 0;
-
-	for (; n - i >= 8; i += 8) {
-		uint64_t x, bad;
-
-		__builtin_memcpy(&x, p + i, 8);
-		/* < 0x20; >= 0x80; 0x7f (+1 reaches 0x80 only from 0x7f when
-		 * no byte is >= 0x80, and otherwise x has the bit already) */
-		bad = ((x - OUTPUT_ONES * 0x20) & ~x) | x | (x + OUTPUT_ONES);
-		if (json)
-			bad |= output_word_has_byte(x, '"') | output_word_has_byte(x, '\\');
-		if ((bad & OUTPUT_HIGHS) != 0)
-			break;
-	}
-	for (; i < n; i++) {
-		uint8_t c = p[i];
-
-		if (c < 0x20 || c >= 0x7f || (json && (c == '"' || c == '\\')))
-			break;
-	}
-	return i;
-}
-
-/* True when every byte is printable ASCII other than '"' and '\\' (json),
+/* True when every byte is printable ASCII other than '\\' and '"' (json),
  * the usual case, copied as is without going through the escapers. */
 static inline bool output_plain_ascii(const uint8_t *p, size_t n, bool json)
 {
-	return output_plain_prefix(p, n, json) == n;
+	return escape_plain_prefix(p, n, json) == n;
 }
 
 /* Decimal digits of v at the end of tmp[20]; returns the first digit. */

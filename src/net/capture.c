@@ -4,6 +4,7 @@
 #include "net/capture.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <pcap/pcap.h>
 #include <signal.h>
 #include <stdio.h>
@@ -12,6 +13,7 @@
 #include <sys/stat.h>
 
 #include "net/decode.h"
+#include "net/pcapng.h"
 
 #define CAPTURE_LIVE_TIMEOUT_MS  200	/* how often a live read checks for a stop */
 #define CAPTURE_LIVE_BUFFER      (32 << 20)	/* kernel ring: bursts without drops */
@@ -19,6 +21,7 @@
 #define CAPTURE_PKT_OVERHEAD     16	/* a pcap record header, for byte counts */
 #define CAPTURE_READ_BUFFER      (1 << 20)	/* stdio buffer for files */
 #define US_PER_S                 1000000LL
+#define PCAPNG_MAGIC             0x0A0D0D0Au	/* the section header's type */
 
 struct capture {
 	pcap_t *p;
@@ -29,6 +32,15 @@ struct capture {
 	uint64_t file_size;
 	uint64_t bytes_seen;	/* fallback when ftell cannot tell (a pipe) */
 	char *iobuf;		/* the file's stdio buffer: freed after it is closed */
+	char *name;		/* the file's path, for notices */
+	bool pcapng;		/* a seekable pcapng file: libpcap's stop can be resumed */
+	bool have_prog;
+	struct bpf_program prog;	/* the filter, for packets libpcap did not read */
+	capture_notice_fn notice;
+	void *notice_ctx;
+	uint64_t corrupt_blocks;
+	capture_pkt_fn fn;	/* of the running capture_run */
+	void *fn_ctx;
 };
 
 static void set_err(char err[CAPTURE_ERRLEN], const char *fmt, const char *arg)
@@ -66,7 +78,8 @@ static int install_filter(struct capture *c, const char *bpf,
 		pcap_freecode(&prog);
 		return -1;
 	}
-	pcap_freecode(&prog);
+	c->prog = prog;		/* kept for the pcapng walker */
+	c->have_prog = true;
 	return 0;
 }
 
@@ -85,8 +98,11 @@ static int finish_open(struct capture *c, const char *bpf,
 
 /* A file that is a directory, empty or shorter than any header never
  * reaches libpcap.  The stream is left at its start. */
-static int precheck_file(FILE *fp, uint64_t *size_r, char err[CAPTURE_ERRLEN])
+static int precheck_file(FILE *fp, uint64_t *size_r, bool *pcapng_r,
+			 char err[CAPTURE_ERRLEN])
 {
+	uint32_t magic = 0;
+
 	struct stat st;
 
 	if (fstat(fileno(fp), &st) != 0) {
@@ -100,6 +116,7 @@ static int precheck_file(FILE *fp, uint64_t *size_r, char err[CAPTURE_ERRLEN])
 	if (!S_ISREG(st.st_mode))
 		return 0;	/* a pipe or a device: libpcap will tell */
 	*size_r = (uint64_t)st.st_size;
+	*pcapng_r = false;
 	if (st.st_size == 0) {
 		set_err(err, "%s", "empty file");
 		return -1;
@@ -108,6 +125,9 @@ static int precheck_file(FILE *fp, uint64_t *size_r, char err[CAPTURE_ERRLEN])
 		set_err(err, "%s", "truncated file header");
 		return -1;
 	}
+	/* A regular file can be read again: a pcapng one past a bad block. */
+	*pcapng_r = fread(&magic, sizeof magic, 1, fp) == 1 && magic == PCAPNG_MAGIC;
+	rewind(fp);
 	return 0;
 }
 
@@ -149,8 +169,13 @@ int capture_open_file(struct capture **c_r, const char *path, const char *bpf,
 		return -1;
 	}
 	fp = open_input(c, path, err);
-	if (fp == NULL || precheck_file(fp, &c->file_size, err) != 0)
+	if (fp == NULL || precheck_file(fp, &c->file_size, &c->pcapng, err) != 0)
 		goto fail_fp;
+	c->name = strdup(path);
+	if (c->name == NULL) {
+		set_err(err, "%s", "out of memory");
+		goto fail_fp;
+	}
 	/* libpcap scales nanosecond files to microseconds by default. */
 	c->p = pcap_fopen_offline(fp, perr);
 	if (c->p == NULL) {
@@ -167,26 +192,47 @@ fail_fp:
 	if (fp != NULL && fp != stdin)
 		fclose(fp);
 	free(c->iobuf);
+	free(c->name);
 	free(c);
 	return -1;
 }
 
-/* Turn pcap_activate's failure into a reason a user can act on. */
+/* Whether libpcap lists iface.  Without privileges libpcap reports a
+ * missing interface as a permission problem (the socket fails first); the
+ * list needs none. */
+static bool iface_exists(const char *iface)
+{
+	char perr[PCAP_ERRBUF_SIZE];
+	pcap_if_t *all, *d;
+	bool found = false;
+
+	if (pcap_findalldevs(&all, perr) != 0)
+		return true;	/* cannot tell: keep libpcap's word */
+	for (d = all; d != NULL && !found; d = d->next)
+		found = strcmp(d->name, iface) == 0;
+	pcap_freealldevs(all);
+	return found;
+}
+
+/* Turn pcap_activate's failure into a reason a user can act on.  The
+ * caller names the interface, so the reason does not. */
 static void live_error(pcap_t *p, int rc, const char *iface,
 		       char err[CAPTURE_ERRLEN])
 {
 	switch (rc) {
 	case PCAP_ERROR_PERM_DENIED:
 	case PCAP_ERROR_PROMISC_PERM_DENIED:
-		set_err(err, "%s: permission denied: run as root or grant "
-			"CAP_NET_RAW (setcap cap_net_raw,cap_net_admin=eip)",
-			iface);
+		if (!iface_exists(iface))
+			set_err(err, "%s", "no such interface");
+		else
+			set_err(err, "%s", "permission denied: run as root or grant "
+				"CAP_NET_RAW (setcap cap_net_raw,cap_net_admin=eip)");
 		break;
 	case PCAP_ERROR_NO_SUCH_DEVICE:
-		set_err(err, "%s: no such interface", iface);
+		set_err(err, "%s", "no such interface");
 		break;
 	case PCAP_ERROR_IFACE_NOT_UP:
-		set_err(err, "%s: interface is down", iface);
+		set_err(err, "%s", "interface is down");
 		break;
 	default:
 		set_err(err, "%s", pcap_geterr(p)[0] != '\0' ? pcap_geterr(p) :
@@ -233,11 +279,36 @@ int capture_open_live(struct capture **c_r, const char *iface, const char *bpf,
 	return 0;
 }
 
-/* A pcapng timestamp is 64 bits of units, so tv_sec can be far past any
- * real date.  Times are clamped to 1970..9999, which keeps every later sum
- * (timeouts, latencies) far from overflowing; the packet is still read. */
-#define CAPTURE_MAX_SEC 253402300799LL	/* 9999-12-31T23:59:59Z */
+int capture_default_filter(const uint16_t *ports, size_t n, char *buf,
+			   size_t cap)
+{
+	/* ip6[6], not "ip6 proto": libpcap's "ip6 proto 6" also matches a
+	 * fragment header followed by TCP, which "not" would then lose. */
+	static const char v6_ext[] = "(ip6 and ip6[6] != 6 and ip6[6] != 17"
+				     " and ip6[6] != 58)";
+	size_t i, len = 0;
+	int k;
 
+	if (cap == 0)
+		return -1;
+	buf[0] = '\0';
+	/* "tcp port 143 or 993" repeats the qualifiers (pcap-filter(7)). */
+	for (i = 0; i < n; i++) {
+		k = snprintf(buf + len, cap - len, "%s%u", i == 0 ? "tcp port " : " or ",
+			     ports[i]);
+		if (k < 0 || (size_t)k >= cap - len)
+			return -1;
+		len += (size_t)k;
+	}
+	k = snprintf(buf + len, cap - len, "%s%s", n > 0 ? " or " : "", v6_ext);
+	if (k < 0 || (size_t)k >= cap - len)
+		return -1;
+	return 0;
+}
+
+/* A pcapng timestamp is 64 bits of units, so tv_sec can be far past any
+ * real date.  Times are clamped to 1970..9999 (CAPTURE_MAX_SEC); the
+ * packet is still read. */
 static int64_t capture_ts_us(const struct pcap_pkthdr *h)
 {
 	int64_t sec = (int64_t)h->ts.tv_sec;
@@ -248,6 +319,69 @@ static int64_t capture_ts_us(const struct pcap_pkthdr *h)
 	if (sec > CAPTURE_MAX_SEC)
 		return CAPTURE_MAX_SEC * US_PER_S;
 	return sec * US_PER_S + (usec >= 0 && usec < US_PER_S ? usec : 0);
+}
+
+static bool walk_wanted(void *ctx, const struct capture_pkt *pkt)
+{
+	struct capture *c = ctx;
+	struct pcap_pkthdr h = { .caplen = pkt->caplen, .len = pkt->len };
+
+	return !c->have_prog || pcap_offline_filter(&c->prog, &h, pkt->data) != 0;
+}
+
+static void walk_packet(void *ctx, const struct capture_pkt *pkt)
+{
+	struct capture *c = ctx;
+
+	c->bytes_seen += pkt->caplen + CAPTURE_PKT_OVERHEAD;
+	c->fn(c->fn_ctx, pkt);
+}
+
+static void say(struct capture *c, const char *msg)
+{
+	char line[CAPTURE_ERRLEN + 256];
+
+	if (c->notice == NULL)
+		return;
+	snprintf(line, sizeof line, "%s: %s", c->name != NULL ? c->name : "-", msg);
+	c->notice(c->notice_ctx, line);
+}
+
+static void walk_corrupt(void *ctx, uint64_t off, const char *why, uint64_t skipped)
+{
+	struct capture *c = ctx;
+	char msg[CAPTURE_ERRLEN];
+
+	c->corrupt_blocks++;
+	snprintf(msg, sizeof msg, "corrupt pcapng block at offset %" PRIu64 " (%s): "
+		 "%" PRIu64 " bytes skipped to %s", off, why, skipped,
+		 off + skipped >= c->file_size ? "the end of the file" : "the next block");
+	say(c, msg);
+}
+
+/* libpcap stopped at a pcapng block it could not read (err says why); the
+ * walker reads the file again, passes over the n packets already handed
+ * on, skips what is corrupt and hands on the rest. */
+static int resume_pcapng(struct capture *c, capture_pkt_fn fn, void *ctx,
+			 uint64_t n, char err[CAPTURE_ERRLEN])
+{
+	struct pcapng_hooks h = { c, walk_wanted, walk_packet, walk_corrupt, &c->stop };
+	uint64_t before = c->corrupt_blocks;
+	char why[CAPTURE_ERRLEN];
+	int rc;
+
+	snprintf(why, sizeof why, "%s", err);
+	c->fn = fn;
+	c->fn_ctx = ctx;
+	rc = pcapng_walk(pcap_file(c->p), n, &h, err);
+	if (rc < 0)
+		snprintf(err, CAPTURE_ERRLEN, "%s", why);	/* libpcap's reason stands */
+	else if (c->corrupt_blocks == before) {
+		/* libpcap saw a fault the walker did not: still said. */
+		c->corrupt_blocks++;
+		say(c, why);
+	}
+	return rc;
 }
 
 int capture_run(struct capture *c, capture_pkt_fn fn, void *ctx,
@@ -270,7 +404,7 @@ int capture_run(struct capture *c, capture_pkt_fn fn, void *ctx,
 			return c->stop ? 1 : 0;
 		if (rc < 0) {
 			set_err(err, "%s", pcap_geterr(c->p));
-			return -1;
+			return c->pcapng ? resume_pcapng(c, fn, ctx, n, err) : -1;
 		}
 		n++;
 		c->bytes_seen += h->caplen + CAPTURE_PKT_OVERHEAD;
@@ -283,6 +417,17 @@ int capture_run(struct capture *c, capture_pkt_fn fn, void *ctx,
 		fn(ctx, &pkt);
 	}
 	return 1;
+}
+
+void capture_set_notice(struct capture *c, capture_notice_fn fn, void *ctx)
+{
+	c->notice = fn;
+	c->notice_ctx = ctx;
+}
+
+uint64_t capture_corrupt_blocks(const struct capture *c)
+{
+	return c->corrupt_blocks;
 }
 
 void capture_break(struct capture *c)
@@ -342,7 +487,10 @@ void capture_free(struct capture **cp)
 		pcap_dump_close(c->dump);
 	if (c->p != NULL)
 		pcap_close(c->p);	/* closes the file, then its buffer can go */
+	if (c->have_prog)
+		pcap_freecode(&c->prog);
 	free(c->iobuf);
+	free(c->name);
 	free(c);
 	*cp = NULL;
 }

@@ -30,7 +30,6 @@ enum {
 #define NULL_HDR_LEN       4
 #define IPV4_MIN_HDR       20
 #define IPV6_HDR_LEN       40
-#define DECODE_MAX_IPV6_EXT 8	/* extension headers followed before giving up */
 #define TCP_MIN_HDR        20
 
 #define ETHERTYPE_IPV4     0x0800
@@ -43,9 +42,16 @@ enum {
 #define IPPROTO_TCP_       6
 #define IPPROTO_ROUTING_   43
 #define IPPROTO_FRAGMENT_  44
+#define IPPROTO_ESP_       50
 #define IPPROTO_AH_        51
 #define IPPROTO_NONE_      59
 #define IPPROTO_DSTOPTS_   60
+#define IPPROTO_MH_        135	/* Mobility */
+#define IPPROTO_HIP_       139
+#define IPPROTO_SHIM6_     140
+#define IPPROTO_EXP1_      253	/* RFC 3692 experiments */
+#define IPPROTO_EXP2_      254
+#define IPV6_EXT_MIN       8
 
 /* BSD address families that mean IPv6 (NetBSD/OpenBSD, FreeBSD, macOS). */
 #define BSD_AF_INET        2
@@ -148,7 +154,10 @@ static enum decode_result bsd_af_to_ip(struct cursor *c, int *ipver_r)
 		*ipver_r = 6;
 		return DECODE_OK;
 	}
-	return DECODE_NOT_IP;
+	/* Loopback carries IP and little else: a family we do not know is
+	 * more likely a damaged header than traffic to ignore, so it is
+	 * counted apart and said. */
+	return DECODE_BAD_AF;
 }
 
 /* Raw IP: the version nibble says which. */
@@ -250,39 +259,57 @@ static enum decode_result decode_ipv4(struct cursor *c, struct decode_seg *seg,
 	return DECODE_OK;
 }
 
+/* The length of the extension header nh at c, or 0 when nh is not one
+ * (an upper-layer protocol, or No Next Header).  ESP is reported apart:
+ * what follows it is encrypted. */
+static enum decode_result ipv6_ext_len(const struct cursor *c, uint8_t nh,
+				       size_t *len_r)
+{
+	*len_r = 0;
+	switch (nh) {
+	case IPPROTO_HOPOPTS_: case IPPROTO_ROUTING_: case IPPROTO_DSTOPTS_:
+	case IPPROTO_MH_: case IPPROTO_HIP_: case IPPROTO_SHIM6_:
+	case IPPROTO_EXP1_: case IPPROTO_EXP2_:
+		/* RFC 6564's uniform layout: length in 8-octet units, less one. */
+		if (cur_left(c) < IPV6_EXT_MIN)
+			return DECODE_TRUNCATED;
+		*len_r = ((size_t)c->p[1] + 1) * 8;
+		return DECODE_OK;
+	case IPPROTO_AH_:
+		if (cur_left(c) < IPV6_EXT_MIN)
+			return DECODE_TRUNCATED;
+		*len_r = ((size_t)c->p[1] + 2) * 4;
+		return DECODE_OK;
+	case IPPROTO_FRAGMENT_:
+		if (cur_left(c) < IPV6_EXT_MIN)
+			return DECODE_TRUNCATED;
+		/* Offset 0 and no more fragments: an "atomic" fragment
+		 * (RFC 6946), a whole datagram. */
+		if ((rd16(c->p + 2) & 0xfff9) != 0)
+			return DECODE_FRAGMENT;
+		*len_r = IPV6_EXT_MIN;
+		return DECODE_OK;
+	case IPPROTO_ESP_:
+		return DECODE_EXT_UNPARSED;
+	default:	/* includes IPPROTO_NONE_ */
+		return DECODE_NOT_TCP;
+	}
+}
+
 /* Walk the IPv6 extension headers up to TCP.  nh is the first next-header
  * value, c points just past the fixed header, left is the payload length
- * still promised.  A fragment header that is not atomic makes a fragment. */
+ * still promised.  There is no count limit (Linux has none either): every
+ * header is at least 8 bytes and must fit in both the captured bytes and
+ * the promised length, so the packet itself bounds the walk. */
 static enum decode_result ipv6_walk_ext(struct cursor *c, uint8_t nh,
 					size_t *left)
 {
-	int n;
-	size_t len;
+	while (nh != IPPROTO_TCP_) {
+		size_t len;
+		enum decode_result r = ipv6_ext_len(c, nh, &len);
 
-	for (n = 0; n <= DECODE_MAX_IPV6_EXT; n++) {
-		switch (nh) {
-		case IPPROTO_TCP_:
-			return DECODE_OK;
-		case IPPROTO_HOPOPTS_: case IPPROTO_ROUTING_:
-		case IPPROTO_DSTOPTS_: case IPPROTO_AH_:
-		case IPPROTO_FRAGMENT_:
-			break;
-		default:	/* includes IPPROTO_NONE_ */
-			return DECODE_NOT_TCP;
-		}
-		if (cur_left(c) < 8)
-			return DECODE_TRUNCATED;
-		if (nh == IPPROTO_FRAGMENT_) {
-			/* Offset 0 and no more fragments: an "atomic" fragment
-			 * (RFC 6946), a whole datagram. */
-			if ((rd16(c->p + 2) & 0xfff9) != 0)
-				return DECODE_FRAGMENT;
-			len = 8;
-		} else if (nh == IPPROTO_AH_) {
-			len = ((size_t)c->p[1] + 2) * 4;
-		} else {
-			len = ((size_t)c->p[1] + 1) * 8;
-		}
+		if (r != DECODE_OK)
+			return r;
 		if (len > *left)
 			return DECODE_MALFORMED;
 		if (cur_left(c) < len)
@@ -291,7 +318,7 @@ static enum decode_result ipv6_walk_ext(struct cursor *c, uint8_t nh,
 		c->p += len;
 		*left -= len;
 	}
-	return DECODE_MALFORMED;
+	return DECODE_OK;
 }
 
 static enum decode_result decode_ipv6(struct cursor *c, struct decode_seg *seg,

@@ -6,6 +6,7 @@
  * O(1); REASM_MAX_RUNS bounds the walk in every other case. */
 #include "net/reassembly.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -31,6 +32,16 @@ struct reasm {
 	struct reasm_node *head, *tail;
 	size_t queued;		/* payload bytes in the queue */
 	size_t runs;		/* nodes in the queue */
+	uint8_t *win;		/* delivered byte at offset o: win[o & (win_cap-1)] */
+	size_t win_cap;		/* a power of two; 0 before the first byte */
+	size_t win_max;		/* win_cap grows no further */
+	int64_t win_from;	/* first offset recorded since the last gap */
+};
+
+/* What a comparison of a later copy with the first one found. */
+struct diff {
+	uint64_t count;
+	int64_t first, last;
 };
 
 struct reasm *reasm_new(const struct reasm_config *cfg,
@@ -47,6 +58,11 @@ struct reasm *reasm_new(const struct reasm_config *cfg,
 	}
 	r->cfg = *cfg;
 	r->out = *out;
+	r->win_max = cfg->window == 0 ? REASM_WINDOW : cfg->window;
+	if (r->win_max < REASM_WINDOW_MIN)
+		r->win_max = 0;
+	while ((r->win_max & (r->win_max - 1)) != 0)
+		r->win_max &= r->win_max - 1;	/* down to a power of two */
 	return r;
 }
 
@@ -86,6 +102,8 @@ void reasm_free(struct reasm **rp)
 		nx = n->next;
 		node_free(r, n);
 	}
+	mem_release(r->cfg.budget, r->win_cap);
+	free(r->win);
 	mem_release(r->cfg.budget, sizeof *r);
 	free(r);
 	*rp = NULL;
@@ -114,10 +132,174 @@ static int64_t seq_to_off(const struct reasm *r, uint32_t seq)
 	return r->next + (d < SEQ_HALF ? (int64_t)d : (int64_t)d - SEQ_SPAN);
 }
 
+/* ---- the window of delivered bytes ---- */
+
+/* Where the window's valid bytes begin: it holds [win_lo, next). */
+static int64_t win_lo(const struct reasm *r)
+{
+	int64_t lo = r->next - (int64_t)r->win_cap;
+
+	return lo > r->win_from ? lo : r->win_from;
+}
+
+/* The n <= cap ring bytes at stream offset off: one or two pieces. */
+struct ring_span {
+	const uint8_t *p[2];
+	size_t n[2];
+};
+
+static struct ring_span ring_at(const uint8_t *ring, size_t cap, int64_t off,
+				size_t n)
+{
+	size_t at = (size_t)off & (cap - 1);
+	size_t k = n < cap - at ? n : cap - at;
+	struct ring_span sp = { { ring + at, ring }, { k, n - k } };
+
+	return sp;
+}
+
+static void ring_put(uint8_t *ring, size_t cap, int64_t off,
+		     const uint8_t *p, size_t n)
+{
+	struct ring_span sp = ring_at(ring, cap, off, n);
+
+	memcpy((uint8_t *)sp.p[0], p, sp.n[0]);
+	memcpy((uint8_t *)sp.p[1], p + sp.n[0], sp.n[1]);
+}
+
+/* The bytes the window may still take from the budget: it is an aid, not
+ * data, so it takes no more than would leave the budget a quarter spent
+ * (at half, the sessions of a flood under a tight --max-memory lost
+ * commands to it), and the budget's refusals keep meaning lost data. */
+static size_t win_room(const struct mem_budget *mb)
+{
+	if (mb == NULL || mb->limit == 0)
+		return SIZE_MAX;
+	return mb->used < mb->limit / 4 ? mb->limit / 4 - mb->used : 0;
+}
+
+/* Grow the window towards want bytes, as far as the budget allows; where
+ * it cannot grow, it stays at its size for good. */
+static void win_grow(struct reasm *r, size_t want)
+{
+	struct mem_budget *mb = r->cfg.budget;
+	size_t cap = r->win_cap != 0 ? r->win_cap : REASM_WINDOW_MIN;
+	size_t room = win_room(mb);
+	uint8_t *w;
+	int64_t lo;
+
+	while (cap < want && cap < r->win_max)
+		cap *= 2;
+	while (cap > r->win_cap && cap - r->win_cap > room)
+		cap /= 2;
+	if (cap <= r->win_cap || cap < REASM_WINDOW_MIN ||
+	    mem_charge(mb, cap - r->win_cap) != 0) {
+		r->win_max = r->win_cap;
+		return;
+	}
+	w = malloc(cap);
+	if (w == NULL) {
+		mem_release(mb, cap - r->win_cap);
+		r->win_max = r->win_cap;
+		return;
+	}
+	lo = win_lo(r);
+	if (r->win_cap != 0 && lo < r->next) {
+		struct ring_span sp = ring_at(r->win, r->win_cap, lo,
+					      (size_t)(r->next - lo));
+
+		ring_put(w, cap, lo, sp.p[0], sp.n[0]);
+		ring_put(w, cap, lo + (int64_t)sp.n[0], sp.p[1], sp.n[1]);
+	}
+	free(r->win);
+	r->win = w;
+	r->win_cap = cap;
+}
+
+/* Keep the n bytes about to be delivered at next. */
+static void win_record(struct reasm *r, const uint8_t *p, size_t n)
+{
+	int64_t off = r->next;
+
+	if (r->win_cap < r->win_max) {
+		uint64_t want = (uint64_t)(r->next - r->win_from) + n;
+
+		if (want > r->win_cap)
+			win_grow(r, want < r->win_max ? (size_t)want : r->win_max);
+	}
+	if (r->win_cap == 0)
+		return;
+	if (n > r->win_cap) {
+		off += (int64_t)(n - r->win_cap);
+		p += n - r->win_cap;
+		n = r->win_cap;
+	}
+	ring_put(r->win, r->win_cap, off, p, n);
+}
+
+static void diff_add(struct diff *d, int64_t off, const uint8_t *later,
+		     const uint8_t *first, size_t n)
+{
+	size_t i;
+
+	if (n == 0 || memcmp(later, first, n) == 0)
+		return;
+	for (i = 0; i < n; i++) {
+		if (later[i] == first[i])
+			continue;
+		if (d->count == 0)
+			d->first = off + (int64_t)i;
+		d->last = off + (int64_t)i;
+		d->count++;
+	}
+}
+
+static void diff_report(struct reasm *r, const struct diff *d, int64_t ts)
+{
+	if (d->count == 0)
+		return;
+	r->st.overlap_conflicts += d->count;
+	r->st.conflicts++;
+	if (r->out.conflict != NULL)
+		r->out.conflict(r->out.ctx, (uint64_t)d->first,
+				(uint64_t)(d->last - d->first + 1), ts);
+}
+
+/* A later copy of n delivered bytes at off (< next): compared with the
+ * window where it still holds them. */
+static void win_compare(struct reasm *r, int64_t off, const uint8_t *p,
+			size_t n, int64_t ts)
+{
+	int64_t lo = win_lo(r);
+	struct diff d = { 0, 0, 0 };
+	struct ring_span sp;
+
+	if (off < lo) {
+		size_t k = lo - off < (int64_t)n ? (size_t)(lo - off) : n;
+
+		r->st.unchecked += k;
+		off += (int64_t)k;
+		p += k;
+		n -= k;
+	}
+	if (n == 0)
+		return;
+	sp = ring_at(r->win, r->win_cap, off, n);
+	diff_add(&d, off, p, sp.p[0], sp.n[0]);
+	diff_add(&d, off + (int64_t)sp.n[0], p + sp.n[0], sp.p[1], sp.n[1]);
+	diff_report(r, &d, ts);
+}
+
 static void emit(struct reasm *r, const uint8_t *p, size_t n, int64_t ts)
 {
 	if (n == 0)
 		return;
+	if (r->win_max != 0) {
+		if (r->cfg.window_max_run != 0 && n > r->cfg.window_max_run)
+			r->win_from = r->next + (int64_t)n;
+		else
+			win_record(r, p, n);
+	}
 	r->out.data(r->out.ctx, (uint64_t)r->next, p, n, ts);
 	r->next += (int64_t)n;
 	r->st.delivered += n;
@@ -129,6 +311,7 @@ static void emit_gap(struct reasm *r, int64_t n, int64_t ts)
 		return;
 	r->out.gap(r->out.ctx, (uint64_t)r->next, (uint64_t)n, ts);
 	r->next += n;
+	r->win_from = r->next;	/* the window holds no hole */
 	r->st.gaps++;
 	r->st.gap_bytes += (uint64_t)n;
 }
@@ -168,18 +351,6 @@ static void flush_to(struct reasm *r, int64_t limit, int64_t ts)
 	drain(r, ts);	/* a run may start right at limit */
 }
 
-static uint64_t count_diff(const uint8_t *a, const uint8_t *b, size_t n)
-{
-	uint64_t d = 0;
-	size_t i;
-
-	if (memcmp(a, b, n) == 0)
-		return 0;
-	for (i = 0; i < n; i++)
-		d += a[i] != b[i];
-	return d;
-}
-
 /* Payload at next: straight from the packet, except where queued bytes
  * (an earlier copy) already cover it — first copy wins. */
 static void deliver_inorder(struct reasm *r, const uint8_t *p, size_t n,
@@ -202,7 +373,12 @@ static void deliver_inorder(struct reasm *r, const uint8_t *p, size_t n,
 		/* h->start == next: the queued copy wins for its length. */
 		k = n < h->len ? n : h->len;
 		r->st.retransmitted += k;
-		r->st.overlap_conflicts += count_diff(p, h->data, k);
+		{
+			struct diff d = { 0, 0, 0 };
+
+			diff_add(&d, h->start, p, h->data, k);
+			diff_report(r, &d, ts);
+		}
 		p += k;
 		n -= k;
 		node_unlink(r, h);
@@ -249,10 +425,11 @@ static void node_add(struct reasm *r, struct reasm_node *q, int64_t start,
 /* Queue [off, off+n) around the runs already there: only the parts not yet
  * covered are copied (first copy wins), overlaps are compared. */
 static void queue_insert(struct reasm *r, int64_t off, const uint8_t *p,
-			 size_t n)
+			 size_t n, int64_t ts)
 {
 	int64_t cur = off, end = off + (int64_t)n;
 	struct reasm_node *q;
+	struct diff d = { 0, 0, 0 };
 
 	if (r->tail == NULL || r->tail->start + r->tail->len <= off) {
 		node_add(r, NULL, off, p, n);
@@ -272,13 +449,13 @@ static void queue_insert(struct reasm *r, int64_t off, const uint8_t *p,
 		}
 		ov_end = end < qend ? end : qend;
 		r->st.retransmitted += (uint64_t)(ov_end - cur);
-		r->st.overlap_conflicts += count_diff(p + (cur - off),
-						      q->data + (cur - q->start),
-						      (size_t)(ov_end - cur));
+		diff_add(&d, cur, p + (cur - off), q->data + (cur - q->start),
+			 (size_t)(ov_end - cur));
 		cur = ov_end;
 	}
 	if (cur < end)
 		node_add(r, q, cur, p + (cur - off), (size_t)(end - cur));
+	diff_report(r, &d, ts);
 }
 
 /* Present payload at off: trim what lies before offset 0 or was already
@@ -305,6 +482,7 @@ static void take_data(struct reasm *r, int64_t off, const uint8_t *p,
 			skip = (uint64_t)(r->next - off) < n ?
 				(size_t)(r->next - off) : n;
 			r->st.retransmitted += skip;
+			win_compare(r, off, p, skip, ts);
 			off += (int64_t)skip;
 			p += skip;
 			n -= skip;
@@ -319,7 +497,7 @@ static void take_data(struct reasm *r, int64_t off, const uint8_t *p,
 		/* A segment adds at most one run per queued run it spans, so
 		 * the queue stays under twice REASM_MAX_RUNS. */
 		if (n <= room && r->runs < REASM_MAX_RUNS) {
-			queue_insert(r, off, p, n);
+			queue_insert(r, off, p, n, ts);
 			return;
 		}
 		first = r->head != NULL && r->head->start < off ?

@@ -1,30 +1,42 @@
 /* --extract DIR: message bodies as files, one index line each (see
  * report/extract.h).
  *
- * An item lives from begin to end.  Its bytes go to a temporary file made
- * with mkstemp in DIR (so a rename to the content name stays on one file
- * system) and through SHA-256 as they come; when the announced size is
- * accounted for, or at end, the file is closed and renamed to its content
- * name, or removed when that name already exists (a duplicate).  Only the
- * index line waits for end, because a FETCH's UID may follow its body. */
+ * An item lives from begin to end.  Its bytes go through SHA-256 as they
+ * come and into a small buffer (charged to the budget); a body that fits
+ * is written once, straight to its content name, when it is complete.  A
+ * larger one spills to a temporary file in DIR (so a rename to the content
+ * name stays on one file system); when the announced size is accounted
+ * for, or at end, the file is closed and renamed to its content name, or
+ * removed when that name already exists (a duplicate).  Only the index
+ * line waits for end, because a FETCH's UID may follow its body.
+ *
+ * Thousands of literals may be in flight at once (one per session), so
+ * descriptors are few: at most EXTRACT_MAX_OPEN temporary files are open,
+ * the least recently written is closed to make room and opened again when
+ * its next bytes come, and when the process runs out of descriptors anyway
+ * one of ours is closed and the open tried again.  Every file is made and
+ * opened again through util/outdir.h: 0600, never through a link. */
 #include "report/extract.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <openssl/evp.h>
 
 #include "report/output_json.h"
 #include "util/escape.h"
+#include "util/outdir.h"
 
 #define EXTRACT_SHA_LEN 32			/* SHA-256 digest bytes */
 #define EXTRACT_HEX_LEN (EXTRACT_SHA_LEN * 2)
-#define EXTRACT_TMP_NAME ".extract-XXXXXX"	/* hidden: never mistaken for a body */
-#define EXTRACT_INDEX "index.jsonl"
+#define EXTRACT_TMP_PREFIX ".extract-"	/* hidden: never mistaken for a body */
+#define EXTRACT_INDEX OUTDIR_INDEX
+#define EXTRACT_BUF_BYTES (16 * 1024)		/* a body buffered before it spills */
+#define EXTRACT_MAX_OPEN 32			/* temporary files open at once */
 #define EXTRACT_LINE_MAX (16 * 1024)		/* one index line, fields escaped */
 /* "<hex>.<section>.truncated.part" and its NUL */
 #define EXTRACT_NAME_MAX (EXTRACT_HEX_LEN + EXTRACT_MAX_SECTION_NAME + 32)
@@ -42,8 +54,12 @@ struct extract_item {
 	uint64_t seq, uid, size;
 	int64_t ts_us;
 
-	FILE *fp;			/* the temporary file, once a byte came */
-	char tmp[EXTRACT_MAX_PATH];
+	struct buf pending;		/* bytes not yet in a file */
+	bool has_tmp;			/* the temporary file exists */
+	int fd;				/* open on it, or -1 */
+	struct outdir_id id;
+	char tmp[OUTDIR_TMP_NAME_MAX];
+	struct extract_item *lru_prev, *lru_next;	/* while fd is open */
 	EVP_MD_CTX *md;
 	uint64_t received, lost;
 	struct extract_hole holes[EXTRACT_MAX_HOLES];
@@ -61,51 +77,54 @@ struct extract_item {
 };
 
 struct extract {
-	char *dir;
+	struct outdir *od;
 	FILE *index;
 	struct extract_item *live;
+	struct extract_item *lru_head, *lru_tail;	/* items with an open fd */
+	size_t n_open;
 	struct buf line;		/* the index line being made */
 	struct extract_stats st;
 	struct mem_budget *budget;	/* open items; may be NULL */
-	bool failed;
+	uint64_t failures;
 	char err[EXTRACT_ERRLEN];
 };
 
 /* The first failure is kept for the end of the run; later ones only count. */
 static void extract_fail(struct extract *x, const char *what, const char *name)
 {
-	if (!x->failed)
-		snprintf(x->err, sizeof x->err, "%.250s/%.100s: %.32s: %.100s", x->dir, name,
-			 what, strerror(errno));
-	x->failed = true;
+	const char *why = errno == EEXIST ? "something is already there (a planted link?); "
+					    "left as it was" :
+			  errno == ELOOP || errno == ESTALE ?
+					    "a link or another file is there (planted?); "
+					    "not written through" :
+			  strerror(errno);
+
+	if (x->failures++ == 0)
+		snprintf(x->err, sizeof x->err, "%.250s/%.100s: %.32s: %.120s",
+			 outdir_path(x->od), name, what, why);
 }
 
-struct extract *extract_new(const char *dir, struct mem_budget *budget,
+struct extract *extract_new(const char *dir, bool force, struct mem_budget *budget,
 			    char err[EXTRACT_ERRLEN])
 {
-	struct extract *x;
-	char path[EXTRACT_MAX_PATH];
+	struct extract *x = calloc(1, sizeof *x);
+	int fd;
 
-	if (mkdir(dir, 0777) != 0 && errno != EEXIST) {
-		snprintf(err, EXTRACT_ERRLEN, "%.300s: cannot create: %.150s", dir, strerror(errno));
-		return NULL;
-	}
-	/* leave room for the longest file name after DIR */
-	if (strlen(dir) + 1 + EXTRACT_NAME_MAX >= sizeof path) {
-		snprintf(err, EXTRACT_ERRLEN, "%.300s: path too long", dir);
-		return NULL;
-	}
-	snprintf(path, sizeof path, "%s/%s", dir, EXTRACT_INDEX);
-	x = calloc(1, sizeof *x);
-	if (x == NULL || (x->dir = strdup(dir)) == NULL) {
-		free(x);
+	if (x == NULL) {
 		snprintf(err, EXTRACT_ERRLEN, "out of memory");
 		return NULL;
 	}
-	x->index = fopen(path, "w");
-	if (x->index == NULL) {
-		snprintf(err, EXTRACT_ERRLEN, "%.300s: %.150s", path, strerror(errno));
-		free(x->dir);
+	if (outdir_open(&x->od, dir, force, err) != 0) {
+		free(x);
+		return NULL;
+	}
+	fd = outdir_create(x->od, EXTRACT_INDEX, NULL);
+	if (fd < 0 || (x->index = fdopen(fd, "w")) == NULL) {
+		snprintf(err, EXTRACT_ERRLEN, "%.300s/%s: %.150s", outdir_path(x->od),
+			 EXTRACT_INDEX, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		outdir_free(&x->od);
 		free(x);
 		return NULL;
 	}
@@ -180,6 +199,88 @@ static void extract_make_name(struct extract_item *it, bool truncated)
 	snprintf(it->name, sizeof it->name, "%s.%s%s.part", it->hex, sec, cut);
 }
 
+/* --- descriptors ------------------------------------------------------- */
+
+static void extract_lru_unlink(struct extract *x, struct extract_item *it)
+{
+	if (it->lru_prev != NULL)
+		it->lru_prev->lru_next = it->lru_next;
+	else
+		x->lru_head = it->lru_next;
+	if (it->lru_next != NULL)
+		it->lru_next->lru_prev = it->lru_prev;
+	else
+		x->lru_tail = it->lru_prev;
+	it->lru_prev = it->lru_next = NULL;
+}
+
+static void extract_lru_front(struct extract *x, struct extract_item *it)
+{
+	it->lru_prev = NULL;
+	it->lru_next = x->lru_head;
+	if (x->lru_head != NULL)
+		x->lru_head->lru_prev = it;
+	else
+		x->lru_tail = it;
+	x->lru_head = it;
+}
+
+/* The item's descriptor goes (its file stays, to be opened again); false
+ * if closing reported a write error. */
+static bool extract_fd_close(struct extract *x, struct extract_item *it)
+{
+	int rc;
+
+	if (it->fd < 0)
+		return true;
+	extract_lru_unlink(x, it);
+	x->n_open--;
+	rc = close(it->fd);
+	it->fd = -1;
+	return rc == 0;
+}
+
+/* The least recently written item's descriptor goes; false if none is open. */
+static bool extract_fd_evict(struct extract *x)
+{
+	struct extract_item *v = x->lru_tail;
+
+	if (v == NULL)
+		return false;
+	if (!extract_fd_close(x, v)) {
+		extract_fail(x, "write failed", v->tmp);
+		v->failed = true;
+	}
+	return true;
+}
+
+/* An open descriptor on the item's temporary file, made at its first
+ * spill.  false when it could not be had: the item is then failed. */
+static bool extract_fd(struct extract *x, struct extract_item *it)
+{
+	if (it->fd >= 0) {
+		extract_lru_unlink(x, it);
+		extract_lru_front(x, it);
+		return true;
+	}
+	if (x->n_open >= EXTRACT_MAX_OPEN)
+		extract_fd_evict(x);
+	do {
+		it->fd = it->has_tmp ? outdir_reopen(x->od, it->tmp, &it->id)
+				     : outdir_create_tmp(x->od, EXTRACT_TMP_PREFIX, it->tmp, &it->id);
+	} while (it->fd < 0 && (errno == EMFILE || errno == ENFILE) && extract_fd_evict(x));
+	if (it->fd < 0) {
+		extract_fail(x, it->has_tmp ? "cannot open again" : "cannot create",
+			     it->has_tmp ? it->tmp : EXTRACT_TMP_PREFIX "*");
+		it->failed = true;
+		return false;
+	}
+	it->has_tmp = true;
+	x->n_open++;
+	extract_lru_front(x, it);
+	return true;
+}
+
 /* --- items ------------------------------------------------------------- */
 
 static bool extract_keep(struct buf *b, struct buf_slice s, struct mem_budget *budget)
@@ -198,11 +299,11 @@ static void extract_item_free(struct extract *x, struct extract_item *it)
 		x->live = it->next;
 	if (it->next != NULL)
 		it->next->prev = it->prev;
-	if (it->fp != NULL) {
-		fclose(it->fp);
-		unlink(it->tmp);
-	}
+	extract_fd_close(x, it);
+	if (it->has_tmp)
+		outdir_unlink(x->od, it->tmp);
 	EVP_MD_CTX_free(it->md);
+	buf_free(&it->pending);
 	buf_free(&it->section);
 	buf_free(&it->user);
 	buf_free(&it->mailbox);
@@ -231,6 +332,8 @@ struct extract_item *extract_begin(struct extract *x, uint64_t session,
 		return NULL;
 	}
 	it->charged = charged;
+	it->fd = -1;
+	buf_init(&it->pending, EXTRACT_BUF_BYTES, x->budget);
 	it->session = session;
 	it->dir = m->dir;
 	it->seq = m->seq;
@@ -257,50 +360,60 @@ struct extract_item *extract_begin(struct extract *x, uint64_t session,
 	return it;
 }
 
-/* The temporary file, made at the first byte (a refused literal never
- * makes one).  false when it could not be made: the item is then failed. */
-static bool extract_open_tmp(struct extract *x, struct extract_item *it)
+/* The item's bytes so far, then p[0..n), into its temporary file. */
+static void extract_spill(struct extract *x, struct extract_item *it, const uint8_t *p, size_t n)
 {
-	int fd;
-
-	if (it->fp != NULL)
-		return true;
-	snprintf(it->tmp, sizeof it->tmp, "%s/%s", x->dir, EXTRACT_TMP_NAME);
-	fd = mkstemp(it->tmp);
-	if (fd < 0) {
-		extract_fail(x, "cannot create", EXTRACT_TMP_NAME);
+	if (!extract_fd(x, it))
+		return;
+	if (outdir_write_all(it->fd, it->pending.data, it->pending.len) != 0 ||
+	    outdir_write_all(it->fd, p, n) != 0) {
+		extract_fail(x, "write failed", it->tmp);
 		it->failed = true;
-		return false;
 	}
-	it->fp = fdopen(fd, "wb");
-	if (it->fp == NULL) {
-		extract_fail(x, "cannot open", it->tmp + strlen(x->dir) + 1);
-		close(fd);
-		unlink(it->tmp);
-		it->failed = true;
-		return false;
-	}
-	return true;
+	buf_reset(&it->pending);
 }
 
 /* The temporary file gets its content name, or goes when that name is
  * already there: content-addressed, so the bytes are the same. */
 static void extract_place(struct extract *x, struct extract_item *it)
 {
-	char path[EXTRACT_MAX_PATH];
-	struct stat sb;
+	int rc = outdir_place(x->od, it->tmp, it->name);
 
-	snprintf(path, sizeof path, "%s/%s", x->dir, it->name);
-	if (lstat(path, &sb) == 0) {
-		it->duplicate = true;
-		unlink(it->tmp);
-		return;
-	}
-	if (rename(it->tmp, path) != 0) {
+	if (rc < 0) {
 		extract_fail(x, "cannot rename to", it->name);
-		unlink(it->tmp);
 		it->failed = true;
 	}
+	if (rc != 0)
+		outdir_unlink(x->od, it->tmp);
+	it->duplicate = rc == 1;
+	it->has_tmp = false;
+}
+
+/* A body that never left its buffer: written once, to its content name. */
+static void extract_write_whole(struct extract *x, struct extract_item *it)
+{
+	int fd = outdir_create(x->od, it->name, NULL);
+
+	if (fd < 0) {
+		if (errno == EEXIST && outdir_is_regular(x->od, it->name)) {
+			it->duplicate = true;
+			return;
+		}
+		extract_fail(x, "cannot create", it->name);
+		it->failed = true;
+		return;
+	}
+	if (outdir_write_all(fd, it->pending.data, it->pending.len) != 0) {
+		extract_fail(x, "write failed", it->name);
+		it->failed = true;
+	}
+	if (close(fd) != 0 && !it->failed) {
+		extract_fail(x, "write failed", it->name);
+		it->failed = true;
+	}
+	if (it->failed)
+		outdir_unlink(x->od, it->name);
+	buf_reset(&it->pending);
 }
 
 static void extract_hex(char *dst, const uint8_t *md, size_t n)
@@ -325,30 +438,30 @@ static void extract_close(struct extract *x, struct extract_item *it)
 {
 	uint8_t md[EXTRACT_SHA_LEN];
 	unsigned int mdlen = 0;
-	FILE *fp;
 
 	if (it->closed || it->failed)
 		return;
 	it->closed = true;
 	if (it->received == 0 && it->size != 0)
 		return;
-	if (!extract_open_tmp(x, it))
-		return;
-	fp = it->fp;
-	it->fp = NULL;
-	if (fclose(fp) != 0) {
-		extract_fail(x, "write failed", it->tmp + strlen(x->dir) + 1);
-		unlink(it->tmp);
-		it->failed = true;
-		return;
-	}
 	if (EVP_DigestFinal_ex(it->md, md, &mdlen) != 1 || mdlen != EXTRACT_SHA_LEN) {
-		unlink(it->tmp);
 		it->failed = true;
 		return;
 	}
 	extract_hex(it->hex, md, EXTRACT_SHA_LEN);
 	extract_make_name(it, extract_truncated(it));
+	if (!it->has_tmp) {
+		extract_write_whole(x, it);
+		return;
+	}
+	if (it->pending.len != 0)
+		extract_spill(x, it, NULL, 0);
+	if (!extract_fd_close(x, it) && !it->failed) {
+		extract_fail(x, "write failed", it->tmp);
+		it->failed = true;
+	}
+	if (it->failed)
+		return;
 	extract_place(x, it);
 }
 
@@ -361,15 +474,16 @@ void extract_data(struct extract *x, struct extract_item *it, const uint8_t *p, 
 {
 	if (it == NULL || n == 0 || it->closed || it->failed)
 		return;
-	if (!extract_open_tmp(x, it))
-		return;
-	if (fwrite(p, 1, n, it->fp) != n) {
-		extract_fail(x, "write failed", it->tmp + strlen(x->dir) + 1);
+	if (EVP_DigestUpdate(it->md, p, n) != 1) {
 		it->failed = true;
 		return;
 	}
-	if (EVP_DigestUpdate(it->md, p, n) != 1)
-		it->failed = true;
+	/* Buffered while it fits (the budget may say no: then it is written
+	 * at once, nothing is lost). */
+	if (it->pending.len + n > EXTRACT_BUF_BYTES || buf_append(&it->pending, p, n) != 0)
+		extract_spill(x, it, p, n);
+	if (it->failed)
+		return;
 	it->received += n;
 	if (extract_all_in(it))
 		extract_close(x, it);
@@ -510,11 +624,14 @@ int extract_free(struct extract **xp, char err[EXTRACT_ERRLEN])
 		extract_end(x, x->live, 0, 0, false);
 	if (fclose(x->index) != 0)
 		extract_fail(x, "write failed", EXTRACT_INDEX);
-	rc = x->failed ? -1 : 0;
-	if (x->failed)
+	rc = x->failures != 0 ? -1 : 0;
+	if (x->failures > 1)
+		snprintf(err, EXTRACT_ERRLEN, "%.400s (and %" PRIu64 " more failures)", x->err,
+			 x->failures - 1);
+	else if (rc != 0)
 		snprintf(err, EXTRACT_ERRLEN, "%s", x->err);
 	buf_free(&x->line);
-	free(x->dir);
+	outdir_free(&x->od);
 	free(x);
 	*xp = NULL;
 	return rc;

@@ -129,51 +129,20 @@ int output_time_append_rfc3339(struct buf *b, struct output_time *tc, int64_t ts
 
 /* ---- JSON values ---- */
 
-/* A wire slice as a JSON string: the same bytes as escape_json between
- * quotes, but runs that need no escape (printable ASCII, and well-formed
- * UTF-8 other than U+2028/2029) are found eight bytes a step and copied in
- * one piece; each character that needs one goes through escape_json alone,
- * which escapes it exactly as it would within the whole slice. */
+/* A wire slice as a JSON string (escape.h says what its value is).  The
+ * printable prefix, often the whole slice, is copied inline; what follows
+ * escapes as it would within the whole, since the prefix has no '\\'. */
 static int json_slice(struct buf *b, struct buf_slice s)
 {
-	const uint8_t *p = s.ptr, *run, *end;
-	int rc;
+	size_t k;
 
-	if (p == NULL)
+	if (s.ptr == NULL)
 		return LIT(b, "null");
-	end = p + s.len;
-	run = p;
-	rc = LIT(b, "\"");
-	for (;;) {
-		size_t len = 1;
-
-		p += output_plain_prefix(p, (size_t)(end - p), true);
-		if (p == end)
-			break;
-		if (*p >= 0x80) {
-			len = utf8_seq_len(p, (size_t)(end - p));
-			if (len > 1 && !(len == 3 && p[0] == 0xe2 && p[1] == 0x80 &&
-					 (p[2] == 0xa8 || p[2] == 0xa9))) {
-				p += len;	/* passes through: stays in the run */
-				continue;
-			}
-			if (len == 0)
-				len = 1;	/* invalid: one byte as \u00NN */
-		}
-		if (p != run)
-			rc |= output_put(b, run, (size_t)(p - run));
-		if (*p == '"')
-			rc |= LIT(b, "\\\"");
-		else if (*p == '\\')
-			rc |= LIT(b, "\\\\");
-		else
-			rc |= escape_json(b, p, len);
-		p += len;
-		run = p;
-	}
-	if (p != run)
-		rc |= output_put(b, run, (size_t)(p - run));
-	return rc | LIT(b, "\"");
+	k = escape_plain_prefix(s.ptr, s.len, true);
+	if (k == s.len)
+		return LIT(b, "\"") | output_put(b, s.ptr, k) | LIT(b, "\"");
+	return LIT(b, "\"") | output_put(b, s.ptr, k) | escape_json(b, s.ptr + k, s.len - k) |
+	       LIT(b, "\"");
 }
 
 static int json_cstr(struct buf *b, const char *s)
@@ -181,6 +150,14 @@ static int json_cstr(struct buf *b, const char *s)
 	if (s == NULL)
 		return LIT(b, "null");
 	return LIT(b, "\"") | escape_json(b, (const uint8_t *)s, strlen(s)) | LIT(b, "\"");
+}
+
+/* Text imapscope made, wire bytes in it already escaped (escape.h). */
+static int json_made_cstr(struct buf *b, const char *s)
+{
+	if (s == NULL)
+		return LIT(b, "null");
+	return LIT(b, "\"") | escape_json_made(b, (const uint8_t *)s, strlen(s)) | LIT(b, "\"");
 }
 
 static int json_bool(struct buf *b, bool v)
@@ -311,7 +288,7 @@ static int json_notice(struct buf *b, const struct event *ev)
 {
 	const struct notice_facts *f = &ev->u.notice.facts;
 	int rc = LIT(b, ",\"kind\":") | json_cstr(b, f->kind ? f->kind : "other") |
-		 LIT(b, ",\"text\":") | json_cstr(b, ev->u.notice.text);
+		 LIT(b, ",\"text\":") | json_made_cstr(b, ev->u.notice.text);
 
 	if (f->dir == DIR_C2S || f->dir == DIR_S2C)
 		rc |= LIT(b, ",\"dir\":") | json_cstr(b, event_dir_name((enum stream_dir)f->dir));
@@ -511,7 +488,10 @@ int output_sink_finish(struct output_sink *s)
 			s->err = errno != 0 ? errno : EIO;
 		}
 	}
-	return s->failed ? -1 : 0;
+	if (!s->failed)
+		return 0;
+	errno = s->err;		/* for the caller's message */
+	return -1;
 }
 
 void output_sink_free(struct output_sink *s)

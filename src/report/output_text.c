@@ -52,11 +52,14 @@ static int text_cstr(struct buf *b, const char *s, const char *if_null)
 
 static int text_slice(struct buf *b, struct buf_slice s)
 {
+	size_t k;
+
 	if (s.ptr == NULL)
 		return 0;
-	if (output_plain_ascii(s.ptr, s.len, false))
-		return output_put(b, s.ptr, s.len);
-	return escape_text(b, s.ptr, s.len);
+	k = escape_text_plain_prefix(s.ptr, s.len);
+	if (k == s.len)
+		return output_put(b, s.ptr, k);
+	return output_put(b, s.ptr, k) | escape_text(b, s.ptr + k, s.len - k);
 }
 
 /* " [code]" when there is a code; tolerant of a code that kept its brackets. */
@@ -478,8 +481,10 @@ static int text_gap(struct output_text *ot, struct buf *b, const struct event *e
 /* The notice's own text (made by imapscope, wire bytes already escaped). */
 static int text_notice(struct output_text *ot, struct buf *b, const struct event *ev)
 {
+	const char *t = ev->u.notice.text ? ev->u.notice.text : "";
+
 	return text_color(ot, b, TEXT_COLOR_GAP) | LIT(b, "NOTICE ") |
-	       text_cstr(b, ev->u.notice.text, "");
+	       escape_text_made(b, (const uint8_t *)t, strlen(t));
 }
 
 static const char *text_end_reason(enum end_reason r)

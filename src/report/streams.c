@@ -5,9 +5,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
+#include <unistd.h>
 
 #include "util/escape.h"
+#include "util/hash.h"
+#include "util/outdir.h"
+
+#define STREAMS_BUCKETS_MIN 64	/* the session table's first size */
 
 struct stream_gap {
 	uint64_t offset, length;
@@ -21,63 +25,118 @@ struct stream_file {
 	struct stream_gap *gaps;
 	size_t n_gaps, cap_gaps;
 	uint64_t gaps_unlisted;
+	struct outdir_id id;	/* the file made, once created */
 	bool created;
+	bool failed;		/* not written on: its bytes are lost */
 };
 
 struct stream_session {
 	uint64_t id;
-	char *client, *server;
+	const char *client, *server;	/* in addrs */
 	struct stream_file f[2];
-	struct stream_session *next;
-	size_t charged;		/* this struct, client and server */
+	struct stream_session *prev, *next;	/* every open session */
+	struct stream_session *hnext;		/* the same bucket */
+	size_t charged;		/* this struct with addrs */
+	char addrs[];		/* client, NUL, server, NUL: one allocation */
 };
 
+/* Open sessions by id: every write looks its session up, and tens of
+ * thousands may be open at once. */
 struct streams {
-	char *dir;
+	struct outdir *od;
 	FILE *index;
-	struct stream_session *sessions;	/* open ones; few at once */
+	struct stream_session *sessions;	/* newest first */
+	struct stream_session **buckets;
+	size_t n_buckets, n_sessions;		/* n_buckets: a power of two */
+	size_t buckets_charged;			/* the first table is not */
+	uint64_t seed;
+	struct buf esc;				/* a string being escaped */
 	struct mem_budget *budget;		/* may be NULL */
 	uint64_t untracked;			/* sessions refused by the budget */
-	int failed;
+	uint64_t failures;
 	char err[STREAMS_ERRLEN];
 };
 
+/* The first failure is kept for the end of the run; later ones only count. */
 static void streams_fail(struct streams *st, const char *what, const char *name)
 {
-	if (!st->failed)
-		snprintf(st->err, sizeof st->err, "%.250s/%.64s: %.32s: %.100s", st->dir, name,
-			 what, strerror(errno));
-	st->failed = 1;
+	const char *why = errno == EEXIST ? "something is already there (a planted link?); "
+					    "left as it was" :
+			  errno == ELOOP || errno == ESTALE ?
+					    "replaced during the run (a planted link?)" :
+					    strerror(errno);
+
+	if (st->failures++ == 0)
+		snprintf(st->err, sizeof st->err, "%.250s/%.64s: %.32s: %.150s",
+			 outdir_path(st->od), name, what, why);
 }
 
-struct streams *streams_new(const char *dir, struct mem_budget *budget,
+/* A table of n buckets; charged to the budget unless it is the first,
+ * which is small and lets a run under any budget write what it admits. */
+static int streams_buckets(struct streams *st, size_t n, bool charge)
+{
+	struct stream_session **nb, *s;
+	size_t charged = charge ? n * sizeof *nb : 0;
+
+	if (mem_charge(st->budget, charged) != 0)
+		return -1;
+	if ((nb = calloc(n, sizeof *nb)) == NULL) {
+		mem_release(st->budget, charged);
+		return -1;
+	}
+	for (s = st->sessions; s != NULL; s = s->next) {
+		size_t b = hash_bytes(st->seed, &s->id, sizeof s->id) & (n - 1);
+
+		s->hnext = nb[b];
+		nb[b] = s;
+	}
+	free(st->buckets);
+	mem_release(st->budget, st->buckets_charged);
+	st->buckets = nb;
+	st->n_buckets = n;
+	st->buckets_charged = charged;
+	return 0;
+}
+
+static struct stream_session **streams_bucket(struct streams *st, uint64_t id)
+{
+	return &st->buckets[hash_bytes(st->seed, &id, sizeof id) & (st->n_buckets - 1)];
+}
+
+struct streams *streams_new(const char *dir, bool force, struct mem_budget *budget,
 			    char err[STREAMS_ERRLEN])
 {
-	struct streams *st;
-	char path[4096];
+	struct streams *st = calloc(1, sizeof *st);
+	int fd;
 
-	if (mkdir(dir, 0777) != 0 && errno != EEXIST) {
-		snprintf(err, STREAMS_ERRLEN, "%.300s: cannot create: %.150s", dir, strerror(errno));
-		return NULL;
-	}
-	if ((size_t)snprintf(path, sizeof path, "%s/index.jsonl", dir) >= sizeof path) {
-		snprintf(err, STREAMS_ERRLEN, "%.300s: path too long", dir);
-		return NULL;
-	}
-	st = calloc(1, sizeof *st);
-	if (st == NULL || (st->dir = strdup(dir)) == NULL) {
-		free(st);
+	if (st == NULL) {
 		snprintf(err, STREAMS_ERRLEN, "out of memory");
 		return NULL;
 	}
-	st->index = fopen(path, "w");
-	if (st->index == NULL) {
-		snprintf(err, STREAMS_ERRLEN, "%.300s: %.150s", path, strerror(errno));
-		free(st->dir);
+	st->budget = budget;
+	st->seed = hash_seed_random();
+	buf_init(&st->esc, SIZE_MAX, NULL);
+	if (outdir_open(&st->od, dir, force, err) != 0) {
 		free(st);
 		return NULL;
 	}
-	st->budget = budget;
+	fd = outdir_create(st->od, OUTDIR_INDEX, NULL);
+	if (fd < 0 || (st->index = fdopen(fd, "w")) == NULL) {
+		snprintf(err, STREAMS_ERRLEN, "%.300s/%s: %.150s", outdir_path(st->od),
+			 OUTDIR_INDEX, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+	} else if (streams_buckets(st, STREAMS_BUCKETS_MIN, false) != 0) {
+		snprintf(err, STREAMS_ERRLEN, "out of memory");
+		fclose(st->index);
+		st->index = NULL;
+	}
+	if (st->index == NULL) {
+		buf_free(&st->esc);
+		outdir_free(&st->od);
+		free(st);
+		return NULL;
+	}
 	return st;
 }
 
@@ -85,7 +144,7 @@ static struct stream_session *streams_find(struct streams *st, uint64_t id)
 {
 	struct stream_session *s;
 
-	for (s = st->sessions; s != NULL; s = s->next)
+	for (s = *streams_bucket(st, id); s != NULL; s = s->hnext)
 		if (s->id == id)
 			return s;
 	return NULL;
@@ -94,7 +153,8 @@ static struct stream_session *streams_find(struct streams *st, uint64_t id)
 void streams_open(struct streams *st, uint64_t session, const char *client,
 		  const char *server)
 {
-	size_t charged = sizeof(struct stream_session) + strlen(client) + 1 + strlen(server) + 1;
+	size_t lc = strlen(client) + 1, ls = strlen(server) + 1;
+	size_t charged = sizeof(struct stream_session) + lc + ls;
 	struct stream_session *s;
 	int d;
 
@@ -104,17 +164,16 @@ void streams_open(struct streams *st, uint64_t session, const char *client,
 		st->untracked++;
 		return;
 	}
-	s = calloc(1, sizeof *s);
-	if (s == NULL || (s->client = strdup(client)) == NULL ||
-	    (s->server = strdup(server)) == NULL) {
-		if (s != NULL)
-			free(s->client);
-		free(s);
+	if ((s = calloc(1, charged)) == NULL) {
 		mem_release(st->budget, charged);
 		errno = ENOMEM;
-		streams_fail(st, "cannot track session", "index.jsonl");
+		streams_fail(st, "cannot track session", OUTDIR_INDEX);
 		return;
 	}
+	memcpy(s->addrs, client, lc);
+	memcpy(s->addrs + lc, server, ls);
+	s->client = s->addrs;
+	s->server = s->addrs + lc;
 	s->id = session;
 	s->charged = charged;
 	for (d = 0; d < 2; d++) {
@@ -122,40 +181,53 @@ void streams_open(struct streams *st, uint64_t session, const char *client,
 			 session, d == DIR_C2S ? "c2s" : "s2c");
 		buf_init(&s->f[d].pending, STREAMS_FLUSH_BYTES * 2, st->budget);
 	}
+	/* a table the budget will not let grow stays correct, only slower */
+	if (st->n_sessions >= st->n_buckets && st->n_buckets <= SIZE_MAX / 2 / sizeof s)
+		(void)streams_buckets(st, st->n_buckets * 2, true);
 	s->next = st->sessions;
+	if (s->next != NULL)
+		s->next->prev = s;
 	st->sessions = s;
+	s->hnext = *streams_bucket(st, session);
+	*streams_bucket(st, session) = s;
+	st->n_sessions++;
 }
 
 /* Files are opened per flush rather than held open, so that thousands of
- * concurrent sessions never run out of file descriptors.  Writes the
- * pending bytes, then p[0..n) (bytes that could not be buffered). */
-static void streams_write(struct streams *st, struct stream_file *f, const uint8_t *p, size_t n)
+ * concurrent sessions never run out of file descriptors.  Made once with
+ * O_EXCL and opened again only if it is still that file: a link planted in
+ * the folder is never written through.  Writes the pending bytes, then
+ * p[0..n) (bytes that could not be buffered). */
+static void streams_write(struct streams *st, struct stream_file *f, const uint8_t *p, size_t n,
+			  bool last)
 {
-	char path[4096];
-	FILE *fp;
+	int fd;
 
-	if (f->created && f->pending.len == 0 && n == 0)
+	if (f->failed || (f->created && f->pending.len == 0 && n == 0)) {
+		buf_reset(&f->pending);
 		return;
-	snprintf(path, sizeof path, "%s/%s", st->dir, f->name);
-	fp = fopen(path, f->created ? "a" : "w");
-	if (fp == NULL) {
-		streams_fail(st, "cannot write", f->name);
+	}
+	/* a file made at its last write is never opened again: no identity */
+	fd = f->created ? outdir_reopen(st->od, f->name, &f->id)
+			: outdir_create(st->od, f->name, last ? NULL : &f->id);
+	if (fd < 0) {
+		streams_fail(st, f->created ? "cannot write" : "cannot create", f->name);
+		f->failed = true;
 		buf_reset(&f->pending);
 		return;
 	}
 	f->created = true;
-	if (f->pending.len != 0 && fwrite(f->pending.data, 1, f->pending.len, fp) != f->pending.len)
+	if (outdir_write_all(fd, f->pending.data, f->pending.len) != 0 ||
+	    outdir_write_all(fd, p, n) != 0)
 		streams_fail(st, "write failed", f->name);
-	if (n != 0 && fwrite(p, 1, n, fp) != n)
-		streams_fail(st, "write failed", f->name);
-	if (fclose(fp) != 0)
+	if (close(fd) != 0)
 		streams_fail(st, "write failed", f->name);
 	buf_reset(&f->pending);
 }
 
-static void streams_flush(struct streams *st, struct stream_file *f)
+static void streams_flush(struct streams *st, struct stream_file *f, bool last)
 {
-	streams_write(st, f, NULL, 0);
+	streams_write(st, f, NULL, 0, last);
 }
 
 void streams_data(void *ctx, uint64_t session, enum stream_dir dir,
@@ -177,11 +249,11 @@ void streams_data(void *ctx, uint64_t session, enum stream_dir dir,
 
 		/* No memory (or budget) to buffer: write unbuffered, lose nothing. */
 		if (take > 0 && buf_append(&f->pending, p, take) != 0)
-			streams_write(st, f, p, take);
+			streams_write(st, f, p, take, false);
 		p += take;
 		n -= take;
 		if (f->pending.len >= STREAMS_FLUSH_BYTES)
-			streams_flush(st, f);
+			streams_flush(st, f, false);
 	}
 }
 
@@ -222,22 +294,24 @@ void streams_gap(void *ctx, uint64_t session, enum stream_dir dir, uint64_t nbyt
 
 static void streams_put_json_string(struct streams *st, const char *s)
 {
-	struct buf b;
-
-	buf_init(&b, SIZE_MAX, NULL);
-	if (escape_json(&b, (const uint8_t *)s, strlen(s)) == 0)
-		fprintf(st->index, "\"%.*s\"", (int)b.len, (const char *)b.data);
+	buf_reset(&st->esc);
+	if (escape_json(&st->esc, (const uint8_t *)s, strlen(s)) == 0)
+		fprintf(st->index, "\"%.*s\"", (int)st->esc.len, (const char *)st->esc.data);
 	else
 		fputs("null", st->index);
-	buf_free(&b);
 }
 
 static void streams_index_file(struct streams *st, const struct stream_file *f)
 {
 	size_t i;
 
-	fprintf(st->index, "{\"file\":\"%s\",\"bytes\":%" PRIu64 ",\"gaps\":[", f->name,
-		f->written);
+	/* a file this run could not make is not ours to point at */
+	if (f->failed && !f->created)
+		fputs("{\"file\":null,\"failed\":true", st->index);
+	else
+		fprintf(st->index, "{\"file\":\"%s\"%s", f->name,
+			f->failed ? ",\"failed\":true" : "");
+	fprintf(st->index, ",\"bytes\":%" PRIu64 ",\"gaps\":[", f->written);
 	for (i = 0; i < f->n_gaps; i++)
 		fprintf(st->index, "%s{\"offset\":%" PRIu64 ",\"length\":%" PRIu64 "}",
 			i ? "," : "", f->gaps[i].offset, f->gaps[i].length);
@@ -249,7 +323,7 @@ static void streams_close(struct streams *st, struct stream_session *s)
 	int d;
 
 	for (d = 0; d < 2; d++)
-		streams_flush(st, &s->f[d]);
+		streams_flush(st, &s->f[d], true);
 	fprintf(st->index, "{\"session\":%" PRIu64 ",\"client\":", s->id);
 	streams_put_json_string(st, s->client);
 	fputs(",\"server\":", st->index);
@@ -264,8 +338,6 @@ static void streams_close(struct streams *st, struct stream_session *s)
 		free(s->f[d].gaps);
 		mem_release(st->budget, s->f[d].cap_gaps * sizeof *s->f[d].gaps);
 	}
-	free(s->client);
-	free(s->server);
 	mem_release(st->budget, s->charged);
 	free(s);
 }
@@ -273,16 +345,22 @@ static void streams_close(struct streams *st, struct stream_session *s)
 void streams_end(void *ctx, uint64_t session)
 {
 	struct streams *st = ctx;
-	struct stream_session **pp;
+	struct stream_session **pp, *s;
 
-	for (pp = &st->sessions; *pp != NULL; pp = &(*pp)->next) {
-		if ((*pp)->id == session) {
-			struct stream_session *s = *pp;
-
-			*pp = s->next;
-			streams_close(st, s);
-			return;
-		}
+	for (pp = streams_bucket(st, session); *pp != NULL; pp = &(*pp)->hnext) {
+		if ((*pp)->id != session)
+			continue;
+		s = *pp;
+		*pp = s->hnext;
+		if (s->prev != NULL)
+			s->prev->next = s->next;
+		else
+			st->sessions = s->next;
+		if (s->next != NULL)
+			s->next->prev = s->prev;
+		st->n_sessions--;
+		streams_close(st, s);
+		return;
 	}
 }
 
@@ -296,11 +374,17 @@ int streams_free(struct streams **stp, char err[STREAMS_ERRLEN])
 	while (st->sessions != NULL)
 		streams_end(st, st->sessions->id);
 	if (fclose(st->index) != 0)
-		streams_fail(st, "write failed", "index.jsonl");
-	rc = st->failed ? -1 : 0;
-	if (rc != 0)
+		streams_fail(st, "write failed", OUTDIR_INDEX);
+	rc = st->failures != 0 ? -1 : 0;
+	if (st->failures > 1)
+		snprintf(err, STREAMS_ERRLEN, "%.400s (and %" PRIu64 " more failures)", st->err,
+			 st->failures - 1);
+	else if (rc != 0)
 		snprintf(err, STREAMS_ERRLEN, "%s", st->err);
-	free(st->dir);
+	free(st->buckets);
+	mem_release(st->budget, st->buckets_charged);
+	buf_free(&st->esc);
+	outdir_free(&st->od);
 	free(st);
 	*stp = NULL;
 	return rc;

@@ -1,9 +1,19 @@
 #include "util/escape.h"
 
-#include <stdio.h>
 #include <string.h>
 
 static const char hexdig[] = "0123456789abcdef";
+
+/* buf_append with room at hand inline: every string of every event comes
+ * through here, most of them a single run. */
+static inline int escape_put(struct buf *out, const uint8_t *p, size_t n)
+{
+	if (out->cap - out->len < n)
+		return buf_append(out, p, n);
+	memcpy(out->data + out->len, p, n);
+	out->len += n;
+	return 0;
+}
 
 size_t utf8_seq_len(const uint8_t *p, size_t n)
 {
@@ -39,13 +49,6 @@ size_t utf8_seq_len(const uint8_t *p, size_t n)
 	return len;
 }
 
-/* C1 controls (U+0080..U+009F) are encoded as 0xc2 0x80..0x9f; terminals
- * obey some of them, so they are escaped like C0 controls. */
-static bool is_c1(const uint8_t *p, size_t len)
-{
-	return len == 2 && p[0] == 0xc2 && p[1] < 0xa0;
-}
-
 /* The code point of a well-formed sequence of len bytes. */
 static uint32_t utf8_decode(const uint8_t *p, size_t len)
 {
@@ -58,111 +61,143 @@ static uint32_t utf8_decode(const uint8_t *p, size_t len)
 	return cp;
 }
 
-/* Invisible and direction-changing characters (zero-width, bidi controls,
- * line/paragraph separators, BOM) can make a terminal line read as something
- * it is not, so the text timeline shows them by number. */
-static bool is_invisible(uint32_t cp)
+bool escape_is_hidden(uint32_t cp)
 {
-	return (cp >= 0x200b && cp <= 0x200f) || (cp >= 0x2028 && cp <= 0x202e) ||
-	       (cp >= 0x2060 && cp <= 0x2069) || cp == 0xfeff;
+	size_t lo = 0, hi = escape_hidden_count;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (cp < escape_hidden[mid].lo)
+			hi = mid;
+		else if (cp > escape_hidden[mid].hi)
+			lo = mid + 1;
+		else
+			return true;
+	}
+	return false;
 }
 
-static int escape_codepoint(struct buf *out, uint32_t cp)
-{
-	char esc[16];
-	int len = snprintf(esc, sizeof esc, "\\u{%04x}", (unsigned)cp);
+/* How escape_form treats its input. */
+enum {
+	ESC_JSON = 1,		/* the inside of a JSON string */
+	ESC_KEEP_BS = 2,	/* already escaped text: every '\\' stays one */
+};
 
-	return buf_append(out, esc, (size_t)len);
+/* A backslash that would read as the start of an escape. */
+static bool escape_bs_ambiguous(const uint8_t *p, size_t n, unsigned how)
+{
+	return !(how & ESC_KEEP_BS) && n > 1 && (p[1] == 'x' || p[1] == 'u');
+}
+
+/* Length of the character at p that is copied as is although
+ * escape_plain_prefix stopped at it, or 0 if it needs an escape. */
+static size_t escape_pass_len(const uint8_t *p, size_t n, unsigned how)
+{
+	bool json = how & ESC_JSON;
+	size_t len;
+
+	if (p[0] == '\\')
+		return !json && !escape_bs_ambiguous(p, n, how);
+	if (p[0] < 0x80)
+		return p[0] == '"' && !json;
+	len = utf8_seq_len(p, n);
+	return len > 0 && !escape_is_hidden(utf8_decode(p, len)) ? len : 0;
+}
+
+/* Appends "\u{X}" (4 to 6 hex digits), or "\\u{X}" for JSON. */
+static int escape_codepoint(struct buf *out, uint32_t cp, bool json)
+{
+	char esc[12];
+	size_t k = 0;
+	int shift = cp > 0xfffff ? 20 : cp > 0xffff ? 16 : 12;
+
+	if (json)
+		esc[k++] = '\\';
+	esc[k++] = '\\';
+	esc[k++] = 'u';
+	esc[k++] = '{';
+	for (; shift >= 0; shift -= 4)
+		esc[k++] = hexdig[(cp >> shift) & 15];
+	esc[k++] = '}';
+	return buf_append(out, esc, k);
+}
+
+/* Appends "\xNN", or "\\xNN" for JSON. */
+static int escape_byte(struct buf *out, uint8_t c, bool json)
+{
+	char esc[5] = { '\\', '\\', 'x', hexdig[c >> 4], hexdig[c & 15] };
+
+	return json ? buf_append(out, esc, 5) : buf_append(out, esc + 1, 4);
+}
+
+/* Escapes the unit at p that escape_pass_len refused; *len_r is the number
+ * of bytes it stands for. */
+static int escape_unit(struct buf *out, const uint8_t *p, size_t n, unsigned how, size_t *len_r)
+{
+	bool json = how & ESC_JSON;
+	size_t len;
+
+	*len_r = 1;
+	if (p[0] == '\\') {
+		if (escape_bs_ambiguous(p, n, how))
+			return escape_byte(out, '\\', json);
+		return escape_put(out, (const uint8_t *)"\\\\", 2);	/* json only */
+	}
+	if (p[0] == '"')
+		return escape_put(out, (const uint8_t *)"\\\"", 2);	/* json only */
+	if (p[0] >= 0x80 && (len = utf8_seq_len(p, n)) > 0) {
+		*len_r = len;
+		return escape_codepoint(out, utf8_decode(p, len), json);
+	}
+	return escape_byte(out, p[0], json);
+}
+
+/* Runs that need no escape are copied in one piece: printable ASCII is
+ * found eight bytes a step, as the output path sees it for nearly every
+ * byte. */
+static int escape_form(struct buf *out, const uint8_t *p, size_t n, unsigned how)
+{
+	bool json = how & ESC_JSON;
+	size_t i = 0, start = 0, len;
+
+	if (n == 0)
+		return 0;
+	for (;;) {
+		i += escape_plain_prefix(p + i, n - i, json);
+		if (i == n)
+			break;
+		len = escape_pass_len(p + i, n - i, how);
+		if (len > 0) {
+			i += len;
+			continue;
+		}
+		if (i > start && escape_put(out, p + start, i - start) != 0)
+			return -1;
+		if (escape_unit(out, p + i, n - i, how, &len) != 0)
+			return -1;
+		i += len;
+		start = i;
+	}
+	return i > start ? escape_put(out, p + start, i - start) : 0;
 }
 
 int escape_text(struct buf *out, const uint8_t *p, size_t n)
 {
-	size_t i = 0, run = 0;
-
-	while (i < n) {
-		size_t len = utf8_seq_len(p + i, n - i);
-		bool plain = (len == 1 && p[i] >= 0x20 && p[i] < 0x7f && p[i] != '\\') ||
-			     (len == 2 && !is_c1(p + i, len)) || len == 4 ||
-			     (len == 3 && !is_invisible(utf8_decode(p + i, len)));
-
-		if (plain) {
-			i += len;
-			run += len;
-			continue;
-		}
-		if (run && buf_append(out, p + i - run, run) != 0)
-			return -1;
-		run = 0;
-		if (len == 3) {
-			if (escape_codepoint(out, utf8_decode(p + i, len)) != 0)
-				return -1;
-			i += len;
-			continue;
-		}
-		if (p[i] == '\\') {
-			if (buf_append(out, "\\\\", 2) != 0)
-				return -1;
-			i++;
-			continue;
-		}
-		{
-			char esc[4] = { '\\', 'x', hexdig[p[i] >> 4], hexdig[p[i] & 15] };
-
-			if (buf_append(out, esc, sizeof esc) != 0)
-				return -1;
-		}
-		i++;
-	}
-	return run ? buf_append(out, p + n - run, run) : 0;
+	return escape_form(out, p, n, 0);
 }
 
 int escape_json(struct buf *out, const uint8_t *p, size_t n)
 {
-	size_t i = 0, run = 0;
+	return escape_form(out, p, n, ESC_JSON);
+}
 
-	while (i < n) {
-		size_t len = p[i] < 0x80 ? 1 : utf8_seq_len(p + i, n - i);
-		char esc[6];
-		size_t elen;
+int escape_text_made(struct buf *out, const uint8_t *p, size_t n)
+{
+	return escape_form(out, p, n, ESC_KEEP_BS);
+}
 
-		/* U+2028/2029 are valid JSON but line breaks to some JSON
-		 * Lines readers (JavaScript, Python's splitlines), so they are
-		 * escaped too. */
-		bool sep = len == 3 && p[i] == 0xe2 && p[i + 1] == 0x80 &&
-			   (p[i + 2] == 0xa8 || p[i + 2] == 0xa9);
-
-		if ((len > 1 && !sep) || (len == 1 && p[i] >= 0x20 && p[i] != '"' &&
-					   p[i] != '\\' && p[i] != 0x7f)) {
-			i += len;
-			run += len;
-			continue;
-		}
-		if (run && buf_append(out, p + i - run, run) != 0)
-			return -1;
-		run = 0;
-		if (sep) {
-			if (buf_append(out, p[i + 2] == 0xa8 ? "\\u2028" : "\\u2029", 6) != 0)
-				return -1;
-			i += len;
-			continue;
-		}
-		esc[0] = '\\';
-		elen = 2;
-		switch (p[i]) {
-		case '"': esc[1] = '"'; break;
-		case '\\': esc[1] = '\\'; break;
-		case '\n': esc[1] = 'n'; break;
-		case '\r': esc[1] = 'r'; break;
-		case '\t': esc[1] = 't'; break;
-		default:
-			memcpy(esc + 1, "u00", 3);
-			esc[4] = hexdig[p[i] >> 4];
-			esc[5] = hexdig[p[i] & 15];
-			elen = 6;
-		}
-		if (buf_append(out, esc, elen) != 0)
-			return -1;
-		i++;
-	}
-	return run ? buf_append(out, p + n - run, run) : 0;
+int escape_json_made(struct buf *out, const uint8_t *p, size_t n)
+{
+	return escape_form(out, p, n, ESC_JSON | ESC_KEEP_BS);
 }

@@ -231,9 +231,12 @@ static void test_bsd_null_and_loop(void **state)
 		struct pkt p = { .n = 0 };
 		struct decode_seg seg;
 
-		put32(&p, 7);	/* AF 7: not IP */
+		put32(&p, 7);	/* AF 7: no family we know */
 		v4(&p);
-		assert_int_equal(run(&p, 0, (uint32_t)p.n, &seg), DECODE_NOT_IP);
+		assert_int_equal(run(&p, 0, (uint32_t)p.n, &seg), DECODE_BAD_AF);
+		assert_int_equal(run(&p, 108, (uint32_t)p.n, &seg), DECODE_BAD_AF);
+		assert_string_equal(decode_result_name(DECODE_BAD_AF),
+				    "unknown address family (NULL/LOOP)");
 	}
 }
 
@@ -330,6 +333,82 @@ static void test_ipv6_extension_headers(void **state)
 	assert_int_equal(run(&p, 101, (uint32_t)p.n, &seg), DECODE_MALFORMED);
 }
 
+/* n destination-options headers of 8 bytes, then TCP. */
+static void put_ipv6_dstopts_chain(struct pkt *p, int n)
+{
+	int i;
+
+	put_ipv6(p, n > 0 ? 60 : 6, (uint16_t)(n * 8));
+	for (i = 0; i < n; i++) {
+		put16(p, (uint16_t)((i + 1 < n ? 60 : 6) << 8));
+		put_zero(p, 6);
+	}
+	put_tcp(p);
+}
+
+/* Linux accepts a chain of any length the packet holds; so do we.  The
+ * length of the packet, not a count, bounds the walk. */
+static void test_ipv6_long_chains(void **state)
+{
+	static const int lens[] = { 0, 1, 8, 9, 10, 30, 50 };
+	struct decode_stats st;
+	struct decode_seg seg;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof lens / sizeof lens[0]; i++) {
+		struct pkt p = { .n = 0 };
+
+		put_ipv6_dstopts_chain(&p, lens[i]);
+		expect_ok(&p, 101, 6);
+	}
+	/* A chain cut inside by the snap length is truncated, not looped. */
+	{
+		struct pkt p = { .n = 0 };
+		uint32_t cut;
+
+		put_ipv6_dstopts_chain(&p, 50);
+		for (cut = 40; cut < 40 + 50 * 8; cut += 3)
+			assert_int_equal(run(&p, 101, cut, &seg), DECODE_TRUNCATED);
+	}
+	/* A chain that promises more than the datagram holds. */
+	{
+		struct pkt p = { .n = 0 };
+
+		put_ipv6_dstopts_chain(&p, 20);
+		p.b[4] = 0;
+		p.b[5] = 8 * 10;	/* payload length: half the chain */
+		assert_int_equal(run(&p, 101, (uint32_t)p.n, &seg), DECODE_MALFORMED);
+	}
+	/* Mobility, HIP, Shim6 and the experimental values share the RFC
+	 * 6564 layout: walked.  ESP hides what follows: counted apart. */
+	{
+		static const uint8_t generic[] = { 135, 139, 140, 253, 254 };
+		struct pkt p = { .n = 0 };
+
+		for (i = 0; i < sizeof generic; i++) {
+			p.n = 0;
+			put_ipv6(&p, generic[i], 8);
+			put16(&p, 6 << 8);
+			put_zero(&p, 6);
+			put_tcp(&p);
+			expect_ok(&p, 101, 6);
+		}
+		memset(&st, 0, sizeof st);
+		p.n = 0;
+		put_ipv6(&p, 60, 16);
+		put16(&p, 50 << 8);
+		put_zero(&p, 6);
+		put32(&p, 0x1000);	/* SPI */
+		put32(&p, 1);		/* sequence */
+		put_tcp(&p);
+		assert_int_equal(decode_packet(&(struct capture_pkt){ 1, p.b,
+				 (uint32_t)p.n, (uint32_t)p.n, 101 }, &seg, &st),
+				 DECODE_EXT_UNPARSED);
+		assert_int_equal(st.count[DECODE_EXT_UNPARSED], 1);
+	}
+}
+
 /* Every cut of an Ethernet/IPv4/TCP packet: before the TCP header is whole
  * it is a truncated header, after it a segment with `missing` bytes. */
 static void test_every_truncation(void **state)
@@ -412,6 +491,7 @@ int main(void)
 		cmocka_unit_test(test_raw_ipv4_ipv6),
 		cmocka_unit_test(test_ipv4_options_and_fragments),
 		cmocka_unit_test(test_ipv6_extension_headers),
+		cmocka_unit_test(test_ipv6_long_chains),
 		cmocka_unit_test(test_every_truncation),
 		cmocka_unit_test(test_malformed),
 	};

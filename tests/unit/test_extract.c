@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -132,7 +133,7 @@ static struct extract *open_dir(char *dir)
 	struct extract *x;
 
 	assert_non_null(mkdtemp(dir));
-	x = extract_new(dir, NULL, err);
+	x = extract_new(dir, false, NULL, err);
 	assert_non_null(x);
 	return x;
 }
@@ -143,7 +144,7 @@ static struct extract *open_dir_budget(char *dir, struct mem_budget *mb)
 	struct extract *x;
 
 	assert_non_null(mkdtemp(dir));
-	x = extract_new(dir, mb, err);
+	x = extract_new(dir, false, mb, err);
 	assert_non_null(x);
 	return x;
 }
@@ -332,7 +333,7 @@ static void test_extract_nothing_arrived(void **state)
 }
 
 /* Big bodies in small pieces: the file is exact (memory is flat by design:
- * nothing but stdio's buffer holds the bytes). */
+ * nothing but the item's small buffer holds the bytes). */
 static void test_extract_large(void **state)
 {
 	char dir[] = "/tmp/imapscope-extract-XXXXXX";
@@ -487,8 +488,139 @@ static void test_extract_bad_dir(void **state)
 	char err[EXTRACT_ERRLEN];
 
 	(void)state;
-	assert_null(extract_new("/proc/no-such-dir/extract", NULL, err));
+	assert_null(extract_new("/proc/no-such-dir/extract", false, NULL, err));
 	assert_non_null(strstr(err, "cannot create"));
+}
+
+/* Many bodies in flight at once, each past the in-memory buffer, under a
+ * descriptor limit far below their number: every one is written whole and
+ * indexed, and no temporary file is left. */
+static void test_extract_many_in_flight(void **state)
+{
+	enum { N = 600, SIZE = 40000, FIRST = 25000, FDS = 64 };
+	char dir[] = "/tmp/imapscope-extract-XXXXXX";
+	struct extract *x = open_dir(dir);
+	struct extract_item *it[N];
+	struct rlimit old, low;
+	static uint8_t bodyb[SIZE + N];
+	struct json_object *idx;
+	char err[EXTRACT_ERRLEN];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof bodyb; i++)	/* no period: every offset differs */
+		bodyb[i] = (uint8_t)((i * 2654435761u) >> 13);
+	assert_int_equal(getrlimit(RLIMIT_NOFILE, &old), 0);
+	low = old;
+	low.rlim_cur = FDS;
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &low), 0);
+	for (size_t i = 0; i < N; i++) {
+		struct extract_meta m = meta(DIR_S2C, "BODY[]", SIZE);
+
+		it[i] = extract_begin(x, i + 1, &m);
+		assert_non_null(it[i]);
+		extract_data(x, it[i], bodyb + i, FIRST);	/* each its own content */
+	}
+	for (size_t i = 0; i < N; i++) {
+		extract_data(x, it[i], bodyb + i + FIRST, SIZE - FIRST);
+		extract_end(x, it[i], 0, 0, false);
+	}
+	assert_int_equal(extract_free(&x, err), 0);
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &old), 0);
+
+	assert_int_equal(count_files(dir), N);	/* no temporary file left */
+	idx = read_index(dir);
+	assert_int_equal(json_object_array_length(idx), N);
+	for (size_t i = 0; i < N; i++) {
+		struct json_object *o = json_object_array_get_idx(idx, i);
+		size_t len;
+		char *data = slurp(dir, jstr(o, "file"), &len);
+
+		assert_int_equal(len, SIZE);
+		assert_memory_equal(data, bodyb + jint(o, "session") - 1, SIZE);
+		assert_true(jbool(o, "complete"));
+		free(data);
+	}
+	json_object_put(idx);
+	cleanup(dir);
+}
+
+/* A link planted where a body goes (content names are predictable) is
+ * never written through: the body is dropped, not indexed, extract_free
+ * fails naming the path, and the target is untouched.  Bodies are 0600. */
+static void test_extract_planted_link(void **state)
+{
+	char dir[] = "/tmp/imapscope-extract-XXXXXX", target[] = "/tmp/imapscope-target-XXXXXX";
+	struct extract *x = open_dir(dir);
+	struct extract_meta m = meta(DIR_S2C, "BODY[]", 3);
+	struct extract_item *a, *b;
+	static uint8_t big[EXTRACT_MAX_FIELD * 40];
+	char err[EXTRACT_ERRLEN], path[1024], got[16] = "";
+	struct json_object *idx;
+	struct extract_stats st;
+	struct stat sb;
+	int fd = mkstemp(target);
+	FILE *fp;
+
+	(void)state;
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, "precious", 8), 8);
+	close(fd);
+	snprintf(path, sizeof path, "%s/%s.eml", dir, SHA_ABC);
+	assert_int_equal(symlink(target, path), 0);
+	a = extract_begin(x, 1, &m);
+	extract_data(x, a, (const uint8_t *)"abc", 3);	/* small: straight to its name */
+	extract_end(x, a, 0, 0, false);
+	m = meta(DIR_S2C, "BODY[]", sizeof big);
+	b = extract_begin(x, 2, &m);
+	extract_data(x, b, big, sizeof big);		/* large: through a temporary */
+	extract_end(x, b, 0, 0, false);
+	extract_get_stats(x, &st);
+	assert_int_equal(st.items, 1);
+	assert_int_equal(st.dropped, 1);
+	assert_int_equal(extract_free(&x, err), -1);
+	assert_non_null(strstr(err, SHA_ABC ".eml"));
+	assert_non_null(strstr(err, "planted"));
+
+	fp = fopen(target, "r");
+	assert_non_null(fp);
+	assert_non_null(fgets(got, sizeof got, fp));
+	fclose(fp);
+	assert_string_equal(got, "precious");
+	assert_int_equal(lstat(path, &sb), 0);
+	assert_true(S_ISLNK(sb.st_mode));
+	idx = read_index(dir);
+	assert_int_equal(json_object_array_length(idx), 1);
+	assert_int_equal(jint(json_object_array_get_idx(idx, 0), "session"), 2);
+	snprintf(path, sizeof path, "%s/%s", dir, jstr(json_object_array_get_idx(idx, 0), "file"));
+	assert_int_equal(stat(path, &sb), 0);
+	assert_int_equal(sb.st_mode & 0777, 0600);
+	snprintf(path, sizeof path, "%s/index.jsonl", dir);
+	assert_int_equal(stat(path, &sb), 0);
+	assert_int_equal(sb.st_mode & 0777, 0600);
+	json_object_put(idx);
+	unlink(target);
+	cleanup(dir);
+}
+
+/* A folder an earlier run filled: refused; with force, cleaned. */
+static void test_extract_reused_dir(void **state)
+{
+	char dir[] = "/tmp/imapscope-extract-XXXXXX", err[EXTRACT_ERRLEN];
+	struct extract *x = open_dir(dir);
+	struct extract_meta m = meta(DIR_S2C, "BODY[]", 3);
+	struct extract_item *a = extract_begin(x, 1, &m);
+
+	(void)state;
+	extract_data(x, a, (const uint8_t *)"abc", 3);
+	extract_end(x, a, 0, 0, false);
+	close_dir(&x);
+	assert_null(extract_new(dir, false, NULL, err));
+	assert_non_null(strstr(err, "not empty"));
+	x = extract_new(dir, true, NULL, err);
+	assert_non_null(x);
+	assert_int_equal(count_files(dir), 0);	/* the old body went */
+	close_dir(&x);
+	cleanup(dir);
 }
 
 int main(void)
@@ -503,6 +635,9 @@ int main(void)
 		cmocka_unit_test(test_extract_whole),
 		cmocka_unit_test(test_extract_bad_dir),
 		cmocka_unit_test(test_extract_budget),
+		cmocka_unit_test(test_extract_many_in_flight),
+		cmocka_unit_test(test_extract_planted_link),
+		cmocka_unit_test(test_extract_reused_dir),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -15,7 +15,7 @@
 
 #define MAX_SESS 40
 #define MAX_NOTICES 64
-#define BYTES_MAX 256
+#define BYTES_MAX 1024
 
 struct sess {
 	uint64_t id;
@@ -307,6 +307,60 @@ static void test_classify(void **state)
 	flow_table_free(&ft);
 }
 
+/* ports_only (live capture's default filter): a flow on another port is
+ * not classified, not counted, not even kept as a tombstone. */
+static void test_ports_only(void **state)
+{
+	struct flow_config cfg;
+	struct log l;
+	struct flow_table *ft;
+
+	(void)state;
+	flow_config_defaults(&cfg);
+	cfg.ports_only = true;
+	ft = mk(&l, &cfg, true);
+	l.verdict = FLOW_SENDER_IS_SERVER;
+	seg(ft, C, 7000, S, 8000, PA, 50, 60, "* OK IMAP4rev1\r\n", 4);
+	assert_int_equal(l.classify_calls, 0);
+	assert_int_equal(l.n, 0);
+	assert_int_equal(flow_table_stats(ft)->flows_seen, 0);
+	full_session(ft, CP, 10);
+	assert_int_equal(l.n, 1);
+	flow_table_finish(ft, 20);
+	flow_table_free(&ft);
+}
+
+/* A retransmission that differs from what was delivered is said with its
+ * direction, offset and span; the server's full-size deliveries are not
+ * kept, so a later copy of them is counted as not compared. */
+static void test_overlap_conflict_notice(void **state)
+{
+	static char bulk[601];
+	struct flow_config cfg;
+	struct log l;
+	struct flow_table *ft;
+
+	(void)state;
+	memset(bulk, 'x', 600);
+	flow_config_defaults(&cfg);
+	ft = mk(&l, &cfg, false);
+	seg(ft, C, CP, S, SP, TCP_SYN, 100, 0, NULL, 1);
+	seg(ft, S, SP, C, CP, TCP_SYN | A, 500, 101, NULL, 2);
+	seg(ft, C, CP, S, SP, PA, 101, 501, "a1 LOGIN alice x\r\n", 3);
+	seg(ft, C, CP, S, SP, PA, 101, 501, "a1 LOGIN mallo x\r\n", 4);
+	assert_true(has_notice(&l, "session 1: overlap_conflict c2s at offset 9: "
+			       "a later copy differs over 5 bytes"));
+	assert_memory_equal(l.s[0].bytes[DIR_C2S], "a1 LOGIN alice x\r\n", 18);
+	seg(ft, S, SP, C, CP, PA, 501, 119, bulk, 5);
+	bulk[0] = 'y';
+	seg(ft, S, SP, C, CP, PA, 501, 119, bulk, 6);
+	flow_table_finish(ft, 10);
+	assert_false(has_notice(&l, "overlap_conflict s2c"));	/* not kept, not compared */
+	assert_false(has_notice(&l, "retransmitted s2c"));	/* agreeing or not compared: silent */
+	assert_true(has_notice(&l, "18 bytes retransmitted c2s (5 differed; first copy kept)"));
+	flow_table_free(&ft);
+}
+
 /* Flows are charged to the memory budget: when it is spent, the least
  * recently active flow gives way, and with nothing to give way the new flow
  * is refused and counted.  Everything charged is given back. */
@@ -585,6 +639,8 @@ int main(void)
 		cmocka_unit_test(test_syn_beats_ports),
 		cmocka_unit_test(test_midstream_ports_and_rst),
 		cmocka_unit_test(test_classify),
+		cmocka_unit_test(test_ports_only),
+		cmocka_unit_test(test_overlap_conflict_notice),
 		cmocka_unit_test(test_timeout_and_eviction),
 		cmocka_unit_test(test_ooo_cap_counted),
 		cmocka_unit_test(test_memory_budget),

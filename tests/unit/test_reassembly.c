@@ -23,6 +23,8 @@ struct sink {
 	uint64_t expect_off;		/* offsets must be contiguous */
 	struct { uint64_t off, n; } gaps[SINK_MAX_GAPS];
 	size_t ngaps;
+	struct { uint64_t off, n; } conflicts[SINK_MAX_GAPS];
+	size_t nconflicts;
 };
 
 static void sink_data(void *ctx, uint64_t off, const uint8_t *p, size_t n,
@@ -55,11 +57,36 @@ static void sink_gap(void *ctx, uint64_t off, uint64_t n, int64_t ts)
 	s->expect_off += n;
 }
 
+static void sink_conflict(void *ctx, uint64_t off, uint64_t n, int64_t ts)
+{
+	struct sink *s = ctx;
+
+	(void)ts;
+	assert_true(n > 0);
+	assert_true(s->nconflicts < SINK_MAX_GAPS);
+	s->conflicts[s->nconflicts].off = off;
+	s->conflicts[s->nconflicts].n = n;
+	s->nconflicts++;
+}
+
+static struct reasm *mk_window(struct sink *s, size_t max_ooo,
+			       struct mem_budget *mb, size_t window)
+{
+	struct reasm_config cfg = { max_ooo, mb, window, 0 };
+	struct reasm_out out = { s, sink_data, sink_gap, sink_conflict };
+	struct reasm *r;
+
+	memset(s, 0, sizeof *s);
+	r = reasm_new(&cfg, &out);
+	assert_non_null(r);
+	return r;
+}
+
 static struct reasm *mk(struct sink *s, size_t max_ooo,
 			struct mem_budget *mb)
 {
-	struct reasm_config cfg = { max_ooo, mb };
-	struct reasm_out out = { s, sink_data, sink_gap };
+	struct reasm_config cfg = { max_ooo, mb, 0, 0 };
+	struct reasm_out out = { s, sink_data, sink_gap, sink_conflict };
 	struct reasm *r;
 
 	memset(s, 0, sizeof *s);
@@ -76,6 +103,18 @@ static void fill_stream(void)
 
 	for (i = 0; i < sizeof stream; i++)
 		stream[i] = (uint8_t)(i * 31 + 7);
+}
+
+/* The reference stream, every byte different: what a lying copy says. */
+static uint8_t other[sizeof stream];
+
+static void fill_streams(void)
+{
+	size_t i;
+
+	fill_stream();
+	for (i = 0; i < sizeof other; i++)
+		other[i] = (uint8_t)~stream[i];
 }
 
 /* A segment [a, b) of the reference stream. */
@@ -191,17 +230,178 @@ static void test_overlap_first_copy_wins(void **state)
 	assert_memory_equal(s.bytes, "ZZZZZBBBBBAAAAAAAAAA", 20);
 	assert_int_equal(reasm_stats(r)->overlap_conflicts, 5);
 	assert_int_equal(reasm_stats(r)->retransmitted, 5);
+	assert_int_equal(s.nconflicts, 1);
+	assert_int_equal(s.conflicts[0].off, 10);
+	assert_int_equal(s.conflicts[0].n, 5);
 	/* An in-order segment that runs into the queue keeps the queued copy. */
 	reasm_segment(r, 130, a, 10, 0, false, 4);	/* [30,40) queued */
 	reasm_segment(r, 120, b, 15, 0, false, 5);	/* [20,35) */
 	assert_int_equal(s.len, 40);
 	assert_memory_equal(s.bytes + 20, "BBBBBBBBBBAAAAAAAAAA", 20);
 	assert_int_equal(reasm_stats(r)->overlap_conflicts, 10);
-	/* Already delivered: dropped and counted. */
+	assert_int_equal(s.nconflicts, 2);
+	assert_int_equal(s.conflicts[1].off, 30);
+	assert_int_equal(s.conflicts[1].n, 5);
+	/* Already delivered: dropped, counted, and compared with what was
+	 * delivered ("ZZZZZBBBBB" against ten Bs: five differ). */
 	reasm_segment(r, 100, b, 10, 0, false, 6);
 	assert_int_equal(s.len, 40);
 	assert_int_equal(reasm_stats(r)->retransmitted, 20);
+	assert_int_equal(reasm_stats(r)->overlap_conflicts, 15);
+	assert_int_equal(s.nconflicts, 3);
+	assert_int_equal(s.conflicts[2].off, 0);
+	assert_int_equal(s.conflicts[2].n, 5);
+	assert_int_equal(reasm_stats(r)->unchecked, 0);
 	reasm_free(&r);
+}
+
+/* A retransmission of bytes already handed up that says something else (a
+ * LOGIN with another user): the first copy stays, the span is reported. */
+static void test_delivered_conflict(void **state)
+{
+	static const char first[] = "a1 LOGIN alice pw\r\n";
+	static const char later[] = "a1 LOGIN mallo pw\r\n";
+	const size_t n = sizeof first - 1;
+	struct mem_budget mb = { .limit = 0 };
+	struct sink s;
+	struct reasm *r = mk(&s, 1 << 20, &mb);
+
+	(void)state;
+	reasm_syn(r, 999);
+	reasm_segment(r, 1000, (const uint8_t *)first, (uint32_t)n, 0, false, 1);
+	assert_true(mb.used >= sizeof(uint8_t) * REASM_WINDOW_MIN);
+	reasm_segment(r, 1000, (const uint8_t *)first, (uint32_t)n, 0, false, 2);
+	assert_int_equal(s.nconflicts, 0);
+	reasm_segment(r, 1000, (const uint8_t *)later, (uint32_t)n, 0, false, 3);
+	assert_int_equal(s.len, n);
+	assert_memory_equal(s.bytes, first, n);
+	assert_int_equal(s.nconflicts, 1);
+	assert_int_equal(s.conflicts[0].off, 9);
+	assert_int_equal(s.conflicts[0].n, 5);
+	assert_int_equal(reasm_stats(r)->overlap_conflicts, 5);
+	assert_int_equal(reasm_stats(r)->conflicts, 1);
+	assert_int_equal(reasm_stats(r)->retransmitted, 2 * n);
+	/* A partial overlap: the old part is compared, the new part delivered. */
+	reasm_segment(r, 1000 + 15, (const uint8_t *)"XX\r\nnext", 8, 0, false, 4);
+	assert_int_equal(s.len, n + 4);
+	assert_int_equal(s.nconflicts, 2);
+	assert_int_equal(s.conflicts[1].off, 15);
+	assert_int_equal(s.conflicts[1].n, 2);
+	reasm_free(&r);
+	assert_int_equal(mb.used, 0);
+}
+
+/* The window holds the last `window` bytes: older retransmitted bytes are
+ * counted as not compared; the ring wraps and grows without losing bytes;
+ * a gap empties it. */
+static void test_window_bounds(void **state)
+{
+	struct sink s;
+	struct reasm *r;
+	uint32_t i;
+
+	(void)state;
+	fill_streams();
+	r = mk_window(&s, 1 << 20, NULL, 64);
+	reasm_syn(r, 0);
+	for (i = 0; i < 200; i += 30)	/* wraps the 64-byte ring */
+		reasm_segment(r, 1 + i, stream + i, i + 30 <= 200 ? 30 : 200 - i,
+			      0, false, 1);
+	assert_int_equal(s.len, 200);
+	reasm_segment(r, 1, stream, 200, 0, false, 2);
+	assert_int_equal(s.nconflicts, 0);
+	assert_int_equal(reasm_stats(r)->unchecked, 136);
+	reasm_segment(r, 1, other, 200, 0, false, 3);
+	assert_int_equal(s.nconflicts, 1);
+	assert_int_equal(s.conflicts[0].off, 136);
+	assert_int_equal(s.conflicts[0].n, 64);
+	assert_int_equal(reasm_stats(r)->unchecked, 272);
+	/* A hole, then 10 bytes: only those 10 can be compared. */
+	reasm_peer_ack(r, 1 + 210, 4);
+	assert_int_equal(s.ngaps, 1);
+	reasm_segment(r, 1 + 210, stream + 210, 10, 0, false, 5);
+	reasm_segment(r, 1 + 190, other + 190, 30, 0, false, 6);
+	assert_int_equal(s.nconflicts, 2);
+	assert_int_equal(s.conflicts[1].off, 210);
+	assert_int_equal(s.conflicts[1].n, 10);
+	assert_int_equal(reasm_stats(r)->unchecked, 272 + 20);
+	reasm_free(&r);
+
+	/* Growth from the smallest window keeps every byte in place. */
+	r = mk_window(&s, 1 << 20, NULL, 0);
+	reasm_syn(r, 0);
+	reasm_segment(r, 1, stream, 10, 0, false, 1);
+	reasm_segment(r, 11, stream + 10, 100, 0, false, 2);
+	reasm_segment(r, 111, stream + 110, 146, 0, false, 3);
+	reasm_segment(r, 1, stream, 256, 0, false, 4);
+	assert_int_equal(s.nconflicts, 0);
+	assert_int_equal(reasm_stats(r)->unchecked, 0);
+	reasm_segment(r, 1 + 5, other + 5, 1, 0, false, 5);
+	reasm_segment(r, 1 + 250, other + 250, 1, 0, false, 6);
+	assert_int_equal(s.nconflicts, 2);
+	assert_int_equal(s.conflicts[0].off, 5);
+	assert_int_equal(s.conflicts[1].off, 250);
+	reasm_free(&r);
+
+	/* Below REASM_WINDOW_MIN: no window, nothing compared. */
+	r = mk_window(&s, 1 << 20, NULL, 1);
+	reasm_syn(r, 0);
+	reasm_segment(r, 1, stream, 10, 0, false, 1);
+	reasm_segment(r, 1, other, 10, 0, false, 2);
+	assert_int_equal(s.nconflicts, 0);
+	assert_int_equal(reasm_stats(r)->unchecked, 10);
+	reasm_free(&r);
+}
+
+/* window_max_run: a delivery longer than it is not kept (the bulk of a
+ * download); the window starts again after it, shorter ones are kept. */
+static void test_window_max_run(void **state)
+{
+	struct reasm_config cfg = { 1 << 20, NULL, 0, 32 };
+	struct sink s;
+	struct reasm_out out = { &s, sink_data, sink_gap, sink_conflict };
+	struct reasm *r;
+
+	(void)state;
+	fill_streams();
+	memset(&s, 0, sizeof s);
+	r = reasm_new(&cfg, &out);
+	assert_non_null(r);
+	reasm_syn(r, 0);
+	reasm_segment(r, 1, stream, 20, 0, false, 1);		/* kept */
+	reasm_segment(r, 21, stream + 20, 100, 0, false, 2);	/* not kept */
+	reasm_segment(r, 121, stream + 120, 10, 0, false, 3);	/* kept */
+	reasm_segment(r, 1, other, 130, 0, false, 4);
+	assert_int_equal(s.nconflicts, 1);
+	assert_int_equal(s.conflicts[0].off, 120);
+	assert_int_equal(s.conflicts[0].n, 10);
+	assert_int_equal(reasm_stats(r)->unchecked, 120);
+	reasm_free(&r);
+}
+
+/* The window is charged to the budget and grows only while the budget is
+ * less than half spent: it never makes the budget refuse data. */
+static void test_window_budget(void **state)
+{
+	static uint8_t big[8192];
+	struct mem_budget mb = { .limit = 0 };
+	struct sink s;
+	struct reasm *r;
+	size_t base;
+
+	(void)state;
+	r = mk(&s, 1 << 20, &mb);
+	base = mb.used;
+	mb.limit = base * 4 + 4 * 1024;	/* room for a 1 KB window, no more */
+	reasm_syn(r, 0);
+	reasm_segment(r, 1, big, sizeof big, 0, false, 1);
+	assert_true(mb.used - base <= 1024);
+	assert_true(mb.used > base);
+	assert_int_equal(mb.refused, 0);
+	reasm_segment(r, 1, big, sizeof big, 0, false, 2);
+	assert_true(reasm_stats(r)->unchecked >= sizeof big - 1024);
+	reasm_free(&r);
+	assert_int_equal(mb.used, 0);
 }
 
 /* 64-bit offsets: more than 4 GiB in one direction stays in order. */
@@ -364,8 +564,8 @@ static void test_ooo_cap(void **state)
 	/* The struct itself is charged: too small a budget refuses it. */
 	mb.limit = 1;
 	{
-		struct reasm_config rc = { 1 << 20, &mb };
-		struct reasm_out out = { &s, NULL, NULL };
+		struct reasm_config rc = { 1 << 20, &mb, 0, 0 };
+		struct reasm_out out = { &s, NULL, NULL, NULL };
 
 		assert_null(reasm_new(&rc, &out));
 		assert_int_equal(mb.used, 0);
@@ -447,6 +647,10 @@ int main(void)
 		cmocka_unit_test(test_permutations_overlapping),
 		cmocka_unit_test(test_permutations_wrap),
 		cmocka_unit_test(test_overlap_first_copy_wins),
+		cmocka_unit_test(test_delivered_conflict),
+		cmocka_unit_test(test_window_bounds),
+		cmocka_unit_test(test_window_budget),
+		cmocka_unit_test(test_window_max_run),
 		cmocka_unit_test(test_offsets_past_4g),
 		cmocka_unit_test(test_gap_on_peer_ack),
 		cmocka_unit_test(test_gap_on_fin_and_flush),

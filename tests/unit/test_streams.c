@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <json-c/json.h>
@@ -50,7 +51,7 @@ static void test_streams_bytes_and_gaps(void **state)
 	assert_non_null(mkdtemp(dir));
 	for (i = 0; i < sizeof big; i++)
 		big[i] = (uint8_t)(i * 7);
-	st = streams_new(dir, NULL, err);
+	st = streams_new(dir, false, NULL, err);
 	assert_non_null(st);
 	streams_open(st, 7, "192.0.2.1:50000", "[2001:db8::1]:143");
 	streams_data(st, 7, DIR_C2S, (const uint8_t *)"a1 NOOP\r\n", 9);
@@ -116,7 +117,7 @@ static size_t streams_run_budget(struct mem_budget *mb, const uint8_t *big, size
 	int g;
 
 	assert_non_null(mkdtemp(dir));
-	st = streams_new(dir, mb, err);
+	st = streams_new(dir, false, mb, err);
 	assert_non_null(st);
 	streams_open(st, 7, "192.0.2.1:50000", "192.0.2.2:143");
 	for (g = 0; g < 12; g++) {	/* 12 holes: past the first gap list */
@@ -191,8 +192,135 @@ static void test_streams_bad_dir(void **state)
 	char err[STREAMS_ERRLEN];
 
 	(void)state;
-	assert_null(streams_new("/proc/no/such/dir", NULL, err));
+	assert_null(streams_new("/proc/no/such/dir", false, NULL, err));
 	assert_non_null(strstr(err, "/proc/no/such/dir"));
+}
+
+static void rm_rf(const char *dir)
+{
+	char cmd[512];
+
+	snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+	assert_int_equal(system(cmd), 0);
+}
+
+/* A link planted during the run where a stream goes: not written through,
+ * the other stream and session still written, the failure named once at
+ * the end, the index says which stream failed.  Files are 0600. */
+static void test_streams_planted_link(void **state)
+{
+	char dir[] = "/tmp/imapscope-streams-XXXXXX", target[] = "/tmp/imapscope-target-XXXXXX";
+	char err[STREAMS_ERRLEN], path[512], got[16] = "";
+	struct streams *st;
+	struct json_object *idx, *c2s;
+	struct stat sb;
+	size_t len;
+	char *data;
+	int fd = mkstemp(target);
+	FILE *fp;
+
+	(void)state;
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, "precious", 8), 8);
+	close(fd);
+	assert_non_null(mkdtemp(dir));
+	st = streams_new(dir, false, NULL, err);
+	assert_non_null(st);
+	streams_open(st, 1, "192.0.2.1:50000", "192.0.2.2:143");
+	snprintf(path, sizeof path, "%s/session-000001-c2s.bin", dir);
+	assert_int_equal(symlink(target, path), 0);
+	streams_data(st, 1, DIR_C2S, (const uint8_t *)"a1 LOGIN u pw\r\n", 15);
+	streams_data(st, 1, DIR_S2C, (const uint8_t *)"* OK\r\n", 6);
+	streams_end(st, 1);
+	assert_int_equal(streams_free(&st, err), -1);
+	assert_non_null(strstr(err, "session-000001-c2s.bin"));
+	assert_non_null(strstr(err, "planted"));
+
+	fp = fopen(target, "r");
+	assert_non_null(fp);
+	assert_non_null(fgets(got, sizeof got, fp));
+	fclose(fp);
+	assert_string_equal(got, "precious");
+	data = read_file(dir, "session-000001-s2c.bin", &len);
+	assert_int_equal(len, 6);
+	free(data);
+	snprintf(path, sizeof path, "%s/session-000001-s2c.bin", dir);
+	assert_int_equal(stat(path, &sb), 0);
+	assert_int_equal(sb.st_mode & 0777, 0600);
+	data = read_file(dir, "index.jsonl", &len);
+	idx = json_tokener_parse(data);
+	assert_non_null(idx);
+	c2s = json_object_object_get(idx, "c2s");
+	assert_true(json_object_is_type(json_object_object_get(c2s, "file"), json_type_null));
+	assert_true(json_object_get_boolean(json_object_object_get(c2s, "failed")));
+	json_object_put(idx);
+	free(data);
+	unlink(target);
+	rm_rf(dir);
+}
+
+/* Thousands open at once, written to in an order unlike their opening and
+ * ended in another: every byte reaches its own session's file. */
+static void test_streams_many_open(void **state)
+{
+	enum { N = 2000 };
+	char dir[] = "/tmp/imapscope-streams-XXXXXX", err[STREAMS_ERRLEN], name[64], want[64];
+	struct streams *st;
+	size_t i, len, lines = 0;
+	char *data;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	st = streams_new(dir, false, NULL, err);
+	assert_non_null(st);
+	for (i = 1; i <= N; i++)
+		streams_open(st, i * 7919, "192.0.2.1:1", "192.0.2.2:143");
+	for (i = N; i >= 1; i--) {
+		int n = snprintf(want, sizeof want, "a%zu NOOP\r\n", i);
+
+		streams_data(st, i * 7919, DIR_C2S, (const uint8_t *)want, (size_t)n);
+	}
+	for (i = 1; i <= N; i += 2)
+		streams_end(st, i * 7919);
+	assert_int_equal(streams_free(&st, err), 0);	/* ends the even ones */
+	data = read_file(dir, "index.jsonl", &len);
+	for (i = 0; i < len; i++)
+		lines += data[i] == '\n';
+	free(data);
+	assert_int_equal(lines, N);
+	for (i = 1; i <= N; i++) {
+		int n = snprintf(want, sizeof want, "a%zu NOOP\r\n", i);
+
+		snprintf(name, sizeof name, "session-%06zu-c2s.bin", i * 7919);
+		data = read_file(dir, name, &len);
+		assert_int_equal(len, (size_t)n);
+		assert_memory_equal(data, want, len);
+		free(data);
+	}
+	rm_rf(dir);
+}
+
+/* A folder an earlier run filled: refused; with force, its files go. */
+static void test_streams_reused_dir(void **state)
+{
+	char dir[] = "/tmp/imapscope-streams-XXXXXX", err[STREAMS_ERRLEN], path[512];
+	struct streams *st;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	st = streams_new(dir, false, NULL, err);
+	streams_open(st, 3, "192.0.2.1:1", "192.0.2.2:143");
+	streams_data(st, 3, DIR_C2S, (const uint8_t *)"x", 1);
+	assert_int_equal(streams_free(&st, err), 0);
+	assert_null(streams_new(dir, false, NULL, err));
+	assert_non_null(strstr(err, "not empty"));
+	assert_non_null(strstr(err, "--force"));
+	st = streams_new(dir, true, NULL, err);
+	assert_non_null(st);
+	snprintf(path, sizeof path, "%s/session-000003-c2s.bin", dir);
+	assert_int_equal(access(path, F_OK), -1);
+	assert_int_equal(streams_free(&st, err), 0);
+	rm_rf(dir);
 }
 
 int main(void)
@@ -201,6 +329,9 @@ int main(void)
 		cmocka_unit_test(test_streams_bytes_and_gaps),
 		cmocka_unit_test(test_streams_bad_dir),
 		cmocka_unit_test(test_streams_budget),
+		cmocka_unit_test(test_streams_planted_link),
+		cmocka_unit_test(test_streams_many_open),
+		cmocka_unit_test(test_streams_reused_dir),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
