@@ -74,6 +74,7 @@ struct options {
 	struct flow_config flow;
 	size_t literal_keep;
 	size_t max_memory;
+	uint64_t max_inflate;
 };
 
 /* Everything a run shares; passed as the ctx of every hook. */
@@ -150,6 +151,9 @@ static void usage(FILE *fp)
 "                          (default 1073741824; past it the oldest flow gives\n"
 "                          way or data is dropped, with notices; key logs may\n"
 "                          take half, past which only the capture's are kept)\n"
+"      --max-inflate BYTES  COMPRESS output decoded per direction (default\n"
+"                          1073741824; past it, or past 1000:1, the rest of\n"
+"                          the direction is not decoded, with a notice)\n"
 "  -q, --quiet             no notices or progress line on stderr\n"
 "  -h, --help              this help\n"
 "  -V, --version           version and library versions\n"
@@ -255,7 +259,7 @@ static void print_version(void)
 enum long_only {
 	OPT_RSA_KEY = 256, OPT_SHOW_SECRETS, OPT_EXTRACT, OPT_LOGINS, OPT_SUMMARY,
 	OPT_STREAMS, OPT_SESSION, OPT_USER, OPT_HOST, OPT_COLOR, OPT_DURATION,
-	OPT_MAX_FLOWS, OPT_MAX_LITERAL, OPT_MAX_OOO, OPT_MAX_MEMORY,
+	OPT_MAX_FLOWS, OPT_MAX_LITERAL, OPT_MAX_OOO, OPT_MAX_MEMORY, OPT_MAX_INFLATE,
 	OPT_FAIL_THRESHOLD, OPT_FAIL_WINDOW, OPT_FORCE,
 };
 
@@ -281,6 +285,7 @@ static const struct option long_opts[] = {
 	{ "max-literal-memory", required_argument, NULL, OPT_MAX_LITERAL },
 	{ "max-ooo-bytes", required_argument, NULL, OPT_MAX_OOO },
 	{ "max-memory", required_argument, NULL, OPT_MAX_MEMORY },
+	{ "max-inflate", required_argument, NULL, OPT_MAX_INFLATE },
 	{ "fail-threshold", required_argument, NULL, OPT_FAIL_THRESHOLD },
 	{ "fail-window", required_argument, NULL, OPT_FAIL_WINDOW },
 	{ "quiet", no_argument, NULL, 'q' },
@@ -466,6 +471,11 @@ static void parse_options(struct options *o, int argc, char **argv)
 			break;
 		case OPT_MAX_MEMORY:
 			o->max_memory = parse_size(optarg, "bad --max-memory '%s'");
+			break;
+		case OPT_MAX_INFLATE:
+			o->max_inflate = parse_u64(optarg, "bad --max-inflate '%s'");
+			if (o->max_inflate == 0)
+				die_usage("bad --max-inflate '%s' (at least 1 byte)", optarg);
 			break;
 		case OPT_FAIL_THRESHOLD:
 			o->logins_opts.fail_threshold =
@@ -1060,6 +1070,7 @@ int main(int argc, char **argv)
 	make_output(&r, fp);
 	r.scfg.show_secrets = opt.show_secrets;
 	r.scfg.literal_keep = opt.literal_keep;
+	r.scfg.max_inflate = opt.max_inflate;
 	r.scfg.budget = &r.budget;
 	r.scfg.keys = r.keys;
 	r.scfg.out = r.filtered;

@@ -61,6 +61,7 @@ struct tls_keys;	/* tls/keylog.h; NULL when no keys were given */
 struct imap_session_config {
 	bool show_secrets;
 	size_t literal_keep;		/* IMAP_DEFAULT_LITERAL_KEEP by default */
+	uint64_t max_inflate;		/* per direction; 0: INFLATE_DEFAULT_MAX_TOTAL */
 	struct mem_budget *budget;	/* may be NULL */
 	const struct tls_keys *keys;	/* may be NULL */
 	struct output out;		/* where events go */

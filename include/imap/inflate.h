@@ -5,7 +5,9 @@
  *
  * A gap in a compressed stream loses the dictionary: the rest of that
  * direction cannot be decoded.  The layer reports it once (a notice and a
- * gap) and then only counts bytes: it never passes on guessed output. */
+ * gap) and then only counts bytes: it never passes on guessed output.  So
+ * does a direction stopped at a limit (max_total, the ratio guard), with a
+ * notice of kind "inflate_limit": nothing more of it is inflated. */
 #ifndef IMAPSCOPE_IMAP_INFLATE_H
 #define IMAPSCOPE_IMAP_INFLATE_H
 
@@ -23,8 +25,16 @@
  * chunk (plus slack for bits zlib held back) means a broken stream. */
 #define INFLATE_MAX_RATIO	1100
 #define INFLATE_RATIO_SLACK	65536
-/* Default cap on the output of one direction; 0 in inflate_new means this. */
-#define INFLATE_DEFAULT_MAX_TOTAL	(64ull << 30)
+/* Default cap on the output of one direction (--max-inflate); 0 in
+ * inflate_new means this. */
+#define INFLATE_DEFAULT_MAX_TOTAL	(1ull << 30)
+/* A stream that keeps inflating more than INFLATE_GUARD_RATIO times its
+ * input, once past INFLATE_GUARD_AFTER bytes of output, is a bomb: mail,
+ * even a mailbox of alike messages, stays far below (a few to a few
+ * hundred to one), while runs of one byte reach deflate's 1032.  Stopped
+ * there, a 2 MB capture cannot make gigabytes of lines, --streams and CPU. */
+#define INFLATE_GUARD_RATIO	1000
+#define INFLATE_GUARD_AFTER	(1u << 20)
 
 struct inflate_hooks {
 	void *ctx;
@@ -41,8 +51,10 @@ struct inflate_hooks {
 
 struct inflate_stats {
 	uint64_t in[2];		/* compressed bytes fed */
+	uint64_t used[2];	/* of them, consumed by zlib */
 	uint64_t out[2];	/* inflated bytes handed on */
 	uint64_t lost[2];	/* compressed bytes not decoded */
+	uint64_t reported[2];	/* of them, given to the gap hook */
 	bool broken[2];		/* direction stopped (gap, bad data, limit) */
 };
 

@@ -138,6 +138,7 @@ struct event {
 			struct buf_slice tag;
 			enum transport transport;
 			bool cleartext_secret;		/* the secret crossed unencrypted */
+			bool cleartext_after_starttls;	/* sent in clear after an OK to STARTTLS */
 			struct buf_slice secret;	/* only with --show-secrets, else null */
 			struct buf_slice code;		/* server's response code, or null */
 			struct buf_slice text;		/* server's response text, or null */

@@ -41,6 +41,7 @@ struct summary_session {
 	bool have_user, user_ok;
 	uint64_t logins_ok, logins_fail, logins_unknown, logins_aborted;
 	enum transport transport;
+	bool tls_not_used;	/* a direction stayed plain: transport is plain */
 	bool tls_seen, tls_decrypted;
 	char tls_version[SUMMARY_TEXT_MAX], tls_cipher[SUMMARY_TEXT_MAX], tls_reason[SUMMARY_TEXT_MAX];
 	bool compress_seen, compress_decoded;

@@ -100,8 +100,11 @@ void imap_auth_emit_login(struct imap_session *s, const struct pending *p,
 	}
 	ev.u.login.result = final_result(a, result);
 	ev.u.login.tag = (struct buf_slice){ p->tag, p->tag_len };
-	ev.u.login.transport = s->transport;
-	ev.u.login.cleartext_secret = s->transport == TRANSPORT_PLAIN && secret_crossed(a);
+	/* What carried the command, which is what exposed its secret: an
+	 * injected or stripped-STARTTLS login is plain whatever came after. */
+	ev.u.login.transport = a->clear ? TRANSPORT_PLAIN : s->transport;
+	ev.u.login.cleartext_secret = a->clear && secret_crossed(a);
+	ev.u.login.cleartext_after_starttls = a->after_starttls;
 	if (resp != NULL) {
 		ev.u.login.code = resp->code;
 		ev.u.login.text = resp->text;
@@ -230,7 +233,8 @@ void imap_auth_infer(struct imap_session *s, const struct imap_line *line,
 	ev.u.login.mechanism = SLICE_NULL;
 	ev.u.login.result = LOGIN_OK;
 	ev.u.login.tag = r->tag;
-	ev.u.login.transport = s->transport;
+	/* the answer's own way: plain when it came in clear */
+	ev.u.login.transport = s->path[line->dir].in_clear ? TRANSPORT_PLAIN : s->transport;
 	ev.u.login.code = r->code;
 	ev.u.login.text = r->text;
 	ev.u.login.inferred = true;

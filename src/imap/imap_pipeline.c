@@ -26,11 +26,15 @@ static size_t feed_plain(struct imap_session *s, enum stream_dir dir, const uint
 			 size_t n, int64_t ts, bool inside_tls);
 static void feed_final(struct imap_session *s, enum stream_dir dir, const uint8_t *p,
 		       size_t n, int64_t ts);
+static size_t feed_lines(struct imap_session *s, enum stream_dir dir, const uint8_t *p,
+			 size_t n, int64_t ts);
 static void plain_gap(struct imap_session *s, enum stream_dir dir, uint64_t nbytes,
 		      int64_t ts);
 static void final_gap(struct imap_session *s, enum stream_dir dir, uint64_t nbytes,
 		      int64_t ts);
 
+/* Both directions take the new layer, each once its first bytes show
+ * that they are not still IMAP text (see probe_verdict). */
 static void switch_path(struct imap_session *s, bool tls)
 {
 	for (int d = DIR_C2S; d <= DIR_S2C; d++) {
@@ -38,6 +42,7 @@ static void switch_path(struct imap_session *s, bool tls)
 			s->path[d].tls = true;
 		else
 			s->path[d].deflate = true;
+		s->path[d].probe = tls ? PROBE_TLS : PROBE_DEFLATE;
 		s->path[d].gen++;
 	}
 }
@@ -121,6 +126,17 @@ static void inflate_on_gap(void *ctx, enum stream_dir dir, uint64_t nbytes, int6
 	final_gap(ctx, dir, nbytes, ts);
 }
 
+/* A direction stopped at --max-inflate or the ratio guard is a loss to a
+ * cap, as the summary's "capped" counts them. */
+static void inflate_notice(void *ctx, const char *kind, const char *msg)
+{
+	struct imap_session *s = ctx;
+
+	if (strcmp(kind, "inflate_limit") == 0)
+		s->sum.capped++;
+	imap_session_notice(s, kind, "%s", msg);
+}
+
 /* COMPRESS=DEFLATE is on in both directions (RFC 4978): the server's bytes
  * after this OK line, the client's after its COMPRESS command line (held
  * until now).  Inside TLS when TLS is on. */
@@ -128,14 +144,14 @@ void imap_pipeline_start_compress(struct imap_session *s, int64_t ts)
 {
 	struct inflate_hooks h = {
 		.ctx = s, .data = inflate_on_data, .gap = inflate_on_gap,
-		.notice = layer_notice,
+		.notice = inflate_notice,
 	};
 	struct event ev = { .type = EV_COMPRESS, .ts_us = ts };
 
 	if (s->compressed)
 		return;
 	s->compressed = true;
-	s->zin = inflate_new(&h, 0, s->cfg->budget);
+	s->zin = inflate_new(&h, s->cfg->max_inflate, s->cfg->budget);
 	if (s->zin == NULL)
 		imap_session_notice(s, "memory", "out of memory for inflate: the compressed stream is only counted");
 	switch_path(s, false);
@@ -154,26 +170,42 @@ void imap_pipeline_hold_begin(struct imap_session *s, bool starttls)
 		return;		/* the server will refuse; nothing switches */
 	sp->hold = true;
 	sp->hold_in_tls = sp->tls;
+	sp->hold_starttls = starttls;
 	sp->gen++;
 }
 
+/* Bytes from the wire (or, in_tls, out of the TLS layer) down the path of
+ * their direction: what the plain path leaves is TLS's. */
+static void route(struct imap_session *s, enum stream_dir dir, const uint8_t *p, size_t n,
+		  int64_t ts, bool in_tls)
+{
+	size_t used = feed_plain(s, dir, p, n, ts, in_tls);
+
+	if (used < n && s->tls != NULL)
+		tls_session_feed(s->tls, dir, p + used, n - used, ts);
+}
+
 /* The answer came (or holding became impossible): the held bytes take
- * whatever path the client direction has now. */
+ * whatever path the client direction has now.  After an OK to STARTTLS,
+ * text the client sent before it cannot have been meant for TLS: it is
+ * read as the injected commands it is (CVE-2011-0411), and so is text that
+ * follows the OK in the server's segment. */
 void imap_pipeline_hold_end(struct imap_session *s, int64_t ts)
 {
 	struct sess_path *sp = &s->path[DIR_C2S];
 	struct buf held = sp->held;
+	bool inject = sp->hold_starttls && !sp->hold_in_tls && sp->tls;
 
 	if (!sp->hold)
 		return;
 	sp->hold = false;
 	sp->gen++;
+	s->path[DIR_S2C].inject = inject;
 	buf_init(&sp->held, SESS_MAX_HOLD, s->cfg->budget);
 	if (held.len > 0) {
-		size_t used = feed_plain(s, DIR_C2S, held.data, held.len, ts, sp->hold_in_tls);
-
-		if (used < held.len && s->tls != NULL)
-			tls_session_feed(s->tls, DIR_C2S, held.data + used, held.len - used, ts);
+		sp->inject = inject;
+		route(s, DIR_C2S, held.data, held.len, ts, sp->hold_in_tls);
+		sp->inject = false;
 	}
 	buf_free(&held);
 }
@@ -200,6 +232,156 @@ void imap_pipeline_not_imap(struct imap_session *s, enum stream_dir dir,
 	s->mode = MODE_NOT_IMAP;
 	imap_session_notice(s, "not_imap", "not IMAP traffic (%s's first line: \"%s\")",
 			    dir == DIR_C2S ? "client" : "server", q);
+}
+
+/* --- plain text where TLS or DEFLATE was agreed ------------------------- */
+
+enum probe_verdict { VERDICT_MORE, VERDICT_TEXT, VERDICT_OTHER };
+
+/* Is this the start of IMAP text?  TLS records begin with a content type
+ * (0x14-0x18) and raw deflate with bits that make control bytes within a
+ * few bytes (a sync flush ends in 00 00 ff ff), while IMAP text is a line
+ * of printable bytes that reads as a command or a response.  final: no
+ * more bytes will come, judge what is there. */
+static enum probe_verdict probe_verdict(enum stream_dir dir, const uint8_t *p, size_t n,
+					bool final)
+{
+	size_t k = n < SESS_PROBE_MAX ? n : SESS_PROBE_MAX;
+	const uint8_t *lf = memchr(p, '\n', k);
+	size_t len = lf ? (size_t)(lf - p) : k;
+
+	for (size_t i = 0; i < len; i++)
+		if ((p[i] < 0x20 && p[i] != '\t' && p[i] != '\r') || p[i] == 0x7f)
+			return VERDICT_OTHER;
+	if (len > 0 && p[len - 1] == '\r')
+		len--;
+	if (lf == NULL && k < SESS_PROBE_MAX && !final)
+		return VERDICT_MORE;
+	if (len == 0 || p[0] >= 0x80)
+		return VERDICT_OTHER;
+	return imap_session_line_plausible(dir, (struct buf_slice){ p, len }) ? VERDICT_TEXT
+										: VERDICT_OTHER;
+}
+
+/* The direction stays plain IMAP: the layer that was agreed never began. */
+static void probe_text(struct imap_session *s, enum stream_dir dir)
+{
+	struct sess_path *sp = &s->path[dir];
+	const char *who = dir == DIR_C2S ? "client" : "server";
+
+	if (sp->probe == PROBE_DEFLATE) {
+		sp->deflate = false;
+		imap_session_notice(s, "compress_not_applied",
+				    "COMPRESS was accepted but the %s goes on in plain text: read as IMAP", who);
+		return;
+	}
+	sp->tls = false;
+	if (name_is(s->tls_phase, "implicit"))
+		imap_session_notice(s, "plaintext_on_tls_port",
+				    "plain IMAP from the %s on an implicit-TLS port", who);
+	else
+		imap_session_notice(s, "starttls_not_negotiated",
+				    "STARTTLS was accepted but the %s goes on in plain text: read as IMAP", who);
+	/* No TLS at all: no tls event for a handshake that never was. */
+	if (!s->path[DIR_C2S].tls && !s->path[DIR_S2C].tls)
+		tls_session_free(&s->tls);
+}
+
+static void probe_decide(struct imap_session *s, enum stream_dir dir, enum probe_verdict v)
+{
+	if (v == VERDICT_TEXT)
+		probe_text(s, dir);
+	s->path[dir].probe = PROBE_NONE;
+	s->path[dir].gen++;
+}
+
+/* The verdict on the bytes waiting in held (final: none will follow),
+ * which then go their way. */
+static void probe_release(struct imap_session *s, enum stream_dir dir, int64_t ts, bool final)
+{
+	struct sess_path *sp = &s->path[dir];
+	struct buf got = sp->held;
+
+	probe_decide(s, dir, probe_verdict(dir, got.data, got.len, final));
+	buf_init(&sp->held, SESS_MAX_HOLD, s->cfg->budget);
+	route(s, dir, got.data, got.len, ts, sp->probe_in_tls);
+	buf_free(&got);
+}
+
+/* The first bytes after a switch.  Returns the bytes taken: all of them
+ * when they wait in held for more, or were routed with it; 0 when the
+ * verdict came without them and the caller goes on with the path it set. */
+static size_t probe_feed(struct imap_session *s, enum stream_dir dir, const uint8_t *p,
+			 size_t n, int64_t ts, bool in_tls)
+{
+	struct sess_path *sp = &s->path[dir];
+	size_t take = SESS_PROBE_MAX - sp->held.len;
+	enum probe_verdict v;
+
+	if (sp->held.len == 0) {
+		v = probe_verdict(dir, p, n, false);
+		if (v != VERDICT_MORE) {
+			probe_decide(s, dir, v);
+			return 0;
+		}
+	}
+	if (take > n)
+		take = n;
+	if (buf_append(&sp->held, p, take) != 0) {
+		/* no memory to wait: judge what there is */
+		if (sp->held.len > 0)
+			probe_release(s, dir, ts, true);
+		else
+			probe_decide(s, dir, probe_verdict(dir, p, n, true));
+		return 0;
+	}
+	sp->probe_in_tls = in_tls;
+	if (probe_verdict(dir, sp->held.data, sp->held.len, false) != VERDICT_MORE)
+		probe_release(s, dir, ts, false);
+	return take;
+}
+
+void imap_pipeline_probe_flush(struct imap_session *s, enum stream_dir dir, int64_t ts)
+{
+	struct sess_path *sp = &s->path[dir];
+
+	/* held is the probe's only while no hold is on */
+	if (sp->held.len > 0 && sp->probe != PROBE_NONE && !sp->hold)
+		probe_release(s, dir, ts, true);
+}
+
+/* Injected text (see imap_pipeline_hold_end): the lines that read as IMAP,
+ * up to the first that does not.  Returns the bytes lexed. */
+static size_t inject_lines(struct imap_session *s, enum stream_dir dir, const uint8_t *p,
+			   size_t n, int64_t ts)
+{
+	struct sess_path *sp = &s->path[dir];
+	unsigned gen = sp->gen;
+	size_t used = 0;
+
+	while (used < n && sp->gen == gen && s->mode == MODE_IMAP) {
+		uint64_t left = imap_lexer_literal_left(s->lx[dir]);
+		const uint8_t *lf;
+		size_t piece;
+
+		if (left > 0) {
+			piece = left < n - used ? (size_t)left : n - used;
+		} else {
+			if (probe_verdict(dir, p + used, n - used, true) != VERDICT_TEXT)
+				break;
+			lf = memchr(p + used, '\n', n - used);
+			piece = lf ? (size_t)(lf - (p + used)) + 1 : n - used;
+		}
+		if (!sp->injected) {
+			sp->injected = true;
+			imap_session_notice(s, "starttls_injection",
+					    "%s text sent before TLS began although STARTTLS was accepted "
+					    "(command injection): read as IMAP",
+					    dir == DIR_C2S ? "client" : "server");
+		}
+		used += feed_lines(s, dir, p + used, piece, ts);
+	}
+	return used;
 }
 
 /* --- the byte pipeline ------------------------------------------------ */
@@ -277,20 +459,39 @@ static size_t feed_plain(struct imap_session *s, enum stream_dir dir, const uint
 			 size_t n, int64_t ts, bool inside_tls)
 {
 	struct sess_path *sp = &s->path[dir];
+	bool was_clear = sp->in_clear;
 	size_t used = 0;
 
+	sp->in_clear = !inside_tls;
 	while (used < n) {
+		if (sp->inject && !inside_tls) {
+			size_t k = inject_lines(s, dir, p + used, n - used, ts);
+
+			used += k;
+			if (k == 0)
+				sp->inject = false;	/* not text: the injection is over */
+			continue;
+		}
+		if ((sp->probe == PROBE_TLS && !inside_tls) ||
+		    (sp->probe == PROBE_DEFLATE && sp->deflate)) {
+			used += probe_feed(s, dir, p + used, n - used, ts, inside_tls);
+			continue;
+		}
 		if (sp->tls && !inside_tls)
-			return used;
+			break;
 		if (sp->deflate) {
 			if (s->zin != NULL)
 				inflate_feed(s->zin, dir, p + used, n - used, ts);
-			return n;	/* without inflate: counted as wire bytes only */
+			used = n;	/* without inflate: counted as wire bytes only */
+			break;
 		}
-		if (sp->hold && hold_bytes(s, p + used, n - used, ts))
-			return n;
+		if (sp->hold && hold_bytes(s, p + used, n - used, ts)) {
+			used = n;
+			break;
+		}
 		used += feed_lines(s, dir, p + used, n - used, ts);
 	}
+	sp->in_clear = was_clear;
 	return used;
 }
 
@@ -403,6 +604,25 @@ void imap_pipeline_feed(void *ctx, enum stream_dir dir, const uint8_t *p, size_t
 		first_bytes(s, dir, p, n, ts_us);
 	s->seen_byte[dir] = true;
 	feed_wire(s, dir, p, n, ts_us);
+	/* injected text is the rest of the segment the switch came in */
+	s->path[DIR_C2S].inject = s->path[DIR_S2C].inject = false;
+}
+
+/* Compressed bytes that came after a direction stopped were only counted:
+ * a gap for them (as the TLS layer does for its dead bytes), so that the
+ * loss is in the summary. */
+void imap_pipeline_end(struct imap_session *s, int64_t ts)
+{
+	struct inflate_stats st;
+
+	for (int d = DIR_C2S; d <= DIR_S2C; d++)
+		imap_pipeline_probe_flush(s, (enum stream_dir)d, ts);
+	if (s->zin == NULL)
+		return;
+	inflate_get_stats(s->zin, &st);
+	for (int d = DIR_C2S; d <= DIR_S2C; d++)
+		if (st.lost[d] > st.reported[d])
+			emit_gap(s, (enum stream_dir)d, st.lost[d] - st.reported[d], ts);
 }
 
 /* A TCP gap.  Under TLS, the TLS layer turns it into plaintext gaps while it
@@ -417,6 +637,8 @@ void imap_pipeline_gap(void *ctx, enum stream_dir dir, uint64_t nbytes, int64_t 
 		s->last_ts = ts_us;
 	if (nbytes == 0)
 		return;
+	s->path[DIR_C2S].inject = s->path[DIR_S2C].inject = false;
+	imap_pipeline_probe_flush(s, dir, ts_us);
 	s->wire_off[dir] += nbytes;
 	if (!s->seen_line[dir])
 		s->gap_first[dir] = true;

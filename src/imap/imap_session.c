@@ -435,8 +435,11 @@ static void on_command(struct imap_session *s, const struct imap_line *line,
 	}
 	imap_cont_command(s, p);
 	p->login = a;
-	if (a != NULL)
+	if (a != NULL) {
 		a->out_of_state = s->state == IMAP_STATE_AUTH || s->state == IMAP_STATE_SELECTED;
+		a->clear = s->path[DIR_C2S].in_clear;
+		a->after_starttls = a->clear && s->tls_phase != NULL && name_is(s->tls_phase, "starttls");
+	}
 	if (a != NULL && a->is_sasl)
 		s->sasl = a;
 	command_effects(s, line, cmd, p);
@@ -870,7 +873,7 @@ static bool loose_command(struct buf_slice t)
 
 /* Is the first line of a direction IMAP at all?  SSH banners, HTTP and
  * SMTP greetings on an IMAP port are not. */
-static bool first_line_plausible(enum stream_dir dir, struct buf_slice t)
+bool imap_session_line_plausible(enum stream_dir dir, struct buf_slice t)
 {
 	if (imap_line_plausible(dir, t.ptr, t.len))
 		return true;
@@ -892,7 +895,7 @@ static void session_line(void *ctx, const struct imap_line *line)
 	if (s->mode != MODE_IMAP)
 		return;		/* the rest of a chunk after a switch */
 	if (!s->seen_line[d] && line->text.len > 0) {
-		if (!s->mid_stream && !s->gap_first[d] && !first_line_plausible(d, line->text)) {
+		if (!s->mid_stream && !s->gap_first[d] && !imap_session_line_plausible(d, line->text)) {
 			imap_pipeline_not_imap(s, d, line->text.ptr, line->text.len);
 			return;
 		}
@@ -945,6 +948,7 @@ static void session_end(void *ctx, enum end_reason why, int64_t ts_us)
 	 * neither known IMAP nor known TLS; kept in --streams, not parsed. */
 	if (s->path[DIR_C2S].held.len > 0)
 		imap_pipeline_feed_counted(s, DIR_C2S, s->path[DIR_C2S].held.data, s->path[DIR_C2S].held.len);
+	imap_pipeline_end(s, ts_us);
 	/* The last chance for the tls event, which must come before the end. */
 	if (s->tls != NULL)
 		tls_session_end(s->tls, ts_us);

@@ -29,10 +29,22 @@
 /* Client bytes kept while a STARTTLS or COMPRESS awaits its answer.  A
  * well-behaved client sends nothing then; a ClientHello fits many times. */
 #define SESS_MAX_HOLD     (64 * 1024)
+/* Bytes looked at, after a switch to TLS or DEFLATE, to tell IMAP text
+ * from what was announced: a first line longer than this is not waited
+ * for (real TLS and deflate give themselves away in their first bytes). */
+#define SESS_PROBE_MAX    1024
 
 enum sess_mode {
 	MODE_IMAP,		/* the final bytes are IMAP: parsed */
 	MODE_NOT_IMAP,		/* another protocol on an IMAP port */
+};
+
+/* What the first bytes after a switch must show before they take the new
+ * path: a direction may stay plain IMAP whatever was agreed. */
+enum sess_probe {
+	PROBE_NONE,
+	PROBE_TLS,		/* the next wire bytes: TLS records or IMAP text? */
+	PROBE_DEFLATE,		/* the next bytes after TLS: deflate or IMAP text? */
 };
 
 /* One direction's way through the byte layers. */
@@ -41,8 +53,20 @@ struct sess_path {
 	bool deflate;		/* bytes after TLS go to inflate (counted without it) */
 	bool hold;		/* client bytes after STARTTLS/COMPRESS await the answer */
 	bool hold_in_tls;	/* the held bytes came out of the TLS layer */
-	struct buf held;
+	bool hold_starttls;	/* the hold is for a STARTTLS (not COMPRESS) */
+	/* Text lines here were sent before TLS could begin although STARTTLS
+	 * was agreed (held client bytes, the rest of the server's OK segment):
+	 * injected, dissected as IMAP. */
+	bool inject;
+	bool injected;		/* the notice was given */
+	bool in_clear;		/* the lexer is being fed bytes that crossed in clear */
+	bool probe_in_tls;	/* the probed bytes came out of the TLS layer */
+	uint8_t probe;		/* enum sess_probe (small: sessions are many) */
 	unsigned gen;		/* bumped at every switch: a line loop stops there */
+	/* Held client bytes; once the hold is over (or in the server's
+	 * direction), the first bytes after a switch while the probe has not
+	 * decided, at most SESS_PROBE_MAX. */
+	struct buf held;
 };
 
 /* --extract: the bodies begun in one direction's logical line in
@@ -73,6 +97,8 @@ struct login_attempt {
 	struct imap_sasl sasl;		/* is_sasl */
 	struct buf user, secret;	/* LOGIN command */
 	bool have_user, have_secret;
+	bool clear;			/* the command crossed the wire in clear */
+	bool after_starttls;		/* ... although STARTTLS had been agreed */
 };
 
 /* How long a command waited for each "+" (microseconds), charged to the
@@ -253,6 +279,14 @@ void imap_pipeline_hold_begin(struct imap_session *s, bool starttls);
 void imap_pipeline_hold_end(struct imap_session *s, int64_t ts);
 void imap_pipeline_not_imap(struct imap_session *s, enum stream_dir dir,
 			    const uint8_t *p, size_t n);
+/* Bytes still waiting for a probe's verdict go their way (gap, end). */
+void imap_pipeline_probe_flush(struct imap_session *s, enum stream_dir dir, int64_t ts);
+/* The session ends: waiting bytes go their way, losses not yet reported
+ * are. */
+void imap_pipeline_end(struct imap_session *s, int64_t ts);
+
+/* imap_session.c: does t, a direction's first line, look like IMAP? */
+bool imap_session_line_plausible(enum stream_dir dir, struct buf_slice t);
 
 /* imap_auth.c: login attempts */
 void imap_auth_attempt_free(struct login_attempt *a);

@@ -67,21 +67,23 @@ static void inflate_zfree(voidpf opaque, voidpf p)
 
 #define notice(s, kind, ...) notice_send((s)->hooks.notice, (s)->hooks.ctx, (kind), __VA_ARGS__)
 
-/* Stop decoding direction d: say why, and report the undecoded input. */
+/* Stop decoding direction d: say why (kind: of the notice), and report the
+ * undecoded input. */
 static void dir_break(struct inflate_session *s, enum stream_dir d, uint64_t lost,
-		      int64_t ts, const char *why)
+		      int64_t ts, const char *kind, const char *why)
 {
 	struct inflate_dir *id = &s->dir[d];
 
 	id->broken = true;
 	s->st.broken[d] = true;
 	s->st.lost[d] += lost;
+	s->st.reported[d] += lost;
 	if (id->ready) {
 		inflateEnd(&id->z);
 		id->ready = false;
 	}
-	notice(s, "compress_undecodable", "COMPRESS: %s %s; the rest of this direction cannot be decoded",
-	       stream_dir_name(d), why);
+	notice(s, kind, "COMPRESS: %s %s; the rest of this direction %s decoded",
+	       stream_dir_name(d), why, strcmp(kind, "inflate_limit") == 0 ? "is not" : "cannot be");
 	if (s->hooks.gap != NULL)
 		s->hooks.gap(s->hooks.ctx, d, lost, ts);
 }
@@ -135,18 +137,31 @@ void inflate_free(struct inflate_session **sp)
 }
 
 /* Hand on one piece of output, within the direction's limits.  false when
- * a limit stopped the direction. */
+ * a limit stopped the direction.  used: input consumed so far, this piece
+ * included. */
 static bool emit(struct inflate_session *s, enum stream_dir d, size_t n,
-		 uint64_t out_this_call, size_t in_len, int64_t ts)
+		 uint64_t out_this_call, size_t in_len, uint64_t used, int64_t ts)
 {
 	uint64_t ratio_cap = (uint64_t)in_len * INFLATE_MAX_RATIO + INFLATE_RATIO_SLACK;
+	uint64_t out = s->st.out[d] + n;
+	char why[128];
 
-	if (s->st.out[d] + n > s->max_total) {
-		dir_break(s, d, s->dir[d].z.avail_in, ts, "passed the output limit");
+	if (out > s->max_total) {
+		snprintf(why, sizeof why, "passed the output limit of %" PRIu64 " bytes (--max-inflate)",
+			 s->max_total);
+		dir_break(s, d, s->dir[d].z.avail_in, ts, "inflate_limit", why);
+		return false;
+	}
+	/* out / used > ratio, without a division; used * ratio cannot wrap
+	 * (used < 2^54 bytes) */
+	if (out > INFLATE_GUARD_AFTER && out / INFLATE_GUARD_RATIO > used) {
+		snprintf(why, sizeof why, "inflates %" PRIu64 " bytes from %" PRIu64
+			 " (over %d:1, a decompression bomb)", out, used, INFLATE_GUARD_RATIO);
+		dir_break(s, d, s->dir[d].z.avail_in, ts, "inflate_limit", why);
 		return false;
 	}
 	if (out_this_call > ratio_cap) {
-		dir_break(s, d, s->dir[d].z.avail_in, ts,
+		dir_break(s, d, s->dir[d].z.avail_in, ts, "compress_undecodable",
 			  "expands beyond what deflate can (a broken stream)");
 		return false;
 	}
@@ -175,21 +190,23 @@ static void inflate_piece(struct inflate_session *s, enum stream_dir d,
 		got = sizeof s->out - z->avail_out;
 		produced += got;
 		if (rc != Z_OK && rc != Z_STREAM_END && rc != Z_BUF_ERROR) {
-			dir_break(s, d, z->avail_in, ts_us,
+			dir_break(s, d, z->avail_in, ts_us, "compress_undecodable",
 				  z->msg ? z->msg : "is not a deflate stream");
-			return;
+			break;
 		}
-		if (!emit(s, d, got, produced, n, ts_us))
-			return;
+		if (!emit(s, d, got, produced, n, s->st.used[d] + (n - z->avail_in), ts_us))
+			break;
 		if (rc == Z_STREAM_END) {
 			/* RFC 4978 streams never end, but a final block
 			 * at logout is harmless: only bytes after it are
 			 * a loss (and later ones find the stream ended) */
 			if (z->avail_in > 0)
-				dir_break(s, d, z->avail_in, ts_us, "deflate stream ended early");
-			return;
+				dir_break(s, d, z->avail_in, ts_us, "compress_undecodable",
+					  "deflate stream ended early");
+			break;
 		}
 	} while (z->avail_in > 0 || z->avail_out == 0);
+	s->st.used[d] += n - z->avail_in;
 }
 
 void inflate_feed(struct inflate_session *s, enum stream_dir d, const uint8_t *p,
@@ -220,7 +237,7 @@ void inflate_gap(struct inflate_session *s, enum stream_dir d, uint64_t nbytes,
 		return;
 	}
 	snprintf(why, sizeof why, "lost %" PRIu64 " compressed bytes", nbytes);
-	dir_break(s, d, nbytes, ts_us, why);
+	dir_break(s, d, nbytes, ts_us, "compress_undecodable", why);
 }
 
 bool inflate_ok(const struct inflate_session *s, enum stream_dir d)

@@ -249,6 +249,7 @@ struct logins {
 
 struct logins_flags {
 	bool brute_client, brute_user, cleartext_starttls, logindisabled;
+	bool after_starttls;	/* the session's own finding (the event says it) */
 };
 
 static size_t logins_live_index(const struct logins *lg, uint64_t id, bool *found_r)
@@ -442,8 +443,10 @@ static bool logins_brute(struct logins *lg, struct logins_table *t, struct buf_s
 
 static struct logins_flags logins_flags_of(struct logins *lg, const struct event *ev)
 {
-	struct logins_flags f = { false, false, false, false };
+	struct logins_flags f = { false, false, false, false, false };
 	const struct logins_session *ls = logins_session_find(lg, ev->session);
+
+	f.after_starttls = ev->u.login.cleartext_after_starttls;
 
 	f.brute_client = logins_brute(lg, &lg->by_client, logins_host(ev->client), ev);
 	if (ev->u.login.user.ptr != NULL)
@@ -574,7 +577,7 @@ static int logins_user_cell(struct buf *b, const struct event *ev)
 /* The flag names in a fixed order, sep between them. */
 static int logins_flag_list(struct buf *b, const struct logins_flags *f, bool json)
 {
-	const char *names[3];
+	const char *names[4];
 	size_t n = 0, i;
 	int rc = 0;
 
@@ -584,6 +587,8 @@ static int logins_flag_list(struct buf *b, const struct logins_flags *f, bool js
 		names[n++] = "cleartext_despite_starttls";
 	if (f->logindisabled)
 		names[n++] = "login_despite_logindisabled";
+	if (f->after_starttls)
+		names[n++] = "cleartext_after_starttls";
 	for (i = 0; i < n; i++) {
 		if (i > 0)
 			rc |= LIT(b, ",");

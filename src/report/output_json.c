@@ -258,6 +258,8 @@ static int json_login(struct buf *b, const struct event *ev)
 		 LIT(b, ",\"tag\":") | json_slice(b, ev->u.login.tag) |
 		 LIT(b, ",\"transport\":") | json_cstr(b, event_transport_name(ev->u.login.transport)) |
 		 LIT(b, ",\"cleartext_secret\":") | json_bool(b, ev->u.login.cleartext_secret) |
+		 LIT(b, ",\"cleartext_after_starttls\":") |
+		 json_bool(b, ev->u.login.cleartext_after_starttls) |
 		 LIT(b, ",\"code\":") | json_slice(b, ev->u.login.code) |
 		 LIT(b, ",\"text\":") | json_slice(b, ev->u.login.text) |
 		 LIT(b, ",\"inferred\":") | json_bool(b, ev->u.login.inferred);

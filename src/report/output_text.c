@@ -463,6 +463,8 @@ static int text_login(struct output_text *ot, struct buf *b, const struct event 
 		rc |= LIT(b, " (over TLS)");
 	if (ev->u.login.cleartext_secret)
 		rc |= LIT(b, " (secret sent in cleartext)");
+	if (ev->u.login.cleartext_after_starttls)
+		rc |= LIT(b, " (in cleartext after STARTTLS)");
 	if (ev->u.login.secret.ptr != NULL)
 		rc |= LIT(b, " secret: ") | text_slice(b, ev->u.login.secret);
 	return rc;

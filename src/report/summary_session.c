@@ -300,11 +300,26 @@ static void summary_on_tls(struct summary_session *s, const struct event *ev)
 	summary_copy_cstr(s->tls_reason, sizeof s->tls_reason,
 			  ev->u.tls.decrypted ? NULL
 			  : ev->u.tls.reason != NULL ? ev->u.tls.reason : "unknown");
+	if (s->tls_not_used)
+		return;
 	s->transport = summary_slice_is((struct buf_slice){ (const uint8_t *)ev->u.tls.phase,
 							    ev->u.tls.phase != NULL
 							    ? strlen(ev->u.tls.phase) : 0 },
 					"implicit")
 		       ? TRANSPORT_IMPLICIT_TLS : TRANSPORT_STARTTLS;
+}
+
+/* The session found a direction in plain text where TLS was agreed: what
+ * crossed the wire was not protected, whatever the handshake did. */
+static void summary_on_notice(struct summary_session *s, const struct event *ev)
+{
+	const char *kind = ev->u.notice.facts.kind;
+
+	if (kind != NULL && (strcmp(kind, "starttls_not_negotiated") == 0 ||
+			     strcmp(kind, "plaintext_on_tls_port") == 0)) {
+		s->tls_not_used = true;
+		s->transport = TRANSPORT_PLAIN;
+	}
 }
 
 void summary_on_other(struct summary_session *s, const struct event *ev)
@@ -331,6 +346,9 @@ void summary_on_other(struct summary_session *s, const struct event *ev)
 	case EV_GAP:
 		s->gaps++;
 		s->gap_bytes += ev->u.gap.bytes;
+		break;
+	case EV_NOTICE:
+		summary_on_notice(s, ev);
 		break;
 	default:
 		break;

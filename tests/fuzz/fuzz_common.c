@@ -249,6 +249,9 @@ static void check_payload(const struct event *ev)
 		fuzz_touch(ev->u.login.text);
 		FUZZ_CHECK(ev->u.login.result <= LOGIN_ABORTED);
 		FUZZ_CHECK(ev->u.login.transport <= TRANSPORT_IMPLICIT_TLS);
+		/* a secret in clear, or a login after STARTTLS in clear, was plain */
+		FUZZ_CHECK(!(ev->u.login.cleartext_secret || ev->u.login.cleartext_after_starttls) ||
+			   ev->u.login.transport == TRANSPORT_PLAIN);
 		break;
 	case EV_TLS:
 		touch_str(ev->u.tls.phase);

@@ -80,11 +80,12 @@ static void fmt_event(char *o, size_t cap, const struct event *ev)
 			 SL(ev->u.response.command), ev->u.response.latency_ms);
 		break;
 	case EV_LOGIN:
-		snprintf(o, cap, "login %.*s user=%.*s %s tag=%.*s %s clear=%d secret=%.*s",
+		snprintf(o, cap, "login %.*s user=%.*s %s tag=%.*s %s clear=%d secret=%.*s%s",
 			 SL(ev->u.login.mechanism), SL(ev->u.login.user),
 			 event_login_result_name(ev->u.login.result), SL(ev->u.login.tag),
 			 event_transport_name(ev->u.login.transport),
-			 ev->u.login.cleartext_secret, SL(ev->u.login.secret));
+			 ev->u.login.cleartext_secret, SL(ev->u.login.secret),
+			 ev->u.login.cleartext_after_starttls ? " after_starttls=1" : "");
 		break;
 	case EV_TLS:
 		snprintf(o, cap, "tls %s dec=%d %s", ev->u.tls.phase, ev->u.tls.decrypted,
@@ -665,6 +666,152 @@ static void test_hold_overflow(void **state)
 	rec_free(&r);
 }
 
+/* An OK to STARTTLS, then both sides go on in clear (a stripped STARTTLS):
+ * each direction's first line shows it, so it is dissected, said, and the
+ * login is plain and flagged.  Byte by byte too: the verdict waits for the
+ * first line. */
+static void test_starttls_not_negotiated(void **state)
+{
+	static const struct step steps[] = {
+		S_(1000, "* OK [CAPABILITY IMAP4rev1 STARTTLS] ready\r\n"),
+		C_(2000, "a1 STARTTLS\r\n"),
+		S_(2500, "a1 OK Begin TLS negotiation now\r\n"),
+		C_(3000, "a2 LOGIN alice pw\r\n"),
+		S_(3500, "a2 OK done\r\n"),
+	};
+	static const char *const want[] = {
+		"start mid=0 tls=0",
+		"greeting OK [CAPABILITY IMAP4rev1 STARTTLS] ready",
+		"C a1 STARTTLS|| lit=0",
+		"S a1 OK [null] Begin TLS negotiation now cmd=STARTTLS lat=0.500",
+		"C a2 LOGIN|alice ***| lit=0",
+		"S a2 OK [null] done cmd=LOGIN lat=0.500",
+		"login LOGIN user=alice ok tag=a2 plain clear=1 secret=null after_starttls=1",
+		"end eof cmd=2 ok=2 no=0 bad=0 un=0 b=32/89 w=32/89 gaps=0 dur=2500",
+	};
+	struct opts o = { .why = END_EOF };
+	struct rec r;
+
+	(void)state;
+	check_script(&r, steps, N(steps), &o, want, N(want));
+	assert_string_equal(r.notice_kinds, "starttls_not_negotiated starttls_not_negotiated ");
+	rec_free(&r);
+}
+
+/* Each direction on its own: the server begins TLS, the client stays in
+ * clear; a LOGIN before STARTTLS is not flagged. */
+static void test_starttls_client_only(void **state)
+{
+	static const struct step steps[] = {
+		S_(1000, "* OK ready\r\n"),
+		C_(1500, "a0 LOGIN early pw\r\n"),
+		S_(1600, "a0 NO nope\r\n"),
+		C_(2000, "a1 STARTTLS\r\n"),
+		S_(2500, "a1 OK go\r\n\x16\x03\x03\x00\x02\x02\x00"),
+		C_(3000, "a2 LOGIN bob pw\r\n"),
+	};
+	static const char *const want[] = {
+		"start mid=0 tls=0",
+		"greeting OK [null] ready",
+		"C a0 LOGIN|early ***| lit=0",
+		"S a0 NO [null] nope cmd=LOGIN lat=0.100",
+		"login LOGIN user=early fail tag=a0 plain clear=1 secret=null",
+		"C a1 STARTTLS|| lit=0",
+		"S a1 OK [null] go cmd=STARTTLS lat=0.500",
+		"C a2 LOGIN|bob ***| lit=0",
+		"tls starttls dec=0 the capture starts after the TLS handshake: keys cannot be matched",
+		"login LOGIN user=bob unknown tag=a2 plain clear=1 secret=null after_starttls=1",
+		"end eof cmd=3 ok=1 no=1 bad=0 un=0 b=49/34 w=49/41 gaps=0 dur=2000",
+	};
+	struct opts o = { .why = END_EOF };
+	struct rec r;
+
+	(void)state;
+	check_script(&r, steps, N(steps), &o, want, N(want));
+	assert_string_equal(r.notice_kinds, "starttls_not_negotiated ");
+	assert_non_null(strstr(r.all_notices, "client goes on in plain text"));
+	rec_free(&r);
+}
+
+/* CVE-2011-0411: a command in the STARTTLS segment, and text after the
+ * server's OK in its segment, were sent before TLS could begin: they are
+ * read as IMAP and said; the TLS records that follow stay TLS. */
+static void test_starttls_injection(void **state)
+{
+	static const struct step steps[] = {
+		S_(1000, "* OK ready\r\n"),
+		C_(2000, "a1 STARTTLS\r\na2 LOGIN eve pw\r\n"),
+		S_(2500, "a1 OK go\r\n* OK injected\r\n\x16\x03\x03\x00\x02\x02\x00"),
+		C_(3000, "\x16\x03\x01\x00\x02\x01\x00"),
+	};
+	static const char *const want[] = {
+		"start mid=0 tls=0",
+		"greeting OK [null] ready",
+		"C a1 STARTTLS|| lit=0",
+		"S a1 OK [null] go cmd=STARTTLS lat=0.500",
+		"C a2 LOGIN|eve ***| lit=0",
+		"* OK (a2) OK injected",
+		"tls starttls dec=0 the capture starts after the TLS handshake: keys cannot be matched",
+		"login LOGIN user=eve unknown tag=a2 plain clear=1 secret=null after_starttls=1",
+		"end eof cmd=2 ok=1 no=0 bad=0 un=1 b=30/37 w=37/44 gaps=0 dur=2000",
+	};
+	struct opts o = { .why = END_EOF };
+	struct rec r;
+
+	(void)state;
+	/* whole chunks only: "the same segment" is what makes it injection */
+	run(&r, steps, N(steps), &o, false);
+	expect(&r, want, N(want));
+	assert_string_equal(r.notice_kinds, "starttls_injection starttls_injection ");
+	rec_free(&r);
+}
+
+/* Plain IMAP on an implicit-TLS port, and a COMPRESS that was never
+ * applied: dissected, with a notice per direction. */
+static void test_plain_where_layer_agreed(void **state)
+{
+	static const struct step tls_steps[] = {
+		S_(1000, "* OK ready\r\n"),
+		C_(1100, "a1 NOOP\r\n"),
+		S_(1200, "a1 OK done\r\n"),
+	};
+	static const char *const tls_want[] = {
+		"start mid=0 tls=1",
+		"greeting OK [null] ready",
+		"C a1 NOOP|| lit=0",
+		"S a1 OK [null] done cmd=NOOP lat=0.100",
+		"end eof cmd=1 ok=1 no=0 bad=0 un=0 b=9/24 w=9/24 gaps=0 dur=200",
+	};
+	static const struct step z_steps[] = {
+		S_(1000, "* PREAUTH ok\r\n"),
+		C_(2000, "z1 COMPRESS DEFLATE\r\n"),
+		S_(2100, "z1 OK DEFLATE active\r\n"),
+		C_(2200, "z2 NOOP\r\n"),
+		S_(2300, "z2 OK done\r\n"),
+	};
+	static const char *const z_want[] = {
+		"start mid=0 tls=0",
+		"greeting PREAUTH [null] ok",
+		"C z1 COMPRESS|DEFLATE| lit=0",
+		"S z1 OK [null] DEFLATE active cmd=COMPRESS lat=0.100",
+		"compress DEFLATE dec=1",
+		"C z2 NOOP|| lit=0",
+		"S z2 OK [null] done cmd=NOOP lat=0.100",
+		"end eof cmd=2 ok=2 no=0 bad=0 un=0 b=30/48 w=30/48 gaps=0 dur=1300",
+	};
+	struct opts o = { .implicit_tls = true, .why = END_EOF };
+	struct rec r;
+
+	(void)state;
+	check_script(&r, tls_steps, N(tls_steps), &o, tls_want, N(tls_want));
+	assert_string_equal(r.notice_kinds, "plaintext_on_tls_port plaintext_on_tls_port ");
+	rec_free(&r);
+	o.implicit_tls = false;
+	check_script(&r, z_steps, N(z_steps), &o, z_want, N(z_want));
+	assert_string_equal(r.notice_kinds, "compress_not_applied compress_not_applied ");
+	rec_free(&r);
+}
+
 /* Picked up after the STARTTLS exchange: TLS records from the first byte
  * are TLS, never IMAP lines. */
 static void test_mid_stream_tls(void **state)
@@ -767,7 +914,8 @@ static void test_compress_gap(void **state)
 		"C z2 NOOP|| lit=0",
 		"gap s2c 30 @36",
 		"gap s2c 7 @66",
-		"end eof cmd=2 ok=1 no=0 bad=0 un=0 b=30/36 w=36/57 gaps=2 dur=1500",
+		"gap s2c 21 @66",	/* the compressed bytes after the hole, at the end */
+		"end eof cmd=2 ok=1 no=0 bad=0 un=0 b=30/36 w=36/57 gaps=3 dur=1500",
 	};
 	struct opts o = { .why = END_EOF };
 	struct rec r;
@@ -1318,6 +1466,10 @@ int main(void)
 		cmocka_unit_test(test_starttls_stops_parsing),
 		cmocka_unit_test(test_starttls_refused_releases_client),
 		cmocka_unit_test(test_mid_stream_tls),
+		cmocka_unit_test(test_starttls_not_negotiated),
+		cmocka_unit_test(test_starttls_client_only),
+		cmocka_unit_test(test_starttls_injection),
+		cmocka_unit_test(test_plain_where_layer_agreed),
 		cmocka_unit_test(test_hold_overflow),
 		cmocka_unit_test(test_implicit_tls_and_compress),
 		cmocka_unit_test(test_compress_gap),

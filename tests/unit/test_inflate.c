@@ -33,6 +33,7 @@ struct sink {
 	uint64_t gaps[2], gap_bytes[2];
 	int notices;
 	char last_notice[NOTICE_MAX];
+	char last_kind[64];
 	size_t calls;
 };
 
@@ -62,6 +63,7 @@ static void on_notice(void *ctx, const char *kind, const char *msg)
 
 	k->notices++;
 	snprintf(k->last_notice, sizeof k->last_notice, "%s", msg);
+	snprintf(k->last_kind, sizeof k->last_kind, "%s", kind);
 }
 
 static struct inflate_session *new_session(struct sink *k, uint64_t max_total)
@@ -237,8 +239,106 @@ static void test_inflate_limits(void **state)
 	assert_true(k.out[DIR_S2C].len <= 100000);
 	assert_false(inflate_ok(s, DIR_S2C));
 	assert_non_null(strstr(k.last_notice, "output limit"));
+	assert_string_equal(k.last_kind, "inflate_limit");
 	inflate_free(&s);
 	sink_free(&k);
+}
+
+/* Raw deflate of n bytes made by fill(i), one sync flush at the end; the
+ * caller frees the result. */
+static uint8_t *deflate_made(size_t n, uint8_t (*fill)(size_t), size_t *len_r)
+{
+	enum { PIECE = 65536 };
+	static uint8_t in[PIECE];
+	size_t cap, done = 0;
+	uint8_t *out;
+	z_stream zs;
+
+	memset(&zs, 0, sizeof zs);
+	assert_int_equal(deflateInit2(&zs, 9, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY), Z_OK);
+	cap = deflateBound(&zs, n) + 64;	/* and the sync flush's marker */
+	out = malloc(cap);
+	assert_non_null(out);
+	zs.next_out = out;
+	zs.avail_out = (uInt)cap;
+	while (done < n) {
+		size_t k = n - done < PIECE ? n - done : PIECE;
+
+		for (size_t i = 0; i < k; i++)
+			in[i] = fill(done + i);
+		zs.next_in = in;
+		zs.avail_in = (uInt)k;
+		assert_int_equal(deflate(&zs, done + k == n ? Z_SYNC_FLUSH : Z_NO_FLUSH), Z_OK);
+		assert_int_equal(zs.avail_in, 0);
+		done += k;
+	}
+	*len_r = cap - zs.avail_out;
+	deflateEnd(&zs);
+	return out;
+}
+
+static uint8_t fill_zero(size_t i)
+{
+	(void)i;
+	return 0;
+}
+
+/* Mail-like text: lines that repeat, with a counter that does not. */
+static uint8_t fill_text(size_t i)
+{
+	static const char line[] = "* 1 FETCH (FLAGS (\\Seen) UID 1234) xxxxxxx\r\n";
+	size_t n = sizeof line - 1, row = i / n;
+
+	if (i % n < 6)
+		return (uint8_t)('0' + (row >> (4 * (i % n))) % 10);
+	return (uint8_t)line[i % n];
+}
+
+/* A decompression bomb (about 1030:1) stops once past INFLATE_GUARD_AFTER
+ * bytes of output, with an inflate_limit notice, and later input is only
+ * counted; text that inflates far less passes whole. */
+static void test_inflate_ratio_guard(void **state)
+{
+	size_t zlen, n = 8u << 20;
+	uint8_t *z = deflate_made(n, fill_zero, &zlen);
+	struct sink k;
+	struct inflate_session *s;
+	struct inflate_stats st;
+	size_t calls;
+
+	(void)state;
+	assert_true(n / zlen > INFLATE_GUARD_RATIO);
+	s = new_session(&k, 0);
+	k.out[DIR_S2C].max = 2 * INFLATE_GUARD_AFTER;
+	inflate_feed(s, DIR_S2C, z, zlen / 2, 0);
+	assert_false(inflate_ok(s, DIR_S2C));
+	assert_true(k.out[DIR_S2C].len + INFLATE_OUT_CHUNK > INFLATE_GUARD_AFTER);
+	assert_true(k.out[DIR_S2C].len <= INFLATE_GUARD_AFTER);
+	assert_string_equal(k.last_kind, "inflate_limit");
+	assert_non_null(strstr(k.last_notice, "decompression bomb"));
+	assert_int_equal(k.gaps[DIR_S2C], 1);
+	calls = k.calls;
+	inflate_feed(s, DIR_S2C, z + zlen / 2, zlen - zlen / 2, 0);
+	assert_int_equal(k.calls, calls);	/* nothing more inflated */
+	inflate_get_stats(s, &st);
+	assert_int_equal(st.in[DIR_S2C], zlen);
+	assert_true(st.lost[DIR_S2C] >= zlen - zlen / 2);
+	inflate_free(&s);
+	sink_free(&k);
+	free(z);
+
+	n = 4u << 20;
+	z = deflate_made(n, fill_text, &zlen);
+	assert_true(n / zlen < INFLATE_GUARD_RATIO);
+	s = new_session(&k, 0);
+	k.out[DIR_C2S].max = n;
+	inflate_feed(s, DIR_C2S, z, zlen, 0);
+	assert_true(inflate_ok(s, DIR_C2S));
+	assert_int_equal(k.out[DIR_C2S].len, n);
+	assert_int_equal(k.notices, 0);
+	inflate_free(&s);
+	sink_free(&k);
+	free(z);
 }
 
 /* A final block followed by more bytes: those are not deflate data. */
@@ -296,6 +396,7 @@ int main(void)
 		cmocka_unit_test(test_inflate_gap),
 		cmocka_unit_test(test_inflate_garbage),
 		cmocka_unit_test(test_inflate_limits),
+		cmocka_unit_test(test_inflate_ratio_guard),
 		cmocka_unit_test(test_inflate_stream_end),
 		cmocka_unit_test(test_inflate_budget),
 	};
