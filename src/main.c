@@ -473,7 +473,7 @@ static void parse_options(struct options *o, int argc, char **argv)
 			o->max_memory = parse_size(optarg, "bad --max-memory '%s'");
 			break;
 		case OPT_MAX_INFLATE:
-			o->max_inflate = parse_u64(optarg, "bad --max-inflate '%s'");
+			o->max_inflate = parse_size(optarg, "bad --max-inflate '%s'");
 			if (o->max_inflate == 0)
 				die_usage("bad --max-inflate '%s' (at least 1 byte)", optarg);
 			break;
