@@ -720,7 +720,7 @@ static void check_literal_refused(struct imap_session *s, const struct imap_resp
 	struct imap_lexer *lx = s->lx[DIR_C2S];
 	struct notice_facts f = NOTICE_KIND("literal_abandoned");
 	uint64_t left, lost;
-	bool own;
+	bool own, was_clear;
 
 	if (lx == NULL || s->partial_tag_len == 0)
 		return;
@@ -743,7 +743,13 @@ static void check_literal_refused(struct imap_session *s, const struct imap_resp
 				  (unsigned long long)left);
 	s->ex[DIR_C2S].in_lit = false;
 	s->ex[DIR_C2S].left = 0;
+	/* The kept bytes are read again now, inside the server's feed: they
+	 * crossed the way the client's path goes (a LOGIN among them is in
+	 * clear unless that path is TLS). */
+	was_clear = s->path[DIR_C2S].in_clear;
+	s->path[DIR_C2S].in_clear = !s->path[DIR_C2S].tls;
 	lost = imap_lexer_literal_abandon(lx);
+	s->path[DIR_C2S].in_clear = was_clear;
 	if (lost != 0)
 		imap_bodies_gap(s, DIR_C2S, lost);
 }
