@@ -35,6 +35,13 @@ struct mem_budget {
 int mem_charge(struct mem_budget *mb, size_t n) WUR;
 void mem_release(struct mem_budget *mb, size_t n);
 
+/* Grow the array arr of *cap elements of elem bytes: to initial, then
+ * doubling, never past max elements, the new part charged to mb.  Returns
+ * the array (perhaps moved; *cap updated), or NULL at max, over the budget
+ * or out of memory (arr and *cap are as they were then). */
+void *mem_grow_array(struct mem_budget *mb, void *arr, size_t *cap, size_t elem,
+		     size_t initial, size_t max) WUR;
+
 struct buf {
 	uint8_t *data;
 	size_t len;

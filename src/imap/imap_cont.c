@@ -32,21 +32,12 @@ void imap_cont_waits_free(struct imap_session *s, struct sess_waits *w)
 static void cont_waits_push(struct imap_session *s, struct sess_waits *w, int64_t us)
 {
 	if (w->n == w->cap) {
-		size_t ncap = w->cap ? w->cap * 2 : CONT_HELD_INITIAL;
-		int64_t *nu;
+		int64_t *nu = mem_grow_array(s->cfg->budget, w->us, &w->cap, sizeof *nu,
+					     CONT_HELD_INITIAL, SESS_MAX_CONT_WAITS);
 
-		if (ncap > SESS_MAX_CONT_WAITS)
-			ncap = SESS_MAX_CONT_WAITS;
-		if (ncap == w->cap ||
-		    mem_charge(s->cfg->budget, (ncap - w->cap) * sizeof *nu) != 0)
+		if (nu == NULL)
 			return;
-		nu = realloc(w->us, ncap * sizeof *nu);
-		if (nu == NULL) {
-			mem_release(s->cfg->budget, (ncap - w->cap) * sizeof *nu);
-			return;
-		}
 		w->us = nu;
-		w->cap = ncap;
 	}
 	w->us[w->n++] = us > 0 ? us : 0;
 }
@@ -70,18 +61,11 @@ static bool cont_hold(struct imap_session *s, struct buf_slice text, int64_t ts)
 	struct sess_held_cont *h;
 
 	if (oc->n_held == oc->cap_held) {
-		size_t ncap = oc->cap_held ? oc->cap_held * 2 : CONT_HELD_INITIAL;
-
-		if (ncap > SESS_MAX_CONT_WAITS ||
-		    mem_charge(s->cfg->budget, (ncap - oc->cap_held) * sizeof *h) != 0)
+		h = mem_grow_array(s->cfg->budget, oc->held, &oc->cap_held, sizeof *h,
+				   CONT_HELD_INITIAL, SESS_MAX_CONT_WAITS);
+		if (h == NULL)
 			return false;
-		h = realloc(oc->held, ncap * sizeof *h);
-		if (h == NULL) {
-			mem_release(s->cfg->budget, (ncap - oc->cap_held) * sizeof *h);
-			return false;
-		}
 		oc->held = h;
-		oc->cap_held = ncap;
 	}
 	h = &oc->held[oc->n_held];
 	h->off = oc->text.len;

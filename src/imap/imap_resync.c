@@ -38,20 +38,12 @@ void imap_resync_free(struct imap_session *s)
 static bool run_grow(struct imap_session *s)
 {
 	struct sess_run *r = &s->run;
-	size_t ncap = r->cap ? r->cap * 2 : RUN_LINES_INITIAL;
-	struct sess_run_line *nl;
+	struct sess_run_line *nl = mem_grow_array(s->cfg->budget, r->lines, &r->cap, sizeof *nl,
+						  RUN_LINES_INITIAL, SESS_MAX_RUN_LINES);
 
-	if (ncap > SESS_MAX_RUN_LINES)
+	if (nl == NULL)
 		return false;
-	if (mem_charge(s->cfg->budget, (ncap - r->cap) * sizeof *nl) != 0)
-		return false;
-	nl = realloc(r->lines, ncap * sizeof *nl);
-	if (nl == NULL) {
-		mem_release(s->cfg->budget, (ncap - r->cap) * sizeof *nl);
-		return false;
-	}
 	r->lines = nl;
-	r->cap = ncap;
 	return true;
 }
 

@@ -187,21 +187,13 @@ static int pending_find(const struct imap_session *s, struct buf_slice tag)
 
 static bool pending_grow(struct imap_session *s)
 {
-	size_t ncap = s->cap_pend ? s->cap_pend * 2 : SESS_PENDING_INITIAL;
-	struct pending *np;
-
-	if (ncap > IMAP_MAX_PENDING_TAGS)
-		ncap = IMAP_MAX_PENDING_TAGS;
 	/* A full table is 1024 entries of 150 bytes per session: charged. */
-	if (mem_charge(s->cfg->budget, (ncap - s->cap_pend) * sizeof *np) != 0)
+	struct pending *np = mem_grow_array(s->cfg->budget, s->pend, &s->cap_pend, sizeof *np,
+					    SESS_PENDING_INITIAL, IMAP_MAX_PENDING_TAGS);
+
+	if (np == NULL)
 		return false;
-	np = realloc(s->pend, ncap * sizeof *np);
-	if (np == NULL) {
-		mem_release(s->cfg->budget, (ncap - s->cap_pend) * sizeof *np);
-		return false;
-	}
 	s->pend = np;
-	s->cap_pend = ncap;
 	return true;
 }
 

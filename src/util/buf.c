@@ -81,6 +81,32 @@ static int buf_grow(struct buf *b, size_t need)
 	return 0;
 }
 
+void *mem_grow_array(struct mem_budget *mb, void *arr, size_t *cap, size_t elem,
+		     size_t initial, size_t max)
+{
+	size_t ncap, bytes, old;
+	void *na;
+
+	if (*cap == 0)
+		ncap = initial;
+	else if (!size_mul(*cap, 2, &ncap))
+		ncap = max;
+	if (ncap > max)
+		ncap = max;
+	if (ncap <= *cap || !size_mul(ncap, elem, &bytes))
+		return NULL;
+	old = *cap * elem;
+	if (mem_charge(mb, bytes - old) != 0)
+		return NULL;
+	na = realloc(arr, bytes);
+	if (na == NULL) {
+		mem_release(mb, bytes - old);
+		return NULL;
+	}
+	*cap = ncap;
+	return na;
+}
+
 int buf_append(struct buf *b, const void *p, size_t n)
 {
 	uint8_t *dst = buf_reserve(b, n);

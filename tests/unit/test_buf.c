@@ -6,6 +6,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "util/buf.h"
@@ -54,6 +55,38 @@ static void test_buf_charges_budget(void **state)
 	buf_free(&b);
 }
 
+/* Doubling from initial, clamped at max, charged, and left whole when the
+ * budget says no. */
+static void test_grow_array(void **state)
+{
+	struct mem_budget mb = { .limit = 10 * sizeof(uint32_t) };
+	uint32_t *a = NULL, *n;
+	size_t cap = 0;
+
+	(void)state;
+	a = mem_grow_array(&mb, a, &cap, sizeof *a, 2, 6);
+	assert_non_null(a);
+	assert_int_equal(cap, 2);
+	assert_int_equal(mb.used, 2 * sizeof *a);
+	a[0] = 7;
+	a = mem_grow_array(&mb, a, &cap, sizeof *a, 2, 6);
+	assert_int_equal(cap, 4);
+	a = mem_grow_array(&mb, a, &cap, sizeof *a, 2, 6);
+	assert_int_equal(cap, 6);		/* 8 clamped to max */
+	assert_int_equal(mb.used, 6 * sizeof *a);
+	assert_null(mem_grow_array(&mb, a, &cap, sizeof *a, 2, 6));	/* at max */
+	assert_int_equal(cap, 6);
+	assert_int_equal(a[0], 7);
+	n = mem_grow_array(&mb, a, &cap, sizeof *a, 2, 100);	/* 12 > budget */
+	assert_null(n);
+	assert_int_equal(cap, 6);
+	assert_int_equal(mb.used, 6 * sizeof *a);
+	assert_true(mb.refused > 0);
+	free(a);
+	mem_release(&mb, 6 * sizeof *a);
+	assert_int_equal(mb.used, 0);
+}
+
 static void test_slice_ieq(void **state)
 {
 	(void)state;
@@ -72,6 +105,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_budget_limit_and_refusals),
 		cmocka_unit_test(test_buf_charges_budget),
+		cmocka_unit_test(test_grow_array),
 		cmocka_unit_test(test_slice_ieq),
 	};
 
