@@ -355,7 +355,7 @@ fails = []
 if last.get("type") != "capture_summary":
     fails.append("the last line is not a capture_summary: %s" % lines[-1][:300])
 else:
-    want = {"sessions": 3, "logins": {"ok": 2, "fail": 1, "unknown": 0}}
+    want = {"sessions": 3, "logins": {"ok": 2, "fail": 1, "unknown": 0, "aborted": 0}}
     for k, v in want.items():
         if last.get(k) != v:
             fails.append("capture_summary %s = %r, want %r" % (k, last.get(k), v))
