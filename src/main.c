@@ -837,7 +837,7 @@ static int run_source(struct run *r, const char *path)
 	}
 	capture_set_notice(r->cap, keylog_notice, r);	/* a notice like the key log's */
 	if (o->save_path != NULL && capture_save_to(r->cap, o->save_path, err) != 0) {
-		fprintf(stderr, "imapscope: %s: %s\n", o->save_path, err);
+		fprintf(stderr, "imapscope: %s\n", err);	/* err names the file */
 		capture_free(&r->cap);
 		exit(EXIT_USAGE);
 	}

@@ -78,7 +78,8 @@ uint64_t capture_bytes_read(const struct capture *c);
 uint64_t capture_file_size(const struct capture *c);
 /* Live capture: packets dropped by the kernel and the interface so far. */
 uint64_t capture_drops(const struct capture *c);
-/* Live capture: save every packet seen to path (-w); -1 with err. */
+/* Live capture: save every packet seen to path (-w), never through a link,
+ * made 0600 (the packets hold the secrets); -1 with err, which names path. */
 int capture_save_to(struct capture *c, const char *path,
 		    char err[CAPTURE_ERRLEN]) WUR;
 

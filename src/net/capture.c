@@ -11,9 +11,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "net/decode.h"
 #include "net/pcapng.h"
+#include "util/outdir.h"
 
 #define CAPTURE_LIVE_TIMEOUT_MS  200	/* how often a live read checks for a stop */
 #define CAPTURE_LIVE_BUFFER      (32 << 20)	/* kernel ring: bursts without drops */
@@ -467,11 +469,30 @@ uint64_t capture_drops(const struct capture *c)
 int capture_save_to(struct capture *c, const char *path,
 		    char err[CAPTURE_ERRLEN])
 {
+	char oerr[OUTDIR_ERRLEN];
+	FILE *fp;
+	int fd;
+
 	if (c->dump != NULL)
 		pcap_dump_close(c->dump);
-	c->dump = pcap_dump_open(c->p, path);
+	c->dump = NULL;
+	/* The packets hold what the sessions held, passwords included: never
+	 * written through a link, and private (0600). */
+	fd = outdir_open_file(path, true, oerr);
+	if (fd < 0) {
+		set_err(err, "%s", oerr);
+		return -1;
+	}
+	fp = fdopen(fd, "wb");
+	if (fp == NULL) {
+		snprintf(err, CAPTURE_ERRLEN, "%.300s: %s", path, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	c->dump = pcap_dump_fopen(c->p, fp);
 	if (c->dump == NULL) {
-		set_err(err, "%s", pcap_geterr(c->p));
+		snprintf(err, CAPTURE_ERRLEN, "%.300s: %s", path, pcap_geterr(c->p));
+		fclose(fp);
 		return -1;
 	}
 	return 0;

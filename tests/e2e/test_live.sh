@@ -71,6 +71,15 @@ wait $pid
 	{ echo "FAIL: the -w file cannot be read back: $(cat "$tmp/replay")"; fail=1; }
 grep -q '"server":"127.0.0.1:143"' "$tmp/replay" ||
 	{ echo "FAIL: the -w file lacks the session"; fail=1; }
+# the saved packets hold the passwords: 0600, and never through a link
+[ "$(stat -c %a "$tmp/saved.pcap")" = 600 ] ||
+	{ echo "FAIL: the -w file is $(stat -c %a "$tmp/saved.pcap"), not 600"; fail=1; }
+echo keep >"$tmp/target"
+ln -s "$tmp/target" "$tmp/link.pcap"
+"$IMAPSCOPE" -q -i lo -c 1 --duration 2 -w "$tmp/link.pcap" >/dev/null 2>"$tmp/err4"
+rc=$?
+[ "$rc" = 2 ] && grep -q "link.pcap" "$tmp/err4" && [ "$(cat "$tmp/target")" = keep ] ||
+	{ echo "FAIL: -w through a planted link: exit $rc, $(cat "$tmp/err4"), target $(head -c 40 "$tmp/target")"; fail=1; }
 
 [ $fail = 0 ] && echo "live: all checks passed"
 exit $fail
