@@ -81,6 +81,11 @@ struct event {
 	/* A line event (greeting, command, continuation, untagged, response)
 	 * made from a line whose end a gap cut off: what was captured. */
 	bool truncated;
+	/* A line event for a server line seen before sync (picked up
+	 * mid-stream) that nothing confirmed: most likely real, but it may
+	 * be body text.  Shown at the session's end, so its ts is earlier
+	 * than that of events printed just before it. */
+	bool unsynchronised;
 	uint64_t session;
 	const char *client;	/* "ip:port", IPv6 as "[addr]:port" */
 	const char *server;

@@ -11,7 +11,10 @@
  * A line that is not a plausible response, carries a literal or was cut by
  * a gap breaks the run: a body line sits between, so the run may be body
  * text (a line inside a literal is never shown as a response).  A broken
- * or unconfirmed run is counted with the other skipped lines. */
+ * run is counted with the other skipped lines.  A run still held when the
+ * session ends, or when it reaches SESS_MAX_RUN_LINES, was never
+ * confirmed nor broken: its lines are shown, marked unsynchronised, and
+ * complete no command (a one-sided capture would show nothing else). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -71,8 +74,15 @@ void imap_resync_offer(struct imap_session *s, const struct imap_line *line, boo
 	bool fits = parsed && !line->cut && line->n_lits == 0 &&
 		    imap_line_plausible(DIR_S2C, line->text.ptr, line->text.len);
 
-	if (fits && (s->run.n > 0 || line->at_boundary) && run_add(s, line))
-		return;
+	if (fits && (s->run.n > 0 || line->at_boundary)) {
+		if (run_add(s, line))
+			return;
+		if (s->run.n == SESS_MAX_RUN_LINES) {
+			imap_resync_show_unconfirmed(s);
+			if (run_add(s, line))	/* the run goes on */
+				return;
+		}
+	}
 	imap_resync_drop(s);
 	s->skipped_unanchored++;
 }
@@ -94,4 +104,35 @@ void imap_resync_confirm(struct imap_session *s)
 	}
 	r->n = 0;
 	buf_free(&r->text);
+}
+
+/* The held run was never confirmed, and no body line broke it. */
+void imap_resync_show_unconfirmed(struct imap_session *s)
+{
+	bool was = s->cur_unsync;
+
+	s->run.shown_unsync += s->run.n;
+	s->cur_unsync = true;
+	imap_resync_confirm(s);
+	s->cur_unsync = was;
+}
+
+/* found: a line found sync, else the session ended without it. */
+void imap_resync_report(struct imap_session *s, bool found)
+{
+	unsigned long long skipped = s->skipped_unanchored, shown = s->run.shown_unsync;
+	const char *when = found ? "before finding sync" : "sync never found";
+
+	if (shown != 0 && skipped == 0)
+		imap_session_notice(s, "unsynchronised", "%s: %llu server lines shown marked "
+				    "unsynchronised", when, shown);
+	else if (shown != 0)
+		imap_session_notice(s, "unsynchronised", "%s: %llu server lines shown marked "
+				    "unsynchronised, %llu skipped", when, shown, skipped);
+	else if (found && skipped != 0)
+		imap_session_notice(s, "unsynchronised", "skipped %llu server lines before finding sync",
+				    skipped);
+	else if (skipped != 0)
+		imap_session_notice(s, "unsynchronised", "skipped %llu server lines: sync never found",
+				    skipped);
 }

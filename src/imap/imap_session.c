@@ -51,6 +51,12 @@ static void copy_endpoint(char *dst, const char *src)
 	snprintf(dst, SESS_ENDPOINT_MAX, "%s", src ? src : "?");
 }
 
+static bool is_line_event(enum event_type t)
+{
+	return t == EV_GREETING || t == EV_COMMAND || t == EV_CONTINUATION ||
+	       t == EV_UNTAGGED || t == EV_RESPONSE;
+}
+
 void imap_session_emit(struct imap_session *s, struct event *ev)
 {
 	const struct output *out = &s->cfg->out;
@@ -58,12 +64,13 @@ void imap_session_emit(struct imap_session *s, struct event *ev)
 	ev->session = s->id;
 	ev->client = s->client;
 	ev->server = s->server;
-	/* Events made from a line that a gap cut say so (not the login or
-	 * switch events its completion may bring). */
-	if (s->cur_cut && (ev->type == EV_GREETING || ev->type == EV_COMMAND ||
-			   ev->type == EV_CONTINUATION || ev->type == EV_UNTAGGED ||
-			   ev->type == EV_RESPONSE))
-		ev->truncated = true;
+	/* Events made from a line that a gap cut, or that sync never
+	 * confirmed, say so (not the login or switch events a completion may
+	 * bring). */
+	if (is_line_event(ev->type)) {
+		ev->truncated |= s->cur_cut;
+		ev->unsynchronised |= s->cur_unsync;
+	}
 	if (out->ops != NULL && out->ops->event != NULL)
 		out->ops->event(out->ctx, ev);
 }
@@ -616,6 +623,10 @@ static void on_untagged(struct imap_session *s, const struct imap_line *line,
 static void on_continuation(struct imap_session *s, const struct imap_line *line,
 			    const struct imap_response *r)
 {
+	if (s->cur_unsync) {	/* it answered nothing we saw */
+		imap_session_emit_continuation(s, DIR_S2C, r->text, line->ts_last_us);
+		return;
+	}
 	if (s->sasl != NULL)
 		imap_sasl_challenge(&s->sasl->sasl, r->text.ptr, r->text.len);
 	imap_cont_server(s, line, r->text);
@@ -753,8 +764,10 @@ static void on_tagged(struct imap_session *s, const struct imap_line *line,
 	struct pending p;
 	int i;
 
-	check_literal_refused(s, r);
-	i = pending_find(s, r->tag);
+	/* Unconfirmed, it completes nothing and proves no login. */
+	if (!s->cur_unsync)
+		check_literal_refused(s, r);
+	i = s->cur_unsync ? -1 : pending_find(s, r->tag);
 	ev.u.response.tag = r->tag;
 	ev.u.response.status = cslice(r->name);
 	ev.u.response.code = r->code;
@@ -771,6 +784,8 @@ static void on_tagged(struct imap_session *s, const struct imap_line *line,
 	}
 	count_status(s, r->name);
 	imap_session_emit(s, &ev);
+	if (s->cur_unsync)
+		return;
 	imap_auth_infer(s, line, r, i >= 0 ? s->pend[i].name : NULL);
 	if (i < 0)
 		return;
@@ -822,9 +837,7 @@ static void s2c_line(struct imap_session *s, const struct imap_line *line)
 		}
 		s->s2c_anchored = true;
 		imap_resync_confirm(s);
-		if (s->skipped_unanchored != 0)
-			imap_session_notice(s, "unsynchronised", "skipped %llu server lines before finding sync",
-					    (unsigned long long)s->skipped_unanchored);
+		imap_resync_report(s, true);
 	}
 	if (line->cut && (!parsed || !cut_response_head(line, &r))) {
 		cut_line_dropped(s, line);
@@ -956,10 +969,8 @@ static void session_end(void *ctx, enum end_reason why, int64_t ts_us)
 	}
 	imap_cont_line_done(s);	/* "+" lines of a command the capture cut */
 	if (!s->s2c_anchored) {
-		imap_resync_drop(s);
-		if (s->skipped_unanchored != 0)
-			imap_session_notice(s, "unsynchronised", "skipped %llu server lines: sync never found",
-					    (unsigned long long)s->skipped_unanchored);
+		imap_resync_show_unconfirmed(s);
+		imap_resync_report(s, false);
 	}
 	if (s->cfg->extract.begin != NULL) {
 		imap_bodies_end_all(s, DIR_C2S, NULL, 0, 0);	/* lines the capture cut */

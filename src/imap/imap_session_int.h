@@ -141,6 +141,7 @@ struct sess_run {
 	struct buf text;		/* the lines' texts, up to IMAP_MAX_LINE */
 	struct sess_run_line *lines;
 	size_t n, cap;
+	uint64_t shown_unsync;		/* never confirmed, shown marked */
 };
 
 struct pending {
@@ -189,6 +190,7 @@ struct imap_session {
 	uint64_t skipped_unanchored;
 	struct sess_run run;		/* server lines before sync, maybe real */
 	bool cur_cut;			/* the line being handled lost its end */
+	bool cur_unsync;		/* ... or is shown though sync never confirmed it */
 	unsigned bad_run[2];		/* unparsable lines in a row */
 	uint64_t bad_quiet[2];		/* of them, not given a notice */
 	uint64_t pend_dropped;		/* commands forgotten at the pending cap */
@@ -263,6 +265,8 @@ void imap_cont_free(struct imap_session *s);
 void imap_resync_offer(struct imap_session *s, const struct imap_line *line, bool parsed);
 void imap_resync_confirm(struct imap_session *s);
 void imap_resync_drop(struct imap_session *s);
+void imap_resync_show_unconfirmed(struct imap_session *s);
+void imap_resync_report(struct imap_session *s, bool found);
 void imap_resync_free(struct imap_session *s);
 /* imap_session.c: a server line handed on as if it had just arrived */
 void imap_session_s2c_replay(struct imap_session *s, const struct imap_line *line);

@@ -378,6 +378,8 @@ int output_json_append_event(struct buf *b, struct output_time *tc, const struct
 		rc |= json_bodies[ev->type](b, ev);
 	if (ev->truncated)
 		rc |= LIT(b, ",\"truncated\":true");
+	if (ev->unsynchronised)
+		rc |= LIT(b, ",\"unsynchronised\":true");
 	return rc | LIT(b, "}\n");
 }
 

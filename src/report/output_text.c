@@ -601,6 +601,8 @@ static void output_text_event(void *ctx, const struct event *ev)
 		rc |= LIT(b, "? unknown event type");
 	if (ev->truncated)
 		rc |= LIT(b, " [truncated]");
+	if (ev->unsynchronised)
+		rc |= LIT(b, " [unsynchronised]");
 	rc |= text_color(ot, b, TEXT_COLOR_RESET) | LIT(b, "\n");
 	output_sink_end(&ot->sink, rc);
 }

@@ -125,6 +125,8 @@ static void fmt_event(char *o, size_t cap, const struct event *ev)
 	}
 	if (ev->truncated && strlen(o) + 7 < cap)
 		strcat(o, " TRUNC");
+	if (ev->unsynchronised && strlen(o) + 8 < cap)
+		strcat(o, " UNSYNC");
 }
 
 static void rec_event(void *ctx, const struct event *ev)
@@ -1037,6 +1039,69 @@ static void test_mid_stream_run_kept(void **state)
 	rec_free(&r);
 }
 
+/* 14.7: a one-sided server capture picked up mid-stream: the run held
+ * before sync is never confirmed, so it is shown at the end, marked, and
+ * its completion completes nothing and proves no login. */
+static void test_mid_stream_run_unconfirmed(void **state)
+{
+	static const struct step steps[] = {
+		S_(1000, "* 2 EXISTS\r\n* 1 RECENT\r\n"),
+		S_(1200, "11 OK Idle completed\r\n"),
+	};
+	static const char *const want[] = {
+		"start mid=1 tls=0",
+		"* EXISTS (null) 2 EXISTS UNSYNC",
+		"* RECENT (null) 1 RECENT UNSYNC",
+		"S 11 OK [null] Idle completed cmd=null lat=-1.000 UNSYNC",
+		"end eof cmd=0 ok=1 no=0 bad=0 un=2 b=0/46 w=0/46 gaps=0 dur=200",
+	};
+	/* a body line after the run: it may all be body text, none shown */
+	static const struct step body[] = {
+		S_(1000, "* 9 EXISTS\r\n* 1 RECENT\r\n"),
+		S_(1100, "body text\r\n"),
+	};
+	static const char *const want_body[] = {
+		"start mid=1 tls=0",
+		"end eof cmd=0 ok=0 no=0 bad=0 un=0 b=0/35 w=0/35 gaps=0 dur=100",
+	};
+	struct opts o = { .mid_stream = true, .why = END_EOF };
+	struct rec r;
+
+	(void)state;
+	check_script(&r, steps, N(steps), &o, want, N(want));
+	assert_non_null(strstr(r.all_notices, "session 7: sync never found: 3 server lines shown "
+			       "marked unsynchronised\n"));
+	rec_free(&r);
+	check_script(&r, body, N(body), &o, want_body, N(want_body));
+	assert_non_null(strstr(r.all_notices, "skipped 3 server lines: sync never found"));
+	rec_free(&r);
+}
+
+/* A run that reaches the cap of held lines (SESS_MAX_RUN_LINES, 64) is
+ * shown, marked, not lost. */
+#define RUN_CAP_LINES 64
+static void test_mid_stream_run_cap(void **state)
+{
+	char text[RUN_CAP_LINES * 2 * 16];
+	size_t k = 0;
+	struct step steps[1];
+	struct opts o = { .mid_stream = true, .why = END_EOF };
+	struct rec r;
+	size_t n_unsync = 0, lines = RUN_CAP_LINES + 6;
+
+	(void)state;
+	for (size_t i = 0; i < lines; i++)
+		k += (size_t)snprintf(text + k, sizeof text - k, "* %zu EXISTS\r\n", i + 1);
+	steps[0] = (struct step){ STEP_DATA, DIR_S2C, text, k, 1000, 0 };
+	run(&r, steps, 1, &o, false);
+	for (size_t i = 0; i < r.n; i++)
+		n_unsync += strstr(r.ev[i], "EXISTS UNSYNC") != NULL;
+	assert_int_equal(n_unsync, lines);
+	assert_string_equal(r.ev[1], "* EXISTS (null) 1 EXISTS UNSYNC");
+	assert_non_null(strstr(r.all_notices, "70 server lines shown marked unsynchronised"));
+	rec_free(&r);
+}
+
 /* A completion that begins a segment right after the capture starts is
  * kept though its command was not captured; one in the middle of a
  * segment, after body text, is not (it may be inside a literal).  Run
@@ -1477,6 +1542,8 @@ int main(void)
 		cmocka_unit_test(test_mid_stream),
 		cmocka_unit_test(test_mid_stream_in_idle),
 		cmocka_unit_test(test_mid_stream_run_kept),
+		cmocka_unit_test(test_mid_stream_run_unconfirmed),
+		cmocka_unit_test(test_mid_stream_run_cap),
 		cmocka_unit_test(test_mid_stream_completion_at_segment),
 		cmocka_unit_test(test_cut_lines),
 		cmocka_unit_test(test_refused_empty_literal),
