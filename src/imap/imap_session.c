@@ -854,9 +854,14 @@ static void s2c_line(struct imap_session *s, const struct imap_line *line)
 void imap_session_s2c_replay(struct imap_session *s, const struct imap_line *line)
 {
 	struct imap_response r;
+	bool was_cut = s->cur_cut;
 
+	/* Replayed from within another line (the client's that confirmed
+	 * sync, perhaps itself cut): the held lines were whole. */
+	s->cur_cut = false;
 	if (imap_parse_response(line, &r) == 0)
 		s2c_dispatch(s, line, &r);
+	s->cur_cut = was_cut;
 }
 
 /* --- dispatch ------------------------------------------------------------ */
@@ -955,9 +960,11 @@ static void session_end(void *ctx, enum end_reason why, int64_t ts_us)
 	int64_t last = s->last_ts;
 
 	s->now = ts_us;
-	/* Client bytes still held: the switch was never answered, so they are
-	 * neither known IMAP nor known TLS; kept in --streams, not parsed. */
-	if (s->path[DIR_C2S].held.len > 0)
+	/* Client bytes still held while the switch was never answered: neither
+	 * known IMAP nor known TLS; kept in --streams, not parsed.  (Bytes that
+	 * await the probe's verdict are held too: imap_pipeline_end gives them
+	 * their way.) */
+	if (s->path[DIR_C2S].hold && s->path[DIR_C2S].held.len > 0)
 		imap_pipeline_feed_counted(s, DIR_C2S, s->path[DIR_C2S].held.data, s->path[DIR_C2S].held.len);
 	imap_pipeline_end(s, ts_us);
 	/* The last chance for the tls event, which must come before the end. */
@@ -989,7 +996,8 @@ static void session_end(void *ctx, enum end_reason why, int64_t ts_us)
 		last = ts_us;
 	s->sum.duration_us = last > s->first_ts ? last - s->first_ts : 0;
 	for (int d = 0; d < 2; d++)
-		ev.u.end.undecrypted[d] = s->tls_phase != NULL && !s->tls_dir_decrypting[d];
+		ev.u.end.undecrypted[d] = s->tls_phase != NULL && s->path[d].tls &&
+					  !s->tls_dir_decrypting[d];
 	ev.u.end.reason = why;
 	ev.u.end.summary = &s->sum;
 	imap_session_emit(s, &ev);

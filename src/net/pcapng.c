@@ -59,6 +59,16 @@ static uint32_t get32(const struct walk *w, const uint8_t *p)
 	return w->swap ? __builtin_bswap32(v) : v;
 }
 
+/* A 64-bit option is one number in the section's byte order, not two
+ * 32-bit words in a fixed order. */
+static uint64_t get64(const struct walk *w, const uint8_t *p)
+{
+	uint64_t v;
+
+	memcpy(&v, p, 8);
+	return w->swap ? __builtin_bswap64(v) : v;
+}
+
 static uint16_t get16(const struct walk *w, const uint8_t *p)
 {
 	uint16_t v;
@@ -217,8 +227,7 @@ static void on_idb(struct walk *w, const uint8_t *b, uint32_t len)
 		if (code == OPT_TSRESOL && olen >= 1)
 			ifc.tsresol = b[o + 4];
 		else if (code == OPT_TSOFFSET && olen >= 8)
-			ifc.tsoffset = (int64_t)(((uint64_t)get32(w, b + o + 8) << 32) |
-						 get32(w, b + o + 4));
+			ifc.tsoffset = (int64_t)get64(w, b + o + 4);
 		o += 4 + padded;
 	}
 	if ((ifc.tsresol & 0x7f) > 63)

@@ -92,6 +92,10 @@ def case_stripped_starttls(tmp):
                f"notices: {[e['text'] for e in of_type(evs, 'notice')]}")
     case.check(not of_type(evs, "tls"), "a tls event for TLS that never began")
     case.check(summary_transport(case, path) == "plain", "--summary does not say plain")
+    text = run(["--color=never", path])[1]
+    end = [l for l in text if b" end (" in l]
+    case.check(len(end) == 1 and b"not decrypted" not in end[0],
+               f"the end line calls plain directions undecrypted: {end}")
 
 
 def case_stripped_client_only(tmp):

@@ -1306,6 +1306,29 @@ static void test_garbage_lines_rate_limited(void **state)
 	rec_free(&r);
 }
 
+/* After an accepted STARTTLS, client bytes still awaiting the verdict
+ * (no line end yet) when the capture ends are counted and tapped once. */
+static void test_probe_tail_once(void **state)
+{
+	static const struct step st[] = {
+		S_(1000, "* OK ready\r\n"),
+		C_(1100, "a1 STARTTLS\r\n"),
+		S_(1200, "a1 OK Begin TLS\r\n"),
+		C_(1300, "a2 LOGIN bob"),
+	};
+	struct opts o = { .why = END_EOF };
+	struct rec r;
+
+	(void)state;
+	for (int bytewise = 0; bytewise < 2; bytewise++) {
+		memset(&r, 0, sizeof r);
+		run(&r, st, N(st), &o, bytewise);
+		assert_int_equal(r.tapped[DIR_C2S], 13 + 12);
+		assert_non_null(strstr(r.ev[r.n - 1], " b=25/"));
+		rec_free(&r);
+	}
+}
+
 static void test_not_imap(void **state)
 {
 	static const struct step ssh[] = {
@@ -1549,6 +1572,7 @@ int main(void)
 		cmocka_unit_test(test_refused_empty_literal),
 		cmocka_unit_test(test_bogus_literal_abandoned),
 		cmocka_unit_test(test_garbage_lines_rate_limited),
+		cmocka_unit_test(test_probe_tail_once),
 		cmocka_unit_test(test_not_imap),
 		cmocka_unit_test(test_pending_cap),
 		cmocka_unit_test(test_depth_cap_extract),
