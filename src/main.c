@@ -558,18 +558,15 @@ static void run_notice(void *ctx, uint64_t session, int64_t ts_us, const char *m
 		fprintf(stderr, "imapscope: %s\n", msg);
 }
 
-/* A notice of the flow layer: the stderr line, and for a session an event
- * of its timeline.  The text of the event leaves out the "session N: " that
- * the stderr line needs. */
+/* A notice of the flow layer: the stderr line (run_notice names the
+ * session), and for a session an event of its timeline. */
 static void run_flow_notice(void *ctx, uint64_t session, void *sctx, int64_t ts_us,
 			    const struct notice_facts *f, const char *msg)
 {
-	const char *colon = strncmp(msg, "session ", 8) == 0 ? strstr(msg, ": ") : NULL;
-
 	run_notice(ctx, session, ts_us, msg);
 	/* Every gap is already a gap event of the session's timeline. */
 	if (sctx != NULL && strcmp(f->kind, "gap") != 0)
-		imap_session_notice_event(sctx, ts_us, f, colon != NULL ? colon + 2 : msg);
+		imap_session_notice_event(sctx, ts_us, f, msg);
 }
 
 static void keylog_notice(void *ctx, const char *msg)

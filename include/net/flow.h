@@ -52,7 +52,8 @@ struct flow_hooks {
 	 * flow.  fi is valid only during the call. */
 	void *(*open)(void *ctx, const struct flow_info *fi);
 	const struct byte_layer_ops *ops;
-	/* A one-line notice; session_id 0 when it concerns no session.  f
+	/* A one-line notice; session_id 0 when it concerns no session.  msg
+	 * does not name the session (the listener does, where it needs to); f
 	 * gives its kind and numbers (valid during the call); sctx is what
 	 * open() returned for that session, or NULL. */
 	void (*notice)(void *ctx, uint64_t session_id, void *sctx, int64_t ts_us,

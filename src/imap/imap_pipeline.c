@@ -63,7 +63,6 @@ static void tls_on_handshake(void *ctx, const struct tls_info *info)
 	ev.u.tls.decrypted_c2s = info->decrypted_dir[DIR_C2S];
 	ev.u.tls.decrypted_s2c = info->decrypted_dir[DIR_S2C];
 	ev.u.tls.reason = info->decrypted ? NULL : info->reason;
-	s->tls_decrypting = info->decrypted;
 	s->tls_dir_decrypting[DIR_C2S] = info->decrypted_dir[DIR_C2S];
 	s->tls_dir_decrypting[DIR_S2C] = info->decrypted_dir[DIR_S2C];
 	imap_session_emit(s, &ev);

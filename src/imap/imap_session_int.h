@@ -172,7 +172,6 @@ struct imap_session {
 	struct tls_session *tls;	/* NULL until TLS starts, or out of memory */
 	struct inflate_session *zin;	/* NULL until COMPRESS, or out of memory */
 	const char *tls_phase;		/* "starttls" / "implicit"; NULL: no TLS */
-	bool tls_decrypting;		/* the handshake said so */
 	bool tls_dir_decrypting[2];	/* ... by direction */
 	bool compressed;		/* COMPRESS is on: no second switch */
 

@@ -418,8 +418,8 @@ static void gap_note_flush(struct flow_table *ft, struct flow_side *sd)
 	}
 	sd->notes_sent++;
 	notice_f(ft, sd->f, g->ts, FACTS_DIR("gap", side_dir(sd), g->off, g->n),
-	       "session %" PRIu64 ": %" PRIu64 " bytes missing %s at offset %"
-	       PRIu64, sd->f->session_id, g->n, dir_name(side_dir(sd)), g->off);
+	       "%" PRIu64 " bytes missing %s at offset %" PRIu64, g->n,
+	       dir_name(side_dir(sd)), g->off);
 }
 
 static void on_data(void *ctx, uint64_t off, const uint8_t *p, size_t n,
@@ -467,9 +467,9 @@ static void on_conflict(void *ctx, uint64_t off, uint64_t n, int64_t ts)
 	}
 	sd->conflicts_said++;
 	notice_f(f->ft, f, ts, FACTS_DIR("overlap_conflict", side_dir(sd), off, n),
-		 "session %" PRIu64 ": overlap_conflict %s at offset %" PRIu64
+		 "overlap_conflict %s at offset %" PRIu64
 		 ": a later copy differs over %" PRIu64 " bytes; the first copy"
-		 " was kept", f->session_id, dir_name(side_dir(sd)), off, n);
+		 " was kept", dir_name(side_dir(sd)), off, n);
 }
 
 static void endpoint_of(const struct flow *f, int idx, struct flow_endpoint *ep)
@@ -560,8 +560,7 @@ static void session_open(struct flow_table *ft, struct flow *f, int64_t ts)
 	ft->st.sessions_opened++;
 	f->state = FS_OPEN;
 	if (fi.mid_stream && kind_may_speak(ft, FQ_MID_STREAM))
-		notice(ft, f, ts, "mid_stream", "session %" PRIu64
-		       ": picked up mid-stream (no SYN)", f->session_id);
+		notice(ft, f, ts, "mid_stream", "%s", "picked up mid-stream (no SYN)");
 }
 
 /* Loss and duplication of one direction, said once per session. */
@@ -569,51 +568,50 @@ static void side_report(struct flow_table *ft, struct flow_side *sd,
 			int64_t ts)
 {
 	const struct reasm_stats *rs = reasm_stats(sd->rs);
-	uint64_t sid = sd->f->session_id;
 	const char *d = dir_name(side_dir(sd));
 
 	gap_note_flush(ft, sd);
 	if (sd->unreported_gaps > 0)
 		notice_f(ft, sd->f, ts, FACTS_DIR("gap", side_dir(sd), NOTICE_NONE,
-						  sd->unreported_bytes), "session %" PRIu64 ": %" PRIu64
-		       " more gaps %s (%" PRIu64 " bytes)", sid,
+						  sd->unreported_bytes), "%" PRIu64
+		       " more gaps %s (%" PRIu64 " bytes)",
 		       sd->unreported_gaps, d, sd->unreported_bytes);
 	if (rs->retransmitted > 0 && ft->hooks.ops->retransmitted != NULL)
 		ft->hooks.ops->retransmitted(sd->f->sctx, rs->retransmitted);
 	if (sd->conflicts_quiet > 0)
 		notice_f(ft, sd->f, ts, FACTS_DIR("overlap_conflict", side_dir(sd), NOTICE_NONE,
-						  NOTICE_NONE), "session %" PRIu64 ": %" PRIu64
-		       " more overlap conflicts %s", sid, sd->conflicts_quiet, d);
+						  NOTICE_NONE), "%" PRIu64
+		       " more overlap conflicts %s", sd->conflicts_quiet, d);
 	/* Retransmissions that agree are normal: counted, not said.  The bytes
 	 * that could not be compared are said beside a disagreement. */
 	if (rs->overlap_conflicts > 0 && rs->unchecked > 0)
 		notice_f(ft, sd->f, ts, FACTS_DIR("retransmission", side_dir(sd), NOTICE_NONE,
-						  rs->retransmitted), "session %" PRIu64 ": duplicate packets: %"
+						  rs->retransmitted), "duplicate packets: %"
 		       PRIu64 " bytes retransmitted %s (%" PRIu64 " differed, %"
-		       PRIu64 " not compared; first copy kept)", sid,
+		       PRIu64 " not compared; first copy kept)",
 		       rs->retransmitted, d, rs->overlap_conflicts, rs->unchecked);
 	else if (rs->overlap_conflicts > 0)
 		notice_f(ft, sd->f, ts, FACTS_DIR("retransmission", side_dir(sd), NOTICE_NONE,
-						  rs->retransmitted), "session %" PRIu64 ": duplicate packets: %"
+						  rs->retransmitted), "duplicate packets: %"
 		       PRIu64 " bytes retransmitted %s (%" PRIu64
-		       " differed; first copy kept)", sid, rs->retransmitted,
+		       " differed; first copy kept)", rs->retransmitted,
 		       d, rs->overlap_conflicts);
 	if (rs->early_bytes > 0)
-		notice(ft, sd->f, ts, "early_bytes", "session %" PRIu64 ": %" PRIu64 " bytes %s"
+		notice(ft, sd->f, ts, "early_bytes", "%" PRIu64 " bytes %s"
 		       " from before the capture's start of the stream dropped",
-		       sid, rs->early_bytes, d);
+		       rs->early_bytes, d);
 	if (rs->ooo_dropped > 0)
-		notice(ft, sd->f, ts, "ooo_dropped", "session %" PRIu64 ": %" PRIu64
-		       " out-of-order bytes %s dropped (memory budget)", sid,
+		notice(ft, sd->f, ts, "ooo_dropped", "%" PRIu64
+		       " out-of-order bytes %s dropped (memory budget)",
 		       rs->ooo_dropped, d);
 	if (rs->pressure_gaps > rs->runs_full)
-		notice(ft, sd->f, ts, "ooo_full", "session %" PRIu64 ": out-of-order queue "
-		       "full %" PRIu64 " times %s (cap %zu bytes)", sid,
+		notice(ft, sd->f, ts, "ooo_full", "out-of-order queue "
+		       "full %" PRIu64 " times %s (cap %zu bytes)",
 		       rs->pressure_gaps - rs->runs_full, d, ft->cfg.max_ooo_bytes);
 	if (rs->runs_full > 0)
-		notice(ft, sd->f, ts, "ooo_full", "session %" PRIu64 ": out-of-order queue "
+		notice(ft, sd->f, ts, "ooo_full", "out-of-order queue "
 		       "full %" PRIu64 " times %s (cap %d separate runs: tiny"
-		       " segments out of order)", sid, rs->runs_full, d, REASM_MAX_RUNS);
+		       " segments out of order)", rs->runs_full, d, REASM_MAX_RUNS);
 	if (ft->hooks.ops->capped != NULL && rs->pressure_gaps + rs->ooo_dropped > 0)
 		ft->hooks.ops->capped(sd->f->sctx, rs->pressure_gaps + (rs->ooo_dropped > 0));
 	ft->st.retransmitted_bytes += rs->retransmitted;
@@ -640,8 +638,8 @@ static void session_close(struct flow_table *ft, struct flow *f,
 	side_report(ft, s, ts);
 	if ((c->pkts == 0 && s->bytes > 0) || (s->pkts == 0 && c->bytes > 0)) {
 		if (kind_may_speak(ft, FQ_ONE_SIDED))
-			notice(ft, f, ts, "one_sided", "session %" PRIu64 ": only the %s's"
-			       " side was captured", f->session_id,
+			notice(ft, f, ts, "one_sided", "only the %s's"
+			       " side was captured",
 			       c->pkts == 0 ? "server" : "client");
 	}
 	ft->hooks.ops->end(f->sctx, why, ts);
@@ -747,10 +745,10 @@ static void flow_open_segment(struct flow_table *ft, struct flow *f, int side,
 	if (seg->missing != 0 && !sd->snap_noticed) {
 		sd->snap_noticed = true;
 		notice_f(ft, f, seg->ts_us, FACTS_DIR("snaplen_cut", side_dir(sd), NOTICE_NONE,
-						      seg->missing), "session %" PRIu64 ": packets "
+						      seg->missing), "packets "
 		       "%s cut by the capture's snap length (%u of %u payload bytes kept): "
 		       "the gaps that follow are the capture's, not the network's",
-		       f->session_id, dir_name(side_dir(sd)), seg->paylen,
+		       dir_name(side_dir(sd)), seg->paylen,
 		       seg->paylen + seg->missing);
 	}
 	reasm_segment(sd->rs, seq, seg->payload, seg->paylen, seg->missing,
@@ -808,14 +806,13 @@ static void evict_oldest(struct flow_table *ft, int64_t now, enum flow_quiet_kin
 	ft->st.evicted++;
 	if (f->state == FS_OPEN) {
 		if (why == FQ_EVICTED && kind_may_speak(ft, why))
-			notice(ft, f, now, "evicted", "session %" PRIu64
-			       ": evicted, the flow table is full (%zu flows;"
-			       " see --max-flows)", f->session_id,
-			       ft->cfg.max_flows);
+			notice(ft, f, now, "evicted",
+			       "evicted, the flow table is full (%zu flows;"
+			       " see --max-flows)", ft->cfg.max_flows);
 		else if (why == FQ_MEMORY && kind_may_speak(ft, why))
-			notice(ft, f, now, "evicted", "session %" PRIu64
-			       ": evicted for a new flow, the memory budget is"
-			       " spent (see --max-memory)", f->session_id);
+			notice(ft, f, now, "evicted", "%s",
+			       "evicted for a new flow, the memory budget is"
+			       " spent (see --max-memory)");
 		session_close(ft, f, END_EVICTED, now);
 	}
 	flow_remove(ft, f);

@@ -104,11 +104,15 @@ static void h_notice(void *ctx, uint64_t sid, void *sctx, int64_t ts, const stru
 {
 	struct log *l = ctx;
 
-	(void)sid;
 	(void)sctx;
 	(void)ts;
 	assert_non_null(f->kind);
-	if (l->nnotices < MAX_NOTICES)
+	/* the message names no session: the listener does, as main's does */
+	assert_null(strstr(msg, "session "));
+	if (l->nnotices < MAX_NOTICES && sid != 0)
+		snprintf(l->notices[l->nnotices++], 256, "session %llu: %s",
+			 (unsigned long long)sid, msg);
+	else if (l->nnotices < MAX_NOTICES)
 		snprintf(l->notices[l->nnotices++], 256, "%s", msg);
 }
 
