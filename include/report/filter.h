@@ -42,14 +42,16 @@ struct filter;
 /* opts (and its strings) must outlive the filter; inner is the output that
  * gets the wanted events (the filter frees it).  NULL on out-of-memory. */
 struct filter *filter_new(const struct filter_opts *opts, struct output inner);
-/* The filtered output: events of wanted sessions go on to inner. */
+/* The filtered output: events of wanted sessions go on to inner.  Under
+ * --host, a session is wanted once filter_session_open has announced it
+ * (before its first event), so events are not matched text by text. */
 struct output filter_output(struct filter *f);
 /* The --user pre-pass output: records the sessions where opts->user tried
  * to log in; it writes nothing. */
 struct output filter_collector(struct filter *f);
 
 /* A session began with these "ip:port" endpoints: remembered, so that
- * filter_wants_id can apply --host to its notices. */
+ * filter_wants_id and the filtered output can apply --host to it. */
 void filter_session_open(struct filter *f, uint64_t id, const char *client,
 			 const char *server);
 /* Whether session id (with these "ip:port" endpoints) is shown. */

@@ -246,7 +246,8 @@ static void filter_event(void *ctx, const struct event *ev)
 {
 	struct filter *f = ctx;
 
-	if (filter_wants(f, ev->session, ev->client, ev->server)) {
+	/* by id: the endpoints were matched once, when the session opened */
+	if (filter_wants_id(f, ev->session)) {
 		f->matched = true;
 		f->inner.ops->event(f->inner.ctx, ev);
 	}

@@ -78,6 +78,9 @@ static void test_session_and_host(void **state)
 	struct event c = ev_of(EV_COMMAND, 3, "[2001:db8::1]:5000", "[2001:db8::2]:143");
 
 	(void)state;
+	filter_session_open(f, 1, a.client, a.server);
+	filter_session_open(f, 2, b.client, b.server);
+	filter_session_open(f, 3, c.client, c.server);
 	assert_false(filter_matched(f));
 	out.ops->event(out.ctx, &a);
 	assert_false(filter_matched(f));
