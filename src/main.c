@@ -23,7 +23,7 @@
 #include "net/capture.h"
 #include "net/decode.h"
 #include "net/flow.h"
-#include "report/event.h"
+#include "imap/imap_event.h"
 #include "report/filter.h"
 #include "report/extract.h"
 #include "report/logins.h"

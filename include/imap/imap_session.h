@@ -3,7 +3,7 @@
  *
  * A session is a byte layer (util/byte_layer.h): reassembly feeds it both
  * directions, it runs them through [tls] -> [inflate] -> lexer -> grammar,
- * and it tells an output (report/event.h) what happened, one event at a time,
+ * and it tells an output (imap/imap_event.h) what happened, one event at a time,
  * in the order the bytes arrived.
  *
  * TLS (tls/tls_decrypt.h) starts at once when info->implicit_tls, after the
@@ -21,8 +21,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "report/event.h"
-#include "report/extract.h"
+#include "imap/imap_event.h"
 #include "util/buf.h"
 #include "util/byte_layer.h"
 
@@ -36,6 +35,21 @@ struct imap_tap {
 		     const uint8_t *p, size_t n);
 	void (*gap)(void *ctx, uint64_t session, enum stream_dir dir, uint64_t nbytes);
 	void (*end)(void *ctx, uint64_t session);
+};
+
+/* What is known of a body when it begins.  Slices are valid during the
+ * begin call; ptr NULL stands for unknown (JSON null). */
+struct extract_meta {
+	const char *client, *server;	/* "ip:port" */
+	enum stream_dir dir;		/* DIR_S2C: fetched, DIR_C2S: appended */
+	struct buf_slice section;	/* as on the wire, "BODY[]", "RFC822",
+					   "BINARY[1]", "BODY[TEXT]<0>"; NULL
+					   for APPEND (a whole message) */
+	struct buf_slice user;		/* the session's login */
+	struct buf_slice mailbox;	/* selected (FETCH) or target (APPEND) */
+	uint64_t seq, uid;		/* 0: not known (yet) */
+	uint64_t size;			/* announced by the literal */
+	int64_t ts_us;			/* when the body began */
 };
 
 /* Where message bodies go for --extract (report/extract.h is the writer):
@@ -102,14 +116,6 @@ void imap_session_notice_event(struct imap_session *s, int64_t ts_us,
  * payload look like IMAP, and is its sender the server (1), the client (0),
  * unclear (2), or not IMAP at all (-1)? */
 int imap_session_classify(const uint8_t *p, size_t n);
-
-/* The protocol state (RFC 9051 section 3). */
-enum imap_session_state {
-	IMAP_STATE_NOT_AUTH = 0,
-	IMAP_STATE_AUTH,
-	IMAP_STATE_SELECTED,
-	IMAP_STATE_LOGOUT,
-};
 
 struct imap_session;
 enum imap_session_state imap_session_state(const struct imap_session *s);

@@ -36,6 +36,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "imap/imap_session.h"
 #include "util/buf.h"
 #include "util/byte_layer.h"
 
@@ -43,21 +44,6 @@
 #define EXTRACT_MAX_FIELD 1024		/* bytes kept of user, mailbox, section */
 #define EXTRACT_MAX_SECTION_NAME 64	/* section characters in a file name */
 #define EXTRACT_MAX_HOLES 16		/* holes listed per body in the index */
-
-/* What is known of a body when it begins.  Slices are copied (each cut to
- * EXTRACT_MAX_FIELD bytes); ptr NULL stands for unknown (JSON null). */
-struct extract_meta {
-	const char *client, *server;	/* "ip:port" */
-	enum stream_dir dir;		/* DIR_S2C: fetched, DIR_C2S: appended */
-	struct buf_slice section;	/* as on the wire, "BODY[]", "RFC822",
-					   "BINARY[1]", "BODY[TEXT]<0>"; NULL
-					   for APPEND (a whole message) */
-	struct buf_slice user;		/* the session's login */
-	struct buf_slice mailbox;	/* selected (FETCH) or target (APPEND) */
-	uint64_t seq, uid;		/* 0: not known (yet) */
-	uint64_t size;			/* announced by the literal */
-	int64_t ts_us;			/* when the body began */
-};
 
 struct extract_stats {
 	uint64_t items;		/* index lines written */

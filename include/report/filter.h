@@ -12,7 +12,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "report/event.h"
+#include "imap/imap_event.h"
 
 #define FILTER_MAX_SESSIONS 1024	/* ids named by --session in one run */
 

@@ -40,7 +40,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 
-#include "report/event.h"
+#include "imap/imap_event.h"
 #include "util/buf.h"
 
 /* Columns are padded to these widths, each the longest usual value plus

@@ -12,7 +12,7 @@
 #include <stdio.h>
 #include <time.h>
 
-#include "report/event.h"
+#include "imap/imap_event.h"
 #include "util/buf.h"
 #include "util/escape.h"
 

@@ -14,7 +14,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 
-#include "report/event.h"
+#include "imap/imap_event.h"
 #include "util/buf.h"
 
 struct output_text_opts {

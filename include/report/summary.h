@@ -36,7 +36,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 
-#include "report/event.h"
+#include "imap/imap_event.h"
 #include "util/buf.h"
 
 #define SUMMARY_LAT_EXACT 64		/* exact samples per command name */

@@ -9,7 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "report/event.h"
+#include "imap/imap_event.h"
 #include "report/output_json.h"	/* sink, clock */
 #include "report/summary.h"
 #include "report/summary_tables.h"

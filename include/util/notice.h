@@ -2,7 +2,7 @@
  * which prints them with "imapscope: " in front).
  *
  * A notice that concerns a session is also an event of that session's
- * timeline (report/event.h, EV_NOTICE): its facts travel with it, so that
+ * timeline (imap/imap_event.h, EV_NOTICE): its facts travel with it, so that
  * JSON consumers read the kind and the numbers instead of parsing the text. */
 #ifndef IMAPSCOPE_UTIL_NOTICE_H
 #define IMAPSCOPE_UTIL_NOTICE_H

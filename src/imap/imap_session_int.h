@@ -19,7 +19,7 @@
 #include "imap/imap_parser.h"
 #include "imap/imap_sasl.h"
 #include "imap/imap_session.h"
-#include "report/event.h"
+#include "imap/imap_event.h"
 #include "util/buf.h"
 
 #define SESS_MAX_TAG      64		/* tag bytes kept for matching */

@@ -1,6 +1,6 @@
 /* Names of the event model's enums: the strings are the contract's JSON
  * values, so every output spells them the same way. */
-#include "report/event.h"
+#include "imap/imap_event.h"
 
 #include <stddef.h>
 

@@ -1,15 +1,19 @@
-/* The timeline event model: what the session model tells every output.
+/* The event model: what the session knows, told to every output.
  *
- * An event is a plain struct whose slices point into memory owned by the
- * session that made it; it is valid only during the output's event() call.
- * Field names follow the JSON keys of the contract (docs/contract.md). */
-#ifndef IMAPSCOPE_REPORT_EVENT_H
-#define IMAPSCOPE_REPORT_EVENT_H
+ * The session (imap/imap_session.h) owns it: outputs read facts here and
+ * never re-derive them from rendered text.  An event is a plain struct
+ * whose slices and pointers point into memory owned by the session that
+ * made it; it is valid only during the output's event() call.  Field names
+ * follow the JSON keys of the contract (docs/contract.md); facts that no
+ * output prints yet are there for the outputs that will. */
+#ifndef IMAPSCOPE_IMAP_EVENT_H
+#define IMAPSCOPE_IMAP_EVENT_H
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
+#include "imap/imap_vocab.h"
 #include "util/buf.h"
 #include "util/byte_layer.h"
 #include "util/notice.h"
@@ -56,6 +60,98 @@ const char *event_transport_name(enum transport t);	/* "plain", "starttls", "imp
 /* A slice whose ptr is NULL stands for JSON null. */
 #define SLICE_NULL ((struct buf_slice){ NULL, 0 })
 
+/* The protocol state (RFC 9051 section 3). */
+enum imap_session_state {
+	IMAP_STATE_NOT_AUTH = 0,
+	IMAP_STATE_AUTH,
+	IMAP_STATE_SELECTED,
+	IMAP_STATE_LOGOUT,
+};
+
+/* "unknown" numbers in the facts below. */
+#define FACT_NONE UINT64_MAX
+
+/* The capabilities in force: the last list the server sent (greeting
+ * code, CAPABILITY response, a code of a tagged OK), void after STARTTLS
+ * and after a login (known false until the next list). */
+struct imap_capset {
+	bool known;
+	uint64_t caps;			/* bit (1 << enum imap_cap_id) */
+	uint32_t auth;			/* AUTH=x: bit (1 << enum imap_sasl_mech) */
+	struct buf_slice text;		/* the list as sent (cut), null if !known */
+};
+
+static inline bool capset_has(const struct imap_capset *c, enum imap_cap_id id)
+{
+	return c->known && (c->caps >> id & 1) != 0;
+}
+
+/* What the session knows at the moment of an event; every event points
+ * at it (ev->facts).  Strings decoded: quotes and literals resolved,
+ * modified UTF-7 mailbox names as UTF-8. */
+struct session_facts {
+	enum imap_session_state state;
+	bool logout_sent;		/* the client sent LOGOUT */
+	struct buf_slice user;		/* logged-in identity, or null */
+	struct buf_slice mailbox;	/* selected mailbox, or null */
+	bool read_only;			/* EXAMINE, or [READ-ONLY] */
+	uint64_t uidvalidity, uidnext;	/* FACT_NONE: unknown */
+	uint64_t exists;		/* FACT_NONE: unknown */
+	struct imap_capset caps;
+	enum transport transport;
+	bool compressed;
+};
+
+/* What changed with an event (struct event.changed). */
+#define FACT_STATE    (1u << 0)
+#define FACT_MAILBOX  (1u << 1)
+#define FACT_CAPS     (1u << 2)
+#define FACT_USER     (1u << 3)
+#define FACT_EXISTS   (1u << 4)
+#define FACT_UIDVALIDITY (1u << 5)
+
+/* A response code: "[COPYUID 38 1:3 100:102]" is IMAP_CODE_COPYUID and
+ * "38 1:3 100:102". */
+struct resp_code {
+	enum imap_code_id id;		/* IMAP_CODE_NONE when there is none */
+	struct buf_slice args;		/* after the name, or null */
+};
+
+/* A client command's decoded arguments, where they matter to an output
+ * (null where the command has no such argument or it was not captured).
+ * Sequence sets, flag lists and FETCH items are the wire text (a literal
+ * as its contents); imap/imap_args.h walks them. */
+struct command_facts {
+	enum imap_cmd_id id;
+	struct buf_slice mailbox;	/* SELECT, EXAMINE, CREATE, DELETE, RENAME's
+					   old name, (UN)SUBSCRIBE, STATUS, APPEND,
+					   COPY/MOVE's target, LIST's reference */
+	struct buf_slice mailbox2;	/* RENAME's new name, LIST's pattern */
+	struct buf_slice seqset;	/* FETCH, STORE, COPY, MOVE, UID EXPUNGE */
+	struct buf_slice items;		/* FETCH items, STORE's item, STATUS items,
+					   SEARCH criteria */
+	struct buf_slice flags;		/* STORE, APPEND: inside the parentheses */
+	struct buf_slice date;		/* APPEND's internal date */
+	struct buf_slice mechanism;	/* AUTHENTICATE */
+};
+
+/* What an untagged FETCH says of one message. */
+struct fetch_facts {
+	uint64_t seq;
+	uint64_t uid;			/* FACT_NONE when not in the response */
+	uint64_t size;			/* RFC822.SIZE, or FACT_NONE */
+	uint64_t modseq;		/* or FACT_NONE */
+	struct buf_slice flags;		/* FLAGS (...) contents, or null */
+	/* ENVELOPE fields as sent (quoted strings unquoted; RFC 2047
+	 * encoded words left as they are), or null */
+	struct buf_slice date, subject, from, message_id;
+	/* The body sections the response carried: "BODY[]", "BODY[HEADER]",
+	 * "RFC822", "BINARY[1]<0>", with their literal sizes. */
+	size_t n_sections;
+	const struct buf_slice *sections;
+	const uint64_t *section_sizes;
+};
+
 /* Counters a session keeps; the session_end event and --summary use them. */
 struct session_summary {
 	uint64_t commands;
@@ -89,6 +185,9 @@ struct event {
 	uint64_t session;
 	const char *client;	/* "ip:port", IPv6 as "[addr]:port" */
 	const char *server;
+	/* The session's facts after this event; never NULL. */
+	const struct session_facts *facts;
+	unsigned changed;	/* FACT_*: what this event changed */
 	union {
 		struct {
 			bool mid_stream;
@@ -98,12 +197,15 @@ struct event {
 			struct buf_slice status;	/* OK, PREAUTH, BYE */
 			struct buf_slice code;		/* [..] contents or null */
 			struct buf_slice text;
+			enum imap_resp_id id;		/* IMAP_R_OK, _PREAUTH, _BYE */
+			struct resp_code rcode;
 		} greeting;
 		struct {
 			struct buf_slice tag;
 			struct buf_slice name;		/* upper case, "UID FETCH" */
 			struct buf_slice args;		/* literals as {N}, secrets redacted */
 			uint64_t literal_bytes;		/* total size of its literals */
+			const struct command_facts *facts;	/* never NULL */
 		} command;
 		struct {
 			enum stream_dir dir;
@@ -118,6 +220,11 @@ struct event {
 			struct buf_slice text;		/* the rest after "* ", literals as {N} */
 			struct buf_slice tag;		/* the command it belongs to, or null */
 			uint64_t literal_bytes;
+			enum imap_resp_id id;
+			bool has_number;
+			uint64_t number;		/* "* 3 EXISTS": 3 */
+			struct resp_code rcode;		/* status responses (OK, NO, BAD, BYE) */
+			const struct fetch_facts *fetch;	/* FETCH, else NULL */
 		} untagged;
 		struct {
 			struct buf_slice tag;
@@ -125,6 +232,10 @@ struct event {
 			struct buf_slice code;		/* or null */
 			struct buf_slice text;
 			struct buf_slice command;	/* matched command name, or null */
+			enum imap_resp_id id;		/* IMAP_R_OK, _NO, _BAD */
+			struct resp_code rcode;
+			/* The command it completes; NULL when not captured. */
+			const struct command_facts *cmd;
 			double latency_ms;		/* < 0: unknown (null) */
 			/* How long the command waited for each "+" it got: a
 			 * synchronising literal's, a SASL challenge, IDLE's. */
