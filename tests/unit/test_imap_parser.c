@@ -58,7 +58,7 @@ static void on_line(void *ctx, const struct imap_line *line)
 			put(l, "C-1%s\n", plaus ? " p" : "");
 			return;
 		}
-		put(l, "C %s%s", c.name, c.known ? "" : "?");
+		put(l, "C %s%s", c.name, c.id != IMAP_CMD_UNKNOWN ? "" : "?");
 		put_slice(l, "tag", c.tag);
 		put_slice(l, "args", c.args);
 		assert_ptr_equal(c.args.ptr, line->text.ptr + c.args_off);
