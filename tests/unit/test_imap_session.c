@@ -1661,6 +1661,61 @@ static void test_event_ids(void **state)
 				 "R NO NONEXISTENT null|");
 }
 
+/* REPLACE (RFC 8508) carries a message as APPEND does (EFF_APPEND): its
+ * literal is extracted with the target mailbox, past the message number.
+ * After UNAUTHENTICATE the login's user is no longer the session's. */
+struct meta_rec {
+	char s[1024];
+};
+
+static void *meta_begin(void *ctx, uint64_t session, const struct extract_meta *m)
+{
+	struct meta_rec *r = ctx;
+	size_t k = strlen(r->s);
+
+	(void)session;
+	snprintf(r->s + k, sizeof r->s - k, "%s %.*s %.*s|", m->dir == DIR_C2S ? "c2s" : "s2c",
+		 SL(m->mailbox), SL(m->user));
+	return r;
+}
+
+static void test_replace_extract(void **state)
+{
+	/* client line, then the server's answer to it */
+	static const char *const script[][2] = {
+		{ NULL, "* OK hi\r\n" },
+		{ "a1 LOGIN alice pw\r\n", "a1 OK in\r\n" },
+		{ "a2 SELECT INBOX\r\n", "a2 OK sel\r\n" },
+		{ "a3 REPLACE 4 Drafts {5+}\r\nhello\r\n", "a3 OK r\r\n" },
+		{ "a4 UID REPLACE 9 Trash (\\Seen) {2+}\r\nhi\r\n", "a4 OK r\r\n" },
+		{ "a5 UNAUTHENTICATE\r\n", "a5 OK out\r\n" },
+		{ "a6 APPEND Sent {3+}\r\nabc\r\n", "a6 NO who are you\r\n" },
+	};
+	struct imap_session_config cfg = { 0 };
+	struct imap_session_info info = { .id = 7, .client = "192.0.2.1:50000",
+					  .server = "198.51.100.2:143", .first_ts_us = 1 };
+	struct imap_session *s;
+	struct meta_rec m = { { 0 } };
+	struct rec r;
+
+	(void)state;
+	memset(&r, 0, sizeof r);
+	cfg.out = (struct output){ &rec_ops, &r };
+	cfg.extract = (struct imap_extract_hooks){ &m, meta_begin, ex_data, ex_gap, ex_end };
+	s = imap_session_new(&cfg, &info);
+	assert_non_null(s);
+	for (size_t i = 0; i < N(script); i++) {
+		if (script[i][0] != NULL)
+			imap_session_ops.feed(s, DIR_C2S, (const uint8_t *)script[i][0],
+					      strlen(script[i][0]), (int64_t)(10 * i + 2));
+		imap_session_ops.feed(s, DIR_S2C, (const uint8_t *)script[i][1],
+				      strlen(script[i][1]), (int64_t)(10 * i + 5));
+	}
+	imap_session_ops.end(s, END_EOF, 200);
+	assert_string_equal(m.s, "c2s Drafts alice|c2s Trash alice|c2s Sent null|");
+	rec_free(&r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1699,6 +1754,7 @@ int main(void)
 		cmocka_unit_test(test_classify),
 		cmocka_unit_test(test_unauthenticate),
 		cmocka_unit_test(test_event_ids),
+		cmocka_unit_test(test_replace_extract),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
