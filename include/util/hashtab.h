@@ -90,10 +90,11 @@ static inline uint64_t hashtab_hash(struct hashtab *t, const void *key, size_t n
 }
 
 /* Every node of h's bucket, whatever its hash: for owners that count
- * steps (the flow table's longest chain). */
+ * steps (the flow table's longest chain).  The table must have buckets
+ * (hashtab_start): the per-packet lookup spares the test. */
 static inline struct hashtab_node *hashtab_chain(const struct hashtab *t, uint64_t h)
 {
-	return t->nbuckets == 0 ? NULL : t->buckets[h & (t->nbuckets - 1)];
+	return t->buckets[h & (t->nbuckets - 1)];
 }
 
 /* The nodes whose hash is h, in chain order; the owner compares keys. */
@@ -106,7 +107,7 @@ static inline struct hashtab_node *hashtab_next(const struct hashtab_node *n, ui
 
 static inline struct hashtab_node *hashtab_first(const struct hashtab *t, uint64_t h)
 {
-	struct hashtab_node *n = hashtab_chain(t, h);
+	struct hashtab_node *n = t->nbuckets != 0 ? hashtab_chain(t, h) : NULL;
 
 	return n == NULL || n->hash == h ? n : hashtab_next(n, h);
 }
