@@ -117,47 +117,26 @@ static inline uint64_t cursor_load_le64(const uint8_t *p)
 	return (uint64_t)cursor_load_le32(p + 4) << 32 | cursor_load_le32(p);
 }
 
-static inline uint8_t cursor_u8(struct cursor *c)
+static inline uint8_t cursor_load_u8(const uint8_t *p)
 {
-	const uint8_t *q = cursor_take(c, 1);
-
-	return q != NULL ? q[0] : 0;
+	return p[0];
 }
 
-static inline uint16_t cursor_u16be(struct cursor *c)
-{
-	const uint8_t *q = cursor_take(c, 2);
-
-	return q != NULL ? cursor_load_be16(q) : 0;
-}
-
-static inline uint32_t cursor_u24be(struct cursor *c)
-{
-	const uint8_t *q = cursor_take(c, 3);
-
-	return q != NULL ? cursor_load_be24(q) : 0;
-}
-
-static inline uint32_t cursor_u32be(struct cursor *c)
-{
-	const uint8_t *q = cursor_take(c, 4);
-
-	return q != NULL ? cursor_load_be32(q) : 0;
-}
-
-static inline uint16_t cursor_u16le(struct cursor *c)
-{
-	const uint8_t *q = cursor_take(c, 2);
-
-	return q != NULL ? cursor_load_le16(q) : 0;
-}
-
-static inline uint32_t cursor_u32le(struct cursor *c)
-{
-	const uint8_t *q = cursor_take(c, 4);
-
-	return q != NULL ? cursor_load_le32(q) : 0;
-}
+/* Readers of one number: 0 (and c bad) past the end. */
+#define CURSOR_READER(name, type, width, load)				\
+	static inline type name(struct cursor *c)			\
+	{								\
+		const uint8_t *q = cursor_take(c, width);		\
+									\
+		return q != NULL ? (type)load(q) : 0;			\
+	}
+CURSOR_READER(cursor_u8, uint8_t, 1, cursor_load_u8)
+CURSOR_READER(cursor_u16be, uint16_t, 2, cursor_load_be16)
+CURSOR_READER(cursor_u24be, uint32_t, 3, cursor_load_be24)
+CURSOR_READER(cursor_u32be, uint32_t, 4, cursor_load_be32)
+CURSOR_READER(cursor_u16le, uint16_t, 2, cursor_load_le16)
+CURSOR_READER(cursor_u32le, uint32_t, 4, cursor_load_le32)
+#undef CURSOR_READER
 
 /* The next n bytes as a cursor of their own (c moves past them); an
  * empty, bad cursor (and c bad) if fewer are left or c was bad before. */
