@@ -29,12 +29,13 @@ struct cursor {
 	bool bad;		/* a read ran past end */
 };
 
-/* A view of p[0..n).  p NULL is an empty view (NULL + n would be
- * undefined). */
+/* A view of p[0..n).  p NULL is an empty view, of a byte that is not
+ * NULL, so that a take of 0 bytes from it succeeds like any other (and
+ * NULL + n, undefined, is never made). */
 static inline struct cursor cursor_make(const void *p, size_t n)
 {
-	const uint8_t *b = p;
-	struct cursor c = { b, b != NULL ? b + n : NULL, false };
+	const uint8_t *b = p != NULL ? p : (const void *)"";
+	struct cursor c = { b, p != NULL ? b + n : b, false };
 
 	return c;
 }
