@@ -89,6 +89,13 @@ static inline uint64_t hashtab_hash(struct hashtab *t, const void *key, size_t n
 	return hash_bytes(t->seed, key, n);
 }
 
+/* The same for a const table, whose seed must be drawn already (it has
+ * buckets, or its owner gave the seed). */
+static inline uint64_t hashtab_hash_const(const struct hashtab *t, const void *key, size_t n)
+{
+	return hash_bytes(t->seed, key, n);
+}
+
 /* Every node of h's bucket, whatever its hash: for owners that count
  * steps (the flow table's longest chain).  The table must have buckets
  * (hashtab_start): the per-packet lookup spares the test. */

@@ -230,7 +230,7 @@ static void kind_report(struct flow_table *ft, int64_t ts)
 
 static uint64_t key_hash(const struct flow_table *ft, const struct flow_key *k)
 {
-	return hash_bytes(ft->tab.seed, k, sizeof *k);
+	return hashtab_hash_const(&ft->tab, k, sizeof *k);
 }
 
 static int key_from_seg(const struct decode_seg *seg, struct flow_key *k);

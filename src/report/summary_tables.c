@@ -88,7 +88,7 @@ static struct summary_entry *set_find(const struct summary_set *s, const uint8_t
 
 struct summary_entry *summary_set_find(const struct summary_set *s, const uint8_t *p, size_t n)
 {
-	return s->tab.nbuckets == 0 ? NULL : set_find(s, p, n, hash_bytes(s->tab.seed, p, n));
+	return s->tab.nbuckets == 0 ? NULL : set_find(s, p, n, hashtab_hash_const(&s->tab, p, n));
 }
 
 /* Room for one more entry in the order array and the table. */

@@ -160,7 +160,7 @@ static struct keylog_rec *table_find(const struct keylog_table *t, const uint8_t
 {
 	if (t->tab.count == 0)
 		return NULL;
-	return table_find_h(t, r, hash_bytes(t->tab.seed, r, KEYLOG_RANDOM_LEN));
+	return table_find_h(t, r, hashtab_hash_const(&t->tab, r, KEYLOG_RANDOM_LEN));
 }
 
 /* The record of random, added when new; NULL at the share or the cap. */
