@@ -767,6 +767,7 @@ static void make_output(struct run *r, FILE *fp)
 		fputs("imapscope: out of memory\n", stderr);
 		exit(EXIT_INPUT);
 	}
+	filter_set_budget(r->filter, &r->budget);
 	r->filtered = filter_output(r->filter);
 }
 

@@ -16,7 +16,8 @@
 #include <string.h>
 
 #include "net/reassembly.h"
-#include "util/hash.h"
+#include "util/hashtab.h"
+#include "util/list.h"
 
 #define FLOW_HASH_MIN_BUCKETS  1024
 #define FLOW_MAX_GAP_NOTICES   8	/* per session and direction */
@@ -79,9 +80,8 @@ struct flow_side {
 };
 
 struct flow {
-	struct flow *hnext;
-	struct flow *lprev, *lnext;	/* activity order, oldest first */
-	uint64_t hash;
+	struct hashtab_node hnode;	/* first: the lookup's loads stay close */
+	struct list_node lru;		/* activity order, oldest first */
 	struct flow_key key;
 	struct flow_table *ft;
 	enum flow_state state;
@@ -109,13 +109,8 @@ static const char *const flow_quiet_text[FQ_KINDS] = {
 struct flow_table {
 	struct flow_config cfg;
 	struct flow_hooks hooks;
-	struct flow **buckets;
-	size_t nbuckets;
-	size_t buckets_charged;	/* bytes of the bucket array in the budget */
-	uint64_t seed;		/* of key_hash (util/hash.h) */
-	size_t max_buckets;
-	size_t count;
-	struct flow *lru_head, *lru_tail;
+	struct hashtab tab;	/* flows by key; tab.count of them */
+	struct list_head lru;	/* flows by last activity, oldest first */
 	uint64_t last_session;
 	uint64_t kind_said[FQ_KINDS];	/* per-session notices given, by kind */
 	uint64_t kind_quiet[FQ_KINDS];	/* and summed instead */
@@ -235,7 +230,7 @@ static void kind_report(struct flow_table *ft, int64_t ts)
 
 static uint64_t key_hash(const struct flow_table *ft, const struct flow_key *k)
 {
-	return hash_bytes(ft->seed, k, sizeof *k);
+	return hashtab_hash_const(&ft->tab, k, sizeof *k);
 }
 
 static int key_from_seg(const struct decode_seg *seg, struct flow_key *k);
@@ -273,82 +268,41 @@ static int key_from_seg(const struct decode_seg *seg, struct flow_key *k)
 	return 1;
 }
 
+static struct flow *flow_of(const struct hashtab_node *n)
+{
+	return HASHTAB_ENTRY(n, struct flow, hnode);
+}
+
+static struct flow *flow_of_lru(const struct list_node *n)
+{
+	return n != NULL ? LIST_ENTRY(n, struct flow, lru) : NULL;
+}
+
+static struct flow *oldest_flow(const struct flow_table *ft)
+{
+	return flow_of_lru(list_first(&ft->lru));
+}
+
+/* The whole chain is walked (not only equal hashes) to count its length. */
 static struct flow *table_lookup(struct flow_table *ft,
 				 const struct flow_key *k, uint64_t h)
 {
-	struct flow *f;
+	struct hashtab_node *n;
 	uint64_t steps = 0;
 
-	for (f = ft->buckets[h & (ft->nbuckets - 1)]; f != NULL; f = f->hnext, steps++)
-		if (f->hash == h && memcmp(&f->key, k, sizeof *k) == 0)
+	for (n = hashtab_chain(&ft->tab, h); n != NULL; n = n->next, steps++)
+		if (n->hash == h && memcmp(&flow_of(n)->key, k, sizeof *k) == 0)
 			break;
 	if (steps > ft->st.longest_chain)
 		ft->st.longest_chain = steps;
-	return f;
-}
-
-/* Double the bucket array while the load passes 1, up to the size the flow
- * cap needs; a failed allocation just leaves longer chains. */
-static void table_grow(struct flow_table *ft)
-{
-	size_t n = ft->nbuckets * 2, i;
-	struct flow **nb, *f, *nx;
-
-	if (ft->count <= ft->nbuckets || n > ft->max_buckets)
-		return;
-	if (mem_charge(ft->cfg.budget, n * sizeof *nb) != 0)
-		return;
-	nb = calloc(n, sizeof *nb);
-	if (nb == NULL) {
-		mem_release(ft->cfg.budget, n * sizeof *nb);
-		return;
-	}
-	for (i = 0; i < ft->nbuckets; i++) {
-		for (f = ft->buckets[i]; f != NULL; f = nx) {
-			nx = f->hnext;
-			f->hnext = nb[f->hash & (n - 1)];
-			nb[f->hash & (n - 1)] = f;
-		}
-	}
-	free(ft->buckets);
-	mem_release(ft->cfg.budget, ft->buckets_charged);
-	ft->buckets = nb;
-	ft->nbuckets = n;
-	ft->buckets_charged = n * sizeof *nb;
-}
-
-static void lru_unlink(struct flow_table *ft, struct flow *f)
-{
-	if (f->lprev != NULL)
-		f->lprev->lnext = f->lnext;
-	else
-		ft->lru_head = f->lnext;
-	if (f->lnext != NULL)
-		f->lnext->lprev = f->lprev;
-	else
-		ft->lru_tail = f->lprev;
-	f->lprev = f->lnext = NULL;
-}
-
-static void lru_append(struct flow_table *ft, struct flow *f)
-{
-	f->lprev = ft->lru_tail;
-	f->lnext = NULL;
-	if (ft->lru_tail != NULL)
-		ft->lru_tail->lnext = f;
-	else
-		ft->lru_head = f;
-	ft->lru_tail = f;
+	return n != NULL ? flow_of(n) : NULL;
 }
 
 static void lru_touch(struct flow_table *ft, struct flow *f, int64_t ts)
 {
 	if (ts > f->last_ts)
 		f->last_ts = ts;
-	if (ft->lru_tail != f) {
-		lru_unlink(ft, f);
-		lru_append(ft, f);
-	}
+	list_move_back(&ft->lru, &f->lru);
 }
 
 static void side_free(struct flow_side *sd)
@@ -359,15 +313,10 @@ static void side_free(struct flow_side *sd)
 /* Unhook f from the table and free it; its session must be over. */
 static void flow_remove(struct flow_table *ft, struct flow *f)
 {
-	struct flow **pp = &ft->buckets[f->hash & (ft->nbuckets - 1)];
-
-	while (*pp != f)
-		pp = &(*pp)->hnext;
-	*pp = f->hnext;
-	lru_unlink(ft, f);
+	hashtab_unlink(&ft->tab, &f->hnode);
+	list_unlink(&ft->lru, &f->lru);
 	side_free(&f->s[0]);
 	side_free(&f->s[1]);
-	ft->count--;
 	free(f);
 	mem_release(ft->cfg.budget, sizeof *f);
 }
@@ -532,10 +481,10 @@ static void session_open(struct flow_table *ft, struct flow *f, int64_t ts)
 	/* At the budget's edge the oldest flow gives way now, not only when
 	 * the buffers below do not fit: else the new session, its buffers
 	 * just squeezed in, cannot track its first commands. */
-	if (budget_tight(ft->cfg.budget) && ft->lru_head != f)
+	if (budget_tight(ft->cfg.budget) && oldest_flow(ft) != f)
 		evict_oldest(ft, ts, FQ_MEMORY);
 	ok = sides_alloc(ft, f);
-	if (!ok && ft->lru_head != f) {
+	if (!ok && oldest_flow(ft) != f) {
 		/* The budget, most likely: the oldest flow gives way, as for
 		 * the flow itself in flow_charge. */
 		side_free(&f->s[0]);
@@ -786,7 +735,7 @@ static void expire_idle(struct flow_table *ft, int64_t now)
 
 	if (ft->cfg.idle_timeout_us <= 0)
 		return;
-	while ((f = ft->lru_head) != NULL &&
+	while ((f = oldest_flow(ft)) != NULL &&
 	       now - f->last_ts > ft->cfg.idle_timeout_us) {
 		if (f->state == FS_OPEN) {
 			ft->st.timed_out++;
@@ -801,7 +750,7 @@ static void expire_idle(struct flow_table *ft, int64_t now)
  * because of the flow cap (FQ_EVICTED) or of the memory budget (FQ_MEMORY). */
 static void evict_oldest(struct flow_table *ft, int64_t now, enum flow_quiet_kind why)
 {
-	struct flow *f = ft->lru_head;
+	struct flow *f = oldest_flow(ft);
 
 	ft->st.evicted++;
 	if (f->state == FS_OPEN) {
@@ -825,7 +774,7 @@ static bool flow_charge(struct flow_table *ft, int64_t ts)
 {
 	if (mem_charge(ft->cfg.budget, sizeof(struct flow)) == 0)
 		return true;
-	if (ft->lru_head != NULL) {
+	if (!list_empty(&ft->lru)) {
 		evict_oldest(ft, ts, FQ_MEMORY);
 		if (mem_charge(ft->cfg.budget, sizeof(struct flow)) == 0)
 			return true;
@@ -842,9 +791,8 @@ static struct flow *flow_create(struct flow_table *ft, const struct flow_key *k,
 				uint64_t h, int64_t ts)
 {
 	struct flow *f;
-	size_t b;
 
-	while (ft->count >= ft->cfg.max_flows && ft->lru_head != NULL)
+	while (ft->tab.count >= ft->cfg.max_flows && !list_empty(&ft->lru))
 		evict_oldest(ft, ts, FQ_EVICTED);
 	if (!flow_charge(ft, ts))
 		return NULL;
@@ -857,19 +805,16 @@ static struct flow *flow_create(struct flow_table *ft, const struct flow_key *k,
 		return NULL;
 	}
 	f->key = *k;
-	f->hash = h;
 	f->ft = ft;
 	flow_reset(f);
 	f->imap_port = port_find(&ft->cfg, k->port[0]) != NULL ||
 		       port_find(&ft->cfg, k->port[1]) != NULL;
 	f->first_ts = f->last_ts = ts;
-	b = h & (ft->nbuckets - 1);
-	f->hnext = ft->buckets[b];
-	ft->buckets[b] = f;
-	lru_append(ft, f);
-	ft->count++;
+	/* at the budget or the size cap the chains just grow longer */
+	(void)hashtab_reserve(&ft->tab);
+	hashtab_link(&ft->tab, &f->hnode, h);
+	list_push_back(&ft->lru, &f->lru);
 	ft->st.flows_seen++;
-	table_grow(ft);
 	return f;
 }
 
@@ -941,9 +886,9 @@ void flow_table_segment(struct flow_table *ft, const struct decode_seg *seg)
 
 void flow_table_finish(struct flow_table *ft, int64_t ts_us)
 {
-	while (ft->lru_head != NULL) {
-		struct flow *f = ft->lru_head;
+	struct flow *f;
 
+	while ((f = oldest_flow(ft)) != NULL) {
 		session_close(ft, f, END_EOF, ts_us);
 		flow_remove(ft, f);
 	}
@@ -954,28 +899,22 @@ struct flow_table *flow_table_new(const struct flow_config *cfg,
 				  const struct flow_hooks *hooks)
 {
 	struct flow_table *ft = calloc(1, sizeof *ft);
-	size_t maxb = FLOW_HASH_MIN_BUCKETS;
 
 	if (ft == NULL)
 		return NULL;
 	ft->cfg = *cfg;
 	ft->hooks = *hooks;
-	ft->seed = cfg->hash_seed != 0 ? cfg->hash_seed : hash_seed_random();
 	if (ft->cfg.max_flows == 0)
 		ft->cfg.max_flows = FLOW_DEFAULT_MAX_FLOWS;
-	while (maxb < ft->cfg.max_flows && maxb <= SIZE_MAX / 4)
-		maxb *= 2;
-	ft->max_buckets = maxb;
-	ft->nbuckets = FLOW_HASH_MIN_BUCKETS;
-	ft->buckets = calloc(ft->nbuckets, sizeof *ft->buckets);
-	if (ft->buckets == NULL) {
+	/* Buckets up to one per flow the cap allows; the first, small array
+	 * is needed whatever the budget says. */
+	hashtab_init(&ft->tab, ft->cfg.budget,
+		     cfg->hash_seed != 0 ? cfg->hash_seed : hash_seed_random(),
+		     FLOW_HASH_MIN_BUCKETS, ft->cfg.max_flows);
+	if (hashtab_start(&ft->tab, HASHTAB_FIRST_IF_FITS) != 0) {
 		free(ft);
 		return NULL;
 	}
-	/* The first, small array is needed whatever the budget says; it is
-	 * charged only if it fits, so the budget's peak never passes its limit. */
-	if (mem_charge(ft->cfg.budget, ft->nbuckets * sizeof *ft->buckets) == 0)
-		ft->buckets_charged = ft->nbuckets * sizeof *ft->buckets;
 	return ft;
 }
 
@@ -992,10 +931,9 @@ void flow_table_free(struct flow_table **ftp)
 
 	if (ft == NULL)
 		return;
-	while (ft->lru_head != NULL)
-		flow_remove(ft, ft->lru_head);
-	free(ft->buckets);
-	mem_release(ft->cfg.budget, ft->buckets_charged);
+	while (!list_empty(&ft->lru))
+		flow_remove(ft, oldest_flow(ft));
+	hashtab_free(&ft->tab);
 	free(ft);
 	*ftp = NULL;
 }

@@ -57,7 +57,7 @@ static void lookups(const struct tls_keys *k, const uint8_t *p, size_t n)
  * it, and a filtered reload keeps no more than the randoms asked for. */
 static void small_share(const uint8_t *p, size_t n)
 {
-	struct mem_budget mb = { 0, 0, 0, 0 };
+	struct mem_budget mb = { .limit = 0 };
 	struct tls_keys *k = tls_keys_new();
 	char err[KEYLOG_ERRLEN];
 	uint8_t random[KEYLOG_RANDOM_LEN] = { 0 };

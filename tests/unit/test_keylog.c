@@ -251,7 +251,7 @@ static void test_keylog_streamed(void **state)
  * rest; a second load keeps only the randoms a capture asked for. */
 static void test_keylog_share_and_collect(void **state)
 {
-	struct mem_budget mb = { 0, 0, 0, 0 };
+	struct mem_budget mb = { .limit = 0 };
 	struct tls_keys *k = tls_keys_new();
 	char path[64], err[KEYLOG_ERRLEN];
 	FILE *fp = gen_tls12(20000, NULL);
