@@ -158,14 +158,6 @@ static bool on_plausible(void *ctx, enum stream_dir dir, const uint8_t *p, size_
 	return imap_line_plausible(dir, p, n);
 }
 
-static void on_notice(void *ctx, const char *kind, const char *msg)
-{
-	(void)ctx;
-	FUZZ_CHECK(kind != NULL);
-	FUZZ_CHECK(msg != NULL);
-	fuzz_touch((struct buf_slice){ (const uint8_t *)msg, strlen(msg) });
-}
-
 static void feed(void *ctx, enum stream_dir dir, const uint8_t *p, size_t n, int64_t ts)
 {
 	struct lx_fuzz *f = ctx;
@@ -210,7 +202,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct lx_fuzz f = { 0 };
 	struct imap_lexer_hooks hooks = {
 		.ctx = &f, .line = on_line, .literal_begin = on_literal_begin,
-		.literal_data = on_literal_data, .notice = on_notice,
+		.literal_data = on_literal_data, .notice = fuzz_on_notice,
 	};
 	struct fuzz_stream_ops ops = { .ctx = &f, .feed = feed, .gap = gap,
 				       .refuse = refuse };

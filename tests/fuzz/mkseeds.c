@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "app/run.h"
 #include "fuzz_common.h"
 #include "imap/imap_session.h"
 #include "net/capture.h"
@@ -195,17 +196,6 @@ static void rec_end(void *ctx, enum end_reason why, int64_t ts)
 
 static const struct byte_layer_ops rec_ops = { .feed = rec_feed, .gap = rec_gap, .end = rec_end };
 
-static enum flow_verdict rec_classify(void *ctx, const uint8_t *p, size_t n)
-{
-	(void)ctx;
-	switch (imap_session_classify(p, n)) {
-	case 0: return FLOW_SENDER_IS_CLIENT;
-	case 1: return FLOW_SENDER_IS_SERVER;
-	case 2: return FLOW_UNSURE;
-	default: return FLOW_NOT_IMAP;
-	}
-}
-
 static void on_packet(void *ctx, const struct capture_pkt *pkt)
 {
 	struct run *r = ctx;
@@ -229,7 +219,7 @@ int main(int argc, char **argv)
 	r.dir = argv[1];
 	flow_config_defaults(&cfg);
 	hooks.ctx = &r;
-	hooks.classify = rec_classify;
+	hooks.classify = run_classify;
 	hooks.open = rec_open;
 	hooks.ops = &rec_ops;
 	for (int i = 2; i < argc; i++) {
