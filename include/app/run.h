@@ -66,7 +66,9 @@ struct run_options {
 /* For a program that embeds the run.  Every member may be left zero. */
 struct run_sinks {
 	/* Every event of every session the filter keeps, instead of the
-	 * output the options name; the run calls its finish and free. */
+	 * output the options name.  The run calls its finish and free when it
+	 * gets to the end; a run stopped before its first packet (a key file
+	 * or input refused) calls neither. */
 	struct output out;
 	/* Message bodies, instead of --extract's files. */
 	struct imap_extract_hooks extract;

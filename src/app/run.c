@@ -37,6 +37,7 @@ struct run {
 	struct imap_session_config shown;
 	struct imap_session_config hidden;
 	struct output out;		/* the chosen output */
+	bool out_made;			/* out is the run's own, not the sinks' */
 	struct filter *filter;		/* --session/--host/--user */
 	bool matched;			/* a session was shown */
 	struct streams *streams;	/* --streams, or NULL */
@@ -604,6 +605,7 @@ static int make_output(struct run *r)
 		};
 		rc = output_text_new(&r->out, r->fp, &topts);
 	}
+	r->out_made = rc == 0 && r->sinks->out.ops == NULL;
 	if (rc == 0)
 		r->filter = filter_new(&o->only, r->out);
 	if (rc != 0 || r->filter == NULL) {
@@ -702,6 +704,26 @@ static int run_end(struct run *r, int status)
 	return status;
 }
 
+/* A run stopped before its end: everything freed, no totals written (as
+ * exit() left them).  No session is open at any point that stops a run,
+ * so the folders' indexes only close. */
+static void run_discard(struct run *r)
+{
+	char serr[STREAMS_ERRLEN], xerr[EXTRACT_ERRLEN];
+
+	if (r->streams != NULL)
+		(void)streams_free(&r->streams, serr);
+	if (r->extract != NULL)
+		(void)extract_free(&r->extract, xerr);
+	if (r->out_made)
+		r->out.ops->free(r->out.ctx);
+	if (r->fp != NULL && r->fp != stdout)
+		fclose(r->fp);
+	tls_keys_free(&r->keys);
+	filter_free(&r->filter);
+	free(r);
+}
+
 int run_main(struct run_options *o, const struct run_sinks *sinks)
 {
 	static const struct run_sinks no_sinks;
@@ -730,12 +752,13 @@ int run_main(struct run_options *o, const struct run_sinks *sinks)
 	    (status = find_user_sessions(r)) != RUN_OK)
 		goto out;
 	status = run_inputs(r);
-	/* as exit() did: what was not written stays unwritten */
-	if (r->fatal)
-		status = r->fatal;
-	else
+	if (!r->fatal) {
 		status = run_end(r, status);
+		free(r);
+		return status;
+	}
+	status = r->fatal;
 out:
-	free(r);
+	run_discard(r);
 	return status;
 }
