@@ -10,6 +10,7 @@
 #ifndef IMAPSCOPE_UTIL_NOTICE_H
 #define IMAPSCOPE_UTIL_NOTICE_H
 
+#include <stdarg.h>
 #include <stdint.h>
 
 #define NOTICE_MAX 256	/* a longer notice is cut */
@@ -118,5 +119,7 @@ void notice_send(notice_fn *fn, void *ctx, enum notice_kind k, const char *fmt, 
 /* The same with the facts of proto (its text is replaced). */
 void notice_sendf(notice_fn *fn, void *ctx, const struct notice *proto, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
+void notice_vsendf(notice_fn *fn, void *ctx, const struct notice *proto, const char *fmt,
+		   va_list ap) __attribute__((format(printf, 4, 0)));
 
 #endif

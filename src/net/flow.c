@@ -33,7 +33,6 @@
  * only, picked up mid-stream): this many of each kind per run, the rest
  * summed at the end, so a million tiny flows cannot bury stderr. */
 #define FLOW_MAX_KIND_NOTICES 10
-#define FLOW_NOTICE_LEN        256
 #define FLOW_PORT_IMAP         143
 #define FLOW_PORT_IMAPS        993
 /* A forward jump of the capture clock larger than this is believed only
@@ -194,20 +193,17 @@ static void notice_f(struct flow_table *ft, const struct flow *fl, int64_t ts,
 static void notice_f(struct flow_table *ft, const struct flow *fl, int64_t ts,
 		     const struct notice *f, const char *fmt, ...)
 {
-	char msg[FLOW_NOTICE_LEN];
 	struct notice n = *f;
 	va_list ap;
 
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof msg, fmt, ap);
-	va_end(ap);
 	n.session = fl != NULL ? fl->session_id : 0;
 	n.ts_us = ts;
-	n.text = msg;
+	va_start(ap, fmt);
 	if (fl != NULL && fl->sctx != NULL && ft->hooks.ops->notice != NULL)
-		ft->hooks.ops->notice(fl->sctx, &n);
-	else if (ft->hooks.notice != NULL)
-		ft->hooks.notice(ft->hooks.ctx, &n);
+		notice_vsendf(ft->hooks.ops->notice, fl->sctx, &n, fmt, ap);
+	else
+		notice_vsendf(ft->hooks.notice, ft->hooks.ctx, &n, fmt, ap);
+	va_end(ap);
 }
 
 #define notice(ft, fl, ts, kind, ...) notice_f((ft), (fl), (ts), &NOTICE_OF(kind), __VA_ARGS__)

@@ -14,15 +14,14 @@ const char *notice_kind_name(enum notice_kind k)
 	return (unsigned)k < NOTICE_N_KINDS ? kind_names[k] : "other";
 }
 
-static void notice_vsend(notice_fn *fn, void *ctx, const struct notice *proto,
-			 const char *fmt, va_list ap) __attribute__((format(printf, 4, 0)));
-
-static void notice_vsend(notice_fn *fn, void *ctx, const struct notice *proto,
-			 const char *fmt, va_list ap)
+void notice_vsendf(notice_fn *fn, void *ctx, const struct notice *proto, const char *fmt,
+		   va_list ap)
 {
 	char msg[NOTICE_MAX];
 	struct notice n = *proto;
 
+	if (fn == NULL)
+		return;
 	vsnprintf(msg, sizeof msg, fmt, ap);
 	n.text = msg;
 	fn(ctx, &n);
@@ -36,7 +35,7 @@ void notice_send(notice_fn *fn, void *ctx, enum notice_kind k, const char *fmt, 
 	if (fn == NULL)
 		return;
 	va_start(ap, fmt);
-	notice_vsend(fn, ctx, &n, fmt, ap);
+	notice_vsendf(fn, ctx, &n, fmt, ap);
 	va_end(ap);
 }
 
@@ -47,6 +46,6 @@ void notice_sendf(notice_fn *fn, void *ctx, const struct notice *proto, const ch
 	if (fn == NULL)
 		return;
 	va_start(ap, fmt);
-	notice_vsend(fn, ctx, proto, fmt, ap);
+	notice_vsendf(fn, ctx, proto, fmt, ap);
 	va_end(ap);
 }
