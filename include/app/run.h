@@ -80,6 +80,13 @@ struct run_sinks {
 	/* Every notice, before stderr has its say (also with -q). */
 	notice_fn *notice;
 	void *notice_ctx;
+	/* Another layer above the flow table instead of the IMAP sessions
+	 * (the fuzz seed extractor records the streams): when open is set,
+	 * each IMAP flow is opened by open(open_ctx, fi) and fed through ops;
+	 * the filter, the outputs and the folders then see nothing. */
+	void *(*open)(void *open_ctx, const struct flow_info *fi);
+	void *open_ctx;
+	const struct byte_layer_ops *ops;
 };
 
 /* The defaults: no input, text timeline, standard ports and caps. */

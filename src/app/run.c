@@ -153,8 +153,11 @@ static void *run_open(void *ctx, const struct flow_info *fi)
 		.first_ts_us = fi->first_ts_us,
 	};
 	struct imap_session *s;
-	bool shown = r->prepass || filter_wants(r->filter, info.id, info.client, info.server);
+	bool shown;
 
+	if (r->sinks->open != NULL)
+		return r->sinks->open(r->sinks->open_ctx, fi);
+	shown = r->prepass || filter_wants(r->filter, info.id, info.client, info.server);
 	if (!shown)
 		return imap_session_new(&r->hidden, &info);
 	if (r->streams != NULL && !r->prepass)
@@ -320,7 +323,8 @@ static int run_inputs(struct run *r)
 	const struct run_options *o = r->opt;
 	struct flow_hooks hooks = {
 		.ctx = r, .classify = run_classify, .open = run_open,
-		.ops = &imap_session_ops, .notice = run_notice,
+		.ops = r->sinks->open != NULL ? r->sinks->ops : &imap_session_ops,
+		.notice = run_notice,
 	};
 	int status = RUN_OK, rc;
 	size_t i;
@@ -587,6 +591,9 @@ static int make_output(struct run *r)
 
 	if (r->sinks->out.ops != NULL) {
 		r->out = r->sinks->out;
+		rc = 0;
+	} else if (r->sinks->open != NULL) {
+		r->out = (struct output){ &null_output_ops, NULL };	/* no session speaks */
 		rc = 0;
 	} else if ((rc = open_output(r)) != RUN_OK) {
 		return rc;
