@@ -34,7 +34,6 @@
  * only, picked up mid-stream): this many of each kind per run, the rest
  * summed at the end, so a million tiny flows cannot bury stderr. */
 #define FLOW_MAX_KIND_NOTICES 10
-#define FLOW_NOTICE_LEN        256
 #define FLOW_PORT_IMAP         143
 #define FLOW_PORT_IMAPS        993
 /* A forward jump of the capture clock larger than this is believed only
@@ -180,30 +179,33 @@ const char *flow_endpoint_str(const struct flow_endpoint *ep,
 }
 
 static void notice_f(struct flow_table *ft, const struct flow *fl, int64_t ts,
-		     const struct notice_facts *f, const char *fmt, ...)
+		     const struct notice *f, const char *fmt, ...)
 	__attribute__((format(printf, 5, 6)));
 
-/* fl: the flow whose session the notice concerns, or NULL. */
+/* fl: the flow whose session the notice concerns, or NULL.  A followed
+ * session hears it first (it becomes part of its record and goes on to
+ * the same listener); any other goes to the listener directly. */
 static void notice_f(struct flow_table *ft, const struct flow *fl, int64_t ts,
-		     const struct notice_facts *f, const char *fmt, ...)
+		     const struct notice *f, const char *fmt, ...)
 {
-	char msg[FLOW_NOTICE_LEN];
+	struct notice n = *f;
 	va_list ap;
 
-	if (ft->hooks.notice == NULL)
-		return;
+	n.session = fl != NULL ? fl->session_id : 0;
+	n.ts_us = ts;
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof msg, fmt, ap);
+	if (fl != NULL && fl->sctx != NULL && ft->hooks.ops->notice != NULL)
+		notice_vsendf(ft->hooks.ops->notice, fl->sctx, &n, fmt, ap);
+	else
+		notice_vsendf(ft->hooks.notice, ft->hooks.ctx, &n, fmt, ap);
 	va_end(ap);
-	ft->hooks.notice(ft->hooks.ctx, fl != NULL ? fl->session_id : 0,
-			 fl != NULL ? fl->sctx : NULL, ts, f, msg);
 }
 
-#define notice(ft, fl, ts, kind, ...) notice_f((ft), (fl), (ts), &NOTICE_KIND(kind), __VA_ARGS__)
+#define notice(ft, fl, ts, kind, ...) notice_f((ft), (fl), (ts), &NOTICE_OF(kind), __VA_ARGS__)
 
 /* The facts of a notice about some bytes of one direction. */
-#define FACTS_DIR(kind, d, off, bytes) \
-	(&(struct notice_facts){ (kind), (int)(d), (off), (bytes) })
+#define FACTS_DIR(k, d, off, nbytes) \
+	(&(struct notice){ .kind = (k), .dir = (int)(d), .offset = (off), .bytes = (nbytes) })
 
 /* May a notice of this kind be given, or is it only to be counted? */
 static bool kind_may_speak(struct flow_table *ft, enum flow_quiet_kind k)
@@ -220,7 +222,7 @@ static void kind_report(struct flow_table *ft, int64_t ts)
 {
 	for (int k = 0; k < FQ_KINDS; k++) {
 		if (ft->kind_quiet[k] > 0)
-			notice(ft, NULL, ts, "sessions_quiet", "%" PRIu64 " more sessions %s", ft->kind_quiet[k],
+			notice(ft, NULL, ts, NOTICE_SESSIONS_QUIET, "%" PRIu64 " more sessions %s", ft->kind_quiet[k],
 			       flow_quiet_text[k]);
 		ft->kind_quiet[k] = 0;
 	}
@@ -366,7 +368,7 @@ static void gap_note_flush(struct flow_table *ft, struct flow_side *sd)
 		return;
 	}
 	sd->notes_sent++;
-	notice_f(ft, sd->f, g->ts, FACTS_DIR("gap", side_dir(sd), g->off, g->n),
+	notice_f(ft, sd->f, g->ts, FACTS_DIR(NOTICE_GAP, side_dir(sd), g->off, g->n),
 	       "%" PRIu64 " bytes missing %s at offset %" PRIu64, g->n,
 	       dir_name(side_dir(sd)), g->off);
 }
@@ -415,7 +417,7 @@ static void on_conflict(void *ctx, uint64_t off, uint64_t n, int64_t ts)
 		return;
 	}
 	sd->conflicts_said++;
-	notice_f(f->ft, f, ts, FACTS_DIR("overlap_conflict", side_dir(sd), off, n),
+	notice_f(f->ft, f, ts, FACTS_DIR(NOTICE_OVERLAP_CONFLICT, side_dir(sd), off, n),
 		 "overlap_conflict %s at offset %" PRIu64
 		 ": a later copy differs over %" PRIu64 " bytes; the first copy"
 		 " was kept", dir_name(side_dir(sd)), off, n);
@@ -494,7 +496,7 @@ static void session_open(struct flow_table *ft, struct flow *f, int64_t ts)
 	}
 	if (!ok) {
 		if (!ft->oom_noticed)
-			notice(ft, NULL, ts, "memory", "out of memory or memory budget spent: flows ignored");
+			notice(ft, NULL, ts, NOTICE_MEMORY, "out of memory or memory budget spent: flows ignored");
 		ft->oom_noticed = true;
 		flow_ignore(ft, f);
 		return;
@@ -509,7 +511,7 @@ static void session_open(struct flow_table *ft, struct flow *f, int64_t ts)
 	ft->st.sessions_opened++;
 	f->state = FS_OPEN;
 	if (fi.mid_stream && kind_may_speak(ft, FQ_MID_STREAM))
-		notice(ft, f, ts, "mid_stream", "%s", "picked up mid-stream (no SYN)");
+		notice(ft, f, ts, NOTICE_MID_STREAM, "%s", "picked up mid-stream (no SYN)");
 }
 
 /* Loss and duplication of one direction, said once per session. */
@@ -521,44 +523,44 @@ static void side_report(struct flow_table *ft, struct flow_side *sd,
 
 	gap_note_flush(ft, sd);
 	if (sd->unreported_gaps > 0)
-		notice_f(ft, sd->f, ts, FACTS_DIR("gap", side_dir(sd), NOTICE_NONE,
+		notice_f(ft, sd->f, ts, FACTS_DIR(NOTICE_GAP, side_dir(sd), NOTICE_NONE,
 						  sd->unreported_bytes), "%" PRIu64
 		       " more gaps %s (%" PRIu64 " bytes)",
 		       sd->unreported_gaps, d, sd->unreported_bytes);
 	if (rs->retransmitted > 0 && ft->hooks.ops->retransmitted != NULL)
 		ft->hooks.ops->retransmitted(sd->f->sctx, rs->retransmitted);
 	if (sd->conflicts_quiet > 0)
-		notice_f(ft, sd->f, ts, FACTS_DIR("overlap_conflict", side_dir(sd), NOTICE_NONE,
+		notice_f(ft, sd->f, ts, FACTS_DIR(NOTICE_OVERLAP_CONFLICT, side_dir(sd), NOTICE_NONE,
 						  NOTICE_NONE), "%" PRIu64
 		       " more overlap conflicts %s", sd->conflicts_quiet, d);
 	/* Retransmissions that agree are normal: counted, not said.  The bytes
 	 * that could not be compared are said beside a disagreement. */
 	if (rs->overlap_conflicts > 0 && rs->unchecked > 0)
-		notice_f(ft, sd->f, ts, FACTS_DIR("retransmission", side_dir(sd), NOTICE_NONE,
+		notice_f(ft, sd->f, ts, FACTS_DIR(NOTICE_RETRANSMISSION, side_dir(sd), NOTICE_NONE,
 						  rs->retransmitted), "duplicate packets: %"
 		       PRIu64 " bytes retransmitted %s (%" PRIu64 " differed, %"
 		       PRIu64 " not compared; first copy kept)",
 		       rs->retransmitted, d, rs->overlap_conflicts, rs->unchecked);
 	else if (rs->overlap_conflicts > 0)
-		notice_f(ft, sd->f, ts, FACTS_DIR("retransmission", side_dir(sd), NOTICE_NONE,
+		notice_f(ft, sd->f, ts, FACTS_DIR(NOTICE_RETRANSMISSION, side_dir(sd), NOTICE_NONE,
 						  rs->retransmitted), "duplicate packets: %"
 		       PRIu64 " bytes retransmitted %s (%" PRIu64
 		       " differed; first copy kept)", rs->retransmitted,
 		       d, rs->overlap_conflicts);
 	if (rs->early_bytes > 0)
-		notice(ft, sd->f, ts, "early_bytes", "%" PRIu64 " bytes %s"
+		notice(ft, sd->f, ts, NOTICE_EARLY_BYTES, "%" PRIu64 " bytes %s"
 		       " from before the capture's start of the stream dropped",
 		       rs->early_bytes, d);
 	if (rs->ooo_dropped > 0)
-		notice(ft, sd->f, ts, "ooo_dropped", "%" PRIu64
+		notice(ft, sd->f, ts, NOTICE_OOO_DROPPED, "%" PRIu64
 		       " out-of-order bytes %s dropped (memory budget)",
 		       rs->ooo_dropped, d);
 	if (rs->pressure_gaps > rs->runs_full)
-		notice(ft, sd->f, ts, "ooo_full", "out-of-order queue "
+		notice(ft, sd->f, ts, NOTICE_OOO_FULL, "out-of-order queue "
 		       "full %" PRIu64 " times %s (cap %zu bytes)",
 		       rs->pressure_gaps - rs->runs_full, d, ft->cfg.max_ooo_bytes);
 	if (rs->runs_full > 0)
-		notice(ft, sd->f, ts, "ooo_full", "out-of-order queue "
+		notice(ft, sd->f, ts, NOTICE_OOO_FULL, "out-of-order queue "
 		       "full %" PRIu64 " times %s (cap %d separate runs: tiny"
 		       " segments out of order)", rs->runs_full, d, REASM_MAX_RUNS);
 	if (ft->hooks.ops->capped != NULL && rs->pressure_gaps + rs->ooo_dropped > 0)
@@ -587,7 +589,7 @@ static void session_close(struct flow_table *ft, struct flow *f,
 	side_report(ft, s, ts);
 	if ((c->pkts == 0 && s->bytes > 0) || (s->pkts == 0 && c->bytes > 0)) {
 		if (kind_may_speak(ft, FQ_ONE_SIDED))
-			notice(ft, f, ts, "one_sided", "only the %s's"
+			notice(ft, f, ts, NOTICE_ONE_SIDED, "only the %s's"
 			       " side was captured",
 			       c->pkts == 0 ? "server" : "client");
 	}
@@ -693,7 +695,7 @@ static void flow_open_segment(struct flow_table *ft, struct flow *f, int side,
 	 * named as such once, before the first of them. */
 	if (seg->missing != 0 && !sd->snap_noticed) {
 		sd->snap_noticed = true;
-		notice_f(ft, f, seg->ts_us, FACTS_DIR("snaplen_cut", side_dir(sd), NOTICE_NONE,
+		notice_f(ft, f, seg->ts_us, FACTS_DIR(NOTICE_SNAPLEN_CUT, side_dir(sd), NOTICE_NONE,
 						      seg->missing), "packets "
 		       "%s cut by the capture's snap length (%u of %u payload bytes kept): "
 		       "the gaps that follow are the capture's, not the network's",
@@ -755,11 +757,11 @@ static void evict_oldest(struct flow_table *ft, int64_t now, enum flow_quiet_kin
 	ft->st.evicted++;
 	if (f->state == FS_OPEN) {
 		if (why == FQ_EVICTED && kind_may_speak(ft, why))
-			notice(ft, f, now, "evicted",
+			notice(ft, f, now, NOTICE_EVICTED,
 			       "evicted, the flow table is full (%zu flows;"
 			       " see --max-flows)", ft->cfg.max_flows);
 		else if (why == FQ_MEMORY && kind_may_speak(ft, why))
-			notice(ft, f, now, "evicted", "%s",
+			notice(ft, f, now, NOTICE_EVICTED, "%s",
 			       "evicted for a new flow, the memory budget is"
 			       " spent (see --max-memory)");
 		session_close(ft, f, END_EVICTED, now);
@@ -781,7 +783,7 @@ static bool flow_charge(struct flow_table *ft, int64_t ts)
 	}
 	ft->st.flows_refused++;
 	if (!ft->refusal_noticed)
-		notice(ft, NULL, ts, "memory", "memory budget spent: packets of new flows are"
+		notice(ft, NULL, ts, NOTICE_MEMORY, "memory budget spent: packets of new flows are"
 		       " dropped (see --max-memory)");
 	ft->refusal_noticed = true;
 	return false;
@@ -800,7 +802,7 @@ static struct flow *flow_create(struct flow_table *ft, const struct flow_key *k,
 	if (f == NULL) {
 		mem_release(ft->cfg.budget, sizeof *f);
 		if (!ft->oom_noticed)
-			notice(ft, NULL, ts, "memory", "out of memory: flows ignored");
+			notice(ft, NULL, ts, NOTICE_MEMORY, "out of memory: flows ignored");
 		ft->oom_noticed = true;
 		return NULL;
 	}

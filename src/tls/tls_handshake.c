@@ -21,7 +21,7 @@ static void on_client_hello(struct tls_session *s, const uint8_t *body, size_t n
 	struct tls_hello h;
 
 	if (tls_hello_parse(body, n, false, &h) < 0) {
-		notice(s, "tls_malformed", "TLS: malformed ClientHello");
+		notice(s, NOTICE_TLS_MALFORMED, "TLS: malformed ClientHello");
 		return;
 	}
 	if (s->seen_ch && s->hrr && !s->seen_sh)
@@ -42,7 +42,7 @@ static void on_server_hello(struct tls_session *s, const uint8_t *body, size_t n
 	struct tls_hello h;
 
 	if (tls_hello_parse(body, n, true, &h) < 0) {
-		notice(s, "tls_malformed", "TLS: malformed ServerHello");
+		notice(s, NOTICE_TLS_MALFORMED, "TLS: malformed ServerHello");
 		return tls_give_up(s, WHY_INCOMPLETE);
 	}
 	if (h.hrr) {
@@ -91,7 +91,7 @@ static void on_certificate(struct tls_session *s, const uint8_t *body, size_t n)
 	if (cert.bad)
 		return;		/* the first certificate must lie inside the list */
 	if (tls_keys_rsa_matches_cert(s->keys, cert.p, cursor_left(&cert)) == 0) {
-		notice(s, "tls_wrong_key", "TLS: %s is not this server's key (its certificate holds"
+		notice(s, NOTICE_TLS_WRONG_KEY, "TLS: %s is not this server's key (its certificate holds"
 		       " another public key): not decrypted", tls_keys_rsa_path(s->keys));
 		s->want_cke = false;
 		s->keep_transcript = false;
@@ -140,7 +140,7 @@ void tls_handshake_bytes(struct tls_session *s, enum stream_dir d,
 	int rc;
 
 	if (tls_hs_append(r, p, n) < 0) {
-		notice(s, "tls_handshake_cut", "TLS: %s handshake message over %u bytes dropped", stream_dir_name(d),
+		notice(s, NOTICE_TLS_HANDSHAKE_CUT, "TLS: %s handshake message over %u bytes dropped", stream_dir_name(d),
 		       TLS_MAX_HANDSHAKE_MSG);
 		buf_reset(&r->b);
 		return;
@@ -150,7 +150,7 @@ void tls_handshake_bytes(struct tls_session *s, enum stream_dir d,
 		tls_hs_pop(r);
 	}
 	if (rc < 0) {
-		notice(s, "tls_handshake_cut", "TLS: %s handshake message over %u bytes dropped", stream_dir_name(d),
+		notice(s, NOTICE_TLS_HANDSHAKE_CUT, "TLS: %s handshake message over %u bytes dropped", stream_dir_name(d),
 		       TLS_MAX_HANDSHAKE_MSG);
 		buf_reset(&r->b);
 	}

@@ -22,12 +22,14 @@ struct notes {
 	char last[KEYLOG_ERRLEN + 64];
 };
 
-static void on_notice(void *ctx, const char *msg)
+static void on_notice(void *ctx, const struct notice *n)
 {
 	struct notes *nt = ctx;
 
+	assert_int_equal(n->kind, NOTICE_KEYLOG);
+	assert_int_equal(n->session, 0);
 	nt->n++;
-	snprintf(nt->last, sizeof nt->last, "%s", msg);
+	snprintf(nt->last, sizeof nt->last, "%s", n->text);
 }
 
 static void hex(const char *s, uint8_t *out, size_t n)
