@@ -32,6 +32,7 @@
 #include "report/streams.h"
 #include "report/summary.h"
 #include "tls/keylog.h"
+#include "tls/tls_layer.h"
 #include "util/outdir.h"
 
 #define IMAPSCOPE_VERSION "0.1.0"
@@ -1069,7 +1070,8 @@ int main(int argc, char **argv)
 	r.scfg.literal_keep = opt.literal_keep;
 	r.scfg.max_inflate = opt.max_inflate;
 	r.scfg.budget = &r.budget;
-	r.scfg.keys = r.keys;
+	r.scfg.tls = &tls_layer_ops;
+	r.scfg.tls_conf = r.keys;
 	r.scfg.out = r.filtered;
 	r.scfg.notice = run_notice;
 	r.scfg.notice_ctx = &r;

@@ -17,6 +17,7 @@
 #include "net/capture.h"
 #include "net/decode.h"
 #include "net/flow.h"
+#include "tls/tls_layer.h"
 
 #define PIPE_MAX_FLOWS    16
 #define PIPE_MAX_OOO      (64 * 1024)
@@ -126,7 +127,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	fuzz_out_init(&fo, &f.scfg.out, true, &budget);
 	f.scfg.literal_keep = PIPE_LITERAL_KEEP;
 	f.scfg.budget = &budget;
-	f.scfg.keys = fuzz_keys();
+	f.scfg.tls = &tls_layer_ops;
+	f.scfg.tls_conf = fuzz_keys();
 	f.scfg.notice = on_notice;
 	fuzz_extract_init(&fx, &f.scfg.extract);
 	flow_config_defaults(&cfg);

@@ -68,7 +68,7 @@ static void on_notice(void *ctx, const char *kind, const char *msg)
 
 static struct inflate_session *new_session(struct sink *k, uint64_t max_total)
 {
-	struct inflate_hooks h = { k, on_data, on_gap, on_notice };
+	struct transport_sink h = { .ctx = k, .data = on_data, .gap = on_gap, .notice = on_notice };
 	struct inflate_session *s;
 
 	memset(k, 0, sizeof *k);
@@ -374,7 +374,7 @@ static void test_inflate_stream_end(void **state)
 static void test_inflate_budget(void **state)
 {
 	struct mem_budget mb = { .limit = 1000 };
-	struct inflate_hooks h = { NULL, NULL, NULL, NULL };
+	struct transport_sink h = { 0 };
 	struct inflate_session *s;
 
 	(void)state;
