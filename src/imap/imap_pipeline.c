@@ -124,7 +124,7 @@ void imap_pipeline_start_tls(struct imap_pipeline *pl, enum pipe_tls_phase phase
 
 	if (pl->tls_phase != PIPE_TLS_NONE || s->compressed)
 		return;
-	pl->tls_phase = (uint8_t)phase;
+	pl->tls_phase = phase;
 	s->transport = phase == PIPE_TLS_IMPLICIT ? TRANSPORT_IMPLICIT_TLS : TRANSPORT_STARTTLS;
 	pl->tls_out = (struct transport_sink){
 		.ctx = pl, .data = tls_on_plaintext, .gap = tls_on_gap,

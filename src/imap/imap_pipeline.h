@@ -83,7 +83,7 @@ struct imap_pipeline {
 	/* The TLS instance's sink, which it keeps a pointer to. */
 	struct transport_sink tls_out;
 	struct sess_path path[2];
-	uint8_t tls_phase;		/* enum pipe_tls_phase */
+	enum pipe_tls_phase tls_phase;	/* set once, when TLS starts */
 	bool tls_decrypting[2];		/* by direction, once the handshake said */
 	uint64_t plain_off[2];		/* final (decrypted, inflated) stream offsets */
 	uint64_t wire_off[2];		/* TCP stream offsets */
