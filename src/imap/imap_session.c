@@ -9,7 +9,7 @@
  *   wire -> [tls] -> [inflate] -> tap, lexer -> session_line -> c2s_line /
  *                                 s2c_line -> events
  *
- * The byte path of each direction is imap_pipeline.c (imap_pipeline.h), LOGIN and
+ * The byte path of each direction is imap_pipeline.c, LOGIN and
  * AUTHENTICATE are imap_auth.c, the --extract bodies imap_bodies.c; what
  * they share is imap_session_int.h.
  *

@@ -31,7 +31,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "report/event.h"
+#include "imap/imap_event.h"
 #include "util/buf.h"
 #include "util/byte_layer.h"
 
