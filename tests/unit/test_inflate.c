@@ -31,6 +31,7 @@ static const char *const lines[] = {
 struct sink {
 	struct buf out[2];
 	uint64_t gaps[2], gap_bytes[2];
+	uint64_t losts[2], lost_bytes[2];
 	int notices;
 	char last_notice[NOTICE_MAX];
 	char last_kind[64];
@@ -53,6 +54,15 @@ static void on_gap(void *ctx, enum stream_dir d, uint64_t n, int64_t ts)
 	(void)ts;
 	k->gaps[d]++;
 	k->gap_bytes[d] += n;
+}
+
+static void on_lost(void *ctx, enum stream_dir d, uint64_t n, int64_t ts)
+{
+	struct sink *k = ctx;
+
+	(void)ts;
+	k->losts[d]++;
+	k->lost_bytes[d] += n;
 }
 
 static void on_notice(void *ctx, const char *kind, const char *msg)
@@ -182,6 +192,48 @@ static void test_inflate_gap(void **state)
 	assert_int_equal(st.lost[DIR_C2S], 5 + (len - ends[2] - 5) + 7);
 	assert_int_equal(st.out[DIR_C2S], k.out[DIR_C2S].len);
 	inflate_free(&s);
+	sink_free(&k);
+}
+
+/* Through the transport-layer ops: the first loss is a gap of the
+ * inflated stream; a later gap, and at end the input only counted since
+ * the direction stopped, go to lost (once: end says only what is unsaid). */
+static void test_inflate_layer(void **state)
+{
+	struct transport_sink h = {
+		.data = on_data, .gap = on_gap, .notice = on_notice, .lost = on_lost,
+	};
+	uint64_t max_total = 0;
+	size_t ends[8], len;
+	uint8_t z[2048];
+	struct sink k;
+	void *inst;
+
+	(void)state;
+	memset(&k, 0, sizeof k);
+	buf_init(&k.out[0], OUT_MAX, NULL);
+	buf_init(&k.out[1], OUT_MAX, NULL);
+	h.ctx = &k;
+	assert_null(inflate_layer_ops.sniff);
+	inst = inflate_layer_ops.open(&max_total, &h, NULL);
+	assert_non_null(inst);
+	len = compress_lines(z, sizeof z, ends, Z_SYNC_FLUSH);
+	inflate_layer_ops.feed(inst, DIR_C2S, z, ends[2], 0);
+	inflate_layer_ops.gap(inst, DIR_C2S, 5, 0);
+	inflate_layer_ops.feed(inst, DIR_C2S, z + ends[2] + 5, len - ends[2] - 5, 0);
+	inflate_layer_ops.gap(inst, DIR_C2S, 7, 0);
+	expect_text(&k.out[DIR_C2S], 3);
+	assert_int_equal(k.gaps[DIR_C2S], 1);
+	assert_int_equal(k.gap_bytes[DIR_C2S], 5);
+	assert_int_equal(k.losts[DIR_C2S], 1);
+	assert_int_equal(k.lost_bytes[DIR_C2S], 7);
+	inflate_layer_ops.end(inst, 0);
+	assert_int_equal(k.losts[DIR_C2S], 2);
+	assert_int_equal(k.lost_bytes[DIR_C2S], 7 + (len - ends[2] - 5));
+	assert_int_equal(k.losts[DIR_S2C], 0);
+	inflate_layer_ops.end(inst, 0);
+	assert_int_equal(k.losts[DIR_C2S], 2);
+	inflate_layer_ops.free(inst);
 	sink_free(&k);
 }
 
@@ -394,6 +446,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_inflate_splits),
 		cmocka_unit_test(test_inflate_gap),
+		cmocka_unit_test(test_inflate_layer),
 		cmocka_unit_test(test_inflate_garbage),
 		cmocka_unit_test(test_inflate_limits),
 		cmocka_unit_test(test_inflate_ratio_guard),
