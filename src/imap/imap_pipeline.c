@@ -12,6 +12,8 @@
  * IMAP.  Gaps are reported at their offset in the final stream. */
 #include "imap_pipeline.h"
 
+#include <assert.h>
+#include <stddef.h>
 #include <string.h>
 
 #include "imap/imap_lexer.h"
@@ -20,6 +22,13 @@
 
 #define SESS_WHY_TLS_OOM  "out of memory for the TLS layer"
 #define SESS_WHY_NO_TLS   "this build has no TLS layer"
+
+/* The session a pipeline is embedded in (imap_session_int.h): computed,
+ * not loaded, on the per-byte path. */
+static inline struct imap_session *pipe_session(struct imap_pipeline *pl)
+{
+	return (struct imap_session *)(void *)((char *)pl - offsetof(struct imap_session, pl));
+}
 
 /* --- mode switches ------------------------------------------------------- */
 
@@ -63,7 +72,7 @@ static void switch_path(struct imap_pipeline *pl, bool tls)
 static void tls_on_handshake(void *ctx, const struct transport_handshake *h)
 {
 	struct imap_pipeline *pl = ctx;
-	struct imap_session *s = pl->s;
+	struct imap_session *s = pipe_session(pl);
 	struct event ev = { .type = EV_TLS, .ts_us = s->now };
 
 	ev.u.tls.phase = pl->tls_phase == PIPE_TLS_IMPLICIT ? "implicit" : "starttls";
@@ -84,7 +93,7 @@ static void tls_on_plaintext(void *ctx, enum stream_dir dir, const uint8_t *p, s
 {
 	struct imap_pipeline *pl = ctx;
 
-	pl->s->now = ts;
+	pipe_session(pl)->now = ts;
 	feed_plain(pl, dir, p, n, ts, true);	/* below TLS nothing switches */
 }
 
@@ -97,7 +106,7 @@ static void layer_notice(void *ctx, const char *kind, const char *msg)
 {
 	struct imap_pipeline *pl = ctx;
 
-	imap_session_notice(pl->s, kind, "%s", msg);
+	imap_session_notice(pipe_session(pl), kind, "%s", msg);
 }
 
 /* TLS began but there is no layer to follow it (out of memory, or none in
@@ -107,10 +116,10 @@ static void tls_unfollowed(struct imap_pipeline *pl, int64_t ts)
 {
 	struct transport_handshake h = { .reason = SESS_WHY_NO_TLS };
 
-	pl->s->now = ts;
+	pipe_session(pl)->now = ts;
 	if (pl->tls_ops != NULL) {
 		h.reason = SESS_WHY_TLS_OOM;
-		imap_session_notice(pl->s, "memory", "%s", SESS_WHY_TLS_OOM);
+		imap_session_notice(pipe_session(pl), "memory", "%s", SESS_WHY_TLS_OOM);
 	}
 	tls_on_handshake(pl, &h);
 }
@@ -120,7 +129,7 @@ static void tls_unfollowed(struct imap_pipeline *pl, int64_t ts)
  * Once only, and never under COMPRESS (RFC 4978 section 4 forbids it). */
 void imap_pipeline_start_tls(struct imap_pipeline *pl, enum pipe_tls_phase phase, int64_t ts)
 {
-	struct imap_session *s = pl->s;
+	struct imap_session *s = pipe_session(pl);
 
 	if (pl->tls_phase != PIPE_TLS_NONE || s->compressed)
 		return;
@@ -160,8 +169,8 @@ static void inflate_notice(void *ctx, const char *kind, const char *msg)
 	struct imap_pipeline *pl = ctx;
 
 	if (strcmp(kind, "inflate_limit") == 0)
-		pl->s->sum.capped++;
-	imap_session_notice(pl->s, kind, "%s", msg);
+		pipe_session(pl)->sum.capped++;
+	imap_session_notice(pipe_session(pl), kind, "%s", msg);
 }
 
 /* COMPRESS=DEFLATE is on in both directions (RFC 4978): the server's bytes
@@ -169,7 +178,7 @@ static void inflate_notice(void *ctx, const char *kind, const char *msg)
  * until now).  Inside TLS when TLS is on. */
 void imap_pipeline_start_compress(struct imap_pipeline *pl, int64_t ts)
 {
-	struct imap_session *s = pl->s;
+	struct imap_session *s = pipe_session(pl);
 	struct transport_sink out = {
 		.ctx = pl, .data = inflate_on_data, .gap = inflate_on_gap,
 		.notice = inflate_notice, .lost = inflate_on_lost,
@@ -193,7 +202,7 @@ void imap_pipeline_start_compress(struct imap_pipeline *pl, int64_t ts)
 void imap_pipeline_hold_begin(struct imap_pipeline *pl, bool starttls)
 {
 	struct sess_path *sp = &pl->path[DIR_C2S];
-	bool compressed = pl->s->compressed;
+	bool compressed = pipe_session(pl)->compressed;
 
 	if (starttls ? pl->tls_phase != PIPE_TLS_NONE || compressed : compressed)
 		return;		/* the server will refuse; nothing switches */
@@ -205,7 +214,7 @@ void imap_pipeline_hold_begin(struct imap_pipeline *pl, bool starttls)
 
 /* Bytes from the wire (or, in_tls, out of the TLS layer) down the path of
  * their direction: what the plain path leaves is TLS's. */
-static void route(struct imap_pipeline *pl, enum stream_dir dir, const uint8_t *p, size_t n,
+static inline void route(struct imap_pipeline *pl, enum stream_dir dir, const uint8_t *p, size_t n,
 		  int64_t ts, bool in_tls)
 {
 	size_t used = feed_plain(pl, dir, p, n, ts, in_tls);
@@ -230,7 +239,7 @@ void imap_pipeline_hold_end(struct imap_pipeline *pl, int64_t ts)
 	sp->hold = false;
 	sp->gen++;
 	pl->path[DIR_S2C].inject = inject;
-	buf_init(&sp->held, SESS_MAX_HOLD, pl->s->cfg->budget);
+	buf_init(&sp->held, SESS_MAX_HOLD, pipe_session(pl)->cfg->budget);
 	if (held.len > 0) {
 		sp->inject = inject;
 		route(pl, DIR_C2S, held.data, held.len, ts, sp->hold_in_tls);
@@ -245,7 +254,7 @@ static bool hold_bytes(struct imap_pipeline *pl, const uint8_t *p, size_t n, int
 {
 	if (buf_append(&pl->path[DIR_C2S].held, p, n) == 0)
 		return true;
-	imap_session_notice(pl->s, "hold_overflow", "the client sent over %d bytes before the server answered; "
+	imap_session_notice(pipe_session(pl), "hold_overflow", "the client sent over %d bytes before the server answered; "
 			    "reading them as IMAP", SESS_MAX_HOLD);
 	imap_pipeline_hold_end(pl, ts);
 	return false;
@@ -288,16 +297,16 @@ static void probe_text(struct imap_pipeline *pl, enum stream_dir dir)
 
 	if (sp->probe == PROBE_DEFLATE) {
 		sp->deflate = false;
-		imap_session_notice(pl->s, "compress_not_applied",
+		imap_session_notice(pipe_session(pl), "compress_not_applied",
 				    "COMPRESS was accepted but the %s goes on in plain text: read as IMAP", who);
 		return;
 	}
 	sp->tls = false;
 	if (pl->tls_phase == PIPE_TLS_IMPLICIT)
-		imap_session_notice(pl->s, "plaintext_on_tls_port",
+		imap_session_notice(pipe_session(pl), "plaintext_on_tls_port",
 				    "plain IMAP from the %s on an implicit-TLS port", who);
 	else
-		imap_session_notice(pl->s, "starttls_not_negotiated",
+		imap_session_notice(pipe_session(pl), "starttls_not_negotiated",
 				    "STARTTLS was accepted but the %s goes on in plain text: read as IMAP", who);
 	/* No TLS at all: no tls event for a handshake that never was. */
 	if (!pl->path[DIR_C2S].tls && !pl->path[DIR_S2C].tls)
@@ -320,7 +329,7 @@ static void probe_release(struct imap_pipeline *pl, enum stream_dir dir, int64_t
 	struct buf got = sp->held;
 
 	probe_decide(pl, dir, probe_verdict(dir, got.data, got.len, final));
-	buf_init(&sp->held, SESS_MAX_HOLD, pl->s->cfg->budget);
+	buf_init(&sp->held, SESS_MAX_HOLD, pipe_session(pl)->cfg->budget);
 	route(pl, dir, got.data, got.len, ts, sp->probe_in_tls);
 	buf_free(&got);
 }
@@ -373,7 +382,7 @@ static void probe_flush(struct imap_pipeline *pl, enum stream_dir dir, int64_t t
 static size_t inject_lines(struct imap_pipeline *pl, enum stream_dir dir, const uint8_t *p,
 			   size_t n, int64_t ts)
 {
-	struct imap_session *s = pl->s;
+	struct imap_session *s = pipe_session(pl);
 	struct sess_path *sp = &pl->path[dir];
 	unsigned gen = sp->gen;
 	size_t used = 0;
@@ -410,7 +419,7 @@ static size_t inject_lines(struct imap_pipeline *pl, enum stream_dir dir, const 
 static void feed_counted(struct imap_pipeline *pl, enum stream_dir dir, const uint8_t *p,
 			 size_t n)
 {
-	struct imap_session *s = pl->s;
+	struct imap_session *s = pipe_session(pl);
 
 	if (s->cfg->tap.data != NULL)
 		s->cfg->tap.data(s->cfg->tap.ctx, s->id, dir, p, n);
@@ -428,7 +437,7 @@ static void feed_counted(struct imap_pipeline *pl, enum stream_dir dir, const ui
 static size_t feed_lines(struct imap_pipeline *pl, enum stream_dir dir, const uint8_t *p,
 			 size_t n, int64_t ts)
 {
-	struct imap_session *s = pl->s;
+	struct imap_session *s = pipe_session(pl);
 	unsigned gen = pl->path[dir].gen;
 	size_t used = 0;
 
@@ -517,7 +526,7 @@ static size_t feed_plain(struct imap_pipeline *pl, enum stream_dir dir, const ui
 static void emit_gap(struct imap_pipeline *pl, enum stream_dir dir, uint64_t nbytes,
 		     int64_t ts)
 {
-	struct imap_session *s = pl->s;
+	struct imap_session *s = pipe_session(pl);
 	struct event ev = { .type = EV_GAP, .ts_us = ts };
 
 	ev.u.gap.dir = dir;
@@ -533,7 +542,7 @@ static void emit_gap(struct imap_pipeline *pl, enum stream_dir dir, uint64_t nby
 static void final_gap(struct imap_pipeline *pl, enum stream_dir dir, uint64_t nbytes,
 		      int64_t ts)
 {
-	struct imap_session *s = pl->s;
+	struct imap_session *s = pipe_session(pl);
 
 	if (nbytes == 0)
 		return;
@@ -587,7 +596,7 @@ static bool tls_sniff(const struct imap_pipeline *pl, const uint8_t *p, size_t n
 static void first_bytes(struct imap_pipeline *pl, enum stream_dir dir, const uint8_t *p,
 			size_t n, int64_t ts)
 {
-	struct imap_session *s = pl->s;
+	struct imap_session *s = pipe_session(pl);
 	bool cut = s->mid_stream || s->gap_first[dir];
 
 	if (s->mode != MODE_IMAP || pl->path[dir].tls)
@@ -603,7 +612,7 @@ static void first_bytes(struct imap_pipeline *pl, enum stream_dir dir, const uin
 void imap_pipeline_feed(struct imap_pipeline *pl, enum stream_dir dir, const uint8_t *p,
 			size_t n, int64_t ts_us)
 {
-	struct imap_session *s = pl->s;
+	struct imap_session *s = pipe_session(pl);
 
 	if (n == 0)
 		return;
@@ -646,7 +655,7 @@ void imap_pipeline_end(struct imap_pipeline *pl, int64_t ts)
 void imap_pipeline_gap(struct imap_pipeline *pl, enum stream_dir dir, uint64_t nbytes,
 		       int64_t ts_us)
 {
-	struct imap_session *s = pl->s;
+	struct imap_session *s = pipe_session(pl);
 
 	if (nbytes == 0)
 		return;
@@ -669,7 +678,7 @@ void imap_pipeline_init(struct imap_pipeline *pl, struct imap_session *s,
 			const struct imap_session_config *cfg)
 {
 	memset(pl, 0, sizeof *pl);
-	pl->s = s;
+	assert(pipe_session(pl) == s);
 	pl->tls_ops = cfg->tls;
 	pl->tls_conf = cfg->tls_conf;
 	buf_init(&pl->path[DIR_C2S].held, SESS_MAX_HOLD, cfg->budget);

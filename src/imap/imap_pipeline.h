@@ -10,7 +10,8 @@
  * session config, so this file names no TLS code.
  *
  * Private to src/imap/.  The pipeline is embedded in its struct
- * imap_session (pl->s) and lives as long as it: it feeds the session's
+ * imap_session (the member pl, from which it finds the session) and lives
+ * as long as it: it feeds the session's
  * lexers one line at a time (so that a line's switch takes effect at the
  * next byte), reads its mode, counts into its summary and reports through
  * its events and notices.  Every pointer passed in is valid only during
@@ -75,7 +76,6 @@ struct sess_path {
 };
 
 struct imap_pipeline {
-	struct imap_session *s;			/* the session fed */
 	const struct transport_layer_ops *tls_ops;	/* NULL: no TLS layer */
 	const void *tls_conf;
 	void *tls;			/* NULL until TLS starts, or out of memory */
@@ -89,8 +89,9 @@ struct imap_pipeline {
 	uint64_t wire_off[2];		/* TCP stream offsets */
 };
 
-/* Sets up the pipeline of session s, plain in both directions, with the
- * TLS layer of cfg (cfg->tls may be NULL: TLS is then only reported). */
+/* Sets up the pipeline of session s (pl is &s->pl), plain in both
+ * directions, with the TLS layer of cfg (cfg->tls may be NULL: TLS is then
+ * only reported). */
 void imap_pipeline_init(struct imap_pipeline *pl, struct imap_session *s,
 			const struct imap_session_config *cfg);
 /* Frees the layers and held bytes; calls no hook. */
