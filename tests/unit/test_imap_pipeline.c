@@ -17,6 +17,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <zlib.h>
+
 #include "imap/imap_session.h"
 #include "util/transport_layer.h"
 
@@ -238,6 +240,44 @@ static void run_feed_sealed(struct run *u, enum stream_dir dir, const char *plai
 	imap_session_ops.feed(u->s, dir, b, n, ++u->ts);
 }
 
+/* Bytes through the fake layer: the hello first when asked. */
+static void run_seal(struct run *u, enum stream_dir dir, const uint8_t *p, size_t n, bool hello)
+{
+	uint8_t b[512];
+	size_t k = 0;
+
+	assert_true(n + 1 <= sizeof b);
+	if (hello)
+		b[k++] = FAKE_HELLO;
+	for (size_t i = 0; i < n; i++)
+		b[k++] = p[i] ^ FAKE_KEY;
+	imap_session_ops.feed(u->s, dir, b, k, ++u->ts);
+}
+
+/* text, then (after it, in the same buffer) zlines each deflated with a
+ * sync flush, as a client or server does under COMPRESS.  Returns the
+ * length. */
+static size_t with_deflated(uint8_t *out, size_t cap, const char *text, const char *zlines)
+{
+	size_t n = strlen(text);
+	z_stream z;
+
+	assert_true(n <= cap);
+	memcpy(out, text, n);
+	memset(&z, 0, sizeof z);
+	assert_int_equal(deflateInit2(&z, Z_DEFAULT_COMPRESSION, Z_DEFLATED, -15, 8,
+				      Z_DEFAULT_STRATEGY), Z_OK);
+	z.next_in = (Bytef *)(uintptr_t)zlines;
+	z.avail_in = (uInt)strlen(zlines);
+	z.next_out = out + n;
+	z.avail_out = (uInt)(cap - n);
+	assert_int_equal(deflate(&z, Z_SYNC_FLUSH), Z_OK);
+	assert_int_equal(z.avail_in, 0);
+	n = cap - z.avail_out;
+	deflateEnd(&z);
+	return n;
+}
+
 static void run_end(struct run *u)
 {
 	imap_session_ops.end(u->s, END_FIN, ++u->ts);
@@ -331,6 +371,32 @@ static void test_mid_stream_sniff_and_gap(void **state)
 	assert_int_equal(u.st.gaps[DIR_C2S], 7);
 }
 
+/* The whole stack: TLS, then COMPRESS inside it, each switched at the
+ * byte after the OK line, with the rest of the same TLS record already
+ * compressed. */
+static void test_compress_inside_tls(void **state)
+{
+	static const char *const want[] = {
+		"session_start", "tls implicit FAKE 1.0 dec=1 -", "greeting",
+		"C a1 COMPRESS", "R a1 OK", "compress", "C a2 NOOP", "R a2 OK",
+		"end undecrypted=00",
+	};
+	static const char greeting[] = "* OK IMAP4rev1 ready\r\n";
+	uint8_t b[256];
+	size_t n;
+	struct run u;
+
+	(void)state;
+	run_open(&u, true, true, false);
+	run_seal(&u, DIR_S2C, (const uint8_t *)greeting, strlen(greeting), true);
+	n = with_deflated(b, sizeof b, "a1 COMPRESS DEFLATE\r\n", "a2 NOOP\r\n");
+	run_seal(&u, DIR_C2S, b, n, true);
+	n = with_deflated(b, sizeof b, "a1 OK DEFLATE active\r\n", "a2 OK done\r\n");
+	run_seal(&u, DIR_S2C, b, n, false);
+	run_end(&u);
+	check_events(&u.r, want, (int)(sizeof want / sizeof want[0]));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -338,6 +404,7 @@ int main(void)
 		cmocka_unit_test(test_no_tls_layer),
 		cmocka_unit_test(test_implicit_tls),
 		cmocka_unit_test(test_mid_stream_sniff_and_gap),
+		cmocka_unit_test(test_compress_inside_tls),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
