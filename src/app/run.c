@@ -20,6 +20,7 @@
 #include "report/streams.h"
 #include "report/summary.h"
 #include "tls/keylog.h"
+#include "tls/tls_layer.h"
 #include "util/outdir.h"
 
 #define PROGRESS_EVERY_PKTS 0x3fff	/* look at the clock every 16384 packets */
@@ -631,7 +632,8 @@ static int make_session_configs(struct run *r)
 	r->shown.literal_keep = o->literal_keep;
 	r->shown.max_inflate = o->max_inflate;
 	r->shown.budget = r->budget;
-	r->shown.keys = r->keys != NULL ? r->keys : r->sinks->keys;
+	r->shown.tls = &tls_layer_ops;
+	r->shown.tls_conf = r->keys != NULL ? r->keys : r->sinks->keys;
 	r->shown.out = r->out;
 	r->shown.notice = run_notice;
 	r->shown.notice_ctx = r;

@@ -211,7 +211,7 @@ void imap_auth_infer(struct imap_session *s, const struct imap_line *line,
 	ev.u.login.result = LOGIN_OK;
 	ev.u.login.tag = r->tag;
 	/* the answer's own way: plain when it came in clear */
-	ev.u.login.transport = s->path[line->dir].in_clear ? TRANSPORT_PLAIN : s->transport;
+	ev.u.login.transport = s->pl.path[line->dir].in_clear ? TRANSPORT_PLAIN : s->transport;
 	ev.u.login.code = r->code;
 	ev.u.login.text = r->text;
 	ev.u.login.inferred = true;

@@ -26,9 +26,7 @@
 #include "imap/imap_lexer.h"
 #include "imap/imap_parser.h"
 #include "imap/imap_sasl.h"
-#include "imap/inflate.h"
 #include "imap_session_int.h"
-#include "tls/tls_decrypt.h"
 #include "util/escape.h"
 
 #define SESS_MAX_MAILBOX  1024		/* selected mailbox name kept */
@@ -419,7 +417,7 @@ static void command_effects(struct imap_session *s, const struct imap_line *line
 	} else if (eff & EFF_IDLE) {
 		s->idling = true;
 	} else if (eff & (EFF_STARTTLS | EFF_COMPRESS)) {
-		imap_pipeline_hold_begin(s, (eff & EFF_STARTTLS) != 0);
+		imap_pipeline_hold_begin(&s->pl, (eff & EFF_STARTTLS) != 0);
 	} else if (eff & EFF_APPEND) {
 		for (size_t i = 0; i < line->n_lits; i++)
 			if (line->lits[i].received > 0 || line->lits[i].size == 0)
@@ -455,8 +453,8 @@ static void on_command(struct imap_session *s, const struct imap_line *line,
 	p->login = a;
 	if (a != NULL) {
 		a->out_of_state = s->state == IMAP_STATE_AUTH || s->state == IMAP_STATE_SELECTED;
-		a->clear = s->path[DIR_C2S].in_clear;
-		a->after_starttls = a->clear && s->tls_phase != NULL && name_is(s->tls_phase, "starttls");
+		a->clear = s->pl.path[DIR_C2S].in_clear;
+		a->after_starttls = a->clear && s->pl.tls_phase == PIPE_TLS_STARTTLS;
 	}
 	if (a != NULL && a->is_sasl)
 		s->sasl = a;
@@ -668,10 +666,10 @@ static void completion_effects(struct imap_session *s, const struct pending *p,
 		/* switch first, so the held client bytes take the new path */
 		/* a cut OK lost the byte where the switch takes effect */
 		if (ok && !s->cur_cut && (eff & EFF_STARTTLS))
-			imap_pipeline_start_tls(s, "starttls", ts);
+			imap_pipeline_start_tls(&s->pl, PIPE_TLS_STARTTLS, ts);
 		else if (ok && !s->cur_cut)
-			imap_pipeline_start_compress(s, ts);
-		imap_pipeline_hold_end(s, ts);
+			imap_pipeline_start_compress(&s->pl, ts);
+		imap_pipeline_hold_end(&s->pl, ts);
 	}
 }
 
@@ -745,10 +743,10 @@ static void check_literal_refused(struct imap_session *s, const struct imap_resp
 	/* The kept bytes are read again now, inside the server's feed: they
 	 * crossed the way the client's path goes (a LOGIN among them is in
 	 * clear unless that path is TLS). */
-	was_clear = s->path[DIR_C2S].in_clear;
-	s->path[DIR_C2S].in_clear = !s->path[DIR_C2S].tls;
+	was_clear = s->pl.path[DIR_C2S].in_clear;
+	s->pl.path[DIR_C2S].in_clear = !s->pl.path[DIR_C2S].tls;
 	lost = imap_lexer_literal_abandon(lx);
-	s->path[DIR_C2S].in_clear = was_clear;
+	s->pl.path[DIR_C2S].in_clear = was_clear;
 	if (lost != 0)
 		imap_bodies_gap(s, DIR_C2S, lost);
 }
@@ -896,6 +894,17 @@ bool imap_session_line_plausible(enum stream_dir dir, struct buf_slice t)
 	return loose_command(t);
 }
 
+void imap_session_not_imap(struct imap_session *s, enum stream_dir dir,
+			   const uint8_t *p, size_t n)
+{
+	char q[SESS_NOTICE_MAX];
+
+	imap_session_quote_wire(q, sizeof q, p, n);
+	s->mode = MODE_NOT_IMAP;
+	imap_session_notice(s, NOTICE_NOT_IMAP, "not IMAP traffic (%s's first line: \"%s\")",
+			    dir == DIR_C2S ? "client" : "server", q);
+}
+
 static void session_line(void *ctx, const struct imap_line *line)
 {
 	struct imap_session *s = ctx;
@@ -910,7 +919,7 @@ static void session_line(void *ctx, const struct imap_line *line)
 		return;		/* the rest of a chunk after a switch */
 	if (!s->seen_line[d] && line->text.len > 0) {
 		if (!s->mid_stream && !s->gap_first[d] && !imap_session_line_plausible(d, line->text)) {
-			imap_pipeline_not_imap(s, d, line->text.ptr, line->text.len);
+			imap_session_not_imap(s, d, line->text.ptr, line->text.len);
 			return;
 		}
 	}
@@ -935,10 +944,7 @@ static void session_free(struct imap_session *s)
 	mem_release(s->cfg->budget, s->cap_pend * sizeof *s->pend);
 	imap_lexer_free(&s->lx[DIR_C2S]);
 	imap_lexer_free(&s->lx[DIR_S2C]);
-	tls_session_free(&s->tls);
-	inflate_free(&s->zin);
-	buf_free(&s->path[DIR_C2S].held);
-	buf_free(&s->path[DIR_S2C].held);
+	imap_pipeline_free(&s->pl);
 	buf_free(&s->mailbox);
 	buf_free(&s->args);
 	buf_free(&s->scratch);
@@ -958,16 +964,7 @@ static void session_end(void *ctx, enum end_reason why, int64_t ts_us)
 	int64_t last = s->last_ts;
 
 	s->now = ts_us;
-	/* Client bytes still held while the switch was never answered: neither
-	 * known IMAP nor known TLS; kept in --streams, not parsed.  (Bytes that
-	 * await the probe's verdict are held too: imap_pipeline_end gives them
-	 * their way.) */
-	if (s->path[DIR_C2S].hold && s->path[DIR_C2S].held.len > 0)
-		imap_pipeline_feed_counted(s, DIR_C2S, s->path[DIR_C2S].held.data, s->path[DIR_C2S].held.len);
-	imap_pipeline_end(s, ts_us);
-	/* The last chance for the tls event, which must come before the end. */
-	if (s->tls != NULL)
-		tls_session_end(s->tls, ts_us);
+	imap_pipeline_end(&s->pl, ts_us);
 	if (s->mode == MODE_IMAP) {
 		imap_lexer_finish(s->lx[DIR_C2S]);
 		imap_lexer_finish(s->lx[DIR_S2C]);
@@ -994,8 +991,7 @@ static void session_end(void *ctx, enum end_reason why, int64_t ts_us)
 		last = ts_us;
 	s->sum.duration_us = last > s->first_ts ? last - s->first_ts : 0;
 	for (int d = 0; d < 2; d++)
-		ev.u.end.undecrypted[d] = s->tls_phase != NULL && s->path[d].tls &&
-					  !s->tls_dir_decrypting[d];
+		ev.u.end.undecrypted[d] = imap_pipeline_undecrypted(&s->pl, (enum stream_dir)d);
 	ev.u.end.reason = why;
 	ev.u.end.summary = &s->sum;
 	imap_session_emit(s, &ev);
@@ -1028,14 +1024,27 @@ static void session_feed(void *ctx, enum stream_dir dir, const uint8_t *p, size_
 {
 	struct imap_session *s = ctx;
 
-	if (n != 0 && !s->path[dir].tls && !s->path[dir].deflate && !s->path[dir].hold)
+	if (n != 0 && imap_pipeline_direct(&s->pl, dir))
 		imap_lexer_boundary(s->lx[dir]);
-	imap_pipeline_feed(ctx, dir, p, n, ts_us);
+	s->now = ts_us;
+	if (ts_us > s->last_ts)
+		s->last_ts = ts_us;
+	imap_pipeline_feed(&s->pl, dir, p, n, ts_us);
+}
+
+static void session_gap(void *ctx, enum stream_dir dir, uint64_t nbytes, int64_t ts_us)
+{
+	struct imap_session *s = ctx;
+
+	s->now = ts_us;
+	if (ts_us > s->last_ts)
+		s->last_ts = ts_us;
+	imap_pipeline_gap(&s->pl, dir, nbytes, ts_us);
 }
 
 const struct byte_layer_ops imap_session_ops = {
 	.feed = session_feed,
-	.gap = imap_pipeline_gap,
+	.gap = session_gap,
 	.end = session_end,
 	.capped = session_capped,
 	.retransmitted = session_retransmitted,
@@ -1095,8 +1104,7 @@ struct imap_session *imap_session_new(const struct imap_session_config *cfg,
 	buf_init(&s->user, SESS_MAX_LOGIN, cfg->budget);
 	buf_init(&s->oc.text, IMAP_MAX_LINE, cfg->budget);
 	buf_init(&s->run.text, IMAP_MAX_LINE, cfg->budget);
-	buf_init(&s->path[DIR_C2S].held, SESS_MAX_HOLD, cfg->budget);
-	buf_init(&s->path[DIR_S2C].held, SESS_MAX_HOLD, cfg->budget);
+	imap_pipeline_init(&s->pl, s, cfg);
 	hooks.ctx = s;
 	hooks.line = session_line;
 	hooks.literal_begin = session_literal_begin;
@@ -1114,7 +1122,7 @@ struct imap_session *imap_session_new(const struct imap_session_config *cfg,
 	ev.u.start.implicit_tls = info->implicit_tls;
 	imap_session_emit(s, &ev);
 	if (info->implicit_tls)
-		imap_pipeline_start_tls(s, "implicit", info->first_ts_us);
+		imap_pipeline_start_tls(&s->pl, PIPE_TLS_IMPLICIT, info->first_ts_us);
 	return s;
 }
 

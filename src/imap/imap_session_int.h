@@ -4,7 +4,8 @@
  *
  *   imap_session.c   the state machine, its events and the public API
  *   imap_pipeline.c  per-direction byte path: [tls] -> [inflate] -> lexer,
- *                    holding client bytes across a switch, gaps
+ *                    holding client bytes across a switch, gaps (its own
+ *                    object: imap_pipeline.h)
  *   imap_auth.c      LOGIN / AUTHENTICATE, SASL lines, login events
  *   imap_bodies.c    --extract: which literals are message bodies */
 #ifndef IMAPSCOPE_IMAP_SESSION_INT_H
@@ -20,53 +21,16 @@
 #include "imap/imap_sasl.h"
 #include "imap/imap_session.h"
 #include "imap/imap_event.h"
+#include "imap_pipeline.h"
 #include "util/buf.h"
 
 #define SESS_MAX_TAG      64		/* tag bytes kept for matching */
 #define SESS_MAX_LOGIN    1024		/* LOGIN user name kept */
 #define SESS_NOTICE_MAX   320		/* one notice line */
 #define SESS_ENDPOINT_MAX 64		/* "[v6]:port" fits */
-/* Client bytes kept while a STARTTLS or COMPRESS awaits its answer.  A
- * well-behaved client sends nothing then; a ClientHello fits many times. */
-#define SESS_MAX_HOLD     (64 * 1024)
-/* Bytes looked at, after a switch to TLS or DEFLATE, to tell IMAP text
- * from what was announced: a first line longer than this is not waited
- * for (real TLS and deflate give themselves away in their first bytes). */
-#define SESS_PROBE_MAX    1024
-
 enum sess_mode {
 	MODE_IMAP,		/* the final bytes are IMAP: parsed */
 	MODE_NOT_IMAP,		/* another protocol on an IMAP port */
-};
-
-/* What the first bytes after a switch must show before they take the new
- * path: a direction may stay plain IMAP whatever was agreed. */
-enum sess_probe {
-	PROBE_NONE,
-	PROBE_TLS,		/* the next wire bytes: TLS records or IMAP text? */
-	PROBE_DEFLATE,		/* the next bytes after TLS: deflate or IMAP text? */
-};
-
-/* One direction's way through the byte layers. */
-struct sess_path {
-	bool tls;		/* wire bytes go to the TLS layer */
-	bool deflate;		/* bytes after TLS go to inflate (counted without it) */
-	bool hold;		/* client bytes after STARTTLS/COMPRESS await the answer */
-	bool hold_in_tls;	/* the held bytes came out of the TLS layer */
-	bool hold_starttls;	/* the hold is for a STARTTLS (not COMPRESS) */
-	/* Text lines here were sent before TLS could begin although STARTTLS
-	 * was agreed (held client bytes, the rest of the server's OK segment):
-	 * injected, dissected as IMAP. */
-	bool inject;
-	bool injected;		/* the notice was given */
-	bool in_clear;		/* the lexer is being fed bytes that crossed in clear */
-	bool probe_in_tls;	/* the probed bytes came out of the TLS layer */
-	uint8_t probe;		/* enum sess_probe (small: sessions are many) */
-	unsigned gen;		/* bumped at every switch: a line loop stops there */
-	/* Held client bytes; once the hold is over (or in the server's
-	 * direction), the first bytes after a switch while the probe has not
-	 * decided, at most SESS_PROBE_MAX. */
-	struct buf held;
 };
 
 /* --extract: the bodies begun in one direction's logical line in
@@ -169,15 +133,9 @@ struct imap_session {
 	enum transport transport;
 	struct imap_lexer *lx[2];
 
-	struct sess_path path[2];
-	struct tls_session *tls;	/* NULL until TLS starts, or out of memory */
-	struct inflate_session *zin;	/* NULL until COMPRESS, or out of memory */
-	const char *tls_phase;		/* "starttls" / "implicit"; NULL: no TLS */
-	bool tls_dir_decrypting[2];	/* ... by direction */
+	struct imap_pipeline pl;	/* the byte path: [tls] -> [inflate] -> lexers */
 	bool compressed;		/* COMPRESS is on: no second switch */
 
-	uint64_t plain_off[2];		/* final (decrypted, inflated) stream offsets */
-	uint64_t wire_off[2];		/* TCP stream offsets */
 	bool seen_byte[2];
 	bool seen_line[2];
 	bool gap_first[2];		/* a gap came before the first line */
@@ -272,23 +230,10 @@ void imap_resync_free(struct imap_session *s);
 /* imap_session.c: a server line handed on as if it had just arrived */
 void imap_session_s2c_replay(struct imap_session *s, const struct imap_line *line);
 
-/* imap_pipeline.c: the byte path */
-void imap_pipeline_feed(void *ctx, enum stream_dir dir, const uint8_t *p, size_t n,
-			int64_t ts_us);
-void imap_pipeline_gap(void *ctx, enum stream_dir dir, uint64_t nbytes, int64_t ts_us);
-void imap_pipeline_feed_counted(struct imap_session *s, enum stream_dir dir,
-				const uint8_t *p, size_t n);
-void imap_pipeline_start_tls(struct imap_session *s, const char *phase, int64_t ts);
-void imap_pipeline_start_compress(struct imap_session *s, int64_t ts);
-void imap_pipeline_hold_begin(struct imap_session *s, bool starttls);
-void imap_pipeline_hold_end(struct imap_session *s, int64_t ts);
-void imap_pipeline_not_imap(struct imap_session *s, enum stream_dir dir,
-			    const uint8_t *p, size_t n);
-/* Bytes still waiting for a probe's verdict go their way (gap, end). */
-void imap_pipeline_probe_flush(struct imap_session *s, enum stream_dir dir, int64_t ts);
-/* The session ends: waiting bytes go their way, losses not yet reported
- * are. */
-void imap_pipeline_end(struct imap_session *s, int64_t ts);
+/* imap_session.c: another protocol on an IMAP port: stop parsing, keep
+ * counting.  p, n: the first line or bytes, quoted in the notice. */
+void imap_session_not_imap(struct imap_session *s, enum stream_dir dir,
+			   const uint8_t *p, size_t n);
 
 /* imap_session.c: does t, a direction's first line, look like IMAP? */
 bool imap_session_line_plausible(enum stream_dir dir, struct buf_slice t);

@@ -17,6 +17,7 @@
 #include "imap/imap_lexer.h"
 #include "imap/imap_session.h"
 #include "tls/keylog.h"
+#include "tls/tls_layer.h"
 
 #define FUZZ_SESSION_ID 7
 
@@ -110,7 +111,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	cfg.show_secrets = (mode >> 3) & 1;
 	info.mid_stream = (mode >> 4) & 1;
 	info.implicit_tls = (mode >> 5) & 1;
-	cfg.keys = (mode >> 6) & 1 ? fuzz_keys() : NULL;
+	cfg.tls = &tls_layer_ops;
+	cfg.tls_conf = (mode >> 6) & 1 ? fuzz_keys() : NULL;
 	cfg.literal_keep = (mode >> 7) & 1 ? 16 : IMAP_DEFAULT_LITERAL_KEEP;
 	cfg.budget = &budget;
 	cfg.tap = (struct imap_tap){ &f, tap_data, tap_gap, tap_end };

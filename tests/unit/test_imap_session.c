@@ -14,6 +14,7 @@
 
 #include "imap/imap_lexer.h"
 #include "imap/imap_session.h"
+#include "tls/tls_layer.h"
 
 #define MAX_EVENTS 8192
 #define EV_TEXT 512
@@ -247,6 +248,7 @@ static void run(struct rec *r, const struct step *steps, size_t n, const struct 
 
 	memset(r, 0, sizeof *r);
 	cfg.show_secrets = o->show_secrets;
+	cfg.tls = &tls_layer_ops;	/* without keys: handshakes are still reported */
 	cfg.out.ops = &rec_ops;
 	cfg.out.ctx = r;
 	cfg.notice = rec_notice;
