@@ -109,6 +109,10 @@ struct session_facts {
 #define FACT_USER     (1u << 3)
 #define FACT_EXISTS   (1u << 4)
 #define FACT_UIDVALIDITY (1u << 5)
+#define FACT_UIDNEXT  (1u << 6)
+#define FACT_TRANSPORT (1u << 7)
+#define FACT_COMPRESSED (1u << 8)
+#define FACT_LOGOUT   (1u << 9)	/* logout_sent */
 
 /* A response code: "[COPYUID 38 1:3 100:102]" is IMAP_CODE_COPYUID and
  * "38 1:3 100:102". */

@@ -97,10 +97,11 @@ void imap_pipeline_start_tls(struct imap_session *s, const char *phase, int64_t 
 		.handshake = tls_on_handshake, .notice = layer_notice,
 	};
 
-	if (s->tls_phase != NULL || s->compressed)
+	if (s->tls_phase != NULL || s->facts.compressed)
 		return;
 	s->tls_phase = phase;
-	s->transport = name_is(phase, "implicit") ? TRANSPORT_IMPLICIT_TLS : TRANSPORT_STARTTLS;
+	imap_facts_set_transport(s, name_is(phase, "implicit") ? TRANSPORT_IMPLICIT_TLS
+							       : TRANSPORT_STARTTLS);
 	s->tls = tls_session_new(s->cfg->keys, &h, s->cfg->budget);
 	switch_path(s, true);
 	if (s->tls == NULL) {
@@ -147,9 +148,9 @@ void imap_pipeline_start_compress(struct imap_session *s, int64_t ts)
 	};
 	struct event ev = { .type = EV_COMPRESS, .ts_us = ts };
 
-	if (s->compressed)
+	if (s->facts.compressed)
 		return;
-	s->compressed = true;
+	imap_facts_set_compressed(s);
 	s->zin = inflate_new(&h, s->cfg->max_inflate, s->cfg->budget);
 	if (s->zin == NULL)
 		imap_session_notice(s, "memory", "out of memory for inflate: the compressed stream is only counted");
@@ -165,7 +166,7 @@ void imap_pipeline_hold_begin(struct imap_session *s, bool starttls)
 {
 	struct sess_path *sp = &s->path[DIR_C2S];
 
-	if (starttls ? s->tls_phase != NULL || s->compressed : s->compressed)
+	if (starttls ? s->tls_phase != NULL || s->facts.compressed : s->facts.compressed)
 		return;		/* the server will refuse; nothing switches */
 	sp->hold = true;
 	sp->hold_in_tls = sp->tls;

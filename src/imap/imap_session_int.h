@@ -6,7 +6,8 @@
  *   imap_pipeline.c  per-direction byte path: [tls] -> [inflate] -> lexer,
  *                    holding client bytes across a switch, gaps
  *   imap_auth.c      LOGIN / AUTHENTICATE, SASL lines, login events
- *   imap_bodies.c    --extract: which literals are message bodies */
+ *   imap_bodies.c    --extract: which literals are message bodies
+ *   imap_facts.c     the facts every event carries (struct session_facts) */
 #ifndef IMAPSCOPE_IMAP_SESSION_INT_H
 #define IMAPSCOPE_IMAP_SESSION_INT_H
 
@@ -15,6 +16,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "imap/imap_args.h"
 #include "imap/imap_lexer.h"
 #include "imap/imap_parser.h"
 #include "imap/imap_sasl.h"
@@ -152,8 +154,11 @@ struct pending {
 	int64_t ts_sent;		/* first byte of the command */
 	int64_t ts_client;		/* the client's last line for it */
 	struct sess_waits waits;	/* for each "+" it got */
-	uint8_t *arg;			/* SELECT/EXAMINE mailbox, or NULL */
-	size_t arg_len;
+	/* Its decoded arguments; the slices point into facts_mem (copies,
+	 * charged to the budget; a field too long to keep is null). */
+	struct command_facts facts;
+	uint8_t *facts_mem;
+	size_t facts_mem_len;
 	struct login_attempt *login;	/* LOGIN/AUTHENTICATE, or NULL */
 };
 
@@ -164,8 +169,6 @@ struct imap_session {
 	char server[SESS_ENDPOINT_MAX];
 	bool mid_stream;
 	enum sess_mode mode;
-	enum imap_session_state state;
-	enum transport transport;
 	struct imap_lexer *lx[2];
 
 	struct sess_path path[2];
@@ -173,7 +176,6 @@ struct imap_session {
 	struct inflate_session *zin;	/* NULL until COMPRESS, or out of memory */
 	const char *tls_phase;		/* "starttls" / "implicit"; NULL: no TLS */
 	bool tls_dir_decrypting[2];	/* ... by direction */
-	bool compressed;		/* COMPRESS is on: no second switch */
 
 	uint64_t plain_off[2];		/* final (decrypted, inflated) stream offsets */
 	uint64_t wire_off[2];		/* TCP stream offsets */
@@ -205,8 +207,6 @@ struct imap_session {
 	size_t partial_tag_len;
 	struct sess_open_cmd oc;
 
-	struct buf mailbox;
-	bool have_mailbox;
 	struct buf args;		/* redacted command arguments */
 	struct buf scratch;		/* mailbox names being decoded */
 
@@ -215,8 +215,18 @@ struct imap_session {
 
 	struct sess_extract ex[2];
 	enum stream_dir lex_dir;	/* the lexer being fed (literal_data has no dir) */
-	struct buf user;		/* the logged-in user, for --extract */
-	bool have_user;
+
+	/* What the session knows (imap_facts.c), the one copy of its state,
+	 * user, mailbox, capabilities, transport; every event points at it.
+	 * The buffers hold the bytes its slices point to. */
+	struct session_facts facts;
+	unsigned facts_changed;		/* FACT_* since the last event */
+	/* The state before the tagged completion being handled changed it. */
+	enum imap_session_state state_before;
+	struct buf mailbox, user, caps_text;
+	struct buf names;		/* the current command's decoded names */
+	struct fetch_facts fetch;	/* the current untagged FETCH */
+	struct imap_fetch_store fetch_store;
 };
 
 /* --- small helpers ------------------------------------------------------ */
@@ -315,6 +325,35 @@ void imap_auth_login_unknown(struct imap_session *s, const struct pending *p);
 void imap_auth_infer(struct imap_session *s, const struct imap_line *line,
 		     const struct imap_response *r, const char *cmd);
 void imap_auth_remember_user(struct imap_session *s, const struct login_attempt *a);
+
+/* imap_facts.c: the session's facts.  Changes are marked in
+ * s->facts_changed; imap_session_emit hands them to the next event. */
+void imap_facts_init(struct imap_session *s);
+void imap_facts_free(struct imap_session *s);
+void imap_facts_set_state(struct imap_session *s, enum imap_session_state st);
+/* u ptr NULL: no user (known). */
+void imap_facts_set_user(struct imap_session *s, struct buf_slice u);
+/* TLS begins (void the capabilities sent in clear), COMPRESS is on. */
+void imap_facts_set_transport(struct imap_session *s, enum transport t);
+void imap_facts_set_compressed(struct imap_session *s);
+/* A client command: its decoded arguments in f_r (slices into line and
+ * s->names, valid until the next command), and what sending it changes. */
+void imap_facts_command(struct imap_session *s, const struct imap_line *line,
+			const struct imap_command *cmd, struct command_facts *f_r);
+/* Keep a copy of f in p until its completion (p->facts). */
+void imap_facts_pending_keep(struct imap_session *s, struct pending *p,
+			     const struct command_facts *f);
+void imap_facts_pending_release(struct imap_session *s, struct pending *p);
+void imap_facts_greeting(struct imap_session *s, const struct imap_response *r);
+/* An untagged response: what it changes (not for a line sync never
+ * confirmed, bar BYE); its FETCH facts, or NULL (valid until the next). */
+const struct fetch_facts *imap_facts_untagged(struct imap_session *s,
+					      const struct imap_line *line,
+					      const struct imap_response *r);
+/* A tagged response completing p (NULL: a command not captured), before
+ * its event: the state, mailbox, user and capabilities it leaves. */
+void imap_facts_tagged(struct imap_session *s, const struct pending *p,
+		       const struct imap_response *r);
 
 /* imap_bodies.c: --extract */
 void imap_bodies_literal_begin(struct imap_session *s, const struct imap_line *partial);

@@ -1,0 +1,802 @@
+/* Decoders of command arguments and response data (see imap/imap_args.h).
+ *
+ * Everything walks the tokenizer of imap_lexer.c over a finished line:
+ * lists are followed by the cursor's depth, so nesting costs no recursion
+ * and stops at IMAP_MAX_DEPTH like every other walk of a line. */
+#include "imap/imap_args.h"
+
+#include <string.h>
+
+#include "imap/imap_sasl.h"
+
+/* --- small helpers ------------------------------------------------------ */
+
+static struct buf_slice slice_between(const uint8_t *from, const uint8_t *to)
+{
+	return (struct buf_slice){ from, to > from ? (size_t)(to - from) : 0 };
+}
+
+static struct buf_slice trim_spaces(struct buf_slice s)
+{
+	while (s.len > 0 && s.ptr[0] == ' ') {
+		s.ptr++;
+		s.len--;
+	}
+	while (s.len > 0 && s.ptr[s.len - 1] == ' ')
+		s.len--;
+	return s.len > 0 ? s : SLICE_NULL;
+}
+
+bool imap_args_number(struct buf_slice s, uint64_t *v_r)
+{
+	uint64_t v = 0;
+
+	if (s.ptr == NULL || s.len == 0)
+		return false;
+	for (size_t i = 0; i < s.len; i++)
+		if (s.ptr[i] < '0' || s.ptr[i] > '9' || __builtin_mul_overflow(v, 10, &v) ||
+		    __builtin_add_overflow(v, (uint64_t)(s.ptr[i] - '0'), &v))
+			return false;
+	*v_r = v;
+	return true;
+}
+
+static bool slice_ci_prefix(struct buf_slice s, const char *w)
+{
+	size_t n = strlen(w);
+
+	return s.len >= n && buf_slice_ieq((struct buf_slice){ s.ptr, n }, w);
+}
+
+/* A string token's wire value without unescaping: an atom, a quoted
+ * string's contents, a literal's kept contents; null otherwise (NIL too). */
+static struct buf_slice tok_text(const struct imap_tok *t)
+{
+	switch (t->type) {
+	case IMAP_TOK_ATOM:
+		return buf_slice_ieq(t->value, "NIL") ? SLICE_NULL : t->value;
+	case IMAP_TOK_QUOTED:
+	case IMAP_TOK_SECTION:
+		return t->value;
+	case IMAP_TOK_LITERAL:
+		return t->lit->kept;
+	default:
+		return SLICE_NULL;
+	}
+}
+
+/* Past the rest of a list whose "(" was just read: the cursor stops after
+ * its ")"; the slice between the parentheses in *inner_r (may be NULL).
+ * false when the line ends first or a token is malformed. */
+static bool skip_list(struct imap_tok_cursor *c, const struct imap_tok *open,
+		      struct buf_slice *inner_r)
+{
+	int depth = c->depth;
+	struct imap_tok t;
+
+	while (imap_tok_next(c, &t) != IMAP_TOK_END && t.type != IMAP_TOK_ERROR) {
+		if (t.type == IMAP_TOK_RPAREN && c->depth < depth) {
+			if (inner_r != NULL)
+				*inner_r = slice_between(open->raw.ptr + 1, t.raw.ptr);
+			return true;
+		}
+	}
+	return false;
+}
+
+/* --- modified UTF-7 ------------------------------------------------------ */
+
+static int b64_value(uint8_t ch)
+{
+	if (ch >= 'A' && ch <= 'Z')
+		return ch - 'A';
+	if (ch >= 'a' && ch <= 'z')
+		return ch - 'a' + 26;
+	if (ch >= '0' && ch <= '9')
+		return ch - '0' + 52;
+	if (ch == '+')
+		return 62;
+	if (ch == ',')
+		return 63;
+	return -1;
+}
+
+static size_t utf8_put(uint8_t *o, uint32_t cp)
+{
+	if (cp < 0x80) {
+		o[0] = (uint8_t)cp;
+		return 1;
+	}
+	if (cp < 0x800) {
+		o[0] = (uint8_t)(0xc0 | cp >> 6);
+		o[1] = (uint8_t)(0x80 | (cp & 0x3f));
+		return 2;
+	}
+	if (cp < 0x10000) {
+		o[0] = (uint8_t)(0xe0 | cp >> 12);
+		o[1] = (uint8_t)(0x80 | (cp >> 6 & 0x3f));
+		o[2] = (uint8_t)(0x80 | (cp & 0x3f));
+		return 3;
+	}
+	o[0] = (uint8_t)(0xf0 | cp >> 18);
+	o[1] = (uint8_t)(0x80 | (cp >> 12 & 0x3f));
+	o[2] = (uint8_t)(0x80 | (cp >> 6 & 0x3f));
+	o[3] = (uint8_t)(0x80 | (cp & 0x3f));
+	return 4;
+}
+
+/* What a step of the decoding gave. */
+enum mutf7_rc { MUTF7_OK = 0, MUTF7_INVALID = 1, MUTF7_FULL = -1 };
+
+/* One UTF-16 unit of a shift run: a character out, or half a pair kept in
+ * *hi. */
+static enum mutf7_rc mutf7_unit(struct buf *out, uint32_t u, uint32_t *hi)
+{
+	uint8_t enc[4];
+
+	if (u >= 0xd800 && u <= 0xdbff) {
+		if (*hi != 0)
+			return MUTF7_INVALID;
+		*hi = u;
+		return MUTF7_OK;
+	}
+	if (u >= 0xdc00 && u <= 0xdfff) {
+		if (*hi == 0)
+			return MUTF7_INVALID;
+		u = 0x10000 + ((*hi - 0xd800) << 10) + (u - 0xdc00);
+		*hi = 0;
+	} else if (*hi != 0 || (u >= 0x20 && u <= 0x7e) || u == 0) {
+		/* printable ASCII must stand for itself */
+		return MUTF7_INVALID;
+	}
+	return buf_append(out, enc, utf8_put(enc, u)) == 0 ? MUTF7_OK : MUTF7_FULL;
+}
+
+/* The base64 run after "&" up to its "-"; *i is left past the "-".  It
+ * must be modified base64 of whole UTF-16 units. */
+static enum mutf7_rc mutf7_run(struct buf *out, const uint8_t *p, size_t n, size_t *i)
+{
+	uint32_t bits = 0, hi = 0;
+	unsigned nbits = 0;
+	size_t k = *i;
+	enum mutf7_rc rc;
+
+	if (k == n || p[k] == '-')
+		return MUTF7_INVALID;	/* "&-" is handled by the caller */
+	for (; k < n && p[k] != '-'; k++) {
+		int v = b64_value(p[k]);
+
+		if (v < 0)
+			return MUTF7_INVALID;
+		bits = (bits << 6 | (uint32_t)v) & 0x3fffff;
+		nbits += 6;
+		if (nbits >= 16) {
+			nbits -= 16;
+			if ((rc = mutf7_unit(out, bits >> nbits & 0xffff, &hi)) != MUTF7_OK)
+				return rc;
+		}
+	}
+	/* the run ends with "-"; what is left is zero padding, under 6 bits */
+	if (k == n || nbits >= 6 || (bits & ((1u << nbits) - 1)) != 0 || hi != 0)
+		return MUTF7_INVALID;
+	*i = k + 1;
+	return MUTF7_OK;
+}
+
+int imap_mutf7_decode(struct buf *out, const uint8_t *p, size_t n)
+{
+	size_t start = out->len, i = 0;
+	enum mutf7_rc rc = MUTF7_OK;
+
+	while (i < n && rc == MUTF7_OK) {
+		uint8_t ch = p[i++];
+
+		if (ch < 0x20 || ch > 0x7e) {
+			rc = MUTF7_INVALID;
+		} else if (ch != '&') {
+			rc = buf_append(out, &ch, 1) == 0 ? MUTF7_OK : MUTF7_FULL;
+		} else if (i < n && p[i] == '-') {
+			rc = buf_append(out, "&", 1) == 0 ? MUTF7_OK : MUTF7_FULL;
+			i++;
+		} else {
+			rc = mutf7_run(out, p, n, &i);
+		}
+	}
+	if (rc != MUTF7_OK)
+		out->len = start;
+	return (int)rc;
+}
+
+/* --- mailbox names ------------------------------------------------------ */
+
+/* A quoted string's contents with escapes undone into dst (at most cap
+ * bytes); its length, or -1. */
+static long unquote_fixed(uint8_t *dst, size_t cap, struct buf_slice q)
+{
+	size_t o = 0;
+
+	for (size_t i = 0; i < q.len; i++) {
+		uint8_t ch = q.ptr[i];
+
+		if (ch == '\\') {
+			if (i + 1 >= q.len || (q.ptr[i + 1] != '"' && q.ptr[i + 1] != '\\'))
+				return -1;
+			ch = q.ptr[++i];
+		}
+		if (o == cap)
+			return -1;
+		dst[o++] = ch;
+	}
+	return (long)o;
+}
+
+int imap_args_mailbox(struct buf *out, const struct imap_tok *t)
+{
+	uint8_t tmp[IMAP_ARGS_MAX_MAILBOX];
+	struct buf_slice v;
+	size_t start = out->len;
+	long n;
+	int rc;
+
+	switch (t->type) {
+	case IMAP_TOK_ATOM:
+		v = t->value;
+		break;
+	case IMAP_TOK_QUOTED:
+		if ((n = unquote_fixed(tmp, sizeof tmp, t->value)) < 0)
+			return -1;
+		v = (struct buf_slice){ tmp, (size_t)n };
+		break;
+	case IMAP_TOK_LITERAL:
+		v = t->lit->kept;
+		if (v.ptr == NULL)
+			return -1;
+		break;
+	default:
+		return -1;
+	}
+	if (v.len > IMAP_ARGS_MAX_MAILBOX)
+		return -1;
+	rc = imap_mutf7_decode(out, v.ptr, v.len);
+	if (rc == 1)
+		rc = buf_append(out, v.ptr, v.len);
+	if (rc != 0)
+		out->len = start;
+	return rc == 0 ? 0 : -1;
+}
+
+/* --- command arguments -------------------------------------------------- */
+
+/* The walk of one command's arguments.  Names go to names; their slices are
+ * set once the walk is over, since names may move as it grows. */
+struct args_walk {
+	struct imap_tok_cursor c;
+	struct buf *names;
+	struct command_facts *f;
+	size_t off[2], len[2];
+	bool have[2];
+};
+
+/* The next token as mailbox number k (0: mailbox, 1: mailbox2). */
+static void walk_mailbox(struct args_walk *w, int k, const struct imap_tok *t)
+{
+	size_t before = w->names->len;
+
+	if (imap_args_mailbox(w->names, t) != 0)
+		return;
+	w->off[k] = before;
+	w->len[k] = w->names->len - before;
+	w->have[k] = true;
+}
+
+static void next_mailbox(struct args_walk *w, int k)
+{
+	struct imap_tok t;
+
+	imap_tok_next(&w->c, &t);
+	walk_mailbox(w, k, &t);
+}
+
+/* A sequence set ("1:4,7", "$"): an atom (a literal would be odd, but is
+ * its contents). */
+static void next_seqset(struct args_walk *w)
+{
+	struct imap_tok t;
+
+	if (imap_tok_next(&w->c, &t) == IMAP_TOK_ATOM || t.type == IMAP_TOK_LITERAL)
+		w->f->seqset = tok_text(&t);
+}
+
+/* The rest of the line, as sent. */
+static struct buf_slice rest_of_line(const struct args_walk *w)
+{
+	const struct imap_line *l = w->c.line;
+
+	return trim_spaces((struct buf_slice){ l->text.ptr + w->c.pos, l->text.len - w->c.pos });
+}
+
+/* A parenthesised list's contents, or a single item, as sent. */
+static struct buf_slice next_list_or_item(struct args_walk *w)
+{
+	struct imap_tok t;
+	struct buf_slice inner = SLICE_NULL;
+
+	if (imap_tok_next(&w->c, &t) == IMAP_TOK_LPAREN)
+		return skip_list(&w->c, &t, &inner) ? inner : SLICE_NULL;
+	if (t.type == IMAP_TOK_ATOM || t.type == IMAP_TOK_SECTION)
+		return t.raw;
+	return SLICE_NULL;
+}
+
+typedef void args_fn(struct args_walk *w);
+
+/* SELECT, EXAMINE, CREATE, DELETE, (UN)SUBSCRIBE and the ACL/quota
+ * commands that name a mailbox first. */
+static void args_mailbox(struct args_walk *w)
+{
+	next_mailbox(w, 0);
+}
+
+static void args_rename(struct args_walk *w)
+{
+	next_mailbox(w, 0);
+	next_mailbox(w, 1);
+}
+
+static void args_status(struct args_walk *w)
+{
+	next_mailbox(w, 0);
+	w->f->items = next_list_or_item(w);
+}
+
+/* list = "LIST" [SP list-select-opts] SP mailbox SP mbox-or-pat
+ *        [SP list-return-opts]; a pattern list gives its first pattern. */
+static void args_list(struct args_walk *w)
+{
+	struct imap_tok t;
+
+	if (imap_tok_next(&w->c, &t) == IMAP_TOK_LPAREN) {
+		if (!skip_list(&w->c, &t, NULL))
+			return;
+		imap_tok_next(&w->c, &t);
+	}
+	walk_mailbox(w, 0, &t);
+	if (imap_tok_next(&w->c, &t) == IMAP_TOK_LPAREN)
+		imap_tok_next(&w->c, &t);
+	walk_mailbox(w, 1, &t);
+}
+
+/* append = "APPEND" SP mailbox 1*(SP append-opts SP append-data) with
+ * append-opts = [SP flag-list] [SP date-time]: the first message's. */
+static void append_opts(struct args_walk *w)
+{
+	struct imap_tok t;
+
+	while (imap_tok_next(&w->c, &t) != IMAP_TOK_END) {
+		if (t.type == IMAP_TOK_LPAREN && w->f->flags.ptr == NULL && w->f->date.ptr == NULL) {
+			struct buf_slice inner;
+
+			if (!skip_list(&w->c, &t, &inner))
+				return;
+			w->f->flags = inner.len > 0 ? inner : (struct buf_slice){ t.raw.ptr + 1, 0 };
+		} else if (t.type == IMAP_TOK_QUOTED && w->f->date.ptr == NULL) {
+			w->f->date = t.value;
+		} else {
+			return;	/* the message, or an extension's data */
+		}
+	}
+}
+
+static void args_append(struct args_walk *w)
+{
+	next_mailbox(w, 0);
+	append_opts(w);
+}
+
+/* replace = "REPLACE" SP seq-number SP mailbox append-opts SP append-data
+ * (RFC 8508) */
+static void args_replace(struct args_walk *w)
+{
+	next_seqset(w);
+	next_mailbox(w, 0);
+	append_opts(w);
+}
+
+static void args_copy(struct args_walk *w)
+{
+	next_seqset(w);
+	next_mailbox(w, 0);
+}
+
+static void args_seqset(struct args_walk *w)
+{
+	next_seqset(w);
+}
+
+/* fetch = "FETCH" SP sequence-set SP ("ALL" / "FULL" / "FAST" /
+ *         fetch-att / "(" fetch-att *(SP fetch-att) ")") [modifiers] */
+static void args_fetch(struct args_walk *w)
+{
+	next_seqset(w);
+	w->f->items = next_list_or_item(w);
+}
+
+/* store = "STORE" SP sequence-set [SP "(" modifiers ")"] SP
+ *         store-att-flags; the flags with or without parentheses. */
+static void args_store(struct args_walk *w)
+{
+	struct imap_tok t;
+
+	next_seqset(w);
+	if (imap_tok_next(&w->c, &t) == IMAP_TOK_LPAREN) {
+		if (!skip_list(&w->c, &t, NULL))
+			return;
+		imap_tok_next(&w->c, &t);
+	}
+	if (t.type != IMAP_TOK_ATOM)
+		return;
+	w->f->items = t.value;
+	if (imap_tok_next(&w->c, &t) == IMAP_TOK_LPAREN) {
+		struct buf_slice inner;
+
+		if (skip_list(&w->c, &t, &inner))
+			w->f->flags = inner.len > 0 ? inner : (struct buf_slice){ t.raw.ptr + 1, 0 };
+	} else if (t.type == IMAP_TOK_ATOM) {
+		w->f->flags = trim_spaces(slice_between(t.raw.ptr, w->c.line->text.ptr +
+							 w->c.line->text.len));
+	}
+}
+
+static void args_search(struct args_walk *w)
+{
+	w->f->items = rest_of_line(w);
+}
+
+static void args_authenticate(struct args_walk *w)
+{
+	struct imap_tok t;
+
+	if (imap_tok_next(&w->c, &t) == IMAP_TOK_ATOM)
+		w->f->mechanism = t.value;
+}
+
+/* Adding a command with new syntax is one row here. */
+static args_fn *const args_handlers[IMAP_CMD_N] = {
+	[IMAP_CMD_SELECT] = args_mailbox,
+	[IMAP_CMD_EXAMINE] = args_mailbox,
+	[IMAP_CMD_CREATE] = args_mailbox,
+	[IMAP_CMD_DELETE] = args_mailbox,
+	[IMAP_CMD_SUBSCRIBE] = args_mailbox,
+	[IMAP_CMD_UNSUBSCRIBE] = args_mailbox,
+	[IMAP_CMD_GETQUOTAROOT] = args_mailbox,
+	[IMAP_CMD_GETACL] = args_mailbox,
+	[IMAP_CMD_MYRIGHTS] = args_mailbox,
+	[IMAP_CMD_LISTRIGHTS] = args_mailbox,
+	[IMAP_CMD_SETACL] = args_mailbox,
+	[IMAP_CMD_DELETEACL] = args_mailbox,
+	[IMAP_CMD_RENAME] = args_rename,
+	[IMAP_CMD_STATUS] = args_status,
+	[IMAP_CMD_LIST] = args_list,
+	[IMAP_CMD_LSUB] = args_list,
+	[IMAP_CMD_XLIST] = args_list,
+	[IMAP_CMD_APPEND] = args_append,
+	[IMAP_CMD_REPLACE] = args_replace,
+	[IMAP_CMD_UID_REPLACE] = args_replace,
+	[IMAP_CMD_COPY] = args_copy,
+	[IMAP_CMD_MOVE] = args_copy,
+	[IMAP_CMD_UID_COPY] = args_copy,
+	[IMAP_CMD_UID_MOVE] = args_copy,
+	[IMAP_CMD_FETCH] = args_fetch,
+	[IMAP_CMD_UID_FETCH] = args_fetch,
+	[IMAP_CMD_STORE] = args_store,
+	[IMAP_CMD_UID_STORE] = args_store,
+	[IMAP_CMD_SEARCH] = args_search,
+	[IMAP_CMD_UID_SEARCH] = args_search,
+	[IMAP_CMD_UID_EXPUNGE] = args_seqset,
+	[IMAP_CMD_AUTHENTICATE] = args_authenticate,
+};
+
+void imap_args_command(enum imap_cmd_id id, const struct imap_line *line, size_t args_off,
+		       struct buf *names, struct command_facts *f)
+{
+	struct args_walk w = { .names = names, .f = f };
+
+	memset(f, 0, sizeof *f);
+	f->id = id;
+	buf_reset(names);
+	if ((unsigned)id >= IMAP_CMD_N || args_handlers[id] == NULL || args_off > line->text.len)
+		return;
+	imap_tok_init(&w.c, line, args_off);
+	args_handlers[id](&w);
+	for (int k = 0; k < 2; k++) {
+		/* an empty name is a real one ("" is the root of LIST) */
+		struct buf_slice v = { names->data ? names->data + w.off[k] : (const uint8_t *)"",
+				       w.len[k] };
+
+		if (w.have[k])
+			*(k == 0 ? &f->mailbox : &f->mailbox2) = v;
+	}
+}
+
+/* --- sequence sets ------------------------------------------------------ */
+
+void imap_seqset_init(struct imap_seq_iter *it, struct buf_slice set)
+{
+	it->set = set;
+	it->pos = 0;
+}
+
+/* seq-number = nz-number / "*" */
+static bool seq_number(struct imap_seq_iter *it, uint64_t *v_r)
+{
+	const uint8_t *p = it->set.ptr;
+	size_t n = it->set.len, i = it->pos;
+
+	if (i < n && p[i] == '*') {
+		it->pos = i + 1;
+		*v_r = IMAP_SEQ_STAR;
+		return true;
+	}
+	while (i < n && p[i] >= '0' && p[i] <= '9')
+		i++;
+	if (!imap_args_number((struct buf_slice){ p + it->pos, i - it->pos }, v_r) || *v_r == 0)
+		return false;
+	it->pos = i;
+	return true;
+}
+
+int imap_seqset_next(struct imap_seq_iter *it, struct imap_seq_range *r)
+{
+	uint64_t a, b;
+
+	if (it->set.ptr == NULL || it->pos >= it->set.len)
+		return 0;
+	if (!seq_number(it, &a))
+		goto bad;
+	b = a;
+	if (it->pos < it->set.len && it->set.ptr[it->pos] == ':') {
+		it->pos++;
+		if (!seq_number(it, &b))
+			goto bad;
+	}
+	if (it->pos < it->set.len) {
+		if (it->set.ptr[it->pos] != ',' || it->pos + 1 == it->set.len)
+			goto bad;
+		it->pos++;
+	}
+	r->lo = a < b ? a : b;
+	r->hi = a < b ? b : a;
+	return 1;
+bad:
+	it->pos = it->set.len;
+	return -1;
+}
+
+/* --- flag lists --------------------------------------------------------- */
+
+void imap_flags_init(struct imap_flag_iter *it, struct buf_slice list)
+{
+	it->list = list;
+	it->pos = 0;
+}
+
+bool imap_flags_next(struct imap_flag_iter *it, struct buf_slice *flag_r)
+{
+	const uint8_t *p = it->list.ptr;
+	size_t n = it->list.len, i = it->pos, start;
+
+	if (p == NULL)
+		return false;
+	while (i < n && (p[i] == ' ' || p[i] == '(' || p[i] == ')'))
+		i++;
+	start = i;
+	while (i < n && p[i] > 0x20 && p[i] != 0x7f && p[i] != '(' && p[i] != ')')
+		i++;
+	it->pos = i;
+	if (i == start)
+		return false;
+	*flag_r = (struct buf_slice){ p + start, i - start };
+	return true;
+}
+
+/* --- capabilities ------------------------------------------------------- */
+
+/* REPLACE with imap_vocab_cap() once the vocabulary's lookups are merged. */
+static int facts_cap_lookup(struct buf_slice w)
+{
+	static const char *const names[] = {
+#define X(id, name) name,
+		IMAP_CAPS(X)
+#undef X
+	};
+
+	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+		size_t k = strlen(names[i]);
+
+		if (w.len == k && slice_ci_prefix(w, names[i]))
+			return (int)i;
+	}
+	return -1;
+}
+
+void imap_args_capset(struct imap_capset *c, struct buf_slice list)
+{
+	struct imap_flag_iter it;
+	struct buf_slice w;
+
+	memset(c, 0, sizeof *c);
+	c->known = true;
+	c->text = list.ptr != NULL ? list : (struct buf_slice){ (const uint8_t *)"", 0 };
+	imap_flags_init(&it, list);
+	while (imap_flags_next(&it, &w)) {
+		int id;
+
+		if (slice_ci_prefix(w, "AUTH=")) {
+			c->auth |= 1u << imap_sasl_mech_from_name(w.ptr + 5, w.len - 5);
+		} else if ((id = facts_cap_lookup(w)) >= 0) {
+			c->caps |= (uint64_t)1 << id;
+		}
+	}
+}
+
+/* --- untagged FETCH ----------------------------------------------------- */
+
+/* A msg-att name whose value is message text (or a part of it). */
+static bool fetch_section_name(struct buf_slice n)
+{
+	if (slice_ci_prefix(n, "BINARY.SIZE"))
+		return false;
+	return slice_ci_prefix(n, "BODY[") || slice_ci_prefix(n, "BODY.PEEK[") ||
+	       slice_ci_prefix(n, "BINARY[") || slice_ci_prefix(n, "BINARY.PEEK[") ||
+	       buf_slice_ieq(n, "RFC822") || buf_slice_ieq(n, "RFC822.HEADER") ||
+	       buf_slice_ieq(n, "RFC822.TEXT");
+}
+
+/* envelope = "(" env-date SP env-subject SP env-from SP env-sender SP
+ *   env-reply-to SP env-to SP env-cc SP env-bcc SP env-in-reply-to SP
+ *   env-message-id ")"; its "(" was just read. */
+#define ENV_DATE 0
+#define ENV_SUBJECT 1
+#define ENV_FROM 2
+#define ENV_MESSAGE_ID 9
+static void fetch_envelope(struct imap_tok_cursor *c, struct fetch_facts *f)
+{
+	int depth = c->depth;
+	struct imap_tok t;
+
+	for (int k = 0; imap_tok_next(c, &t) != IMAP_TOK_END && t.type != IMAP_TOK_ERROR; k++) {
+		struct buf_slice inner;
+
+		if (t.type == IMAP_TOK_RPAREN)
+			return;		/* c->depth is back to the list's */
+		if (t.type == IMAP_TOK_LPAREN) {
+			if (!skip_list(c, &t, &inner))
+				return;
+			if (k == ENV_FROM)
+				f->from = slice_between(t.raw.ptr, inner.ptr + inner.len + 1);
+			continue;
+		}
+		if (c->depth != depth)
+			return;
+		if (k == ENV_DATE)
+			f->date = tok_text(&t);
+		else if (k == ENV_SUBJECT)
+			f->subject = tok_text(&t);
+		else if (k == ENV_MESSAGE_ID)
+			f->message_id = tok_text(&t);
+	}
+}
+
+/* A list value of the msg-att name; its "(" was just read.  false when
+ * the rest of the line cannot be walked. */
+static bool fetch_list_value(struct imap_tok_cursor *c, const struct imap_tok *open,
+			     struct buf_slice name, struct fetch_facts *f)
+{
+	struct buf_slice inner;
+	struct imap_tok t;
+	int depth = c->depth;
+
+	if (buf_slice_ieq(name, "ENVELOPE")) {
+		fetch_envelope(c, f);
+		return c->depth == depth - 1;
+	}
+	if (buf_slice_ieq(name, "MODSEQ")) {
+		/* "MODSEQ (12345)" */
+		if (imap_tok_next(c, &t) == IMAP_TOK_ATOM)
+			imap_args_number(t.value, &f->modseq);
+		if (t.type == IMAP_TOK_RPAREN)
+			return true;
+		return skip_list(c, open, NULL);
+	}
+	if (!skip_list(c, open, &inner))
+		return false;
+	if (buf_slice_ieq(name, "FLAGS"))
+		f->flags = inner.len > 0 ? inner : (struct buf_slice){ open->raw.ptr + 1, 0 };
+	return true;
+}
+
+static void fetch_scalar_value(const struct imap_tok *t, struct buf_slice name,
+			       struct fetch_facts *f, struct imap_fetch_store *st)
+{
+	uint64_t v;
+
+	if (buf_slice_ieq(name, "UID")) {
+		if (imap_args_number(t->value, &v))
+			f->uid = v;
+	} else if (buf_slice_ieq(name, "RFC822.SIZE")) {
+		if (imap_args_number(t->value, &v))
+			f->size = v;
+	} else if (fetch_section_name(name) && f->n_sections < IMAP_FETCH_MAX_SECTIONS) {
+		st->sections[f->n_sections] = name;
+		st->sizes[f->n_sections] = t->type == IMAP_TOK_LITERAL ? t->lit->size
+					 : t->type == IMAP_TOK_QUOTED ? t->value.len : FACT_NONE;
+		f->n_sections++;
+	}
+}
+
+/* "* " number SP "FETCH" SP "(" */
+static bool fetch_head(struct imap_tok_cursor *c, struct fetch_facts *f)
+{
+	struct imap_tok t;
+
+	return imap_tok_next(c, &t) == IMAP_TOK_ATOM && buf_slice_ieq(t.value, "*") &&
+	       imap_tok_next(c, &t) == IMAP_TOK_ATOM && imap_args_number(t.value, &f->seq) &&
+	       imap_tok_next(c, &t) == IMAP_TOK_ATOM && buf_slice_ieq(t.value, "FETCH") &&
+	       imap_tok_next(c, &t) == IMAP_TOK_LPAREN;
+}
+
+int imap_args_fetch(const struct imap_line *line, struct fetch_facts *f,
+		    struct imap_fetch_store *st)
+{
+	struct imap_tok_cursor c;
+	struct imap_tok name, v;
+
+	memset(f, 0, sizeof *f);
+	f->uid = f->size = f->modseq = FACT_NONE;
+	f->sections = st->sections;
+	f->section_sizes = st->sizes;
+	imap_tok_init(&c, line, 0);
+	if (!fetch_head(&c, f)) {
+		memset(f, 0, sizeof *f);
+		return -1;
+	}
+	while (imap_tok_next(&c, &name) != IMAP_TOK_END && name.type != IMAP_TOK_ERROR) {
+		if (name.type == IMAP_TOK_RPAREN || (name.type != IMAP_TOK_ATOM &&
+						     name.type != IMAP_TOK_SECTION))
+			break;
+		if (imap_tok_next(&c, &v) == IMAP_TOK_LPAREN) {
+			if (!fetch_list_value(&c, &v, name.value, f))
+				break;
+		} else if (v.type == IMAP_TOK_END || v.type == IMAP_TOK_ERROR ||
+			   v.type == IMAP_TOK_RPAREN) {
+			break;
+		} else {
+			fetch_scalar_value(&v, name.value, f, st);
+		}
+	}
+	return 0;
+}
+
+bool imap_args_first_address(struct buf_slice list, struct imap_address *a_r)
+{
+	struct imap_line l = { .text = list };
+	struct imap_tok_cursor c;
+	struct imap_tok t;
+	struct buf_slice *part[4] = { &a_r->name, NULL, &a_r->mailbox, &a_r->host };
+
+	memset(a_r, 0, sizeof *a_r);
+	if (list.ptr == NULL)
+		return false;
+	imap_tok_init(&c, &l, 0);
+	/* "((" opens the list and its first address */
+	if (imap_tok_next(&c, &t) != IMAP_TOK_LPAREN || imap_tok_next(&c, &t) != IMAP_TOK_LPAREN)
+		return false;
+	for (int k = 0; k < 4; k++) {
+		imap_tok_next(&c, &t);
+		if (t.type != IMAP_TOK_ATOM && t.type != IMAP_TOK_QUOTED)
+			return false;
+		if (part[k] != NULL)
+			*part[k] = tok_text(&t);
+	}
+	return imap_tok_next(&c, &t) == IMAP_TOK_RPAREN;
+}

@@ -1,0 +1,250 @@
+/* The session's facts (src/imap/imap_facts.c): scripted byte streams of
+ * both directions in, and for every event the facts it carries.  Each
+ * script runs whole and byte by byte; both runs must agree. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "imap/imap_session.h"
+
+#define MAX_EVENTS 256
+#define EV_TEXT 600
+
+struct rec {
+	char *ev[MAX_EVENTS];
+	size_t n;
+	bool all;		/* record notices, starts and ends too */
+};
+
+#define N(a) (sizeof(a) / sizeof((a)[0]))
+#define SL(s) (s).ptr ? (int)(s).len : 1, (s).ptr ? (const char *)(s).ptr : "-"
+
+static int put_num(char *o, size_t cap, const char *k, uint64_t v)
+{
+	return v == FACT_NONE ? snprintf(o, cap, " %s=-", k)
+			      : snprintf(o, cap, " %s=%llu", k, (unsigned long long)v);
+}
+
+/* "state user mailbox ro uidvalidity uidnext exists caps transport z logout ch" */
+static void fmt_facts(char *o, size_t cap, const struct event *ev)
+{
+	const struct session_facts *f = ev->facts;
+	size_t k = strlen(o);
+
+	k += (size_t)snprintf(o + k, cap - k, " | st=%d u=%.*s mb=%.*s%s", f->state,
+			      SL(f->user), SL(f->mailbox), f->read_only ? " ro" : "");
+	k += (size_t)put_num(o + k, cap - k, "uv", f->uidvalidity);
+	k += (size_t)put_num(o + k, cap - k, "un", f->uidnext);
+	k += (size_t)put_num(o + k, cap - k, "ex", f->exists);
+	if (f->caps.known)
+		k += (size_t)snprintf(o + k, cap - k, " caps=[%.*s]%s%s", SL(f->caps.text),
+				      capset_has(&f->caps, IMAP_CAP_IDLE) ? "+idle" : "",
+				      f->caps.auth ? "+auth" : "");
+	snprintf(o + k, cap - k, " tr=%d%s%s ch=%x", f->transport, f->compressed ? " z" : "",
+		 f->logout_sent ? " lo" : "", ev->changed);
+}
+
+static const char *cmd_name(enum imap_cmd_id id)
+{
+	static const char *const names[] = {
+		"?",
+#define X(id, name, states, cap, args, eff) name,
+		IMAP_COMMANDS(X)
+#undef X
+	};
+
+	return (unsigned)id < N(names) ? names[id] : "bad";
+}
+
+static void fmt_cmd_facts(char *o, size_t cap, const struct command_facts *c)
+{
+	if (c == NULL) {
+		snprintf(o, cap, " cmd=NULL");
+		return;
+	}
+	snprintf(o, cap, " id=%s mb=%.*s mb2=%.*s seq=%.*s it=%.*s fl=%.*s d=%.*s m=%.*s",
+		 cmd_name(c->id), SL(c->mailbox), SL(c->mailbox2), SL(c->seqset), SL(c->items),
+		 SL(c->flags), SL(c->date), SL(c->mechanism));
+}
+
+static void fmt_fetch(char *o, size_t cap, const struct fetch_facts *f)
+{
+	size_t k;
+
+	if (f == NULL)
+		return;
+	k = (size_t)snprintf(o, cap, " seq=%llu", (unsigned long long)f->seq);
+	k += (size_t)put_num(o + k, cap - k, "uid", f->uid);
+	k += (size_t)put_num(o + k, cap - k, "size", f->size);
+	k += (size_t)snprintf(o + k, cap - k, " fl=%.*s", SL(f->flags));
+	for (size_t i = 0; i < f->n_sections; i++)
+		k += (size_t)snprintf(o + k, cap - k, " %.*s:%llu", SL(f->sections[i]),
+				      (unsigned long long)f->section_sizes[i]);
+}
+
+static void rec_event(void *ctx, const struct event *ev)
+{
+	struct rec *r = ctx;
+	char line[EV_TEXT] = "";
+
+	assert_non_null(ev->facts);
+	switch (ev->type) {
+	case EV_COMMAND:
+		assert_non_null(ev->u.command.facts);
+		snprintf(line, sizeof line, "C %.*s", SL(ev->u.command.name));
+		fmt_cmd_facts(line + strlen(line), sizeof line - strlen(line), ev->u.command.facts);
+		break;
+	case EV_RESPONSE:
+		snprintf(line, sizeof line, "S %.*s %.*s", SL(ev->u.response.tag),
+			 SL(ev->u.response.status));
+		fmt_cmd_facts(line + strlen(line), sizeof line - strlen(line), ev->u.response.cmd);
+		break;
+	case EV_UNTAGGED:
+		snprintf(line, sizeof line, "* %.*s", SL(ev->u.untagged.name));
+		fmt_fetch(line + strlen(line), sizeof line - strlen(line), ev->u.untagged.fetch);
+		assert_true((ev->u.untagged.fetch != NULL) ==
+			    buf_slice_ieq(ev->u.untagged.name, "FETCH"));
+		break;
+	case EV_GREETING:
+		snprintf(line, sizeof line, "greeting");
+		break;
+	case EV_LOGIN:
+		snprintf(line, sizeof line, "login%s", ev->u.login.inferred ? " inferred" : "");
+		break;
+	case EV_CONTINUATION:
+		snprintf(line, sizeof line, "+");
+		break;
+	case EV_TLS:
+	case EV_COMPRESS:
+		snprintf(line, sizeof line, "%s", event_type_name(ev->type));
+		break;
+	default:
+		if (!r->all)
+			return;
+		snprintf(line, sizeof line, "%s", event_type_name(ev->type));
+	}
+	fmt_facts(line, sizeof line, ev);
+	assert_true(r->n < MAX_EVENTS);
+	r->ev[r->n++] = strdup(line);
+}
+
+static const struct output_ops rec_ops = { .event = rec_event };
+
+static void rec_free(struct rec *r)
+{
+	for (size_t i = 0; i < r->n; i++)
+		free(r->ev[i]);
+	r->n = 0;
+}
+
+struct step {
+	enum stream_dir dir;
+	const char *data;
+	size_t len;
+};
+
+#define C_(s) { DIR_C2S, s, sizeof(s) - 1 }
+#define S_(s) { DIR_S2C, s, sizeof(s) - 1 }
+
+static void run(struct rec *r, const struct step *steps, size_t n, bool bytewise,
+		struct mem_budget *mb)
+{
+	struct imap_session_config cfg = { 0 };
+	struct imap_session_info info = { .id = 7, .client = "192.0.2.1:50000",
+					  .server = "198.51.100.2:143", .first_ts_us = 1000 };
+	struct imap_session *s;
+	bool all = r->all;
+
+	memset(r, 0, sizeof *r);
+	r->all = all;
+	cfg.out.ops = &rec_ops;
+	cfg.out.ctx = r;
+	cfg.budget = mb;
+	s = imap_session_new(&cfg, &info);
+	assert_non_null(s);
+	for (size_t i = 0; i < n; i++) {
+		const uint8_t *p = (const uint8_t *)steps[i].data;
+		int64_t ts = 2000 + (int64_t)i * 1000;
+
+		if (!bytewise)
+			imap_session_ops.feed(s, steps[i].dir, p, steps[i].len, ts);
+		else
+			for (size_t k = 0; k < steps[i].len; k++)
+				imap_session_ops.feed(s, steps[i].dir, p + k, 1, ts);
+	}
+	imap_session_ops.end(s, END_FIN, 100000);
+}
+
+static void expect(struct rec *r, const char *const *want, size_t n_want)
+{
+	bool ok = r->n == n_want;
+
+	for (size_t i = 0; ok && i < n_want; i++)
+		ok = strcmp(r->ev[i], want[i]) == 0;
+	if (!ok) {
+		for (size_t i = 0; i < r->n || i < n_want; i++)
+			print_message("%s %s\n   %s\n",
+				      i < r->n && i < n_want && strcmp(r->ev[i], want[i]) == 0 ? " " : "!",
+				      i < n_want ? want[i] : "-", i < r->n ? r->ev[i] : "-");
+		fail_msg("events differ");
+	}
+}
+
+static void check(const struct step *steps, size_t n, const char *const *want, size_t n_want)
+{
+	struct rec r = { 0 };
+
+	run(&r, steps, n, false, NULL);
+	expect(&r, want, n_want);
+	rec_free(&r);
+	run(&r, steps, n, true, NULL);
+	expect(&r, want, n_want);
+	rec_free(&r);
+}
+
+/* --- tests ------------------------------------------------------------------ */
+
+/* The bug of issue 16: a mailbox sent as a literal is the command's mailbox
+ * and, once selected, the session's. */
+static void test_select_literal_mailbox(void **state)
+{
+	static const struct step steps[] = {
+		S_("* OK [CAPABILITY IMAP4rev1 LITERAL+ AUTH=PLAIN] ready\r\n"),
+		C_("a1 LOGIN alice secret\r\n"),
+		S_("a1 OK done\r\n"),
+		C_("a2 SELECT {5+}\r\nINBOX\r\n"),
+		S_("* 3 EXISTS\r\n* OK [UIDVALIDITY 42] ok\r\n* OK [UIDNEXT 9] ok\r\n"
+		   "a2 OK [READ-WRITE] done\r\n"),
+	};
+	static const char *const want[] = {
+		"greeting | st=0 u=- mb=- uv=- un=- ex=- caps=[IMAP4rev1 LITERAL+ AUTH=PLAIN]+auth tr=0 ch=4",
+		"C LOGIN id=LOGIN mb=- mb2=- seq=- it=- fl=- d=- m=- | st=0 u=- mb=- uv=- un=- ex=- "
+		"caps=[IMAP4rev1 LITERAL+ AUTH=PLAIN]+auth tr=0 ch=0",
+		"S a1 OK id=LOGIN mb=- mb2=- seq=- it=- fl=- d=- m=- | st=1 u=alice mb=- uv=- un=- ex=- tr=0 ch=d",
+		"login | st=1 u=alice mb=- uv=- un=- ex=- tr=0 ch=0",
+		"C SELECT id=SELECT mb=INBOX mb2=- seq=- it=- fl=- d=- m=- | st=1 u=alice mb=- uv=- un=- ex=- tr=0 ch=0",
+		"* EXISTS | st=1 u=alice mb=- uv=- un=- ex=3 tr=0 ch=10",
+		"* OK | st=1 u=alice mb=- uv=42 un=- ex=3 tr=0 ch=20",
+		"* OK | st=1 u=alice mb=- uv=42 un=9 ex=3 tr=0 ch=40",
+		"S a2 OK id=SELECT mb=INBOX mb2=- seq=- it=- fl=- d=- m=- | st=2 u=alice mb=INBOX uv=42 un=9 "
+		"ex=3 tr=0 ch=3",
+	};
+
+	(void)state;
+	check(steps, N(steps), want, N(want));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_select_literal_mailbox),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
