@@ -84,6 +84,22 @@ static bool skip_list(struct imap_tok_cursor *c, const struct imap_tok *open,
 	return false;
 }
 
+/* flag-list = "(" [flag *(SP flag)] ")", its "(" just read: the flags
+ * between the parentheses (an empty slice for "()"); false when anything
+ * but a flag is inside. */
+static bool flag_list(struct imap_tok_cursor *c, const struct imap_tok *open,
+		      struct buf_slice *flags_r)
+{
+	struct imap_tok t;
+
+	while (imap_tok_next(c, &t) == IMAP_TOK_ATOM)
+		;
+	if (t.type != IMAP_TOK_RPAREN)
+		return false;
+	*flags_r = (struct buf_slice){ open->raw.ptr + 1, (size_t)(t.raw.ptr - open->raw.ptr - 1) };
+	return true;
+}
+
 /* --- modified UTF-7 ------------------------------------------------------ */
 
 static int b64_value(uint8_t ch)
@@ -275,6 +291,7 @@ struct args_walk {
 	struct command_facts *f;
 	size_t off[2], len[2];
 	bool have[2];
+	bool lost;	/* an argument was not what the grammar wants: stop */
 };
 
 /* The next token as mailbox number k (0: mailbox, 1: mailbox2). */
@@ -282,8 +299,10 @@ static void walk_mailbox(struct args_walk *w, int k, const struct imap_tok *t)
 {
 	size_t before = w->names->len;
 
-	if (imap_args_mailbox(w->names, t) != 0)
+	if (w->lost || imap_args_mailbox(w->names, t) != 0) {
+		w->lost = true;
 		return;
+	}
 	w->off[k] = before;
 	w->len[k] = w->names->len - before;
 	w->have[k] = true;
@@ -305,6 +324,8 @@ static void next_seqset(struct args_walk *w)
 
 	if (imap_tok_next(&w->c, &t) == IMAP_TOK_ATOM || t.type == IMAP_TOK_LITERAL)
 		w->f->seqset = tok_text(&t);
+	else
+		w->lost = true;
 }
 
 /* The rest of the line, as sent. */
@@ -321,6 +342,8 @@ static struct buf_slice next_list_or_item(struct args_walk *w)
 	struct imap_tok t;
 	struct buf_slice inner = SLICE_NULL;
 
+	if (w->lost)
+		return SLICE_NULL;
 	if (imap_tok_next(&w->c, &t) == IMAP_TOK_LPAREN)
 		return skip_list(&w->c, &t, &inner) ? inner : SLICE_NULL;
 	if (t.type == IMAP_TOK_ATOM || t.type == IMAP_TOK_SECTION)
@@ -372,13 +395,10 @@ static void append_opts(struct args_walk *w)
 {
 	struct imap_tok t;
 
-	while (imap_tok_next(&w->c, &t) != IMAP_TOK_END) {
+	while (!w->lost && imap_tok_next(&w->c, &t) != IMAP_TOK_END) {
 		if (t.type == IMAP_TOK_LPAREN && w->f->flags.ptr == NULL && w->f->date.ptr == NULL) {
-			struct buf_slice inner;
-
-			if (!skip_list(&w->c, &t, &inner))
+			if (!flag_list(&w->c, &t, &w->f->flags))
 				return;
-			w->f->flags = inner.len > 0 ? inner : (struct buf_slice){ t.raw.ptr + 1, 0 };
 		} else if (t.type == IMAP_TOK_QUOTED && w->f->date.ptr == NULL) {
 			w->f->date = t.value;
 		} else {
@@ -428,6 +448,8 @@ static void args_store(struct args_walk *w)
 	struct imap_tok t;
 
 	next_seqset(w);
+	if (w->lost)
+		return;
 	if (imap_tok_next(&w->c, &t) == IMAP_TOK_LPAREN) {
 		if (!skip_list(&w->c, &t, NULL))
 			return;
@@ -437,10 +459,10 @@ static void args_store(struct args_walk *w)
 		return;
 	w->f->items = t.value;
 	if (imap_tok_next(&w->c, &t) == IMAP_TOK_LPAREN) {
-		struct buf_slice inner;
+		struct buf_slice flags;
 
-		if (skip_list(&w->c, &t, &inner))
-			w->f->flags = inner.len > 0 ? inner : (struct buf_slice){ t.raw.ptr + 1, 0 };
+		if (flag_list(&w->c, &t, &flags))
+			w->f->flags = flags;
 	} else if (t.type == IMAP_TOK_ATOM) {
 		w->f->flags = trim_spaces(slice_between(t.raw.ptr, w->c.line->text.ptr +
 							 w->c.line->text.len));
@@ -539,7 +561,9 @@ static bool seq_number(struct imap_seq_iter *it, uint64_t *v_r)
 	}
 	while (i < n && p[i] >= '0' && p[i] <= '9')
 		i++;
-	if (!imap_args_number((struct buf_slice){ p + it->pos, i - it->pos }, v_r) || *v_r == 0)
+	/* nz-number is 32 bits (RFC 9051 section 9) */
+	if (!imap_args_number((struct buf_slice){ p + it->pos, i - it->pos }, v_r) || *v_r == 0 ||
+	    *v_r > UINT32_MAX)
 		return false;
 	it->pos = i;
 	return true;
@@ -601,6 +625,21 @@ bool imap_flags_next(struct imap_flag_iter *it, struct buf_slice *flag_r)
 
 /* --- capabilities ------------------------------------------------------- */
 
+static bool ci_equal(struct buf_slice w, const char *name)
+{
+	size_t k = strlen(name);
+
+	if (w.len != k)
+		return false;
+	for (size_t i = 0; i < k; i++) {
+		uint8_t a = w.ptr[i], b = (uint8_t)name[i];
+
+		if ((a >= 'a' && a <= 'z' ? a - 32 : a) != (b >= 'a' && b <= 'z' ? b - 32 : b))
+			return false;
+	}
+	return true;
+}
+
 /* REPLACE with imap_vocab_cap() once the vocabulary's lookups are merged. */
 static int facts_cap_lookup(struct buf_slice w)
 {
@@ -610,12 +649,9 @@ static int facts_cap_lookup(struct buf_slice w)
 #undef X
 	};
 
-	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
-		size_t k = strlen(names[i]);
-
-		if (w.len == k && slice_ci_prefix(w, names[i]))
+	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+		if (ci_equal(w, names[i]))
 			return (int)i;
-	}
 	return -1;
 }
 

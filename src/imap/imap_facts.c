@@ -170,6 +170,10 @@ void imap_facts_command(struct imap_session *s, const struct imap_line *line,
 		s->facts.logout_sent = true;
 		facts_mark(s, FACT_LOGOUT);
 	}
+	/* The server closes the selected mailbox when it reads a SELECT: its
+	 * numbers no longer hold, the new ones come before the OK. */
+	if (f_r->id == IMAP_CMD_SELECT || f_r->id == IMAP_CMD_EXAMINE)
+		facts_forget_mailbox_data(s);
 }
 
 /* A field's room in the copy: its length, or 0 when it is not kept. */

@@ -240,10 +240,169 @@ static void test_select_literal_mailbox(void **state)
 	check(steps, N(steps), want, N(want));
 }
 
+/* Capabilities as they change: the greeting's, a CAPABILITY response, void
+ * after a login, the new list of a tagged OK's code; PREAUTH. */
+static void test_capabilities(void **state)
+{
+	static const struct step steps[] = {
+		S_("* OK ready\r\n"),
+		C_("a1 CAPABILITY\r\n"),
+		S_("* CAPABILITY IMAP4rev1 AUTH=PLAIN\r\na1 OK\r\n"),
+		C_("a2 AUTHENTICATE PLAIN AGFsaWNlAHNlY3JldA==\r\n"),
+		S_("a2 OK [CAPABILITY IMAP4rev1 IDLE] in\r\n"),
+		C_("a3 LOGIN bob x\r\n"),
+		S_("a3 BAD already\r\n"),
+	};
+	static const char *const want[] = {
+		"greeting | st=0 u=- mb=- uv=- un=- ex=- tr=0 ch=0",
+		"C CAPABILITY id=CAPABILITY mb=- mb2=- seq=- it=- fl=- d=- m=- | st=0 u=- mb=- uv=- un=- "
+		"ex=- tr=0 ch=0",
+		"* CAPABILITY | st=0 u=- mb=- uv=- un=- ex=- caps=[IMAP4rev1 AUTH=PLAIN]+auth tr=0 ch=4",
+		"S a1 OK id=CAPABILITY mb=- mb2=- seq=- it=- fl=- d=- m=- | st=0 u=- mb=- uv=- un=- ex=- "
+		"caps=[IMAP4rev1 AUTH=PLAIN]+auth tr=0 ch=0",
+		"C AUTHENTICATE id=AUTHENTICATE mb=- mb2=- seq=- it=- fl=- d=- m=PLAIN | st=0 u=- mb=- "
+		"uv=- un=- ex=- caps=[IMAP4rev1 AUTH=PLAIN]+auth tr=0 ch=0",
+		"S a2 OK id=AUTHENTICATE mb=- mb2=- seq=- it=- fl=- d=- m=PLAIN | st=1 u=alice mb=- uv=- "
+		"un=- ex=- caps=[IMAP4rev1 IDLE]+idle tr=0 ch=d",
+		"login | st=1 u=alice mb=- uv=- un=- ex=- caps=[IMAP4rev1 IDLE]+idle tr=0 ch=0",
+		"C LOGIN id=LOGIN mb=- mb2=- seq=- it=- fl=- d=- m=- | st=1 u=alice mb=- uv=- un=- ex=- "
+		"caps=[IMAP4rev1 IDLE]+idle tr=0 ch=0",
+		"S a3 BAD id=LOGIN mb=- mb2=- seq=- it=- fl=- d=- m=- | st=1 u=alice mb=- uv=- un=- ex=- "
+		"caps=[IMAP4rev1 IDLE]+idle tr=0 ch=0",
+	};
+	static const struct step preauth[] = {
+		S_("* PREAUTH [CAPABILITY IMAP4rev2] hi alice\r\n"),
+		C_("a1 LOGOUT\r\n"),
+		S_("* BYE bye\r\na1 OK\r\n"),
+	};
+	static const char *const want_preauth[] = {
+		"greeting | st=1 u=- mb=- uv=- un=- ex=- caps=[IMAP4rev2] tr=0 ch=5",
+		"C LOGOUT id=LOGOUT mb=- mb2=- seq=- it=- fl=- d=- m=- | st=1 u=- mb=- uv=- un=- ex=- "
+		"caps=[IMAP4rev2] tr=0 lo ch=200",
+		"* BYE | st=3 u=- mb=- uv=- un=- ex=- caps=[IMAP4rev2] tr=0 lo ch=1",
+		"S a1 OK id=LOGOUT mb=- mb2=- seq=- it=- fl=- d=- m=- | st=3 u=- mb=- uv=- un=- ex=- "
+		"caps=[IMAP4rev2] tr=0 lo ch=0",
+	};
+
+	(void)state;
+	check(steps, N(steps), want, N(want));
+	check(preauth, N(preauth), want_preauth, N(want_preauth));
+}
+
+/* After the OK to STARTTLS the capabilities said in clear are void, and the
+ * transport changes. */
+static void test_starttls_voids_caps(void **state)
+{
+	static const struct step steps[] = {
+		S_("* OK [CAPABILITY IMAP4rev1 STARTTLS LOGINDISABLED] hi\r\n"),
+		C_("a1 STARTTLS\r\n"),
+		S_("a1 OK go\r\n"),
+	};
+	static const char *const want[] = {
+		"greeting | st=0 u=- mb=- uv=- un=- ex=- caps=[IMAP4rev1 STARTTLS LOGINDISABLED] tr=0 ch=4",
+		"C STARTTLS id=STARTTLS mb=- mb2=- seq=- it=- fl=- d=- m=- | st=0 u=- mb=- uv=- un=- ex=- "
+		"caps=[IMAP4rev1 STARTTLS LOGINDISABLED] tr=0 ch=0",
+		"S a1 OK id=STARTTLS mb=- mb2=- seq=- it=- fl=- d=- m=- | st=0 u=- mb=- uv=- un=- ex=- "
+		"tr=0 ch=4",
+		"tls | st=0 u=- mb=- uv=- un=- ex=- tr=1 ch=80",
+	};
+
+	(void)state;
+	check(steps, N(steps), want, N(want));
+}
+
+/* The selected mailbox and what is known of it: EXISTS, EXPUNGE, VANISHED,
+ * a read-only EXAMINE, a failed SELECT, CLOSE; FETCH facts. */
+static void test_mailbox_facts(void **state)
+{
+	static const struct step steps[] = {
+		S_("* PREAUTH hi\r\n"),
+		C_("a1 SELECT \"Entw&APw-rfe\"\r\n"),
+		S_("* 5 EXISTS\r\n* OK [UIDVALIDITY 7] x\r\na1 OK [READ-ONLY] done\r\n"),
+		C_("a2 UID FETCH 1:* (UID FLAGS BODY.PEEK[])\r\n"),
+		S_("* 2 FETCH (UID 20 FLAGS (\\Seen) BODY[] {3}\r\nabc)\r\n* 3 EXPUNGE\r\n"
+		   "* VANISHED 30:31\r\n* VANISHED (EARLIER) 1:9\r\na2 OK\r\n"),
+		C_("a3 EXAMINE INBOX\r\n"),
+		S_("* 9 EXISTS\r\na3 OK\r\n"),
+		C_("a4 SELECT nope\r\n"),
+		S_("a4 NO [NONEXISTENT] no\r\n"),
+		C_("a5 SELECT INBOX\r\n"),
+		S_("a5 OK\r\n"),
+		C_("a6 CLOSE\r\n"),
+		S_("a6 OK\r\n"),
+	};
+	static const char *const want[] = {
+		"greeting | st=1 u=- mb=- uv=- un=- ex=- tr=0 ch=1",
+		"C SELECT id=SELECT mb=Entw\xc3\xbcrfe mb2=- seq=- it=- fl=- d=- m=- | st=1 u=- mb=- uv=- "
+		"un=- ex=- tr=0 ch=0",
+		"* EXISTS | st=1 u=- mb=- uv=- un=- ex=5 tr=0 ch=10",
+		"* OK | st=1 u=- mb=- uv=7 un=- ex=5 tr=0 ch=20",
+		"S a1 OK id=SELECT mb=Entw\xc3\xbcrfe mb2=- seq=- it=- fl=- d=- m=- | st=2 u=- "
+		"mb=Entw\xc3\xbcrfe ro uv=7 un=- ex=5 tr=0 ch=3",
+		"C UID FETCH id=UID FETCH mb=- mb2=- seq=1:* it=UID FLAGS BODY.PEEK[] fl=- d=- m=- | st=2 "
+		"u=- mb=Entw\xc3\xbcrfe ro uv=7 un=- ex=5 tr=0 ch=0",
+		"* FETCH seq=2 uid=20 size=- fl=\\Seen BODY[]:3 | st=2 u=- mb=Entw\xc3\xbcrfe ro uv=7 un=- "
+		"ex=5 tr=0 ch=0",
+		"* EXPUNGE | st=2 u=- mb=Entw\xc3\xbcrfe ro uv=7 un=- ex=4 tr=0 ch=10",
+		"* VANISHED | st=2 u=- mb=Entw\xc3\xbcrfe ro uv=7 un=- ex=2 tr=0 ch=10",
+		"* VANISHED | st=2 u=- mb=Entw\xc3\xbcrfe ro uv=7 un=- ex=2 tr=0 ch=0",
+		"S a2 OK id=UID FETCH mb=- mb2=- seq=1:* it=UID FLAGS BODY.PEEK[] fl=- d=- m=- | st=2 u=- "
+		"mb=Entw\xc3\xbcrfe ro uv=7 un=- ex=2 tr=0 ch=0",
+		"C EXAMINE id=EXAMINE mb=INBOX mb2=- seq=- it=- fl=- d=- m=- | st=2 u=- mb=Entw\xc3\xbcrfe "
+		"ro uv=- un=- ex=- tr=0 ch=30",
+		"* EXISTS | st=2 u=- mb=Entw\xc3\xbcrfe ro uv=- un=- ex=9 tr=0 ch=10",
+		"S a3 OK id=EXAMINE mb=INBOX mb2=- seq=- it=- fl=- d=- m=- | st=2 u=- mb=INBOX ro uv=- "
+		"un=- ex=9 tr=0 ch=2",
+		"C SELECT id=SELECT mb=nope mb2=- seq=- it=- fl=- d=- m=- | st=2 u=- mb=INBOX ro uv=- un=- "
+		"ex=- tr=0 ch=10",
+		"S a4 NO id=SELECT mb=nope mb2=- seq=- it=- fl=- d=- m=- | st=1 u=- mb=- uv=- un=- ex=- "
+		"tr=0 ch=3",
+		"C SELECT id=SELECT mb=INBOX mb2=- seq=- it=- fl=- d=- m=- | st=1 u=- mb=- uv=- un=- ex=- "
+		"tr=0 ch=0",
+		"S a5 OK id=SELECT mb=INBOX mb2=- seq=- it=- fl=- d=- m=- | st=2 u=- mb=INBOX uv=- un=- "
+		"ex=- tr=0 ch=3",
+		"C CLOSE id=CLOSE mb=- mb2=- seq=- it=- fl=- d=- m=- | st=2 u=- mb=INBOX uv=- un=- ex=- "
+		"tr=0 ch=0",
+		"S a6 OK id=CLOSE mb=- mb2=- seq=- it=- fl=- d=- m=- | st=1 u=- mb=- uv=- un=- ex=- tr=0 "
+		"ch=3",
+	};
+
+	(void)state;
+	check(steps, N(steps), want, N(want));
+}
+
+/* A completion whose command was not captured points at no facts; a
+ * SELECT's OK with no login seen still proves one (the inferred login
+ * event), though the facts already say selected. */
+static void test_uncaptured_and_inferred(void **state)
+{
+	static const struct step steps[] = {
+		S_("* OK hi\r\n"),
+		C_("a1 SELECT INBOX\r\n"),
+		S_("a1 OK [READ-WRITE] done\r\nzz OK what\r\n"),
+	};
+	static const char *const want[] = {
+		"greeting | st=0 u=- mb=- uv=- un=- ex=- tr=0 ch=0",
+		"C SELECT id=SELECT mb=INBOX mb2=- seq=- it=- fl=- d=- m=- | st=0 u=- mb=- uv=- un=- ex=- "
+		"tr=0 ch=0",
+		"S a1 OK id=SELECT mb=INBOX mb2=- seq=- it=- fl=- d=- m=- | st=2 u=- mb=INBOX uv=- un=- "
+		"ex=- tr=0 ch=3",
+		"login inferred | st=2 u=- mb=INBOX uv=- un=- ex=- tr=0 ch=0",
+		"S zz OK cmd=NULL | st=2 u=- mb=INBOX uv=- un=- ex=- tr=0 ch=0",
+	};
+
+	(void)state;
+	check(steps, N(steps), want, N(want));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_select_literal_mailbox),
+		cmocka_unit_test(test_capabilities),
+		cmocka_unit_test(test_starttls_voids_caps),
+		cmocka_unit_test(test_mailbox_facts),
+		cmocka_unit_test(test_uncaptured_and_inferred),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
