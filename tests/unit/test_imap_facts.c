@@ -14,7 +14,7 @@
 #include "imap/imap_session.h"
 
 #define MAX_EVENTS 256
-#define EV_TEXT 600
+#define EV_TEXT 12000
 
 struct rec {
 	char *ev[MAX_EVENTS];
@@ -46,6 +46,7 @@ static void fmt_facts(char *o, size_t cap, const struct event *ev)
 		k += (size_t)snprintf(o + k, cap - k, " caps=[%.*s]%s%s", SL(f->caps.text),
 				      capset_has(&f->caps, IMAP_CAP_IDLE) ? "+idle" : "",
 				      f->caps.auth ? "+auth" : "");
+	assert_true(k < cap);
 	snprintf(o + k, cap - k, " tr=%d%s%s ch=%x", f->transport, f->compressed ? " z" : "",
 		 f->logout_sent ? " lo" : "", ev->changed);
 }
@@ -86,6 +87,7 @@ static void fmt_fetch(char *o, size_t cap, const struct fetch_facts *f)
 	for (size_t i = 0; i < f->n_sections; i++)
 		k += (size_t)snprintf(o + k, cap - k, " %.*s:%llu", SL(f->sections[i]),
 				      (unsigned long long)f->section_sizes[i]);
+	assert_true(k < cap);
 }
 
 static void rec_event(void *ctx, const struct event *ev)
@@ -395,6 +397,83 @@ static void test_uncaptured_and_inferred(void **state)
 	check(steps, N(steps), want, N(want));
 }
 
+/* COMPRESS and UNAUTHENTICATE (RFC 8437) change their facts; every event,
+ * notices and the session's start and end too, carries facts. */
+static void test_compress_unauthenticate(void **state)
+{
+	static const struct step steps[] = {
+		S_("* OK hi\r\n"),
+		C_("a1 LOGIN alice x\r\n"),
+		S_("a1 OK\r\n"),
+		C_("a2 SELECT INBOX\r\n"),
+		S_("a2 OK\r\n"),
+		C_("a3 UNAUTHENTICATE\r\n"),
+		S_("a3 OK [CAPABILITY IMAP4rev2] bye alice\r\n"),
+		C_("??\r\n"),
+		C_("a4 COMPRESS DEFLATE\r\n"),
+		S_("a4 OK\r\n"),
+	};
+	static const char *const want[] = {
+		"session_start | st=0 u=- mb=- uv=- un=- ex=- tr=0 ch=0",
+		"greeting | st=0 u=- mb=- uv=- un=- ex=- tr=0 ch=0",
+		"C LOGIN id=LOGIN mb=- mb2=- seq=- it=- fl=- d=- m=- | st=0 u=- mb=- uv=- un=- ex=- tr=0 "
+		"ch=0",
+		"S a1 OK id=LOGIN mb=- mb2=- seq=- it=- fl=- d=- m=- | st=1 u=alice mb=- uv=- un=- ex=- "
+		"tr=0 ch=9",
+		"login | st=1 u=alice mb=- uv=- un=- ex=- tr=0 ch=0",
+		"C SELECT id=SELECT mb=INBOX mb2=- seq=- it=- fl=- d=- m=- | st=1 u=alice mb=- uv=- un=- "
+		"ex=- tr=0 ch=0",
+		"S a2 OK id=SELECT mb=INBOX mb2=- seq=- it=- fl=- d=- m=- | st=2 u=alice mb=INBOX uv=- "
+		"un=- ex=- tr=0 ch=3",
+		"C UNAUTHENTICATE id=UNAUTHENTICATE mb=- mb2=- seq=- it=- fl=- d=- m=- | st=2 u=alice "
+		"mb=INBOX uv=- un=- ex=- tr=0 ch=0",
+		"S a3 OK id=UNAUTHENTICATE mb=- mb2=- seq=- it=- fl=- d=- m=- | st=0 u=- mb=- uv=- un=- "
+		"ex=- caps=[IMAP4rev2] tr=0 ch=f",
+		"notice | st=0 u=- mb=- uv=- un=- ex=- caps=[IMAP4rev2] tr=0 ch=0",
+		"C COMPRESS id=COMPRESS mb=- mb2=- seq=- it=- fl=- d=- m=- | st=0 u=- mb=- uv=- un=- ex=- "
+		"caps=[IMAP4rev2] tr=0 ch=0",
+		"S a4 OK id=COMPRESS mb=- mb2=- seq=- it=- fl=- d=- m=- | st=0 u=- mb=- uv=- un=- ex=- "
+		"caps=[IMAP4rev2] tr=0 ch=0",
+		"compress | st=0 u=- mb=- uv=- un=- ex=- caps=[IMAP4rev2] tr=0 z ch=100",
+		"session_end | st=0 u=- mb=- uv=- un=- ex=- caps=[IMAP4rev2] tr=0 z ch=0",
+	};
+	struct rec r = { .all = true };
+
+	(void)state;
+	run(&r, steps, N(steps), false, NULL);
+	expect(&r, want, N(want));
+	rec_free(&r);
+	r.all = true;
+	run(&r, steps, N(steps), true, NULL);
+	expect(&r, want, N(want));
+	rec_free(&r);
+}
+
+/* The response gets the session's copy of its command's facts: a field
+ * past the copy's cap is null there (the command event had it whole), and
+ * every copy is charged to the budget and given back. */
+static void test_pending_copies(void **state)
+{
+	static char cmd[8192 + 64], set[8192];
+	struct step steps[3] = { S_("* PREAUTH hi\r\n") };
+	struct mem_budget mb = { 0 };
+	struct rec r = { 0 };
+	size_t k = 0;
+
+	(void)state;
+	for (int i = 1; k < 5000; i++)
+		k += (size_t)snprintf(set + k, sizeof set - k, "%s%d", i > 1 ? "," : "", 2 * i);
+	snprintf(cmd, sizeof cmd, "a1 UID COPY %s Archive\r\n", set);
+	steps[1] = (struct step){ DIR_C2S, cmd, strlen(cmd) };
+	steps[2] = (struct step){ DIR_S2C, "a1 OK\r\n", 7 };
+	run(&r, steps, 3, false, &mb);
+	assert_int_equal(r.n, 3);
+	assert_non_null(strstr(r.ev[1], set));
+	assert_non_null(strstr(r.ev[2], "S a1 OK id=UID COPY mb=Archive mb2=- seq=- it=-"));
+	assert_int_equal(mb.used, 0);
+	rec_free(&r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -403,6 +482,8 @@ int main(void)
 		cmocka_unit_test(test_starttls_voids_caps),
 		cmocka_unit_test(test_mailbox_facts),
 		cmocka_unit_test(test_uncaptured_and_inferred),
+		cmocka_unit_test(test_compress_unauthenticate),
+		cmocka_unit_test(test_pending_copies),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
