@@ -7,6 +7,7 @@
  * sent, a greeting, an untagged response, a tagged completion (before its
  * event, so that the event shows what it left), and the pipeline's
  * switches. */
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -176,64 +177,90 @@ void imap_facts_command(struct imap_session *s, const struct imap_line *line,
 		facts_forget_mailbox_data(s);
 }
 
-/* A field's room in the copy: its length, or 0 when it is not kept. */
-static size_t keep_len(struct buf_slice v, size_t max)
+/* The fields of a command_facts a pending command keeps, with the most
+ * kept of each. */
+static const struct {
+	size_t off;
+	size_t max;
+} keep_fields[] = {
+	{ offsetof(struct command_facts, mailbox), FACTS_MAX_NAME },
+	{ offsetof(struct command_facts, mailbox2), FACTS_MAX_NAME },
+	{ offsetof(struct command_facts, seqset), FACTS_KEEP_SEQSET },
+	{ offsetof(struct command_facts, items), FACTS_KEEP_ITEMS },
+	{ offsetof(struct command_facts, flags), FACTS_KEEP_FLAGS },
+	{ offsetof(struct command_facts, date), FACTS_KEEP_SHORT },
+	{ offsetof(struct command_facts, mechanism), FACTS_KEEP_SHORT },
+};
+
+#define N_KEEP (sizeof keep_fields / sizeof keep_fields[0])
+
+static struct buf_slice *keep_slot(struct command_facts *c, size_t i)
 {
-	return v.ptr != NULL && v.len <= max ? v.len : 0;
+	return (struct buf_slice *)((uint8_t *)c + keep_fields[i].off);
 }
 
-struct keep_field {
-	struct buf_slice *slot;
-	size_t max;
-};
+/* A field's room in the copy: its length, or 0 when it is not kept. */
+static size_t keep_len(const struct command_facts *f, size_t i)
+{
+	const struct buf_slice *v = (const struct buf_slice *)((const uint8_t *)f +
+								keep_fields[i].off);
+
+	return v->ptr != NULL && v->len <= keep_fields[i].max ? v->len : 0;
+}
 
 void imap_facts_pending_keep(struct imap_session *s, struct pending *p,
 			     const struct command_facts *f)
 {
-	struct keep_field fields[] = {
-		{ &p->facts.mailbox, FACTS_MAX_NAME }, { &p->facts.mailbox2, FACTS_MAX_NAME },
-		{ &p->facts.seqset, FACTS_KEEP_SEQSET }, { &p->facts.items, FACTS_KEEP_ITEMS },
-		{ &p->facts.flags, FACTS_KEEP_FLAGS }, { &p->facts.date, FACTS_KEEP_SHORT },
-		{ &p->facts.mechanism, FACTS_KEEP_SHORT },
-	};
-	size_t total = 0, off = 0;
-	uint8_t *mem;
+	struct command_facts *c;
+	size_t size = sizeof *c;
+	uint8_t *o;
 
-	p->facts = *f;
-	for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++)
-		total += keep_len(*fields[i].slot, fields[i].max);
-	mem = NULL;
-	if (total != 0 && mem_charge(s->cfg->budget, total) == 0) {
-		mem = malloc(total);
-		if (mem == NULL)
-			mem_release(s->cfg->budget, total);
+	p->id = f->id;
+	for (size_t i = 0; i < N_KEEP; i++)
+		size += keep_len(f, i);
+	if (mem_charge(s->cfg->budget, size) != 0)
+		return;
+	if ((c = malloc(size)) == NULL) {
+		mem_release(s->cfg->budget, size);
+		return;
 	}
-	for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++) {
-		struct buf_slice *v = fields[i].slot;
-		size_t n = keep_len(*v, fields[i].max);
+	*c = *f;
+	o = (uint8_t *)(c + 1);
+	for (size_t i = 0; i < N_KEEP; i++) {
+		struct buf_slice *v = keep_slot(c, i);
+		size_t n = keep_len(c, i);
 
 		if (v->ptr == NULL)
 			continue;
-		if ((n == 0 && v->len != 0) || (n != 0 && mem == NULL)) {
-			*v = SLICE_NULL;	/* too long, or no memory: unknown */
+		if (n == 0 && v->len != 0) {
+			*v = SLICE_NULL;	/* too long: unknown */
 			continue;
 		}
-		if (n != 0)
-			memcpy(mem + off, v->ptr, n);
-		*v = (struct buf_slice){ n != 0 ? mem + off : (const uint8_t *)"", n };
-		off += n;
+		memcpy(o, v->ptr, n);
+		*v = (struct buf_slice){ o, n };
+		o += n;
 	}
-	p->facts_mem = mem;
-	p->facts_mem_len = mem != NULL ? total : 0;
+	p->facts = c;
+	p->facts_size = size;
 }
 
 void imap_facts_pending_release(struct imap_session *s, struct pending *p)
 {
-	if (p->facts_mem != NULL)
-		mem_release(s->cfg->budget, p->facts_mem_len);
-	free(p->facts_mem);
-	p->facts_mem = NULL;
-	p->facts_mem_len = 0;
+	if (p->facts != NULL)
+		mem_release(s->cfg->budget, p->facts_size);
+	free(p->facts);
+	p->facts = NULL;
+	p->facts_size = 0;
+}
+
+const struct command_facts *imap_facts_pending(const struct pending *p,
+					       struct command_facts *unkept)
+{
+	if (p->facts != NULL)
+		return p->facts;
+	memset(unkept, 0, sizeof *unkept);
+	unkept->id = p->id;
+	return unkept;
 }
 
 /* --- responses ----------------------------------------------------------- */
@@ -338,15 +365,16 @@ static void facts_untagged_data(struct imap_session *s, const struct imap_respon
 
 const struct fetch_facts *imap_facts_untagged(struct imap_session *s,
 					      const struct imap_line *line,
-					      const struct imap_response *r)
+					      const struct imap_response *r,
+					      struct fetch_facts *f, struct imap_fetch_store *st)
 {
 	if (name_is(r->name, "BYE"))
 		imap_facts_set_state(s, IMAP_STATE_LOGOUT);
 	if (!s->cur_unsync)
 		facts_untagged_data(s, r);
-	if (!name_is(r->name, "FETCH") || imap_args_fetch(line, &s->fetch, &s->fetch_store) != 0)
+	if (!name_is(r->name, "FETCH") || imap_args_fetch(line, f, st) != 0)
 		return NULL;
-	return &s->fetch;
+	return f;
 }
 
 /* The mailbox is closed: back to authenticated. */
@@ -372,7 +400,7 @@ static bool code_is(struct buf_slice code, const char *word)
 static void facts_completion(struct imap_session *s, const struct pending *p,
 			     const struct imap_response *r, bool ok)
 {
-	enum imap_cmd_id id = p->facts.id;
+	enum imap_cmd_id id = p->id;
 
 	switch (id) {
 	case IMAP_CMD_LOGIN:
@@ -388,7 +416,7 @@ static void facts_completion(struct imap_session *s, const struct pending *p,
 		/* RFC 9051 6.3.2: even a failed SELECT closes the mailbox. */
 		if (ok) {
 			imap_facts_set_state(s, IMAP_STATE_SELECTED);
-			facts_set_mailbox(s, p->facts.mailbox);
+			facts_set_mailbox(s, p->facts != NULL ? p->facts->mailbox : SLICE_NULL);
 			s->facts.read_only = id == IMAP_CMD_EXAMINE || code_is(r->code, "READ-ONLY");
 		} else if (name_is(r->name, "NO") && s->facts.state == IMAP_STATE_SELECTED) {
 			facts_unselect(s);

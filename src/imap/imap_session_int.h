@@ -154,11 +154,12 @@ struct pending {
 	int64_t ts_sent;		/* first byte of the command */
 	int64_t ts_client;		/* the client's last line for it */
 	struct sess_waits waits;	/* for each "+" it got */
-	/* Its decoded arguments; the slices point into facts_mem (copies,
-	 * charged to the budget; a field too long to keep is null). */
-	struct command_facts facts;
-	uint8_t *facts_mem;
-	size_t facts_mem_len;
+	enum imap_cmd_id id;
+	/* Its decoded arguments, copied: one block, the struct and then the
+	 * bytes its slices point to, charged to the budget (a field too long
+	 * to keep is null); NULL when memory refused it. */
+	struct command_facts *facts;
+	size_t facts_size;
 	struct login_attempt *login;	/* LOGIN/AUTHENTICATE, or NULL */
 };
 
@@ -225,8 +226,6 @@ struct imap_session {
 	enum imap_session_state state_before;
 	struct buf mailbox, user, caps_text;
 	struct buf names;		/* the current command's decoded names */
-	struct fetch_facts fetch;	/* the current untagged FETCH */
-	struct imap_fetch_store fetch_store;
 };
 
 /* --- small helpers ------------------------------------------------------ */
@@ -340,16 +339,22 @@ void imap_facts_set_compressed(struct imap_session *s);
  * s->names, valid until the next command), and what sending it changes. */
 void imap_facts_command(struct imap_session *s, const struct imap_line *line,
 			const struct imap_command *cmd, struct command_facts *f_r);
-/* Keep a copy of f in p until its completion (p->facts). */
+/* Keep a copy of f in p until its completion (p->id, p->facts). */
 void imap_facts_pending_keep(struct imap_session *s, struct pending *p,
 			     const struct command_facts *f);
 void imap_facts_pending_release(struct imap_session *s, struct pending *p);
+/* The facts a completion of p points at: p's, or when memory refused
+ * them, unkept filled with the id alone.  Never NULL. */
+const struct command_facts *imap_facts_pending(const struct pending *p,
+					       struct command_facts *unkept);
 void imap_facts_greeting(struct imap_session *s, const struct imap_response *r);
 /* An untagged response: what it changes (not for a line sync never
- * confirmed, bar BYE); its FETCH facts, or NULL (valid until the next). */
+ * confirmed, bar BYE); a FETCH's facts in f, described in st (the
+ * caller's, for the time of its event), and f returned; else NULL. */
 const struct fetch_facts *imap_facts_untagged(struct imap_session *s,
 					      const struct imap_line *line,
-					      const struct imap_response *r);
+					      const struct imap_response *r,
+					      struct fetch_facts *f, struct imap_fetch_store *st);
 /* A tagged response completing p (NULL: a command not captured), before
  * its event: the state, mailbox, user and capabilities it leaves. */
 void imap_facts_tagged(struct imap_session *s, const struct pending *p,

@@ -474,6 +474,43 @@ static void test_pending_copies(void **state)
 	rec_free(&r);
 }
 
+/* Memory refuses a command's copy: its completion still points at facts,
+ * the id alone, and the SELECT selects a mailbox whose name is unknown.
+ * The limit is searched for, since what fits depends on the build. */
+static void test_pending_copy_refused(void **state)
+{
+	static const char *const lines[] = { "* PREAUTH hi\r\n", "a1 SELECT INBOX\r\n", "a1 OK\r\n" };
+	static const enum stream_dir dirs[] = { DIR_S2C, DIR_C2S, DIR_S2C };
+	const char *unkept = "S a1 OK id=SELECT mb=- mb2=- seq=- it=- fl=- d=- m=- | st=2 u=- mb=- ";
+	const char *kept = "S a1 OK id=SELECT mb=INBOX mb2=- seq=- it=- fl=- d=- m=- | st=2 u=- "
+			   "mb=INBOX ";
+	bool seen_unkept = false, seen_kept = false;
+
+	(void)state;
+	for (size_t limit = 256; limit < 512 * 1024 && !seen_kept; limit += 8) {
+		struct mem_budget mb = { .limit = limit };
+		struct imap_session_config cfg = { .out = { &rec_ops, NULL }, .budget = &mb };
+		struct imap_session_info info = { .id = 7, .client = "c", .server = "s" };
+		struct imap_session *s;
+		struct rec r = { 0 };
+
+		cfg.out.ctx = &r;
+		if ((s = imap_session_new(&cfg, &info)) == NULL)
+			continue;
+		for (size_t i = 0; i < N(lines); i++)
+			imap_session_ops.feed(s, dirs[i], (const uint8_t *)lines[i], strlen(lines[i]), 2);
+		imap_session_ops.end(s, END_FIN, 3);
+		assert_int_equal(mb.used, 0);
+		for (size_t i = 0; i < r.n; i++) {
+			seen_unkept |= strncmp(r.ev[i], unkept, strlen(unkept)) == 0;
+			seen_kept |= strncmp(r.ev[i], kept, strlen(kept)) == 0;
+		}
+		rec_free(&r);
+	}
+	assert_true(seen_unkept);
+	assert_true(seen_kept);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -484,6 +521,7 @@ int main(void)
 		cmocka_unit_test(test_uncaptured_and_inferred),
 		cmocka_unit_test(test_compress_unauthenticate),
 		cmocka_unit_test(test_pending_copies),
+		cmocka_unit_test(test_pending_copy_refused),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
