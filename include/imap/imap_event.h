@@ -82,7 +82,7 @@ struct imap_capset {
 	/* AUTH=x: bit (1 << enum imap_sasl_mech, imap/imap_sasl.h); a
 	 * mechanism not in that enum sets the IMAP_SASL_OTHER bit */
 	uint32_t auth;
-	struct buf_slice text;		/* the list as sent (cut at 2 KB), empty
+	struct buf_slice text;		/* the list as sent (cut at 2 KB), null
 					   if !known */
 };
 
