@@ -159,9 +159,10 @@ struct command_facts {
 					   (UID variants: UIDs), REPLACE's number */
 	struct buf_slice items;		/* FETCH items (a list's contents, or the
 					   one item or macro), STORE's item
-					   ("+FLAGS.SILENT"), STATUS items, SEARCH
-					   criteria (the rest of the line as sent,
-					   literals as their {N} markers) */
+					   ("+FLAGS.SILENT"), STATUS items; SEARCH,
+					   SORT, THREAD, ESEARCH criteria and
+					   ENABLE's list: the rest of the line as
+					   sent, literals as their {N} markers */
 	struct buf_slice flags;		/* STORE, APPEND, REPLACE: the flags without
 					   parentheses; "" for "()" */
 	struct buf_slice date;		/* APPEND's internal date (quotes removed) */

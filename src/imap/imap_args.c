@@ -469,6 +469,7 @@ static void args_store(struct args_walk *w)
 	}
 }
 
+/* SEARCH, SORT, THREAD, ESEARCH criteria; ENABLE's capabilities */
 static void args_search(struct args_walk *w)
 {
 	w->f->items = rest_of_line(w);
@@ -514,6 +515,12 @@ static args_fn *const args_handlers[IMAP_CMD_N] = {
 	[IMAP_CMD_UID_STORE] = args_store,
 	[IMAP_CMD_SEARCH] = args_search,
 	[IMAP_CMD_UID_SEARCH] = args_search,
+	[IMAP_CMD_ESEARCH] = args_search,
+	[IMAP_CMD_SORT] = args_search,
+	[IMAP_CMD_UID_SORT] = args_search,
+	[IMAP_CMD_THREAD] = args_search,
+	[IMAP_CMD_UID_THREAD] = args_search,
+	[IMAP_CMD_ENABLE] = args_search,
 	[IMAP_CMD_UID_EXPUNGE] = args_seqset,
 	[IMAP_CMD_AUTHENTICATE] = args_authenticate,
 };
