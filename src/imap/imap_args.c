@@ -41,12 +41,22 @@ bool imap_args_number(struct buf_slice s, uint64_t *v_r)
 	return true;
 }
 
-static bool slice_ci_prefix(struct buf_slice s, const char *w)
+static uint8_t ascii_upper(uint8_t c)
 {
-	size_t n = strlen(w);
-
-	return s.len >= n && buf_slice_ieq((struct buf_slice){ s.ptr, n }, w);
+	return c >= 'a' && c <= 'z' ? (uint8_t)(c - 32) : c;
 }
+
+/* p..n equals name (n bytes), ASCII letters without case. */
+static bool ci_equal_n(const uint8_t *p, const char *name, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (ascii_upper(p[i]) != ascii_upper((uint8_t)name[i]))
+			return false;
+	return true;
+}
+
+/* s begins with the literal w (no strlen: these run per response line). */
+#define CI_PREFIX(s, w) ((s).len >= sizeof(w) - 1 && ci_equal_n((s).ptr, (w), sizeof(w) - 1))
 
 /* A string token's wire value without unescaping: an atom, a quoted
  * string's contents, a literal's kept contents; null otherwise (NIL too). */
@@ -65,6 +75,46 @@ static struct buf_slice tok_text(const struct imap_tok *t)
 	}
 }
 
+/* The ")" closing a list whose "(" was just read, found by bytes where
+ * the list holds nothing but atoms, spaces, lists and "[]" (FLAGS, FETCH
+ * items, BODYSTRUCTURE without strings), where a token walk would give
+ * the same answer at a fraction of the cost; 0 when it may not (a quoted
+ * string, a literal, a section, a partial, a control byte, the depth
+ * cap): the caller walks tokens then. */
+static size_t fast_list_end(const struct imap_tok_cursor *c)
+{
+	const uint8_t *p = c->line->text.ptr;
+	size_t n = c->line->text.len;
+	int depth = 0;
+
+	for (size_t i = c->pos; i < n; i++) {
+		switch (p[i]) {
+		case '(':
+			if (c->depth + ++depth > IMAP_MAX_DEPTH)
+				return 0;
+			break;
+		case ')':
+			if (depth-- == 0)
+				return i;
+			break;
+		case '[':
+			if (i + 1 >= n || p[i + 1] != ']' || (i + 2 < n && p[i + 2] == '<'))
+				return 0;
+			i++;
+			break;
+		case '"':
+		case '{':
+		case '~':
+		case 0x7f:
+			return 0;
+		default:
+			if (p[i] < 0x20)
+				return 0;
+		}
+	}
+	return 0;
+}
+
 /* Past the rest of a list whose "(" was just read: the cursor stops after
  * its ")"; the slice between the parentheses in *inner_r (may be NULL).
  * false when the line ends first or a token is malformed. */
@@ -72,7 +122,16 @@ static bool skip_list(struct imap_tok_cursor *c, const struct imap_tok *open,
 		      struct buf_slice *inner_r)
 {
 	int depth = c->depth;
+	size_t end = fast_list_end(c);
 	struct imap_tok t;
+
+	if (end != 0) {
+		if (inner_r != NULL)
+			*inner_r = slice_between(open->raw.ptr + 1, c->line->text.ptr + end);
+		c->pos = end + 1;
+		c->depth = depth - 1;
+		return true;
+	}
 
 	while (imap_tok_next(c, &t) != IMAP_TOK_END && t.type != IMAP_TOK_ERROR) {
 		if (t.type == IMAP_TOK_RPAREN && c->depth < depth) {
@@ -632,32 +691,22 @@ bool imap_flags_next(struct imap_flag_iter *it, struct buf_slice *flag_r)
 
 /* --- capabilities ------------------------------------------------------- */
 
-static bool ci_equal(struct buf_slice w, const char *name)
-{
-	size_t k = strlen(name);
-
-	if (w.len != k)
-		return false;
-	for (size_t i = 0; i < k; i++) {
-		uint8_t a = w.ptr[i], b = (uint8_t)name[i];
-
-		if ((a >= 'a' && a <= 'z' ? a - 32 : a) != (b >= 'a' && b <= 'z' ? b - 32 : b))
-			return false;
-	}
-	return true;
-}
-
-/* REPLACE with imap_vocab_cap() once the vocabulary's lookups are merged. */
+/* REPLACE with imap_vocab_cap() once the vocabulary's lookups are merged.
+ * A capability list is walked at every greeting and login: lengths are
+ * compared first, so that a long list costs little. */
 static int facts_cap_lookup(struct buf_slice w)
 {
-	static const char *const names[] = {
-#define X(id, name) name,
+	static const struct {
+		const char *name;
+		size_t len;
+	} names[] = {
+#define X(id, name) { name, sizeof(name) - 1 },
 		IMAP_CAPS(X)
 #undef X
 	};
 
 	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
-		if (ci_equal(w, names[i]))
+		if (names[i].len == w.len && ci_equal_n(w.ptr, names[i].name, w.len))
 			return (int)i;
 	return -1;
 }
@@ -674,7 +723,7 @@ void imap_args_capset(struct imap_capset *c, struct buf_slice list)
 	while (imap_flags_next(&it, &w)) {
 		int id;
 
-		if (slice_ci_prefix(w, "AUTH=")) {
+		if (CI_PREFIX(w, "AUTH=")) {
 			c->auth |= 1u << imap_sasl_mech_from_name(w.ptr + 5, w.len - 5);
 		} else if ((id = facts_cap_lookup(w)) >= 0) {
 			c->caps |= (uint64_t)1 << id;
@@ -687,10 +736,10 @@ void imap_args_capset(struct imap_capset *c, struct buf_slice list)
 /* A msg-att name whose value is message text (or a part of it). */
 static bool fetch_section_name(struct buf_slice n)
 {
-	if (slice_ci_prefix(n, "BINARY.SIZE"))
+	if (CI_PREFIX(n, "BINARY.SIZE"))
 		return false;
-	return slice_ci_prefix(n, "BODY[") || slice_ci_prefix(n, "BODY.PEEK[") ||
-	       slice_ci_prefix(n, "BINARY[") || slice_ci_prefix(n, "BINARY.PEEK[") ||
+	return CI_PREFIX(n, "BODY[") || CI_PREFIX(n, "BODY.PEEK[") ||
+	       CI_PREFIX(n, "BINARY[") || CI_PREFIX(n, "BINARY.PEEK[") ||
 	       buf_slice_ieq(n, "RFC822") || buf_slice_ieq(n, "RFC822.HEADER") ||
 	       buf_slice_ieq(n, "RFC822.TEXT");
 }
@@ -738,12 +787,13 @@ static bool fetch_list_value(struct imap_tok_cursor *c, const struct imap_tok *o
 	struct buf_slice inner;
 	struct imap_tok t;
 	int depth = c->depth;
+	uint8_t first = name.len > 0 ? ascii_upper(name.ptr[0]) : 0;
 
-	if (buf_slice_ieq(name, "ENVELOPE")) {
+	if (first == 'E' && buf_slice_ieq(name, "ENVELOPE")) {
 		fetch_envelope(c, f);
 		return c->depth == depth - 1;
 	}
-	if (buf_slice_ieq(name, "MODSEQ")) {
+	if (first == 'M' && buf_slice_ieq(name, "MODSEQ")) {
 		/* "MODSEQ (12345)" */
 		if (imap_tok_next(c, &t) == IMAP_TOK_ATOM)
 			imap_args_number(t.value, &f->modseq);
@@ -753,7 +803,7 @@ static bool fetch_list_value(struct imap_tok_cursor *c, const struct imap_tok *o
 	}
 	if (!skip_list(c, open, &inner))
 		return false;
-	if (buf_slice_ieq(name, "FLAGS"))
+	if (first == 'F' && buf_slice_ieq(name, "FLAGS"))
 		f->flags = inner.len > 0 ? inner : (struct buf_slice){ open->raw.ptr + 1, 0 };
 	return true;
 }
@@ -761,12 +811,16 @@ static bool fetch_list_value(struct imap_tok_cursor *c, const struct imap_tok *o
 static void fetch_scalar_value(const struct imap_tok *t, struct buf_slice name,
 			       struct fetch_facts *f, struct imap_fetch_store *st)
 {
+	uint8_t first = name.len > 0 ? ascii_upper(name.ptr[0]) : 0;
 	uint64_t v;
 
-	if (buf_slice_ieq(name, "UID")) {
+	/* Most items are none of these: the first letter says so cheaply. */
+	if (first != 'U' && first != 'R' && first != 'B')
+		return;
+	if (first == 'U' && buf_slice_ieq(name, "UID")) {
 		if (imap_args_number(t->value, &v))
 			f->uid = v;
-	} else if (buf_slice_ieq(name, "RFC822.SIZE")) {
+	} else if (first == 'R' && buf_slice_ieq(name, "RFC822.SIZE")) {
 		if (imap_args_number(t->value, &v))
 			f->size = v;
 	} else if (fetch_section_name(name) && f->n_sections < IMAP_FETCH_MAX_SECTIONS) {
@@ -777,15 +831,21 @@ static void fetch_scalar_value(const struct imap_tok *t, struct buf_slice name,
 	}
 }
 
-/* "* " number SP "FETCH" SP "(" */
-static bool fetch_head(struct imap_tok_cursor *c, struct fetch_facts *f)
+/* "*" SP number SP "FETCH" SP "(": the offset just past the "(", or 0.
+ * Read by hand: this runs for every FETCH response line. */
+static size_t fetch_head(struct buf_slice l, uint64_t *seq_r)
 {
-	struct imap_tok t;
+	static const char fetch[] = " FETCH (";
+	size_t i = 2;
 
-	return imap_tok_next(c, &t) == IMAP_TOK_ATOM && buf_slice_ieq(t.value, "*") &&
-	       imap_tok_next(c, &t) == IMAP_TOK_ATOM && imap_args_number(t.value, &f->seq) &&
-	       imap_tok_next(c, &t) == IMAP_TOK_ATOM && buf_slice_ieq(t.value, "FETCH") &&
-	       imap_tok_next(c, &t) == IMAP_TOK_LPAREN;
+	if (l.len < 2 || l.ptr[0] != '*' || l.ptr[1] != ' ')
+		return 0;
+	while (i < l.len && l.ptr[i] >= '0' && l.ptr[i] <= '9')
+		i++;
+	if (!imap_args_number((struct buf_slice){ l.ptr + 2, i - 2 }, seq_r) ||
+	    l.len - i < sizeof fetch - 1 || !ci_equal_n(l.ptr + i, fetch, sizeof fetch - 1))
+		return 0;
+	return i + sizeof fetch - 1;
 }
 
 int imap_args_fetch(const struct imap_line *line, struct fetch_facts *f,
@@ -793,16 +853,18 @@ int imap_args_fetch(const struct imap_line *line, struct fetch_facts *f,
 {
 	struct imap_tok_cursor c;
 	struct imap_tok name, v;
+	size_t start;
 
 	memset(f, 0, sizeof *f);
+	if ((start = fetch_head(line->text, &f->seq)) == 0) {
+		f->seq = 0;
+		return -1;
+	}
 	f->uid = f->size = f->modseq = FACT_NONE;
 	f->sections = st->sections;
 	f->section_sizes = st->sizes;
-	imap_tok_init(&c, line, 0);
-	if (!fetch_head(&c, f)) {
-		memset(f, 0, sizeof *f);
-		return -1;
-	}
+	/* the walk starts inside the list: its ")" takes the depth to 0 */
+	imap_tok_init(&c, line, start);
 	while (imap_tok_next(&c, &name) != IMAP_TOK_END && name.type != IMAP_TOK_ERROR) {
 		if (name.type == IMAP_TOK_RPAREN || (name.type != IMAP_TOK_ATOM &&
 						     name.type != IMAP_TOK_SECTION))
