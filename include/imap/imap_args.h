@@ -118,6 +118,10 @@ struct imap_fetch_store {
  * unknown; what came before it is kept. */
 int imap_args_fetch(const struct imap_line *line, struct fetch_facts *f,
 		    struct imap_fetch_store *st) WUR;
+/* The same by the token walk alone: imap_args_fetch() reads common lines
+ * by bytes first, and the tests check that both give the same facts. */
+int imap_args_fetch_walk(const struct imap_line *line, struct fetch_facts *f,
+			 struct imap_fetch_store *st) WUR;
 
 /* One address of an address list ("((name adl mailbox host) ...)", as
  * struct fetch_facts.from gives it): the first one's parts, each a quoted

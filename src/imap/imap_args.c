@@ -81,16 +81,14 @@ static struct buf_slice tok_text(const struct imap_tok *t)
  * the same answer at a fraction of the cost; 0 when it may not (a quoted
  * string, a literal, a section, a partial, a control byte, the depth
  * cap): the caller walks tokens then. */
-static size_t fast_list_end(const struct imap_tok_cursor *c)
+static size_t list_end_bytes(const uint8_t *p, size_t n, size_t from, int depth0)
 {
-	const uint8_t *p = c->line->text.ptr;
-	size_t n = c->line->text.len;
 	int depth = 0;
 
-	for (size_t i = c->pos; i < n; i++) {
+	for (size_t i = from; i < n; i++) {
 		switch (p[i]) {
 		case '(':
-			if (c->depth + ++depth > IMAP_MAX_DEPTH)
+			if (depth0 + ++depth > IMAP_MAX_DEPTH)
 				return 0;
 			break;
 		case ')':
@@ -113,6 +111,11 @@ static size_t fast_list_end(const struct imap_tok_cursor *c)
 		}
 	}
 	return 0;
+}
+
+static size_t fast_list_end(const struct imap_tok_cursor *c)
+{
+	return list_end_bytes(c->line->text.ptr, c->line->text.len, c->pos, c->depth);
 }
 
 /* Past the rest of a list whose "(" was just read: the cursor stops after
@@ -794,12 +797,13 @@ static bool fetch_list_value(struct imap_tok_cursor *c, const struct imap_tok *o
 		return c->depth == depth - 1;
 	}
 	if (first == 'M' && buf_slice_ieq(name, "MODSEQ")) {
-		/* "MODSEQ (12345)" */
+		/* "MODSEQ (12345)": the first token, then to the list's end */
 		if (imap_tok_next(c, &t) == IMAP_TOK_ATOM)
 			imap_args_number(t.value, &f->modseq);
-		if (t.type == IMAP_TOK_RPAREN)
-			return true;
-		return skip_list(c, open, NULL);
+		while (c->depth >= depth)
+			if (imap_tok_next(c, &t) == IMAP_TOK_END || t.type == IMAP_TOK_ERROR)
+				return false;
+		return true;
 	}
 	if (!skip_list(c, open, &inner))
 		return false;
@@ -843,26 +847,226 @@ static size_t fetch_head(struct buf_slice l, uint64_t *seq_r)
 	while (i < l.len && l.ptr[i] >= '0' && l.ptr[i] <= '9')
 		i++;
 	if (!imap_args_number((struct buf_slice){ l.ptr + 2, i - 2 }, seq_r) ||
-	    l.len - i < sizeof fetch - 1 || !ci_equal_n(l.ptr + i, fetch, sizeof fetch - 1))
+	    l.len - i < sizeof fetch - 1 ||
+	    (memcmp(l.ptr + i, fetch, sizeof fetch - 1) != 0 &&	/* as servers send it */
+	     !ci_equal_n(l.ptr + i, fetch, sizeof fetch - 1)))
 		return 0;
 	return i + sizeof fetch - 1;
+}
+
+/* --- the FETCH fast path: common msg-att lists read by bytes ---------------
+ *
+ * A FETCH response comes per message; the token walk below costs a few
+ * thousand instructions a line.  Lines made only of atoms, literals,
+ * quoted strings, "[...]" sections without strings and lists of atoms
+ * (FLAGS, MODSEQ) are read here by bytes to the same result; anything
+ * else (ENVELOPE, BODYSTRUCTURE with strings, a partial "<...>", an odd
+ * byte) gives up and the token walk reads the line.  The fuzz target and
+ * the unit tests check that both agree. */
+
+/* ATOM-CHAR as the tokenizer reads it (imap_lexer.c tok_atom_char): any
+ * byte but CTL, SP, DEL and ( ) { " [; a table, since it runs per byte. */
+static const uint8_t atom_bytes[256] = {
+	0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,	/* 0x00 */
+	0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,	/* 0x10 */
+	0,1,0,1,1,1,1,1,0,0,1,1,1,1,1,1,	/* 0x20 */
+	1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,	/* 0x30 */
+	1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,	/* 0x40 */
+	1,1,1,1,1,1,1,1,1,1,1,0,1,1,1,1,	/* 0x50 */
+	1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,	/* 0x60 */
+	1,1,1,1,1,1,1,1,1,1,1,0,1,1,1,0,	/* 0x70 */
+	1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,	/* 0x80 */
+	1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,	/* 0x90 */
+	1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,	/* 0xa0 */
+	1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,	/* 0xb0 */
+	1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,	/* 0xc0 */
+	1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,	/* 0xd0 */
+	1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,	/* 0xe0 */
+	1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,	/* 0xf0 */
+};
+
+static bool atom_byte(uint8_t c)
+{
+	return atom_bytes[c] != 0;
+}
+
+/* A section "[...]" at p[i]: the index past its "]", or 0 (give up).
+ * Real sections nest a list or two; deeper ones go the token walk. */
+#define FAST_SECTION_DEPTH 8
+static size_t fast_section_end(const uint8_t *p, size_t n, size_t i)
+{
+	int depth = 0;
+
+	for (i++; i < n; i++) {
+		if (p[i] == '(') {
+			if (++depth > FAST_SECTION_DEPTH)
+				return 0;
+		} else if (p[i] == ')') {
+			if (--depth < 0)
+				return 0;
+		} else if (p[i] == ']') {
+			/* a partial "<...>" follows: the token walk's business */
+			return depth == 0 && (i + 1 >= n || p[i + 1] != '<') ? i + 1 : 0;
+		} else if (p[i] == '"' || p[i] == '[' || p[i] == '{' || p[i] < 0x20 || p[i] == 0x7f) {
+			return 0;
+		}
+	}
+	return 0;
+}
+
+/* A scalar value at p[*i] as the tokenizer would make it: an atom, a
+ * quoted string, a literal (the line's next one, *lit).  false: give up. */
+static bool fast_scalar(const struct imap_line *line, size_t *i, size_t *lit, struct imap_tok *t)
+{
+	const uint8_t *p = line->text.ptr;
+	size_t n = line->text.len, k = *i, start = *i;
+
+	memset(t, 0, sizeof *t);
+	if (p[k] == '"') {
+		for (k++; k < n && p[k] != '"'; k++)
+			if (p[k] == '\\')
+				k++;
+		if (k >= n)
+			return false;
+		t->type = IMAP_TOK_QUOTED;
+		t->value = (struct buf_slice){ p + start + 1, k - start - 1 };
+		*i = k + 1;
+		return true;
+	}
+	if (p[k] == '{' || (p[k] == '~' && k + 1 < n && p[k + 1] == '{')) {
+		const uint8_t *close = memchr(p + k, '}', n - k);
+
+		if (close == NULL || *lit >= line->n_lits ||
+		    line->lits[*lit].text_off != (size_t)(close - p) + 1)
+			return false;
+		t->type = IMAP_TOK_LITERAL;
+		t->lit = &line->lits[(*lit)++];
+		*i = (size_t)(close - p) + 1;
+		return true;
+	}
+	while (k < n && atom_byte(p[k]))
+		k++;
+	if (k == start || (k < n && p[k] == '['))
+		return false;
+	t->type = IMAP_TOK_ATOM;
+	t->value = (struct buf_slice){ p + start, k - start };
+	*i = k;
+	return true;
+}
+
+/* A list value at p[*i] == '(' of the msg-att name: FLAGS and MODSEQ read,
+ * others skipped, ENVELOPE left to the token walk.  false: give up. */
+static bool fast_list(struct buf_slice text, size_t *i, struct buf_slice name,
+		      struct fetch_facts *f)
+{
+	uint8_t first = name.len > 0 ? ascii_upper(name.ptr[0]) : 0;
+	size_t end;
+
+	if (first == 'E' && buf_slice_ieq(name, "ENVELOPE"))
+		return false;
+	/* inside the msg-att list (depth 1), this one is depth 2 */
+	if ((end = list_end_bytes(text.ptr, text.len, *i + 1, 2)) == 0)
+		return false;
+	if (first == 'F' && buf_slice_ieq(name, "FLAGS")) {
+		f->flags = (struct buf_slice){ text.ptr + *i + 1, end - *i - 1 };
+	} else if (first == 'M' && buf_slice_ieq(name, "MODSEQ")) {
+		size_t k = *i + 1;
+
+		while (k < end && text.ptr[k] == ' ')
+			k++;
+		if (k < end && text.ptr[k] != '(') {
+			size_t a = k;
+
+			while (k < end && atom_byte(text.ptr[k]))
+				k++;
+			/* "12[...]" is a section to the tokenizer, no number */
+			if (text.ptr[k] != '[')
+				imap_args_number((struct buf_slice){ text.ptr + a, k - a }, &f->modseq);
+		}
+	}
+	*i = end + 1;
+	return true;
+}
+
+/* The msg-att list from pos (just past its "(") by bytes; false: give up
+ * (f may be half filled: the caller starts again). */
+static bool fetch_fast(const struct imap_line *line, size_t pos, struct fetch_facts *f,
+		       struct imap_fetch_store *st)
+{
+	const uint8_t *p = line->text.ptr;
+	size_t n = line->text.len, lit = 0;
+
+	for (;;) {
+		struct buf_slice name;
+		struct imap_tok v;
+		size_t start;
+
+		while (pos < n && p[pos] == ' ')
+			pos++;
+		if (pos >= n || p[pos] == ')')
+			return true;
+		if (p[pos] == '~' && pos + 1 < n && p[pos + 1] == '{')
+			return false;	/* a literal where a name should be */
+		for (start = pos; pos < n && atom_byte(p[pos]); pos++)
+			;
+		if (pos < n && p[pos] == '[' && (pos = fast_section_end(p, n, pos)) == 0)
+			return false;
+		if (pos == start)
+			return false;
+		name = (struct buf_slice){ p + start, pos - start };
+		while (pos < n && p[pos] == ' ')
+			pos++;
+		if (pos >= n || p[pos] == ')')
+			return true;
+		if (p[pos] == '(') {
+			if (!fast_list(line->text, &pos, name, f))
+				return false;
+		} else if (fast_scalar(line, &pos, &lit, &v)) {
+			fetch_scalar_value(&v, name, f, st);
+		} else {
+			return false;
+		}
+	}
+}
+
+static void fetch_facts_start(struct fetch_facts *f, uint64_t seq, struct imap_fetch_store *st)
+{
+	memset(f, 0, sizeof *f);
+	f->seq = seq;
+	f->uid = f->size = f->modseq = FACT_NONE;
+	f->sections = st->sections;
+	f->section_sizes = st->sizes;
 }
 
 int imap_args_fetch(const struct imap_line *line, struct fetch_facts *f,
 		    struct imap_fetch_store *st)
 {
-	struct imap_tok_cursor c;
-	struct imap_tok name, v;
+	uint64_t seq;
 	size_t start;
 
-	memset(f, 0, sizeof *f);
-	if ((start = fetch_head(line->text, &f->seq)) == 0) {
-		f->seq = 0;
+	if ((start = fetch_head(line->text, &seq)) == 0) {
+		memset(f, 0, sizeof *f);
 		return -1;
 	}
-	f->uid = f->size = f->modseq = FACT_NONE;
-	f->sections = st->sections;
-	f->section_sizes = st->sizes;
+	fetch_facts_start(f, seq, st);
+	if (fetch_fast(line, start, f, st))
+		return 0;
+	return imap_args_fetch_walk(line, f, st);
+}
+
+int imap_args_fetch_walk(const struct imap_line *line, struct fetch_facts *f,
+			 struct imap_fetch_store *st)
+{
+	struct imap_tok_cursor c;
+	struct imap_tok name, v;
+	uint64_t seq;
+	size_t start;
+
+	if ((start = fetch_head(line->text, &seq)) == 0) {
+		memset(f, 0, sizeof *f);
+		return -1;
+	}
+	fetch_facts_start(f, seq, st);
 	/* the walk starts inside the list: its ")" takes the depth to 0 */
 	imap_tok_init(&c, line, start);
 	while (imap_tok_next(&c, &name) != IMAP_TOK_END && name.type != IMAP_TOK_ERROR) {

@@ -148,6 +148,28 @@ static void decode_args(const struct imap_line *l, size_t args_off)
 	buf_free(&names);
 }
 
+static bool same_slice(struct buf_slice a, struct buf_slice b)
+{
+	return a.ptr == b.ptr && a.len == b.len;
+}
+
+/* The FETCH byte fast path reads what the token walk reads. */
+static void fetch_agrees(const struct imap_line *l, const struct fetch_facts *a)
+{
+	struct imap_fetch_store st;
+	struct fetch_facts b;
+
+	FUZZ_CHECK(imap_args_fetch_walk(l, &b, &st) == 0);
+	FUZZ_CHECK(a->seq == b.seq && a->uid == b.uid && a->size == b.size &&
+		   a->modseq == b.modseq && a->n_sections == b.n_sections);
+	FUZZ_CHECK(same_slice(a->flags, b.flags) && same_slice(a->date, b.date) &&
+		   same_slice(a->subject, b.subject) && same_slice(a->from, b.from) &&
+		   same_slice(a->message_id, b.message_id));
+	for (size_t i = 0; i < a->n_sections; i++)
+		FUZZ_CHECK(same_slice(a->sections[i], b.sections[i]) &&
+			   a->section_sizes[i] == b.section_sizes[i]);
+}
+
 static void decode_response(const struct imap_line *l, const struct imap_response *resp)
 {
 	struct imap_fetch_store st;
@@ -157,8 +179,11 @@ static void decode_response(const struct imap_line *l, const struct imap_respons
 
 	imap_args_capset(&caps, resp->text);
 	FUZZ_CHECK(caps.known && (caps.text.len == 0 || fuzz_slice_in(caps.text, l->text)));
-	if (imap_args_fetch(l, &f, &st) != 0)
+	if (imap_args_fetch(l, &f, &st) != 0) {
+		FUZZ_CHECK(imap_args_fetch_walk(l, &f, &st) != 0);
 		return;
+	}
+	fetch_agrees(l, &f);
 	FUZZ_CHECK(f.n_sections <= IMAP_FETCH_MAX_SECTIONS);
 	check_in_line(l, NULL, f.flags);
 	check_in_line(l, NULL, f.date);

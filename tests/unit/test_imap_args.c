@@ -492,12 +492,43 @@ static void copy_slice(char *dst, size_t cap, struct buf_slice s)
 		snprintf(dst, cap, "%.*s", (int)s.len, (const char *)s.ptr);
 }
 
+static void same_slice(struct buf_slice a, struct buf_slice b)
+{
+	assert_ptr_equal(a.ptr, b.ptr);
+	assert_int_equal(a.len, b.len);
+}
+
+/* The byte fast path and the token walk give the same facts. */
+static void fetch_agree(const struct imap_line *line)
+{
+	struct imap_fetch_store s1, s2;
+	struct fetch_facts a, b;
+	int rc1 = imap_args_fetch(line, &a, &s1), rc2 = imap_args_fetch_walk(line, &b, &s2);
+
+	assert_int_equal(rc1, rc2);
+	assert_int_equal(a.seq, b.seq);
+	assert_int_equal(a.uid, b.uid);
+	assert_int_equal(a.size, b.size);
+	assert_int_equal(a.modseq, b.modseq);
+	same_slice(a.flags, b.flags);
+	same_slice(a.date, b.date);
+	same_slice(a.subject, b.subject);
+	same_slice(a.from, b.from);
+	same_slice(a.message_id, b.message_id);
+	assert_int_equal(a.n_sections, b.n_sections);
+	for (size_t i = 0; i < a.n_sections; i++) {
+		same_slice(a.sections[i], b.sections[i]);
+		assert_int_equal(a.section_sizes[i], b.section_sizes[i]);
+	}
+}
+
 static void fetch_line(const struct imap_line *line, void *ctx)
 {
 	struct fetch_case *fc = ctx;
 	struct imap_fetch_store st;
 	size_t k = 0;
 
+	fetch_agree(line);
 	fc->rc = imap_args_fetch(line, &fc->f, &st);
 	fc->sections[0] = '\0';
 	for (size_t i = 0; fc->rc == 0 && i < fc->f.n_sections; i++) {
@@ -652,6 +683,56 @@ static void test_fetch_hostile(void **state)
 	assert_string_equal(fc.from_raw, "(null)");
 }
 
+/* Lines where the fast path must give up or read exactly as the tokens. */
+static void test_fetch_fast_agrees(void **state)
+{
+	static const char *const lines[] = {
+		"* 1 FETCH (UID 1 RFC822.SIZE 15522 FLAGS (\\Seen) BODY[] {3}\r\nabc)\r\n",
+		"* 1 FETCH (FLAGS(\\Seen)UID 4)\r\n",
+		"* 1 FETCH (MODSEQ (12[]) UID 4)\r\n",
+		"* 1 FETCH (MODSEQ ( 12 ) UID 4)\r\n",
+		"* 1 FETCH (MODSEQ ((1)) UID 4)\r\n",
+		"* 1 FETCH (~{3}\r\nabc UID 4)\r\n",
+		"* 1 FETCH (UID ~{3}\r\n123)\r\n",
+		"* 1 FETCH (BODY[]<0> {3}\r\nabc UID 4)\r\n",
+		"* 1 FETCH (BODY[HEADER.FIELDS (A (B))] \"x\\\"y\" UID 4)\r\n",
+		"* 1 FETCH (BODY[)] NIL UID 4)\r\n",
+		"* 1 FETCH (BODY[(] NIL UID 4)\r\n",
+		"* 1 FETCH (X[]Y UID 4)\r\n",
+		"* 1 FETCH (UID 4[] RFC822.SIZE 9)\r\n",
+		"* 1 FETCH (UID \"5\" RFC822 {2}\r\nab)\r\n",
+		"* 1 FETCH (UID {1}\r\n5 X {2}\r\n\"a)\r\n",
+		"* 1 FETCH (\"a\" 1 UID 2)\r\n",
+		"* 1 FETCH (UID 2 \x01 3)\r\n",
+		"* 1 FETCH (UID 2 X {99)\r\n",
+		"* 1 FETCH (FLAGS (\"a\") UID 2)\r\n",
+		"* 1 FETCH (ENVELOPE (NIL NIL NIL NIL NIL NIL NIL NIL NIL NIL) UID 2)\r\n",
+		"* 1 FETCH (UID 1 FLAGS (\\Seen\r\n",
+		"* 1 FETCH UID\r\n",
+		"* 1 FETCH (\r\n",
+		"* 1 FETCH ()\r\n",
+		"* 1 FETCH (UID)\r\n",
+		"* 1 FETCH (UID 5) trailing (x\r\n",
+	};
+	struct fetch_case fc;
+
+	(void)state;
+	for (size_t i = 0; i < N(lines); i++) {
+		print_message("fetch %zu: %s", i, lines[i]);
+		run_fetch(&fc, lines[i]);
+	}
+	/* every byte inside an item name, a value and a FLAGS list */
+	for (int b = 1; b < 256; b++) {
+		char wire[128];
+
+		if (b == '\r' || b == '\n')
+			continue;
+		snprintf(wire, sizeof wire, "* 1 FETCH (UID 1%c2 FLAGS (a%cb) X%c 7 RFC822.SIZE 3)\r\n",
+			 b, b, b);
+		run_fetch(&fc, wire);
+	}
+}
+
 static void test_first_address(void **state)
 {
 	struct imap_address a;
@@ -683,6 +764,7 @@ int main(void)
 		cmocka_unit_test(test_fetch_basic),
 		cmocka_unit_test(test_fetch_envelope),
 		cmocka_unit_test(test_fetch_hostile),
+		cmocka_unit_test(test_fetch_fast_agrees),
 		cmocka_unit_test(test_first_address),
 	};
 
