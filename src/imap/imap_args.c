@@ -57,6 +57,10 @@ static bool ci_equal_n(const uint8_t *p, const char *name, size_t n)
 
 /* s begins with the literal w (no strlen: these run per response line). */
 #define CI_PREFIX(s, w) ((s).len >= sizeof(w) - 1 && ci_equal_n((s).ptr, (w), sizeof(w) - 1))
+/* s is the item name w, upper case as servers send it or in any case. */
+#define NAME_IS(s, w) ((s).len == sizeof(w) - 1 && \
+		       (memcmp((s).ptr, (w), sizeof(w) - 1) == 0 || \
+			ci_equal_n((s).ptr, (w), sizeof(w) - 1)))
 
 /* A string token's wire value without unescaping: an atom, a quoted
  * string's contents, a literal's kept contents; null otherwise (NIL too). */
@@ -75,6 +79,32 @@ static struct buf_slice tok_text(const struct imap_tok *t)
 	}
 }
 
+/* ATOM-CHAR as the tokenizer reads it (imap_lexer.c tok_atom_char): any
+ * byte but CTL, SP, DEL and ( ) { " [; a table, since it runs per byte. */
+static const uint8_t atom_bytes[256] = {
+	0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,	/* 0x00 */
+	0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,	/* 0x10 */
+	0,1,0,1,1,1,1,1,0,0,1,1,1,1,1,1,	/* 0x20 */
+	1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,	/* 0x30 */
+	1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,	/* 0x40 */
+	1,1,1,1,1,1,1,1,1,1,1,0,1,1,1,1,	/* 0x50 */
+	1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,	/* 0x60 */
+	1,1,1,1,1,1,1,1,1,1,1,0,1,1,1,0,	/* 0x70 */
+	1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,	/* 0x80 */
+	1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,	/* 0x90 */
+	1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,	/* 0xa0 */
+	1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,	/* 0xb0 */
+	1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,	/* 0xc0 */
+	1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,	/* 0xd0 */
+	1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,	/* 0xe0 */
+	1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,	/* 0xf0 */
+};
+
+static bool atom_byte(uint8_t c)
+{
+	return atom_bytes[c] != 0;
+}
+
 /* The ")" closing a list whose "(" was just read, found by bytes where
  * the list holds nothing but atoms, spaces, lists and "[]" (FLAGS, FETCH
  * items, BODYSTRUCTURE without strings), where a token walk would give
@@ -86,6 +116,8 @@ static size_t list_end_bytes(const uint8_t *p, size_t n, size_t from, int depth0
 	int depth = 0;
 
 	for (size_t i = from; i < n; i++) {
+		if ((atom_byte(p[i]) && p[i] != '~') || p[i] == ' ')
+			continue;	/* most bytes */
 		switch (p[i]) {
 		case '(':
 			if (depth0 + ++depth > IMAP_MAX_DEPTH)
@@ -743,8 +775,8 @@ static bool fetch_section_name(struct buf_slice n)
 		return false;
 	return CI_PREFIX(n, "BODY[") || CI_PREFIX(n, "BODY.PEEK[") ||
 	       CI_PREFIX(n, "BINARY[") || CI_PREFIX(n, "BINARY.PEEK[") ||
-	       buf_slice_ieq(n, "RFC822") || buf_slice_ieq(n, "RFC822.HEADER") ||
-	       buf_slice_ieq(n, "RFC822.TEXT");
+	       NAME_IS(n, "RFC822") || NAME_IS(n, "RFC822.HEADER") ||
+	       NAME_IS(n, "RFC822.TEXT");
 }
 
 /* envelope = "(" env-date SP env-subject SP env-from SP env-sender SP
@@ -792,11 +824,11 @@ static bool fetch_list_value(struct imap_tok_cursor *c, const struct imap_tok *o
 	int depth = c->depth;
 	uint8_t first = name.len > 0 ? ascii_upper(name.ptr[0]) : 0;
 
-	if (first == 'E' && buf_slice_ieq(name, "ENVELOPE")) {
+	if (first == 'E' && NAME_IS(name, "ENVELOPE")) {
 		fetch_envelope(c, f);
 		return c->depth == depth - 1;
 	}
-	if (first == 'M' && buf_slice_ieq(name, "MODSEQ")) {
+	if (first == 'M' && NAME_IS(name, "MODSEQ")) {
 		/* "MODSEQ (12345)": the first token, then to the list's end */
 		if (imap_tok_next(c, &t) == IMAP_TOK_ATOM)
 			imap_args_number(t.value, &f->modseq);
@@ -807,7 +839,7 @@ static bool fetch_list_value(struct imap_tok_cursor *c, const struct imap_tok *o
 	}
 	if (!skip_list(c, open, &inner))
 		return false;
-	if (first == 'F' && buf_slice_ieq(name, "FLAGS"))
+	if (first == 'F' && NAME_IS(name, "FLAGS"))
 		f->flags = inner.len > 0 ? inner : (struct buf_slice){ open->raw.ptr + 1, 0 };
 	return true;
 }
@@ -821,10 +853,10 @@ static void fetch_scalar_value(const struct imap_tok *t, struct buf_slice name,
 	/* Most items are none of these: the first letter says so cheaply. */
 	if (first != 'U' && first != 'R' && first != 'B')
 		return;
-	if (first == 'U' && buf_slice_ieq(name, "UID")) {
+	if (first == 'U' && NAME_IS(name, "UID")) {
 		if (imap_args_number(t->value, &v))
 			f->uid = v;
-	} else if (first == 'R' && buf_slice_ieq(name, "RFC822.SIZE")) {
+	} else if (first == 'R' && NAME_IS(name, "RFC822.SIZE")) {
 		if (imap_args_number(t->value, &v))
 			f->size = v;
 	} else if (fetch_section_name(name) && f->n_sections < IMAP_FETCH_MAX_SECTIONS) {
@@ -864,31 +896,6 @@ static size_t fetch_head(struct buf_slice l, uint64_t *seq_r)
  * byte) gives up and the token walk reads the line.  The fuzz target and
  * the unit tests check that both agree. */
 
-/* ATOM-CHAR as the tokenizer reads it (imap_lexer.c tok_atom_char): any
- * byte but CTL, SP, DEL and ( ) { " [; a table, since it runs per byte. */
-static const uint8_t atom_bytes[256] = {
-	0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,	/* 0x00 */
-	0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,	/* 0x10 */
-	0,1,0,1,1,1,1,1,0,0,1,1,1,1,1,1,	/* 0x20 */
-	1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,	/* 0x30 */
-	1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,	/* 0x40 */
-	1,1,1,1,1,1,1,1,1,1,1,0,1,1,1,1,	/* 0x50 */
-	1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,	/* 0x60 */
-	1,1,1,1,1,1,1,1,1,1,1,0,1,1,1,0,	/* 0x70 */
-	1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,	/* 0x80 */
-	1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,	/* 0x90 */
-	1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,	/* 0xa0 */
-	1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,	/* 0xb0 */
-	1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,	/* 0xc0 */
-	1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,	/* 0xd0 */
-	1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,	/* 0xe0 */
-	1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,	/* 0xf0 */
-};
-
-static bool atom_byte(uint8_t c)
-{
-	return atom_bytes[c] != 0;
-}
 
 /* A section "[...]" at p[i]: the index past its "]", or 0 (give up).
  * Real sections nest a list or two; deeper ones go the token walk. */
@@ -962,14 +969,14 @@ static bool fast_list(struct buf_slice text, size_t *i, struct buf_slice name,
 	uint8_t first = name.len > 0 ? ascii_upper(name.ptr[0]) : 0;
 	size_t end;
 
-	if (first == 'E' && buf_slice_ieq(name, "ENVELOPE"))
+	if (first == 'E' && NAME_IS(name, "ENVELOPE"))
 		return false;
 	/* inside the msg-att list (depth 1), this one is depth 2 */
 	if ((end = list_end_bytes(text.ptr, text.len, *i + 1, 2)) == 0)
 		return false;
-	if (first == 'F' && buf_slice_ieq(name, "FLAGS")) {
+	if (first == 'F' && NAME_IS(name, "FLAGS")) {
 		f->flags = (struct buf_slice){ text.ptr + *i + 1, end - *i - 1 };
-	} else if (first == 'M' && buf_slice_ieq(name, "MODSEQ")) {
+	} else if (first == 'M' && NAME_IS(name, "MODSEQ")) {
 		size_t k = *i + 1;
 
 		while (k < end && text.ptr[k] == ' ')
@@ -1029,26 +1036,31 @@ static bool fetch_fast(const struct imap_line *line, size_t pos, struct fetch_fa
 	}
 }
 
-static void fetch_facts_start(struct fetch_facts *f, uint64_t seq, struct imap_fetch_store *st)
+/* f emptied for the line: the offset past "FETCH (", or 0 (f zeroed)
+ * when the line is no FETCH response. */
+static size_t fetch_begin(const struct imap_line *line, struct fetch_facts *f,
+			  struct imap_fetch_store *st)
 {
+	uint64_t seq;
+	size_t start;
+
 	memset(f, 0, sizeof *f);
+	if ((start = fetch_head(line->text, &seq)) == 0)
+		return 0;
 	f->seq = seq;
 	f->uid = f->size = f->modseq = FACT_NONE;
 	f->sections = st->sections;
 	f->section_sizes = st->sizes;
+	return start;
 }
 
 int imap_args_fetch(const struct imap_line *line, struct fetch_facts *f,
 		    struct imap_fetch_store *st)
 {
-	uint64_t seq;
-	size_t start;
+	size_t start = fetch_begin(line, f, st);
 
-	if ((start = fetch_head(line->text, &seq)) == 0) {
-		memset(f, 0, sizeof *f);
+	if (start == 0)
 		return -1;
-	}
-	fetch_facts_start(f, seq, st);
 	if (fetch_fast(line, start, f, st))
 		return 0;
 	return imap_args_fetch_walk(line, f, st);
@@ -1059,14 +1071,10 @@ int imap_args_fetch_walk(const struct imap_line *line, struct fetch_facts *f,
 {
 	struct imap_tok_cursor c;
 	struct imap_tok name, v;
-	uint64_t seq;
-	size_t start;
+	size_t start = fetch_begin(line, f, st);
 
-	if ((start = fetch_head(line->text, &seq)) == 0) {
-		memset(f, 0, sizeof *f);
+	if (start == 0)
 		return -1;
-	}
-	fetch_facts_start(f, seq, st);
 	/* the walk starts inside the list: its ")" takes the depth to 0 */
 	imap_tok_init(&c, line, start);
 	while (imap_tok_next(&c, &name) != IMAP_TOK_END && name.type != IMAP_TOK_ERROR) {
