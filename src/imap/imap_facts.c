@@ -368,13 +368,14 @@ const struct fetch_facts *imap_facts_untagged(struct imap_session *s,
 					      const struct imap_response *r,
 					      struct fetch_facts *f, struct imap_fetch_store *st)
 {
+	/* FETCH, the one per message, first: it changes no fact */
+	if (name_is(r->name, "FETCH"))
+		return imap_args_fetch(line, f, st) == 0 ? f : NULL;
 	if (name_is(r->name, "BYE"))
 		imap_facts_set_state(s, IMAP_STATE_LOGOUT);
 	if (!s->cur_unsync)
 		facts_untagged_data(s, r);
-	if (!name_is(r->name, "FETCH") || imap_args_fetch(line, f, st) != 0)
-		return NULL;
-	return f;
+	return NULL;
 }
 
 /* The mailbox is closed: back to authenticated. */
