@@ -116,8 +116,9 @@ int imap_session_classify(const uint8_t *p, size_t n);
 
 struct imap_session;
 enum imap_session_state imap_session_state(const struct imap_session *s);
-/* The selected mailbox as the client named it (quotes removed, modified
- * UTF-7 left as is); ptr NULL when none.  Valid until the next feed. */
+/* The selected mailbox (the session's facts: quotes and literals
+ * resolved, modified UTF-7 decoded to UTF-8); ptr NULL when none.  Valid
+ * until the next feed. */
 struct buf_slice imap_session_mailbox(const struct imap_session *s);
 
 #endif
