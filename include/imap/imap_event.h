@@ -261,7 +261,9 @@ struct event {
 			bool has_number;
 			uint64_t number;		/* "* 3 EXISTS": 3 */
 			struct resp_code rcode;		/* status responses (OK, NO, BAD, BYE) */
-			const struct fetch_facts *fetch;	/* FETCH, else NULL */
+			/* FETCH when the session config asks for
+			 * IMAP_FACTS_FETCH, else NULL */
+			const struct fetch_facts *fetch;
 		} untagged;
 		struct {
 			struct buf_slice tag;
@@ -332,6 +334,11 @@ struct event {
 	} u;
 };
 
+/* Facts that cost work on every line of their kind, made only when an
+ * output reads them (struct output_ops.facts, handed to the session
+ * config by the run). */
+#define IMAP_FACTS_FETCH (1u << 0)	/* untagged FETCH: struct fetch_facts */
+
 /* Every output (text, json, logins, summary, extract) is one of these. */
 struct output_ops {
 	void (*event)(void *ctx, const struct event *ev);
@@ -342,6 +349,7 @@ struct output_ops {
 	/* Write out whatever is buffered, so that live capture streams line by
 	 * line (| jq).  May be NULL. */
 	void (*flush)(void *ctx);
+	unsigned facts;		/* IMAP_FACTS_* it reads */
 };
 
 struct output {

@@ -74,6 +74,7 @@ struct imap_extract_hooks {
 
 struct imap_session_config {
 	bool show_secrets;
+	unsigned facts;			/* IMAP_FACTS_* (imap_event.h) to make */
 	size_t literal_keep;		/* IMAP_DEFAULT_LITERAL_KEEP by default */
 	uint64_t max_inflate;		/* per direction; 0: INFLATE_DEFAULT_MAX_TOTAL */
 	struct mem_budget *budget;	/* may be NULL */

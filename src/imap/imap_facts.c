@@ -335,7 +335,8 @@ const struct fetch_facts *imap_facts_untagged(struct imap_session *s,
 {
 	/* FETCH, the one per message, first: it changes no fact */
 	if (r->id == IMAP_R_FETCH)
-		return imap_args_fetch(line, f, st) == 0 ? f : NULL;
+		return (s->cfg->facts & IMAP_FACTS_FETCH) && imap_args_fetch(line, f, st) == 0 ? f
+											       : NULL;
 	if (r->id == IMAP_R_BYE)
 		imap_facts_set_state(s, IMAP_STATE_LOGOUT);
 	if (!s->cur_unsync)

@@ -157,7 +157,7 @@ struct step {
 static void run(struct rec *r, const struct step *steps, size_t n, bool bytewise,
 		struct mem_budget *mb)
 {
-	struct imap_session_config cfg = { 0 };
+	struct imap_session_config cfg = { .facts = IMAP_FACTS_FETCH };
 	struct imap_session_info info = { .id = 7, .client = "192.0.2.1:50000",
 					  .server = "198.51.100.2:143", .first_ts_us = 1000 };
 	struct imap_session *s;
