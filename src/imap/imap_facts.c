@@ -183,6 +183,14 @@ static size_t keep_len(const struct command_facts *f, size_t i)
 	return v->ptr != NULL && v->len <= keep_fields[i].max ? v->len : 0;
 }
 
+static bool keep_none(const struct command_facts *f)
+{
+	for (size_t i = 0; i < N_KEEP; i++)
+		if (((const struct buf_slice *)((const uint8_t *)f + keep_fields[i].off))->ptr != NULL)
+			return false;
+	return true;
+}
+
 void imap_facts_pending_keep(struct imap_session *s, struct pending *p,
 			     const struct command_facts *f)
 {
@@ -193,6 +201,10 @@ void imap_facts_pending_keep(struct imap_session *s, struct pending *p,
 	p->id = f->id;
 	for (size_t i = 0; i < N_KEEP; i++)
 		size += keep_len(f, i);
+	/* No argument to keep (NOOP, CAPABILITY, IDLE...): the id alone, which
+	 * imap_facts_pending gives without a copy. */
+	if (size == sizeof *c && keep_none(f))
+		return;
 	if (mem_charge(s->cfg->budget, size) != 0)
 		return;
 	if ((c = malloc(size)) == NULL) {

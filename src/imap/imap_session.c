@@ -32,7 +32,7 @@
 #define SESS_MAX_MAILBOX  (2 * IMAP_ARGS_MAX_MAILBOX)	/* a decoded name */
 #define SESS_MAX_ARGS     (IMAP_MAX_LINE + 64)	/* redacted command arguments */
 #define SESS_QUOTE_MAX    48		/* wire bytes quoted in a notice */
-#define SESS_PENDING_INITIAL 8
+#define SESS_PENDING_INITIAL 4	/* most clients wait for each answer: small first */
 #define SESS_BAD_LINE_NOTICES 3		/* "not understood" notices in a row */
 #define SESS_PENDING_DROP_NOTICES 3	/* "forgot the oldest" notices per session */
 #define SESS_WHY_BUDGET   "out of memory or over --max-memory"
