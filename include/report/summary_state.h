@@ -10,7 +10,7 @@
 #include <stdint.h>
 
 #include "imap/imap_event.h"
-#include "report/output_json.h"	/* sink, clock */
+#include "report/render.h"	/* sink, clock */
 #include "report/summary.h"
 #include "report/summary_tables.h"
 

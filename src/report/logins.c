@@ -10,12 +10,11 @@
 #include <string.h>
 #include <strings.h>
 
-#include "report/output_json.h"	/* sink, clock, JSON event writer */
+#include "report/output_json.h"	/* the JSON event writer */
 #include "report/output_text.h"	/* output_text_append_wire */
+#include "report/render.h"
 #include "util/escape.h"
 #include "util/hash.h"
-
-#define LIT(b, s) output_put((b), (s), sizeof(s) - 1)
 
 /* Initial bucket count of a failure table (a power of two). */
 #define LOGINS_BUCKETS0 64

@@ -5,10 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "report/output_json.h"	/* the shared sink, clock and numbers */
+#include "report/render.h"
 #include "util/escape.h"
-
-#define LIT(b, s) output_put((b), (s), sizeof(s) - 1)
 
 /* ANSI SGR codes, used only with opts.color. */
 #define TEXT_COLOR_C     "\x1b[36m"	/* client lines: cyan */
