@@ -16,14 +16,6 @@
 
 /* ================= per session ================= */
 
-struct summary_pending {
-	bool used;
-	uint8_t tag[SUMMARY_TAG_MAX];
-	size_t tag_len;
-	uint8_t mbox[SUMMARY_MAILBOX_MAX];
-	size_t mbox_len;
-};
-
 struct summary_mbox {
 	uint8_t *p;
 	size_t len;
@@ -46,7 +38,6 @@ struct summary_session {
 	char tls_version[SUMMARY_TEXT_MAX], tls_cipher[SUMMARY_TEXT_MAX], tls_reason[SUMMARY_TEXT_MAX];
 	bool compress_seen, compress_decoded;
 	char compress_alg[SUMMARY_TEXT_MAX];
-	struct summary_pending pending[SUMMARY_PENDING_SELECTS];
 	struct summary_mbox mboxes[SUMMARY_MAILBOXES_MAX];
 	size_t n_mboxes;
 	uint64_t selects, mboxes_unlisted;
