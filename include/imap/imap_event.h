@@ -110,12 +110,8 @@ struct session_facts {
 #define FACT_EXISTS   (1u << 4)
 #define FACT_UIDVALIDITY (1u << 5)
 
-/* A response code: "[COPYUID 38 1:3 100:102]" is IMAP_CODE_COPYUID and
- * "38 1:3 100:102". */
-struct resp_code {
-	enum imap_code_id id;		/* IMAP_CODE_NONE when there is none */
-	struct buf_slice args;		/* after the name, or null */
-};
+/* struct resp_code (a response code's id and arguments) is in
+ * imap/imap_vocab.h, where the parser finds it. */
 
 /* A client command's decoded arguments, where they matter to an output
  * (null where the command has no such argument or it was not captured).

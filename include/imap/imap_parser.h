@@ -7,6 +7,7 @@
 #include <stdbool.h>
 
 #include "imap/imap_lexer.h"
+#include "imap/imap_vocab.h"
 
 #define IMAP_MAX_NAME 32	/* longest command name kept, "UID EXPUNGE" */
 
@@ -16,7 +17,7 @@ struct imap_command {
 	/* Upper-cased name, "UID FETCH" as two words; unknown commands keep
 	 * their own (upper-cased) name. */
 	char name[IMAP_MAX_NAME];
-	bool known;			/* in the command table */
+	enum imap_cmd_id id;		/* IMAP_CMD_UNKNOWN: not in the vocabulary */
 	struct buf_slice args;		/* the rest of the line text, or empty */
 	size_t args_off;		/* offset of args in the line text */
 };
@@ -38,10 +39,12 @@ struct imap_response {
 	 * FLAGS, LIST, ..., or for "* 3 FETCH" the word after the number
 	 * (EXISTS, RECENT, EXPUNGE, FETCH). Upper-cased. */
 	char name[IMAP_MAX_NAME];
+	enum imap_resp_id id;		/* of name; IMAP_R_UNKNOWN if not in the vocabulary */
 	bool is_status;			/* OK/NO/BAD/BYE/PREAUTH */
 	bool has_number;
 	uint64_t number;		/* "* 3 FETCH": 3 */
 	struct buf_slice code;		/* status responses: inside [ ], else empty, ptr NULL */
+	struct resp_code rcode;		/* code parsed: IMAP_CODE_NONE when code.ptr is NULL */
 	struct buf_slice text;		/* the rest: resp-text, or the data after name */
 	size_t text_off;
 };
@@ -49,7 +52,8 @@ struct imap_response {
 /* Returns 0, or -1 if the line is not a server response. */
 int imap_parse_response(const struct imap_line *line, struct imap_response *resp_r) WUR;
 
-/* Whether name (upper case, NUL-terminated) is a command we know. */
+/* Whether name (upper case, NUL-terminated) is a command we know: the
+ * vocabulary's imap_vocab_command(name) != NULL. */
 bool imap_command_known(const char *name);
 
 #endif

@@ -6,16 +6,34 @@
  * that introduces it (NULL: the base protocol), whether it takes arguments,
  * and what its completion does to the session.  An untagged row: its id,
  * name, and whether a number comes before it ("* 3 EXISTS").
+ * IMAP_ANSWERS pairs an untagged response with the commands that produce
+ * it, to tie it to one of several commands in flight.
  *
- * Adding an extension is one row here and, where it brings new syntax,
- * one argument handler in imap_args.c.  The tables are sorted by name so
- * that lookups are a binary search; a unit test checks the order. */
+ * Adding an extension:
+ *   - one row in IMAP_COMMANDS (and IMAP_UNTAGGED / IMAP_ANSWERS for a new
+ *     response, IMAP_CAPS / IMAP_CODES for a new capability or code), in
+ *     name order;
+ *   - its effects are the EFF_* bits: the session (imap_session.c) acts on
+ *     the bits, never on names, so a command that, say, selects a mailbox
+ *     or ends authentication needs no code at all (UNAUTHENTICATE, RFC
+ *     8437, is such a row: EFF_UNAUTH);
+ *   - only where it brings new syntax that matters to the session, one
+ *     handler chosen by its id (as LOGIN and AUTHENTICATE have in
+ *     imap_auth.c, APPEND's message literals in imap_bodies.c), and a
+ *     decoder of its arguments where an output needs them.
+ * The parser, the resynchronisation heuristics, the login inference
+ * (a command not allowed in the not-authenticated state proves a login)
+ * and the owner of untagged responses all read these rows.  The tables
+ * are sorted by name so that lookups are a binary search; a unit test
+ * (test_imap_vocab.c) checks the order and that every name maps back. */
 #ifndef IMAPSCOPE_IMAP_VOCAB_H
 #define IMAPSCOPE_IMAP_VOCAB_H
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include "util/buf.h"
 
 /* States a command is allowed in (a bit per enum imap_session_state). */
 #define ST_NA   (1u << 0)	/* not authenticated */
@@ -165,46 +183,97 @@ enum imap_resp_id {
 	IMAP_R_N
 };
 
+/* Which commands produce an untagged response, to tie it to its command
+ * when several are in flight.  A response not here (OK, BYE, ...) belongs
+ * to whichever command is alone in flight.
+ *  X(response,  command) */
+#define IMAP_ANSWERS(X) \
+	X(CAPABILITY, CAPABILITY) \
+	X(LIST,       LIST) \
+	X(XLIST,      XLIST) \
+	X(LSUB,       LSUB) \
+	X(STATUS,     STATUS) \
+	X(SEARCH,     SEARCH) \
+	X(SEARCH,     UID_SEARCH) \
+	X(ESEARCH,    SEARCH) \
+	X(ESEARCH,    UID_SEARCH) \
+	X(ESEARCH,    ESEARCH) \
+	X(ESEARCH,    SORT) \
+	X(ESEARCH,    UID_SORT) \
+	X(SORT,       SORT) \
+	X(SORT,       UID_SORT) \
+	X(THREAD,     THREAD) \
+	X(THREAD,     UID_THREAD) \
+	X(FLAGS,      SELECT) \
+	X(FLAGS,      EXAMINE) \
+	X(EXISTS,     SELECT) \
+	X(EXISTS,     EXAMINE) \
+	X(RECENT,     SELECT) \
+	X(RECENT,     EXAMINE) \
+	X(FETCH,      FETCH) \
+	X(FETCH,      UID_FETCH) \
+	X(FETCH,      STORE) \
+	X(FETCH,      UID_STORE) \
+	X(EXPUNGE,    EXPUNGE) \
+	X(EXPUNGE,    UID_EXPUNGE) \
+	X(EXPUNGE,    MOVE) \
+	X(EXPUNGE,    UID_MOVE) \
+	X(VANISHED,   UID_EXPUNGE) \
+	X(VANISHED,   UID_MOVE) \
+	X(VANISHED,   UID_FETCH) \
+	X(VANISHED,   SELECT) \
+	X(VANISHED,   EXAMINE) \
+	X(NAMESPACE,  NAMESPACE) \
+	X(ID,         ID) \
+	X(ENABLED,    ENABLE) \
+	X(QUOTA,      GETQUOTA) \
+	X(QUOTA,      GETQUOTAROOT) \
+	X(QUOTAROOT,  GETQUOTAROOT) \
+	X(METADATA,   GETMETADATA) \
+	X(ACL,        GETACL) \
+	X(LISTRIGHTS, LISTRIGHTS) \
+	X(MYRIGHTS,   MYRIGHTS)
+
 /* Capabilities the session, its outputs or the checker act on; a server's
  * other capabilities stay in the list text.  AUTH=x is kept apart, as a
- * set of mechanism names. */
+ * set of mechanism names.  Sorted by name, case-insensitively. */
 #define IMAP_CAPS(X) \
+	X(ACL,              "ACL") \
+	X(APPENDLIMIT,      "APPENDLIMIT") \
+	X(BINARY,           "BINARY") \
+	X(CHILDREN,         "CHILDREN") \
+	X(COMPRESS_DEFLATE, "COMPRESS=DEFLATE") \
+	X(CONDSTORE,        "CONDSTORE") \
+	X(ENABLE,           "ENABLE") \
+	X(ESEARCH,          "ESEARCH") \
+	X(ID,               "ID") \
+	X(IDLE,             "IDLE") \
 	X(IMAP4REV1,        "IMAP4rev1") \
 	X(IMAP4REV2,        "IMAP4rev2") \
-	X(STARTTLS,         "STARTTLS") \
-	X(LOGINDISABLED,    "LOGINDISABLED") \
-	X(SASL_IR,          "SASL-IR") \
-	X(LITERAL_PLUS,     "LITERAL+") \
-	X(LITERAL_MINUS,    "LITERAL-") \
-	X(IDLE,             "IDLE") \
-	X(MOVE,             "MOVE") \
-	X(UIDPLUS,          "UIDPLUS") \
-	X(UNSELECT,         "UNSELECT") \
-	X(UNAUTHENTICATE,   "UNAUTHENTICATE") \
-	X(COMPRESS_DEFLATE, "COMPRESS=DEFLATE") \
-	X(ENABLE,           "ENABLE") \
-	X(ID,               "ID") \
-	X(NAMESPACE,        "NAMESPACE") \
-	X(CONDSTORE,        "CONDSTORE") \
-	X(QRESYNC,          "QRESYNC") \
-	X(ESEARCH,          "ESEARCH") \
-	X(SORT,             "SORT") \
-	X(THREAD,           "THREAD") \
-	X(REPLACE,          "REPLACE") \
-	X(SPECIAL_USE,      "SPECIAL-USE") \
-	X(STATUS_SIZE,      "STATUS=SIZE") \
-	X(UTF8_ACCEPT,      "UTF8=ACCEPT") \
-	X(BINARY,           "BINARY") \
-	X(APPENDLIMIT,      "APPENDLIMIT") \
-	X(OBJECTID,         "OBJECTID") \
-	X(QUOTA,            "QUOTA") \
-	X(ACL,              "ACL") \
-	X(METADATA,         "METADATA") \
-	X(NOTIFY,           "NOTIFY") \
 	X(LIST_EXTENDED,    "LIST-EXTENDED") \
 	X(LIST_STATUS,      "LIST-STATUS") \
+	X(LITERAL_PLUS,     "LITERAL+") \
+	X(LITERAL_MINUS,    "LITERAL-") \
+	X(LOGINDISABLED,    "LOGINDISABLED") \
+	X(METADATA,         "METADATA") \
+	X(MOVE,             "MOVE") \
 	X(MULTIAPPEND,      "MULTIAPPEND") \
-	X(CHILDREN,         "CHILDREN") \
+	X(NAMESPACE,        "NAMESPACE") \
+	X(NOTIFY,           "NOTIFY") \
+	X(OBJECTID,         "OBJECTID") \
+	X(QRESYNC,          "QRESYNC") \
+	X(QUOTA,            "QUOTA") \
+	X(REPLACE,          "REPLACE") \
+	X(SASL_IR,          "SASL-IR") \
+	X(SORT,             "SORT") \
+	X(SPECIAL_USE,      "SPECIAL-USE") \
+	X(STARTTLS,         "STARTTLS") \
+	X(STATUS_SIZE,      "STATUS=SIZE") \
+	X(THREAD,           "THREAD") \
+	X(UIDPLUS,          "UIDPLUS") \
+	X(UNAUTHENTICATE,   "UNAUTHENTICATE") \
+	X(UNSELECT,         "UNSELECT") \
+	X(UTF8_ACCEPT,      "UTF8=ACCEPT") \
 	X(XLIST,            "XLIST")
 
 enum imap_cap_id {
@@ -272,17 +341,43 @@ struct imap_resp_def {
 	bool numbered;
 };
 
+/* A response code: "[COPYUID 38 1:3 100:102]" is IMAP_CODE_COPYUID and
+ * "38 1:3 100:102".  Slices into the response line. */
+struct resp_code {
+	enum imap_code_id id;		/* IMAP_CODE_NONE when there is none */
+	struct buf_slice args;		/* after the name, or null */
+};
+
 /* Lookups by upper-case, NUL-terminated name; NULL when unknown. */
 const struct imap_cmd_def *imap_vocab_command(const char *name);
 const struct imap_resp_def *imap_vocab_untagged(const char *name);
-/* By id; IMAP_CMD_UNKNOWN / IMAP_R_UNKNOWN give a row named "". */
+/* By id; IMAP_CMD_UNKNOWN / IMAP_R_UNKNOWN (or an id out of range) give a
+ * row named "" that allows no state and has no effect.  Never NULL. */
 const struct imap_cmd_def *imap_vocab_command_def(enum imap_cmd_id id);
 const struct imap_resp_def *imap_vocab_untagged_def(enum imap_resp_id id);
 /* A capability or response code by name (case-insensitive, n bytes);
  * IMAP_CAP_N / IMAP_CODE_OTHER when not in the table. */
 enum imap_cap_id imap_vocab_cap(const uint8_t *p, size_t n);
 enum imap_code_id imap_vocab_code(const uint8_t *p, size_t n);
+/* Names as in the tables; "" for IMAP_CAP_N, IMAP_CODE_NONE and
+ * IMAP_CODE_OTHER (whose text is the wire's). */
 const char *imap_vocab_cap_name(enum imap_cap_id id);
 const char *imap_vocab_code_name(enum imap_code_id id);
+
+/* Does command cmd produce untagged response resp (IMAP_ANSWERS)? */
+bool imap_vocab_answers(enum imap_resp_id resp, enum imap_cmd_id cmd);
+
+/* Shorthands on a command's row. */
+static inline unsigned imap_vocab_effects(enum imap_cmd_id id)
+{
+	return imap_vocab_command_def(id)->effects;
+}
+
+/* A known command not allowed before authentication: an OK to it proves
+ * the session was authenticated. */
+static inline bool imap_vocab_needs_auth(enum imap_cmd_id id)
+{
+	return id != IMAP_CMD_UNKNOWN && (imap_vocab_command_def(id)->states & ST_NA) == 0;
+}
 
 #endif

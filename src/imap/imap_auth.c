@@ -120,31 +120,6 @@ void imap_auth_login_unknown(struct imap_session *s, const struct pending *p)
 
 /* --- logins the server confirmed ------------------------------------------ */
 
-/* Commands a server runs only in the authenticated or selected state
- * (RFC 9051 6.3, 6.4 and the extensions' own), sorted for bsearch. */
-static const char *const auth_only_commands[] = {
-	"APPEND", "CHECK", "CLOSE", "COPY", "CREATE", "DELETE", "ENABLE", "ESEARCH",
-	"EXAMINE", "EXPUNGE", "FETCH", "GETACL", "GETMETADATA", "GETQUOTA",
-	"GETQUOTAROOT", "IDLE", "LIST", "LISTRIGHTS", "LSUB", "MOVE", "MYRIGHTS",
-	"NAMESPACE", "RENAME", "SEARCH", "SELECT", "SETACL", "SETMETADATA",
-	"SETQUOTA", "SORT", "STATUS", "STORE", "SUBSCRIBE", "THREAD", "UNSELECT",
-	"UNSUBSCRIBE", "XLIST",
-};
-
-static int auth_only_cmp(const void *key, const void *elem)
-{
-	return strcmp(key, *(const char *const *)elem);
-}
-
-static bool auth_only(const char *name)
-{
-	if (strncmp(name, "UID ", 4) == 0)
-		return true;
-	return bsearch(name, auth_only_commands,
-		       sizeof auth_only_commands / sizeof auth_only_commands[0],
-		       sizeof auth_only_commands[0], auth_only_cmp) != NULL;
-}
-
 static uint8_t auth_lower(uint8_t c)
 {
 	return c >= 'A' && c <= 'Z' ? (uint8_t)(c - 'A' + 'a') : c;
@@ -214,17 +189,19 @@ static struct buf_slice auth_evidence(struct imap_session *s, const char *cmd,
 }
 
 void imap_auth_infer(struct imap_session *s, const struct imap_line *line,
-		     const struct imap_response *r, const char *cmd)
+		     const struct imap_response *r, const struct pending *p)
 {
 	struct event ev = { .type = EV_LOGIN, .ts_us = line->ts_last_us };
 	const char *proof = NULL;
 
-	if (s->state != IMAP_STATE_NOT_AUTH || !name_is(r->name, "OK"))
+	if (s->state != IMAP_STATE_NOT_AUTH || r->id != IMAP_R_OK)
 		return;
-	if (cmd != NULL) {
-		if (!auth_only(cmd))
+	if (p != NULL) {
+		/* A command the vocabulary does not allow before
+		 * authentication (RFC 9051 6.3, 6.4 and the extensions'). */
+		if (!imap_vocab_needs_auth(p->id))
 			return;
-		proof = cmd;
+		proof = p->name;
 	} else if (!auth_text_proves(r)) {
 		if ((proof = auth_select_answer(r)) == NULL)
 			return;
@@ -293,7 +270,7 @@ struct buf_slice imap_auth_redacted_args(struct imap_session *s, const struct im
 	const uint8_t *a = cmd->args.ptr, *end = line->text.ptr + line->text.len;
 	const uint8_t *raw_end;
 
-	if (s->cfg->show_secrets && name_is(cmd->name, "LOGIN") && line->n_lits > 0)
+	if (s->cfg->show_secrets && cmd->id == IMAP_CMD_LOGIN && line->n_lits > 0)
 		return auth_login_args_shown(s, line, cmd);
 	if (raw.ptr == NULL || s->cfg->show_secrets)
 		return cmd->args;

@@ -128,8 +128,10 @@ static bool fetch_body_meta(struct imap_session *s, const struct imap_line *part
 	return true;
 }
 
-/* A client literal that is a message of an APPEND (each of MULTIAPPEND's):
- *   append = "APPEND" SP mailbox 1*(SP append-opts SP append-data)
+/* A client literal that is a message of a command whose literal is a
+ * message (EFF_APPEND: APPEND, each of MULTIAPPEND's, REPLACE):
+ *   append  = "APPEND" SP mailbox 1*(SP append-opts SP append-data)
+ *   replace = "REPLACE" SP seq-number SP mailbox append-message (RFC 8508)
  * so a literal at the top level other than the mailbox; also RFC 6855's
  * "UTF8 (~{n})".  CATENATE parts are pieces, not messages: skipped. */
 static bool append_body_meta(struct imap_session *s, const struct imap_line *partial,
@@ -141,9 +143,11 @@ static bool append_body_meta(struct imap_session *s, const struct imap_line *par
 	bool utf8 = false;
 
 	if (s->sasl != NULL || imap_parse_command(partial, &cmd) != 0 ||
-	    !name_is(cmd.name, "APPEND"))
+	    !(imap_vocab_effects(cmd.id) & EFF_APPEND))
 		return false;
 	imap_tok_init(&c, partial, cmd.args_off);
+	if (cmd.id == IMAP_CMD_REPLACE || cmd.id == IMAP_CMD_UID_REPLACE)
+		imap_tok_next(&c, &t);	/* the message it replaces */
 	imap_tok_next(&c, &mbox);
 	if (!imap_session_tok_is_string(&mbox))
 		return false;

@@ -10,6 +10,7 @@
  * literal is handed out in place; everything else is collected in lx->text.
  * Literal contents are streamed to a hook and kept only up to literal_keep. */
 #include "imap/imap_lexer.h"
+#include "imap/imap_chars.h"
 #include "util/notice.h"
 
 #include <stdarg.h>
@@ -829,18 +830,8 @@ void imap_tok_init(struct imap_tok_cursor *c, const struct imap_line *line, size
 		c->lit_index++;
 }
 
-/* Bytes that end an atom here.  RFC 9051 section 9:
- *   atom-specials = "(" / ")" / "{" / SP / CTL / list-wildcards /
- *                   quoted-specials / resp-specials
- * We are more lenient than ATOM-CHAR: "%" and "*" (LIST patterns), "\"
- * (flags: flag-keyword / "\" atom), "]" (ASTRING-CHAR) and 8-bit bytes
- * (UTF8=ACCEPT) stay inside; "[" starts a section. */
-static inline bool tok_atom_char(uint8_t c)
-{
-	return c > 0x20 && c != 0x7f && c != '(' && c != ')' && c != '{' &&
-	       c != '"' && c != '[';
-}
-
+/* Bytes that end an atom here: not ATOM-CHAR's atom-specials but the
+ * tokenizer's own, more lenient class (imap_chars.h, IMAP_CH_WORD). */
 static enum imap_tok_type tok_done(struct imap_tok_cursor *c, struct imap_tok *tok,
 				   enum imap_tok_type type, size_t start, size_t end)
 {
@@ -939,7 +930,7 @@ static enum imap_tok_type tok_atom(struct imap_tok_cursor *c, struct imap_tok *t
 	const uint8_t *p = c->line->text.ptr;
 	size_t n = c->line->text.len, start = c->pos, i = start, end;
 
-	while (i < n && tok_atom_char(p[i]))
+	while (i < n && imap_char_is_word(p[i]))
 		i++;
 	if (i < n && p[i] == '[') {
 		if ((end = tok_section_end(c, i)) == 0)

@@ -5,196 +5,30 @@
  * unusual argument never costs a whole line. */
 #include "imap/imap_parser.h"
 
-#include <stdlib.h>
+#include "imap/imap_chars.h"
+
 #include <string.h>
 
 /* Tags of real clients are short; longer first words are body text. */
 #define PLAUSIBLE_TAG_MAX 32
 
-enum cmd_args {
-	ARGS_NONE,	/* the command is alone on its line */
-	ARGS_SOME,	/* it needs arguments */
-	ARGS_ANY,
-};
-
-struct cmd_def {
-	const char *name;
-	enum cmd_args args;
-};
-
-/* Sorted by strcmp for bsearch: RFC 9051, RFC 3501 and the extensions
- * clients use (ACL 4314, QUOTA 9208, METADATA 5464, NOTIFY 5465, SORT and
- * THREAD 5256, MOVE 6851, UIDPLUS 4315, ID 2971, COMPRESS 4978, UNSELECT
- * 3691, REPLACE 8508, URLAUTH 4467, I18NLEVEL 5255, CONVERT 5259, CONTEXT
- * 5267, MULTISEARCH 7377, ANNOTATE 5257, Gmail XLIST, Apple push). */
-static const struct cmd_def cmd_table[] = {
-	{ "APPEND", ARGS_SOME },
-	{ "AUTHENTICATE", ARGS_SOME },
-	{ "CANCELUPDATE", ARGS_SOME },
-	{ "CAPABILITY", ARGS_NONE },
-	{ "CHECK", ARGS_NONE },
-	{ "CLOSE", ARGS_NONE },
-	{ "COMPARATOR", ARGS_ANY },
-	{ "COMPRESS", ARGS_SOME },
-	{ "CONVERT", ARGS_SOME },
-	{ "COPY", ARGS_SOME },
-	{ "CREATE", ARGS_SOME },
-	{ "DELETE", ARGS_SOME },
-	{ "DELETEACL", ARGS_SOME },
-	{ "ENABLE", ARGS_SOME },
-	{ "ESEARCH", ARGS_SOME },
-	{ "EXAMINE", ARGS_SOME },
-	{ "EXPUNGE", ARGS_NONE },
-	{ "FETCH", ARGS_SOME },
-	{ "GENURLAUTH", ARGS_SOME },
-	{ "GETACL", ARGS_SOME },
-	{ "GETANNOTATION", ARGS_SOME },
-	{ "GETMETADATA", ARGS_SOME },
-	{ "GETQUOTA", ARGS_SOME },
-	{ "GETQUOTAROOT", ARGS_SOME },
-	{ "ID", ARGS_SOME },
-	{ "IDLE", ARGS_NONE },
-	{ "LANGUAGE", ARGS_ANY },
-	{ "LIST", ARGS_SOME },
-	{ "LISTRIGHTS", ARGS_SOME },
-	{ "LOGIN", ARGS_SOME },
-	{ "LOGOUT", ARGS_NONE },
-	{ "LSUB", ARGS_SOME },
-	{ "MOVE", ARGS_SOME },
-	{ "MYRIGHTS", ARGS_SOME },
-	{ "NAMESPACE", ARGS_NONE },
-	{ "NOOP", ARGS_NONE },
-	{ "NOTIFY", ARGS_SOME },
-	{ "RENAME", ARGS_SOME },
-	{ "REPLACE", ARGS_SOME },
-	{ "RESETKEY", ARGS_ANY },
-	{ "SEARCH", ARGS_SOME },
-	{ "SELECT", ARGS_SOME },
-	{ "SETACL", ARGS_SOME },
-	{ "SETANNOTATION", ARGS_SOME },
-	{ "SETMETADATA", ARGS_SOME },
-	{ "SETQUOTA", ARGS_SOME },
-	{ "SORT", ARGS_SOME },
-	{ "STARTTLS", ARGS_NONE },
-	{ "STATUS", ARGS_SOME },
-	{ "STORE", ARGS_SOME },
-	{ "SUBSCRIBE", ARGS_SOME },
-	{ "THREAD", ARGS_SOME },
-	{ "UID", ARGS_SOME },
-	{ "UID COPY", ARGS_SOME },
-	{ "UID EXPUNGE", ARGS_SOME },
-	{ "UID FETCH", ARGS_SOME },
-	{ "UID MOVE", ARGS_SOME },
-	{ "UID REPLACE", ARGS_SOME },
-	{ "UID SEARCH", ARGS_SOME },
-	{ "UID SORT", ARGS_SOME },
-	{ "UID STORE", ARGS_SOME },
-	{ "UID THREAD", ARGS_SOME },
-	{ "UNAUTHENTICATE", ARGS_NONE },
-	{ "UNSELECT", ARGS_NONE },
-	{ "UNSUBSCRIBE", ARGS_SOME },
-	{ "URLFETCH", ARGS_SOME },
-	{ "XAPPLEPUSHSERVICE", ARGS_SOME },
-	{ "XLIST", ARGS_SOME },
-};
-
-/* Untagged response names (RFC 9051 section 7 and the same extensions),
- * sorted; the ones that follow a number are marked. */
-struct untagged_def {
-	const char *name;
-	bool numbered;
-};
-
-static const struct untagged_def untagged_table[] = {
-	{ "ACL", false },
-	{ "ANNOTATION", false },
-	{ "BAD", false },
-	{ "BYE", false },
-	{ "CAPABILITY", false },
-	{ "COMPARATOR", false },
-	{ "CONVERTED", false },
-	{ "ENABLED", false },
-	{ "ESEARCH", false },
-	{ "EXISTS", true },
-	{ "EXPUNGE", true },
-	{ "FETCH", true },
-	{ "FLAGS", false },
-	{ "GENURLAUTH", false },
-	{ "ID", false },
-	{ "LANGUAGE", false },
-	{ "LIST", false },
-	{ "LISTRIGHTS", false },
-	{ "LSUB", false },
-	{ "METADATA", false },
-	{ "MYRIGHTS", false },
-	{ "NAMESPACE", false },
-	{ "NO", false },
-	{ "OK", false },
-	{ "PREAUTH", false },
-	{ "QUOTA", false },
-	{ "QUOTAROOT", false },
-	{ "RECENT", true },
-	{ "SEARCH", false },
-	{ "SORT", false },
-	{ "STATUS", false },
-	{ "THREAD", false },
-	{ "URLFETCH", false },
-	{ "VANISHED", false },
-	{ "XLIST", false },
-};
-
-#define N_CMDS (sizeof cmd_table / sizeof cmd_table[0])
-#define N_UNTAGGED (sizeof untagged_table / sizeof untagged_table[0])
-
-static int cmd_cmp(const void *key, const void *elem)
-{
-	return strcmp(key, ((const struct cmd_def *)elem)->name);
-}
-
-static int untagged_cmp(const void *key, const void *elem)
-{
-	return strcmp(key, ((const struct untagged_def *)elem)->name);
-}
-
-static const struct cmd_def *cmd_find(const char *name)
-{
-	return bsearch(name, cmd_table, N_CMDS, sizeof cmd_table[0], cmd_cmp);
-}
-
-static const struct untagged_def *untagged_find(const char *name)
-{
-	return bsearch(name, untagged_table, N_UNTAGGED, sizeof untagged_table[0],
-		       untagged_cmp);
-}
-
 bool imap_command_known(const char *name)
 {
-	return cmd_find(name) != NULL;
+	return imap_vocab_command(name) != NULL;
 }
 
-/* --- character classes (RFC 9051 section 9) --------------------------- */
-
-/* ATOM-CHAR     = <any CHAR except atom-specials>
- * atom-specials = "(" / ")" / "{" / SP / CTL / list-wildcards /
- *                 quoted-specials / resp-specials
- * list-wildcards = "%" / "*";  quoted-specials = DQUOTE / "\";
- * resp-specials = "]";  CHAR = %x01-7F;  CTL = %x00-1F / %x7F */
-static inline bool is_atom_char(uint8_t c)
+static enum imap_cmd_id cmd_id(const char *name)
 {
-	if (c <= 0x20 || c >= 0x7f)
-		return false;
-	switch (c) {
-	case '(': case ')': case '{': case '%': case '*': case '"': case '\\': case ']':
-		return false;
-	default:
-		return true;
-	}
+	const struct imap_cmd_def *def = imap_vocab_command(name);
+
+	return def != NULL ? def->id : IMAP_CMD_UNKNOWN;
 }
 
-/* tag = 1*<any ASTRING-CHAR except "+">;  ASTRING-CHAR = ATOM-CHAR / "]" */
-static inline bool is_tag_char(uint8_t c)
+static enum imap_resp_id resp_id(const char *name)
 {
-	return (is_atom_char(c) || c == ']') && c != '+';
+	const struct imap_resp_def *def = imap_vocab_untagged(name);
+
+	return def != NULL ? def->id : IMAP_R_UNKNOWN;
 }
 
 static inline uint8_t upper(uint8_t c)
@@ -202,14 +36,10 @@ static inline uint8_t upper(uint8_t c)
 	return c >= 'a' && c <= 'z' ? (uint8_t)(c - 'a' + 'A') : c;
 }
 
-/* Length of the run of bytes from p[pos] that pass cls. */
-static size_t run_len(const uint8_t *p, size_t n, size_t pos, bool (*cls)(uint8_t))
+/* Length of the run of bytes from p[pos] in the classes (imap_chars.h). */
+static size_t run_len(const uint8_t *p, size_t n, size_t pos, unsigned classes)
 {
-	size_t i = pos;
-
-	while (i < n && cls(p[i]))
-		i++;
-	return i - pos;
+	return imap_chars_span(p, n, pos, classes);
 }
 
 /* Append p..n upper-cased to the NUL-terminated name (size IMAP_MAX_NAME);
@@ -224,11 +54,6 @@ static bool name_add(char *name, const uint8_t *p, size_t n)
 		name[have + i] = (char)upper(p[i]);
 	name[have + n] = '\0';
 	return true;
-}
-
-static bool is_digit_c(uint8_t c)
-{
-	return c >= '0' && c <= '9';
 }
 
 static struct buf_slice slice(const uint8_t *p, size_t n)
@@ -249,19 +74,19 @@ int imap_parse_command(const struct imap_line *line, struct imap_command *cmd)
 	size_t n = line->text.len, pos, len;
 
 	memset(cmd, 0, sizeof *cmd);
-	len = run_len(p, n, 0, is_tag_char);
+	len = run_len(p, n, 0, IMAP_CH_TAG);
 	if (len == 0 || len >= n || p[len] != ' ')
 		return -1;
 	cmd->tag = slice(p, len);
 	pos = len + 1;
-	len = run_len(p, n, pos, is_atom_char);
+	len = run_len(p, n, pos, IMAP_CH_ATOM);
 	if (len == 0 || (pos + len < n && p[pos + len] != ' '))
 		return -1;
 	if (!name_add(cmd->name, p + pos, len))	/* too long: keep a prefix */
 		(void)name_add(cmd->name, p + pos, IMAP_MAX_NAME - 1);
 	pos += len;
-	if (strcmp(cmd->name, "UID") == 0 && pos + 1 < n) {
-		size_t sub = run_len(p, n, pos + 1, is_atom_char);
+	if (cmd_id(cmd->name) == IMAP_CMD_UID && pos + 1 < n) {
+		size_t sub = run_len(p, n, pos + 1, IMAP_CH_ATOM);
 
 		if (sub != 0 && (pos + 1 + sub == n || p[pos + 1 + sub] == ' ') &&
 		    name_add(cmd->name, (const uint8_t *)" ", 1) &&
@@ -274,17 +99,21 @@ int imap_parse_command(const struct imap_line *line, struct imap_command *cmd)
 		pos++;
 	cmd->args = slice(p + pos, n - pos);
 	cmd->args_off = pos;
-	cmd->known = len < IMAP_MAX_NAME && imap_command_known(cmd->name);
+	cmd->id = len < IMAP_MAX_NAME ? cmd_id(cmd->name) : IMAP_CMD_UNKNOWN;
 	return 0;
 }
 
 /* --- server lines ----------------------------------------------------- */
 
-static bool is_status_name(const char *name)
+/* resp-cond-state / resp-cond-bye / resp-cond-auth */
+static bool is_status_id(enum imap_resp_id id)
 {
-	return strcmp(name, "OK") == 0 || strcmp(name, "NO") == 0 ||
-	       strcmp(name, "BAD") == 0 || strcmp(name, "BYE") == 0 ||
-	       strcmp(name, "PREAUTH") == 0;
+	switch (id) {
+	case IMAP_R_OK: case IMAP_R_NO: case IMAP_R_BAD: case IMAP_R_BYE: case IMAP_R_PREAUTH:
+		return true;
+	default:
+		return false;
+	}
 }
 
 /* End of the response code that opens at p[pos] == "[": the index of its
@@ -312,6 +141,21 @@ static size_t code_end(const uint8_t *p, size_t n, size_t pos)
 	return 0;
 }
 
+/* resp-text-code = ... / atom [SP 1*<any TEXT-CHAR except "]">]
+ * The name is the first word; the arguments, if any, follow a space. */
+static struct resp_code parse_code(struct buf_slice code)
+{
+	struct resp_code rc = { IMAP_CODE_OTHER, { NULL, 0 } };
+	const uint8_t *sp = code.len ? memchr(code.ptr, ' ', code.len) : NULL;
+	size_t name_len = sp != NULL ? (size_t)(sp - code.ptr) : code.len;
+
+	if (name_len != 0)
+		rc.id = imap_vocab_code(code.ptr, name_len);
+	if (sp != NULL)
+		rc.args = slice(sp + 1, code.len - name_len - 1);
+	return rc;
+}
+
 /* resp-text after a status name at p[pos] (just past the name). */
 static void resp_text(struct imap_response *r, const uint8_t *p, size_t n, size_t pos)
 {
@@ -321,6 +165,7 @@ static void resp_text(struct imap_response *r, const uint8_t *p, size_t n, size_
 		pos++;
 	if (r->is_status && pos < n && p[pos] == '[' && (end = code_end(p, n, pos)) != 0) {
 		r->code = slice(p + pos + 1, end - pos - 1);
+		r->rcode = parse_code(r->code);
 		pos = end + 1;
 		if (pos < n && p[pos] == ' ')
 			pos++;
@@ -338,7 +183,7 @@ static int parse_untagged(const uint8_t *p, size_t n, struct imap_response *r)
 	size_t pos = 2, len;
 
 	r->kind = IMAP_RESP_UNTAGGED;
-	len = run_len(p, n, pos, is_digit_c);
+	len = run_len(p, n, pos, IMAP_CH_DIGIT);
 	if (len != 0) {
 		for (size_t i = pos; i < pos + len; i++) {
 			if (__builtin_mul_overflow(r->number, 10, &r->number) ||
@@ -351,10 +196,11 @@ static int parse_untagged(const uint8_t *p, size_t n, struct imap_response *r)
 			return -1;
 		pos++;
 	}
-	len = run_len(p, n, pos, is_atom_char);
+	len = run_len(p, n, pos, IMAP_CH_ATOM);
 	if (len == 0 || !name_add(r->name, p + pos, len))
 		return -1;
-	r->is_status = !r->has_number && is_status_name(r->name);
+	r->id = resp_id(r->name);
+	r->is_status = !r->has_number && is_status_id(r->id);
 	resp_text(r, p, n, pos + len);
 	return 0;
 }
@@ -363,18 +209,18 @@ static int parse_untagged(const uint8_t *p, size_t n, struct imap_response *r)
  * resp-cond-state = ("OK" / "NO" / "BAD") SP resp-text */
 static int parse_tagged(const uint8_t *p, size_t n, struct imap_response *r)
 {
-	size_t len = run_len(p, n, 0, is_tag_char), pos;
+	size_t len = run_len(p, n, 0, IMAP_CH_TAG), pos;
 
 	r->kind = IMAP_RESP_TAGGED;
 	if (len == 0 || len >= n || p[len] != ' ')
 		return -1;
 	r->tag = slice(p, len);
 	pos = len + 1;
-	len = run_len(p, n, pos, is_atom_char);
+	len = run_len(p, n, pos, IMAP_CH_ATOM);
 	if (len == 0 || !name_add(r->name, p + pos, len))
 		return -1;
-	if (strcmp(r->name, "OK") != 0 && strcmp(r->name, "NO") != 0 &&
-	    strcmp(r->name, "BAD") != 0)
+	r->id = resp_id(r->name);
+	if (r->id != IMAP_R_OK && r->id != IMAP_R_NO && r->id != IMAP_R_BAD)
 		return -1;
 	r->is_status = true;
 	resp_text(r, p, n, pos + len);
@@ -414,7 +260,7 @@ static bool is_letter(uint8_t c)
 static bool has_digit(const uint8_t *p, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
-		if (is_digit_c(p[i]))
+		if (imap_char_is_digit(p[i]))
 			return true;
 	return false;
 }
@@ -437,7 +283,7 @@ static bool one_case(const uint8_t *p, size_t n)
  * "a list of things" are body text. */
 static bool plausible_tag(const uint8_t *p, size_t n, size_t *len_r)
 {
-	size_t len = run_len(p, n, 0, is_tag_char);
+	size_t len = run_len(p, n, 0, IMAP_CH_TAG);
 
 	*len_r = len;
 	return len != 0 && len < n && p[len] == ' ' && len <= PLAUSIBLE_TAG_MAX &&
@@ -449,7 +295,7 @@ static bool plausible_c2s(const uint8_t *p, size_t n)
 	struct imap_line line = { .text = { p, n } };
 	struct imap_command cmd;
 	size_t tag_len, name_end;
-	const struct cmd_def *def;
+	const struct imap_cmd_def *def;
 
 	if (n == 4 && memcmp(p, "DONE", 4) == 0)
 		return true;
@@ -459,12 +305,13 @@ static bool plausible_c2s(const uint8_t *p, size_t n)
 	while (name_end > tag_len + 1 && p[name_end - 1] == ' ')
 		name_end--;
 	if (!one_case(p + tag_len + 1, name_end - tag_len - 1) ||
-	    (def = cmd_find(cmd.name)) == NULL)
+	    cmd.id == IMAP_CMD_UNKNOWN)
 		return false;
+	def = imap_vocab_command_def(cmd.id);
 	if (def->args == ARGS_NONE)
 		return cmd.args.len == 0;
 	if (def->args == ARGS_SOME)
-		return cmd.args.len != 0 && strcmp(cmd.name, "UID") != 0;
+		return cmd.args.len != 0 && cmd.id != IMAP_CMD_UID;
 	return true;
 }
 
@@ -472,7 +319,7 @@ static bool plausible_s2c(const uint8_t *p, size_t n)
 {
 	struct imap_line line = { .text = { p, n } };
 	struct imap_response r;
-	const struct untagged_def *def;
+	const struct imap_resp_def *def;
 	size_t tag_len;
 
 	if (n >= 1 && p[0] == '+')
@@ -485,11 +332,11 @@ static bool plausible_s2c(const uint8_t *p, size_t n)
 		return false;
 	if (r.kind == IMAP_RESP_TAGGED)
 		return plausible_tag(p, n, &tag_len);
-	def = untagged_find(r.name);
-	if (def == NULL || def->numbered != r.has_number)
+	def = imap_vocab_untagged_def(r.id);
+	if (r.id == IMAP_R_UNKNOWN || def->numbered != r.has_number)
 		return false;
 	/* "* OK" is a greeting or status; anything else has data after it. */
-	return r.is_status || r.text.len != 0 || strcmp(r.name, "SEARCH") == 0 ||
+	return r.is_status || r.text.len != 0 || r.id == IMAP_R_SEARCH ||
 	       r.has_number;
 }
 

@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "imap/imap_chars.h"
 #include "imap/imap_lexer.h"
 #include "imap/imap_parser.h"
 #include "imap/imap_sasl.h"
@@ -243,6 +244,7 @@ static struct pending *pending_add(struct imap_session *s, const struct imap_com
 	p->wire_tag_len = cmd->tag.len;
 	p->tag_len = cmd->tag.len < SESS_MAX_TAG ? cmd->tag.len : SESS_MAX_TAG;
 	memcpy(p->tag, cmd->tag.ptr, p->tag_len);
+	p->id = cmd->id;
 	memcpy(p->name, cmd->name, sizeof p->name);
 	p->ts_sent = ts_sent;
 	p->ts_client = ts_client;
@@ -396,7 +398,9 @@ static void pending_set_arg(struct imap_session *s, struct pending *p, struct bu
 static void command_effects(struct imap_session *s, const struct imap_line *line,
 			    const struct imap_command *cmd, struct pending *p)
 {
-	if (name_is(cmd->name, "SELECT") || name_is(cmd->name, "EXAMINE")) {
+	unsigned eff = imap_vocab_effects(cmd->id);
+
+	if (eff & EFF_SELECT) {
 		struct imap_tok_cursor c;
 		struct imap_tok t;
 
@@ -404,11 +408,11 @@ static void command_effects(struct imap_session *s, const struct imap_line *line
 		imap_tok_next(&c, &t);
 		if (imap_session_tok_value(&s->scratch, &t) == 0 && s->scratch.len > 0)
 			pending_set_arg(s, p, bslice(&s->scratch));
-	} else if (name_is(cmd->name, "IDLE")) {
+	} else if (eff & EFF_IDLE) {
 		s->idling = true;
-	} else if (name_is(cmd->name, "STARTTLS") || name_is(cmd->name, "COMPRESS")) {
-		imap_pipeline_hold_begin(s, name_is(cmd->name, "STARTTLS"));
-	} else if (name_is(cmd->name, "APPEND")) {
+	} else if (eff & (EFF_STARTTLS | EFF_COMPRESS)) {
+		imap_pipeline_hold_begin(s, (eff & EFF_STARTTLS) != 0);
+	} else if (eff & EFF_APPEND) {
 		for (size_t i = 0; i < line->n_lits; i++)
 			if (line->lits[i].received > 0 || line->lits[i].size == 0)
 				s->sum.literals_appended++;
@@ -422,10 +426,17 @@ static void on_command(struct imap_session *s, const struct imap_line *line,
 	struct login_attempt *a = NULL;
 	struct pending *p;
 
-	if (name_is(cmd->name, "LOGIN"))
+	/* The commands whose syntax the session reads itself. */
+	switch (cmd->id) {
+	case IMAP_CMD_LOGIN:
 		a = imap_auth_login_command(s, line, cmd, &secret);
-	else if (name_is(cmd->name, "AUTHENTICATE"))
+		break;
+	case IMAP_CMD_AUTHENTICATE:
 		a = imap_auth_authenticate_command(s, line, cmd, &secret);
+		break;
+	default:
+		break;
+	}
 	emit_command(s, line, cmd, secret);
 	p = pending_add(s, cmd, line->ts_first_us, line->ts_last_us);
 	if (p == NULL) {
@@ -501,64 +512,17 @@ static void session_literal_begin(void *ctx, const struct imap_line *partial)
 
 /* --- server lines ------------------------------------------------------ */
 
-/* Which commands an untagged response answers, for tying it to a tag when
- * several commands are in flight. */
-#define OWNER_MAX 5
-static const struct {
-	const char *resp;
-	const char *cmds[OWNER_MAX];
-} untagged_owners[] = {
-	{ "CAPABILITY", { "CAPABILITY" } },
-	{ "LIST", { "LIST" } },
-	{ "XLIST", { "XLIST" } },
-	{ "LSUB", { "LSUB" } },
-	{ "STATUS", { "STATUS" } },
-	{ "SEARCH", { "SEARCH", "UID SEARCH" } },
-	{ "ESEARCH", { "SEARCH", "UID SEARCH", "ESEARCH", "SORT", "UID SORT" } },
-	{ "SORT", { "SORT", "UID SORT" } },
-	{ "THREAD", { "THREAD", "UID THREAD" } },
-	{ "FLAGS", { "SELECT", "EXAMINE" } },
-	{ "EXISTS", { "SELECT", "EXAMINE" } },
-	{ "RECENT", { "SELECT", "EXAMINE" } },
-	{ "FETCH", { "FETCH", "UID FETCH", "STORE", "UID STORE" } },
-	{ "EXPUNGE", { "EXPUNGE", "UID EXPUNGE", "MOVE", "UID MOVE" } },
-	{ "VANISHED", { "UID EXPUNGE", "UID MOVE", "UID FETCH", "SELECT", "EXAMINE" } },
-	{ "NAMESPACE", { "NAMESPACE" } },
-	{ "ID", { "ID" } },
-	{ "ENABLED", { "ENABLE" } },
-	{ "QUOTA", { "GETQUOTA", "GETQUOTAROOT" } },
-	{ "QUOTAROOT", { "GETQUOTAROOT" } },
-	{ "METADATA", { "GETMETADATA" } },
-	{ "ACL", { "GETACL" } },
-	{ "LISTRIGHTS", { "LISTRIGHTS" } },
-	{ "MYRIGHTS", { "MYRIGHTS" } },
-};
-
-static bool owner_matches(size_t o, const char *cmd)
-{
-	for (size_t k = 0; k < OWNER_MAX && untagged_owners[o].cmds[k] != NULL; k++)
-		if (name_is(untagged_owners[o].cmds[k], cmd))
-			return true;
-	return false;
-}
-
 /* The tag of the command an untagged response belongs to, where that is
  * unambiguous: the only command in flight, or the only one of the kinds
  * that produce this response. */
-static struct buf_slice untagged_owner(const struct imap_session *s, const char *resp)
+static struct buf_slice untagged_owner(const struct imap_session *s, enum imap_resp_id resp)
 {
 	const struct pending *hit = NULL;
-	size_t o;
 
 	if (s->n_pend == 1)
 		return (struct buf_slice){ s->pend[0].tag, s->pend[0].tag_len };
-	for (o = 0; o < sizeof untagged_owners / sizeof untagged_owners[0]; o++)
-		if (name_is(untagged_owners[o].resp, resp))
-			break;
-	if (o == sizeof untagged_owners / sizeof untagged_owners[0])
-		return SLICE_NULL;
 	for (size_t i = 0; i < s->n_pend; i++) {
-		if (!owner_matches(o, s->pend[i].name))
+		if (!imap_vocab_answers(resp, s->pend[i].id))
 			continue;
 		if (hit != NULL)
 			return SLICE_NULL;
@@ -572,13 +536,13 @@ static struct buf_slice untagged_owner(const struct imap_session *s, const char 
  * a line before any client byte, without a code or with CAPABILITY, counts. */
 static bool is_greeting(const struct imap_session *s, const struct imap_response *r)
 {
-	if (s->greeted || s->seen_line[DIR_S2C] || !r->is_status || name_is(r->name, "NO") ||
-	    name_is(r->name, "BAD"))
+	if (s->greeted || s->seen_line[DIR_S2C] || !r->is_status || r->id == IMAP_R_NO ||
+	    r->id == IMAP_R_BAD)
 		return false;
 	if (!s->mid_stream)
 		return true;
-	return !s->seen_byte[DIR_C2S] && (name_is(r->name, "PREAUTH") || r->code.ptr == NULL ||
-					  (r->code.len >= 10 && memcmp(r->code.ptr, "CAPABILITY", 10) == 0));
+	return !s->seen_byte[DIR_C2S] && (r->id == IMAP_R_PREAUTH || r->code.ptr == NULL ||
+					  r->rcode.id == IMAP_CODE_CAPABILITY);
 }
 
 static void on_greeting(struct imap_session *s, const struct imap_line *line,
@@ -589,10 +553,12 @@ static void on_greeting(struct imap_session *s, const struct imap_line *line,
 	ev.u.greeting.status = cslice(r->name);
 	ev.u.greeting.code = r->code;
 	ev.u.greeting.text = r->text;
+	ev.u.greeting.id = r->id;
+	ev.u.greeting.rcode = r->rcode;
 	s->greeted = true;
-	if (name_is(r->name, "PREAUTH"))
+	if (r->id == IMAP_R_PREAUTH)
 		s->state = IMAP_STATE_AUTH;
-	else if (name_is(r->name, "BYE"))
+	else if (r->id == IMAP_R_BYE)
 		s->state = IMAP_STATE_LOGOUT;
 	imap_session_emit(s, &ev);
 }
@@ -610,12 +576,16 @@ static void on_untagged(struct imap_session *s, const struct imap_line *line,
 	/* All after "* ", so "3 EXISTS" keeps its number and "OK [...]" its
 	 * code. */
 	ev.u.untagged.text = (struct buf_slice){ line->text.ptr + 2, line->text.len - 2 };
-	ev.u.untagged.tag = untagged_owner(s, r->name);
+	ev.u.untagged.tag = untagged_owner(s, r->id);
 	ev.u.untagged.literal_bytes = literal_total(line);
+	ev.u.untagged.id = r->id;
+	ev.u.untagged.has_number = r->has_number;
+	ev.u.untagged.number = r->number;
+	ev.u.untagged.rcode = r->rcode;
 	s->sum.untagged++;
-	if (name_is(r->name, "FETCH"))
+	if (r->id == IMAP_R_FETCH)
 		s->sum.literals_fetched += line->n_lits;
-	if (name_is(r->name, "BYE"))
+	if (r->id == IMAP_R_BYE)
 		s->state = IMAP_STATE_LOGOUT;
 	imap_session_emit(s, &ev);
 }
@@ -638,40 +608,58 @@ static void set_mailbox(struct imap_session *s, const uint8_t *p, size_t n)
 	s->have_mailbox = p != NULL && buf_append(&s->mailbox, p, n) == 0;
 }
 
-/* What a completion changes: state, mailbox, login result, mode. */
+/* UNAUTHENTICATE's OK (RFC 8437): back to not authenticated, as after
+ * the greeting; the mailbox and the user are forgotten. */
+static void session_unauthenticate(struct imap_session *s)
+{
+	s->state = IMAP_STATE_NOT_AUTH;
+	set_mailbox(s, NULL, 0);
+	buf_reset(&s->user);
+	s->have_user = false;
+}
+
+/* What a completion changes: state, mailbox, login result, mode.  Driven
+ * by the command's effects in the vocabulary, not by its name. */
 static void completion_effects(struct imap_session *s, const struct pending *p,
 			       const struct imap_response *r, int64_t ts)
 {
-	bool ok = name_is(r->name, "OK");
-	const char *n = p->name;
+	bool ok = r->id == IMAP_R_OK;
+	unsigned eff = imap_vocab_effects(p->id);
 
 	/* LOGIN after authentication is refused with BAD as a command invalid
 	 * in this state, not as an authentication attempt: no login then. */
-	if (p->login != NULL && !(p->login->out_of_state && name_is(r->name, "BAD")))
+	if (p->login != NULL && !(p->login->out_of_state && r->id == IMAP_R_BAD))
 		imap_auth_emit_login(s, p, ok ? LOGIN_OK : LOGIN_FAIL, r);
-	if (ok && (name_is(n, "LOGIN") || name_is(n, "AUTHENTICATE"))) {
-		s->state = IMAP_STATE_AUTH;
-		imap_auth_remember_user(s, p->login);
-	} else if (name_is(n, "SELECT") || name_is(n, "EXAMINE")) {
+	if (eff & EFF_LOGIN) {
+		if (ok) {
+			s->state = IMAP_STATE_AUTH;
+			imap_auth_remember_user(s, p->login);
+		}
+	} else if (eff & EFF_SELECT) {
 		/* RFC 9051 6.3.2: even a failed SELECT closes the mailbox. */
 		if (ok) {
 			s->state = IMAP_STATE_SELECTED;
 			set_mailbox(s, p->arg, p->arg_len);
-		} else if (name_is(r->name, "NO") && s->state == IMAP_STATE_SELECTED) {
+		} else if (r->id == IMAP_R_NO && s->state == IMAP_STATE_SELECTED) {
 			s->state = IMAP_STATE_AUTH;
 			set_mailbox(s, NULL, 0);
 		}
-	} else if (ok && (name_is(n, "CLOSE") || name_is(n, "UNSELECT"))) {
-		s->state = IMAP_STATE_AUTH;
-		set_mailbox(s, NULL, 0);
-	} else if (name_is(n, "LOGOUT")) {
+	} else if (eff & EFF_UNSELECT) {
+		if (ok) {
+			s->state = IMAP_STATE_AUTH;
+			set_mailbox(s, NULL, 0);
+		}
+	} else if (eff & EFF_UNAUTH) {
+		if (ok)
+			session_unauthenticate(s);
+	} else if (eff & EFF_LOGOUT) {
 		s->state = IMAP_STATE_LOGOUT;
-	} else if (name_is(n, "IDLE")) {
+	} else if (eff & EFF_IDLE) {
 		s->idling = false;
-	} else if (name_is(n, "STARTTLS") || name_is(n, "COMPRESS")) {
+	} else if (eff & (EFF_STARTTLS | EFF_COMPRESS)) {
 		/* switch first, so the held client bytes take the new path */
 		/* a cut OK lost the byte where the switch takes effect */
-		if (ok && !s->cur_cut && name_is(n, "STARTTLS"))
+		if (ok && !s->cur_cut && (eff & EFF_STARTTLS))
 			imap_pipeline_start_tls(s, "starttls", ts);
 		else if (ok && !s->cur_cut)
 			imap_pipeline_start_compress(s, ts);
@@ -679,11 +667,11 @@ static void completion_effects(struct imap_session *s, const struct pending *p,
 	}
 }
 
-static void count_status(struct imap_session *s, const char *status)
+static void count_status(struct imap_session *s, enum imap_resp_id status)
 {
-	if (name_is(status, "OK"))
+	if (status == IMAP_R_OK)
 		s->sum.responses_ok++;
-	else if (name_is(status, "NO"))
+	else if (status == IMAP_R_NO)
 		s->sum.responses_no++;
 	else
 		s->sum.responses_bad++;
@@ -731,7 +719,7 @@ static void check_literal_refused(struct imap_session *s, const struct imap_resp
 	if (left == 0 && !imap_lexer_in_sync_literal(lx))
 		return;		/* a "{0}" waiting for "+" is still refusable */
 	own = r->tag.len == s->partial_tag_len && memcmp(r->tag.ptr, s->partial_tag, r->tag.len) == 0;
-	if (own ? name_is(r->name, "OK")
+	if (own ? r->id == IMAP_R_OK
 		: pending_find(s, r->tag) >= 0 || !tag_later(s->partial_tag, s->partial_tag_len, r->tag))
 		return;
 	if (imap_lexer_in_sync_literal(lx)) {
@@ -773,6 +761,8 @@ static void on_tagged(struct imap_session *s, const struct imap_line *line,
 	ev.u.response.code = r->code;
 	ev.u.response.text = r->text;
 	ev.u.response.command = SLICE_NULL;
+	ev.u.response.id = r->id;
+	ev.u.response.rcode = r->rcode;
 	ev.u.response.latency_ms = -1;
 	if (i >= 0) {
 		int64_t d = line->ts_first_us - s->pend[i].ts_sent;
@@ -782,11 +772,11 @@ static void on_tagged(struct imap_session *s, const struct imap_line *line,
 		ev.u.response.cont_wait_us = s->pend[i].waits.us;
 		ev.u.response.n_cont_waits = s->pend[i].waits.n;
 	}
-	count_status(s, r->name);
+	count_status(s, r->id);
 	imap_session_emit(s, &ev);
 	if (s->cur_unsync)
 		return;
-	imap_auth_infer(s, line, r, i >= 0 ? s->pend[i].name : NULL);
+	imap_auth_infer(s, line, r, i >= 0 ? &s->pend[i] : NULL);
 	if (i < 0)
 		return;
 	p = s->pend[i];
@@ -872,7 +862,7 @@ static bool loose_command(struct buf_slice t)
 {
 	size_t i = 0, j;
 
-	while (i < t.len && t.ptr[i] > 0x20 && t.ptr[i] < 0x7f && !strchr("(){\"%*\\", t.ptr[i]))
+	while (i < t.len && imap_char_is_astring(t.ptr[i]))
 		i++;
 	if (i == 0 || i >= t.len || t.ptr[i] != ' ')
 		return false;
@@ -1165,7 +1155,7 @@ int imap_session_classify(const uint8_t *p, size_t n)
 				return 1;
 		return 2;	/* an OK greeting that does not say IMAP */
 	}
-	while (tag < len && p[tag] > 0x20 && p[tag] < 0x7f && !strchr("(){\"%*\\+", p[tag]))
+	while (tag < len && imap_char_is_tag(p[tag]))
 		tag++;
 	if (tag == 0 || tag >= len || p[tag] != ' ')
 		return -1;

@@ -148,7 +148,8 @@ struct pending {
 	uint8_t tag[SESS_MAX_TAG];
 	size_t tag_len;			/* bytes kept in tag */
 	size_t wire_tag_len;		/* the tag's real length */
-	char name[IMAP_MAX_NAME];
+	enum imap_cmd_id id;		/* what the session acts on */
+	char name[IMAP_MAX_NAME];	/* as sent (unknown ones too), for the events */
 	int64_t ts_sent;		/* first byte of the command */
 	int64_t ts_client;		/* the client's last line for it */
 	struct sess_waits waits;	/* for each "+" it got */
@@ -310,10 +311,9 @@ void imap_auth_login_unknown(struct imap_session *s, const struct pending *p);
 /* A tagged answer, before its completion changes the state: when no login
  * was seen and the answer proves one (an OK that says so, or an OK to a
  * command only an authenticated session may run), an inferred login
- * event.  cmd: the name of the command it completes, NULL if that was not
- * captured. */
+ * event.  p: the command it completes, NULL if that was not captured. */
 void imap_auth_infer(struct imap_session *s, const struct imap_line *line,
-		     const struct imap_response *r, const char *cmd);
+		     const struct imap_response *r, const struct pending *p);
 void imap_auth_remember_user(struct imap_session *s, const struct login_attempt *a);
 
 /* imap_bodies.c: --extract */

@@ -58,7 +58,7 @@ static void on_line(void *ctx, const struct imap_line *line)
 			put(l, "C-1%s\n", plaus ? " p" : "");
 			return;
 		}
-		put(l, "C %s%s", c.name, c.known ? "" : "?");
+		put(l, "C %s%s", c.name, c.id != IMAP_CMD_UNKNOWN ? "" : "?");
 		put_slice(l, "tag", c.tag);
 		put_slice(l, "args", c.args);
 		assert_ptr_equal(c.args.ptr, line->text.ptr + c.args_off);
@@ -287,6 +287,102 @@ static void test_plausible(void **state)
 	}
 }
 
+/* --- ids from the vocabulary ------------------------------------------- */
+
+static struct imap_line text_line(enum stream_dir dir, const char *text)
+{
+	struct imap_line l = { .dir = dir };
+
+	l.text.ptr = (const uint8_t *)text;
+	l.text.len = strlen(text);
+	return l;
+}
+
+/* A command's id is its row's, whatever the case it was sent in; an
+ * unknown command keeps its own name with IMAP_CMD_UNKNOWN. */
+static void test_command_ids(void **state)
+{
+	static const struct { const char *line; enum imap_cmd_id id; const char *name; } cases[] = {
+		{ "a1 LOGIN a b", IMAP_CMD_LOGIN, "LOGIN" },
+		{ "a2 select INBOX", IMAP_CMD_SELECT, "SELECT" },
+		{ "a3 uid fetch 1:* FLAGS", IMAP_CMD_UID_FETCH, "UID FETCH" },
+		{ "a4 UID EXPUNGE 1", IMAP_CMD_UID_EXPUNGE, "UID EXPUNGE" },
+		{ "a5 UID", IMAP_CMD_UID, "UID" },
+		{ "a6 UID FOO 1", IMAP_CMD_UNKNOWN, "UID FOO" },
+		{ "a7 unauthenticate", IMAP_CMD_UNAUTHENTICATE, "UNAUTHENTICATE" },
+		{ "a8 X-GM-RAW x", IMAP_CMD_UNKNOWN, "X-GM-RAW" },
+		{ "a9 XAPPLEPUSHSERVICE aps-version 2", IMAP_CMD_XAPPLEPUSHSERVICE,
+		  "XAPPLEPUSHSERVICE" },
+		/* a name too long to keep is never a known one */
+		{ "b1 LOGINLOGINLOGINLOGINLOGINLOGINLOGIN x", IMAP_CMD_UNKNOWN,
+		  "LOGINLOGINLOGINLOGINLOGINLOGINL" },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		struct imap_line l = text_line(DIR_C2S, cases[i].line);
+		struct imap_command c;
+
+		assert_int_equal(imap_parse_command(&l, &c), 0);
+		if (c.id != cases[i].id || strcmp(c.name, cases[i].name) != 0)
+			fail_msg("\"%s\": got %d %s", cases[i].line, c.id, c.name);
+		assert_int_equal(imap_command_known(c.name), c.id != IMAP_CMD_UNKNOWN);
+	}
+}
+
+/* Responses get the untagged row's id (tagged ones OK/NO/BAD), and their
+ * code its id and arguments. */
+static void test_response_ids_and_codes(void **state)
+{
+	static const struct {
+		const char *line;
+		enum imap_resp_id id;
+		enum imap_code_id code;
+		const char *args;	/* NULL: none */
+	} cases[] = {
+		{ "* OK [CAPABILITY IMAP4rev1 IDLE] hi", IMAP_R_OK, IMAP_CODE_CAPABILITY,
+		  "IMAP4rev1 IDLE" },
+		{ "a1 OK [read-write] done", IMAP_R_OK, IMAP_CODE_READ_WRITE, NULL },
+		{ "a2 NO [BADCHARSET (UTF-8)] no", IMAP_R_NO, IMAP_CODE_BADCHARSET, "(UTF-8)" },
+		{ "a3 bad [] what", IMAP_R_BAD, IMAP_CODE_OTHER, NULL },
+		{ "* NO [REFERRAL \"a]b\"] x", IMAP_R_NO, IMAP_CODE_OTHER, "\"a]b\"" },
+		{ "* OK [COPYUID 38 1:3 100:102] moved", IMAP_R_OK, IMAP_CODE_COPYUID,
+		  "38 1:3 100:102" },
+		{ "* BYE bye", IMAP_R_BYE, IMAP_CODE_NONE, NULL },
+		{ "* PREAUTH [ALERT] x", IMAP_R_PREAUTH, IMAP_CODE_ALERT, NULL },
+		{ "* 3 EXISTS", IMAP_R_EXISTS, IMAP_CODE_NONE, NULL },
+		{ "* 1 fetch (UID 5)", IMAP_R_FETCH, IMAP_CODE_NONE, NULL },
+		{ "* CAPABILITY IMAP4rev1", IMAP_R_CAPABILITY, IMAP_CODE_NONE, NULL },
+		{ "* FOO bar", IMAP_R_UNKNOWN, IMAP_CODE_NONE, NULL },
+		/* a code only follows a status */
+		{ "* LIST [x] y", IMAP_R_LIST, IMAP_CODE_NONE, NULL },
+		{ "+ go", IMAP_R_UNKNOWN, IMAP_CODE_NONE, NULL },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		struct imap_line l = text_line(DIR_S2C, cases[i].line);
+		struct imap_response r;
+
+		assert_int_equal(imap_parse_response(&l, &r), 0);
+		if (r.id != cases[i].id || r.rcode.id != cases[i].code)
+			fail_msg("\"%s\": got id %d code %d", cases[i].line, r.id, r.rcode.id);
+		if (cases[i].args == NULL) {
+			assert_null(r.rcode.args.ptr);
+		} else {
+			assert_int_equal(r.rcode.args.len, strlen(cases[i].args));
+			assert_memory_equal(r.rcode.args.ptr, cases[i].args, r.rcode.args.len);
+		}
+	}
+	/* a tagged line that is not OK, NO or BAD is no response */
+	{
+		struct imap_line l = text_line(DIR_S2C, "a1 BYE x");
+		struct imap_response r;
+
+		assert_int_equal(imap_parse_response(&l, &r), -1);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -294,6 +390,8 @@ int main(void)
 		cmocka_unit_test(test_command_table),
 		cmocka_unit_test(test_responses),
 		cmocka_unit_test(test_plausible),
+		cmocka_unit_test(test_command_ids),
+		cmocka_unit_test(test_response_ids_and_codes),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

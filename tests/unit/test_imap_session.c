@@ -1542,6 +1542,180 @@ static void test_classify(void **state)
 						       strlen(cases[i].p)), cases[i].want);
 }
 
+/* --- the vocabulary's effects ---------------------------------------------- */
+
+/* UNAUTHENTICATE (RFC 8437) is one row of the vocabulary with EFF_UNAUTH:
+ * its OK takes the session back to not authenticated, the mailbox
+ * forgotten.  A LOGIN is then a login again (a BAD to it a failed login,
+ * not a command out of state), and an OK to a command that needs
+ * authentication proves a login again. */
+static void test_unauthenticate(void **state)
+{
+	static const struct step steps[] = {
+		S_(1000, "* OK [CAPABILITY IMAP4rev1 UNAUTHENTICATE] ready\r\n"),
+		C_(2000, "a1 LOGIN alice pw\r\n"),
+		S_(2100, "a1 OK done\r\n"),
+		C_(3000, "a2 SELECT INBOX\r\n"),
+		S_(3100, "a2 OK [READ-WRITE] selected\r\n"),
+		C_(4000, "a3 UNAUTHENTICATE\r\n"),
+		S_(4100, "a3 OK back to square one\r\n"),
+		CHECK_,
+		C_(5000, "a4 LOGIN bob pw\r\n"),
+		S_(5100, "a4 BAD not now\r\n"),
+		C_(6000, "a5 FETCH 1 FLAGS\r\n"),
+		S_(6100, "a5 OK [x] done\r\n"),
+	};
+	static const char *const want[] = {
+		"start mid=0 tls=0",
+		"greeting OK [CAPABILITY IMAP4rev1 UNAUTHENTICATE] ready",
+		"C a1 LOGIN|alice ***| lit=0",
+		"S a1 OK [null] done cmd=LOGIN lat=0.100",
+		"login LOGIN user=alice ok tag=a1 plain clear=1 secret=null",
+		"C a2 SELECT|INBOX| lit=0",
+		"S a2 OK [READ-WRITE] selected cmd=SELECT lat=0.100",
+		"C a3 UNAUTHENTICATE|| lit=0",
+		"S a3 OK [null] back to square one cmd=UNAUTHENTICATE lat=0.100",
+		"C a4 LOGIN|bob ***| lit=0",
+		"S a4 BAD [null] not now cmd=LOGIN lat=0.100",
+		"login LOGIN user=bob fail tag=a4 plain clear=1 secret=null",
+		"C a5 FETCH|1 FLAGS| lit=0",
+		"S a5 OK [x] done cmd=FETCH lat=0.100",
+		"login null user=null ok tag=a5 plain clear=0 secret=null",
+		"end fin cmd=5 ok=4 no=0 bad=1 un=0 b=90/149 w=90/149 gaps=0 dur=99000",
+	};
+	struct opts o = { .why = END_FIN };
+	struct rec r;
+
+	(void)state;
+	check_script(&r, steps, N(steps), &o, want, N(want));
+	assert_int_equal(r.state, IMAP_STATE_NOT_AUTH);
+	assert_string_equal(r.mailbox, "null");
+	rec_free(&r);
+}
+
+/* The ids of greeting, untagged and tagged responses and their codes. */
+struct id_rec {
+	char s[2048];
+};
+
+static void id_event(void *ctx, const struct event *ev)
+{
+	struct id_rec *r = ctx;
+	size_t k = strlen(r->s);
+
+	switch (ev->type) {
+	case EV_GREETING:
+		snprintf(r->s + k, sizeof r->s - k, "G %s %d|", imap_vocab_untagged_def(ev->u.greeting.id)->name,
+			 ev->u.greeting.rcode.id);
+		break;
+	case EV_UNTAGGED:
+		snprintf(r->s + k, sizeof r->s - k, "U %s %d %llu %d %.*s|",
+			 imap_vocab_untagged_def(ev->u.untagged.id)->name, ev->u.untagged.has_number,
+			 (unsigned long long)ev->u.untagged.number, ev->u.untagged.rcode.id,
+			 SL(ev->u.untagged.rcode.args));
+		break;
+	case EV_RESPONSE:
+		snprintf(r->s + k, sizeof r->s - k, "R %s %s %.*s|",
+			 imap_vocab_untagged_def(ev->u.response.id)->name,
+			 imap_vocab_code_name(ev->u.response.rcode.id), SL(ev->u.response.rcode.args));
+		break;
+	default:
+		break;
+	}
+}
+
+static void test_event_ids(void **state)
+{
+	static const struct output_ops ops = { .event = id_event };
+	static const char script_s2c[] =
+		"* PREAUTH [CAPABILITY IMAP4rev2] hi\r\n"
+		"* 7 EXISTS\r\n"
+		"* NO [ALERT] careful\r\n"
+		"* SEARCH 1 2\r\n"
+		"a1 OK [COPYUID 38 1:3 100:102] copied\r\n"
+		"a2 no [NONEXISTENT] where\r\n";
+	static const char script_c2s[] = "a1 COPY 1:3 x\r\na2 SELECT y\r\n";
+	struct imap_session_config cfg = { 0 };
+	struct imap_session_info info = { 0 };
+	struct imap_session *s;
+	struct id_rec r = { { 0 } };
+
+	(void)state;
+	cfg.out.ops = &ops;
+	cfg.out.ctx = &r;
+	info.id = 7;
+	info.client = "192.0.2.1:50000";
+	info.server = "198.51.100.2:143";
+	info.first_ts_us = 1000;
+	s = imap_session_new(&cfg, &info);
+	assert_non_null(s);
+	imap_session_ops.feed(s, DIR_S2C, (const uint8_t *)script_s2c, 37, 1000);
+	imap_session_ops.feed(s, DIR_C2S, (const uint8_t *)script_c2s, sizeof script_c2s - 1, 2000);
+	imap_session_ops.feed(s, DIR_S2C, (const uint8_t *)script_s2c + 37, sizeof script_s2c - 38, 3000);
+	imap_session_ops.end(s, END_FIN, 4000);
+	assert_string_equal(r.s, "G PREAUTH 8|"
+				 "U EXISTS 1 7 0 null|"
+				 "U NO 0 0 2 null|"
+				 "U SEARCH 0 0 0 null|"
+				 "R OK COPYUID 38 1:3 100:102|"
+				 "R NO NONEXISTENT null|");
+}
+
+/* REPLACE (RFC 8508) carries a message as APPEND does (EFF_APPEND): its
+ * literal is extracted with the target mailbox, past the message number.
+ * After UNAUTHENTICATE the login's user is no longer the session's. */
+struct meta_rec {
+	char s[1024];
+};
+
+static void *meta_begin(void *ctx, uint64_t session, const struct extract_meta *m)
+{
+	struct meta_rec *r = ctx;
+	size_t k = strlen(r->s);
+
+	(void)session;
+	snprintf(r->s + k, sizeof r->s - k, "%s %.*s %.*s|", m->dir == DIR_C2S ? "c2s" : "s2c",
+		 SL(m->mailbox), SL(m->user));
+	return r;
+}
+
+static void test_replace_extract(void **state)
+{
+	/* client line, then the server's answer to it */
+	static const char *const script[][2] = {
+		{ NULL, "* OK hi\r\n" },
+		{ "a1 LOGIN alice pw\r\n", "a1 OK in\r\n" },
+		{ "a2 SELECT INBOX\r\n", "a2 OK sel\r\n" },
+		{ "a3 REPLACE 4 Drafts {5+}\r\nhello\r\n", "a3 OK r\r\n" },
+		{ "a4 UID REPLACE 9 Trash (\\Seen) {2+}\r\nhi\r\n", "a4 OK r\r\n" },
+		{ "a5 UNAUTHENTICATE\r\n", "a5 OK out\r\n" },
+		{ "a6 APPEND Sent {3+}\r\nabc\r\n", "a6 NO who are you\r\n" },
+	};
+	struct imap_session_config cfg = { 0 };
+	struct imap_session_info info = { .id = 7, .client = "192.0.2.1:50000",
+					  .server = "198.51.100.2:143", .first_ts_us = 1 };
+	struct imap_session *s;
+	struct meta_rec m = { { 0 } };
+	struct rec r;
+
+	(void)state;
+	memset(&r, 0, sizeof r);
+	cfg.out = (struct output){ &rec_ops, &r };
+	cfg.extract = (struct imap_extract_hooks){ &m, meta_begin, ex_data, ex_gap, ex_end };
+	s = imap_session_new(&cfg, &info);
+	assert_non_null(s);
+	for (size_t i = 0; i < N(script); i++) {
+		if (script[i][0] != NULL)
+			imap_session_ops.feed(s, DIR_C2S, (const uint8_t *)script[i][0],
+					      strlen(script[i][0]), (int64_t)(10 * i + 2));
+		imap_session_ops.feed(s, DIR_S2C, (const uint8_t *)script[i][1],
+				      strlen(script[i][1]), (int64_t)(10 * i + 5));
+	}
+	imap_session_ops.end(s, END_EOF, 200);
+	assert_string_equal(m.s, "c2s Drafts alice|c2s Trash alice|c2s Sent null|");
+	rec_free(&r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1578,6 +1752,9 @@ int main(void)
 		cmocka_unit_test(test_depth_cap_extract),
 		cmocka_unit_test(test_memory_budget),
 		cmocka_unit_test(test_classify),
+		cmocka_unit_test(test_unauthenticate),
+		cmocka_unit_test(test_event_ids),
+		cmocka_unit_test(test_replace_extract),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
