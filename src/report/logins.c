@@ -2,8 +2,8 @@
  * the audit flags of logins.h.
  *
  * Layout: failure history per client address and per user (a capped hash
- * table of timestamp rings); per-session capability state; the flags; the
- * writers; the output. */
+ * table of timestamp rings); what the audit keeps of the session facts;
+ * the flags; the writers; the output. */
 #include "report/logins.h"
 
 #include <stdlib.h>
