@@ -257,9 +257,7 @@ static void summary_on_tls(struct summary_session *s, const struct event *ev)
 }
 
 /* The session found a direction in plain text where TLS was agreed: what
- * crossed the wire was not protected, whatever the handshake did.  (Known
- * only by the notice's kind so far: the session's transport fact keeps
- * what was agreed.) */
+ * crossed the wire was not protected, whatever the handshake did. */
 static void summary_on_notice(struct summary_session *s, const struct event *ev)
 {
 	const char *kind = ev->u.notice.facts.kind;
