@@ -330,12 +330,13 @@ static void logins_session_end(struct logins *lg, uint64_t id)
 }
 
 /* Any capability list the session took in (greeting, CAPABILITY, a
- * response code) that offered STARTTLS. */
+ * response code) that offered STARTTLS.  Only events that changed the
+ * list are looked at: most server lines do not. */
 static void logins_caps(struct logins *lg, const struct event *ev)
 {
 	struct logins_session *ls;
 
-	if (capset_has(&ev->facts->caps, IMAP_CAP_STARTTLS) &&
+	if ((ev->changed & FACT_CAPS) && capset_has(&ev->facts->caps, IMAP_CAP_STARTTLS) &&
 	    (ls = logins_session_get(lg, ev->session)) != NULL)
 		ls->starttls_advertised = true;
 }

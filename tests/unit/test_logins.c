@@ -76,6 +76,7 @@ static void caps_list(struct script *sc, enum event_type t, uint64_t sess, int64
 
 	set_caps(sc, sess, caps);
 	e = add(sc, t, sess, ts, client);
+	e->changed = FACT_CAPS;
 	if (t == EV_GREETING) {
 		e->u.greeting.status = SL("OK");
 		e->u.greeting.code = SL(text);
