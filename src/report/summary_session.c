@@ -163,7 +163,8 @@ static void summary_add_mailbox(struct summary_session *s, const uint8_t *p, siz
 }
 
 /* An OK to SELECT or EXAMINE lists the mailbox the command named, as the
- * session decoded it (quotes, literals, modified UTF-7). */
+ * session decoded it (quotes, literals, modified UTF-7).  A name the
+ * session could not keep (its memory budget) is counted, not listed. */
 static void summary_select_done(struct summary_session *s, const struct event *ev)
 {
 	const struct command_facts *cmd = ev->u.response.cmd;
@@ -172,6 +173,11 @@ static void summary_select_done(struct summary_session *s, const struct event *e
 	if (cmd == NULL || (cmd->id != IMAP_CMD_SELECT && cmd->id != IMAP_CMD_EXAMINE))
 		return;
 	m = cmd->mailbox;
+	if (m.ptr == NULL) {
+		s->selects++;
+		s->mboxes_unlisted++;
+		return;
+	}
 	summary_add_mailbox(s, m.ptr, m.len < SUMMARY_MAILBOX_MAX ? m.len : SUMMARY_MAILBOX_MAX);
 }
 
