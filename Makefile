@@ -19,7 +19,7 @@ CFLAGS    += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wvla -Iinclu
 LDFLAGS   += $(EXTRA_LDFLAGS)
 LDLIBS    += $(PKG_LIBS)
 
-LIB_SRC   := $(wildcard src/util/*.c src/net/*.c src/tls/*.c src/imap/*.c src/report/*.c)
+LIB_SRC   := $(wildcard src/util/*.c src/net/*.c src/tls/*.c src/imap/*.c src/report/*.c src/app/*.c)
 LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/%.o)
 UNIT_SRC  := $(wildcard tests/unit/test_*.c)
 UNIT_BIN  := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)

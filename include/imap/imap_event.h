@@ -278,12 +278,9 @@ struct event {
 			uint64_t bytes;
 			uint64_t offset;		/* stream offset where it starts */
 		} gap;
-		struct {
-			/* kind and numbers; text is one line, wire bytes
-			 * already escaped, without "imapscope: " */
-			struct notice_facts facts;
-			const char *text;
-		} notice;
+		/* kind, numbers and text (util/notice.h); session is the
+		 * event's */
+		struct notice notice;
 		struct {
 			enum end_reason reason;
 			/* TLS not decrypted, by direction: the summary's bytes_*

@@ -81,9 +81,9 @@ struct imap_session_config {
 	struct output out;		/* where events go */
 	struct imap_tap tap;
 	struct imap_extract_hooks extract;
-	/* One-line notices (already prefixed with nothing; the callee adds
-	 * "imapscope: "). May be NULL. */
-	void (*notice)(void *ctx, uint64_t session, int64_t ts_us, const char *msg);
+	/* Every notice of the session and of the layers below it, after it
+	 * became an event of the session (util/notice.h).  May be NULL. */
+	notice_fn *notice;
 	void *notice_ctx;
 };
 
@@ -104,13 +104,6 @@ struct imap_session *imap_session_new(const struct imap_session_config *cfg,
 /* The byte-layer ops; ctx is the struct imap_session *.  end() emits
  * session_end and frees the session. */
 extern const struct byte_layer_ops imap_session_ops;
-
-/* A notice of a layer below (the flow table) about this session: an event
- * of its timeline, counted in its summary.  text is one line without the
- * "session N: " that stderr needs; f and text are valid during the call.
- * stderr is the caller's business. */
-void imap_session_notice_event(struct imap_session *s, int64_t ts_us,
-			       const struct notice_facts *f, const char *text);
 
 /* Flow classification for flows not on an IMAP port: does this first
  * payload look like IMAP, and is its sender the server (1), the client (0),

@@ -45,7 +45,8 @@ struct inflate_hooks {
 	 * that could not be decoded at that moment (later input is only
 	 * counted, see inflate_stats). */
 	void (*gap)(void *ctx, enum stream_dir dir, uint64_t nbytes, int64_t ts_us);
-	/* One-line notice, without prefix or newline. */
+	/* Notices (NOTICE_INFLATE_LIMIT, NOTICE_COMPRESS_UNDECODABLE), kind
+	 * and text only; ctx is this struct's ctx.  May be NULL. */
 	notice_fn *notice;
 };
 

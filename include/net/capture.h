@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "util/buf.h"
+#include "util/notice.h"
 
 #define CAPTURE_ERRLEN 512
 #define CAPTURE_LIVE_SNAPLEN 262144
@@ -27,9 +28,6 @@ struct capture_pkt {
 };
 
 typedef void (*capture_pkt_fn)(void *ctx, const struct capture_pkt *pkt);
-/* One line about damage in the source, naming it ("FILE: corrupt pcapng
- * block at offset ..."). */
-typedef void (*capture_notice_fn)(void *ctx, const char *msg);
 
 struct capture;
 
@@ -64,8 +62,9 @@ int capture_default_filter(const uint16_t *ports, size_t n, char *buf,
  * corrupt block is a notice and counted, and the end is clean. */
 int capture_run(struct capture *c, capture_pkt_fn fn, void *ctx,
 		uint64_t max_pkts, char err[CAPTURE_ERRLEN]) WUR;
-/* Where damage in the source is said (none by default). */
-void capture_set_notice(struct capture *c, capture_notice_fn fn, void *ctx);
+/* Where damage in the source is said (none by default): NOTICE_CAPTURE,
+ * one line naming the source ("FILE: corrupt pcapng block at offset ..."). */
+void capture_set_notice(struct capture *c, notice_fn *fn, void *ctx);
 /* Corrupt pcapng blocks passed over so far. */
 uint64_t capture_corrupt_blocks(const struct capture *c);
 

@@ -52,12 +52,10 @@ struct flow_hooks {
 	 * flow.  fi is valid only during the call. */
 	void *(*open)(void *ctx, const struct flow_info *fi);
 	const struct byte_layer_ops *ops;
-	/* A one-line notice; session_id 0 when it concerns no session.  msg
-	 * does not name the session (the listener does, where it needs to); f
-	 * gives its kind and numbers (valid during the call); sctx is what
-	 * open() returned for that session, or NULL. */
-	void (*notice)(void *ctx, uint64_t session_id, void *sctx, int64_t ts_us,
-		       const struct notice_facts *f, const char *msg);
+	/* Notices that concern no followed session (n->session is 0, or the
+	 * id of a flow whose open() returned NULL).  Those about a followed
+	 * session go to ops->notice instead, when it is set. */
+	notice_fn *notice;
 };
 
 struct flow_port {

@@ -42,6 +42,10 @@ struct filter;
 /* opts (and its strings) must outlive the filter; inner is the output that
  * gets the wanted events (the filter frees it).  NULL on out-of-memory. */
 struct filter *filter_new(const struct filter_opts *opts, struct output inner);
+/* Charge the filter's lists of sessions (--host, --user) to budget from
+ * now on; call before the first session.  A list the budget will not let
+ * grow loses sessions, and the collector's finish says so (-1). */
+void filter_set_budget(struct filter *f, struct mem_budget *budget);
 /* The filtered output: events of wanted sessions go on to inner.  Under
  * --host, a session is wanted once filter_session_open has announced it
  * (before its first event), so events are not matched text by text. */

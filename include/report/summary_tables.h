@@ -13,6 +13,7 @@
 
 #include "report/summary_latency.h"
 #include "util/buf.h"
+#include "util/hashtab.h"
 
 /* The name that collects commands past SUMMARY_CMDS_MAX distinct names. */
 #define SUMMARY_OTHER "(other)"
@@ -34,22 +35,19 @@ struct summary_cmds {
 
 /* One client, server or user; the counters serve the busiest clients. */
 struct summary_entry {
-	struct summary_entry *next;	/* hash chain */
-	uint64_t hash;
+	struct hashtab_node hnode;
 	uint64_t sessions, commands, bytes;
 	size_t len;
 	uint8_t key[];
 };
 
 struct summary_set {
-	struct summary_entry **buckets;
-	size_t nbuckets;
+	struct hashtab tab;		/* the entries by key */
 	struct summary_entry **order;	/* insertion order: stable output */
 	size_t n, cap;
 	uint64_t untracked;		/* new keys refused at the cap or by
 					   the budget */
 	struct mem_budget *budget;	/* charged for the set; may be NULL */
-	uint64_t seed;			/* of its hash, drawn at the first key */
 };
 
 /* Whether two byte strings are equal (either may be empty). */

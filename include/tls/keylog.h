@@ -22,6 +22,7 @@
 #include <stdint.h>
 
 #include "util/buf.h"
+#include "util/notice.h"
 
 #define KEYLOG_RANDOM_LEN	32	/* a TLS client random */
 #define KEYLOG_MAX_SECRET	64	/* SHA-512 sized; TLS uses 48 at most */
@@ -48,28 +49,26 @@ const char *keylog_label_name(enum keylog_label l);
 
 struct tls_keys;
 
-/* A notice about one skipped line ("FILE:LINE: why"); may be NULL. */
-typedef void keylog_notice_fn(void *ctx, const char *msg);
-
 /* An empty key store; NULL on out-of-memory. */
 struct tls_keys *tls_keys_new(void);
 /* Cleanses every secret and frees; sets *kp to NULL.  NULL is fine. */
 void tls_keys_free(struct tls_keys **kp);
 
 /* Load one key log file, streaming it.  Malformed lines are skipped and
- * summed up in one notice naming the file and the first such line.
+ * summed up in one notice (NOTICE_KEYLOG, "FILE:LINE: why") naming the file
+ * and the first such line; notice may be NULL.
  * Returns 0, or -1 with a message in err when the file cannot be opened or
  * read, or has lines but no valid one: it is not a key log (the CLI exits
  * with 2).  Lines dropped at the memory share are not an error: see
  * tls_keys_full. */
 int keylog_load_file(struct tls_keys *k, const char *path,
-		     keylog_notice_fn *notice, void *notice_ctx,
+		     notice_fn *notice, void *notice_ctx,
 		     char err[KEYLOG_ERRLEN]) WUR;
 
 /* The same for text already in memory; name is used in notices. */
 int keylog_load_mem(struct tls_keys *k, const char *name,
 		    const uint8_t *p, size_t n,
-		    keylog_notice_fn *notice, void *notice_ctx,
+		    notice_fn *notice, void *notice_ctx,
 		    char err[KEYLOG_ERRLEN]) WUR;
 
 /* Load a PEM RSA private key (--rsa-key).  Returns 0, or -1 with a message

@@ -62,7 +62,8 @@ struct tls_hooks {
 	/* Called once, as soon as the outcome is known: the first record
 	 * decrypted or failed, keys are missing, or at tls_session_end. */
 	void (*handshake)(void *ctx, const struct tls_info *info);
-	/* One-line notice, without prefix or newline. */
+	/* Notices (NOTICE_TLS_*), kind and text only; ctx is this struct's
+	 * ctx.  May be NULL. */
 	notice_fn *notice;
 };
 

@@ -20,18 +20,21 @@ struct buf_slice {
 	size_t len;
 };
 
-/* Memory shared by every buffer of a run.  limit 0 means no limit. */
+/* Memory shared by every buffer of a run.  limit 0 means no limit.  A
+ * budget with a parent is a share of it (the key store's part of the
+ * run's): a charge must fit both, and is counted in both. */
 struct mem_budget {
 	size_t used;
 	size_t peak;
 	size_t limit;
 	uint64_t refused;	/* charges refused: the run's count of losses
 				   to the cap, and how often to say so */
+	struct mem_budget *parent;	/* may be NULL */
 };
 
-/* Charge n bytes to the budget: 0 on success, -1 when the limit would be
- * passed (nothing is charged then, and refused is counted).  A NULL budget
- * always succeeds. */
+/* Charge n bytes to the budget and its parents: 0 on success, -1 when a
+ * limit would be passed (nothing is charged then, and refused is counted
+ * in the budget that refused).  A NULL budget always succeeds. */
 int mem_charge(struct mem_budget *mb, size_t n) WUR;
 void mem_release(struct mem_budget *mb, size_t n);
 

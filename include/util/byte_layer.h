@@ -10,6 +10,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "util/notice.h"
+
 /* Direction of a byte stream, relative to the session's client. */
 enum stream_dir {
 	DIR_C2S = 0,
@@ -48,6 +50,9 @@ struct byte_layer_ops {
 	 * packets and were dropped.  Normal on a real network: counted in the
 	 * summary, not a notice (unless a copy differed). */
 	void (*retransmitted)(void *ctx, uint64_t n);
+	/* Optional: a notice of the layer below about this session (n->session
+	 * is its id), to become part of its record; valid during the call. */
+	notice_fn *notice;
 };
 
 #endif

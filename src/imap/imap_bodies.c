@@ -105,7 +105,7 @@ static void depth_capped(struct imap_session *s, enum stream_dir d)
 		return;
 	s->depth_noticed[d] = true;
 	s->sum.capped++;
-	imap_session_notice(s, "extract_too_deep", "%s line nests lists deeper than %d: its message bodies are not "
+	imap_session_notice(s, NOTICE_EXTRACT_TOO_DEEP, "%s line nests lists deeper than %d: its message bodies are not "
 			    "extracted", d == DIR_C2S ? "client" : "server", IMAP_MAX_DEPTH);
 }
 
@@ -237,7 +237,7 @@ void imap_bodies_literal_begin(struct imap_session *s, const struct imap_line *p
 	if (item == NULL)
 		return;
 	if (!ex_push(e, item, partial->n_lits - 1)) {
-		imap_session_notice(s, "extract_too_many", "too many message bodies in one line: one not extracted");
+		imap_session_notice(s, NOTICE_EXTRACT_TOO_MANY, "too many message bodies in one line: one not extracted");
 		s->cfg->extract.end(s->cfg->extract.ctx, item, 0, 0, true);
 		return;
 	}

@@ -271,7 +271,7 @@ static void lx_text_add(struct imap_lexer *lx, const uint8_t *p, size_t n)
 	if (take == n)
 		return;
 	if (!lx->overlong)
-		lx_notice(lx, "line_cut", "line longer than %zu bytes (or out of memory): cut",
+		lx_notice(lx, NOTICE_LINE_CUT, "line longer than %zu bytes (or out of memory): cut",
 			  (size_t)IMAP_MAX_LINE);
 	lx->overlong = true;
 	lx->cut_in_part = true;
@@ -420,7 +420,7 @@ static void lx_lit_begin(struct imap_lexer *lx, uint64_t size, enum imap_lit_kin
 
 	if (lx->n_lits == lx->lits_cap && !lx_lits_grow(lx)) {
 		/* Still consumed by count, to keep sync; just not described. */
-		lx_notice(lx, "too_many_literals", "more than %d literals in one line (or out of memory)",
+		lx_notice(lx, NOTICE_TOO_MANY_LITERALS, "more than %d literals in one line (or out of memory)",
 			  IMAP_MAX_LITERALS);
 		lx->damaged = true;
 		l = &lx->scratch;
@@ -443,7 +443,7 @@ static void lx_lit_begin(struct imap_lexer *lx, uint64_t size, enum imap_lit_kin
 			l->kept.len = (size_t)size;
 			lx->keeping = true;
 		} else {
-			lx_notice(lx, "literal_not_kept", "literal of %zu bytes not kept: memory cap", (size_t)size);
+			lx_notice(lx, NOTICE_LITERAL_NOT_KEPT, "literal of %zu bytes not kept: memory cap", (size_t)size);
 		}
 	}
 	lx->state = LX_LITERAL;
@@ -526,7 +526,7 @@ static void lx_part_end(struct imap_lexer *lx)
 	}
 	r = lx_part_marker(lx, lx->text.data, lx->text.len, part, part_n, &size, &kind, &mlen);
 	if (r < 0) {
-		lx_notice(lx, "literal_size_overflow", "literal size does not fit in 64 bits: resynchronising");
+		lx_notice(lx, NOTICE_LITERAL_SIZE_OVERFLOW, "literal size does not fit in 64 bits: resynchronising");
 		lx->damaged = true;
 		lx_emit(lx, lx->text.data, lx->text.len);
 		lx_enter_resync(lx);
@@ -603,7 +603,7 @@ static bool lx_plausible(struct imap_lexer *lx, const uint8_t *p, size_t n)
 static void lx_resync_done(struct imap_lexer *lx)
 {
 	if (lx->skipped != 0)
-		lx_notice(lx, "resync", "resynchronised after skipping %llu bytes",
+		lx_notice(lx, NOTICE_RESYNC, "resynchronised after skipping %llu bytes",
 			  (unsigned long long)lx->skipped);
 	lx->state = LX_LINE;
 	lx->started = lx->text.len != 0;
@@ -807,11 +807,11 @@ void imap_lexer_finish(struct imap_lexer *lx)
 	/* Inside a literal the line text is only its head: the literal's own
 	 * figures say what was lost (a {4294967296} cut after 8 MB). */
 	if (lx->state == LX_LITERAL)
-		lx_notice(lx, "end_in_literal", "stream ended inside a literal of %llu bytes after %llu: "
+		lx_notice(lx, NOTICE_END_IN_LITERAL, "stream ended inside a literal of %llu bytes after %llu: "
 			  "line of %zu bytes dropped", (unsigned long long)lx->cur->size,
 			  (unsigned long long)lx->lit_pos, lx->text.len);
 	else if (lx->state != LX_RESYNC && lx->started)
-		lx_notice(lx, "end_in_line", "stream ended inside a line: %zu bytes dropped", lx->text.len);
+		lx_notice(lx, NOTICE_END_IN_LINE, "stream ended inside a line: %zu bytes dropped", lx->text.len);
 	lx_reset_line(lx);
 	lx->state = LX_LINE;
 }

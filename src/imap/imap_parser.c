@@ -84,22 +84,24 @@ int imap_parse_command(const struct imap_line *line, struct imap_command *cmd)
 		return -1;
 	if (!name_add(cmd->name, p + pos, len))	/* too long: keep a prefix */
 		(void)name_add(cmd->name, p + pos, IMAP_MAX_NAME - 1);
+	cmd->id = len < IMAP_MAX_NAME ? cmd_id(cmd->name) : IMAP_CMD_UNKNOWN;
 	pos += len;
-	if (cmd_id(cmd->name) == IMAP_CMD_UID && pos + 1 < n) {
+	if (cmd->id == IMAP_CMD_UID && pos + 1 < n) {
 		size_t sub = run_len(p, n, pos + 1, IMAP_CH_ATOM);
 
 		if (sub != 0 && (pos + 1 + sub == n || p[pos + 1 + sub] == ' ') &&
 		    name_add(cmd->name, (const uint8_t *)" ", 1) &&
-		    name_add(cmd->name, p + pos + 1, sub))
+		    name_add(cmd->name, p + pos + 1, sub)) {
 			pos += 1 + sub;
-		else
+			cmd->id = cmd_id(cmd->name);
+		} else {
 			cmd->name[3] = '\0';
+		}
 	}
 	while (pos < n && p[pos] == ' ')
 		pos++;
 	cmd->args = slice(p + pos, n - pos);
 	cmd->args_off = pos;
-	cmd->id = len < IMAP_MAX_NAME ? cmd_id(cmd->name) : IMAP_CMD_UNKNOWN;
 	return 0;
 }
 

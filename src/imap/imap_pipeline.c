@@ -82,9 +82,9 @@ static void tls_on_gap(void *ctx, enum stream_dir dir, uint64_t nbytes, int64_t 
 	plain_gap(ctx, dir, nbytes, ts);
 }
 
-static void layer_notice(void *ctx, const char *kind, const char *msg)
+static void layer_notice(void *ctx, const struct notice *n)
 {
-	imap_session_notice(ctx, kind, "%s", msg);
+	imap_session_notice_facts(ctx, n, "%s", n->text);
 }
 
 /* The stream is TLS from here on, in both directions: the server's OK to
@@ -109,7 +109,7 @@ void imap_pipeline_start_tls(struct imap_session *s, const char *phase, int64_t 
 					 .reason = SESS_WHY_TLS_OOM };
 
 		s->now = ts;
-		imap_session_notice(s, "memory", "%s", SESS_WHY_TLS_OOM);
+		imap_session_notice(s, NOTICE_MEMORY, "%s", SESS_WHY_TLS_OOM);
 		tls_on_handshake(s, &info);
 	}
 }
@@ -127,13 +127,13 @@ static void inflate_on_gap(void *ctx, enum stream_dir dir, uint64_t nbytes, int6
 
 /* A direction stopped at --max-inflate or the ratio guard is a loss to a
  * cap, as the summary's "capped" counts them. */
-static void inflate_notice(void *ctx, const char *kind, const char *msg)
+static void inflate_notice(void *ctx, const struct notice *n)
 {
 	struct imap_session *s = ctx;
 
-	if (strcmp(kind, "inflate_limit") == 0)
+	if (n->kind == NOTICE_INFLATE_LIMIT)
 		s->sum.capped++;
-	imap_session_notice(s, kind, "%s", msg);
+	imap_session_notice_facts(s, n, "%s", n->text);
 }
 
 /* COMPRESS=DEFLATE is on in both directions (RFC 4978): the server's bytes
@@ -152,7 +152,7 @@ void imap_pipeline_start_compress(struct imap_session *s, int64_t ts)
 	s->compressed = true;
 	s->zin = inflate_new(&h, s->cfg->max_inflate, s->cfg->budget);
 	if (s->zin == NULL)
-		imap_session_notice(s, "memory", "out of memory for inflate: the compressed stream is only counted");
+		imap_session_notice(s, NOTICE_MEMORY, "out of memory for inflate: the compressed stream is only counted");
 	switch_path(s, false);
 	ev.u.compress.algorithm = "DEFLATE";
 	ev.u.compress.decoded = s->zin != NULL;
@@ -215,7 +215,7 @@ static bool hold_bytes(struct imap_session *s, const uint8_t *p, size_t n, int64
 {
 	if (buf_append(&s->path[DIR_C2S].held, p, n) == 0)
 		return true;
-	imap_session_notice(s, "hold_overflow", "the client sent over %d bytes before the server answered; "
+	imap_session_notice(s, NOTICE_HOLD_OVERFLOW, "the client sent over %d bytes before the server answered; "
 			    "reading them as IMAP", SESS_MAX_HOLD);
 	imap_pipeline_hold_end(s, ts);
 	return false;
@@ -229,7 +229,7 @@ void imap_pipeline_not_imap(struct imap_session *s, enum stream_dir dir,
 
 	imap_session_quote_wire(q, sizeof q, p, n);
 	s->mode = MODE_NOT_IMAP;
-	imap_session_notice(s, "not_imap", "not IMAP traffic (%s's first line: \"%s\")",
+	imap_session_notice(s, NOTICE_NOT_IMAP, "not IMAP traffic (%s's first line: \"%s\")",
 			    dir == DIR_C2S ? "client" : "server", q);
 }
 
@@ -270,16 +270,16 @@ static void probe_text(struct imap_session *s, enum stream_dir dir)
 
 	if (sp->probe == PROBE_DEFLATE) {
 		sp->deflate = false;
-		imap_session_notice(s, "compress_not_applied",
+		imap_session_notice(s, NOTICE_COMPRESS_NOT_APPLIED,
 				    "COMPRESS was accepted but the %s goes on in plain text: read as IMAP", who);
 		return;
 	}
 	sp->tls = false;
 	if (name_is(s->tls_phase, "implicit"))
-		imap_session_notice(s, "plaintext_on_tls_port",
+		imap_session_notice(s, NOTICE_PLAINTEXT_ON_TLS_PORT,
 				    "plain IMAP from the %s on an implicit-TLS port", who);
 	else
-		imap_session_notice(s, "starttls_not_negotiated",
+		imap_session_notice(s, NOTICE_STARTTLS_NOT_NEGOTIATED,
 				    "STARTTLS was accepted but the %s goes on in plain text: read as IMAP", who);
 	/* No TLS at all: no tls event for a handshake that never was. */
 	if (!s->path[DIR_C2S].tls && !s->path[DIR_S2C].tls)
@@ -373,7 +373,7 @@ static size_t inject_lines(struct imap_session *s, enum stream_dir dir, const ui
 		}
 		if (!sp->injected) {
 			sp->injected = true;
-			imap_session_notice(s, "starttls_injection",
+			imap_session_notice(s, NOTICE_STARTTLS_INJECTION,
 					    "%s text sent before TLS began although STARTTLS was accepted "
 					    "(command injection): read as IMAP",
 					    dir == DIR_C2S ? "client" : "server");

@@ -124,15 +124,15 @@ void imap_resync_report(struct imap_session *s, bool found)
 	const char *when = found ? "before finding sync" : "sync never found";
 
 	if (shown != 0 && skipped == 0)
-		imap_session_notice(s, "unsynchronised", "%s: %llu server lines shown marked "
+		imap_session_notice(s, NOTICE_UNSYNCHRONISED, "%s: %llu server lines shown marked "
 				    "unsynchronised", when, shown);
 	else if (shown != 0)
-		imap_session_notice(s, "unsynchronised", "%s: %llu server lines shown marked "
+		imap_session_notice(s, NOTICE_UNSYNCHRONISED, "%s: %llu server lines shown marked "
 				    "unsynchronised, %llu skipped", when, shown, skipped);
 	else if (found && skipped != 0)
-		imap_session_notice(s, "unsynchronised", "skipped %llu server lines before finding sync",
+		imap_session_notice(s, NOTICE_UNSYNCHRONISED, "skipped %llu server lines before finding sync",
 				    skipped);
 	else if (skipped != 0)
-		imap_session_notice(s, "unsynchronised", "skipped %llu server lines: sync never found",
+		imap_session_notice(s, NOTICE_UNSYNCHRONISED, "skipped %llu server lines: sync never found",
 				    skipped);
 }

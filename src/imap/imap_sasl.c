@@ -11,6 +11,8 @@
 
 #include <openssl/evp.h>
 
+#include "util/cursor.h"
+
 /* NTLM (MS-NLMP 2.2.1.3): AUTHENTICATE_MESSAGE layout. */
 #define NTLM_SIG_LEN        8
 #define NTLM_OFF_TYPE       8
@@ -382,17 +384,6 @@ static int decode_digest(const uint8_t *p, size_t n, struct buf *user)
 
 /* --- NTLM --------------------------------------------------------------- */
 
-static uint16_t le16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] | p[1] << 8);
-}
-
-static uint32_t le32(const uint8_t *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
-	       (uint32_t)p[3] << 24;
-}
-
 static int utf8_put(struct buf *out, uint32_t cp)
 {
 	uint8_t u[4];
@@ -423,11 +414,10 @@ static int utf8_put(struct buf *out, uint32_t cp)
 int imap_sasl_utf16le_to_utf8(struct buf *out, const uint8_t *p, size_t n)
 {
 	for (size_t i = 0; i + 1 < n; i += 2) {
-		uint32_t cp = le16(p + i);
+		uint32_t cp = cursor_load_le16(p + i), lo = i + 3 < n ? cursor_load_le16(p + i + 2) : 0;
 
-		if (cp >= 0xD800 && cp <= 0xDBFF && i + 3 < n &&
-		    le16(p + i + 2) >= 0xDC00 && le16(p + i + 2) <= 0xDFFF) {
-			cp = 0x10000 + ((cp - 0xD800) << 10) + (le16(p + i + 2) - 0xDC00u);
+		if (cp >= 0xD800 && cp <= 0xDBFF && lo >= 0xDC00 && lo <= 0xDFFF) {
+			cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00u);
 			i += 2;
 		} else if (cp >= 0xD800 && cp <= 0xDFFF) {
 			cp = UTF8_REPLACEMENT;
@@ -439,13 +429,18 @@ int imap_sasl_utf16le_to_utf8(struct buf *out, const uint8_t *p, size_t n)
 }
 
 /* A security buffer (len u16, maxlen u16, offset u32) at hdr; false if it
- * points outside the message. */
+ * or what it points to lies outside the message. */
 static bool ntlm_secbuf(const uint8_t *msg, size_t n, size_t hdr,
 			const uint8_t **p_r, size_t *len_r)
 {
-	size_t len = le16(msg + hdr), off = le32(msg + hdr + 4), end;
+	struct cursor c = cursor_make(msg, n);
+	size_t len, off, end;
 
-	if (!size_add(off, len, &end) || end > n)
+	(void)cursor_skip(&c, hdr);
+	len = cursor_u16le(&c);
+	(void)cursor_skip(&c, 2);	/* maxlen */
+	off = cursor_u32le(&c);
+	if (c.bad || !size_add(off, len, &end) || end > n)
 		return false;
 	*p_r = msg + off;
 	*len_r = len;
@@ -456,8 +451,9 @@ static bool ntlm_secbuf(const uint8_t *msg, size_t n, size_t hdr,
  * taken to be UTF-16LE. */
 static bool ntlm_unicode(const uint8_t *msg, size_t n, const uint8_t *u, size_t ulen)
 {
-	if (n >= NTLM_OFF_FLAGS + 4 && le32(msg + NTLM_OFF_USER + 4) >= NTLM_OFF_FLAGS + 4)
-		return (le32(msg + NTLM_OFF_FLAGS) & NTLM_FLAG_UNICODE) != 0;
+	if (n >= NTLM_OFF_FLAGS + 4 &&
+	    cursor_load_le32(msg + NTLM_OFF_USER + 4) >= NTLM_OFF_FLAGS + 4)
+		return (cursor_load_le32(msg + NTLM_OFF_FLAGS) & NTLM_FLAG_UNICODE) != 0;
 	if (ulen % 2 != 0)
 		return false;
 	for (size_t i = 1; i < ulen; i += 2)
@@ -482,7 +478,7 @@ static int decode_ntlm(const uint8_t *p, size_t n, struct buf *user)
 	uint8_t bs = '\\';
 
 	if (n < NTLM_MIN_LEN || memcmp(p, ntlm_signature, NTLM_SIG_LEN) != 0 ||
-	    le32(p + NTLM_OFF_TYPE) != NTLM_TYPE_AUTH)
+	    cursor_load_le32(p + NTLM_OFF_TYPE) != NTLM_TYPE_AUTH)
 		return 0;
 	if (!ntlm_secbuf(p, n, NTLM_OFF_DOMAIN, &dom, &dlen) ||
 	    !ntlm_secbuf(p, n, NTLM_OFF_USER, &usr, &ulen) || ulen == 0)

@@ -76,45 +76,55 @@ void imap_session_emit(struct imap_session *s, struct event *ev)
 		out->ops->event(out->ctx, ev);
 }
 
-static void session_vnotice(struct imap_session *s, const struct notice_facts *f,
+/* The one way in for a notice about this session, its own or a layer's
+ * below: an event of its timeline, then the run's stderr line.  A gap
+ * notice of the flow table is no event: the gap already is one. */
+static void session_take_notice(void *ctx, const struct notice *n)
+{
+	struct imap_session *s = ctx;
+
+	if (n->kind != NOTICE_GAP) {
+		struct event ev = { .type = EV_NOTICE, .ts_us = n->ts_us };
+
+		s->sum.notices++;
+		ev.u.notice = *n;
+		imap_session_emit(s, &ev);
+	}
+	if (s->cfg->notice != NULL)
+		s->cfg->notice(s->cfg->notice_ctx, n);
+}
+
+static void session_vnotice(struct imap_session *s, const struct notice *proto,
 			    const char *fmt, va_list ap) __attribute__((format(printf, 3, 0)));
 
-static void session_vnotice(struct imap_session *s, const struct notice_facts *f,
+static void session_vnotice(struct imap_session *s, const struct notice *proto,
 			    const char *fmt, va_list ap)
 {
 	char msg[SESS_NOTICE_MAX];
+	struct notice n = *proto;
 	int k;
 
-	/* stderr names the session, so the listener only adds "imapscope: " */
-	k = snprintf(msg, sizeof msg, "session %llu: ", (unsigned long long)s->id);
-	vsnprintf(msg + k, sizeof msg - (size_t)k, fmt, ap);
-	imap_session_notice_event(s, s->now, f, msg + k);
-	if (s->cfg->notice != NULL)
-		s->cfg->notice(s->cfg->notice_ctx, s->id, s->now, msg);
+	/* The text is cut where it was when stderr's "session N: " shared
+	 * this buffer, so that long notices read the same as before. */
+	k = snprintf(NULL, 0, "session %llu: ", (unsigned long long)s->id);
+	vsnprintf(msg, sizeof msg - (size_t)k, fmt, ap);
+	n.session = s->id;
+	n.ts_us = s->now;
+	n.text = msg;
+	session_take_notice(s, &n);
 }
 
-void imap_session_notice_event(struct imap_session *s, int64_t ts_us,
-			       const struct notice_facts *f, const char *text)
+void imap_session_notice(struct imap_session *s, enum notice_kind kind, const char *fmt, ...)
 {
-	struct event ev = { .type = EV_NOTICE, .ts_us = ts_us };
-
-	s->sum.notices++;
-	ev.u.notice.facts = *f;
-	ev.u.notice.text = text;
-	imap_session_emit(s, &ev);
-}
-
-void imap_session_notice(struct imap_session *s, const char *kind, const char *fmt, ...)
-{
-	struct notice_facts f = NOTICE_KIND(kind);
+	struct notice n = NOTICE_OF(kind);
 	va_list ap;
 
 	va_start(ap, fmt);
-	session_vnotice(s, &f, fmt, ap);
+	session_vnotice(s, &n, fmt, ap);
 	va_end(ap);
 }
 
-void imap_session_notice_facts(struct imap_session *s, const struct notice_facts *f,
+void imap_session_notice_facts(struct imap_session *s, const struct notice *f,
 			       const char *fmt, ...)
 {
 	va_list ap;
@@ -141,11 +151,9 @@ void imap_session_quote_wire(char *dst, size_t cap, const uint8_t *p, size_t n)
 	buf_free(&b);
 }
 
-static void lexer_notice(void *ctx, const char *kind, const char *msg)
+static void lexer_notice(void *ctx, const struct notice *n)
 {
-	struct imap_session *s = ctx;
-
-	imap_session_notice(s, kind, "%s", msg);
+	imap_session_notice_facts(ctx, n, "%s", n->text);
 }
 
 static uint64_t literal_total(const struct imap_line *line)
@@ -217,7 +225,7 @@ static void pending_drop_oldest(struct imap_session *s)
 	s->sum.capped++;
 	if (s->pend_dropped++ < SESS_PENDING_DROP_NOTICES) {
 		imap_session_quote_wire(tag, sizeof tag, p->tag, p->tag_len);
-		imap_session_notice(s, "pending_cap", "more than %d commands pending: forgot the oldest (%s %s)",
+		imap_session_notice(s, NOTICE_PENDING_CAP, "more than %d commands pending: forgot the oldest (%s %s)",
 				    IMAP_MAX_PENDING_TAGS, tag, p->name);
 	}
 	if (p->login != NULL)
@@ -236,7 +244,7 @@ static struct pending *pending_add(struct imap_session *s, const struct imap_com
 		pending_drop_oldest(s);
 	if (s->n_pend == s->cap_pend && !pending_grow(s)) {
 		s->sum.capped++;
-		imap_session_notice(s, "memory", SESS_WHY_BUDGET ": command not tracked");
+		imap_session_notice(s, NOTICE_MEMORY, SESS_WHY_BUDGET ": command not tracked");
 		return NULL;
 	}
 	p = &s->pend[s->n_pend++];
@@ -294,13 +302,13 @@ static void line_not_understood(struct imap_session *s, const struct imap_line *
 		return;
 	}
 	imap_session_quote_wire(q, sizeof q, line->text.ptr, line->text.len);
-	imap_session_notice(s, "unparsed_line", "%s line not understood: \"%s\"", d == DIR_C2S ? "client" : "server", q);
+	imap_session_notice(s, NOTICE_UNPARSED_LINE, "%s line not understood: \"%s\"", d == DIR_C2S ? "client" : "server", q);
 }
 
 static void line_understood(struct imap_session *s, enum stream_dir d)
 {
 	if (s->bad_quiet[d] != 0)
-		imap_session_notice(s, "unparsed_line", "%llu more %s lines not understood",
+		imap_session_notice(s, NOTICE_UNPARSED_LINE, "%llu more %s lines not understood",
 				    (unsigned long long)s->bad_quiet[d], d == DIR_C2S ? "client" : "server");
 	s->bad_run[d] = 0;
 	s->bad_quiet[d] = 0;
@@ -342,7 +350,7 @@ static void cut_line_dropped(struct imap_session *s, const struct imap_line *lin
 {
 	char q[SESS_NOTICE_MAX];
 
-	struct notice_facts f = NOTICE_KIND("cut_line_dropped");
+	struct notice f = NOTICE_OF(NOTICE_CUT_LINE_DROPPED);
 
 	f.dir = (int)line->dir;
 	f.bytes = line->text.len;
@@ -709,7 +717,7 @@ static bool tag_later(const uint8_t *t0, size_t n0, struct buf_slice t1)
 static void check_literal_refused(struct imap_session *s, const struct imap_response *r)
 {
 	struct imap_lexer *lx = s->lx[DIR_C2S];
-	struct notice_facts f = NOTICE_KIND("literal_abandoned");
+	struct notice f = NOTICE_OF(NOTICE_LITERAL_ABANDONED);
 	uint64_t left, lost;
 	bool own, was_clear;
 
@@ -977,7 +985,7 @@ static void session_end(void *ctx, enum end_reason why, int64_t ts_us)
 		if (s->pend[i].login != NULL)
 			imap_auth_login_unknown(s, &s->pend[i]);
 	if (s->pend_dropped > SESS_PENDING_DROP_NOTICES)
-		imap_session_notice(s, "pending_cap", "%llu more commands forgotten at the cap of %d pending",
+		imap_session_notice(s, NOTICE_PENDING_CAP, "%llu more commands forgotten at the cap of %d pending",
 				    (unsigned long long)(s->pend_dropped - SESS_PENDING_DROP_NOTICES),
 				    IMAP_MAX_PENDING_TAGS);
 	/* A FIN or RST is the session's own last packet; a timeout or the end
@@ -1031,6 +1039,7 @@ const struct byte_layer_ops imap_session_ops = {
 	.end = session_end,
 	.capped = session_capped,
 	.retransmitted = session_retransmitted,
+	.notice = session_take_notice,
 };
 
 /* The session struct and its two lexers are charged to the budget (their
@@ -1039,14 +1048,13 @@ const struct byte_layer_ops imap_session_ops = {
 static void notice_not_followed(const struct imap_session_config *cfg,
 				const struct imap_session_info *info)
 {
-	char msg[SESS_NOTICE_MAX];
+	struct notice n = NOTICE_OF(NOTICE_MEMORY);
 
-	if (cfg->notice == NULL ||
-	    (cfg->budget != NULL && cfg->budget->refused > SESS_MAX_REFUSED_NOTICES))
+	if (cfg->budget != NULL && cfg->budget->refused > SESS_MAX_REFUSED_NOTICES)
 		return;
-	snprintf(msg, sizeof msg, "session %llu: %s: not followed",
-		 (unsigned long long)info->id, SESS_WHY_BUDGET);
-	cfg->notice(cfg->notice_ctx, info->id, info->first_ts_us, msg);
+	n.session = info->id;
+	n.ts_us = info->first_ts_us;
+	notice_sendf(cfg->notice, cfg->notice_ctx, &n, "%s: not followed", SESS_WHY_BUDGET);
 }
 
 static struct imap_session *session_alloc(const struct imap_session_config *cfg,

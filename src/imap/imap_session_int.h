@@ -240,10 +240,11 @@ static inline bool name_is(const char *name, const char *word)
 /* imap_session.c: events, notices and tokens */
 void imap_session_emit(struct imap_session *s, struct event *ev);
 /* A notice of the session: an EV_NOTICE event in its timeline and a line
- * for stderr.  kind is a stable snake_case id (struct notice_facts). */
-void imap_session_notice(struct imap_session *s, const char *kind, const char *fmt, ...)
+ * for stderr.  _facts takes dir, offset and bytes from f as well (its
+ * session, time and text are the session's and fmt's). */
+void imap_session_notice(struct imap_session *s, enum notice_kind kind, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
-void imap_session_notice_facts(struct imap_session *s, const struct notice_facts *f,
+void imap_session_notice_facts(struct imap_session *s, const struct notice *f,
 			       const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 void imap_session_quote_wire(char *dst, size_t cap, const uint8_t *p, size_t n);
 void imap_session_emit_continuation(struct imap_session *s, enum stream_dir dir,

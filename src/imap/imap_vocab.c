@@ -87,21 +87,32 @@ static int vocab_search(const void *rows, size_t stride, size_t name_off, int lo
 	return -1;
 }
 
+/* The command and response names are looked up on every line, with keys
+ * the parser has upper-cased: a plain strcmp search. */
+#define VOCAB_FIND_EXACT(table, first, n, key)					\
+	do {									\
+		int lo_ = (first), hi_ = (n);					\
+		while (lo_ < hi_) {						\
+			int mid_ = lo_ + (hi_ - lo_) / 2;			\
+			int c_ = strcmp((key), (table)[mid_].name);		\
+			if (c_ == 0)						\
+				return &(table)[mid_];				\
+			if (c_ < 0)						\
+				hi_ = mid_;					\
+			else							\
+				lo_ = mid_ + 1;					\
+		}								\
+		return NULL;							\
+	} while (0)
+
 const struct imap_cmd_def *imap_vocab_command(const char *name)
 {
-	int i = vocab_search(cmd_defs, sizeof cmd_defs[0], offsetof(struct imap_cmd_def, name),
-			     CMD_FIRST, IMAP_CMD_N, (const uint8_t *)name, strlen(name));
-
-	/* The names are upper case, and so must the key be. */
-	return i >= 0 && strcmp(cmd_defs[i].name, name) == 0 ? &cmd_defs[i] : NULL;
+	VOCAB_FIND_EXACT(cmd_defs, CMD_FIRST, IMAP_CMD_N, name);
 }
 
 const struct imap_resp_def *imap_vocab_untagged(const char *name)
 {
-	int i = vocab_search(resp_defs, sizeof resp_defs[0], offsetof(struct imap_resp_def, name),
-			     RESP_FIRST, IMAP_R_N, (const uint8_t *)name, strlen(name));
-
-	return i >= 0 && strcmp(resp_defs[i].name, name) == 0 ? &resp_defs[i] : NULL;
+	VOCAB_FIND_EXACT(resp_defs, RESP_FIRST, IMAP_R_N, name);
 }
 
 const struct imap_cmd_def *imap_vocab_command_def(enum imap_cmd_id id)

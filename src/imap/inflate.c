@@ -70,7 +70,7 @@ static void inflate_zfree(voidpf opaque, voidpf p)
 /* Stop decoding direction d: say why (kind: of the notice), and report the
  * undecoded input. */
 static void dir_break(struct inflate_session *s, enum stream_dir d, uint64_t lost,
-		      int64_t ts, const char *kind, const char *why)
+		      int64_t ts, enum notice_kind kind, const char *why)
 {
 	struct inflate_dir *id = &s->dir[d];
 
@@ -83,7 +83,7 @@ static void dir_break(struct inflate_session *s, enum stream_dir d, uint64_t los
 		id->ready = false;
 	}
 	notice(s, kind, "COMPRESS: %s %s; the rest of this direction %s decoded",
-	       stream_dir_name(d), why, strcmp(kind, "inflate_limit") == 0 ? "is not" : "cannot be");
+	       stream_dir_name(d), why, kind == NOTICE_INFLATE_LIMIT ? "is not" : "cannot be");
 	if (s->hooks.gap != NULL)
 		s->hooks.gap(s->hooks.ctx, d, lost, ts);
 }
@@ -149,7 +149,7 @@ static bool emit(struct inflate_session *s, enum stream_dir d, size_t n,
 	if (out > s->max_total) {
 		snprintf(why, sizeof why, "passed the output limit of %" PRIu64 " bytes (--max-inflate)",
 			 s->max_total);
-		dir_break(s, d, s->dir[d].z.avail_in, ts, "inflate_limit", why);
+		dir_break(s, d, s->dir[d].z.avail_in, ts, NOTICE_INFLATE_LIMIT, why);
 		return false;
 	}
 	/* out / used > ratio, without a division; used * ratio cannot wrap
@@ -157,11 +157,11 @@ static bool emit(struct inflate_session *s, enum stream_dir d, size_t n,
 	if (out > INFLATE_GUARD_AFTER && out / INFLATE_GUARD_RATIO > used) {
 		snprintf(why, sizeof why, "inflates %" PRIu64 " bytes from %" PRIu64
 			 " (over %d:1, a decompression bomb)", out, used, INFLATE_GUARD_RATIO);
-		dir_break(s, d, s->dir[d].z.avail_in, ts, "inflate_limit", why);
+		dir_break(s, d, s->dir[d].z.avail_in, ts, NOTICE_INFLATE_LIMIT, why);
 		return false;
 	}
 	if (out_this_call > ratio_cap) {
-		dir_break(s, d, s->dir[d].z.avail_in, ts, "compress_undecodable",
+		dir_break(s, d, s->dir[d].z.avail_in, ts, NOTICE_COMPRESS_UNDECODABLE,
 			  "expands beyond what deflate can (a broken stream)");
 		return false;
 	}
@@ -190,7 +190,7 @@ static void inflate_piece(struct inflate_session *s, enum stream_dir d,
 		got = sizeof s->out - z->avail_out;
 		produced += got;
 		if (rc != Z_OK && rc != Z_STREAM_END && rc != Z_BUF_ERROR) {
-			dir_break(s, d, z->avail_in, ts_us, "compress_undecodable",
+			dir_break(s, d, z->avail_in, ts_us, NOTICE_COMPRESS_UNDECODABLE,
 				  z->msg ? z->msg : "is not a deflate stream");
 			break;
 		}
@@ -201,7 +201,7 @@ static void inflate_piece(struct inflate_session *s, enum stream_dir d,
 			 * at logout is harmless: only bytes after it are
 			 * a loss (and later ones find the stream ended) */
 			if (z->avail_in > 0)
-				dir_break(s, d, z->avail_in, ts_us, "compress_undecodable",
+				dir_break(s, d, z->avail_in, ts_us, NOTICE_COMPRESS_UNDECODABLE,
 					  "deflate stream ended early");
 			break;
 		}
@@ -237,7 +237,7 @@ void inflate_gap(struct inflate_session *s, enum stream_dir d, uint64_t nbytes,
 		return;
 	}
 	snprintf(why, sizeof why, "lost %" PRIu64 " compressed bytes", nbytes);
-	dir_break(s, d, nbytes, ts_us, "compress_undecodable", why);
+	dir_break(s, d, nbytes, ts_us, NOTICE_COMPRESS_UNDECODABLE, why);
 }
 
 bool inflate_ok(const struct inflate_session *s, enum stream_dir d)

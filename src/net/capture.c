@@ -38,7 +38,7 @@ struct capture {
 	bool pcapng;		/* a seekable pcapng file: libpcap's stop can be resumed */
 	bool have_prog;
 	struct bpf_program prog;	/* the filter, for packets libpcap did not read */
-	capture_notice_fn notice;
+	notice_fn *notice;
 	void *notice_ctx;
 	uint64_t corrupt_blocks;
 	capture_pkt_fn fn;	/* of the running capture_run */
@@ -341,12 +341,14 @@ static void walk_packet(void *ctx, const struct capture_pkt *pkt)
 
 static void say(struct capture *c, const char *msg)
 {
-	char line[CAPTURE_ERRLEN + 256];
+	char line[CAPTURE_ERRLEN + 256];	/* a path and a reason: past NOTICE_MAX */
+	struct notice n = NOTICE_OF(NOTICE_CAPTURE);
 
 	if (c->notice == NULL)
 		return;
 	snprintf(line, sizeof line, "%s: %s", c->name != NULL ? c->name : "-", msg);
-	c->notice(c->notice_ctx, line);
+	n.text = line;
+	c->notice(c->notice_ctx, &n);
 }
 
 static void walk_corrupt(void *ctx, uint64_t off, const char *why, uint64_t skipped)
@@ -421,7 +423,7 @@ int capture_run(struct capture *c, capture_pkt_fn fn, void *ctx,
 	return 1;
 }
 
-void capture_set_notice(struct capture *c, capture_notice_fn fn, void *ctx)
+void capture_set_notice(struct capture *c, notice_fn *fn, void *ctx)
 {
 	c->notice = fn;
 	c->notice_ctx = ctx;

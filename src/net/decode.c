@@ -6,6 +6,8 @@
 
 #include <string.h>
 
+#include "util/cursor.h"
+
 /* Link types as written in capture files (LINKTYPE_*).  Spelled out here
  * rather than taken from <pcap/dlt.h> because DLT_RAW differs by platform
  * and libpcap may hand us either value. */
@@ -59,28 +61,6 @@ enum {
 #define BSD_AF_INET6_B     28
 #define BSD_AF_INET6_C     30
 
-/* A read-only view of the packet; p advances, end never moves. */
-struct cursor {
-	const uint8_t *p;
-	const uint8_t *end;
-};
-
-static size_t cur_left(const struct cursor *c)
-{
-	return (size_t)(c->end - c->p);
-}
-
-static uint16_t rd16(const uint8_t *p)
-{
-	return (uint16_t)((p[0] << 8) | p[1]);
-}
-
-static uint32_t rd32(const uint8_t *p)
-{
-	return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) |
-	       ((uint32_t)p[2] << 8) | p[3];
-}
-
 static const char *const result_names[] = {
 #define X(name, text) text,
 	DECODE_RESULTS(X)
@@ -115,12 +95,13 @@ static enum decode_result ethertype_to_ip(struct cursor *c, uint16_t type,
 
 	while (type == ETHERTYPE_VLAN || type == ETHERTYPE_QINQ ||
 	       type == ETHERTYPE_QINQ_OLD) {
+		const uint8_t *tag;
+
 		if (++tags > DECODE_MAX_VLAN_TAGS)
 			return DECODE_MALFORMED;
-		if (cur_left(c) < VLAN_TAG_LEN)
+		if ((tag = cursor_take(c, VLAN_TAG_LEN)) == NULL)
 			return DECODE_TRUNCATED;
-		type = rd16(c->p + 2);
-		c->p += VLAN_TAG_LEN;
+		type = cursor_load_be16(tag + 2);
 	}
 	if (type == ETHERTYPE_IPV4)
 		*ipver_r = 4;
@@ -136,14 +117,12 @@ static enum decode_result ethertype_to_ip(struct cursor *c, uint16_t type,
 static enum decode_result bsd_af_to_ip(struct cursor *c, int *ipver_r)
 {
 	uint32_t be, le;
-	const uint8_t *p = c->p;
+	const uint8_t *p = cursor_take(c, NULL_HDR_LEN);
 
-	if (cur_left(c) < NULL_HDR_LEN)
+	if (p == NULL)
 		return DECODE_TRUNCATED;
-	be = rd32(p);
-	le = (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) |
-	     ((uint32_t)p[3] << 24);
-	c->p += NULL_HDR_LEN;
+	be = cursor_load_be32(p);
+	le = cursor_load_le32(p);
 	if (be == BSD_AF_INET || le == BSD_AF_INET) {
 		*ipver_r = 4;
 		return DECODE_OK;
@@ -163,9 +142,11 @@ static enum decode_result bsd_af_to_ip(struct cursor *c, int *ipver_r)
 /* Raw IP: the version nibble says which. */
 static enum decode_result raw_to_ip(const struct cursor *c, int *ipver_r)
 {
-	if (cur_left(c) < 1)
+	const uint8_t *p = cursor_peek(c, 1);
+
+	if (p == NULL)
 		return DECODE_TRUNCATED;
-	*ipver_r = c->p[0] >> 4;
+	*ipver_r = p[0] >> 4;
 	if (*ipver_r != 4 && *ipver_r != 6)
 		return DECODE_NOT_IP;
 	return DECODE_OK;
@@ -175,26 +156,21 @@ static enum decode_result raw_to_ip(const struct cursor *c, int *ipver_r)
 static enum decode_result decode_link(int linktype, struct cursor *c,
 				      int *ipver_r)
 {
+	const uint8_t *h;
+
 	switch (linktype) {
 	case LT_ETHERNET:
-		if (cur_left(c) < ETH_HDR_LEN)
+		if ((h = cursor_take(c, ETH_HDR_LEN)) == NULL)
 			return DECODE_TRUNCATED;
-		c->p += ETH_HDR_LEN;
-		return ethertype_to_ip(c, rd16(c->p - 2), ipver_r);
+		return ethertype_to_ip(c, cursor_load_be16(h + ETH_HDR_LEN - 2), ipver_r);
 	case LT_LINUX_SLL:
-		if (cur_left(c) < SLL_HDR_LEN)
+		if ((h = cursor_take(c, SLL_HDR_LEN)) == NULL)
 			return DECODE_TRUNCATED;
-		c->p += SLL_HDR_LEN;
-		return ethertype_to_ip(c, rd16(c->p - 2), ipver_r);
-	case LT_LINUX_SLL2: {
-		uint16_t type;
-
-		if (cur_left(c) < SLL2_HDR_LEN)
+		return ethertype_to_ip(c, cursor_load_be16(h + SLL_HDR_LEN - 2), ipver_r);
+	case LT_LINUX_SLL2:
+		if ((h = cursor_take(c, SLL2_HDR_LEN)) == NULL)
 			return DECODE_TRUNCATED;
-		type = rd16(c->p);
-		c->p += SLL2_HDR_LEN;
-		return ethertype_to_ip(c, type, ipver_r);
-	}
+		return ethertype_to_ip(c, cursor_load_be16(h), ipver_r);
 	case LT_NULL:
 	case LT_LOOP:
 		return bsd_af_to_ip(c, ipver_r);
@@ -230,23 +206,23 @@ static size_t promised_or_captured(size_t promised, size_t captured)
 static enum decode_result decode_ipv4(struct cursor *c, struct decode_seg *seg,
 				      struct ip_span *sp)
 {
-	const uint8_t *ip = c->p;
+	const uint8_t *ip = cursor_peek(c, IPV4_MIN_HDR);
 	size_t ihl, total;
 	uint16_t frag;
 
-	if (cur_left(c) < IPV4_MIN_HDR)
+	if (ip == NULL)
 		return DECODE_TRUNCATED;
 	if ((ip[0] >> 4) != 4)
 		return DECODE_MALFORMED;
 	ihl = (size_t)(ip[0] & 0x0f) * 4;
 	if (ihl < IPV4_MIN_HDR)
 		return DECODE_MALFORMED;
-	if (cur_left(c) < ihl)
+	if (cursor_left(c) < ihl)
 		return DECODE_TRUNCATED;
-	total = promised_or_captured(rd16(ip + 2), cur_left(c));
+	total = promised_or_captured(cursor_load_be16(ip + 2), cursor_left(c));
 	if (total < ihl)
 		return DECODE_MALFORMED;
-	frag = rd16(ip + 6);
+	frag = cursor_load_be16(ip + 6);
 	if ((frag & 0x3fff) != 0)	/* MF set or a non-zero offset */
 		return DECODE_FRAGMENT;
 	if (ip[9] != IPPROTO_TCP_)
@@ -265,27 +241,29 @@ static enum decode_result decode_ipv4(struct cursor *c, struct decode_seg *seg,
 static enum decode_result ipv6_ext_len(const struct cursor *c, uint8_t nh,
 				       size_t *len_r)
 {
+	const uint8_t *e = cursor_peek(c, IPV6_EXT_MIN);
+
 	*len_r = 0;
 	switch (nh) {
 	case IPPROTO_HOPOPTS_: case IPPROTO_ROUTING_: case IPPROTO_DSTOPTS_:
 	case IPPROTO_MH_: case IPPROTO_HIP_: case IPPROTO_SHIM6_:
 	case IPPROTO_EXP1_: case IPPROTO_EXP2_:
 		/* RFC 6564's uniform layout: length in 8-octet units, less one. */
-		if (cur_left(c) < IPV6_EXT_MIN)
+		if (e == NULL)
 			return DECODE_TRUNCATED;
-		*len_r = ((size_t)c->p[1] + 1) * 8;
+		*len_r = ((size_t)e[1] + 1) * 8;
 		return DECODE_OK;
 	case IPPROTO_AH_:
-		if (cur_left(c) < IPV6_EXT_MIN)
+		if (e == NULL)
 			return DECODE_TRUNCATED;
-		*len_r = ((size_t)c->p[1] + 2) * 4;
+		*len_r = ((size_t)e[1] + 2) * 4;
 		return DECODE_OK;
 	case IPPROTO_FRAGMENT_:
-		if (cur_left(c) < IPV6_EXT_MIN)
+		if (e == NULL)
 			return DECODE_TRUNCATED;
 		/* Offset 0 and no more fragments: an "atomic" fragment
 		 * (RFC 6946), a whole datagram. */
-		if ((rd16(c->p + 2) & 0xfff9) != 0)
+		if ((cursor_load_be16(e + 2) & 0xfff9) != 0)
 			return DECODE_FRAGMENT;
 		*len_r = IPV6_EXT_MIN;
 		return DECODE_OK;
@@ -306,16 +284,16 @@ static enum decode_result ipv6_walk_ext(struct cursor *c, uint8_t nh,
 {
 	while (nh != IPPROTO_TCP_) {
 		size_t len;
+		const uint8_t *ext;
 		enum decode_result r = ipv6_ext_len(c, nh, &len);
 
 		if (r != DECODE_OK)
 			return r;
 		if (len > *left)
 			return DECODE_MALFORMED;
-		if (cur_left(c) < len)
+		if ((ext = cursor_take(c, len)) == NULL)
 			return DECODE_TRUNCATED;
-		nh = c->p[0];
-		c->p += len;
+		nh = ext[0];
 		*left -= len;
 	}
 	return DECODE_OK;
@@ -324,16 +302,16 @@ static enum decode_result ipv6_walk_ext(struct cursor *c, uint8_t nh,
 static enum decode_result decode_ipv6(struct cursor *c, struct decode_seg *seg,
 				      struct ip_span *sp)
 {
-	const uint8_t *ip = c->p;
+	const uint8_t *ip = cursor_peek(c, IPV6_HDR_LEN);
 	size_t left;
 	enum decode_result r;
 
-	if (cur_left(c) < IPV6_HDR_LEN)
+	if (ip == NULL)
 		return DECODE_TRUNCATED;
 	if ((ip[0] >> 4) != 6)
 		return DECODE_MALFORMED;
-	c->p += IPV6_HDR_LEN;
-	left = promised_or_captured(rd16(ip + 4), cur_left(c));
+	(void)cursor_skip(c, IPV6_HDR_LEN);
+	left = promised_or_captured(cursor_load_be16(ip + 4), cursor_left(c));
 	r = ipv6_walk_ext(c, ip[6], &left);
 	if (r != DECODE_OK)
 		return r;
@@ -368,12 +346,12 @@ static enum decode_result decode_tcp(const struct capture_pkt *pkt,
 	avail = captured < sp->l4_len ? captured : sp->l4_len;
 	if (captured < sp->l4_len && pkt->caplen >= pkt->len)
 		return DECODE_MALFORMED;	/* IP claims bytes the wire never had */
-	seg->sport = rd16(t);
-	seg->dport = rd16(t + 2);
-	seg->seq = rd32(t + 4);
-	seg->ack = rd32(t + 8);
+	seg->sport = cursor_load_be16(t);
+	seg->dport = cursor_load_be16(t + 2);
+	seg->seq = cursor_load_be32(t + 4);
+	seg->ack = cursor_load_be32(t + 8);
 	seg->flags = t[13];
-	seg->window = rd16(t + 14);
+	seg->window = cursor_load_be16(t + 14);
 	seg->payload = t + hlen;
 	seg->paylen = (uint32_t)(avail - hlen);
 	seg->missing = (uint32_t)(sp->l4_len - avail);
@@ -383,7 +361,7 @@ static enum decode_result decode_tcp(const struct capture_pkt *pkt,
 static enum decode_result decode_inner(const struct capture_pkt *pkt,
 				       struct decode_seg *seg)
 {
-	struct cursor c = { pkt->data, pkt->data + pkt->caplen };
+	struct cursor c = cursor_make(pkt->data, pkt->caplen);
 	struct ip_span sp;
 	enum decode_result r;
 	int ipver = 0;

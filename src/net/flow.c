@@ -16,7 +16,8 @@
 #include <string.h>
 
 #include "net/reassembly.h"
-#include "util/hash.h"
+#include "util/hashtab.h"
+#include "util/list.h"
 
 #define FLOW_HASH_MIN_BUCKETS  1024
 #define FLOW_MAX_GAP_NOTICES   8	/* per session and direction */
@@ -33,7 +34,6 @@
  * only, picked up mid-stream): this many of each kind per run, the rest
  * summed at the end, so a million tiny flows cannot bury stderr. */
 #define FLOW_MAX_KIND_NOTICES 10
-#define FLOW_NOTICE_LEN        256
 #define FLOW_PORT_IMAP         143
 #define FLOW_PORT_IMAPS        993
 /* A forward jump of the capture clock larger than this is believed only
@@ -79,9 +79,8 @@ struct flow_side {
 };
 
 struct flow {
-	struct flow *hnext;
-	struct flow *lprev, *lnext;	/* activity order, oldest first */
-	uint64_t hash;
+	struct hashtab_node hnode;	/* first: the lookup's loads stay close */
+	struct list_node lru;		/* activity order, oldest first */
 	struct flow_key key;
 	struct flow_table *ft;
 	enum flow_state state;
@@ -109,13 +108,8 @@ static const char *const flow_quiet_text[FQ_KINDS] = {
 struct flow_table {
 	struct flow_config cfg;
 	struct flow_hooks hooks;
-	struct flow **buckets;
-	size_t nbuckets;
-	size_t buckets_charged;	/* bytes of the bucket array in the budget */
-	uint64_t seed;		/* of key_hash (util/hash.h) */
-	size_t max_buckets;
-	size_t count;
-	struct flow *lru_head, *lru_tail;
+	struct hashtab tab;	/* flows by key; tab.count of them */
+	struct list_head lru;	/* flows by last activity, oldest first */
 	uint64_t last_session;
 	uint64_t kind_said[FQ_KINDS];	/* per-session notices given, by kind */
 	uint64_t kind_quiet[FQ_KINDS];	/* and summed instead */
@@ -185,30 +179,33 @@ const char *flow_endpoint_str(const struct flow_endpoint *ep,
 }
 
 static void notice_f(struct flow_table *ft, const struct flow *fl, int64_t ts,
-		     const struct notice_facts *f, const char *fmt, ...)
+		     const struct notice *f, const char *fmt, ...)
 	__attribute__((format(printf, 5, 6)));
 
-/* fl: the flow whose session the notice concerns, or NULL. */
+/* fl: the flow whose session the notice concerns, or NULL.  A followed
+ * session hears it first (it becomes part of its record and goes on to
+ * the same listener); any other goes to the listener directly. */
 static void notice_f(struct flow_table *ft, const struct flow *fl, int64_t ts,
-		     const struct notice_facts *f, const char *fmt, ...)
+		     const struct notice *f, const char *fmt, ...)
 {
-	char msg[FLOW_NOTICE_LEN];
+	struct notice n = *f;
 	va_list ap;
 
-	if (ft->hooks.notice == NULL)
-		return;
+	n.session = fl != NULL ? fl->session_id : 0;
+	n.ts_us = ts;
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof msg, fmt, ap);
+	if (fl != NULL && fl->sctx != NULL && ft->hooks.ops->notice != NULL)
+		notice_vsendf(ft->hooks.ops->notice, fl->sctx, &n, fmt, ap);
+	else
+		notice_vsendf(ft->hooks.notice, ft->hooks.ctx, &n, fmt, ap);
 	va_end(ap);
-	ft->hooks.notice(ft->hooks.ctx, fl != NULL ? fl->session_id : 0,
-			 fl != NULL ? fl->sctx : NULL, ts, f, msg);
 }
 
-#define notice(ft, fl, ts, kind, ...) notice_f((ft), (fl), (ts), &NOTICE_KIND(kind), __VA_ARGS__)
+#define notice(ft, fl, ts, kind, ...) notice_f((ft), (fl), (ts), &NOTICE_OF(kind), __VA_ARGS__)
 
 /* The facts of a notice about some bytes of one direction. */
-#define FACTS_DIR(kind, d, off, bytes) \
-	(&(struct notice_facts){ (kind), (int)(d), (off), (bytes) })
+#define FACTS_DIR(k, d, off, nbytes) \
+	(&(struct notice){ .kind = (k), .dir = (int)(d), .offset = (off), .bytes = (nbytes) })
 
 /* May a notice of this kind be given, or is it only to be counted? */
 static bool kind_may_speak(struct flow_table *ft, enum flow_quiet_kind k)
@@ -225,7 +222,7 @@ static void kind_report(struct flow_table *ft, int64_t ts)
 {
 	for (int k = 0; k < FQ_KINDS; k++) {
 		if (ft->kind_quiet[k] > 0)
-			notice(ft, NULL, ts, "sessions_quiet", "%" PRIu64 " more sessions %s", ft->kind_quiet[k],
+			notice(ft, NULL, ts, NOTICE_SESSIONS_QUIET, "%" PRIu64 " more sessions %s", ft->kind_quiet[k],
 			       flow_quiet_text[k]);
 		ft->kind_quiet[k] = 0;
 	}
@@ -235,7 +232,7 @@ static void kind_report(struct flow_table *ft, int64_t ts)
 
 static uint64_t key_hash(const struct flow_table *ft, const struct flow_key *k)
 {
-	return hash_bytes(ft->seed, k, sizeof *k);
+	return hashtab_hash_const(&ft->tab, k, sizeof *k);
 }
 
 static int key_from_seg(const struct decode_seg *seg, struct flow_key *k);
@@ -273,82 +270,41 @@ static int key_from_seg(const struct decode_seg *seg, struct flow_key *k)
 	return 1;
 }
 
+static struct flow *flow_of(const struct hashtab_node *n)
+{
+	return HASHTAB_ENTRY(n, struct flow, hnode);
+}
+
+static struct flow *flow_of_lru(const struct list_node *n)
+{
+	return n != NULL ? LIST_ENTRY(n, struct flow, lru) : NULL;
+}
+
+static struct flow *oldest_flow(const struct flow_table *ft)
+{
+	return flow_of_lru(list_first(&ft->lru));
+}
+
+/* The whole chain is walked (not only equal hashes) to count its length. */
 static struct flow *table_lookup(struct flow_table *ft,
 				 const struct flow_key *k, uint64_t h)
 {
-	struct flow *f;
+	struct hashtab_node *n;
 	uint64_t steps = 0;
 
-	for (f = ft->buckets[h & (ft->nbuckets - 1)]; f != NULL; f = f->hnext, steps++)
-		if (f->hash == h && memcmp(&f->key, k, sizeof *k) == 0)
+	for (n = hashtab_chain(&ft->tab, h); n != NULL; n = n->next, steps++)
+		if (n->hash == h && memcmp(&flow_of(n)->key, k, sizeof *k) == 0)
 			break;
 	if (steps > ft->st.longest_chain)
 		ft->st.longest_chain = steps;
-	return f;
-}
-
-/* Double the bucket array while the load passes 1, up to the size the flow
- * cap needs; a failed allocation just leaves longer chains. */
-static void table_grow(struct flow_table *ft)
-{
-	size_t n = ft->nbuckets * 2, i;
-	struct flow **nb, *f, *nx;
-
-	if (ft->count <= ft->nbuckets || n > ft->max_buckets)
-		return;
-	if (mem_charge(ft->cfg.budget, n * sizeof *nb) != 0)
-		return;
-	nb = calloc(n, sizeof *nb);
-	if (nb == NULL) {
-		mem_release(ft->cfg.budget, n * sizeof *nb);
-		return;
-	}
-	for (i = 0; i < ft->nbuckets; i++) {
-		for (f = ft->buckets[i]; f != NULL; f = nx) {
-			nx = f->hnext;
-			f->hnext = nb[f->hash & (n - 1)];
-			nb[f->hash & (n - 1)] = f;
-		}
-	}
-	free(ft->buckets);
-	mem_release(ft->cfg.budget, ft->buckets_charged);
-	ft->buckets = nb;
-	ft->nbuckets = n;
-	ft->buckets_charged = n * sizeof *nb;
-}
-
-static void lru_unlink(struct flow_table *ft, struct flow *f)
-{
-	if (f->lprev != NULL)
-		f->lprev->lnext = f->lnext;
-	else
-		ft->lru_head = f->lnext;
-	if (f->lnext != NULL)
-		f->lnext->lprev = f->lprev;
-	else
-		ft->lru_tail = f->lprev;
-	f->lprev = f->lnext = NULL;
-}
-
-static void lru_append(struct flow_table *ft, struct flow *f)
-{
-	f->lprev = ft->lru_tail;
-	f->lnext = NULL;
-	if (ft->lru_tail != NULL)
-		ft->lru_tail->lnext = f;
-	else
-		ft->lru_head = f;
-	ft->lru_tail = f;
+	return n != NULL ? flow_of(n) : NULL;
 }
 
 static void lru_touch(struct flow_table *ft, struct flow *f, int64_t ts)
 {
 	if (ts > f->last_ts)
 		f->last_ts = ts;
-	if (ft->lru_tail != f) {
-		lru_unlink(ft, f);
-		lru_append(ft, f);
-	}
+	list_move_back(&ft->lru, &f->lru);
 }
 
 static void side_free(struct flow_side *sd)
@@ -359,15 +315,10 @@ static void side_free(struct flow_side *sd)
 /* Unhook f from the table and free it; its session must be over. */
 static void flow_remove(struct flow_table *ft, struct flow *f)
 {
-	struct flow **pp = &ft->buckets[f->hash & (ft->nbuckets - 1)];
-
-	while (*pp != f)
-		pp = &(*pp)->hnext;
-	*pp = f->hnext;
-	lru_unlink(ft, f);
+	hashtab_unlink(&ft->tab, &f->hnode);
+	list_unlink(&ft->lru, &f->lru);
 	side_free(&f->s[0]);
 	side_free(&f->s[1]);
-	ft->count--;
 	free(f);
 	mem_release(ft->cfg.budget, sizeof *f);
 }
@@ -417,7 +368,7 @@ static void gap_note_flush(struct flow_table *ft, struct flow_side *sd)
 		return;
 	}
 	sd->notes_sent++;
-	notice_f(ft, sd->f, g->ts, FACTS_DIR("gap", side_dir(sd), g->off, g->n),
+	notice_f(ft, sd->f, g->ts, FACTS_DIR(NOTICE_GAP, side_dir(sd), g->off, g->n),
 	       "%" PRIu64 " bytes missing %s at offset %" PRIu64, g->n,
 	       dir_name(side_dir(sd)), g->off);
 }
@@ -466,7 +417,7 @@ static void on_conflict(void *ctx, uint64_t off, uint64_t n, int64_t ts)
 		return;
 	}
 	sd->conflicts_said++;
-	notice_f(f->ft, f, ts, FACTS_DIR("overlap_conflict", side_dir(sd), off, n),
+	notice_f(f->ft, f, ts, FACTS_DIR(NOTICE_OVERLAP_CONFLICT, side_dir(sd), off, n),
 		 "overlap_conflict %s at offset %" PRIu64
 		 ": a later copy differs over %" PRIu64 " bytes; the first copy"
 		 " was kept", dir_name(side_dir(sd)), off, n);
@@ -532,10 +483,10 @@ static void session_open(struct flow_table *ft, struct flow *f, int64_t ts)
 	/* At the budget's edge the oldest flow gives way now, not only when
 	 * the buffers below do not fit: else the new session, its buffers
 	 * just squeezed in, cannot track its first commands. */
-	if (budget_tight(ft->cfg.budget) && ft->lru_head != f)
+	if (budget_tight(ft->cfg.budget) && oldest_flow(ft) != f)
 		evict_oldest(ft, ts, FQ_MEMORY);
 	ok = sides_alloc(ft, f);
-	if (!ok && ft->lru_head != f) {
+	if (!ok && oldest_flow(ft) != f) {
 		/* The budget, most likely: the oldest flow gives way, as for
 		 * the flow itself in flow_charge. */
 		side_free(&f->s[0]);
@@ -545,7 +496,7 @@ static void session_open(struct flow_table *ft, struct flow *f, int64_t ts)
 	}
 	if (!ok) {
 		if (!ft->oom_noticed)
-			notice(ft, NULL, ts, "memory", "out of memory or memory budget spent: flows ignored");
+			notice(ft, NULL, ts, NOTICE_MEMORY, "out of memory or memory budget spent: flows ignored");
 		ft->oom_noticed = true;
 		flow_ignore(ft, f);
 		return;
@@ -560,7 +511,7 @@ static void session_open(struct flow_table *ft, struct flow *f, int64_t ts)
 	ft->st.sessions_opened++;
 	f->state = FS_OPEN;
 	if (fi.mid_stream && kind_may_speak(ft, FQ_MID_STREAM))
-		notice(ft, f, ts, "mid_stream", "%s", "picked up mid-stream (no SYN)");
+		notice(ft, f, ts, NOTICE_MID_STREAM, "%s", "picked up mid-stream (no SYN)");
 }
 
 /* Loss and duplication of one direction, said once per session. */
@@ -572,44 +523,44 @@ static void side_report(struct flow_table *ft, struct flow_side *sd,
 
 	gap_note_flush(ft, sd);
 	if (sd->unreported_gaps > 0)
-		notice_f(ft, sd->f, ts, FACTS_DIR("gap", side_dir(sd), NOTICE_NONE,
+		notice_f(ft, sd->f, ts, FACTS_DIR(NOTICE_GAP, side_dir(sd), NOTICE_NONE,
 						  sd->unreported_bytes), "%" PRIu64
 		       " more gaps %s (%" PRIu64 " bytes)",
 		       sd->unreported_gaps, d, sd->unreported_bytes);
 	if (rs->retransmitted > 0 && ft->hooks.ops->retransmitted != NULL)
 		ft->hooks.ops->retransmitted(sd->f->sctx, rs->retransmitted);
 	if (sd->conflicts_quiet > 0)
-		notice_f(ft, sd->f, ts, FACTS_DIR("overlap_conflict", side_dir(sd), NOTICE_NONE,
+		notice_f(ft, sd->f, ts, FACTS_DIR(NOTICE_OVERLAP_CONFLICT, side_dir(sd), NOTICE_NONE,
 						  NOTICE_NONE), "%" PRIu64
 		       " more overlap conflicts %s", sd->conflicts_quiet, d);
 	/* Retransmissions that agree are normal: counted, not said.  The bytes
 	 * that could not be compared are said beside a disagreement. */
 	if (rs->overlap_conflicts > 0 && rs->unchecked > 0)
-		notice_f(ft, sd->f, ts, FACTS_DIR("retransmission", side_dir(sd), NOTICE_NONE,
+		notice_f(ft, sd->f, ts, FACTS_DIR(NOTICE_RETRANSMISSION, side_dir(sd), NOTICE_NONE,
 						  rs->retransmitted), "duplicate packets: %"
 		       PRIu64 " bytes retransmitted %s (%" PRIu64 " differed, %"
 		       PRIu64 " not compared; first copy kept)",
 		       rs->retransmitted, d, rs->overlap_conflicts, rs->unchecked);
 	else if (rs->overlap_conflicts > 0)
-		notice_f(ft, sd->f, ts, FACTS_DIR("retransmission", side_dir(sd), NOTICE_NONE,
+		notice_f(ft, sd->f, ts, FACTS_DIR(NOTICE_RETRANSMISSION, side_dir(sd), NOTICE_NONE,
 						  rs->retransmitted), "duplicate packets: %"
 		       PRIu64 " bytes retransmitted %s (%" PRIu64
 		       " differed; first copy kept)", rs->retransmitted,
 		       d, rs->overlap_conflicts);
 	if (rs->early_bytes > 0)
-		notice(ft, sd->f, ts, "early_bytes", "%" PRIu64 " bytes %s"
+		notice(ft, sd->f, ts, NOTICE_EARLY_BYTES, "%" PRIu64 " bytes %s"
 		       " from before the capture's start of the stream dropped",
 		       rs->early_bytes, d);
 	if (rs->ooo_dropped > 0)
-		notice(ft, sd->f, ts, "ooo_dropped", "%" PRIu64
+		notice(ft, sd->f, ts, NOTICE_OOO_DROPPED, "%" PRIu64
 		       " out-of-order bytes %s dropped (memory budget)",
 		       rs->ooo_dropped, d);
 	if (rs->pressure_gaps > rs->runs_full)
-		notice(ft, sd->f, ts, "ooo_full", "out-of-order queue "
+		notice(ft, sd->f, ts, NOTICE_OOO_FULL, "out-of-order queue "
 		       "full %" PRIu64 " times %s (cap %zu bytes)",
 		       rs->pressure_gaps - rs->runs_full, d, ft->cfg.max_ooo_bytes);
 	if (rs->runs_full > 0)
-		notice(ft, sd->f, ts, "ooo_full", "out-of-order queue "
+		notice(ft, sd->f, ts, NOTICE_OOO_FULL, "out-of-order queue "
 		       "full %" PRIu64 " times %s (cap %d separate runs: tiny"
 		       " segments out of order)", rs->runs_full, d, REASM_MAX_RUNS);
 	if (ft->hooks.ops->capped != NULL && rs->pressure_gaps + rs->ooo_dropped > 0)
@@ -638,7 +589,7 @@ static void session_close(struct flow_table *ft, struct flow *f,
 	side_report(ft, s, ts);
 	if ((c->pkts == 0 && s->bytes > 0) || (s->pkts == 0 && c->bytes > 0)) {
 		if (kind_may_speak(ft, FQ_ONE_SIDED))
-			notice(ft, f, ts, "one_sided", "only the %s's"
+			notice(ft, f, ts, NOTICE_ONE_SIDED, "only the %s's"
 			       " side was captured",
 			       c->pkts == 0 ? "server" : "client");
 	}
@@ -744,7 +695,7 @@ static void flow_open_segment(struct flow_table *ft, struct flow *f, int side,
 	 * named as such once, before the first of them. */
 	if (seg->missing != 0 && !sd->snap_noticed) {
 		sd->snap_noticed = true;
-		notice_f(ft, f, seg->ts_us, FACTS_DIR("snaplen_cut", side_dir(sd), NOTICE_NONE,
+		notice_f(ft, f, seg->ts_us, FACTS_DIR(NOTICE_SNAPLEN_CUT, side_dir(sd), NOTICE_NONE,
 						      seg->missing), "packets "
 		       "%s cut by the capture's snap length (%u of %u payload bytes kept): "
 		       "the gaps that follow are the capture's, not the network's",
@@ -786,7 +737,7 @@ static void expire_idle(struct flow_table *ft, int64_t now)
 
 	if (ft->cfg.idle_timeout_us <= 0)
 		return;
-	while ((f = ft->lru_head) != NULL &&
+	while ((f = oldest_flow(ft)) != NULL &&
 	       now - f->last_ts > ft->cfg.idle_timeout_us) {
 		if (f->state == FS_OPEN) {
 			ft->st.timed_out++;
@@ -801,16 +752,16 @@ static void expire_idle(struct flow_table *ft, int64_t now)
  * because of the flow cap (FQ_EVICTED) or of the memory budget (FQ_MEMORY). */
 static void evict_oldest(struct flow_table *ft, int64_t now, enum flow_quiet_kind why)
 {
-	struct flow *f = ft->lru_head;
+	struct flow *f = oldest_flow(ft);
 
 	ft->st.evicted++;
 	if (f->state == FS_OPEN) {
 		if (why == FQ_EVICTED && kind_may_speak(ft, why))
-			notice(ft, f, now, "evicted",
+			notice(ft, f, now, NOTICE_EVICTED,
 			       "evicted, the flow table is full (%zu flows;"
 			       " see --max-flows)", ft->cfg.max_flows);
 		else if (why == FQ_MEMORY && kind_may_speak(ft, why))
-			notice(ft, f, now, "evicted", "%s",
+			notice(ft, f, now, NOTICE_EVICTED, "%s",
 			       "evicted for a new flow, the memory budget is"
 			       " spent (see --max-memory)");
 		session_close(ft, f, END_EVICTED, now);
@@ -825,14 +776,14 @@ static bool flow_charge(struct flow_table *ft, int64_t ts)
 {
 	if (mem_charge(ft->cfg.budget, sizeof(struct flow)) == 0)
 		return true;
-	if (ft->lru_head != NULL) {
+	if (!list_empty(&ft->lru)) {
 		evict_oldest(ft, ts, FQ_MEMORY);
 		if (mem_charge(ft->cfg.budget, sizeof(struct flow)) == 0)
 			return true;
 	}
 	ft->st.flows_refused++;
 	if (!ft->refusal_noticed)
-		notice(ft, NULL, ts, "memory", "memory budget spent: packets of new flows are"
+		notice(ft, NULL, ts, NOTICE_MEMORY, "memory budget spent: packets of new flows are"
 		       " dropped (see --max-memory)");
 	ft->refusal_noticed = true;
 	return false;
@@ -842,9 +793,8 @@ static struct flow *flow_create(struct flow_table *ft, const struct flow_key *k,
 				uint64_t h, int64_t ts)
 {
 	struct flow *f;
-	size_t b;
 
-	while (ft->count >= ft->cfg.max_flows && ft->lru_head != NULL)
+	while (ft->tab.count >= ft->cfg.max_flows && !list_empty(&ft->lru))
 		evict_oldest(ft, ts, FQ_EVICTED);
 	if (!flow_charge(ft, ts))
 		return NULL;
@@ -852,24 +802,21 @@ static struct flow *flow_create(struct flow_table *ft, const struct flow_key *k,
 	if (f == NULL) {
 		mem_release(ft->cfg.budget, sizeof *f);
 		if (!ft->oom_noticed)
-			notice(ft, NULL, ts, "memory", "out of memory: flows ignored");
+			notice(ft, NULL, ts, NOTICE_MEMORY, "out of memory: flows ignored");
 		ft->oom_noticed = true;
 		return NULL;
 	}
 	f->key = *k;
-	f->hash = h;
 	f->ft = ft;
 	flow_reset(f);
 	f->imap_port = port_find(&ft->cfg, k->port[0]) != NULL ||
 		       port_find(&ft->cfg, k->port[1]) != NULL;
 	f->first_ts = f->last_ts = ts;
-	b = h & (ft->nbuckets - 1);
-	f->hnext = ft->buckets[b];
-	ft->buckets[b] = f;
-	lru_append(ft, f);
-	ft->count++;
+	/* at the budget or the size cap the chains just grow longer */
+	(void)hashtab_reserve(&ft->tab);
+	hashtab_link(&ft->tab, &f->hnode, h);
+	list_push_back(&ft->lru, &f->lru);
 	ft->st.flows_seen++;
-	table_grow(ft);
 	return f;
 }
 
@@ -941,9 +888,9 @@ void flow_table_segment(struct flow_table *ft, const struct decode_seg *seg)
 
 void flow_table_finish(struct flow_table *ft, int64_t ts_us)
 {
-	while (ft->lru_head != NULL) {
-		struct flow *f = ft->lru_head;
+	struct flow *f;
 
+	while ((f = oldest_flow(ft)) != NULL) {
 		session_close(ft, f, END_EOF, ts_us);
 		flow_remove(ft, f);
 	}
@@ -954,28 +901,22 @@ struct flow_table *flow_table_new(const struct flow_config *cfg,
 				  const struct flow_hooks *hooks)
 {
 	struct flow_table *ft = calloc(1, sizeof *ft);
-	size_t maxb = FLOW_HASH_MIN_BUCKETS;
 
 	if (ft == NULL)
 		return NULL;
 	ft->cfg = *cfg;
 	ft->hooks = *hooks;
-	ft->seed = cfg->hash_seed != 0 ? cfg->hash_seed : hash_seed_random();
 	if (ft->cfg.max_flows == 0)
 		ft->cfg.max_flows = FLOW_DEFAULT_MAX_FLOWS;
-	while (maxb < ft->cfg.max_flows && maxb <= SIZE_MAX / 4)
-		maxb *= 2;
-	ft->max_buckets = maxb;
-	ft->nbuckets = FLOW_HASH_MIN_BUCKETS;
-	ft->buckets = calloc(ft->nbuckets, sizeof *ft->buckets);
-	if (ft->buckets == NULL) {
+	/* Buckets up to one per flow the cap allows; the first, small array
+	 * is needed whatever the budget says. */
+	hashtab_init(&ft->tab, ft->cfg.budget,
+		     cfg->hash_seed != 0 ? cfg->hash_seed : hash_seed_random(),
+		     FLOW_HASH_MIN_BUCKETS, ft->cfg.max_flows);
+	if (hashtab_start(&ft->tab, HASHTAB_FIRST_IF_FITS) != 0) {
 		free(ft);
 		return NULL;
 	}
-	/* The first, small array is needed whatever the budget says; it is
-	 * charged only if it fits, so the budget's peak never passes its limit. */
-	if (mem_charge(ft->cfg.budget, ft->nbuckets * sizeof *ft->buckets) == 0)
-		ft->buckets_charged = ft->nbuckets * sizeof *ft->buckets;
 	return ft;
 }
 
@@ -992,10 +933,9 @@ void flow_table_free(struct flow_table **ftp)
 
 	if (ft == NULL)
 		return;
-	while (ft->lru_head != NULL)
-		flow_remove(ft, ft->lru_head);
-	free(ft->buckets);
-	mem_release(ft->cfg.budget, ft->buckets_charged);
+	while (!list_empty(&ft->lru))
+		flow_remove(ft, oldest_flow(ft));
+	hashtab_free(&ft->tab);
 	free(ft);
 	*ftp = NULL;
 }

@@ -9,6 +9,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "util/cursor.h"
+
 #define PCAPNG_SHB        0x0A0D0D0Au
 #define PCAPNG_IDB        1u
 #define PCAPNG_PB         2u	/* the obsolete packet block */
@@ -19,8 +21,10 @@
 #define PCAPNG_DSB        0x0Au
 #define PCAPNG_CB         0x00000BADu
 #define PCAPNG_CB_NOCOPY  0x40000BADu
-#define PCAPNG_BOM        0x1A2B3C4Du
-#define PCAPNG_BOM_SWAP   0x4D3C2B1Au
+/* The byte-order magic, read big-endian: as a big- or a little-endian
+ * section writes it. */
+#define PCAPNG_BOM_BE     0x1A2B3C4Du
+#define PCAPNG_BOM_LE     0x4D3C2B1Au
 #define BLOCK_MIN         12u	/* type, length, trailing length */
 #define SHB_MIN           28u
 #define IDB_MIN           20u
@@ -41,7 +45,7 @@ struct pcapng_iface {
 struct walk {
 	int fd;
 	uint64_t size;
-	bool swap;
+	bool big;		/* the section is big-endian */
 	struct pcapng_iface *ifs;
 	size_t n_ifs;
 	uint8_t *buf;		/* the current block */
@@ -51,30 +55,32 @@ struct walk {
 	const struct pcapng_hooks *h;
 };
 
+/* Numbers in the section's byte order (a 64-bit option is one number in
+ * it, not two 32-bit words in a fixed order). */
 static uint32_t get32(const struct walk *w, const uint8_t *p)
 {
-	uint32_t v;
-
-	memcpy(&v, p, 4);
-	return w->swap ? __builtin_bswap32(v) : v;
+	return w->big ? cursor_load_be32(p) : cursor_load_le32(p);
 }
 
-/* A 64-bit option is one number in the section's byte order, not two
- * 32-bit words in a fixed order. */
 static uint64_t get64(const struct walk *w, const uint8_t *p)
 {
-	uint64_t v;
-
-	memcpy(&v, p, 8);
-	return w->swap ? __builtin_bswap64(v) : v;
+	return w->big ? cursor_load_be64(p) : cursor_load_le64(p);
 }
 
 static uint16_t get16(const struct walk *w, const uint8_t *p)
 {
-	uint16_t v;
+	return w->big ? cursor_load_be16(p) : cursor_load_le16(p);
+}
 
-	memcpy(&v, p, 2);
-	return w->swap ? __builtin_bswap16(v) : v;
+/* The same, read through a cursor: 0 and c bad past its end. */
+static uint32_t take32(const struct walk *w, struct cursor *c)
+{
+	return w->big ? cursor_u32be(c) : cursor_u32le(c);
+}
+
+static uint16_t take16(const struct walk *w, struct cursor *c)
+{
+	return w->big ? cursor_u16be(c) : cursor_u16le(c);
 }
 
 /* All n bytes at off, or false (short file, I/O error). */
@@ -123,21 +129,20 @@ static uint32_t type_min(uint32_t t)
  * skip them). */
 static const char *header_check(const struct walk *w, const uint8_t hdr[12],
 				uint64_t off, uint32_t *type_r, uint32_t *len_r,
-				bool *swap_r)
+				bool *big_r)
 {
 	struct walk tmp = *w;
-	uint32_t bom;
+	uint32_t bom = cursor_load_be32(hdr + 8);
 
-	memcpy(&bom, hdr + 8, 4);
-	memcpy(type_r, hdr, 4);		/* the SHB type reads the same both ways */
+	*type_r = cursor_load_le32(hdr);	/* the SHB type reads the same both ways */
 	if (*type_r == PCAPNG_SHB) {
-		if (bom != PCAPNG_BOM && bom != PCAPNG_BOM_SWAP)
+		if (bom != PCAPNG_BOM_BE && bom != PCAPNG_BOM_LE)
 			return "section header without a byte-order magic";
-		tmp.swap = bom == PCAPNG_BOM_SWAP;
+		tmp.big = bom == PCAPNG_BOM_BE;
 	} else {
 		*type_r = get32(w, hdr);
 	}
-	*swap_r = tmp.swap;
+	*big_r = tmp.big;
 	*len_r = get32(&tmp, hdr + 4);
 	if (*len_r < type_min(*type_r) || *len_r % 4 != 0)
 		return "block length too small or not a multiple of 4";
@@ -165,13 +170,13 @@ static uint64_t resync(struct walk *w, uint64_t from)
 		for (i = 0; i + BLOCK_MIN <= have; i++) {
 			uint32_t type, len;
 			uint8_t t4[4];
-			bool swap;
-			const char *why = header_check(w, w->scan + i, base + i, &type, &len, &swap);
+			bool big;
+			const char *why = header_check(w, w->scan + i, base + i, &type, &len, &big);
 			struct walk tmp = *w;
 
 			if (why[0] != '\0' || !known_type(type))
 				continue;
-			tmp.swap = swap;
+			tmp.big = big;
 			if ((uint64_t)i + len <= have)
 				memcpy(t4, w->scan + i + len - 4, 4);
 			else if (!read_at(w, t4, 4, base + i + len - 4))
@@ -216,19 +221,18 @@ static int64_t ts_us(const struct pcapng_iface *ifc, uint32_t hi, uint32_t lo)
 static void on_idb(struct walk *w, const uint8_t *b, uint32_t len)
 {
 	struct pcapng_iface ifc = { get16(w, b + 8), TSRESOL_DEFAULT, 0 };
-	uint32_t o = 16, end = len - 4;
+	struct cursor c = cursor_make(b + 16, len - 20);	/* the options */
 
-	while (o + 4 <= end) {
-		uint16_t code = get16(w, b + o), olen = get16(w, b + o + 2);
-		uint32_t padded = ((uint32_t)olen + 3) & ~3u;
+	while (cursor_left(&c) >= 4) {
+		uint16_t code = take16(w, &c), olen = take16(w, &c);
+		const uint8_t *v = cursor_take(&c, ((uint32_t)olen + 3) & ~3u);
 
-		if (code == 0 || padded > end - o - 4)
+		if (code == 0 || v == NULL)
 			break;
 		if (code == OPT_TSRESOL && olen >= 1)
-			ifc.tsresol = b[o + 4];
+			ifc.tsresol = v[0];
 		else if (code == OPT_TSOFFSET && olen >= 8)
-			ifc.tsoffset = (int64_t)get64(w, b + o + 4);
-		o += 4 + padded;
+			ifc.tsoffset = (int64_t)get64(w, v);
 	}
 	if ((ifc.tsresol & 0x7f) > 63)
 		ifc.tsresol = TSRESOL_DEFAULT;	/* no clock is that fine */
@@ -255,28 +259,29 @@ static const char *on_packet_block(struct walk *w, uint32_t type,
 				   const uint8_t *b, uint32_t len)
 {
 	struct capture_pkt pkt;
+	struct cursor c = cursor_make(b + 8, len - 12);	/* the body */
 	uint32_t ifid, caplen, origlen, hi = 0, lo = 0;
-	size_t at;
 
+	/* the block's minimum length (type_min) covers the fixed fields */
 	if (type == PCAPNG_SPB) {
 		ifid = 0;
-		origlen = get32(w, b + 8);
+		origlen = take32(w, &c);
 		caplen = origlen < len - SPB_MIN ? origlen : len - SPB_MIN;
-		at = 12;
 	} else {
-		ifid = type == PCAPNG_PB ? get16(w, b + 8) : get32(w, b + 8);
-		hi = get32(w, b + 12);
-		lo = get32(w, b + 16);
-		caplen = get32(w, b + 20);
-		origlen = get32(w, b + 24);
-		at = 28;
+		ifid = type == PCAPNG_PB ? take16(w, &c) : take32(w, &c);
+		if (type == PCAPNG_PB)
+			(void)cursor_skip(&c, 2);	/* drops count */
+		hi = take32(w, &c);
+		lo = take32(w, &c);
+		caplen = take32(w, &c);
+		origlen = take32(w, &c);
 		if (caplen > len - EPB_MIN)
 			return "captured length larger than the block";
 	}
 	if (ifid >= w->n_ifs)
 		return "packet on an interface not described";
 	pkt.ts_us = type == PCAPNG_SPB ? 0 : ts_us(&w->ifs[ifid], hi, lo);
-	pkt.data = b + at;
+	pkt.data = c.p;
 	pkt.caplen = caplen;
 	pkt.len = origlen;
 	pkt.linktype = w->ifs[ifid].linktype;
@@ -288,7 +293,7 @@ static const char *on_packet_block(struct walk *w, uint32_t type,
  * the reason if it is corrupt.  *whole_r: its trailer matched, so the
  * next block begins right after it. */
 static const char *take_block(struct walk *w, uint64_t off, uint32_t type,
-			      uint32_t len, bool swap, bool *whole_r)
+			      uint32_t len, bool big, bool *whole_r)
 {
 	struct walk tmp = *w;
 
@@ -303,12 +308,12 @@ static const char *take_block(struct walk *w, uint64_t off, uint32_t type,
 	}
 	if (!read_at(w, w->buf, len, off))
 		return "block cut short";
-	tmp.swap = swap;
+	tmp.big = big;
 	if (get32(&tmp, w->buf + len - 4) != len)
 		return "block lengths in header and trailer differ";
 	*whole_r = true;
 	if (type == PCAPNG_SHB) {
-		w->swap = swap;
+		w->big = big;
 		w->n_ifs = 0;	/* a new section describes its own interfaces */
 	}
 	switch (type) {
@@ -332,7 +337,7 @@ static int walk_file(struct walk *w, char err[CAPTURE_ERRLEN])
 	while (off < w->size) {
 		uint8_t hdr[BLOCK_MIN];
 		uint32_t type = 0, len = 0;
-		bool swap = false, whole = false;
+		bool big = false, whole = false;
 		const char *why;
 		uint64_t next;
 
@@ -340,8 +345,8 @@ static int walk_file(struct walk *w, char err[CAPTURE_ERRLEN])
 			return 1;
 		if (w->size - off < BLOCK_MIN || !read_at(w, hdr, BLOCK_MIN, off))
 			why = "trailing bytes too short for a block";
-		else if ((why = header_check(w, hdr, off, &type, &len, &swap))[0] == '\0')
-			why = take_block(w, off, type, len, swap, &whole);
+		else if ((why = header_check(w, hdr, off, &type, &len, &big))[0] == '\0')
+			why = take_block(w, off, type, len, big, &whole);
 		if (why == NULL) {
 			off += len;
 			continue;

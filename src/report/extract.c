@@ -29,6 +29,7 @@
 
 #include "report/render.h"
 #include "util/escape.h"
+#include "util/list.h"
 #include "util/outdir.h"
 
 #define EXTRACT_SHA_LEN 32			/* SHA-256 digest bytes */
@@ -59,7 +60,7 @@ struct extract_item {
 	int fd;				/* open on it, or -1 */
 	struct outdir_id id;
 	char tmp[OUTDIR_TMP_NAME_MAX];
-	struct extract_item *lru_prev, *lru_next;	/* while fd is open */
+	struct list_node lru;		/* in the writer's lru while fd is open */
 	EVP_MD_CTX *md;
 	uint64_t received, lost;
 	struct extract_hole holes[EXTRACT_MAX_HOLES];
@@ -72,15 +73,15 @@ struct extract_item {
 	char hex[EXTRACT_HEX_LEN + 1];
 	char name[EXTRACT_NAME_MAX];
 
-	struct extract_item *prev, *next;	/* the writer's live items */
+	struct list_node link;		/* in the writer's live items */
 	size_t charged;			/* this struct, client and server */
 };
 
 struct extract {
 	struct outdir *od;
 	FILE *index;
-	struct extract_item *live;
-	struct extract_item *lru_head, *lru_tail;	/* items with an open fd */
+	struct list_head live;		/* newest first */
+	struct list_head lru;		/* items with an open fd, most recent first */
 	size_t n_open;
 	struct buf line;		/* the index line being made */
 	struct extract_stats st;
@@ -201,30 +202,6 @@ static void extract_make_name(struct extract_item *it, bool truncated)
 
 /* --- descriptors ------------------------------------------------------- */
 
-static void extract_lru_unlink(struct extract *x, struct extract_item *it)
-{
-	if (it->lru_prev != NULL)
-		it->lru_prev->lru_next = it->lru_next;
-	else
-		x->lru_head = it->lru_next;
-	if (it->lru_next != NULL)
-		it->lru_next->lru_prev = it->lru_prev;
-	else
-		x->lru_tail = it->lru_prev;
-	it->lru_prev = it->lru_next = NULL;
-}
-
-static void extract_lru_front(struct extract *x, struct extract_item *it)
-{
-	it->lru_prev = NULL;
-	it->lru_next = x->lru_head;
-	if (x->lru_head != NULL)
-		x->lru_head->lru_prev = it;
-	else
-		x->lru_tail = it;
-	x->lru_head = it;
-}
-
 /* The item's descriptor goes (its file stays, to be opened again); false
  * if closing reported a write error. */
 static bool extract_fd_close(struct extract *x, struct extract_item *it)
@@ -233,7 +210,7 @@ static bool extract_fd_close(struct extract *x, struct extract_item *it)
 
 	if (it->fd < 0)
 		return true;
-	extract_lru_unlink(x, it);
+	list_unlink(&x->lru, &it->lru);
 	x->n_open--;
 	rc = close(it->fd);
 	it->fd = -1;
@@ -243,10 +220,11 @@ static bool extract_fd_close(struct extract *x, struct extract_item *it)
 /* The least recently written item's descriptor goes; false if none is open. */
 static bool extract_fd_evict(struct extract *x)
 {
-	struct extract_item *v = x->lru_tail;
+	struct extract_item *v;
 
-	if (v == NULL)
+	if (list_empty(&x->lru))
 		return false;
+	v = LIST_ENTRY(list_last(&x->lru), struct extract_item, lru);
 	if (!extract_fd_close(x, v)) {
 		extract_fail(x, "write failed", v->tmp);
 		v->failed = true;
@@ -259,8 +237,7 @@ static bool extract_fd_evict(struct extract *x)
 static bool extract_fd(struct extract *x, struct extract_item *it)
 {
 	if (it->fd >= 0) {
-		extract_lru_unlink(x, it);
-		extract_lru_front(x, it);
+		list_move_front(&x->lru, &it->lru);
 		return true;
 	}
 	if (x->n_open >= EXTRACT_MAX_OPEN)
@@ -277,7 +254,7 @@ static bool extract_fd(struct extract *x, struct extract_item *it)
 	}
 	it->has_tmp = true;
 	x->n_open++;
-	extract_lru_front(x, it);
+	list_push_front(&x->lru, &it->lru);
 	return true;
 }
 
@@ -293,12 +270,7 @@ static bool extract_keep(struct buf *b, struct buf_slice s, struct mem_budget *b
 
 static void extract_item_free(struct extract *x, struct extract_item *it)
 {
-	if (it->prev != NULL)
-		it->prev->next = it->next;
-	else if (x->live == it)
-		x->live = it->next;
-	if (it->next != NULL)
-		it->next->prev = it->prev;
+	list_unlink(&x->live, &it->link);
 	extract_fd_close(x, it);
 	if (it->has_tmp)
 		outdir_unlink(x->od, it->tmp);
@@ -346,10 +318,7 @@ struct extract_item *extract_begin(struct extract *x, uint64_t session,
 	it->client = strdup(client);
 	it->server = strdup(server);
 	it->md = EVP_MD_CTX_new();
-	it->next = x->live;
-	if (x->live != NULL)
-		x->live->prev = it;
-	x->live = it;
+	list_push_front(&x->live, &it->link);
 	if (it->client == NULL || it->server == NULL || it->md == NULL ||
 	    EVP_DigestInit_ex(it->md, EVP_sha256(), NULL) != 1 ||
 	    (m->section.ptr != NULL && !it->has_section)) {
@@ -618,8 +587,9 @@ int extract_free(struct extract **xp, char err[EXTRACT_ERRLEN])
 
 	if (x == NULL)
 		return 0;
-	while (x->live != NULL)
-		extract_end(x, x->live, 0, 0, false);
+	while (!list_empty(&x->live))
+		extract_end(x, LIST_ENTRY(list_first(&x->live), struct extract_item, link),
+			    0, 0, false);
 	if (fclose(x->index) != 0)
 		extract_fail(x, "write failed", EXTRACT_INDEX);
 	rc = x->failures != 0 ? -1 : 0;

@@ -17,7 +17,11 @@ struct filter {
 	struct id_list host;		/* opened with --host as an endpoint */
 	bool oom;			/* a list could not grow */
 	bool matched;			/* an event went through */
+	struct mem_budget *budget;	/* charged for the lists; may be NULL */
 };
+
+#define FILTER_IDS0    16		/* a list's first size */
+#define FILTER_IDS_MAX (SIZE_MAX / sizeof(uint64_t))
 
 /* --- options ------------------------------------------------------------ */
 
@@ -162,21 +166,25 @@ struct filter *filter_new(const struct filter_opts *opts, struct output inner)
 	return f;
 }
 
-/* Adds id once; a list that cannot grow sets f->oom. */
+void filter_set_budget(struct filter *f, struct mem_budget *budget)
+{
+	f->budget = budget;
+}
+
+/* Adds id once; a list that cannot grow (memory, the budget) sets f->oom. */
 static void list_add(struct filter *f, struct id_list *l, uint64_t id)
 {
 	if (ids_has(l->v, l->n, id))
 		return;
 	if (l->n == l->cap) {
-		size_t ncap = l->cap ? l->cap * 2 : 16;
-		uint64_t *n = ncap <= SIZE_MAX / sizeof *n ? realloc(l->v, ncap * sizeof *n) : NULL;
+		uint64_t *n = mem_grow_array(f->budget, l->v, &l->cap, sizeof *n, FILTER_IDS0,
+					     FILTER_IDS_MAX);
 
 		if (n == NULL) {
 			f->oom = true;
 			return;
 		}
 		l->v = n;
-		l->cap = ncap;
 	}
 	ids_insert(l->v, &l->n, id);
 }
@@ -334,6 +342,7 @@ void filter_free(struct filter **fp)
 
 	if (f == NULL)
 		return;
+	mem_release(f->budget, (f->user.cap + f->host.cap) * sizeof(uint64_t));
 	free(f->user.v);
 	free(f->host.v);
 	free(f);

@@ -13,17 +13,17 @@
 #include "report/output_text.h"	/* output_text_append_wire */
 #include "report/render.h"
 #include "util/escape.h"
-#include "util/hash.h"
+#include "util/hashtab.h"
+#include "util/list.h"
 
-/* Initial bucket count of a failure table (a power of two). */
+/* Initial bucket count of a failure table. */
 #define LOGINS_BUCKETS0 64
 
 /* ---- failure history: the last fail_threshold failure times per key ---- */
 
 struct logins_key {
-	struct logins_key *next;	/* hash chain */
-	struct logins_key *older, *younger;	/* by newest failure */
-	uint64_t hash;
+	struct hashtab_node hnode;
+	struct list_node age;		/* in the table's by_age */
 	int64_t *ring;			/* fail_threshold slots */
 	unsigned head, count;		/* next slot to write; slots in use */
 	int64_t newest;
@@ -32,67 +32,46 @@ struct logins_key {
 	uint8_t key[];
 };
 
+/* Keys come from the wire: the table's seeded hash keeps a crafted set
+ * of them from sharing one chain.  Its budget is charged for the keys too. */
 struct logins_table {
-	struct logins_key **buckets;
-	size_t nbuckets, n;
+	struct hashtab tab;
 	uint64_t untracked;		/* keys refused at LOGINS_TRACK_MAX or
 					   by the budget */
-	struct mem_budget *budget;	/* may be NULL */
-	uint64_t seed;			/* of its hash, drawn at the first key */
 	/* Keys by their newest failure, oldest first: expiry takes from
 	 * the old end, so its cost is one step per key dropped. */
-	struct logins_key *oldest, *youngest;
+	struct list_head by_age;
 };
+
+static void logins_table_init(struct logins_table *t, struct mem_budget *budget)
+{
+	hashtab_init(&t->tab, budget, 0, LOGINS_BUCKETS0, LOGINS_TRACK_MAX);
+}
 
 static bool logins_bytes_eq(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen)
 {
 	return alen == blen && (alen == 0 || memcmp(a, b, alen) == 0);
 }
 
-/* Keys come from the wire: the seeded hash of util/hash.h keeps a crafted
- * set of them from sharing one chain. */
-static struct logins_key *logins_table_find(const struct logins_table *t, const uint8_t *p,
-					    size_t n, uint64_t h)
+static struct logins_key *logins_table_find(const struct logins_table *t, struct buf_slice key,
+					    uint64_t h)
 {
-	struct logins_key *k;
+	struct hashtab_node *n;
 
-	if (t->nbuckets == 0)
-		return NULL;
-	for (k = t->buckets[h & (t->nbuckets - 1)]; k != NULL; k = k->next)
-		if (k->hash == h && logins_bytes_eq(k->key, k->len, p, n))
+	for (n = hashtab_first(&t->tab, h); n != NULL; n = hashtab_next(n, h)) {
+		struct logins_key *k = HASHTAB_ENTRY(n, struct logins_key, hnode);
+
+		if (logins_bytes_eq(k->key, k->len, key.ptr, key.len))
 			return k;
+	}
 	return NULL;
 }
 
-static void logins_key_free(struct logins_table *t, struct logins_key *k)
+static void logins_key_free(struct mem_budget *budget, struct logins_key *k)
 {
-	mem_release(t->budget, k->charged);
+	mem_release(budget, k->charged);
 	free(k->ring);
 	free(k);
-}
-
-static void logins_age_unlink(struct logins_table *t, struct logins_key *k)
-{
-	if (k->older != NULL)
-		k->older->younger = k->younger;
-	else
-		t->oldest = k->younger;
-	if (k->younger != NULL)
-		k->younger->older = k->older;
-	else
-		t->youngest = k->older;
-	k->older = k->younger = NULL;
-}
-
-static void logins_age_append(struct logins_table *t, struct logins_key *k)
-{
-	k->older = t->youngest;
-	k->younger = NULL;
-	if (t->youngest != NULL)
-		t->youngest->younger = k;
-	else
-		t->oldest = k;
-	t->youngest = k;
 }
 
 /* Drop keys whose newest failure left the window: they can flag nothing
@@ -101,43 +80,16 @@ static void logins_age_append(struct logins_table *t, struct logins_key *k)
  * go, which only keeps history longer. */
 static void logins_table_expire(struct logins_table *t, int64_t now, int64_t window)
 {
-	while (t->oldest != NULL && now - t->oldest->newest > window) {
-		struct logins_key *k = t->oldest, **pp = &t->buckets[k->hash & (t->nbuckets - 1)];
+	struct logins_key *k;
 
-		while (*pp != k)
-			pp = &(*pp)->next;
-		*pp = k->next;
-		logins_age_unlink(t, k);
-		logins_key_free(t, k);
-		t->n--;
+	while (!list_empty(&t->by_age)) {
+		k = LIST_ENTRY(list_first(&t->by_age), struct logins_key, age);
+		if (now - k->newest <= window)
+			break;
+		hashtab_unlink(&t->tab, &k->hnode);
+		list_unlink(&t->by_age, &k->age);
+		logins_key_free(t->tab.budget, k);
 	}
-}
-
-static int logins_table_grow(struct logins_table *t)
-{
-	size_t nb = t->nbuckets == 0 ? LOGINS_BUCKETS0 : t->nbuckets * 2, i;
-	struct logins_key **b;
-
-	if (mem_charge(t->budget, (nb - t->nbuckets) * sizeof *b) != 0)
-		return -1;
-	b = calloc(nb, sizeof *b);
-	if (b == NULL) {
-		mem_release(t->budget, (nb - t->nbuckets) * sizeof *b);
-		return -1;
-	}
-	for (i = 0; i < t->nbuckets; i++) {
-		while (t->buckets[i] != NULL) {
-			struct logins_key *k = t->buckets[i];
-
-			t->buckets[i] = k->next;
-			k->next = b[k->hash & (nb - 1)];
-			b[k->hash & (nb - 1)] = k;
-		}
-	}
-	free(t->buckets);
-	t->buckets = b;
-	t->nbuckets = nb;
-	return 0;
 }
 
 /* The history of key, made if new; NULL when untracked. */
@@ -146,56 +98,47 @@ static struct logins_key *logins_table_get(struct logins_table *t, struct buf_sl
 {
 	struct logins_key *k;
 	size_t sz, charged;
-	uint64_t h;
+	uint64_t h = hashtab_hash(&t->tab, key.ptr, key.len);
 
-	if (t->seed == 0)
-		t->seed = hash_seed_random();
-	h = hash_bytes(t->seed, key.ptr, key.len);
-	k = logins_table_find(t, key.ptr, key.len, h);
+	k = logins_table_find(t, key, h);
 	if (k != NULL)
 		return k;
-	if (t->n >= LOGINS_TRACK_MAX)
+	if (t->tab.count >= LOGINS_TRACK_MAX)
 		logins_table_expire(t, now, window);
 	/* slots <= LOGINS_FAIL_THRESHOLD_MAX: the ring's size cannot wrap. */
-	if (t->n >= LOGINS_TRACK_MAX || !size_add(sizeof *k, key.len, &sz) ||
+	if (t->tab.count >= LOGINS_TRACK_MAX || !size_add(sizeof *k, key.len, &sz) ||
 	    !size_add(sz, (size_t)slots * sizeof *k->ring, &charged) ||
-	    (t->n >= t->nbuckets && logins_table_grow(t) != 0) ||
-	    mem_charge(t->budget, charged) != 0) {
+	    hashtab_reserve(&t->tab) != 0 || mem_charge(t->tab.budget, charged) != 0) {
 		t->untracked++;
 		return NULL;
 	}
 	if ((k = calloc(1, sz)) == NULL ||
 	    (k->ring = calloc(slots, sizeof *k->ring)) == NULL) {
 		free(k);
-		mem_release(t->budget, charged);
+		mem_release(t->tab.budget, charged);
 		t->untracked++;
 		return NULL;
 	}
 	k->charged = charged;
-	k->hash = h;
 	k->len = key.len;
 	if (key.len > 0)
 		memcpy(k->key, key.ptr, key.len);
-	k->next = t->buckets[h & (t->nbuckets - 1)];
-	t->buckets[h & (t->nbuckets - 1)] = k;
-	logins_age_append(t, k);
-	t->n++;
+	hashtab_link(&t->tab, &k->hnode, h);
+	list_push_back(&t->by_age, &k->age);
 	return k;
+}
+
+static void logins_key_drop(struct hashtab_node *n, void *budget)
+{
+	logins_key_free(budget, HASHTAB_ENTRY(n, struct logins_key, hnode));
 }
 
 static void logins_table_free(struct logins_table *t)
 {
-	size_t i;
+	struct mem_budget *budget = t->tab.budget;
 
-	for (i = 0; i < t->nbuckets; i++)
-		while (t->buckets[i] != NULL) {
-			struct logins_key *k = t->buckets[i];
-
-			t->buckets[i] = k->next;
-			logins_key_free(t, k);
-		}
-	free(t->buckets);
-	mem_release(t->budget, t->nbuckets * sizeof *t->buckets);
+	hashtab_drain(&t->tab, logins_key_drop, budget);
+	hashtab_free(&t->tab);
 	memset(t, 0, sizeof *t);
 }
 
@@ -212,8 +155,7 @@ static bool logins_key_check(struct logins_table *t, struct logins_key *k, unsig
 			k->count++;
 		if (now > k->newest || k->count == 1)
 			k->newest = now;
-		logins_age_unlink(t, k);
-		logins_age_append(t, k);
+		list_move_back(&t->by_age, &k->age);
 	}
 	/* When full, head is also the oldest slot. */
 	return k->count == slots && now - k->ring[k->head] <= window;
@@ -382,7 +324,7 @@ static bool logins_brute(struct logins *lg, struct logins_table *t, struct buf_s
 	if (failed)
 		k = logins_table_get(t, key, lg->fail_threshold, ev->ts_us, lg->window_us);
 	else
-		k = logins_table_find(t, key.ptr, key.len, hash_bytes(t->seed, key.ptr, key.len));
+		k = logins_table_find(t, key, hashtab_hash(&t->tab, key.ptr, key.len));
 	return k != NULL && logins_key_check(t, k, lg->fail_threshold, failed, ev->ts_us,
 					     lg->window_us);
 }
@@ -704,8 +646,8 @@ int output_logins_new2(struct output *out_r, FILE *fp, bool json, const struct l
 		lg->window_us = opts->window_us;
 	if (opts != NULL) {
 		lg->budget = opts->budget;
-		lg->by_client.budget = opts->budget;
-		lg->by_user.budget = opts->budget;
+		logins_table_init(&lg->by_client, opts->budget);
+		logins_table_init(&lg->by_user, opts->budget);
 	}
 	out_r->ops = &logins_ops;
 	out_r->ctx = lg;

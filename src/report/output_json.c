@@ -184,8 +184,8 @@ static int json_gap(struct buf *b, const struct event *ev)
 /* dir, offset and bytes are there only when they apply. */
 static int json_notice(struct buf *b, const struct event *ev)
 {
-	const struct notice_facts *f = &ev->u.notice.facts;
-	int rc = LIT(b, ",\"kind\":") | json_cstr(b, f->kind ? f->kind : "other") |
+	const struct notice *f = &ev->u.notice;
+	int rc = LIT(b, ",\"kind\":") | json_cstr(b, notice_kind_name(f->kind)) |
 		 LIT(b, ",\"text\":") | json_made_cstr(b, ev->u.notice.text);
 
 	if (f->dir == DIR_C2S || f->dir == DIR_S2C)

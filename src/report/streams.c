@@ -8,10 +8,12 @@
 #include <unistd.h>
 
 #include "util/escape.h"
-#include "util/hash.h"
+#include "util/hashtab.h"
+#include "util/list.h"
 #include "util/outdir.h"
 
 #define STREAMS_BUCKETS_MIN 64	/* the session table's first size */
+#define STREAMS_GAPS0       8	/* a file's first gap array */
 
 struct stream_gap {
 	uint64_t offset, length;
@@ -34,8 +36,8 @@ struct stream_session {
 	uint64_t id;
 	const char *client, *server;	/* in addrs */
 	struct stream_file f[2];
-	struct stream_session *prev, *next;	/* every open session */
-	struct stream_session *hnext;		/* the same bucket */
+	struct list_node link;			/* in sessions */
+	struct hashtab_node hnode;		/* in by_id */
 	size_t charged;		/* this struct with addrs */
 	char addrs[];		/* client, NUL, server, NUL: one allocation */
 };
@@ -45,11 +47,8 @@ struct stream_session {
 struct streams {
 	struct outdir *od;
 	FILE *index;
-	struct stream_session *sessions;	/* newest first */
-	struct stream_session **buckets;
-	size_t n_buckets, n_sessions;		/* n_buckets: a power of two */
-	size_t buckets_charged;			/* the first table is not */
-	uint64_t seed;
+	struct list_head sessions;		/* newest first */
+	struct hashtab by_id;			/* its first array is not charged */
 	struct buf esc;				/* a string being escaped */
 	struct mem_budget *budget;		/* may be NULL */
 	uint64_t untracked;			/* sessions refused by the budget */
@@ -71,36 +70,9 @@ static void streams_fail(struct streams *st, const char *what, const char *name)
 			 outdir_path(st->od), name, what, why);
 }
 
-/* A table of n buckets; charged to the budget unless it is the first,
- * which is small and lets a run under any budget write what it admits. */
-static int streams_buckets(struct streams *st, size_t n, bool charge)
+static uint64_t streams_hash(struct streams *st, uint64_t id)
 {
-	struct stream_session **nb, *s;
-	size_t charged = charge ? n * sizeof *nb : 0;
-
-	if (mem_charge(st->budget, charged) != 0)
-		return -1;
-	if ((nb = calloc(n, sizeof *nb)) == NULL) {
-		mem_release(st->budget, charged);
-		return -1;
-	}
-	for (s = st->sessions; s != NULL; s = s->next) {
-		size_t b = hash_bytes(st->seed, &s->id, sizeof s->id) & (n - 1);
-
-		s->hnext = nb[b];
-		nb[b] = s;
-	}
-	free(st->buckets);
-	mem_release(st->budget, st->buckets_charged);
-	st->buckets = nb;
-	st->n_buckets = n;
-	st->buckets_charged = charged;
-	return 0;
-}
-
-static struct stream_session **streams_bucket(struct streams *st, uint64_t id)
-{
-	return &st->buckets[hash_bytes(st->seed, &id, sizeof id) & (st->n_buckets - 1)];
+	return hashtab_hash(&st->by_id, &id, sizeof id);
 }
 
 struct streams *streams_new(const char *dir, bool force, struct mem_budget *budget,
@@ -114,7 +86,7 @@ struct streams *streams_new(const char *dir, bool force, struct mem_budget *budg
 		return NULL;
 	}
 	st->budget = budget;
-	st->seed = hash_seed_random();
+	hashtab_init(&st->by_id, budget, 0, STREAMS_BUCKETS_MIN, 0);
 	buf_init(&st->esc, SIZE_MAX, NULL);
 	if (outdir_open(&st->od, dir, force, err) != 0) {
 		free(st);
@@ -126,7 +98,8 @@ struct streams *streams_new(const char *dir, bool force, struct mem_budget *budg
 			 OUTDIR_INDEX, strerror(errno));
 		if (fd >= 0)
 			close(fd);
-	} else if (streams_buckets(st, STREAMS_BUCKETS_MIN, false) != 0) {
+	} else if (hashtab_start(&st->by_id, HASHTAB_FIRST_FREE) != 0) {
+		/* small: a run under any budget writes what it admits */
 		snprintf(err, STREAMS_ERRLEN, "out of memory");
 		fclose(st->index);
 		st->index = NULL;
@@ -142,11 +115,15 @@ struct streams *streams_new(const char *dir, bool force, struct mem_budget *budg
 
 static struct stream_session *streams_find(struct streams *st, uint64_t id)
 {
-	struct stream_session *s;
+	uint64_t h = streams_hash(st, id);
+	struct hashtab_node *n;
 
-	for (s = *streams_bucket(st, id); s != NULL; s = s->hnext)
+	for (n = hashtab_first(&st->by_id, h); n != NULL; n = hashtab_next(n, h)) {
+		struct stream_session *s = HASHTAB_ENTRY(n, struct stream_session, hnode);
+
 		if (s->id == id)
 			return s;
+	}
 	return NULL;
 }
 
@@ -182,15 +159,9 @@ void streams_open(struct streams *st, uint64_t session, const char *client,
 		buf_init(&s->f[d].pending, STREAMS_FLUSH_BYTES * 2, st->budget);
 	}
 	/* a table the budget will not let grow stays correct, only slower */
-	if (st->n_sessions >= st->n_buckets && st->n_buckets <= SIZE_MAX / 2 / sizeof s)
-		(void)streams_buckets(st, st->n_buckets * 2, true);
-	s->next = st->sessions;
-	if (s->next != NULL)
-		s->next->prev = s;
-	st->sessions = s;
-	s->hnext = *streams_bucket(st, session);
-	*streams_bucket(st, session) = s;
-	st->n_sessions++;
+	hashtab_reserve(&st->by_id);
+	hashtab_link(&st->by_id, &s->hnode, streams_hash(st, session));
+	list_push_front(&st->sessions, &s->link);
 }
 
 /* Files are opened per flush rather than held open, so that thousands of
@@ -271,19 +242,16 @@ void streams_gap(void *ctx, uint64_t session, enum stream_dir dir, uint64_t nbyt
 		f->gaps[f->n_gaps - 1].length += nbytes;	/* adjacent holes are one */
 	} else if (f->n_gaps < STREAMS_MAX_GAPS_LISTED) {
 		if (f->n_gaps == f->cap_gaps) {
-			size_t ncap = f->cap_gaps ? f->cap_gaps * 2 : 8;
-			struct stream_gap *ng = NULL;
+			struct stream_gap *ng = mem_grow_array(st->budget, f->gaps, &f->cap_gaps,
+							       sizeof *ng, STREAMS_GAPS0,
+							       STREAMS_MAX_GAPS_LISTED);
 
-			if (mem_charge(st->budget, (ncap - f->cap_gaps) * sizeof *ng) == 0 &&
-			    (ng = realloc(f->gaps, ncap * sizeof *ng)) == NULL)
-				mem_release(st->budget, (ncap - f->cap_gaps) * sizeof *ng);
 			if (ng == NULL) {
 				f->gaps_unlisted++;
 				f->offset += nbytes;
 				return;
 			}
 			f->gaps = ng;
-			f->cap_gaps = ncap;
 		}
 		f->gaps[f->n_gaps++] = (struct stream_gap){ f->offset, nbytes };
 	} else {
@@ -345,23 +313,13 @@ static void streams_close(struct streams *st, struct stream_session *s)
 void streams_end(void *ctx, uint64_t session)
 {
 	struct streams *st = ctx;
-	struct stream_session **pp, *s;
+	struct stream_session *s = streams_find(st, session);
 
-	for (pp = streams_bucket(st, session); *pp != NULL; pp = &(*pp)->hnext) {
-		if ((*pp)->id != session)
-			continue;
-		s = *pp;
-		*pp = s->hnext;
-		if (s->prev != NULL)
-			s->prev->next = s->next;
-		else
-			st->sessions = s->next;
-		if (s->next != NULL)
-			s->next->prev = s->prev;
-		st->n_sessions--;
-		streams_close(st, s);
+	if (s == NULL)
 		return;
-	}
+	hashtab_unlink(&st->by_id, &s->hnode);
+	list_unlink(&st->sessions, &s->link);
+	streams_close(st, s);
 }
 
 int streams_free(struct streams **stp, char err[STREAMS_ERRLEN])
@@ -371,8 +329,9 @@ int streams_free(struct streams **stp, char err[STREAMS_ERRLEN])
 
 	if (st == NULL)
 		return 0;
-	while (st->sessions != NULL)
-		streams_end(st, st->sessions->id);
+	while (!list_empty(&st->sessions))
+		streams_end(st, LIST_ENTRY(list_first(&st->sessions), struct stream_session,
+					   link)->id);
 	if (fclose(st->index) != 0)
 		streams_fail(st, "write failed", OUTDIR_INDEX);
 	rc = st->failures != 0 ? -1 : 0;
@@ -381,8 +340,7 @@ int streams_free(struct streams **stp, char err[STREAMS_ERRLEN])
 			 st->failures - 1);
 	else if (rc != 0)
 		snprintf(err, STREAMS_ERRLEN, "%s", st->err);
-	free(st->buckets);
-	mem_release(st->budget, st->buckets_charged);
+	hashtab_free(&st->by_id);
 	buf_free(&st->esc);
 	outdir_free(&st->od);
 	free(st);

@@ -266,10 +266,9 @@ static void summary_on_tls(struct summary_session *s, const struct event *ev)
  * crossed the wire was not protected, whatever the handshake did. */
 static void summary_on_notice(struct summary_session *s, const struct event *ev)
 {
-	const char *kind = ev->u.notice.facts.kind;
+	enum notice_kind kind = ev->u.notice.kind;
 
-	if (kind != NULL && (strcmp(kind, "starttls_not_negotiated") == 0 ||
-			     strcmp(kind, "plaintext_on_tls_port") == 0)) {
+	if (kind == NOTICE_STARTTLS_NOT_NEGOTIATED || kind == NOTICE_PLAINTEXT_ON_TLS_PORT) {
 		s->tls_not_used = true;
 		s->transport = TRANSPORT_PLAIN;
 	}

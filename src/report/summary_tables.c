@@ -5,10 +5,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "util/hash.h"
 
-/* Initial bucket count of a distinct-value set (a power of two). */
+/* First sizes of a distinct-value set's table and order array. */
 #define SUMMARY_SET_BUCKETS0 64
+#define SUMMARY_SET_ORDER0   16
+#define SUMMARY_CMDS0        8
 
 /* ================= command tables ================= */
 
@@ -35,21 +36,15 @@ struct summary_cmd *summary_cmds_get(struct summary_cmds *t, struct buf_slice na
 		if (summary_bytes_eq(t->v[i].name, t->v[i].len, p, len))
 			return &t->v[i];
 	if (t->n == t->cap) {
-		size_t ncap = t->cap == 0 ? 8 : t->cap * 2;
-		struct summary_cmd *nv;
+		/* one past the cap: the SUMMARY_OTHER entry */
+		struct summary_cmd *nv = mem_grow_array(t->budget, t->v, &t->cap, sizeof *nv,
+							SUMMARY_CMDS0, SUMMARY_CMDS_MAX + 1);
 
-		if (mem_charge(t->budget, (ncap - t->cap) * sizeof *nv) != 0) {
-			t->lost++;
-			return NULL;
-		}
-		nv = realloc(t->v, ncap * sizeof *nv);
 		if (nv == NULL) {
-			mem_release(t->budget, (ncap - t->cap) * sizeof *nv);
 			t->lost++;
 			return NULL;
 		}
 		t->v = nv;
-		t->cap = ncap;
 	}
 	c = &t->v[t->n++];
 	memset(c, 0, sizeof *c);
@@ -75,69 +70,43 @@ void summary_cmds_free(struct summary_cmds *t)
 
 /* ================= distinct-value sets ================= */
 
-static int summary_set_grow(struct summary_set *s)
-{
-	size_t nb = s->nbuckets == 0 ? SUMMARY_SET_BUCKETS0 : s->nbuckets * 2, i;
-	struct summary_entry **b;
-
-	if (mem_charge(s->budget, (nb - s->nbuckets) * sizeof *b) != 0)
-		return -1;
-	b = calloc(nb, sizeof *b);
-	if (b == NULL) {
-		mem_release(s->budget, (nb - s->nbuckets) * sizeof *b);
-		return -1;
-	}
-	for (i = 0; i < s->n; i++) {
-		struct summary_entry *e = s->order[i];
-
-		e->next = b[e->hash & (nb - 1)];
-		b[e->hash & (nb - 1)] = e;
-	}
-	free(s->buckets);
-	s->buckets = b;
-	s->nbuckets = nb;
-	return 0;
-}
-
-/* Keys come from the wire: the seeded hash of util/hash.h keeps a crafted
- * set of keys from sharing one chain. */
+/* Keys come from the wire: the table's seeded hash keeps a crafted set of
+ * keys from sharing one chain. */
 static struct summary_entry *set_find(const struct summary_set *s, const uint8_t *p,
 				      size_t n, uint64_t h)
 {
-	struct summary_entry *e;
+	struct hashtab_node *hn;
 
-	if (s->nbuckets == 0)
-		return NULL;
-	for (e = s->buckets[h & (s->nbuckets - 1)]; e != NULL; e = e->next)
-		if (e->hash == h && summary_bytes_eq(e->key, e->len, p, n))
+	for (hn = hashtab_first(&s->tab, h); hn != NULL; hn = hashtab_next(hn, h)) {
+		struct summary_entry *e = HASHTAB_ENTRY(hn, struct summary_entry, hnode);
+
+		if (summary_bytes_eq(e->key, e->len, p, n))
 			return e;
+	}
 	return NULL;
 }
 
 struct summary_entry *summary_set_find(const struct summary_set *s, const uint8_t *p, size_t n)
 {
-	return s->nbuckets == 0 ? NULL : set_find(s, p, n, hash_bytes(s->seed, p, n));
+	return s->tab.nbuckets == 0 ? NULL : set_find(s, p, n, hashtab_hash_const(&s->tab, p, n));
 }
 
+/* Room for one more entry in the order array and the table. */
 static int summary_set_room(struct summary_set *s)
 {
 	if (s->n == s->cap) {
-		size_t ncap = s->cap == 0 ? 16 : s->cap * 2;
-		struct summary_entry **o;
+		struct summary_entry **o = mem_grow_array(s->budget, s->order, &s->cap,
+							  sizeof *o, SUMMARY_SET_ORDER0,
+							  SUMMARY_DISTINCT_MAX);
 
-		if (mem_charge(s->budget, (ncap - s->cap) * sizeof *o) != 0)
+		if (o == NULL)
 			return -1;
-		o = realloc(s->order, ncap * sizeof *o);
-		if (o == NULL) {
-			mem_release(s->budget, (ncap - s->cap) * sizeof *o);
-			return -1;
-		}
 		s->order = o;
-		s->cap = ncap;
 	}
-	if (s->n >= s->nbuckets)
-		return summary_set_grow(s);
-	return 0;
+	if (s->tab.nbuckets == 0)
+		hashtab_init(&s->tab, s->budget, s->tab.seed, SUMMARY_SET_BUCKETS0,
+			     SUMMARY_DISTINCT_MAX);
+	return hashtab_reserve(&s->tab);
 }
 
 /* The entry for key, added if new; NULL at the cap or out of memory
@@ -146,13 +115,9 @@ struct summary_entry *summary_set_get(struct summary_set *s, const uint8_t *p, s
 {
 	struct summary_entry *e;
 	size_t sz;
-	uint64_t h;
+	uint64_t h = hashtab_hash(&s->tab, p, n);
 
-	if (s->seed == 0)
-		s->seed = hash_seed_random();
-	h = hash_bytes(s->seed, p, n);
 	e = set_find(s, p, n, h);
-
 	if (e != NULL)
 		return e;
 	if (s->n >= SUMMARY_DISTINCT_MAX || !size_add(sizeof *e, n, &sz) ||
@@ -165,12 +130,10 @@ struct summary_entry *summary_set_get(struct summary_set *s, const uint8_t *p, s
 		s->untracked++;
 		return NULL;
 	}
-	e->hash = h;
 	e->len = n;
 	if (n > 0)
 		memcpy(e->key, p, n);
-	e->next = s->buckets[h & (s->nbuckets - 1)];
-	s->buckets[h & (s->nbuckets - 1)] = e;
+	hashtab_link(&s->tab, &e->hnode, h);
 	s->order[s->n++] = e;
 	return e;
 }
@@ -185,8 +148,8 @@ void summary_set_free(struct summary_set *s)
 		free(s->order[i]);
 	}
 	free(s->order);
-	free(s->buckets);
-	mem_release(mb, s->cap * sizeof *s->order + s->nbuckets * sizeof *s->buckets);
+	mem_release(mb, s->cap * sizeof *s->order);
+	hashtab_free(&s->tab);
 	memset(s, 0, sizeof *s);
 	s->budget = mb;
 }

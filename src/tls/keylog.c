@@ -212,7 +212,16 @@ static void reader_feed(struct keylog_reader *rd, const uint8_t *p, size_t n)
 /* The end of the file: the last line, then the verdict.  A file with
  * lines but no valid one is not a key log (-1, with err); malformed lines
  * in a real one are summed up in one notice. */
-static int reader_finish(struct keylog_reader *rd, keylog_notice_fn *notice,
+/* msg names a file and a line: it may pass NOTICE_MAX, so it is not cut. */
+static void keylog_say(notice_fn *notice, void *notice_ctx, const char *msg)
+{
+	struct notice n = NOTICE_OF(NOTICE_KEYLOG);
+
+	n.text = msg;
+	notice(notice_ctx, &n);
+}
+
+static int reader_finish(struct keylog_reader *rd, notice_fn *notice,
 			 void *notice_ctx, char err[KEYLOG_ERRLEN])
 {
 	char msg[KEYLOG_ERRLEN + 128];
@@ -230,14 +239,14 @@ static int reader_finish(struct keylog_reader *rd, keylog_notice_fn *notice,
 	if (rd->bad == 1) {
 		snprintf(msg, sizeof msg, "%s:%lu: key log line skipped: %s", rd->name,
 			 rd->first_bad, rd->first_why);
-		notice(notice_ctx, msg);
+		keylog_say(notice, notice_ctx, msg);
 	} else if (rd->bad > 1) {
 		snprintf(msg, sizeof msg, "%s:%lu: key log line skipped: %s; %lu malformed"
 			 " lines skipped in all", rd->name, rd->first_bad, rd->first_why, rd->bad);
-		notice(notice_ctx, msg);
+		keylog_say(notice, notice_ctx, msg);
 	} else if (rd->good == 0) {
 		snprintf(msg, sizeof msg, "%s: the key log holds no keys", rd->name);
-		notice(notice_ctx, msg);
+		keylog_say(notice, notice_ctx, msg);
 	}
 	return 0;
 }
@@ -251,7 +260,7 @@ static void reader_init(struct keylog_reader *rd, struct tls_keys *k, const char
 
 int keylog_load_mem(struct tls_keys *k, const char *name,
 		    const uint8_t *p, size_t n,
-		    keylog_notice_fn *notice, void *notice_ctx,
+		    notice_fn *notice, void *notice_ctx,
 		    char err[KEYLOG_ERRLEN])
 {
 	struct keylog_reader rd;
@@ -262,7 +271,7 @@ int keylog_load_mem(struct tls_keys *k, const char *name,
 }
 
 int keylog_load_file(struct tls_keys *k, const char *path,
-		     keylog_notice_fn *notice, void *notice_ctx,
+		     notice_fn *notice, void *notice_ctx,
 		     char err[KEYLOG_ERRLEN])
 {
 	struct keylog_reader rd;

@@ -7,20 +7,20 @@
 #include <openssl/evp.h>
 
 #include "tls/keylog.h"
+#include "util/hashtab.h"
 
-/* A table of client randoms: open addressing over an array of records.  In
- * the store a record heads the list of its secrets; in the wanted set (the
- * randoms a capture's handshakes asked for) the list stays empty. */
+/* A table of client randoms.  In the store a record heads the list of its
+ * secrets; in the wanted set (the randoms a capture's handshakes asked for)
+ * the list stays empty.  Records live in the arena below, so they never
+ * move while the table links them. */
 struct keylog_rec {
+	struct hashtab_node hnode;
 	uint8_t random[KEYLOG_RANDOM_LEN];
 	uint32_t head;		/* arena handle of the newest secret, 0: none */
 };
 
 struct keylog_table {
-	struct keylog_rec *recs;
-	size_t count, cap;
-	uint32_t *slots;	/* record index + 1, 0 when empty */
-	size_t nslots;
+	struct hashtab tab;	/* records; charged to the store's share */
 };
 
 /* Secrets, packed one after another into fixed chunks so that none moves
@@ -43,10 +43,9 @@ struct tls_keys {
 	bool full;		/* a secret was dropped at the memory share */
 	bool want_full;		/* a wanted random could not be recorded */
 	uint64_t dropped;	/* key log lines dropped at the share */
-	struct mem_budget *budget;
-	size_t share;		/* bytes the store may charge; 0: no limit */
-	size_t charged;		/* bytes charged to budget */
-	uint64_t seed;		/* of the slot hash (util/hash.h) */
+	/* The store's share of the run's budget (its parent): limit 0 is
+	 * no limit of its own; used is what the store holds. */
+	struct mem_budget share;
 	EVP_PKEY *rsa;
 	char *rsa_path;
 };

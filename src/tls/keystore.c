@@ -13,52 +13,43 @@
 #include "keylog_int.h"
 #include "util/hash.h"
 
-#define KEYSTORE_MIN_RECS	32
+#define KEYSTORE_MIN_RECS	64		/* the first bucket array */
 #define KEYSTORE_CHUNK		(64u << 10)	/* arena chunk */
+#define KEYSTORE_MIN_CHUNKS	16		/* the first chunk array */
 #define KEYSTORE_NODE_HDR	6		/* next, label, length */
 #define KEYSTORE_DEAD_LABEL	0xff		/* a secret replaced by a longer one */
+#define KEYSTORE_REC_ALIGN	_Alignof(struct keylog_rec)
 /* Handles are 32-bit offsets plus one: the arena stays below 4 GiB. */
 #define KEYSTORE_MAX_CHUNKS	((size_t)UINT32_MAX / KEYSTORE_CHUNK)
+
+static void table_init(struct tls_keys *k, struct keylog_table *t, uint64_t seed)
+{
+	hashtab_init(&t->tab, &k->share, seed, KEYSTORE_MIN_RECS, KEYLOG_MAX_ENTRIES);
+}
 
 struct tls_keys *tls_keys_new(void)
 {
 	struct tls_keys *k = calloc(1, sizeof *k);
+	uint64_t seed;
 
-	if (k != NULL)
-		k->seed = hash_seed_random();
+	if (k != NULL) {
+		seed = hash_seed_random();
+		table_init(k, &k->store, seed);
+		table_init(k, &k->want, seed);
+	}
 	return k;
 }
 
 void tls_keys_set_budget(struct tls_keys *k, struct mem_budget *budget, size_t share)
 {
-	k->budget = budget;
-	k->share = share;
+	k->share.parent = budget;
+	k->share.limit = share;
 }
 
-/* Charge n bytes against the share and the budget: 0, or -1 (nothing
- * charged). */
-static int keystore_charge(struct tls_keys *k, size_t n)
+/* The records are in the arena: only the bucket array is the table's. */
+static void table_free(struct keylog_table *t)
 {
-	if (k->share != 0 && (n > k->share || k->charged > k->share - n))
-		return -1;
-	if (mem_charge(k->budget, n) != 0)
-		return -1;
-	k->charged += n;
-	return 0;
-}
-
-static void keystore_release(struct tls_keys *k, size_t n)
-{
-	mem_release(k->budget, n);
-	k->charged -= n;
-}
-
-static void table_free(struct tls_keys *k, struct keylog_table *t)
-{
-	keystore_release(k, t->cap * sizeof *t->recs + t->nslots * sizeof *t->slots);
-	free(t->recs);
-	free(t->slots);
-	memset(t, 0, sizeof *t);
+	hashtab_free(&t->tab);
 }
 
 static void arena_free(struct tls_keys *k)
@@ -69,7 +60,7 @@ static void arena_free(struct tls_keys *k)
 		OPENSSL_cleanse(a->chunks[i], KEYSTORE_CHUNK);
 		free(a->chunks[i]);
 	}
-	keystore_release(k, a->n * KEYSTORE_CHUNK + a->cap * sizeof *a->chunks);
+	mem_release(&k->share, a->n * KEYSTORE_CHUNK + a->cap * sizeof *a->chunks);
 	free(a->chunks);
 	memset(a, 0, sizeof *a);
 }
@@ -82,105 +73,15 @@ void tls_keys_free(struct tls_keys **kp)
 		return;
 	k = *kp;
 	arena_free(k);
-	table_free(k, &k->store);
-	table_free(k, &k->want);
+	table_free(&k->store);
+	table_free(&k->want);
 	EVP_PKEY_free(k->rsa);
 	free(k->rsa_path);
 	free(k);
 	*kp = NULL;
 }
 
-/* ---- tables of client randoms --------------------------------------------- */
-
-/* The slot that holds random, or the empty slot where it would go. */
-static size_t table_slot(const struct tls_keys *k, const struct keylog_table *t,
-			 const uint8_t *r)
-{
-	size_t mask = t->nslots - 1;
-	size_t i = (size_t)hash_bytes(k->seed, r, KEYLOG_RANDOM_LEN) & mask;
-
-	while (t->slots[i] != 0 &&
-	       memcmp(t->recs[t->slots[i] - 1].random, r, KEYLOG_RANDOM_LEN) != 0)
-		i = (i + 1) & mask;
-	return i;
-}
-
-static struct keylog_rec *table_find(const struct tls_keys *k, const struct keylog_table *t,
-				     const uint8_t *r)
-{
-	size_t slot;
-
-	if (t->nslots == 0)
-		return NULL;
-	slot = table_slot(k, t, r);
-	return t->slots[slot] != 0 ? &t->recs[t->slots[slot] - 1] : NULL;
-}
-
-static int table_rehash(struct tls_keys *k, struct keylog_table *t, size_t nslots)
-{
-	uint32_t *old = t->slots;
-	size_t oldn = t->nslots;
-
-	if (keystore_charge(k, nslots * sizeof *t->slots) != 0)
-		return -1;
-	t->slots = calloc(nslots, sizeof *t->slots);
-	if (t->slots == NULL) {
-		t->slots = old;
-		keystore_release(k, nslots * sizeof *t->slots);
-		return -1;
-	}
-	t->nslots = nslots;
-	for (size_t i = 0; i < t->count; i++)
-		t->slots[table_slot(k, t, t->recs[i].random)] = (uint32_t)(i + 1);
-	free(old);
-	keystore_release(k, oldn * sizeof *t->slots);
-	return 0;
-}
-
-/* Room for one more record in the array and the index (load <= 1/2). */
-static int table_grow(struct tls_keys *k, struct keylog_table *t)
-{
-	struct keylog_rec *nr;
-	size_t ncap;
-
-	if (t->count >= KEYLOG_MAX_ENTRIES)
-		return -1;
-	if (t->count == t->cap) {
-		ncap = t->cap ? t->cap * 2 : KEYSTORE_MIN_RECS;
-		if (keystore_charge(k, (ncap - t->cap) * sizeof *nr) != 0)
-			return -1;
-		/* randoms are not secret: realloc may leave copies behind */
-		nr = realloc(t->recs, ncap * sizeof *nr);
-		if (nr == NULL) {
-			keystore_release(k, (ncap - t->cap) * sizeof *nr);
-			return -1;
-		}
-		t->recs = nr;
-		t->cap = ncap;
-	}
-	if ((t->count + 1) * 2 > t->nslots)
-		return table_rehash(k, t, t->nslots ? t->nslots * 2 : 2 * KEYSTORE_MIN_RECS);
-	return 0;
-}
-
-/* The record of random, added when new; NULL at the share. */
-static struct keylog_rec *table_get(struct tls_keys *k, struct keylog_table *t,
-				    const uint8_t *r)
-{
-	struct keylog_rec *rec = table_find(k, t, r);
-
-	if (rec != NULL)
-		return rec;
-	if (table_grow(k, t) != 0)
-		return NULL;
-	rec = &t->recs[t->count];
-	memcpy(rec->random, r, KEYLOG_RANDOM_LEN);
-	rec->head = 0;
-	t->slots[table_slot(k, t, r)] = (uint32_t)(++t->count);
-	return rec;
-}
-
-/* ---- the arena of secrets ------------------------------------------------- */
+/* ---- the arena of secrets and records -------------------------------------- */
 
 static uint8_t *arena_node(const struct keylog_arena *a, uint32_t handle)
 {
@@ -197,48 +98,100 @@ static uint32_t node_next(const uint8_t *node)
 	return next;
 }
 
-/* Room for n bytes; returns the handle, or 0 at the share. */
-static uint32_t arena_alloc(struct tls_keys *k, size_t n)
+/* A new, empty chunk at the end of the arena: false at the share. */
+static bool arena_chunk(struct tls_keys *k)
 {
 	struct keylog_arena *a = &k->arena;
-	uint8_t **nc;
 	uint8_t *chunk;
 
-	if (a->n == 0 || a->used + n > KEYSTORE_CHUNK) {
-		if (a->n == KEYSTORE_MAX_CHUNKS)
-			return 0;
-		if (a->n == a->cap) {
-			size_t ncap = a->cap ? a->cap * 2 : 16;
+	if (a->n == a->cap) {
+		uint8_t **nc = mem_grow_array(&k->share, a->chunks, &a->cap, sizeof *nc,
+					      KEYSTORE_MIN_CHUNKS, KEYSTORE_MAX_CHUNKS);
 
-			if (keystore_charge(k, (ncap - a->cap) * sizeof *nc) != 0)
-				return 0;
-			nc = realloc(a->chunks, ncap * sizeof *nc);
-			if (nc == NULL) {
-				keystore_release(k, (ncap - a->cap) * sizeof *nc);
-				return 0;
-			}
-			a->chunks = nc;
-			a->cap = ncap;
-		}
-		if (keystore_charge(k, KEYSTORE_CHUNK) != 0)
-			return 0;
-		chunk = malloc(KEYSTORE_CHUNK);
-		if (chunk == NULL) {
-			keystore_release(k, KEYSTORE_CHUNK);
-			return 0;
-		}
-		a->chunks[a->n++] = chunk;
-		a->used = 0;
+		if (nc == NULL)
+			return false;
+		a->chunks = nc;
 	}
-	a->used += n;
-	return (uint32_t)((a->n - 1) * KEYSTORE_CHUNK + a->used - n + 1);
+	if (mem_charge(&k->share, KEYSTORE_CHUNK) != 0)
+		return false;
+	chunk = malloc(KEYSTORE_CHUNK);
+	if (chunk == NULL) {
+		mem_release(&k->share, KEYSTORE_CHUNK);
+		return false;
+	}
+	a->chunks[a->n++] = chunk;
+	a->used = 0;
+	return true;
+}
+
+/* Room for n bytes aligned to align (a power of two; chunks are malloc'd,
+ * so aligned for anything); returns the handle, or 0 at the share. */
+static uint32_t arena_alloc(struct tls_keys *k, size_t n, size_t align)
+{
+	struct keylog_arena *a = &k->arena;
+	size_t at = (a->used + align - 1) & ~(align - 1);
+
+	if (a->n == 0 || at + n > KEYSTORE_CHUNK) {
+		if (!arena_chunk(k))
+			return 0;
+		at = 0;
+	}
+	a->used = at + n;
+	return (uint32_t)((a->n - 1) * KEYSTORE_CHUNK + at + 1);
+}
+
+/* ---- tables of client randoms --------------------------------------------- */
+
+static struct keylog_rec *table_find_h(const struct keylog_table *t, const uint8_t *r,
+				       uint64_t h)
+{
+	struct hashtab_node *n;
+
+	for (n = hashtab_first(&t->tab, h); n != NULL; n = hashtab_next(n, h)) {
+		struct keylog_rec *rec = HASHTAB_ENTRY(n, struct keylog_rec, hnode);
+
+		if (memcmp(rec->random, r, KEYLOG_RANDOM_LEN) == 0)
+			return rec;
+	}
+	return NULL;
+}
+
+static struct keylog_rec *table_find(const struct keylog_table *t, const uint8_t *r)
+{
+	if (t->tab.count == 0)
+		return NULL;
+	return table_find_h(t, r, hashtab_hash_const(&t->tab, r, KEYLOG_RANDOM_LEN));
+}
+
+/* The record of random, added when new; NULL at the share or the cap. */
+static struct keylog_rec *table_get(struct tls_keys *k, struct keylog_table *t,
+				    const uint8_t *r)
+{
+	uint64_t h = hashtab_hash(&t->tab, r, KEYLOG_RANDOM_LEN);
+	struct keylog_rec *rec = table_find_h(t, r, h);
+	uint32_t handle;
+
+	if (rec != NULL)
+		return rec;
+	if (t->tab.count >= KEYLOG_MAX_ENTRIES || hashtab_reserve(&t->tab) != 0 ||
+	    t->tab.nbuckets == 0)
+		return NULL;
+	handle = arena_alloc(k, sizeof *rec, KEYSTORE_REC_ALIGN);
+	if (handle == 0)
+		return NULL;
+	/* randoms are not secret, but share the arena's cleansing anyway */
+	rec = (struct keylog_rec *)(void *)arena_node(&k->arena, handle);
+	memcpy(rec->random, r, KEYLOG_RANDOM_LEN);
+	rec->head = 0;
+	hashtab_link(&t->tab, &rec->hnode, h);
+	return rec;
 }
 
 /* ---- storing and finding ---------------------------------------------------- */
 
 bool keystore_wanted(const struct tls_keys *k, const uint8_t random[KEYLOG_RANDOM_LEN])
 {
-	return !k->filtering || table_find(k, &k->want, random) != NULL;
+	return !k->filtering || table_find(&k->want, random) != NULL;
 }
 
 static int keystore_drop(struct tls_keys *k)
@@ -273,7 +226,7 @@ int keystore_put(struct tls_keys *k, const uint8_t random[KEYLOG_RANDOM_LEN],
 		node[4] = KEYSTORE_DEAD_LABEL;
 		OPENSSL_cleanse(node + KEYSTORE_NODE_HDR, node[5]);
 	}
-	h = arena_alloc(k, KEYSTORE_NODE_HDR + len);
+	h = arena_alloc(k, KEYSTORE_NODE_HDR + len, 1);
 	if (h == 0)
 		return keystore_drop(k);
 	node = arena_node(&k->arena, h);
@@ -306,7 +259,7 @@ const uint8_t *tls_keys_find(const struct tls_keys *k,
 			mk->want_full = true;
 		return NULL;
 	}
-	rec = table_find(k, &k->store, client_random);
+	rec = table_find(&k->store, client_random);
 	h = rec != NULL ? rec->head : 0;
 	while (h != 0) {
 		node = arena_node(&k->arena, h);
@@ -321,7 +274,7 @@ const uint8_t *tls_keys_find(const struct tls_keys *k,
 
 size_t tls_keys_count(const struct tls_keys *k)
 {
-	return k ? k->store.count : 0;
+	return k ? k->store.tab.count : 0;
 }
 
 bool tls_keys_full(const struct tls_keys *k)
@@ -336,12 +289,12 @@ uint64_t tls_keys_dropped(const struct tls_keys *k)
 
 size_t tls_keys_memory(const struct tls_keys *k)
 {
-	return k ? k->charged : 0;
+	return k ? k->share.used : 0;
 }
 
 size_t tls_keys_wanted_count(const struct tls_keys *k)
 {
-	return k ? k->want.count : 0;
+	return k ? k->want.tab.count : 0;
 }
 
 bool tls_keys_want_full(const struct tls_keys *k)
@@ -352,8 +305,8 @@ bool tls_keys_want_full(const struct tls_keys *k)
 void tls_keys_collect_begin(struct tls_keys *k)
 {
 	arena_free(k);
-	table_free(k, &k->store);
-	table_free(k, &k->want);
+	table_free(&k->store);
+	table_free(&k->want);
 	k->full = k->want_full = false;
 	k->dropped = 0;
 	k->filtering = false;

@@ -123,7 +123,7 @@ void tls_session_stats(const struct tls_session *s, struct tls_stats *st_r)
 static void on_alert(struct tls_session *s, enum stream_dir d, const uint8_t *p, size_t n)
 {
 	if (n >= 2 && p[1] != TLS_ALERT_CLOSE_NOTIFY)
-		notice(s, "tls_alert", "TLS: %s alert, level %u description %u", stream_dir_name(d), p[0], p[1]);
+		notice(s, NOTICE_TLS_ALERT, "TLS: %s alert, level %u description %u", stream_dir_name(d), p[0], p[1]);
 }
 
 /* Content that came out of a record (plain or decrypted). */
@@ -230,7 +230,7 @@ static void protected_record(struct tls_session *s, enum stream_dir d, const uin
 			tls_give_up(s, s->from_rsa ? WHY_RSA_FAILED : WHY_BAD_KEYS);
 			return;
 		}
-		notice(s, "tls_auth_failed", "TLS: %s record %" PRIu64 " failed authentication; %zu bytes skipped",
+		notice(s, NOTICE_TLS_AUTH_FAILED, "TLS: %s record %" PRIu64 " failed authentication; %zu bytes skipped",
 		       stream_dir_name(d), dd->cs.seq, plen);
 		emit_gap(s, d, plen, ts);
 		dd->cs.seq++;
@@ -261,7 +261,7 @@ static void change_cipher_spec(struct tls_session *s, enum stream_dir d)
 	if (dd->encrypted && !dd->next.ready) {
 		/* a renegotiation whose keys are unknown */
 		if (dd->cs.ready)
-			notice(s, "tls_renegotiated", "TLS: %s renegotiated without keys; not decrypted further",
+			notice(s, NOTICE_TLS_RENEGOTIATED, "TLS: %s renegotiated without keys; not decrypted further",
 			       stream_dir_name(d));
 		dd->cs.ready = false;
 		return;
@@ -350,7 +350,7 @@ static void dir_dead(struct tls_session *s, enum stream_dir d, const char *why)
 
 	dd->dead = true;
 	buf_free(&dd->rec);
-	notice(s, "tls_undecodable", "TLS: %s %s; the rest of this direction is not decoded", stream_dir_name(d), why);
+	notice(s, NOTICE_TLS_UNDECODABLE, "TLS: %s %s; the rest of this direction is not decoded", stream_dir_name(d), why);
 	if (s->outcome == OUTCOME_PENDING)
 		tls_give_up(s, WHY_INCOMPLETE);
 }
@@ -453,7 +453,7 @@ void tls_session_gap(struct tls_session *s, enum stream_dir d, uint64_t nbytes,
 	buf_reset(&dd->rec);
 	buf_reset(&dd->hs.b);
 	dd->lost = true;
-	notice(s, "tls_resync", "TLS: %s lost %" PRIu64 " bytes at a record boundary; looking for the next record",
+	notice(s, NOTICE_TLS_RESYNC, "TLS: %s lost %" PRIu64 " bytes at a record boundary; looking for the next record",
 	       stream_dir_name(d), nbytes);
 	emit_gap(s, d, nbytes, ts_us);
 }

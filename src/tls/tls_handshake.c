@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "util/cursor.h"
+
 static void copy_name(uint8_t *dst, size_t *len_r, struct buf_slice src)
 {
 	*len_r = src.len < TLS_MAX_NAME ? src.len : TLS_MAX_NAME;
@@ -19,7 +21,7 @@ static void on_client_hello(struct tls_session *s, const uint8_t *body, size_t n
 	struct tls_hello h;
 
 	if (tls_hello_parse(body, n, false, &h) < 0) {
-		notice(s, "tls_malformed", "TLS: malformed ClientHello");
+		notice(s, NOTICE_TLS_MALFORMED, "TLS: malformed ClientHello");
 		return;
 	}
 	if (s->seen_ch && s->hrr && !s->seen_sh)
@@ -40,7 +42,7 @@ static void on_server_hello(struct tls_session *s, const uint8_t *body, size_t n
 	struct tls_hello h;
 
 	if (tls_hello_parse(body, n, true, &h) < 0) {
-		notice(s, "tls_malformed", "TLS: malformed ServerHello");
+		notice(s, NOTICE_TLS_MALFORMED, "TLS: malformed ServerHello");
 		return tls_give_up(s, WHY_INCOMPLETE);
 	}
 	if (h.hrr) {
@@ -83,16 +85,13 @@ static void on_encrypted_extensions(struct tls_session *s, const uint8_t *body, 
  * rather than left to a failed decryption of the ClientKeyExchange. */
 static void on_certificate(struct tls_session *s, const uint8_t *body, size_t n)
 {
-	size_t list, len;
+	struct cursor c = cursor_make(body, n), list = cursor_vec(&c, 3);
+	struct cursor cert = cursor_vec(&list, 3);
 
-	if (n < 6)
-		return;
-	list = (size_t)body[0] << 16 | (size_t)body[1] << 8 | body[2];
-	len = (size_t)body[3] << 16 | (size_t)body[4] << 8 | body[5];
-	if (list < 3 || list > n - 3 || len > list - 3)
+	if (cert.bad)
 		return;		/* the first certificate must lie inside the list */
-	if (tls_keys_rsa_matches_cert(s->keys, body + 6, len) == 0) {
-		notice(s, "tls_wrong_key", "TLS: %s is not this server's key (its certificate holds"
+	if (tls_keys_rsa_matches_cert(s->keys, cert.p, cursor_left(&cert)) == 0) {
+		notice(s, NOTICE_TLS_WRONG_KEY, "TLS: %s is not this server's key (its certificate holds"
 		       " another public key): not decrypted", tls_keys_rsa_path(s->keys));
 		s->want_cke = false;
 		s->keep_transcript = false;
@@ -141,7 +140,7 @@ void tls_handshake_bytes(struct tls_session *s, enum stream_dir d,
 	int rc;
 
 	if (tls_hs_append(r, p, n) < 0) {
-		notice(s, "tls_handshake_cut", "TLS: %s handshake message over %u bytes dropped", stream_dir_name(d),
+		notice(s, NOTICE_TLS_HANDSHAKE_CUT, "TLS: %s handshake message over %u bytes dropped", stream_dir_name(d),
 		       TLS_MAX_HANDSHAKE_MSG);
 		buf_reset(&r->b);
 		return;
@@ -151,7 +150,7 @@ void tls_handshake_bytes(struct tls_session *s, enum stream_dir d,
 		tls_hs_pop(r);
 	}
 	if (rc < 0) {
-		notice(s, "tls_handshake_cut", "TLS: %s handshake message over %u bytes dropped", stream_dir_name(d),
+		notice(s, NOTICE_TLS_HANDSHAKE_CUT, "TLS: %s handshake message over %u bytes dropped", stream_dir_name(d),
 		       TLS_MAX_HANDSHAKE_MSG);
 		buf_reset(&r->b);
 	}

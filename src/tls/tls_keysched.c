@@ -126,7 +126,7 @@ static void tls13_after_server_hello(struct tls_session *s)
 		snprintf(s->why, sizeof s->why, "the key log has no %s for this client random:"
 			 " %s not decrypted", missing, s->dir[DIR_C2S].keyed ? "s2c" :
 			 s->dir[DIR_S2C].keyed ? "c2s" : "neither direction");
-		notice(s, "tls_keys_missing", "TLS: %s", s->why);
+		notice(s, NOTICE_TLS_KEYS_MISSING, "TLS: %s", s->why);
 		if (!s->dir[DIR_C2S].keyed && !s->dir[DIR_S2C].keyed)
 			return tls_give_up(s, s->why);
 	}
@@ -183,7 +183,7 @@ void tls_keysched_rsa_client_key_exchange(struct tls_session *s, const uint8_t *
 	s->want_cke = false;
 	if (n < 2 || (elen = (size_t)body[0] << 8 | body[1]) != n - 2 ||
 	    tls_keys_rsa_decrypt(s->keys, body + 2, elen, pms) < 0) {
-		notice(s, "tls_wrong_key", "TLS: %s did not decrypt the pre-master secret: not this"
+		notice(s, NOTICE_TLS_WRONG_KEY, "TLS: %s did not decrypt the pre-master secret: not this"
 		       " server's key?", tls_keys_rsa_path(s->keys));
 		return tls_give_up(s, WHY_RSA_FAILED);
 	}
@@ -221,7 +221,7 @@ void tls13_key_update(struct tls_session *s, enum stream_dir d)
 	if (tls_hkdf_expand_label(s->suite->prf, cs->secret, len, "traffic upd", NULL, 0,
 				  next, len) < 0 || tls13_set_secret(s, cs, next, len) < 0) {
 		cs->ready = false;
-		notice(s, "tls_key_update_failed", "TLS: %s key update failed", stream_dir_name(d));
+		notice(s, NOTICE_TLS_KEY_UPDATE_FAILED, "TLS: %s key update failed", stream_dir_name(d));
 	}
 	OPENSSL_cleanse(next, sizeof next);
 }

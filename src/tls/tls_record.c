@@ -4,6 +4,8 @@
 
 #include <string.h>
 
+#include "util/cursor.h"
+
 /* Extension code points (IANA "TLS ExtensionType Values"). */
 #define EXT_SERVER_NAME		0
 #define EXT_ALPN		16
@@ -23,74 +25,13 @@ static const uint8_t tls_hrr_random[TLS_RANDOM_LEN] = {
 	0x07, 0x9e, 0x09, 0xe2, 0xc8, 0xa8, 0x33, 0x9c,
 };
 
-/* A read-only cursor; any read past the end sets bad and yields zeros, so
- * a parser checks once at the end instead of after every field. */
-struct cur {
-	const uint8_t *p, *end;
-	bool bad;
-};
-
-static struct cur cur_make(const uint8_t *p, size_t n)
-{
-	/* NULL + 0 is undefined in C, and cur_vec passes NULL after a failed
-	 * take: such a cursor is simply empty and bad. */
-	struct cur c = { p, p != NULL ? p + n : NULL, p == NULL };
-	return c;
-}
-
-static size_t cur_left(const struct cur *c)
-{
-	return c->bad ? 0 : (size_t)(c->end - c->p);
-}
-
-static const uint8_t *cur_take(struct cur *c, size_t n)
-{
-	const uint8_t *q;
-
-	if (c->bad || (size_t)(c->end - c->p) < n) {
-		c->bad = true;
-		return NULL;
-	}
-	q = c->p;
-	c->p += n;
-	return q;
-}
-
-static uint32_t cur_uint(struct cur *c, size_t width)
-{
-	const uint8_t *q = cur_take(c, width);
-	uint32_t v = 0;
-	size_t i;
-
-	for (i = 0; q != NULL && i < width; i++)
-		v = v << 8 | q[i];
-	return v;
-}
-
-/* A length-prefixed vector (prefix width 1 or 2) as a sub-cursor. */
-static struct cur cur_vec(struct cur *c, size_t width)
-{
-	size_t n = cur_uint(c, width);
-	const uint8_t *q = cur_take(c, n);
-	struct cur sub = cur_make(q, q ? n : 0);
-
-	sub.bad = q == NULL;
-	return sub;
-}
-
-static struct buf_slice cur_slice(const struct cur *c)
-{
-	struct buf_slice s = { c->p, cur_left(c) };
-	return s;
-}
-
 int tls_record_header(const uint8_t *p, size_t n, struct tls_record_hdr *h_r)
 {
 	if (n < TLS_RECORD_HEADER_LEN)
 		return -2;
 	h_r->type = p[0];
-	h_r->version = (uint16_t)(p[1] << 8 | p[2]);
-	h_r->length = (uint16_t)(p[3] << 8 | p[4]);
+	h_r->version = cursor_load_be16(p + 1);
+	h_r->length = cursor_load_be16(p + 3);
 	if (h_r->type < TLS_CT_CHANGE_CIPHER_SPEC || h_r->type > TLS_CT_HEARTBEAT)
 		return -1;
 	/* SSL 3.0 .. TLS 1.3 records all carry 3.x (TLS 1.3 says 3.3) */
@@ -117,18 +58,18 @@ bool tls_looks_like_record(const uint8_t *p, size_t n)
 
 /* supported_versions: CH lists them (take the highest real one, skipping
  * GREASE values 0x?a?a), SH names one. */
-static void hello_versions(struct cur *ext, bool server, struct tls_hello *h)
+static void hello_versions(struct cursor *ext, bool server, struct tls_hello *h)
 {
-	struct cur list;
+	struct cursor list;
 	uint16_t v;
 
 	if (server) {
-		h->version = (uint16_t)cur_uint(ext, 2);
+		h->version = cursor_u16be(ext);
 		return;
 	}
-	list = cur_vec(ext, 1);
-	while (cur_left(&list) >= 2) {
-		v = (uint16_t)cur_uint(&list, 2);
+	list = cursor_vec(ext, 1);
+	while (cursor_left(&list) >= 2) {
+		v = cursor_u16be(&list);
 		if ((v & 0x0f0f) == 0x0a0a)
 			continue;
 		if (v > h->version && v <= TLS_VERSION_1_3)
@@ -137,36 +78,36 @@ static void hello_versions(struct cur *ext, bool server, struct tls_hello *h)
 	ext->bad |= list.bad;
 }
 
-static void hello_sni(struct cur *ext, struct tls_hello *h)
+static void hello_sni(struct cursor *ext, struct tls_hello *h)
 {
-	struct cur list = cur_vec(ext, 2), name;
+	struct cursor list = cursor_vec(ext, 2), name;
 	uint8_t type;
 
-	while (cur_left(&list) > 0) {
-		type = (uint8_t)cur_uint(&list, 1);
-		name = cur_vec(&list, 2);
+	while (cursor_left(&list) > 0) {
+		type = cursor_u8(&list);
+		name = cursor_vec(&list, 2);
 		if (type == SNI_HOST_NAME && !name.bad && h->sni.len == 0)
-			h->sni = cur_slice(&name);
+			h->sni = cursor_rest(&name);
 	}
 	ext->bad |= list.bad;
 }
 
-static void hello_alpn(struct cur *ext, struct tls_hello *h)
+static void hello_alpn(struct cursor *ext, struct tls_hello *h)
 {
-	struct cur list = cur_vec(ext, 2), proto;
+	struct cursor list = cursor_vec(ext, 2), proto;
 
-	proto = cur_vec(&list, 1);
+	proto = cursor_vec(&list, 1);
 	if (!proto.bad)
-		h->alpn = cur_slice(&proto);
+		h->alpn = cursor_rest(&proto);
 	ext->bad |= list.bad;
 }
 
-static void hello_extension(uint16_t type, struct cur *ext, bool server,
+static void hello_extension(uint16_t type, struct cursor *ext, bool server,
 			    struct tls_hello *h)
 {
 	switch (type) {
 	case EXT_SERVER_NAME:
-		if (!server && cur_left(ext) > 0)
+		if (!server && cursor_left(ext) > 0)
 			hello_sni(ext, h);
 		break;
 	case EXT_ALPN:
@@ -176,7 +117,7 @@ static void hello_extension(uint16_t type, struct cur *ext, bool server,
 		hello_versions(ext, server, h);
 		break;
 	case EXT_SESSION_TICKET:
-		h->ticket = server || cur_left(ext) > 0;
+		h->ticket = server || cursor_left(ext) > 0;
 		break;
 	case EXT_PRE_SHARED_KEY:
 		h->psk = true;
@@ -198,37 +139,37 @@ static void hello_extension(uint16_t type, struct cur *ext, bool server,
 int tls_hello_parse(const uint8_t *body, size_t n, bool server,
 		    struct tls_hello *h_r)
 {
-	struct cur c = cur_make(body, n), sid, exts, ext;
+	struct cursor c = cursor_make(body, n), sid, exts, ext;
 	const uint8_t *rnd;
 	uint16_t type;
 
 	memset(h_r, 0, sizeof *h_r);
-	h_r->legacy_version = (uint16_t)cur_uint(&c, 2);
+	h_r->legacy_version = cursor_u16be(&c);
 	h_r->version = h_r->legacy_version;
-	rnd = cur_take(&c, TLS_RANDOM_LEN);
+	rnd = cursor_take(&c, TLS_RANDOM_LEN);
 	if (rnd != NULL)
 		memcpy(h_r->random, rnd, TLS_RANDOM_LEN);
-	sid = cur_vec(&c, 1);
-	if (sid.bad || cur_left(&sid) > TLS_MAX_SESSION_ID)
+	sid = cursor_vec(&c, 1);
+	if (sid.bad || cursor_left(&sid) > TLS_MAX_SESSION_ID)
 		return -1;
-	h_r->session_id_len = (uint8_t)cur_left(&sid);
+	h_r->session_id_len = (uint8_t)cursor_left(&sid);
 	memcpy(h_r->session_id, sid.p, h_r->session_id_len);
 	if (server) {
-		h_r->cipher_suite = (uint16_t)cur_uint(&c, 2);
-		(void)cur_uint(&c, 1);		/* compression method */
+		h_r->cipher_suite = cursor_u16be(&c);
+		(void)cursor_u8(&c);		/* compression method */
 		h_r->hrr = memcmp(h_r->random, tls_hrr_random, TLS_RANDOM_LEN) == 0;
 	} else {
-		(void)cur_vec(&c, 2);		/* cipher suites */
-		(void)cur_vec(&c, 1);		/* compression methods */
+		(void)cursor_vec(&c, 2);		/* cipher suites */
+		(void)cursor_vec(&c, 1);		/* compression methods */
 	}
 	if (c.bad)
 		return -1;
-	if (cur_left(&c) == 0)
+	if (cursor_left(&c) == 0)
 		return 0;			/* no extensions (old clients) */
-	exts = cur_vec(&c, 2);
-	while (!exts.bad && cur_left(&exts) > 0) {
-		type = (uint16_t)cur_uint(&exts, 2);
-		ext = cur_vec(&exts, 2);
+	exts = cursor_vec(&c, 2);
+	while (!exts.bad && cursor_left(&exts) > 0) {
+		type = cursor_u16be(&exts);
+		ext = cursor_vec(&exts, 2);
 		if (ext.bad)
 			return -1;
 		hello_extension(type, &ext, server, h_r);
@@ -241,15 +182,15 @@ int tls_hello_parse(const uint8_t *body, size_t n, bool server,
 int tls_encrypted_extensions_alpn(const uint8_t *body, size_t n,
 				  struct buf_slice *alpn_r)
 {
-	struct cur c = cur_make(body, n), exts, ext;
+	struct cursor c = cursor_make(body, n), exts, ext;
 	struct tls_hello h;
 	uint16_t type;
 
 	memset(&h, 0, sizeof h);
-	exts = cur_vec(&c, 2);
-	while (!exts.bad && cur_left(&exts) > 0) {
-		type = (uint16_t)cur_uint(&exts, 2);
-		ext = cur_vec(&exts, 2);
+	exts = cursor_vec(&c, 2);
+	while (!exts.bad && cursor_left(&exts) > 0) {
+		type = cursor_u16be(&exts);
+		ext = cursor_vec(&exts, 2);
 		if (type == EXT_ALPN && !ext.bad)
 			hello_alpn(&ext, &h);
 		if (ext.bad)
@@ -283,7 +224,7 @@ int tls_hs_next(struct tls_hs_reasm *r, uint8_t *type_r, struct buf_slice *msg_r
 
 	if (r->b.len < TLS_HS_HEADER_LEN)
 		return 0;
-	len = (size_t)p[1] << 16 | (size_t)p[2] << 8 | p[3];
+	len = cursor_load_be24(p + 1);
 	if (len > TLS_MAX_HANDSHAKE_MSG)
 		return -1;
 	if (r->b.len - TLS_HS_HEADER_LEN < len)
@@ -301,7 +242,7 @@ void tls_hs_pop(struct tls_hs_reasm *r)
 
 	if (r->b.len < TLS_HS_HEADER_LEN)
 		return;
-	len = (size_t)p[1] << 16 | (size_t)p[2] << 8 | p[3];
+	len = cursor_load_be24(p + 1);
 	buf_consume(&r->b, TLS_HS_HEADER_LEN + len);
 }
 

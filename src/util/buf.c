@@ -3,27 +3,35 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Whether n more bytes fit in b alone; *next_r is its use after them. */
+static bool mem_fits(struct mem_budget *b, size_t n, size_t *next_r)
+{
+	return size_add(b->used, n, next_r) && (b->limit == 0 || *next_r <= b->limit);
+}
+
 int mem_charge(struct mem_budget *mb, size_t n)
 {
+	struct mem_budget *b;
 	size_t next;
 
-	if (mb == NULL)
-		return 0;
-	if (!size_add(mb->used, n, &next) || (mb->limit != 0 && next > mb->limit)) {
-		mb->refused++;
-		return -1;
+	for (b = mb; b != NULL; b = b->parent) {
+		if (!mem_fits(b, n, &next)) {
+			b->refused++;
+			return -1;
+		}
 	}
-	mb->used = next;
-	if (next > mb->peak)
-		mb->peak = next;
+	for (b = mb; b != NULL; b = b->parent) {
+		b->used += n;
+		if (b->used > b->peak)
+			b->peak = b->used;
+	}
 	return 0;
 }
 
 void mem_release(struct mem_budget *mb, size_t n)
 {
-	if (mb == NULL)
-		return;
-	mb->used = n > mb->used ? 0 : mb->used - n;
+	for (struct mem_budget *b = mb; b != NULL; b = b->parent)
+		b->used = n > b->used ? 0 : b->used - n;
 }
 
 bool buf_slice_ieq(struct buf_slice s, const char *word)

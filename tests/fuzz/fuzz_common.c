@@ -194,6 +194,25 @@ static void touch_str(const char *s)
 		fuzz_touch((struct buf_slice){ (const uint8_t *)s, strlen(s) });
 }
 
+void fuzz_check_notice(const struct notice *n)
+{
+	FUZZ_CHECK(n != NULL && n->text != NULL);
+	FUZZ_CHECK((unsigned)n->kind < NOTICE_N_KINDS);
+	touch_str(notice_kind_name(n->kind));
+	touch_str(n->text);
+	FUZZ_CHECK(strchr(n->text, '\n') == NULL);
+	FUZZ_CHECK(n->dir >= -1 && n->dir <= DIR_S2C);
+}
+
+void fuzz_on_notice(void *ctx, const struct notice *n)
+{
+	uint64_t *count = ctx;
+
+	fuzz_check_notice(n);
+	if (count != NULL)
+		(*count)++;
+}
+
 static void check_summary(const struct session_summary *m)
 {
 	FUZZ_CHECK(m != NULL);
@@ -269,10 +288,9 @@ static void check_payload(const struct event *ev)
 		FUZZ_CHECK(ev->u.gap.bytes > 0);
 		break;
 	case EV_NOTICE:
-		FUZZ_CHECK(ev->u.notice.facts.kind != NULL && ev->u.notice.text != NULL);
-		touch_str(ev->u.notice.facts.kind);
-		touch_str(ev->u.notice.text);
-		FUZZ_CHECK(ev->u.notice.facts.dir >= -1 && ev->u.notice.facts.dir <= DIR_S2C);
+		fuzz_check_notice(&ev->u.notice);
+		FUZZ_CHECK(ev->u.notice.kind != NOTICE_GAP);	/* a gap event already */
+		FUZZ_CHECK(ev->u.notice.session == ev->session);
 		break;
 	case EV_SESSION_END:
 		FUZZ_CHECK(ev->u.end.reason <= END_EVICTED);
@@ -502,11 +520,6 @@ void fuzz_out_done(struct fuzz_out *fo)
 
 /* --- fixed keys -------------------------------------------------------- */
 
-static void keys_notice(void *ctx, const char *msg)
-{
-	(void)ctx;
-	(void)msg;
-}
 
 /* --- the checking --extract hooks --------------------------------------- */
 
@@ -610,12 +623,12 @@ const struct tls_keys *fuzz_keys(void)
 		len += (size_t)snprintf(text + len, sizeof text - len, "\n");
 	}
 	if (keylog_load_mem(keys, "fuzz-fixed", (const uint8_t *)text, len,
-			    keys_notice, NULL, err) != 0)
+			    fuzz_on_notice, NULL, err) != 0)
 		abort();
 	FUZZ_CHECK(tls_keys_count(keys) == 1);
 	path = getenv("FUZZ_TLS_KEYLOG");
 	if (path != NULL && path[0] != '\0' &&
-	    keylog_load_file(keys, path, keys_notice, NULL, err) != 0)
+	    keylog_load_file(keys, path, fuzz_on_notice, NULL, err) != 0)
 		fprintf(stderr, "fuzz: FUZZ_TLS_KEYLOG %s: %s\n", path, err);
 	/* An RSA key too, so that RSA key exchange, the server certificate
 	 * check and the handshake transcript are fuzzed (run from the top of

@@ -31,9 +31,10 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "report/event.h"
+#include "imap/imap_event.h"
 #include "util/buf.h"
 #include "util/byte_layer.h"
+#include "util/notice.h"
 
 #define FUZZ_ESC 0xFF
 #define FUZZ_FLOOD_UNIT 1024
@@ -50,6 +51,12 @@ void fuzz_fail(const char *file, int line, const char *what)
 void fuzz_touch(struct buf_slice s);
 /* Is inner inside outer?  An empty inner slice may sit one past the end. */
 bool fuzz_slice_in(struct buf_slice inner, struct buf_slice outer);
+
+/* A notice: its kind in range, its text readable and one line, its
+ * direction valid.  The notice_fn of every target; ctx NULL, or a uint64_t
+ * that counts the notices. */
+void fuzz_check_notice(const struct notice *n);
+void fuzz_on_notice(void *ctx, const struct notice *n);
 
 struct fuzz_stream_ops {
 	void *ctx;

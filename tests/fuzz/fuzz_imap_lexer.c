@@ -158,12 +158,11 @@ static bool on_plausible(void *ctx, enum stream_dir dir, const uint8_t *p, size_
 	return imap_line_plausible(dir, p, n);
 }
 
-static void on_notice(void *ctx, const char *kind, const char *msg)
+/* ctx is the hooks' ctx, the target's state: not a counter. */
+static void on_notice(void *ctx, const struct notice *n)
 {
 	(void)ctx;
-	FUZZ_CHECK(kind != NULL);
-	FUZZ_CHECK(msg != NULL);
-	fuzz_touch((struct buf_slice){ (const uint8_t *)msg, strlen(msg) });
+	fuzz_check_notice(n);
 }
 
 static void feed(void *ctx, enum stream_dir dir, const uint8_t *p, size_t n, int64_t ts)

@@ -7,15 +7,6 @@
 #include "fuzz_common.h"
 #include "tls/keylog.h"
 
-static void on_notice(void *ctx, const char *msg)
-{
-	size_t *n = ctx;
-
-	FUZZ_CHECK(msg != NULL);
-	fuzz_touch((struct buf_slice){ (const uint8_t *)msg, strlen(msg) });
-	(*n)++;
-}
-
 static int hexval(uint8_t c)
 {
 	if (c >= '0' && c <= '9')
@@ -57,7 +48,7 @@ static void lookups(const struct tls_keys *k, const uint8_t *p, size_t n)
  * it, and a filtered reload keeps no more than the randoms asked for. */
 static void small_share(const uint8_t *p, size_t n)
 {
-	struct mem_budget mb = { 0, 0, 0, 0 };
+	struct mem_budget mb = { .limit = 0 };
 	struct tls_keys *k = tls_keys_new();
 	char err[KEYLOG_ERRLEN];
 	uint8_t random[KEYLOG_RANDOM_LEN] = { 0 };
@@ -81,12 +72,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct tls_keys *k = tls_keys_new();
 	char err[KEYLOG_ERRLEN];
-	size_t notices = 0, count;
+	uint64_t notices = 0;
+	size_t count;
 	uint8_t *copy = malloc(size ? size : 1);	/* exact size for ASan */
 
 	FUZZ_CHECK(k != NULL && copy != NULL);
 	memcpy(copy, data, size);
-	if (keylog_load_mem(k, "fuzz.keylog", copy, size, on_notice, &notices, err) != 0) {
+	if (keylog_load_mem(k, "fuzz.keylog", copy, size, fuzz_on_notice, &notices, err) != 0) {
 		FUZZ_CHECK(memchr(err, '\0', KEYLOG_ERRLEN) != NULL);
 	} else {
 		count = tls_keys_count(k);

@@ -1,116 +1,54 @@
-/* libFuzzer target: the whole pipeline fed a capture file.  The input is
- * written to a memfd and opened by path like any capture; every packet goes
- * through decode, the flow table (small caps, so eviction and the
- * out-of-order cap are reached), reassembly and one session per flow, with
- * the fixed TLS keys; every event goes to the checking output, which also
- * checks it as JSON and text and passes it to --summary and --logins
- * (charged to the same budget, as in a run).  Seeds are the capture files themselves. */
+/* libFuzzer target: the whole pipeline fed a capture file, through the
+ * run (app/run.h) that the program itself uses.  The input is written to a
+ * memfd and read by path like any capture; every packet goes through
+ * decode, the flow table (small caps, so eviction and the out-of-order cap
+ * are reached), reassembly and one session per flow, with the fixed TLS
+ * keys; every event goes to the checking output, which also checks it as
+ * JSON and text and passes it to --summary and --logins (charged to the
+ * run's budget); bodies go to the checking --extract hooks; every notice is
+ * checked.  Seeds are the capture files themselves. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "app/run.h"
 #include "fuzz_common.h"
-#include "imap/imap_lexer.h"
-#include "imap/imap_session.h"
 #include "net/capture.h"
-#include "net/decode.h"
-#include "net/flow.h"
 
 #define PIPE_MAX_FLOWS    16
 #define PIPE_MAX_OOO      (64 * 1024)
 #define PIPE_MEMORY       ((size_t)64 << 20)
 #define PIPE_LITERAL_KEEP 4096
 
-struct pipe_fuzz {
-	struct imap_session_config scfg;
-	struct flow_table *ft;
-	struct decode_stats dstats;
-	int64_t last_ts;
-	uint64_t opened;
-};
-
-static void on_notice(void *ctx, uint64_t session, int64_t ts_us, const char *msg)
+/* The run's options: quiet (a fuzzer's stderr is for crashes), small caps,
+ * and the ports of the captures the seeds come from. */
+static void pipe_options(struct run_options *o, const char *path)
 {
-	(void)ctx;
-	(void)session;
-	(void)ts_us;
-	FUZZ_CHECK(msg != NULL);
-	fuzz_touch((struct buf_slice){ (const uint8_t *)msg, strlen(msg) });
-}
-
-static void on_flow_notice(void *ctx, uint64_t session, void *sctx, int64_t ts_us,
-			   const struct notice_facts *f, const char *msg)
-{
-	(void)sctx;
-	FUZZ_CHECK(f != NULL && f->kind != NULL);
-	on_notice(ctx, session, ts_us, msg);
-}
-
-static enum flow_verdict on_classify(void *ctx, const uint8_t *p, size_t n)
-{
-	(void)ctx;
-	switch (imap_session_classify(p, n)) {
-	case 0: return FLOW_SENDER_IS_CLIENT;
-	case 1: return FLOW_SENDER_IS_SERVER;
-	case 2: return FLOW_UNSURE;
-	case -1: return FLOW_NOT_IMAP;
-	default: FUZZ_CHECK(!"classify out of range");
-	}
-	return FLOW_NOT_IMAP;
-}
-
-static void *on_open(void *ctx, const struct flow_info *fi)
-{
-	struct pipe_fuzz *f = ctx;
-	char client[FLOW_ADDRSTRLEN], server[FLOW_ADDRSTRLEN];
-	struct imap_session_info info = {
-		.id = fi->session_id,
-		.client = flow_endpoint_str(&fi->client, client),
-		.server = flow_endpoint_str(&fi->server, server),
-		.mid_stream = fi->mid_stream,
-		.implicit_tls = fi->implicit_tls,
-		.first_ts_us = fi->first_ts_us,
-	};
-
-	FUZZ_CHECK(fi->session_id == ++f->opened);	/* 1, 2, ... */
-	return imap_session_new(&f->scfg, &info);
-}
-
-static void on_packet(void *ctx, const struct capture_pkt *pkt)
-{
-	struct pipe_fuzz *f = ctx;
-	struct decode_seg seg;
-	enum decode_result r;
-
-	FUZZ_CHECK(pkt->caplen == 0 || pkt->data != NULL);
-	f->last_ts = pkt->ts_us;
-	r = decode_packet(pkt, &seg, &f->dstats);
-	FUZZ_CHECK(r < DECODE_N_RESULTS && decode_result_name(r) != NULL);
-	if (r != DECODE_OK)
-		return;
-	FUZZ_CHECK(seg.af == 4 || seg.af == 6);
-	FUZZ_CHECK(seg.paylen <= pkt->caplen);
-	if (seg.paylen > 0)
-		FUZZ_CHECK(seg.payload >= pkt->data &&
-			   seg.payload + seg.paylen <= pkt->data + pkt->caplen);
-	flow_table_segment(f->ft, &seg);
+	run_options_defaults(o);
+	o->inputs[o->n_inputs++] = path;
+	o->quiet = true;
+	o->literal_keep = PIPE_LITERAL_KEEP;
+	o->max_memory = PIPE_MEMORY;
+	o->flow.max_flows = PIPE_MAX_FLOWS;
+	o->flow.max_ooo_bytes = PIPE_MAX_OOO;
+	FUZZ_CHECK(flow_config_add_port(&o->flow, 1143, false) == 0);
+	FUZZ_CHECK(flow_config_add_port(&o->flow, 1993, true) == 0);
+	/* the port of the TLS suite captures in tests/data/tls */
+	FUZZ_CHECK(flow_config_add_port(&o->flow, 14308, true) == 0);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+	static struct run_options opt;	/* big: off the stack */
 	struct mem_budget budget = { .limit = PIPE_MEMORY };
+	struct run_sinks sinks = { 0 };
 	struct fuzz_extract fx;
-	struct pipe_fuzz f = { 0 };
 	struct fuzz_out fo;
-	struct flow_config cfg;
-	struct flow_hooks hooks = {
-		.ctx = &f, .classify = on_classify, .open = on_open,
-		.ops = &imap_session_ops, .notice = on_flow_notice,
-	};
 	struct capture *cap;
 	char path[64], err[CAPTURE_ERRLEN];
+	uint64_t notices = 0;
 	int fd, rc;
 
 	fd = memfd_create("fuzz.pcap", 0);
@@ -118,36 +56,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	FUZZ_CHECK(size == 0 || write(fd, data, size) == (ssize_t)size);
 	snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
 
+	/* Not a capture at all: the run would only say so on stderr. */
 	if (capture_open_file(&cap, path, NULL, err) != 0) {
 		FUZZ_CHECK(memchr(err, '\0', CAPTURE_ERRLEN) != NULL && err[0] != '\0');
 		close(fd);
 		return 0;
 	}
-	fuzz_out_init(&fo, &f.scfg.out, true, &budget);
-	f.scfg.literal_keep = PIPE_LITERAL_KEEP;
-	f.scfg.budget = &budget;
-	f.scfg.keys = fuzz_keys();
-	f.scfg.notice = on_notice;
-	fuzz_extract_init(&fx, &f.scfg.extract);
-	flow_config_defaults(&cfg);
-	cfg.max_flows = PIPE_MAX_FLOWS;
-	cfg.max_ooo_bytes = PIPE_MAX_OOO;
-	cfg.budget = &budget;
-	FUZZ_CHECK(flow_config_add_port(&cfg, 1143, false) == 0);
-	FUZZ_CHECK(flow_config_add_port(&cfg, 1993, true) == 0);
-	/* the port of the TLS suite captures in tests/data/tls */
-	FUZZ_CHECK(flow_config_add_port(&cfg, 14308, true) == 0);
-	f.ft = flow_table_new(&cfg, &hooks);
-	FUZZ_CHECK(f.ft != NULL);
-
-	rc = capture_run(cap, on_packet, &f, 0, err);
-	FUZZ_CHECK(rc == 0 || rc == -1);	/* 1 only after capture_break */
-	if (rc < 0)
-		FUZZ_CHECK(err[0] != '\0' && memchr(err, '\0', CAPTURE_ERRLEN) != NULL);
-	flow_table_finish(f.ft, f.last_ts);
-	FUZZ_CHECK(flow_table_stats(f.ft)->sessions_opened == f.opened);
-	flow_table_free(&f.ft);
 	capture_free(&cap);
+	pipe_options(&opt, path);
+	fuzz_out_init(&fo, &sinks.out, true, &budget);
+	fuzz_extract_init(&fx, &sinks.extract);
+	sinks.keys = fuzz_keys();
+	sinks.budget = &budget;
+	sinks.notice = fuzz_on_notice;
+	sinks.notice_ctx = &notices;
+	rc = run_main(&opt, &sinks);
+	FUZZ_CHECK(rc == RUN_OK || rc == RUN_INPUT);
 	close(fd);
 	fuzz_out_check_all_ended(&fo);
 	fuzz_extract_done(&fx);

@@ -55,12 +55,11 @@ static void tap_end(void *ctx, uint64_t session)
 	f->tap_ended = true;
 }
 
-static void on_notice(void *ctx, uint64_t session, int64_t ts_us, const char *msg)
+static void on_notice(void *ctx, const struct notice *n)
 {
 	(void)ctx;
-	(void)ts_us;
-	FUZZ_CHECK(session == FUZZ_SESSION_ID && msg != NULL);
-	fuzz_touch((struct buf_slice){ (const uint8_t *)msg, strlen(msg) });
+	fuzz_check_notice(n);
+	FUZZ_CHECK(n->session == FUZZ_SESSION_ID);
 }
 
 static void feed(void *ctx, enum stream_dir dir, const uint8_t *p, size_t n, int64_t ts)

@@ -118,11 +118,11 @@ static void on_handshake(void *ctx, const struct tls_info *info)
 	fuzz_touch(info->alpn);
 }
 
-static void on_notice(void *ctx, const char *kind, const char *msg)
+/* ctx is the hooks' ctx, the target's state: not a counter. */
+static void on_notice(void *ctx, const struct notice *n)
 {
 	(void)ctx;
-	(void)kind;
-	fuzz_touch((struct buf_slice){ (const uint8_t *)msg, strlen(msg) });
+	fuzz_check_notice(n);
 }
 
 static void feed(void *ctx, enum stream_dir dir, const uint8_t *p, size_t n, int64_t ts)

@@ -14,10 +14,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "app/run.h"
 #include "fuzz_common.h"
-#include "imap/imap_session.h"
-#include "net/capture.h"
-#include "net/decode.h"
 #include "net/flow.h"
 #include "tls/tls_record.h"
 
@@ -40,9 +38,8 @@ struct rec {
 	size_t first_len[2];
 };
 
-struct run {
+struct seeds {
 	const char *dir, *name;
-	struct flow_table *ft;
 };
 
 static void sb_put(struct seedbuf *b, const uint8_t *p, size_t n)
@@ -106,7 +103,7 @@ static void sb_write(const struct seedbuf *b, const char *dir, const char *sub,
 
 static void *rec_open(void *ctx, const struct flow_info *fi)
 {
-	struct run *r = ctx;
+	struct seeds *r = ctx;
 	struct rec *c = calloc(1, sizeof *c);
 	/* session mode: bit 4 mid-stream, 5 implicit TLS, 6 fixed keys */
 	uint8_t mode = (uint8_t)((fi->mid_stream ? 0x10 : 0) | (fi->implicit_tls ? 0x20 : 0));
@@ -195,61 +192,29 @@ static void rec_end(void *ctx, enum end_reason why, int64_t ts)
 
 static const struct byte_layer_ops rec_ops = { .feed = rec_feed, .gap = rec_gap, .end = rec_end };
 
-static enum flow_verdict rec_classify(void *ctx, const uint8_t *p, size_t n)
-{
-	(void)ctx;
-	switch (imap_session_classify(p, n)) {
-	case 0: return FLOW_SENDER_IS_CLIENT;
-	case 1: return FLOW_SENDER_IS_SERVER;
-	case 2: return FLOW_UNSURE;
-	default: return FLOW_NOT_IMAP;
-	}
-}
-
-static void on_packet(void *ctx, const struct capture_pkt *pkt)
-{
-	struct run *r = ctx;
-	struct decode_seg seg;
-
-	if (decode_packet(pkt, &seg, NULL) == DECODE_OK)
-		flow_table_segment(r->ft, &seg);
-}
-
+/* Each capture through the program's own run, with the recorder in place
+ * of the sessions. */
 int main(int argc, char **argv)
 {
-	struct flow_config cfg;
-	struct flow_hooks hooks = { 0 };
-	struct run r = { 0 };
+	static struct run_options opt;	/* big: off the stack */
+	struct seeds sd = { 0 };
+	struct run_sinks sinks = { .open = rec_open, .open_ctx = &sd, .ops = &rec_ops };
 	int written = 0;
 
 	if (argc < 3) {
 		fputs("usage: fuzz_mkseeds DIR CAPTURE...\n", stderr);
 		return 2;
 	}
-	r.dir = argv[1];
-	flow_config_defaults(&cfg);
-	hooks.ctx = &r;
-	hooks.classify = rec_classify;
-	hooks.open = rec_open;
-	hooks.ops = &rec_ops;
+	sd.dir = argv[1];
 	for (int i = 2; i < argc; i++) {
-		char err[CAPTURE_ERRLEN];
-		struct capture *cap;
 		const char *base = strrchr(argv[i], '/');
 
-		r.name = base != NULL ? base + 1 : argv[i];
-		if (capture_open_file(&cap, argv[i], NULL, err) != 0) {
-			fprintf(stderr, "fuzz_mkseeds: %s: %s\n", argv[i], err);
-			continue;
-		}
-		if ((r.ft = flow_table_new(&cfg, &hooks)) == NULL)
-			abort();
-		if (capture_run(cap, on_packet, &r, 0, err) < 0)
-			fprintf(stderr, "fuzz_mkseeds: %s: %s\n", argv[i], err);
-		flow_table_finish(r.ft, 0);
-		flow_table_free(&r.ft);
-		capture_free(&cap);
-		written++;
+		sd.name = base != NULL ? base + 1 : argv[i];
+		run_options_defaults(&opt);
+		opt.inputs[opt.n_inputs++] = argv[i];
+		opt.quiet = true;
+		if (run_main(&opt, &sinks) == RUN_OK)
+			written++;
 	}
 	fprintf(stderr, "fuzz_mkseeds: %d captures read\n", written);
 	return 0;

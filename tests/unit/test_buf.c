@@ -29,6 +29,35 @@ static void test_budget_limit_and_refusals(void **state)
 	assert_int_equal(mem_charge(NULL, SIZE_MAX), 0);	/* no budget, no limit */
 }
 
+/* A share (the key store's) is a budget with the run's as parent: a charge
+ * must fit both and counts in both; the one that refuses counts it. */
+static void test_budget_share(void **state)
+{
+	struct mem_budget run = { .limit = 1000 };
+	struct mem_budget share = { .limit = 300, .parent = &run };
+
+	(void)state;
+	assert_int_equal(mem_charge(&share, 200), 0);
+	assert_int_equal(share.used, 200);
+	assert_int_equal(run.used, 200);
+	assert_int_equal(mem_charge(&share, 101), -1);	/* past the share */
+	assert_int_equal(share.refused, 1);
+	assert_int_equal(run.refused, 0);
+	assert_int_equal(run.used, 200);
+	assert_int_equal(mem_charge(&run, 750), 0);
+	assert_int_equal(mem_charge(&share, 60), -1);	/* fits the share, not the run */
+	assert_int_equal(run.refused, 1);
+	assert_int_equal(share.used, 200);
+	assert_int_equal(run.used, 950);
+	mem_release(&share, 200);
+	assert_int_equal(share.used, 0);
+	assert_int_equal(run.used, 750);
+	share.limit = 0;				/* no limit of its own */
+	assert_int_equal(mem_charge(&share, 250), 0);
+	assert_int_equal(run.used, 1000);
+	assert_int_equal(run.peak, 1000);
+}
+
 static void test_buf_charges_budget(void **state)
 {
 	struct mem_budget mb = { .limit = 4096 };
@@ -104,6 +133,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_budget_limit_and_refusals),
+		cmocka_unit_test(test_budget_share),
 		cmocka_unit_test(test_buf_charges_budget),
 		cmocka_unit_test(test_grow_array),
 		cmocka_unit_test(test_slice_ieq),

@@ -439,7 +439,7 @@ static void test_extract_whole(void **state)
  * while the item is open and returns to 0 at its end. */
 static void test_extract_budget(void **state)
 {
-	struct mem_budget mb = { 0, 0, 1, 0 };	/* limit 0 is no limit */
+	struct mem_budget mb = { .limit = 1 };	/* limit 0 is no limit */
 	struct extract_meta m = meta(DIR_S2C, "BODY[]", 3);
 	struct extract_stats st;
 	struct extract_item *it;
@@ -451,7 +451,7 @@ static void test_extract_budget(void **state)
 	for (limit = 1;; limit += 64) {
 		char dir[] = "/tmp/imapscope-extract-XXXXXX";
 
-		mb = (struct mem_budget){ 0, 0, limit, 0 };
+		mb = (struct mem_budget){ .limit = limit };
 		x = open_dir_budget(dir, &mb);
 		it = extract_begin(x, 1, &m);
 		if (it != NULL) {

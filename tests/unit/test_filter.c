@@ -257,6 +257,49 @@ static void test_user_prepass(void **state)
 	filter_free(&f);
 }
 
+/* The lists of sessions are charged to the run's budget: they grow within
+ * it, give it all back when freed, and one that the budget stops from
+ * growing makes the --user pre-pass say it lost sessions. */
+static void test_lists_charged(void **state)
+{
+	struct filter_opts o = opts_of(NULL, "192.0.2.2");
+	struct mem_budget mb = { .limit = 0 };
+	struct sink sk = { 0 };
+	struct filter *f;
+	struct output col;
+	struct event l;
+	uint64_t i;
+
+	(void)state;
+	f = filter_new(&o, (struct output){ &sink_ops, &sk });
+	filter_set_budget(f, &mb);
+	for (i = 1; i <= 100; i++)
+		filter_session_open(f, i, "192.0.2.1:1", "192.0.2.2:143");
+	assert_true(mb.used >= 100 * sizeof(uint64_t));
+	assert_true(filter_wants_id(f, 100));
+	filter_free(&f);
+	assert_int_equal(mb.used, 0);
+
+	/* room for the first 16 ids and no more */
+	o = opts_of(NULL, NULL);
+	o.user = "alice";
+	mb = (struct mem_budget){ .limit = 16 * sizeof(uint64_t) };
+	f = filter_new(&o, (struct output){ &sink_ops, &sk });
+	filter_set_budget(f, &mb);
+	col = filter_collector(f);
+	for (i = 1; i <= 20; i++) {
+		l = ev_of(EV_LOGIN, i, "192.0.2.1:1", "192.0.2.2:143");
+		l.u.login.user = (struct buf_slice){ (const uint8_t *)"alice", 5 };
+		col.ops->event(col.ctx, &l);
+	}
+	assert_int_equal(col.ops->finish(col.ctx), -1);
+	assert_true(mb.refused > 0);
+	assert_true(mb.used <= mb.limit);
+	assert_true(filter_wants_id(f, 16));
+	filter_free(&f);
+	assert_int_equal(mb.used, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -265,6 +308,7 @@ int main(void)
 		cmocka_unit_test(test_host_forms),
 		cmocka_unit_test(test_host_notices),
 		cmocka_unit_test(test_user_prepass),
+		cmocka_unit_test(test_lists_charged),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

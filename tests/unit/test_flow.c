@@ -99,21 +99,18 @@ static enum flow_verdict h_classify(void *ctx, const uint8_t *p, size_t n)
 	return l->verdict;
 }
 
-static void h_notice(void *ctx, uint64_t sid, void *sctx, int64_t ts, const struct notice_facts *f,
-		     const char *msg)
+static void h_notice(void *ctx, const struct notice *n)
 {
 	struct log *l = ctx;
 
-	(void)sctx;
-	(void)ts;
-	assert_non_null(f->kind);
-	/* the message names no session: the listener does, as main's does */
-	assert_null(strstr(msg, "session "));
-	if (l->nnotices < MAX_NOTICES && sid != 0)
+	assert_string_not_equal(notice_kind_name(n->kind), "other");
+	/* the text names no session: the listener does, as the run's does */
+	assert_null(strstr(n->text, "session "));
+	if (l->nnotices < MAX_NOTICES && n->session != 0)
 		snprintf(l->notices[l->nnotices++], 256, "session %llu: %s",
-			 (unsigned long long)sid, msg);
+			 (unsigned long long)n->session, n->text);
 	else if (l->nnotices < MAX_NOTICES)
-		snprintf(l->notices[l->nnotices++], 256, "%s", msg);
+		snprintf(l->notices[l->nnotices++], 256, "%s", n->text);
 }
 
 static const struct byte_layer_ops ops = {
@@ -241,6 +238,54 @@ static void test_syn_beats_ports(void **state)
 	assert_true(l.s[0].fi.implicit_tls);
 	flow_table_finish(ft, 3);
 	assert_int_equal(l.s[0].why, END_EOF);
+	flow_table_free(&ft);
+}
+
+/* A notice about a followed session goes to that session (ops->notice),
+ * with its id, kind and numbers; the listener hears only the others. */
+static struct notice sess_heard;
+static int sess_heard_n;
+
+static void h_sess_notice(void *ctx, const struct notice *n)
+{
+	(void)ctx;
+	sess_heard = *n;
+	sess_heard.text = NULL;	/* valid during the call only */
+	sess_heard_n++;
+}
+
+static void test_session_notices_go_to_session(void **state)
+{
+	static const struct byte_layer_ops ops_n = {
+		.feed = h_feed, .gap = h_gap, .end = h_end, .capped = h_capped,
+		.notice = h_sess_notice,
+	};
+	struct flow_config cfg;
+	struct log l;
+	struct flow_hooks hk = { &l, NULL, h_open, &ops_n, h_notice };
+	struct flow_table *ft;
+
+	(void)state;
+	memset(&l, 0, sizeof l);
+	sess_heard_n = 0;
+	flow_config_defaults(&cfg);
+	ft = flow_table_new(&cfg, &hk);
+	assert_non_null(ft);
+	seg(ft, S, SP, C, CP, PA, 9000, 300, "* 1 EXISTS\r\n", 10);	/* mid-stream */
+	assert_int_equal(l.n, 1);
+	assert_int_equal(sess_heard_n, 1);
+	assert_int_equal(sess_heard.kind, NOTICE_MID_STREAM);
+	assert_int_equal(sess_heard.session, l.s[0].id);
+	assert_int_equal(sess_heard.ts_us, 10);
+	assert_int_equal(l.nnotices, 0);	/* not the listener's */
+	seg(ft, S, SP, C, CP, PA, 9022, 300, "b OK\r\n", 12);	/* 10 bytes lost */
+	seg(ft, C, CP, S, SP, TCP_RST, 300, 0, NULL, 13);
+	assert_int_equal(sess_heard.kind, NOTICE_GAP);
+	assert_int_equal(sess_heard.dir, DIR_S2C);
+	assert_int_equal(sess_heard.offset, 12);
+	assert_int_equal(sess_heard.bytes, 10);
+	assert_int_equal(l.nnotices, 0);
+	flow_table_finish(ft, 20);
 	flow_table_free(&ft);
 }
 
@@ -642,6 +687,7 @@ int main(void)
 		cmocka_unit_test(test_syn_roles_and_fin),
 		cmocka_unit_test(test_syn_beats_ports),
 		cmocka_unit_test(test_midstream_ports_and_rst),
+		cmocka_unit_test(test_session_notices_go_to_session),
 		cmocka_unit_test(test_classify),
 		cmocka_unit_test(test_ports_only),
 		cmocka_unit_test(test_overlap_conflict_notice),

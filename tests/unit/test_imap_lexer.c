@@ -105,14 +105,14 @@ static void rec_data(void *ctx, const uint8_t *p, size_t n)
 	r->data_pending += n;
 }
 
-static void rec_notice(void *ctx, const char *kind, const char *msg)
+static void rec_notice(void *ctx, const struct notice *n)
 {
 	struct rec *r = ctx;
 
-	assert_non_null(kind);
+	assert_string_not_equal(notice_kind_name(n->kind), "other");
 
 	rec_flush_data(r);
-	rec_put(r, "N:%s\n", msg);
+	rec_put(r, "N:%s\n", n->text);
 }
 
 /* --- cases ---------------------------------------------------------------- */

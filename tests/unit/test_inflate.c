@@ -55,15 +55,13 @@ static void on_gap(void *ctx, enum stream_dir d, uint64_t n, int64_t ts)
 	k->gap_bytes[d] += n;
 }
 
-static void on_notice(void *ctx, const char *kind, const char *msg)
+static void on_notice(void *ctx, const struct notice *n)
 {
 	struct sink *k = ctx;
 
-	assert_non_null(kind);
-
 	k->notices++;
-	snprintf(k->last_notice, sizeof k->last_notice, "%s", msg);
-	snprintf(k->last_kind, sizeof k->last_kind, "%s", kind);
+	snprintf(k->last_notice, sizeof k->last_notice, "%s", n->text);
+	snprintf(k->last_kind, sizeof k->last_kind, "%s", notice_kind_name(n->kind));
 }
 
 static struct inflate_session *new_session(struct sink *k, uint64_t max_total)

@@ -22,12 +22,14 @@ struct notes {
 	char last[KEYLOG_ERRLEN + 64];
 };
 
-static void on_notice(void *ctx, const char *msg)
+static void on_notice(void *ctx, const struct notice *n)
 {
 	struct notes *nt = ctx;
 
+	assert_int_equal(n->kind, NOTICE_KEYLOG);
+	assert_int_equal(n->session, 0);
 	nt->n++;
-	snprintf(nt->last, sizeof nt->last, "%s", msg);
+	snprintf(nt->last, sizeof nt->last, "%s", n->text);
 }
 
 static void hex(const char *s, uint8_t *out, size_t n)
@@ -251,7 +253,7 @@ static void test_keylog_streamed(void **state)
  * rest; a second load keeps only the randoms a capture asked for. */
 static void test_keylog_share_and_collect(void **state)
 {
-	struct mem_budget mb = { 0, 0, 0, 0 };
+	struct mem_budget mb = { .limit = 0 };
 	struct tls_keys *k = tls_keys_new();
 	char path[64], err[KEYLOG_ERRLEN];
 	FILE *fp = gen_tls12(20000, NULL);

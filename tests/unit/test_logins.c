@@ -215,7 +215,7 @@ static void test_logins_brute_client(void **state)
 static void test_logins_budget(void **state)
 {
 	static struct script sc;
-	struct mem_budget mb = { 0, 0, 1, 0 };	/* limit 0 is no limit */
+	struct mem_budget mb = { .limit = 1 };	/* limit 0 is no limit */
 	struct logins_opts opts = { 0, 0, &mb };
 	char f[16][8];
 	size_t len, n, i, limit, full;
@@ -236,7 +236,7 @@ static void test_logins_budget(void **state)
 	assert_int_equal(mb.used, 0);
 	free(data);
 
-	mb = (struct mem_budget){ 0, 0, SIZE_MAX, 0 };
+	mb = (struct mem_budget){ .limit = SIZE_MAX };
 	data = run(&sc, true, &opts, &len);
 	assert_int_equal(row_flags(data, len, f, 16), 6);
 	assert_string_equal(f[4], "b");
@@ -247,7 +247,7 @@ static void test_logins_budget(void **state)
 	free(data);
 
 	for (limit = 1; limit <= full; limit += 8) {
-		mb = (struct mem_budget){ 0, 0, limit, 0 };
+		mb = (struct mem_budget){ .limit = limit };
 		data = run(&sc, true, &opts, &len);
 		assert_int_equal(row_flags(data, len, f, 16), 6);
 		assert_true(mb.peak <= limit);

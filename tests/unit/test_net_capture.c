@@ -352,11 +352,12 @@ static void ng_epb(struct file *f, uint16_t sport)
 	ng_block(f, 6, body.b, body.n, 0);
 }
 
-static void on_notice(void *ctx, const char *msg)
+static void on_notice(void *ctx, const struct notice *n)
 {
 	char *last = ctx;
 
-	snprintf(last, 512, "%s", msg);
+	assert_int_equal(n->kind, NOTICE_CAPTURE);
+	snprintf(last, 512, "%s", n->text);
 }
 
 /* A block with a bad length: libpcap stops there, the walker goes on to

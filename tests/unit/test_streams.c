@@ -149,7 +149,7 @@ static size_t streams_run_budget(struct mem_budget *mb, const uint8_t *big, size
 static void test_streams_budget(void **state)
 {
 	static uint8_t big[100000];
-	struct mem_budget mb = { 0, 0, 1, 0 };	/* limit 0 is no limit */
+	struct mem_budget mb = { .limit = 1 };	/* limit 0 is no limit */
 	size_t len, i, limit, full;
 	char *c2s;
 
@@ -161,7 +161,7 @@ static void test_streams_budget(void **state)
 	assert_true(mb.refused > 0);
 	assert_int_equal(mb.used, 0);
 
-	mb = (struct mem_budget){ 0, 0, SIZE_MAX, 0 };
+	mb = (struct mem_budget){ .limit = SIZE_MAX };
 	assert_int_equal(streams_run_budget(&mb, big, sizeof big, &c2s, &len), 1);
 	assert_non_null(c2s);
 	assert_int_equal(len, 24 + sizeof big);
@@ -172,7 +172,7 @@ static void test_streams_budget(void **state)
 	for (limit = 1; limit <= full; limit += limit < 4096 ? 16 : 4096) {
 		size_t lines;
 
-		mb = (struct mem_budget){ 0, 0, limit, 0 };
+		mb = (struct mem_budget){ .limit = limit };
 		lines = streams_run_budget(&mb, big, sizeof big, &c2s, &len);
 		assert_true(mb.peak <= limit);
 		assert_int_equal(mb.used, 0);

@@ -350,7 +350,7 @@ static void test_summary_budget(void **state)
 	for (s = 1; s <= 3; s++)
 		session_end(&sc, s, T0 + 1000, NULL);
 
-	mb = (struct mem_budget){ 0, 0, 1, 0 };
+	mb = (struct mem_budget){ .limit = 1 };
 	data = run_budget(&sc, true, &mb, &len);
 	n = parse_lines(data, len, o, 16);
 	assert_int_equal(n, 1);
@@ -361,7 +361,7 @@ static void test_summary_budget(void **state)
 	put_all(o, n);
 	free(data);
 
-	mb = (struct mem_budget){ 0, 0, SIZE_MAX, 0 };
+	mb = (struct mem_budget){ .limit = SIZE_MAX };
 	data = run_budget(&sc, true, &mb, &len);
 	n = parse_lines(data, len, o, 16);
 	assert_int_equal(n, 4);
@@ -373,7 +373,7 @@ static void test_summary_budget(void **state)
 	free(data);
 
 	for (limit = 1; limit <= full; limit += 256) {
-		mb = (struct mem_budget){ 0, 0, limit, 0 };
+		mb = (struct mem_budget){ .limit = limit };
 		data = run_budget(&sc, true, &mb, &len);
 		n = parse_lines(data, len, o, 16);
 		assert_true(n >= 1 && n <= 4);

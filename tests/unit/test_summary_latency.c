@@ -118,7 +118,7 @@ static void test_latency_histogram(void **state)
  * makes the percentiles inexact, and free returns the charge. */
 static void test_latency_budget(void **state)
 {
-	struct mem_budget mb = { 0, 0, 1, 0 };	/* limit 0 is no limit */
+	struct mem_budget mb = { .limit = 1 };	/* limit 0 is no limit */
 	struct summary_lat l = { .budget = &mb };
 	uint64_t i;
 
@@ -134,7 +134,7 @@ static void test_latency_budget(void **state)
 	assert_ptr_equal(l.budget, &mb);
 
 	/* room for the exact samples, not for the histogram */
-	mb = (struct mem_budget){ 0, 0, SUMMARY_LAT_EXACT * sizeof(uint64_t), 0 };
+	mb = (struct mem_budget){ .limit = SUMMARY_LAT_EXACT * sizeof(uint64_t) };
 	for (i = 1; i <= SUMMARY_LAT_EXACT; i++)
 		summary_lat_add(&l, i);
 	assert_true(summary_lat_exact(&l));
@@ -148,7 +148,7 @@ static void test_latency_budget(void **state)
 	assert_int_equal(mb.used, 0);
 
 	/* room for both: the histogram replaces the samples' charge */
-	mb = (struct mem_budget){ 0, 0, SIZE_MAX, 0 };
+	mb = (struct mem_budget){ .limit = SIZE_MAX };
 	for (i = 1; i <= SUMMARY_LAT_EXACT + 1; i++)
 		summary_lat_add(&l, i);
 	assert_non_null(l.hist);

@@ -186,13 +186,13 @@ static void on_handshake(void *ctx, const struct tls_info *info)
 	snprintf(r->reason, sizeof r->reason, "%s", info->reason ? info->reason : "");
 }
 
-static void on_notice(void *ctx, const char *kind, const char *msg)
+static void on_notice(void *ctx, const struct notice *n)
 {
 	struct result *r = ctx;
 
-	assert_non_null(kind);
+	assert_string_not_equal(notice_kind_name(n->kind), "other");
 	r->notices++;
-	snprintf(r->last_notice, sizeof r->last_notice, "%s", msg);
+	snprintf(r->last_notice, sizeof r->last_notice, "%s", n->text);
 }
 
 enum feed_mode { FEED_CHUNKS, FEED_BYTES };

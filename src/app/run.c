@@ -1,0 +1,772 @@
+/* The run: every layer wired together (see app/run.h). */
+#include "app/run.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "imap/imap_lexer.h"
+#include "net/capture.h"
+#include "net/decode.h"
+#include "report/extract.h"
+#include "report/output_json.h"
+#include "report/output_text.h"
+#include "report/streams.h"
+#include "report/summary.h"
+#include "tls/keylog.h"
+#include "util/outdir.h"
+
+#define PROGRESS_EVERY_PKTS 0x3fff	/* look at the clock every 16384 packets */
+#define PROGRESS_INTERVAL_NS 250000000LL
+
+/* Everything a run shares; passed as the ctx of every hook. */
+struct run {
+	const struct run_options *opt;
+	const struct run_sinks *sinks;	/* never NULL (zeroes when not given) */
+	struct mem_budget own_budget;
+	struct mem_budget *budget;	/* own_budget or the sinks' */
+	/* The filter is applied once, when a session opens: the sessions it
+	 * keeps get shown, the others hidden (no output, no files, notices
+	 * only counted). */
+	struct imap_session_config shown;
+	struct imap_session_config hidden;
+	struct output out;		/* the chosen output */
+	bool out_made;			/* out is the run's own, not the sinks' */
+	struct filter *filter;		/* --session/--host/--user */
+	bool matched;			/* a session was shown */
+	struct streams *streams;	/* --streams, or NULL */
+	struct extract *extract;	/* --extract, or NULL */
+	struct flow_table *flows;
+	struct decode_stats dstats;
+	struct capture *cap;
+	struct tls_keys *keys;		/* loaded here, or NULL */
+	FILE *fp;			/* the output's file */
+	int64_t last_ts_us;
+	uint64_t notices;
+	uint64_t notices_hidden;	/* past RUN_MAX_NOTICES_SHOWN */
+	char live_filter[CAPTURE_FILTER_LEN];	/* the IMAP ports, for -i */
+	bool prepass;			/* a pass that only learns, printing nothing */
+	int fatal;			/* an exit status that ends the run at once, or 0 */
+	bool progress;			/* a progress line on stderr */
+	uint64_t pkts;
+	struct timespec started, last_progress;
+};
+
+/* The only mutable globals: a signal handler has no context to be given. */
+static volatile sig_atomic_t g_stop;	/* set by run_interrupt */
+static struct capture *volatile g_cap;	/* for capture_break from a handler */
+
+void run_interrupt(void)
+{
+	g_stop = 1;
+	if (g_cap != NULL)
+		capture_break(g_cap);
+}
+
+void run_options_defaults(struct run_options *o)
+{
+	memset(o, 0, sizeof *o);
+	flow_config_defaults(&o->flow);
+	o->color = -1;
+	o->literal_keep = IMAP_DEFAULT_LITERAL_KEEP;
+	o->max_memory = RUN_DEFAULT_MAX_MEMORY;
+}
+
+/* --- notices ----------------------------------------------------------- */
+
+/* The one stderr path of every notice: "imapscope: [session N: ]text".
+ * Notices of sessions the filter hides come to run_notice_hidden. */
+static void run_notice(void *ctx, const struct notice *n)
+{
+	struct run *r = ctx;
+
+	r->notices++;
+	if (r->sinks->notice != NULL)
+		r->sinks->notice(r->sinks->notice_ctx, n);
+	if (r->opt->quiet || r->prepass)
+		return;
+	/* A million damaged sessions must not mean a million stderr lines. */
+	if (r->notices - r->notices_hidden > RUN_MAX_NOTICES_SHOWN) {
+		r->notices_hidden++;
+		return;
+	}
+	if (r->progress)
+		fputs("\r\033[K", stderr);	/* the notice replaces the progress line */
+	if (n->session != 0)
+		fprintf(stderr, "imapscope: session %" PRIu64 ": %s\n", n->session, n->text);
+	else
+		fprintf(stderr, "imapscope: %s\n", n->text);
+}
+
+/* Counted like every notice (their count decides when stderr goes quiet),
+ * never shown. */
+static void run_notice_hidden(void *ctx, const struct notice *n)
+{
+	struct run *r = ctx;
+
+	r->notices++;
+	if (r->sinks->notice != NULL)
+		r->sinks->notice(r->sinks->notice_ctx, n);
+}
+
+static void run_say(struct run *r, enum notice_kind kind, int64_t ts_us, const char *text)
+{
+	struct notice n = NOTICE_OF(kind);
+
+	n.ts_us = ts_us;
+	n.text = text;
+	run_notice(r, &n);
+}
+
+/* --- hooks of the flow table ------------------------------------------ */
+
+enum flow_verdict run_classify(void *ctx, const uint8_t *p, size_t n)
+{
+	(void)ctx;
+	switch (imap_session_classify(p, n)) {
+	case 0: return FLOW_SENDER_IS_CLIENT;
+	case 1: return FLOW_SENDER_IS_SERVER;
+	case 2: return FLOW_UNSURE;
+	default: return FLOW_NOT_IMAP;
+	}
+}
+
+/* A new session, and the one place the filter is applied: a prepass sees
+ * every session; otherwise the filter decides, once, from the id and the
+ * endpoints (and the --user prepass's findings). */
+static void *run_open(void *ctx, const struct flow_info *fi)
+{
+	struct run *r = ctx;
+	char client[FLOW_ADDRSTRLEN], server[FLOW_ADDRSTRLEN];
+	struct imap_session_info info = {
+		.id = fi->session_id,
+		.client = flow_endpoint_str(&fi->client, client),
+		.server = flow_endpoint_str(&fi->server, server),
+		.mid_stream = fi->mid_stream,
+		.implicit_tls = fi->implicit_tls,
+		.first_ts_us = fi->first_ts_us,
+	};
+	struct imap_session *s;
+	bool shown;
+
+	if (r->sinks->open != NULL)
+		return r->sinks->open(r->sinks->open_ctx, fi);
+	shown = r->prepass || filter_wants(r->filter, info.id, info.client, info.server);
+	if (!shown)
+		return imap_session_new(&r->hidden, &info);
+	if (r->streams != NULL && !r->prepass)
+		streams_open(r->streams, info.id, info.client, info.server);
+	s = imap_session_new(&r->shown, &info);
+	if (s != NULL && !r->prepass)
+		r->matched = true;	/* its session_start went out */
+	return s;
+}
+
+/* --extract: the session's body hooks (shown sessions only). */
+static void *run_extract_begin(void *ctx, uint64_t session, const struct extract_meta *m)
+{
+	return extract_begin(ctx, session, m);
+}
+
+static void run_extract_data(void *ctx, void *item, const uint8_t *p, size_t n)
+{
+	extract_data(ctx, item, p, n);
+}
+
+static void run_extract_gap(void *ctx, void *item, uint64_t nbytes)
+{
+	extract_gap(ctx, item, nbytes);
+}
+
+static void run_extract_end(void *ctx, void *item, uint64_t uid, uint64_t seq, bool unsent)
+{
+	extract_end(ctx, item, uid, seq, unsent);
+}
+
+/* --- the packet loop --------------------------------------------------- */
+
+static int64_t elapsed_ns(const struct timespec *a, const struct timespec *b)
+{
+	return (int64_t)(b->tv_sec - a->tv_sec) * 1000000000LL + (b->tv_nsec - a->tv_nsec);
+}
+
+/* "imapscope: 312.4 of 750.0 MB, 1204 MB/s, 41 sessions, 1 s left", on one
+ * stderr line rewritten in place; only on a terminal and without -q.  The
+ * last call erases it. */
+static void progress_tick(struct run *r, bool last)
+{
+	struct timespec now;
+	double secs, done_mb, total_mb, rate;
+	uint64_t total, sessions;
+
+	if (last) {
+		fputs("\r\033[K", stderr);
+		return;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	if (elapsed_ns(&r->last_progress, &now) < PROGRESS_INTERVAL_NS)
+		return;
+	r->last_progress = now;
+	total = capture_file_size(r->cap);
+	sessions = flow_table_stats(r->flows)->sessions_opened;
+	secs = (double)elapsed_ns(&r->started, &now) / 1e9;
+	done_mb = (double)capture_bytes_read(r->cap) / 1e6;
+	total_mb = (double)total / 1e6;
+	rate = secs > 0 ? done_mb / secs : 0;
+	if (total != 0 && rate > 0)
+		fprintf(stderr, "\rimapscope: %.1f of %.1f MB, %.0f MB/s, %" PRIu64
+			" sessions, %.0f s left\033[K", done_mb, total_mb, rate, sessions,
+			(total_mb - done_mb) / rate);
+	else
+		fprintf(stderr, "\rimapscope: %.1f MB, %" PRIu64 " sessions\033[K",
+			done_mb, sessions);
+}
+
+static void on_packet(void *ctx, const struct capture_pkt *pkt)
+{
+	struct run *r = ctx;
+	struct decode_seg seg;
+
+	r->last_ts_us = pkt->ts_us;
+	if (decode_packet(pkt, &seg, &r->dstats) == DECODE_OK)
+		flow_table_segment(r->flows, &seg);
+	if (r->opt->iface != NULL) {	/* live: events reach | jq as they happen */
+		if (r->out.ops->flush != NULL)
+			r->out.ops->flush(r->out.ctx);
+	} else if (r->progress && (++r->pkts & PROGRESS_EVERY_PKTS) == 0) {
+		progress_tick(r, false);
+	}
+}
+
+static void report_decode_stats(struct run *r, const char *what)
+{
+	char line[1024];
+	size_t len = 0;
+	int i;
+
+	for (i = 1; i < DECODE_N_RESULTS; i++) {
+		uint64_t n = r->dstats.count[i];
+
+		if (i == DECODE_NOT_TCP || i == DECODE_NOT_IP || n == 0)
+			continue;
+		len += (size_t)snprintf(line + len, sizeof line - len, "%s%" PRIu64 " %s",
+					len ? ", " : "", n, decode_result_name((enum decode_result)i));
+		if (len >= sizeof line)
+			break;
+	}
+	if (r->dstats.snaplen_cut != 0 && len < sizeof line)
+		len += (size_t)snprintf(line + len, sizeof line - len,
+					"%s%" PRIu64 " packets cut short by the snap length",
+					len ? ", " : "", r->dstats.snaplen_cut);
+	if (len != 0) {
+		char msg[1400];
+
+		snprintf(msg, sizeof msg, "%s: %s", what, line);
+		run_say(r, NOTICE_DECODE, r->last_ts_us, msg);
+	}
+	memset(&r->dstats, 0, sizeof r->dstats);
+}
+
+/* Reads one source to its end.  Returns RUN_OK, RUN_INPUT if it could not
+ * be read at all, or RUN_USAGE if -w's file is refused. */
+static int run_source(struct run *r, const char *path)
+{
+	char err[CAPTURE_ERRLEN];
+	const struct run_options *o = r->opt;
+	int rc;
+
+	if (o->iface != NULL)
+		rc = capture_open_live(&r->cap, o->iface, o->bpf ? o->bpf : r->live_filter, err);
+	else
+		rc = capture_open_file(&r->cap, path, o->bpf, err);
+	if (rc != 0) {
+		if (r->prepass)
+			return RUN_INPUT;
+		/* the capture layer's reason names no interface or file */
+		fprintf(stderr, "imapscope: %s: %s\n", o->iface != NULL ? o->iface : path, err);
+		return RUN_INPUT;
+	}
+	capture_set_notice(r->cap, run_notice, r);
+	if (o->save_path != NULL && capture_save_to(r->cap, o->save_path, err) != 0) {
+		fprintf(stderr, "imapscope: %s\n", err);	/* err names the file */
+		capture_free(&r->cap);
+		r->fatal = RUN_USAGE;
+		return RUN_USAGE;
+	}
+	g_cap = r->cap;
+	if (o->duration_s != 0)
+		alarm(o->duration_s);
+	rc = capture_run(r->cap, on_packet, r, o->max_packets, err);
+	g_cap = NULL;
+	if (r->progress)
+		progress_tick(r, true);
+	if (rc < 0 && !r->prepass)
+		fprintf(stderr, "imapscope: %s: %s (processed what came before)\n", path, err);
+	if (o->iface != NULL && capture_drops(r->cap) != 0 && !o->quiet)
+		fprintf(stderr, "imapscope: %s: %" PRIu64 " packets dropped by the kernel\n",
+			path, capture_drops(r->cap));
+	report_decode_stats(r, path);
+	capture_free(&r->cap);
+	return RUN_OK;
+}
+
+/* One pass over every input: a fresh flow table, the sources in order, and
+ * the end of every session still open.  Returns the exit status so far. */
+static int run_inputs(struct run *r)
+{
+	const struct run_options *o = r->opt;
+	struct flow_hooks hooks = {
+		.ctx = r, .classify = run_classify, .open = run_open,
+		.ops = r->sinks->open != NULL ? r->sinks->ops : &imap_session_ops,
+		.notice = run_notice,
+	};
+	int status = RUN_OK, rc;
+	size_t i;
+
+	r->flows = flow_table_new(&o->flow, &hooks);
+	if (r->flows == NULL) {
+		fputs("imapscope: out of memory\n", stderr);
+		r->fatal = RUN_INPUT;
+		return RUN_INPUT;
+	}
+	if (o->iface != NULL) {
+		status = run_source(r, o->iface);
+	} else {
+		for (i = 0; i < o->n_inputs && !g_stop && !r->fatal; i++)
+			if ((rc = run_source(r, o->inputs[i])) != RUN_OK)
+				status = rc;
+	}
+	flow_table_finish(r->flows, r->last_ts_us);
+	flow_table_free(&r->flows);
+	return status;
+}
+
+/* --- prepasses --------------------------------------------------------- */
+
+static void null_event(void *ctx, const struct event *ev)
+{
+	(void)ctx;
+	(void)ev;
+}
+
+static int null_finish(void *ctx)
+{
+	(void)ctx;
+	return 0;
+}
+
+static void null_free(void *ctx)
+{
+	(void)ctx;
+}
+
+static const struct output_ops null_output_ops = { null_event, null_finish, null_free, NULL };
+
+/* A pass over every input that only learns: every session's events go to
+ * out (which learns), nothing is printed or written, and what the pass
+ * counted (notices, refusals) is forgotten.  Returns out's finish(). */
+static int run_prepass(struct run *r, struct output out)
+{
+	struct imap_session_config real = r->shown;
+	int rc;
+
+	r->prepass = true;
+	r->shown.out = out;
+	r->shown.tap = (struct imap_tap){ NULL, NULL, NULL, NULL };
+	r->shown.extract = (struct imap_extract_hooks){ NULL, NULL, NULL, NULL, NULL };
+	(void)run_inputs(r);	/* the real pass says what could not be read */
+	rc = out.ops->finish(out.ctx);
+	r->shown = real;
+	r->prepass = false;
+	r->notices = 0;
+	r->budget->refused = 0;
+	return rc;
+}
+
+/* Files can be read twice; stdin, pipes and live capture cannot. */
+static bool inputs_rereadable(const struct run_options *o)
+{
+	struct stat st;
+	size_t i;
+
+	if (o->iface != NULL)
+		return false;
+	for (i = 0; i < o->n_inputs; i++)
+		if (strcmp(o->inputs[i], "-") == 0 || stat(o->inputs[i], &st) != 0 ||
+		    !S_ISREG(st.st_mode))
+			return false;
+	return true;
+}
+
+/* Key material is read before any packet: a key file that cannot be used is
+ * bad usage, not something to discover half-way through. */
+static int load_keys(struct run *r)
+{
+	const struct run_options *o = r->opt;
+	char err[KEYLOG_ERRLEN];
+	size_t i;
+
+	if (o->n_keylogs == 0 && o->rsa_key == NULL)
+		return RUN_OK;
+	r->keys = tls_keys_new();
+	if (r->keys == NULL) {
+		fputs("imapscope: out of memory\n", stderr);
+		return RUN_INPUT;
+	}
+	tls_keys_set_budget(r->keys, r->budget, o->max_memory / RUN_KEYS_MEMORY_SHARE);
+	for (i = 0; i < o->n_keylogs; i++) {
+		if (keylog_load_file(r->keys, o->keylogs[i], run_notice, r, err) != 0) {
+			fprintf(stderr, "imapscope: %s\n", err);
+			return RUN_USAGE;
+		}
+	}
+	if (o->rsa_key != NULL && tls_keys_load_rsa(r->keys, o->rsa_key, err) != 0) {
+		fprintf(stderr, "imapscope: %s\n", err);
+		return RUN_USAGE;
+	}
+	return RUN_OK;
+}
+
+/* The key logs did not fit in their share of --max-memory.  When the
+ * inputs can be read twice, one pass that prints nothing learns the client
+ * randoms of the capture's handshakes, and the key logs are read again
+ * keeping only those; otherwise what fitted is kept.  Either way it is
+ * said once. */
+static int load_keys_lazily(struct run *r)
+{
+	const struct run_options *o = r->opt;
+	size_t share = o->max_memory / RUN_KEYS_MEMORY_SHARE, kept = tls_keys_count(r->keys);
+	char err[KEYLOG_ERRLEN], msg[512];
+	size_t i;
+
+	if (r->keys == NULL || !tls_keys_full(r->keys))
+		return RUN_OK;
+	if (!inputs_rereadable(o)) {
+		snprintf(msg, sizeof msg, "key logs: over their share of --max-memory (%zu bytes)"
+			 " after %zu client randoms; %" PRIu64 " more lines dropped (the input is"
+			 " read once, so the entries it needs cannot be picked): sessions whose"
+			 " entries were dropped are not decrypted", share, kept,
+			 tls_keys_dropped(r->keys));
+		run_say(r, NOTICE_KEYLOG, 0, msg);
+		return RUN_OK;
+	}
+	tls_keys_collect_begin(r->keys);
+	(void)run_prepass(r, (struct output){ &null_output_ops, NULL });
+	tls_keys_collect_end(r->keys);
+	if (r->fatal)
+		return r->fatal;
+	for (i = 0; i < o->n_keylogs; i++) {
+		if (keylog_load_file(r->keys, o->keylogs[i], NULL, NULL, err) != 0) {
+			fprintf(stderr, "imapscope: %s\n", err);
+			return RUN_USAGE;
+		}
+	}
+	snprintf(msg, sizeof msg, "key logs: over their share of --max-memory (%zu bytes)"
+		 " after %zu client randoms; loaded again keeping only those of the capture's"
+		 " %zu TLS handshakes (%zu found)%s", share, kept,
+		 tls_keys_wanted_count(r->keys), tls_keys_count(r->keys),
+		 tls_keys_want_full(r->keys) ? ", though not every handshake could be noted" : "");
+	run_say(r, NOTICE_KEYLOG, 0, msg);
+	if (tls_keys_full(r->keys)) {
+		snprintf(msg, sizeof msg, "key logs: even the entries the capture needs pass"
+			 " the share: %" PRIu64 " lines dropped; the sessions they were for are"
+			 " not decrypted", tls_keys_dropped(r->keys));
+		run_say(r, NOTICE_KEYLOG, 0, msg);
+	}
+	return RUN_OK;
+}
+
+/* --user: a prepass finds the sessions where the user tried to log in. */
+static int find_user_sessions(struct run *r)
+{
+	if (r->opt->only.user == NULL)
+		return RUN_OK;
+	if (run_prepass(r, filter_collector(r->filter)) != 0 && !r->fatal) {
+		fputs("imapscope: out of memory finding the --user sessions\n", stderr);
+		return RUN_INPUT;
+	}
+	return r->fatal;
+}
+
+/* --- setting up and ending --------------------------------------------- */
+
+/* Every file is opened once before anything is printed, so that a missing
+ * or unreadable input is one error line, not an error after output. */
+static int check_inputs(const struct run_options *o)
+{
+	char err[CAPTURE_ERRLEN];
+	struct capture *c;
+	size_t i;
+
+	for (i = 0; i < o->n_inputs; i++) {
+		if (strcmp(o->inputs[i], "-") == 0)
+			continue;
+		if (capture_open_file(&c, o->inputs[i], o->bpf, err) != 0) {
+			fprintf(stderr, "imapscope: %s: %s\n", o->inputs[i], err);
+			return RUN_INPUT;
+		}
+		capture_free(&c);
+	}
+	return RUN_OK;
+}
+
+/* Live capture without a filter sees the IMAP ports (-p included), and
+ * TCP behind IPv6 extension headers, whose ports the flow table checks. */
+static void make_live_filter(struct run_options *o, char *out, size_t cap)
+{
+	uint16_t ports[FLOW_MAX_PORTS];
+	size_t i;
+
+	for (i = 0; i < o->flow.n_ports; i++)
+		ports[i] = o->flow.ports[i].port;
+	if (capture_default_filter(ports, o->flow.n_ports, out, cap) != 0)
+		out[0] = '\0';	/* cannot happen at CAPTURE_FILTER_LEN */
+	o->flow.ports_only = o->bpf == NULL;
+}
+
+/* The folders first: a refused one must not leave -o truncated. */
+static int open_folders(struct run *r)
+{
+	const struct run_options *o = r->opt;
+
+	if (o->streams_dir != NULL) {
+		char err[STREAMS_ERRLEN];
+
+		r->streams = streams_new(o->streams_dir, o->force, r->budget, err);
+		if (r->streams == NULL) {
+			fprintf(stderr, "imapscope: --streams: %s\n", err);
+			return RUN_USAGE;
+		}
+		r->shown.tap = (struct imap_tap){ r->streams, streams_data, streams_gap,
+						  streams_end };
+	}
+	if (o->extract_dir != NULL) {
+		char err[EXTRACT_ERRLEN];
+
+		r->extract = extract_new(o->extract_dir, o->force, r->budget, err);
+		if (r->extract == NULL) {
+			fprintf(stderr, "imapscope: --extract: %s\n", err);
+			return RUN_USAGE;
+		}
+		r->shown.extract = (struct imap_extract_hooks){
+			r->extract, run_extract_begin, run_extract_data, run_extract_gap,
+			run_extract_end,
+		};
+	}
+	if (r->sinks->extract.begin != NULL)
+		r->shown.extract = r->sinks->extract;
+	return RUN_OK;
+}
+
+static int open_output(struct run *r)
+{
+	const struct run_options *o = r->opt;
+	char err[OUTDIR_ERRLEN];
+	int fd;
+
+	r->fp = stdout;
+	if (o->output_path == NULL || strcmp(o->output_path, "-") == 0)
+		return RUN_OK;
+	/* never through a link; private when it holds secrets */
+	fd = outdir_open_file(o->output_path, o->show_secrets, err);
+	if (fd < 0 || (r->fp = fdopen(fd, "w")) == NULL) {
+		if (fd >= 0)
+			snprintf(err, sizeof err, "%.300s: %s", o->output_path, strerror(errno));
+		fprintf(stderr, "imapscope: %s\n", err);
+		return RUN_USAGE;
+	}
+	return RUN_OK;
+}
+
+static int make_output(struct run *r)
+{
+	const struct run_options *o = r->opt;
+	int rc;
+
+	if (r->sinks->out.ops != NULL) {
+		r->out = r->sinks->out;
+		rc = 0;
+	} else if (r->sinks->open != NULL) {
+		r->out = (struct output){ &null_output_ops, NULL };	/* no session speaks */
+		rc = 0;
+	} else if ((rc = open_output(r)) != RUN_OK) {
+		return rc;
+	} else if (o->report == RUN_LOGINS) {
+		struct logins_opts lopts = o->logins_opts;
+
+		lopts.budget = r->budget;
+		rc = output_logins_new2(&r->out, r->fp, o->json, &lopts);
+	} else if (o->report == RUN_SUMMARY) {
+		rc = output_summary_new(&r->out, r->fp, o->json, r->budget);
+	} else if (o->json) {
+		rc = output_json_new(&r->out, r->fp);
+	} else {
+		struct output_text_opts topts = {
+			.color = o->color == 1 || (o->color == -1 && isatty(fileno(r->fp))),
+		};
+		rc = output_text_new(&r->out, r->fp, &topts);
+	}
+	r->out_made = rc == 0 && r->sinks->out.ops == NULL;
+	if (rc == 0)
+		r->filter = filter_new(&o->only, r->out);
+	if (rc != 0 || r->filter == NULL) {
+		fputs("imapscope: out of memory\n", stderr);
+		return RUN_INPUT;
+	}
+	filter_set_budget(r->filter, r->budget);
+	return RUN_OK;
+}
+
+static int make_session_configs(struct run *r)
+{
+	const struct run_options *o = r->opt;
+
+	r->shown.show_secrets = o->show_secrets;
+	r->shown.literal_keep = o->literal_keep;
+	r->shown.max_inflate = o->max_inflate;
+	r->shown.budget = r->budget;
+	r->shown.keys = r->keys != NULL ? r->keys : r->sinks->keys;
+	r->shown.out = r->out;
+	r->shown.notice = run_notice;
+	r->shown.notice_ctx = r;
+	r->hidden = r->shown;
+	r->hidden.out = (struct output){ &null_output_ops, NULL };
+	r->hidden.tap = (struct imap_tap){ NULL, NULL, NULL, NULL };
+	r->hidden.extract = (struct imap_extract_hooks){ NULL, NULL, NULL, NULL, NULL };
+	r->hidden.notice = run_notice_hidden;
+	return RUN_OK;
+}
+
+/* --session, --host, --user that kept nothing: said once, as a notice
+ * (the run itself succeeded). */
+static void notice_unmatched(struct run *r)
+{
+	const struct filter_opts *f = &r->opt->only;
+	char msg[512];
+	size_t len;
+
+	if (!filter_opts_active(f) || r->matched)
+		return;
+	len = (size_t)snprintf(msg, sizeof msg, "the filter matched no session:");
+	if (f->n_sessions != 0 && len < sizeof msg)
+		len += (size_t)snprintf(msg + len, sizeof msg - len, " --session %" PRIu64 "%s",
+					f->sessions[0], f->n_sessions > 1 ? ",..." : "");
+	if (f->host != NULL && len < sizeof msg)
+		len += (size_t)snprintf(msg + len, sizeof msg - len, " --host %s", f->host);
+	if (f->user != NULL && len < sizeof msg)
+		snprintf(msg + len, sizeof msg - len, " --user %s", f->user);
+	run_say(r, NOTICE_FILTER_UNMATCHED, r->last_ts_us, msg);
+}
+
+/* What the run says at its end, and the outputs closed.  Returns the
+ * status, worsened by an output that could not be written. */
+static int run_end(struct run *r, int status)
+{
+	const struct run_options *o = r->opt;
+
+	notice_unmatched(r);
+	if (r->budget->refused != 0) {
+		char msg[256];
+
+		snprintf(msg, sizeof msg, "%" PRIu64 " allocations refused by --max-memory "
+			 "(peak %zu bytes): data was dropped, as the notices and the "
+			 "sessions' \"capped\" counts say", r->budget->refused, r->budget->peak);
+		run_say(r, NOTICE_BUDGET, r->last_ts_us, msg);
+	}
+	if (r->notices_hidden != 0 && !o->quiet)
+		fprintf(stderr, "imapscope: %" PRIu64 " more notices not shown\n",
+			r->notices_hidden);
+	if (r->streams != NULL) {
+		char err[STREAMS_ERRLEN];
+
+		if (streams_free(&r->streams, err) != 0) {	/* an output not written */
+			fprintf(stderr, "imapscope: --streams: %s\n", err);
+			status = RUN_USAGE;
+		}
+	}
+	if (r->extract != NULL) {
+		char err[EXTRACT_ERRLEN];
+
+		if (extract_free(&r->extract, err) != 0) {
+			fprintf(stderr, "imapscope: --extract: %s\n", err);
+			status = RUN_USAGE;
+		}
+	}
+	if (r->out.ops->finish(r->out.ctx) != 0) {
+		fprintf(stderr, "imapscope: writing the output failed: %s\n", strerror(errno));
+		status = RUN_USAGE;	/* an output that cannot be written, as for the folders */
+	}
+	r->out.ops->free(r->out.ctx);
+	if (r->fp != NULL && r->fp != stdout && fclose(r->fp) != 0) {
+		fprintf(stderr, "imapscope: %s: %s\n", o->output_path, strerror(errno));
+		status = RUN_USAGE;	/* an output that cannot be written, as for the folders */
+	}
+	tls_keys_free(&r->keys);
+	filter_free(&r->filter);
+	return status;
+}
+
+/* A run stopped before its end: everything freed, no totals written (as
+ * exit() left them).  No session is open at any point that stops a run,
+ * so the folders' indexes only close. */
+static void run_discard(struct run *r)
+{
+	char serr[STREAMS_ERRLEN], xerr[EXTRACT_ERRLEN];
+
+	if (r->streams != NULL)
+		(void)streams_free(&r->streams, serr);
+	if (r->extract != NULL)
+		(void)extract_free(&r->extract, xerr);
+	if (r->out_made)
+		r->out.ops->free(r->out.ctx);
+	if (r->fp != NULL && r->fp != stdout)
+		fclose(r->fp);
+	tls_keys_free(&r->keys);
+	filter_free(&r->filter);
+	free(r);
+}
+
+int run_main(struct run_options *o, const struct run_sinks *sinks)
+{
+	static const struct run_sinks no_sinks;
+	struct run *r = calloc(1, sizeof *r);
+	int status;
+
+	if (r == NULL) {
+		fputs("imapscope: out of memory\n", stderr);
+		return RUN_INPUT;
+	}
+	r->opt = o;
+	r->sinks = sinks != NULL ? sinks : &no_sinks;
+	r->budget = r->sinks->budget != NULL ? r->sinks->budget : &r->own_budget;
+	r->budget->limit = o->max_memory;
+	o->flow.budget = r->budget;
+	g_stop = 0;
+	if ((status = load_keys(r)) != RUN_OK || (status = check_inputs(o)) != RUN_OK)
+		goto out;
+	if (o->iface != NULL)
+		make_live_filter(o, r->live_filter, sizeof r->live_filter);
+	r->progress = !o->quiet && o->iface == NULL && isatty(STDERR_FILENO);
+	clock_gettime(CLOCK_MONOTONIC, &r->started);
+	if ((status = open_folders(r)) != RUN_OK || (status = make_output(r)) != RUN_OK ||
+	    (status = make_session_configs(r)) != RUN_OK ||
+	    (status = load_keys_lazily(r)) != RUN_OK ||
+	    (status = find_user_sessions(r)) != RUN_OK)
+		goto out;
+	status = run_inputs(r);
+	if (!r->fatal) {
+		status = run_end(r, status);
+		free(r);
+		return status;
+	}
+	status = r->fatal;
+out:
+	run_discard(r);
+	return status;
+}
