@@ -28,7 +28,7 @@ BIN       := $(if $(filter build,$(BUILD)),imapscope,$(BUILD)/imapscope)
 DEB_PKGS  := build-essential pkg-config libpcap-dev libssl-dev libjson-c-dev zlib1g-dev \
              libcmocka-dev tcpflow tshark time python3 python3-jsonschema
 
-.PHONY: all test unit e2e sanitize deps demo install clean check-deps
+.PHONY: all test unit e2e sanitize deps demo install clean check-deps imap-standalone layers
 
 all: $(BIN)
 
@@ -53,11 +53,40 @@ unit: check-deps $(UNIT_BIN)
 	@fail=0; for t in $(UNIT_BIN); do \
 	  echo "== $$t"; $$t || { echo "FAILED: $$t"; fail=1; }; done; exit $$fail
 
+# imap/ on its own: src/imap and src/util compiled and linked with zlib and
+# cmocka only (no OpenSSL, libpcap or json-c in the include path or the
+# link), running the pipeline's test with a fake TLS layer.  A link error
+# here means imap/ reached into another layer.
+SOLO_BUILD  := $(BUILD)-standalone
+SOLO_SRC    := $(wildcard src/util/*.c src/imap/*.c)
+SOLO_OBJ    := $(SOLO_SRC:%.c=$(SOLO_BUILD)/%.o)
+SOLO_CFLAGS := $(OPT) -g -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wvla \
+               -Iinclude $(EXTRA_CFLAGS)
+
+imap-standalone: $(SOLO_BUILD)/tests/test_imap_pipeline
+	@echo "== $< (imap/ without OpenSSL)"; $<
+
+$(SOLO_BUILD)/src/%.o: src/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(SOLO_CFLAGS) -MMD -MP -c -o $@ $<
+
+$(SOLO_BUILD)/tests/test_imap_pipeline: tests/unit/test_imap_pipeline.c $(SOLO_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(SOLO_CFLAGS) $(TEST_CFLAGS) $(LDFLAGS) -o $@ $^ -lz $(TEST_LIBS)
+
+-include $(SOLO_OBJ:.o=.d)
+
 e2e: $(BIN)
 	@IMAPSCOPE=$(abspath $(BIN)) tests/e2e/run.sh
 
+# docs/ARCHITECTURE.md's rule of who may include and call whom.
+layers: $(LIB_OBJ)
+	@scripts/check-layers.sh $(BUILD)
+
 test: check-deps
 	@$(MAKE) --no-print-directory unit
+	@$(MAKE) --no-print-directory layers
+	@$(MAKE) --no-print-directory imap-standalone
 	@$(MAKE) --no-print-directory e2e
 
 # The same suite on an ASan+UBSan build, in its own build tree.
@@ -84,7 +113,7 @@ install: $(BIN)
 	if [ -f docs/imapscope.1 ]; then install -m 0644 docs/imapscope.1 $(DESTDIR)$(PREFIX)/share/man/man1/; fi
 
 clean:
-	rm -rf build build-san imapscope
+	rm -rf build build-san build-standalone build-san-standalone imapscope
 
 # --- fuzzing (tests/fuzz/) ---------------------------------------------------
 # libFuzzer targets, built with clang in their own tree (no gcc objects): the

@@ -6,10 +6,11 @@
  * and it tells an output (imap/imap_event.h) what happened, one event at a time,
  * in the order the bytes arrived.
  *
- * TLS (tls/tls_decrypt.h) starts at once when info->implicit_tls, after the
- * server's OK to STARTTLS, or when a capture picked up mid-stream begins
- * with a TLS record; the tls event comes when the TLS layer knows whether
- * it can decrypt (cfg->keys), with the handshake's version, cipher and SNI.
+ * TLS (the layer cfg->tls, which the wiring injects: tls/tls_layer.h) starts
+ * at once when info->implicit_tls, after the server's OK to STARTTLS, or
+ * when a capture picked up mid-stream begins with a TLS record; the tls
+ * event comes when the TLS layer knows whether it can decrypt, with the
+ * handshake's version, cipher and SNI.
  * Inflate (imap/inflate.h) starts after the OK to COMPRESS DEFLATE, inside
  * TLS when TLS is on.  Gap events carry offsets in the final (decrypted,
  * inflated) stream, the one the tap sees; summary bytes_* count that
@@ -24,6 +25,7 @@
 #include "imap/imap_event.h"
 #include "util/buf.h"
 #include "util/byte_layer.h"
+#include "util/transport_layer.h"
 
 #define IMAP_MAX_PENDING_TAGS 1024	/* commands awaiting completion */
 
@@ -70,14 +72,17 @@ struct imap_extract_hooks {
 	void (*end)(void *ctx, void *item, uint64_t uid, uint64_t seq, bool unsent);
 };
 
-struct tls_keys;	/* tls/keylog.h; NULL when no keys were given */
-
 struct imap_session_config {
 	bool show_secrets;
+	unsigned facts;			/* IMAP_FACTS_* (imap_event.h) to make */
 	size_t literal_keep;		/* IMAP_DEFAULT_LITERAL_KEEP by default */
 	uint64_t max_inflate;		/* per direction; 0: INFLATE_DEFAULT_MAX_TOTAL */
 	struct mem_budget *budget;	/* may be NULL */
-	const struct tls_keys *keys;	/* may be NULL */
+	/* The TLS layer and its conf (tls/tls_layer.h: tls_layer_ops and the
+	 * run's key store, which may be NULL).  tls NULL: no TLS layer, TLS
+	 * sessions are only counted and their tls event says so. */
+	const struct transport_layer_ops *tls;
+	const void *tls_conf;
 	struct output out;		/* where events go */
 	struct imap_tap tap;
 	struct imap_extract_hooks extract;
@@ -112,8 +117,9 @@ int imap_session_classify(const uint8_t *p, size_t n);
 
 struct imap_session;
 enum imap_session_state imap_session_state(const struct imap_session *s);
-/* The selected mailbox as the client named it (quotes removed, modified
- * UTF-7 left as is); ptr NULL when none.  Valid until the next feed. */
+/* The selected mailbox (the session's facts: quotes and literals
+ * resolved, modified UTF-7 decoded to UTF-8); ptr NULL when none.  Valid
+ * until the next feed. */
 struct buf_slice imap_session_mailbox(const struct imap_session *s);
 
 #endif

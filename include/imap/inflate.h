@@ -18,6 +18,7 @@
 #include "util/buf.h"
 #include "util/byte_layer.h"
 #include "util/notice.h"
+#include "util/transport_layer.h"
 
 #define INFLATE_OUT_CHUNK	16384	/* output is handed on in pieces this big */
 /* Deflate cannot expand one input byte into more than about 1032 output
@@ -36,20 +37,6 @@
 #define INFLATE_GUARD_RATIO	1000
 #define INFLATE_GUARD_AFTER	(1u << 20)
 
-struct inflate_hooks {
-	void *ctx;
-	/* Inflated bytes of direction dir; p is valid during the call. */
-	void (*data)(void *ctx, enum stream_dir dir, const uint8_t *p, size_t n,
-		     int64_t ts_us);
-	/* The rest of direction dir is lost; nbytes is the compressed input
-	 * that could not be decoded at that moment (later input is only
-	 * counted, see inflate_stats). */
-	void (*gap)(void *ctx, enum stream_dir dir, uint64_t nbytes, int64_t ts_us);
-	/* Notices (NOTICE_INFLATE_LIMIT, NOTICE_COMPRESS_UNDECODABLE), kind
-	 * and text only; ctx is this struct's ctx.  May be NULL. */
-	notice_fn *notice;
-};
-
 struct inflate_stats {
 	uint64_t in[2];		/* compressed bytes fed */
 	uint64_t used[2];	/* of them, consumed by zlib */
@@ -61,10 +48,15 @@ struct inflate_stats {
 
 struct inflate_session;
 
-/* hooks is copied; budget may be NULL (zlib's memory, about 40 KB per
- * direction, is charged to it).  max_total caps each direction's output
- * (0: INFLATE_DEFAULT_MAX_TOTAL).  NULL on out-of-memory. */
-struct inflate_session *inflate_new(const struct inflate_hooks *hooks,
+/* Where inflated bytes go (out is copied): data gets the inflated bytes of
+ * a direction; gap, when the rest of a direction is lost, the compressed
+ * input that could not be decoded at that moment (later input is only
+ * counted, see inflate_stats); notice, one-line notices.  lost and
+ * handshake are not used here (see inflate_layer_ops).  budget may be NULL
+ * (zlib's memory, about 40 KB per direction, is charged to it).  max_total
+ * caps each direction's output (0: INFLATE_DEFAULT_MAX_TOTAL).  NULL on
+ * out-of-memory. */
+struct inflate_session *inflate_new(const struct transport_sink *out,
 				    uint64_t max_total, struct mem_budget *budget);
 void inflate_feed(struct inflate_session *s, enum stream_dir dir,
 		  const uint8_t *p, size_t n, int64_t ts_us);
@@ -75,5 +67,11 @@ bool inflate_ok(const struct inflate_session *s, enum stream_dir dir);
 void inflate_get_stats(const struct inflate_session *s, struct inflate_stats *st_r);
 /* Frees; sets *sp to NULL.  NULL is fine.  Calls no hook. */
 void inflate_free(struct inflate_session **sp);
+
+/* Inflate as a transport layer (util/transport_layer.h).  conf: a const
+ * uint64_t * max_total, as for inflate_new.  A gap in a direction already
+ * stopped, and at end the input only counted since it stopped, go to the
+ * sink's lost: the inflated stream has no place for them. */
+extern const struct transport_layer_ops inflate_layer_ops;
 
 #endif

@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "util/buf.h"
+#include "util/parse.h"
 
 #define TLS_RECORD_HEADER_LEN	5
 #define TLS_MAX_PLAINTEXT	16384			/* 2^14 */
@@ -58,8 +59,9 @@ struct tls_record_hdr {
 	uint16_t length;
 };
 
-/* Parse a record header at p.  Returns 0 (h_r filled), -2 when fewer than
- * 5 bytes are there, or -1 when the bytes are not a TLS record header
+/* Parse a record header at p (util/parse.h's convention).  Returns
+ * TLS_RECORD_HEADER_LEN (h_r filled), PARSE_MORE when fewer than 5 bytes
+ * are there, or PARSE_BAD when the bytes are not a TLS record header
  * (unknown content type, version not 3.x, or length over
  * TLS_MAX_RECORD_PAYLOAD). */
 int tls_record_header(const uint8_t *p, size_t n, struct tls_record_hdr *h_r) WUR;
@@ -111,9 +113,10 @@ void tls_hs_free(struct tls_hs_reasm *r);
 /* Add handshake record content.  -1 when over TLS_MAX_HANDSHAKE_MSG or the
  * budget (the bytes are dropped). */
 int tls_hs_append(struct tls_hs_reasm *r, const uint8_t *p, size_t n) WUR;
-/* The next complete message: 1 with *type_r, *msg_r (header included; valid
- * until the next tls_hs_ call), 0 when incomplete, -1 when the announced
- * length is over TLS_MAX_HANDSHAKE_MSG.  Call tls_hs_pop after use. */
+/* The next complete message (util/parse.h's convention): its length with
+ * *type_r, *msg_r (header included; valid until the next tls_hs_ call),
+ * PARSE_MORE when incomplete, PARSE_BAD when the announced length is over
+ * TLS_MAX_HANDSHAKE_MSG.  Call tls_hs_pop after use. */
 int tls_hs_next(struct tls_hs_reasm *r, uint8_t *type_r, struct buf_slice *msg_r) WUR;
 void tls_hs_pop(struct tls_hs_reasm *r);
 

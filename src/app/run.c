@@ -20,6 +20,7 @@
 #include "report/streams.h"
 #include "report/summary.h"
 #include "tls/keylog.h"
+#include "tls/tls_layer.h"
 #include "util/outdir.h"
 
 #define PROGRESS_EVERY_PKTS 0x3fff	/* look at the clock every 16384 packets */
@@ -366,7 +367,9 @@ static void null_free(void *ctx)
 	(void)ctx;
 }
 
-static const struct output_ops null_output_ops = { null_event, null_finish, null_free, NULL };
+static const struct output_ops null_output_ops = {
+	.event = null_event, .finish = null_finish, .free = null_free,
+};
 
 /* A pass over every input that only learns: every session's events go to
  * out (which learns), nothing is printed or written, and what the pass
@@ -631,8 +634,10 @@ static int make_session_configs(struct run *r)
 	r->shown.literal_keep = o->literal_keep;
 	r->shown.max_inflate = o->max_inflate;
 	r->shown.budget = r->budget;
-	r->shown.keys = r->keys != NULL ? r->keys : r->sinks->keys;
+	r->shown.tls = &tls_layer_ops;
+	r->shown.tls_conf = r->keys != NULL ? r->keys : r->sinks->keys;
 	r->shown.out = r->out;
+	r->shown.facts = r->out.ops->facts;
 	r->shown.notice = run_notice;
 	r->shown.notice_ctx = r;
 	r->hidden = r->shown;

@@ -9,8 +9,6 @@
 #include <limits.h>
 #include <string.h>
 
-#include <openssl/evp.h>
-
 #include "util/cursor.h"
 
 /* NTLM (MS-NLMP 2.2.1.3): AUTHENTICATE_MESSAGE layout. */
@@ -100,18 +98,35 @@ static bool is_space(uint8_t c)
 	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
 }
 
-/* Decode whole 4-character groups with libcrypto; returns bytes written
- * (EVP_DecodeBlock counts padding as zero bytes, so they are subtracted). */
+/* The 6 bits of a character b64_char accepts; '=' (padding) counts 0. */
+static uint32_t b64_value(uint8_t c)
+{
+	if (c >= 'A' && c <= 'Z')
+		return (uint32_t)(c - 'A');
+	if (c >= 'a' && c <= 'z')
+		return (uint32_t)(c - 'a') + 26;
+	if (c >= '0' && c <= '9')
+		return (uint32_t)(c - '0') + 52;
+	return c == '+' ? 62 : c == '/' ? 63 : 0;
+}
+
+/* Decode whole 4-character groups, already checked by the caller (only
+ * the last may hold pad '=' at its end); returns bytes written, the
+ * padding's zero bytes not counted.  Done here rather than by libcrypto,
+ * so that imap/ needs no OpenSSL. */
 static int b64_groups(uint8_t *dst, const uint8_t *src, size_t n, size_t pad)
 {
-	int r;
-
 	if (n > INT_MAX)
 		return -1;
-	r = EVP_DecodeBlock(dst, src, (int)n);
-	if (r < 0 || (size_t)r != n / B64_GROUP * B64_BYTES)
-		return -1;
-	return r - (int)pad;
+	for (size_t i = 0; i + B64_GROUP <= n; i += B64_GROUP) {
+		uint32_t v = b64_value(src[i]) << 18 | b64_value(src[i + 1]) << 12 |
+			     b64_value(src[i + 2]) << 6 | b64_value(src[i + 3]);
+
+		*dst++ = (uint8_t)(v >> 16);
+		*dst++ = (uint8_t)(v >> 8);
+		*dst++ = (uint8_t)v;
+	}
+	return (int)(n / B64_GROUP * B64_BYTES - pad);
 }
 
 int imap_sasl_b64decode(struct buf *out, const uint8_t *p, size_t n)

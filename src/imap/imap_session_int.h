@@ -4,9 +4,11 @@
  *
  *   imap_session.c   the state machine, its events and the public API
  *   imap_pipeline.c  per-direction byte path: [tls] -> [inflate] -> lexer,
- *                    holding client bytes across a switch, gaps
+ *                    holding client bytes across a switch, gaps (its own
+ *                    object: imap_pipeline.h)
  *   imap_auth.c      LOGIN / AUTHENTICATE, SASL lines, login events
- *   imap_bodies.c    --extract: which literals are message bodies */
+ *   imap_bodies.c    --extract: which literals are message bodies
+ *   imap_facts.c     the facts every event carries (struct session_facts) */
 #ifndef IMAPSCOPE_IMAP_SESSION_INT_H
 #define IMAPSCOPE_IMAP_SESSION_INT_H
 
@@ -15,58 +17,22 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "imap/imap_args.h"
 #include "imap/imap_lexer.h"
 #include "imap/imap_parser.h"
 #include "imap/imap_sasl.h"
 #include "imap/imap_session.h"
 #include "imap/imap_event.h"
+#include "imap_pipeline.h"
 #include "util/buf.h"
 
 #define SESS_MAX_TAG      64		/* tag bytes kept for matching */
 #define SESS_MAX_LOGIN    1024		/* LOGIN user name kept */
 #define SESS_NOTICE_MAX   320		/* one notice line */
 #define SESS_ENDPOINT_MAX 64		/* "[v6]:port" fits */
-/* Client bytes kept while a STARTTLS or COMPRESS awaits its answer.  A
- * well-behaved client sends nothing then; a ClientHello fits many times. */
-#define SESS_MAX_HOLD     (64 * 1024)
-/* Bytes looked at, after a switch to TLS or DEFLATE, to tell IMAP text
- * from what was announced: a first line longer than this is not waited
- * for (real TLS and deflate give themselves away in their first bytes). */
-#define SESS_PROBE_MAX    1024
-
 enum sess_mode {
 	MODE_IMAP,		/* the final bytes are IMAP: parsed */
 	MODE_NOT_IMAP,		/* another protocol on an IMAP port */
-};
-
-/* What the first bytes after a switch must show before they take the new
- * path: a direction may stay plain IMAP whatever was agreed. */
-enum sess_probe {
-	PROBE_NONE,
-	PROBE_TLS,		/* the next wire bytes: TLS records or IMAP text? */
-	PROBE_DEFLATE,		/* the next bytes after TLS: deflate or IMAP text? */
-};
-
-/* One direction's way through the byte layers. */
-struct sess_path {
-	bool tls;		/* wire bytes go to the TLS layer */
-	bool deflate;		/* bytes after TLS go to inflate (counted without it) */
-	bool hold;		/* client bytes after STARTTLS/COMPRESS await the answer */
-	bool hold_in_tls;	/* the held bytes came out of the TLS layer */
-	bool hold_starttls;	/* the hold is for a STARTTLS (not COMPRESS) */
-	/* Text lines here were sent before TLS could begin although STARTTLS
-	 * was agreed (held client bytes, the rest of the server's OK segment):
-	 * injected, dissected as IMAP. */
-	bool inject;
-	bool injected;		/* the notice was given */
-	bool in_clear;		/* the lexer is being fed bytes that crossed in clear */
-	bool probe_in_tls;	/* the probed bytes came out of the TLS layer */
-	uint8_t probe;		/* enum sess_probe (small: sessions are many) */
-	unsigned gen;		/* bumped at every switch: a line loop stops there */
-	/* Held client bytes; once the hold is over (or in the server's
-	 * direction), the first bytes after a switch while the probe has not
-	 * decided, at most SESS_PROBE_MAX. */
-	struct buf held;
 };
 
 /* --extract: the bodies begun in one direction's logical line in
@@ -153,8 +119,11 @@ struct pending {
 	int64_t ts_sent;		/* first byte of the command */
 	int64_t ts_client;		/* the client's last line for it */
 	struct sess_waits waits;	/* for each "+" it got */
-	uint8_t *arg;			/* SELECT/EXAMINE mailbox, or NULL */
-	size_t arg_len;
+	/* Its decoded arguments, copied: one block, the struct and then the
+	 * bytes its slices point to, charged to the budget (a field too long
+	 * to keep is null); NULL when memory refused it. */
+	struct command_facts *facts;
+	size_t facts_size;
 	struct login_attempt *login;	/* LOGIN/AUTHENTICATE, or NULL */
 };
 
@@ -165,19 +134,10 @@ struct imap_session {
 	char server[SESS_ENDPOINT_MAX];
 	bool mid_stream;
 	enum sess_mode mode;
-	enum imap_session_state state;
-	enum transport transport;
 	struct imap_lexer *lx[2];
 
-	struct sess_path path[2];
-	struct tls_session *tls;	/* NULL until TLS starts, or out of memory */
-	struct inflate_session *zin;	/* NULL until COMPRESS, or out of memory */
-	const char *tls_phase;		/* "starttls" / "implicit"; NULL: no TLS */
-	bool tls_dir_decrypting[2];	/* ... by direction */
-	bool compressed;		/* COMPRESS is on: no second switch */
+	struct imap_pipeline pl;	/* the byte path: [tls] -> [inflate] -> lexers */
 
-	uint64_t plain_off[2];		/* final (decrypted, inflated) stream offsets */
-	uint64_t wire_off[2];		/* TCP stream offsets */
 	bool seen_byte[2];
 	bool seen_line[2];
 	bool gap_first[2];		/* a gap came before the first line */
@@ -206,8 +166,6 @@ struct imap_session {
 	size_t partial_tag_len;
 	struct sess_open_cmd oc;
 
-	struct buf mailbox;
-	bool have_mailbox;
 	struct buf args;		/* redacted command arguments */
 	struct buf scratch;		/* mailbox names being decoded */
 
@@ -216,8 +174,16 @@ struct imap_session {
 
 	struct sess_extract ex[2];
 	enum stream_dir lex_dir;	/* the lexer being fed (literal_data has no dir) */
-	struct buf user;		/* the logged-in user, for --extract */
-	bool have_user;
+
+	/* What the session knows (imap_facts.c), the one copy of its state,
+	 * user, mailbox, capabilities, transport; every event points at it.
+	 * The buffers hold the bytes its slices point to. */
+	struct session_facts facts;
+	unsigned facts_changed;		/* FACT_* since the last event */
+	/* The state before the tagged completion being handled changed it. */
+	enum imap_session_state state_before;
+	struct buf mailbox, user, caps_text;
+	struct buf names;		/* the current command's decoded names */
 };
 
 /* --- small helpers ------------------------------------------------------ */
@@ -272,23 +238,10 @@ void imap_resync_free(struct imap_session *s);
 /* imap_session.c: a server line handed on as if it had just arrived */
 void imap_session_s2c_replay(struct imap_session *s, const struct imap_line *line);
 
-/* imap_pipeline.c: the byte path */
-void imap_pipeline_feed(void *ctx, enum stream_dir dir, const uint8_t *p, size_t n,
-			int64_t ts_us);
-void imap_pipeline_gap(void *ctx, enum stream_dir dir, uint64_t nbytes, int64_t ts_us);
-void imap_pipeline_feed_counted(struct imap_session *s, enum stream_dir dir,
-				const uint8_t *p, size_t n);
-void imap_pipeline_start_tls(struct imap_session *s, const char *phase, int64_t ts);
-void imap_pipeline_start_compress(struct imap_session *s, int64_t ts);
-void imap_pipeline_hold_begin(struct imap_session *s, bool starttls);
-void imap_pipeline_hold_end(struct imap_session *s, int64_t ts);
-void imap_pipeline_not_imap(struct imap_session *s, enum stream_dir dir,
-			    const uint8_t *p, size_t n);
-/* Bytes still waiting for a probe's verdict go their way (gap, end). */
-void imap_pipeline_probe_flush(struct imap_session *s, enum stream_dir dir, int64_t ts);
-/* The session ends: waiting bytes go their way, losses not yet reported
- * are. */
-void imap_pipeline_end(struct imap_session *s, int64_t ts);
+/* imap_session.c: another protocol on an IMAP port: stop parsing, keep
+ * counting.  p, n: the first line or bytes, quoted in the notice. */
+void imap_session_not_imap(struct imap_session *s, enum stream_dir dir,
+			   const uint8_t *p, size_t n);
 
 /* imap_session.c: does t, a direction's first line, look like IMAP? */
 bool imap_session_line_plausible(enum stream_dir dir, struct buf_slice t);
@@ -316,6 +269,41 @@ void imap_auth_login_unknown(struct imap_session *s, const struct pending *p);
 void imap_auth_infer(struct imap_session *s, const struct imap_line *line,
 		     const struct imap_response *r, const struct pending *p);
 void imap_auth_remember_user(struct imap_session *s, const struct login_attempt *a);
+
+/* imap_facts.c: the session's facts.  Changes are marked in
+ * s->facts_changed; imap_session_emit hands them to the next event. */
+void imap_facts_init(struct imap_session *s);
+void imap_facts_free(struct imap_session *s);
+void imap_facts_set_state(struct imap_session *s, enum imap_session_state st);
+/* u ptr NULL: no user (known). */
+void imap_facts_set_user(struct imap_session *s, struct buf_slice u);
+/* TLS begins (void the capabilities sent in clear), COMPRESS is on. */
+void imap_facts_set_transport(struct imap_session *s, enum transport t);
+void imap_facts_set_compressed(struct imap_session *s);
+/* A client command: its decoded arguments in f_r (slices into line and
+ * s->names, valid until the next command), and what sending it changes. */
+void imap_facts_command(struct imap_session *s, const struct imap_line *line,
+			const struct imap_command *cmd, struct command_facts *f_r);
+/* Keep a copy of f in p until its completion (p->id, p->facts). */
+void imap_facts_pending_keep(struct imap_session *s, struct pending *p,
+			     const struct command_facts *f);
+void imap_facts_pending_release(struct imap_session *s, struct pending *p);
+/* The facts a completion of p points at: p's, or when memory refused
+ * them, unkept filled with the id alone.  Never NULL. */
+const struct command_facts *imap_facts_pending(const struct pending *p,
+					       struct command_facts *unkept);
+void imap_facts_greeting(struct imap_session *s, const struct imap_response *r);
+/* An untagged response: what it changes (not for a line sync never
+ * confirmed, bar BYE); a FETCH's facts in f, described in st (the
+ * caller's, for the time of its event), and f returned; else NULL. */
+const struct fetch_facts *imap_facts_untagged(struct imap_session *s,
+					      const struct imap_line *line,
+					      const struct imap_response *r,
+					      struct fetch_facts *f, struct imap_fetch_store *st);
+/* A tagged response completing p (NULL: a command not captured), before
+ * its event: the state, mailbox, user and capabilities it leaves. */
+void imap_facts_tagged(struct imap_session *s, const struct pending *p,
+		       const struct imap_response *r);
 
 /* imap_bodies.c: --extract */
 void imap_bodies_literal_begin(struct imap_session *s, const struct imap_line *partial);

@@ -20,7 +20,7 @@ struct inflate_dir {
 };
 
 struct inflate_session {
-	struct inflate_hooks hooks;
+	struct transport_sink hooks;
 	struct mem_budget *budget;
 	uint64_t max_total;
 	struct inflate_dir dir[2];
@@ -88,7 +88,7 @@ static void dir_break(struct inflate_session *s, enum stream_dir d, uint64_t los
 		s->hooks.gap(s->hooks.ctx, d, lost, ts);
 }
 
-struct inflate_session *inflate_new(const struct inflate_hooks *hooks,
+struct inflate_session *inflate_new(const struct transport_sink *hooks,
 				    uint64_t max_total, struct mem_budget *budget)
 {
 	struct inflate_session *s;
@@ -249,3 +249,61 @@ void inflate_get_stats(const struct inflate_session *s, struct inflate_stats *st
 {
 	*st_r = s->st;
 }
+
+/* --- as a transport layer ------------------------------------------------ */
+
+static void *layer_open(const void *conf, const struct transport_sink *out,
+			struct mem_budget *budget)
+{
+	return inflate_new(out, *(const uint64_t *)conf, budget);
+}
+
+static void layer_feed(void *inst, enum stream_dir d, const uint8_t *p, size_t n,
+		       int64_t ts_us)
+{
+	inflate_feed(inst, d, p, n, ts_us);
+}
+
+/* The first loss of a direction is a gap of the inflated stream (and a
+ * notice); after it there is no inflated stream to put a gap in. */
+static void layer_gap(void *inst, enum stream_dir d, uint64_t nbytes, int64_t ts_us)
+{
+	struct inflate_session *s = inst;
+
+	if (!s->dir[d].broken)
+		inflate_gap(s, d, nbytes, ts_us);
+	else if (s->hooks.lost != NULL)
+		s->hooks.lost(s->hooks.ctx, d, nbytes, ts_us);
+}
+
+/* Compressed bytes that came after a direction stopped were only counted:
+ * said now, as the TLS layer says its dead bytes, so that the loss is in
+ * the summary. */
+static void layer_end(void *inst, int64_t ts_us)
+{
+	struct inflate_session *s = inst;
+
+	for (int d = DIR_C2S; d <= DIR_S2C; d++) {
+		uint64_t unsaid = s->st.lost[d] - s->st.reported[d];
+
+		if (s->st.lost[d] > s->st.reported[d] && s->hooks.lost != NULL)
+			s->hooks.lost(s->hooks.ctx, (enum stream_dir)d, unsaid, ts_us);
+		s->st.reported[d] = s->st.lost[d];
+	}
+}
+
+static void layer_free(void *inst)
+{
+	struct inflate_session *s = inst;
+
+	inflate_free(&s);
+}
+
+const struct transport_layer_ops inflate_layer_ops = {
+	.open = layer_open,
+	.sniff = NULL,
+	.feed = layer_feed,
+	.gap = layer_gap,
+	.end = layer_end,
+	.free = layer_free,
+};

@@ -309,7 +309,7 @@ static size_t resync_scan(struct tls_session *s, const uint8_t *p, size_t n)
 	size_t i;
 
 	for (i = 0; i + TLS_RECORD_HEADER_LEN <= n; i++) {
-		if (tls_record_header(p + i, n - i, &h) == 0 && h.version == want &&
+		if (tls_record_header(p + i, n - i, &h) > 0 && h.version == want &&
 		    h.type == TLS_CT_APPLICATION_DATA && h.length > 0)
 			return i;
 	}
@@ -327,7 +327,7 @@ static size_t record_fill(struct tls_session *s, enum stream_dir d, const uint8_
 
 	*done = false;
 	if (dd->rec.len >= TLS_RECORD_HEADER_LEN) {
-		if (tls_record_header(dd->rec.data, dd->rec.len, &h) != 0)
+		if (tls_record_header(dd->rec.data, dd->rec.len, &h) <= 0)
 			return 0;
 		want += h.length;
 	}
@@ -335,7 +335,7 @@ static size_t record_fill(struct tls_session *s, enum stream_dir d, const uint8_
 	if (buf_append(&dd->rec, p, take) < 0)
 		return 0;
 	if (dd->rec.len == TLS_RECORD_HEADER_LEN && want == TLS_RECORD_HEADER_LEN) {
-		if (tls_record_header(dd->rec.data, dd->rec.len, &h) != 0)
+		if (tls_record_header(dd->rec.data, dd->rec.len, &h) <= 0)
 			return take;	/* caught by the caller */
 		*done = h.length == 0;
 		return take;
@@ -393,7 +393,7 @@ void tls_session_feed(struct tls_session *s, enum stream_dir d, const uint8_t *p
 		} else {
 			used = record_fill(s, d, p, n, &done);
 			if (dd->rec.len >= TLS_RECORD_HEADER_LEN &&
-			    tls_record_header(dd->rec.data, dd->rec.len, &h) != 0) {
+			    tls_record_header(dd->rec.data, dd->rec.len, &h) <= 0) {
 				dir_dead(s, d, "stream is not TLS records");
 				break;
 			}
@@ -434,7 +434,7 @@ void tls_session_gap(struct tls_session *s, enum stream_dir d, uint64_t nbytes,
 			return;
 		nbytes -= rest;
 	} else if (dd->rec.len >= TLS_RECORD_HEADER_LEN &&
-		   tls_record_header(dd->rec.data, dd->rec.len, &h) == 0) {
+		   tls_record_header(dd->rec.data, dd->rec.len, &h) > 0) {
 		/* the gap starts inside a record whose length we know: drop it
 		 * and, if the gap ends inside it too, stay in step */
 		rest = (uint64_t)TLS_RECORD_HEADER_LEN + h.length - dd->rec.len;

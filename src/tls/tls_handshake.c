@@ -145,11 +145,11 @@ void tls_handshake_bytes(struct tls_session *s, enum stream_dir d,
 		buf_reset(&r->b);
 		return;
 	}
-	while ((rc = tls_hs_next(r, &type, &msg)) == 1) {
+	while ((rc = tls_hs_next(r, &type, &msg)) > 0) {
 		on_handshake_message(s, d, type, msg);
 		tls_hs_pop(r);
 	}
-	if (rc < 0) {
+	if (rc == PARSE_BAD) {
 		notice(s, NOTICE_TLS_HANDSHAKE_CUT, "TLS: %s handshake message over %u bytes dropped", stream_dir_name(d),
 		       TLS_MAX_HANDSHAKE_MSG);
 		buf_reset(&r->b);

@@ -28,25 +28,25 @@ static const uint8_t tls_hrr_random[TLS_RANDOM_LEN] = {
 int tls_record_header(const uint8_t *p, size_t n, struct tls_record_hdr *h_r)
 {
 	if (n < TLS_RECORD_HEADER_LEN)
-		return -2;
+		return PARSE_MORE;
 	h_r->type = p[0];
 	h_r->version = cursor_load_be16(p + 1);
 	h_r->length = cursor_load_be16(p + 3);
 	if (h_r->type < TLS_CT_CHANGE_CIPHER_SPEC || h_r->type > TLS_CT_HEARTBEAT)
-		return -1;
+		return PARSE_BAD;
 	/* SSL 3.0 .. TLS 1.3 records all carry 3.x (TLS 1.3 says 3.3) */
 	if (p[1] != 3 || p[2] > 4)
-		return -1;
+		return PARSE_BAD;
 	if (h_r->length > TLS_MAX_RECORD_PAYLOAD)
-		return -1;
-	return 0;
+		return PARSE_BAD;
+	return TLS_RECORD_HEADER_LEN;
 }
 
 bool tls_looks_like_record(const uint8_t *p, size_t n)
 {
 	struct tls_record_hdr h;
 
-	if (tls_record_header(p, n, &h) != 0 || h.type == TLS_CT_HEARTBEAT)
+	if (tls_record_header(p, n, &h) <= 0 || h.type == TLS_CT_HEARTBEAT)
 		return false;
 	/* A handshake record's first message says ClientHello or ServerHello
 	 * when the capture starts at the handshake: check it if present. */
@@ -223,16 +223,16 @@ int tls_hs_next(struct tls_hs_reasm *r, uint8_t *type_r, struct buf_slice *msg_r
 	size_t len;
 
 	if (r->b.len < TLS_HS_HEADER_LEN)
-		return 0;
+		return PARSE_MORE;
 	len = cursor_load_be24(p + 1);
 	if (len > TLS_MAX_HANDSHAKE_MSG)
-		return -1;
+		return PARSE_BAD;
 	if (r->b.len - TLS_HS_HEADER_LEN < len)
-		return 0;
+		return PARSE_MORE;
 	*type_r = p[0];
 	msg_r->ptr = p;
 	msg_r->len = TLS_HS_HEADER_LEN + len;
-	return 1;
+	return (int)msg_r->len;
 }
 
 void tls_hs_pop(struct tls_hs_reasm *r)

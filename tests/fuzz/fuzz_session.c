@@ -17,6 +17,7 @@
 #include "imap/imap_lexer.h"
 #include "imap/imap_session.h"
 #include "tls/keylog.h"
+#include "tls/tls_layer.h"
 
 #define FUZZ_SESSION_ID 7
 
@@ -94,7 +95,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct fuzz_extract fx;
 	struct fuzz_out fo;
 	struct sess_fuzz f = { 0 };
-	struct imap_session_config cfg = { 0 };
+	struct imap_session_config cfg = { .facts = IMAP_FACTS_FETCH };
 	struct imap_session_info info = {
 		.id = FUZZ_SESSION_ID, .client = "192.0.2.1:50000",
 		.server = "192.0.2.2:143", .first_ts_us = FUZZ_T0_US,
@@ -110,7 +111,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	cfg.show_secrets = (mode >> 3) & 1;
 	info.mid_stream = (mode >> 4) & 1;
 	info.implicit_tls = (mode >> 5) & 1;
-	cfg.keys = (mode >> 6) & 1 ? fuzz_keys() : NULL;
+	cfg.tls = &tls_layer_ops;
+	cfg.tls_conf = (mode >> 6) & 1 ? fuzz_keys() : NULL;
 	cfg.literal_keep = (mode >> 7) & 1 ? 16 : IMAP_DEFAULT_LITERAL_KEEP;
 	cfg.budget = &budget;
 	cfg.tap = (struct imap_tap){ &f, tap_data, tap_gap, tap_end };

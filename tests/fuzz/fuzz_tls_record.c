@@ -51,7 +51,8 @@ static void check_hs_reasm(const uint8_t *p, size_t n)
 		if (tls_hs_append(&r, p + off, c) != 0)
 			break;
 		off += c;
-		while ((rc = tls_hs_next(&r, &type, &msg)) == 1) {
+		while ((rc = tls_hs_next(&r, &type, &msg)) > 0) {
+			FUZZ_CHECK((size_t)rc == msg.len);
 			FUZZ_CHECK(msg.len >= TLS_HS_HEADER_LEN);
 			FUZZ_CHECK(msg.len <= TLS_MAX_HANDSHAKE_MSG + TLS_HS_HEADER_LEN);
 			FUZZ_CHECK(type == msg.ptr[0]);
@@ -62,7 +63,7 @@ static void check_hs_reasm(const uint8_t *p, size_t n)
 					    type == TLS_HS_SERVER_HELLO);
 			tls_hs_pop(&r);
 		}
-		if (rc < 0)
+		if (rc == PARSE_BAD)
 			break;
 	}
 	tls_hs_free(&r);
@@ -74,9 +75,9 @@ static void check_stateless(const uint8_t *p, size_t n)
 	struct tls_record_hdr h;
 	int rc = tls_record_header(p, n, &h);
 
-	FUZZ_CHECK(rc == 0 || rc == -1 || rc == -2);
-	FUZZ_CHECK(rc != -2 || n < TLS_RECORD_HEADER_LEN);
-	if (rc == 0)
+	FUZZ_CHECK(rc == TLS_RECORD_HEADER_LEN || rc == PARSE_BAD || rc == PARSE_MORE);
+	FUZZ_CHECK(rc != PARSE_MORE || n < TLS_RECORD_HEADER_LEN);
+	if (rc > 0)
 		FUZZ_CHECK(h.length <= TLS_MAX_RECORD_PAYLOAD);
 	(void)tls_looks_like_record(p, n);
 	check_hello(p, n, false);

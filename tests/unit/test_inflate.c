@@ -31,6 +31,7 @@ static const char *const lines[] = {
 struct sink {
 	struct buf out[2];
 	uint64_t gaps[2], gap_bytes[2];
+	uint64_t losts[2], lost_bytes[2];
 	int notices;
 	char last_notice[NOTICE_MAX];
 	char last_kind[64];
@@ -55,6 +56,15 @@ static void on_gap(void *ctx, enum stream_dir d, uint64_t n, int64_t ts)
 	k->gap_bytes[d] += n;
 }
 
+static void on_lost(void *ctx, enum stream_dir d, uint64_t n, int64_t ts)
+{
+	struct sink *k = ctx;
+
+	(void)ts;
+	k->losts[d]++;
+	k->lost_bytes[d] += n;
+}
+
 static void on_notice(void *ctx, const struct notice *n)
 {
 	struct sink *k = ctx;
@@ -66,7 +76,7 @@ static void on_notice(void *ctx, const struct notice *n)
 
 static struct inflate_session *new_session(struct sink *k, uint64_t max_total)
 {
-	struct inflate_hooks h = { k, on_data, on_gap, on_notice };
+	struct transport_sink h = { .ctx = k, .data = on_data, .gap = on_gap, .notice = on_notice };
 	struct inflate_session *s;
 
 	memset(k, 0, sizeof *k);
@@ -180,6 +190,48 @@ static void test_inflate_gap(void **state)
 	assert_int_equal(st.lost[DIR_C2S], 5 + (len - ends[2] - 5) + 7);
 	assert_int_equal(st.out[DIR_C2S], k.out[DIR_C2S].len);
 	inflate_free(&s);
+	sink_free(&k);
+}
+
+/* Through the transport-layer ops: the first loss is a gap of the
+ * inflated stream; a later gap, and at end the input only counted since
+ * the direction stopped, go to lost (once: end says only what is unsaid). */
+static void test_inflate_layer(void **state)
+{
+	struct transport_sink h = {
+		.data = on_data, .gap = on_gap, .notice = on_notice, .lost = on_lost,
+	};
+	uint64_t max_total = 0;
+	size_t ends[8], len;
+	uint8_t z[2048];
+	struct sink k;
+	void *inst;
+
+	(void)state;
+	memset(&k, 0, sizeof k);
+	buf_init(&k.out[0], OUT_MAX, NULL);
+	buf_init(&k.out[1], OUT_MAX, NULL);
+	h.ctx = &k;
+	assert_null(inflate_layer_ops.sniff);
+	inst = inflate_layer_ops.open(&max_total, &h, NULL);
+	assert_non_null(inst);
+	len = compress_lines(z, sizeof z, ends, Z_SYNC_FLUSH);
+	inflate_layer_ops.feed(inst, DIR_C2S, z, ends[2], 0);
+	inflate_layer_ops.gap(inst, DIR_C2S, 5, 0);
+	inflate_layer_ops.feed(inst, DIR_C2S, z + ends[2] + 5, len - ends[2] - 5, 0);
+	inflate_layer_ops.gap(inst, DIR_C2S, 7, 0);
+	expect_text(&k.out[DIR_C2S], 3);
+	assert_int_equal(k.gaps[DIR_C2S], 1);
+	assert_int_equal(k.gap_bytes[DIR_C2S], 5);
+	assert_int_equal(k.losts[DIR_C2S], 1);
+	assert_int_equal(k.lost_bytes[DIR_C2S], 7);
+	inflate_layer_ops.end(inst, 0);
+	assert_int_equal(k.losts[DIR_C2S], 2);
+	assert_int_equal(k.lost_bytes[DIR_C2S], 7 + (len - ends[2] - 5));
+	assert_int_equal(k.losts[DIR_S2C], 0);
+	inflate_layer_ops.end(inst, 0);
+	assert_int_equal(k.losts[DIR_C2S], 2);
+	inflate_layer_ops.free(inst);
 	sink_free(&k);
 }
 
@@ -372,7 +424,7 @@ static void test_inflate_stream_end(void **state)
 static void test_inflate_budget(void **state)
 {
 	struct mem_budget mb = { .limit = 1000 };
-	struct inflate_hooks h = { NULL, NULL, NULL, NULL };
+	struct transport_sink h = { 0 };
 	struct inflate_session *s;
 
 	(void)state;
@@ -392,6 +444,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_inflate_splits),
 		cmocka_unit_test(test_inflate_gap),
+		cmocka_unit_test(test_inflate_layer),
 		cmocka_unit_test(test_inflate_garbage),
 		cmocka_unit_test(test_inflate_limits),
 		cmocka_unit_test(test_inflate_ratio_guard),

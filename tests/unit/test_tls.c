@@ -397,7 +397,7 @@ static size_t last_app_record(const struct capture *c, enum stream_dir d, size_t
 	struct tls_record_hdr h;
 	size_t off = 0, found = 0;
 
-	while (tls_record_header(c->data[d] + off, c->len[d] - off, &h) == 0 &&
+	while (tls_record_header(c->data[d] + off, c->len[d] - off, &h) > 0 &&
 	       off + TLS_RECORD_HEADER_LEN + h.length <= c->len[d]) {
 		if (h.type == TLS_CT_APPLICATION_DATA && h.length > min)
 			found = off + TLS_RECORD_HEADER_LEN;
@@ -513,7 +513,7 @@ static void test_gap_across_records(void **state)
 	(void)state;
 	bye = last_app_record(c, DIR_S2C, 30) - TLS_RECORD_HEADER_LEN;
 	/* the application data record before the BYE one */
-	while (off < bye && tls_record_header(c->data[DIR_S2C] + off, bye - off, &h) == 0) {
+	while (off < bye && tls_record_header(c->data[DIR_S2C] + off, bye - off, &h) > 0) {
 		if (h.type == TLS_CT_APPLICATION_DATA) {
 			first = first ? first : off;
 			prev = off;
@@ -652,7 +652,7 @@ static void test_midstream(void **state)
 	for (i = 0; i < c->nchunks; i++) {
 		struct chunk *ch = &c->chunks[i];
 
-		if (tls_record_header(c->data[ch->dir] + ch->off, ch->len, &h) == 0 &&
+		if (tls_record_header(c->data[ch->dir] + ch->off, ch->len, &h) > 0 &&
 		    h.type == TLS_CT_APPLICATION_DATA)
 			break;
 		ch->len = 0;
@@ -780,11 +780,11 @@ static void test_record_header(void **state)
 
 	(void)state;
 	for (i = 0; i < sizeof ok; i++)
-		assert_int_equal(tls_record_header(ok, i, &h), -2);
-	assert_int_equal(tls_record_header(ok, sizeof ok, &h), 0);
+		assert_int_equal(tls_record_header(ok, i, &h), PARSE_MORE);
+	assert_int_equal(tls_record_header(ok, sizeof ok, &h), TLS_RECORD_HEADER_LEN);
 	assert_int_equal(h.type, 23);
 	assert_int_equal(h.length, 32);
-	assert_int_equal(tls_record_header(big, sizeof big, &h), -1);	/* 18433 > 2^14+2048 */
+	assert_int_equal(tls_record_header(big, sizeof big, &h), PARSE_BAD);	/* 18433 > 2^14+2048 */
 	assert_true(tls_looks_like_record(ok, sizeof ok));
 	assert_false(tls_looks_like_record(http, sizeof http));
 	assert_false(tls_looks_like_record(imap, sizeof imap));
