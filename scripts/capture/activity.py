@@ -107,6 +107,13 @@ def fetch_items(resp):
     return int(m.group(1)), items
 
 
+def fetch_name(name):
+    """A FETCH item as asked or as answered, in one form: upper case, .PEEK
+    and the partial range dropped (BODY.PEEK[]<0.100> and BODY[]<0> match)."""
+    name = name.upper().replace(".PEEK[", "[")
+    return re.sub(r"<[\d.]*>$", "", name)
+
+
 def seq_set(spec, star):
     """'1:3,7,9:*' -> [1, 2, 3, 7, 9..star] (ranges in either order)."""
     out = []
@@ -266,6 +273,14 @@ class Cmd:
         self.started = False
         self.targets = []
 
+    def requested(self):
+        """The FETCH items this FETCH / UID FETCH asked for (fetch_name form)."""
+        spec = " ".join(a for a in self.args[1:] if isinstance(a, str))
+        p = Parser(spec.encode())
+        v = p.value()
+        v = v if isinstance(v, list) else [v]
+        return {fetch_name(text(x)) for x in v if x is not None}
+
 
 class Activity:
     def __init__(self, session):
@@ -300,7 +315,7 @@ class Activity:
                 if cur:
                     cur.expunged.append((n, msg))
             else:
-                self._fetch(cur, resp)
+                self._fetch(resp)
             return
         m = re.match(rb"\* VANISHED (\(EARLIER\) )?([\d:,]+)", resp, re.I)
         if m:
@@ -361,8 +376,30 @@ class Activity:
             self._leave()
             self.mailbox = self._arg(cmd, 0)
 
-    def _fetch(self, cur, resp):
+    def _owner(self, items):
+        """The command an untagged FETCH answers.  Dovecot runs some pipelined
+        commands at once (a UID FETCH's data can come before the completion
+        of the UID STORE sent before it), so this goes by content: a FETCH
+        command that asked for one of the items, else a STORE (FLAGS), else
+        the oldest command in flight (SELECT's QRESYNC data, unsolicited)."""
+        names = {fetch_name(n) for n, _ in items}
+        data = names - {"UID", "FLAGS", "MODSEQ"}
+        for c in self.pending:
+            if c.name in ("FETCH", "UID FETCH") and data & c.requested():
+                return c
+        for c in self.pending:
+            if c.name in ("STORE", "UID STORE") and "FLAGS" in names:
+                return c
+        for c in self.pending:
+            if c.name in ("FETCH", "UID FETCH") and names & c.requested():
+                return c
+        return self.pending[0] if self.pending else None
+
+    def _fetch(self, resp):
         seq, items = fetch_items(resp)
+        cur = self._owner(items)
+        if cur is not None:
+            self._start(cur)
         while len(self.msgs) < seq:
             self.msgs.append(Msg())
         msg = self.msgs[seq - 1]
