@@ -511,6 +511,7 @@ def sc_activity_uid(x):
     c.cmd("UID", "FETCH", "2,4", "(BODY.PEEK[])", name="UID FETCH")
     c.cmd("UID", "FETCH", "1:*", "(UID RFC822.SIZE FLAGS)", name="UID FETCH")
     c.cmd("UID", "FETCH", "5", "(ENVELOPE)", name="UID FETCH")
+    c.cmd("UID", "FETCH", "3", "(ENVELOPE)", name="UID FETCH")  # RFC 2047 Subject
     c.cmd("UID", "FETCH", "6", "(BODY[1])", name="UID FETCH")   # not PEEK: sets \Seen
     c.cmd("UID", "STORE", "3", "+FLAGS", r"(\Seen \Flagged)", name="UID STORE")
     c.cmd("UID", "COPY", "1", "Archive", name="UID COPY")

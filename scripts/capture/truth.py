@@ -355,6 +355,13 @@ not know is `null`, never guessed.
 | `mailbox_create`, `mailbox_delete`, `subscribe`, `unsubscribe` | command | - |
 | `mailbox_rename` | command | `to_mailbox` (the new name) |
 
+Only STORE makes `flags` records: the FLAGS a FETCH answer carries (the
+`\\Seen` a non-PEEK fetch sets, a FETCH of FLAGS) are no action.  A FETCH of
+only UID, FLAGS, RFC822.SIZE, INTERNALDATE, BODYSTRUCTURE or MODSEQ reads
+nothing and makes no record.  With several commands in flight an untagged
+FETCH belongs to the command that asked for its items (Dovecot answers a
+pipelined UID FETCH before the UID STORE sent before it has completed).
+
 Message identity:
 - `seq` is the message's sequence number at the response that reported the
   action (FETCH, EXPUNGE), or from the client's sequence map when there was
