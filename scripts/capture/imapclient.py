@@ -319,6 +319,8 @@ class Conn:
                                        "result": "ok" if st == "OK" else
                                        "aborted" if cancel else "fail",
                                        "tag": tag, "layer": self.layer})
+        if st == "OK" and self.activity:
+            self.activity.login_ok(user)
         return st
 
     def logout(self):

@@ -331,7 +331,7 @@ not know is `null`, never guessed.
 
 ```
 {"action",          # see the table below
- "user",            # the user of the session's successful LOGIN
+ "user",            # the user of the session's successful LOGIN/AUTHENTICATE
  "tag", "command",  # the command that did it ("UID FETCH" two words)
  "mailbox",         # the selected mailbox (message actions) or the command's
                     # mailbox argument (select, examine, append, mailbox_*,
@@ -367,6 +367,8 @@ Message identity:
   action (FETCH, EXPUNGE), or from the client's sequence map when there was
   none (STORE .SILENT, COPY, VANISHED).  The map starts at SELECT's EXISTS and
   follows EXISTS, EXPUNGE and VANISHED.
+- A UID command's set is resolved against the UIDs the session has seen;
+  a UID it has not seen makes no record (the scenarios learn every UID first).
 - `uid` comes from a UID the server sent for that message (any FETCH with
   UID, UID commands' answers) before or in the command; `uidvalidity` from the
   SELECT.  FETCH 2 before any UID crossed the wire has `uid: null`.
@@ -384,6 +386,9 @@ Message identity:
   to the copies (`to_uid`).
 
 `tests/e2e/test_corpus.py` checks imapscope's JSON against every truth file;
+`tests/e2e/test_activity_truth.py` checks the activity lists (vocabulary, each
+record's command as imapscope reports it, the four transports of the main
+scenario alike, the issue's cases present);
 `scripts/compare-tshark.sh` lists where imapscope and tshark disagree.
 """
 
