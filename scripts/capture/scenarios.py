@@ -499,6 +499,28 @@ def sc_activity_qresync(x):
     b.logout()
 
 
+def sc_activity_concurrent(x):
+    """Another session changes the mailbox under a selected one: its APPEND
+    and EXPUNGE reach the first as EXISTS and EXPUNGE on a NOOP (the map
+    follows them; they are no action of the first session), which then reads
+    the new message and a renumbered one by sequence number."""
+    a = x.conn(activity=True, tag_prefix="c")
+    login(a)
+    a.cmd("SELECT", "INBOX")
+    a.cmd("FETCH", "1:*", "(UID FLAGS)")
+    b = x.conn(activity=True, tag_prefix="d")
+    login(b)
+    b.cmd("APPEND", "INBOX", Literal(planted_message()))
+    b.cmd("SELECT", "INBOX")
+    b.cmd("STORE", "2", "+FLAGS.SILENT", r"(\Deleted)")
+    b.cmd("EXPUNGE")
+    b.logout()
+    a.cmd("NOOP")                                        # * 2 EXPUNGE, * 6 EXISTS
+    a.cmd("FETCH", "6", "(UID BODY.PEEK[])")             # the appended message
+    a.cmd("FETCH", "2", "(ENVELOPE)")                    # uid 3 since the EXPUNGE
+    a.logout()
+
+
 def sc_activity_uid(x):
     """A client that fetches by UID only (the way sync clients work): every
     message command is a UID command; sequence numbers come from the server's

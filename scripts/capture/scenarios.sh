@@ -5,7 +5,7 @@
 ALL_SCENARIOS=(demo commands fetch-large login-failures auth-mechanisms append idle
 	starttls12 starttls13 implicit-ecdhe implicit-rsa compress compress-tls dual-stack
 	imaplib imaplib-tls activity activity-starttls activity-compress activity-compress-tls
-	activity-qresync activity-uid curl fetchmail mbsync sclient variants snaplen loss lo64k damaged)
+	activity-qresync activity-uid activity-concurrent curl fetchmail mbsync sclient variants snaplen loss lo64k damaged)
 
 scenario_demo() { run_py demo demo "LOGIN, SELECT, FETCH with a literal, LOGOUT (make demo)"; }
 scenario_commands() { run_py commands commands "the whole command set: literal-heavy FETCH, UID commands, lower-case commands, BAD/NO completions"; }
@@ -29,6 +29,7 @@ scenario_activity_starttls() { run_py activity-starttls activity-starttls "$ACT;
 scenario_activity_compress() { run_py activity-compress activity-compress "$ACT; inside COMPRESS=DEFLATE"; }
 scenario_activity_compress_tls() { run_py activity-compress-tls activity-compress-tls "$ACT; COMPRESS=DEFLATE inside implicit TLS 1.3, key log"; }
 scenario_activity_qresync() { run_py activity-qresync activity-qresync "QRESYNC: UID EXPUNGE answered by VANISHED, then a second session's SELECT (QRESYNC ...) with VANISHED (EARLIER) and more UID EXPUNGE"; }
+scenario_activity_concurrent() { run_py activity-concurrent activity-concurrent "another session APPENDs and EXPUNGEs under a selected one: EXISTS and EXPUNGE on its NOOP, then reads by sequence number"; }
 scenario_activity_uid() { run_py activity-uid activity-uid "a client that works by UID only: UID SEARCH/FETCH/STORE/COPY/MOVE/EXPUNGE, sequence numbers only from the server's answers"; }
 
 scenario_implicit_rsa() {

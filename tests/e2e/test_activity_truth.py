@@ -11,7 +11,8 @@ sound and agrees with the captures:
     COMPRESS inside TLS) carry the same activity, but for UIDVALIDITY values;
   - the scenarios hold what issue 17 asks for (partial read, EXPUNGE
     renumbering, TRYCREATE, COPYUID, APPENDUID with a decoded Subject,
-    VANISHED but not VANISHED (EARLIER), a UID-only client, pipelining).
+    VANISHED but not VANISHED (EARLIER), a UID-only client, pipelining,
+    another session's EXISTS/EXPUNGE followed but not charged).
 
 Environment: IMAPSCOPE, REPO.  Standard library only."""
 import glob
@@ -181,6 +182,18 @@ def qresync_uid():
         fail("activity-uid", "a read or expunge without the server's sequence number")
 
 
+def concurrent():
+    a, b = load("activity-concurrent")["sessions"]
+    if any(r["action"] == "expunge" for r in a["activity"]):
+        fail("activity-concurrent", "another session's EXPUNGE charged to the first")
+    reads = [(r["seq"], r["uid"]) for r in a["activity"] if r["action"].startswith("read")]
+    if reads != [(6, 7), (2, 3)]:
+        fail("activity-concurrent", "reads after EXISTS/EXPUNGE at (seq, uid) %s, "
+             "want [(6, 7), (2, 3)]" % reads)
+    if not [r for r in b["activity"] if r["action"] == "expunge" and r["uid"] is None]:
+        fail("activity-concurrent", "no expunge with an unknown UID (null)")
+
+
 def main():
     files = sorted(glob.glob(os.path.join(CAPS, "activity*.truth.json")))
     if len(files) < 6:
@@ -188,6 +201,7 @@ def main():
     n = sum(check_file(f) for f in files)
     main_scenario()
     qresync_uid()
+    concurrent()
     print("activity truth: %d files, %d records, %d failures" % (len(files), n, failures))
     return 1 if failures else 0
 
