@@ -407,11 +407,14 @@ def sc_imaplib_tls(x):
 
 
 # --- mailbox activity (issue 17): the client records each action's truth ----
-def _activity_session(c):
+def _activity_session(c, compress=False):
     """What an intruder with alice's password does: reads, flags, deletes,
     copies and moves away, plants a message, makes and removes folders.
-    INBOX holds UIDs 1-6 (mkmail.py); seq 2 is read before any UID is known."""
+    INBOX holds UIDs 1-6 (mkmail.py); seq 2 is read before any UID is known.
+    compress: COMPRESS DEFLATE right after LOGIN (Dovecot refuses it before)."""
     login(c)
+    if compress and c.compress() != "OK":
+        raise SystemExit("COMPRESS refused")
     c.cmd("LIST", '""', '"*"')
     c.cmd("SELECT", "INBOX")
     c.cmd("FETCH", "2", "(BODY.PEEK[])")                 # uid not known yet: null
@@ -456,20 +459,17 @@ def sc_activity(x):
 
 def sc_activity_starttls(x):
     c = x.conn(activity=True, tls_version="1.3")
-    c.starttls()
+    if c.starttls() != "OK":
+        raise SystemExit("STARTTLS refused")
     _activity_session(c)
 
 
 def sc_activity_compress(x):
-    c = x.conn(activity=True)
-    c.compress()
-    _activity_session(c)
+    _activity_session(x.conn(activity=True), compress=True)
 
 
 def sc_activity_compress_tls(x):
-    c = x.conn(tls=True, activity=True, tls_version="1.3")
-    c.compress()
-    _activity_session(c)
+    _activity_session(x.conn(tls=True, activity=True, tls_version="1.3"), compress=True)
 
 
 def sc_activity_qresync(x):

@@ -137,6 +137,14 @@ def main_scenario():
     for n in MAIN[1:]:
         if norm(n) != base:
             fail(n, "activity differs from activity.truth.json's")
+    layers = {"activity": "plain", "activity-starttls": "tls",
+              "activity-compress": "compress", "activity-compress-tls": "tls+compress"}
+    for n, layer in layers.items():
+        s = load(n)["sessions"][0]
+        # every command after LOGIN travelled in the scenario's layer
+        after = s["commands"][[c["command"] for c in s["commands"]].index("LOGIN") + 2:]
+        if not after or any(c["layer"] != layer for c in after):
+            fail(n, "commands after LOGIN not all in layer %s" % layer)
     acts = [r for r in load("activity")["sessions"][0]["activity"]]
     by = lambda **kw: [r for r in acts if all(r.get(k) == v for k, v in kw.items())]
     if not by(action="read", partial=True):
