@@ -6,15 +6,15 @@
  * records gone, DEFLATE inflated), on the session's own addresses and
  * ports and at the times of the packets that carried them.  The TCP around
  * them is made up but consistent: a three-way handshake at the flow's first
- * packet, sequence and acknowledgement numbers that follow the bytes,
+ * packet (none for a session the capture picked up mid-stream), sequence and acknowledgement numbers that follow the bytes,
  * segments of at most one MSS (a tapped chunk per segment, chunks of one
  * packet joined), a bare ACK from the receiver every DPCAP_ACK_EVERY bytes
  * so that the window never fills, and FIN from both sides at the end.
  *
  * A gap in the final stream (bytes the capture lost, a record that failed
- * its tag) is a jump in the sequence numbers, so that readers report the
- * missing segment and imapscope reading the file again reports the same
- * gap.  A direction whose TLS could not be decrypted stops where TLS began:
+ * its tag) is a jump in the sequence numbers, acknowledged at once by the
+ * receiver, so that readers report the missing segment and imapscope
+ * reading the file again reports the same gap at the same place.  A direction whose TLS could not be decrypted stops where TLS began:
  * its records are left out and counted (struct dpcap_stats).  A session
  * that turns out not to be IMAP is not written: a session's packets wait,
  * at most DPCAP_HOLD_MAX bytes of them, until the session has judged the
@@ -78,10 +78,11 @@ struct dpcap;
  * cannot be made or written, or memory ran out. */
 struct dpcap *dpcap_new(const char *path, struct mem_budget *budget, char err[DPCAP_ERRLEN]);
 
-/* A session begins (its first packet at first_ts_us); nothing is written
+/* A session begins (its first packet at first_ts_us; mid_stream: the
+ * capture missed its handshake, and so does the file); nothing is written
  * until its first bytes are known to be IMAP. */
 void dpcap_open(struct dpcap *w, uint64_t session, const struct dpcap_endpoint *client,
-		const struct dpcap_endpoint *server, int64_t first_ts_us);
+		const struct dpcap_endpoint *server, bool mid_stream, int64_t first_ts_us);
 
 /* The tap (imap/imap_session.h: struct imap_tap); ctx is the struct
  * dpcap *.  A session not opened is ignored. */

@@ -153,7 +153,7 @@ static void run_dpcap_open(struct run *r, const struct flow_info *fi)
 
 	dpcap_endpoint_of(&c, &fi->client);
 	dpcap_endpoint_of(&s, &fi->server);
-	dpcap_open(r->dpcap, fi->session_id, &c, &s, fi->first_ts_us);
+	dpcap_open(r->dpcap, fi->session_id, &c, &s, fi->mid_stream, fi->first_ts_us);
 }
 
 /* A new session, and the one place the filter is applied: a prepass sees

@@ -43,7 +43,8 @@ struct dpcap_session {
 	struct dpcap_endpoint ep[2];	/* the sender of each direction */
 	struct dpcap_dir d[2];
 	int64_t first_ts, last_ts;
-	bool written;			/* its handshake is in the file */
+	bool mid_stream;		/* no handshake was captured */
+	bool written;			/* its first packet is in the file */
 	bool not_imap;
 	bool undecrypted[2];
 	struct buf held;		/* struct held_rec + bytes, until written */
@@ -291,12 +292,16 @@ static void put_bytes(struct dpcap *w, struct dpcap_session *s, enum stream_dir 
 	}
 }
 
-/* Lost bytes: the sequence number jumps over them. */
+/* Lost bytes: the sequence number jumps over them, and the receiver
+ * acknowledges the hole at once, as it did when it had them: a reader
+ * (imapscope's reassembly, for one) then knows the hole for a gap at the
+ * time the session found it, not at the next segment. */
 static void put_gap(struct dpcap *w, struct dpcap_session *s, enum stream_dir dir,
-		    uint64_t nbytes)
+		    uint64_t nbytes, int64_t ts)
 {
 	seg_flush(w, true);
 	s->d[dir].seq += (uint32_t)nbytes;
+	emit(w, s, (enum stream_dir)!dir, TCP_ACK, NULL, 0, ts);
 	w->st.gaps++;
 	w->st.gap_bytes += nbytes;
 }
@@ -325,7 +330,9 @@ static struct dpcap_session *dpcap_find(struct dpcap *w, uint64_t id)
 	return NULL;
 }
 
-/* The handshake at the flow's first packet, then what was held. */
+/* The handshake at the flow's first packet (unless the capture began
+ * after it: a reader must see the session picked up mid-stream as well),
+ * then what was held. */
 static void session_release(struct dpcap *w, struct dpcap_session *s)
 {
 	struct buf held = s->held;
@@ -334,16 +341,18 @@ static void session_release(struct dpcap *w, struct dpcap_session *s)
 	s->written = true;
 	w->st.sessions++;
 	seg_flush(w, true);
-	emit(w, s, DIR_C2S, TCP_SYN, NULL, 0, s->first_ts);
-	emit(w, s, DIR_S2C, TCP_SYN | TCP_ACK, NULL, 0, s->first_ts);
-	emit(w, s, DIR_C2S, TCP_ACK, NULL, 0, s->first_ts);
+	if (!s->mid_stream) {
+		emit(w, s, DIR_C2S, TCP_SYN, NULL, 0, s->first_ts);
+		emit(w, s, DIR_S2C, TCP_SYN | TCP_ACK, NULL, 0, s->first_ts);
+		emit(w, s, DIR_C2S, TCP_ACK, NULL, 0, s->first_ts);
+	}
 	while (off + sizeof(struct held_rec) <= held.len) {
 		struct held_rec r;
 
 		memcpy(&r, held.data + off, sizeof r);
 		off += sizeof r;
 		if (r.gap) {
-			put_gap(w, s, (enum stream_dir)r.dir, r.n);
+			put_gap(w, s, (enum stream_dir)r.dir, r.n, r.ts);
 		} else {
 			put_bytes(w, s, (enum stream_dir)r.dir, held.data + off, (size_t)r.n, r.ts);
 			off += (size_t)r.n;
@@ -402,7 +411,7 @@ static void put_endpoint(struct dpcap_endpoint *to, const struct dpcap_endpoint 
 }
 
 void dpcap_open(struct dpcap *w, uint64_t session, const struct dpcap_endpoint *client,
-		const struct dpcap_endpoint *server, int64_t first_ts_us)
+		const struct dpcap_endpoint *server, bool mid_stream, int64_t first_ts_us)
 {
 	struct dpcap_session *s;
 	uint32_t isn = (uint32_t)(session * 2654435761u);	/* any will do: spread */
@@ -420,6 +429,7 @@ void dpcap_open(struct dpcap *w, uint64_t session, const struct dpcap_endpoint *
 	put_endpoint(&s->ep[DIR_C2S], client);
 	put_endpoint(&s->ep[DIR_S2C], server);
 	s->first_ts = s->last_ts = first_ts_us;
+	s->mid_stream = mid_stream;
 	s->d[DIR_C2S].seq = s->d[DIR_C2S].acked = isn;
 	s->d[DIR_S2C].seq = s->d[DIR_S2C].acked = isn ^ 0x5bd1e995u;
 	buf_init(&s->held, DPCAP_HOLD_MAX, w->budget);
@@ -465,7 +475,7 @@ void dpcap_gap(void *ctx, uint64_t session, enum stream_dir dir, uint64_t nbytes
 			return;
 		session_release(w, s);
 	}
-	put_gap(w, s, dir, nbytes);
+	put_gap(w, s, dir, nbytes, ts_us);
 }
 
 void dpcap_not_imap(void *ctx, uint64_t session)
