@@ -16,9 +16,12 @@
  * receiver, so that readers report the missing segment and imapscope
  * reading the file again reports the same gap at the same place.  A direction whose TLS could not be decrypted stops where TLS began:
  * its records are left out and counted (struct dpcap_stats).  A session
- * that turns out not to be IMAP is not written: a session's packets wait,
- * at most DPCAP_HOLD_MAX bytes of them, until the session has judged the
- * first line of both directions.
+ * that turns out not to be IMAP is not written: packets go to the file in
+ * the order they are made (the capture's, so that readers number the
+ * sessions as imapscope did), and those made after the first packet of a
+ * session that has not yet judged the first line of both directions wait
+ * in a queue of at most DPCAP_QUEUE_MAX bytes; past that, the session at
+ * its head is written as IMAP.
  *
  * Link type: Ethernet (LINKTYPE_ETHERNET) with made-up, locally
  * administered MAC addresses.  Every reader handles it the same way,
@@ -29,9 +32,9 @@
  *
  * The file holds what the sessions carried, passwords included: it is made
  * 0600, never through a link, and a regular file is truncated, as for -o
- * (util/outdir.h: outdir_open_file).  Memory: the writer, its output
- * buffer, each open session and its held packets are charged to the
- * budget; a session refused is not written and counted. */
+ * (util/outdir.h: outdir_open_file).  Memory: the output buffer, the
+ * queue and each open session are charged to the budget; a session refused
+ * is not written and counted, a queue refused lets its head go sooner. */
 #ifndef IMAPSCOPE_REPORT_DECRYPTED_PCAP_H
 #define IMAPSCOPE_REPORT_DECRYPTED_PCAP_H
 
@@ -51,8 +54,9 @@
 #define DPCAP_WINDOW 65535		/* advertised, unscaled */
 #define DPCAP_ACK_EVERY 32768		/* a bare ACK after this many bytes unacked */
 #define DPCAP_FLUSH_BYTES (256 * 1024)	/* output buffered before a write */
-#define DPCAP_HOLD_MAX (64 * 1024)	/* a session's bytes held until it shows
-					   it is IMAP; past it, written as IMAP */
+#define DPCAP_QUEUE_MAX (4 * 1024 * 1024)	/* packets that wait for a session
+						   to show it is IMAP; past it,
+						   that session is written */
 
 /* One end of a session, as the flow table knows it. */
 struct dpcap_endpoint {

@@ -38,26 +38,29 @@ struct dpcap_dir {
 	bool judged;		/* the session has had its say on this direction */
 };
 
+/* Whether a session's packets may go to the file. */
+enum dpcap_verdict {
+	VERDICT_PENDING,	/* not yet known to be IMAP: its packets wait */
+	VERDICT_WRITE,
+	VERDICT_DROP,		/* not IMAP: its packets are thrown away */
+};
+
 struct dpcap_session {
 	uint64_t id;
 	struct dpcap_endpoint ep[2];	/* the sender of each direction */
 	struct dpcap_dir d[2];
-	int64_t first_ts, last_ts;
-	bool mid_stream;		/* no handshake was captured */
-	bool written;			/* its first packet is in the file */
-	bool not_imap;
-	bool undecrypted[2];
-	struct buf held;		/* struct held_rec + bytes, until written */
-	struct list_node link;		/* in sessions */
-	struct hashtab_node hnode;	/* in by_id */
+	int64_t last_ts;
+	enum dpcap_verdict verdict;
+	bool ended;			/* freed once no packet of it waits */
+	size_t queued;			/* its packets in the queue */
+	struct list_node link;		/* in sessions, while open */
+	struct hashtab_node hnode;	/* in by_id, while open */
 };
 
-/* What a session tapped before it was known to be IMAP. */
-struct held_rec {
-	int64_t ts;
-	uint64_t n;		/* bytes that follow (data) or were lost (gap) */
-	uint8_t dir;
-	uint8_t gap;
+/* A packet in the queue: this, then its pcap record. */
+struct queued_rec {
+	struct dpcap_session *s;
+	size_t len;
 };
 
 /* The segment being filled: the chunks of one packet (the session taps a
@@ -70,6 +73,10 @@ struct dpcap_seg {
 	uint8_t data[DPCAP_MSS_MAX];
 };
 
+/* Packets go to the file in the order they are made, which is the order
+ * of the capture.  While a session waits for its verdict, its packets, and
+ * every packet made after its first, wait in the queue; a verdict lets the
+ * queue's head go (written or thrown away). */
 struct dpcap {
 	int fd;
 	bool own_fd;			/* not standard output */
@@ -80,6 +87,7 @@ struct dpcap {
 	uint8_t *obuf;			/* obuf_heap, or one for a packet at a time */
 	size_t olen, ocap;
 	uint8_t *obuf_heap;		/* charged to budget */
+	struct buf queue;		/* struct queued_rec + record, ... */
 	struct dpcap_seg seg;
 	struct list_head sessions;
 	struct hashtab by_id;		/* its first array is not charged */
@@ -124,14 +132,6 @@ static void out_flush(struct dpcap *w)
 	if (w->olen > 0 && !w->failed && outdir_write_all(w->fd, w->obuf, w->olen) != 0)
 		dpcap_fail(w);
 	w->olen = 0;
-}
-
-/* Room for one record at the end of the output buffer. */
-static uint8_t *out_room(struct dpcap *w)
-{
-	if (w->ocap - w->olen < DPCAP_REC_MAX)
-		out_flush(w);
-	return w->obuf + w->olen;
 }
 
 /* The Internet checksum's running sum (RFC 1071) over p[0..n). */
@@ -195,13 +195,106 @@ static size_t session_mss(const struct dpcap_session *s)
 	return s->ep[0].af == 6 ? DPCAP_MSS_V6 : DPCAP_MSS_V4;
 }
 
+/* --- the queue ---------------------------------------------------------- */
+
+static void session_free(struct dpcap *w, struct dpcap_session *s);
+static void session_release(struct dpcap *w, struct dpcap_session *s);
+
+/* A record goes to the file. */
+static void out_record(struct dpcap *w, const uint8_t *rec, size_t len)
+{
+	if (w->ocap - w->olen < len)
+		out_flush(w);
+	memcpy(w->obuf + w->olen, rec, len);
+	w->olen += len;
+	w->st.packets++;
+}
+
+/* The queue's head goes as far as verdicts allow: the packets of sessions
+ * to write to the file, those of sessions not IMAP nowhere. */
+static void queue_drain(struct dpcap *w)
+{
+	size_t off = 0;
+
+	while (off < w->queue.len) {
+		struct queued_rec q;
+
+		memcpy(&q, w->queue.data + off, sizeof q);
+		if (q.s->verdict == VERDICT_PENDING)
+			break;
+		if (q.s->verdict == VERDICT_WRITE)
+			out_record(w, w->queue.data + off + sizeof q, q.len);
+		off += sizeof q + q.len;
+		if (--q.s->queued == 0 && q.s->ended)
+			session_free(w, q.s);
+	}
+	buf_consume(&w->queue, off);
+}
+
+/* The queue is full (DPCAP_QUEUE_MAX, or the budget): the session at its
+ * head waited long enough and is written as IMAP.  Whether the queue went
+ * anywhere. */
+static bool queue_force(struct dpcap *w)
+{
+	struct queued_rec q;
+
+	if (w->queue.len == 0)
+		return false;
+	memcpy(&q, w->queue.data, sizeof q);
+	if (q.s->verdict == VERDICT_PENDING)
+		session_release(w, q.s);
+	else
+		queue_drain(w);	/* cannot be: a verdict drains at once */
+	return true;
+}
+
+/* Where the next packet of s is made: the output buffer when nothing
+ * waits before it, else the queue.  rec_r: room for DPCAP_REC_MAX bytes. */
+static uint8_t *rec_room(struct dpcap *w, struct dpcap_session *s, bool *queued_r)
+{
+	uint8_t *room;
+
+	for (;;) {
+		if (w->queue.len == 0 && s->verdict != VERDICT_PENDING) {
+			*queued_r = false;
+			if (w->ocap - w->olen < DPCAP_REC_MAX)
+				out_flush(w);
+			return w->obuf + w->olen;
+		}
+		room = buf_reserve(&w->queue, sizeof(struct queued_rec) + DPCAP_REC_MAX);
+		if (room != NULL) {
+			*queued_r = true;
+			return room + sizeof(struct queued_rec);
+		}
+		if (!queue_force(w))
+			session_release(w, s);	/* no room to wait at all */
+	}
+}
+
+static void rec_commit(struct dpcap *w, struct dpcap_session *s, bool queued, size_t len)
+{
+	struct queued_rec q = { s, len };
+
+	if (!queued) {
+		w->olen += len;
+		w->st.packets++;
+		return;
+	}
+	memcpy(w->queue.data + w->queue.len, &q, sizeof q);
+	buf_commit(&w->queue, sizeof q + len);
+	s->queued++;
+}
+
+/* --- packets ------------------------------------------------------------ */
+
 /* One packet of dir: flags, n payload bytes (at most the MSS), at ts. */
 static void emit(struct dpcap *w, struct dpcap_session *s, enum stream_dir dir,
 		 uint8_t flags, const uint8_t *payload, size_t n, int64_t ts)
 {
 	struct dpcap_dir *d = &s->d[dir], *o = &s->d[!dir];
 	size_t tcp_hdr = TCP_HDR + (flags & TCP_SYN ? TCP_OPT_MSS : 0), ip_len, len;
-	uint8_t *rec = out_room(w), *eth = rec + PCAP_REC_HDR, *tcp;
+	bool queued;
+	uint8_t *rec = rec_room(w, s, &queued), *eth = rec + PCAP_REC_HDR, *tcp;
 	uint64_t sum;
 
 	if (ts < s->last_ts)
@@ -239,8 +332,7 @@ static void emit(struct dpcap *w, struct dpcap_session *s, enum stream_dir dir,
 	put32le(rec + 4, (uint32_t)(ts % 1000000));
 	put32le(rec + 8, (uint32_t)len);
 	put32le(rec + 12, (uint32_t)len);
-	w->olen += PCAP_REC_HDR + len;
-	w->st.packets++;
+	rec_commit(w, s, queued, PCAP_REC_HDR + len);
 	d->seq += (uint32_t)n + (flags & (TCP_SYN | TCP_FIN) ? 1 : 0);
 	if (flags & TCP_ACK)
 		o->acked = o->seq;
@@ -257,18 +349,19 @@ static void maybe_ack(struct dpcap *w, struct dpcap_session *s, enum stream_dir 
 static void seg_flush(struct dpcap *w, bool push)
 {
 	struct dpcap_seg *g = &w->seg;
+	struct dpcap_session *s = g->s;
 
-	if (g->s == NULL)
+	if (s == NULL)
 		return;
-	if (g->len > 0) {
-		emit(w, g->s, g->dir, TCP_ACK | (push ? TCP_PSH : 0), g->data, g->len, g->ts);
-		maybe_ack(w, g->s, g->dir, g->ts);
-	}
 	g->s = NULL;
+	if (g->len > 0) {
+		emit(w, s, g->dir, TCP_ACK | (push ? TCP_PSH : 0), g->data, g->len, g->ts);
+		maybe_ack(w, s, g->dir, g->ts);
+	}
 	g->len = 0;
 }
 
-/* Final bytes of a written session, cut into segments of at most the MSS. */
+/* Final bytes, cut into segments of at most the MSS. */
 static void put_bytes(struct dpcap *w, struct dpcap_session *s, enum stream_dir dir,
 		      const uint8_t *p, size_t n, int64_t ts)
 {
@@ -302,8 +395,10 @@ static void put_gap(struct dpcap *w, struct dpcap_session *s, enum stream_dir di
 	seg_flush(w, true);
 	s->d[dir].seq += (uint32_t)nbytes;
 	emit(w, s, (enum stream_dir)!dir, TCP_ACK, NULL, 0, ts);
-	w->st.gaps++;
-	w->st.gap_bytes += nbytes;
+	if (s->verdict != VERDICT_DROP) {
+		w->st.gaps++;
+		w->st.gap_bytes += nbytes;
+	}
 }
 
 /* --- sessions ----------------------------------------------------------- */
@@ -330,35 +425,14 @@ static struct dpcap_session *dpcap_find(struct dpcap *w, uint64_t id)
 	return NULL;
 }
 
-/* The handshake at the flow's first packet (unless the capture began
- * after it: a reader must see the session picked up mid-stream as well),
- * then what was held. */
+/* The session is IMAP (or waited too long to be judged): its packets go. */
 static void session_release(struct dpcap *w, struct dpcap_session *s)
 {
-	struct buf held = s->held;
-	size_t off = 0;
-
-	s->written = true;
+	if (s->verdict != VERDICT_PENDING)
+		return;
+	s->verdict = VERDICT_WRITE;
 	w->st.sessions++;
-	seg_flush(w, true);
-	if (!s->mid_stream) {
-		emit(w, s, DIR_C2S, TCP_SYN, NULL, 0, s->first_ts);
-		emit(w, s, DIR_S2C, TCP_SYN | TCP_ACK, NULL, 0, s->first_ts);
-		emit(w, s, DIR_C2S, TCP_ACK, NULL, 0, s->first_ts);
-	}
-	while (off + sizeof(struct held_rec) <= held.len) {
-		struct held_rec r;
-
-		memcpy(&r, held.data + off, sizeof r);
-		off += sizeof r;
-		if (r.gap) {
-			put_gap(w, s, (enum stream_dir)r.dir, r.n, r.ts);
-		} else {
-			put_bytes(w, s, (enum stream_dir)r.dir, held.data + off, (size_t)r.n, r.ts);
-			off += (size_t)r.n;
-		}
-	}
-	buf_free(&s->held);
+	queue_drain(w);
 }
 
 /* Whether the session has judged both first lines: a direction is judged
@@ -370,33 +444,8 @@ static bool session_judged(struct dpcap_session *s)
 	return s->d[DIR_C2S].judged && s->d[DIR_S2C].judged;
 }
 
-/* Keeps a chunk (p NULL: a gap of n) until the session is judged; false
- * when it does not fit, and the session is then written as IMAP. */
-static bool session_hold(struct dpcap_session *s, enum stream_dir dir, const uint8_t *p,
-			 uint64_t n, int64_t ts)
-{
-	struct held_rec r = { .ts = ts, .n = n, .dir = (uint8_t)dir, .gap = p == NULL };
-	size_t need = sizeof r + (p != NULL ? (size_t)n : 0);
-	uint8_t *room;
-
-	if (p != NULL && n > DPCAP_HOLD_MAX)
-		return false;
-	if ((room = buf_reserve(&s->held, need)) == NULL)
-		return false;
-	memcpy(room, &r, sizeof r);
-	if (p != NULL)
-		memcpy(room + sizeof r, p, (size_t)n);
-	buf_commit(&s->held, need);
-	return true;
-}
-
 static void session_free(struct dpcap *w, struct dpcap_session *s)
 {
-	if (w->seg.s == s)
-		seg_flush(w, true);
-	hashtab_unlink(&w->by_id, &s->hnode);
-	list_unlink(&w->sessions, &s->link);
-	buf_free(&s->held);
 	free(s);
 	mem_release(w->budget, sizeof *s);
 }
@@ -428,15 +477,22 @@ void dpcap_open(struct dpcap *w, uint64_t session, const struct dpcap_endpoint *
 	s->id = session;
 	put_endpoint(&s->ep[DIR_C2S], client);
 	put_endpoint(&s->ep[DIR_S2C], server);
-	s->first_ts = s->last_ts = first_ts_us;
-	s->mid_stream = mid_stream;
+	s->last_ts = first_ts_us;
 	s->d[DIR_C2S].seq = s->d[DIR_C2S].acked = isn;
 	s->d[DIR_S2C].seq = s->d[DIR_S2C].acked = isn ^ 0x5bd1e995u;
-	buf_init(&s->held, DPCAP_HOLD_MAX, w->budget);
 	/* a table the budget will not let grow stays correct, only slower */
 	hashtab_reserve(&w->by_id);
 	hashtab_link(&w->by_id, &s->hnode, dpcap_hash(w, session));
 	list_push_back(&w->sessions, &s->link);
+	/* The handshake at the flow's first packet, where it belongs in the
+	 * file, unless the capture began after it: a reader must see the
+	 * session picked up mid-stream as well. */
+	if (!mid_stream) {
+		seg_flush(w, true);
+		emit(w, s, DIR_C2S, TCP_SYN, NULL, 0, first_ts_us);
+		emit(w, s, DIR_S2C, TCP_SYN | TCP_ACK, NULL, 0, first_ts_us);
+		emit(w, s, DIR_C2S, TCP_ACK, NULL, 0, first_ts_us);
+	}
 }
 
 void dpcap_data(void *ctx, uint64_t session, enum stream_dir dir, const uint8_t *p, size_t n,
@@ -445,15 +501,13 @@ void dpcap_data(void *ctx, uint64_t session, enum stream_dir dir, const uint8_t 
 	struct dpcap *w = ctx;
 	struct dpcap_session *s;
 
-	if (n == 0 || (s = dpcap_find(w, session)) == NULL || s->not_imap)
+	if (n == 0 || (s = dpcap_find(w, session)) == NULL || s->verdict == VERDICT_DROP)
 		return;
-	if (!s->written) {
-		if (!session_judged(s) && session_hold(s, dir, p, n, ts_us)) {
-			if (memchr(p, '\n', n) != NULL)
-				s->d[dir].lf = true;
-			return;
-		}
-		session_release(w, s);
+	if (s->verdict == VERDICT_PENDING) {
+		if (session_judged(s))
+			session_release(w, s);
+		else if (memchr(p, '\n', n) != NULL)
+			s->d[dir].lf = true;
 	}
 	put_bytes(w, s, dir, p, n, ts_us);
 }
@@ -464,16 +518,15 @@ void dpcap_gap(void *ctx, uint64_t session, enum stream_dir dir, uint64_t nbytes
 	struct dpcap *w = ctx;
 	struct dpcap_session *s;
 
-	if (nbytes == 0 || (s = dpcap_find(w, session)) == NULL || s->not_imap)
+	if (nbytes == 0 || (s = dpcap_find(w, session)) == NULL || s->verdict == VERDICT_DROP)
 		return;
-	if (!s->written) {
+	if (s->verdict == VERDICT_PENDING) {
 		/* past a gap the session reads lines without judging them */
 		bool judged = session_judged(s);
 
 		s->d[dir].judged = true;
-		if (!judged && session_hold(s, dir, NULL, nbytes, ts_us))
-			return;
-		session_release(w, s);
+		if (judged)
+			session_release(w, s);
 	}
 	put_gap(w, s, dir, nbytes, ts_us);
 }
@@ -483,22 +536,26 @@ void dpcap_not_imap(void *ctx, uint64_t session)
 	struct dpcap *w = ctx;
 	struct dpcap_session *s = dpcap_find(w, session);
 
-	if (s == NULL || s->not_imap)
+	if (s == NULL || s->verdict == VERDICT_DROP)
 		return;
-	s->not_imap = true;
-	if (w->seg.s == s)
-		seg_flush(w, true);
-	/* written already only when the held bytes passed DPCAP_HOLD_MAX:
-	 * that part stays, closed at the end */
-	if (!s->written)
+	if (w->seg.s == s) {
+		w->seg.s = NULL;
+		w->seg.len = 0;
+	}
+	/* Written already only when the queue had no room to wait: that part
+	 * stays, closed at the end. */
+	if (s->verdict == VERDICT_PENDING) {
+		s->verdict = VERDICT_DROP;
 		w->st.not_imap++;
-	buf_free(&s->held);
+		queue_drain(w);
+	}
 }
 
 /* Both sides close: FIN, FIN, ACK. */
 static void session_close(struct dpcap *w, struct dpcap_session *s, int64_t ts)
 {
-	seg_flush(w, true);
+	if (w->seg.s == s)
+		seg_flush(w, true);
 	emit(w, s, DIR_C2S, TCP_FIN | TCP_ACK, NULL, 0, ts);
 	emit(w, s, DIR_S2C, TCP_FIN | TCP_ACK, NULL, 0, ts);
 	emit(w, s, DIR_C2S, TCP_ACK, NULL, 0, ts);
@@ -511,16 +568,22 @@ void dpcap_end(void *ctx, uint64_t session, const struct imap_tap_end *e)
 
 	if (s == NULL)
 		return;
-	if (!s->written && !s->not_imap)
-		session_release(w, s);
-	if (s->written) {
+	if (s->verdict != VERDICT_DROP) {
 		session_close(w, s, e->ts_us);
+		session_release(w, s);
 		if (e->undecrypted[DIR_C2S] || e->undecrypted[DIR_S2C])
 			w->st.undecrypted_sessions++;
 		w->st.undecrypted_dirs += (uint64_t)e->undecrypted[DIR_C2S] +
 					  e->undecrypted[DIR_S2C];
 	}
-	session_free(w, s);
+	if (w->seg.s == s)
+		seg_flush(w, true);
+	hashtab_unlink(&w->by_id, &s->hnode);
+	list_unlink(&w->sessions, &s->link);
+	s->ended = true;
+	if (s->queued == 0)
+		session_free(w, s);
+	queue_drain(w);
 }
 
 /* --- the file ----------------------------------------------------------- */
@@ -568,6 +631,7 @@ struct dpcap *dpcap_new(const char *path, struct mem_budget *budget, char err[DP
 	}
 	snprintf(w->path, sizeof w->path, "%s", path);
 	w->budget = budget;
+	buf_init(&w->queue, DPCAP_QUEUE_MAX, budget);
 	hashtab_init(&w->by_id, budget, 0, DPCAP_BUCKETS_MIN, 0);
 	if (hashtab_start(&w->by_id, HASHTAB_FIRST_FREE) != 0) {
 		snprintf(err, DPCAP_ERRLEN, "out of memory");
@@ -610,7 +674,9 @@ int dpcap_free(struct dpcap **wp, struct dpcap_stats *stats_r, char err[DPCAP_ER
 
 		dpcap_end(w, s->id, &e);
 	}
+	queue_drain(w);		/* every session has its verdict now */
 	out_flush(w);
+	buf_free(&w->queue);
 	if (w->own_fd && close(w->fd) != 0)
 		dpcap_fail(w);
 	rc = w->failed ? -1 : 0;

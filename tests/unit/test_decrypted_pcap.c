@@ -16,7 +16,7 @@
 
 #include "report/decrypted_pcap.h"
 
-#define MAX_PKTS 4096
+#define MAX_PKTS 16384
 #define PAYLOAD_MAX 200000
 
 enum { F_FIN = 0x01, F_SYN = 0x02, F_PSH = 0x08, F_ACK = 0x10 };
@@ -382,13 +382,13 @@ static void test_dpcap_not_imap_and_mid_stream(void **state)
 	unlink(path);
 }
 
-/* More than DPCAP_HOLD_MAX bytes before the verdict: written as IMAP, in
- * order, nothing lost. */
-static void test_dpcap_hold_overflow(void **state)
+/* More than DPCAP_QUEUE_MAX bytes wait for a verdict: the session is
+ * written as IMAP, in order, nothing lost. */
+static void test_dpcap_queue_overflow(void **state)
 {
 	char path[128], err[DPCAP_ERRLEN];
 	struct capfile *c = calloc(1, sizeof *c);
-	static uint8_t big[DPCAP_HOLD_MAX / 2];
+	static uint8_t big[DPCAP_QUEUE_MAX / 4];
 	struct dpcap_stats st;
 	struct dpcap *w;
 	struct imap_tap_end e = end_at(2000000);
@@ -410,6 +410,52 @@ static void test_dpcap_hold_overflow(void **state)
 		total += c->p[i].len;
 	assert_int_equal(total, 5 * sizeof big);
 	assert_int_equal(st.sessions, 1);
+	free(c->data);
+	free(c);
+	unlink(path);
+}
+
+/* Packets go out in the order they were made, whichever session waits for
+ * its verdict: sessions keep their order (readers number them by their
+ * first packet), and the file's times do not run back. */
+static void test_dpcap_order(void **state)
+{
+	char path[128], err[DPCAP_ERRLEN];
+	struct capfile *c = calloc(1, sizeof *c);
+	struct dpcap_endpoint ca = client4, cb = client4;
+	struct dpcap_stats st;
+	struct dpcap *w;
+	struct imap_tap_end e2 = end_at(6), e = end_at(9);
+	size_t i, syn = 0;
+
+	(void)state;
+	assert_non_null(c);
+	ca.port = 1111;
+	cb.port = 2222;
+	tmp_path(path, sizeof path);
+	w = dpcap_new(path, NULL, err);
+	assert_non_null(w);
+	dpcap_open(w, 1, &ca, &server4, false, 1);
+	dpcap_data(w, 1, DIR_S2C, (const uint8_t *)"* OK\r\n", 6, 2);	/* waits */
+	dpcap_open(w, 2, &cb, &server4, false, 3);
+	dpcap_data(w, 2, DIR_S2C, (const uint8_t *)"* OK\r\n", 6, 4);
+	dpcap_data(w, 2, DIR_C2S, (const uint8_t *)"b NOOP\r\n", 8, 5);
+	dpcap_data(w, 2, DIR_S2C, (const uint8_t *)"b OK\r\n", 6, 6);	/* judged */
+	dpcap_end(w, 2, &e2);
+	dpcap_data(w, 1, DIR_C2S, (const uint8_t *)"a NOOP\r\n", 8, 7);
+	dpcap_data(w, 1, DIR_S2C, (const uint8_t *)"a OK\r\n", 6, 8);
+	dpcap_end(w, 1, &e);
+	assert_int_equal(dpcap_free(&w, &st, err), 0);
+	assert_int_equal(st.sessions, 2);
+	read_cap(c, path);
+	assert_int_equal(st.packets, c->n);
+	for (i = 0; i < c->n; i++) {
+		if (i > 0)
+			assert_true(c->p[i].ts >= c->p[i - 1].ts);
+		if (c->p[i].flags == F_SYN)
+			assert_int_equal(c->p[i].sport, syn++ == 0 ? 1111 : 2222);
+	}
+	assert_int_equal(syn, 2);
 	free(c->data);
 	free(c);
 	unlink(path);
@@ -486,7 +532,8 @@ int main(void)
 		cmocka_unit_test(test_dpcap_session),
 		cmocka_unit_test(test_dpcap_gap_ipv6),
 		cmocka_unit_test(test_dpcap_not_imap_and_mid_stream),
-		cmocka_unit_test(test_dpcap_hold_overflow),
+		cmocka_unit_test(test_dpcap_queue_overflow),
+		cmocka_unit_test(test_dpcap_order),
 		cmocka_unit_test(test_dpcap_budget),
 		cmocka_unit_test(test_dpcap_link_safe),
 	};
