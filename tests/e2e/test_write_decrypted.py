@@ -2,7 +2,9 @@
 """--write-decrypted FILE: the IMAP sessions as plaintext TCP in a pcap.
 
 For the project's TLS and COMPRESS captures (TLS 1.2 and 1.3, STARTTLS and
-implicit TLS, RSA key exchange, COMPRESS alone and inside TLS) and two with
+implicit TLS, RSA key exchange, COMPRESS alone and inside TLS), a public one
+(lekensteyn-imap-ssl: STARTTLS captured by someone else; skipped without
+$PUBLIC) and two with
 damage (loss.pcap: 5% loss that retransmissions repaired, so the plaintext
 has no hole; segments-removed.pcap: three segments gone, a real gap):
 
@@ -22,7 +24,8 @@ much TLS it left out (notice write_decrypted); a session that is not IMAP
 is not written; the filter applies; --streams and --write-decrypted work
 together; the file is never written through a link, nor over an input.
 
-Environment: IMAPSCOPE (the binary), REPO (the repository root)."""
+Environment: IMAPSCOPE (the binary), REPO (the repository root), PUBLIC
+(the public captures, optional)."""
 import json
 import os
 import re
@@ -31,6 +34,8 @@ import struct
 import subprocess
 import sys
 import tempfile
+
+from public import public_dir, skip
 
 IMAPSCOPE = os.environ["IMAPSCOPE"]
 REPO = os.environ.get("REPO") or os.path.join(os.path.dirname(__file__), "..", "..")
@@ -149,10 +154,11 @@ def check_checksums(what, path):
         fail(what, "TLS or retransmissions left:\n" + left[:500])
 
 
-def check_capture(tmp, name):
+def check_capture(tmp, name, src=None, keys=None):
     out = os.path.join(tmp, name + ".plain.pcap")
-    r = imapscope(["-F", "json", "-q", *key_args(name), os.path.join(CAPS, name + ".pcap"),
-                   "--write-decrypted", out])
+    src = src or os.path.join(CAPS, name + ".pcap")
+    keys = key_args(name) if keys is None else keys
+    r = imapscope(["-F", "json", "-q", *keys, src, "--write-decrypted", out])
     if r.returncode != 0:
         fail(name, "exit %d: %s" % (r.returncode, r.stderr.decode(errors="replace")))
         return
@@ -312,6 +318,13 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         for name in CAPTURES:
             check_capture(tmp, name)
+        pub = public_dir()
+        if pub is None:
+            skip("test_write_decrypted on lekensteyn-imap-ssl.pcapng")
+        else:
+            check_capture(tmp, "lekensteyn-imap-ssl",
+                          os.path.join(pub, "lekensteyn-imap-ssl.pcapng"),
+                          ["-k", os.path.join(pub, "lekensteyn-imap-ssl.keylog")])
         check_without_keys(tmp)
         check_not_imap_and_filter(tmp)
         check_link_safety(tmp)
