@@ -52,6 +52,7 @@ struct dpcap_session {
 	int64_t last_ts;
 	enum dpcap_verdict verdict;
 	bool ended;			/* freed once no packet of it waits */
+	bool muted;			/* written, then found not IMAP: no more data */
 	size_t queued;			/* its packets in the queue */
 	struct list_node link;		/* in sessions, while open */
 	struct hashtab_node hnode;	/* in by_id, while open */
@@ -501,7 +502,8 @@ void dpcap_data(void *ctx, uint64_t session, enum stream_dir dir, const uint8_t 
 	struct dpcap *w = ctx;
 	struct dpcap_session *s;
 
-	if (n == 0 || (s = dpcap_find(w, session)) == NULL || s->verdict == VERDICT_DROP)
+	if (n == 0 || (s = dpcap_find(w, session)) == NULL || s->verdict == VERDICT_DROP ||
+	    s->muted)
 		return;
 	if (s->verdict == VERDICT_PENDING) {
 		if (session_judged(s))
@@ -518,7 +520,8 @@ void dpcap_gap(void *ctx, uint64_t session, enum stream_dir dir, uint64_t nbytes
 	struct dpcap *w = ctx;
 	struct dpcap_session *s;
 
-	if (nbytes == 0 || (s = dpcap_find(w, session)) == NULL || s->verdict == VERDICT_DROP)
+	if (nbytes == 0 || (s = dpcap_find(w, session)) == NULL || s->verdict == VERDICT_DROP ||
+	    s->muted)
 		return;
 	if (s->verdict == VERDICT_PENDING) {
 		/* past a gap the session reads lines without judging them */
@@ -542,13 +545,15 @@ void dpcap_not_imap(void *ctx, uint64_t session)
 		w->seg.s = NULL;
 		w->seg.len = 0;
 	}
-	/* Written already only when the queue had no room to wait: that part
-	 * stays, closed at the end. */
-	if (s->verdict == VERDICT_PENDING) {
-		s->verdict = VERDICT_DROP;
-		w->st.not_imap++;
-		queue_drain(w);
+	/* Written already only when the queue had no room to wait: what went
+	 * stays, nothing more is added, FIN closes it at the end. */
+	if (s->verdict == VERDICT_WRITE) {
+		s->muted = true;
+		return;
 	}
+	s->verdict = VERDICT_DROP;
+	w->st.not_imap++;
+	queue_drain(w);
 }
 
 /* Both sides close: FIN, FIN, ACK. */

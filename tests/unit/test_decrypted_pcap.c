@@ -383,7 +383,8 @@ static void test_dpcap_not_imap_and_mid_stream(void **state)
 }
 
 /* More than DPCAP_QUEUE_MAX bytes wait for a verdict: the session is
- * written as IMAP, in order, nothing lost. */
+ * written as IMAP, in order, nothing lost; a verdict against it that comes
+ * later only stops it. */
 static void test_dpcap_queue_overflow(void **state)
 {
 	char path[128], err[DPCAP_ERRLEN];
@@ -403,6 +404,9 @@ static void test_dpcap_queue_overflow(void **state)
 	dpcap_open(w, 1, &client4, &server4, false, 1000000);
 	for (i = 0; i < 5; i++)	/* no line end: never judged */
 		dpcap_data(w, 1, DIR_S2C, big, sizeof big, 1000001 + (int64_t)i);
+	/* found not IMAP after it was written: nothing more is added */
+	dpcap_not_imap(w, 1);
+	dpcap_data(w, 1, DIR_C2S, (const uint8_t *)"SSH-2.0\r\n", 9, 1000009);
 	dpcap_end(w, 1, &e);
 	assert_int_equal(dpcap_free(&w, &st, err), 0);
 	read_cap(c, path);
