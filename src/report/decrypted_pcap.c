@@ -541,15 +541,17 @@ void dpcap_not_imap(void *ctx, uint64_t session)
 
 	if (s == NULL || s->verdict == VERDICT_DROP)
 		return;
-	if (w->seg.s == s) {
-		w->seg.s = NULL;
-		w->seg.len = 0;
-	}
 	/* Written already only when the queue had no room to wait: what went
 	 * stays, nothing more is added, FIN closes it at the end. */
 	if (s->verdict == VERDICT_WRITE) {
+		if (w->seg.s == s)
+			seg_flush(w, true);
 		s->muted = true;
 		return;
+	}
+	if (w->seg.s == s) {
+		w->seg.s = NULL;
+		w->seg.len = 0;
 	}
 	s->verdict = VERDICT_DROP;
 	w->st.not_imap++;
