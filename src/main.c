@@ -85,7 +85,7 @@ static void usage(FILE *fp)
 "      --write-decrypted FILE  write the IMAP sessions shown to FILE as a pcap\n"
 "                          of plaintext TCP (TLS removed, COMPRESS inflated,\n"
 "                          segments of at most %d bytes, gaps kept) that\n"
-"                          Wireshark, Zeek or Suricata read without keys\n",
+"                          Wireshark and other pcap readers read without keys\n",
 		DPCAP_MSS_V4);
 	fputs(
 "      --session N[,N...]  keep only these sessions (repeatable)\n"
