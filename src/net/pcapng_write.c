@@ -17,7 +17,11 @@
 #define BT_IDB			1u
 #define BT_PB			2u	/* the obsolete packet block */
 #define BT_SPB			3u
+#define BT_ISB			5u
 #define BT_EPB			6u
+#define BT_CB_NOCOPY		0x40000BADu	/* a custom block not to be copied */
+#define SPB_FIXED		12u
+#define PB_FIXED		28u
 #define BT_DSB			0x0Au
 #define BOM			0x1A2B3C4Du
 #define SHB_FIXED		24u	/* type, length, magic, version, section length */
@@ -34,6 +38,8 @@
 #define PCAP_MAGIC_US		0xA1B2C3D4u
 #define PCAP_MAGIC_NS		0xA1B23C4Du
 #define PCAP_MAGIC_MODIFIED	0xA1B2CD34u	/* Kuznetzov's: 8 more bytes a record */
+#define BIG_ENDIAN_WHY		"a big-endian pcapng section cannot be copied" \
+				" (editcap -F pcapng converts it)"
 #define PCAP_FILE_HDR		24u
 #define PCAP_REC_HDR		16u
 #define PCAP_REC_HDR_MODIFIED	24u
@@ -45,21 +51,16 @@ static size_t pad4(size_t n)
 	return (4 - n % 4) % 4;
 }
 
-static void put16(const struct pcapng_out *o, uint8_t *p, uint16_t v)
+static void put16(uint8_t *p, uint16_t v)
 {
-	if (o->big) {
-		p[0] = (uint8_t)(v >> 8);
-		p[1] = (uint8_t)v;
-	} else {
-		p[0] = (uint8_t)v;
-		p[1] = (uint8_t)(v >> 8);
-	}
+	p[0] = (uint8_t)v;
+	p[1] = (uint8_t)(v >> 8);
 }
 
-static void put32(const struct pcapng_out *o, uint8_t *p, uint32_t v)
+static void put32(uint8_t *p, uint32_t v)
 {
-	put16(o, p + (o->big ? 0 : 2), (uint16_t)(v >> 16));
-	put16(o, p + (o->big ? 2 : 0), (uint16_t)v);
+	put16(p, (uint16_t)v);
+	put16(p + 2, (uint16_t)(v >> 16));
 }
 
 static int out_write(struct pcapng_out *o, const void *p, size_t n)
@@ -79,7 +80,7 @@ static int out_tail(struct pcapng_out *o, size_t body, uint32_t total)
 	static const uint8_t zeros[4];
 	uint8_t t[4];
 
-	put32(o, t, total);
+	put32(t, total);
 	if (out_write(o, zeros, pad4(body)) != 0)
 		return -1;
 	return out_write(o, t, sizeof t);
@@ -95,12 +96,11 @@ void pcapng_out_init(struct pcapng_out *o, FILE *fp, struct mem_budget *budget,
 	o->secrets_ctx = secrets_ctx;
 }
 
-/* The secrets go after the first section header and nowhere else. */
+/* The section header is out: the secrets follow it, and nothing else
+ * goes before them. */
 static int after_shb(struct pcapng_out *o)
 {
-	if (o->secrets_done)
-		return 0;
-	o->secrets_done = true;
+	o->started = true;
 	if (o->secrets != NULL && o->secrets(o->secrets_ctx, o) != 0) {
 		if (o->err == 0)
 			o->err = EIO;
@@ -109,12 +109,18 @@ static int after_shb(struct pcapng_out *o)
 	return o->err != 0 ? -1 : 0;
 }
 
+/* A new input section: its interface 0 is the next one described. */
+static void new_input(struct pcapng_out *o)
+{
+	o->if_base = o->n_ifs;
+}
+
 /* One option of n bytes (n <= OPT_MAX_TEXT) into p: its length with padding. */
-static size_t put_opt(const struct pcapng_out *o, uint8_t *p, uint16_t code,
+static size_t put_opt(uint8_t *p, uint16_t code,
 		      const void *v, size_t n)
 {
-	put16(o, p, code);
-	put16(o, p + 2, (uint16_t)n);
+	put16(p, code);
+	put16(p + 2, (uint16_t)n);
 	memcpy(p + 4, v, n);
 	memset(p + 4 + n, 0, pad4(n));
 	return 4 + n + pad4(n);
@@ -125,18 +131,20 @@ int pcapng_put_shb(struct pcapng_out *o, const char *userappl)
 	uint8_t b[SHB_FIXED + 2 * 4 + OPT_MAX_TEXT + 4];
 	size_t n = strlen(userappl), at = SHB_FIXED;
 
-	o->big = false;
+	new_input(o);
+	if (o->started)
+		return o->err != 0 ? -1 : 0;
 	if (n > OPT_MAX_TEXT)
 		n = OPT_MAX_TEXT;
-	put32(o, b, BT_SHB);
-	put32(o, b + 8, BOM);
-	put16(o, b + 12, 1);	/* version 1.0 */
-	put16(o, b + 14, 0);
+	put32(b, BT_SHB);
+	put32(b + 8, BOM);
+	put16(b + 12, 1);	/* version 1.0 */
+	put16(b + 14, 0);
 	memset(b + SHB_SECTION_LEN_AT, 0xff, 8);	/* length not given */
 	if (n != 0)
-		at += put_opt(o, b + at, OPT_SHB_USERAPPL, userappl, n);
-	at += put_opt(o, b + at, OPT_END, NULL, 0);
-	put32(o, b + 4, (uint32_t)(at + 4));
+		at += put_opt(b + at, OPT_SHB_USERAPPL, userappl, n);
+	at += put_opt(b + at, OPT_END, NULL, 0);
+	put32(b + 4, (uint32_t)(at + 4));
 	if (out_write(o, b, at) != 0 || out_tail(o, at, (uint32_t)(at + 4)) != 0)
 		return -1;
 	return after_shb(o);
@@ -149,20 +157,21 @@ int pcapng_put_idb(struct pcapng_out *o, uint16_t linktype, uint32_t snaplen,
 	size_t at = IDB_FIXED;
 	uint8_t fcs = (uint8_t)fcslen;
 
-	put32(o, b, BT_IDB);
-	put16(o, b + 8, linktype);
-	put16(o, b + 10, 0);
-	put32(o, b + 12, snaplen);
+	put32(b, BT_IDB);
+	put16(b + 8, linktype);
+	put16(b + 10, 0);
+	put32(b + 12, snaplen);
 	if (tsresol != 0)
-		at += put_opt(o, b + at, OPT_IF_TSRESOL, &tsresol, 1);
+		at += put_opt(b + at, OPT_IF_TSRESOL, &tsresol, 1);
 	if (fcslen >= 0)
-		at += put_opt(o, b + at, OPT_IF_FCSLEN, &fcs, 1);
+		at += put_opt(b + at, OPT_IF_FCSLEN, &fcs, 1);
 	if (at != IDB_FIXED)
-		at += put_opt(o, b + at, OPT_END, NULL, 0);
-	put32(o, b + 4, (uint32_t)(at + 4));
-	if (out_write(o, b, at) != 0)
+		at += put_opt(b + at, OPT_END, NULL, 0);
+	put32(b + 4, (uint32_t)(at + 4));
+	if (out_write(o, b, at) != 0 || out_tail(o, at, (uint32_t)(at + 4)) != 0)
 		return -1;
-	return out_tail(o, at, (uint32_t)(at + 4));
+	o->n_ifs++;
+	return 0;
 }
 
 int pcapng_put_epb(struct pcapng_out *o, uint32_t ifid, uint64_t ts, const uint8_t *data,
@@ -176,13 +185,13 @@ int pcapng_put_epb(struct pcapng_out *o, uint32_t ifid, uint64_t ts, const uint8
 		return -1;
 	}
 	total = EPB_FIXED + caplen + (uint32_t)pad4(caplen) + 4;
-	put32(o, b, BT_EPB);
-	put32(o, b + 4, total);
-	put32(o, b + 8, ifid);
-	put32(o, b + 12, (uint32_t)(ts >> 32));
-	put32(o, b + 16, (uint32_t)ts);
-	put32(o, b + 20, caplen);
-	put32(o, b + 24, origlen);
+	put32(b, BT_EPB);
+	put32(b + 4, total);
+	put32(b + 8, ifid);
+	put32(b + 12, (uint32_t)(ts >> 32));
+	put32(b + 16, (uint32_t)ts);
+	put32(b + 20, caplen);
+	put32(b + 24, origlen);
 	if (out_write(o, b, sizeof b) != 0 || out_write(o, data, caplen) != 0 ||
 	    out_tail(o, caplen, total) != 0)
 		return -1;
@@ -200,34 +209,100 @@ int pcapng_put_dsb(struct pcapng_out *o, uint32_t type, const uint8_t *p, size_t
 		return -1;
 	}
 	total = DSB_FIXED + (uint32_t)(n + pad4(n)) + 4;
-	put32(o, b, BT_DSB);
-	put32(o, b + 4, total);
-	put32(o, b + 8, type);
-	put32(o, b + 12, (uint32_t)n);
+	put32(b, BT_DSB);
+	put32(b + 4, total);
+	put32(b + 8, type);
+	put32(b + 12, (uint32_t)n);
 	if (out_write(o, b, sizeof b) != 0 || out_write(o, p, n) != 0)
 		return -1;
 	return out_tail(o, n, total);
 }
 
-int pcapng_put_block(struct pcapng_out *o, const uint8_t *b, uint32_t len, bool big)
+/* An obsolete or simple packet block whose interface number cannot be
+ * said in its own kind, written as an Enhanced Packet Block (a simple one
+ * has no time: 0).  The walker has checked the lengths. */
+static int put_as_epb(struct pcapng_out *o, const uint8_t *b, uint32_t len)
+{
+	uint32_t caplen, origlen;
+
+	if (cursor_load_le32(b) == BT_SPB) {
+		origlen = cursor_load_le32(b + 8);
+		caplen = origlen < len - SPB_FIXED - 4 ? origlen : len - SPB_FIXED - 4;
+		return pcapng_put_epb(o, o->if_base, 0, b + SPB_FIXED, caplen, origlen);
+	}
+	caplen = cursor_load_le32(b + 20);
+	origlen = cursor_load_le32(b + 24);
+	if (caplen > len - PB_FIXED - 4)
+		return 0;
+	return pcapng_put_epb(o, cursor_load_le16(b + 8) + o->if_base,
+			      (uint64_t)cursor_load_le32(b + 12) << 32 | cursor_load_le32(b + 16),
+			      b + PB_FIXED, caplen, origlen);
+}
+
+/* A packet or statistics block whose interface number must move: the
+ * number written anew (4 bytes, or 2 for the obsolete packet block), the
+ * rest as it was. */
+static int put_moved(struct pcapng_out *o, const uint8_t *b, uint32_t len, size_t idlen)
+{
+	uint8_t id[4];
+
+	if (idlen == 2) {
+		uint32_t v = (uint32_t)cursor_load_le16(b + 8) + o->if_base;
+
+		if (v > UINT16_MAX)	/* past what its field can say */
+			return put_as_epb(o, b, len);
+		put16(id, (uint16_t)v);
+	} else {
+		put32(id, cursor_load_le32(b + 8) + o->if_base);
+	}
+	if (out_write(o, b, 8) != 0 || out_write(o, id, idlen) != 0 ||
+	    out_write(o, b + 8 + idlen, len - 8 - idlen) != 0)
+		return -1;
+	o->packets += cursor_load_le32(b) != BT_ISB;
+	return 0;
+}
+
+int pcapng_put_block(struct pcapng_out *o, const uint8_t *b, uint32_t len)
 {
 	static const uint8_t unknown_len[8] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
-	bool shb = len >= SHB_FIXED + 4 && cursor_load_le32(b) == BT_SHB;
-	uint32_t type;
+	uint32_t type = cursor_load_le32(b);
 
-	if (!shb) {
-		if (out_write(o, b, len) != 0)
+	switch (type) {
+	case BT_SHB:
+		new_input(o);
+		if (o->started || len < SHB_FIXED + 4)
+			return o->err != 0 ? -1 : 0;
+		if (out_write(o, b, SHB_SECTION_LEN_AT) != 0 ||
+		    out_write(o, unknown_len, sizeof unknown_len) != 0 ||
+		    out_write(o, b + SHB_FIXED, len - SHB_FIXED) != 0)
 			return -1;
-		type = big ? cursor_load_be32(b) : cursor_load_le32(b);
-		o->packets += type == BT_EPB || type == BT_SPB || type == BT_PB;
-		return 0;
+		return after_shb(o);
+	case BT_IDB:
+		o->n_ifs++;
+		break;
+	case BT_CB_NOCOPY:
+		return o->err != 0 ? -1 : 0;	/* its writer asked for that */
+	case BT_EPB: case BT_ISB:
+		if (len < 16)
+			return o->err != 0 ? -1 : 0;	/* statistics of no interface */
+		if (o->if_base == 0)
+			break;
+		return put_moved(o, b, len, 4);
+	case BT_PB:
+		if (o->if_base == 0)
+			break;
+		return put_moved(o, b, len, 2);
+	case BT_SPB:
+		if (o->if_base == 0)
+			break;
+		return put_as_epb(o, b, len);
+	default:
+		break;
 	}
-	o->big = big;
-	if (out_write(o, b, SHB_SECTION_LEN_AT) != 0 ||
-	    out_write(o, unknown_len, sizeof unknown_len) != 0 ||
-	    out_write(o, b + SHB_FIXED, len - SHB_FIXED) != 0)
+	if (out_write(o, b, len) != 0)
 		return -1;
-	return after_shb(o);
+	o->packets += type == BT_EPB || type == BT_SPB || type == BT_PB;
+	return 0;
 }
 
 /* ---- the second reading ------------------------------------------------- */
@@ -286,18 +361,23 @@ static FILE *open_regular(const char *path, char err[CAPTURE_ERRLEN])
 int pcapng_copy_check(const char *path, char err[CAPTURE_ERRLEN])
 {
 	FILE *fp = open_regular(path, err);
-	uint8_t m[4];
+	uint8_t m[12];
 	struct pcap_fmt f;
-	bool ok;
+	const char *why = NULL;
+	size_t n;
 
 	if (fp == NULL)
 		return -1;
-	ok = fread(m, 1, sizeof m, fp) == sizeof m &&
-	     (cursor_load_le32(m) == BT_SHB || pcap_magic(m, &f));
+	n = fread(m, 1, sizeof m, fp);
+	if (n >= 4 && cursor_load_le32(m) == BT_SHB)
+		why = n < sizeof m ? "truncated file header" :
+		      cursor_load_le32(m + 8) != BOM ? BIG_ENDIAN_WHY : NULL;
+	else if (n < 4 || !pcap_magic(m, &f))
+		why = "not a pcap or pcapng file";
 	fclose(fp);
-	if (!ok)
-		snprintf(err, CAPTURE_ERRLEN, "%s", "not a pcap or pcapng file");
-	return ok ? 0 : -1;
+	if (why != NULL)
+		snprintf(err, CAPTURE_ERRLEN, "%s", why);
+	return why != NULL ? -1 : 0;
 }
 
 /* The record buffer grows to the largest record, charged to the budget. */
@@ -366,7 +446,7 @@ static int pcap_records(struct pcapng_out *o, FILE *fp, const struct pcap_fmt *f
 			st->cut = true;
 			return 0;
 		}
-		if (pcapng_put_epb(o, 0, pcap32(f, h) * units + pcap32(f, h + 4), rb->p, caplen,
+		if (pcapng_put_epb(o, o->if_base, pcap32(f, h) * units + pcap32(f, h + 4), rb->p, caplen,
 				   pcap32(f, h + 12)) != 0)
 			return -2;
 		st->packets++;
@@ -403,7 +483,8 @@ static int copy_pcap(struct pcapng_out *o, FILE *fp, struct pcapng_copy_stats *s
 struct ng_copy {
 	struct pcapng_out *o;
 	struct pcapng_copy_stats *st;
-	volatile sig_atomic_t stop;	/* the output failed */
+	volatile sig_atomic_t stop;	/* the output failed, or a section is big-endian */
+	bool big;
 };
 
 static void ng_block(void *ctx, const uint8_t *b, uint32_t len, bool big)
@@ -411,7 +492,12 @@ static void ng_block(void *ctx, const uint8_t *b, uint32_t len, bool big)
 	struct ng_copy *nc = ctx;
 	uint64_t before = nc->o->packets;
 
-	if (pcapng_put_block(nc->o, b, len, big) != 0)
+	if (big) {
+		nc->big = true;
+		nc->stop = 1;
+		return;
+	}
+	if (pcapng_put_block(nc->o, b, len) != 0)
 		nc->stop = 1;
 	nc->st->packets += nc->o->packets - before;
 }
@@ -429,7 +515,7 @@ static void ng_corrupt(void *ctx, uint64_t off, const char *why, uint64_t skippe
 static int copy_pcapng(struct pcapng_out *o, FILE *fp, struct pcapng_copy_stats *st,
 		       char err[CAPTURE_ERRLEN])
 {
-	struct ng_copy nc = { o, st, 0 };
+	struct ng_copy nc = { o, st, 0, false };
 	struct pcapng_hooks h = {
 		.ctx = &nc, .block = ng_block, .corrupt = ng_corrupt, .stop = &nc.stop,
 	};
@@ -437,6 +523,10 @@ static int copy_pcapng(struct pcapng_out *o, FILE *fp, struct pcapng_copy_stats 
 
 	if (rc < 0)
 		return -1;
+	if (nc.big) {
+		snprintf(err, CAPTURE_ERRLEN, "%s", BIG_ENDIAN_WHY);
+		return -1;
+	}
 	return nc.stop || o->err != 0 ? -2 : 0;
 }
 
