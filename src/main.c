@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <json-c/json_c_version.h>
@@ -365,10 +366,17 @@ static void check_keys_pcapng(const struct run_options *r)
 	if (r->iface != NULL)
 		die_usage("%s", "--write-keys-pcapng reads its inputs twice, so not live"
 			  " capture (-i)");
-	for (i = 0; i < r->n_inputs; i++)
+	for (i = 0; i < r->n_inputs; i++) {
+		struct stat st;
+
 		if (strcmp(r->inputs[i], "-") == 0)
 			die_usage("%s", "--write-keys-pcapng reads its inputs twice, so not"
 				  " stdin");
+		/* a pipe would also block the first open until someone writes */
+		if (stat(r->inputs[i], &st) == 0 && !S_ISREG(st.st_mode))
+			die_usage("--write-keys-pcapng reads its inputs twice, so not '%s'"
+				  " (not a regular file)", r->inputs[i]);
+	}
 	if (r->n_keylogs == 0)
 		die_usage("%s", "--write-keys-pcapng needs a key log (-k): its lines are"
 			  " what it adds");

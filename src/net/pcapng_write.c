@@ -40,6 +40,7 @@
 #define PCAP_MAGIC_MODIFIED	0xA1B2CD34u	/* Kuznetzov's: 8 more bytes a record */
 #define BIG_ENDIAN_WHY		"a big-endian pcapng section cannot be copied" \
 				" (editcap -F pcapng converts it)"
+#define NOT_REGULAR_WHY		"not a regular file, so it cannot be read twice"
 #define PCAP_FILE_HDR		24u
 #define PCAP_REC_HDR		16u
 #define PCAP_REC_HDR_MODIFIED	24u
@@ -345,13 +346,18 @@ static FILE *open_regular(const char *path, char err[CAPTURE_ERRLEN])
 		snprintf(err, CAPTURE_ERRLEN, "%s", "stdin cannot be read twice");
 		return NULL;
 	}
+	/* a pipe is refused before an open that would wait for its writer */
+	if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+		snprintf(err, CAPTURE_ERRLEN, "%s", NOT_REGULAR_WHY);
+		return NULL;
+	}
 	fp = fopen(path, "rb");
 	if (fp == NULL) {
 		snprintf(err, CAPTURE_ERRLEN, "%s", strerror(errno));
 		return NULL;
 	}
 	if (fstat(fileno(fp), &st) != 0 || !S_ISREG(st.st_mode)) {
-		snprintf(err, CAPTURE_ERRLEN, "%s", "not a regular file, so it cannot be read twice");
+		snprintf(err, CAPTURE_ERRLEN, "%s", NOT_REGULAR_WHY);
 		fclose(fp);
 		return NULL;
 	}
