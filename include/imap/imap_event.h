@@ -72,13 +72,18 @@ enum imap_session_state {
 #define FACT_NONE UINT64_MAX
 
 /* The capabilities in force: the last list the server sent (greeting
- * code, CAPABILITY response, a code of a tagged OK), void after STARTTLS
- * and after a login (known false until the next list). */
+ * code, CAPABILITY response, a code of an untagged or tagged OK), void
+ * after the OK to STARTTLS (and whenever TLS begins), after a login's OK
+ * and after UNAUTHENTICATE (known false until the next list; a tagged OK's
+ * own CAPABILITY code is the next list).  imap/imap_args.h parses one. */
 struct imap_capset {
 	bool known;
 	uint64_t caps;			/* bit (1 << enum imap_cap_id) */
-	uint32_t auth;			/* AUTH=x: bit (1 << enum imap_sasl_mech) */
-	struct buf_slice text;		/* the list as sent (cut), null if !known */
+	/* AUTH=x: bit (1 << enum imap_sasl_mech, imap/imap_sasl.h); a
+	 * mechanism not in that enum sets the IMAP_SASL_OTHER bit */
+	uint32_t auth;
+	struct buf_slice text;		/* the list as sent (cut at 2 KB), null
+					   if !known */
 };
 
 static inline bool capset_has(const struct imap_capset *c, enum imap_cap_id id)
@@ -86,63 +91,98 @@ static inline bool capset_has(const struct imap_capset *c, enum imap_cap_id id)
 	return c->known && (c->caps >> id & 1) != 0;
 }
 
-/* What the session knows at the moment of an event; every event points
- * at it (ev->facts).  Strings decoded: quotes and literals resolved,
- * modified UTF-7 mailbox names as UTF-8. */
+/* What the session knows after an event; every event points at it
+ * (ev->facts).  The session keeps it (src/imap/imap_facts.c) and has no
+ * other copy of these facts.  Strings decoded: quotes and literals
+ * resolved, modified UTF-7 mailbox names as UTF-8 (an invalid one as
+ * sent).  A response's facts already show what its completion did: the
+ * OK to SELECT shows the mailbox selected. */
 struct session_facts {
 	enum imap_session_state state;
 	bool logout_sent;		/* the client sent LOGOUT */
-	struct buf_slice user;		/* logged-in identity, or null */
+	struct buf_slice user;		/* logged-in identity, or null (not
+					   known: PREAUTH, an inferred login) */
 	struct buf_slice mailbox;	/* selected mailbox, or null */
 	bool read_only;			/* EXAMINE, or [READ-ONLY] */
-	uint64_t uidvalidity, uidnext;	/* FACT_NONE: unknown */
-	uint64_t exists;		/* FACT_NONE: unknown */
+	/* Of the mailbox being selected or selected: set by the OK codes and
+	 * EXISTS as they come (EXPUNGE and VANISHED count EXISTS down); a
+	 * SELECT or EXAMINE sent, a failed one, CLOSE and UNSELECT forget
+	 * them.  FACT_NONE: unknown. */
+	uint64_t uidvalidity, uidnext;
+	uint64_t exists;
 	struct imap_capset caps;
 	enum transport transport;
 	bool compressed;
 };
 
-/* What changed with an event (struct event.changed). */
-#define FACT_STATE    (1u << 0)
-#define FACT_MAILBOX  (1u << 1)
-#define FACT_CAPS     (1u << 2)
-#define FACT_USER     (1u << 3)
-#define FACT_EXISTS   (1u << 4)
+/* What changed since the previous event of the session, told with the
+ * event that changed it (struct event.changed): a response's completion,
+ * an untagged response's data, a LOGOUT sent, a switch of the pipeline
+ * (told with the next event, e.g. the tls one). */
+#define FACT_STATE       (1u << 0)
+#define FACT_MAILBOX     (1u << 1)	/* mailbox, read_only */
+#define FACT_CAPS        (1u << 2)
+#define FACT_USER        (1u << 3)
+#define FACT_EXISTS      (1u << 4)
 #define FACT_UIDVALIDITY (1u << 5)
+#define FACT_UIDNEXT     (1u << 6)
+#define FACT_TRANSPORT   (1u << 7)
+#define FACT_COMPRESSED  (1u << 8)
+#define FACT_LOGOUT      (1u << 9)	/* logout_sent */
 
 /* struct resp_code (a response code's id and arguments) is in
  * imap/imap_vocab.h, where the parser finds it. */
 
 /* A client command's decoded arguments, where they matter to an output
- * (null where the command has no such argument or it was not captured).
- * Sequence sets, flag lists and FETCH items are the wire text (a literal
- * as its contents); imap/imap_args.h walks them. */
+ * (null where the command has no such argument, it was malformed or not
+ * captured: never guessed).  Mailbox names decoded (see session_facts);
+ * sequence sets, flag lists and items are the wire text (a literal as its
+ * kept contents); imap/imap_args.h walks them and fills this (its table
+ * says which command fills which field).  On a command event the slices
+ * are valid during the call; on the response that completes it
+ * (u.response.cmd) they are the session's copies, and a field longer than
+ * the copy's cap (names 2 KB, sequence set and items 4 KB, flags 1 KB) is
+ * null there. */
 struct command_facts {
-	enum imap_cmd_id id;
+	enum imap_cmd_id id;		/* IMAP_CMD_UNKNOWN: not in the table */
 	struct buf_slice mailbox;	/* SELECT, EXAMINE, CREATE, DELETE, RENAME's
 					   old name, (UN)SUBSCRIBE, STATUS, APPEND,
-					   COPY/MOVE's target, LIST's reference */
-	struct buf_slice mailbox2;	/* RENAME's new name, LIST's pattern */
-	struct buf_slice seqset;	/* FETCH, STORE, COPY, MOVE, UID EXPUNGE */
-	struct buf_slice items;		/* FETCH items, STORE's item, STATUS items,
-					   SEARCH criteria */
-	struct buf_slice flags;		/* STORE, APPEND: inside the parentheses */
-	struct buf_slice date;		/* APPEND's internal date */
+					   COPY/MOVE's target, LIST/LSUB's reference,
+					   REPLACE, GETQUOTAROOT and the ACL
+					   commands' mailbox */
+	struct buf_slice mailbox2;	/* RENAME's new name, LIST's (first) pattern */
+	struct buf_slice seqset;	/* FETCH, STORE, COPY, MOVE, UID EXPUNGE
+					   (UID variants: UIDs), REPLACE's number */
+	struct buf_slice items;		/* FETCH items (a list's contents, or the
+					   one item or macro), STORE's item
+					   ("+FLAGS.SILENT"), STATUS items; SEARCH,
+					   SORT, THREAD, ESEARCH criteria and
+					   ENABLE's list: the rest of the line as
+					   sent, literals as their {N} markers */
+	struct buf_slice flags;		/* STORE, APPEND, REPLACE: the flags without
+					   parentheses; "" for "()" */
+	struct buf_slice date;		/* APPEND's internal date (quotes removed) */
 	struct buf_slice mechanism;	/* AUTHENTICATE */
 };
 
-/* What an untagged FETCH says of one message. */
+/* What an untagged FETCH says of one message (imap_args_fetch()).  Slices
+ * point into the line and its kept literals: valid during the event. */
 struct fetch_facts {
 	uint64_t seq;
 	uint64_t uid;			/* FACT_NONE when not in the response */
 	uint64_t size;			/* RFC822.SIZE, or FACT_NONE */
 	uint64_t modseq;		/* or FACT_NONE */
-	struct buf_slice flags;		/* FLAGS (...) contents, or null */
-	/* ENVELOPE fields as sent (quoted strings unquoted; RFC 2047
-	 * encoded words left as they are), or null */
+	struct buf_slice flags;		/* FLAGS (...) contents ("" for "()"), or null */
+	/* ENVELOPE fields: a quoted string's contents (escapes as sent, RFC
+	 * 2047 encoded words as sent), a literal's kept contents, or null
+	 * (NIL, absent, not kept).  from is the address list as sent,
+	 * "((name adl mailbox host) ...)"; imap_args_first_address() reads
+	 * it. */
 	struct buf_slice date, subject, from, message_id;
-	/* The body sections the response carried: "BODY[]", "BODY[HEADER]",
-	 * "RFC822", "BINARY[1]<0>", with their literal sizes. */
+	/* The body sections the response carried, as named on the wire:
+	 * "BODY[]", "BODY[HEADER.FIELDS (FROM)]", "RFC822", "BINARY[1]<0>",
+	 * with their sizes (a literal's announced size, a quoted string's
+	 * length, FACT_NONE for NIL); at most IMAP_FETCH_MAX_SECTIONS. */
 	size_t n_sections;
 	const struct buf_slice *sections;
 	const uint64_t *section_sizes;
@@ -181,7 +221,8 @@ struct event {
 	uint64_t session;
 	const char *client;	/* "ip:port", IPv6 as "[addr]:port" */
 	const char *server;
-	/* The session's facts after this event; never NULL. */
+	/* The session's facts after this event; never NULL.  Valid during
+	 * the call, like everything else here. */
 	const struct session_facts *facts;
 	unsigned changed;	/* FACT_*: what this event changed */
 	union {
@@ -220,7 +261,9 @@ struct event {
 			bool has_number;
 			uint64_t number;		/* "* 3 EXISTS": 3 */
 			struct resp_code rcode;		/* status responses (OK, NO, BAD, BYE) */
-			const struct fetch_facts *fetch;	/* FETCH, else NULL */
+			/* FETCH when the session config asks for
+			 * IMAP_FACTS_FETCH, else NULL */
+			const struct fetch_facts *fetch;
 		} untagged;
 		struct {
 			struct buf_slice tag;
@@ -291,6 +334,11 @@ struct event {
 	} u;
 };
 
+/* Facts that cost work on every line of their kind, made only when an
+ * output reads them (struct output_ops.facts, handed to the session
+ * config by the run). */
+#define IMAP_FACTS_FETCH (1u << 0)	/* untagged FETCH: struct fetch_facts */
+
 /* Every output (text, json, logins, summary, extract) is one of these. */
 struct output_ops {
 	void (*event)(void *ctx, const struct event *ev);
@@ -301,6 +349,7 @@ struct output_ops {
 	/* Write out whatever is buffered, so that live capture streams line by
 	 * line (| jq).  May be NULL. */
 	void (*flush)(void *ctx);
+	unsigned facts;		/* IMAP_FACTS_* it reads */
 };
 
 struct output {

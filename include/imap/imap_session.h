@@ -74,6 +74,7 @@ struct imap_extract_hooks {
 
 struct imap_session_config {
 	bool show_secrets;
+	unsigned facts;			/* IMAP_FACTS_* (imap_event.h) to make */
 	size_t literal_keep;		/* IMAP_DEFAULT_LITERAL_KEEP by default */
 	uint64_t max_inflate;		/* per direction; 0: INFLATE_DEFAULT_MAX_TOTAL */
 	struct mem_budget *budget;	/* may be NULL */
@@ -116,8 +117,9 @@ int imap_session_classify(const uint8_t *p, size_t n);
 
 struct imap_session;
 enum imap_session_state imap_session_state(const struct imap_session *s);
-/* The selected mailbox as the client named it (quotes removed, modified
- * UTF-7 left as is); ptr NULL when none.  Valid until the next feed. */
+/* The selected mailbox (the session's facts: quotes and literals
+ * resolved, modified UTF-7 decoded to UTF-8); ptr NULL when none.  Valid
+ * until the next feed. */
 struct buf_slice imap_session_mailbox(const struct imap_session *s);
 
 #endif

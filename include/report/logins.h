@@ -25,15 +25,15 @@
  * server had advertised STARTTLS earlier in the session (greeting code,
  * untagged CAPABILITY or a [CAPABILITY] response code).
  *
- * login_despite_logindisabled: a LOGIN command (not AUTHENTICATE) while the
- * server's latest capability list had LOGINDISABLED.  A TLS start discards
+ * login_despite_logindisabled: a LOGIN command (not AUTHENTICATE) sent
+ * while the capabilities in force had LOGINDISABLED.  A TLS start discards
  * the capabilities, as RFC 9051 tells clients to.
  *
  * Memory: failure times are kept per client address and per user, at most
  * LOGINS_TRACK_MAX of each (entries idle longer than the window are swept
  * when full; past that, new keys go untracked and unflagged), each with
- * fail_threshold timestamps.  Per live session a few flags and tags, freed
- * at session_end. */
+ * fail_threshold timestamps.  Per live session two flags, freed at
+ * session_end. */
 #ifndef IMAPSCOPE_REPORT_LOGINS_H
 #define IMAPSCOPE_REPORT_LOGINS_H
 
@@ -59,8 +59,6 @@
 #define LOGINS_WINDOW_US_DEFAULT (300 * 1000000LL)
 #define LOGINS_FAIL_THRESHOLD_MAX 1000	/* larger values are clamped */
 #define LOGINS_TRACK_MAX 16384		/* clients and users tracked, each */
-#define LOGINS_LOGIN_TAGS 4		/* LOGIN commands awaiting their reply */
-#define LOGINS_TAG_MAX 32		/* bytes of a tag compared */
 
 struct logins_opts {
 	unsigned fail_threshold;	/* failures that make brute force; 0: default */

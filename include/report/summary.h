@@ -50,8 +50,6 @@
 #define SUMMARY_NAME_MAX 32		/* bytes of a command name kept */
 #define SUMMARY_MAILBOXES_MAX 32	/* distinct mailboxes listed per session */
 #define SUMMARY_MAILBOX_MAX 256		/* bytes of a mailbox name kept */
-#define SUMMARY_PENDING_SELECTS 8	/* SELECT/EXAMINE awaiting their reply */
-#define SUMMARY_TAG_MAX 32		/* bytes of a tag compared */
 #define SUMMARY_USER_MAX 256		/* bytes of a user name kept */
 #define SUMMARY_ADDR_MAX 64		/* "[v6]:port" fits in 48 */
 #define SUMMARY_TEXT_MAX 96		/* TLS version, cipher, reason */

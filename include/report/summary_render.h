@@ -6,10 +6,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "report/output_json.h"	/* number formatters */
+#include "report/render.h"	/* LIT, number formatters */
 #include "report/summary_state.h"
-
-#define LIT(b, s) output_put((b), (s), sizeof(s) - 1)
 
 /* summary_json.c: "session_summary" and "capture_summary" lines.  reason
  * NULL: the session never ended ("open"); sum NULL: byte counts unknown. */

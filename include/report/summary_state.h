@@ -10,19 +10,11 @@
 #include <stdint.h>
 
 #include "imap/imap_event.h"
-#include "report/output_json.h"	/* sink, clock */
+#include "report/render.h"	/* sink, clock */
 #include "report/summary.h"
 #include "report/summary_tables.h"
 
 /* ================= per session ================= */
-
-struct summary_pending {
-	bool used;
-	uint8_t tag[SUMMARY_TAG_MAX];
-	size_t tag_len;
-	uint8_t mbox[SUMMARY_MAILBOX_MAX];
-	size_t mbox_len;
-};
 
 struct summary_mbox {
 	uint8_t *p;
@@ -46,7 +38,6 @@ struct summary_session {
 	char tls_version[SUMMARY_TEXT_MAX], tls_cipher[SUMMARY_TEXT_MAX], tls_reason[SUMMARY_TEXT_MAX];
 	bool compress_seen, compress_decoded;
 	char compress_alg[SUMMARY_TEXT_MAX];
-	struct summary_pending pending[SUMMARY_PENDING_SELECTS];
 	struct summary_mbox mboxes[SUMMARY_MAILBOXES_MAX];
 	size_t n_mboxes;
 	uint64_t selects, mboxes_unlisted;

@@ -369,7 +369,9 @@ static void null_free(void *ctx)
 	(void)ctx;
 }
 
-static const struct output_ops null_output_ops = { null_event, null_finish, null_free, NULL };
+static const struct output_ops null_output_ops = {
+	.event = null_event, .finish = null_finish, .free = null_free,
+};
 
 /* A pass over every input that only learns: every session's events go to
  * out (which learns), nothing is printed or written, and what the pass
@@ -637,6 +639,7 @@ static int make_session_configs(struct run *r)
 	r->shown.tls = &tls_layer_ops;
 	r->shown.tls_conf = r->keys != NULL ? r->keys : r->sinks->keys;
 	r->shown.out = r->out;
+	r->shown.facts = r->out.ops->facts;
 	r->shown.notice = run_notice;
 	r->shown.notice_ctx = r;
 	r->hidden = r->shown;

@@ -102,7 +102,7 @@ void imap_auth_emit_login(struct imap_session *s, const struct pending *p,
 	ev.u.login.tag = (struct buf_slice){ p->tag, p->tag_len };
 	/* What carried the command, which is what exposed its secret: an
 	 * injected or stripped-STARTTLS login is plain whatever came after. */
-	ev.u.login.transport = a->clear ? TRANSPORT_PLAIN : s->transport;
+	ev.u.login.transport = a->clear ? TRANSPORT_PLAIN : s->facts.transport;
 	ev.u.login.cleartext_secret = a->clear && secret_crossed(a);
 	ev.u.login.cleartext_after_starttls = a->after_starttls;
 	if (resp != NULL) {
@@ -194,7 +194,7 @@ void imap_auth_infer(struct imap_session *s, const struct imap_line *line,
 	struct event ev = { .type = EV_LOGIN, .ts_us = line->ts_last_us };
 	const char *proof = NULL;
 
-	if (s->state != IMAP_STATE_NOT_AUTH || r->id != IMAP_R_OK)
+	if (s->state_before != IMAP_STATE_NOT_AUTH || r->id != IMAP_R_OK)
 		return;
 	if (p != NULL) {
 		/* A command the vocabulary does not allow before
@@ -206,12 +206,13 @@ void imap_auth_infer(struct imap_session *s, const struct imap_line *line,
 		if ((proof = auth_select_answer(r)) == NULL)
 			return;
 	}
-	s->state = IMAP_STATE_AUTH;	/* proven once is enough */
+	if (s->facts.state == IMAP_STATE_NOT_AUTH)	/* proven once is enough */
+		imap_facts_set_state(s, IMAP_STATE_AUTH);
 	ev.u.login.mechanism = SLICE_NULL;
 	ev.u.login.result = LOGIN_OK;
 	ev.u.login.tag = r->tag;
 	/* the answer's own way: plain when it came in clear */
-	ev.u.login.transport = s->pl.path[line->dir].in_clear ? TRANSPORT_PLAIN : s->transport;
+	ev.u.login.transport = s->pl.path[line->dir].in_clear ? TRANSPORT_PLAIN : s->facts.transport;
 	ev.u.login.code = r->code;
 	ev.u.login.text = r->text;
 	ev.u.login.inferred = true;
@@ -372,6 +373,5 @@ void imap_auth_remember_user(struct imap_session *s, const struct login_attempt 
 		u = imap_sasl_user(&a->sasl);
 	else if (a->have_user)
 		u = bslice(&a->user);
-	buf_reset(&s->user);
-	s->have_user = u.ptr != NULL && buf_append(&s->user, u.ptr, u.len) == 0;
+	imap_facts_set_user(s, u);
 }

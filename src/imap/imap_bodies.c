@@ -92,11 +92,6 @@ static bool fetch_scan(const struct imap_line *line, struct fetch_scan *fs)
 	return true;
 }
 
-static struct buf_slice sess_user(const struct imap_session *s)
-{
-	return s->have_user ? bslice(&s->user) : SLICE_NULL;
-}
-
 /* A line nested past IMAP_MAX_DEPTH could not be walked to its body: said
  * once per line (the walk runs at each literal and at the line's end). */
 static void depth_capped(struct imap_session *s, enum stream_dir d)
@@ -124,7 +119,7 @@ static bool fetch_body_meta(struct imap_session *s, const struct imap_line *part
 	m->section = fs.name;
 	m->seq = fs.seq;
 	m->uid = fs.uid;
-	m->mailbox = imap_session_mailbox(s);
+	m->mailbox = s->facts.mailbox;
 	return true;
 }
 
@@ -161,7 +156,8 @@ static bool append_body_meta(struct imap_session *s, const struct imap_line *par
 	if (prev.type != IMAP_TOK_LITERAL || prev.lit != &partial->lits[partial->n_lits - 1] ||
 	    !(c.depth == 0 || (c.depth == 1 && utf8)))
 		return false;
-	m->mailbox = imap_session_tok_value(&s->scratch, &mbox) == 0 ? bslice(&s->scratch) : SLICE_NULL;
+	buf_reset(&s->scratch);
+	m->mailbox = imap_args_mailbox(&s->scratch, &mbox) == 0 ? bslice(&s->scratch) : SLICE_NULL;
 	return true;
 }
 
@@ -230,7 +226,7 @@ void imap_bodies_literal_begin(struct imap_session *s, const struct imap_line *p
 				      : append_body_meta(s, partial, &m)))
 		return;
 	m.dir = partial->dir;
-	m.user = sess_user(s);
+	m.user = s->facts.user;
 	m.size = l->size;
 	m.ts_us = s->now;
 	item = s->cfg->extract.begin(s->cfg->extract.ctx, s->id, &m);

@@ -131,10 +131,11 @@ void imap_pipeline_start_tls(struct imap_pipeline *pl, enum pipe_tls_phase phase
 {
 	struct imap_session *s = pipe_session(pl);
 
-	if (pl->tls_phase != PIPE_TLS_NONE || s->compressed)
+	if (pl->tls_phase != PIPE_TLS_NONE || s->facts.compressed)
 		return;
 	pl->tls_phase = phase;
-	s->transport = phase == PIPE_TLS_IMPLICIT ? TRANSPORT_IMPLICIT_TLS : TRANSPORT_STARTTLS;
+	imap_facts_set_transport(s, phase == PIPE_TLS_IMPLICIT ? TRANSPORT_IMPLICIT_TLS
+							 : TRANSPORT_STARTTLS);
 	pl->tls_out = (struct transport_sink){
 		.ctx = pl, .data = tls_on_plaintext, .gap = tls_on_gap,
 		.notice = layer_notice, .handshake = tls_on_handshake,
@@ -185,9 +186,9 @@ void imap_pipeline_start_compress(struct imap_pipeline *pl, int64_t ts)
 	};
 	struct event ev = { .type = EV_COMPRESS, .ts_us = ts };
 
-	if (s->compressed)
+	if (s->facts.compressed)
 		return;
-	s->compressed = true;
+	imap_facts_set_compressed(s);
 	pl->zin = inflate_layer_ops.open(&s->cfg->max_inflate, &out, s->cfg->budget);
 	if (pl->zin == NULL)
 		imap_session_notice(s, NOTICE_MEMORY, "out of memory for inflate: the compressed stream is only counted");
@@ -202,7 +203,7 @@ void imap_pipeline_start_compress(struct imap_pipeline *pl, int64_t ts)
 void imap_pipeline_hold_begin(struct imap_pipeline *pl, bool starttls)
 {
 	struct sess_path *sp = &pl->path[DIR_C2S];
-	bool compressed = pipe_session(pl)->compressed;
+	bool compressed = pipe_session(pl)->facts.compressed;
 
 	if (starttls ? pl->tls_phase != PIPE_TLS_NONE || compressed : compressed)
 		return;		/* the server will refuse; nothing switches */

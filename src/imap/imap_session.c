@@ -29,10 +29,10 @@
 #include "imap_session_int.h"
 #include "util/escape.h"
 
-#define SESS_MAX_MAILBOX  1024		/* selected mailbox name kept */
+#define SESS_MAX_MAILBOX  (2 * IMAP_ARGS_MAX_MAILBOX)	/* a decoded name */
 #define SESS_MAX_ARGS     (IMAP_MAX_LINE + 64)	/* redacted command arguments */
 #define SESS_QUOTE_MAX    48		/* wire bytes quoted in a notice */
-#define SESS_PENDING_INITIAL 8
+#define SESS_PENDING_INITIAL 4	/* most clients wait for each answer: small first */
 #define SESS_BAD_LINE_NOTICES 3		/* "not understood" notices in a row */
 #define SESS_PENDING_DROP_NOTICES 3	/* "forgot the oldest" notices per session */
 #define SESS_WHY_BUDGET   "out of memory or over --max-memory"
@@ -63,6 +63,10 @@ void imap_session_emit(struct imap_session *s, struct event *ev)
 	ev->session = s->id;
 	ev->client = s->client;
 	ev->server = s->server;
+	/* what changed since the last event is this event's doing */
+	ev->facts = &s->facts;
+	ev->changed = s->facts_changed;
+	s->facts_changed = 0;
 	/* Events made from a line that a gap cut, or that sync never
 	 * confirmed, say so (not the login or switch events a completion may
 	 * bring). */
@@ -177,11 +181,8 @@ static void pending_release(struct imap_session *s, struct pending *p)
 		s->sasl = NULL;
 	imap_auth_attempt_free(p->login);
 	imap_cont_waits_free(s, &p->waits);
-	if (p->arg != NULL)
-		mem_release(s->cfg->budget, p->arg_len);
-	free(p->arg);
+	imap_facts_pending_release(s, p);
 	p->login = NULL;
-	p->arg = NULL;
 }
 
 /* Take entry i out of the table (its memory is the caller's to release). */
@@ -201,7 +202,7 @@ static int pending_find(const struct imap_session *s, struct buf_slice tag)
 
 static bool pending_grow(struct imap_session *s)
 {
-	/* A full table is 1024 entries of 150 bytes per session: charged. */
+	/* A full table is 1024 entries of 190 bytes per session: charged. */
 	struct pending *np = mem_grow_array(s->cfg->budget, s->pend, &s->cap_pend, sizeof *np,
 					    SESS_PENDING_INITIAL, IMAP_MAX_PENDING_TAGS);
 
@@ -274,7 +275,8 @@ void imap_session_emit_continuation(struct imap_session *s, enum stream_dir dir,
 }
 
 static void emit_command(struct imap_session *s, const struct imap_line *line,
-			 const struct imap_command *cmd, struct buf_slice secret_raw)
+			 const struct imap_command *cmd, struct buf_slice secret_raw,
+			 const struct command_facts *cf)
 {
 	/* When it was sent: a command with synchronising literals is complete
 	 * only after its "+" lines, but it started before them. */
@@ -284,6 +286,7 @@ static void emit_command(struct imap_session *s, const struct imap_line *line,
 	ev.u.command.name = cslice(cmd->name);
 	ev.u.command.args = imap_auth_redacted_args(s, line, cmd, secret_raw);
 	ev.u.command.literal_bytes = literal_total(line);
+	ev.u.command.facts = cf;
 	s->sum.commands++;
 	imap_session_emit(s, &ev);
 }
@@ -385,36 +388,13 @@ bool imap_session_tok_is_string(const struct imap_tok *t)
 	       t->type == IMAP_TOK_LITERAL;
 }
 
-/* The mailbox of a pending SELECT/EXAMINE, charged to the budget; without
- * memory the mailbox simply stays unknown. */
-static void pending_set_arg(struct imap_session *s, struct pending *p, struct buf_slice v)
-{
-	if (mem_charge(s->cfg->budget, v.len) != 0)
-		return;
-	p->arg = malloc(v.len);
-	if (p->arg == NULL) {
-		mem_release(s->cfg->budget, v.len);
-		return;
-	}
-	memcpy(p->arg, v.ptr, v.len);
-	p->arg_len = v.len;
-}
-
 /* What the session remembers of a command until its completion. */
 static void command_effects(struct imap_session *s, const struct imap_line *line,
-			    const struct imap_command *cmd, struct pending *p)
+			    const struct imap_command *cmd)
 {
 	unsigned eff = imap_vocab_effects(cmd->id);
 
-	if (eff & EFF_SELECT) {
-		struct imap_tok_cursor c;
-		struct imap_tok t;
-
-		imap_tok_init(&c, line, cmd->args_off);
-		imap_tok_next(&c, &t);
-		if (imap_session_tok_value(&s->scratch, &t) == 0 && s->scratch.len > 0)
-			pending_set_arg(s, p, bslice(&s->scratch));
-	} else if (eff & EFF_IDLE) {
+	if (eff & EFF_IDLE) {
 		s->idling = true;
 	} else if (eff & (EFF_STARTTLS | EFF_COMPRESS)) {
 		imap_pipeline_hold_begin(&s->pl, (eff & EFF_STARTTLS) != 0);
@@ -430,6 +410,7 @@ static void on_command(struct imap_session *s, const struct imap_line *line,
 {
 	struct buf_slice secret = SLICE_NULL;
 	struct login_attempt *a = NULL;
+	struct command_facts cf;
 	struct pending *p;
 
 	/* The commands whose syntax the session reads itself. */
@@ -443,22 +424,25 @@ static void on_command(struct imap_session *s, const struct imap_line *line,
 	default:
 		break;
 	}
-	emit_command(s, line, cmd, secret);
+	imap_facts_command(s, line, cmd, &cf);
+	emit_command(s, line, cmd, secret, &cf);
 	p = pending_add(s, cmd, line->ts_first_us, line->ts_last_us);
 	if (p == NULL) {
 		imap_auth_attempt_free(a);
 		return;
 	}
+	imap_facts_pending_keep(s, p, &cf);
 	imap_cont_command(s, p);
 	p->login = a;
 	if (a != NULL) {
-		a->out_of_state = s->state == IMAP_STATE_AUTH || s->state == IMAP_STATE_SELECTED;
+		a->out_of_state = s->facts.state == IMAP_STATE_AUTH ||
+				  s->facts.state == IMAP_STATE_SELECTED;
 		a->clear = s->pl.path[DIR_C2S].in_clear;
 		a->after_starttls = a->clear && s->pl.tls_phase == PIPE_TLS_STARTTLS;
 	}
 	if (a != NULL && a->is_sasl)
 		s->sasl = a;
-	command_effects(s, line, cmd, p);
+	command_effects(s, line, cmd);
 }
 
 static void c2s_line(struct imap_session *s, const struct imap_line *line)
@@ -562,10 +546,7 @@ static void on_greeting(struct imap_session *s, const struct imap_line *line,
 	ev.u.greeting.id = r->id;
 	ev.u.greeting.rcode = r->rcode;
 	s->greeted = true;
-	if (r->id == IMAP_R_PREAUTH)
-		s->state = IMAP_STATE_AUTH;
-	else if (r->id == IMAP_R_BYE)
-		s->state = IMAP_STATE_LOGOUT;
+	imap_facts_greeting(s, r);
 	imap_session_emit(s, &ev);
 }
 
@@ -573,6 +554,8 @@ static void on_untagged(struct imap_session *s, const struct imap_line *line,
 			const struct imap_response *r)
 {
 	struct event ev = { .type = EV_UNTAGGED, .ts_us = line->ts_last_us };
+	struct fetch_facts fetch;
+	struct imap_fetch_store fetch_store;
 
 	if (is_greeting(s, r)) {
 		on_greeting(s, line, r);
@@ -591,8 +574,7 @@ static void on_untagged(struct imap_session *s, const struct imap_line *line,
 	s->sum.untagged++;
 	if (r->id == IMAP_R_FETCH)
 		s->sum.literals_fetched += line->n_lits;
-	if (r->id == IMAP_R_BYE)
-		s->state = IMAP_STATE_LOGOUT;
+	ev.u.untagged.fetch = imap_facts_untagged(s, line, r, &fetch, &fetch_store);
 	imap_session_emit(s, &ev);
 }
 
@@ -608,24 +590,9 @@ static void on_continuation(struct imap_session *s, const struct imap_line *line
 	imap_cont_server(s, line, r->text);
 }
 
-static void set_mailbox(struct imap_session *s, const uint8_t *p, size_t n)
-{
-	buf_reset(&s->mailbox);
-	s->have_mailbox = p != NULL && buf_append(&s->mailbox, p, n) == 0;
-}
-
-/* UNAUTHENTICATE's OK (RFC 8437): back to not authenticated, as after
- * the greeting; the mailbox and the user are forgotten. */
-static void session_unauthenticate(struct imap_session *s)
-{
-	s->state = IMAP_STATE_NOT_AUTH;
-	set_mailbox(s, NULL, 0);
-	buf_reset(&s->user);
-	s->have_user = false;
-}
-
-/* What a completion changes: state, mailbox, login result, mode.  Driven
- * by the command's effects in the vocabulary, not by its name. */
+/* What a completion changes besides the facts (imap_facts_tagged): login
+ * result, IDLE, the byte path.  Driven by the command's effects in the
+ * vocabulary, not by its name. */
 static void completion_effects(struct imap_session *s, const struct pending *p,
 			       const struct imap_response *r, int64_t ts)
 {
@@ -636,31 +603,7 @@ static void completion_effects(struct imap_session *s, const struct pending *p,
 	 * in this state, not as an authentication attempt: no login then. */
 	if (p->login != NULL && !(p->login->out_of_state && r->id == IMAP_R_BAD))
 		imap_auth_emit_login(s, p, ok ? LOGIN_OK : LOGIN_FAIL, r);
-	if (eff & EFF_LOGIN) {
-		if (ok) {
-			s->state = IMAP_STATE_AUTH;
-			imap_auth_remember_user(s, p->login);
-		}
-	} else if (eff & EFF_SELECT) {
-		/* RFC 9051 6.3.2: even a failed SELECT closes the mailbox. */
-		if (ok) {
-			s->state = IMAP_STATE_SELECTED;
-			set_mailbox(s, p->arg, p->arg_len);
-		} else if (r->id == IMAP_R_NO && s->state == IMAP_STATE_SELECTED) {
-			s->state = IMAP_STATE_AUTH;
-			set_mailbox(s, NULL, 0);
-		}
-	} else if (eff & EFF_UNSELECT) {
-		if (ok) {
-			s->state = IMAP_STATE_AUTH;
-			set_mailbox(s, NULL, 0);
-		}
-	} else if (eff & EFF_UNAUTH) {
-		if (ok)
-			session_unauthenticate(s);
-	} else if (eff & EFF_LOGOUT) {
-		s->state = IMAP_STATE_LOGOUT;
-	} else if (eff & EFF_IDLE) {
+	if (eff & EFF_IDLE) {
 		s->idling = false;
 	} else if (eff & (EFF_STARTTLS | EFF_COMPRESS)) {
 		/* switch first, so the held client bytes take the new path */
@@ -755,6 +698,7 @@ static void on_tagged(struct imap_session *s, const struct imap_line *line,
 		      const struct imap_response *r)
 {
 	struct event ev = { .type = EV_RESPONSE, .ts_us = line->ts_last_us };
+	struct command_facts unkept;
 	struct pending p;
 	int i;
 
@@ -777,8 +721,11 @@ static void on_tagged(struct imap_session *s, const struct imap_line *line,
 		ev.u.response.latency_ms = d > 0 ? (double)d / 1000.0 : 0.0;
 		ev.u.response.cont_wait_us = s->pend[i].waits.us;
 		ev.u.response.n_cont_waits = s->pend[i].waits.n;
+		ev.u.response.cmd = imap_facts_pending(&s->pend[i], &unkept);
 	}
 	count_status(s, r->id);
+	if (!s->cur_unsync)
+		imap_facts_tagged(s, i >= 0 ? &s->pend[i] : NULL, r);
 	imap_session_emit(s, &ev);
 	if (s->cur_unsync)
 		return;
@@ -945,10 +892,9 @@ static void session_free(struct imap_session *s)
 	imap_lexer_free(&s->lx[DIR_C2S]);
 	imap_lexer_free(&s->lx[DIR_S2C]);
 	imap_pipeline_free(&s->pl);
-	buf_free(&s->mailbox);
+	imap_facts_free(s);
 	buf_free(&s->args);
 	buf_free(&s->scratch);
-	buf_free(&s->user);
 	imap_cont_free(s);
 	imap_resync_free(s);
 	free(s->ex[DIR_C2S].items);
@@ -1098,10 +1044,9 @@ struct imap_session *imap_session_new(const struct imap_session_config *cfg,
 	s->mid_stream = info->mid_stream;
 	s->s2c_anchored = !info->mid_stream;
 	s->first_ts = s->last_ts = s->now = info->first_ts_us;
-	buf_init(&s->mailbox, SESS_MAX_MAILBOX, cfg->budget);
+	imap_facts_init(s);
 	buf_init(&s->args, SESS_MAX_ARGS, cfg->budget);
 	buf_init(&s->scratch, SESS_MAX_MAILBOX, cfg->budget);
-	buf_init(&s->user, SESS_MAX_LOGIN, cfg->budget);
 	buf_init(&s->oc.text, IMAP_MAX_LINE, cfg->budget);
 	buf_init(&s->run.text, IMAP_MAX_LINE, cfg->budget);
 	imap_pipeline_init(&s->pl, s, cfg);
@@ -1128,12 +1073,12 @@ struct imap_session *imap_session_new(const struct imap_session_config *cfg,
 
 enum imap_session_state imap_session_state(const struct imap_session *s)
 {
-	return s->state;
+	return s->facts.state;
 }
 
 struct buf_slice imap_session_mailbox(const struct imap_session *s)
 {
-	return s->have_mailbox ? bslice(&s->mailbox) : SLICE_NULL;
+	return s->facts.mailbox;
 }
 
 /* --- classification -------------------------------------------------- */

@@ -7,7 +7,8 @@
  *                    holding client bytes across a switch, gaps (its own
  *                    object: imap_pipeline.h)
  *   imap_auth.c      LOGIN / AUTHENTICATE, SASL lines, login events
- *   imap_bodies.c    --extract: which literals are message bodies */
+ *   imap_bodies.c    --extract: which literals are message bodies
+ *   imap_facts.c     the facts every event carries (struct session_facts) */
 #ifndef IMAPSCOPE_IMAP_SESSION_INT_H
 #define IMAPSCOPE_IMAP_SESSION_INT_H
 
@@ -16,6 +17,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "imap/imap_args.h"
 #include "imap/imap_lexer.h"
 #include "imap/imap_parser.h"
 #include "imap/imap_sasl.h"
@@ -117,8 +119,11 @@ struct pending {
 	int64_t ts_sent;		/* first byte of the command */
 	int64_t ts_client;		/* the client's last line for it */
 	struct sess_waits waits;	/* for each "+" it got */
-	uint8_t *arg;			/* SELECT/EXAMINE mailbox, or NULL */
-	size_t arg_len;
+	/* Its decoded arguments, copied: one block, the struct and then the
+	 * bytes its slices point to, charged to the budget (a field too long
+	 * to keep is null); NULL when memory refused it. */
+	struct command_facts *facts;
+	size_t facts_size;
 	struct login_attempt *login;	/* LOGIN/AUTHENTICATE, or NULL */
 };
 
@@ -129,12 +134,9 @@ struct imap_session {
 	char server[SESS_ENDPOINT_MAX];
 	bool mid_stream;
 	enum sess_mode mode;
-	enum imap_session_state state;
-	enum transport transport;
 	struct imap_lexer *lx[2];
 
 	struct imap_pipeline pl;	/* the byte path: [tls] -> [inflate] -> lexers */
-	bool compressed;		/* COMPRESS is on: no second switch */
 
 	bool seen_byte[2];
 	bool seen_line[2];
@@ -164,8 +166,6 @@ struct imap_session {
 	size_t partial_tag_len;
 	struct sess_open_cmd oc;
 
-	struct buf mailbox;
-	bool have_mailbox;
 	struct buf args;		/* redacted command arguments */
 	struct buf scratch;		/* mailbox names being decoded */
 
@@ -174,8 +174,16 @@ struct imap_session {
 
 	struct sess_extract ex[2];
 	enum stream_dir lex_dir;	/* the lexer being fed (literal_data has no dir) */
-	struct buf user;		/* the logged-in user, for --extract */
-	bool have_user;
+
+	/* What the session knows (imap_facts.c), the one copy of its state,
+	 * user, mailbox, capabilities, transport; every event points at it.
+	 * The buffers hold the bytes its slices point to. */
+	struct session_facts facts;
+	unsigned facts_changed;		/* FACT_* since the last event */
+	/* The state before the tagged completion being handled changed it. */
+	enum imap_session_state state_before;
+	struct buf mailbox, user, caps_text;
+	struct buf names;		/* the current command's decoded names */
 };
 
 /* --- small helpers ------------------------------------------------------ */
@@ -261,6 +269,41 @@ void imap_auth_login_unknown(struct imap_session *s, const struct pending *p);
 void imap_auth_infer(struct imap_session *s, const struct imap_line *line,
 		     const struct imap_response *r, const struct pending *p);
 void imap_auth_remember_user(struct imap_session *s, const struct login_attempt *a);
+
+/* imap_facts.c: the session's facts.  Changes are marked in
+ * s->facts_changed; imap_session_emit hands them to the next event. */
+void imap_facts_init(struct imap_session *s);
+void imap_facts_free(struct imap_session *s);
+void imap_facts_set_state(struct imap_session *s, enum imap_session_state st);
+/* u ptr NULL: no user (known). */
+void imap_facts_set_user(struct imap_session *s, struct buf_slice u);
+/* TLS begins (void the capabilities sent in clear), COMPRESS is on. */
+void imap_facts_set_transport(struct imap_session *s, enum transport t);
+void imap_facts_set_compressed(struct imap_session *s);
+/* A client command: its decoded arguments in f_r (slices into line and
+ * s->names, valid until the next command), and what sending it changes. */
+void imap_facts_command(struct imap_session *s, const struct imap_line *line,
+			const struct imap_command *cmd, struct command_facts *f_r);
+/* Keep a copy of f in p until its completion (p->id, p->facts). */
+void imap_facts_pending_keep(struct imap_session *s, struct pending *p,
+			     const struct command_facts *f);
+void imap_facts_pending_release(struct imap_session *s, struct pending *p);
+/* The facts a completion of p points at: p's, or when memory refused
+ * them, unkept filled with the id alone.  Never NULL. */
+const struct command_facts *imap_facts_pending(const struct pending *p,
+					       struct command_facts *unkept);
+void imap_facts_greeting(struct imap_session *s, const struct imap_response *r);
+/* An untagged response: what it changes (not for a line sync never
+ * confirmed, bar BYE); a FETCH's facts in f, described in st (the
+ * caller's, for the time of its event), and f returned; else NULL. */
+const struct fetch_facts *imap_facts_untagged(struct imap_session *s,
+					      const struct imap_line *line,
+					      const struct imap_response *r,
+					      struct fetch_facts *f, struct imap_fetch_store *st);
+/* A tagged response completing p (NULL: a command not captured), before
+ * its event: the state, mailbox, user and capabilities it leaves. */
+void imap_facts_tagged(struct imap_session *s, const struct pending *p,
+		       const struct imap_response *r);
 
 /* imap_bodies.c: --extract */
 void imap_bodies_literal_begin(struct imap_session *s, const struct imap_line *partial);

@@ -27,7 +27,7 @@
 
 #include <openssl/evp.h>
 
-#include "report/output_json.h"
+#include "report/render.h"
 #include "util/escape.h"
 #include "util/list.h"
 #include "util/outdir.h"
@@ -477,8 +477,6 @@ void extract_gap(struct extract *x, struct extract_item *it, uint64_t nbytes)
 }
 
 /* --- the index --------------------------------------------------------- */
-
-#define LIT(b, s) output_put((b), (s), sizeof(s) - 1)
 
 static int extract_put_str(struct buf *b, const char *key, const struct buf *v, bool has)
 {

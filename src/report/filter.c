@@ -284,7 +284,8 @@ static void filter_flush(void *ctx)
 }
 
 static const struct output_ops filter_ops = {
-	filter_event, filter_finish, filter_output_free, filter_flush,
+	.event = filter_event, .finish = filter_finish, .free = filter_output_free,
+	.flush = filter_flush,
 };
 
 struct output filter_output(struct filter *f)
@@ -328,7 +329,7 @@ static void collect_free(void *ctx)
 }
 
 static const struct output_ops collect_ops = {
-	collect_event, collect_finish, collect_free, NULL,
+	.event = collect_event, .finish = collect_finish, .free = collect_free,
 };
 
 struct output filter_collector(struct filter *f)

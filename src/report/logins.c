@@ -2,21 +2,19 @@
  * the audit flags of logins.h.
  *
  * Layout: failure history per client address and per user (a capped hash
- * table of timestamp rings); per-session capability state; the flags; the
- * writers; the output. */
+ * table of timestamp rings); what the audit keeps of the session facts;
+ * the flags; the writers; the output. */
 #include "report/logins.h"
 
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
-#include "report/output_json.h"	/* sink, clock, JSON event writer */
+#include "report/output_json.h"	/* the JSON event writer */
 #include "report/output_text.h"	/* output_text_append_wire */
+#include "report/render.h"
 #include "util/escape.h"
 #include "util/hashtab.h"
 #include "util/list.h"
-
-#define LIT(b, s) output_put((b), (s), sizeof(s) - 1)
 
 /* Initial bucket count of a failure table. */
 #define LOGINS_BUCKETS0 64
@@ -163,15 +161,20 @@ static bool logins_key_check(struct logins_table *t, struct logins_key *k, unsig
 	return k->count == slots && now - k->ring[k->head] <= window;
 }
 
-/* ---- per session: what the server advertised, which tags are LOGIN ---- */
+/* ---- per session: what the audit remembers of the session's facts ----
+ *
+ * The facts say what is in force now; the audit needs two things from
+ * before: whether STARTTLS was ever offered (the capabilities in force are
+ * void once a login succeeds, and a cleartext login is judged after it),
+ * and whether the capabilities in force when the latest LOGIN or
+ * AUTHENTICATE was sent had LOGINDISABLED (its answer may change them
+ * before the login event comes). */
 
 struct logins_session {
 	uint64_t id;
 	bool starttls_advertised;	/* sticky for the session */
-	bool logindisabled;		/* in the latest capability list */
-	uint8_t login_tags[LOGINS_LOGIN_TAGS][LOGINS_TAG_MAX];
-	size_t login_tag_len[LOGINS_LOGIN_TAGS];
-	unsigned next_tag;
+	bool login_disabled;		/* the latest login command was LOGIN, sent
+					   under LOGINDISABLED */
 };
 
 struct logins {
@@ -268,91 +271,34 @@ static void logins_session_end(struct logins *lg, uint64_t id)
 	lg->n_live--;
 }
 
-static bool logins_word_is(const uint8_t *p, size_t n, const char *word)
-{
-	return n == strlen(word) && strncasecmp((const char *)p, word, n) == 0;
-}
-
-/* A capability list (space-separated atoms, cut at ']' if inside a code):
- * STARTTLS is remembered for the session, LOGINDISABLED replaced. */
-static void logins_caps(struct logins *lg, uint64_t id, struct buf_slice s)
+/* Any capability list the session took in (greeting, CAPABILITY, a
+ * response code) that offered STARTTLS.  Only events that changed the
+ * list are looked at: most server lines do not. */
+static void logins_caps(struct logins *lg, const struct event *ev)
 {
 	struct logins_session *ls;
-	bool starttls = false, disabled = false;
-	size_t i = 0, start;
 
-	if (s.ptr == NULL)
-		return;
-	while (i < s.len && s.ptr[i] != ']') {
-		while (i < s.len && s.ptr[i] == ' ')
-			i++;
-		start = i;
-		while (i < s.len && s.ptr[i] != ' ' && s.ptr[i] != ']')
-			i++;
-		starttls |= logins_word_is(s.ptr + start, i - start, "STARTTLS");
-		disabled |= logins_word_is(s.ptr + start, i - start, "LOGINDISABLED");
-	}
-	if ((ls = logins_session_get(lg, id)) == NULL)
-		return;
-	ls->starttls_advertised |= starttls;
-	ls->logindisabled = disabled;
+	if ((ev->changed & FACT_CAPS) && capset_has(&ev->facts->caps, IMAP_CAP_STARTTLS) &&
+	    (ls = logins_session_get(lg, ev->session)) != NULL)
+		ls->starttls_advertised = true;
 }
 
-/* A response code "CAPABILITY ..." (greeting or tagged reply). */
-static void logins_code_caps(struct logins *lg, uint64_t id, struct buf_slice code)
-{
-	static const char word[] = "CAPABILITY ";
-
-	if (code.ptr != NULL && code.len >= sizeof word - 1 &&
-	    strncasecmp((const char *)code.ptr, word, sizeof word - 1) == 0)
-		logins_caps(lg, id, code);
-}
-
-/* "* OK [CAPABILITY ...] text": the untagged text holds the code. */
-static void logins_untagged(struct logins *lg, const struct event *ev)
-{
-	struct buf_slice t = ev->u.untagged.text;
-	size_t i;
-
-	if (logins_word_is(ev->u.untagged.name.ptr, ev->u.untagged.name.len, "CAPABILITY")) {
-		logins_caps(lg, ev->session, t);
-		return;
-	}
-	if (t.ptr == NULL)
-		return;
-	for (i = 0; i < t.len; i++)
-		if (t.ptr[i] == '[') {
-			logins_code_caps(lg, ev->session,
-					 (struct buf_slice){ t.ptr + i + 1, t.len - i - 1 });
-			return;
-		}
-}
-
-/* Remember the tags of LOGIN commands: AUTHENTICATE is not what
- * LOGINDISABLED forbids, and the login event names only the mechanism. */
+/* LOGINDISABLED forbids LOGIN, not AUTHENTICATE, and the login event
+ * names only the mechanism: remember which of the two came last, and the
+ * capabilities in force when it was sent (the facts of its own event). */
 static void logins_command(struct logins *lg, const struct event *ev)
 {
+	enum imap_cmd_id id = ev->u.command.facts->id;
 	struct logins_session *ls;
-	struct buf_slice tag = ev->u.command.tag;
+	bool disabled;
 
-	if (!logins_word_is(ev->u.command.name.ptr, ev->u.command.name.len, "LOGIN") ||
-	    tag.ptr == NULL || tag.len > LOGINS_TAG_MAX ||
-	    (ls = logins_session_get(lg, ev->session)) == NULL)
+	if (id != IMAP_CMD_LOGIN && id != IMAP_CMD_AUTHENTICATE)
 		return;
-	memcpy(ls->login_tags[ls->next_tag], tag.ptr, tag.len);
-	ls->login_tag_len[ls->next_tag] = tag.len;
-	ls->next_tag = (ls->next_tag + 1) % LOGINS_LOGIN_TAGS;
-}
-
-static bool logins_was_login_command(const struct logins_session *ls, struct buf_slice tag)
-{
-	unsigned i;
-
-	for (i = 0; tag.ptr != NULL && i < LOGINS_LOGIN_TAGS; i++)
-		if (ls->login_tag_len[i] > 0 &&
-		    logins_bytes_eq(ls->login_tags[i], ls->login_tag_len[i], tag.ptr, tag.len))
-			return true;
-	return false;
+	disabled = id == IMAP_CMD_LOGIN &&
+		   capset_has(&ev->facts->caps, IMAP_CAP_LOGINDISABLED);
+	ls = disabled ? logins_session_get(lg, ev->session) : logins_session_find(lg, ev->session);
+	if (ls != NULL)
+		ls->login_disabled = disabled;
 }
 
 /* The address of "ip:port" or "[v6]:port" without the port. */
@@ -395,8 +341,7 @@ static struct logins_flags logins_flags_of(struct logins *lg, const struct event
 		f.brute_user = logins_brute(lg, &lg->by_user, ev->u.login.user, ev);
 	if (ls != NULL) {
 		f.cleartext_starttls = ev->u.login.cleartext_secret && ls->starttls_advertised;
-		f.logindisabled = ls->logindisabled &&
-				  logins_was_login_command(ls, ev->u.login.tag);
+		f.logindisabled = ls->login_disabled && !ev->u.login.inferred;
 	}
 	return f;
 }
@@ -404,25 +349,14 @@ static struct logins_flags logins_flags_of(struct logins *lg, const struct event
 /* Events other than logins only feed the per-session state. */
 static void logins_observe(struct logins *lg, const struct event *ev)
 {
-	struct logins_session *ls;
-
 	switch (ev->type) {
 	case EV_GREETING:
-		logins_code_caps(lg, ev->session, ev->u.greeting.code);
-		break;
 	case EV_UNTAGGED:
-		logins_untagged(lg, ev);
-		break;
 	case EV_RESPONSE:
-		logins_code_caps(lg, ev->session, ev->u.response.code);
+		logins_caps(lg, ev);
 		break;
 	case EV_COMMAND:
 		logins_command(lg, ev);
-		break;
-	case EV_TLS:
-		/* RFC 9051 6.2.1: capabilities from before TLS are void. */
-		if ((ls = logins_session_find(lg, ev->session)) != NULL)
-			ls->logindisabled = false;
 		break;
 	case EV_SESSION_END:
 		logins_session_end(lg, ev->session);

@@ -5,10 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "report/output_json.h"	/* the shared sink, clock and numbers */
+#include "report/render.h"
 #include "util/escape.h"
-
-#define LIT(b, s) output_put((b), (s), sizeof(s) - 1)
 
 /* ANSI SGR codes, used only with opts.color. */
 #define TEXT_COLOR_C     "\x1b[36m"	/* client lines: cyan */
@@ -20,18 +18,12 @@
 #define TEXT_COLOR_TIME  "\x1b[2m"	/* timestamps: dim */
 #define TEXT_COLOR_RESET "\x1b[0m"
 
-/* Sessions whose LOGOUT was seen last: their "* BYE" is the expected
- * answer, not an error.  BYE follows LOGOUT at once, so a few suffice. */
-#define TEXT_LOGOUTS 16
-
 struct output_text {
 	struct output_sink sink;
 	struct output_time clock;
 	bool color;
 	bool day_shown;
 	int64_t day;		/* days since the epoch of the last date line */
-	uint64_t logouts[TEXT_LOGOUTS];	/* a ring of session ids */
-	unsigned next_logout;
 };
 
 /* ---- small writers ---- */
@@ -284,13 +276,6 @@ static int text_prefix(struct output_text *ot, struct buf *b, const struct event
 
 /* ---- one function per event type: the part after "#N " ---- */
 
-static bool text_is_status(struct buf_slice s, const char *word)
-{
-	size_t n = strlen(word);
-
-	return s.ptr != NULL && s.len == n && memcmp(s.ptr, word, n) == 0;
-}
-
 static int text_session_start(struct output_text *ot, struct buf *b, const struct event *ev)
 {
 	int rc = text_color(ot, b, TEXT_COLOR_META) | LIT(b, "session ") |
@@ -305,25 +290,14 @@ static int text_session_start(struct output_text *ot, struct buf *b, const struc
 
 static int text_greeting(struct output_text *ot, struct buf *b, const struct event *ev)
 {
-	const char *color = text_is_status(ev->u.greeting.status, "BYE") ? TEXT_COLOR_BAD
-									  : TEXT_COLOR_S;
+	const char *color = ev->u.greeting.id == IMAP_R_BYE ? TEXT_COLOR_BAD : TEXT_COLOR_S;
 
 	return text_color(ot, b, color) | LIT(b, "S * ") | text_slice(b, ev->u.greeting.status) |
 	       text_code(b, ev->u.greeting.code) | text_rest(b, ev->u.greeting.text);
 }
 
-static bool text_logout_seen(const struct output_text *ot, uint64_t session)
-{
-	for (unsigned i = 0; i < TEXT_LOGOUTS; i++)
-		if (ot->logouts[i] == session && session != 0)
-			return true;
-	return false;
-}
-
 static int text_command(struct output_text *ot, struct buf *b, const struct event *ev)
 {
-	if (text_is_status(ev->u.command.name, "LOGOUT") && !text_logout_seen(ot, ev->session))
-		ot->logouts[ot->next_logout++ % TEXT_LOGOUTS] = ev->session;
 	return text_color(ot, b, TEXT_COLOR_C) | LIT(b, "C ") | text_slice(b, ev->u.command.tag) |
 	       LIT(b, " ") | text_slice(b, ev->u.command.name) | text_rest(b, ev->u.command.args);
 }
@@ -414,10 +388,10 @@ static bool text_untagged_names_itself(struct buf_slice name, struct buf_slice t
 
 static int text_untagged(struct output_text *ot, struct buf *b, const struct event *ev)
 {
-	bool bad = text_is_status(ev->u.untagged.name, "NO") ||
-		   text_is_status(ev->u.untagged.name, "BAD") ||
-		   (text_is_status(ev->u.untagged.name, "BYE") &&
-		    !text_logout_seen(ot, ev->session));
+	enum imap_resp_id id = ev->u.untagged.id;
+	/* BYE after the client's LOGOUT is the expected answer, not an error. */
+	bool bad = id == IMAP_R_NO || id == IMAP_R_BAD ||
+		   (id == IMAP_R_BYE && !ev->facts->logout_sent);
 	/* Indented under the command it answers, so a FETCH's lines group. */
 	int rc = text_color(ot, b, bad ? TEXT_COLOR_BAD : TEXT_COLOR_S) |
 		 (ev->u.untagged.tag.ptr != NULL ? LIT(b, "S   *") : LIT(b, "S *"));
@@ -429,7 +403,7 @@ static int text_untagged(struct output_text *ot, struct buf *b, const struct eve
 
 static int text_response(struct output_text *ot, struct buf *b, const struct event *ev)
 {
-	bool ok = text_is_status(ev->u.response.status, "OK");
+	bool ok = ev->u.response.id == IMAP_R_OK;
 
 	return text_color(ot, b, ok ? TEXT_COLOR_S : TEXT_COLOR_BAD) | LIT(b, "S ") |
 	       text_slice(b, ev->u.response.tag) | LIT(b, " ") |

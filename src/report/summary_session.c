@@ -121,39 +121,11 @@ struct summary_session *summary_session_get(struct summary *sm, const struct eve
 
 /* ================= consuming events ================= */
 
-static bool summary_slice_is(struct buf_slice s, const char *word)
-{
-	return s.ptr != NULL && summary_bytes_eq(s.ptr, s.len, (const uint8_t *)word, strlen(word));
-}
-
-/* The first argument of SELECT/EXAMINE: a quoted string unquoted, else the
- * atom (or "{N}" literal marker) up to the first space, cut to fit. */
-static size_t summary_mailbox_arg(struct buf_slice args, uint8_t *out, size_t cap)
-{
-	size_t i = 0, n = 0;
-
-	if (args.ptr == NULL)
-		return 0;
-	if (args.len > 0 && args.ptr[0] == '"') {
-		for (i = 1; i < args.len && args.ptr[i] != '"'; i++) {
-			if (args.ptr[i] == '\\' && i + 1 < args.len)
-				i++;
-			if (n < cap)
-				out[n++] = args.ptr[i];
-		}
-		return n;
-	}
-	for (i = 0; i < args.len && args.ptr[i] != ' ' && n < cap; i++)
-		out[n++] = args.ptr[i];
-	return n;
-}
-
 void summary_on_command(struct summary *sm, struct summary_session *s,
 			const struct event *ev)
 {
 	struct summary_cmd *c;
 	struct summary_entry *e;
-	size_t i;
 
 	s->commands++;
 	sm->commands++;
@@ -164,21 +136,6 @@ void summary_on_command(struct summary *sm, struct summary_session *s,
 	e = summary_set_find(&sm->clients, summary_host(s->client).ptr, summary_host(s->client).len);
 	if (e != NULL)
 		e->commands++;
-	if (!summary_slice_is(ev->u.command.name, "SELECT") &&
-	    !summary_slice_is(ev->u.command.name, "EXAMINE"))
-		return;
-	for (i = 0; i < SUMMARY_PENDING_SELECTS; i++) {
-		struct summary_pending *p = &s->pending[i];
-		size_t tl = ev->u.command.tag.len;
-
-		if (p->used || ev->u.command.tag.ptr == NULL || tl > SUMMARY_TAG_MAX)
-			continue;
-		p->used = true;
-		memcpy(p->tag, ev->u.command.tag.ptr, tl);
-		p->tag_len = tl;
-		p->mbox_len = summary_mailbox_arg(ev->u.command.args, p->mbox, sizeof p->mbox);
-		return;
-	}
 }
 
 static void summary_add_mailbox(struct summary_session *s, const uint8_t *p, size_t n)
@@ -205,23 +162,23 @@ static void summary_add_mailbox(struct summary_session *s, const uint8_t *p, siz
 	s->mboxes[s->n_mboxes++].len = n;
 }
 
-/* A tagged reply ends a pending SELECT/EXAMINE: OK lists the mailbox. */
-static void summary_select_done(struct summary_session *s, const struct event *ev, bool ok)
+/* An OK to SELECT or EXAMINE lists the mailbox the command named, as the
+ * session decoded it (quotes, literals, modified UTF-7).  A name the
+ * session could not keep (its memory budget) is counted, not listed. */
+static void summary_select_done(struct summary_session *s, const struct event *ev)
 {
-	size_t i;
+	const struct command_facts *cmd = ev->u.response.cmd;
+	struct buf_slice m;
 
-	for (i = 0; i < SUMMARY_PENDING_SELECTS; i++) {
-		struct summary_pending *p = &s->pending[i];
-
-		if (!p->used || ev->u.response.tag.ptr == NULL ||
-		    !summary_bytes_eq(p->tag, p->tag_len, ev->u.response.tag.ptr,
-				      ev->u.response.tag.len))
-			continue;
-		p->used = false;
-		if (ok)
-			summary_add_mailbox(s, p->mbox, p->mbox_len);
+	if (cmd == NULL || (cmd->id != IMAP_CMD_SELECT && cmd->id != IMAP_CMD_EXAMINE))
+		return;
+	m = cmd->mailbox;
+	if (m.ptr == NULL) {
+		s->selects++;
+		s->mboxes_unlisted++;
 		return;
 	}
+	summary_add_mailbox(s, m.ptr, m.len < SUMMARY_MAILBOX_MAX ? m.len : SUMMARY_MAILBOX_MAX);
 }
 
 /* Count a reply by status in the session, the capture and both command
@@ -229,10 +186,9 @@ static void summary_select_done(struct summary_session *s, const struct event *e
 void summary_on_response(struct summary *sm, struct summary_session *s,
 			 const struct event *ev)
 {
-	struct buf_slice st = ev->u.response.status;
+	enum imap_resp_id id = ev->u.response.id;
 	struct summary_cmd *cs = NULL, *cc = NULL;
-	bool ok = summary_slice_is(st, "OK"), no = summary_slice_is(st, "NO"),
-	     bad = summary_slice_is(st, "BAD");
+	bool ok = id == IMAP_R_OK, no = id == IMAP_R_NO, bad = id == IMAP_R_BAD;
 	double ms = ev->u.response.latency_ms;
 
 	s->resp_ok += ok;
@@ -241,7 +197,8 @@ void summary_on_response(struct summary *sm, struct summary_session *s,
 	sm->resp_ok += ok;
 	sm->resp_no += no;
 	sm->resp_bad += bad;
-	summary_select_done(s, ev, ok);
+	if (ok)
+		summary_select_done(s, ev);
 	if (ev->u.response.command.ptr == NULL)
 		return;
 	cs = summary_cmds_get(&s->cmds, ev->u.response.command);
@@ -300,13 +257,9 @@ static void summary_on_tls(struct summary_session *s, const struct event *ev)
 	summary_copy_cstr(s->tls_reason, sizeof s->tls_reason,
 			  ev->u.tls.decrypted ? NULL
 			  : ev->u.tls.reason != NULL ? ev->u.tls.reason : "unknown");
-	if (s->tls_not_used)
-		return;
-	s->transport = summary_slice_is((struct buf_slice){ (const uint8_t *)ev->u.tls.phase,
-							    ev->u.tls.phase != NULL
-							    ? strlen(ev->u.tls.phase) : 0 },
-					"implicit")
-		       ? TRANSPORT_IMPLICIT_TLS : TRANSPORT_STARTTLS;
+	/* The session chose the transport when TLS began, before this event. */
+	if (!s->tls_not_used)
+		s->transport = ev->facts->transport;
 }
 
 /* The session found a direction in plain text where TLS was agreed: what

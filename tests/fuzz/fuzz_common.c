@@ -453,6 +453,7 @@ static void fuzz_out_free(void *ctx)
 /* Designated: output_ops may grow members, which stay NULL here. */
 static const struct output_ops fuzz_out_ops = {
 	.event = fuzz_out_event, .finish = fuzz_out_finish, .free = fuzz_out_free,
+	.facts = IMAP_FACTS_FETCH,	/* so that the whole pipeline decodes them */
 };
 
 void fuzz_out_init(struct fuzz_out *fo, struct output *out_r, bool formats,

@@ -1,5 +1,6 @@
 /* libFuzzer target: the IMAP lexer of both directions, the tokenizer over
- * every line it produces, and the line grammar of both sides.
+ * every line it produces, the line grammar of both sides and the argument
+ * and response decoders (imap_args.h) over them.
  *
  * Input: the escape format of fuzz_common.h; bytes go to both lexers unless
  * an escape selects one.  Mode bits: 3 c2s mid-stream, 4 s2c mid-stream,
@@ -9,6 +10,7 @@
 #include <string.h>
 
 #include "fuzz_common.h"
+#include "imap/imap_args.h"
 #include "imap/imap_lexer.h"
 #include "imap/imap_parser.h"
 
@@ -99,6 +101,104 @@ static void tokenize(const struct imap_line *l, size_t pos)
 	}
 }
 
+/* A decoded slice lies in the line, one of its kept literals, or names. */
+static void check_in_line(const struct imap_line *l, const struct buf *names,
+			  struct buf_slice v)
+{
+	bool in = v.ptr == NULL || v.len == 0 || fuzz_slice_in(v, l->text) ||
+		  (names != NULL && names->data != NULL &&
+		   fuzz_slice_in(v, (struct buf_slice){ names->data, names->len }));
+
+	for (size_t i = 0; !in && i < l->n_lits; i++)
+		in = l->lits[i].kept.ptr != NULL && fuzz_slice_in(v, l->lits[i].kept);
+	FUZZ_CHECK(in);
+	fuzz_touch(v);
+}
+
+/* Every command's argument handler over the line: whichever the name. */
+static void decode_args(const struct imap_line *l, size_t args_off)
+{
+	struct command_facts f;
+	struct buf names;
+
+	buf_init(&names, IMAP_ARGS_NAMES_MAX, NULL);
+	for (int id = 0; id < IMAP_CMD_N; id++) {
+		struct imap_seq_iter it;
+		struct imap_seq_range r;
+		struct imap_flag_iter fi;
+		struct buf_slice flag;
+		size_t steps = 0;
+
+		imap_args_command((enum imap_cmd_id)id, l, args_off, &names, &f);
+		FUZZ_CHECK(f.id == (enum imap_cmd_id)id);
+		check_in_line(l, &names, f.mailbox);
+		check_in_line(l, &names, f.mailbox2);
+		check_in_line(l, NULL, f.seqset);
+		check_in_line(l, NULL, f.items);
+		check_in_line(l, NULL, f.flags);
+		check_in_line(l, NULL, f.date);
+		check_in_line(l, NULL, f.mechanism);
+		imap_seqset_init(&it, f.seqset);
+		while (imap_seqset_next(&it, &r) == 1)
+			FUZZ_CHECK(r.lo <= r.hi && r.lo != 0 && ++steps <= f.seqset.len);
+		imap_flags_init(&fi, f.flags);
+		while (imap_flags_next(&fi, &flag))
+			FUZZ_CHECK(fuzz_slice_in(flag, f.flags) && flag.len > 0);
+	}
+	buf_free(&names);
+}
+
+static bool same_slice(struct buf_slice a, struct buf_slice b)
+{
+	return a.ptr == b.ptr && a.len == b.len;
+}
+
+/* The FETCH byte fast path reads what the token walk reads. */
+static void fetch_agrees(const struct imap_line *l, const struct fetch_facts *a)
+{
+	struct imap_fetch_store st;
+	struct fetch_facts b;
+
+	FUZZ_CHECK(imap_args_fetch_walk(l, &b, &st) == 0);
+	FUZZ_CHECK(a->seq == b.seq && a->uid == b.uid && a->size == b.size &&
+		   a->modseq == b.modseq && a->n_sections == b.n_sections);
+	FUZZ_CHECK(same_slice(a->flags, b.flags) && same_slice(a->date, b.date) &&
+		   same_slice(a->subject, b.subject) && same_slice(a->from, b.from) &&
+		   same_slice(a->message_id, b.message_id));
+	for (size_t i = 0; i < a->n_sections; i++)
+		FUZZ_CHECK(same_slice(a->sections[i], b.sections[i]) &&
+			   a->section_sizes[i] == b.section_sizes[i]);
+}
+
+static void decode_response(const struct imap_line *l, const struct imap_response *resp)
+{
+	struct imap_fetch_store st;
+	struct fetch_facts f;
+	struct imap_capset caps;
+	struct imap_address a;
+
+	imap_args_capset(&caps, resp->text);
+	FUZZ_CHECK(caps.known && (caps.text.len == 0 || fuzz_slice_in(caps.text, l->text)));
+	if (imap_args_fetch(l, &f, &st) != 0) {
+		FUZZ_CHECK(imap_args_fetch_walk(l, &f, &st) != 0);
+		return;
+	}
+	fetch_agrees(l, &f);
+	FUZZ_CHECK(f.n_sections <= IMAP_FETCH_MAX_SECTIONS);
+	check_in_line(l, NULL, f.flags);
+	check_in_line(l, NULL, f.date);
+	check_in_line(l, NULL, f.subject);
+	check_in_line(l, NULL, f.from);
+	check_in_line(l, NULL, f.message_id);
+	for (size_t i = 0; i < f.n_sections; i++)
+		check_in_line(l, NULL, f.sections[i]);
+	if (imap_args_first_address(f.from, &a)) {
+		fuzz_touch(a.name);
+		fuzz_touch(a.mailbox);
+		fuzz_touch(a.host);
+	}
+}
+
 static void parse_line(const struct imap_line *l)
 {
 	struct imap_command cmd;
@@ -111,6 +211,7 @@ static void parse_line(const struct imap_line *l)
 		FUZZ_CHECK(cmd.args_off <= l->text.len);
 		FUZZ_CHECK((cmd.id != IMAP_CMD_UNKNOWN) == imap_command_known(cmd.name));
 		tokenize(l, cmd.args_off);
+		decode_args(l, cmd.args_off);
 	}
 	if (imap_parse_response(l, &resp) == 0) {
 		FUZZ_CHECK(resp.kind <= IMAP_RESP_CONTINUATION);
@@ -120,6 +221,7 @@ static void parse_line(const struct imap_line *l)
 		FUZZ_CHECK(fuzz_slice_in(resp.text, l->text));
 		FUZZ_CHECK(resp.text_off <= l->text.len);
 		tokenize(l, resp.text_off);
+		decode_response(l, &resp);
 	}
 	(void)imap_line_plausible(l->dir, l->text.ptr, l->text.len);
 }

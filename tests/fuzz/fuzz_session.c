@@ -95,7 +95,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct fuzz_extract fx;
 	struct fuzz_out fo;
 	struct sess_fuzz f = { 0 };
-	struct imap_session_config cfg = { 0 };
+	struct imap_session_config cfg = { .facts = IMAP_FACTS_FETCH };
 	struct imap_session_info info = {
 		.id = FUZZ_SESSION_ID, .client = "192.0.2.1:50000",
 		.server = "192.0.2.2:143", .first_ts_us = FUZZ_T0_US,

@@ -40,7 +40,9 @@ static void sink_flush(void *ctx)
 	((struct sink *)ctx)->flushed++;
 }
 
-static const struct output_ops sink_ops = { sink_event, sink_finish, sink_free, sink_flush };
+static const struct output_ops sink_ops = {
+	.event = sink_event, .finish = sink_finish, .free = sink_free, .flush = sink_flush,
+};
 
 static struct event ev_of(enum event_type t, uint64_t session, const char *client,
 			  const char *server)

@@ -1517,6 +1517,43 @@ static void test_memory_budget(void **state)
 	rec_free(&r);
 }
 
+/* Issue 16's bug: the mailbox of "SELECT {5+}" is the literal's contents,
+ * "INBOX", for the session as for the command; a modified UTF-7 name is
+ * the session's decoded. */
+static void test_select_literal_mailbox(void **state)
+{
+	static const struct step steps[] = {
+		S_(1000, "* PREAUTH [CAPABILITY IMAP4rev1 LITERAL+] hi\r\n"),
+		C_(2000, "a2 SELECT {5+}\r\nINBOX\r\n"),
+		S_(3000, "a2 OK [READ-WRITE] done\r\n"),
+		CHECK_,
+	};
+	static const struct step utf7[] = {
+		S_(1000, "* PREAUTH hi\r\n"),
+		C_(2000, "a2 SELECT \"&AOk-t&AOk-\"\r\n"),
+		S_(3000, "a2 OK done\r\n"),
+		CHECK_,
+	};
+	static const char *const want[] = {
+		"start mid=0 tls=0",
+		"greeting PREAUTH [CAPABILITY IMAP4rev1 LITERAL+] hi",
+		"C a2 SELECT|{5+}| lit=5",
+		"S a2 OK [READ-WRITE] done cmd=SELECT lat=1.000",
+		"end fin cmd=1 ok=1 no=0 bad=0 un=0 b=23/71 w=23/71 gaps=0 dur=99000",
+	};
+	struct opts o = { .why = END_FIN };
+	struct rec r;
+
+	(void)state;
+	check_script(&r, steps, N(steps), &o, want, N(want));
+	assert_int_equal(r.state, IMAP_STATE_SELECTED);
+	assert_string_equal(r.mailbox, "INBOX");
+	rec_free(&r);
+	run(&r, utf7, N(utf7), &o, false);
+	assert_string_equal(r.mailbox, "\xc3\xa9t\xc3\xa9");
+	rec_free(&r);
+}
+
 static void test_classify(void **state)
 {
 	static const struct {
@@ -1759,6 +1796,7 @@ int main(void)
 		cmocka_unit_test(test_unauthenticate),
 		cmocka_unit_test(test_event_ids),
 		cmocka_unit_test(test_replace_extract),
+		cmocka_unit_test(test_select_literal_mailbox),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

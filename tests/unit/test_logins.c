@@ -19,12 +19,29 @@
 #define SEC 1000000LL
 #define MAX_EVENTS 256
 #define SL(s) ((struct buf_slice){ (const uint8_t *)(s), strlen(s) })
+#define SESSIONS 16		/* session ids of a script, mod this */
+#define CAP(x) (1ull << IMAP_CAP_##x)
 
+/* Events as a session makes them: each points at the session's facts as
+ * they were after it (a copy per event) and a command at its own facts. */
 struct script {
 	struct event ev[MAX_EVENTS];
 	char client[MAX_EVENTS][48];
+	struct session_facts facts[MAX_EVENTS];
+	struct command_facts cmd[MAX_EVENTS];
+	struct session_facts cur[SESSIONS];	/* the sessions' facts now */
 	size_t n;
 };
+
+/* The capabilities in force in session sess from the next event on:
+ * caps, or none known (void, as after STARTTLS or a login) when 0. */
+static void set_caps(struct script *sc, uint64_t sess, uint64_t caps)
+{
+	struct imap_capset *c = &sc->cur[sess % SESSIONS].caps;
+
+	c->known = caps != 0;
+	c->caps = caps;
+}
 
 static struct event *add(struct script *sc, enum event_type t, uint64_t session, int64_t ts,
 			 const char *client)
@@ -40,8 +57,36 @@ static struct event *add(struct script *sc, enum event_type t, uint64_t session,
 	e->ts_us = ts;
 	e->client = sc->client[sc->n];
 	e->server = "192.0.2.2:143";
+	sc->facts[sc->n] = sc->cur[session % SESSIONS];
+	e->facts = &sc->facts[sc->n];
+	memset(&sc->cmd[sc->n], 0, sizeof sc->cmd[sc->n]);
+	if (t == EV_COMMAND)
+		e->u.command.facts = &sc->cmd[sc->n];
 	sc->n++;
 	return e;
+}
+
+/* A capability list from the server, as the event that carries it (a
+ * greeting's code, an untagged CAPABILITY or OK, a tagged reply's code),
+ * with the session's facts holding caps from this event on. */
+static void caps_list(struct script *sc, enum event_type t, uint64_t sess, int64_t ts,
+		      const char *client, uint64_t caps, const char *text)
+{
+	struct event *e;
+
+	set_caps(sc, sess, caps);
+	e = add(sc, t, sess, ts, client);
+	e->changed = FACT_CAPS;
+	if (t == EV_GREETING) {
+		e->u.greeting.status = SL("OK");
+		e->u.greeting.code = SL(text);
+	} else if (t == EV_RESPONSE) {
+		e->u.response.status = SL("OK");
+		e->u.response.code = SL(text);
+	} else {
+		e->u.untagged.name = SL(strncmp(text, "OK", 2) == 0 ? "OK" : "CAPABILITY");
+		e->u.untagged.text = SL(text);
+	}
 }
 
 static void login(struct script *sc, uint64_t sess, int64_t ts, const char *client,
@@ -61,13 +106,14 @@ static void login(struct script *sc, uint64_t sess, int64_t ts, const char *clie
 }
 
 static void command(struct script *sc, uint64_t sess, int64_t ts, const char *tag,
-		    const char *name)
+		    const char *name, enum imap_cmd_id id)
 {
 	struct event *e = add(sc, EV_COMMAND, sess, ts, "192.0.2.1:5000");
 
 	e->u.command.tag = SL(tag);
 	e->u.command.name = SL(name);
 	e->u.command.args = SL("x ***");
+	sc->cmd[sc->n - 1].id = id;
 }
 
 static char *run(const struct script *sc, bool json, const struct logins_opts *opts,
@@ -142,7 +188,7 @@ static void test_logins_brute_client(void **state)
 	char *data;
 
 	(void)state;
-	sc.n = 0;
+	memset(&sc, 0, sizeof sc);
 	for (i = 0; i < 5; i++) {
 		snprintf(client, sizeof client, "198.51.100.9:%zu", 40000 + i);
 		login(&sc, i + 1, T0 + (int64_t)i * 60 * SEC, client, users[i], LOGIN_FAIL, "a1",
@@ -176,8 +222,8 @@ static void test_logins_budget(void **state)
 	char *data;
 
 	(void)state;
-	sc.n = 0;
-	command(&sc, 1, T0, "a1", "LOGIN");
+	memset(&sc, 0, sizeof sc);
+	command(&sc, 1, T0, "a1", "LOGIN", IMAP_CMD_LOGIN);
 	for (i = 0; i < 6; i++)
 		login(&sc, i + 1, T0 + (int64_t)i * SEC, "198.51.100.9:40000", "u", LOGIN_FAIL,
 		      "a1", "LOGIN");
@@ -220,7 +266,7 @@ static void test_logins_brute_window(void **state)
 	char *data;
 
 	(void)state;
-	sc.n = 0;
+	memset(&sc, 0, sizeof sc);
 	for (i = 0; i < 8; i++)
 		login(&sc, 1, T0 + (int64_t)i * 100 * SEC, "198.51.100.9:40000", NULL, LOGIN_FAIL,
 		      "a", "PLAIN");
@@ -255,7 +301,7 @@ static void test_logins_brute_user_opts(void **state)
 	char *data;
 
 	(void)state;
-	sc.n = 0;
+	memset(&sc, 0, sizeof sc);
 	for (i = 0; i < 5; i++) {
 		snprintf(client, sizeof client, "203.0.113.%zu:1000", i + 1);
 		login(&sc, i + 1, T0 + at[i] * SEC, client, "alice", LOGIN_FAIL, "a", "LOGIN");
@@ -334,31 +380,35 @@ static void test_logins_cleartext_despite_starttls(void **state)
 {
 	static struct script sc;
 	char f[8][8];
-	struct event *e;
 	size_t len, n;
 	char *data;
 
 	(void)state;
-	sc.n = 0;
-	e = add(&sc, EV_GREETING, 1, T0, "192.0.2.1:5000");
-	e->u.greeting.status = SL("OK");
-	e->u.greeting.code = SL("CAPABILITY IMAP4rev1 starttls AUTH=PLAIN");
+	memset(&sc, 0, sizeof sc);
+	caps_list(&sc, EV_GREETING, 1, T0, "192.0.2.1:5000",
+		  CAP(IMAP4REV1) | CAP(STARTTLS),
+		  "CAPABILITY IMAP4rev1 starttls AUTH=PLAIN");
+	set_caps(&sc, 1, 0);	/* void after the login */
 	login(&sc, 1, T0 + 1, "192.0.2.1:5000", "u", LOGIN_OK, "a1", "PLAIN");
 	/* no STARTTLS from this server: no flag */
-	e = add(&sc, EV_GREETING, 2, T0 + 2, "192.0.2.1:5001");
-	e->u.greeting.status = SL("OK");
-	e->u.greeting.code = SL("CAPABILITY IMAP4rev1 AUTH=PLAIN");
+	caps_list(&sc, EV_GREETING, 2, T0 + 2, "192.0.2.1:5001",
+		  CAP(IMAP4REV1),
+		  "CAPABILITY IMAP4rev1 AUTH=PLAIN");
 	login(&sc, 2, T0 + 3, "192.0.2.1:5001", "u", LOGIN_OK, "a1", "PLAIN");
 	/* advertised in an untagged CAPABILITY, secret not in clear: no flag */
-	e = add(&sc, EV_UNTAGGED, 3, T0 + 4, "192.0.2.1:5002");
-	e->u.untagged.name = SL("CAPABILITY");
-	e->u.untagged.text = SL("CAPABILITY IMAP4rev1 STARTTLS");
+	caps_list(&sc, EV_UNTAGGED, 3, T0 + 4, "192.0.2.1:5002",
+		  CAP(IMAP4REV1) | CAP(STARTTLS),
+		  "CAPABILITY IMAP4rev1 STARTTLS");
 	login(&sc, 3, T0 + 5, "192.0.2.1:5002", "u", LOGIN_OK, "a1", "CRAM-MD5");
 	sc.ev[sc.n - 1].u.login.cleartext_secret = false;
 	/* advertised as a response code of an earlier reply */
-	e = add(&sc, EV_RESPONSE, 4, T0 + 6, "192.0.2.1:5003");
-	e->u.response.status = SL("OK");
-	e->u.response.code = SL("CAPABILITY IMAP4rev1 STARTTLS");
+	caps_list(&sc, EV_RESPONSE, 4, T0 + 6, "192.0.2.1:5003",
+		  CAP(IMAP4REV1) | CAP(STARTTLS),
+		  "CAPABILITY IMAP4rev1 STARTTLS");
+	/* then a list without it: offered once is enough */
+	caps_list(&sc, EV_UNTAGGED, 4, T0 + 6, "192.0.2.1:5003",
+		  CAP(IMAP4REV1),
+		  "CAPABILITY IMAP4rev1");
 	login(&sc, 4, T0 + 7, "192.0.2.1:5003", "u", LOGIN_OK, "a1", "LOGIN");
 	data = run(&sc, true, NULL, &len);
 	n = row_flags(data, len, f, 8);
@@ -381,25 +431,26 @@ static void test_logins_logindisabled(void **state)
 	char *data;
 
 	(void)state;
-	sc.n = 0;
-	e = add(&sc, EV_UNTAGGED, 1, T0, "192.0.2.1:5000");
-	e->u.untagged.name = SL("OK");
-	e->u.untagged.text = SL("OK [CAPABILITY IMAP4rev1 STARTTLS LOGINDISABLED] hi");
-	command(&sc, 1, T0 + 1, "a1", "LOGIN");
+	memset(&sc, 0, sizeof sc);
+	caps_list(&sc, EV_UNTAGGED, 1, T0, "192.0.2.1:5000",
+		  CAP(IMAP4REV1) | CAP(STARTTLS) | CAP(LOGINDISABLED),
+		  "OK [CAPABILITY IMAP4rev1 STARTTLS LOGINDISABLED] hi");
+	command(&sc, 1, T0 + 1, "a1", "LOGIN", IMAP_CMD_LOGIN);
 	login(&sc, 1, T0 + 2, "192.0.2.1:5000", "u", LOGIN_FAIL, "a1", "LOGIN");
-	command(&sc, 1, T0 + 3, "a2", "AUTHENTICATE");
+	command(&sc, 1, T0 + 3, "a2", "AUTHENTICATE", IMAP_CMD_AUTHENTICATE);
 	login(&sc, 1, T0 + 4, "192.0.2.1:5000", "u", LOGIN_FAIL, "a2", "LOGIN");
+	set_caps(&sc, 1, 0);
 	e = add(&sc, EV_TLS, 1, T0 + 5, "192.0.2.1:5000");
 	e->u.tls.phase = "starttls";
-	command(&sc, 1, T0 + 6, "a3", "LOGIN");
+	command(&sc, 1, T0 + 6, "a3", "LOGIN", IMAP_CMD_LOGIN);
 	login(&sc, 1, T0 + 7, "192.0.2.1:5000", "u", LOGIN_OK, "a3", "LOGIN");
 	sc.ev[sc.n - 1].u.login.cleartext_secret = false;
 	/* state ends with the session */
-	e = add(&sc, EV_UNTAGGED, 2, T0 + 8, "192.0.2.1:5001");
-	e->u.untagged.name = SL("CAPABILITY");
-	e->u.untagged.text = SL("CAPABILITY IMAP4rev1 LOGINDISABLED");
-	add(&sc, EV_SESSION_END, 2, T0 + 9, "192.0.2.1:5001");
-	command(&sc, 2, T0 + 10, "a1", "LOGIN");
+	caps_list(&sc, EV_UNTAGGED, 2, T0 + 8, "192.0.2.1:5001",
+		  CAP(IMAP4REV1) | CAP(LOGINDISABLED),
+		  "CAPABILITY IMAP4rev1 LOGINDISABLED");
+	command(&sc, 2, T0 + 9, "a1", "LOGIN", IMAP_CMD_LOGIN);
+	add(&sc, EV_SESSION_END, 2, T0 + 10, "192.0.2.1:5001");
 	login(&sc, 2, T0 + 11, "192.0.2.1:5001", "v", LOGIN_OK, "a1", "LOGIN");
 	data = run(&sc, true, NULL, &len);
 	n = row_flags(data, len, f, 8);
@@ -420,7 +471,7 @@ static void test_logins_table_flags(void **state)
 	char *data;
 
 	(void)state;
-	sc.n = 0;
+	memset(&sc, 0, sizeof sc);
 	login(&sc, 1, T0, "192.0.2.1:5000", "u", LOGIN_OK, "a1", "LOGIN");
 	login(&sc, 1, T0 + 1, "192.0.2.1:5000", "u", LOGIN_FAIL, "a2", "LOGIN");
 	data = run(&sc, false, &opts, &len);
@@ -441,7 +492,7 @@ static void test_logins_aborted(void **state)
 	char *data;
 
 	(void)state;
-	sc.n = 0;
+	memset(&sc, 0, sizeof sc);
 	for (i = 0; i < 4; i++)
 		login(&sc, 1, T0 + (int64_t)i, "192.0.2.1:5000", NULL, LOGIN_ABORTED, "a1", "PLAIN");
 	login(&sc, 1, T0 + 5, "192.0.2.1:5000", "u", LOGIN_FAIL, "a2", "LOGIN");
@@ -467,7 +518,7 @@ static void test_logins_authzid_inferred(void **state)
 	char *data;
 
 	(void)state;
-	sc.n = 0;
+	memset(&sc, 0, sizeof sc);
 	login(&sc, 1, T0, "192.0.2.1:5000", "lowpriv", LOGIN_OK, "a1", "PLAIN");
 	sc.ev[0].u.login.authzid = SL("admin");
 	e = add(&sc, EV_LOGIN, 2, T0 + SEC, "192.0.2.1:5001");
@@ -489,6 +540,42 @@ static void test_logins_authzid_inferred(void **state)
 	free(data);
 }
 
+/* LOGINDISABLED is judged by the capabilities in force when LOGIN was
+ * sent: an answer that brings a new list without it (Dovecot's "OK
+ * [CAPABILITY ...] Logged in", or an untagged CAPABILITY before the OK)
+ * does not clear it; the old text scan read that new list and did not
+ * flag the login.  An AUTHENTICATE sent later is never flagged. */
+static void test_logins_logindisabled_when_sent(void **state)
+{
+	static struct script sc;
+	char f[8][8];
+	size_t len, n;
+	char *data;
+
+	(void)state;
+	memset(&sc, 0, sizeof sc);
+	caps_list(&sc, EV_GREETING, 1, T0, "192.0.2.1:5000",
+		  CAP(IMAP4REV1) | CAP(LOGINDISABLED),
+		  "CAPABILITY IMAP4rev1 LOGINDISABLED");
+	command(&sc, 1, T0 + 1, "a1", "LOGIN", IMAP_CMD_LOGIN);
+	caps_list(&sc, EV_UNTAGGED, 1, T0 + 2, "192.0.2.1:5000",
+		  CAP(IMAP4REV1) | CAP(IDLE),
+		  "CAPABILITY IMAP4rev1 IDLE");
+	caps_list(&sc, EV_RESPONSE, 1, T0 + 3, "192.0.2.1:5000", CAP(IMAP4REV1) | CAP(IDLE),
+		  "CAPABILITY IMAP4rev1 IDLE");
+	login(&sc, 1, T0 + 1, "192.0.2.1:5000", "u", LOGIN_OK, "a1", "LOGIN");
+	/* another session: LOGINDISABLED, but AUTHENTICATE */
+	set_caps(&sc, 2, CAP(IMAP4REV1) | CAP(LOGINDISABLED));
+	command(&sc, 2, T0 + 4, "a1", "AUTHENTICATE", IMAP_CMD_AUTHENTICATE);
+	login(&sc, 2, T0 + 5, "192.0.2.1:5001", "u", LOGIN_OK, "a1", "LOGIN");
+	data = run(&sc, true, NULL, &len);
+	n = row_flags(data, len, f, 8);
+	assert_int_equal(n, 2);
+	assert_string_equal(f[0], "l");
+	assert_string_equal(f[1], "");
+	free(data);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -498,6 +585,7 @@ int main(void)
 		cmocka_unit_test(test_logins_track_max),
 		cmocka_unit_test(test_logins_cleartext_despite_starttls),
 		cmocka_unit_test(test_logins_logindisabled),
+		cmocka_unit_test(test_logins_logindisabled_when_sent),
 		cmocka_unit_test(test_logins_table_flags),
 		cmocka_unit_test(test_logins_budget),
 		cmocka_unit_test(test_logins_aborted),

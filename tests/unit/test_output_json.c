@@ -585,6 +585,8 @@ static void test_json_numbers(void **state)
 /* --logins -F json: only the login events, the same bytes as -F json. */
 static void test_logins_json(void **state)
 {
+	static const struct session_facts facts;
+	static const struct command_facts cmd;
 	struct event e[3];
 	struct output out;
 	struct json_object *o;
@@ -594,7 +596,10 @@ static void test_logins_json(void **state)
 
 	(void)state;
 	memset(e, 0, sizeof e);
+	for (i = 0; i < 3; i++)
+		e[i].facts = &facts;
 	e[0].type = EV_COMMAND;
+	e[0].u.command.facts = &cmd;
 	e[1].type = EV_LOGIN;
 	e[1].session = 4;
 	e[1].client = "[2001:db8::2]:40000";

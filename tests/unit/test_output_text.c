@@ -53,12 +53,20 @@ static char *run_text(const struct event *evs, size_t n, bool color, size_t *len
 	return data;
 }
 
+/* What the session knows: nothing yet, or that the client sent LOGOUT. */
+static const struct session_facts no_facts;
+static const struct session_facts logout_facts = { .logout_sent = true };
+static const struct command_facts no_command_facts;
+
 static struct event base_event(enum event_type type, int64_t dt_us)
 {
 	struct event ev;
 
 	memset(&ev, 0, sizeof ev);
 	ev.type = type;
+	ev.facts = &no_facts;
+	if (type == EV_COMMAND)
+		ev.u.command.facts = &no_command_facts;
 	ev.ts_us = t0() + dt_us;
 	ev.session = 1;
 	ev.client = "192.0.2.1:50000";
@@ -98,6 +106,7 @@ static void test_text_session(void **state)
 	e[0].u.start.mid_stream = true;
 	e[1] = base_event(EV_GREETING, 1000);
 	e[1].u.greeting.status = S("OK");
+	e[1].u.greeting.id = IMAP_R_OK;
 	e[1].u.greeting.code = S("CAPABILITY IMAP4rev1");
 	e[1].u.greeting.text = S("ready");
 	e[2] = base_event(EV_COMMAND, 123456);
@@ -107,6 +116,7 @@ static void test_text_session(void **state)
 	e[3] = base_event(EV_RESPONSE, 125019);
 	e[3].u.response.tag = S("a001");
 	e[3].u.response.status = S("OK");
+	e[3].u.response.id = IMAP_R_OK;
 	e[3].u.response.code = S("CAPABILITY IMAP4rev1");
 	e[3].u.response.text = S("Logged in");
 	e[3].u.response.latency_ms = 1.563;
@@ -132,6 +142,7 @@ static void test_text_session(void **state)
 	e[9] = base_event(EV_RESPONSE, 300000);
 	e[9].u.response.tag = S("a002");
 	e[9].u.response.status = S("NO");
+	e[9].u.response.id = IMAP_R_NO;
 	e[9].u.response.code = S("TRYCREATE");
 	e[9].u.response.text = S("no such mailbox");
 	e[9].u.response.latency_ms = 99.96;
@@ -210,6 +221,7 @@ static void test_text_color(void **state)
 	e[1] = base_event(EV_RESPONSE, 10);
 	e[1].u.response.tag = S("a1");
 	e[1].u.response.status = S("BAD");
+	e[1].u.response.id = IMAP_R_BAD;
 	e[1].u.response.text = S("\x1b[2J");
 	e[1].u.response.latency_ms = -1;
 	e[2] = base_event(EV_GAP, 20);
@@ -237,16 +249,21 @@ static void test_text_bye_after_logout(void **state)
 	(void)state;
 	e[0] = base_event(EV_UNTAGGED, 0);
 	e[0].u.untagged.name = S("BYE");
+	e[0].u.untagged.id = IMAP_R_BYE;
 	e[0].u.untagged.text = S("shutting down");
 	e[1] = base_event(EV_COMMAND, 10);
 	e[1].u.command.tag = S("a9");
 	e[1].u.command.name = S("LOGOUT");
+	e[1].facts = &logout_facts;
 	e[2] = base_event(EV_UNTAGGED, 20);
 	e[2].u.untagged.name = S("BYE");
+	e[2].u.untagged.id = IMAP_R_BYE;
 	e[2].u.untagged.text = S("Logging out");
 	e[2].u.untagged.tag = S("a9");
+	e[2].facts = &logout_facts;
 	e[3] = e[2];
 	e[3].session = 2;
+	e[3].facts = &no_facts;
 	data = run_text(e, 4, true, &len);
 	assert_non_null(strstr(data, "\x1b[1;31mS * BYE shutting down\x1b[0m\n"));
 	assert_non_null(strstr(data, "#1 \x1b[32mS   * BYE Logging out\x1b[0m\n"));
@@ -329,6 +346,7 @@ static void test_text_latency(void **state)
 
 		e.u.response.tag = S("a");
 		e.u.response.status = S("OK");
+		e.u.response.id = IMAP_R_OK;
 		e.u.response.latency_ms = cases[i].ms;
 		data = run_text(&e, 1, false, &len);
 		snprintf(want, sizeof want, "#1 S a OK%s\n", cases[i].want);
@@ -406,6 +424,40 @@ static void test_logins_table(void **state)
 	free(data);
 }
 
+/* The BYE's colour reads the session's facts: however many sessions sent
+ * LOGOUT since (the old ring remembered 16), the goodbye of one that did is
+ * not an error; nor is an OK coloured by its text, but by its id. */
+static void test_text_bye_facts(void **state)
+{
+	enum { N = 40 };
+	static struct event e[N + 2];
+	size_t len, i;
+	char *data;
+
+	(void)state;
+	for (i = 0; i < N; i++) {
+		e[i] = base_event(EV_COMMAND, (int64_t)i);
+		e[i].session = i + 1;
+		e[i].u.command.tag = S("z");
+		e[i].u.command.name = S("LOGOUT");
+		e[i].facts = &logout_facts;
+	}
+	e[N] = base_event(EV_UNTAGGED, N);
+	e[N].u.untagged.name = S("BYE");
+	e[N].u.untagged.id = IMAP_R_BYE;
+	e[N].u.untagged.text = S("Logging out");
+	e[N].facts = &logout_facts;
+	e[N + 1] = base_event(EV_RESPONSE, N + 1);
+	e[N + 1].u.response.tag = S("z");
+	e[N + 1].u.response.status = S("ok");	/* how it was sent: the id decides */
+	e[N + 1].u.response.id = IMAP_R_OK;
+	e[N + 1].u.response.latency_ms = -1;
+	data = run_text(e, N + 2, true, &len);
+	assert_non_null(strstr(data, "#1 \x1b[32mS * BYE Logging out\x1b[0m\n"));
+	assert_non_null(strstr(data, "#1 \x1b[32mS z ok\x1b[0m\n"));
+	free(data);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -413,6 +465,7 @@ int main(void)
 		cmocka_unit_test(test_text_hostile),
 		cmocka_unit_test(test_text_color),
 		cmocka_unit_test(test_text_bye_after_logout),
+		cmocka_unit_test(test_text_bye_facts),
 		cmocka_unit_test(test_text_dates),
 		cmocka_unit_test(test_text_literal_markers),
 		cmocka_unit_test(test_text_latency),

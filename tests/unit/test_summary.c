@@ -18,8 +18,16 @@
 #define T0 1795255200000000LL	/* 2026-11-21T10:00:00Z */
 #define MAX_EVENTS 4096
 
+#define SESSIONS 16		/* session ids of a script, mod this */
+
+/* Events as a session makes them: each points at the session's facts as
+ * they were after it (a copy per event); a command at its decoded
+ * arguments, and its response at the same. */
 struct script {
 	struct event ev[MAX_EVENTS];
+	struct session_facts facts[MAX_EVENTS];
+	struct command_facts cmd[MAX_EVENTS];
+	struct session_facts cur[SESSIONS];	/* the sessions' facts now */
 	size_t n;
 };
 
@@ -28,35 +36,104 @@ static struct event *add(struct script *sc, enum event_type t, uint64_t session,
 	struct event *e;
 
 	assert_true(sc->n < MAX_EVENTS);
-	e = &sc->ev[sc->n++];
+	if (t == EV_SESSION_START)
+		memset(&sc->cur[session % SESSIONS], 0, sizeof sc->cur[0]);
+	e = &sc->ev[sc->n];
 	memset(e, 0, sizeof *e);
+	memset(&sc->cmd[sc->n], 0, sizeof sc->cmd[0]);
+	sc->facts[sc->n] = sc->cur[session % SESSIONS];
+	e->facts = &sc->facts[sc->n];
+	if (t == EV_COMMAND)
+		e->u.command.facts = &sc->cmd[sc->n];
 	e->type = t;
 	e->session = session;
 	e->ts_us = ts;
 	e->client = session % 2 == 1 ? "192.0.2.1:50000" : "[2001:db8::7]:40000";
 	e->server = "192.0.2.2:143";
+	sc->n++;
 	return e;
+}
+
+/* TLS begins: the session's transport by the phase, as the session has it. */
+static struct event *tls(struct script *sc, uint64_t sess, int64_t ts, const char *phase)
+{
+	struct event *e;
+
+	sc->cur[sess % SESSIONS].transport = strcmp(phase, "implicit") == 0
+					     ? TRANSPORT_IMPLICIT_TLS : TRANSPORT_STARTTLS;
+	e = add(sc, EV_TLS, sess, ts);
+	e->u.tls.phase = phase;
+	return e;
+}
+
+static enum imap_cmd_id command_id(const char *name)
+{
+	static const struct { const char *name; enum imap_cmd_id id; } ids[] = {
+		{ "SELECT", IMAP_CMD_SELECT }, { "EXAMINE", IMAP_CMD_EXAMINE },
+		{ "LOGIN", IMAP_CMD_LOGIN }, { "NOOP", IMAP_CMD_NOOP },
+		{ "STARTTLS", IMAP_CMD_STARTTLS }, { "FETCH", IMAP_CMD_FETCH },
+	};
+
+	for (size_t i = 0; i < sizeof ids / sizeof ids[0]; i++)
+		if (strcmp(name, ids[i].name) == 0)
+			return ids[i].id;
+	return IMAP_CMD_UNKNOWN;
+}
+
+/* A command; mailbox is its decoded mailbox argument (NULL: none). */
+static void command_mbox(struct script *sc, uint64_t sess, int64_t ts, const char *tag,
+			 const char *name, const char *args, const char *mailbox, size_t mlen)
+{
+	struct event *e = add(sc, EV_COMMAND, sess, ts);
+	struct command_facts *cf = &sc->cmd[sc->n - 1];
+
+	e->u.command.tag = (struct buf_slice){ (const uint8_t *)tag, strlen(tag) };
+	e->u.command.name = (struct buf_slice){ (const uint8_t *)name, strlen(name) };
+	e->u.command.args = (struct buf_slice){ (const uint8_t *)args, strlen(args) };
+	cf->id = command_id(name);
+	if (mailbox != NULL)
+		cf->mailbox = (struct buf_slice){ (const uint8_t *)mailbox, mlen };
 }
 
 static void command(struct script *sc, uint64_t sess, int64_t ts, const char *tag,
 		    const char *name, const char *args)
 {
-	struct event *e = add(sc, EV_COMMAND, sess, ts);
+	command_mbox(sc, sess, ts, tag, name, args, NULL, 0);
+}
 
-	e->u.command.tag = (struct buf_slice){ (const uint8_t *)tag, strlen(tag) };
-	e->u.command.name = (struct buf_slice){ (const uint8_t *)name, strlen(name) };
-	e->u.command.args = (struct buf_slice){ (const uint8_t *)args, strlen(args) };
+/* The latest command of sess with this tag (the one a response completes). */
+static const struct command_facts *find_command(const struct script *sc, uint64_t sess,
+						const char *tag)
+{
+	for (size_t i = sc->n; i-- > 0;) {
+		const struct event *e = &sc->ev[i];
+
+		if (e->type == EV_COMMAND && e->session == sess &&
+		    e->u.command.tag.len == strlen(tag) &&
+		    memcmp(e->u.command.tag.ptr, tag, strlen(tag)) == 0)
+			return &sc->cmd[i];
+	}
+	return NULL;
+}
+
+static enum imap_resp_id status_id(const char *status)
+{
+	return strcmp(status, "OK") == 0 ? IMAP_R_OK : strcmp(status, "NO") == 0 ? IMAP_R_NO
+	       : strcmp(status, "BAD") == 0 ? IMAP_R_BAD : IMAP_R_UNKNOWN;
 }
 
 static void response(struct script *sc, uint64_t sess, int64_t ts, const char *tag,
 		     const char *status, const char *cmd, double ms)
 {
+	const struct command_facts *cf = find_command(sc, sess, tag);
 	struct event *e = add(sc, EV_RESPONSE, sess, ts);
 
 	e->u.response.tag = (struct buf_slice){ (const uint8_t *)tag, strlen(tag) };
 	e->u.response.status = (struct buf_slice){ (const uint8_t *)status, strlen(status) };
+	e->u.response.id = status_id(status);
 	e->u.response.text = S("done");
 	e->u.response.command = (struct buf_slice){ (const uint8_t *)cmd, strlen(cmd) };
+	e->u.response.cmd = cf;
 	e->u.response.latency_ms = ms;
 }
 
@@ -262,7 +339,7 @@ static void test_summary_budget(void **state)
 	sc.n = 0;
 	for (s = 1; s <= 3; s++) {
 		add(&sc, EV_SESSION_START, s, T0);
-		command(&sc, s, T0 + 1, "a0", "SELECT", "INBOX");
+		command_mbox(&sc, s, T0 + 1, "a0", "SELECT", "INBOX", "INBOX", 5);
 		response(&sc, s, T0 + 2, "a0", "OK", "SELECT", 1.0);
 		login(&sc, s, T0 + 3, s == 2 ? "bob" : "alice", LOGIN_OK);
 		for (i = 0; i < SUMMARY_LAT_EXACT + 6; i++) {	/* into the histogram */
@@ -326,8 +403,7 @@ static void test_summary_session_fields(void **state)
 	add(&sc, EV_SESSION_START, 1, T0);
 	command(&sc, 1, T0 + 10, "s1", "STARTTLS", "");
 	response(&sc, 1, T0 + 20, "s1", "OK", "STARTTLS", 1.0);
-	e = add(&sc, EV_TLS, 1, T0 + 30);
-	e->u.tls.phase = "starttls";
+	e = tls(&sc, 1, T0 + 30, "starttls");
 	e->u.tls.version = "TLS 1.3";
 	e->u.tls.reason = "no key for this session";
 	command(&sc, 1, T0 + 40, "a1", "LOGIN", "bob ***");
@@ -336,15 +412,16 @@ static void test_summary_session_fields(void **state)
 	command(&sc, 1, T0 + 60, "a2", "LOGIN", "alice ***");
 	response(&sc, 1, T0 + 70, "a2", "OK", "LOGIN", 2.0);
 	login(&sc, 1, T0 + 70, "alice", LOGIN_OK);
-	command(&sc, 1, T0 + 80, "a3", "SELECT", "\"Sent \\\"Items\\\"\" (CONDSTORE)");
+	command_mbox(&sc, 1, T0 + 80, "a3", "SELECT", "\"Sent \\\"Items\\\"\" (CONDSTORE)",
+		     "Sent \"Items\"", 12);
 	response(&sc, 1, T0 + 90, "a3", "OK", "SELECT", 1.0);
-	command(&sc, 1, T0 + 100, "a4", "EXAMINE", "Nope");
+	command_mbox(&sc, 1, T0 + 100, "a4", "EXAMINE", "Nope", "Nope", 4);
 	response(&sc, 1, T0 + 110, "a4", "NO", "EXAMINE", 1.0);
-	command(&sc, 1, T0 + 120, "a5", "EXAMINE", "INBOX");
+	command_mbox(&sc, 1, T0 + 120, "a5", "EXAMINE", "INBOX", "INBOX", 5);
 	e = add(&sc, EV_UNTAGGED, 1, T0 + 125);
 	e->u.untagged.name = S("EXISTS");
 	response(&sc, 1, T0 + 130, "a5", "OK", "EXAMINE", 1.0);
-	command(&sc, 1, T0 + 140, "a6", "SELECT", "INBOX");
+	command_mbox(&sc, 1, T0 + 140, "a6", "SELECT", "INBOX", "INBOX", 5);
 	response(&sc, 1, T0 + 150, "a6", "BAD", "SELECT", 1.0);
 	e = add(&sc, EV_COMPRESS, 1, T0 + 160);
 	e->u.compress.algorithm = "DEFLATE";
@@ -409,12 +486,10 @@ static void test_summary_capture(void **state)
 	sc.n = 0;
 	add(&sc, EV_SESSION_START, 1, T0);
 	add(&sc, EV_SESSION_START, 2, T0 + 1);
-	e = add(&sc, EV_TLS, 2, T0 + 2);
-	e->u.tls.phase = "implicit";
+	e = tls(&sc, 2, T0 + 2, "implicit");
 	e->u.tls.decrypted = true;
 	add(&sc, EV_SESSION_START, 3, T0 + 3);
-	e = add(&sc, EV_TLS, 3, T0 + 4);
-	e->u.tls.phase = "starttls";
+	e = tls(&sc, 3, T0 + 4, "starttls");
 	e->u.tls.reason = "no key";
 	login(&sc, 1, T0 + 5, "alice", LOGIN_OK);
 	login(&sc, 2, T0 + 6, "bob", LOGIN_FAIL);
@@ -466,7 +541,7 @@ static void test_summary_text(void **state)
 	sc.n = 0;
 	add(&sc, EV_SESSION_START, 1, T0);
 	login(&sc, 1, T0 + 5, "ev\x1bil", LOGIN_OK);
-	command(&sc, 1, T0 + 6, "a", "SELECT", "INBOX");
+	command_mbox(&sc, 1, T0 + 6, "a", "SELECT", "INBOX", "INBOX", 5);
 	response(&sc, 1, T0 + 7, "a", "OK", "SELECT", 1.25);
 	session_end(&sc, 1, T0 + 1000000, NULL);
 	data = run(&sc, false, &len);
@@ -516,6 +591,86 @@ static void test_summary_many(void **state)
 	free(data);
 }
 
+/* The mailboxes come from the session's facts, decoded, never from the
+ * command's text: a literal ("{5+}" in the args) lists its contents, a
+ * modified UTF-7 name its UTF-8; an OK that completes no captured command
+ * lists nothing; a name is cut at SUMMARY_MAILBOX_MAX bytes; one the
+ * session could not keep is counted, not listed as "". */
+static void test_summary_mailbox_facts(void **state)
+{
+	static struct script sc;
+	static char longname[SUMMARY_MAILBOX_MAX + 10];
+	static const char utf8[] = "Entw\xc3\xbcrfe";
+	struct json_object *o[4], *mb;
+	size_t len, n;
+	char *data;
+
+	(void)state;
+	memset(longname, 'x', sizeof longname);
+	sc.n = 0;
+	add(&sc, EV_SESSION_START, 1, T0);
+	command_mbox(&sc, 1, T0 + 1, "a2", "SELECT", "{5+}", "INBOX", 5);
+	response(&sc, 1, T0 + 2, "a2", "OK", "SELECT", 1.0);
+	command_mbox(&sc, 1, T0 + 3, "a3", "EXAMINE", "Entw&APw-rfe", utf8, sizeof utf8 - 1);
+	response(&sc, 1, T0 + 4, "a3", "OK", "EXAMINE", 1.0);
+	response(&sc, 1, T0 + 5, "zz", "OK", "", -1);	/* answers nothing captured */
+	command_mbox(&sc, 1, T0 + 6, "a4", "SELECT", "{300}", longname, sizeof longname);
+	response(&sc, 1, T0 + 7, "a4", "OK", "SELECT", 1.0);
+	/* the session kept the id but not the name (out of memory) */
+	command(&sc, 1, T0 + 8, "a5", "SELECT", "Kept");
+	response(&sc, 1, T0 + 9, "a5", "OK", "SELECT", 1.0);
+	session_end(&sc, 1, T0 + 10, NULL);
+	data = run(&sc, true, &len);
+	n = parse_lines(data, len, o, 4);
+	assert_int_equal(n, 2);
+	mb = get(o[0], "mailboxes");
+	assert_int_equal(json_object_array_length(mb), 3);
+	assert_string_equal(json_object_get_string(json_object_array_get_idx(mb, 0)), "INBOX");
+	assert_string_equal(json_object_get_string(json_object_array_get_idx(mb, 1)), utf8);
+	assert_int_equal(strlen(json_object_get_string(json_object_array_get_idx(mb, 2))),
+			 SUMMARY_MAILBOX_MAX);
+	assert_int_equal(num(o[0], "selects"), 4);
+	put_all(o, n);
+	free(data);
+	data = run(&sc, false, &len);
+	assert_non_null(strstr(data, "mailboxes    INBOX, Entw\xc3\xbcrfe, xxx"));
+	assert_null(strstr(data, "{5+}"));
+	free(data);
+}
+
+/* Responses are counted by the status the session identified, not by
+ * the text (here left out). */
+static void test_summary_status_ids(void **state)
+{
+	static struct script sc;
+	struct json_object *o[4];
+	size_t len, n;
+	char *data;
+
+	(void)state;
+	sc.n = 0;
+	add(&sc, EV_SESSION_START, 1, T0);
+	command(&sc, 1, T0 + 1, "a1", "NOOP", "");
+	response(&sc, 1, T0 + 2, "a1", "OK", "NOOP", 1.0);
+	command(&sc, 1, T0 + 3, "a2", "NOOP", "");
+	response(&sc, 1, T0 + 4, "a2", "NO", "NOOP", 1.0);
+	command(&sc, 1, T0 + 5, "a3", "NOOP", "");
+	response(&sc, 1, T0 + 6, "a3", "BAD", "NOOP", 1.0);
+	for (size_t i = 0; i < sc.n; i++)
+		if (sc.ev[i].type == EV_RESPONSE)
+			sc.ev[i].u.response.status = SLICE_NULL;
+	session_end(&sc, 1, T0 + 8, NULL);
+	data = run(&sc, true, &len);
+	n = parse_lines(data, len, o, 4);
+	assert_int_equal(n, 2);
+	assert_int_equal(num(o[0], "responses.OK"), 1);
+	assert_int_equal(num(o[0], "responses.NO"), 1);
+	assert_int_equal(num(o[0], "responses.BAD"), 1);
+	assert_int_equal(num(o[0], "commands_by_name.NOOP"), 3);
+	put_all(o, n);
+	free(data);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -526,6 +681,8 @@ int main(void)
 		cmocka_unit_test(test_summary_text),
 		cmocka_unit_test(test_summary_many),
 		cmocka_unit_test(test_summary_budget),
+		cmocka_unit_test(test_summary_mailbox_facts),
+		cmocka_unit_test(test_summary_status_ids),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
