@@ -67,7 +67,8 @@ static void usage(FILE *fp)
 	fputs(
 "  -k, --keylog FILE       NSS key log for TLS 1.2/1.3 decryption\n"
 "      --rsa-key FILE      server PEM RSA key for RSA key exchange\n"
-"      --write-keys-pcapng FILE  write the input files again as pcapng (0600) with\n"
+"      --write-keys-pcapng FILE\n"
+"                          also write the input files as pcapng (0600) with\n"
 "                          the key log lines their TLS sessions used in a\n"
 "                          Decryption Secrets Block: Wireshark decrypts it\n"
 "                          with no key log (needs -k; files only, read twice)\n"

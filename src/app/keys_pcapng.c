@@ -2,7 +2,6 @@
 #include "app/keys_pcapng.h"
 
 #include <errno.h>
-#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
