@@ -122,7 +122,8 @@ static size_t put_opt(uint8_t *p, uint16_t code,
 {
 	put16(p, code);
 	put16(p + 2, (uint16_t)n);
-	memcpy(p + 4, v, n);
+	if (n != 0)	/* the end-of-options option has no value, v NULL */
+		memcpy(p + 4, v, n);
 	memset(p + 4 + n, 0, pad4(n));
 	return 4 + n + pad4(n);
 }

@@ -196,6 +196,7 @@ static struct keylog_rec *table_get(struct tls_keys *k, struct keylog_table *t,
 	rec = (struct keylog_rec *)(void *)arena_node(&k->arena, handle);
 	memcpy(rec->random, r, KEYLOG_RANDOM_LEN);
 	rec->head = 0;
+	rec->used = false;
 	hashtab_link(&t->tab, &rec->hnode, h);
 	return rec;
 }
