@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <json-c/json_c_version.h>
@@ -67,6 +68,11 @@ static void usage(FILE *fp)
 	fputs(
 "  -k, --keylog FILE       NSS key log for TLS 1.2/1.3 decryption\n"
 "      --rsa-key FILE      server PEM RSA key for RSA key exchange\n"
+"      --write-keys-pcapng FILE\n"
+"                          also write the input files as pcapng (0600) with\n"
+"                          the key log lines their TLS sessions used in a\n"
+"                          Decryption Secrets Block: Wireshark decrypts it\n"
+"                          with no key log (needs -k; files only, read twice)\n"
 "      --show-secrets      print passwords and SASL secrets (redacted by default)\n"
 "      --logins            print only the login audit\n"
 "      --summary           print only per-session and whole-capture statistics\n"
@@ -227,6 +233,7 @@ enum long_only {
 	OPT_STREAMS, OPT_SESSION, OPT_USER, OPT_HOST, OPT_COLOR, OPT_DURATION,
 	OPT_MAX_FLOWS, OPT_MAX_LITERAL, OPT_MAX_OOO, OPT_MAX_MEMORY, OPT_MAX_INFLATE,
 	OPT_FAIL_THRESHOLD, OPT_FAIL_WINDOW, OPT_FORCE, OPT_WRITE_DECRYPTED,
+	OPT_WRITE_KEYS_PCAPNG,
 };
 
 static const struct option long_opts[] = {
@@ -235,6 +242,7 @@ static const struct option long_opts[] = {
 	{ "port", required_argument, NULL, 'p' },
 	{ "keylog", required_argument, NULL, 'k' },
 	{ "rsa-key", required_argument, NULL, OPT_RSA_KEY },
+	{ "write-keys-pcapng", required_argument, NULL, OPT_WRITE_KEYS_PCAPNG },
 	{ "show-secrets", no_argument, NULL, OPT_SHOW_SECRETS },
 	{ "extract", required_argument, NULL, OPT_EXTRACT },
 	{ "force", no_argument, NULL, OPT_FORCE },
@@ -376,9 +384,39 @@ static void check_decrypted_path(const struct options *o)
 		die_usage("%s", "--write-decrypted and -o need different files");
 	if (o->run.save_path != NULL && outdir_same(p, o->run.save_path))
 		die_usage("%s", "--write-decrypted and -w need different files");
+	if (o->run.keys_pcapng_path != NULL && outdir_same(p, o->run.keys_pcapng_path))
+		die_usage("%s", "--write-decrypted and --write-keys-pcapng need different files");
 	for (i = 0; i < o->run.n_inputs; i++)
 		if (outdir_same(p, o->run.inputs[i]))
 			die_usage("--write-decrypted '%s' is an input", p);
+}
+
+/* --write-keys-pcapng reads its inputs a second time once the sessions
+ * have said which keys they used; what cannot be read twice is refused
+ * before anything is read. */
+static void check_keys_pcapng(const struct run_options *r)
+{
+	size_t i;
+
+	if (r->iface != NULL)
+		die_usage("%s", "--write-keys-pcapng reads its inputs twice, so not live"
+			  " capture (-i)");
+	for (i = 0; i < r->n_inputs; i++) {
+		struct stat st;
+
+		if (strcmp(r->inputs[i], "-") == 0)
+			die_usage("%s", "--write-keys-pcapng reads its inputs twice, so not"
+				  " stdin");
+		/* a pipe would also block the first open until someone writes */
+		if (stat(r->inputs[i], &st) == 0 && !S_ISREG(st.st_mode))
+			die_usage("--write-keys-pcapng reads its inputs twice, so not '%s'"
+				  " (not a regular file)", r->inputs[i]);
+	}
+	if (r->n_keylogs == 0)
+		die_usage("%s", "--write-keys-pcapng needs a key log (-k): its lines are"
+			  " what it adds");
+	if (r->keys_pcapng_path[0] == '\0' || strcmp(r->keys_pcapng_path, "-") == 0)
+		die_usage("%s", "--write-keys-pcapng needs a file name");
 }
 
 static void parse_options(struct options *o, int argc, char **argv)
@@ -407,6 +445,7 @@ static void parse_options(struct options *o, int argc, char **argv)
 			o->run.keylogs[o->run.n_keylogs++] = optarg;
 			break;
 		case OPT_RSA_KEY: o->run.rsa_key = optarg; break;
+		case OPT_WRITE_KEYS_PCAPNG: o->run.keys_pcapng_path = optarg; break;
 		case OPT_SHOW_SECRETS: o->run.show_secrets = true; break;
 		case OPT_EXTRACT: o->run.extract_dir = optarg; break;
 		case OPT_FORCE: o->run.force = true; break;
@@ -510,6 +549,8 @@ static void parse_options(struct options *o, int argc, char **argv)
 		if (o->run.iface != NULL)
 			die_usage("%s", "--user cannot be used with live capture (-i)");
 	}
+	if (o->run.keys_pcapng_path != NULL)
+		check_keys_pcapng(&o->run);
 	if (o->logins && o->summary)
 		die_usage("%s", "--logins and --summary cannot be combined");
 	if (o->run.streams_dir != NULL && o->run.extract_dir != NULL &&

@@ -62,6 +62,7 @@ struct run_options {
 	size_t literal_keep;
 	size_t max_memory;
 	uint64_t max_inflate;		/* 0: INFLATE_DEFAULT_MAX_TOTAL */
+	const char *keys_pcapng_path;	/* --write-keys-pcapng, or NULL */
 };
 
 /* For a program that embeds the run.  Every member may be left zero. */

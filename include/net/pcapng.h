@@ -24,12 +24,17 @@ struct pcapng_hooks {
 	void *ctx;
 	/* Whether pkt passes the capture's filter (NULL: all do). */
 	bool (*wanted)(void *ctx, const struct capture_pkt *pkt);
-	/* A wanted packet past the ones to skip.  pkt is valid during the call. */
+	/* A wanted packet past the ones to skip (NULL: none wanted).  pkt is
+	 * valid during the call. */
 	void (*packet)(void *ctx, const struct capture_pkt *pkt);
 	/* A corrupt block at file offset off: why, and how many bytes were
 	 * skipped to the next whole block (to the end of the file if none). */
 	void (*corrupt)(void *ctx, uint64_t off, const char *why, uint64_t skipped);
 	volatile sig_atomic_t *stop;	/* set: return 1 at the next block */
+	/* Every whole block whose content is sound, as the file holds it (in
+	 * its section's byte order: big), after packet (NULL: none wanted).
+	 * b is valid during the call.  For copying a file block by block. */
+	void (*block)(void *ctx, const uint8_t *b, uint32_t len, bool big);
 };
 
 /* Walk fp (a seekable pcapng file) from its start; the first skip wanted

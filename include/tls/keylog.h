@@ -104,6 +104,27 @@ const uint8_t *tls_keys_find(const struct tls_keys *k,
 			     const uint8_t client_random[KEYLOG_RANDOM_LEN],
 			     enum keylog_label label, size_t *len_r);
 
+/* --write-keys-pcapng: from now on, each client random a lookup finds a
+ * secret for is noted once, in the order first found (an array charged to
+ * the store's share; tls_keys_used_full says one could not be noted).  A
+ * lookup then changes the store, like the collecting pass does: the store
+ * is still only ever used from one thread.  tls_keys_collect_begin forgets
+ * the noted randoms with the secrets. */
+void tls_keys_track_used(struct tls_keys *k);
+size_t tls_keys_used_count(const struct tls_keys *k);
+bool tls_keys_used_full(const struct tls_keys *k);
+
+/* One key log line, "LABEL CLIENT_RANDOM SECRET\n" (hex in lower case, the
+ * newline counted in len); valid only during the call, and cleansed after
+ * it.  A non-zero return stops the walk. */
+typedef int tls_keys_line_fn(void *ctx, const char *line, size_t len);
+/* The key log lines of every noted client random, in the order first
+ * found, each random's secrets in enum keylog_label order: what the
+ * capture's sessions used, as the NSS key log says it.  Lines whose labels
+ * the store does not keep (EXPORTER_SECRET, ...) are not among them; no
+ * decryption needs them.  Returns 0, or the first non-zero fn returned. */
+int tls_keys_used_lines(const struct tls_keys *k, tls_keys_line_fn *fn, void *ctx) WUR;
+
 /* Decrypt an RSA-encrypted pre-master secret (PKCS#1 v1.5) with the loaded
  * RSA key.  Returns 0 and fills pms, or -1 (no key, or it does not decrypt
  * to 48 bytes). */

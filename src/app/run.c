@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "app/keys_pcapng.h"
 #include "imap/imap_lexer.h"
 #include "net/capture.h"
 #include "net/decode.h"
@@ -49,6 +50,7 @@ struct run {
 	struct decode_stats dstats;
 	struct capture *cap;
 	struct tls_keys *keys;		/* loaded here, or NULL */
+	struct keys_pcapng *keys_pcapng;	/* --write-keys-pcapng, or NULL */
 	FILE *fp;			/* the output's file */
 	int64_t last_ts_us;
 	uint64_t notices;
@@ -837,6 +839,7 @@ static void run_discard(struct run *r)
 		r->out.ops->free(r->out.ctx);
 	if (r->fp != NULL && r->fp != stdout)
 		fclose(r->fp);
+	keys_pcapng_free(&r->keys_pcapng);
 	tls_keys_free(&r->keys);
 	filter_free(&r->filter);
 	free(r);
@@ -860,6 +863,9 @@ int run_main(struct run_options *o, const struct run_sinks *sinks)
 	g_stop = 0;
 	if ((status = load_keys(r)) != RUN_OK || (status = check_inputs(o)) != RUN_OK)
 		goto out;
+	if (o->keys_pcapng_path != NULL &&
+	    (status = keys_pcapng_open(&r->keys_pcapng, o, r->keys)) != RUN_OK)
+		goto out;
 	if (o->iface != NULL)
 		make_live_filter(o, r->live_filter, sizeof r->live_filter);
 	r->progress = !o->quiet && o->iface == NULL && isatty(STDERR_FILENO);
@@ -871,6 +877,9 @@ int run_main(struct run_options *o, const struct run_sinks *sinks)
 		goto out;
 	status = run_inputs(r);
 	if (!r->fatal) {
+		if (r->keys_pcapng != NULL)	/* the keys used are known now */
+			status = keys_pcapng_write(&r->keys_pcapng, o, r->keys, r->budget,
+						   run_notice, r, status);
 		status = run_end(r, status);
 		free(r);
 		return status;

@@ -369,7 +369,7 @@ static void walk_corrupt(void *ctx, uint64_t off, const char *why, uint64_t skip
 static int resume_pcapng(struct capture *c, capture_pkt_fn fn, void *ctx,
 			 uint64_t n, char err[CAPTURE_ERRLEN])
 {
-	struct pcapng_hooks h = { c, walk_wanted, walk_packet, walk_corrupt, &c->stop };
+	struct pcapng_hooks h = { c, walk_wanted, walk_packet, walk_corrupt, &c->stop, NULL };
 	uint64_t before = c->corrupt_blocks;
 	char why[CAPTURE_ERRLEN];
 	int rc;

@@ -250,7 +250,8 @@ static void deliver(struct walk *w, struct capture_pkt *pkt)
 		w->skip--;	/* libpcap handed this one on already */
 		return;
 	}
-	h->packet(h->ctx, pkt);
+	if (h->packet != NULL)
+		h->packet(h->ctx, pkt);
 }
 
 /* A packet block (EPB, SPB or the obsolete PB) that is whole; the reason
@@ -296,6 +297,7 @@ static const char *take_block(struct walk *w, uint64_t off, uint32_t type,
 			      uint32_t len, bool big, bool *whole_r)
 {
 	struct walk tmp = *w;
+	const char *why = NULL;
 
 	*whole_r = false;
 	if (len > w->cap) {
@@ -319,12 +321,16 @@ static const char *take_block(struct walk *w, uint64_t off, uint32_t type,
 	switch (type) {
 	case PCAPNG_IDB:
 		on_idb(w, w->buf, len);
-		return NULL;
+		break;
 	case PCAPNG_EPB: case PCAPNG_SPB: case PCAPNG_PB:
-		return on_packet_block(w, type, w->buf, len);
+		why = on_packet_block(w, type, w->buf, len);
+		break;
 	default:
-		return NULL;	/* statistics, names, custom: nothing to take */
+		break;	/* statistics, names, custom: nothing to take */
 	}
+	if (why == NULL && w->h->block != NULL)
+		w->h->block(w->h->ctx, w->buf, len, big);
+	return why;
 }
 
 /* The walk proper: off advances by a whole block or to the next one found

@@ -17,6 +17,7 @@ struct keylog_rec {
 	struct hashtab_node hnode;
 	uint8_t random[KEYLOG_RANDOM_LEN];
 	uint32_t head;		/* arena handle of the newest secret, 0: none */
+	bool used;		/* a lookup found a secret (in the padding: free) */
 };
 
 struct keylog_table {
@@ -42,6 +43,12 @@ struct tls_keys {
 	bool filtering;		/* loads keep only the randoms in want */
 	bool full;		/* a secret was dropped at the memory share */
 	bool want_full;		/* a wanted random could not be recorded */
+	/* --write-keys-pcapng: the records a lookup found a secret in, in the
+	 * order first found; the array is charged to the share. */
+	bool track_used;
+	bool used_full;		/* a used record could not be noted */
+	const struct keylog_rec **used;
+	size_t n_used, cap_used;
 	uint64_t dropped;	/* key log lines dropped at the share */
 	/* The store's share of the run's budget (its parent): limit 0 is
 	 * no limit of its own; used is what the store holds. */

@@ -21,6 +21,8 @@
 #define KEYSTORE_REC_ALIGN	_Alignof(struct keylog_rec)
 /* Handles are 32-bit offsets plus one: the arena stays below 4 GiB. */
 #define KEYSTORE_MAX_CHUNKS	((size_t)UINT32_MAX / KEYSTORE_CHUNK)
+#define KEYSTORE_MIN_USED	64		/* the first array of used records */
+#define KEYSTORE_HEX_LINE	(32 + 2 * KEYLOG_RANDOM_LEN + 2 * KEYLOG_MAX_SECRET + 3)
 
 static void table_init(struct tls_keys *k, struct keylog_table *t, uint64_t seed)
 {
@@ -65,6 +67,16 @@ static void arena_free(struct tls_keys *k)
 	memset(a, 0, sizeof *a);
 }
 
+/* The used records point into the arena: they go with it. */
+static void used_free(struct tls_keys *k)
+{
+	mem_release(&k->share, k->cap_used * sizeof *k->used);
+	free(k->used);
+	k->used = NULL;
+	k->n_used = k->cap_used = 0;
+	k->used_full = false;
+}
+
 void tls_keys_free(struct tls_keys **kp)
 {
 	struct tls_keys *k;
@@ -72,6 +84,7 @@ void tls_keys_free(struct tls_keys **kp)
 	if (kp == NULL || *kp == NULL)
 		return;
 	k = *kp;
+	used_free(k);
 	arena_free(k);
 	table_free(&k->store);
 	table_free(&k->want);
@@ -183,6 +196,7 @@ static struct keylog_rec *table_get(struct tls_keys *k, struct keylog_table *t,
 	rec = (struct keylog_rec *)(void *)arena_node(&k->arena, handle);
 	memcpy(rec->random, r, KEYLOG_RANDOM_LEN);
 	rec->head = 0;
+	rec->used = false;
 	hashtab_link(&t->tab, &rec->hnode, h);
 	return rec;
 }
@@ -238,13 +252,49 @@ int keystore_put(struct tls_keys *k, const uint8_t random[KEYLOG_RANDOM_LEN],
 	return 0;
 }
 
+/* The secret of label in rec's list, or NULL. */
+static const uint8_t *rec_secret(const struct tls_keys *k, const struct keylog_rec *rec,
+				 enum keylog_label label, size_t *len_r)
+{
+	for (uint32_t h = rec->head; h != 0; ) {
+		const uint8_t *node = arena_node(&k->arena, h);
+
+		if (node[4] == label) {
+			*len_r = node[5];
+			return node + KEYSTORE_NODE_HDR;
+		}
+		h = node_next(node);
+	}
+	return NULL;
+}
+
+/* A record a lookup found a secret in, noted once.  Lookups happen once
+ * per handshake, not per packet, so this costs nothing that matters; like
+ * the wanted set it is the one thing a lookup changes, on a store the
+ * sessions otherwise only read. */
+static void used_note(struct tls_keys *k, const struct keylog_rec *rec)
+{
+	if (k->n_used == k->cap_used) {
+		const struct keylog_rec **nu = mem_grow_array(&k->share, k->used, &k->cap_used,
+							      sizeof *nu, KEYSTORE_MIN_USED,
+							      KEYLOG_MAX_ENTRIES);
+
+		if (nu == NULL) {
+			k->used_full = true;
+			return;
+		}
+		k->used = nu;
+	}
+	((struct keylog_rec *)rec)->used = true;
+	k->used[k->n_used++] = rec;
+}
+
 const uint8_t *tls_keys_find(const struct tls_keys *k,
 			     const uint8_t client_random[KEYLOG_RANDOM_LEN],
 			     enum keylog_label label, size_t *len_r)
 {
 	const struct keylog_rec *rec;
-	const uint8_t *node;
-	uint32_t h;
+	const uint8_t *secret;
 
 	*len_r = 0;
 	if (k == NULL || (unsigned)label >= KEYLOG_NLABELS)
@@ -260,16 +310,11 @@ const uint8_t *tls_keys_find(const struct tls_keys *k,
 		return NULL;
 	}
 	rec = table_find(&k->store, client_random);
-	h = rec != NULL ? rec->head : 0;
-	while (h != 0) {
-		node = arena_node(&k->arena, h);
-		if (node[4] == label) {
-			*len_r = node[5];
-			return node + KEYSTORE_NODE_HDR;
-		}
-		h = node_next(node);
-	}
-	return NULL;
+	if (rec == NULL || (secret = rec_secret(k, rec, label, len_r)) == NULL)
+		return NULL;
+	if (k->track_used && !rec->used)
+		used_note((struct tls_keys *)k, rec);
+	return secret;
 }
 
 size_t tls_keys_count(const struct tls_keys *k)
@@ -304,6 +349,7 @@ bool tls_keys_want_full(const struct tls_keys *k)
 
 void tls_keys_collect_begin(struct tls_keys *k)
 {
+	used_free(k);
 	arena_free(k);
 	table_free(&k->store);
 	table_free(&k->want);
@@ -317,4 +363,67 @@ void tls_keys_collect_end(struct tls_keys *k)
 {
 	k->collecting = false;
 	k->filtering = true;
+}
+
+/* ---- the key log lines the capture used ----------------------------------- */
+
+void tls_keys_track_used(struct tls_keys *k)
+{
+	k->track_used = true;
+}
+
+size_t tls_keys_used_count(const struct tls_keys *k)
+{
+	return k ? k->n_used : 0;
+}
+
+bool tls_keys_used_full(const struct tls_keys *k)
+{
+	return k != NULL && k->used_full;
+}
+
+static size_t put_hex(char *out, const uint8_t *p, size_t n)
+{
+	static const char digits[] = "0123456789abcdef";
+
+	for (size_t i = 0; i < n; i++) {
+		out[2 * i] = digits[p[i] >> 4];
+		out[2 * i + 1] = digits[p[i] & 15];
+	}
+	return 2 * n;
+}
+
+/* The line of one secret, "LABEL RANDOM SECRET\n", into line; its length. */
+static size_t used_line(const struct keylog_rec *rec, enum keylog_label label,
+			const uint8_t *secret, size_t len, char line[KEYSTORE_HEX_LINE])
+{
+	const char *name = keylog_label_name(label);
+	size_t n = strlen(name);
+
+	memcpy(line, name, n);
+	line[n++] = ' ';
+	n += put_hex(line + n, rec->random, KEYLOG_RANDOM_LEN);
+	line[n++] = ' ';
+	n += put_hex(line + n, secret, len);
+	line[n++] = '\n';
+	return n;
+}
+
+int tls_keys_used_lines(const struct tls_keys *k, tls_keys_line_fn *fn, void *ctx)
+{
+	char line[KEYSTORE_HEX_LINE];
+	int rc = 0;
+
+	for (size_t i = 0; k != NULL && i < k->n_used && rc == 0; i++) {
+		for (int l = 0; l < KEYLOG_NLABELS && rc == 0; l++) {
+			size_t len;
+			const uint8_t *sec = rec_secret(k, k->used[i], (enum keylog_label)l, &len);
+
+			if (sec != NULL)
+				rc = fn(ctx, line, used_line(k->used[i], (enum keylog_label)l,
+							    sec, len, line));
+		}
+	}
+	OPENSSL_cleanse(line, sizeof line);
+	return rc;
 }

@@ -338,6 +338,76 @@ static void test_rsa_key_matches_cert(void **state)
 	tls_keys_free(&k);
 }
 
+/* --write-keys-pcapng: the randoms whose secrets a lookup found, once each
+ * in the order found, written back as key log lines; nothing noted before
+ * tracking starts, nor for a random or label the store lacks. */
+struct lines {
+	char text[2048];
+	size_t len;
+	int n;
+};
+
+static int on_line(void *ctx, const char *line, size_t len)
+{
+	struct lines *l = ctx;
+
+	assert_true(l->len + len < sizeof l->text);
+	assert_int_equal(line[len - 1], '\n');
+	memcpy(l->text + l->len, line, len);
+	l->len += len;
+	l->text[l->len] = '\0';
+	l->n++;
+	return 0;
+}
+
+static void test_keylog_used_lines(void **state)
+{
+	static const char text[] =
+		"CLIENT_RANDOM " CR1 " 000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"
+		"202122232425262728292a2b2c2d2e2f\n"
+		"SERVER_TRAFFIC_SECRET_0 " CR2 " 0A0B\n"
+		"EXPORTER_SECRET " CR2 " 0c0d\n"
+		"CLIENT_HANDSHAKE_TRAFFIC_SECRET " CR2 " 0e0f\n";
+	struct tls_keys *k = tls_keys_new();
+	struct mem_budget budget = { 0 };
+	char err[KEYLOG_ERRLEN];
+	struct lines l = { "", 0, 0 };
+	uint8_t cr1[32], cr2[32], other[32] = { 7 };
+	size_t len, before;
+
+	(void)state;
+	tls_keys_set_budget(k, &budget, 0);
+	assert_int_equal(keylog_load_mem(k, "t", (const uint8_t *)text, strlen(text), NULL,
+					 NULL, err), 0);
+	hex(CR1, cr1, 32);
+	hex(CR2, cr2, 32);
+	assert_non_null(tls_keys_find(k, cr1, KEYLOG_MASTER_SECRET, &len));
+	assert_int_equal(tls_keys_used_count(k), 0);	/* not tracking yet */
+	tls_keys_track_used(k);
+	before = tls_keys_memory(k);
+	assert_null(tls_keys_find(k, cr2, KEYLOG_CLIENT_AP0, &len));	/* not logged */
+	assert_null(tls_keys_find(k, other, KEYLOG_MASTER_SECRET, &len));
+	assert_int_equal(tls_keys_used_count(k), 0);
+	assert_non_null(tls_keys_find(k, cr2, KEYLOG_SERVER_AP0, &len));
+	assert_non_null(tls_keys_find(k, cr2, KEYLOG_CLIENT_HS, &len));
+	assert_non_null(tls_keys_find(k, cr1, KEYLOG_MASTER_SECRET, &len));
+	assert_int_equal(tls_keys_used_count(k), 2);
+	assert_false(tls_keys_used_full(k));
+	assert_true(tls_keys_memory(k) > before);	/* the noted list is charged */
+	assert_int_equal(tls_keys_used_lines(k, on_line, &l), 0);
+	assert_int_equal(l.n, 3);
+	/* CR2 first (found first), its labels in enum order; hex in lower case */
+	assert_string_equal(l.text,
+		"CLIENT_HANDSHAKE_TRAFFIC_SECRET " CR2 " 0e0f\n"
+		"SERVER_TRAFFIC_SECRET_0 " CR2 " 0a0b\n"
+		"CLIENT_RANDOM " CR1 " 000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"
+		"202122232425262728292a2b2c2d2e2f\n");
+	tls_keys_collect_begin(k);	/* the noted randoms go with the secrets */
+	assert_int_equal(tls_keys_used_count(k), 0);
+	tls_keys_free(&k);
+	assert_int_equal(budget.used, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -347,6 +417,7 @@ int main(void)
 		cmocka_unit_test(test_keylog_not_a_keylog),
 		cmocka_unit_test(test_keylog_streamed),
 		cmocka_unit_test(test_keylog_share_and_collect),
+		cmocka_unit_test(test_keylog_used_lines),
 		cmocka_unit_test(test_rsa_key_matches_cert),
 	};
 
