@@ -44,7 +44,8 @@ int imap_msghdr_value(struct buf *out, struct buf_slice v, bool *left_r) WUR;
  * B|Q?text?=" with charset UTF-8, US-ASCII or ISO-8859-1 (any case, an
  * RFC 2231 "*language" ignored) becomes UTF-8; white space between two
  * encoded words is dropped; everything else is copied as it is.  A word
- * in another charset or malformed (bad base64, a bad "=XX", no "?=") is
+ * in another charset or malformed (bad base64, a bad "=XX", no "?=";
+ * base64 without its final padding is read all the same) is
  * copied as sent and sets *left_r (not cleared otherwise).  Decoded bytes
  * that are not valid UTF-8 stay as they are.  0, or -1 when out could not
  * grow (out is then as it was). */
