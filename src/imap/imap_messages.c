@@ -10,6 +10,7 @@
  * budget is counted in sum.capped and said (the first few times). */
 #include <stdlib.h>
 #include <string.h>
+#include <sys/types.h>
 
 #include "imap/imap_msghdr.h"
 #include "imap_session_int.h"
@@ -36,6 +37,8 @@ struct msg_seen {
 	uint64_t size;
 	unsigned flags;
 };
+
+static void orphans_clear(struct imap_session *s);
 
 static bool msgs_on(const struct imap_session *s)
 {
@@ -81,6 +84,7 @@ void imap_msgs_free(struct imap_session *s)
 	if (!msgs_on(s))
 		return;
 	imap_msgmap_free(&m->map);
+	orphans_clear(s);
 	hashtab_drain(&m->cache, drain_one, s);
 	hashtab_free(&m->cache);
 	for (size_t i = 0; i < m->n_mboxes; i++) {
@@ -101,6 +105,7 @@ void imap_msgs_forget(struct imap_session *s)
 	if (!msgs_on(s))
 		return;
 	imap_msgmap_reset(&s->msgs.map);
+	orphans_clear(s);
 	s->msgs.cur_mbox = UINT32_MAX;
 }
 
@@ -134,10 +139,13 @@ static uint32_t msgs_cur_mbox(struct imap_session *s)
 		}
 		m->mboxes = a;
 	}
-	if (mem_charge(s->cfg->budget, name.len) != 0)
+	if (mem_charge(s->cfg->budget, name.len) != 0) {
+		msgs_lost(s, "out of memory for a mailbox name");
 		return UINT32_MAX;
+	}
 	if ((copy = malloc(name.len ? name.len : 1)) == NULL) {
 		mem_release(s->cfg->budget, name.len);
+		msgs_lost(s, "out of memory for a mailbox name");
 		return UINT32_MAX;
 	}
 	memcpy(copy, name.ptr, name.len);
@@ -531,6 +539,113 @@ static void seen_fetch(struct imap_session *s, struct msg_seen *seen,
 	seen_env_from(s, seen, line, f->from);
 }
 
+/* --- messages known by sequence number alone -------------------------------
+ *
+ * A FETCH without UID whose number the map does not know still names a
+ * message; when a later line gives that number's UID (and no EXPUNGE or
+ * VANISHED came between, which would renumber), what was seen of it joins
+ * the cache.  EXPUNGE renumbers them like the map; VANISHED, whose UIDs
+ * cannot be placed among them, and a new selection forget them. */
+
+static void orphan_drop(struct imap_session *s, size_t i)
+{
+	struct sess_msgs *m = &s->msgs;
+
+	entry_free(s, m->orphans[i].e);
+	memmove(m->orphans + i, m->orphans + i + 1, (m->n_orphans - i - 1) * sizeof *m->orphans);
+	m->n_orphans--;
+}
+
+static void orphans_clear(struct imap_session *s)
+{
+	while (s->msgs.n_orphans > 0)
+		orphan_drop(s, s->msgs.n_orphans - 1);
+}
+
+static ssize_t orphan_find(const struct imap_session *s, uint64_t seq)
+{
+	for (size_t i = 0; i < s->msgs.n_orphans; i++)
+		if (s->msgs.orphans[i].seq == seq)
+			return (ssize_t)i;
+	return -1;
+}
+
+/* seen merged into seq's orphan (made if need be); NULL when it could not
+ * be kept. */
+static struct msgc_entry *orphan_put(struct imap_session *s, uint32_t mbox, uint64_t seq,
+				     const struct msg_seen *seen)
+{
+	struct sess_msgs *m = &s->msgs;
+	ssize_t i = orphan_find(s, seq);
+	struct msgc_key k = { s->facts.uidvalidity, 0, mbox };
+	struct msgc_entry *old = i >= 0 ? m->orphans[i].e : NULL, *e;
+
+	if (!seen_adds(old, seen))
+		return old;
+	if ((e = entry_make(s, old, seen, &k)) == NULL) {
+		msgs_lost(s, "out of memory for a message's headers");
+		return old;
+	}
+	if (old != NULL) {
+		entry_free(s, old);
+		m->orphans[i].e = e;
+		return e;
+	}
+	if (m->n_orphans == SESS_MSG_MAX_ORPHANS) {
+		orphan_drop(s, 0);
+		msgs_lost(s, "too many messages without a UID, the oldest forgotten");
+	}
+	m->orphans[m->n_orphans++] = (struct sess_orphan){ seq, e };
+	return e;
+}
+
+/* What was seen of seq's orphan, appended to scratch as a msg_seen. */
+static bool orphan_seen(struct imap_session *s, uint64_t seq, struct msg_seen *seen)
+{
+	ssize_t i = orphan_find(s, seq);
+	const struct msgc_entry *e;
+
+	memset(seen, 0, sizeof *seen);
+	seen->size = FACT_NONE;
+	if (i < 0)
+		return false;
+	e = s->msgs.orphans[i].e;
+	seen->size = e->size;
+	seen->flags = e->flags;
+	for (int f = 0; f < N_FIELDS; f++) {
+		size_t off = s->msgs.scratch.len;
+
+		if (e->f[f].ptr == NULL || buf_append(&s->msgs.scratch, e->f[f].ptr, e->f[f].len) != 0)
+			continue;
+		seen->have[f] = true;
+		seen->off[f] = off;
+		seen->len[f] = e->f[f].len;
+	}
+	orphan_drop(s, (size_t)i);
+	return true;
+}
+
+/* "* seq EXPUNGE": its orphan's entry (taken out: the caller frees it),
+ * and the higher ones renumbered. */
+static struct msgc_entry *orphans_expunge(struct imap_session *s, uint64_t seq)
+{
+	struct sess_msgs *m = &s->msgs;
+	struct msgc_entry *gone = NULL;
+	size_t o = 0;
+
+	for (size_t i = 0; i < m->n_orphans; i++) {
+		if (m->orphans[i].seq == seq) {
+			gone = m->orphans[i].e;
+			continue;
+		}
+		if (m->orphans[i].seq > seq)
+			m->orphans[i].seq--;
+		m->orphans[o++] = m->orphans[i];
+	}
+	m->n_orphans = o;
+	return gone;
+}
+
 /* --- events ---------------------------------------------------------------- */
 
 static void map_rc(struct imap_session *s, enum imap_msgmap_rc rc)
@@ -557,7 +672,15 @@ static void on_fetch(struct imap_session *s, const struct imap_line *line,
 	seen_fetch(s, &seen, line, f);
 	identity_init(s, &m->one, mbox, uid, f->uid != FACT_NONE ? MSG_UID_SAID : MSG_UID_MAPPED,
 		      f->seq);
-	e = cache_put(s, mbox, s->facts.uidvalidity, uid, &seen);
+	if (uid == FACT_NONE) {
+		e = mbox != UINT32_MAX ? orphan_put(s, mbox, f->seq, &seen) : NULL;
+	} else {
+		struct msg_seen before;
+
+		if (m->n_orphans > 0 && orphan_seen(s, f->seq, &before))
+			cache_put(s, mbox, s->facts.uidvalidity, uid, &before);
+		e = cache_put(s, mbox, s->facts.uidvalidity, uid, &seen);
+	}
 	if (e != NULL)
 		identity_from_entry(&m->one, e);
 	else
@@ -579,8 +702,27 @@ static void identity_known(struct imap_session *s, struct msg_identity *id, uint
 static void on_expunge(struct imap_session *s, const struct imap_response *r, struct event *ev)
 {
 	uint64_t uid = imap_msgmap_expunge(&s->msgs.map, r->number);
+	struct msgc_entry *o = s->msgs.n_orphans > 0 ? orphans_expunge(s, r->number) : NULL;
 
 	identity_known(s, &s->msgs.one, msgs_cur_mbox(s), uid, MSG_UID_MAPPED, r->number);
+	if (o != NULL) {
+		/* the event's strings must outlive the entry: into scratch */
+		struct msg_seen seen = { .size = o->size, .flags = o->flags };
+
+		for (int f = 0; f < N_FIELDS; f++) {
+			size_t off = s->msgs.scratch.len;
+
+			if (o->f[f].ptr != NULL &&
+			    buf_append(&s->msgs.scratch, o->f[f].ptr, o->f[f].len) == 0) {
+				seen.have[f] = true;
+				seen.off[f] = off;
+				seen.len[f] = o->f[f].len;
+			}
+		}
+		entry_free(s, o);
+		if (s->msgs.one.size == FACT_NONE && s->msgs.one.message_id.ptr == NULL)
+			identity_from_seen(s, &s->msgs.one, &seen);
+	}
 	ev->u.untagged.msgs = &s->msgs.one;
 	ev->u.untagged.n_msgs = 1;
 }
@@ -657,6 +799,68 @@ static void on_vanished(struct imap_session *s, const struct imap_response *r, s
 		return;
 	vanished_ids(s, t, ev);
 	map_rc(s, imap_msgmap_vanished(&s->msgs.map, t));
+	orphans_clear(s);
+}
+
+/* --- UID SEARCH ALL ------------------------------------------------------ */
+
+/* Criteria that match every message: then the answer of UID SEARCH is
+ * every UID of the mailbox, which in ascending order are its sequence
+ * numbers' UIDs.  Any other criteria say nothing of the numbers. */
+static bool search_all(struct buf_slice c)
+{
+	while (c.len > 0 && c.ptr[c.len - 1] == ' ')
+		c.len--;
+	return buf_slice_ieq(c, "ALL") || buf_slice_ieq(c, "1:*") || buf_slice_ieq(c, "UID 1:*");
+}
+
+/* The UIDs of "* SEARCH 3 5 9" (up to a "(MODSEQ n)"), learnt as the map
+ * when they ascend and number exactly n (the mailbox's EXISTS).  false
+ * when they do not (nothing is changed then). */
+static bool search_is_all(struct buf_slice t, uint64_t n, struct imap_msgmap *m, bool learn)
+{
+	uint64_t count = 0, prev = 0;
+	size_t i = 0;
+
+	while (i < t.len && t.ptr[i] != '(') {
+		size_t start;
+		uint64_t v;
+
+		while (i < t.len && t.ptr[i] == ' ')
+			i++;
+		if (i == t.len || t.ptr[i] == '(')
+			break;
+		for (start = i; i < t.len && t.ptr[i] != ' '; i++)
+			;
+		if (!imap_args_number((struct buf_slice){ t.ptr + start, i - start }, &v) ||
+		    v <= prev || v > UINT32_MAX || ++count > n)
+			return false;
+		if (learn && imap_msgmap_learn(m, count, v) != MSGMAP_OK)
+			return false;
+		prev = v;
+	}
+	return count == n;
+}
+
+static void on_search(struct imap_session *s, const struct imap_response *r, struct event *ev)
+{
+	struct buf_slice tag = ev->u.untagged.tag;
+	const struct pending *p = NULL;
+	uint64_t n = s->facts.exists;
+
+	if (tag.ptr == NULL || n == FACT_NONE || n > IMAP_MSGMAP_MAX_SEQ)
+		return;
+	for (size_t i = 0; i < s->n_pend && p == NULL; i++)
+		if (s->pend[i].tag_len == tag.len && memcmp(s->pend[i].tag, tag.ptr, tag.len) == 0)
+			p = &s->pend[i];
+	if (p == NULL || p->id != IMAP_CMD_UID_SEARCH || p->facts == NULL ||
+	    !search_all(p->facts->items) || !search_is_all(r->text, n, NULL, false))
+		return;
+	imap_msgmap_reset(&s->msgs.map);
+	if (!search_is_all(r->text, n, &s->msgs.map, true)) {
+		imap_msgmap_reset(&s->msgs.map);
+		msgs_lost(s, "out of memory for the sequence map");
+	}
 }
 
 void imap_msgs_untagged(struct imap_session *s, const struct imap_line *line,
@@ -678,9 +882,16 @@ void imap_msgs_untagged(struct imap_session *s, const struct imap_line *line,
 	case IMAP_R_VANISHED:
 		on_vanished(s, r, ev);
 		break;
+	case IMAP_R_SEARCH:
+		on_search(s, r, ev);
+		break;
 	case IMAP_R_EXISTS:
-		if (r->has_number)
+		if (r->has_number) {
 			imap_msgmap_exists(&s->msgs.map, r->number);
+			for (size_t i = s->msgs.n_orphans; i-- > 0;)
+				if (s->msgs.orphans[i].seq > r->number)
+					orphan_drop(s, i);
+		}
 		break;
 	default:
 		break;

@@ -137,6 +137,16 @@ struct pending {
 #define SESS_MSG_MAX_MAILBOXES 256	/* mailbox names those refer to */
 #define SESS_MSG_SCRATCH       (64 * 1024)	/* one event's decoded strings */
 #define SESS_MSG_CAP_NOTICES   4	/* cap notices said per session */
+/* Messages seen by sequence number alone (a FETCH without UID that the
+ * map could not resolve), kept until a UID for that number comes. */
+#define SESS_MSG_MAX_ORPHANS   64
+
+struct msgc_entry;
+
+struct sess_orphan {
+	uint64_t seq;
+	struct msgc_entry *e;		/* not in the cache's table */
+};
 
 struct sess_mbox_name {
 	uint8_t *name;
@@ -157,6 +167,8 @@ struct sess_msgs {
 	struct msg_identity *ids;	/* VANISHED's */
 	size_t cap_ids;
 	struct vanished_facts vanished;
+	struct sess_orphan orphans[SESS_MSG_MAX_ORPHANS];
+	size_t n_orphans;
 	unsigned cap_notices;
 };
 

@@ -415,6 +415,64 @@ static void test_reselect_and_append(void **state)
 
 #define SESS_MSG_CACHE_MAX_TEST 4096	/* SESS_MSG_CACHE_MAX, private */
 
+/* UID SEARCH ALL names every UID in order: the whole map.  Other
+ * criteria, or an answer that does not number EXISTS, say nothing. */
+static void test_search_all(void **state)
+{
+	static const struct step s[] = {
+		C_("a3 UID SEARCH UNSEEN\r\n"),
+		S_("* SEARCH 4 7 9 10 12\r\na3 OK done\r\n"),
+		C_("a4 FETCH 3 (FLAGS)\r\n"),
+		S_("* 3 FETCH (FLAGS ())\r\na4 OK done\r\n"),
+		C_("a5 UID SEARCH 1:*\r\n"),
+		S_("* SEARCH 4 7 9 10\r\na5 OK done\r\n"),	/* 4 of 5 */
+		C_("a6 FETCH 3 (FLAGS)\r\n"),
+		S_("* 3 FETCH (FLAGS ())\r\na6 OK done\r\n"),
+		C_("a7 UID SEARCH all\r\n"),
+		S_("* SEARCH 4 7 9 10 12\r\na7 OK done\r\n"),
+		C_("a8 FETCH 3 (FLAGS)\r\n"),
+		S_("* 3 FETCH (FLAGS ())\r\n* 2 EXPUNGE\r\na8 OK done\r\n"),
+	};
+	static const char *const want[] = {
+		"* FETCH [INBOX uv=77 uid=-- seq=3 size=- id=- s=- f=- d=-]",
+		"* FETCH [INBOX uv=77 uid=-- seq=3 size=- id=- s=- f=- d=-]",
+		"* FETCH [INBOX uv=77 uid=9m seq=3 size=- id=- s=- f=- d=-]",
+		"* EXPUNGE [INBOX uv=77 uid=7m seq=2 size=- id=- s=- f=- d=-]",
+	};
+
+	(void)state;
+	with_login(s, N(s), want, N(want));
+}
+
+/* A FETCH without UID whose number is not mapped: what it showed joins
+ * the message once its UID is known, and names it when it is expunged. */
+static void test_seq_only(void **state)
+{
+	static const struct step s[] = {
+		C_("a3 FETCH 2,4 (ENVELOPE)\r\n"),
+		S_("* 2 FETCH (ENVELOPE (NIL \"two\" NIL NIL NIL NIL NIL NIL NIL \"<2@x>\"))\r\n"),
+		S_("* 4 FETCH (ENVELOPE (NIL \"four\" NIL NIL NIL NIL NIL NIL NIL \"<4@x>\"))\r\n"),
+		S_("a3 OK done\r\n"),
+		C_("a4 FETCH 1:2 (UID)\r\n"),
+		S_("* 1 FETCH (UID 11)\r\n* 2 FETCH (UID 12)\r\na4 OK done\r\n"),
+		C_("a5 EXPUNGE\r\n"),
+		/* 4 moves to 3, then goes */
+		S_("* 1 EXPUNGE\r\n* 3 EXPUNGE\r\n* 1 EXPUNGE\r\na5 OK done\r\n"),
+	};
+	static const char *const want[] = {
+		"* FETCH [INBOX uv=77 uid=-- seq=2 size=- id=<2@x> s=two f=- d=-]",
+		"* FETCH [INBOX uv=77 uid=-- seq=4 size=- id=<4@x> s=four f=- d=-]",
+		"* FETCH [INBOX uv=77 uid=11s seq=1 size=- id=- s=- f=- d=-]",
+		"* FETCH [INBOX uv=77 uid=12s seq=2 size=- id=<2@x> s=two f=- d=-]",
+		"* EXPUNGE [INBOX uv=77 uid=11m seq=1 size=- id=- s=- f=- d=-]",
+		"* EXPUNGE [INBOX uv=77 uid=-- seq=3 size=- id=<4@x> s=four f=- d=-]",
+		"* EXPUNGE [INBOX uv=77 uid=12m seq=1 size=- id=<2@x> s=two f=- d=-]",
+	};
+
+	(void)state;
+	with_login(s, N(s), want, N(want));
+}
+
 /* The header cache's cap: the oldest is forgotten, counted and said. */
 static void test_cache_cap(void **state)
 {
@@ -456,6 +514,8 @@ int main(void)
 		cmocka_unit_test(test_fetch_expunge),
 		cmocka_unit_test(test_vanished_events),
 		cmocka_unit_test(test_reselect_and_append),
+		cmocka_unit_test(test_search_all),
+		cmocka_unit_test(test_seq_only),
 		cmocka_unit_test(test_cache_cap),
 	};
 
