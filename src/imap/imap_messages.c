@@ -29,7 +29,7 @@ struct msgc_entry {
 	uint8_t data[];
 };
 
-/* What one event says of a message, decoded into s->msgs.scratch (by
+/* What one event says of a message, decoded into s->msgs->scratch (by
  * offset: the buffer may move while it fills). */
 struct msg_seen {
 	bool have[N_FIELDS];
@@ -42,28 +42,40 @@ static void orphans_clear(struct imap_session *s);
 
 static bool msgs_on(const struct imap_session *s)
 {
-	return (s->cfg->facts & IMAP_FACTS_MESSAGES) != 0;
+	return s->msgs != NULL;
 }
 
 /* A loss to a cap: counted, and said the first few times. */
 static void msgs_lost(struct imap_session *s, const char *what)
 {
 	s->sum.capped++;
-	if (s->msgs.cap_notices++ < SESS_MSG_CAP_NOTICES)
+	if (s->msgs->cap_notices++ < SESS_MSG_CAP_NOTICES)
 		imap_session_notice(s, NOTICE_MESSAGE_CAP, "message identity: %s", what);
 }
 
 void imap_msgs_init(struct imap_session *s)
 {
-	struct sess_msgs *m = &s->msgs;
+	struct sess_msgs *m;
 
-	memset(m, 0, sizeof *m);
-	m->cur_mbox = UINT32_MAX;
-	if (!msgs_on(s))
+	s->msgs = NULL;
+	if (!(s->cfg->facts & IMAP_FACTS_MESSAGES))
 		return;
+	if (mem_charge(s->cfg->budget, sizeof *m) != 0)
+		goto refused;
+	if ((m = calloc(1, sizeof *m)) == NULL) {
+		mem_release(s->cfg->budget, sizeof *m);
+		goto refused;
+	}
+	s->msgs = m;
+	m->cur_mbox = UINT32_MAX;
 	imap_msgmap_init(&m->map, s->cfg->budget);
 	hashtab_init(&m->cache, s->cfg->budget, 0, 0, SESS_MSG_CACHE_MAX);
 	buf_init(&m->scratch, SESS_MSG_SCRATCH, s->cfg->budget);
+	return;
+refused:
+	/* before the session_start event: no notice here; the budget counts
+	 * the refusal and the run says so */
+	s->sum.capped++;
 }
 
 static void entry_free(struct imap_session *s, struct msgc_entry *e)
@@ -79,7 +91,7 @@ static void drain_one(struct hashtab_node *n, void *ctx)
 
 void imap_msgs_free(struct imap_session *s)
 {
-	struct sess_msgs *m = &s->msgs;
+	struct sess_msgs *m = s->msgs;
 
 	if (!msgs_on(s))
 		return;
@@ -98,15 +110,18 @@ void imap_msgs_free(struct imap_session *s)
 		mem_release(s->cfg->budget, m->cap_ids * sizeof *m->ids);
 	free(m->ids);
 	buf_free(&m->scratch);
+	free(m);
+	mem_release(s->cfg->budget, sizeof *m);
+	s->msgs = NULL;
 }
 
 void imap_msgs_forget(struct imap_session *s)
 {
 	if (!msgs_on(s))
 		return;
-	imap_msgmap_reset(&s->msgs.map);
+	imap_msgmap_reset(&s->msgs->map);
 	orphans_clear(s);
-	s->msgs.cur_mbox = UINT32_MAX;
+	s->msgs->cur_mbox = UINT32_MAX;
 }
 
 /* --- mailboxes ---------------------------------------------------------- */
@@ -115,7 +130,7 @@ void imap_msgs_forget(struct imap_session *s)
  * none is selected or it could not be kept. */
 static uint32_t msgs_cur_mbox(struct imap_session *s)
 {
-	struct sess_msgs *m = &s->msgs;
+	struct sess_msgs *m = s->msgs;
 	struct buf_slice name = s->facts.mailbox;
 	struct sess_mbox_name *a;
 	uint8_t *copy;
@@ -155,9 +170,9 @@ static uint32_t msgs_cur_mbox(struct imap_session *s)
 
 static struct buf_slice mbox_name(const struct imap_session *s, uint32_t i)
 {
-	if (i >= s->msgs.n_mboxes)
+	if (i >= s->msgs->n_mboxes)
 		return s->facts.mailbox;
-	return (struct buf_slice){ s->msgs.mboxes[i].name, s->msgs.mboxes[i].len };
+	return (struct buf_slice){ s->msgs->mboxes[i].name, s->msgs->mboxes[i].len };
 }
 
 /* --- the cache ---------------------------------------------------------- */
@@ -169,7 +184,7 @@ struct msgc_key {
 
 static uint64_t key_hash(struct imap_session *s, struct msgc_key *k)
 {
-	return hashtab_hash(&s->msgs.cache, k, sizeof *k);
+	return hashtab_hash(&s->msgs->cache, k, sizeof *k);
 }
 
 static struct msgc_entry *cache_find(struct imap_session *s, uint32_t mbox, uint64_t uidvalidity,
@@ -178,10 +193,10 @@ static struct msgc_entry *cache_find(struct imap_session *s, uint32_t mbox, uint
 	struct msgc_key k = { uidvalidity, (uint32_t)uid, mbox };
 	uint64_t h;
 
-	if (mbox == UINT32_MAX || uid == FACT_NONE || uid > UINT32_MAX || s->msgs.n_cached == 0)
+	if (mbox == UINT32_MAX || uid == FACT_NONE || uid > UINT32_MAX || s->msgs->n_cached == 0)
 		return NULL;
 	h = key_hash(s, &k);
-	for (struct hashtab_node *n = hashtab_first(&s->msgs.cache, h); n != NULL;
+	for (struct hashtab_node *n = hashtab_first(&s->msgs->cache, h); n != NULL;
 	     n = hashtab_next(n, h)) {
 		struct msgc_entry *e = HASHTAB_ENTRY(n, struct msgc_entry, node);
 
@@ -193,9 +208,9 @@ static struct msgc_entry *cache_find(struct imap_session *s, uint32_t mbox, uint
 
 static void cache_unlink(struct imap_session *s, struct msgc_entry *e)
 {
-	hashtab_unlink(&s->msgs.cache, &e->node);
-	list_unlink(&s->msgs.lru, &e->lru);
-	s->msgs.n_cached--;
+	hashtab_unlink(&s->msgs->cache, &e->node);
+	list_unlink(&s->msgs->lru, &e->lru);
+	s->msgs->n_cached--;
 }
 
 /* Does seen add anything to e? */
@@ -213,7 +228,7 @@ static bool seen_adds(const struct msgc_entry *e, const struct msg_seen *seen)
 
 static void cache_evict_oldest(struct imap_session *s)
 {
-	struct list_node *n = list_first(&s->msgs.lru);
+	struct list_node *n = list_first(&s->msgs->lru);
 	struct msgc_entry *e;
 
 	if (n == NULL)
@@ -229,7 +244,7 @@ static void cache_evict_oldest(struct imap_session *s)
 static struct msgc_entry *entry_make(struct imap_session *s, const struct msgc_entry *old,
 				     const struct msg_seen *seen, const struct msgc_key *k)
 {
-	const uint8_t *scr = s->msgs.scratch.data;
+	const uint8_t *scr = s->msgs->scratch.data;
 	struct buf_slice v[N_FIELDS];
 	size_t bytes = sizeof(struct msgc_entry);
 	struct msgc_entry *e;
@@ -281,10 +296,10 @@ static struct msgc_entry *cache_put(struct imap_session *s, uint32_t mbox, uint6
 	if (mbox == UINT32_MAX || uid == FACT_NONE || uid > UINT32_MAX)
 		return NULL;
 	if (!seen_adds(old, seen)) {
-		list_move_back(&s->msgs.lru, &old->lru);
+		list_move_back(&s->msgs->lru, &old->lru);
 		return old;
 	}
-	if (old == NULL && s->msgs.n_cached >= SESS_MSG_CACHE_MAX)
+	if (old == NULL && s->msgs->n_cached >= SESS_MSG_CACHE_MAX)
 		cache_evict_oldest(s);
 	if ((e = entry_make(s, old, seen, &k)) == NULL) {
 		msgs_lost(s, "out of memory for a message's headers");
@@ -294,14 +309,14 @@ static struct msgc_entry *cache_put(struct imap_session *s, uint32_t mbox, uint6
 		cache_unlink(s, old);
 		entry_free(s, old);
 	}
-	if (hashtab_reserve(&s->msgs.cache) != 0 && s->msgs.cache.nbuckets == 0) {
+	if (hashtab_reserve(&s->msgs->cache) != 0 && s->msgs->cache.nbuckets == 0) {
 		entry_free(s, e);
 		msgs_lost(s, "out of memory for the header cache");
 		return NULL;
 	}
-	hashtab_link(&s->msgs.cache, &e->node, key_hash(s, &k));
-	list_push_back(&s->msgs.lru, &e->lru);
-	s->msgs.n_cached++;
+	hashtab_link(&s->msgs->cache, &e->node, key_hash(s, &k));
+	list_push_back(&s->msgs->lru, &e->lru);
+	s->msgs->n_cached++;
 	return e;
 }
 
@@ -344,7 +359,7 @@ static void identity_from_entry(struct msg_identity *id, const struct msgc_entry
 static void identity_from_seen(struct imap_session *s, struct msg_identity *id,
 			       const struct msg_seen *seen)
 {
-	const uint8_t *scr = s->msgs.scratch.data;
+	const uint8_t *scr = s->msgs->scratch.data;
 
 	id->size = seen->size;
 	id->flags = seen->flags;
@@ -360,7 +375,7 @@ static void identity_from_seen(struct imap_session *s, struct msg_identity *id,
 static void seen_put(struct imap_session *s, struct msg_seen *seen, int i, struct buf_slice v,
 		     bool decode)
 {
-	struct buf *b = &s->msgs.scratch;
+	struct buf *b = &s->msgs->scratch;
 	size_t start = b->len;
 	bool left = false;
 	int rc;
@@ -396,7 +411,7 @@ static void seen_block(struct imap_session *s, struct msg_seen *seen, struct buf
 static struct buf_slice env_string(struct imap_session *s, const struct imap_line *line,
 				   struct buf_slice v, size_t *mark_r)
 {
-	struct buf *b = &s->msgs.scratch;
+	struct buf *b = &s->msgs->scratch;
 	const uint8_t *t = line->text.ptr;
 
 	*mark_r = b->len;
@@ -419,16 +434,16 @@ static void seen_env_field(struct imap_session *s, struct msg_seen *seen,
 	size_t mark;
 	struct buf_slice u = env_string(s, line, v, &mark);
 
-	if (u.ptr != NULL && s->msgs.scratch.data != NULL && u.ptr >= s->msgs.scratch.data &&
-	    u.ptr < s->msgs.scratch.data + s->msgs.scratch.cap) {
+	if (u.ptr != NULL && s->msgs->scratch.data != NULL && u.ptr >= s->msgs->scratch.data &&
+	    u.ptr < s->msgs->scratch.data + s->msgs->scratch.cap) {
 		/* unescaped into scratch: move it aside so that it is not
 		 * overwritten while it is decoded into scratch */
 		if (u.len > sizeof tmp) {
-			s->msgs.scratch.len = mark;
+			s->msgs->scratch.len = mark;
 			return;
 		}
 		memcpy(tmp, u.ptr, u.len);
-		s->msgs.scratch.len = mark;
+		s->msgs->scratch.len = mark;
 		u = (struct buf_slice){ tmp, u.len };
 	}
 	seen_put(s, seen, i, u, decode);
@@ -438,7 +453,7 @@ static void seen_env_field(struct imap_session *s, struct msg_seen *seen,
 static void seen_env_from(struct imap_session *s, struct msg_seen *seen,
 			  const struct imap_line *line, struct buf_slice list)
 {
-	struct buf *b = &s->msgs.scratch;
+	struct buf *b = &s->msgs->scratch;
 	struct imap_address a;
 	size_t start;
 
@@ -549,7 +564,7 @@ static void seen_fetch(struct imap_session *s, struct msg_seen *seen,
 
 static void orphan_drop(struct imap_session *s, size_t i)
 {
-	struct sess_msgs *m = &s->msgs;
+	struct sess_msgs *m = s->msgs;
 
 	entry_free(s, m->orphans[i].e);
 	memmove(m->orphans + i, m->orphans + i + 1, (m->n_orphans - i - 1) * sizeof *m->orphans);
@@ -558,14 +573,14 @@ static void orphan_drop(struct imap_session *s, size_t i)
 
 static void orphans_clear(struct imap_session *s)
 {
-	while (s->msgs.n_orphans > 0)
-		orphan_drop(s, s->msgs.n_orphans - 1);
+	while (s->msgs->n_orphans > 0)
+		orphan_drop(s, s->msgs->n_orphans - 1);
 }
 
 static ssize_t orphan_find(const struct imap_session *s, uint64_t seq)
 {
-	for (size_t i = 0; i < s->msgs.n_orphans; i++)
-		if (s->msgs.orphans[i].seq == seq)
+	for (size_t i = 0; i < s->msgs->n_orphans; i++)
+		if (s->msgs->orphans[i].seq == seq)
 			return (ssize_t)i;
 	return -1;
 }
@@ -575,7 +590,7 @@ static ssize_t orphan_find(const struct imap_session *s, uint64_t seq)
 static struct msgc_entry *orphan_put(struct imap_session *s, uint32_t mbox, uint64_t seq,
 				     const struct msg_seen *seen)
 {
-	struct sess_msgs *m = &s->msgs;
+	struct sess_msgs *m = s->msgs;
 	ssize_t i = orphan_find(s, seq);
 	struct msgc_key k = { s->facts.uidvalidity, 0, mbox };
 	struct msgc_entry *old = i >= 0 ? m->orphans[i].e : NULL, *e;
@@ -609,13 +624,13 @@ static bool orphan_seen(struct imap_session *s, uint64_t seq, struct msg_seen *s
 	seen->size = FACT_NONE;
 	if (i < 0)
 		return false;
-	e = s->msgs.orphans[i].e;
+	e = s->msgs->orphans[i].e;
 	seen->size = e->size;
 	seen->flags = e->flags;
 	for (int f = 0; f < N_FIELDS; f++) {
-		size_t off = s->msgs.scratch.len;
+		size_t off = s->msgs->scratch.len;
 
-		if (e->f[f].ptr == NULL || buf_append(&s->msgs.scratch, e->f[f].ptr, e->f[f].len) != 0)
+		if (e->f[f].ptr == NULL || buf_append(&s->msgs->scratch, e->f[f].ptr, e->f[f].len) != 0)
 			continue;
 		seen->have[f] = true;
 		seen->off[f] = off;
@@ -629,7 +644,7 @@ static bool orphan_seen(struct imap_session *s, uint64_t seq, struct msg_seen *s
  * and the higher ones renumbered. */
 static struct msgc_entry *orphans_expunge(struct imap_session *s, uint64_t seq)
 {
-	struct sess_msgs *m = &s->msgs;
+	struct sess_msgs *m = s->msgs;
 	struct msgc_entry *gone = NULL;
 	size_t o = 0;
 
@@ -659,7 +674,7 @@ static void map_rc(struct imap_session *s, enum imap_msgmap_rc rc)
 static void on_fetch(struct imap_session *s, const struct imap_line *line,
 		     const struct fetch_facts *f, struct event *ev)
 {
-	struct sess_msgs *m = &s->msgs;
+	struct sess_msgs *m = s->msgs;
 	struct msg_seen seen = { .size = FACT_NONE };
 	uint64_t uid = f->uid;
 	uint32_t mbox = msgs_cur_mbox(s);
@@ -701,36 +716,36 @@ static void identity_known(struct imap_session *s, struct msg_identity *id, uint
 
 static void on_expunge(struct imap_session *s, const struct imap_response *r, struct event *ev)
 {
-	uint64_t uid = imap_msgmap_expunge(&s->msgs.map, r->number);
-	struct msgc_entry *o = s->msgs.n_orphans > 0 ? orphans_expunge(s, r->number) : NULL;
+	uint64_t uid = imap_msgmap_expunge(&s->msgs->map, r->number);
+	struct msgc_entry *o = s->msgs->n_orphans > 0 ? orphans_expunge(s, r->number) : NULL;
 
-	identity_known(s, &s->msgs.one, msgs_cur_mbox(s), uid, MSG_UID_MAPPED, r->number);
+	identity_known(s, &s->msgs->one, msgs_cur_mbox(s), uid, MSG_UID_MAPPED, r->number);
 	if (o != NULL) {
 		/* the event's strings must outlive the entry: into scratch */
 		struct msg_seen seen = { .size = o->size, .flags = o->flags };
 
 		for (int f = 0; f < N_FIELDS; f++) {
-			size_t off = s->msgs.scratch.len;
+			size_t off = s->msgs->scratch.len;
 
 			if (o->f[f].ptr != NULL &&
-			    buf_append(&s->msgs.scratch, o->f[f].ptr, o->f[f].len) == 0) {
+			    buf_append(&s->msgs->scratch, o->f[f].ptr, o->f[f].len) == 0) {
 				seen.have[f] = true;
 				seen.off[f] = off;
 				seen.len[f] = o->f[f].len;
 			}
 		}
 		entry_free(s, o);
-		if (s->msgs.one.size == FACT_NONE && s->msgs.one.message_id.ptr == NULL)
-			identity_from_seen(s, &s->msgs.one, &seen);
+		if (s->msgs->one.size == FACT_NONE && s->msgs->one.message_id.ptr == NULL)
+			identity_from_seen(s, &s->msgs->one, &seen);
 	}
-	ev->u.untagged.msgs = &s->msgs.one;
+	ev->u.untagged.msgs = &s->msgs->one;
 	ev->u.untagged.n_msgs = 1;
 }
 
 /* The identities of a VANISHED set's UIDs, up to IMAP_MSG_MAX_PER_EVENT. */
 static void vanished_ids(struct imap_session *s, struct buf_slice set, struct event *ev)
 {
-	struct sess_msgs *m = &s->msgs;
+	struct sess_msgs *m = s->msgs;
 	uint32_t mbox = msgs_cur_mbox(s);
 	struct imap_seq_iter it;
 	struct imap_seq_range r;
@@ -779,7 +794,7 @@ static uint64_t set_count(struct buf_slice set)
 
 static void on_vanished(struct imap_session *s, const struct imap_response *r, struct event *ev)
 {
-	struct vanished_facts *v = &s->msgs.vanished;
+	struct vanished_facts *v = &s->msgs->vanished;
 	struct buf_slice t = r->text;
 
 	memset(v, 0, sizeof *v);
@@ -798,7 +813,7 @@ static void on_vanished(struct imap_session *s, const struct imap_response *r, s
 	if (v->earlier)
 		return;
 	vanished_ids(s, t, ev);
-	map_rc(s, imap_msgmap_vanished(&s->msgs.map, t));
+	map_rc(s, imap_msgmap_vanished(&s->msgs->map, t));
 	orphans_clear(s);
 }
 
@@ -856,9 +871,9 @@ static void on_search(struct imap_session *s, const struct imap_response *r, str
 	if (p == NULL || p->id != IMAP_CMD_UID_SEARCH || p->facts == NULL ||
 	    !search_all(p->facts->items) || !search_is_all(r->text, n, NULL, false))
 		return;
-	imap_msgmap_reset(&s->msgs.map);
-	if (!search_is_all(r->text, n, &s->msgs.map, true)) {
-		imap_msgmap_reset(&s->msgs.map);
+	imap_msgmap_reset(&s->msgs->map);
+	if (!search_is_all(r->text, n, &s->msgs->map, true)) {
+		imap_msgmap_reset(&s->msgs->map);
 		msgs_lost(s, "out of memory for the sequence map");
 	}
 }
@@ -869,7 +884,7 @@ void imap_msgs_untagged(struct imap_session *s, const struct imap_line *line,
 {
 	if (!msgs_on(s) || s->cur_unsync)
 		return;
-	buf_reset(&s->msgs.scratch);
+	buf_reset(&s->msgs->scratch);
 	switch (r->id) {
 	case IMAP_R_FETCH:
 		if (f != NULL)
@@ -887,9 +902,9 @@ void imap_msgs_untagged(struct imap_session *s, const struct imap_line *line,
 		break;
 	case IMAP_R_EXISTS:
 		if (r->has_number) {
-			imap_msgmap_exists(&s->msgs.map, r->number);
-			for (size_t i = s->msgs.n_orphans; i-- > 0;)
-				if (s->msgs.orphans[i].seq > r->number)
+			imap_msgmap_exists(&s->msgs->map, r->number);
+			for (size_t i = s->msgs->n_orphans; i-- > 0;)
+				if (s->msgs->orphans[i].seq > r->number)
 					orphan_drop(s, i);
 		}
 		break;
@@ -934,12 +949,13 @@ const struct msg_identity *imap_msgs_append(struct imap_session *s,
 					    const struct command_facts *cf)
 {
 	struct msg_seen seen = { .size = FACT_NONE };
-	struct msg_identity *id = &s->msgs.one;
+	struct msg_identity *id;
 	const struct imap_literal *lit;
 
 	if (!msgs_on(s) || !(imap_vocab_effects(cmd->id) & EFF_APPEND))
 		return NULL;
-	buf_reset(&s->msgs.scratch);
+	id = &s->msgs->one;
+	buf_reset(&s->msgs->scratch);
 	lit = append_literal(line, cmd);
 	if (lit != NULL) {
 		seen.size = lit->size;

@@ -576,7 +576,7 @@ static void on_untagged(struct imap_session *s, const struct imap_line *line,
 	if (r->id == IMAP_R_FETCH)
 		s->sum.literals_fetched += line->n_lits;
 	ev.u.untagged.fetch = imap_facts_untagged(s, line, r, &fetch, &fetch_store);
-	if (s->cfg->facts & IMAP_FACTS_MESSAGES)
+	if (s->msgs != NULL)
 		imap_msgs_untagged(s, line, r, ev.u.untagged.fetch, &ev);
 	imap_session_emit(s, &ev);
 }

@@ -8,7 +8,9 @@
  *                    object: imap_pipeline.h)
  *   imap_auth.c      LOGIN / AUTHENTICATE, SASL lines, login events
  *   imap_bodies.c    --extract: which literals are message bodies
- *   imap_facts.c     the facts every event carries (struct session_facts) */
+ *   imap_facts.c     the facts every event carries (struct session_facts)
+ *   imap_messages.c  message identity (IMAP_FACTS_MESSAGES): sequence map,
+ *                    header cache */
 #ifndef IMAPSCOPE_IMAP_SESSION_INT_H
 #define IMAPSCOPE_IMAP_SESSION_INT_H
 
@@ -229,7 +231,8 @@ struct imap_session {
 	enum imap_session_state state_before;
 	struct buf mailbox, user, caps_text;
 	struct buf names;		/* the current command's decoded names */
-	struct sess_msgs msgs;		/* IMAP_FACTS_MESSAGES only */
+	/* IMAP_FACTS_MESSAGES only (else NULL), charged to the budget */
+	struct sess_msgs *msgs;
 };
 
 /* --- small helpers ------------------------------------------------------ */
