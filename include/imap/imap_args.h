@@ -76,6 +76,35 @@ void imap_seqset_init(struct imap_seq_iter *it, struct buf_slice set);
  * sequence set (a zero, an overflow, "$", stray bytes); the walk stops. */
 int imap_seqset_next(struct imap_seq_iter *it, struct imap_seq_range *r);
 
+/* --- UIDPLUS response codes (RFC 4315) ------------------------------ */
+
+/* "[APPENDUID 38505 3955]" and "[COPYUID 38505 304,319:320 3956:3958]":
+ * the target's UIDVALIDITY, the source UIDs (COPYUID only; null for
+ * APPENDUID) and the new UIDs, as sent (slices of args). */
+struct imap_uidplus {
+	uint64_t uidvalidity;
+	struct buf_slice src;
+	struct buf_slice dst;
+};
+
+/* args: struct resp_code.args of the code.  true when they hold a valid
+ * code's arguments (r filled), false otherwise (r zeroed). */
+bool imap_args_appenduid(struct buf_slice args, struct imap_uidplus *r);
+bool imap_args_copyuid(struct buf_slice args, struct imap_uidplus *r);
+
+/* COPYUID's sets walked in step: the n-th source UID became the n-th
+ * destination UID (RFC 4315 section 3). */
+struct imap_uidpair_iter {
+	struct imap_seq_iter src, dst;
+	struct imap_seq_range rs, rd;	/* the ranges being walked */
+	uint64_t next_s, next_d;	/* their next UIDs */
+	bool have_s, have_d;
+};
+void imap_uidpair_init(struct imap_uidpair_iter *it, const struct imap_uidplus *u);
+/* 1 and the next pair, 0 at the end of both, -1 when the sets differ in
+ * size, hold "*", or are malformed (the walk stops). */
+int imap_uidpair_next(struct imap_uidpair_iter *it, uint64_t *src_r, uint64_t *dst_r);
+
 /* --- flag lists ------------------------------------------------------ */
 
 struct imap_flag_iter {
@@ -104,6 +133,7 @@ void imap_args_capset(struct imap_capset *c, struct buf_slice list);
 struct imap_fetch_store {
 	struct buf_slice sections[IMAP_FETCH_MAX_SECTIONS];
 	uint64_t sizes[IMAP_FETCH_MAX_SECTIONS];
+	struct buf_slice values[IMAP_FETCH_MAX_SECTIONS];
 };
 
 /* "* 12 FETCH (...)" into f: sequence number, UID, RFC822.SIZE, MODSEQ,

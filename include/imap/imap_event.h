@@ -186,6 +186,61 @@ struct fetch_facts {
 	size_t n_sections;
 	const struct buf_slice *sections;
 	const uint64_t *section_sizes;
+	/* Each section's value: a literal's kept contents, a quoted string's
+	 * contents, or null (NIL, a literal longer than --max-literal-memory
+	 * or cut by a gap). */
+	const struct buf_slice *section_values;
+};
+
+/* One message as the session knows it (IMAP_FACTS_MESSAGES): what the
+ * event itself says, completed from what crossed the wire earlier in the
+ * session (the map of sequence numbers to UIDs of the selected mailbox,
+ * src/imap/imap_msgmap.c, and the session's cache of message headers per
+ * mailbox, UIDVALIDITY and UID).  Nothing is guessed: what was not seen
+ * is FACT_NONE or null.  Slices point into session memory, valid during
+ * the event.  Strings are UTF-8 where the wire allowed: RFC 2047 encoded
+ * words in UTF-8, US-ASCII and ISO-8859-1 decoded (B and Q), adjacent
+ * encoded words joined, folded lines unfolded, quoted-string escapes
+ * undone; an encoded word in another charset, or a malformed one, stays
+ * as sent (and sets MSG_ENCODED_LEFT); 8-bit bytes that are not UTF-8 stay
+ * as they are (the outputs' escaping shows them as \xNN). */
+#define MSG_ENCODED_LEFT (1u << 0)	/* subject or from holds an encoded
+					   word left as sent */
+enum msg_uid_source {
+	MSG_UID_NONE = 0,	/* unknown: uid is FACT_NONE */
+	MSG_UID_SAID,		/* the line itself carried it (FETCH UID,
+				   the UID command's own set) */
+	MSG_UID_MAPPED,		/* resolved through the sequence map */
+};
+struct msg_identity {
+	struct buf_slice mailbox;	/* the mailbox it is in (decoded), or
+					   null */
+	uint64_t uidvalidity;		/* of that mailbox, or FACT_NONE */
+	uint64_t uid;			/* or FACT_NONE; uid_source says how
+					   it is known */
+	enum msg_uid_source uid_source;
+	uint64_t seq;			/* at the time of the event (EXPUNGE:
+					   the number it had), or FACT_NONE */
+	uint64_t size;			/* RFC822.SIZE, or a whole message's
+					   literal size (BODY[], RFC822,
+					   APPEND), or FACT_NONE */
+	struct buf_slice message_id;	/* "<...>" as in the header, or null */
+	struct buf_slice subject;	/* decoded, or null */
+	struct buf_slice from;		/* the From header decoded, or from an
+					   ENVELOPE "Name <mailbox@host>"
+					   (name decoded), or null */
+	struct buf_slice date;		/* the Date header as sent, or null */
+	unsigned flags;			/* MSG_* */
+};
+
+/* VANISHED (RFC 7162): the UIDs gone.  uids is the set as sent (walk it
+ * with imap_seqset_next, imap/imap_args.h); count is how many UIDs it
+ * names (FACT_NONE when it holds "*" or is malformed).  earlier: the
+ * (EARLIER) form, messages gone before (a resync), not now. */
+struct vanished_facts {
+	struct buf_slice uids;
+	uint64_t count;
+	bool earlier;
 };
 
 /* Counters a session keeps; the session_end event and --summary use them. */
@@ -243,6 +298,13 @@ struct event {
 			struct buf_slice args;		/* literals as {N}, secrets redacted */
 			uint64_t literal_bytes;		/* total size of its literals */
 			const struct command_facts *facts;	/* never NULL */
+			/* APPEND and REPLACE with IMAP_FACTS_MESSAGES: the
+			 * (first) message appended, read from the literal's
+			 * header block (mailbox: the target; uid, seq,
+			 * uidvalidity: FACT_NONE, the completion's APPENDUID
+			 * code tells them: imap_args_appenduid()); size is
+			 * the literal's announced size.  Else NULL. */
+			const struct msg_identity *append;
 		} command;
 		struct {
 			enum stream_dir dir;
@@ -262,8 +324,20 @@ struct event {
 			uint64_t number;		/* "* 3 EXISTS": 3 */
 			struct resp_code rcode;		/* status responses (OK, NO, BAD, BYE) */
 			/* FETCH when the session config asks for
-			 * IMAP_FACTS_FETCH, else NULL */
+			 * IMAP_FACTS_FETCH (or IMAP_FACTS_MESSAGES), else
+			 * NULL */
 			const struct fetch_facts *fetch;
+			/* With IMAP_FACTS_MESSAGES, else NULL/0.  FETCH: the
+			 * message fetched (one); EXPUNGE: the message
+			 * removed, its UID looked up before the renumbering
+			 * (one); VANISHED (not EARLIER): one per UID of the
+			 * set in set order, at most IMAP_MSG_MAX_PER_EVENT
+			 * (msgs_cut when the set named more). */
+			const struct msg_identity *msgs;
+			size_t n_msgs;
+			bool msgs_cut;
+			/* VANISHED with IMAP_FACTS_MESSAGES, else NULL */
+			const struct vanished_facts *vanished;
 		} untagged;
 		struct {
 			struct buf_slice tag;
@@ -338,6 +412,12 @@ struct event {
  * output reads them (struct output_ops.facts, handed to the session
  * config by the run). */
 #define IMAP_FACTS_FETCH (1u << 0)	/* untagged FETCH: struct fetch_facts */
+/* Message identity: the sequence map and header cache are kept, and
+ * FETCH, EXPUNGE, VANISHED and APPEND events carry struct msg_identity
+ * (and FETCH its fetch_facts too). */
+#define IMAP_FACTS_MESSAGES (1u << 1)
+/* Identities one VANISHED event carries at most. */
+#define IMAP_MSG_MAX_PER_EVENT 1024
 
 /* Every output (text, json, logins, summary, extract) is one of these. */
 struct output_ops {

@@ -57,6 +57,7 @@
 	X(COMPRESS_NOT_APPLIED, "compress_not_applied") \
 	X(EXTRACT_TOO_DEEP, "extract_too_deep") \
 	X(EXTRACT_TOO_MANY, "extract_too_many") \
+	X(MESSAGE_CAP, "message_cap") \
 	/* COMPRESS=DEFLATE */ \
 	X(INFLATE_LIMIT, "inflate_limit") \
 	X(COMPRESS_UNDECODABLE, "compress_undecodable") \

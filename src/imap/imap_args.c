@@ -843,6 +843,7 @@ static void fetch_scalar_value(const struct imap_tok *t, struct buf_slice name,
 		st->sections[f->n_sections] = name;
 		st->sizes[f->n_sections] = t->type == IMAP_TOK_LITERAL ? t->lit->size
 					 : t->type == IMAP_TOK_QUOTED ? t->value.len : FACT_NONE;
+		st->values[f->n_sections] = t->type == IMAP_TOK_ATOM ? SLICE_NULL : tok_text(t);
 		f->n_sections++;
 	}
 }
@@ -1031,6 +1032,7 @@ static size_t fetch_begin(const struct imap_line *line, struct fetch_facts *f,
 	f->uid = f->size = f->modseq = FACT_NONE;
 	f->sections = st->sections;
 	f->section_sizes = st->sizes;
+	f->section_values = st->values;
 	return start;
 }
 
@@ -1096,4 +1098,108 @@ bool imap_args_first_address(struct buf_slice list, struct imap_address *a_r)
 			*part[k] = tok_text(&t);
 	}
 	return imap_tok_next(&c, &t) == IMAP_TOK_RPAREN;
+}
+
+/* --- UIDPLUS response codes --------------------------------------------- */
+
+/* The next space-separated word of args from *pos, or null. */
+static struct buf_slice next_word(struct buf_slice args, size_t *pos)
+{
+	size_t i = *pos, start;
+
+	while (i < args.len && args.ptr[i] == ' ')
+		i++;
+	start = i;
+	while (i < args.len && args.ptr[i] != ' ')
+		i++;
+	*pos = i;
+	return i > start ? (struct buf_slice){ args.ptr + start, i - start } : SLICE_NULL;
+}
+
+/* A uid-set: numbers, ranges and commas only, no "*" (RFC 4315). */
+static bool uid_set_ok(struct buf_slice set)
+{
+	struct imap_seq_iter it;
+	struct imap_seq_range r;
+	int rc;
+
+	if (set.ptr == NULL)
+		return false;
+	imap_seqset_init(&it, set);
+	while ((rc = imap_seqset_next(&it, &r)) == 1)
+		if (r.hi == IMAP_SEQ_STAR)
+			return false;
+	return rc == 0;
+}
+
+static bool uidplus_parse(struct buf_slice args, struct imap_uidplus *r, bool copy)
+{
+	size_t pos = 0;
+	uint64_t v;
+
+	memset(r, 0, sizeof *r);
+	if (args.ptr == NULL || !imap_args_number(next_word(args, &pos), &v) || v == 0 ||
+	    v > UINT32_MAX)
+		return false;
+	if (copy)
+		r->src = next_word(args, &pos);
+	r->dst = next_word(args, &pos);
+	if ((copy && !uid_set_ok(r->src)) || !uid_set_ok(r->dst) ||
+	    next_word(args, &pos).ptr != NULL) {
+		memset(r, 0, sizeof *r);
+		return false;
+	}
+	r->uidvalidity = v;
+	return true;
+}
+
+bool imap_args_appenduid(struct buf_slice args, struct imap_uidplus *r)
+{
+	return uidplus_parse(args, r, false);
+}
+
+bool imap_args_copyuid(struct buf_slice args, struct imap_uidplus *r)
+{
+	return uidplus_parse(args, r, true);
+}
+
+void imap_uidpair_init(struct imap_uidpair_iter *it, const struct imap_uidplus *u)
+{
+	memset(it, 0, sizeof *it);
+	imap_seqset_init(&it->src, u->src);
+	imap_seqset_init(&it->dst, u->dst);
+}
+
+/* The next UID of one set: 1, 0 at its end, -1 malformed or "*". */
+static int uidpair_step(struct imap_seq_iter *s, struct imap_seq_range *r, uint64_t *next,
+			bool *have, uint64_t *uid_r)
+{
+	if (!*have || *next > r->hi) {
+		int rc = imap_seqset_next(s, r);
+
+		if (rc != 1)
+			return rc;
+		if (r->hi == IMAP_SEQ_STAR)
+			return -1;
+		*have = true;
+		*next = r->lo;
+	}
+	*uid_r = (*next)++;
+	return 1;
+}
+
+int imap_uidpair_next(struct imap_uidpair_iter *it, uint64_t *src_r, uint64_t *dst_r)
+{
+	int a = uidpair_step(&it->src, &it->rs, &it->next_s, &it->have_s, src_r);
+	int b = uidpair_step(&it->dst, &it->rd, &it->next_d, &it->have_d, dst_r);
+
+	if (a == 1 && b == 1)
+		return 1;
+	if (a == 0 && b == 0)
+		return 0;
+	/* stop for good: the sets differ */
+	imap_seqset_init(&it->src, SLICE_NULL);
+	imap_seqset_init(&it->dst, SLICE_NULL);
+	it->have_s = it->have_d = false;
+	return -1;
 }

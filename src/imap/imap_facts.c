@@ -43,6 +43,7 @@ static void facts_forget_mailbox_data(struct imap_session *s)
 	if (f->exists != FACT_NONE)
 		facts_mark(s, FACT_EXISTS);
 	f->uidvalidity = f->uidnext = f->exists = FACT_NONE;
+	imap_msgs_forget(s);	/* its sequence numbers no longer hold */
 }
 
 void imap_facts_init(struct imap_session *s)
@@ -347,8 +348,8 @@ const struct fetch_facts *imap_facts_untagged(struct imap_session *s,
 {
 	/* FETCH, the one per message, first: it changes no fact */
 	if (r->id == IMAP_R_FETCH)
-		return (s->cfg->facts & IMAP_FACTS_FETCH) && imap_args_fetch(line, f, st) == 0 ? f
-											       : NULL;
+		return (s->cfg->facts & (IMAP_FACTS_FETCH | IMAP_FACTS_MESSAGES)) &&
+		       imap_args_fetch(line, f, st) == 0 ? f : NULL;
 	if (r->id == IMAP_R_BYE)
 		imap_facts_set_state(s, IMAP_STATE_LOGOUT);
 	if (!s->cur_unsync)

@@ -276,7 +276,7 @@ void imap_session_emit_continuation(struct imap_session *s, enum stream_dir dir,
 
 static void emit_command(struct imap_session *s, const struct imap_line *line,
 			 const struct imap_command *cmd, struct buf_slice secret_raw,
-			 const struct command_facts *cf)
+			 const struct command_facts *cf, const struct msg_identity *append)
 {
 	/* When it was sent: a command with synchronising literals is complete
 	 * only after its "+" lines, but it started before them. */
@@ -287,6 +287,7 @@ static void emit_command(struct imap_session *s, const struct imap_line *line,
 	ev.u.command.args = imap_auth_redacted_args(s, line, cmd, secret_raw);
 	ev.u.command.literal_bytes = literal_total(line);
 	ev.u.command.facts = cf;
+	ev.u.command.append = append;
 	s->sum.commands++;
 	imap_session_emit(s, &ev);
 }
@@ -425,7 +426,7 @@ static void on_command(struct imap_session *s, const struct imap_line *line,
 		break;
 	}
 	imap_facts_command(s, line, cmd, &cf);
-	emit_command(s, line, cmd, secret, &cf);
+	emit_command(s, line, cmd, secret, &cf, imap_msgs_append(s, line, cmd, &cf));
 	p = pending_add(s, cmd, line->ts_first_us, line->ts_last_us);
 	if (p == NULL) {
 		imap_auth_attempt_free(a);
@@ -575,6 +576,8 @@ static void on_untagged(struct imap_session *s, const struct imap_line *line,
 	if (r->id == IMAP_R_FETCH)
 		s->sum.literals_fetched += line->n_lits;
 	ev.u.untagged.fetch = imap_facts_untagged(s, line, r, &fetch, &fetch_store);
+	if (s->msgs != NULL)
+		imap_msgs_untagged(s, line, r, ev.u.untagged.fetch, &ev);
 	imap_session_emit(s, &ev);
 }
 
@@ -895,6 +898,7 @@ static void session_free(struct imap_session *s)
 	imap_lexer_free(&s->lx[DIR_S2C]);
 	imap_pipeline_free(&s->pl);
 	imap_facts_free(s);
+	imap_msgs_free(s);
 	buf_free(&s->args);
 	buf_free(&s->scratch);
 	imap_cont_free(s);
@@ -1050,6 +1054,7 @@ struct imap_session *imap_session_new(const struct imap_session_config *cfg,
 	s->mid_stream = info->mid_stream;
 	s->s2c_anchored = !info->mid_stream;
 	s->first_ts = s->last_ts = s->now = info->first_ts_us;
+	imap_msgs_init(s);
 	imap_facts_init(s);
 	buf_init(&s->args, SESS_MAX_ARGS, cfg->budget);
 	buf_init(&s->scratch, SESS_MAX_MAILBOX, cfg->budget);

@@ -8,7 +8,9 @@
  *                    object: imap_pipeline.h)
  *   imap_auth.c      LOGIN / AUTHENTICATE, SASL lines, login events
  *   imap_bodies.c    --extract: which literals are message bodies
- *   imap_facts.c     the facts every event carries (struct session_facts) */
+ *   imap_facts.c     the facts every event carries (struct session_facts)
+ *   imap_messages.c  message identity (IMAP_FACTS_MESSAGES): sequence map,
+ *                    header cache */
 #ifndef IMAPSCOPE_IMAP_SESSION_INT_H
 #define IMAPSCOPE_IMAP_SESSION_INT_H
 
@@ -19,12 +21,15 @@
 
 #include "imap/imap_args.h"
 #include "imap/imap_lexer.h"
+#include "imap/imap_msgmap.h"
 #include "imap/imap_parser.h"
 #include "imap/imap_sasl.h"
 #include "imap/imap_session.h"
 #include "imap/imap_event.h"
 #include "imap_pipeline.h"
 #include "util/buf.h"
+#include "util/hashtab.h"
+#include "util/list.h"
 
 #define SESS_MAX_TAG      64		/* tag bytes kept for matching */
 #define SESS_MAX_LOGIN    1024		/* LOGIN user name kept */
@@ -127,6 +132,48 @@ struct pending {
 	struct login_attempt *login;	/* LOGIN/AUTHENTICATE, or NULL */
 };
 
+/* IMAP_FACTS_MESSAGES (imap_messages.c): the sequence map of the selected
+ * mailbox and the headers of the messages seen, per (mailbox, UIDVALIDITY,
+ * UID), so that a later EXPUNGE, VANISHED or MOVE can name a message. */
+#define SESS_MSG_CACHE_MAX     4096	/* messages whose headers are kept */
+#define SESS_MSG_MAX_MAILBOXES 256	/* mailbox names those refer to */
+#define SESS_MSG_SCRATCH       (64 * 1024)	/* one event's decoded strings */
+#define SESS_MSG_CAP_NOTICES   4	/* cap notices said per session */
+/* Messages seen by sequence number alone (a FETCH without UID that the
+ * map could not resolve), kept until a UID for that number comes. */
+#define SESS_MSG_MAX_ORPHANS   64
+
+struct msgc_entry;
+
+struct sess_orphan {
+	uint64_t seq;
+	struct msgc_entry *e;		/* not in the cache's table */
+};
+
+struct sess_mbox_name {
+	uint8_t *name;
+	size_t len;
+};
+
+struct sess_msgs {
+	struct imap_msgmap map;
+	struct hashtab cache;		/* struct msgc_entry, imap_messages.c */
+	struct list_head lru;		/* least recently seen first */
+	size_t n_cached;
+	struct sess_mbox_name *mboxes;
+	size_t n_mboxes, cap_mboxes;
+	uint32_t cur_mbox;		/* index of the selected one, or UINT32_MAX */
+	struct buf scratch;		/* this event's decoded strings */
+	struct msg_identity one;	/* this event's identity (FETCH, EXPUNGE,
+					   APPEND) */
+	struct msg_identity *ids;	/* VANISHED's */
+	size_t cap_ids;
+	struct vanished_facts vanished;
+	struct sess_orphan orphans[SESS_MSG_MAX_ORPHANS];
+	size_t n_orphans;
+	unsigned cap_notices;
+};
+
 struct imap_session {
 	const struct imap_session_config *cfg;
 	uint64_t id;
@@ -184,6 +231,8 @@ struct imap_session {
 	enum imap_session_state state_before;
 	struct buf mailbox, user, caps_text;
 	struct buf names;		/* the current command's decoded names */
+	/* IMAP_FACTS_MESSAGES only (else NULL), charged to the budget */
+	struct sess_msgs *msgs;
 };
 
 /* --- small helpers ------------------------------------------------------ */
@@ -304,6 +353,24 @@ const struct fetch_facts *imap_facts_untagged(struct imap_session *s,
  * its event: the state, mailbox, user and capabilities it leaves. */
 void imap_facts_tagged(struct imap_session *s, const struct pending *p,
 		       const struct imap_response *r);
+
+/* imap_messages.c: IMAP_FACTS_MESSAGES (every call a no-op without it).
+ * init/free with the session; forget when the selection ends or changes
+ * (the sequence map is emptied); untagged fills ev's msgs, n_msgs and
+ * vanished for a FETCH (f: its facts), EXPUNGE or VANISHED, and keeps the
+ * map and cache current (the line must be confirmed); append gives the
+ * identity of an APPEND's or REPLACE's message for its command event
+ * (valid until the next call), or NULL. */
+void imap_msgs_init(struct imap_session *s);
+void imap_msgs_free(struct imap_session *s);
+void imap_msgs_forget(struct imap_session *s);
+void imap_msgs_untagged(struct imap_session *s, const struct imap_line *line,
+			const struct imap_response *r, const struct fetch_facts *f,
+			struct event *ev);
+const struct msg_identity *imap_msgs_append(struct imap_session *s,
+					    const struct imap_line *line,
+					    const struct imap_command *cmd,
+					    const struct command_facts *cf);
 
 /* imap_bodies.c: --extract */
 void imap_bodies_literal_begin(struct imap_session *s, const struct imap_line *partial);

@@ -751,6 +751,64 @@ static void test_first_address(void **state)
 	assert_false(imap_args_first_address(SLICE_NULL, &a));
 }
 
+/* --- UIDPLUS codes ------------------------------------------------------ */
+
+static void test_appenduid(void **state)
+{
+	struct imap_uidplus u;
+
+	(void)state;
+	assert_true(imap_args_appenduid(cs("38505 3955"), &u));
+	assert_int_equal(u.uidvalidity, 38505);
+	assert_null(u.src.ptr);
+	assert_int_equal(u.dst.len, 4);
+	assert_memory_equal(u.dst.ptr, "3955", 4);
+	/* MULTIAPPEND: a set */
+	assert_true(imap_args_appenduid(cs("1 7:9,12"), &u));
+	assert_int_equal(u.dst.len, 6);
+	assert_false(imap_args_appenduid(cs("38505"), &u));
+	assert_int_equal(u.uidvalidity, 0);
+	assert_false(imap_args_appenduid(cs("0 5"), &u));
+	assert_false(imap_args_appenduid(cs("x 5"), &u));
+	assert_false(imap_args_appenduid(cs("1 5:*"), &u));
+	assert_false(imap_args_appenduid(cs("1 5 6"), &u));
+	assert_false(imap_args_appenduid((struct buf_slice){ NULL, 0 }, &u));
+}
+
+static void test_copyuid(void **state)
+{
+	struct imap_uidplus u;
+	struct imap_uidpair_iter it;
+	uint64_t s, d;
+	static const uint64_t want[][2] = { { 304, 3956 }, { 319, 3957 }, { 320, 3958 } };
+	size_t n = 0;
+
+	(void)state;
+	assert_true(imap_args_copyuid(cs("38505 304,319:320 3956:3958"), &u));
+	assert_int_equal(u.uidvalidity, 38505);
+	imap_uidpair_init(&it, &u);
+	while (imap_uidpair_next(&it, &s, &d) == 1) {
+		assert_true(n < 3);
+		assert_int_equal(s, want[n][0]);
+		assert_int_equal(d, want[n][1]);
+		n++;
+	}
+	assert_int_equal(n, 3);
+	assert_int_equal(imap_uidpair_next(&it, &s, &d), 0);
+
+	/* sets of different sizes: the walk says so, and stops */
+	assert_true(imap_args_copyuid(cs("9 1:3 10:11"), &u));
+	imap_uidpair_init(&it, &u);
+	assert_int_equal(imap_uidpair_next(&it, &s, &d), 1);
+	assert_int_equal(imap_uidpair_next(&it, &s, &d), 1);
+	assert_int_equal(imap_uidpair_next(&it, &s, &d), -1);
+	assert_int_equal(imap_uidpair_next(&it, &s, &d), 0);
+
+	assert_false(imap_args_copyuid(cs("9 1:3"), &u));
+	assert_false(imap_args_copyuid(cs("9 1,,3 4:6"), &u));
+	assert_false(imap_args_copyuid(cs("9 * 4"), &u));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -766,6 +824,8 @@ int main(void)
 		cmocka_unit_test(test_fetch_hostile),
 		cmocka_unit_test(test_fetch_fast_agrees),
 		cmocka_unit_test(test_first_address),
+		cmocka_unit_test(test_appenduid),
+		cmocka_unit_test(test_copyuid),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
