@@ -34,6 +34,7 @@ struct flow_info {
 	bool mid_stream;	/* no SYN was seen */
 	bool implicit_tls;	/* the server port is 993 or a PORT/tls */
 	int64_t first_ts_us;	/* the flow's first packet */
+	uint64_t first_frame;	/* its record (a frame id, util/byte_layer.h) */
 };
 
 enum flow_verdict {

@@ -121,6 +121,14 @@ void reasm_peer_ack(struct reasm *r, uint32_t ack, int64_t ts_us);
  * seen. */
 void reasm_flush(struct reasm *r, int64_t ts_us);
 
+/* The capture record (a frame id, util/byte_layer.h) that the calls
+ * which follow read: reasm_segment's segment, or the packet whose ACK
+ * reasm_peer_ack is given.  Out-of-order bytes keep the record they came
+ * in. */
+void reasm_set_frame(struct reasm *r, uint64_t frame);
+/* During a data() call: the record that brought those bytes; during gap():
+ * the record being read when the hole became certain. */
+uint64_t reasm_frame(const struct reasm *r);
 bool reasm_started(const struct reasm *r);
 /* A FIN was seen and every byte before it has been delivered or gapped. */
 bool reasm_done(const struct reasm *r);

@@ -33,6 +33,14 @@ enum end_reason {
 	END_EVICTED,	/* pushed out by the flow cap; reported as "timeout" */
 };
 
+/* A frame id names one capture record: its 1-based number in its input
+ * file (capture_pkt.frame) in the low FRAME_NUM_BITS bits, the file's
+ * index among the run's inputs (from 0) above.  0: no record. */
+#define FRAME_NUM_BITS 40
+#define FRAME_ID(file, num) ((uint64_t)(file) << FRAME_NUM_BITS | (num))
+#define FRAME_NUM(id)  ((id) & (((uint64_t)1 << FRAME_NUM_BITS) - 1))
+#define FRAME_FILE(id) ((size_t)((id) >> FRAME_NUM_BITS))
+
 struct byte_layer_ops {
 	/* n in-order bytes of direction dir, seen in a packet at ts_us
 	 * (microseconds since the epoch, capture time). */
@@ -53,6 +61,10 @@ struct byte_layer_ops {
 	/* Optional: a notice of the layer below about this session (n->session
 	 * is its id), to become part of its record; valid during the call. */
 	notice_fn *notice;
+	/* Optional: the bytes of the feed calls of direction dir that follow
+	 * came in capture record frame (a frame id); a gap of dir that
+	 * follows was made certain by it.  Said only when it changes. */
+	void (*frame)(void *ctx, enum stream_dir dir, uint64_t frame);
 };
 
 #endif

@@ -49,6 +49,7 @@ struct run {
 	struct tls_keys *keys;		/* loaded here, or NULL */
 	FILE *fp;			/* the output's file */
 	int64_t last_ts_us;
+	size_t input;			/* index of the input being read */
 	uint64_t notices;
 	uint64_t notices_hidden;	/* past RUN_MAX_NOTICES_SHOWN */
 	char live_filter[CAPTURE_FILTER_LEN];	/* the IMAP ports, for -i */
@@ -152,6 +153,7 @@ static void *run_open(void *ctx, const struct flow_info *fi)
 		.mid_stream = fi->mid_stream,
 		.implicit_tls = fi->implicit_tls,
 		.first_ts_us = fi->first_ts_us,
+		.first_frame = fi->first_frame,
 	};
 	struct imap_session *s;
 	bool shown;
@@ -235,8 +237,10 @@ static void on_packet(void *ctx, const struct capture_pkt *pkt)
 	struct decode_seg seg;
 
 	r->last_ts_us = pkt->ts_us;
-	if (decode_packet(pkt, &seg, &r->dstats) == DECODE_OK)
+	if (decode_packet(pkt, &seg, &r->dstats) == DECODE_OK) {
+		seg.frame = FRAME_ID(r->input, pkt->frame);
 		flow_table_segment(r->flows, &seg);
+	}
 	if (r->opt->iface != NULL) {	/* live: events reach | jq as they happen */
 		if (r->out.ops->flush != NULL)
 			r->out.ops->flush(r->out.ctx);
@@ -339,9 +343,11 @@ static int run_inputs(struct run *r)
 	if (o->iface != NULL) {
 		status = run_source(r, o->iface);
 	} else {
-		for (i = 0; i < o->n_inputs && !g_stop && !r->fatal; i++)
+		for (i = 0; i < o->n_inputs && !g_stop && !r->fatal; i++) {
+			r->input = i;
 			if ((rc = run_source(r, o->inputs[i])) != RUN_OK)
 				status = rc;
+		}
 	}
 	flow_table_finish(r->flows, r->last_ts_us);
 	flow_table_free(&r->flows);
@@ -640,6 +646,10 @@ static int make_session_configs(struct run *r)
 	r->shown.facts = r->out.ops->facts;
 	r->shown.notice = run_notice;
 	r->shown.notice_ctx = r;
+	if (o->iface == NULL) {
+		r->shown.inputs = (const char *const *)o->inputs;
+		r->shown.n_inputs = o->n_inputs;
+	}
 	r->hidden = r->shown;
 	r->hidden.out = (struct output){ &null_output_ops, NULL };
 	r->hidden.tap = (struct imap_tap){ NULL, NULL, NULL, NULL };

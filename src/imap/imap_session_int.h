@@ -60,6 +60,7 @@ struct login_attempt {
 	bool out_of_state;		/* sent while already authenticated */
 	bool secret_sent;		/* LOGIN: a password token was there */
 	int64_t ts_us;			/* the command's first byte */
+	uint64_t frame;			/* its record (a frame id) */
 	struct imap_sasl sasl;		/* is_sasl */
 	struct buf user, secret;	/* LOGIN command */
 	bool have_user, have_secret;
@@ -100,6 +101,7 @@ struct sess_open_cmd {
 #define SESS_MAX_RUN_LINES 64
 struct sess_run_line {
 	int64_t ts_first, ts_last;
+	uint64_t frame_first, frame_last;
 	size_t off, len;
 };
 
@@ -150,6 +152,13 @@ struct imap_session {
 	uint64_t skipped_unanchored;
 	struct sess_run run;		/* server lines before sync, maybe real */
 	bool cur_cut;			/* the line being handled lost its end */
+	/* The line being handled, for its events' frames; NULL between
+	 * lines. */
+	const struct imap_line *cur_line;
+	/* The capture record (a frame id) of the bytes being fed, by
+	 * direction (the lexers read it), and the last one told either way;
+	 * last_frame: the session's last record, for session_end. */
+	uint64_t frame[2], frame_now, last_frame;
 	bool cur_unsync;		/* ... or is shown though sync never confirmed it */
 	unsigned bad_run[2];		/* unparsable lines in a row */
 	uint64_t bad_quiet[2];		/* of them, not given a notice */

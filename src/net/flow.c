@@ -76,6 +76,7 @@ struct flow_side {
 	uint64_t unreported_gaps, unreported_bytes;
 	uint64_t conflicts_said;
 	uint64_t conflicts_quiet;	/* past FLOW_MAX_CONFLICT_NOTICES */
+	uint64_t told_frame;	/* the last frame id told the session */
 };
 
 struct flow {
@@ -91,6 +92,9 @@ struct flow {
 	uint64_t session_id;
 	void *sctx;
 	int64_t first_ts, last_ts;
+	uint64_t first_frame;	/* the record of first_ts */
+	uint64_t last_frame;	/* the last record of an open flow */
+	int last_side;		/* and the side that sent it */
 	struct flow_side s[2];
 };
 
@@ -373,6 +377,17 @@ static void gap_note_flush(struct flow_table *ft, struct flow_side *sd)
 	       dir_name(side_dir(sd)), g->off);
 }
 
+/* The session learns the record of the bytes or gap that follow. */
+static void tell_frame(struct flow *f, struct flow_side *sd)
+{
+	uint64_t fr = reasm_frame(sd->rs);
+
+	if (fr != sd->told_frame && f->ft->hooks.ops->frame != NULL) {
+		sd->told_frame = fr;
+		f->ft->hooks.ops->frame(f->sctx, side_dir(sd), fr);
+	}
+}
+
 static void on_data(void *ctx, uint64_t off, const uint8_t *p, size_t n,
 		    int64_t ts)
 {
@@ -384,6 +399,7 @@ static void on_data(void *ctx, uint64_t off, const uint8_t *p, size_t n,
 	 * layers above say about the bytes that follow it. */
 	if (sd->note.on)
 		gap_note_flush(f->ft, sd);
+	tell_frame(f, sd);
 	f->ft->hooks.ops->feed(f->sctx, side_dir(sd), p, n, ts);
 }
 
@@ -393,6 +409,7 @@ static void on_gap(void *ctx, uint64_t off, uint64_t n, int64_t ts)
 	struct flow *f = sd->f;
 	struct gap_note *g = &sd->note;
 
+	tell_frame(f, sd);
 	f->ft->hooks.ops->gap(f->sctx, side_dir(sd), n, ts);
 	if (g->on && g->off + g->n == off) {
 		g->n += n;
@@ -480,6 +497,7 @@ static void session_open(struct flow_table *ft, struct flow *f, int64_t ts)
 	sp = port_find(&ft->cfg, fi.server.port);
 	fi.implicit_tls = sp != NULL && sp->tls;
 	fi.first_ts_us = f->first_ts;
+	fi.first_frame = f->first_frame;
 	/* At the budget's edge the oldest flow gives way now, not only when
 	 * the buffers below do not fit: else the new session, its buffers
 	 * just squeezed in, cannot track its first commands. */
@@ -593,6 +611,9 @@ static void session_close(struct flow_table *ft, struct flow *f,
 			       " side was captured",
 			       c->pkts == 0 ? "server" : "client");
 	}
+	/* session_end names the session's last record, the FIN or RST */
+	if (ft->hooks.ops->frame != NULL && f->last_frame != 0)
+		ft->hooks.ops->frame(f->sctx, side_dir(&f->s[f->last_side]), f->last_frame);
 	ft->hooks.ops->end(f->sctx, why, ts);
 	f->sctx = NULL;
 	side_free(c);
@@ -681,6 +702,11 @@ static void flow_open_segment(struct flow_table *ft, struct flow *f, int side,
 {
 	struct flow_side *sd = &f->s[side], *peer = &f->s[!side];
 	uint32_t seq = seg->seq;
+
+	f->last_frame = seg->frame;
+	f->last_side = side;
+	reasm_set_frame(sd->rs, seg->frame);
+	reasm_set_frame(peer->rs, seg->frame);	/* for what its ACK settles */
 
 	if (seg->flags & TCP_RST) {
 		f->rst = true;
@@ -867,14 +893,17 @@ void flow_table_segment(struct flow_table *ft, const struct decode_seg *seg)
 	lru_touch(ft, f, now);
 	if (ft->jump_pending)
 		ft->jump_flow = f;
-	if (f->state == FS_NEW && f->s[0].pkts + f->s[1].pkts == 0)
+	if (f->state == FS_NEW && f->s[0].pkts + f->s[1].pkts == 0) {
 		f->first_ts = start_ts;
+		f->first_frame = seg->frame;
+	}
 	if (f->state == FS_IGNORED)
 		return;
 	if (starts_new_session(f, side, seg)) {
 		session_close(ft, f, f->rst ? END_RST : END_FIN, seg->ts_us);
 		flow_reset(f);
 		f->first_ts = start_ts;
+		f->first_frame = seg->frame;
 	}
 	if (f->state == FS_CLOSED)
 		return;

@@ -16,6 +16,7 @@
 struct reasm_node {
 	struct reasm_node *prev, *next;
 	int64_t start;
+	uint64_t frame;		/* the record the bytes came in */
 	uint32_t len;
 	uint8_t data[];
 };
@@ -36,6 +37,8 @@ struct reasm {
 	size_t win_cap;		/* a power of two; 0 before the first byte */
 	size_t win_max;		/* win_cap grows no further */
 	int64_t win_from;	/* first offset recorded since the last gap */
+	uint64_t frame;		/* of the segment being read (reasm_set_frame) */
+	uint64_t out_frame;	/* of the bytes being handed up (reasm_frame) */
 };
 
 /* What a comparison of a later copy with the first one found. */
@@ -290,10 +293,12 @@ static void win_compare(struct reasm *r, int64_t off, const uint8_t *p,
 	diff_report(r, &d, ts);
 }
 
-static void emit(struct reasm *r, const uint8_t *p, size_t n, int64_t ts)
+static void emit(struct reasm *r, const uint8_t *p, size_t n, int64_t ts,
+		 uint64_t frame)
 {
 	if (n == 0)
 		return;
+	r->out_frame = frame;
 	if (r->win_max != 0) {
 		if (r->cfg.window_max_run != 0 && n > r->cfg.window_max_run)
 			r->win_from = r->next + (int64_t)n;
@@ -309,6 +314,7 @@ static void emit_gap(struct reasm *r, int64_t n, int64_t ts)
 {
 	if (n <= 0)
 		return;
+	r->out_frame = r->frame;
 	r->out.gap(r->out.ctx, (uint64_t)r->next, (uint64_t)n, ts);
 	r->next += n;
 	r->win_from = r->next;	/* the window holds no hole */
@@ -328,7 +334,7 @@ static void drain(struct reasm *r, int64_t ts)
 		if (end > r->next) {
 			size_t skip = (size_t)(r->next - h->start);
 
-			emit(r, h->data + skip, h->len - skip, ts);
+			emit(r, h->data + skip, h->len - skip, ts, h->frame);
 		}
 		node_free(r, h);
 	}
@@ -361,12 +367,12 @@ static void deliver_inorder(struct reasm *r, const uint8_t *p, size_t n,
 		size_t k;
 
 		if (h == NULL || h->start >= r->next + (int64_t)n) {
-			emit(r, p, n, ts);
+			emit(r, p, n, ts, r->frame);
 			break;
 		}
 		if (h->start > r->next) {
 			k = (size_t)(h->start - r->next);
-			emit(r, p, k, ts);
+			emit(r, p, k, ts, r->frame);
 			p += k;
 			n -= k;
 		}
@@ -382,7 +388,7 @@ static void deliver_inorder(struct reasm *r, const uint8_t *p, size_t n,
 		p += k;
 		n -= k;
 		node_unlink(r, h);
-		emit(r, h->data, h->len, ts);
+		emit(r, h->data, h->len, ts, h->frame);
 		node_free(r, h);
 	}
 	drain(r, ts);
@@ -406,6 +412,7 @@ static void node_add(struct reasm *r, struct reasm_node *q, int64_t start,
 		return;
 	}
 	n->start = start;
+	n->frame = r->frame;
 	n->len = (uint32_t)len;
 	memcpy(n->data, p, len);
 	n->next = q;
@@ -565,6 +572,16 @@ void reasm_flush(struct reasm *r, int64_t ts_us)
 	if (r->fin_seen && r->fin_off > limit)
 		limit = r->fin_off;
 	flush_to(r, limit, ts_us);
+}
+
+void reasm_set_frame(struct reasm *r, uint64_t frame)
+{
+	r->frame = frame;
+}
+
+uint64_t reasm_frame(const struct reasm *r)
+{
+	return r->out_frame;
 }
 
 bool reasm_started(const struct reasm *r)
