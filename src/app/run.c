@@ -618,6 +618,7 @@ static int make_output(struct run *r)
 	} else {
 		struct output_text_opts topts = {
 			.color = o->color == 1 || (o->color == -1 && isatty(fileno(r->fp))),
+			.frames = o->frames,
 		};
 		rc = output_text_new(&r->out, r->fp, &topts);
 	}

@@ -289,10 +289,10 @@ static struct pending *pending_add(struct imap_session *s, const struct imap_com
 
 /* --- events made from lines ---------------------------------------------- */
 
-void imap_session_emit_continuation(struct imap_session *s, enum stream_dir dir,
-				    struct buf_slice text, int64_t ts)
+static void emit_continuation(struct imap_session *s, enum stream_dir dir,
+			      struct buf_slice text, struct event *evp)
 {
-	struct event ev = { .type = EV_CONTINUATION, .ts_us = ts };
+	struct event ev = *evp;
 
 	ev.u.continuation.dir = dir;
 	/* The client's own lines here are IDLE's DONE; SASL answers are
@@ -301,6 +301,23 @@ void imap_session_emit_continuation(struct imap_session *s, enum stream_dir dir,
 				 : dir == DIR_C2S ? CONT_IDLE_DONE : CONT_CONTINUE;
 	ev.u.continuation.text = text;
 	imap_session_emit(s, &ev);
+}
+
+void imap_session_emit_continuation(struct imap_session *s, enum stream_dir dir,
+				    struct buf_slice text, int64_t ts)
+{
+	struct event ev = { .type = EV_CONTINUATION, .ts_us = ts };
+
+	emit_continuation(s, dir, text, &ev);
+}
+
+void imap_session_emit_held_continuation(struct imap_session *s, struct buf_slice text,
+					 int64_t ts, uint64_t frame_first, uint64_t frame_last)
+{
+	struct event ev = { .type = EV_CONTINUATION, .ts_us = ts, .frame = frame_first,
+			    .frame_last = frame_last };
+
+	emit_continuation(s, DIR_S2C, text, &ev);
 }
 
 static void emit_command(struct imap_session *s, const struct imap_line *line,

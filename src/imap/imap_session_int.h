@@ -80,6 +80,7 @@ struct sess_waits {
  * the command is shown first (its text lives in sess_open_cmd.text). */
 struct sess_held_cont {
 	int64_t ts;
+	uint64_t frame_first, frame_last;	/* its line's (frame ids) */
 	size_t off, len;
 };
 
@@ -224,6 +225,10 @@ void imap_session_notice_facts(struct imap_session *s, const struct notice *f,
 void imap_session_quote_wire(char *dst, size_t cap, const uint8_t *p, size_t n);
 void imap_session_emit_continuation(struct imap_session *s, enum stream_dir dir,
 				    struct buf_slice text, int64_t ts);
+/* The same for a "+" line held back (imap_cont.c): with its own records,
+ * frame ids, not those of the line being handled. */
+void imap_session_emit_held_continuation(struct imap_session *s, struct buf_slice text,
+					 int64_t ts, uint64_t frame_first, uint64_t frame_last);
 int imap_session_tok_value(struct buf *out, const struct imap_tok *t);
 bool imap_session_tok_is_string(const struct imap_tok *t);
 
