@@ -16,7 +16,6 @@
 
 struct decode_seg {
 	int64_t ts_us;
-	uint64_t frame;		/* the packet's (a frame id: util/byte_layer.h) */
 	uint8_t af;		/* 4 or 6 */
 	uint8_t src[16];	/* IPv4 uses the first 4 bytes */
 	uint8_t dst[16];

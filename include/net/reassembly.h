@@ -73,6 +73,13 @@ struct reasm_config {
 	size_t window_max_run;		/* 0: every delivered byte is kept; else a
 					   delivery longer than this is not, and the
 					   window starts again after it */
+	/* Capture records (frame ids, util/byte_layer.h), both may be NULL.
+	 * *frame_src is read as the record of the segment or ACK being
+	 * given (out-of-order bytes keep theirs); before each data() call
+	 * *frame_out is set to the record that brought those bytes, before
+	 * gap() to the record being read when the hole became certain. */
+	const uint64_t *frame_src;
+	uint64_t *frame_out;
 };
 
 /* Counters of one direction; they only grow. */
@@ -121,14 +128,6 @@ void reasm_peer_ack(struct reasm *r, uint32_t ack, int64_t ts_us);
  * seen. */
 void reasm_flush(struct reasm *r, int64_t ts_us);
 
-/* The capture record (a frame id, util/byte_layer.h) that the calls
- * which follow read: reasm_segment's segment, or the packet whose ACK
- * reasm_peer_ack is given.  Out-of-order bytes keep the record they came
- * in. */
-void reasm_set_frame(struct reasm *r, uint64_t frame);
-/* During a data() call: the record that brought those bytes; during gap():
- * the record being read when the hole became certain. */
-uint64_t reasm_frame(const struct reasm *r);
 bool reasm_started(const struct reasm *r);
 /* A FIN was seen and every byte before it has been delivered or gapped. */
 bool reasm_done(const struct reasm *r);

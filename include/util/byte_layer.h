@@ -61,10 +61,13 @@ struct byte_layer_ops {
 	/* Optional: a notice of the layer below about this session (n->session
 	 * is its id), to become part of its record; valid during the call. */
 	notice_fn *notice;
-	/* Optional: the bytes of the feed calls of direction dir that follow
-	 * came in capture record frame (a frame id); a gap of dir that
-	 * follows was made certain by it.  Said only when it changes. */
-	void (*frame)(void *ctx, enum stream_dir dir, uint64_t frame);
+	/* Optional, asked once when the session opens: two cells owned by
+	 * ctx, by enum stream_dir, valid until end().  Before each feed of
+	 * direction dir the layer below writes into cell dir the capture
+	 * record (a frame id) the bytes came in; before a gap, the record
+	 * being read when the gap became certain; before end, the session's
+	 * last record.  A store, not a call: this is per packet. */
+	uint64_t *(*frames)(void *ctx);
 };
 
 #endif

@@ -50,6 +50,7 @@ struct run {
 	FILE *fp;			/* the output's file */
 	int64_t last_ts_us;
 	size_t input;			/* index of the input being read */
+	uint64_t frame;			/* the packet being read (a frame id) */
 	uint64_t notices;
 	uint64_t notices_hidden;	/* past RUN_MAX_NOTICES_SHOWN */
 	char live_filter[CAPTURE_FILTER_LEN];	/* the IMAP ports, for -i */
@@ -237,10 +238,9 @@ static void on_packet(void *ctx, const struct capture_pkt *pkt)
 	struct decode_seg seg;
 
 	r->last_ts_us = pkt->ts_us;
-	if (decode_packet(pkt, &seg, &r->dstats) == DECODE_OK) {
-		seg.frame = FRAME_ID(r->input, pkt->frame);
+	r->frame = FRAME_ID(r->input, pkt->frame);
+	if (decode_packet(pkt, &seg, &r->dstats) == DECODE_OK)
 		flow_table_segment(r->flows, &seg);
-	}
 	if (r->opt->iface != NULL) {	/* live: events reach | jq as they happen */
 		if (r->out.ops->flush != NULL)
 			r->out.ops->flush(r->out.ctx);
@@ -331,10 +331,12 @@ static int run_inputs(struct run *r)
 		.ops = r->sinks->open != NULL ? r->sinks->ops : &imap_session_ops,
 		.notice = run_notice,
 	};
+	struct flow_config fc = o->flow;
 	int status = RUN_OK, rc;
 	size_t i;
 
-	r->flows = flow_table_new(&o->flow, &hooks);
+	fc.frame_src = &r->frame;
+	r->flows = flow_table_new(&fc, &hooks);
 	if (r->flows == NULL) {
 		fputs("imapscope: out of memory\n", stderr);
 		r->fatal = RUN_INPUT;

@@ -71,7 +71,8 @@ static bool cont_hold(struct imap_session *s, struct buf_slice text, int64_t ts)
 	h->off = oc->text.len;
 	h->len = text.len;
 	h->ts = ts;
-	h->frame_first = s->cur_line != NULL ? s->cur_line->frame_first : s->frame_now;
+	h->frame_first = s->cur_line != NULL ? s->cur_line->frame_first :
+						 imap_session_frame_now(s);
 	h->frame_last = s->cur_line != NULL ? s->cur_line->frame_last : 0;
 	if (text.len != 0 && buf_append(&oc->text, text.ptr, text.len) != 0)
 		return false;

@@ -68,7 +68,7 @@ static void event_frames(const struct imap_session *s, struct event *ev)
 
 	if (first == 0) {
 		if (s->cur_line == NULL) {
-			first = s->frame_now;
+			first = imap_session_frame_now(s);
 		} else if (is_line_event(ev->type)) {
 			first = s->cur_line->frame_first;
 			last = s->cur_line->frame_last;
@@ -1041,15 +1041,15 @@ static void session_gap(void *ctx, enum stream_dir dir, uint64_t nbytes, int64_t
 	imap_pipeline_gap(&s->pl, dir, nbytes, ts_us);
 }
 
-static void session_frame(void *ctx, enum stream_dir dir, uint64_t frame)
+static uint64_t *session_frames(void *ctx)
 {
 	struct imap_session *s = ctx;
 
-	s->frame[dir] = s->frame_now = frame;
+	return s->frame;
 }
 
 const struct byte_layer_ops imap_session_ops = {
-	.frame = session_frame,
+	.frames = session_frames,
 	.feed = session_feed,
 	.gap = session_gap,
 	.end = session_end,
@@ -1105,7 +1105,7 @@ struct imap_session *imap_session_new(const struct imap_session_config *cfg,
 	s->mid_stream = info->mid_stream;
 	s->s2c_anchored = !info->mid_stream;
 	s->first_ts = s->last_ts = s->now = info->first_ts_us;
-	s->frame_now = s->frame[0] = s->frame[1] = info->first_frame;
+	s->frame[0] = s->frame[1] = info->first_frame;
 	imap_facts_init(s);
 	buf_init(&s->args, SESS_MAX_ARGS, cfg->budget);
 	buf_init(&s->scratch, SESS_MAX_MAILBOX, cfg->budget);

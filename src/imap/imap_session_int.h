@@ -157,9 +157,9 @@ struct imap_session {
 	 * lines. */
 	const struct imap_line *cur_line;
 	/* The capture record (a frame id) of the bytes being fed, by
-	 * direction (the lexers read it), and the last one told either way;
-	 * last_frame: the session's last record, for session_end. */
-	uint64_t frame[2], frame_now, last_frame;
+	 * direction: the flow table writes them (byte_layer_ops.frames), the
+	 * lexers read them. */
+	uint64_t frame[2];
 	bool cur_unsync;		/* ... or is shown though sync never confirmed it */
 	unsigned bad_run[2];		/* unparsable lines in a row */
 	uint64_t bad_quiet[2];		/* of them, not given a notice */
@@ -227,6 +227,12 @@ void imap_session_emit_continuation(struct imap_session *s, enum stream_dir dir,
 				    struct buf_slice text, int64_t ts);
 /* The same for a "+" line held back (imap_cont.c): with its own records,
  * frame ids, not those of the line being handled. */
+/* The record being read: the later of the two directions' (records are
+ * read in order; bytes held out of order keep an older one). */
+static inline uint64_t imap_session_frame_now(const struct imap_session *s)
+{
+	return s->frame[0] > s->frame[1] ? s->frame[0] : s->frame[1];
+}
 void imap_session_emit_held_continuation(struct imap_session *s, struct buf_slice text,
 					 int64_t ts, uint64_t frame_first, uint64_t frame_last);
 int imap_session_tok_value(struct buf *out, const struct imap_tok *t);

@@ -386,7 +386,6 @@ enum decode_result decode_packet(const struct capture_pkt *pkt,
 
 	memset(seg_r, 0, sizeof *seg_r);
 	seg_r->ts_us = pkt->ts_us;
-	seg_r->frame = pkt->frame;
 	r = pkt->data == NULL ? DECODE_TRUNCATED : decode_inner(pkt, seg_r);
 	if (stats != NULL) {
 		stats->count[r]++;

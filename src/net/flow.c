@@ -76,7 +76,7 @@ struct flow_side {
 	uint64_t unreported_gaps, unreported_bytes;
 	uint64_t conflicts_said;
 	uint64_t conflicts_quiet;	/* past FLOW_MAX_CONFLICT_NOTICES */
-	uint64_t told_frame;	/* the last frame id told the session */
+	uint64_t frame_out;	/* reasm's record of what it hands up */
 };
 
 struct flow {
@@ -95,6 +95,7 @@ struct flow {
 	uint64_t first_frame;	/* the record of first_ts */
 	uint64_t last_frame;	/* the last record of an open flow */
 	int last_side;		/* and the side that sent it */
+	uint64_t *frames;	/* the session's cells (byte_layer_ops.frames) */
 	struct flow_side s[2];
 };
 
@@ -125,6 +126,11 @@ struct flow_table {
 	int64_t clock;		/* capture time as the table believes it */
 	struct flow_stats st;
 };
+
+static uint64_t ft_frame(const struct flow_table *ft)
+{
+	return ft->cfg.frame_src != NULL ? *ft->cfg.frame_src : 0;
+}
 
 void flow_config_defaults(struct flow_config *cfg)
 {
@@ -345,6 +351,7 @@ static void flow_reset(struct flow *f)
 	f->rst = false;
 	f->session_id = 0;
 	f->sctx = NULL;
+	f->frames = NULL;
 }
 
 /* ---- sessions ---- */
@@ -380,12 +387,8 @@ static void gap_note_flush(struct flow_table *ft, struct flow_side *sd)
 /* The session learns the record of the bytes or gap that follow. */
 static void tell_frame(struct flow *f, struct flow_side *sd)
 {
-	uint64_t fr = reasm_frame(sd->rs);
-
-	if (fr != sd->told_frame && f->ft->hooks.ops->frame != NULL) {
-		sd->told_frame = fr;
-		f->ft->hooks.ops->frame(f->sctx, side_dir(sd), fr);
-	}
+	if (f->frames != NULL)
+		f->frames[side_dir(sd)] = sd->frame_out;
 }
 
 static void on_data(void *ctx, uint64_t off, const uint8_t *p, size_t n,
@@ -457,11 +460,14 @@ static void flow_ignore(struct flow_table *ft, struct flow *f)
 
 static bool sides_alloc(struct flow_table *ft, struct flow *f)
 {
-	struct reasm_config rc = { ft->cfg.max_ooo_bytes, ft->cfg.budget, 0, 0 };
+	struct reasm_config rc = { ft->cfg.max_ooo_bytes, ft->cfg.budget, 0, 0,
+				   ft->cfg.frame_src, NULL };
 	int i;
 
 	for (i = 0; i < 2; i++) {
 		struct reasm_out out = { &f->s[i], on_data, on_gap, on_conflict };
+
+		rc.frame_out = &f->s[i].frame_out;
 
 		rc.window_max_run = i == f->client ? 0 : FLOW_S2C_WINDOW_RUN;
 
@@ -524,6 +530,7 @@ static void session_open(struct flow_table *ft, struct flow *f, int64_t ts)
 		flow_ignore(ft, f);
 		return;
 	}
+	f->frames = ft->hooks.ops->frames != NULL ? ft->hooks.ops->frames(f->sctx) : NULL;
 	f->session_id = fi.session_id;
 	ft->last_session = fi.session_id;
 	ft->st.sessions_opened++;
@@ -612,10 +619,11 @@ static void session_close(struct flow_table *ft, struct flow *f,
 			       c->pkts == 0 ? "server" : "client");
 	}
 	/* session_end names the session's last record, the FIN or RST */
-	if (ft->hooks.ops->frame != NULL && f->last_frame != 0)
-		ft->hooks.ops->frame(f->sctx, side_dir(&f->s[f->last_side]), f->last_frame);
+	if (f->frames != NULL)
+		f->frames[side_dir(&f->s[f->last_side])] = f->last_frame;
 	ft->hooks.ops->end(f->sctx, why, ts);
 	f->sctx = NULL;
+	f->frames = NULL;
 	side_free(c);
 	side_free(s);
 	f->state = FS_CLOSED;
@@ -703,10 +711,8 @@ static void flow_open_segment(struct flow_table *ft, struct flow *f, int side,
 	struct flow_side *sd = &f->s[side], *peer = &f->s[!side];
 	uint32_t seq = seg->seq;
 
-	f->last_frame = seg->frame;
+	f->last_frame = ft_frame(ft);
 	f->last_side = side;
-	reasm_set_frame(sd->rs, seg->frame);
-	reasm_set_frame(peer->rs, seg->frame);	/* for what its ACK settles */
 
 	if (seg->flags & TCP_RST) {
 		f->rst = true;
@@ -895,7 +901,7 @@ void flow_table_segment(struct flow_table *ft, const struct decode_seg *seg)
 		ft->jump_flow = f;
 	if (f->state == FS_NEW && f->s[0].pkts + f->s[1].pkts == 0) {
 		f->first_ts = start_ts;
-		f->first_frame = seg->frame;
+		f->first_frame = ft_frame(ft);
 	}
 	if (f->state == FS_IGNORED)
 		return;
@@ -903,7 +909,7 @@ void flow_table_segment(struct flow_table *ft, const struct decode_seg *seg)
 		session_close(ft, f, f->rst ? END_RST : END_FIN, seg->ts_us);
 		flow_reset(f);
 		f->first_ts = start_ts;
-		f->first_frame = seg->frame;
+		f->first_frame = ft_frame(ft);
 	}
 	if (f->state == FS_CLOSED)
 		return;

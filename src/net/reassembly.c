@@ -37,8 +37,6 @@ struct reasm {
 	size_t win_cap;		/* a power of two; 0 before the first byte */
 	size_t win_max;		/* win_cap grows no further */
 	int64_t win_from;	/* first offset recorded since the last gap */
-	uint64_t frame;		/* of the segment being read (reasm_set_frame) */
-	uint64_t out_frame;	/* of the bytes being handed up (reasm_frame) */
 };
 
 /* What a comparison of a later copy with the first one found. */
@@ -67,6 +65,12 @@ struct reasm *reasm_new(const struct reasm_config *cfg,
 	while ((r->win_max & (r->win_max - 1)) != 0)
 		r->win_max &= r->win_max - 1;	/* down to a power of two */
 	return r;
+}
+
+/* The record of the segment or ACK being read. */
+static uint64_t cur_frame(const struct reasm *r)
+{
+	return r->cfg.frame_src != NULL ? *r->cfg.frame_src : 0;
 }
 
 static size_t node_size(uint32_t len)
@@ -298,7 +302,8 @@ static void emit(struct reasm *r, const uint8_t *p, size_t n, int64_t ts,
 {
 	if (n == 0)
 		return;
-	r->out_frame = frame;
+	if (r->cfg.frame_out != NULL)
+		*r->cfg.frame_out = frame;
 	if (r->win_max != 0) {
 		if (r->cfg.window_max_run != 0 && n > r->cfg.window_max_run)
 			r->win_from = r->next + (int64_t)n;
@@ -314,7 +319,8 @@ static void emit_gap(struct reasm *r, int64_t n, int64_t ts)
 {
 	if (n <= 0)
 		return;
-	r->out_frame = r->frame;
+	if (r->cfg.frame_out != NULL)
+		*r->cfg.frame_out = cur_frame(r);
 	r->out.gap(r->out.ctx, (uint64_t)r->next, (uint64_t)n, ts);
 	r->next += n;
 	r->win_from = r->next;	/* the window holds no hole */
@@ -367,12 +373,12 @@ static void deliver_inorder(struct reasm *r, const uint8_t *p, size_t n,
 		size_t k;
 
 		if (h == NULL || h->start >= r->next + (int64_t)n) {
-			emit(r, p, n, ts, r->frame);
+			emit(r, p, n, ts, cur_frame(r));
 			break;
 		}
 		if (h->start > r->next) {
 			k = (size_t)(h->start - r->next);
-			emit(r, p, k, ts, r->frame);
+			emit(r, p, k, ts, cur_frame(r));
 			p += k;
 			n -= k;
 		}
@@ -412,7 +418,7 @@ static void node_add(struct reasm *r, struct reasm_node *q, int64_t start,
 		return;
 	}
 	n->start = start;
-	n->frame = r->frame;
+	n->frame = cur_frame(r);
 	n->len = (uint32_t)len;
 	memcpy(n->data, p, len);
 	n->next = q;
@@ -572,16 +578,6 @@ void reasm_flush(struct reasm *r, int64_t ts_us)
 	if (r->fin_seen && r->fin_off > limit)
 		limit = r->fin_off;
 	flush_to(r, limit, ts_us);
-}
-
-void reasm_set_frame(struct reasm *r, uint64_t frame)
-{
-	r->frame = frame;
-}
-
-uint64_t reasm_frame(const struct reasm *r)
-{
-	return r->out_frame;
 }
 
 bool reasm_started(const struct reasm *r)
