@@ -77,6 +77,7 @@ struct flow_side {
 	uint64_t conflicts_said;
 	uint64_t conflicts_quiet;	/* past FLOW_MAX_CONFLICT_NOTICES */
 	uint64_t frame_out;	/* reasm's record of what it hands up */
+	uint64_t *frame_cell;	/* the session's cell of this direction, or NULL */
 };
 
 struct flow {
@@ -95,7 +96,6 @@ struct flow {
 	uint64_t first_frame;	/* the record of first_ts */
 	uint64_t last_frame;	/* the last record of an open flow */
 	int last_side;		/* and the side that sent it */
-	uint64_t *frames;	/* the session's cells (byte_layer_ops.frames) */
 	struct flow_side s[2];
 };
 
@@ -351,7 +351,6 @@ static void flow_reset(struct flow *f)
 	f->rst = false;
 	f->session_id = 0;
 	f->sctx = NULL;
-	f->frames = NULL;
 }
 
 /* ---- sessions ---- */
@@ -385,10 +384,10 @@ static void gap_note_flush(struct flow_table *ft, struct flow_side *sd)
 }
 
 /* The session learns the record of the bytes or gap that follow. */
-static void tell_frame(struct flow *f, struct flow_side *sd)
+static void tell_frame(struct flow_side *sd)
 {
-	if (f->frames != NULL)
-		f->frames[side_dir(sd)] = sd->frame_out;
+	if (sd->frame_cell != NULL)
+		*sd->frame_cell = sd->frame_out;
 }
 
 static void on_data(void *ctx, uint64_t off, const uint8_t *p, size_t n,
@@ -402,7 +401,7 @@ static void on_data(void *ctx, uint64_t off, const uint8_t *p, size_t n,
 	 * layers above say about the bytes that follow it. */
 	if (sd->note.on)
 		gap_note_flush(f->ft, sd);
-	tell_frame(f, sd);
+	tell_frame(sd);
 	f->ft->hooks.ops->feed(f->sctx, side_dir(sd), p, n, ts);
 }
 
@@ -412,7 +411,7 @@ static void on_gap(void *ctx, uint64_t off, uint64_t n, int64_t ts)
 	struct flow *f = sd->f;
 	struct gap_note *g = &sd->note;
 
-	tell_frame(f, sd);
+	tell_frame(sd);
 	f->ft->hooks.ops->gap(f->sctx, side_dir(sd), n, ts);
 	if (g->on && g->off + g->n == off) {
 		g->n += n;
@@ -530,7 +529,12 @@ static void session_open(struct flow_table *ft, struct flow *f, int64_t ts)
 		flow_ignore(ft, f);
 		return;
 	}
-	f->frames = ft->hooks.ops->frames != NULL ? ft->hooks.ops->frames(f->sctx) : NULL;
+	if (ft->hooks.ops->frames != NULL) {
+		uint64_t *cells = ft->hooks.ops->frames(f->sctx);
+
+		f->s[f->client].frame_cell = &cells[DIR_C2S];
+		f->s[!f->client].frame_cell = &cells[DIR_S2C];
+	}
 	f->session_id = fi.session_id;
 	ft->last_session = fi.session_id;
 	ft->st.sessions_opened++;
@@ -619,11 +623,11 @@ static void session_close(struct flow_table *ft, struct flow *f,
 			       c->pkts == 0 ? "server" : "client");
 	}
 	/* session_end names the session's last record, the FIN or RST */
-	if (f->frames != NULL)
-		f->frames[side_dir(&f->s[f->last_side])] = f->last_frame;
+	if (f->s[f->last_side].frame_cell != NULL)
+		*f->s[f->last_side].frame_cell = f->last_frame;
 	ft->hooks.ops->end(f->sctx, why, ts);
 	f->sctx = NULL;
-	f->frames = NULL;
+	c->frame_cell = s->frame_cell = NULL;
 	side_free(c);
 	side_free(s);
 	f->state = FS_CLOSED;
