@@ -124,13 +124,12 @@ struct flow_table {
 	bool jump_pending;
 	struct flow *jump_flow;	/* the flow the unconfirmed jump touched */
 	int64_t clock;		/* capture time as the table believes it */
+	/* The record reassembly reads: the segment's (cfg.frame_src), or a
+	 * closing session's last while its queues are flushed. */
+	uint64_t frame;
 	struct flow_stats st;
 };
 
-static uint64_t ft_frame(const struct flow_table *ft)
-{
-	return ft->cfg.frame_src != NULL ? *ft->cfg.frame_src : 0;
-}
 
 void flow_config_defaults(struct flow_config *cfg)
 {
@@ -460,7 +459,7 @@ static void flow_ignore(struct flow_table *ft, struct flow *f)
 static bool sides_alloc(struct flow_table *ft, struct flow *f)
 {
 	struct reasm_config rc = { ft->cfg.max_ooo_bytes, ft->cfg.budget, 0, 0,
-				   ft->cfg.frame_src, NULL };
+				   &ft->frame, NULL };
 	int i;
 
 	for (i = 0; i < 2; i++) {
@@ -607,13 +606,19 @@ static void session_close(struct flow_table *ft, struct flow *f,
 			  enum end_reason why, int64_t ts)
 {
 	struct flow_side *c, *s;
+	uint64_t now;
 
 	if (f->state != FS_OPEN)
 		return;
 	c = &f->s[f->client];
 	s = &f->s[!f->client];
+	/* a timeout or the end of input: the gaps that remain are the
+	 * session's, not the record being read */
+	now = ft->frame;
+	ft->frame = f->last_frame;
 	reasm_flush(c->rs, ts);
 	reasm_flush(s->rs, ts);
+	ft->frame = now;
 	side_report(ft, c, ts);
 	side_report(ft, s, ts);
 	if ((c->pkts == 0 && s->bytes > 0) || (s->pkts == 0 && c->bytes > 0)) {
@@ -715,7 +720,7 @@ static void flow_open_segment(struct flow_table *ft, struct flow *f, int side,
 	struct flow_side *sd = &f->s[side], *peer = &f->s[!side];
 	uint32_t seq = seg->seq;
 
-	f->last_frame = ft_frame(ft);
+	f->last_frame = ft->frame;
 	f->last_side = side;
 
 	if (seg->flags & TCP_RST) {
@@ -890,6 +895,7 @@ void flow_table_segment(struct flow_table *ft, const struct decode_seg *seg)
 	int64_t start_ts = seg->ts_us;
 	int side;
 
+	ft->frame = ft->cfg.frame_src != NULL ? *ft->cfg.frame_src : 0;
 	if (ft->cfg.ports_only && port_find(&ft->cfg, seg->sport) == NULL &&
 	    port_find(&ft->cfg, seg->dport) == NULL)
 		return;
@@ -905,7 +911,7 @@ void flow_table_segment(struct flow_table *ft, const struct decode_seg *seg)
 		ft->jump_flow = f;
 	if (f->state == FS_NEW && f->s[0].pkts + f->s[1].pkts == 0) {
 		f->first_ts = start_ts;
-		f->first_frame = ft_frame(ft);
+		f->first_frame = ft->frame;
 	}
 	if (f->state == FS_IGNORED)
 		return;
@@ -913,7 +919,7 @@ void flow_table_segment(struct flow_table *ft, const struct decode_seg *seg)
 		session_close(ft, f, f->rst ? END_RST : END_FIN, seg->ts_us);
 		flow_reset(f);
 		f->first_ts = start_ts;
-		f->first_frame = ft_frame(ft);
+		f->first_frame = ft->frame;
 	}
 	if (f->state == FS_CLOSED)
 		return;
