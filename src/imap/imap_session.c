@@ -56,7 +56,7 @@ static bool is_line_event(enum event_type t)
 	       t == EV_UNTAGGED || t == EV_RESPONSE;
 }
 
-/* Which records an event names (the rule is in imap/imap_session.h): one
+/* Which records an event names (docs/contract.md, "Frame numbers"): one
  * that set its own (a login) keeps them; a line's events take the line's
  * first and last; another event made while a line is handled (compress,
  * a login's result) the record that completed the line; any other the

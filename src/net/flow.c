@@ -130,7 +130,6 @@ struct flow_table {
 	struct flow_stats st;
 };
 
-
 void flow_config_defaults(struct flow_config *cfg)
 {
 	memset(cfg, 0, sizeof *cfg);
@@ -466,7 +465,6 @@ static bool sides_alloc(struct flow_table *ft, struct flow *f)
 		struct reasm_out out = { &f->s[i], on_data, on_gap, on_conflict };
 
 		rc.frame_out = &f->s[i].frame_out;
-
 		rc.window_max_run = i == f->client ? 0 : FLOW_S2C_WINDOW_RUN;
 
 		f->s[i].rs = reasm_new(&rc, &out);
