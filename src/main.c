@@ -99,6 +99,8 @@ static void usage(FILE *fp)
 "      --host ADDR         keep only sessions with ADDR as client or server\n"
 "                          (192.0.2.1, 192.0.2.1:143, [2001:db8::1]:143, ...)\n"
 "      --color auto|always|never   colour in the text timeline (default auto)\n"
+"      --frames            text: show each event's capture record numbers,\n"
+"                          [f12] or [f12-f15], as Wireshark numbers them\n"
 "  -c COUNT                live: stop after COUNT packets\n"
 "      --duration TIME     live: stop after TIME\n"
 "  -w FILE                 live: also save the raw packets to FILE\n", fp);
@@ -233,7 +235,7 @@ enum long_only {
 	OPT_STREAMS, OPT_SESSION, OPT_USER, OPT_HOST, OPT_COLOR, OPT_DURATION,
 	OPT_MAX_FLOWS, OPT_MAX_LITERAL, OPT_MAX_OOO, OPT_MAX_MEMORY, OPT_MAX_INFLATE,
 	OPT_FAIL_THRESHOLD, OPT_FAIL_WINDOW, OPT_FORCE, OPT_WRITE_DECRYPTED,
-	OPT_WRITE_KEYS_PCAPNG,
+	OPT_WRITE_KEYS_PCAPNG, OPT_FRAMES,
 };
 
 static const struct option long_opts[] = {
@@ -255,6 +257,7 @@ static const struct option long_opts[] = {
 	{ "host", required_argument, NULL, OPT_HOST },
 	{ "color", required_argument, NULL, OPT_COLOR },
 	{ "colour", required_argument, NULL, OPT_COLOR },
+	{ "frames", no_argument, NULL, OPT_FRAMES },
 	{ "duration", required_argument, NULL, OPT_DURATION },
 	{ "max-flows", required_argument, NULL, OPT_MAX_FLOWS },
 	{ "max-literal-memory", required_argument, NULL, OPT_MAX_LITERAL },
@@ -463,6 +466,9 @@ static void parse_options(struct options *o, int argc, char **argv)
 			if (filter_opts_set_host(&o->run.only, optarg) != 0)
 				die_usage("bad --host '%s' (an address as printed: 192.0.2.1, "
 					  "192.0.2.1:143, [2001:db8::1]:143)", optarg);
+			break;
+		case OPT_FRAMES:
+			o->run.frames = true;
 			break;
 		case OPT_COLOR:
 			if (strcmp(optarg, "auto") == 0)

@@ -276,6 +276,13 @@ struct event {
 	uint64_t session;
 	const char *client;	/* "ip:port", IPv6 as "[addr]:port" */
 	const char *server;
+	/* The capture record (1-based, per input file, as Wireshark numbers
+	 * them) that holds the event's first byte, and the one that holds its
+	 * last where that is another (else 0): docs/contract.md, "Frame
+	 * numbers", says what each type's are.  0: not known.  pcap: the input file frame
+	 * counts in, when the run reads more than one; else NULL. */
+	uint64_t frame, frame_last;
+	const char *pcap;
 	/* The session's facts after this event; never NULL.  Valid during
 	 * the call, like everything else here. */
 	const struct session_facts *facts;

@@ -51,6 +51,9 @@ struct imap_line {
 	size_t n_lits;
 	int64_t ts_first_us;	/* the first byte of the logical line */
 	int64_t ts_last_us;	/* its last byte */
+	/* The frames (imap_lexer_frames) current when its first and its
+	 * last byte were fed; 0 without a source. */
+	uint64_t frame_first, frame_last;
 	bool bare_lf;		/* some part ended in LF without CR */
 	bool overlong;		/* the text passed IMAP_MAX_LINE and was cut */
 	bool damaged;		/* a gap fell inside it */
@@ -121,6 +124,10 @@ void imap_lexer_finish(struct imap_lexer *lx);
  * that begins there is marked at_boundary, a hint that it really begins a
  * line when the stream was picked up mid-way. */
 void imap_lexer_boundary(struct imap_lexer *lx);
+/* Where the lexer reads the capture record of the bytes it is fed (a
+ * frame id, util/byte_layer.h), for imap_line's frames: *src is read at
+ * every feed, never written.  src must outlive the lexer; NULL: none. */
+void imap_lexer_frames(struct imap_lexer *lx, const uint64_t *src);
 /* Bytes of the current literal still to come (0 outside a literal): the
  * caller may feed that many in one piece without looking for line ends. */
 uint64_t imap_lexer_literal_left(const struct imap_lexer *lx);

@@ -103,6 +103,10 @@ struct imap_session_config {
 	 * became an event of the session (util/notice.h).  May be NULL. */
 	notice_fn *notice;
 	void *notice_ctx;
+	/* The run's input files, which frame ids (util/byte_layer.h) index:
+	 * with more than one, events name theirs (event.pcap). */
+	const char *const *inputs;
+	size_t n_inputs;
 };
 
 struct imap_session_info {
@@ -112,6 +116,7 @@ struct imap_session_info {
 	bool mid_stream;
 	bool implicit_tls;
 	int64_t first_ts_us;
+	uint64_t first_frame;	/* its record (a frame id) */
 };
 
 /* Creates the session and emits its session_start event.  cfg must outlive

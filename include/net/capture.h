@@ -25,6 +25,11 @@ struct capture_pkt {
 	uint32_t caplen;	/* bytes present in data */
 	uint32_t len;		/* bytes on the wire (caplen < len: cut by snaplen) */
 	int linktype;		/* DLT_* of the source (pcapng: of the interface) */
+	/* 1-based number of the record in its source, as Wireshark shows
+	 * it: every packet record counts, those the filter refused too
+	 * (a live capture counts what the kernel handed on, which is what
+	 * -w saves); pcapng blocks that hold no packet do not. */
+	uint64_t frame;
 };
 
 typedef void (*capture_pkt_fn)(void *ctx, const struct capture_pkt *pkt);

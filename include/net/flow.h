@@ -34,6 +34,7 @@ struct flow_info {
 	bool mid_stream;	/* no SYN was seen */
 	bool implicit_tls;	/* the server port is 993 or a PORT/tls */
 	int64_t first_ts_us;	/* the flow's first packet */
+	uint64_t first_frame;	/* its record (a frame id, util/byte_layer.h) */
 };
 
 enum flow_verdict {
@@ -74,6 +75,9 @@ struct flow_config {
 	 * every TCP behind IPv6 extension headers through. */
 	bool ports_only;
 	struct mem_budget *budget;	/* may be NULL */
+	/* Where the table reads the capture record (a frame id,
+	 * util/byte_layer.h) of the segment it is given; NULL: none */
+	const uint64_t *frame_src;
 	uint64_t hash_seed;		/* 0: random, drawn per table */
 };
 

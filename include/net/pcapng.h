@@ -24,8 +24,9 @@ struct pcapng_hooks {
 	void *ctx;
 	/* Whether pkt passes the capture's filter (NULL: all do). */
 	bool (*wanted)(void *ctx, const struct capture_pkt *pkt);
-	/* A wanted packet past the ones to skip (NULL: none wanted).  pkt is
-	 * valid during the call. */
+	/* A wanted packet past the ones to skip (NULL: none wanted), its frame
+	 * counted from the file's first packet block.  pkt is valid during the
+	 * call. */
 	void (*packet)(void *ctx, const struct capture_pkt *pkt);
 	/* A corrupt block at file offset off: why, and how many bytes were
 	 * skipped to the next whole block (to the end of the file if none). */

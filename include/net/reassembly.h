@@ -73,6 +73,13 @@ struct reasm_config {
 	size_t window_max_run;		/* 0: every delivered byte is kept; else a
 					   delivery longer than this is not, and the
 					   window starts again after it */
+	/* Capture records (frame ids, util/byte_layer.h), both may be NULL.
+	 * *frame_src is read as the record of the segment or ACK being
+	 * given (out-of-order bytes keep theirs); before each data() call
+	 * *frame_out is set to the record that brought those bytes, before
+	 * gap() to the record being read when the hole became certain. */
+	const uint64_t *frame_src;
+	uint64_t *frame_out;
 };
 
 /* Counters of one direction; they only grow. */

@@ -19,6 +19,9 @@
 
 struct output_text_opts {
 	bool color;	/* ANSI colours (main decides: --color, isatty) */
+	/* --frames: "[f12]" or "[f12-f15]" after the session number, the
+	 * event's capture records; "[FILE:f12]" when it names its file */
+	bool frames;
 };
 
 /* Make a text timeline writing to fp (not closed by the output).  opts may

@@ -33,6 +33,14 @@ enum end_reason {
 	END_EVICTED,	/* pushed out by the flow cap; reported as "timeout" */
 };
 
+/* A frame id names one capture record: its 1-based number in its input
+ * file (capture_pkt.frame) in the low FRAME_NUM_BITS bits, the file's
+ * index among the run's inputs (from 0) above.  0: no record. */
+#define FRAME_NUM_BITS 40
+#define FRAME_ID(file, num) ((uint64_t)(file) << FRAME_NUM_BITS | (num))
+#define FRAME_NUM(id)  ((id) & (((uint64_t)1 << FRAME_NUM_BITS) - 1))
+#define FRAME_FILE(id) ((size_t)((id) >> FRAME_NUM_BITS))
+
 struct byte_layer_ops {
 	/* n in-order bytes of direction dir, seen in a packet at ts_us
 	 * (microseconds since the epoch, capture time). */
@@ -53,6 +61,13 @@ struct byte_layer_ops {
 	/* Optional: a notice of the layer below about this session (n->session
 	 * is its id), to become part of its record; valid during the call. */
 	notice_fn *notice;
+	/* Optional, asked once when the session opens: two cells owned by
+	 * ctx, by enum stream_dir, valid until end().  Before each feed of
+	 * direction dir the layer below writes into cell dir the capture
+	 * record (a frame id) the bytes came in; before a gap, the record
+	 * being read when the gap became certain; before end, the session's
+	 * last record.  A store, not a call: this is per packet. */
+	uint64_t *(*frames)(void *ctx);
 };
 
 #endif

@@ -53,6 +53,8 @@ struct run {
 	struct keys_pcapng *keys_pcapng;	/* --write-keys-pcapng, or NULL */
 	FILE *fp;			/* the output's file */
 	int64_t last_ts_us;
+	size_t input;			/* index of the input being read */
+	uint64_t frame;			/* the packet being read (a frame id) */
 	uint64_t notices;
 	uint64_t notices_hidden;	/* past RUN_MAX_NOTICES_SHOWN */
 	char live_filter[CAPTURE_FILTER_LEN];	/* the IMAP ports, for -i */
@@ -172,6 +174,7 @@ static void *run_open(void *ctx, const struct flow_info *fi)
 		.mid_stream = fi->mid_stream,
 		.implicit_tls = fi->implicit_tls,
 		.first_ts_us = fi->first_ts_us,
+		.first_frame = fi->first_frame,
 	};
 	struct imap_session *s;
 	bool shown;
@@ -299,6 +302,7 @@ static void on_packet(void *ctx, const struct capture_pkt *pkt)
 	struct decode_seg seg;
 
 	r->last_ts_us = pkt->ts_us;
+	r->frame = FRAME_ID(r->input, pkt->frame);
 	if (decode_packet(pkt, &seg, &r->dstats) == DECODE_OK)
 		flow_table_segment(r->flows, &seg);
 	if (r->opt->iface != NULL) {	/* live: events reach | jq as they happen */
@@ -391,10 +395,12 @@ static int run_inputs(struct run *r)
 		.ops = r->sinks->open != NULL ? r->sinks->ops : &imap_session_ops,
 		.notice = run_notice,
 	};
+	struct flow_config fc = o->flow;
 	int status = RUN_OK, rc;
 	size_t i;
 
-	r->flows = flow_table_new(&o->flow, &hooks);
+	fc.frame_src = &r->frame;
+	r->flows = flow_table_new(&fc, &hooks);
 	if (r->flows == NULL) {
 		fputs("imapscope: out of memory\n", stderr);
 		r->fatal = RUN_INPUT;
@@ -403,9 +409,11 @@ static int run_inputs(struct run *r)
 	if (o->iface != NULL) {
 		status = run_source(r, o->iface);
 	} else {
-		for (i = 0; i < o->n_inputs && !g_stop && !r->fatal; i++)
+		for (i = 0; i < o->n_inputs && !g_stop && !r->fatal; i++) {
+			r->input = i;
 			if ((rc = run_source(r, o->inputs[i])) != RUN_OK)
 				status = rc;
+		}
 	}
 	flow_table_finish(r->flows, r->last_ts_us);
 	flow_table_free(&r->flows);
@@ -686,6 +694,7 @@ static int make_output(struct run *r)
 	} else {
 		struct output_text_opts topts = {
 			.color = o->color == 1 || (o->color == -1 && isatty(fileno(r->fp))),
+			.frames = o->frames,
 		};
 		rc = output_text_new(&r->out, r->fp, &topts);
 	}
@@ -714,6 +723,10 @@ static int make_session_configs(struct run *r)
 	r->shown.facts = r->out.ops->facts;
 	r->shown.notice = run_notice;
 	r->shown.notice_ctx = r;
+	if (o->iface == NULL) {
+		r->shown.inputs = (const char *const *)o->inputs;
+		r->shown.n_inputs = o->n_inputs;
+	}
 	r->hidden = r->shown;
 	r->hidden.out = (struct output){ &null_output_ops, NULL };
 	r->hidden.tap = (struct imap_tap){ NULL, NULL, NULL, NULL, NULL };

@@ -84,7 +84,9 @@ void imap_auth_emit_login(struct imap_session *s, const struct pending *p,
 			  enum login_result result, const struct imap_response *resp)
 {
 	const struct login_attempt *a = p->login;
-	struct event ev = { .type = EV_LOGIN, .ts_us = a->ts_us };
+	/* from the command that carried the secret to the answer */
+	struct event ev = { .type = EV_LOGIN, .ts_us = a->ts_us, .frame = a->frame,
+			    .frame_last = s->cur_line != NULL ? s->cur_line->frame_last : 0 };
 
 	if (a->is_sasl) {
 		ev.u.login.user = imap_sasl_user(&a->sasl);
@@ -306,6 +308,7 @@ struct login_attempt *imap_auth_login_command(struct imap_session *s, const stru
 	if (a == NULL)
 		return NULL;
 	a->ts_us = line->ts_first_us;
+	a->frame = line->frame_first;
 	a->have_user = imap_session_tok_value(&a->user, &ut) == 0;
 	a->have_secret = imap_session_tok_value(&a->secret, &pt) == 0;
 	a->secret_sent = imap_session_tok_is_string(&pt);
@@ -330,6 +333,7 @@ struct login_attempt *imap_auth_authenticate_command(struct imap_session *s, con
 	if (a == NULL)
 		return NULL;
 	a->ts_us = line->ts_first_us;
+	a->frame = line->frame_first;
 	if (mt.type != IMAP_TOK_ATOM)
 		mt.value = cslice("");
 	imap_sasl_init(&a->sasl, mt.value.ptr, mt.value.len, s->cfg->budget);

@@ -71,6 +71,9 @@ static bool cont_hold(struct imap_session *s, struct buf_slice text, int64_t ts)
 	h->off = oc->text.len;
 	h->len = text.len;
 	h->ts = ts;
+	h->frame_first = s->cur_line != NULL ? s->cur_line->frame_first :
+						 imap_session_frame_now(s);
+	h->frame_last = s->cur_line != NULL ? s->cur_line->frame_last : 0;
 	if (text.len != 0 && buf_append(&oc->text, text.ptr, text.len) != 0)
 		return false;
 	oc->n_held++;
@@ -124,7 +127,8 @@ void imap_cont_line_done(struct imap_session *s)
 		struct buf_slice t = { oc->text.data ? oc->text.data + oc->held[i].off
 						     : (const uint8_t *)"", oc->held[i].len };
 
-		imap_session_emit_continuation(s, DIR_S2C, t, oc->held[i].ts);
+		imap_session_emit_held_continuation(s, t, oc->held[i].ts, oc->held[i].frame_first,
+						    oc->held[i].frame_last);
 	}
 	oc->n_held = 0;
 	buf_free(&oc->text);

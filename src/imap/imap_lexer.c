@@ -55,6 +55,8 @@ struct imap_lexer {
 	size_t part_start;	/* current part's first byte in text */
 	bool started;		/* some byte of a logical line arrived */
 	int64_t ts_first, ts_last;
+	uint64_t frame_first, frame_last;
+	const uint64_t *frame_src;	/* imap_lexer_frames; NULL: none */
 	bool bare_lf, overlong, damaged;
 	/* The last bytes of a part whose text the cap cut, so that a literal
 	 * marker at its end is still seen. */
@@ -146,6 +148,11 @@ void imap_lexer_free(struct imap_lexer **lxp)
 
 /* --- the logical line ------------------------------------------------- */
 
+static uint64_t lx_frame(const struct imap_lexer *lx)
+{
+	return lx->frame_src != NULL ? *lx->frame_src : 0;
+}
+
 static void lx_shrink(struct buf *b)
 {
 	size_t max = b->max;
@@ -209,6 +216,8 @@ static void lx_make_line(struct imap_lexer *lx, struct imap_line *line,
 	line->n_lits = lx->n_lits;
 	line->ts_first_us = lx->ts_first;
 	line->ts_last_us = lx->ts_last;
+	line->frame_first = lx->frame_first;
+	line->frame_last = lx->frame_last;
 	line->bare_lf = lx->bare_lf;
 	line->overlong = lx->overlong;
 	line->damaged = lx->damaged;
@@ -491,6 +500,7 @@ static size_t lx_feed_literal(struct imap_lexer *lx, const uint8_t *p, size_t n,
 		l->received += take;
 		lx->lit_pos += take;
 		lx->ts_last = ts;
+		lx->frame_last = lx_frame(lx);
 	}
 	if (lx->lit_pos == l->size)
 		lx_lit_end(lx);
@@ -571,10 +581,12 @@ static size_t lx_feed_line(struct imap_lexer *lx, const uint8_t *p, size_t n, in
 	if (!lx->started) {
 		lx->started = true;
 		lx->ts_first = ts;
+		lx->frame_first = lx_frame(lx);
 		if (lx->text.len == 0)
 			lx->line_boundary = lx->at_boundary;
 	}
 	lx->ts_last = ts;
+	lx->frame_last = lx_frame(lx);
 	if (lf == NULL) {
 		lx_text_add(lx, p, n);
 		return n;
@@ -623,6 +635,7 @@ static size_t lx_feed_resync(struct imap_lexer *lx, const uint8_t *p, size_t n, 
 	}
 	if (old == 0) {
 		lx->ts_first = ts;
+		lx->frame_first = lx_frame(lx);
 		lx->line_boundary = lx->at_boundary;
 	}
 	if (lf == NULL) {
@@ -653,6 +666,11 @@ static size_t lx_feed_resync(struct imap_lexer *lx, const uint8_t *p, size_t n, 
 }
 
 /* --- the public calls ------------------------------------------------- */
+
+void imap_lexer_frames(struct imap_lexer *lx, const uint64_t *src)
+{
+	lx->frame_src = src;
+}
 
 void imap_lexer_feed(struct imap_lexer *lx, const uint8_t *p, size_t n, int64_t ts_us)
 {

@@ -62,6 +62,8 @@ static bool run_add(struct imap_session *s, const struct imap_line *line)
 	l->len = line->text.len;
 	l->ts_first = line->ts_first_us;
 	l->ts_last = line->ts_last_us;
+	l->frame_first = line->frame_first;
+	l->frame_last = line->frame_last;
 	if (buf_append(&r->text, line->text.ptr, line->text.len) != 0)
 		return false;
 	r->n++;
@@ -98,6 +100,8 @@ void imap_resync_confirm(struct imap_session *s)
 			.text = { r->text.data + r->lines[i].off, r->lines[i].len },
 			.ts_first_us = r->lines[i].ts_first,
 			.ts_last_us = r->lines[i].ts_last,
+			.frame_first = r->lines[i].frame_first,
+			.frame_last = r->lines[i].frame_last,
 		};
 
 		imap_session_s2c_replay(s, &line);

@@ -56,6 +56,34 @@ static bool is_line_event(enum event_type t)
 	       t == EV_UNTAGGED || t == EV_RESPONSE;
 }
 
+/* Which records an event names (docs/contract.md, "Frame numbers"): one
+ * that set its own (a login) keeps them; a line's events take the line's
+ * first and last; another event made while a line is handled (compress,
+ * a login's result) the record that completed the line; any other the
+ * record being read. */
+static void event_frames(const struct imap_session *s, struct event *ev)
+{
+	const struct imap_session_config *cfg = s->cfg;
+	uint64_t first = ev->frame, last = ev->frame_last;
+
+	if (first == 0) {
+		if (s->cur_line == NULL) {
+			first = imap_session_frame_now(s);
+		} else if (is_line_event(ev->type)) {
+			first = s->cur_line->frame_first;
+			last = s->cur_line->frame_last;
+		} else {
+			first = s->cur_line->frame_last;
+		}
+	}
+	if (cfg->n_inputs > 1 && first != 0 && FRAME_FILE(first) < cfg->n_inputs)
+		ev->pcap = cfg->inputs[FRAME_FILE(first)];
+	/* A span into another file is told by its first record alone. */
+	ev->frame = FRAME_NUM(first);
+	ev->frame_last = FRAME_FILE(last) == FRAME_FILE(first) &&
+			 FRAME_NUM(last) > ev->frame ? FRAME_NUM(last) : 0;
+}
+
 void imap_session_emit(struct imap_session *s, struct event *ev)
 {
 	const struct output *out = &s->cfg->out;
@@ -63,6 +91,7 @@ void imap_session_emit(struct imap_session *s, struct event *ev)
 	ev->session = s->id;
 	ev->client = s->client;
 	ev->server = s->server;
+	event_frames(s, ev);
 	/* what changed since the last event is this event's doing */
 	ev->facts = &s->facts;
 	ev->changed = s->facts_changed;
@@ -260,10 +289,10 @@ static struct pending *pending_add(struct imap_session *s, const struct imap_com
 
 /* --- events made from lines ---------------------------------------------- */
 
-void imap_session_emit_continuation(struct imap_session *s, enum stream_dir dir,
-				    struct buf_slice text, int64_t ts)
+static void emit_continuation(struct imap_session *s, enum stream_dir dir,
+			      struct buf_slice text, struct event *evp)
 {
-	struct event ev = { .type = EV_CONTINUATION, .ts_us = ts };
+	struct event ev = *evp;
 
 	ev.u.continuation.dir = dir;
 	/* The client's own lines here are IDLE's DONE; SASL answers are
@@ -272,6 +301,23 @@ void imap_session_emit_continuation(struct imap_session *s, enum stream_dir dir,
 				 : dir == DIR_C2S ? CONT_IDLE_DONE : CONT_CONTINUE;
 	ev.u.continuation.text = text;
 	imap_session_emit(s, &ev);
+}
+
+void imap_session_emit_continuation(struct imap_session *s, enum stream_dir dir,
+				    struct buf_slice text, int64_t ts)
+{
+	struct event ev = { .type = EV_CONTINUATION, .ts_us = ts };
+
+	emit_continuation(s, dir, text, &ev);
+}
+
+void imap_session_emit_held_continuation(struct imap_session *s, struct buf_slice text,
+					 int64_t ts, uint64_t frame_first, uint64_t frame_last)
+{
+	struct event ev = { .type = EV_CONTINUATION, .ts_us = ts, .frame = frame_first,
+			    .frame_last = frame_last };
+
+	emit_continuation(s, DIR_S2C, text, &ev);
 }
 
 static void emit_command(struct imap_session *s, const struct imap_line *line,
@@ -801,13 +847,16 @@ void imap_session_s2c_replay(struct imap_session *s, const struct imap_line *lin
 {
 	struct imap_response r;
 	bool was_cut = s->cur_cut;
+	const struct imap_line *was_line = s->cur_line;
 
 	/* Replayed from within another line (the client's that confirmed
 	 * sync, perhaps itself cut): the held lines were whole. */
 	s->cur_cut = false;
+	s->cur_line = line;
 	if (imap_parse_response(line, &r) == 0)
 		s2c_dispatch(s, line, &r);
 	s->cur_cut = was_cut;
+	s->cur_line = was_line;
 }
 
 /* --- dispatch ------------------------------------------------------------ */
@@ -861,6 +910,7 @@ static void session_line(void *ctx, const struct imap_line *line)
 {
 	struct imap_session *s = ctx;
 	enum stream_dir d = line->dir;
+	const struct imap_line *was_line;
 	bool was_cut;
 
 	imap_bodies_line_done(s, line);
@@ -876,12 +926,15 @@ static void session_line(void *ctx, const struct imap_line *line)
 		}
 	}
 	was_cut = s->cur_cut;
+	was_line = s->cur_line;
 	s->cur_cut = line->cut;
+	s->cur_line = line;
 	if (d == DIR_C2S)
 		c2s_line(s, line);
 	else
 		s2c_line(s, line);
 	s->cur_cut = was_cut;
+	s->cur_line = was_line;
 	if (d == DIR_C2S)
 		imap_cont_line_done(s);
 	if (line->text.len > 0)
@@ -998,7 +1051,15 @@ static void session_gap(void *ctx, enum stream_dir dir, uint64_t nbytes, int64_t
 	imap_pipeline_gap(&s->pl, dir, nbytes, ts_us);
 }
 
+static uint64_t *session_frames(void *ctx)
+{
+	struct imap_session *s = ctx;
+
+	return s->frame;
+}
+
 const struct byte_layer_ops imap_session_ops = {
+	.frames = session_frames,
 	.feed = session_feed,
 	.gap = session_gap,
 	.end = session_end,
@@ -1055,6 +1116,7 @@ struct imap_session *imap_session_new(const struct imap_session_config *cfg,
 	s->s2c_anchored = !info->mid_stream;
 	s->first_ts = s->last_ts = s->now = info->first_ts_us;
 	imap_msgs_init(s);
+	s->frame[0] = s->frame[1] = info->first_frame;
 	imap_facts_init(s);
 	buf_init(&s->args, SESS_MAX_ARGS, cfg->budget);
 	buf_init(&s->scratch, SESS_MAX_MAILBOX, cfg->budget);
@@ -1074,6 +1136,8 @@ struct imap_session *imap_session_new(const struct imap_session_config *cfg,
 		session_free(s);
 		return NULL;
 	}
+	imap_lexer_frames(s->lx[DIR_C2S], &s->frame[DIR_C2S]);
+	imap_lexer_frames(s->lx[DIR_S2C], &s->frame[DIR_S2C]);
 	ev.u.start.mid_stream = info->mid_stream;
 	ev.u.start.implicit_tls = info->implicit_tls;
 	imap_session_emit(s, &ev);

@@ -65,6 +65,7 @@ struct login_attempt {
 	bool out_of_state;		/* sent while already authenticated */
 	bool secret_sent;		/* LOGIN: a password token was there */
 	int64_t ts_us;			/* the command's first byte */
+	uint64_t frame;			/* its record (a frame id) */
 	struct imap_sasl sasl;		/* is_sasl */
 	struct buf user, secret;	/* LOGIN command */
 	bool have_user, have_secret;
@@ -84,6 +85,7 @@ struct sess_waits {
  * the command is shown first (its text lives in sess_open_cmd.text). */
 struct sess_held_cont {
 	int64_t ts;
+	uint64_t frame_first, frame_last;	/* its line's (frame ids) */
 	size_t off, len;
 };
 
@@ -105,6 +107,7 @@ struct sess_open_cmd {
 #define SESS_MAX_RUN_LINES 64
 struct sess_run_line {
 	int64_t ts_first, ts_last;
+	uint64_t frame_first, frame_last;
 	size_t off, len;
 };
 
@@ -197,6 +200,13 @@ struct imap_session {
 	uint64_t skipped_unanchored;
 	struct sess_run run;		/* server lines before sync, maybe real */
 	bool cur_cut;			/* the line being handled lost its end */
+	/* The line being handled, for its events' frames; NULL between
+	 * lines. */
+	const struct imap_line *cur_line;
+	/* The capture record (a frame id) of the bytes being fed, by
+	 * direction: the flow table writes them (byte_layer_ops.frames), the
+	 * lexers read them. */
+	uint64_t frame[2];
 	bool cur_unsync;		/* ... or is shown though sync never confirmed it */
 	unsigned bad_run[2];		/* unparsable lines in a row */
 	uint64_t bad_quiet[2];		/* of them, not given a notice */
@@ -264,6 +274,16 @@ void imap_session_notice_facts(struct imap_session *s, const struct notice *f,
 void imap_session_quote_wire(char *dst, size_t cap, const uint8_t *p, size_t n);
 void imap_session_emit_continuation(struct imap_session *s, enum stream_dir dir,
 				    struct buf_slice text, int64_t ts);
+/* The same for a "+" line held back (imap_cont.c): with its own records,
+ * frame ids, not those of the line being handled. */
+/* The record being read: the later of the two directions' (records are
+ * read in order; bytes held out of order keep an older one). */
+static inline uint64_t imap_session_frame_now(const struct imap_session *s)
+{
+	return s->frame[0] > s->frame[1] ? s->frame[0] : s->frame[1];
+}
+void imap_session_emit_held_continuation(struct imap_session *s, struct buf_slice text,
+					 int64_t ts, uint64_t frame_first, uint64_t frame_last);
 int imap_session_tok_value(struct buf *out, const struct imap_tok *t);
 bool imap_session_tok_is_string(const struct imap_tok *t);
 

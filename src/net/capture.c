@@ -37,7 +37,10 @@ struct capture {
 	char *name;		/* the file's path, for notices */
 	bool pcapng;		/* a seekable pcapng file: libpcap's stop can be resumed */
 	bool have_prog;
-	struct bpf_program prog;	/* the filter, for packets libpcap did not read */
+	/* The filter: libpcap's on a live source, ours (capture_run, the
+	 * pcapng walker) on a file */
+	struct bpf_program prog;
+	uint64_t records;	/* packet records read so far */
 	notice_fn *notice;
 	void *notice_ctx;
 	uint64_t corrupt_blocks;
@@ -75,7 +78,9 @@ static int install_filter(struct capture *c, const char *bpf,
 		set_err(err, "bad filter: %s", pcap_geterr(c->p));
 		return -1;
 	}
-	if (pcap_setfilter(c->p, &prog) != 0) {
+	/* A file is filtered here, not by libpcap, so that the records the
+	 * filter refuses are still counted (capture_pkt.frame). */
+	if (c->live && pcap_setfilter(c->p, &prog) != 0) {
 		set_err(err, "cannot set filter: %s", pcap_geterr(c->p));
 		pcap_freecode(&prog);
 		return -1;
@@ -410,14 +415,19 @@ int capture_run(struct capture *c, capture_pkt_fn fn, void *ctx,
 			set_err(err, "%s", pcap_geterr(c->p));
 			return c->pcapng ? resume_pcapng(c, fn, ctx, n, err) : -1;
 		}
-		n++;
+		c->records++;
 		c->bytes_seen += h->caplen + CAPTURE_PKT_OVERHEAD;
+		if (!c->live && c->have_prog &&
+		    pcap_offline_filter(&c->prog, h, data) == 0)
+			continue;
+		n++;
 		if (c->dump != NULL)
 			pcap_dump((u_char *)c->dump, h, data);
 		pkt.ts_us = capture_ts_us(h);
 		pkt.data = data;
 		pkt.caplen = h->caplen;
 		pkt.len = h->len;
+		pkt.frame = c->records;
 		fn(ctx, &pkt);
 	}
 	return 1;

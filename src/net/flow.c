@@ -76,6 +76,8 @@ struct flow_side {
 	uint64_t unreported_gaps, unreported_bytes;
 	uint64_t conflicts_said;
 	uint64_t conflicts_quiet;	/* past FLOW_MAX_CONFLICT_NOTICES */
+	uint64_t frame_out;	/* reasm's record of what it hands up */
+	uint64_t *frame_cell;	/* the session's cell of this direction, or NULL */
 };
 
 struct flow {
@@ -91,6 +93,9 @@ struct flow {
 	uint64_t session_id;
 	void *sctx;
 	int64_t first_ts, last_ts;
+	uint64_t first_frame;	/* the record of first_ts */
+	uint64_t last_frame;	/* the last record of an open flow */
+	int last_side;		/* and the side that sent it */
 	struct flow_side s[2];
 };
 
@@ -119,6 +124,9 @@ struct flow_table {
 	bool jump_pending;
 	struct flow *jump_flow;	/* the flow the unconfirmed jump touched */
 	int64_t clock;		/* capture time as the table believes it */
+	/* The record reassembly reads: the segment's (cfg.frame_src), or a
+	 * closing session's last while its queues are flushed. */
+	uint64_t frame;
 	struct flow_stats st;
 };
 
@@ -373,6 +381,13 @@ static void gap_note_flush(struct flow_table *ft, struct flow_side *sd)
 	       dir_name(side_dir(sd)), g->off);
 }
 
+/* The session learns the record of the bytes or gap that follow. */
+static void tell_frame(struct flow_side *sd)
+{
+	if (sd->frame_cell != NULL)
+		*sd->frame_cell = sd->frame_out;
+}
+
 static void on_data(void *ctx, uint64_t off, const uint8_t *p, size_t n,
 		    int64_t ts)
 {
@@ -384,6 +399,7 @@ static void on_data(void *ctx, uint64_t off, const uint8_t *p, size_t n,
 	 * layers above say about the bytes that follow it. */
 	if (sd->note.on)
 		gap_note_flush(f->ft, sd);
+	tell_frame(sd);
 	f->ft->hooks.ops->feed(f->sctx, side_dir(sd), p, n, ts);
 }
 
@@ -393,6 +409,7 @@ static void on_gap(void *ctx, uint64_t off, uint64_t n, int64_t ts)
 	struct flow *f = sd->f;
 	struct gap_note *g = &sd->note;
 
+	tell_frame(sd);
 	f->ft->hooks.ops->gap(f->sctx, side_dir(sd), n, ts);
 	if (g->on && g->off + g->n == off) {
 		g->n += n;
@@ -440,12 +457,14 @@ static void flow_ignore(struct flow_table *ft, struct flow *f)
 
 static bool sides_alloc(struct flow_table *ft, struct flow *f)
 {
-	struct reasm_config rc = { ft->cfg.max_ooo_bytes, ft->cfg.budget, 0, 0 };
+	struct reasm_config rc = { ft->cfg.max_ooo_bytes, ft->cfg.budget, 0, 0,
+				   &ft->frame, NULL };
 	int i;
 
 	for (i = 0; i < 2; i++) {
 		struct reasm_out out = { &f->s[i], on_data, on_gap, on_conflict };
 
+		rc.frame_out = &f->s[i].frame_out;
 		rc.window_max_run = i == f->client ? 0 : FLOW_S2C_WINDOW_RUN;
 
 		f->s[i].rs = reasm_new(&rc, &out);
@@ -480,6 +499,7 @@ static void session_open(struct flow_table *ft, struct flow *f, int64_t ts)
 	sp = port_find(&ft->cfg, fi.server.port);
 	fi.implicit_tls = sp != NULL && sp->tls;
 	fi.first_ts_us = f->first_ts;
+	fi.first_frame = f->first_frame;
 	/* At the budget's edge the oldest flow gives way now, not only when
 	 * the buffers below do not fit: else the new session, its buffers
 	 * just squeezed in, cannot track its first commands. */
@@ -505,6 +525,12 @@ static void session_open(struct flow_table *ft, struct flow *f, int64_t ts)
 	if (f->sctx == NULL) {
 		flow_ignore(ft, f);
 		return;
+	}
+	if (ft->hooks.ops->frames != NULL) {
+		uint64_t *cells = ft->hooks.ops->frames(f->sctx);
+
+		f->s[f->client].frame_cell = &cells[DIR_C2S];
+		f->s[!f->client].frame_cell = &cells[DIR_S2C];
 	}
 	f->session_id = fi.session_id;
 	ft->last_session = fi.session_id;
@@ -578,13 +604,19 @@ static void session_close(struct flow_table *ft, struct flow *f,
 			  enum end_reason why, int64_t ts)
 {
 	struct flow_side *c, *s;
+	uint64_t now;
 
 	if (f->state != FS_OPEN)
 		return;
 	c = &f->s[f->client];
 	s = &f->s[!f->client];
+	/* a timeout or the end of input: the gaps that remain are the
+	 * session's, not the record being read */
+	now = ft->frame;
+	ft->frame = f->last_frame;
 	reasm_flush(c->rs, ts);
 	reasm_flush(s->rs, ts);
+	ft->frame = now;
 	side_report(ft, c, ts);
 	side_report(ft, s, ts);
 	if ((c->pkts == 0 && s->bytes > 0) || (s->pkts == 0 && c->bytes > 0)) {
@@ -593,8 +625,12 @@ static void session_close(struct flow_table *ft, struct flow *f,
 			       " side was captured",
 			       c->pkts == 0 ? "server" : "client");
 	}
+	/* session_end names the session's last record, the FIN or RST */
+	if (f->s[f->last_side].frame_cell != NULL)
+		*f->s[f->last_side].frame_cell = f->last_frame;
 	ft->hooks.ops->end(f->sctx, why, ts);
 	f->sctx = NULL;
+	c->frame_cell = s->frame_cell = NULL;
 	side_free(c);
 	side_free(s);
 	f->state = FS_CLOSED;
@@ -681,6 +717,9 @@ static void flow_open_segment(struct flow_table *ft, struct flow *f, int side,
 {
 	struct flow_side *sd = &f->s[side], *peer = &f->s[!side];
 	uint32_t seq = seg->seq;
+
+	f->last_frame = ft->frame;
+	f->last_side = side;
 
 	if (seg->flags & TCP_RST) {
 		f->rst = true;
@@ -854,6 +893,7 @@ void flow_table_segment(struct flow_table *ft, const struct decode_seg *seg)
 	int64_t start_ts = seg->ts_us;
 	int side;
 
+	ft->frame = ft->cfg.frame_src != NULL ? *ft->cfg.frame_src : 0;
 	if (ft->cfg.ports_only && port_find(&ft->cfg, seg->sport) == NULL &&
 	    port_find(&ft->cfg, seg->dport) == NULL)
 		return;
@@ -867,14 +907,17 @@ void flow_table_segment(struct flow_table *ft, const struct decode_seg *seg)
 	lru_touch(ft, f, now);
 	if (ft->jump_pending)
 		ft->jump_flow = f;
-	if (f->state == FS_NEW && f->s[0].pkts + f->s[1].pkts == 0)
+	if (f->state == FS_NEW && f->s[0].pkts + f->s[1].pkts == 0) {
 		f->first_ts = start_ts;
+		f->first_frame = ft->frame;
+	}
 	if (f->state == FS_IGNORED)
 		return;
 	if (starts_new_session(f, side, seg)) {
 		session_close(ft, f, f->rst ? END_RST : END_FIN, seg->ts_us);
 		flow_reset(f);
 		f->first_ts = start_ts;
+		f->first_frame = ft->frame;
 	}
 	if (f->state == FS_CLOSED)
 		return;

@@ -52,6 +52,7 @@ struct walk {
 	size_t cap;
 	uint8_t *scan;		/* SCAN_CHUNK bytes, for resynchronising */
 	uint64_t skip;
+	uint64_t records;	/* packet blocks read: capture_pkt.frame */
 	const struct pcapng_hooks *h;
 };
 
@@ -244,6 +245,7 @@ static void deliver(struct walk *w, struct capture_pkt *pkt)
 {
 	const struct pcapng_hooks *h = w->h;
 
+	pkt->frame = ++w->records;
 	if (h->wanted != NULL && !h->wanted(h->ctx, pkt))
 		return;
 	if (w->skip > 0) {

@@ -16,6 +16,7 @@
 struct reasm_node {
 	struct reasm_node *prev, *next;
 	int64_t start;
+	uint64_t frame;		/* the record the bytes came in */
 	uint32_t len;
 	uint8_t data[];
 };
@@ -64,6 +65,12 @@ struct reasm *reasm_new(const struct reasm_config *cfg,
 	while ((r->win_max & (r->win_max - 1)) != 0)
 		r->win_max &= r->win_max - 1;	/* down to a power of two */
 	return r;
+}
+
+/* The record of the segment or ACK being read. */
+static uint64_t cur_frame(const struct reasm *r)
+{
+	return r->cfg.frame_src != NULL ? *r->cfg.frame_src : 0;
 }
 
 static size_t node_size(uint32_t len)
@@ -290,10 +297,13 @@ static void win_compare(struct reasm *r, int64_t off, const uint8_t *p,
 	diff_report(r, &d, ts);
 }
 
-static void emit(struct reasm *r, const uint8_t *p, size_t n, int64_t ts)
+static void emit(struct reasm *r, const uint8_t *p, size_t n, int64_t ts,
+		 uint64_t frame)
 {
 	if (n == 0)
 		return;
+	if (r->cfg.frame_out != NULL)
+		*r->cfg.frame_out = frame;
 	if (r->win_max != 0) {
 		if (r->cfg.window_max_run != 0 && n > r->cfg.window_max_run)
 			r->win_from = r->next + (int64_t)n;
@@ -309,6 +319,8 @@ static void emit_gap(struct reasm *r, int64_t n, int64_t ts)
 {
 	if (n <= 0)
 		return;
+	if (r->cfg.frame_out != NULL)
+		*r->cfg.frame_out = cur_frame(r);
 	r->out.gap(r->out.ctx, (uint64_t)r->next, (uint64_t)n, ts);
 	r->next += n;
 	r->win_from = r->next;	/* the window holds no hole */
@@ -328,7 +340,7 @@ static void drain(struct reasm *r, int64_t ts)
 		if (end > r->next) {
 			size_t skip = (size_t)(r->next - h->start);
 
-			emit(r, h->data + skip, h->len - skip, ts);
+			emit(r, h->data + skip, h->len - skip, ts, h->frame);
 		}
 		node_free(r, h);
 	}
@@ -361,12 +373,12 @@ static void deliver_inorder(struct reasm *r, const uint8_t *p, size_t n,
 		size_t k;
 
 		if (h == NULL || h->start >= r->next + (int64_t)n) {
-			emit(r, p, n, ts);
+			emit(r, p, n, ts, cur_frame(r));
 			break;
 		}
 		if (h->start > r->next) {
 			k = (size_t)(h->start - r->next);
-			emit(r, p, k, ts);
+			emit(r, p, k, ts, cur_frame(r));
 			p += k;
 			n -= k;
 		}
@@ -382,7 +394,7 @@ static void deliver_inorder(struct reasm *r, const uint8_t *p, size_t n,
 		p += k;
 		n -= k;
 		node_unlink(r, h);
-		emit(r, h->data, h->len, ts);
+		emit(r, h->data, h->len, ts, h->frame);
 		node_free(r, h);
 	}
 	drain(r, ts);
@@ -406,6 +418,7 @@ static void node_add(struct reasm *r, struct reasm_node *q, int64_t start,
 		return;
 	}
 	n->start = start;
+	n->frame = cur_frame(r);
 	n->len = (uint32_t)len;
 	memcpy(n->data, p, len);
 	n->next = q;

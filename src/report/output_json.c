@@ -235,6 +235,22 @@ static int json_type_append(struct buf *b, enum event_type t)
 	return buf_append(b, name, strlen(name));
 }
 
+/* The records to open in Wireshark: frame_last only where it differs,
+ * pcap only with several inputs. */
+static int json_frames(struct buf *b, const struct event *ev)
+{
+	int rc = 0;
+
+	if (ev->frame == 0)
+		return 0;
+	rc |= LIT(b, ",\"frame\":") | output_append_u64(b, ev->frame);
+	if (ev->frame_last != 0)
+		rc |= LIT(b, ",\"frame_last\":") | output_append_u64(b, ev->frame_last);
+	if (ev->pcap != NULL)
+		rc |= LIT(b, ",\"pcap\":") | json_cstr(b, ev->pcap);
+	return rc;
+}
+
 typedef int (*json_body_fn)(struct buf *b, const struct event *ev);
 
 static const json_body_fn json_bodies[EV_N_TYPES] = {
@@ -260,6 +276,7 @@ int output_json_append_event(struct buf *b, struct output_time *tc, const struct
 
 	if ((unsigned)ev->type < EV_N_TYPES && json_bodies[ev->type] != NULL)
 		rc |= json_bodies[ev->type](b, ev);
+	rc |= json_frames(b, ev);
 	if (ev->truncated)
 		rc |= LIT(b, ",\"truncated\":true");
 	if (ev->unsynchronised)

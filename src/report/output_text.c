@@ -22,6 +22,7 @@ struct output_text {
 	struct output_sink sink;
 	struct output_time clock;
 	bool color;
+	bool frames;
 	bool day_shown;
 	int64_t day;		/* days since the epoch of the last date line */
 };
@@ -243,6 +244,23 @@ static int text_date_line(struct output_text *ot, struct buf *b, const struct tm
 	       LIT(b, " (UTC) ---") | text_color(ot, b, TEXT_COLOR_RESET) | LIT(b, "\n");
 }
 
+/* "[f12] ", "[f12-f15] ", "[FILE:f12] " with several inputs; nothing
+ * when the record is not known. */
+static int text_frames(struct buf *b, const struct event *ev)
+{
+	int rc;
+
+	if (ev->frame == 0)
+		return 0;
+	rc = LIT(b, "[");
+	if (ev->pcap != NULL)
+		rc |= escape_text(b, (const uint8_t *)ev->pcap, strlen(ev->pcap)) | LIT(b, ":");
+	rc |= LIT(b, "f") | output_append_u64(b, ev->frame);
+	if (ev->frame_last != 0)
+		rc |= LIT(b, "-f") | output_append_u64(b, ev->frame_last);
+	return rc | LIT(b, "] ");
+}
+
 static int text_prefix(struct output_text *ot, struct buf *b, const struct event *ev)
 {
 	const struct tm *tm;
@@ -269,9 +287,10 @@ static int text_prefix(struct output_text *ot, struct buf *b, const struct event
 		usec /= 10;
 	}
 	t[15] = ' ';
-	return rc | text_color(ot, b, TEXT_COLOR_TIME) | buf_append(b, t, 15) |
-	       text_color(ot, b, TEXT_COLOR_RESET) | LIT(b, " #") |
-	       output_append_u64(b, ev->session) | LIT(b, " ");
+	rc |= text_color(ot, b, TEXT_COLOR_TIME) | buf_append(b, t, 15) |
+	      text_color(ot, b, TEXT_COLOR_RESET) | LIT(b, " #") |
+	      output_append_u64(b, ev->session) | LIT(b, " ");
+	return ot->frames ? rc | text_frames(b, ev) : rc;
 }
 
 /* ---- one function per event type: the part after "#N " ---- */
@@ -623,6 +642,7 @@ int output_text_new(struct output *out_r, FILE *fp, const struct output_text_opt
 		return -1;
 	output_sink_init(&ot->sink, fp);
 	ot->color = opts != NULL && opts->color;
+	ot->frames = opts != NULL && opts->frames;
 	out_r->ops = &output_text_ops;
 	out_r->ctx = ot;
 	return 0;

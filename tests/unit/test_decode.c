@@ -97,7 +97,7 @@ static enum decode_result run(const struct pkt *p, int linktype,
 			      uint32_t caplen, struct decode_seg *seg)
 {
 	struct capture_pkt cp = { 1234567, p->b, caplen, (uint32_t)p->n,
-				  linktype };
+				  linktype, 1 };
 
 	return decode_packet(&cp, seg, NULL);
 }
@@ -403,7 +403,7 @@ static void test_ipv6_long_chains(void **state)
 		put32(&p, 1);		/* sequence */
 		put_tcp(&p);
 		assert_int_equal(decode_packet(&(struct capture_pkt){ 1, p.b,
-				 (uint32_t)p.n, (uint32_t)p.n, 101 }, &seg, &st),
+				 (uint32_t)p.n, (uint32_t)p.n, 101, 1 }, &seg, &st),
 				 DECODE_EXT_UNPARSED);
 		assert_int_equal(st.count[DECODE_EXT_UNPARSED], 1);
 	}
@@ -425,7 +425,7 @@ static void test_every_truncation(void **state)
 	v4(&p);
 	hdr += 4;
 	for (cut = 0; cut <= p.n; cut++) {
-		struct capture_pkt cp = { 1, p.b, (uint32_t)cut, (uint32_t)p.n, 1 };
+		struct capture_pkt cp = { 1, p.b, (uint32_t)cut, (uint32_t)p.n, 1, 1 };
 		struct decode_seg seg;
 		enum decode_result r = decode_packet(&cp, &seg, &st);
 

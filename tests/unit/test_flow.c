@@ -27,6 +27,12 @@ struct sess {
 	enum end_reason why;
 	int64_t end_ts;
 	uint64_t capped;
+	/* the cells of byte_layer_ops.frames, and what they held at each
+	 * feed, at the last gap and at the end */
+	uint64_t cells[2];
+	uint64_t fed[2][8];
+	size_t nfed[2];
+	uint64_t gap_frame[2], end_frame[2];
 };
 
 struct log {
@@ -60,6 +66,8 @@ static void h_feed(void *ctx, enum stream_dir d, const uint8_t *p, size_t n,
 	assert_true(s->len[d] + n <= BYTES_MAX);
 	memcpy(s->bytes[d] + s->len[d], p, n);
 	s->len[d] += n;
+	if (s->nfed[d] < 8)
+		s->fed[d][s->nfed[d]++] = s->cells[d];
 }
 
 static void h_gap(void *ctx, enum stream_dir d, uint64_t n, int64_t ts)
@@ -69,6 +77,7 @@ static void h_gap(void *ctx, enum stream_dir d, uint64_t n, int64_t ts)
 	(void)ts;
 	assert_false(s->ended);
 	s->gap[d] += n;
+	s->gap_frame[d] = s->cells[d];
 }
 
 static void h_capped(void *ctx, uint64_t n)
@@ -85,6 +94,8 @@ static void h_end(void *ctx, enum end_reason why, int64_t ts)
 
 	assert_false(s->ended);
 	s->ended = true;
+	s->end_frame[0] = s->cells[0];
+	s->end_frame[1] = s->cells[1];
 	s->why = why;
 	s->end_ts = ts;
 }
@@ -115,6 +126,17 @@ static void h_notice(void *ctx, const struct notice *n)
 
 static const struct byte_layer_ops ops = {
 	.feed = h_feed, .gap = h_gap, .end = h_end, .capped = h_capped,
+};
+
+static uint64_t *h_frames(void *ctx)
+{
+	struct sess *s = ctx;
+
+	return s->cells;
+}
+
+static const struct byte_layer_ops frame_ops = {
+	.feed = h_feed, .gap = h_gap, .end = h_end, .frames = h_frames,
 };
 
 static struct flow_table *mk(struct log *l, struct flow_config *cfg,
@@ -182,6 +204,58 @@ static void full_session(struct flow_table *ft, int cport, int64_t t)
 	seg(ft, C, cport, S, SP, PA, 101, 510, "a LOGOUT\r\n", t + 4);
 	seg(ft, S, SP, C, cport, FA, 510, 111, NULL, t + 5);
 	seg(ft, C, cport, S, SP, FA, 111, 511, NULL, t + 6);
+}
+
+/* Each feed and gap is told its record before the call: out-of-order
+ * bytes keep theirs, a gap gets the ACK that settled it, the end the
+ * session's last packet. */
+static void test_frames(void **state)
+{
+	struct flow_config cfg;
+	struct log l;
+	struct flow_hooks hk = { &l, NULL, h_open, &frame_ops, h_notice };
+	struct flow_table *ft;
+	uint64_t frame = 0;
+
+	(void)state;
+	flow_config_defaults(&cfg);
+	cfg.frame_src = &frame;
+	memset(&l, 0, sizeof l);
+	ft = flow_table_new(&cfg, &hk);
+	assert_non_null(ft);
+	frame = 1;
+	seg(ft, C, CP, S, SP, TCP_SYN, 100, 0, NULL, 1);
+	frame = 2;
+	seg(ft, S, SP, C, CP, TCP_SYN | A, 500, 101, NULL, 2);
+	frame = 3;
+	seg(ft, C, CP, S, SP, A, 101, 501, NULL, 3);
+	frame = 4;
+	seg(ft, S, SP, C, CP, PA, 501, 101, "* OK hi\r\n", 4);
+	frame = 5;
+	seg(ft, C, CP, S, SP, PA, 103, 510, "LOGOUT\r\n", 5);	/* ahead */
+	frame = 6;
+	seg(ft, C, CP, S, SP, PA, 101, 510, "a ", 6);
+	frame = 7;
+	seg(ft, S, SP, C, CP, PA, 520, 111, "x\r\n", 7);		/* 10 lost */
+	frame = 8;
+	seg(ft, C, CP, S, SP, A, 111, 523, NULL, 8);		/* settles it */
+	frame = 9;
+	seg(ft, S, SP, C, CP, FA, 523, 111, NULL, 9);
+	frame = 10;
+	seg(ft, C, CP, S, SP, FA, 111, 524, NULL, 10);
+	assert_int_equal(l.n, 1);
+	assert_int_equal(l.s[0].fi.first_frame, 1);
+	assert_int_equal(l.s[0].nfed[DIR_C2S], 2);
+	assert_int_equal(l.s[0].fed[DIR_C2S][0], 6);
+	assert_int_equal(l.s[0].fed[DIR_C2S][1], 5);
+	assert_int_equal(l.s[0].gap[DIR_S2C], 10);
+	assert_int_equal(l.s[0].gap_frame[DIR_S2C], 8);
+	assert_int_equal(l.s[0].fed[DIR_S2C][0], 4);
+	assert_int_equal(l.s[0].fed[DIR_S2C][1], 7);	/* queued: its own */
+	assert_true(l.s[0].ended);
+	assert_int_equal(l.s[0].end_frame[DIR_C2S], 10);
+	flow_table_finish(ft, 11);
+	flow_table_free(&ft);
 }
 
 static void test_syn_roles_and_fin(void **state)
@@ -684,6 +758,7 @@ static void test_config_ports(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_frames),
 		cmocka_unit_test(test_syn_roles_and_fin),
 		cmocka_unit_test(test_syn_beats_ports),
 		cmocka_unit_test(test_midstream_ports_and_rst),

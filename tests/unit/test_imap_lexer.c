@@ -115,6 +115,51 @@ static void rec_notice(void *ctx, const struct notice *n)
 	rec_put(r, "N:%s\n", n->text);
 }
 
+/* --- frames ---------------------------------------------------------------- */
+
+struct frames_rec {
+	uint64_t first[4], last[4];
+	size_t n;
+};
+
+static void frames_line(void *ctx, const struct imap_line *l)
+{
+	struct frames_rec *r = ctx;
+
+	assert_true(r->n < 4);
+	r->first[r->n] = l->frame_first;
+	r->last[r->n] = l->frame_last;
+	r->n++;
+}
+
+/* A line names the records of its first and last byte, its literals'
+ * included: whatever the source says when they are fed. */
+static void test_frames(void **state)
+{
+	struct frames_rec r = { 0 };
+	struct imap_lexer_hooks h = { .ctx = &r, .line = frames_line };
+	struct imap_lexer *lx = imap_lexer_new(DIR_C2S, false, 64, NULL, &h);
+	uint64_t frame = 3;
+
+	(void)state;
+	imap_lexer_frames(lx, &frame);
+	imap_lexer_feed(lx, (const uint8_t *)"A1 LO", 5, 1);
+	frame = 4;
+	imap_lexer_feed(lx, (const uint8_t *)"GIN a b\r\nA2 NOOP\r\nA3 APPEND m {3}\r\n", 35, 2);
+	frame = 6;
+	imap_lexer_feed(lx, (const uint8_t *)"abc", 3, 3);
+	frame = 7;
+	imap_lexer_feed(lx, (const uint8_t *)"\r\n", 2, 4);
+	assert_int_equal(r.n, 3);
+	assert_int_equal(r.first[0], 3);
+	assert_int_equal(r.last[0], 4);
+	assert_int_equal(r.first[1], 4);
+	assert_int_equal(r.last[1], 4);
+	assert_int_equal(r.first[2], 4);
+	assert_int_equal(r.last[2], 7);
+	imap_lexer_free(&lx);
+}
+
 /* --- cases ---------------------------------------------------------------- */
 
 enum step_op { S_END = 0, S_DATA, S_GAP, S_REFUSE, S_FINISH, S_BOUND, S_ABANDON };
@@ -692,6 +737,7 @@ int main(void)
 		cmocka_unit_test(test_lexer_overlong),
 		cmocka_unit_test(test_lexer_random),
 		cmocka_unit_test(test_lexer_times),
+		cmocka_unit_test(test_frames),
 		cmocka_unit_test(test_tok),
 		cmocka_unit_test(test_tok_depth),
 		cmocka_unit_test(test_unquote),

@@ -381,6 +381,37 @@ static void test_json_secret_shown(void **state)
 	free(data);
 }
 
+/* frame always (when known), frame_last only for a span, pcap only when
+ * the event names its file; none when the record is not known. */
+static void test_json_frames(void **state)
+{
+	struct event evs[3] = {
+		{ .type = EV_GAP, .session = 1, .frame = 7 },
+		{ .type = EV_GAP, .session = 1, .frame = 7, .frame_last = 9, .pcap = "a\"b.pcap" },
+		{ .type = EV_GAP, .session = 1 },
+	};
+	struct json_object *o;
+	size_t len;
+	char *data;
+
+	(void)state;
+	data = run_events(evs, 3, &len);
+	o = line_at(data, len, 0);
+	assert_int_key(o, "frame", 7);
+	assert_false(json_object_object_get_ex(o, "frame_last", NULL));
+	assert_false(json_object_object_get_ex(o, "pcap", NULL));
+	json_object_put(o);
+	o = line_at(data, len, 1);
+	assert_int_key(o, "frame", 7);
+	assert_int_key(o, "frame_last", 9);
+	assert_str(o, "pcap", "a\"b.pcap");
+	json_object_put(o);
+	o = line_at(data, len, 2);
+	assert_false(json_object_object_get_ex(o, "frame", NULL));
+	json_object_put(o);
+	free(data);
+}
+
 static void assert_ts(int64_t ts_us, const char *want)
 {
 	struct buf b;
@@ -646,6 +677,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_json_every_type),
 		cmocka_unit_test(test_json_secret_shown),
+		cmocka_unit_test(test_json_frames),
 		cmocka_unit_test(test_json_timestamps),
 		cmocka_unit_test(test_json_clock_cache),
 		cmocka_unit_test(test_json_latency),

@@ -34,9 +34,10 @@ static int64_t t0(void)
 	return (int64_t)timegm(&tm) * 1000000;
 }
 
-static char *run_text(const struct event *evs, size_t n, bool color, size_t *len_r)
+static char *run_text_opts(const struct event *evs, size_t n,
+			   const struct output_text_opts *o, size_t *len_r)
 {
-	struct output_text_opts opts = { .color = color };
+	struct output_text_opts opts = *o;
 	struct output out;
 	char *data = NULL;
 	size_t len = 0, i;
@@ -51,6 +52,13 @@ static char *run_text(const struct event *evs, size_t n, bool color, size_t *len
 	fclose(fp);
 	*len_r = len;
 	return data;
+}
+
+static char *run_text(const struct event *evs, size_t n, bool color, size_t *len_r)
+{
+	struct output_text_opts opts = { .color = color };
+
+	return run_text_opts(evs, n, &opts, len_r);
 }
 
 /* What the session knows: nothing yet, or that the client sent LOGOUT. */
@@ -316,6 +324,37 @@ static void assert_wire(const char *in, size_t n, const char *want)
 	buf_free(&b);
 }
 
+/* --frames: the records after the session number, a span as a range,
+ * the file when the event names one (escaped like wire text). */
+static void test_text_frames(void **state)
+{
+	struct output_text_opts opts = { .frames = true };
+	struct event evs[3];
+	size_t len;
+	char *out;
+
+	(void)state;
+	evs[0] = base_event(EV_GAP, 0);
+	evs[0].frame = 12;
+	evs[0].u.gap.bytes = 5;
+	evs[1] = base_event(EV_GAP, 1);
+	evs[1].frame = 12;
+	evs[1].frame_last = 15;
+	evs[1].u.gap.bytes = 5;
+	evs[2] = base_event(EV_GAP, 2);
+	evs[2].frame = 3;
+	evs[2].pcap = "b\x1b.pcap";
+	evs[2].u.gap.bytes = 5;
+	out = run_text_opts(evs, 3, &opts, &len);
+	assert_non_null(strstr(out, "#1 [f12] GAP"));
+	assert_non_null(strstr(out, "#1 [f12-f15] GAP"));
+	assert_non_null(strstr(out, "#1 [b\\x1b.pcap:f3] GAP"));
+	free(out);
+	out = run_text(evs, 3, false, &len);
+	assert_null(strstr(out, "[f"));
+	free(out);
+}
+
 static void test_text_literal_markers(void **state)
 {
 	(void)state;
@@ -468,6 +507,7 @@ int main(void)
 		cmocka_unit_test(test_text_bye_facts),
 		cmocka_unit_test(test_text_dates),
 		cmocka_unit_test(test_text_literal_markers),
+		cmocka_unit_test(test_text_frames),
 		cmocka_unit_test(test_text_latency),
 		cmocka_unit_test(test_text_closed_pipe),
 		cmocka_unit_test(test_logins_table),

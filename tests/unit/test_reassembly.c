@@ -21,8 +21,13 @@ struct sink {
 	size_t len;
 	uint64_t total;			/* bytes delivered, also past SINK_MAX */
 	uint64_t expect_off;		/* offsets must be contiguous */
-	struct { uint64_t off, n; } gaps[SINK_MAX_GAPS];
+	struct { uint64_t off, n, frame; } gaps[SINK_MAX_GAPS];
 	size_t ngaps;
+	/* the record reassembly reads (frame_src) and tells (frame_out), and
+	 * what it told with each data() call */
+	uint64_t frame_src, frame_out;
+	uint64_t frames[SINK_MAX_GAPS];
+	size_t nframes;
 	struct { uint64_t off, n; } conflicts[SINK_MAX_GAPS];
 	size_t nconflicts;
 };
@@ -41,6 +46,8 @@ static void sink_data(void *ctx, uint64_t off, const uint8_t *p, size_t n,
 	}
 	s->total += n;
 	s->expect_off += n;
+	if (s->nframes < SINK_MAX_GAPS)
+		s->frames[s->nframes++] = s->frame_out;
 }
 
 static void sink_gap(void *ctx, uint64_t off, uint64_t n, int64_t ts)
@@ -53,6 +60,7 @@ static void sink_gap(void *ctx, uint64_t off, uint64_t n, int64_t ts)
 	assert_true(s->ngaps < SINK_MAX_GAPS);
 	s->gaps[s->ngaps].off = off;
 	s->gaps[s->ngaps].n = n;
+	s->gaps[s->ngaps].frame = s->frame_out;
 	s->ngaps++;
 	s->expect_off += n;
 }
@@ -72,7 +80,7 @@ static void sink_conflict(void *ctx, uint64_t off, uint64_t n, int64_t ts)
 static struct reasm *mk_window(struct sink *s, size_t max_ooo,
 			       struct mem_budget *mb, size_t window)
 {
-	struct reasm_config cfg = { max_ooo, mb, window, 0 };
+	struct reasm_config cfg = { max_ooo, mb, window, 0, &s->frame_src, &s->frame_out };
 	struct reasm_out out = { s, sink_data, sink_gap, sink_conflict };
 	struct reasm *r;
 
@@ -85,7 +93,7 @@ static struct reasm *mk_window(struct sink *s, size_t max_ooo,
 static struct reasm *mk(struct sink *s, size_t max_ooo,
 			struct mem_budget *mb)
 {
-	struct reasm_config cfg = { max_ooo, mb, 0, 0 };
+	struct reasm_config cfg = { max_ooo, mb, 0, 0, &s->frame_src, &s->frame_out };
 	struct reasm_out out = { s, sink_data, sink_gap, sink_conflict };
 	struct reasm *r;
 
@@ -357,7 +365,7 @@ static void test_window_bounds(void **state)
  * download); the window starts again after it, shorter ones are kept. */
 static void test_window_max_run(void **state)
 {
-	struct reasm_config cfg = { 1 << 20, NULL, 0, 32 };
+	struct reasm_config cfg = { 1 << 20, NULL, 0, 32, NULL, NULL };
 	struct sink s;
 	struct reasm_out out = { &s, sink_data, sink_gap, sink_conflict };
 	struct reasm *r;
@@ -564,7 +572,7 @@ static void test_ooo_cap(void **state)
 	/* The struct itself is charged: too small a budget refuses it. */
 	mb.limit = 1;
 	{
-		struct reasm_config rc = { 1 << 20, &mb, 0, 0 };
+		struct reasm_config rc = { 1 << 20, &mb, 0, 0, NULL, NULL };
 		struct reasm_out out = { &s, NULL, NULL, NULL };
 
 		assert_null(reasm_new(&rc, &out));
@@ -580,6 +588,33 @@ static void test_ooo_cap(void **state)
 	assert_int_equal(reasm_queued(r), 0);
 	reasm_free(&r);
 	assert_int_equal(mb.used, 0);
+}
+
+/* Bytes keep the record they came in, out of order too; a gap is told
+ * with the record that made it certain. */
+static void test_frames(void **state)
+{
+	struct sink s;
+	struct reasm *r = mk(&s, 1 << 20, NULL);
+
+	(void)state;
+	reasm_syn(r, 0);
+	s.frame_src = 5;
+	reasm_segment(r, 11, stream + 10, 10, 0, false, 1);	/* [10,20) queued */
+	s.frame_src = 6;
+	reasm_segment(r, 1, stream, 10, 0, false, 2);		/* [0,10): both go */
+	assert_int_equal(s.nframes, 2);
+	assert_int_equal(s.frames[0], 6);
+	assert_int_equal(s.frames[1], 5);
+	s.frame_src = 7;
+	reasm_segment(r, 31, stream + 30, 10, 0, false, 3);	/* hole [20,30) */
+	s.frame_src = 9;
+	reasm_peer_ack(r, 41, 4);				/* the ACK settles it */
+	assert_int_equal(s.ngaps, 1);
+	assert_int_equal(s.gaps[0].frame, 9);
+	assert_int_equal(s.nframes, 3);
+	assert_int_equal(s.frames[2], 7);
+	reasm_free(&r);
 }
 
 /* Tiny runs between queued ones would make each insertion walk a long
@@ -656,6 +691,7 @@ int main(void)
 		cmocka_unit_test(test_gap_on_fin_and_flush),
 		cmocka_unit_test(test_gap_snaplen),
 		cmocka_unit_test(test_ooo_cap),
+		cmocka_unit_test(test_frames),
 		cmocka_unit_test(test_run_cap),
 		cmocka_unit_test(test_keepalive_and_early),
 	};
