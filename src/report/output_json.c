@@ -227,6 +227,20 @@ static int json_session_end(struct buf *b, const struct event *ev)
 	       LIT(b, ",\"summary\":") | json_summary(b, ev->u.end.summary);
 }
 
+/* The session's flow, on every event of a session (src: the client);
+ * its strings were made once per session and need no escaping. */
+int output_json_append_flow(struct buf *b, const struct event_flow *f)
+{
+	if (f == NULL || f->af == 0)
+		return 0;
+	return LIT(b, ",\"flow_id\":") | output_append_u64(b, f->flow_id) |
+	       LIT(b, ",\"community_id\":\"") | output_put(b, f->community_id, f->community_id_len) |
+	       LIT(b, "\",\"src_ip\":\"") | output_put(b, f->src_ip, f->src_ip_len) |
+	       LIT(b, "\",\"src_port\":") | output_append_u64(b, f->client_port) |
+	       LIT(b, ",\"dest_ip\":\"") | output_put(b, f->dest_ip, f->dest_ip_len) |
+	       LIT(b, "\",\"dest_port\":") | output_append_u64(b, f->server_port);
+}
+
 /* Type names are fixed ASCII words: no escaping needed. */
 static int json_type_append(struct buf *b, enum event_type t)
 {
@@ -254,12 +268,13 @@ static const json_body_fn json_bodies[EV_N_TYPES] = {
 
 int output_json_append_event(struct buf *b, struct output_time *tc, const struct event *ev)
 {
-	int rc = LIT(b, "{\"ts\":\"") | output_time_append_rfc3339(b, tc, ev->ts_us) |
+	int rc = LIT(b, "{\"v\":" OUTPUT_JSON_VERSION ",\"ts\":\"") | output_time_append_rfc3339(b, tc, ev->ts_us) |
 		 LIT(b, "\",\"session\":") | output_append_u64(b, ev->session) |
 		 LIT(b, ",\"type\":\"") | json_type_append(b, ev->type) | LIT(b, "\"");
 
 	if ((unsigned)ev->type < EV_N_TYPES && json_bodies[ev->type] != NULL)
 		rc |= json_bodies[ev->type](b, ev);
+	rc |= output_json_append_flow(b, ev->flow);
 	if (ev->truncated)
 		rc |= LIT(b, ",\"truncated\":true");
 	if (ev->unsynchronised)
