@@ -20,7 +20,7 @@
  * same), for IP protocol proto, into out ("1:...=").  a and b must have the
  * same af (4: the address in addr[0..3], 6: all 16 bytes).  Returns the
  * length written (30), or -1 (out then "") when the endpoints differ in
- * family or SHA-1 is not available. */
+ * family. */
 int community_id_v1(const struct flow_endpoint *a, const struct flow_endpoint *b,
 		    uint8_t proto, uint16_t seed, char out[COMMUNITY_ID_LEN]) WUR;
 

@@ -1,18 +1,13 @@
-/* The Community ID v1 and the flow_id (net/community_id.h).
- *
- * libcrypto's SHA-1 in net: the hash is the spec's, not ours to choose,
- * the binary links libcrypto already (tls/), and the alternative, a SHA-1
- * of our own in util/, would be one more cipher primitive to get right.
- * It runs once per session, never per packet. */
+/* The Community ID v1 and the flow_id (net/community_id.h), with util's
+ * SHA-1: once per session, never per packet. */
 #include "net/community_id.h"
 
 #include <string.h>
 
-#include <openssl/evp.h>
+#include "util/sha1.h"
 
 /* seed(2) addr(4|16) addr(4|16) proto(1) pad(1) port(2) port(2) */
 #define CID_INPUT_MAX (2 + 16 + 16 + 1 + 1 + 2 + 2)
-#define CID_SHA1_LEN 20
 
 static size_t addr_len(const struct flow_endpoint *ep)
 {
@@ -62,37 +57,25 @@ static size_t cid_input(const struct flow_endpoint *a, const struct flow_endpoin
 	return n + 2;
 }
 
-static int sha1(const uint8_t *in, size_t n, uint8_t md[CID_SHA1_LEN])
-{
-	unsigned len = 0;
-
-	if (EVP_Digest(in, n, md, &len, EVP_sha1(), NULL) != 1 || len != CID_SHA1_LEN)
-		return -1;
-	return 0;
-}
-
 int community_id_v1(const struct flow_endpoint *a, const struct flow_endpoint *b,
 		    uint8_t proto, uint16_t seed, char out[COMMUNITY_ID_LEN])
 {
-	uint8_t in[CID_INPUT_MAX], md[CID_SHA1_LEN];
+	uint8_t in[CID_INPUT_MAX], md[SHA1_LEN];
 	size_t n = cid_input(a, b, proto, seed, in);
 
 	out[0] = '\0';
-	if (n == 0 || sha1(in, n, md) != 0)
+	if (n == 0)
 		return -1;
+	sha1_digest(in, n, md);
 	memcpy(out, "1:", 2);
 	/* 20 bytes make 28 base64 characters and a NUL: COMMUNITY_ID_LEN - 2 */
-	if (EVP_EncodeBlock((unsigned char *)out + 2, md, CID_SHA1_LEN) != 28) {
-		out[0] = '\0';
-		return -1;
-	}
-	return 30;
+	return 2 + (int)base64_encode(md, SHA1_LEN, out + 2);
 }
 
 uint64_t community_flow_id(const struct flow_endpoint *client,
 			   const struct flow_endpoint *server, int64_t first_ts_us)
 {
-	uint8_t in[CID_INPUT_MAX + 8], md[CID_SHA1_LEN];
+	uint8_t in[CID_INPUT_MAX + 8], md[SHA1_LEN];
 	size_t n = cid_input(client, server, COMMUNITY_ID_PROTO_TCP, 0, in);
 	uint64_t ts = (uint64_t)first_ts_us, id = 0;
 
@@ -100,8 +83,7 @@ uint64_t community_flow_id(const struct flow_endpoint *client,
 		return 0;
 	for (int i = 0; i < 8; i++)
 		in[n++] = (uint8_t)(ts >> (56 - 8 * i));
-	if (sha1(in, n, md) != 0)
-		return 0;
+	sha1_digest(in, n, md);
 	for (int i = 0; i < 8; i++)
 		id = id << 8 | md[i];
 	return id >> (64 - COMMUNITY_FLOW_ID_BITS);
