@@ -194,6 +194,7 @@ struct fetch_facts {
  * src is the client, dest the server, as Suricata's eve orients a flow. */
 #define EVENT_IP_STRLEN 46		/* INET6_ADDRSTRLEN */
 #define EVENT_COMMUNITY_ID_LEN 31	/* "1:" + 28 base64 characters + NUL */
+#define EVENT_FLOW_JSON_MAX 256		/* the keys take at most 225 bytes */
 struct event_flow {
 	uint8_t af;			/* 4 or 6; 0: not known (no keys shown) */
 	uint8_t client_ip[16], server_ip[16];	/* IPv4 in the first 4 bytes */
@@ -204,9 +205,15 @@ struct event_flow {
 	 * brackets), and the lengths of the three strings. */
 	char src_ip[EVENT_IP_STRLEN], dest_ip[EVENT_IP_STRLEN];
 	uint8_t src_ip_len, dest_ip_len, community_id_len;
+	/* The keys every JSON line of the session carries, as written
+	 * (",\"flow_id\":...,\"dest_port\":143", docs/contract.md): one
+	 * copy an event instead of six values formatted. */
+	char json[EVENT_FLOW_JSON_MAX];
+	uint16_t json_len;
 };
 
-/* Fills f's strings from its typed values (af 0: empty strings). */
+/* Fills f's strings from its typed values (af 0: empty strings).  The
+ * community_id may hold only base64 characters and the colon. */
 void event_flow_format(struct event_flow *f);
 
 /* Counters a session keeps; the session_end event and --summary use them. */

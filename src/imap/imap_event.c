@@ -4,7 +4,9 @@
 #include "imap/imap_event.h"
 
 #include <arpa/inet.h>
+#include <inttypes.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <string.h>
 
 static const char *const event_type_names[EV_N_TYPES] = {
@@ -92,8 +94,12 @@ static uint8_t flow_ip_text(uint8_t af, const uint8_t *ip, char out[EVENT_IP_STR
 
 void event_flow_format(struct event_flow *f)
 {
+	int n;
+
 	f->src_ip[0] = f->dest_ip[0] = '\0';
 	f->src_ip_len = f->dest_ip_len = 0;
+	f->json[0] = '\0';
+	f->json_len = 0;
 	f->community_id[EVENT_COMMUNITY_ID_LEN - 1] = '\0';
 	f->community_id_len = (uint8_t)strlen(f->community_id);
 	if (f->af != 4 && f->af != 6) {
@@ -102,4 +108,10 @@ void event_flow_format(struct event_flow *f)
 	}
 	f->src_ip_len = flow_ip_text(f->af, f->client_ip, f->src_ip);
 	f->dest_ip_len = flow_ip_text(f->af, f->server_ip, f->dest_ip);
+	n = snprintf(f->json, sizeof f->json, ",\"flow_id\":%" PRIu64 ",\"community_id\":\"%s\""
+		     ",\"src_ip\":\"%s\",\"src_port\":%u,\"dest_ip\":\"%s\",\"dest_port\":%u",
+		     f->flow_id, f->community_id, f->src_ip, f->client_port, f->dest_ip,
+		     f->server_port);
+	/* cannot be cut at EVENT_FLOW_JSON_MAX; if it were, no keys */
+	f->json_len = n > 0 && (size_t)n < sizeof f->json ? (uint16_t)n : 0;
 }

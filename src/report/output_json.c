@@ -227,18 +227,14 @@ static int json_session_end(struct buf *b, const struct event *ev)
 	       LIT(b, ",\"summary\":") | json_summary(b, ev->u.end.summary);
 }
 
-/* The session's flow, on every event of a session (src: the client);
- * its strings were made once per session and need no escaping. */
+/* The session's flow, on every event of a session: its keys were made
+ * once per session (event_flow_format), formatting them on each event
+ * cost 600 instructions (6 % of the plaintext bench). */
 int output_json_append_flow(struct buf *b, const struct event_flow *f)
 {
 	if (f == NULL || f->af == 0)
 		return 0;
-	return LIT(b, ",\"flow_id\":") | output_append_u64(b, f->flow_id) |
-	       LIT(b, ",\"community_id\":\"") | output_put(b, f->community_id, f->community_id_len) |
-	       LIT(b, "\",\"src_ip\":\"") | output_put(b, f->src_ip, f->src_ip_len) |
-	       LIT(b, "\",\"src_port\":") | output_append_u64(b, f->client_port) |
-	       LIT(b, ",\"dest_ip\":\"") | output_put(b, f->dest_ip, f->dest_ip_len) |
-	       LIT(b, "\",\"dest_port\":") | output_append_u64(b, f->server_port);
+	return output_put(b, f->json, f->json_len);
 }
 
 /* Type names are fixed ASCII words: no escaping needed. */
@@ -266,43 +262,7 @@ static const json_body_fn json_bodies[EV_N_TYPES] = {
 	[EV_SESSION_END] = json_session_end,
 };
 
-/* The flow keys of the sessions last seen, by session id: formatting
- * them cost 600 instructions an event (6 % of the plaintext bench), a
- * copy costs a tenth of that.  Events of a few sessions interleave, so a
- * few slots. */
-#define JSON_FLOW_SLOTS 16
-#define JSON_FLOW_KEYS_MAX 256	/* the keys take at most 225 bytes */
-
-struct json_flow_slot {
-	const struct event_flow *flow;	/* NULL: empty */
-	uint64_t session;
-	size_t len;
-	char text[JSON_FLOW_KEYS_MAX];
-};
-
-static int json_flow_cached(struct buf *b, struct json_flow_slot *slots, const struct event *ev)
-{
-	struct json_flow_slot *k;
-	size_t start = b->len;
-	int rc;
-
-	if (slots == NULL || ev->flow == NULL || ev->flow->af == 0)
-		return output_json_append_flow(b, ev->flow);
-	k = &slots[ev->session % JSON_FLOW_SLOTS];
-	if (k->flow == ev->flow && k->session == ev->session)
-		return output_put(b, k->text, k->len);
-	rc = output_json_append_flow(b, ev->flow);
-	if (rc == 0 && b->len - start <= sizeof k->text) {
-		k->flow = ev->flow;
-		k->session = ev->session;
-		k->len = b->len - start;
-		memcpy(k->text, b->data + start, k->len);
-	}
-	return rc;
-}
-
-static int json_append_event(struct buf *b, struct output_time *tc,
-			     struct json_flow_slot *slots, const struct event *ev)
+int output_json_append_event(struct buf *b, struct output_time *tc, const struct event *ev)
 {
 	int rc = LIT(b, "{\"v\":" OUTPUT_JSON_VERSION ",\"ts\":\"") |
 		 output_time_append_rfc3339(b, tc, ev->ts_us) |
@@ -311,7 +271,7 @@ static int json_append_event(struct buf *b, struct output_time *tc,
 
 	if ((unsigned)ev->type < EV_N_TYPES && json_bodies[ev->type] != NULL)
 		rc |= json_bodies[ev->type](b, ev);
-	rc |= json_flow_cached(b, slots, ev);
+	rc |= output_json_append_flow(b, ev->flow);
 	if (ev->truncated)
 		rc |= LIT(b, ",\"truncated\":true");
 	if (ev->unsynchronised)
@@ -319,17 +279,11 @@ static int json_append_event(struct buf *b, struct output_time *tc,
 	return rc | LIT(b, "}\n");
 }
 
-int output_json_append_event(struct buf *b, struct output_time *tc, const struct event *ev)
-{
-	return json_append_event(b, tc, NULL, ev);
-}
-
 /* ---- the output ---- */
 
 struct output_json {
 	struct output_sink sink;
 	struct output_time clock;
-	struct json_flow_slot flows[JSON_FLOW_SLOTS];
 };
 
 static void output_json_event(void *ctx, const struct event *ev)
@@ -340,7 +294,7 @@ static void output_json_event(void *ctx, const struct event *ev)
 	if (!output_sink_live(&oj->sink))
 		return;
 	b = output_sink_begin(&oj->sink);
-	output_sink_end(&oj->sink, json_append_event(b, &oj->clock, oj->flows, ev));
+	output_sink_end(&oj->sink, output_json_append_event(b, &oj->clock, ev));
 }
 
 static int output_json_finish(void *ctx)
