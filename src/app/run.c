@@ -142,6 +142,8 @@ enum flow_verdict run_classify(void *ctx, const uint8_t *p, size_t n)
 /* The session's endpoints, typed, and its flow ids: made once, here,
  * since the session layer knows nothing of net. */
 _Static_assert(EVENT_COMMUNITY_ID_LEN == COMMUNITY_ID_LEN, "the Community ID fits the event's");
+_Static_assert(sizeof ((struct event_flow *)0)->client_ip == sizeof ((struct flow_endpoint *)0)->addr,
+	       "an address is copied whole");
 
 static void run_flow_facts(const struct flow_info *fi, struct event_flow *f)
 {
