@@ -14,7 +14,7 @@ set -euo pipefail
 REPO=$(cd "$(dirname "$0")/.." && pwd)
 OUT=$REPO/captures
 TOOLS=$REPO/scripts/capture
-NS=imapscope-cap
+NS=${CAPTURE_NETNS:-imapscope-cap}
 W=
 DOVECOT_PIDS=()
 CAP_PIDS=()

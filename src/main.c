@@ -21,6 +21,7 @@
 #include "imap/imap_lexer.h"
 #include "imap/inflate.h"
 #include "net/flow.h"
+#include "report/decrypted_pcap.h"
 #include "report/filter.h"
 #include "report/logins.h"
 #include "util/outdir.h"
@@ -79,7 +80,14 @@ static void usage(FILE *fp)
 "      --extract DIR       write each message body that crosses the wire (FETCH,\n"
 "                          APPEND) to DIR as .eml/.part, with DIR/index.jsonl\n"
 "      --force             --streams/--extract into a folder that is not empty:\n"
-"                          remove the files its index.jsonl lists, then write\n"
+"                          remove the files its index.jsonl lists, then write\n", fp);
+	fprintf(fp,
+"      --write-decrypted FILE  write the IMAP sessions shown to FILE as a pcap\n"
+"                          of plaintext TCP (TLS removed, COMPRESS inflated,\n"
+"                          segments of at most %d bytes, gaps kept) that\n"
+"                          Wireshark and other pcap readers read without keys\n",
+		DPCAP_MSS_V4);
+	fputs(
 "      --session N[,N...]  keep only these sessions (repeatable)\n"
 "      --user NAME         keep only sessions where NAME tried to log in\n"
 "      --host ADDR         keep only sessions with ADDR as client or server\n"
@@ -218,7 +226,7 @@ enum long_only {
 	OPT_RSA_KEY = 256, OPT_SHOW_SECRETS, OPT_EXTRACT, OPT_LOGINS, OPT_SUMMARY,
 	OPT_STREAMS, OPT_SESSION, OPT_USER, OPT_HOST, OPT_COLOR, OPT_DURATION,
 	OPT_MAX_FLOWS, OPT_MAX_LITERAL, OPT_MAX_OOO, OPT_MAX_MEMORY, OPT_MAX_INFLATE,
-	OPT_FAIL_THRESHOLD, OPT_FAIL_WINDOW, OPT_FORCE,
+	OPT_FAIL_THRESHOLD, OPT_FAIL_WINDOW, OPT_FORCE, OPT_WRITE_DECRYPTED,
 };
 
 static const struct option long_opts[] = {
@@ -230,6 +238,7 @@ static const struct option long_opts[] = {
 	{ "show-secrets", no_argument, NULL, OPT_SHOW_SECRETS },
 	{ "extract", required_argument, NULL, OPT_EXTRACT },
 	{ "force", no_argument, NULL, OPT_FORCE },
+	{ "write-decrypted", required_argument, NULL, OPT_WRITE_DECRYPTED },
 	{ "logins", no_argument, NULL, OPT_LOGINS },
 	{ "summary", no_argument, NULL, OPT_SUMMARY },
 	{ "streams", required_argument, NULL, OPT_STREAMS },
@@ -350,6 +359,28 @@ static void take_positionals(struct options *o, int argc, char **argv, int from)
 	exit(RUN_USAGE);
 }
 
+/* --write-decrypted truncates its file: never an input, nor where another
+ * output goes. */
+static void check_decrypted_path(const struct options *o)
+{
+	const char *p = o->run.decrypted_path;
+	const char *out = o->run.output_path;
+	size_t i;
+
+	if (strcmp(p, "-") == 0) {
+		if (out == NULL || strcmp(out, "-") == 0)
+			die_usage("%s", "--write-decrypted - needs -o FILE: the timeline goes to stdout");
+		return;
+	}
+	if (out != NULL && strcmp(out, "-") != 0 && outdir_same(p, out))
+		die_usage("%s", "--write-decrypted and -o need different files");
+	if (o->run.save_path != NULL && outdir_same(p, o->run.save_path))
+		die_usage("%s", "--write-decrypted and -w need different files");
+	for (i = 0; i < o->run.n_inputs; i++)
+		if (outdir_same(p, o->run.inputs[i]))
+			die_usage("--write-decrypted '%s' is an input", p);
+}
+
 static void parse_options(struct options *o, int argc, char **argv)
 {
 	int c;
@@ -379,6 +410,7 @@ static void parse_options(struct options *o, int argc, char **argv)
 		case OPT_SHOW_SECRETS: o->run.show_secrets = true; break;
 		case OPT_EXTRACT: o->run.extract_dir = optarg; break;
 		case OPT_FORCE: o->run.force = true; break;
+		case OPT_WRITE_DECRYPTED: o->run.decrypted_path = optarg; break;
 		case OPT_LOGINS: o->logins = true; break;
 		case OPT_SUMMARY: o->summary = true; break;
 		case OPT_STREAMS: o->run.streams_dir = optarg; break;
@@ -485,6 +517,8 @@ static void parse_options(struct options *o, int argc, char **argv)
 		die_usage("%s", "--streams and --extract need different folders");
 	if (o->run.force && o->run.streams_dir == NULL && o->run.extract_dir == NULL)
 		die_usage("%s", "--force applies to --streams and --extract only");
+	if (o->run.decrypted_path != NULL)
+		check_decrypted_path(o);
 	if (o->run.iface == NULL && (o->run.max_packets || o->run.duration_s || o->run.save_path))
 		die_usage("%s", "-c, --duration and -w apply to live capture (-i) only");
 }

@@ -46,6 +46,7 @@ struct run_options {
 	const char *output_path;	/* NULL or "-": stdout */
 	const char *streams_dir;	/* --streams, or NULL */
 	const char *extract_dir;	/* --extract, or NULL */
+	const char *decrypted_path;	/* --write-decrypted, or NULL; "-": stdout */
 	bool force;
 	const char *keylogs[RUN_MAX_KEYLOGS];
 	size_t n_keylogs;

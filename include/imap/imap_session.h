@@ -29,14 +29,27 @@
 
 #define IMAP_MAX_PENDING_TAGS 1024	/* commands awaiting completion */
 
+/* How a session ended, for the tap's end. */
+struct imap_tap_end {
+	int64_t ts_us;
+	enum end_reason why;
+	bool undecrypted[2];	/* TLS not decrypted, by direction: what
+				   crossed inside it never reached the tap */
+};
+
 /* Where the session's final (decrypted, inflated) bytes may also go, e.g.
- * to --streams.  Every member may be NULL. */
+ * to --streams and --write-decrypted.  ts_us is the time of the packet
+ * that completed the chunk.  not_imap: what was tapped so far, and what
+ * follows, is another protocol (said once, at the first line of either
+ * direction at the latest).  Every member may be NULL. */
 struct imap_tap {
 	void *ctx;
 	void (*data)(void *ctx, uint64_t session, enum stream_dir dir,
-		     const uint8_t *p, size_t n);
-	void (*gap)(void *ctx, uint64_t session, enum stream_dir dir, uint64_t nbytes);
-	void (*end)(void *ctx, uint64_t session);
+		     const uint8_t *p, size_t n, int64_t ts_us);
+	void (*gap)(void *ctx, uint64_t session, enum stream_dir dir, uint64_t nbytes,
+		    int64_t ts_us);
+	void (*not_imap)(void *ctx, uint64_t session);
+	void (*end)(void *ctx, uint64_t session, const struct imap_tap_end *e);
 };
 
 /* What is known of a body when it begins.  Slices are valid during the

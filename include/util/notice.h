@@ -76,7 +76,8 @@
 	X(DECODE, "decode") \
 	X(KEYLOG, "keylog") \
 	X(FILTER_UNMATCHED, "filter_unmatched") \
-	X(BUDGET, "budget")
+	X(BUDGET, "budget") \
+	X(WRITE_DECRYPTED, "write_decrypted")
 
 enum notice_kind {
 #define NOTICE_ENUM_(id, name) NOTICE_##id,

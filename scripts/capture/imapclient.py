@@ -24,6 +24,8 @@ import ssl
 import time
 import zlib
 
+from activity import Activity
+
 LITERAL_RE = re.compile(rb"\{(\d+)(\+?)\}\r\n$")
 
 
@@ -61,7 +63,7 @@ class Truth:
 class Conn:
     def __init__(self, host, port, truth=None, implicit_tls=False, keylog=None,
                  tls_version=None, ciphers=None, source="imapclient.py",
-                 tag_prefix="a", family=None, transcript=None):
+                 tag_prefix="a", family=None, transcript=None, activity=False):
         fam = family or (socket.AF_INET6 if ":" in host else socket.AF_INET)
         self.sock = socket.socket(fam, socket.SOCK_STREAM)
         self.sock.connect((host, port))
@@ -87,6 +89,8 @@ class Conn:
             "logins": [],
             "marks": [],
         }
+        # activity=True: the session's truth gets an "activity" list (activity.py)
+        self.activity = Activity(self.session) if activity else None
         if truth is not None:
             truth.add(self.session)
         if implicit_tls:
@@ -166,6 +170,9 @@ class Conn:
         rec = {"tag": tag, "command": (name or command).upper(), "status": None,
                "layer": self.layer, "t_sent": time.time(), "t_done": None}
         self.session["commands"].append(rec)
+        if self.activity:
+            words = rec["command"].split(" ")
+            self.activity.sent(tag, rec["command"], list(args[len(words) - 1:]))
         wire = (command.lower() if lower else command).encode()
         buf = tag.encode() + b" " + wire
         for a in args:
@@ -196,6 +203,8 @@ class Conn:
         """Process one response; returns (tag, status) if it was tagged."""
         if resp.startswith(b"* "):
             self.untagged.append(resp)
+            if self.activity:
+                self.activity.untagged(resp)
             return None
         if resp.startswith(b"+"):
             return ("+", resp)
@@ -204,6 +213,8 @@ class Conn:
             tag = parts[0].decode()
             status = parts[1].decode()
             self._record_done(tag, status, resp.decode("utf-8", "replace").strip())
+            if self.activity:
+                self.activity.done(tag, status, resp.decode("utf-8", "replace").strip())
             return (tag, status)
         raise ValueError("unexpected server line %r" % resp[:80])
 
@@ -235,6 +246,8 @@ class Conn:
                                        "result": "ok" if st == "OK" else "fail",
                                        "tag": self.session["commands"][-1]["tag"],
                                        "layer": self.layer})
+        if st == "OK" and self.activity:
+            self.activity.login_ok(user)
         return st
 
     def starttls(self):
@@ -306,6 +319,8 @@ class Conn:
                                        "result": "ok" if st == "OK" else
                                        "aborted" if cancel else "fail",
                                        "tag": tag, "layer": self.layer})
+        if st == "OK" and self.activity:
+            self.activity.login_ok(user)
         return st
 
     def logout(self):

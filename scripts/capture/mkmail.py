@@ -85,6 +85,27 @@ def messages():
     return out
 
 
+def planted_message():
+    """The message the activity scenarios APPEND (not written to any folder):
+    an RFC 2047 From name and a folded Subject of two encoded words in two
+    charsets, a folded To with a raw 8-bit (UTF-8) name, 8-bit body text and
+    IMAP-looking lines.  Decoded, the Subject is "Rechnung über 4.200 € fällig
+    heute" and the From "Jürgen Müller <juergen@example.test>"."""
+    return msg(["Message-ID: <planted-1@attacker.example>",
+                "Date: Sat, 22 Nov 2025 09:15:00 +0100",
+                "From: =?UTF-8?Q?J=C3=BCrgen_M=C3=BCller?= <juergen@example.test>",
+                "To: Zoë Alice <alice@example.test>,\r\n\tBob\r\n <bob@example.test>",
+                "Subject: =?UTF-8?B?UmVjaG51bmcgw7xiZXIgNC4yMDAg4oKsIA==?=\r\n"
+                " =?ISO-8859-1?Q?f=E4llig?= heute",
+                "MIME-Version: 1.0",
+                "Content-Type: text/plain; charset=utf-8",
+                "Content-Transfer-Encoding: 8bit"],
+               "Bitte überweisen Sie den Betrag bis heute — 請求書 anbei.\r\n"
+               "a7 OK [APPENDUID 1 99] fake\r\n"
+               "* 3 EXPUNGE\r\n"
+               "Grüße, Jürgen\r\n".encode("utf-8"))
+
+
 def big_message():
     lines = []
     i = 0

@@ -15,6 +15,7 @@ import threading
 import time
 
 from imapclient import Conn, Literal, Truth, endpoint
+from mkmail import planted_message
 
 USERS = {"alice": "alice-pw", "bob": "bob-pw"}
 
@@ -403,6 +404,144 @@ def sc_imaplib_tls(x):
     m = RecIMAP4_SSL(x.a.host, x.a.tls_port, ssl_context=_ctx(x))
     m._rec_init(x)
     _imaplib_work(m, x)
+
+
+# --- mailbox activity (issue 17): the client records each action's truth ----
+def _activity_session(c, compress=False):
+    """What an intruder with alice's password does: reads, flags, deletes,
+    copies and moves away, plants a message, makes and removes folders.
+    INBOX holds UIDs 1-6 (mkmail.py); seq 2 is read before any UID is known.
+    compress: COMPRESS DEFLATE right after LOGIN (Dovecot refuses it before)."""
+    login(c)
+    if compress and c.compress() != "OK":
+        raise SystemExit("COMPRESS refused")
+    c.cmd("LIST", '""', '"*"')
+    c.cmd("SELECT", "INBOX")
+    c.cmd("FETCH", "2", "(BODY.PEEK[])")                 # uid not known yet: null
+    c.cmd("FETCH", "1:*", "(UID RFC822.SIZE FLAGS)")     # the seq -> UID map
+    c.cmd("FETCH", "1", "(ENVELOPE)")
+    c.cmd("FETCH", "3", "(BODY.PEEK[HEADER.FIELDS (MESSAGE-ID SUBJECT FROM DATE)])")
+    c.cmd("FETCH", "1", "(BODY.PEEK[]<0.100>)")          # partial
+    c.cmd("FETCH", "4", "(RFC822)")                      # sets \Seen; folded Subject
+    c.cmd("STORE", "2", "+FLAGS", r"(\Flagged)")
+    c.cmd("STORE", "2", "-FLAGS", r"(\Flagged)")
+    c.cmd("STORE", "5", "FLAGS", r"(\Seen \Answered)")
+    c.cmd("COPY", "1:2", "Archive")
+    c.cmd("COPY", "3", "Stolen")                         # NO [TRYCREATE]
+    c.cmd("STORE", "3", "+FLAGS.SILENT", r"(\Deleted)")
+    c.cmd("EXPUNGE")                                     # uid 3 goes; 4-6 become 3-5
+    c.cmd("FETCH", "3", "(BODY.PEEK[HEADER])")           # now uid 4
+    c.cmd("MOVE", "4", "Archive")                        # uid 5; 6 becomes 4
+    c.cmd("SEARCH", "UNSEEN")
+    c.cmd("SEARCH", "SUBJECT", '"IMAP"')
+    c.cmd("CREATE", "Loot")
+    c.cmd("RENAME", "Loot", "Exfil")
+    c.cmd("SUBSCRIBE", "Exfil")
+    c.cmd("APPEND", "Exfil", r"(\Seen \Flagged)", '"22-Nov-2025 09:15:00 +0100"',
+          Literal(planted_message()))
+    c.cmd("UNSUBSCRIBE", "Exfil")
+    # pipelined: three tags in flight, written at once
+    tags = [c.send_command("FETCH", "1", "(FLAGS BODY.PEEK[TEXT])"),
+            c.send_command("UID", "STORE", "6", "+FLAGS", r"(\Seen)", name="UID STORE"),
+            c.send_command("UID", "FETCH", "6", "(ENVELOPE BINARY.PEEK[2])", name="UID FETCH")]
+    for t in tags:
+        c.wait(t)
+    c.cmd("STORE", "1", "+FLAGS", r"(\Deleted)")
+    c.cmd("CLOSE")                                       # expunges uid 1 silently
+    c.cmd("EXAMINE", "Archive")
+    c.cmd("DELETE", "Exfil")
+    c.logout()
+
+
+def sc_activity(x):
+    _activity_session(x.conn(activity=True))
+
+
+def sc_activity_starttls(x):
+    c = x.conn(activity=True, tls_version="1.3")
+    if c.starttls() != "OK":
+        raise SystemExit("STARTTLS refused")
+    _activity_session(c)
+
+
+def sc_activity_compress(x):
+    _activity_session(x.conn(activity=True), compress=True)
+
+
+def sc_activity_compress_tls(x):
+    _activity_session(x.conn(tls=True, activity=True, tls_version="1.3"), compress=True)
+
+
+def sc_activity_qresync(x):
+    """QRESYNC: UID EXPUNGE answered by VANISHED; a second session resyncs
+    with SELECT (QRESYNC ...) and gets VANISHED (EARLIER) for what the first
+    removed (not an action of its own)."""
+    a = x.conn(activity=True, tag_prefix="q")
+    login(a)
+    a.cmd("ENABLE", "QRESYNC")
+    a.cmd("SELECT", "INBOX")
+    uidv = a.activity.uidvalidity
+    modseq = a.activity.highestmodseq
+    a.cmd("UID", "FETCH", "1:*", "(FLAGS)", name="UID FETCH")
+    a.cmd("UID", "STORE", "2", "+FLAGS.SILENT", r"(\Deleted)", name="UID STORE")
+    a.cmd("UID", "EXPUNGE", "2", name="UID EXPUNGE")   # * VANISHED 2
+    a.logout()
+    b = x.conn(activity=True, tag_prefix="r")
+    login(b)
+    b.cmd("ENABLE", "QRESYNC")
+    b.cmd("SELECT", "INBOX", "(QRESYNC (%d %d 1:6))" % (uidv, modseq))
+    b.cmd("FETCH", "1:*", "(UID FLAGS)")
+    b.cmd("UID", "FETCH", "3", "(BODY.PEEK[])", name="UID FETCH")
+    b.cmd("UID", "STORE", "4:5", "+FLAGS", r"(\Deleted)", name="UID STORE")
+    b.cmd("UID", "EXPUNGE", "4:5", name="UID EXPUNGE")   # * VANISHED 4:5
+    b.cmd("FETCH", "3", "(ENVELOPE)")                    # seq 3 is uid 6 now
+    b.cmd("CLOSE")
+    b.logout()
+
+
+def sc_activity_concurrent(x):
+    """Another session changes the mailbox under a selected one: its APPEND
+    and EXPUNGE reach the first as EXISTS and EXPUNGE on a NOOP (the map
+    follows them; they are no action of the first session), which then reads
+    the new message and a renumbered one by sequence number."""
+    a = x.conn(activity=True, tag_prefix="c")
+    login(a)
+    a.cmd("SELECT", "INBOX")
+    a.cmd("FETCH", "1:*", "(UID FLAGS)")
+    b = x.conn(activity=True, tag_prefix="d")
+    login(b)
+    b.cmd("APPEND", "INBOX", Literal(planted_message()))
+    b.cmd("SELECT", "INBOX")
+    b.cmd("STORE", "2", "+FLAGS.SILENT", r"(\Deleted)")
+    b.cmd("EXPUNGE")
+    b.logout()
+    a.cmd("NOOP")                                        # * 2 EXPUNGE, * 6 EXISTS
+    a.cmd("FETCH", "6", "(UID BODY.PEEK[])")             # the appended message
+    a.cmd("FETCH", "2", "(ENVELOPE)")                    # uid 3 since the EXPUNGE
+    a.logout()
+
+
+def sc_activity_uid(x):
+    """A client that fetches by UID only (the way sync clients work): every
+    message command is a UID command; sequence numbers come from the server's
+    answers only."""
+    c = x.conn(activity=True)
+    login(c, "bob")
+    c.cmd("EXAMINE", "Archive")
+    c.cmd("SELECT", "INBOX")
+    c.cmd("UID", "SEARCH", "ALL", name="UID SEARCH")
+    c.cmd("UID", "FETCH", "2,4", "(BODY.PEEK[])", name="UID FETCH")
+    c.cmd("UID", "FETCH", "1:*", "(UID RFC822.SIZE FLAGS)", name="UID FETCH")
+    c.cmd("UID", "FETCH", "5", "(ENVELOPE)", name="UID FETCH")
+    c.cmd("UID", "FETCH", "3", "(ENVELOPE)", name="UID FETCH")  # RFC 2047 Subject
+    c.cmd("UID", "FETCH", "6", "(BODY[1])", name="UID FETCH")   # not PEEK: sets \Seen
+    c.cmd("UID", "STORE", "3", "+FLAGS", r"(\Seen \Flagged)", name="UID STORE")
+    c.cmd("UID", "COPY", "1", "Archive", name="UID COPY")
+    c.cmd("UID", "MOVE", "5:6", "Archive", name="UID MOVE")
+    c.cmd("UID", "STORE", "4", "+FLAGS.SILENT", r"(\Deleted)", name="UID STORE")
+    c.cmd("UID", "EXPUNGE", "4", name="UID EXPUNGE")
+    c.cmd("UID", "SEARCH", "FLAGGED", name="UID SEARCH")
+    c.logout()
 
 
 SCENARIOS = {k[3:].replace("_", "-"): v for k, v in globals().items() if k.startswith("sc_")}

@@ -4,7 +4,8 @@
 
 ALL_SCENARIOS=(demo commands fetch-large login-failures auth-mechanisms append idle
 	starttls12 starttls13 implicit-ecdhe implicit-rsa compress compress-tls dual-stack
-	imaplib imaplib-tls curl fetchmail mbsync sclient variants snaplen loss lo64k damaged)
+	imaplib imaplib-tls activity activity-starttls activity-compress activity-compress-tls
+	activity-qresync activity-uid activity-concurrent curl fetchmail mbsync sclient variants snaplen loss lo64k damaged)
 
 scenario_demo() { run_py demo demo "LOGIN, SELECT, FETCH with a literal, LOGOUT (make demo)"; }
 scenario_commands() { run_py commands commands "the whole command set: literal-heavy FETCH, UID commands, lower-case commands, BAD/NO completions"; }
@@ -21,6 +22,16 @@ scenario_compress_tls() { run_py compress-tls compress-tls "COMPRESS=DEFLATE ins
 scenario_dual_stack() { run_py dual-stack dual-stack "concurrent IPv4 and IPv6 sessions, interleaved and pipelined commands"; }
 scenario_imaplib() { run_py imaplib imaplib "python3 imaplib, plain: failed then good LOGIN, LIST, SELECT, SEARCH, FETCH, UID FETCH/SEARCH, STORE, APPEND, CLOSE"; }
 scenario_imaplib_tls() { run_py imaplib-tls imaplib-tls "python3 imaplib: STARTTLS (TLS 1.2) and IMAP4_SSL on 993 (TLS 1.3); key log"; }
+# Mailbox activity (issue 17): the truth's "activity" lists come from activity.py
+ACT="an intruder's session: reads (BODY.PEEK[], partial, RFC822, HEADER.FIELDS, ENVELOPE, BINARY), flags, STORE \\Deleted + EXPUNGE with renumbering, COPY, MOVE, refused COPY (TRYCREATE), APPEND of an RFC 2047/folded/8-bit message, CREATE/RENAME/DELETE, SUBSCRIBE/UNSUBSCRIBE, SEARCH, three pipelined commands, CLOSE"
+scenario_activity() { run_py activity activity "$ACT"; }
+scenario_activity_starttls() { run_py activity-starttls activity-starttls "$ACT; through STARTTLS (TLS 1.3), key log"; }
+scenario_activity_compress() { run_py activity-compress activity-compress "$ACT; inside COMPRESS=DEFLATE"; }
+scenario_activity_compress_tls() { run_py activity-compress-tls activity-compress-tls "$ACT; COMPRESS=DEFLATE inside implicit TLS 1.3, key log"; }
+scenario_activity_qresync() { run_py activity-qresync activity-qresync "QRESYNC: UID EXPUNGE answered by VANISHED, then a second session's SELECT (QRESYNC ...) with VANISHED (EARLIER) and more UID EXPUNGE"; }
+scenario_activity_concurrent() { run_py activity-concurrent activity-concurrent "another session APPENDs and EXPUNGEs under a selected one: EXISTS and EXPUNGE on its NOOP, then reads by sequence number"; }
+scenario_activity_uid() { run_py activity-uid activity-uid "a client that works by UID only: UID SEARCH/FETCH/STORE/COPY/MOVE/EXPUNGE, sequence numbers only from the server's answers"; }
+
 scenario_implicit_rsa() {
 	run_py implicit-rsa implicit-rsa "implicit TLS 1.2 with RSA key exchange (AES128-GCM-SHA256): key log, and decryptable with --rsa-key tls/server.key alone"
 	python3 - "$OUT/implicit-rsa.truth.json" <<'PY'

@@ -312,12 +312,83 @@ README_TAIL = """
                    "t_sent", "t_done" (client clock, epoch s, or null)}],
      "logins": [{"user", "mechanism", "result" ("ok"|"fail"|"aborted": the
                  client cancelled its SASL exchange), "tag", "layer"}],
-     "marks": [{"name", "t", "tag"?}]   # points the derivations cut at
+     "marks": [{"name", "t", "tag"?}],  # points the derivations cut at
+     "activity": [{...}]                # activity-* captures only, see below
   }]
 }
 ```
 
+## Activity truth (`activity-*` captures)
+
+For the mailbox activity report (`--activity`, issue 17) the scripted client
+(`scripts/capture/activity.py`, riding along `imapclient.py`) follows every
+command it sends and every response it reads, and at each tagged completion
+appends one record per action to its session's `"activity"` list, in
+completion order (pipelined commands complete in the order sent; within a
+command, in the order of the server's responses).  A record holds only what
+crossed the wire in this session up to that completion; what the client could
+not know is `null`, never guessed.
+
+```
+{"action",          # see the table below
+ "user",            # the user of the session's successful LOGIN/AUTHENTICATE
+ "tag", "command",  # the command that did it ("UID FETCH" two words)
+ "mailbox",         # the selected mailbox (message actions) or the command's
+                    # mailbox argument (select, examine, append, mailbox_*,
+                    # subscribe, unsubscribe); rename: the old name
+ "result"}          # the tagged completion: "OK" | "NO" | "BAD"
+# message actions (read, read_headers, flags, expunge, copy, move) add
+ "uidvalidity", "uid", "seq", "size",
+ "message_id", "subject", "from", "date"
+```
+
+| action | one record per | extra keys |
+| --- | --- | --- |
+| `read` | message in an untagged FETCH carrying message content: `RFC822`, `RFC822.TEXT`, `BODY[...]`/`BINARY[...]` other than header sections (`BODY[]`, `TEXT`, a part) | `items` (the FETCH item names as the server sent them), `partial` (a content item came back as `<origin>`), `bytes` (octets of the section/RFC822 values) |
+| `read_headers` | message in an untagged FETCH with only header data: `ENVELOPE`, `RFC822.HEADER`, `BODY[HEADER]`, `BODY[HEADER.FIELDS (...)]`, `BODY[n.MIME]` | `items`, `partial` (false), `bytes` |
+| `flags` | message of the STORE / UID STORE set (sent as a sequence set: resolved against the map when the server started on the command) | `flags_added` (`+FLAGS`), `flags_removed` (`-FLAGS`) or `flags_set` (`FLAGS`); `flags`: the flags of the untagged FETCH FLAGS that confirmed it, `null` for `.SILENT` |
+| `expunge` | message removed: untagged `EXPUNGE` (EXPUNGE, UID EXPUNGE, MOVE), `VANISHED` (not `VANISHED (EARLIER)`, which reports removals made before), CLOSE (the messages the session had seen flagged `\\Deleted`; `seq` as before the CLOSE) | - (`seq`: the number the message had when it went) |
+| `copy`, `move` | message of the set (also when refused: `result` "NO", `to_uid` null) | `to_mailbox`, `to_uidvalidity`, `to_uid` (from `COPYUID`, tagged for COPY, untagged for MOVE); a MOVE also gives the `expunge` records of its EXPUNGEs |
+| `append` | APPEND | `uidvalidity`, `uid` (from `APPENDUID`), `seq` (null), `size` (literal octets), `flags`, `internal_date`, and the four identity fields from the literal's headers |
+| `select`, `examine` | command | `exists`, `uidvalidity` |
+| `search` | SEARCH / UID SEARCH | `criteria` (the arguments as sent), `count`, `results` (numbers or UIDs as the server listed them) |
+| `mailbox_create`, `mailbox_delete`, `subscribe`, `unsubscribe` | command | - |
+| `mailbox_rename` | command | `to_mailbox` (the new name) |
+
+Only STORE makes `flags` records: the FLAGS a FETCH answer carries (the
+`\\Seen` a non-PEEK fetch sets, a FETCH of FLAGS) are no action.  A FETCH of
+only UID, FLAGS, RFC822.SIZE, INTERNALDATE, BODYSTRUCTURE or MODSEQ reads
+nothing and makes no record.  With several commands in flight an untagged
+FETCH belongs to the command that asked for its items (Dovecot answers a
+pipelined UID FETCH before the UID STORE sent before it has completed).
+
+Message identity:
+- `seq` is the message's sequence number at the response that reported the
+  action (FETCH, EXPUNGE), or from the client's sequence map when there was
+  none (STORE .SILENT, COPY, VANISHED).  The map starts at SELECT's EXISTS and
+  follows EXISTS, EXPUNGE and VANISHED.
+- A UID command's set is resolved against the UIDs the session has seen;
+  a UID it has not seen makes no record (the scenarios learn every UID first).
+- `uid` comes from a UID the server sent for that message (any FETCH with
+  UID, UID commands' answers) before or in the command; `uidvalidity` from the
+  SELECT.  FETCH 2 before any UID crossed the wire has `uid: null`.
+- `size` is RFC822.SIZE, or the length of a complete `BODY[]`/`RFC822` value.
+- `message_id`, `subject`, `from`, `date` come from `ENVELOPE`, a header
+  block (`BODY[HEADER]`, `BODY[HEADER.FIELDS ...]`, `RFC822.HEADER`) or a
+  complete message (`BODY[]`, `RFC822`), never from a partial fetch; the first
+  source seen wins.  Header values are unfolded (CRLF before white space
+  removed, the white space kept), read as UTF-8 and RFC 2047 decoded (white
+  space between two adjacent encoded words dropped); `from` from ENVELOPE is
+  `name <mailbox@host>` (the name decoded) or `mailbox@host`; `message_id` keeps
+  its angle brackets; `date` is the header text.
+- Identity is kept per message across renumbering, and per (mailbox,
+  UIDVALIDITY, UID) across a new SELECT of the same mailbox; it is not carried
+  to the copies (`to_uid`).
+
 `tests/e2e/test_corpus.py` checks imapscope's JSON against every truth file;
+`tests/e2e/test_activity_truth.py` checks the activity lists (vocabulary, each
+record's command as imapscope reports it, the four transports of the main
+scenario alike, the issue's cases present);
 `scripts/compare-tshark.sh` lists where imapscope and tshark disagree.
 """
 

@@ -15,6 +15,7 @@
 #include "net/capture.h"
 #include "net/community_id.h"
 #include "net/decode.h"
+#include "report/decrypted_pcap.h"
 #include "report/extract.h"
 #include "report/output_json.h"
 #include "report/output_text.h"
@@ -44,6 +45,7 @@ struct run {
 	bool matched;			/* a session was shown */
 	struct streams *streams;	/* --streams, or NULL */
 	struct extract *extract;	/* --extract, or NULL */
+	struct dpcap *dpcap;		/* --write-decrypted, or NULL */
 	struct flow_table *flows;
 	struct decode_stats dstats;
 	struct capture *cap;
@@ -158,6 +160,22 @@ static void run_flow_facts(const struct flow_info *fi, struct event_flow *f)
 		f->community_id[0] = '\0';
 }
 
+static void dpcap_endpoint_of(struct dpcap_endpoint *to, const struct flow_endpoint *from)
+{
+	to->af = from->af;
+	memcpy(to->addr, from->addr, sizeof to->addr);
+	to->port = from->port;
+}
+
+static void run_dpcap_open(struct run *r, const struct flow_info *fi)
+{
+	struct dpcap_endpoint c, s;
+
+	dpcap_endpoint_of(&c, &fi->client);
+	dpcap_endpoint_of(&s, &fi->server);
+	dpcap_open(r->dpcap, fi->session_id, &c, &s, fi->mid_stream, fi->first_ts_us);
+}
+
 /* A new session, and the one place the filter is applied: a prepass sees
  * every session; otherwise the filter decides, once, from the id and the
  * endpoints (and the --user prepass's findings). */
@@ -184,10 +202,54 @@ static void *run_open(void *ctx, const struct flow_info *fi)
 		return imap_session_new(&r->hidden, &info);
 	if (r->streams != NULL && !r->prepass)
 		streams_open(r->streams, info.id, info.client, info.server);
+	if (r->dpcap != NULL && !r->prepass)
+		run_dpcap_open(r, fi);
 	s = imap_session_new(&r->shown, &info);
 	if (s != NULL && !r->prepass)
 		r->matched = true;	/* its session_start went out */
 	return s;
+}
+
+/* --streams and --write-decrypted: the final bytes of the shown sessions,
+ * to whichever is on. */
+static void run_tap_data(void *ctx, uint64_t session, enum stream_dir dir, const uint8_t *p,
+			 size_t n, int64_t ts_us)
+{
+	struct run *r = ctx;
+
+	if (r->streams != NULL)
+		streams_data(r->streams, session, dir, p, n);
+	if (r->dpcap != NULL)
+		dpcap_data(r->dpcap, session, dir, p, n, ts_us);
+}
+
+static void run_tap_gap(void *ctx, uint64_t session, enum stream_dir dir, uint64_t nbytes,
+			int64_t ts_us)
+{
+	struct run *r = ctx;
+
+	if (r->streams != NULL)
+		streams_gap(r->streams, session, dir, nbytes);
+	if (r->dpcap != NULL)
+		dpcap_gap(r->dpcap, session, dir, nbytes, ts_us);
+}
+
+static void run_tap_not_imap(void *ctx, uint64_t session)
+{
+	struct run *r = ctx;
+
+	if (r->dpcap != NULL)
+		dpcap_not_imap(r->dpcap, session);
+}
+
+static void run_tap_end(void *ctx, uint64_t session, const struct imap_tap_end *e)
+{
+	struct run *r = ctx;
+
+	if (r->streams != NULL)
+		streams_end(r->streams, session);
+	if (r->dpcap != NULL)
+		dpcap_end(r->dpcap, session, e);
 }
 
 /* --extract: the session's body hooks (shown sessions only). */
@@ -402,7 +464,7 @@ static int run_prepass(struct run *r, struct output out)
 
 	r->prepass = true;
 	r->shown.out = out;
-	r->shown.tap = (struct imap_tap){ NULL, NULL, NULL, NULL };
+	r->shown.tap = (struct imap_tap){ NULL, NULL, NULL, NULL, NULL };
 	r->shown.extract = (struct imap_extract_hooks){ NULL, NULL, NULL, NULL, NULL };
 	(void)run_inputs(r);	/* the real pass says what could not be read */
 	rc = out.ops->finish(out.ctx);
@@ -567,9 +629,19 @@ static int open_folders(struct run *r)
 			fprintf(stderr, "imapscope: --streams: %s\n", err);
 			return RUN_USAGE;
 		}
-		r->shown.tap = (struct imap_tap){ r->streams, streams_data, streams_gap,
-						  streams_end };
 	}
+	if (o->decrypted_path != NULL) {
+		char err[DPCAP_ERRLEN];
+
+		r->dpcap = dpcap_new(o->decrypted_path, r->budget, err);
+		if (r->dpcap == NULL) {
+			fprintf(stderr, "imapscope: --write-decrypted: %s\n", err);
+			return RUN_USAGE;
+		}
+	}
+	if (r->streams != NULL || r->dpcap != NULL)
+		r->shown.tap = (struct imap_tap){ r, run_tap_data, run_tap_gap, run_tap_not_imap,
+						  run_tap_end };
 	if (o->extract_dir != NULL) {
 		char err[EXTRACT_ERRLEN];
 
@@ -663,7 +735,7 @@ static int make_session_configs(struct run *r)
 	r->shown.notice_ctx = r;
 	r->hidden = r->shown;
 	r->hidden.out = (struct output){ &null_output_ops, NULL };
-	r->hidden.tap = (struct imap_tap){ NULL, NULL, NULL, NULL };
+	r->hidden.tap = (struct imap_tap){ NULL, NULL, NULL, NULL, NULL };
 	r->hidden.extract = (struct imap_extract_hooks){ NULL, NULL, NULL, NULL, NULL };
 	r->hidden.notice = run_notice_hidden;
 	return RUN_OK;
@@ -688,6 +760,35 @@ static void notice_unmatched(struct run *r)
 	if (f->user != NULL && len < sizeof msg)
 		snprintf(msg + len, sizeof msg - len, " --user %s", f->user);
 	run_say(r, NOTICE_FILTER_UNMATCHED, r->last_ts_us, msg);
+}
+
+/* --write-decrypted closed, and what it left out said in one notice:
+ * what crossed inside TLS that was not decrypted, and sessions the budget
+ * refused.  -1 when the file could not be written. */
+static int end_dpcap(struct run *r)
+{
+	struct dpcap_stats st;
+	char err[DPCAP_ERRLEN], msg[512];
+	int rc = dpcap_free(&r->dpcap, &st, err);
+
+	if (rc != 0)
+		fprintf(stderr, "imapscope: --write-decrypted: %s\n", err);
+	if (st.undecrypted_sessions != 0 || st.untracked != 0) {
+		size_t len = (size_t)snprintf(msg, sizeof msg, "--write-decrypted: left out");
+
+		if (st.undecrypted_sessions != 0)
+			len += (size_t)snprintf(msg + len, sizeof msg - len, " the TLS of %" PRIu64
+						" session%s (%" PRIu64 " direction%s) that was not"
+						" decrypted", st.undecrypted_sessions,
+						st.undecrypted_sessions == 1 ? "" : "s",
+						st.undecrypted_dirs, st.undecrypted_dirs == 1 ? "" : "s");
+		if (st.untracked != 0 && len < sizeof msg)
+			snprintf(msg + len, sizeof msg - len, "%s %" PRIu64 " session%s refused by"
+				 " --max-memory", st.undecrypted_sessions ? ";" : "", st.untracked,
+				 st.untracked == 1 ? "" : "s");
+		run_say(r, NOTICE_WRITE_DECRYPTED, r->last_ts_us, msg);
+	}
+	return rc;
 }
 
 /* What the run says at its end, and the outputs closed.  Returns the
@@ -724,6 +825,8 @@ static int run_end(struct run *r, int status)
 			status = RUN_USAGE;
 		}
 	}
+	if (r->dpcap != NULL && end_dpcap(r) != 0)
+		status = RUN_USAGE;
 	if (r->out.ops->finish(r->out.ctx) != 0) {
 		fprintf(stderr, "imapscope: writing the output failed: %s\n", strerror(errno));
 		status = RUN_USAGE;	/* an output that cannot be written, as for the folders */
@@ -743,12 +846,14 @@ static int run_end(struct run *r, int status)
  * so the folders' indexes only close. */
 static void run_discard(struct run *r)
 {
-	char serr[STREAMS_ERRLEN], xerr[EXTRACT_ERRLEN];
+	char serr[STREAMS_ERRLEN], xerr[EXTRACT_ERRLEN], derr[DPCAP_ERRLEN];
 
 	if (r->streams != NULL)
 		(void)streams_free(&r->streams, serr);
 	if (r->extract != NULL)
 		(void)extract_free(&r->extract, xerr);
+	if (r->dpcap != NULL)
+		(void)dpcap_free(&r->dpcap, NULL, derr);
 	if (r->out_made)
 		r->out.ops->free(r->out.ctx);
 	if (r->fp != NULL && r->fp != stdout)

@@ -418,12 +418,12 @@ static size_t inject_lines(struct imap_pipeline *pl, enum stream_dir dir, const 
 /* Final bytes (decrypted and inflated where that applies): tapped for
  * --streams and counted in the summary, whether parsed or not. */
 static void feed_counted(struct imap_pipeline *pl, enum stream_dir dir, const uint8_t *p,
-			 size_t n)
+			 size_t n, int64_t ts)
 {
 	struct imap_session *s = pipe_session(pl);
 
 	if (s->cfg->tap.data != NULL)
-		s->cfg->tap.data(s->cfg->tap.ctx, s->id, dir, p, n);
+		s->cfg->tap.data(s->cfg->tap.ctx, s->id, dir, p, n, ts);
 	pl->plain_off[dir] += n;
 	if (dir == DIR_C2S)
 		s->sum.bytes_c2s += n;
@@ -443,7 +443,7 @@ static size_t feed_lines(struct imap_pipeline *pl, enum stream_dir dir, const ui
 	size_t used = 0;
 
 	if (s->mode != MODE_IMAP) {
-		feed_counted(pl, dir, p, n);
+		feed_counted(pl, dir, p, n, ts);
 		return n;
 	}
 	while (used < n && s->mode == MODE_IMAP && pl->path[dir].gen == gen) {
@@ -459,7 +459,7 @@ static size_t feed_lines(struct imap_pipeline *pl, enum stream_dir dir, const ui
 			piece = lf ? (size_t)(lf - (p + used)) + 1 : n - used;
 		}
 
-		feed_counted(pl, dir, p + used, piece);
+		feed_counted(pl, dir, p + used, piece, ts);
 		s->lex_dir = dir;
 		imap_lexer_feed(s->lx[dir], p + used, piece, ts);
 		used += piece;
@@ -552,7 +552,7 @@ static void final_gap(struct imap_pipeline *pl, enum stream_dir dir, uint64_t nb
 	if (!s->seen_line[dir])
 		s->gap_first[dir] = true;
 	if (s->cfg->tap.gap != NULL)
-		s->cfg->tap.gap(s->cfg->tap.ctx, s->id, dir, nbytes);
+		s->cfg->tap.gap(s->cfg->tap.ctx, s->id, dir, nbytes, ts);
 	if (s->mode == MODE_IMAP) {
 		imap_bodies_gap(s, dir, nbytes);
 		imap_lexer_gap(s->lx[dir], nbytes, ts);
@@ -641,7 +641,7 @@ void imap_pipeline_end(struct imap_pipeline *pl, int64_t ts)
 	struct sess_path *c2s = &pl->path[DIR_C2S];
 
 	if (c2s->hold && c2s->held.len > 0)
-		feed_counted(pl, DIR_C2S, c2s->held.data, c2s->held.len);
+		feed_counted(pl, DIR_C2S, c2s->held.data, c2s->held.len, ts);
 	for (int d = DIR_C2S; d <= DIR_S2C; d++)
 		probe_flush(pl, (enum stream_dir)d, ts);
 	if (pl->zin != NULL)

@@ -849,6 +849,8 @@ void imap_session_not_imap(struct imap_session *s, enum stream_dir dir,
 
 	imap_session_quote_wire(q, sizeof q, p, n);
 	s->mode = MODE_NOT_IMAP;
+	if (s->cfg->tap.not_imap != NULL)
+		s->cfg->tap.not_imap(s->cfg->tap.ctx, s->id);
 	imap_session_notice(s, NOTICE_NOT_IMAP, "not IMAP traffic (%s's first line: \"%s\")",
 			    dir == DIR_C2S ? "client" : "server", q);
 }
@@ -942,8 +944,12 @@ static void session_end(void *ctx, enum end_reason why, int64_t ts_us)
 	ev.u.end.reason = why;
 	ev.u.end.summary = &s->sum;
 	imap_session_emit(s, &ev);
-	if (s->cfg->tap.end != NULL)
-		s->cfg->tap.end(s->cfg->tap.ctx, s->id);
+	if (s->cfg->tap.end != NULL) {
+		struct imap_tap_end te = { ts_us, why, { ev.u.end.undecrypted[DIR_C2S],
+							 ev.u.end.undecrypted[DIR_S2C] } };
+
+		s->cfg->tap.end(s->cfg->tap.ctx, s->id, &te);
+	}
 	session_free(s);
 }
 

@@ -29,29 +29,33 @@ struct sess_fuzz {
 };
 
 static void tap_data(void *ctx, uint64_t session, enum stream_dir dir,
-		     const uint8_t *p, size_t n)
+		     const uint8_t *p, size_t n, int64_t ts_us)
 {
 	struct sess_fuzz *f = ctx;
 
+	(void)ts_us;
 	FUZZ_CHECK(session == FUZZ_SESSION_ID && !f->tap_ended);
 	FUZZ_CHECK(dir == DIR_C2S || dir == DIR_S2C);
 	fuzz_touch((struct buf_slice){ p, n });
 	f->tapped[dir] += n;
 }
 
-static void tap_gap(void *ctx, uint64_t session, enum stream_dir dir, uint64_t nbytes)
+static void tap_gap(void *ctx, uint64_t session, enum stream_dir dir, uint64_t nbytes,
+		    int64_t ts_us)
 {
 	struct sess_fuzz *f = ctx;
 
+	(void)ts_us;
 	FUZZ_CHECK(session == FUZZ_SESSION_ID && !f->tap_ended);
 	FUZZ_CHECK(dir == DIR_C2S || dir == DIR_S2C);
 	FUZZ_CHECK(nbytes > 0);
 }
 
-static void tap_end(void *ctx, uint64_t session)
+static void tap_end(void *ctx, uint64_t session, const struct imap_tap_end *e)
 {
 	struct sess_fuzz *f = ctx;
 
+	(void)e;
 	FUZZ_CHECK(session == FUZZ_SESSION_ID && !f->tap_ended);
 	f->tap_ended = true;
 }
@@ -115,7 +119,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	cfg.tls_conf = (mode >> 6) & 1 ? fuzz_keys() : NULL;
 	cfg.literal_keep = (mode >> 7) & 1 ? 16 : IMAP_DEFAULT_LITERAL_KEEP;
 	cfg.budget = &budget;
-	cfg.tap = (struct imap_tap){ &f, tap_data, tap_gap, tap_end };
+	cfg.tap = (struct imap_tap){ .ctx = &f, .data = tap_data, .gap = tap_gap, .end = tap_end };
 	cfg.notice = on_notice;
 	fuzz_extract_init(&fx, &cfg.extract);
 	f.s = imap_session_new(&cfg, &info);

@@ -178,29 +178,33 @@ static void rec_notice(void *ctx, const struct notice *n)
 }
 
 static void tap_data(void *ctx, uint64_t session, enum stream_dir dir, const uint8_t *p,
-		     size_t n)
+		     size_t n, int64_t ts_us)
 {
 	struct rec *r = ctx;
 
 	(void)session;
 	(void)p;
+	(void)ts_us;
 	r->tapped[dir] += n;
 }
 
-static void tap_gap(void *ctx, uint64_t session, enum stream_dir dir, uint64_t nbytes)
+static void tap_gap(void *ctx, uint64_t session, enum stream_dir dir, uint64_t nbytes,
+		    int64_t ts_us)
 {
 	struct rec *r = ctx;
 
 	(void)session;
+	(void)ts_us;
 	(void)dir;
 	r->tap_gaps += nbytes;
 }
 
-static void tap_end(void *ctx, uint64_t session)
+static void tap_end(void *ctx, uint64_t session, const struct imap_tap_end *e)
 {
 	struct rec *r = ctx;
 
 	(void)session;
+	(void)e;
 	r->tap_ends++;
 }
 
