@@ -243,6 +243,34 @@ struct vanished_facts {
 	bool earlier;
 };
 
+/* The session's flow, from the endpoints the wiring found when the
+ * session opened (net's struct flow_info): typed values, and what the
+ * outputs print of them, made once per session by event_flow_format().
+ * src is the client, dest the server, as Suricata's eve orients a flow. */
+#define EVENT_IP_STRLEN 46		/* INET6_ADDRSTRLEN */
+#define EVENT_COMMUNITY_ID_LEN 31	/* "1:" + 28 base64 characters + NUL */
+#define EVENT_FLOW_JSON_MAX 256		/* the keys take at most 225 bytes */
+struct event_flow {
+	uint8_t af;			/* 4 or 6; 0: not known (no keys shown) */
+	uint8_t client_ip[16], server_ip[16];	/* IPv4 in the first 4 bytes */
+	uint16_t client_port, server_port;
+	uint64_t flow_id;		/* below 2^53 (net/community_id.h) */
+	char community_id[EVENT_COMMUNITY_ID_LEN];	/* v1, seed 0; "" if not known */
+	/* Made by event_flow_format(): the addresses bare (IPv6 without
+	 * brackets), and the lengths of the three strings. */
+	char src_ip[EVENT_IP_STRLEN], dest_ip[EVENT_IP_STRLEN];
+	uint8_t src_ip_len, dest_ip_len, community_id_len;
+	/* The keys every JSON line of the session carries, as written
+	 * (",\"flow_id\":...,\"dest_port\":143", docs/contract.md): one
+	 * copy an event instead of six values formatted. */
+	char json[EVENT_FLOW_JSON_MAX];
+	uint16_t json_len;
+};
+
+/* Fills f's strings from its typed values (af 0: empty strings).  The
+ * community_id may hold only base64 characters and the colon. */
+void event_flow_format(struct event_flow *f);
+
 /* Counters a session keeps; the session_end event and --summary use them. */
 struct session_summary {
 	uint64_t commands;
@@ -283,6 +311,9 @@ struct event {
 	 * counts in, when the run reads more than one; else NULL. */
 	uint64_t frame, frame_last;
 	const char *pcap;
+	/* The session's endpoints and flow ids; NULL or af 0 when not known
+	 * (events made by hand). */
+	const struct event_flow *flow;
 	/* The session's facts after this event; never NULL.  Valid during
 	 * the call, like everything else here. */
 	const struct session_facts *facts;

@@ -113,6 +113,9 @@ struct imap_session_info {
 	uint64_t id;
 	const char *client;	/* "ip:port"; copied */
 	const char *server;
+	/* Typed endpoints, flow_id and community_id; copied, and its
+	 * strings made by the session (event_flow_format). */
+	struct event_flow flow;
 	bool mid_stream;
 	bool implicit_tls;
 	int64_t first_ts_us;

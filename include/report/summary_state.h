@@ -26,6 +26,7 @@ struct summary_session {
 	struct mem_budget *budget;	/* charged for this struct, the mailbox
 					   names and cmds */
 	char client[SUMMARY_ADDR_MAX], server[SUMMARY_ADDR_MAX];
+	struct event_flow flow;		/* af 0 when not known */
 	int64_t first_us, last_us;
 	bool mid_stream;
 	uint8_t user[SUMMARY_USER_MAX];

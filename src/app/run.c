@@ -14,6 +14,7 @@
 #include "app/keys_pcapng.h"
 #include "imap/imap_lexer.h"
 #include "net/capture.h"
+#include "net/community_id.h"
 #include "net/decode.h"
 #include "report/decrypted_pcap.h"
 #include "report/extract.h"
@@ -144,6 +145,25 @@ enum flow_verdict run_classify(void *ctx, const uint8_t *p, size_t n)
 	}
 }
 
+/* The session's endpoints, typed, and its flow ids: made once, here,
+ * since the session layer knows nothing of net. */
+_Static_assert(EVENT_COMMUNITY_ID_LEN == COMMUNITY_ID_LEN, "the Community ID fits the event's");
+_Static_assert(sizeof ((struct event_flow *)0)->client_ip == sizeof ((struct flow_endpoint *)0)->addr,
+	       "an address is copied whole");
+
+static void run_flow_facts(const struct flow_info *fi, struct event_flow *f)
+{
+	f->af = fi->client.af;
+	memcpy(f->client_ip, fi->client.addr, sizeof f->client_ip);
+	memcpy(f->server_ip, fi->server.addr, sizeof f->server_ip);
+	f->client_port = fi->client.port;
+	f->server_port = fi->server.port;
+	f->flow_id = community_flow_id(&fi->client, &fi->server, fi->first_ts_us);
+	if (community_id_v1(&fi->client, &fi->server, COMMUNITY_ID_PROTO_TCP, 0,
+			    f->community_id) < 0)
+		f->community_id[0] = '\0';
+}
+
 static void dpcap_endpoint_of(struct dpcap_endpoint *to, const struct flow_endpoint *from)
 {
 	to->af = from->af;
@@ -179,6 +199,7 @@ static void *run_open(void *ctx, const struct flow_info *fi)
 	struct imap_session *s;
 	bool shown;
 
+	run_flow_facts(fi, &info.flow);
 	if (r->sinks->open != NULL)
 		return r->sinks->open(r->sinks->open_ctx, fi);
 	shown = r->prepass || filter_wants(r->filter, info.id, info.client, info.server);

@@ -92,6 +92,7 @@ void imap_session_emit(struct imap_session *s, struct event *ev)
 	ev->client = s->client;
 	ev->server = s->server;
 	event_frames(s, ev);
+	ev->flow = &s->flow;
 	/* what changed since the last event is this event's doing */
 	ev->facts = &s->facts;
 	ev->changed = s->facts_changed;
@@ -1112,6 +1113,8 @@ struct imap_session *imap_session_new(const struct imap_session_config *cfg,
 	s->id = info->id;
 	copy_endpoint(s->client, info->client);
 	copy_endpoint(s->server, info->server);
+	s->flow = info->flow;
+	event_flow_format(&s->flow);
 	s->mid_stream = info->mid_stream;
 	s->s2c_anchored = !info->mid_stream;
 	s->first_ts = s->last_ts = s->now = info->first_ts_us;

@@ -182,6 +182,7 @@ struct imap_session {
 	uint64_t id;
 	char client[SESS_ENDPOINT_MAX];
 	char server[SESS_ENDPOINT_MAX];
+	struct event_flow flow;		/* every event points at it */
 	bool mid_stream;
 	enum sess_mode mode;
 	struct imap_lexer *lx[2];

@@ -227,6 +227,16 @@ static int json_session_end(struct buf *b, const struct event *ev)
 	       LIT(b, ",\"summary\":") | json_summary(b, ev->u.end.summary);
 }
 
+/* The session's flow, on every event of a session: its keys were made
+ * once per session (event_flow_format), formatting them on each event
+ * cost 600 instructions (6 % of the plaintext bench). */
+int output_json_append_flow(struct buf *b, const struct event_flow *f)
+{
+	if (f == NULL || f->af == 0)
+		return 0;
+	return output_put(b, f->json, f->json_len);
+}
+
 /* Type names are fixed ASCII words: no escaping needed. */
 static int json_type_append(struct buf *b, enum event_type t)
 {
@@ -270,13 +280,15 @@ static const json_body_fn json_bodies[EV_N_TYPES] = {
 
 int output_json_append_event(struct buf *b, struct output_time *tc, const struct event *ev)
 {
-	int rc = LIT(b, "{\"ts\":\"") | output_time_append_rfc3339(b, tc, ev->ts_us) |
+	int rc = LIT(b, "{\"v\":" OUTPUT_JSON_VERSION ",\"ts\":\"") |
+		 output_time_append_rfc3339(b, tc, ev->ts_us) |
 		 LIT(b, "\",\"session\":") | output_append_u64(b, ev->session) |
 		 LIT(b, ",\"type\":\"") | json_type_append(b, ev->type) | LIT(b, "\"");
 
 	if ((unsigned)ev->type < EV_N_TYPES && json_bodies[ev->type] != NULL)
 		rc |= json_bodies[ev->type](b, ev);
 	rc |= json_frames(b, ev);
+	rc |= output_json_append_flow(b, ev->flow);
 	if (ev->truncated)
 		rc |= LIT(b, ",\"truncated\":true");
 	if (ev->unsynchronised)

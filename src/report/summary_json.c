@@ -3,6 +3,7 @@
 
 #include <string.h>
 
+#include "report/output_json.h"
 #include "util/escape.h"
 
 static int summary_json_bytes(struct buf *b, const uint8_t *p, size_t n)
@@ -80,7 +81,8 @@ static int summary_json_responses(struct buf *b, uint64_t ok, uint64_t no, uint6
 static int summary_json_head(struct summary *sm, struct buf *b, int64_t ts, uint64_t id,
 			     const char *type)
 {
-	return LIT(b, "{\"ts\":\"") | output_time_append_rfc3339(b, &sm->clock, ts) |
+	return LIT(b, "{\"v\":" OUTPUT_JSON_VERSION ",\"ts\":\"") |
+	       output_time_append_rfc3339(b, &sm->clock, ts) |
 	       LIT(b, "\",\"session\":") | output_append_u64(b, id) |
 	       LIT(b, ",\"type\":\"") | output_put(b, type, strlen(type)) | LIT(b, "\"");
 }
@@ -101,6 +103,7 @@ static int summary_json_session_ids(struct summary *sm, struct buf *b,
 {
 	int rc = LIT(b, ",\"client\":") | summary_json_cstr(b, s->client) |
 		 LIT(b, ",\"server\":") | summary_json_cstr(b, s->server) |
+		 output_json_append_flow(b, &s->flow) |
 		 LIT(b, ",\"start\":\"") | output_time_append_rfc3339(b, &sm->clock, s->first_us) |
 		 LIT(b, "\",\"end\":\"") | output_time_append_rfc3339(b, &sm->clock, s->last_us) |
 		 LIT(b, "\",\"end_reason\":") | summary_json_cstr(b, reason) |

@@ -109,6 +109,8 @@ struct summary_session *summary_session_get(struct summary *sm, const struct eve
 	s->last_us = ev->ts_us;
 	summary_copy_cstr(s->client, sizeof s->client, ev->client);
 	summary_copy_cstr(s->server, sizeof s->server, ev->server);
+	if (ev->flow != NULL)
+		s->flow = *ev->flow;	/* calloc'd: af 0 otherwise */
 	sm->sessions++;
 	e = summary_set_get(&sm->clients, summary_host(ev->client).ptr,
 			    summary_host(ev->client).len);

@@ -354,7 +354,45 @@ static void test_json_every_type(void **state)
 	assert_null_key(o, "code");
 	assert_null_key(o, "text");
 	assert_null_key(o, "latency_ms");
-	assert_int_equal(n_keys(o), 9);
+	assert_int_equal(n_keys(o), 10);	/* v, ts, session, type and 6 */
+	json_object_put(o);
+	free(data);
+}
+
+/* The session's flow on an event: v first, the flow keys with the
+ * client as src and IPv6 bare; an event without a flow has no such key
+ * (and still its v). */
+static void test_json_flow_keys(void **state)
+{
+	struct event ev[2] = { { .type = EV_GAP, .session = 3 }, { .type = EV_GAP, .session = 4 } };
+	struct event_flow f = { .af = 6, .client_port = 40000, .server_port = 993,
+				.flow_id = (1ull << 53) - 1,
+				.community_id = "1:wC0BD+nXQsgzzz2atAyZLHyMhl0=" };
+	struct json_object *o;
+	size_t len;
+	char *data;
+
+	(void)state;
+	f.client_ip[0] = 0x20, f.client_ip[1] = 0x01, f.client_ip[15] = 2;
+	f.server_ip[0] = 0x20, f.server_ip[1] = 0x01, f.server_ip[15] = 1;
+	event_flow_format(&f);
+	ev[0].flow = &f;
+	data = run_events(ev, 2, &len);
+	assert_memory_equal(data, "{\"v\":2,", 7);
+	o = line_at(data, len, 0);
+	assert_int_key(o, "v", 2);
+	assert_int_key(o, "flow_id", (int64_t)((1ull << 53) - 1));
+	assert_str(o, "community_id", "1:wC0BD+nXQsgzzz2atAyZLHyMhl0=");
+	assert_str(o, "src_ip", "2001::2");
+	assert_int_key(o, "src_port", 40000);
+	assert_str(o, "dest_ip", "2001::1");
+	assert_int_key(o, "dest_port", 993);
+	json_object_put(o);
+	o = line_at(data, len, 1);
+	assert_int_key(o, "v", 2);
+	assert_false(json_object_object_get_ex(o, "src_ip", NULL));
+	assert_false(json_object_object_get_ex(o, "community_id", NULL));
+	assert_false(json_object_object_get_ex(o, "flow_id", NULL));
 	json_object_put(o);
 	free(data);
 }
@@ -676,6 +714,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_json_every_type),
+		cmocka_unit_test(test_json_flow_keys),
 		cmocka_unit_test(test_json_secret_shown),
 		cmocka_unit_test(test_json_frames),
 		cmocka_unit_test(test_json_timestamps),
