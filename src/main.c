@@ -584,7 +584,7 @@ int main(int argc, char **argv)
 	parse_options(&opt, argc, argv);
 	opt.run.bpf = opt.bpf;
 	opt.run.json = opt.json;
-	opt.run.report = opt.logins ? RUN_LOGINS : opt.summary ? RUN_SUMMARY : RUN_TIMELINE;
+	opt.run.reports = (opt.logins ? RUN_REPORT_LOGINS : 0) | (opt.summary ? RUN_REPORT_SUMMARY : 0);
 	signal(SIGPIPE, SIG_IGN);
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);

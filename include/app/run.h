@@ -31,7 +31,10 @@
 /* Exit statuses of the program, returned by run_main. */
 enum run_status { RUN_OK = 0, RUN_INPUT = 1, RUN_USAGE = 2 };
 
-enum run_report { RUN_TIMELINE, RUN_LOGINS, RUN_SUMMARY };
+/* The reports a run writes (struct run_options.reports): any set of them,
+ * each to the output file in its own lines; none is the timeline. */
+#define RUN_REPORT_LOGINS (1u << 0)
+#define RUN_REPORT_SUMMARY (1u << 1)
 
 /* What to do; filled by the caller (run_options_defaults first).  The
  * strings must outlive the run. */
@@ -40,7 +43,7 @@ struct run_options {
 	size_t n_inputs;
 	const char *iface;		/* live capture instead of inputs */
 	const char *bpf;		/* a compiled-checked filter, or NULL */
-	enum run_report report;
+	unsigned reports;		/* RUN_REPORT_*; 0: the timeline */
 	bool json;
 	int color;			/* -1 auto, 0 never, 1 always */
 	bool frames;			/* --frames: text shows record numbers */

@@ -19,6 +19,7 @@
 #include "report/decrypted_pcap.h"
 #include "report/extract.h"
 #include "report/output_json.h"
+#include "report/output_tee.h"
 #include "report/output_text.h"
 #include "report/streams.h"
 #include "report/summary.h"
@@ -690,6 +691,44 @@ static int open_output(struct run *r)
 	return RUN_OK;
 }
 
+/* The outputs the options name, in a fixed order, as one. */
+static int make_reports(struct run *r)
+{
+	const struct run_options *o = r->opt;
+	struct output part[OUTPUT_TEE_MAX];
+	size_t n = 0;
+	int rc = 0;
+
+	if (o->reports & RUN_REPORT_LOGINS) {
+		struct logins_opts lopts = o->logins_opts;
+
+		lopts.budget = r->budget;
+		rc = output_logins_new2(&part[n], r->fp, o->json, &lopts);
+		n += rc == 0;
+	}
+	if (rc == 0 && (o->reports & RUN_REPORT_SUMMARY)) {
+		rc = output_summary_new(&part[n], r->fp, o->json, r->budget);
+		n += rc == 0;
+	}
+	if (rc == 0 && o->reports == 0 && o->json) {
+		rc = output_json_new(&part[n], r->fp);
+		n += rc == 0;
+	} else if (rc == 0 && o->reports == 0) {
+		struct output_text_opts topts = {
+			.color = o->color == 1 || (o->color == -1 && isatty(fileno(r->fp))),
+			.frames = o->frames,
+		};
+		rc = output_text_new(&part[n], r->fp, &topts);
+		n += rc == 0;
+	}
+	if (rc != 0) {
+		for (size_t i = 0; i < n; i++)
+			part[i].ops->free(part[i].ctx);
+		return rc;
+	}
+	return output_tee_new(&r->out, part, n);
+}
+
 static int make_output(struct run *r)
 {
 	const struct run_options *o = r->opt;
@@ -703,21 +742,8 @@ static int make_output(struct run *r)
 		rc = 0;
 	} else if ((rc = open_output(r)) != RUN_OK) {
 		return rc;
-	} else if (o->report == RUN_LOGINS) {
-		struct logins_opts lopts = o->logins_opts;
-
-		lopts.budget = r->budget;
-		rc = output_logins_new2(&r->out, r->fp, o->json, &lopts);
-	} else if (o->report == RUN_SUMMARY) {
-		rc = output_summary_new(&r->out, r->fp, o->json, r->budget);
-	} else if (o->json) {
-		rc = output_json_new(&r->out, r->fp);
 	} else {
-		struct output_text_opts topts = {
-			.color = o->color == 1 || (o->color == -1 && isatty(fileno(r->fp))),
-			.frames = o->frames,
-		};
-		rc = output_text_new(&r->out, r->fp, &topts);
+		rc = make_reports(r);
 	}
 	r->out_made = rc == 0 && r->sinks->out.ops == NULL;
 	if (rc == 0)
