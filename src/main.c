@@ -40,6 +40,7 @@ struct options {
 	char *bpf;			/* owned; run.bpf points here */
 	bool logins;
 	bool summary;
+	bool activity;
 	bool json;
 };
 
@@ -76,6 +77,7 @@ static void usage(FILE *fp)
 "      --show-secrets      print passwords and SASL secrets (redacted by default)\n"
 "      --logins            print only the login audit\n"
 "      --summary           print only per-session and whole-capture statistics\n"
+"      --activity          print what each logged-in session did to the mailboxes\n"
 "      --fail-threshold N  --logins: flag brute force from the Nth failed login\n", fp);
 	fprintf(fp,
 "                          by one client or against one user (default %d)\n"
@@ -235,7 +237,7 @@ enum long_only {
 	OPT_STREAMS, OPT_SESSION, OPT_USER, OPT_HOST, OPT_COLOR, OPT_DURATION,
 	OPT_MAX_FLOWS, OPT_MAX_LITERAL, OPT_MAX_OOO, OPT_MAX_MEMORY, OPT_MAX_INFLATE,
 	OPT_FAIL_THRESHOLD, OPT_FAIL_WINDOW, OPT_FORCE, OPT_WRITE_DECRYPTED,
-	OPT_WRITE_KEYS_PCAPNG, OPT_FRAMES,
+	OPT_WRITE_KEYS_PCAPNG, OPT_FRAMES, OPT_ACTIVITY,
 };
 
 static const struct option long_opts[] = {
@@ -251,6 +253,7 @@ static const struct option long_opts[] = {
 	{ "write-decrypted", required_argument, NULL, OPT_WRITE_DECRYPTED },
 	{ "logins", no_argument, NULL, OPT_LOGINS },
 	{ "summary", no_argument, NULL, OPT_SUMMARY },
+	{ "activity", no_argument, NULL, OPT_ACTIVITY },
 	{ "streams", required_argument, NULL, OPT_STREAMS },
 	{ "session", required_argument, NULL, OPT_SESSION },
 	{ "user", required_argument, NULL, OPT_USER },
@@ -455,6 +458,7 @@ static void parse_options(struct options *o, int argc, char **argv)
 		case OPT_WRITE_DECRYPTED: o->run.decrypted_path = optarg; break;
 		case OPT_LOGINS: o->logins = true; break;
 		case OPT_SUMMARY: o->summary = true; break;
+		case OPT_ACTIVITY: o->activity = true; break;
 		case OPT_STREAMS: o->run.streams_dir = optarg; break;
 		case OPT_SESSION:
 			if (filter_opts_add_sessions(&o->run.only, optarg) != 0)
@@ -585,6 +589,7 @@ int main(int argc, char **argv)
 	opt.run.bpf = opt.bpf;
 	opt.run.json = opt.json;
 	opt.run.reports = (opt.logins ? RUN_REPORT_LOGINS : 0) | (opt.summary ? RUN_REPORT_SUMMARY : 0);
+	opt.run.reports |= opt.activity ? RUN_REPORT_ACTIVITY : 0;
 	signal(SIGPIPE, SIG_IGN);
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);

@@ -35,6 +35,7 @@ enum run_status { RUN_OK = 0, RUN_INPUT = 1, RUN_USAGE = 2 };
  * each to the output file in its own lines; none is the timeline. */
 #define RUN_REPORT_LOGINS (1u << 0)
 #define RUN_REPORT_SUMMARY (1u << 1)
+#define RUN_REPORT_ACTIVITY (1u << 2)
 
 /* What to do; filled by the caller (run_options_defaults first).  The
  * strings must outlive the run. */

@@ -370,7 +370,9 @@ struct event {
 			 * removed, its UID looked up before the renumbering
 			 * (one); VANISHED (not EARLIER): one per UID of the
 			 * set in set order, at most IMAP_MSG_MAX_PER_EVENT
-			 * (msgs_cut when the set named more). */
+			 * (msgs_cut when the set named more), seq the number
+			 * each had were they removed one after another in
+			 * that order (FACT_NONE unless certain). */
 			const struct msg_identity *msgs;
 			size_t n_msgs;
 			bool msgs_cut;
@@ -392,6 +394,20 @@ struct event {
 			 * synchronising literal's, a SASL challenge, IDLE's. */
 			const int64_t *cont_wait_us;
 			size_t n_cont_waits;
+			/* With IMAP_FACTS_MESSAGES, else NULL/0: the messages
+			 * the completed command named, as the session knows
+			 * them before the completion takes effect.  STORE,
+			 * COPY, MOVE (and UID forms): the set's messages (a
+			 * sequence set up to EXISTS; a UID set: the UIDs the
+			 * sequence map holds; for a MOVE that removed them
+			 * already, what now has those numbers: read it only
+			 * when no EXPUNGE or VANISHED came for it).  An OK to
+			 * CLOSE: the messages last seen with \Deleted (by
+			 * UID), which it removed silently.  At most
+			 * IMAP_MSG_MAX_PER_EVENT (msgs_cut when more). */
+			const struct msg_identity *msgs;
+			size_t n_msgs;
+			bool msgs_cut;
 		} response;
 		struct {
 			/* ts is when the command was sent (inferred: when the
@@ -452,7 +468,8 @@ struct event {
 #define IMAP_FACTS_FETCH (1u << 0)	/* untagged FETCH: struct fetch_facts */
 /* Message identity: the sequence map and header cache are kept, and
  * FETCH, EXPUNGE, VANISHED and APPEND events carry struct msg_identity
- * (and FETCH its fetch_facts too). */
+ * (and FETCH its fetch_facts too), as do the completions of STORE, COPY,
+ * MOVE and CLOSE (struct event.u.response.msgs). */
 #define IMAP_FACTS_MESSAGES (1u << 1)
 /* Identities one VANISHED event carries at most. */
 #define IMAP_MSG_MAX_PER_EVENT 1024

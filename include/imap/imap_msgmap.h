@@ -50,6 +50,14 @@ void imap_msgmap_free(struct imap_msgmap *m);
 enum imap_msgmap_rc imap_msgmap_learn(struct imap_msgmap *m, uint64_t seq, uint64_t uid);
 /* The UID of seq, or FACT_NONE. */
 uint64_t imap_msgmap_uid(const struct imap_msgmap *m, uint64_t seq);
+/* The smallest UID the map holds that is >= uid, and its sequence number
+ * in *seq_r; FACT_NONE (and *seq_r FACT_NONE) when it holds none.  UIDs
+ * ascend with sequence numbers, so this bisects however many slots are
+ * unknown in between (a run of them is walked over). */
+uint64_t imap_msgmap_next(const struct imap_msgmap *m, uint64_t uid, uint64_t *seq_r);
+/* How many slots from the first are known: the sequence numbers up to it
+ * are certain even when a UID the map never held is removed. */
+uint64_t imap_msgmap_known_prefix(const struct imap_msgmap *m);
 /* "* seq EXPUNGE": the UID it had (FACT_NONE if unknown), and every
  * higher number moves down by one. */
 uint64_t imap_msgmap_expunge(struct imap_msgmap *m, uint64_t seq);

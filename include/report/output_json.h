@@ -24,6 +24,10 @@ int output_json_new(struct output *out_r, FILE *fp) WUR;
 int output_json_append_event(struct buf *b, struct output_time *tc,
 			     const struct event *ev) WUR;
 
+/* Append ev's frame keys (",\"frame\":12", then frame_last and pcap where
+ * the contract puts them), or nothing when its frame is not known. */
+int output_json_append_frames(struct buf *b, const struct event *ev) WUR;
+
 /* Append the flow's keys (",\"flow_id\":...,\"dest_port\":143"), or
  * nothing when f is NULL or its af 0.  0, or -1 if b could not grow. */
 int output_json_append_flow(struct buf *b, const struct event_flow *f) WUR;

@@ -16,6 +16,7 @@
 #include "net/capture.h"
 #include "net/community_id.h"
 #include "net/decode.h"
+#include "report/activity.h"
 #include "report/decrypted_pcap.h"
 #include "report/extract.h"
 #include "report/output_json.h"
@@ -708,6 +709,10 @@ static int make_reports(struct run *r)
 	}
 	if (rc == 0 && (o->reports & RUN_REPORT_SUMMARY)) {
 		rc = output_summary_new(&part[n], r->fp, o->json, r->budget);
+		n += rc == 0;
+	}
+	if (rc == 0 && (o->reports & RUN_REPORT_ACTIVITY)) {
+		rc = output_activity_new(&part[n], r->fp, o->json, r->budget);
 		n += rc == 0;
 	}
 	if (rc == 0 && o->reports == 0 && o->json) {

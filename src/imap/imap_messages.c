@@ -109,6 +109,9 @@ void imap_msgs_free(struct imap_session *s)
 	if (m->ids != NULL)
 		mem_release(s->cfg->budget, m->cap_ids * sizeof *m->ids);
 	free(m->ids);
+	if (m->deleted != NULL)
+		mem_release(s->cfg->budget, m->cap_deleted * sizeof *m->deleted);
+	free(m->deleted);
 	buf_free(&m->scratch);
 	free(m);
 	mem_release(s->cfg->budget, sizeof *m);
@@ -122,6 +125,7 @@ void imap_msgs_forget(struct imap_session *s)
 	imap_msgmap_reset(&s->msgs->map);
 	orphans_clear(s);
 	s->msgs->cur_mbox = UINT32_MAX;
+	s->msgs->n_deleted = 0;
 }
 
 /* --- mailboxes ---------------------------------------------------------- */
@@ -318,6 +322,86 @@ static struct msgc_entry *cache_put(struct imap_session *s, uint32_t mbox, uint6
 	list_push_back(&s->msgs->lru, &e->lru);
 	s->msgs->n_cached++;
 	return e;
+}
+
+/* --- \Deleted ---------------------------------------------------------------- */
+
+/* The place of uid in the deleted list (where it would go). */
+static size_t deleted_pos(const struct sess_msgs *m, uint64_t uid)
+{
+	size_t lo = 0, hi = m->n_deleted;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (m->deleted[mid] < uid)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+static void deleted_mark(struct imap_session *s, uint64_t uid, bool on)
+{
+	struct sess_msgs *m = s->msgs;
+	size_t i;
+	bool had;
+
+	if (uid == FACT_NONE || uid == 0 || uid > UINT32_MAX)
+		return;
+	i = deleted_pos(m, uid);
+	had = i < m->n_deleted && m->deleted[i] == uid;
+	if (had == on)
+		return;
+	if (!on) {
+		memmove(m->deleted + i, m->deleted + i + 1, (m->n_deleted - i - 1) * sizeof *m->deleted);
+		m->n_deleted--;
+		return;
+	}
+	if (m->n_deleted == m->cap_deleted) {
+		uint32_t *a = mem_grow_array(s->cfg->budget, m->deleted, &m->cap_deleted, sizeof *a,
+					     16, SESS_MSG_MAX_DELETED);
+
+		if (a == NULL) {
+			msgs_lost(s, "too many messages flagged \\Deleted to follow");
+			return;
+		}
+		m->deleted = a;
+	}
+	memmove(m->deleted + i + 1, m->deleted + i, (m->n_deleted - i) * sizeof *m->deleted);
+	m->deleted[i] = (uint32_t)uid;
+	m->n_deleted++;
+}
+
+static bool flags_have_deleted(struct buf_slice list)
+{
+	struct imap_flag_iter it;
+	struct buf_slice f;
+
+	imap_flags_init(&it, list);
+	while (imap_flags_next(&it, &f))
+		if (buf_slice_ieq(f, "\\DELETED"))
+			return true;
+	return false;
+}
+
+/* Room for n identities in m->ids; false (and the loss said) if refused. */
+static bool ids_room(struct imap_session *s, size_t n)
+{
+	struct sess_msgs *m = s->msgs;
+
+	while (m->cap_ids < n) {
+		struct msg_identity *a = mem_grow_array(s->cfg->budget, m->ids, &m->cap_ids,
+							sizeof *a, 16, IMAP_MSG_MAX_PER_EVENT);
+
+		if (a == NULL) {
+			msgs_lost(s, "out of memory for an event's messages");
+			return false;
+		}
+		m->ids = a;
+	}
+	return true;
 }
 
 /* --- identities ----------------------------------------------------------- */
@@ -700,6 +784,8 @@ static void on_fetch(struct imap_session *s, const struct imap_line *line,
 		identity_from_entry(&m->one, e);
 	else
 		identity_from_seen(s, &m->one, &seen);
+	if (f->flags.ptr != NULL)
+		deleted_mark(s, uid, flags_have_deleted(f->flags));
 	ev->u.untagged.msgs = &m->one;
 	ev->u.untagged.n_msgs = 1;
 }
@@ -720,6 +806,7 @@ static void on_expunge(struct imap_session *s, const struct imap_response *r, st
 	struct msgc_entry *o = s->msgs->n_orphans > 0 ? orphans_expunge(s, r->number) : NULL;
 
 	identity_known(s, &s->msgs->one, msgs_cur_mbox(s), uid, MSG_UID_MAPPED, r->number);
+	deleted_mark(s, uid, false);
 	if (o != NULL) {
 		/* the event's strings must outlive the entry: into scratch */
 		struct msg_seen seen = { .size = o->size, .flags = o->flags };
@@ -742,11 +829,32 @@ static void on_expunge(struct imap_session *s, const struct imap_response *r, st
 	ev->u.untagged.n_msgs = 1;
 }
 
+/* The number uid has now, were the n UIDs before it removed one after
+ * another (places: where each of those was, FACT_NONE if not known): its
+ * place in the map less those of them below it.  FACT_NONE unless every
+ * slot below it is known (a gone UID the map never held could have sat
+ * there).  *place_r: its place, or FACT_NONE. */
+static uint64_t vanished_seq(const struct imap_msgmap *map, uint64_t uid, const uint64_t *places,
+			     size_t n, uint64_t prefix, uint64_t *place_r)
+{
+	uint64_t seq, below = 0;
+
+	*place_r = FACT_NONE;
+	if (imap_msgmap_next(map, uid, &seq) != uid || seq > prefix)
+		return FACT_NONE;
+	*place_r = seq;
+	for (size_t j = 0; j < n; j++)
+		below += places[j] != FACT_NONE && places[j] < seq;
+	return seq - below;
+}
+
 /* The identities of a VANISHED set's UIDs, up to IMAP_MSG_MAX_PER_EVENT. */
 static void vanished_ids(struct imap_session *s, struct buf_slice set, struct event *ev)
 {
 	struct sess_msgs *m = s->msgs;
 	uint32_t mbox = msgs_cur_mbox(s);
+	uint64_t prefix = imap_msgmap_known_prefix(&m->map);
+	uint64_t places[IMAP_MSG_MAX_PER_EVENT];
 	struct imap_seq_iter it;
 	struct imap_seq_range r;
 	size_t n = 0;
@@ -754,23 +862,15 @@ static void vanished_ids(struct imap_session *s, struct buf_slice set, struct ev
 	imap_seqset_init(&it, set);
 	while (imap_seqset_next(&it, &r) == 1 && r.hi != IMAP_SEQ_STAR) {
 		for (uint64_t u = r.lo; u <= r.hi; u++) {
-			if (n == IMAP_MSG_MAX_PER_EVENT) {
+			uint64_t seq;
+
+			if (n == IMAP_MSG_MAX_PER_EVENT || !ids_room(s, n + 1)) {
 				ev->u.untagged.msgs_cut = true;
 				goto done;
 			}
-			if (n == m->cap_ids) {
-				struct msg_identity *a = mem_grow_array(
-					s->cfg->budget, m->ids, &m->cap_ids, sizeof *a, 16,
-					IMAP_MSG_MAX_PER_EVENT);
-
-				if (a == NULL) {
-					ev->u.untagged.msgs_cut = true;
-					msgs_lost(s, "out of memory for a VANISHED's messages");
-					goto done;
-				}
-				m->ids = a;
-			}
-			identity_known(s, &m->ids[n++], mbox, u, MSG_UID_SAID, FACT_NONE);
+			seq = vanished_seq(&m->map, u, places, n, prefix, &places[n]);
+			identity_known(s, &m->ids[n++], mbox, u, MSG_UID_SAID, seq);
+			deleted_mark(s, u, false);
 		}
 	}
 done:
@@ -911,6 +1011,140 @@ void imap_msgs_untagged(struct imap_session *s, const struct imap_line *line,
 	default:
 		break;
 	}
+}
+
+/* --- the messages a completed command named -------------------------------- */
+
+/* One identity more in m->ids; false when the event is full. */
+static bool set_add(struct imap_session *s, struct event *ev, uint32_t mbox, uint64_t uid,
+		    enum msg_uid_source src, uint64_t seq)
+{
+	size_t n = ev->u.response.n_msgs;
+
+	if (n == IMAP_MSG_MAX_PER_EVENT || !ids_room(s, n + 1)) {
+		ev->u.response.msgs_cut = true;
+		return false;
+	}
+	identity_known(s, &s->msgs->ids[n], mbox, uid, src, seq);
+	ev->u.response.n_msgs = n + 1;
+	return true;
+}
+
+/* A sequence set: every number of it up to EXISTS ("*" is EXISTS); the
+ * map's highest number stands for EXISTS when it is not known. */
+static void set_by_seq(struct imap_session *s, struct buf_slice set, struct event *ev)
+{
+	uint64_t last = s->facts.exists != FACT_NONE ? s->facts.exists : s->msgs->map.len;
+	uint32_t mbox = msgs_cur_mbox(s);
+	struct imap_seq_iter it;
+	struct imap_seq_range r;
+
+	imap_seqset_init(&it, set);
+	while (imap_seqset_next(&it, &r) == 1) {
+		uint64_t lo = r.lo == IMAP_SEQ_STAR ? last : r.lo;
+		uint64_t hi = r.hi == IMAP_SEQ_STAR ? last : r.hi;
+
+		if (lo > hi) {
+			uint64_t t = lo;
+
+			lo = hi;
+			hi = t;
+		}
+		for (uint64_t q = lo; q <= hi && q <= last; q++)
+			if (!set_add(s, ev, mbox, imap_msgmap_uid(&s->msgs->map, q), MSG_UID_MAPPED, q))
+				return;
+	}
+}
+
+/* A UID set: the UIDs of it the map holds, range by range ("*", the
+ * highest UID in use, holds every UID from the range's other end). */
+static void set_by_uid(struct imap_session *s, struct buf_slice set, struct event *ev)
+{
+	const struct imap_msgmap *map = &s->msgs->map;
+	uint32_t mbox = msgs_cur_mbox(s);
+	struct imap_seq_iter it;
+	struct imap_seq_range r;
+
+	imap_seqset_init(&it, set);
+	while (imap_seqset_next(&it, &r) == 1) {
+		uint64_t lo = r.lo, hi = r.hi, seq, u;
+
+		if (lo == IMAP_SEQ_STAR) {
+			lo = hi;
+			hi = IMAP_SEQ_STAR;
+		} else if (hi != IMAP_SEQ_STAR && lo > hi) {
+			u = lo;
+			lo = hi;
+			hi = u;
+		}
+		for (u = imap_msgmap_next(map, lo, &seq); u != FACT_NONE && u <= hi;
+		     u = imap_msgmap_next(map, u + 1, &seq))
+			if (!set_add(s, ev, mbox, u, MSG_UID_SAID, seq))
+				return;
+	}
+}
+
+/* CLOSE: the messages flagged \Deleted, which it removes. */
+static void set_deleted(struct imap_session *s, struct event *ev)
+{
+	uint32_t mbox = msgs_cur_mbox(s);
+
+	for (size_t i = 0; i < s->msgs->n_deleted; i++) {
+		uint64_t seq, u = s->msgs->deleted[i];
+
+		if (imap_msgmap_next(&s->msgs->map, u, &seq) != u)
+			seq = FACT_NONE;
+		if (!set_add(s, ev, mbox, u, MSG_UID_MAPPED, seq))
+			return;
+	}
+}
+
+/* An OK to STORE: \Deleted of the set's messages as the command left it. */
+static void store_deleted(struct imap_session *s, const struct command_facts *cf,
+			  const struct event *ev)
+{
+	struct buf_slice op = cf->items;
+	bool has = cf->flags.ptr != NULL && flags_have_deleted(cf->flags);
+	bool set = op.len > 0 && op.ptr[0] != '+' && op.ptr[0] != '-';
+
+	if (!has && !set)
+		return;
+	for (size_t i = 0; i < ev->u.response.n_msgs; i++)
+		deleted_mark(s, s->msgs->ids[i].uid, has && (set || op.ptr[0] == '+'));
+}
+
+void imap_msgs_tagged(struct imap_session *s, const struct pending *p,
+		      const struct imap_response *r, struct event *ev)
+{
+	const struct command_facts *cf = p->facts;
+
+	if (!msgs_on(s))
+		return;
+	buf_reset(&s->msgs->scratch);
+	switch (p->id) {
+	case IMAP_CMD_STORE:
+	case IMAP_CMD_COPY:
+	case IMAP_CMD_MOVE:
+		if (cf != NULL && cf->seqset.ptr != NULL)
+			set_by_seq(s, cf->seqset, ev);
+		break;
+	case IMAP_CMD_UID_STORE:
+	case IMAP_CMD_UID_COPY:
+	case IMAP_CMD_UID_MOVE:
+		if (cf != NULL && cf->seqset.ptr != NULL)
+			set_by_uid(s, cf->seqset, ev);
+		break;
+	case IMAP_CMD_CLOSE:
+		if (r->id == IMAP_R_OK)
+			set_deleted(s, ev);
+		break;
+	default:
+		return;
+	}
+	ev->u.response.msgs = ev->u.response.n_msgs > 0 ? s->msgs->ids : NULL;
+	if (r->id == IMAP_R_OK && cf != NULL &&
+	    (p->id == IMAP_CMD_STORE || p->id == IMAP_CMD_UID_STORE))
+		store_deleted(s, cf, ev);
 }
 
 /* --- APPEND ------------------------------------------------------------------ */

@@ -105,6 +105,43 @@ uint64_t imap_msgmap_uid(const struct imap_msgmap *m, uint64_t seq)
 	return m->uid[seq - 1];
 }
 
+uint64_t imap_msgmap_next(const struct imap_msgmap *m, uint64_t uid, uint64_t *seq_r)
+{
+	/* invariant: known slots below lo hold less than uid, those from hi
+	 * on at least uid */
+	size_t lo = 0, hi = m->len;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2, k = mid;
+
+		while (k < hi && m->uid[k] == 0)
+			k++;
+		if (k == hi)
+			hi = mid;
+		else if (m->uid[k] < uid)
+			lo = k + 1;
+		else
+			hi = mid;
+	}
+	while (lo < m->len && m->uid[lo] == 0)
+		lo++;
+	if (lo == m->len) {
+		*seq_r = FACT_NONE;
+		return FACT_NONE;
+	}
+	*seq_r = lo + 1;
+	return m->uid[lo];
+}
+
+uint64_t imap_msgmap_known_prefix(const struct imap_msgmap *m)
+{
+	size_t i = 0;
+
+	while (i < m->len && m->uid[i] != 0)
+		i++;
+	return i;
+}
+
 uint64_t imap_msgmap_expunge(struct imap_msgmap *m, uint64_t seq)
 {
 	uint64_t uid = imap_msgmap_uid(m, seq);

@@ -774,6 +774,8 @@ static void on_tagged(struct imap_session *s, const struct imap_line *line,
 		ev.u.response.cmd = imap_facts_pending(&s->pend[i], &unkept);
 	}
 	count_status(s, r->id);
+	if (s->msgs != NULL && i >= 0 && !s->cur_unsync)
+		imap_msgs_tagged(s, &s->pend[i], r, &ev);
 	if (!s->cur_unsync)
 		imap_facts_tagged(s, i >= 0 ? &s->pend[i] : NULL, r);
 	imap_session_emit(s, &ev);

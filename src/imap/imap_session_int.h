@@ -145,6 +145,8 @@ struct pending {
 /* Messages seen by sequence number alone (a FETCH without UID that the
  * map could not resolve), kept until a UID for that number comes. */
 #define SESS_MSG_MAX_ORPHANS   64
+/* UIDs kept as flagged \Deleted per session */
+#define SESS_MSG_MAX_DELETED   (1u << 16)
 
 struct msgc_entry;
 
@@ -174,6 +176,10 @@ struct sess_msgs {
 	struct vanished_facts vanished;
 	struct sess_orphan orphans[SESS_MSG_MAX_ORPHANS];
 	size_t n_orphans;
+	/* The UIDs of the selected mailbox last seen with \Deleted (FETCH
+	 * FLAGS, an OK to STORE), ascending: what CLOSE removes silently. */
+	uint32_t *deleted;
+	size_t n_deleted, cap_deleted;
 	unsigned cap_notices;
 };
 
@@ -388,6 +394,11 @@ void imap_msgs_forget(struct imap_session *s);
 void imap_msgs_untagged(struct imap_session *s, const struct imap_line *line,
 			const struct imap_response *r, const struct fetch_facts *f,
 			struct event *ev);
+/* imap_msgs_tagged: a completion (p: its command, or NULL), before the
+ * facts take its effects (CLOSE still shows its mailbox): fills ev's
+ * response.msgs; an OK to STORE sets or clears \Deleted of its set. */
+void imap_msgs_tagged(struct imap_session *s, const struct pending *p,
+		      const struct imap_response *r, struct event *ev);
 const struct msg_identity *imap_msgs_append(struct imap_session *s,
 					    const struct imap_line *line,
 					    const struct imap_command *cmd,

@@ -247,7 +247,7 @@ static int json_type_append(struct buf *b, enum event_type t)
 
 /* The records to open in Wireshark: frame_last only where it differs,
  * pcap only with several inputs. */
-static int json_frames(struct buf *b, const struct event *ev)
+int output_json_append_frames(struct buf *b, const struct event *ev)
 {
 	int rc = 0;
 
@@ -287,7 +287,7 @@ int output_json_append_event(struct buf *b, struct output_time *tc, const struct
 
 	if ((unsigned)ev->type < EV_N_TYPES && json_bodies[ev->type] != NULL)
 		rc |= json_bodies[ev->type](b, ev);
-	rc |= json_frames(b, ev);
+	rc |= output_json_append_frames(b, ev);
 	rc |= output_json_append_flow(b, ev->flow);
 	if (ev->truncated)
 		rc |= LIT(b, ",\"truncated\":true");
