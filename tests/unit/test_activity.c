@@ -1,7 +1,9 @@
-/* --activity from scripted events: the sequence map across EXPUNGE
- * renumbering, a STORE .SILENT resolved through the map, COPYUID ranges
- * mapped UID by UID, a record whose command never completes (result
- * null), pipelined FETCHes without a tag, and a budget that refuses. */
+/* --activity from scripted events: the message identities the session
+ * puts on EXPUNGE and on completions (a STORE .SILENT, a COPY), COPYUID
+ * ranges mapped UID by UID, a MOVE's records in the numbers it saw, a
+ * record whose command never completes (result null), pipelined FETCHes
+ * without a tag, the JSON line's v, frames and flow, and a budget that
+ * refuses. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -69,10 +71,18 @@ static void command(struct run *r, const char *tag, enum imap_cmd_id id,
 	feed(r, &e);
 }
 
+static struct msg_identity ident(uint64_t seq, uint64_t uid)
+{
+	return (struct msg_identity){ .mailbox = SL("INBOX"), .uidvalidity = 77, .uid = uid,
+				      .uid_source = uid == FACT_NONE ? MSG_UID_NONE : MSG_UID_MAPPED,
+				      .seq = seq, .size = FACT_NONE };
+}
+
 /* The completion; its response.cmd is the session's copy of the command's
- * facts (cf0, or none). */
-static void done_cf(struct run *r, const char *tag, enum imap_cmd_id id, const char *status,
-		    enum imap_code_id code, const char *code_args, const struct command_facts *cf0)
+ * facts (cf0, or none), its msgs the n identities the session gives. */
+static void done_ids(struct run *r, const char *tag, enum imap_cmd_id id, const char *status,
+		     enum imap_code_id code, const char *code_args, const struct command_facts *cf0,
+		     const struct msg_identity *ids, size_t n)
 {
 	struct command_facts cf = { .id = id };
 
@@ -89,7 +99,15 @@ static void done_cf(struct run *r, const char *tag, enum imap_cmd_id id, const c
 	e.u.response.rcode.id = code;
 	e.u.response.rcode.args = code_args ? SL(code_args) : SLICE_NULL;
 	e.u.response.cmd = &cf;
+	e.u.response.msgs = ids;
+	e.u.response.n_msgs = n;
 	feed(r, &e);
+}
+
+static void done_cf(struct run *r, const char *tag, enum imap_cmd_id id, const char *status,
+		    enum imap_code_id code, const char *code_args, const struct command_facts *cf0)
+{
+	done_ids(r, tag, id, status, code, code_args, cf0, NULL, 0);
 }
 
 static void done(struct run *r, const char *tag, enum imap_cmd_id id, const char *status,
@@ -98,10 +116,17 @@ static void done(struct run *r, const char *tag, enum imap_cmd_id id, const char
 	done_cf(r, tag, id, status, code, code_args, NULL);
 }
 
-static void numbered(struct run *r, enum imap_resp_id id, uint64_t n, const char *tag)
+/* EXISTS, or EXPUNGE of the message the session says (uid) */
+static void numbered_uid(struct run *r, enum imap_resp_id id, uint64_t n, const char *tag,
+			 uint64_t uid)
 {
 	struct event e = { .type = EV_UNTAGGED };
+	struct msg_identity m = ident(n, uid);
 
+	if (id == IMAP_R_EXPUNGE) {
+		e.u.untagged.msgs = &m;
+		e.u.untagged.n_msgs = 1;
+	}
 	e.u.untagged.id = id;
 	e.u.untagged.has_number = true;
 	e.u.untagged.number = n;
@@ -109,6 +134,11 @@ static void numbered(struct run *r, enum imap_resp_id id, uint64_t n, const char
 	if (id == IMAP_R_EXISTS)
 		r->facts.exists = n;
 	feed(r, &e);
+}
+
+static void numbered(struct run *r, enum imap_resp_id id, uint64_t n, const char *tag)
+{
+	numbered_uid(r, id, n, tag, FACT_NONE);
 }
 
 static void fetch(struct run *r, uint64_t seq, uint64_t uid, const char *flags,
@@ -121,7 +151,10 @@ static void fetch(struct run *r, uint64_t seq, uint64_t uid, const char *flags,
 		.n_sections = section ? 1 : 0, .sections = &sec, .section_sizes = &size,
 	};
 	struct event e = { .type = EV_UNTAGGED };
+	struct msg_identity m = ident(seq, uid);
 
+	e.u.untagged.msgs = &m;
+	e.u.untagged.n_msgs = 1;
 	e.u.untagged.id = IMAP_R_FETCH;
 	e.u.untagged.has_number = true;
 	e.u.untagged.number = seq;
@@ -174,59 +207,118 @@ static int64_t num(json_object *o, const char *k)
 	return key(o, k) ? json_object_get_int64(key(o, k)) : -1;
 }
 
-/* Select with 3 messages whose UIDs are learnt, expunge the 2nd, then a
- * silent STORE on sequence number 2 is the message with UID 30. */
-static void test_renumbering_and_silent_store(void **state)
+/* The expunged message and the silent STORE's are the ones the session
+ * names: UID 20 at 2, then UID 30 now at 2; the line is a v 2 line with
+ * the frames and flow of the event that told it. */
+static void test_identity_from_events(void **state)
 {
 	struct command_facts none = { 0 }, store = { 0 };
+	struct msg_identity id30 = ident(2, 30);
+	struct event_flow flow = { .af = 4, .client_port = 40000, .server_port = 143 };
+	struct event e = { .type = EV_RESPONSE };
 	struct run r;
 
 	(void)state;
+	flow.client_ip[0] = 192;
+	flow.server_ip[0] = 192;
+	event_flow_format(&flow);
 	start(&r, NULL);
 	numbered(&r, IMAP_R_EXISTS, 3, NULL);
-	fetch(&r, 1, 10, "", NULL, 0, NULL);
-	fetch(&r, 2, 20, "", NULL, 0, NULL);
-	fetch(&r, 3, 30, "", NULL, 0, NULL);
 	command(&r, "a1", IMAP_CMD_EXPUNGE, &none);
-	numbered(&r, IMAP_R_EXPUNGE, 2, "a1");
+	numbered_uid(&r, IMAP_R_EXPUNGE, 2, "a1", 20);
 	r.facts.exists = 2;
 	done(&r, "a1", IMAP_CMD_EXPUNGE, "OK", IMAP_CODE_NONE, NULL);
 	store.seqset = SL("2");
 	store.items = SL("+FLAGS.SILENT");
 	store.flags = SL("\\Deleted");
 	command(&r, "a2", IMAP_CMD_STORE, &store);
-	done(&r, "a2", IMAP_CMD_STORE, "OK", IMAP_CODE_NONE, NULL);
+	store.id = IMAP_CMD_STORE;
+	e.u.response.tag = SL("a2");
+	e.u.response.status = SL("OK");
+	e.u.response.id = IMAP_R_OK;
+	e.u.response.cmd = &store;
+	e.u.response.msgs = &id30;
+	e.u.response.n_msgs = 1;
+	e.frame = 12;
+	e.frame_last = 14;
+	e.flow = &flow;
+	feed(&r, &e);
 	end(&r);
 	assert_true(r.n >= 2);
+	assert_int_equal(num(r.lines[0], "v"), 2);
+	assert_string_equal(str(r.lines[0], "type"), "activity");
 	assert_string_equal(str(r.lines[0], "action"), "expunge");
 	assert_int_equal(num(r.lines[0], "uid"), 20);
 	assert_int_equal(num(r.lines[0], "seq"), 2);
 	assert_string_equal(str(r.lines[0], "result"), "OK");
+	assert_null(key(r.lines[0], "frame"));	/* not known: left out */
 	assert_string_equal(str(r.lines[1], "action"), "flags");
 	assert_int_equal(num(r.lines[1], "uid"), 30);
 	assert_int_equal(num(r.lines[1], "seq"), 2);
 	assert_non_null(key(r.lines[1], "flags_added"));
 	assert_null(key(r.lines[1], "flags"));	/* .SILENT: nothing confirmed */
 	assert_int_equal(num(r.lines[1], "uidvalidity"), 77);
+	assert_int_equal(num(r.lines[1], "frame"), 12);
+	assert_int_equal(num(r.lines[1], "frame_last"), 14);
+	assert_int_equal(num(r.lines[1], "dest_port"), 143);
+	assert_string_equal(str(r.lines[1], "src_ip"), "192.0.0.0");
 	finish(&r);
+}
+
+/* MOVE 2:3: the server's EXPUNGEs come high first, or low twice; the move
+ * records name the numbers the command saw, in order, before the
+ * expunges. */
+static void test_move_order(void **state)
+{
+	static const uint64_t nums[2][2] = { { 3, 2 }, { 2, 2 } };
+	static const uint64_t uids[2][2] = { { 30, 20 }, { 20, 30 } };
+	struct command_facts mv = { 0 };
+	struct run r;
+
+	(void)state;
+	for (int k = 0; k < 2; k++) {
+		start(&r, NULL);
+		numbered(&r, IMAP_R_EXISTS, 3, NULL);
+		mv.seqset = SL("2:3");
+		mv.mailbox = SL("Trash");
+		command(&r, "m1", IMAP_CMD_MOVE, &mv);
+		numbered_uid(&r, IMAP_R_EXPUNGE, nums[k][0], "m1", uids[k][0]);
+		numbered_uid(&r, IMAP_R_EXPUNGE, nums[k][1], "m1", uids[k][1]);
+		done_cf(&r, "m1", IMAP_CMD_MOVE, "OK", IMAP_CODE_COPYUID, "9 20,30 5:6", &mv);
+		end(&r);
+		assert_true(r.n >= 4);
+		for (int i = 0; i < 2; i++) {
+			assert_string_equal(str(r.lines[i], "action"), "move");
+			assert_int_equal(num(r.lines[i], "seq"), 2 + i);
+			assert_int_equal(num(r.lines[i], "uid"), 20 + 10 * i);
+			assert_string_equal(str(r.lines[i], "to_mailbox"), "Trash");
+			assert_null(key(r.lines[i], "to_uid"));	/* COPYUID came last */
+			assert_string_equal(str(r.lines[2 + i], "action"), "expunge");
+			assert_int_equal(num(r.lines[2 + i], "seq"), nums[k][i]);
+			assert_int_equal(num(r.lines[2 + i], "uid"), uids[k][i]);
+			assert_string_equal(str(r.lines[2 + i], "result"), "OK");
+		}
+		finish(&r);
+	}
 }
 
 /* COPYUID "9 1:3 10,12:13": UID 1 -> 10, 2 -> 12, 3 -> 13. */
 static void test_copyuid_ranges(void **state)
 {
 	struct command_facts copy = { 0 };
+	struct msg_identity ids[3];
 	struct run r;
 	size_t i;
 
 	(void)state;
 	start(&r, NULL);
 	numbered(&r, IMAP_R_EXISTS, 3, NULL);
-	for (i = 1; i <= 3; i++)
-		fetch(&r, i, i, NULL, NULL, 0, NULL);
+	for (i = 0; i < 3; i++)
+		ids[i] = ident(i + 1, i + 1);
 	copy.seqset = SL("1:*");
 	copy.mailbox = SL("Archive");
 	command(&r, "c1", IMAP_CMD_COPY, &copy);
-	done_cf(&r, "c1", IMAP_CMD_COPY, "OK", IMAP_CODE_COPYUID, "9 1:3 10,12:13", &copy);
+	done_ids(&r, "c1", IMAP_CMD_COPY, "OK", IMAP_CODE_COPYUID, "9 1:3 10,12:13", &copy, ids, 3);
 	end(&r);
 	assert_true(r.n >= 3);
 	assert_int_equal(num(r.lines[0], "to_uid"), 10);
@@ -243,6 +335,7 @@ static void test_copyuid_ranges(void **state)
 static void test_unfinished_and_refused(void **state)
 {
 	struct command_facts f = { 0 }, copy = { 0 };
+	struct msg_identity one = ident(1, FACT_NONE);
 	struct run r;
 
 	(void)state;
@@ -251,7 +344,7 @@ static void test_unfinished_and_refused(void **state)
 	copy.seqset = SL("1");
 	copy.mailbox = SL("Stolen");
 	command(&r, "n1", IMAP_CMD_COPY, &copy);
-	done_cf(&r, "n1", IMAP_CMD_COPY, "NO", IMAP_CODE_TRYCREATE, NULL, &copy);
+	done_ids(&r, "n1", IMAP_CMD_COPY, "NO", IMAP_CODE_TRYCREATE, NULL, &copy, &one, 1);
 	f.seqset = SL("1");
 	f.items = SL("BODY[]");
 	command(&r, "n2", IMAP_CMD_FETCH, &f);
@@ -302,7 +395,7 @@ static void test_pipelined_owner(void **state)
 	finish(&r);
 }
 
-/* A budget too small for the map: no crash, the loss counted. */
+/* A budget too small for a session's state: no crash, the loss counted. */
 static void test_budget_refused(void **state)
 {
 	struct mem_budget b = { .limit = 1 };
@@ -323,7 +416,8 @@ static void test_budget_refused(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_renumbering_and_silent_store),
+		cmocka_unit_test(test_identity_from_events),
+		cmocka_unit_test(test_move_order),
 		cmocka_unit_test(test_copyuid_ranges),
 		cmocka_unit_test(test_unfinished_and_refused),
 		cmocka_unit_test(test_pipelined_owner),

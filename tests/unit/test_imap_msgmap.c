@@ -177,6 +177,35 @@ static void test_caps(void **state)
 	assert_int_equal(mb.used, 0);
 }
 
+/* The next UID at or above a value, over unknown slots; the known prefix. */
+static void test_next(void **state)
+{
+	struct mem_budget mb = { 0 };
+	struct imap_msgmap m;
+	static const uint64_t p[][2] = { { 1, 10 }, { 2, 11 }, { 4, 20 }, { 7, 30 } };
+	uint64_t seq;
+
+	(void)state;
+	imap_msgmap_init(&m, &mb);
+	assert_int_equal(imap_msgmap_next(&m, 1, &seq), FACT_NONE);
+	assert_int_equal(seq, FACT_NONE);
+	assert_int_equal(imap_msgmap_known_prefix(&m), 0);
+	learn_all(&m, p, N(p));
+	map_is(&m, "10 11 - 20 - - 30");
+	assert_int_equal(imap_msgmap_next(&m, 0, &seq), 10);
+	assert_int_equal(seq, 1);
+	assert_int_equal(imap_msgmap_next(&m, 11, &seq), 11);
+	assert_int_equal(seq, 2);
+	assert_int_equal(imap_msgmap_next(&m, 12, &seq), 20);
+	assert_int_equal(seq, 4);
+	assert_int_equal(imap_msgmap_next(&m, 21, &seq), 30);
+	assert_int_equal(seq, 7);
+	assert_int_equal(imap_msgmap_next(&m, 31, &seq), FACT_NONE);
+	assert_int_equal(imap_msgmap_known_prefix(&m), 2);
+	imap_msgmap_free(&m);
+	assert_int_equal(mb.used, 0);
+}
+
 /* --- identities on events ------------------------------------------------ */
 
 #define MAX_EVENTS 64
@@ -231,6 +260,12 @@ static void rec_event(void *ctx, const struct event *ev)
 		for (size_t i = 0; i < ev->u.untagged.n_msgs; i++)
 			k += fmt_id(line + k, sizeof line - k, &ev->u.untagged.msgs[i]);
 		if (ev->u.untagged.msgs_cut)
+			snprintf(line + k, sizeof line - k, " cut");
+	} else if (ev->type == EV_RESPONSE && ev->u.response.n_msgs > 0) {
+		k = (size_t)snprintf(line, sizeof line, "R %.*s", SL(ev->u.response.tag));
+		for (size_t i = 0; i < ev->u.response.n_msgs; i++)
+			k += fmt_id(line + k, sizeof line - k, &ev->u.response.msgs[i]);
+		if (ev->u.response.msgs_cut)
 			snprintf(line + k, sizeof line - k, " cut");
 	} else {
 		return;
@@ -379,9 +414,10 @@ static void test_vanished_events(void **state)
 	static const char *const want[] = {
 		"* FETCH [INBOX uv=77 uid=4s seq=1 size=38 id=- s=one f=a@b d=-]",
 		"* FETCH [INBOX uv=77 uid=6s seq=2 size=19 id=- s=two f=- d=-]",
-		"* VANISHED n=3 [INBOX uv=77 uid=4s seq=- size=38 id=- s=one f=a@b d=-]"
+		/* numbered as if removed one after another: 6 is 1 once 4 went */
+		"* VANISHED n=3 [INBOX uv=77 uid=4s seq=1 size=38 id=- s=one f=a@b d=-]"
 		" [INBOX uv=77 uid=5s seq=- size=- id=- s=- f=- d=-]"
-		" [INBOX uv=77 uid=6s seq=- size=19 id=- s=two f=- d=-]",
+		" [INBOX uv=77 uid=6s seq=1 size=19 id=- s=two f=- d=-]",
 		"* VANISHED n=3",
 		/* both gone: seq 1 is a message not seen */
 		"* FETCH [INBOX uv=77 uid=-- seq=1 size=- id=- s=- f=- d=-]",
@@ -407,6 +443,39 @@ static void test_reselect_and_append(void **state)
 		"* FETCH [INBOX uv=77 uid=9s seq=1 size=- id=- s=- f=- d=-]",
 		"* FETCH [Archive uv=5 uid=-- seq=1 size=- id=- s=- f=- d=-]",
 		"C APPEND [Drafts uv=- uid=-- seq=- size=53 id=<p@x> s==?koi8-r?B?8NLJ?= f=- d=- left]",
+	};
+
+	(void)state;
+	with_login(s, N(s), want, N(want));
+}
+
+/* The completions of STORE, COPY and CLOSE name their messages: a
+ * sequence set through the map, a UID set by the UIDs it holds, CLOSE
+ * the ones last seen \Deleted (by FETCH FLAGS, or a silent STORE). */
+static void test_completion_messages(void **state)
+{
+	static const struct step s[] = {
+		C_("a3 FETCH 1:3 (UID FLAGS)\r\n"),
+		S_("* 1 FETCH (UID 10 FLAGS ())\r\n* 2 FETCH (UID 11 FLAGS (\\Deleted))\r\n"
+		   "* 3 FETCH (UID 12 FLAGS (\\Seen))\r\na3 OK done\r\n"),
+		C_("a4 STORE 3 +FLAGS.SILENT (\\Deleted)\r\n"),
+		S_("a4 OK done\r\n"),
+		C_("a5 UID STORE 11 -FLAGS.SILENT (\\Deleted)\r\n"),
+		S_("a5 OK done\r\n"),
+		C_("a6 UID COPY 11:* Archive\r\n"),
+		S_("a6 OK [COPYUID 5 11:12 1:2] done\r\n"),
+		C_("a7 CLOSE\r\n"),
+		S_("a7 OK done\r\n"),
+	};
+	static const char *const want[] = {
+		"* FETCH [INBOX uv=77 uid=10s seq=1 size=- id=- s=- f=- d=-]",
+		"* FETCH [INBOX uv=77 uid=11s seq=2 size=- id=- s=- f=- d=-]",
+		"* FETCH [INBOX uv=77 uid=12s seq=3 size=- id=- s=- f=- d=-]",
+		"R a4 [INBOX uv=77 uid=12m seq=3 size=- id=- s=- f=- d=-]",
+		"R a5 [INBOX uv=77 uid=11s seq=2 size=- id=- s=- f=- d=-]",
+		"R a6 [INBOX uv=77 uid=11s seq=2 size=- id=- s=- f=- d=-]"
+		" [INBOX uv=77 uid=12s seq=3 size=- id=- s=- f=- d=-]",
+		"R a7 [INBOX uv=77 uid=12m seq=3 size=- id=- s=- f=- d=-]",
 	};
 
 	(void)state;
@@ -508,6 +577,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_learn_lookup),
+		cmocka_unit_test(test_next),
+		cmocka_unit_test(test_completion_messages),
 		cmocka_unit_test(test_expunge_renumbers),
 		cmocka_unit_test(test_vanished),
 		cmocka_unit_test(test_caps),
