@@ -63,6 +63,9 @@ struct extract_meta {
 	struct buf_slice user;		/* the session's login */
 	struct buf_slice mailbox;	/* selected (FETCH) or target (APPEND) */
 	uint64_t seq, uid;		/* 0: not known (yet) */
+	/* the mailbox's (FETCH: the selected one's), or FACT_NONE (APPEND:
+	 * its completion's APPENDUID says it, --activity shows it) */
+	uint64_t uidvalidity;
 	uint64_t size;			/* announced by the literal */
 	int64_t ts_us;			/* when the body began */
 };

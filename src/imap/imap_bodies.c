@@ -120,6 +120,7 @@ static bool fetch_body_meta(struct imap_session *s, const struct imap_line *part
 	m->seq = fs.seq;
 	m->uid = fs.uid;
 	m->mailbox = s->facts.mailbox;
+	m->uidvalidity = s->facts.uidvalidity;
 	return true;
 }
 
@@ -204,7 +205,8 @@ void imap_bodies_literal_begin(struct imap_session *s, const struct imap_line *p
 {
 	struct sess_extract *e = &s->ex[partial->dir];
 	const struct imap_literal *l;
-	struct extract_meta m = { .client = s->client, .server = s->server };
+	struct extract_meta m = { .client = s->client, .server = s->server,
+				  .uidvalidity = FACT_NONE };
 	void *item;
 
 	e->cur = false;

@@ -53,6 +53,7 @@ struct extract_item {
 	struct buf section, user, mailbox;
 	bool has_section, has_user, has_mailbox;
 	uint64_t seq, uid, size;
+	uint64_t uidvalidity;		/* FACT_NONE: not known */
 	int64_t ts_us;
 
 	struct buf pending;		/* bytes not yet in a file */
@@ -310,6 +311,7 @@ struct extract_item *extract_begin(struct extract *x, uint64_t session,
 	it->dir = m->dir;
 	it->seq = m->seq;
 	it->uid = m->uid;
+	it->uidvalidity = m->uidvalidity;
 	it->size = m->size;
 	it->ts_us = m->ts_us;
 	it->has_section = extract_keep(&it->section, m->section, x->budget);
@@ -524,6 +526,8 @@ static int extract_format(struct buf *b, const struct extract_item *it)
 	     extract_put_cstr(b, "direction", it->dir == DIR_C2S ? "appended" : "fetched") |
 	     extract_put_str(b, "user", &it->user, it->has_user) |
 	     extract_put_str(b, "mailbox", &it->mailbox, it->has_mailbox) |
+	     extract_put_u64(b, "uidvalidity", it->uidvalidity,
+				     it->uidvalidity != FACT_NONE && it->uidvalidity != 0) |
 	     extract_put_u64(b, "uid", it->uid, it->uid != 0) |
 	     extract_put_u64(b, "seq", it->seq, it->seq != 0) |
 	     extract_put_str(b, "section", &it->section, it->has_section) |

@@ -218,6 +218,7 @@ static void test_extract_index_fields(void **state)
 
 	(void)state;
 	m.seq = 12;
+	m.uidvalidity = 77;
 	m.mailbox = sl("Caf\xc3\xa9 \"x\"");
 	it = extract_begin(x, 5, &m);
 	extract_data(x, it, (const uint8_t *)"abc", 3);
@@ -240,6 +241,7 @@ static void test_extract_index_fields(void **state)
 	assert_string_equal(jstr(o, "user"), "alice");
 	assert_string_equal(jstr(o, "mailbox"), "Caf\xc3\xa9 \"x\"");
 	assert_int_equal(jint(o, "uid"), 345);
+	assert_int_equal(jint(o, "uidvalidity"), 77);
 	assert_int_equal(jint(o, "seq"), 12);
 	assert_string_equal(jstr(o, "section"), "BODY[TEXT]<0>");
 	assert_string_equal(jstr(o, "direction"), "fetched");
@@ -252,6 +254,7 @@ static void test_extract_index_fields(void **state)
 	o = json_object_array_get_idx(idx, 1);
 	assert_null(jstr(o, "user"));
 	assert_int_equal(jint(o, "uid"), -1);
+	assert_int_equal(jint(o, "uidvalidity"), -1);	/* not known: null */
 	assert_int_equal(jint(o, "size"), 0);
 	assert_string_equal(jstr(o, "file"), SHA_EMPTY ".eml");
 	json_object_put(idx);
