@@ -9,6 +9,7 @@ sessions are covered too), runs
     $IMAPSCOPE --summary -F json FILE   session_summary lines, then exactly one
                                         capture_summary, last
     $IMAPSCOPE --logins -F json FILE    every line: #/$defs/login_row
+    $IMAPSCOPE --activity -F json FILE  every line: activity or activity_summary
 
 and validates each line with a real validator (python3-jsonschema, draft
 2020-12).  Fails on any invalid line, on a run that crashes or exits other
@@ -166,6 +167,9 @@ def check_capture(cap, ck):
     lines = run(base + ["--logins", "-F", "json", cap], f"{name} --logins", ck) or []
     for i, text in enumerate(lines, 1):
         ck.line(f"{name} --logins line {i}", text, "login_row")
+    lines = run(base + ["--activity", "-F", "json", cap], f"{name} --activity", ck) or []
+    for i, text in enumerate(lines, 1):
+        ck.line(f"{name} --activity line {i}", text)
 
 
 def main_lines(path, defname):
