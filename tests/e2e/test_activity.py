@@ -5,13 +5,17 @@
 Every key of the truth is compared exactly (wire text as imapscope
 escapes it: a tab in a folded Subject is \x09).  PENDING names keys that
 may be null where the truth knows them (none now).  The same records must come out in plain, STARTTLS (key log), COMPRESS
-and COMPRESS inside TLS.  Then: text output, the roll-ups, --logins with
---activity, --user, and the schema of the new types is checked by
-test_schema.py.  Env: IMAPSCOPE (binary), REPO (root)."""
+and COMPRESS inside TLS.  Then: text output, the roll-ups, the JSON v 2
+line (frames, flow keys), --logins and --summary with --activity,
+--user, --host, --session, --extract's index joined to the records, and
+--max-memory (a loss counted, no crash); the schema of the new types is
+checked by test_schema.py.  Env: IMAPSCOPE (binary), REPO (root)."""
 import json
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 
 IMAPSCOPE = os.environ.get("IMAPSCOPE", "./imapscope")
 REPO = os.environ.get("REPO", ".")
@@ -114,10 +118,81 @@ def main():
     demo = run("-F", "json", "--activity", "-r", os.path.join(CAPS, "login-failures.pcap"))
     check('"type":"activity"' not in demo, "failed logins: no activity")
 
-    # --activity and --summary do not combine
-    p = subprocess.run([IMAPSCOPE, "--activity", "--summary", "-r",
-                        os.path.join(CAPS, "demo.pcap")], capture_output=True)
-    check(p.returncode == 2, "--activity --summary is a usage error")
+    # every record is a v 2 line: the frames of the response that told it
+    # and the session's flow, like the timeline's events
+    cap = os.path.join(CAPS, "activity.pcap")
+    timeline = [json.loads(l) for l in run("-F", "json", "-r", cap).splitlines()]
+    frames = {e["frame"] for e in timeline if e["type"] in ("untagged", "response")}
+    flow = next(e for e in timeline if e["type"] == "session_start")
+    for a in plain:
+        check(list(a)[:4] == ["v", "ts", "session", "type"] and a["v"] == 2,
+              f"record {a['tag']}: starts {list(a)[:4]}")
+        check(a.get("frame") in frames, f"record {a['tag']}: frame {a.get('frame')}")
+        for k in ("flow_id", "community_id", "src_ip", "src_port", "dest_ip", "dest_port"):
+            check(a.get(k) == flow[k], f"record {a['tag']}: {k}")
+
+    # with --summary: both reports' lines, the summary's unchanged
+    both = [json.loads(l) for l in run("-F", "json", "--summary", "--activity", "-r",
+                                       cap).splitlines()]
+    alone = [json.loads(l) for l in run("-F", "json", "--summary", "-r", cap).splitlines()]
+    check([l for l in both if l["type"] in ("session_summary", "capture_summary")] == alone,
+          "--summary --activity: the summary lines as --summary alone")
+    check(len([l for l in both if l["type"] == "activity"]) == len(plain),
+          "--summary --activity: every activity record")
+
+    # --host and --session narrow like --user
+    conc = os.path.join(CAPS, "activity-concurrent.pcap")
+    every = [json.loads(l) for l in run("-F", "json", "--activity", "-r", conc).splitlines()]
+    sids = sorted({l["session"] for l in every if l["type"] == "activity"})
+    check(len(sids) >= 2, f"activity-concurrent: sessions {sids}")
+    one = [json.loads(l) for l in run("-F", "json", "--activity", "--session", str(sids[1]),
+                                      "-r", conc).splitlines()]
+    check(one and all(l["session"] in (sids[1], 0) for l in one), "--session: one session's")
+    check([l for l in one if l["type"] == "activity"] ==
+          [l for l in every if l["type"] == "activity" and l["session"] == sids[1]],
+          "--session: the same records")
+    client = next(l["client"] for l in every if l["type"] == "activity")
+    host = [json.loads(l) for l in run("-F", "json", "--activity", "--host", client,
+                                       "-r", conc).splitlines()]
+    check(host and all(l.get("client", client) == client for l in host), "--host: one client's")
+
+    # --extract: each fetched body's index line joins the read record of the
+    # same FETCH by session, mailbox, uidvalidity, uid (and ts, seq)
+    tmp = tempfile.mkdtemp(prefix="imapscope-act-")
+    try:
+        out = os.path.join(tmp, "x")
+        recs = [json.loads(l) for l in run("-F", "json", "--activity", "--extract", out,
+                                           "-r", cap).splitlines()]
+        reads = {(r["session"], r["ts"], r["seq"]): r for r in recs
+                 if r["type"] == "activity" and r["action"] in ("read", "read_headers")}
+        index = [json.loads(l) for l in open(os.path.join(out, "index.jsonl"))]
+        fetched = [e for e in index if e["direction"] == "fetched"]
+        check(fetched, "--extract: bodies fetched")
+        for e in fetched:
+            r = reads.get((e["session"], e["ts"], e["seq"]))
+            check(r is not None, f"--extract {e['section']} seq {e['seq']}: no read record")
+            if r is None:
+                continue
+            check(e["mailbox"] == r["mailbox"] and e["uidvalidity"] == r["uidvalidity"],
+                  f"--extract seq {e['seq']}: mailbox/uidvalidity differ")
+            check(e["uid"] is None or e["uid"] == r["uid"], f"--extract seq {e['seq']}: uid")
+        check(any(e["uid"] is not None for e in fetched), "--extract: some uid to join on")
+    finally:
+        shutil.rmtree(tmp)
+
+    # --max-memory too small: no crash, fewer records, what was refused
+    # counted (the roll-ups' "lost") and said on stderr
+    for mem in ("32K", "48K"):
+        p = subprocess.run([IMAPSCOPE, "-F", "json", "--activity", "--max-memory", mem,
+                            "-r", cap], capture_output=True, timeout=60)
+        err = p.stderr.decode()
+        got = [json.loads(l) for l in p.stdout.decode().splitlines()]
+        check(p.returncode == 0, f"--max-memory {mem}: exit {p.returncode}")
+        check("--activity: " in err and "not followed" in err, f"--max-memory {mem}: no loss said")
+        check(len([l for l in got if l["type"] == "activity"]) < len(plain),
+              f"--max-memory {mem}: nothing refused?")
+        check(all(l.get("lost", 1) > 0 for l in got if l["type"] == "activity_summary"),
+              f"--max-memory {mem}: a roll-up without its loss")
 
     if failures:
         print(f"test_activity: {len(failures)} failures")
