@@ -1105,12 +1105,13 @@ static void store_deleted(struct imap_session *s, const struct command_facts *cf
 {
 	struct buf_slice op = cf->items;
 	bool has = cf->flags.ptr != NULL && flags_have_deleted(cf->flags);
-	bool set = op.len > 0 && op.ptr[0] != '+' && op.ptr[0] != '-';
+	bool add = op.len > 0 && op.ptr[0] == '+', remove = op.len > 0 && op.ptr[0] == '-';
+	bool set = op.len > 0 && !add && !remove;
 
 	if (!has && !set)
 		return;
 	for (size_t i = 0; i < ev->u.response.n_msgs; i++)
-		deleted_mark(s, s->msgs->ids[i].uid, has && (set || op.ptr[0] == '+'));
+		deleted_mark(s, s->msgs->ids[i].uid, has && !remove);
 }
 
 void imap_msgs_tagged(struct imap_session *s, const struct pending *p,
