@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """docs/elastic-mapping.json agrees with docs/events.schema.json.
 
-The mapping file holds two Elasticsearch index templates (events: -F json
-and --logins -F json lines; summary: --summary -F json lines) and the ingest
+The mapping file holds three Elasticsearch index templates (events: -F json
+and --logins -F json lines; summary: --summary -F json lines; activity:
+--activity -F json lines) and the ingest
 pipelines they name.  Checked:
 
 - it is valid JSON, each template has index_patterns and mappings, and the
