@@ -285,5 +285,12 @@ void imap_bodies_line_done(struct imap_session *s, const struct imap_line *line)
 		return;
 	if (line->dir == DIR_S2C && !fetch_scan(line, &fs))
 		memset(&fs, 0, sizeof fs);
+	/* no UID on the line: the sequence map's, when the session keeps one
+	 * (IMAP_FACTS_MESSAGES), so that --activity's records join */
+	if (fs.uid == 0 && fs.seq != 0 && s->msgs != NULL) {
+		uint64_t uid = imap_msgmap_uid(&s->msgs->map, fs.seq);
+
+		fs.uid = uid != FACT_NONE ? uid : 0;
+	}
 	imap_bodies_end_all(s, line->dir, line, fs.uid, fs.seq);
 }
