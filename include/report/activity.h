@@ -32,7 +32,7 @@
 #define ACTIVITY_MAX_INFLIGHT      64		/* commands followed per session */
 #define ACTIVITY_MAX_PENDING_BYTES ((size_t)4 << 20)	/* records waiting, per session */
 #define ACTIVITY_MAX_FIELD         1024		/* an identity string kept (bytes) */
-#define ACTIVITY_MAX_AUX           8192		/* a command's kept data (search results) */
+#define ACTIVITY_MAX_AUX           8192		/* a command's kept data (search results, a MOVE's numbers) */
 #define ACTIVITY_MAX_ROLLUP        32		/* (action, mailbox) rows per roll-up */
 #define ACTIVITY_MAX_USERS         4096		/* per-user roll-ups */
 
