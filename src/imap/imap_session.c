@@ -363,7 +363,7 @@ static void line_not_understood(struct imap_session *s, const struct imap_line *
 	}
 	imap_session_quote_wire(q, sizeof q, line->text.ptr, line->text.len);
 	if (imap_wire_on(s))
-		s->notice_wire = WIRE_UNPARSED;
+		s->notice_wire = imap_wire_unparsed(line);
 	imap_session_notice(s, NOTICE_UNPARSED_LINE, "%s line not understood: \"%s\"", d == DIR_C2S ? "client" : "server", q);
 }
 

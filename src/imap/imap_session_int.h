@@ -324,6 +324,9 @@ unsigned imap_wire_command(struct imap_session *s, const struct imap_command *cm
 unsigned imap_wire_untagged(const struct imap_session *s, const struct imap_response *r,
 			    const struct fetch_facts *fetch);
 bool imap_wire_cont_unexpected(struct imap_session *s);
+/* The bits of a line the grammar refused (WIRE_UNPARSED, and
+ * WIRE_TAG_INVALID for a command whose tag alone is wrong). */
+unsigned imap_wire_unparsed(const struct imap_line *line);
 bool imap_wire_lossy(const struct imap_session *s);
 
 /* imap_resync.c: server lines before sync */

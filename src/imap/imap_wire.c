@@ -5,6 +5,7 @@
  * flight).  Every function here runs only when an output asked for the
  * facts, so the plain timeline pays one test of cfg->facts per line. */
 #include <string.h>
+#include <strings.h>
 
 #include "imap/imap_chars.h"
 #include "imap_session_int.h"
@@ -105,6 +106,40 @@ static bool wire_tag_bad(struct buf_slice tag)
 		if (!imap_char_is_tag(tag.ptr[i]))
 			return true;
 	return false;
+}
+
+static bool wire_is_status(const uint8_t *p, size_t n)
+{
+	static const char *const st[] = { "OK", "NO", "BAD" };
+
+	for (size_t i = 0; i < sizeof st / sizeof st[0]; i++)
+		if (n == strlen(st[i]) && strncasecmp((const char *)p, st[i], n) == 0)
+			return true;
+	return false;
+}
+
+/* A line the grammar refused.  A client line shaped "word SP name" whose
+ * word holds a byte no tag may hold is a command with an invalid tag
+ * (the parser reads tags by their class, so it never got a command). */
+unsigned imap_wire_unparsed(const struct imap_line *line)
+{
+	const uint8_t *t = line->text.ptr;
+	size_t n = line->text.len, sp, k;
+	bool bad = false;
+
+	if (n == 0)
+		return WIRE_UNPARSED;
+	for (sp = 0; sp < n && t[sp] != ' '; sp++)
+		bad |= !imap_char_is_tag(t[sp]);
+	for (k = sp + 1; k < n && imap_char_is_atom(t[k]); k++)
+		;
+	if (!bad || sp == 0 || sp >= n || k == sp + 1 || (k < n && t[k] != ' '))
+		return WIRE_UNPARSED;
+	/* A server that answers such a command echoes its tag: the client's
+	 * fault, not another one of the server's. */
+	if (line->dir == DIR_S2C)
+		return wire_is_status(t + sp + 1, k - sp - 1) ? 0 : WIRE_UNPARSED;
+	return WIRE_UNPARSED | WIRE_TAG_INVALID;
 }
 
 /* "AUTHENTICATE mech initial-response": a second word. */

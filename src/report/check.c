@@ -379,6 +379,8 @@ static void check_notice(struct check *c, const struct event *ev)
 	case NOTICE_UNPARSED_LINE:
 		if ((ev->wire & (WIRE_UNPARSED | WIRE_S2C)) == (WIRE_UNPARSED | WIRE_S2C))
 			check_emit(c, ev, CHECK_UNTAGGED_MALFORMED, CHECK_SERVER);
+		else if (ev->wire & WIRE_TAG_INVALID)
+			check_emit(c, ev, CHECK_TAG_INVALID, CHECK_CLIENT);
 		break;
 	case NOTICE_STARTTLS_INJECTION:
 		if (ev->wire & (WIRE_C2S | WIRE_S2C))
