@@ -319,6 +319,11 @@ void event_flow_format(struct event_flow *f);
 					   mid-stream, a gap, a line it
 					   could not read, TLS it could not
 					   decrypt */
+#define WIRE_CONDSTORE_ARG   (1u << 22)	/* a CONDSTORE argument: SELECT's
+					   (CONDSTORE), FETCH's CHANGEDSINCE
+					   or MODSEQ, STORE's UNCHANGEDSINCE */
+#define WIRE_QRESYNC_ARG     (1u << 23)	/* a QRESYNC argument: SELECT's
+					   (QRESYNC ...), UID FETCH's VANISHED */
 
 /* The limits WIRE_LONG and WIRE_LIT_BIG name (RFC 7162 section 4, RFC
  * 7888 section 5). */

@@ -488,7 +488,7 @@ static void on_command(struct imap_session *s, const struct imap_line *line,
 		break;
 	}
 	if (imap_wire_on(s))
-		s->line_wire |= imap_wire_command(s, cmd, pending_find(s, cmd->tag));
+		s->line_wire |= imap_wire_command(s, line, cmd, pending_find(s, cmd->tag));
 	imap_facts_command(s, line, cmd, &cf);
 	emit_command(s, line, cmd, secret, &cf, imap_msgs_append(s, line, cmd, &cf));
 	p = pending_add(s, cmd, line->ts_first_us, line->ts_last_us);

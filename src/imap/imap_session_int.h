@@ -319,8 +319,8 @@ void imap_cont_free(struct imap_session *s);
 bool imap_wire_on(const struct imap_session *s);
 unsigned imap_wire_line(struct imap_session *s, const struct imap_line *line);
 void imap_wire_literal_data(struct imap_session *s);
-unsigned imap_wire_command(struct imap_session *s, const struct imap_command *cmd,
-			   int tag_in_flight);
+unsigned imap_wire_command(struct imap_session *s, const struct imap_line *line,
+			   const struct imap_command *cmd, int tag_in_flight);
 unsigned imap_wire_untagged(const struct imap_session *s, const struct imap_response *r,
 			    const struct fetch_facts *fetch);
 bool imap_wire_cont_unexpected(struct imap_session *s);

@@ -158,13 +158,51 @@ static bool wire_sasl_ir(const struct imap_command *cmd)
 	return sp < cmd->args.ptr + n;
 }
 
+/* Tokens of a command's arguments looked at for the words of CONDSTORE
+ * and QRESYNC: item lists and modifiers are short. */
+#define WIRE_MAX_TOKENS 64
+
+static bool word_is(const struct imap_tok *t, const char *w)
+{
+	return t->type == IMAP_TOK_ATOM && buf_slice_ieq(t->value, w);
+}
+
+/* The words of CONDSTORE (RFC 7162 section 3.1) and QRESYNC (section
+ * 3.2) in the commands that take them; a mailbox named like one is
+ * passed over, SEARCH (whose strings may be any word) is not read. */
+static unsigned wire_modseq_words(const struct imap_line *line, const struct imap_command *cmd)
+{
+	bool select = cmd->id == IMAP_CMD_SELECT || cmd->id == IMAP_CMD_EXAMINE;
+	bool fetch = cmd->id == IMAP_CMD_FETCH || cmd->id == IMAP_CMD_UID_FETCH;
+	bool store = cmd->id == IMAP_CMD_STORE || cmd->id == IMAP_CMD_UID_STORE;
+	struct imap_tok_cursor c;
+	struct imap_tok t;
+	unsigned w = 0;
+
+	if (!select && !fetch && !store)
+		return 0;
+	imap_tok_init(&c, line, cmd->args_off);
+	if (select)
+		(void)imap_tok_next(&c, &t);
+	for (int n = 0; n < WIRE_MAX_TOKENS; n++) {
+		if (imap_tok_next(&c, &t) == IMAP_TOK_END || t.type == IMAP_TOK_ERROR)
+			break;
+		if ((select && word_is(&t, "CONDSTORE")) || (store && word_is(&t, "UNCHANGEDSINCE")) ||
+		    (fetch && (word_is(&t, "CHANGEDSINCE") || word_is(&t, "MODSEQ"))))
+			w |= WIRE_CONDSTORE_ARG;
+		else if ((select && word_is(&t, "QRESYNC")) || (fetch && word_is(&t, "VANISHED")))
+			w |= WIRE_QRESYNC_ARG;
+	}
+	return w;
+}
+
 #define WIRE_CHANGING (EFF_LOGIN | EFF_SELECT | EFF_UNSELECT | EFF_LOGOUT | EFF_STARTTLS | \
 		       EFF_COMPRESS | EFF_UNAUTH | EFF_CAPS_VOID)
 
-unsigned imap_wire_command(struct imap_session *s, const struct imap_command *cmd,
-			   int tag_in_flight)
+unsigned imap_wire_command(struct imap_session *s, const struct imap_line *line,
+			   const struct imap_command *cmd, int tag_in_flight)
 {
-	unsigned w = 0;
+	unsigned w = wire_modseq_words(line, cmd);
 
 	if (tag_in_flight >= 0)
 		w |= WIRE_TAG_REUSED;

@@ -282,12 +282,18 @@ static bool starts_ci(struct buf_slice s, const char *w)
 	return s.len == n || s.ptr[n] == ' ' || s.ptr[n] == '(';
 }
 
-/* An argument of an extension: ESEARCH's RETURN, SASL-IR's initial
- * response. */
+/* An argument of an extension: CONDSTORE's and QRESYNC's words (QRESYNC
+ * implies CONDSTORE, RFC 7162 section 3.2.3), ESEARCH's RETURN, SASL-IR's
+ * initial response. */
 static bool argument_unadvertised(const struct event *ev, const struct imap_capset *caps)
 {
 	const struct command_facts *cf = ev->u.command.facts;
 
+	if ((ev->wire & WIRE_CONDSTORE_ARG) && !has_cap(caps, IMAP_CAP_CONDSTORE) &&
+	    !has_cap(caps, IMAP_CAP_QRESYNC))
+		return true;
+	if ((ev->wire & WIRE_QRESYNC_ARG) && !has_cap(caps, IMAP_CAP_QRESYNC))
+		return true;
 	switch (cf->id) {
 	case IMAP_CMD_SEARCH:
 	case IMAP_CMD_UID_SEARCH:
@@ -308,7 +314,7 @@ static bool mechanism_unadvertised(const struct command_facts *cf, const struct 
 	if (cf->mechanism.ptr == NULL)
 		return false;
 	m = imap_sasl_mech_from_name(cf->mechanism.ptr, cf->mechanism.len);
-	return m != IMAP_SASL_OTHER && m != IMAP_SASL_SCRAM && (caps->auth >> m & 1) == 0;
+	return m != IMAP_SASL_OTHER && (caps->auth >> m & 1) == 0;
 }
 
 static void check_literals(struct check *c, const struct event *ev, const struct imap_capset *caps)

@@ -330,7 +330,32 @@ static void test_capability_not_advertised(void **state)
 		S_("a1 OK in\r\n"),
 	};
 
+	static const struct step condstore[] = {
+		GREET("IMAP4rev1"), LOGGED_IN("IMAP4rev1"), SELECTED,
+		C_("a2 FETCH 1:* (FLAGS) (CHANGEDSINCE 12345)\r\n"),
+		S_("a2 BAD unknown\r\n"),
+	};
+	static const struct step condstore_ok[] = {
+		GREET("IMAP4rev1"), LOGGED_IN("IMAP4rev1 QRESYNC"), SELECTED,
+		C_("a2 UID STORE 1 (UNCHANGEDSINCE 5) +FLAGS (\\Seen)\r\n"),
+		S_("a2 OK done\r\n"),
+	};
+	static const struct step qresync[] = {
+		GREET("IMAP4rev1"), LOGGED_IN("IMAP4rev1 CONDSTORE"),
+		C_("a2 SELECT INBOX (QRESYNC (67890007 20050715194045000 41,43:211,214:541))\r\n"),
+		S_("a2 BAD unknown\r\n"),
+	};
+	static const struct step select_condstore[] = {
+		GREET("IMAP4rev1"), LOGGED_IN("IMAP4rev1"),
+		C_("a2 SELECT CONDSTORE\r\n"),	/* a mailbox so named */
+		S_("a2 NO no such mailbox\r\n"),
+	};
+
 	(void)state;
+	expect(condstore, N(condstore), "capability-not-advertised/client");
+	expect(condstore_ok, N(condstore_ok), "");
+	expect(qresync, N(qresync), "capability-not-advertised/client");
+	expect(select_condstore, N(select_condstore), "");
 	expect(idle, N(idle), "capability-not-advertised/client");
 	expect(idle_ok, N(idle_ok), "");
 	expect(rev2_move, N(rev2_move), "");
