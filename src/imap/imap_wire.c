@@ -239,7 +239,8 @@ static bool wire_silent(const struct pending *p)
 unsigned imap_wire_untagged(const struct imap_session *s, const struct imap_response *r,
 			    const struct fetch_facts *fetch)
 {
-	if (s->n_pend == 0 || s->cur_unsync)
+	/* a completion lost in a gap leaves its command in flight */
+	if (s->n_pend == 0 || s->cur_unsync || imap_wire_lossy(s))
 		return 0;
 	if (r->id == IMAP_R_EXPUNGE) {
 		for (size_t i = 0; i < s->n_pend; i++) {

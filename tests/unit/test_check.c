@@ -67,6 +67,7 @@ struct step {
 
 #define C_(s) { DIR_C2S, s, sizeof(s) - 1 }
 #define S_(s) { DIR_S2C, s, sizeof(s) - 1 }
+#define GAP_(d, n) { d, NULL, n }	/* n bytes of direction d lost */
 
 static void run(struct rec *r, const struct step *steps, size_t n, bool bytewise, bool mid)
 {
@@ -89,7 +90,9 @@ static void run(struct rec *r, const struct step *steps, size_t n, bool bytewise
 		const uint8_t *p = (const uint8_t *)steps[i].data;
 		int64_t ts = 2000 + (int64_t)i * 1000;
 
-		if (!bytewise)
+		if (p == NULL)
+			imap_session_ops.gap(s, steps[i].dir, steps[i].len, ts);
+		else if (!bytewise)
 			imap_session_ops.feed(s, steps[i].dir, p, steps[i].len, ts);
 		else
 			for (size_t k = 0; k < steps[i].len; k++)
@@ -479,9 +482,19 @@ static void test_tag_reused(void **state)
 		S_("a1 OK done\r\n"),
 	};
 
+	/* the first a1's completion was lost: it may have come */
+	static const struct step lost[] = {
+		GREET("IMAP4rev1"),
+		C_("a1 NOOP\r\n"),
+		GAP_(DIR_S2C, 12),
+		C_("a1 NOOP\r\n"),
+		S_("a1 OK done\r\n"),
+	};
+
 	(void)state;
 	expect(bad, N(bad), "tag-reused/client");
 	expect(good, N(good), "");
+	expect(lost, N(lost), "");
 }
 
 static void test_tag_invalid(void **state)
