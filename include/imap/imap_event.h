@@ -324,6 +324,9 @@ void event_flow_format(struct event_flow *f);
 					   or MODSEQ, STORE's UNCHANGEDSINCE */
 #define WIRE_QRESYNC_ARG     (1u << 23)	/* a QRESYNC argument: SELECT's
 					   (QRESYNC ...), UID FETCH's VANISHED */
+#define WIRE_INJECTED        (1u << 24)	/* the first line sent after
+					   STARTTLS (or its OK) before the
+					   TLS handshake: injected */
 
 /* The limits WIRE_LONG and WIRE_LIT_BIG name (RFC 7162 section 4, RFC
  * 7888 section 5). */

@@ -314,7 +314,10 @@ static void probe_text(struct imap_pipeline *pl, enum stream_dir dir)
 		imap_session_notice(pipe_session(pl), NOTICE_PLAINTEXT_ON_TLS_PORT,
 				    "plain IMAP from the %s on an implicit-TLS port", who);
 	else {
-		pipe_wire_side(pipe_session(pl), dir);
+		/* a server that answers a client gone plain in plain is no
+		 * second culprit */
+		if (dir == DIR_C2S || pl->path[DIR_C2S].tls)
+			pipe_wire_side(pipe_session(pl), dir);
 		imap_session_notice(pipe_session(pl), NOTICE_STARTTLS_NOT_NEGOTIATED,
 				    "STARTTLS was accepted but the %s goes on in plain text: read as IMAP", who);
 	}
@@ -412,7 +415,9 @@ static size_t inject_lines(struct imap_pipeline *pl, enum stream_dir dir, const 
 		}
 		if (!sp->injected) {
 			sp->injected = true;
-			pipe_wire_side(s, dir);
+			/* the finding goes with the first injected line */
+			if (imap_wire_on(s))
+				s->inject_line[dir] = true;
 			imap_session_notice(s, NOTICE_STARTTLS_INJECTION,
 					    "%s text sent before TLS began although STARTTLS was accepted "
 					    "(command injection): read as IMAP",

@@ -251,9 +251,11 @@ struct imap_session {
 	struct sess_msgs *msgs;
 	/* IMAP_FACTS_WIRE (imap_wire.c): the line being handled's WIRE_*
 	 * bits, those of the next notice, whether a client line went unread
-	 * (a tag not seen), "+" lines still due for literals sent early. */
+	 * (a tag not seen), whether the next line by direction is the first
+	 * injected before TLS, "+" lines still due for literals sent early. */
 	unsigned line_wire, notice_wire;
 	bool c2s_lossy;
+	bool inject_line[2];		/* the next line is the first injected */
 	unsigned plus_owed;
 };
 

@@ -74,6 +74,10 @@ unsigned imap_wire_line(struct imap_session *s, const struct imap_line *line)
 	}
 	if (line->dir == DIR_C2S && s->oc.early)
 		w |= WIRE_LIT_EARLY;
+	if (s->inject_line[line->dir]) {
+		s->inject_line[line->dir] = false;
+		w |= WIRE_INJECTED;
+	}
 	if (imap_wire_lossy(s))
 		w |= WIRE_LOSSY;
 	return w;

@@ -233,6 +233,8 @@ static void check_line_facts(struct check *c, const struct event *ev)
 		check_emit(c, ev, CHECK_LINE_TOO_LONG, side);
 	if (w & WIRE_LIT_MISMATCH)
 		check_emit(c, ev, CHECK_LITERAL_SIZE_MISMATCH, side);
+	if (w & WIRE_INJECTED)
+		check_emit(c, ev, CHECK_INJECTED_BEFORE_TLS, side);
 }
 
 /* Commands an IMAP4rev2 server offers whatever else it lists (RFC 9051
@@ -356,7 +358,9 @@ static void check_state_caps(struct check *c, const struct event *ev)
 		check_emit(c, ev, CHECK_COMMAND_WRONG_STATE, CHECK_CLIENT);
 	if (!caps->known)
 		return;
-	if (cf->id == IMAP_CMD_LOGIN && capset_has(caps, IMAP_CAP_LOGINDISABLED))
+	/* after a login, a LOGIN is out of state, whatever the list says */
+	if (cf->id == IMAP_CMD_LOGIN && sf->state == IMAP_STATE_NOT_AUTH &&
+	    capset_has(caps, IMAP_CAP_LOGINDISABLED))
 		check_emit(c, ev, CHECK_LOGIN_DISABLED, CHECK_CLIENT);
 	cap = command_cap(cf->id);
 	if ((cap != IMAP_CAP_N && !has_cap(caps, cap)) || argument_unadvertised(ev, caps))
@@ -390,10 +394,6 @@ static void check_notice(struct check *c, const struct event *ev)
 			check_emit(c, ev, CHECK_UNTAGGED_MALFORMED, CHECK_SERVER);
 		else if (ev->wire & WIRE_TAG_INVALID)
 			check_emit(c, ev, CHECK_TAG_INVALID, CHECK_CLIENT);
-		break;
-	case NOTICE_STARTTLS_INJECTION:
-		if (ev->wire & (WIRE_C2S | WIRE_S2C))
-			check_emit(c, ev, CHECK_INJECTED_BEFORE_TLS, side);
 		break;
 	case NOTICE_STARTTLS_NOT_NEGOTIATED:
 		if (ev->wire & (WIRE_C2S | WIRE_S2C))
