@@ -24,6 +24,7 @@
 #include "net/flow.h"
 #include "report/decrypted_pcap.h"
 #include "report/filter.h"
+#include "report/check.h"
 #include "report/logins.h"
 #include "util/outdir.h"
 
@@ -78,6 +79,10 @@ static void usage(FILE *fp)
 "      --logins            print only the login audit\n"
 "      --summary           print only per-session and whole-capture statistics\n"
 "      --activity          print what each logged-in session did to the mailboxes\n"
+"      --check             interop checker: protocol violations, each with its\n"
+"                          rule, side and RFC section, inline in the timeline\n"
+"                          (or after --logins/--summary) and counted at the end\n"
+"      --help-checks       list the rules of --check\n"
 "      --fail-threshold N  --logins: flag brute force from the Nth failed login\n", fp);
 	fprintf(fp,
 "                          by one client or against one user (default %d)\n"
@@ -237,7 +242,7 @@ enum long_only {
 	OPT_STREAMS, OPT_SESSION, OPT_USER, OPT_HOST, OPT_COLOR, OPT_DURATION,
 	OPT_MAX_FLOWS, OPT_MAX_LITERAL, OPT_MAX_OOO, OPT_MAX_MEMORY, OPT_MAX_INFLATE,
 	OPT_FAIL_THRESHOLD, OPT_FAIL_WINDOW, OPT_FORCE, OPT_WRITE_DECRYPTED,
-	OPT_WRITE_KEYS_PCAPNG, OPT_FRAMES, OPT_ACTIVITY,
+	OPT_WRITE_KEYS_PCAPNG, OPT_FRAMES, OPT_ACTIVITY, OPT_CHECK, OPT_HELP_CHECKS,
 };
 
 static const struct option long_opts[] = {
@@ -261,6 +266,8 @@ static const struct option long_opts[] = {
 	{ "color", required_argument, NULL, OPT_COLOR },
 	{ "colour", required_argument, NULL, OPT_COLOR },
 	{ "frames", no_argument, NULL, OPT_FRAMES },
+	{ "check", no_argument, NULL, OPT_CHECK },
+	{ "help-checks", no_argument, NULL, OPT_HELP_CHECKS },
 	{ "duration", required_argument, NULL, OPT_DURATION },
 	{ "max-flows", required_argument, NULL, OPT_MAX_FLOWS },
 	{ "max-literal-memory", required_argument, NULL, OPT_MAX_LITERAL },
@@ -474,6 +481,8 @@ static void parse_options(struct options *o, int argc, char **argv)
 		case OPT_FRAMES:
 			o->run.frames = true;
 			break;
+		case OPT_CHECK: o->run.check = true; break;
+		case OPT_HELP_CHECKS: exit(check_print_catalogue(stdout) == 0 ? RUN_OK : RUN_USAGE);
 		case OPT_COLOR:
 			if (strcmp(optarg, "auto") == 0)
 				o->run.color = -1;

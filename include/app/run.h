@@ -48,6 +48,7 @@ struct run_options {
 	bool json;
 	int color;			/* -1 auto, 0 never, 1 always */
 	bool frames;			/* --frames: text shows record numbers */
+	bool check;			/* --check: findings (report/check.h) */
 	const char *output_path;	/* NULL or "-": stdout */
 	const char *streams_dir;	/* --streams, or NULL */
 	const char *extract_dir;	/* --extract, or NULL */

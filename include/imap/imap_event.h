@@ -30,7 +30,8 @@
 	X(EV_COMPRESS,      "compress") \
 	X(EV_GAP,           "gap") \
 	X(EV_NOTICE,        "notice") \
-	X(EV_SESSION_END,   "session_end")
+	X(EV_SESSION_END,   "session_end") \
+	X(EV_FINDING,       "finding")
 
 enum event_type {
 #define X(name, text) name,
@@ -271,6 +272,67 @@ struct event_flow {
  * community_id may hold only base64 characters and the colon. */
 void event_flow_format(struct event_flow *f);
 
+/* What the wire showed of the line an event was made from, and of the
+ * line's place in the exchange: the facts a protocol checker needs
+ * (report/check.h) that only the lexer and the session see.  ev->wire,
+ * made only with IMAP_FACTS_WIRE (else 0).  A notice event made while a
+ * line was handled carries that line's bits too. */
+#define WIRE_C2S             (1u << 0)	/* the line came from the client */
+#define WIRE_S2C             (1u << 1)	/* ... from the server */
+#define WIRE_BARE_LF         (1u << 2)	/* a part ended by LF without CR */
+#define WIRE_BARE_CR         (1u << 3)	/* a CR not followed by LF */
+#define WIRE_NUL             (1u << 4)	/* a NUL outside the literals */
+#define WIRE_LONG            (1u << 5)	/* over IMAP_WIRE_LONG_LINE octets
+					   without the literals' contents */
+#define WIRE_LIT_PLUS        (1u << 6)	/* a {n+} literal */
+#define WIRE_LIT_MINUS       (1u << 7)	/* a {n-} literal */
+#define WIRE_LIT_BIG         (1u << 8)	/* a {n+} or {n-} over
+					   IMAP_WIRE_LITERAL_MINUS_MAX */
+#define WIRE_LIT_EARLY       (1u << 9)	/* data of a {n} literal came before
+					   the server's "+" for it */
+#define WIRE_LIT_MISMATCH    (1u << 10)	/* what follows a literal's data is
+					   no SP, ")" or line end: its size
+					   was wrong */
+#define WIRE_TAG_INVALID     (1u << 11)	/* command tag with a byte RFC 9051
+					   forbids in a tag */
+#define WIRE_TAG_REUSED      (1u << 12)	/* a command with this tag is still
+					   in flight */
+#define WIRE_TAG_UNKNOWN     (1u << 13)	/* tagged response for no command in
+					   flight, though every client line
+					   was read */
+#define WIRE_CONT_UNEXPECTED (1u << 14)	/* server "+" nothing waits for,
+					   though every client line was read */
+#define WIRE_IN_IDLE         (1u << 15)	/* a command sent during IDLE */
+#define WIRE_UNPARSED        (1u << 16)	/* notice: the line did not parse */
+#define WIRE_PENDING_CHANGE  (1u << 17)	/* a command was in flight whose OK
+					   changes the state or capabilities */
+#define WIRE_SASL_IR         (1u << 18)	/* AUTHENTICATE with an initial
+					   response */
+#define WIRE_EXPUNGE_IN_FSS  (1u << 19)	/* EXPUNGE while every command in
+					   flight is FETCH, STORE or SEARCH */
+#define WIRE_UID_MISSING     (1u << 20)	/* FETCH answering UID FETCH or UID
+					   STORE, the only command in
+					   flight, without UID */
+#define WIRE_LOSSY           (1u << 21)	/* the session may have missed a
+					   client line or a state change
+					   before this one: picked up
+					   mid-stream, a gap, a line it
+					   could not read, TLS it could not
+					   decrypt */
+#define WIRE_CONDSTORE_ARG   (1u << 22)	/* a CONDSTORE argument: SELECT's
+					   (CONDSTORE), FETCH's CHANGEDSINCE
+					   or MODSEQ, STORE's UNCHANGEDSINCE */
+#define WIRE_QRESYNC_ARG     (1u << 23)	/* a QRESYNC argument: SELECT's
+					   (QRESYNC ...), UID FETCH's VANISHED */
+#define WIRE_INJECTED        (1u << 24)	/* the first line sent after
+					   STARTTLS (or its OK) before the
+					   TLS handshake: injected */
+
+/* The limits WIRE_LONG and WIRE_LIT_BIG name (RFC 7162 section 4, RFC
+ * 7888 section 5). */
+#define IMAP_WIRE_LONG_LINE 8192
+#define IMAP_WIRE_LITERAL_MINUS_MAX 4096
+
 /* Counters a session keeps; the session_end event and --summary use them. */
 struct session_summary {
 	uint64_t commands;
@@ -318,6 +380,7 @@ struct event {
 	 * the call, like everything else here. */
 	const struct session_facts *facts;
 	unsigned changed;	/* FACT_*: what this event changed */
+	unsigned wire;		/* WIRE_*, with IMAP_FACTS_WIRE; else 0 */
 	union {
 		struct {
 			bool mid_stream;
@@ -452,6 +515,22 @@ struct event {
 		/* kind, numbers and text (util/notice.h); session is the
 		 * event's */
 		struct notice notice;
+		/* A protocol violation found by the checker (report/check.h),
+		 * about the event before it; ts, frames, session and flow are
+		 * that event's.  The strings are the catalogue's. */
+		struct {
+			const char *rule;		/* "tag-reused" */
+			const char *severity;		/* "error", "warning" */
+			const char *side;		/* "client", "server" */
+			const char *rfc;		/* "RFC 9051 §2.2.1" (UTF-8) */
+			const char *explanation;
+			struct buf_slice line;		/* the offending line as
+							   the timeline shows it
+							   (wire bytes), or null */
+			/* line is text imapscope made with wire bytes already
+			 * escaped (a notice's) */
+			bool line_made;
+		} finding;
 		struct {
 			enum end_reason reason;
 			/* TLS not decrypted, by direction: the summary's bytes_*
@@ -471,6 +550,8 @@ struct event {
  * (and FETCH its fetch_facts too), as do the completions of STORE, COPY,
  * MOVE and CLOSE (struct event.u.response.msgs). */
 #define IMAP_FACTS_MESSAGES (1u << 1)
+/* ev->wire (WIRE_*): the wire facts of every line, for the checker. */
+#define IMAP_FACTS_WIRE (1u << 2)
 /* Identities one VANISHED event carries at most. */
 #define IMAP_MSG_MAX_PER_EVENT 1024
 

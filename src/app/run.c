@@ -17,6 +17,7 @@
 #include "net/community_id.h"
 #include "net/decode.h"
 #include "report/activity.h"
+#include "report/check.h"
 #include "report/decrypted_pcap.h"
 #include "report/extract.h"
 #include "report/output_json.h"
@@ -692,6 +693,22 @@ static int open_output(struct run *r)
 	return RUN_OK;
 }
 
+/* --check: a stage in front of the timeline, or beside a report (only
+ * the findings then); the counts close the text.  On failure *part has
+ * been freed. */
+static int make_check(struct run *r, struct output *part)
+{
+	const struct run_options *o = r->opt;
+	struct check_opts copts = {
+		.findings_only = o->reports != 0,
+		.counts_fp = o->json ? NULL : r->fp,
+		.color = o->color == 1 || (o->color == -1 && isatty(fileno(r->fp))),
+		.budget = r->budget,
+	};
+
+	return check_new(part, *part, &copts);
+}
+
 /* The outputs the options name, in a fixed order, as one. */
 static int make_reports(struct run *r)
 {
@@ -715,10 +732,10 @@ static int make_reports(struct run *r)
 		rc = output_activity_new(&part[n], r->fp, o->json, r->budget);
 		n += rc == 0;
 	}
-	if (rc == 0 && o->reports == 0 && o->json) {
+	if (rc == 0 && (o->reports == 0 || o->check) && o->json) {
 		rc = output_json_new(&part[n], r->fp);
 		n += rc == 0;
-	} else if (rc == 0 && o->reports == 0) {
+	} else if (rc == 0 && (o->reports == 0 || o->check)) {
 		struct output_text_opts topts = {
 			.color = o->color == 1 || (o->color == -1 && isatty(fileno(r->fp))),
 			.frames = o->frames,
@@ -726,6 +743,9 @@ static int make_reports(struct run *r)
 		rc = output_text_new(&part[n], r->fp, &topts);
 		n += rc == 0;
 	}
+	/* a check that failed has freed its part */
+	if (rc == 0 && o->check && (rc = make_check(r, &part[n - 1])) != 0)
+		n--;
 	if (rc != 0) {
 		for (size_t i = 0; i < n; i++)
 			part[i].ops->free(part[i].ctx);

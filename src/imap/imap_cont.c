@@ -51,6 +51,8 @@ void imap_cont_literal_begin(struct imap_session *s, const struct imap_line *par
 		return;
 	s->oc.open = true;
 	s->oc.since = partial->ts_last_us;
+	s->oc.n_sync++;
+	s->oc.lit_unchecked = true;
 }
 
 /* Hold a "+" for the open command line; false when it cannot be held (it
@@ -85,6 +87,7 @@ void imap_cont_server(struct imap_session *s, const struct imap_line *line,
 		      struct buf_slice text)
 {
 	if (s->oc.open) {
+		s->oc.n_plus++;
 		cont_waits_push(s, &s->oc.waits, line->ts_first_us - s->oc.since);
 		if (cont_hold(s, text, line->ts_last_us))
 			return;
@@ -123,6 +126,10 @@ void imap_cont_line_done(struct imap_session *s)
 	if (!oc->open)
 		return;
 	oc->open = false;
+	if (oc->n_sync > oc->n_plus)
+		s->plus_owed += oc->n_sync - oc->n_plus;
+	oc->n_sync = oc->n_plus = 0;
+	oc->lit_unchecked = oc->early = false;
 	for (size_t i = 0; i < oc->n_held; i++) {
 		struct buf_slice t = { oc->text.data ? oc->text.data + oc->held[i].off
 						     : (const uint8_t *)"", oc->held[i].len };

@@ -290,6 +290,13 @@ static enum probe_verdict probe_verdict(enum stream_dir dir, const uint8_t *p, s
 										: VERDICT_OTHER;
 }
 
+/* IMAP_FACTS_WIRE: the next notice is about what dir sent. */
+static void pipe_wire_side(struct imap_session *s, enum stream_dir dir)
+{
+	if (imap_wire_on(s))
+		s->notice_wire = dir == DIR_C2S ? WIRE_C2S : WIRE_S2C;
+}
+
 /* The direction stays plain IMAP: the layer that was agreed never began. */
 static void probe_text(struct imap_pipeline *pl, enum stream_dir dir)
 {
@@ -306,9 +313,14 @@ static void probe_text(struct imap_pipeline *pl, enum stream_dir dir)
 	if (pl->tls_phase == PIPE_TLS_IMPLICIT)
 		imap_session_notice(pipe_session(pl), NOTICE_PLAINTEXT_ON_TLS_PORT,
 				    "plain IMAP from the %s on an implicit-TLS port", who);
-	else
+	else {
+		/* a server that answers a client gone plain in plain is no
+		 * second culprit */
+		if (dir == DIR_C2S || pl->path[DIR_C2S].tls)
+			pipe_wire_side(pipe_session(pl), dir);
 		imap_session_notice(pipe_session(pl), NOTICE_STARTTLS_NOT_NEGOTIATED,
 				    "STARTTLS was accepted but the %s goes on in plain text: read as IMAP", who);
+	}
 	/* No TLS at all: no tls event for a handshake that never was. */
 	if (!pl->path[DIR_C2S].tls && !pl->path[DIR_S2C].tls)
 		layer_free(pl->tls_ops, &pl->tls);
@@ -403,6 +415,9 @@ static size_t inject_lines(struct imap_pipeline *pl, enum stream_dir dir, const 
 		}
 		if (!sp->injected) {
 			sp->injected = true;
+			/* the finding goes with the first injected line */
+			if (imap_wire_on(s))
+				s->inject_line[dir] = true;
 			imap_session_notice(s, NOTICE_STARTTLS_INJECTION,
 					    "%s text sent before TLS began although STARTTLS was accepted "
 					    "(command injection): read as IMAP",

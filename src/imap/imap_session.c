@@ -103,6 +103,8 @@ void imap_session_emit(struct imap_session *s, struct event *ev)
 	if (is_line_event(ev->type)) {
 		ev->truncated |= s->cur_cut;
 		ev->unsynchronised |= s->cur_unsync;
+		if (s->cur_line != NULL)
+			ev->wire |= s->line_wire;
 	}
 	if (out->ops != NULL && out->ops->event != NULL)
 		out->ops->event(out->ctx, ev);
@@ -120,6 +122,12 @@ static void session_take_notice(void *ctx, const struct notice *n)
 
 		s->sum.notices++;
 		ev.u.notice = *n;
+		/* a notice that names its side itself is not about the line */
+		if (s->notice_wire & (WIRE_C2S | WIRE_S2C))
+			ev.wire = s->notice_wire;
+		else if (s->cur_line != NULL)
+			ev.wire = s->line_wire | s->notice_wire;
+		s->notice_wire = 0;
 		imap_session_emit(s, &ev);
 	}
 	if (s->cfg->notice != NULL)
@@ -273,6 +281,7 @@ static struct pending *pending_add(struct imap_session *s, const struct imap_com
 		pending_drop_oldest(s);
 	if (s->n_pend == s->cap_pend && !pending_grow(s)) {
 		s->sum.capped++;
+		s->c2s_lossy = true;
 		imap_session_notice(s, NOTICE_MEMORY, SESS_WHY_BUDGET ": command not tracked");
 		return NULL;
 	}
@@ -346,11 +355,15 @@ static void line_not_understood(struct imap_session *s, const struct imap_line *
 	char q[SESS_NOTICE_MAX];
 	enum stream_dir d = line->dir;
 
+	if (d == DIR_C2S)
+		s->c2s_lossy = true;
 	if (s->bad_run[d]++ >= SESS_BAD_LINE_NOTICES) {
 		s->bad_quiet[d]++;
 		return;
 	}
 	imap_session_quote_wire(q, sizeof q, line->text.ptr, line->text.len);
+	if (imap_wire_on(s))
+		s->notice_wire = imap_wire_unparsed(line);
 	imap_session_notice(s, NOTICE_UNPARSED_LINE, "%s line not understood: \"%s\"", d == DIR_C2S ? "client" : "server", q);
 }
 
@@ -401,6 +414,8 @@ static void cut_line_dropped(struct imap_session *s, const struct imap_line *lin
 
 	struct notice f = NOTICE_OF(NOTICE_CUT_LINE_DROPPED);
 
+	if (line->dir == DIR_C2S)
+		s->c2s_lossy = true;
 	f.dir = (int)line->dir;
 	f.bytes = line->text.len;
 	imap_session_quote_wire(q, sizeof q, line->text.ptr, line->text.len);
@@ -472,6 +487,8 @@ static void on_command(struct imap_session *s, const struct imap_line *line,
 	default:
 		break;
 	}
+	if (imap_wire_on(s))
+		s->line_wire |= imap_wire_command(s, line, cmd, pending_find(s, cmd->tag));
 	imap_facts_command(s, line, cmd, &cf);
 	emit_command(s, line, cmd, secret, &cf, imap_msgs_append(s, line, cmd, &cf));
 	p = pending_add(s, cmd, line->ts_first_us, line->ts_last_us);
@@ -546,6 +563,18 @@ static void session_literal_begin(void *ctx, const struct imap_line *partial)
 	}
 	memcpy(s->partial_tag, cmd.tag.ptr, cmd.tag.len);
 	s->partial_tag_len = cmd.tag.len;
+}
+
+/* Literal contents as they arrive: --extract keeps bodies, the wire
+ * facts look at when a synchronising literal's data came. */
+static void session_literal_data(void *ctx, const uint8_t *p, size_t n)
+{
+	struct imap_session *s = ctx;
+
+	if (imap_wire_on(s))
+		imap_wire_literal_data(s);
+	if (s->cfg->extract.begin != NULL)
+		imap_bodies_literal_data(ctx, p, n);
 }
 
 /* --- server lines ------------------------------------------------------ */
@@ -623,6 +652,8 @@ static void on_untagged(struct imap_session *s, const struct imap_line *line,
 	if (r->id == IMAP_R_FETCH)
 		s->sum.literals_fetched += line->n_lits;
 	ev.u.untagged.fetch = imap_facts_untagged(s, line, r, &fetch, &fetch_store);
+	if (imap_wire_on(s))
+		ev.wire = imap_wire_untagged(s, r, ev.u.untagged.fetch);
 	if (s->msgs != NULL)
 		imap_msgs_untagged(s, line, r, ev.u.untagged.fetch, &ev);
 	imap_session_emit(s, &ev);
@@ -637,6 +668,8 @@ static void on_continuation(struct imap_session *s, const struct imap_line *line
 	}
 	if (s->sasl != NULL)
 		imap_sasl_challenge(&s->sasl->sasl, r->text.ptr, r->text.len);
+	if (imap_wire_on(s) && imap_wire_cont_unexpected(s))
+		s->line_wire |= WIRE_CONT_UNEXPECTED;
 	imap_cont_server(s, line, r->text);
 }
 
@@ -727,6 +760,7 @@ static void check_literal_refused(struct imap_session *s, const struct imap_resp
 	}
 	f.dir = DIR_C2S;
 	f.bytes = left;
+	s->c2s_lossy = true;
 	imap_session_notice_facts(s, &f, "the server %s with %llu bytes of the client's literal "
 				  "still to come: it did not happen, what followed it is read as "
 				  "commands", own ? "refused the command" : "answered a later command",
@@ -764,6 +798,8 @@ static void on_tagged(struct imap_session *s, const struct imap_line *line,
 	ev.u.response.id = r->id;
 	ev.u.response.rcode = r->rcode;
 	ev.u.response.latency_ms = -1;
+	if (i < 0 && !s->cur_unsync && imap_wire_on(s) && !imap_wire_lossy(s))
+		ev.wire = WIRE_TAG_UNKNOWN;
 	if (i >= 0) {
 		int64_t d = line->ts_first_us - s->pend[i].ts_sent;
 
@@ -914,6 +950,7 @@ static void session_line(void *ctx, const struct imap_line *line)
 	struct imap_session *s = ctx;
 	enum stream_dir d = line->dir;
 	const struct imap_line *was_line;
+	unsigned was_wire;
 	bool was_cut;
 
 	imap_bodies_line_done(s, line);
@@ -930,14 +967,17 @@ static void session_line(void *ctx, const struct imap_line *line)
 	}
 	was_cut = s->cur_cut;
 	was_line = s->cur_line;
+	was_wire = s->line_wire;
 	s->cur_cut = line->cut;
 	s->cur_line = line;
+	s->line_wire = imap_wire_on(s) ? imap_wire_line(s, line) : 0;
 	if (d == DIR_C2S)
 		c2s_line(s, line);
 	else
 		s2c_line(s, line);
 	s->cur_cut = was_cut;
 	s->cur_line = was_line;
+	s->line_wire = was_wire;
 	if (d == DIR_C2S)
 		imap_cont_line_done(s);
 	if (line->text.len > 0)
@@ -1131,8 +1171,8 @@ struct imap_session *imap_session_new(const struct imap_session_config *cfg,
 	hooks.ctx = s;
 	hooks.line = session_line;
 	hooks.literal_begin = session_literal_begin;
-	if (cfg->extract.begin != NULL)
-		hooks.literal_data = imap_bodies_literal_data;
+	if (cfg->extract.begin != NULL || (cfg->facts & IMAP_FACTS_WIRE))
+		hooks.literal_data = session_literal_data;
 	hooks.notice = lexer_notice;
 	s->lx[DIR_C2S] = imap_lexer_new(DIR_C2S, info->mid_stream, keep, cfg->budget, &hooks);
 	s->lx[DIR_S2C] = imap_lexer_new(DIR_S2C, info->mid_stream, keep, cfg->budget, &hooks);

@@ -98,6 +98,11 @@ struct sess_open_cmd {
 	struct buf text;
 	struct sess_held_cont *held;
 	size_t n_held, cap_held;
+	/* IMAP_FACTS_WIRE: the line's synchronising literals begun and the
+	 * "+" lines it got; the data of the last begun not seen yet; data
+	 * that came before its "+". */
+	unsigned n_sync, n_plus;
+	bool lit_unchecked, early;
 };
 
 /* Picked up mid-stream, server lines before sync are held while they may
@@ -250,6 +255,14 @@ struct imap_session {
 	struct buf names;		/* the current command's decoded names */
 	/* IMAP_FACTS_MESSAGES only (else NULL), charged to the budget */
 	struct sess_msgs *msgs;
+	/* IMAP_FACTS_WIRE (imap_wire.c): the line being handled's WIRE_*
+	 * bits, those of the next notice, whether a client line went unread
+	 * (a tag not seen), whether the next line by direction is the first
+	 * injected before TLS, "+" lines still due for literals sent early. */
+	unsigned line_wire, notice_wire;
+	bool c2s_lossy;
+	bool inject_line[2];		/* the next line is the first injected */
+	unsigned plus_owed;
 };
 
 /* --- small helpers ------------------------------------------------------ */
@@ -303,6 +316,26 @@ void imap_cont_line_done(struct imap_session *s);
 void imap_cont_client_line(struct imap_session *s, int64_t ts);
 void imap_cont_waits_free(struct imap_session *s, struct sess_waits *w);
 void imap_cont_free(struct imap_session *s);
+
+/* imap_wire.c: IMAP_FACTS_WIRE, called only when imap_wire_on().  line:
+ * the bits of a line (direction, ends, NUL, length, literals); command:
+ * those of a command about to be sent (tag_in_flight: pending_find's
+ * answer for its tag); untagged: of an untagged response (fetch: its
+ * facts, or NULL); cont_unexpected: whether a server "+" answers
+ * nothing (it uses up a "+" still due); lossy: whether a client line may
+ * have gone unread (then no tag or "+" is said to be unknown). */
+bool imap_wire_on(const struct imap_session *s);
+unsigned imap_wire_line(struct imap_session *s, const struct imap_line *line);
+void imap_wire_literal_data(struct imap_session *s);
+unsigned imap_wire_command(struct imap_session *s, const struct imap_line *line,
+			   const struct imap_command *cmd, int tag_in_flight);
+unsigned imap_wire_untagged(const struct imap_session *s, const struct imap_response *r,
+			    const struct fetch_facts *fetch);
+bool imap_wire_cont_unexpected(struct imap_session *s);
+/* The bits of a line the grammar refused (WIRE_UNPARSED, and
+ * WIRE_TAG_INVALID for a command whose tag alone is wrong). */
+unsigned imap_wire_unparsed(const struct imap_line *line);
+bool imap_wire_lossy(const struct imap_session *s);
 
 /* imap_resync.c: server lines before sync */
 void imap_resync_offer(struct imap_session *s, const struct imap_line *line, bool parsed);

@@ -508,6 +508,25 @@ static int text_notice(struct output_text *ot, struct buf *b, const struct event
 	       escape_text_made(b, (const uint8_t *)t, strlen(t));
 }
 
+/* A --check finding, marked to stand out: "!! error rule (side, RFC):
+ * explanation: line". */
+static int text_finding(struct output_text *ot, struct buf *b, const struct event *ev)
+{
+	const struct buf_slice line = ev->u.finding.line;
+	bool err = ev->u.finding.severity != NULL && ev->u.finding.severity[0] == 'e';
+	int rc = text_color(ot, b, err ? TEXT_COLOR_BAD : TEXT_COLOR_GAP) | LIT(b, "!! ") |
+		 text_cstr(b, ev->u.finding.severity, "?") | LIT(b, " ") |
+		 text_cstr(b, ev->u.finding.rule, "?") | LIT(b, " (") |
+		 text_cstr(b, ev->u.finding.side, "?") | LIT(b, ", ") |
+		 text_cstr(b, ev->u.finding.rfc, "?") | LIT(b, "): ") |
+		 text_cstr(b, ev->u.finding.explanation, "");
+
+	if (line.ptr != NULL)
+		rc |= LIT(b, ": ") | (ev->u.finding.line_made ? escape_text_made(b, line.ptr, line.len)
+							     : text_slice(b, line));
+	return rc;
+}
+
 static const char *text_end_reason(enum end_reason r)
 {
 	switch (r) {
@@ -574,6 +593,7 @@ static const text_body_fn text_bodies[EV_N_TYPES] = {
 	[EV_GAP] = text_gap,
 	[EV_NOTICE] = text_notice,
 	[EV_SESSION_END] = text_session_end,
+	[EV_FINDING] = text_finding,
 };
 
 /* ---- the output ---- */

@@ -296,6 +296,12 @@ static void check_payload(const struct event *ev)
 		FUZZ_CHECK(ev->u.end.reason <= END_EVICTED);
 		check_summary(ev->u.end.summary);
 		break;
+	case EV_FINDING:	/* --check (fuzz_session puts it in front) */
+		FUZZ_CHECK(ev->u.finding.rule != NULL && ev->u.finding.severity != NULL &&
+			   ev->u.finding.side != NULL && ev->u.finding.rfc != NULL &&
+			   ev->u.finding.explanation != NULL);
+		fuzz_touch(ev->u.finding.line);
+		break;
 	default:
 		FUZZ_CHECK(!"event type out of range");
 	}

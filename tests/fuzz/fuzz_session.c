@@ -1,6 +1,7 @@
 /* libFuzzer target: the session model (tags, state, SASL, IDLE, APPEND,
  * STARTTLS and COMPRESS switches, TLS) fed arbitrary byte streams of both
- * directions with random gaps.  Every event goes to the checking output of
+ * directions with random gaps.  Every event goes through --check's stage
+ * (report/check.h, with the wire facts) to the checking output of
  * fuzz_common.c, which also writes and checks them as JSON and text; the
  * tap and the notices are checked too.
  *
@@ -16,6 +17,7 @@
 #include "fuzz_common.h"
 #include "imap/imap_lexer.h"
 #include "imap/imap_session.h"
+#include "report/check.h"
 #include "tls/keylog.h"
 #include "tls/tls_layer.h"
 
@@ -100,6 +102,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct fuzz_out fo;
 	struct sess_fuzz f = { 0 };
 	struct imap_session_config cfg = { .facts = IMAP_FACTS_FETCH };
+	struct check_opts copts = { .budget = &report_budget };
 	struct imap_session_info info = {
 		.id = FUZZ_SESSION_ID, .client = "192.0.2.1:50000",
 		.server = "192.0.2.2:143", .first_ts_us = FUZZ_T0_US,
@@ -112,6 +115,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	mode = data[0];
 	fuzz_out_init(&fo, &cfg.out, true, &report_budget);
+	/* --check in front: its wire facts and findings on hostile lines */
+	FUZZ_CHECK(check_new(&cfg.out, cfg.out, &copts) == 0);
+	cfg.facts = cfg.out.ops->facts;
 	cfg.show_secrets = (mode >> 3) & 1;
 	info.mid_stream = (mode >> 4) & 1;
 	info.implicit_tls = (mode >> 5) & 1;
@@ -131,6 +137,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	fuzz_out_check_all_ended(&fo);
 	fuzz_extract_done(&fx);
 	FUZZ_CHECK(f.tap_ended);
+	FUZZ_CHECK(cfg.out.ops->finish(cfg.out.ctx) == 0);
+	cfg.out.ops->free(cfg.out.ctx);
 	fuzz_out_done(&fo);
 	FUZZ_CHECK(budget.used == 0);	/* every charged byte was given back */
 	FUZZ_CHECK(report_budget.used == 0);
