@@ -25,11 +25,13 @@
 #include "report/decrypted_pcap.h"
 #include "report/filter.h"
 #include "report/logins.h"
+#include "report/output_text.h"
 #include "util/outdir.h"
 
 #define IMAPSCOPE_VERSION "0.1.0"
 #define MIN_FAIL_THRESHOLD 2	/* one failure is no pattern */
 #define MAX_FAIL_WINDOW_S (86400 * 365)
+#define MAX_WIDTH 10000		/* --width: columns at most */
 
 /* The help says "half" for the key logs' share. */
 _Static_assert(RUN_KEYS_MEMORY_SHARE == 2, "--help: key logs may take half");
@@ -101,6 +103,9 @@ static void usage(FILE *fp)
 "      --color auto|always|never   colour in the text timeline (default auto)\n"
 "      --frames            text: show each event's capture record numbers,\n"
 "                          [f12] or [f12-f15], as Wireshark numbers them\n"
+"      --width N           text: fit lines in N columns (capability lists\n"
+"                          collapsed, texts cut with ...); 0 keeps them whole;\n"
+"                          default: the terminal's width, 0 when not one\n"
 "  -c COUNT                live: stop after COUNT packets\n"
 "      --duration TIME     live: stop after TIME\n"
 "  -w FILE                 live: also save the raw packets to FILE\n", fp);
@@ -235,7 +240,7 @@ enum long_only {
 	OPT_STREAMS, OPT_SESSION, OPT_USER, OPT_HOST, OPT_COLOR, OPT_DURATION,
 	OPT_MAX_FLOWS, OPT_MAX_LITERAL, OPT_MAX_OOO, OPT_MAX_MEMORY, OPT_MAX_INFLATE,
 	OPT_FAIL_THRESHOLD, OPT_FAIL_WINDOW, OPT_FORCE, OPT_WRITE_DECRYPTED,
-	OPT_WRITE_KEYS_PCAPNG, OPT_FRAMES,
+	OPT_WRITE_KEYS_PCAPNG, OPT_FRAMES, OPT_WIDTH,
 };
 
 static const struct option long_opts[] = {
@@ -258,6 +263,7 @@ static const struct option long_opts[] = {
 	{ "color", required_argument, NULL, OPT_COLOR },
 	{ "colour", required_argument, NULL, OPT_COLOR },
 	{ "frames", no_argument, NULL, OPT_FRAMES },
+	{ "width", required_argument, NULL, OPT_WIDTH },
 	{ "duration", required_argument, NULL, OPT_DURATION },
 	{ "max-flows", required_argument, NULL, OPT_MAX_FLOWS },
 	{ "max-literal-memory", required_argument, NULL, OPT_MAX_LITERAL },
@@ -470,6 +476,15 @@ static void parse_options(struct options *o, int argc, char **argv)
 		case OPT_FRAMES:
 			o->run.frames = true;
 			break;
+		case OPT_WIDTH: {
+			uint64_t w = parse_u64(optarg, "bad --width '%s' (columns, or 0 for whole lines)");
+
+			if (w != 0 && (w < OUTPUT_TEXT_MIN_WIDTH || w > MAX_WIDTH))
+				die_usage("--width '%s' must be 0 or %d to %d", optarg,
+					  OUTPUT_TEXT_MIN_WIDTH, MAX_WIDTH);
+			o->run.width = (int)w;
+			break;
+		}
 		case OPT_COLOR:
 			if (strcmp(optarg, "auto") == 0)
 				o->run.color = -1;

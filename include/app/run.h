@@ -47,6 +47,8 @@ struct run_options {
 	bool json;
 	int color;			/* -1 auto, 0 never, 1 always */
 	bool frames;			/* --frames: text shows record numbers */
+	int width;			/* --width: -1 the terminal's (0 when not
+					   one), 0 lines whole, else columns */
 	const char *output_path;	/* NULL or "-": stdout */
 	const char *streams_dir;	/* --streams, or NULL */
 	const char *extract_dir;	/* --extract, or NULL */

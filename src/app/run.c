@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -83,6 +84,7 @@ void run_options_defaults(struct run_options *o)
 	memset(o, 0, sizeof *o);
 	flow_config_defaults(&o->flow);
 	o->color = -1;
+	o->width = -1;
 	o->literal_keep = IMAP_DEFAULT_LITERAL_KEEP;
 	o->max_memory = RUN_DEFAULT_MAX_MEMORY;
 }
@@ -691,6 +693,19 @@ static int open_output(struct run *r)
 	return RUN_OK;
 }
 
+/* --width: as given; by default the terminal's, when the output is one
+ * (a pipe or a file keeps lines whole). */
+static unsigned text_width(const struct run_options *o, FILE *fp)
+{
+	struct winsize ws;
+
+	if (o->width >= 0)
+		return (unsigned)o->width;
+	if (!isatty(fileno(fp)) || ioctl(fileno(fp), TIOCGWINSZ, &ws) != 0)
+		return 0;
+	return ws.ws_col;
+}
+
 /* The outputs the options name, in a fixed order, as one. */
 static int make_reports(struct run *r)
 {
@@ -717,6 +732,7 @@ static int make_reports(struct run *r)
 		struct output_text_opts topts = {
 			.color = o->color == 1 || (o->color == -1 && isatty(fileno(r->fp))),
 			.frames = o->frames,
+			.width = text_width(o, r->fp),
 		};
 		rc = output_text_new(&part[n], r->fp, &topts);
 		n += rc == 0;
