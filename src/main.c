@@ -76,8 +76,9 @@ static void usage(FILE *fp)
 "                          Decryption Secrets Block: Wireshark decrypts it\n"
 "                          with no key log (needs -k; files only, read twice)\n"
 "      --show-secrets      print passwords and SASL secrets (redacted by default)\n"
-"      --logins            print only the login audit\n"
-"      --summary           print only per-session and whole-capture statistics\n"
+"      --logins            print the login audit instead of the timeline\n"
+"      --summary           print per-session and whole-capture statistics\n"
+"                          instead of the timeline (with --logins: after it)\n"
 "      --fail-threshold N  --logins: flag brute force from the Nth failed login\n", fp);
 	fprintf(fp,
 "                          by one client or against one user (default %d)\n"
@@ -572,8 +573,6 @@ static void parse_options(struct options *o, int argc, char **argv)
 	}
 	if (o->run.keys_pcapng_path != NULL)
 		check_keys_pcapng(&o->run);
-	if (o->logins && o->summary)
-		die_usage("%s", "--logins and --summary cannot be combined");
 	if (o->run.streams_dir != NULL && o->run.extract_dir != NULL &&
 	    outdir_same(o->run.streams_dir, o->run.extract_dir))
 		die_usage("%s", "--streams and --extract need different folders");

@@ -37,6 +37,9 @@ struct output_text_opts {
  * a UTF-8 character one (two for East Asian wide ones), a byte that is
  * not UTF-8 one. */
 size_t output_text_columns(const uint8_t *p, size_t n);
+/* How many bytes of p[0..n) fit in max display columns, whole characters
+ * only; *cols_r: their columns. */
+size_t output_text_fit(const uint8_t *p, size_t n, size_t max, size_t *cols_r);
 
 /* Make a text timeline writing to fp (not closed by the output).  opts may
  * be NULL (no colour).  0, or -1 if out of memory. */

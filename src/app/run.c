@@ -55,6 +55,9 @@ struct run {
 	struct tls_keys *keys;		/* loaded here, or NULL */
 	struct keys_pcapng *keys_pcapng;	/* --write-keys-pcapng, or NULL */
 	FILE *fp;			/* the output's file */
+	/* --logins --summary as text: the summary's blocks wait here (a
+	 * temporary file, not memory), written after the login table. */
+	FILE *later;
 	int64_t last_ts_us;
 	size_t input;			/* index of the input being read */
 	uint64_t frame;			/* the packet being read (a frame id) */
@@ -718,11 +721,17 @@ static int make_reports(struct run *r)
 		struct logins_opts lopts = o->logins_opts;
 
 		lopts.budget = r->budget;
+		lopts.color = o->color == 1 || (o->color == -1 && isatty(fileno(r->fp)));
 		rc = output_logins_new2(&part[n], r->fp, o->json, &lopts);
 		n += rc == 0;
 	}
 	if (rc == 0 && (o->reports & RUN_REPORT_SUMMARY)) {
-		rc = output_summary_new(&part[n], r->fp, o->json, r->budget);
+		/* two texts in one file read well one after the other */
+		if (n > 0 && !o->json && (r->later = tmpfile()) == NULL)
+			rc = -1;
+		if (rc == 0)
+			rc = output_summary_new(&part[n], r->later != NULL ? r->later : r->fp,
+						o->json, r->budget);
 		n += rc == 0;
 	}
 	if (rc == 0 && o->reports == 0 && o->json) {
@@ -848,6 +857,29 @@ static int end_dpcap(struct run *r)
 	return rc;
 }
 
+/* The report that waited in r->later, after a blank line; 0, or -1 when
+ * it could not be read back or written. */
+static int run_write_later(struct run *r)
+{
+	char chunk[65536];
+	size_t n;
+	int rc = 0;
+
+	if (r->later == NULL)
+		return 0;
+	if (fflush(r->later) != 0 || fseek(r->later, 0, SEEK_SET) != 0 ||
+	    fputc('\n', r->fp) == EOF)
+		rc = -1;
+	while (rc == 0 && (n = fread(chunk, 1, sizeof chunk, r->later)) > 0)
+		if (fwrite(chunk, 1, n, r->fp) != n)
+			rc = errno == EPIPE ? 0 : -1;
+	if (ferror(r->later))
+		rc = -1;
+	fclose(r->later);
+	r->later = NULL;
+	return rc != 0 || (fflush(r->fp) != 0 && errno != EPIPE) ? -1 : 0;
+}
+
 /* What the run says at its end, and the outputs closed.  Returns the
  * status, worsened by an output that could not be written. */
 static int run_end(struct run *r, int status)
@@ -884,7 +916,7 @@ static int run_end(struct run *r, int status)
 	}
 	if (r->dpcap != NULL && end_dpcap(r) != 0)
 		status = RUN_USAGE;
-	if (r->out.ops->finish(r->out.ctx) != 0) {
+	if (r->out.ops->finish(r->out.ctx) != 0 || run_write_later(r) != 0) {
 		fprintf(stderr, "imapscope: writing the output failed: %s\n", strerror(errno));
 		status = RUN_USAGE;	/* an output that cannot be written, as for the folders */
 	}
@@ -913,6 +945,8 @@ static void run_discard(struct run *r)
 		(void)dpcap_free(&r->dpcap, NULL, derr);
 	if (r->out_made)
 		r->out.ops->free(r->out.ctx);
+	if (r->later != NULL)
+		fclose(r->later);
 	if (r->fp != NULL && r->fp != stdout)
 		fclose(r->fp);
 	keys_pcapng_free(&r->keys_pcapng);

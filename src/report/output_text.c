@@ -757,6 +757,11 @@ size_t output_text_columns(const uint8_t *p, size_t n)
 	return cols;
 }
 
+size_t output_text_fit(const uint8_t *p, size_t n, size_t max, size_t *cols_r)
+{
+	return text_fit_bytes(p, n, max, cols_r);
+}
+
 /* Replace del bytes at at with ins[0..len). */
 static int text_splice(struct buf *b, size_t at, size_t del, const char *ins, size_t len)
 {
