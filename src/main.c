@@ -23,6 +23,7 @@
 #include "imap/inflate.h"
 #include "net/flow.h"
 #include "report/decrypted_pcap.h"
+#include "report/event_filter.h"
 #include "report/filter.h"
 #include "report/logins.h"
 #include "report/output_text.h"
@@ -101,6 +102,14 @@ static void usage(FILE *fp)
 "      --user NAME         keep only sessions where NAME tried to log in\n"
 "      --host ADDR         keep only sessions with ADDR as client or server\n"
 "                          (192.0.2.1, 192.0.2.1:143, [2001:db8::1]:143, ...)\n"
+"      --since TIME        keep only events from TIME (RFC 3339:\n"
+"                          2026-11-21T10:00:00Z; or +30s, +2m from the first\n"
+"                          packet); in every output\n"
+"      --until TIME        ... up to TIME\n"
+"      --status NO,BAD     keep only commands completed so, with their lines\n"
+"      --command NAME[,NAME...]  keep only these commands, with their lines\n"
+"                          (FETCH is also UID FETCH)\n"
+"      --mailbox NAME      keep only events while NAME is selected\n"
 "      --color auto|always|never   colour in the text timeline (default auto)\n"
 "      --frames            text: show each event's capture record numbers,\n"
 "                          [f12] or [f12-f15], as Wireshark numbers them\n"
@@ -241,7 +250,8 @@ enum long_only {
 	OPT_STREAMS, OPT_SESSION, OPT_USER, OPT_HOST, OPT_COLOR, OPT_DURATION,
 	OPT_MAX_FLOWS, OPT_MAX_LITERAL, OPT_MAX_OOO, OPT_MAX_MEMORY, OPT_MAX_INFLATE,
 	OPT_FAIL_THRESHOLD, OPT_FAIL_WINDOW, OPT_FORCE, OPT_WRITE_DECRYPTED,
-	OPT_WRITE_KEYS_PCAPNG, OPT_FRAMES, OPT_WIDTH,
+	OPT_WRITE_KEYS_PCAPNG, OPT_FRAMES, OPT_WIDTH, OPT_SINCE, OPT_UNTIL, OPT_STATUS,
+	OPT_COMMAND, OPT_MAILBOX,
 };
 
 static const struct option long_opts[] = {
@@ -265,6 +275,11 @@ static const struct option long_opts[] = {
 	{ "colour", required_argument, NULL, OPT_COLOR },
 	{ "frames", no_argument, NULL, OPT_FRAMES },
 	{ "width", required_argument, NULL, OPT_WIDTH },
+	{ "since", required_argument, NULL, OPT_SINCE },
+	{ "until", required_argument, NULL, OPT_UNTIL },
+	{ "status", required_argument, NULL, OPT_STATUS },
+	{ "command", required_argument, NULL, OPT_COMMAND },
+	{ "mailbox", required_argument, NULL, OPT_MAILBOX },
 	{ "duration", required_argument, NULL, OPT_DURATION },
 	{ "max-flows", required_argument, NULL, OPT_MAX_FLOWS },
 	{ "max-literal-memory", required_argument, NULL, OPT_MAX_LITERAL },
@@ -477,6 +492,22 @@ static void parse_options(struct options *o, int argc, char **argv)
 		case OPT_FRAMES:
 			o->run.frames = true;
 			break;
+		case OPT_SINCE:
+		case OPT_UNTIL:
+			if (event_filter_opts_set_time(&o->run.events, c == OPT_UNTIL, optarg) != 0)
+				die_usage("bad --%s '%s' (2026-11-21T10:00:00Z, or +30s, +2m from the"
+					  " first packet)", c == OPT_UNTIL ? "until" : "since", optarg);
+			break;
+		case OPT_STATUS:
+			if (event_filter_opts_set_status(&o->run.events, optarg) != 0)
+				die_usage("bad --status '%s' (OK, NO, BAD: NO,BAD)", optarg);
+			break;
+		case OPT_COMMAND:
+			if (event_filter_opts_add_commands(&o->run.events, optarg) != 0)
+				die_usage("bad --command '%s' (names: FETCH,STORE; at most %d)", optarg,
+					  EVENT_FILTER_MAX_COMMANDS);
+			break;
+		case OPT_MAILBOX: o->run.events.mailbox = optarg; break;
 		case OPT_WIDTH: {
 			uint64_t w = parse_u64(optarg, "bad --width '%s' (columns, or 0 for whole lines)");
 

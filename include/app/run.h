@@ -17,6 +17,7 @@
 #include "imap/imap_event.h"
 #include "imap/imap_session.h"
 #include "net/flow.h"
+#include "report/event_filter.h"
 #include "report/filter.h"
 #include "report/logins.h"
 #include "util/buf.h"
@@ -60,6 +61,7 @@ struct run_options {
 	struct logins_opts logins_opts;	/* its budget is the run's */
 	bool show_secrets;
 	struct filter_opts only;	/* --session, --host, --user */
+	struct event_filter_opts events;	/* --since, --until, --status, ... */
 	uint64_t max_packets;		/* live only; 0: no limit */
 	unsigned duration_s;		/* live only; 0: no limit */
 	const char *save_path;		/* live only: -w */

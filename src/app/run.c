@@ -45,6 +45,7 @@ struct run {
 	struct output out;		/* the chosen output */
 	bool out_made;			/* out is the run's own, not the sinks' */
 	struct filter *filter;		/* --session/--host/--user */
+	struct event_filter *efilter;	/* --since, --status, ...; or NULL */
 	bool matched;			/* a session was shown */
 	struct streams *streams;	/* --streams, or NULL */
 	struct extract *extract;	/* --extract, or NULL */
@@ -751,7 +752,15 @@ static int make_reports(struct run *r)
 			part[i].ops->free(part[i].ctx);
 		return rc;
 	}
-	return output_tee_new(&r->out, part, n);
+	if (output_tee_new(&r->out, part, n) != 0)
+		return -1;
+	/* an event stage before every report, only when asked for */
+	if (event_filter_opts_active(&o->events)) {
+		if ((r->efilter = event_filter_new(&o->events, r->out, r->budget)) == NULL)
+			return -1;
+		r->out = event_filter_output(r->efilter);
+	}
+	return 0;
 }
 
 static int make_output(struct run *r)
@@ -919,6 +928,15 @@ static int run_end(struct run *r, int status)
 	if (r->out.ops->finish(r->out.ctx) != 0 || run_write_later(r) != 0) {
 		fprintf(stderr, "imapscope: writing the output failed: %s\n", strerror(errno));
 		status = RUN_USAGE;	/* an output that cannot be written, as for the folders */
+	}
+	if (r->efilter != NULL && event_filter_dropped(r->efilter) != 0) {
+		char msg[256];
+
+		snprintf(msg, sizeof msg, "--status: %" PRIu64 " events left out that may have"
+			 " belonged: held past %zu MiB or --max-memory, or of commands that"
+			 " never completed", event_filter_dropped(r->efilter),
+			 EVENT_FILTER_HOLD_MAX >> 20);
+		run_say(r, NOTICE_FILTER_DROPPED, r->last_ts_us, msg);
 	}
 	r->out.ops->free(r->out.ctx);
 	if (r->fp != NULL && r->fp != stdout && fclose(r->fp) != 0) {
