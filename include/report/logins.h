@@ -68,13 +68,13 @@
 #define LOGINS_TRACK_MAX 16384		/* clients and users tracked, each */
 
 struct logins_opts {
-	bool color;			/* text: FAIL and flags coloured */
 	unsigned fail_threshold;	/* failures that make brute force; 0: default */
 	int64_t window_us;		/* within this long; <= 0: default */
 	struct mem_budget *budget;	/* charged for per-session state and the
 					   failure histories; may be NULL.  A
 					   refused charge still prints the row,
 					   without that history or those flags */
+	bool color;			/* text: FAIL and flags coloured */
 };
 
 /* Make the login audit writing to fp (not closed by the output), with the

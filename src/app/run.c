@@ -781,7 +781,7 @@ static int make_output(struct run *r)
 	}
 	r->out_made = rc == 0 && r->sinks->out.ops == NULL;
 	if (rc == 0)
-		r->filter = filter_new(&o->only, r->out);
+		r->filter = filter_new(&o->only);
 	if (rc != 0 || r->filter == NULL) {
 		fputs("imapscope: out of memory\n", stderr);
 		return RUN_INPUT;
