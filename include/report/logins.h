@@ -2,6 +2,7 @@
  *
  * Text is a table with a header (time, session, client, server, user,
  * mechanism, result, transport, flags as letters, the response's text),
+ * a date line "--- 2026-11-21 (UTC) ---" before each day's first row,
  * a legend of the flag letters used, then the roll-up per user and per
  * client (logins_rollup.h); with json, the login events as -F json writes
  * them (they carry session, client and server) plus the audit keys:
@@ -51,10 +52,11 @@
  * fits 120 columns.  A longer value (a user, an IPv6 address, a SASL
  * mechanism) is cut with "…" (JSON has it whole); the response is the
  * server's text, cut to what is left. */
-#define LOGINS_W_TIME 19		/* "2026-11-21 10:00:00" */
+#define LOGINS_W_TIME 8			/* "10:00:00", under a date line */
+#define LOGINS_W_DATETIME 19		/* the roll-up's "2026-11-21 10:00:00" */
 #define LOGINS_W_SESSION 5
 #define LOGINS_W_ADDR 15		/* an IPv4 address, without the port */
-#define LOGINS_W_USER 13
+#define LOGINS_W_USER 16
 #define LOGINS_W_MECH 9
 #define LOGINS_W_RESULT 7
 #define LOGINS_W_TRANSPORT 9		/* plain, starttls, tls */

@@ -191,6 +191,8 @@ struct logins {
 	struct logins_rollup rollup_user, rollup_client;
 	bool color;
 	unsigned flags_used;		/* LOGINS_F_* shown in the table */
+	bool day_shown;
+	int64_t day;			/* of the last date line, days since 1970 */
 	/* Sessions with state, sorted by id (ids only grow: appends). */
 	struct logins_session **live;
 	size_t n_live, cap_live;
@@ -441,7 +443,7 @@ static int logins_cell(struct buf *b, const char *s, size_t width)
 
 static int logins_header(struct buf *b)
 {
-	return logins_cell(b, "TIME (UTC)", LOGINS_W_TIME) |
+	return logins_cell(b, "TIME", LOGINS_W_TIME) |
 	       logins_cell(b, "SESS", LOGINS_W_SESSION) |
 	       logins_cell(b, "CLIENT", LOGINS_W_ADDR) | logins_cell(b, "SERVER", LOGINS_W_ADDR) |
 	       logins_cell(b, "USER", LOGINS_W_USER) | logins_cell(b, "MECH", LOGINS_W_MECH) |
@@ -450,17 +452,42 @@ static int logins_header(struct buf *b)
 	       logins_cell(b, "FLAGS", LOGINS_W_FLAGS) | LIT(b, "RESPONSE\n");
 }
 
-/* "2026-11-21 10:00:00": the RFC 3339 form to the second, made easier
- * to read (JSON has the microseconds). */
-static int logins_time_str(struct output_time *clock, struct buf *b, int64_t ts_us)
+/* "2026-11-21 10:00:00" (width LOGINS_W_DATETIME) or, time_only,
+ * "10:00:00": the RFC 3339 form to the second, made easier to read (JSON
+ * has the microseconds). */
+static int logins_time_str(struct output_time *clock, struct buf *b, int64_t ts_us,
+			   bool time_only)
 {
 	size_t start = b->len;
 
 	if (output_time_append_rfc3339(b, clock, ts_us) != 0)
 		return -1;
+	if (time_only) {
+		memmove(b->data + start, b->data + start + 11, LOGINS_W_TIME);
+		b->len = start + LOGINS_W_TIME;
+		return 0;
+	}
 	b->data[start + 10] = ' ';
-	b->len = start + LOGINS_W_TIME;
+	b->len = start + LOGINS_W_DATETIME;
 	return 0;
+}
+
+/* "--- 2026-11-21 (UTC) ---" before the first row of each UTC day: the
+ * rows show the time only. */
+static int logins_date_line(struct logins *lg, struct buf *b, int64_t ts_us)
+{
+	int64_t day = ts_us >= 0 ? ts_us / 86400000000LL : -((-ts_us + 86399999999LL) / 86400000000LL);
+	size_t start;
+
+	if (lg->day_shown && day == lg->day)
+		return 0;
+	lg->day_shown = true;
+	lg->day = day;
+	start = b->len;
+	if (LIT(b, "--- ") != 0 || output_time_append_rfc3339(b, &lg->clock, ts_us) != 0)
+		return -1;
+	b->len = start + 4 + 10;
+	return LIT(b, " (UTC) ---\n");
 }
 
 /* An address without its port: "192.0.2.1", "2001:db8::1". */
@@ -565,7 +592,7 @@ static int logins_row(struct logins *lg, struct buf *b, const struct event *ev, 
 {
 	size_t line = b->len, start;
 	bool fail = ev->u.login.result == LOGIN_FAIL;
-	int rc = logins_time_str(&lg->clock, b, ev->ts_us) | LIT(b, " ");
+	int rc = logins_time_str(&lg->clock, b, ev->ts_us, true) | LIT(b, " ");
 
 	start = b->len;
 	rc |= LIT(b, "#") | output_append_u64(b, ev->session) | logins_fit(b, start, LOGINS_W_SESSION);
@@ -684,7 +711,7 @@ static void logins_event(void *ctx, const struct event *ev)
 		bits = logins_flag_bits(&f, ev->u.login.cleartext_secret);
 		if (!lg->header_done)
 			rc |= logins_header(b);
-		rc |= logins_row(lg, b, ev, bits);
+		rc |= logins_date_line(lg, b, ev->ts_us) | logins_row(lg, b, ev, bits);
 		if (rc == 0)
 			lg->flags_used |= bits;
 	}
@@ -700,8 +727,8 @@ static void logins_event(void *ctx, const struct event *ev)
 static int logins_rollup_header(struct buf *b, const char *key)
 {
 	return logins_cell(b, key, LOGINS_W_KEY) | logins_cell(b, "ATTEMPTS", 8) |
-	       logins_cell(b, "FAILURES", 8) | logins_cell(b, "FIRST SEEN (UTC)", LOGINS_W_TIME) |
-	       logins_cell(b, "LAST SEEN (UTC)", LOGINS_W_TIME) |
+	       logins_cell(b, "FAILURES", 8) | logins_cell(b, "FIRST SEEN (UTC)", LOGINS_W_DATETIME) |
+	       logins_cell(b, "LAST SEEN (UTC)", LOGINS_W_DATETIME) |
 	       LIT(b, "SUCCESS AFTER FAILURES\n");
 }
 
@@ -725,8 +752,8 @@ static int logins_rollup_text_row(struct logins *lg, struct buf *b,
 	size_t start = b->len;
 	int rc = escape_text(b, r->key, r->len) | logins_fit(b, start, LOGINS_W_KEY) |
 		 logins_count_cell(b, r->attempts, 8) | logins_count_cell(b, r->failures, 8) |
-		 logins_time_str(&lg->clock, b, r->first_us) | LIT(b, " ") |
-		 logins_time_str(&lg->clock, b, r->last_us) | LIT(b, " ");
+		 logins_time_str(&lg->clock, b, r->first_us, false) | LIT(b, " ") |
+		 logins_time_str(&lg->clock, b, r->last_us, false) | LIT(b, " ");
 
 	return rc | (r->success_after_failures
 		     ? logins_color(lg, b, LOGINS_AMBER) | LIT(b, "yes") |

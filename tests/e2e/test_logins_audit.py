@@ -303,7 +303,7 @@ def case_authzid(tmp):
     text = run("--logins", cap)
     row = [l for l in text.splitlines() if "lowpriv" in l]
     # the column cuts "lowpriv (as admin)" with a marker: JSON has it whole
-    check(len(row) == 2 and "lowpriv (as \u2026" in row[0], f"--logins text: {row}")
+    check(len(row) == 2 and "lowpriv (as adm\u2026" in row[0], f"--logins text: {row}")
     check(any("lowpriv" in l and "admin" in l for l in run(cap).splitlines()
               if "LOGIN" in l and " C " not in l), "timeline login line lacks the authzid")
     for who in ("admin", "lowpriv"):
