@@ -925,7 +925,8 @@ static int run_end(struct run *r, int status)
 	}
 	if (r->dpcap != NULL && end_dpcap(r) != 0)
 		status = RUN_USAGE;
-	if (r->out.ops->finish(r->out.ctx) != 0 || run_write_later(r) != 0) {
+	/* both, whatever the first says: the later file is closed either way */
+	if ((r->out.ops->finish(r->out.ctx) != 0) | (run_write_later(r) != 0)) {
 		fprintf(stderr, "imapscope: writing the output failed: %s\n", strerror(errno));
 		status = RUN_USAGE;	/* an output that cannot be written, as for the folders */
 	}

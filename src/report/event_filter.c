@@ -76,6 +76,8 @@ static int ef_rfc3339(const char *s, int64_t *us_r)
 	return 0;
 }
 
+#define EF_OFFSET_MAX_S (100 * 366 * 86400LL)	/* a century is plenty */
+
 /* "+90", "+30s", "+2m", "+1h", "+1d". */
 static int ef_offset(const char *s, int64_t *us_r)
 {
@@ -84,7 +86,7 @@ static int ef_offset(const char *s, int64_t *us_r)
 	if (*s++ != '+' || *s < '0' || *s > '9')
 		return -1;
 	for (; *s >= '0' && *s <= '9'; s++) {
-		if (v > 10 * 365 * 86400LL)	/* ten years is plenty */
+		if (v > EF_OFFSET_MAX_S)
 			return -1;
 		v = v * 10 + (*s - '0');
 	}
@@ -95,7 +97,7 @@ static int ef_offset(const char *s, int64_t *us_r)
 	case 'd': mult = 86400; break;
 	default: return -1;
 	}
-	if (*s != '\0' && s[1] != '\0')
+	if ((*s != '\0' && s[1] != '\0') || v > EF_OFFSET_MAX_S / mult)
 		return -1;
 	*us_r = v * mult * 1000000;
 	return 0;
