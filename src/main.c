@@ -23,14 +23,17 @@
 #include "imap/inflate.h"
 #include "net/flow.h"
 #include "report/decrypted_pcap.h"
+#include "report/event_filter.h"
 #include "report/filter.h"
 #include "report/check.h"
 #include "report/logins.h"
+#include "report/output_text.h"
 #include "util/outdir.h"
 
 #define IMAPSCOPE_VERSION "0.1.0"
 #define MIN_FAIL_THRESHOLD 2	/* one failure is no pattern */
 #define MAX_FAIL_WINDOW_S (86400 * 365)
+#define MAX_WIDTH 10000		/* --width: columns at most */
 
 /* The help says "half" for the key logs' share. */
 _Static_assert(RUN_KEYS_MEMORY_SHARE == 2, "--help: key logs may take half");
@@ -76,8 +79,9 @@ static void usage(FILE *fp)
 "                          Decryption Secrets Block: Wireshark decrypts it\n"
 "                          with no key log (needs -k; files only, read twice)\n"
 "      --show-secrets      print passwords and SASL secrets (redacted by default)\n"
-"      --logins            print only the login audit\n"
-"      --summary           print only per-session and whole-capture statistics\n"
+"      --logins            print the login audit instead of the timeline\n"
+"      --summary           print per-session and whole-capture statistics\n"
+"                          instead of the timeline (with --logins: after it)\n"
 "      --activity          print what each logged-in session did to the mailboxes\n"
 "      --check             interop checker: protocol violations, each with its\n"
 "                          rule, side and RFC section, inline in the timeline\n"
@@ -105,9 +109,20 @@ static void usage(FILE *fp)
 "      --user NAME         keep only sessions where NAME tried to log in\n"
 "      --host ADDR         keep only sessions with ADDR as client or server\n"
 "                          (192.0.2.1, 192.0.2.1:143, [2001:db8::1]:143, ...)\n"
+"      --since TIME        keep only events from TIME (RFC 3339:\n"
+"                          2026-11-21T10:00:00Z; or +30s, +2m from the first\n"
+"                          packet); in every output\n"
+"      --until TIME        ... up to TIME\n"
+"      --status NO,BAD     keep only commands completed so, with their lines\n"
+"      --command NAME[,NAME...]  keep only these commands, with their lines\n"
+"                          (FETCH is also UID FETCH)\n"
+"      --mailbox NAME      keep only events while NAME is selected\n"
 "      --color auto|always|never   colour in the text timeline (default auto)\n"
 "      --frames            text: show each event's capture record numbers,\n"
 "                          [f12] or [f12-f15], as Wireshark numbers them\n"
+"      --width N           text: fit lines in N columns (capability lists\n"
+"                          collapsed, texts cut with ...); 0 keeps them whole;\n"
+"                          default: the terminal's width, 0 when not one\n"
 "  -c COUNT                live: stop after COUNT packets\n"
 "      --duration TIME     live: stop after TIME\n"
 "  -w FILE                 live: also save the raw packets to FILE\n", fp);
@@ -243,6 +258,7 @@ enum long_only {
 	OPT_MAX_FLOWS, OPT_MAX_LITERAL, OPT_MAX_OOO, OPT_MAX_MEMORY, OPT_MAX_INFLATE,
 	OPT_FAIL_THRESHOLD, OPT_FAIL_WINDOW, OPT_FORCE, OPT_WRITE_DECRYPTED,
 	OPT_WRITE_KEYS_PCAPNG, OPT_FRAMES, OPT_ACTIVITY, OPT_CHECK, OPT_HELP_CHECKS,
+	OPT_WIDTH, OPT_SINCE, OPT_UNTIL, OPT_STATUS, OPT_COMMAND, OPT_MAILBOX,
 };
 
 static const struct option long_opts[] = {
@@ -268,6 +284,12 @@ static const struct option long_opts[] = {
 	{ "frames", no_argument, NULL, OPT_FRAMES },
 	{ "check", no_argument, NULL, OPT_CHECK },
 	{ "help-checks", no_argument, NULL, OPT_HELP_CHECKS },
+	{ "width", required_argument, NULL, OPT_WIDTH },
+	{ "since", required_argument, NULL, OPT_SINCE },
+	{ "until", required_argument, NULL, OPT_UNTIL },
+	{ "status", required_argument, NULL, OPT_STATUS },
+	{ "command", required_argument, NULL, OPT_COMMAND },
+	{ "mailbox", required_argument, NULL, OPT_MAILBOX },
 	{ "duration", required_argument, NULL, OPT_DURATION },
 	{ "max-flows", required_argument, NULL, OPT_MAX_FLOWS },
 	{ "max-literal-memory", required_argument, NULL, OPT_MAX_LITERAL },
@@ -483,6 +505,31 @@ static void parse_options(struct options *o, int argc, char **argv)
 			break;
 		case OPT_CHECK: o->run.check = true; break;
 		case OPT_HELP_CHECKS: exit(check_print_catalogue(stdout) == 0 ? RUN_OK : RUN_USAGE);
+		case OPT_SINCE:
+		case OPT_UNTIL:
+			if (event_filter_opts_set_time(&o->run.events, c == OPT_UNTIL, optarg) != 0)
+				die_usage("bad --%s '%s' (2026-11-21T10:00:00Z, or +30s, +2m from the"
+					  " first packet)", c == OPT_UNTIL ? "until" : "since", optarg);
+			break;
+		case OPT_STATUS:
+			if (event_filter_opts_set_status(&o->run.events, optarg) != 0)
+				die_usage("bad --status '%s' (OK, NO, BAD: NO,BAD)", optarg);
+			break;
+		case OPT_COMMAND:
+			if (event_filter_opts_add_commands(&o->run.events, optarg) != 0)
+				die_usage("bad --command '%s' (names: FETCH,STORE; at most %d)", optarg,
+					  EVENT_FILTER_MAX_COMMANDS);
+			break;
+		case OPT_MAILBOX: o->run.events.mailbox = optarg; break;
+		case OPT_WIDTH: {
+			uint64_t w = parse_u64(optarg, "bad --width '%s' (columns, or 0 for whole lines)");
+
+			if (w != 0 && (w < OUTPUT_TEXT_MIN_WIDTH || w > MAX_WIDTH))
+				die_usage("--width '%s' must be 0 or %d to %d", optarg,
+					  OUTPUT_TEXT_MIN_WIDTH, MAX_WIDTH);
+			o->run.width = (int)w;
+			break;
+		}
 		case OPT_COLOR:
 			if (strcmp(optarg, "auto") == 0)
 				o->run.color = -1;
@@ -570,8 +617,6 @@ static void parse_options(struct options *o, int argc, char **argv)
 	}
 	if (o->run.keys_pcapng_path != NULL)
 		check_keys_pcapng(&o->run);
-	if (o->logins && o->summary)
-		die_usage("%s", "--logins and --summary cannot be combined");
 	if (o->run.streams_dir != NULL && o->run.extract_dir != NULL &&
 	    outdir_same(o->run.streams_dir, o->run.extract_dir))
 		die_usage("%s", "--streams and --extract need different folders");

@@ -17,6 +17,7 @@
 #include "imap/imap_event.h"
 #include "imap/imap_session.h"
 #include "net/flow.h"
+#include "report/event_filter.h"
 #include "report/filter.h"
 #include "report/logins.h"
 #include "util/buf.h"
@@ -49,6 +50,8 @@ struct run_options {
 	int color;			/* -1 auto, 0 never, 1 always */
 	bool frames;			/* --frames: text shows record numbers */
 	bool check;			/* --check: findings (report/check.h) */
+	int width;			/* --width: -1 the terminal's (0 when not
+					   one), 0 lines whole, else columns */
 	const char *output_path;	/* NULL or "-": stdout */
 	const char *streams_dir;	/* --streams, or NULL */
 	const char *extract_dir;	/* --extract, or NULL */
@@ -60,6 +63,7 @@ struct run_options {
 	struct logins_opts logins_opts;	/* its budget is the run's */
 	bool show_secrets;
 	struct filter_opts only;	/* --session, --host, --user */
+	struct event_filter_opts events;	/* --since, --until, --status, ... */
 	uint64_t max_packets;		/* live only; 0: no limit */
 	unsigned duration_s;		/* live only; 0: no limit */
 	const char *save_path;		/* live only: -w */

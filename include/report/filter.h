@@ -1,10 +1,12 @@
 /* --session, --host and --user: which sessions a run shows.
  *
- * A filter sits in front of an output (every event of an unwanted session
- * is dropped) and answers for --streams, --extract and notices too, so all
- * of them agree.  --user needs to know a session's user before its first
- * event, so a run with --user reads its input twice: the first pass feeds
- * the collector output, which only remembers where the user logged in. */
+ * The run asks once, when a session opens (filter_wants): a session not
+ * wanted gets no output, no --streams or --extract files and no notices
+ * shown, so all of them agree.  --user needs to know a session's user
+ * before its first event, so a run with --user reads its input twice:
+ * the first pass feeds the collector output, which only remembers where
+ * the user logged in.  Which events of a shown session the outputs get is
+ * report/event_filter.h's. */
 #ifndef IMAPSCOPE_REPORT_FILTER_H
 #define IMAPSCOPE_REPORT_FILTER_H
 
@@ -39,35 +41,21 @@ bool filter_opts_active(const struct filter_opts *o);
 
 struct filter;
 
-/* opts (and its strings) must outlive the filter; inner is the output that
- * gets the wanted events (the filter frees it).  NULL on out-of-memory. */
-struct filter *filter_new(const struct filter_opts *opts, struct output inner);
-/* Charge the filter's lists of sessions (--host, --user) to budget from
- * now on; call before the first session.  A list the budget will not let
- * grow loses sessions, and the collector's finish says so (-1). */
+/* opts (and its strings) must outlive the filter.  NULL on out-of-memory. */
+struct filter *filter_new(const struct filter_opts *opts);
+/* Charge the --user list of sessions to budget from now on; call before
+ * the first session.  A list the budget will not let grow loses sessions,
+ * and the collector's finish says so (-1). */
 void filter_set_budget(struct filter *f, struct mem_budget *budget);
-/* The filtered output: events of wanted sessions go on to inner.  Under
- * --host, a session is wanted once filter_session_open has announced it
- * (before its first event), so events are not matched text by text. */
-struct output filter_output(struct filter *f);
 /* The --user pre-pass output: records the sessions where opts->user tried
  * to log in; it writes nothing. */
 struct output filter_collector(struct filter *f);
 
-/* A session began with these "ip:port" endpoints: remembered, so that
- * filter_wants_id and the filtered output can apply --host to it. */
-void filter_session_open(struct filter *f, uint64_t id, const char *client,
-			 const char *server);
 /* Whether session id (with these "ip:port" endpoints) is shown. */
 bool filter_wants(const struct filter *f, uint64_t id, const char *client,
 		  const char *server);
-/* The same from the id alone, for notices: --host applies to sessions
- * announced by filter_session_open (others are not wanted under --host). */
-bool filter_wants_id(const struct filter *f, uint64_t id);
-/* Whether any event went through the filtered output. */
-bool filter_matched(const struct filter *f);
 
-/* Frees the filter but not inner (free that through filter_output's ops). */
+/* Frees the filter; sets *f to NULL. */
 void filter_free(struct filter **f);
 
 #endif

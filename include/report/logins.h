@@ -1,9 +1,11 @@
 /* --logins: only the login audit, one row per authentication attempt.
  *
  * Text is a table with a header (time, session, client, server, user,
- * mechanism, result, transport, cleartext, flags, code and text); with
- * json, the login events as -F json writes them (they carry session,
- * client and server) plus the audit keys:
+ * mechanism, result, transport, flags as letters, the response's text),
+ * a date line "--- 2026-11-21 (UTC) ---" before each day's first row,
+ * a legend of the flag letters used, then the roll-up per user and per
+ * client (logins_rollup.h); with json, the login events as -F json writes
+ * them (they carry session, client and server) plus the audit keys:
  *
  *   "flags": ["brute_force", "cleartext_despite_starttls",
  *             "login_despite_logindisabled"]   (those that apply, in this
@@ -12,6 +14,9 @@
  *   "cleartext_despite_starttls": bool, "login_despite_logindisabled": bool
  *
  * The list is for reading and jq's index(); the booleans for select().
+ * At the end, one "login_summary" line per user, then per client:
+ * {"by": "user"|"client", "key", "attempts", "failures", "first_seen",
+ * "last_seen", "success_after_failures"} (session 0, ts the last seen).
  *
  * brute_force: the attempt comes from a client address (any port) or
  * names a user that has had at least fail_threshold failed logins within
@@ -43,17 +48,21 @@
 #include "imap/imap_event.h"
 #include "util/buf.h"
 
-/* Columns are padded to these widths, each the longest usual value plus
- * two spaces (longer values push the rest of the row on). */
-#define LOGINS_W_TIME 28
-#define LOGINS_W_SESSION 6
-#define LOGINS_W_ADDR 23
-#define LOGINS_W_USER 18
-#define LOGINS_W_MECH 15
-#define LOGINS_W_RESULT 9
-#define LOGINS_W_TRANSPORT 14
-#define LOGINS_W_CLEAR 11
-#define LOGINS_W_FLAGS 13
+/* Text columns, in display columns, one space between them: the row
+ * fits 120 columns.  A longer value (a user, an IPv6 address, a SASL
+ * mechanism) is cut with "…" (JSON has it whole); the response is the
+ * server's text, cut to what is left. */
+#define LOGINS_W_TIME 8			/* "10:00:00", under a date line */
+#define LOGINS_W_DATETIME 19		/* the roll-up's "2026-11-21 10:00:00" */
+#define LOGINS_W_SESSION 5
+#define LOGINS_W_ADDR 15		/* an IPv4 address, without the port */
+#define LOGINS_W_USER 16
+#define LOGINS_W_MECH 9
+#define LOGINS_W_RESULT 7
+#define LOGINS_W_TRANSPORT 9		/* plain, starttls, tls */
+#define LOGINS_W_FLAGS 5		/* one letter a flag */
+#define LOGINS_W_ROW 120		/* the response takes the rest */
+#define LOGINS_W_KEY 24			/* the roll-up's user and client */
 
 #define LOGINS_FAIL_THRESHOLD_DEFAULT 5
 #define LOGINS_WINDOW_US_DEFAULT (300 * 1000000LL)
@@ -67,6 +76,7 @@ struct logins_opts {
 					   failure histories; may be NULL.  A
 					   refused charge still prints the row,
 					   without that history or those flags */
+	bool color;			/* text: FAIL and flags coloured */
 };
 
 /* Make the login audit writing to fp (not closed by the output), with the

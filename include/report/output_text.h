@@ -22,7 +22,24 @@ struct output_text_opts {
 	/* --frames: "[f12]" or "[f12-f15]" after the session number, the
 	 * event's capture records; "[FILE:f12]" when it names its file */
 	bool frames;
+	/* --width: 0 keeps lines whole; N fits each event line in N display
+	 * columns: a capability list keeps its first items and says how many
+	 * it left out ("IMAP4rev1 SASL-IR … +39"), then arguments and
+	 * response texts are cut with "…", then the line's end; the LOGIN
+	 * line leaves out the capability code the OK above it showed.  At
+	 * least OUTPUT_TEXT_MIN_WIDTH (smaller values are raised). */
+	unsigned width;
 };
+
+#define OUTPUT_TEXT_MIN_WIDTH 40	/* the time, session and a few words */
+
+/* Display columns of a rendered line: ANSI colour sequences take none,
+ * a UTF-8 character one (two for East Asian wide ones), a byte that is
+ * not UTF-8 one. */
+size_t output_text_columns(const uint8_t *p, size_t n);
+/* How many bytes of p[0..n) fit in max display columns, whole characters
+ * only; *cols_r: their columns. */
+size_t output_text_fit(const uint8_t *p, size_t n, size_t max, size_t *cols_r);
 
 /* Make a text timeline writing to fp (not closed by the output).  opts may
  * be NULL (no colour).  0, or -1 if out of memory. */

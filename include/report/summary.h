@@ -8,7 +8,9 @@
  *
  * Per session: duration, user, transport, TLS and compression, mailboxes
  * selected (SELECT/EXAMINE answered OK), commands by name, responses by
- * status, bytes each way, message bodies fetched and appended, gaps and
+ * status, bytes each way, messages fetched (a FETCH with a body section,
+ * each message once however many parts crossed: the untagged FETCH facts'
+ * sequence numbers) and bodies appended, gaps and
  * notices, and per command name: count, p50, p95, max latency.
  *
  * Per capture: sessions, distinct clients, servers and users, the busiest
@@ -56,6 +58,7 @@
 #define SUMMARY_REASONS_MAX 32		/* distinct "not decrypted" reasons */
 #define SUMMARY_DISTINCT_MAX 65536	/* clients, servers, users each */
 #define SUMMARY_BUSIEST 10		/* clients listed as the busiest */
+#define SUMMARY_FETCHED_KEYS 65536	/* messages told apart per session */
 
 /* Make the summary output writing to fp (not closed by the output).
  * json selects JSON Lines ("session_summary" objects and a final

@@ -44,6 +44,15 @@ struct summary_session {
 	uint64_t selects, mboxes_unlisted;
 	struct summary_cmds cmds;
 	uint64_t commands, resp_ok, resp_no, resp_bad, untagged, gaps, gap_bytes;
+	/* Messages fetched: a FETCH that carried a body section counts once
+	 * per message, keyed by its sequence number within a numbering (a
+	 * selection; an EXPUNGE or VANISHED starts a new one, so one message
+	 * may count twice across them, never two messages once).  Past
+	 * SUMMARY_FETCHED_KEYS keys every such FETCH counts. */
+	uint64_t fetched;
+	uint64_t *fetched_keys;		/* sorted */
+	size_t n_fetched_keys, cap_fetched_keys;
+	uint32_t numbering;
 };
 
 /* ================= the output's state ================= */
@@ -106,6 +115,9 @@ void summary_on_response(struct summary *sm, struct summary_session *s,
 /* The session's user: the one that logged in, else the last one tried. */
 void summary_on_login(struct summary *sm, struct summary_session *s,
 		      const struct event *ev);
+/* An untagged FETCH (with its fetch facts): a message fetched, unless
+ * this numbering's same message was counted already. */
+void summary_on_fetch(struct summary_session *s, const struct event *ev);
 /* session_start, untagged, tls, compress and gap events. */
 void summary_on_other(struct summary_session *s, const struct event *ev);
 

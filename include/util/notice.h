@@ -77,6 +77,7 @@
 	X(DECODE, "decode") \
 	X(KEYLOG, "keylog") \
 	X(FILTER_UNMATCHED, "filter_unmatched") \
+	X(FILTER_DROPPED, "filter_dropped") \
 	X(BUDGET, "budget") \
 	X(WRITE_DECRYPTED, "write_decrypted")
 

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -46,6 +47,7 @@ struct run {
 	struct output out;		/* the chosen output */
 	bool out_made;			/* out is the run's own, not the sinks' */
 	struct filter *filter;		/* --session/--host/--user */
+	struct event_filter *efilter;	/* --since, --status, ...; or NULL */
 	bool matched;			/* a session was shown */
 	struct streams *streams;	/* --streams, or NULL */
 	struct extract *extract;	/* --extract, or NULL */
@@ -56,6 +58,9 @@ struct run {
 	struct tls_keys *keys;		/* loaded here, or NULL */
 	struct keys_pcapng *keys_pcapng;	/* --write-keys-pcapng, or NULL */
 	FILE *fp;			/* the output's file */
+	/* --logins --summary as text: the summary's blocks wait here (a
+	 * temporary file, not memory), written after the login table. */
+	FILE *later;
 	int64_t last_ts_us;
 	size_t input;			/* index of the input being read */
 	uint64_t frame;			/* the packet being read (a frame id) */
@@ -85,6 +90,7 @@ void run_options_defaults(struct run_options *o)
 	memset(o, 0, sizeof *o);
 	flow_config_defaults(&o->flow);
 	o->color = -1;
+	o->width = -1;
 	o->literal_keep = IMAP_DEFAULT_LITERAL_KEEP;
 	o->max_memory = RUN_DEFAULT_MAX_MEMORY;
 }
@@ -709,6 +715,19 @@ static int make_check(struct run *r, struct output *part)
 	return check_new(part, *part, &copts);
 }
 
+/* --width: as given; by default the terminal's, when the output is one
+ * (a pipe or a file keeps lines whole). */
+static unsigned text_width(const struct run_options *o, FILE *fp)
+{
+	struct winsize ws;
+
+	if (o->width >= 0)
+		return (unsigned)o->width;
+	if (!isatty(fileno(fp)) || ioctl(fileno(fp), TIOCGWINSZ, &ws) != 0)
+		return 0;
+	return ws.ws_col;
+}
+
 /* The outputs the options name, in a fixed order, as one. */
 static int make_reports(struct run *r)
 {
@@ -721,11 +740,17 @@ static int make_reports(struct run *r)
 		struct logins_opts lopts = o->logins_opts;
 
 		lopts.budget = r->budget;
+		lopts.color = o->color == 1 || (o->color == -1 && isatty(fileno(r->fp)));
 		rc = output_logins_new2(&part[n], r->fp, o->json, &lopts);
 		n += rc == 0;
 	}
 	if (rc == 0 && (o->reports & RUN_REPORT_SUMMARY)) {
-		rc = output_summary_new(&part[n], r->fp, o->json, r->budget);
+		/* two texts in one file read well one after the other */
+		if (n > 0 && !o->json && (r->later = tmpfile()) == NULL)
+			rc = -1;
+		if (rc == 0)
+			rc = output_summary_new(&part[n], r->later != NULL ? r->later : r->fp,
+						o->json, r->budget);
 		n += rc == 0;
 	}
 	if (rc == 0 && (o->reports & RUN_REPORT_ACTIVITY)) {
@@ -739,6 +764,7 @@ static int make_reports(struct run *r)
 		struct output_text_opts topts = {
 			.color = o->color == 1 || (o->color == -1 && isatty(fileno(r->fp))),
 			.frames = o->frames,
+			.width = text_width(o, r->fp),
 		};
 		rc = output_text_new(&part[n], r->fp, &topts);
 		n += rc == 0;
@@ -751,7 +777,15 @@ static int make_reports(struct run *r)
 			part[i].ops->free(part[i].ctx);
 		return rc;
 	}
-	return output_tee_new(&r->out, part, n);
+	if (output_tee_new(&r->out, part, n) != 0)
+		return -1;
+	/* an event stage before every report, only when asked for */
+	if (event_filter_opts_active(&o->events)) {
+		if ((r->efilter = event_filter_new(&o->events, r->out, r->budget)) == NULL)
+			return -1;
+		r->out = event_filter_output(r->efilter);
+	}
+	return 0;
 }
 
 static int make_output(struct run *r)
@@ -772,7 +806,7 @@ static int make_output(struct run *r)
 	}
 	r->out_made = rc == 0 && r->sinks->out.ops == NULL;
 	if (rc == 0)
-		r->filter = filter_new(&o->only, r->out);
+		r->filter = filter_new(&o->only);
 	if (rc != 0 || r->filter == NULL) {
 		fputs("imapscope: out of memory\n", stderr);
 		return RUN_INPUT;
@@ -857,6 +891,29 @@ static int end_dpcap(struct run *r)
 	return rc;
 }
 
+/* The report that waited in r->later, after a blank line; 0, or -1 when
+ * it could not be read back or written. */
+static int run_write_later(struct run *r)
+{
+	char chunk[65536];
+	size_t n;
+	int rc = 0;
+
+	if (r->later == NULL)
+		return 0;
+	if (fflush(r->later) != 0 || fseek(r->later, 0, SEEK_SET) != 0 ||
+	    fputc('\n', r->fp) == EOF)
+		rc = -1;
+	while (rc == 0 && (n = fread(chunk, 1, sizeof chunk, r->later)) > 0)
+		if (fwrite(chunk, 1, n, r->fp) != n)
+			rc = errno == EPIPE ? 0 : -1;
+	if (ferror(r->later))
+		rc = -1;
+	fclose(r->later);
+	r->later = NULL;
+	return rc != 0 || (fflush(r->fp) != 0 && errno != EPIPE) ? -1 : 0;
+}
+
 /* What the run says at its end, and the outputs closed.  Returns the
  * status, worsened by an output that could not be written. */
 static int run_end(struct run *r, int status)
@@ -893,9 +950,19 @@ static int run_end(struct run *r, int status)
 	}
 	if (r->dpcap != NULL && end_dpcap(r) != 0)
 		status = RUN_USAGE;
-	if (r->out.ops->finish(r->out.ctx) != 0) {
+	/* both, whatever the first says: the later file is closed either way */
+	if ((r->out.ops->finish(r->out.ctx) != 0) | (run_write_later(r) != 0)) {
 		fprintf(stderr, "imapscope: writing the output failed: %s\n", strerror(errno));
 		status = RUN_USAGE;	/* an output that cannot be written, as for the folders */
+	}
+	if (r->efilter != NULL && event_filter_dropped(r->efilter) != 0) {
+		char msg[256];
+
+		snprintf(msg, sizeof msg, "--status: %" PRIu64 " events left out that may have"
+			 " belonged: held past %zu MiB or --max-memory, or of commands that"
+			 " never completed", event_filter_dropped(r->efilter),
+			 EVENT_FILTER_HOLD_MAX >> 20);
+		run_say(r, NOTICE_FILTER_DROPPED, r->last_ts_us, msg);
 	}
 	r->out.ops->free(r->out.ctx);
 	if (r->fp != NULL && r->fp != stdout && fclose(r->fp) != 0) {
@@ -922,6 +989,8 @@ static void run_discard(struct run *r)
 		(void)dpcap_free(&r->dpcap, NULL, derr);
 	if (r->out_made)
 		r->out.ops->free(r->out.ctx);
+	if (r->later != NULL)
+		fclose(r->later);
 	if (r->fp != NULL && r->fp != stdout)
 		fclose(r->fp);
 	keys_pcapng_free(&r->keys_pcapng);

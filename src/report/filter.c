@@ -12,12 +12,9 @@ struct id_list {
 
 struct filter {
 	const struct filter_opts *opts;
-	struct output inner;
 	struct id_list user;		/* where --user logged in */
-	struct id_list host;		/* opened with --host as an endpoint */
-	bool oom;			/* a list could not grow */
-	bool matched;			/* an event went through */
-	struct mem_budget *budget;	/* charged for the lists; may be NULL */
+	bool oom;			/* the list could not grow */
+	struct mem_budget *budget;	/* charged for the list; may be NULL */
 };
 
 #define FILTER_IDS0    16		/* a list's first size */
@@ -155,14 +152,13 @@ bool filter_opts_active(const struct filter_opts *o)
 
 /* --- the filter ---------------------------------------------------------- */
 
-struct filter *filter_new(const struct filter_opts *opts, struct output inner)
+struct filter *filter_new(const struct filter_opts *opts)
 {
 	struct filter *f = calloc(1, sizeof *f);
 
 	if (f == NULL)
 		return NULL;
 	f->opts = opts;
-	f->inner = inner;
 	return f;
 }
 
@@ -214,13 +210,6 @@ static bool host_wanted(const struct filter_opts *o, const char *client, const c
 	       (server != NULL && host_matches(o, server));
 }
 
-void filter_session_open(struct filter *f, uint64_t id, const char *client,
-			 const char *server)
-{
-	if (f->opts->host != NULL && host_wanted(f->opts, client, server))
-		list_add(f, &f->host, id);
-}
-
 static bool session_wanted(const struct filter *f, uint64_t id)
 {
 	const struct filter_opts *o = f->opts;
@@ -230,67 +219,10 @@ static bool session_wanted(const struct filter *f, uint64_t id)
 	return o->user == NULL || ids_has(f->user.v, f->user.n, id);
 }
 
-bool filter_wants_id(const struct filter *f, uint64_t id)
-{
-	if (f->opts->host != NULL && !ids_has(f->host.v, f->host.n, id))
-		return false;
-	return session_wanted(f, id);
-}
-
 bool filter_wants(const struct filter *f, uint64_t id, const char *client,
 		  const char *server)
 {
 	return host_wanted(f->opts, client, server) && session_wanted(f, id);
-}
-
-bool filter_matched(const struct filter *f)
-{
-	return f->matched;
-}
-
-/* --- the filtered output ------------------------------------------------ */
-
-static void filter_event(void *ctx, const struct event *ev)
-{
-	struct filter *f = ctx;
-
-	/* by id: the endpoints were matched once, when the session opened */
-	if (filter_wants_id(f, ev->session)) {
-		f->matched = true;
-		f->inner.ops->event(f->inner.ctx, ev);
-	}
-}
-
-static int filter_finish(void *ctx)
-{
-	struct filter *f = ctx;
-
-	return f->inner.ops->finish(f->inner.ctx);
-}
-
-static void filter_output_free(void *ctx)
-{
-	struct filter *f = ctx;
-
-	f->inner.ops->free(f->inner.ctx);
-}
-
-static void filter_flush(void *ctx)
-{
-	struct filter *f = ctx;
-
-	if (f->inner.ops->flush != NULL)
-		f->inner.ops->flush(f->inner.ctx);
-}
-
-static const struct output_ops filter_ops = {
-	.event = filter_event, .finish = filter_finish, .free = filter_output_free,
-	.flush = filter_flush,
-};
-
-struct output filter_output(struct filter *f)
-{
-	return (struct output){ &filter_ops, f };
 }
 
 /* --- the --user pre-pass ------------------------------------------------ */
@@ -343,9 +275,8 @@ void filter_free(struct filter **fp)
 
 	if (f == NULL)
 		return;
-	mem_release(f->budget, (f->user.cap + f->host.cap) * sizeof(uint64_t));
+	mem_release(f->budget, f->user.cap * sizeof(uint64_t));
 	free(f->user.v);
-	free(f->host.v);
 	free(f);
 	*fp = NULL;
 }

@@ -9,8 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "report/logins_rollup.h"
 #include "report/output_json.h"	/* the JSON event writer */
-#include "report/output_text.h"	/* output_text_append_wire */
+#include "report/output_text.h"	/* wire text, display columns */
 #include "report/render.h"
 #include "util/escape.h"
 #include "util/hashtab.h"
@@ -187,6 +188,11 @@ struct logins {
 	unsigned fail_threshold;
 	int64_t window_us;
 	struct logins_table by_client, by_user;
+	struct logins_rollup rollup_user, rollup_client;
+	bool color;
+	unsigned flags_used;		/* LOGINS_F_* shown in the table */
+	bool day_shown;
+	int64_t day;			/* of the last date line, days since 1970 */
 	/* Sessions with state, sorted by id (ids only grow: appends). */
 	struct logins_session **live;
 	size_t n_live, cap_live;
@@ -366,19 +372,64 @@ static void logins_observe(struct logins *lg, const struct event *ev)
 	}
 }
 
-/* Pad the column that began at start to width, with at least two spaces
- * between columns.  Widths count bytes, so UTF-8 names may shift a row. */
-static int logins_pad(struct buf *b, size_t start, size_t width)
+/* ---- the text table ---- */
+
+#define LOGINS_ELLIPSIS "\xe2\x80\xa6"	/* "…": one column */
+#define LOGINS_RED   "\x1b[1;31m"	/* FAIL */
+#define LOGINS_AMBER "\x1b[33m"		/* flags */
+#define LOGINS_RESET "\x1b[0m"
+
+/* The flags in a fixed order: their JSON names and their letters. */
+enum {
+	LOGINS_F_BRUTE = 1u << 0,
+	LOGINS_F_CLEAR = 1u << 1,	/* text only: the secret crossed in clear */
+	LOGINS_F_STARTTLS = 1u << 2,
+	LOGINS_F_DISABLED = 1u << 3,
+	LOGINS_F_AFTER = 1u << 4,
+};
+static const struct {
+	unsigned bit;
+	char letter;
+	const char *name;	/* JSON; NULL: not a JSON flag */
+	const char *legend;
+} logins_flag_defs[] = {
+	{ LOGINS_F_BRUTE, 'B', "brute_force", "brute force" },
+	{ LOGINS_F_CLEAR, 'C', NULL, "secret sent in cleartext" },
+	{ LOGINS_F_STARTTLS, 'S', "cleartext_despite_starttls", "cleartext despite STARTTLS offered" },
+	{ LOGINS_F_DISABLED, 'D', "login_despite_logindisabled", "LOGIN despite LOGINDISABLED" },
+	{ LOGINS_F_AFTER, 'A', "cleartext_after_starttls", "cleartext after STARTTLS" },
+};
+#define LOGINS_N_FLAGS (sizeof logins_flag_defs / sizeof logins_flag_defs[0])
+
+static unsigned logins_flag_bits(const struct logins_flags *f, bool cleartext)
+{
+	return ((f->brute_client || f->brute_user) ? LOGINS_F_BRUTE : 0) |
+	       (cleartext ? LOGINS_F_CLEAR : 0) |
+	       (f->cleartext_starttls ? LOGINS_F_STARTTLS : 0) |
+	       (f->logindisabled ? LOGINS_F_DISABLED : 0) |
+	       (f->after_starttls ? LOGINS_F_AFTER : 0);
+}
+
+/* The cell that began at start, fitted to width display columns: cut
+ * with "…" when longer, then padded, then the one space between cells.
+ * Colour codes take no columns. */
+static int logins_fit(struct buf *b, size_t start, size_t width)
 {
 	static const char spaces[] = "                                ";
-	size_t used = b->len - start, n = used + 2 <= width ? width - used : 2;
+	size_t cols = output_text_columns(b->data + start, b->len - start), k;
 	int rc = 0;
 
-	while (n > 0) {
-		size_t k = n < sizeof spaces - 1 ? n : sizeof spaces - 1;
+	if (cols > width) {
+		k = output_text_fit(b->data + start, b->len - start, width - 1, &cols);
+		b->len = start + k;
+		rc |= LIT(b, LOGINS_ELLIPSIS);
+		cols++;
+	}
+	for (k = width - cols + 1; k > 0 && rc == 0;) {
+		size_t n = k < sizeof spaces - 1 ? k : sizeof spaces - 1;
 
-		rc |= output_put(b, spaces, k);
-		n -= k;
+		rc |= output_put(b, spaces, n);
+		k -= n;
 	}
 	return rc;
 }
@@ -387,53 +438,79 @@ static int logins_cell(struct buf *b, const char *s, size_t width)
 {
 	size_t start = b->len;
 
-	return output_put(b, s, strlen(s)) | logins_pad(b, start, width);
+	return output_put(b, s, strlen(s)) | logins_fit(b, start, width);
 }
 
 static int logins_header(struct buf *b)
 {
-	return logins_cell(b, "TIME (UTC)", LOGINS_W_TIME) |
+	return logins_cell(b, "TIME", LOGINS_W_TIME) |
 	       logins_cell(b, "SESS", LOGINS_W_SESSION) |
 	       logins_cell(b, "CLIENT", LOGINS_W_ADDR) | logins_cell(b, "SERVER", LOGINS_W_ADDR) |
 	       logins_cell(b, "USER", LOGINS_W_USER) | logins_cell(b, "MECH", LOGINS_W_MECH) |
 	       logins_cell(b, "RESULT", LOGINS_W_RESULT) |
 	       logins_cell(b, "TRANSPORT", LOGINS_W_TRANSPORT) |
-	       logins_cell(b, "CLEARTEXT", LOGINS_W_CLEAR) | logins_cell(b, "FLAGS", LOGINS_W_FLAGS) |
-	       LIT(b, "RESPONSE\n");
+	       logins_cell(b, "FLAGS", LOGINS_W_FLAGS) | LIT(b, "RESPONSE\n");
 }
 
-/* "2026-11-21 10:00:00.123456": the RFC 3339 form, made easier to read. */
-static int logins_time(struct logins *lg, struct buf *b, int64_t ts_us)
+/* "2026-11-21 10:00:00" (width LOGINS_W_DATETIME) or, time_only,
+ * "10:00:00": the RFC 3339 form to the second, made easier to read (JSON
+ * has the microseconds). */
+static int logins_time_str(struct output_time *clock, struct buf *b, int64_t ts_us,
+			   bool time_only)
 {
 	size_t start = b->len;
 
-	if (output_time_append_rfc3339(b, &lg->clock, ts_us) != 0)
+	if (output_time_append_rfc3339(b, clock, ts_us) != 0)
 		return -1;
+	if (time_only) {
+		memmove(b->data + start, b->data + start + 11, LOGINS_W_TIME);
+		b->len = start + LOGINS_W_TIME;
+		return 0;
+	}
 	b->data[start + 10] = ' ';
-	b->len--;		/* the 'Z': the header says UTC */
-	return logins_pad(b, start, LOGINS_W_TIME);
+	b->len = start + LOGINS_W_DATETIME;
+	return 0;
 }
 
-static int logins_wire_cell(struct buf *b, struct buf_slice s, const char *if_null, size_t width)
+/* "--- 2026-11-21 (UTC) ---" before the first row of each UTC day: the
+ * rows show the time only. */
+static int logins_date_line(struct logins *lg, struct buf *b, int64_t ts_us)
 {
-	size_t start = b->len;
-	int rc = s.ptr != NULL ? output_text_append_wire(b, s) : output_put(b, if_null, strlen(if_null));
+	int64_t day = ts_us >= 0 ? ts_us / 86400000000LL : -((-ts_us + 86399999999LL) / 86400000000LL);
+	size_t start;
 
-	return rc | logins_pad(b, start, width);
+	if (lg->day_shown && day == lg->day)
+		return 0;
+	lg->day_shown = true;
+	lg->day = day;
+	start = b->len;
+	if (LIT(b, "--- ") != 0 || output_time_append_rfc3339(b, &lg->clock, ts_us) != 0)
+		return -1;
+	b->len = start + 4 + 10;
+	return LIT(b, " (UTC) ---\n");
 }
 
-static int logins_cstr_cell(struct buf *b, const char *s, size_t width)
+/* An address without its port: "192.0.2.1", "2001:db8::1". */
+static int logins_addr_cell(struct buf *b, const char *addr)
 {
+	struct buf_slice h = logins_host(addr);
 	size_t start = b->len;
 
-	if (s == NULL)
-		s = "?";
-	return escape_text(b, (const uint8_t *)s, strlen(s)) | logins_pad(b, start, width);
+	if (h.len >= 2 && h.ptr[0] == '[' && h.ptr[h.len - 1] == ']') {
+		h.ptr++;
+		h.len -= 2;
+	}
+	return escape_text(b, h.ptr, h.len) | logins_fit(b, start, LOGINS_W_ADDR);
 }
 
 static const char *logins_result(enum login_result r)
 {
 	return r == LOGIN_FAIL ? "FAIL" : event_login_result_name(r);
+}
+
+static const char *logins_transport(enum transport t)
+{
+	return t == TRANSPORT_IMPLICIT_TLS ? "tls" : event_transport_name(t);
 }
 
 /* "lowpriv (as admin)": the user, and the identity it asked to act as. */
@@ -443,44 +520,131 @@ static int logins_user_cell(struct buf *b, const struct event *ev)
 	int rc;
 
 	if (ev->u.login.user.ptr == NULL && ev->u.login.authzid.ptr == NULL)
-		return LIT(b, "-") | logins_pad(b, start, LOGINS_W_USER);
+		return LIT(b, "-") | logins_fit(b, start, LOGINS_W_USER);
 	rc = ev->u.login.user.ptr != NULL ? output_text_append_wire(b, ev->u.login.user) : LIT(b, "-");
 	if (ev->u.login.authzid.ptr != NULL)
 		rc |= LIT(b, " (as ") | output_text_append_wire(b, ev->u.login.authzid) | LIT(b, ")");
-	return rc | logins_pad(b, start, LOGINS_W_USER);
+	return rc | logins_fit(b, start, LOGINS_W_USER);
 }
 
-/* The flag names in a fixed order, sep between them. */
-static int logins_flag_list(struct buf *b, const struct logins_flags *f, bool json)
+static int logins_color(const struct logins *lg, struct buf *b, const char *code)
 {
-	const char *names[4];
-	size_t n = 0, i;
+	return lg->color ? output_put(b, code, strlen(code)) : 0;
+}
+
+/* A colored cell: the codes around the text, the padding after them. */
+static int logins_color_cell(const struct logins *lg, struct buf *b, const char *s,
+			     const char *color, size_t width)
+{
+	size_t start = b->len;
+	int rc;
+
+	if (color == NULL || !lg->color)
+		return logins_cell(b, s, width);
+	rc = logins_color(lg, b, color) | output_put(b, s, strlen(s)) |
+	     logins_color(lg, b, LOGINS_RESET);
+	return rc | logins_fit(b, start, width);
+}
+
+static int logins_flags_cell(const struct logins *lg, struct buf *b, unsigned bits)
+{
+	char letters[LOGINS_N_FLAGS + 1];
+	size_t n = 0;
+
+	for (size_t i = 0; i < LOGINS_N_FLAGS; i++)
+		if (bits & logins_flag_defs[i].bit)
+			letters[n++] = logins_flag_defs[i].letter;
+	letters[n] = '\0';
+	return n == 0 ? logins_cell(b, "-", LOGINS_W_FLAGS)
+		      : logins_color_cell(lg, b, letters, LOGINS_AMBER, LOGINS_W_FLAGS);
+}
+
+/* The response's text (its code only when it has no text: a CAPABILITY
+ * list says nothing of the login), cut to the row's width; the secret
+ * asked for with --show-secrets after it, whole. */
+static int logins_response(struct buf *b, const struct event *ev, size_t line_start)
+{
+	size_t start = b->len, used = output_text_columns(b->data + line_start, start - line_start);
+	size_t room = used + 1 < LOGINS_W_ROW ? LOGINS_W_ROW - used : 1, cols, k;
 	int rc = 0;
 
-	if (f->brute_client || f->brute_user)
-		names[n++] = "brute_force";
-	if (f->cleartext_starttls)
-		names[n++] = "cleartext_despite_starttls";
-	if (f->logindisabled)
-		names[n++] = "login_despite_logindisabled";
-	if (f->after_starttls)
-		names[n++] = "cleartext_after_starttls";
-	for (i = 0; i < n; i++) {
-		if (i > 0)
-			rc |= LIT(b, ",");
-		rc |= (json ? LIT(b, "\"") : 0) | output_put(b, names[i], strlen(names[i])) |
-		      (json ? LIT(b, "\"") : 0);
+	if (ev->u.login.inferred)	/* the evidence holds the answer */
+		rc |= LIT(b, "inferred from: ") | output_text_append_wire(b, ev->u.login.evidence);
+	else if (ev->u.login.text.ptr != NULL && ev->u.login.text.len > 0)
+		rc |= output_text_append_wire(b, ev->u.login.text);
+	else if (ev->u.login.code.ptr != NULL)
+		rc |= LIT(b, "[") | output_text_append_wire(b, ev->u.login.code) | LIT(b, "]");
+	if (rc == 0 && output_text_columns(b->data + start, b->len - start) > room) {
+		k = output_text_fit(b->data + start, b->len - start, room - 1, &cols);
+		b->len = start + k;
+		rc |= LIT(b, LOGINS_ELLIPSIS);
 	}
-	if (n == 0 && !json)
-		rc |= LIT(b, "-");
+	if (ev->u.login.secret.ptr != NULL)
+		rc |= LIT(b, " secret: ") | output_text_append_wire(b, ev->u.login.secret);
+	/* No trailing blanks when the response column is empty. */
+	if (b->len == start)
+		while (b->len > line_start && b->data[b->len - 1] == ' ')
+			b->len--;
 	return rc;
 }
 
-static int logins_flags_cell(struct buf *b, const struct logins_flags *f)
+static int logins_row(struct logins *lg, struct buf *b, const struct event *ev, unsigned bits)
 {
-	size_t start = b->len;
+	size_t line = b->len, start;
+	bool fail = ev->u.login.result == LOGIN_FAIL;
+	int rc = logins_time_str(&lg->clock, b, ev->ts_us, true) | LIT(b, " ");
 
-	return logins_flag_list(b, f, false) | logins_pad(b, start, LOGINS_W_FLAGS);
+	start = b->len;
+	rc |= LIT(b, "#") | output_append_u64(b, ev->session) | logins_fit(b, start, LOGINS_W_SESSION);
+	start = b->len;
+	rc |= logins_addr_cell(b, ev->client) | logins_addr_cell(b, ev->server) |
+	      logins_user_cell(b, ev);
+	start = b->len;
+	rc |= (ev->u.login.mechanism.ptr != NULL ? output_text_append_wire(b, ev->u.login.mechanism)
+						 : LIT(b, "?")) |
+	      logins_fit(b, start, LOGINS_W_MECH) |
+	      logins_color_cell(lg, b, logins_result(ev->u.login.result), fail ? LOGINS_RED : NULL,
+				LOGINS_W_RESULT) |
+	      logins_cell(b, logins_transport(ev->u.login.transport), LOGINS_W_TRANSPORT) |
+	      logins_flags_cell(lg, b, bits);
+	if (rc == 0)
+		rc |= logins_response(b, ev, line);
+	return rc | LIT(b, "\n");
+}
+
+/* "flags: B brute force, C secret sent in cleartext": the letters used. */
+static int logins_legend(struct buf *b, unsigned used)
+{
+	bool first = true;
+	int rc = LIT(b, "flags:");
+
+	for (size_t i = 0; i < LOGINS_N_FLAGS; i++) {
+		if (!(used & logins_flag_defs[i].bit))
+			continue;
+		rc |= (first ? LIT(b, " ") : LIT(b, ", ")) |
+		      output_put(b, &logins_flag_defs[i].letter, 1) | LIT(b, " ") |
+		      output_put(b, logins_flag_defs[i].legend, strlen(logins_flag_defs[i].legend));
+		first = false;
+	}
+	return rc | LIT(b, "\n");
+}
+
+/* The flag names of JSON in a fixed order, comma separated. */
+static int logins_flag_list(struct buf *b, unsigned bits)
+{
+	bool first = true;
+	int rc = 0;
+
+	for (size_t i = 0; i < LOGINS_N_FLAGS; i++) {
+		const char *name = logins_flag_defs[i].name;
+
+		if (name == NULL || !(bits & logins_flag_defs[i].bit))
+			continue;
+		rc |= (first ? 0 : LIT(b, ",")) | LIT(b, "\"") | output_put(b, name, strlen(name)) |
+		      LIT(b, "\"");
+		first = false;
+	}
+	return rc;
 }
 
 static int logins_json_bool(struct buf *b, bool v)
@@ -499,7 +663,7 @@ static int logins_json_row(struct logins *lg, struct buf *b, const struct event 
 	    memcmp(b->data + b->len - 2, "}\n", 2) != 0)
 		return -1;
 	b->len -= 2;
-	return LIT(b, ",\"flags\":[") | logins_flag_list(b, f, true) |
+	return LIT(b, ",\"flags\":[") | logins_flag_list(b, logins_flag_bits(f, false)) |
 	       LIT(b, "],\"brute_force\":") | logins_json_bool(b, f->brute_client || f->brute_user) |
 	       LIT(b, ",\"brute_force_by\":[") |
 	       (f->brute_client ? LIT(b, "\"client\"") : 0) | (both ? LIT(b, ",") : 0) |
@@ -510,37 +674,17 @@ static int logins_json_row(struct logins *lg, struct buf *b, const struct event 
 	       logins_json_bool(b, f->logindisabled) | LIT(b, "}\n");
 }
 
-static int logins_row(struct logins *lg, struct buf *b, const struct event *ev,
-		      const struct logins_flags *f)
+/* The roll-up of one login: by user (when known) and by client address. */
+static void logins_rollup_login(struct logins *lg, const struct event *ev,
+				const struct logins_flags *f)
 {
-	size_t start, cells_end;
-	int rc = logins_time(lg, b, ev->ts_us);
+	bool ok = ev->u.login.result == LOGIN_OK;
 
-	start = b->len;
-	rc |= LIT(b, "#") | output_append_u64(b, ev->session) | logins_pad(b, start, LOGINS_W_SESSION);
-	rc |= logins_cstr_cell(b, ev->client, LOGINS_W_ADDR) |
-	      logins_cstr_cell(b, ev->server, LOGINS_W_ADDR) |
-	      logins_user_cell(b, ev) |
-	      logins_wire_cell(b, ev->u.login.mechanism, "?", LOGINS_W_MECH) |
-	      logins_cell(b, logins_result(ev->u.login.result), LOGINS_W_RESULT) |
-	      logins_cell(b, event_transport_name(ev->u.login.transport), LOGINS_W_TRANSPORT) |
-	      logins_cell(b, ev->u.login.cleartext_secret ? "yes" : "no", LOGINS_W_CLEAR) |
-	      logins_flags_cell(b, f);
-	cells_end = b->len;
-	if (ev->u.login.inferred)	/* the evidence holds the answer */
-		rc |= LIT(b, "inferred from: ") | output_text_append_wire(b, ev->u.login.evidence);
-	else if (ev->u.login.code.ptr != NULL)
-		rc |= LIT(b, "[") | output_text_append_wire(b, ev->u.login.code) | LIT(b, "] ");
-	if (ev->u.login.text.ptr != NULL && !ev->u.login.inferred)
-		rc |= output_text_append_wire(b, ev->u.login.text);
-	if (ev->u.login.secret.ptr != NULL)
-		rc |= LIT(b, " secret: ") | output_text_append_wire(b, ev->u.login.secret);
-	/* No trailing blanks when the response column is empty (wire text
-	 * keeps its own). */
-	if (b->len == cells_end)
-		while (b->len > 0 && b->data[b->len - 1] == ' ')
-			b->len--;
-	return rc | LIT(b, "\n");
+	if (ev->u.login.user.ptr != NULL)
+		logins_rollup_add(&lg->rollup_user, ev->u.login.user, ev->ts_us, ev->u.login.result,
+				  ok && f->brute_user);
+	logins_rollup_add(&lg->rollup_client, logins_host(ev->client), ev->ts_us,
+			  ev->u.login.result, ok && f->brute_client);
 }
 
 static void logins_event(void *ctx, const struct event *ev)
@@ -548,6 +692,7 @@ static void logins_event(void *ctx, const struct event *ev)
 	struct logins *lg = ctx;
 	struct logins_flags f;
 	struct buf *b;
+	unsigned bits;
 	int rc = 0;
 
 	if (ev->type != EV_LOGIN) {
@@ -556,15 +701,19 @@ static void logins_event(void *ctx, const struct event *ev)
 	}
 	/* Flags first: the failure history must grow even when output is gone. */
 	f = logins_flags_of(lg, ev);
+	logins_rollup_login(lg, ev, &f);
 	if (!output_sink_live(&lg->sink))
 		return;
 	b = output_sink_begin(&lg->sink);
 	if (lg->json) {
 		rc = logins_json_row(lg, b, ev, &f);
 	} else {
+		bits = logins_flag_bits(&f, ev->u.login.cleartext_secret);
 		if (!lg->header_done)
 			rc |= logins_header(b);
-		rc |= logins_row(lg, b, ev, &f);
+		rc |= logins_date_line(lg, b, ev->ts_us) | logins_row(lg, b, ev, bits);
+		if (rc == 0)
+			lg->flags_used |= bits;
 	}
 	output_sink_end(&lg->sink, rc);
 	if (rc == 0) {
@@ -573,17 +722,109 @@ static void logins_event(void *ctx, const struct event *ev)
 	}
 }
 
-/* An empty table still gets its header, so "no logins" is visible. */
+/* ---- the roll-up ---- */
+
+static int logins_rollup_header(struct buf *b, const char *key)
+{
+	return logins_cell(b, key, LOGINS_W_KEY) | logins_cell(b, "ATTEMPTS", 8) |
+	       logins_cell(b, "FAILURES", 8) | logins_cell(b, "FIRST SEEN (UTC)", LOGINS_W_DATETIME) |
+	       logins_cell(b, "LAST SEEN (UTC)", LOGINS_W_DATETIME) |
+	       LIT(b, "SUCCESS AFTER FAILURES\n");
+}
+
+/* A count right-aligned in width, then the space between cells. */
+static int logins_count_cell(struct buf *b, uint64_t v, size_t width)
+{
+	char tmp[20], *d = output_fmt_u64(tmp, v);
+	size_t n = (size_t)(tmp + sizeof tmp - d), start = b->len;
+	int rc = 0;
+
+	while (n < width && rc == 0) {
+		rc |= LIT(b, " ");
+		n++;
+	}
+	return rc | output_put(b, d, (size_t)(tmp + sizeof tmp - d)) | logins_fit(b, start, width);
+}
+
+static int logins_rollup_text_row(struct logins *lg, struct buf *b,
+				  const struct logins_rollup_row *r)
+{
+	size_t start = b->len;
+	int rc = escape_text(b, r->key, r->len) | logins_fit(b, start, LOGINS_W_KEY) |
+		 logins_count_cell(b, r->attempts, 8) | logins_count_cell(b, r->failures, 8) |
+		 logins_time_str(&lg->clock, b, r->first_us, false) | LIT(b, " ") |
+		 logins_time_str(&lg->clock, b, r->last_us, false) | LIT(b, " ");
+
+	return rc | (r->success_after_failures
+		     ? logins_color(lg, b, LOGINS_AMBER) | LIT(b, "yes") |
+		       logins_color(lg, b, LOGINS_RESET)
+		     : LIT(b, "no")) | LIT(b, "\n");
+}
+
+static int logins_rollup_json_row(struct logins *lg, struct buf *b, const char *by,
+				  const struct logins_rollup_row *r)
+{
+	return LIT(b, "{\"v\":" OUTPUT_JSON_VERSION ",\"ts\":\"") |
+	       output_time_append_rfc3339(b, &lg->clock, r->last_us) |
+	       LIT(b, "\",\"session\":0,\"type\":\"login_summary\",\"by\":\"") |
+	       output_put(b, by, strlen(by)) | LIT(b, "\",\"key\":\"") |
+	       escape_json(b, r->key, r->len) |
+	       LIT(b, "\",\"attempts\":") | output_append_u64(b, r->attempts) |
+	       LIT(b, ",\"failures\":") | output_append_u64(b, r->failures) |
+	       LIT(b, ",\"first_seen\":\"") | output_time_append_rfc3339(b, &lg->clock, r->first_us) |
+	       LIT(b, "\",\"last_seen\":\"") | output_time_append_rfc3339(b, &lg->clock, r->last_us) |
+	       LIT(b, "\",\"success_after_failures\":") |
+	       logins_json_bool(b, r->success_after_failures) | LIT(b, "}\n");
+}
+
+/* One table of the roll-up: a line per row, so no line grows with the
+ * number of keys. */
+static void logins_rollup_write(struct logins *lg, const struct logins_rollup *t,
+				const char *by, const char *title)
+{
+	const struct logins_rollup_row *r = logins_rollup_first(t);
+	struct buf *b;
+
+	if (r == NULL && t->untracked == 0)
+		return;
+	if (!lg->json) {
+		b = output_sink_begin(&lg->sink);
+		output_sink_end(&lg->sink, LIT(b, "\n") | logins_rollup_header(b, title));
+	}
+	for (; r != NULL && output_sink_live(&lg->sink); r = logins_rollup_next(r)) {
+		b = output_sink_begin(&lg->sink);
+		output_sink_end(&lg->sink, lg->json ? logins_rollup_json_row(lg, b, by, r)
+						    : logins_rollup_text_row(lg, b, r));
+	}
+	if (!lg->json && t->untracked != 0) {
+		b = output_sink_begin(&lg->sink);
+		output_sink_end(&lg->sink, LIT(b, "(") | output_append_u64(b, t->untracked) |
+					   LIT(b, " more logins of keys past the ") |
+					   output_append_u64(b, LOGINS_ROLLUP_MAX) |
+					   LIT(b, " listed, or refused by --max-memory)\n"));
+	}
+}
+
+/* An empty table still gets its header, so "no logins" is visible; then
+ * the legend of the flags shown and the roll-up. */
 static int logins_finish(void *ctx)
 {
 	struct logins *lg = ctx;
+	struct buf *b;
 
-	if (!lg->json && !lg->header_done && output_sink_live(&lg->sink)) {
-		struct buf *b = output_sink_begin(&lg->sink);
-
+	if (!output_sink_live(&lg->sink))
+		return output_sink_finish(&lg->sink);
+	if (!lg->json && !lg->header_done) {
+		b = output_sink_begin(&lg->sink);
 		output_sink_end(&lg->sink, logins_header(b));
 		lg->header_done = true;
 	}
+	if (!lg->json && lg->flags_used != 0) {
+		b = output_sink_begin(&lg->sink);
+		output_sink_end(&lg->sink, logins_legend(b, lg->flags_used));
+	}
+	logins_rollup_write(lg, &lg->rollup_user, "user", "USER");
+	logins_rollup_write(lg, &lg->rollup_client, "client", "CLIENT");
 	return output_sink_finish(&lg->sink);
 }
 
@@ -603,6 +844,8 @@ static void logins_free(void *ctx)
 	mem_release(lg->budget, lg->cap_live * sizeof *lg->live);
 	logins_table_free(&lg->by_client);
 	logins_table_free(&lg->by_user);
+	logins_rollup_free(&lg->rollup_user);
+	logins_rollup_free(&lg->rollup_client);
 	output_sink_free(&lg->sink);
 	free(lg);
 }
@@ -646,9 +889,12 @@ int output_logins_new2(struct output *out_r, FILE *fp, bool json, const struct l
 		lg->window_us = opts->window_us;
 	if (opts != NULL) {
 		lg->budget = opts->budget;
+		lg->color = opts->color;
 		logins_table_init(&lg->by_client, opts->budget);
 		logins_table_init(&lg->by_user, opts->budget);
 	}
+	logins_rollup_init(&lg->rollup_user, lg->budget);
+	logins_rollup_init(&lg->rollup_client, lg->budget);
 	out_r->ops = &logins_ops;
 	out_r->ctx = lg;
 	return 0;

@@ -2,6 +2,8 @@
  * the hot path) and written through the shared line sink. */
 #include "report/output_text.h"
 
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -18,6 +20,12 @@
 #define TEXT_COLOR_TIME  "\x1b[2m"	/* timestamps: dim */
 #define TEXT_COLOR_RESET "\x1b[0m"
 
+/* A part of the line being built that --width may shorten: byte offsets
+ * into the sink's buffer; start == end: none. */
+struct text_span {
+	size_t start, end;
+};
+
 struct output_text {
 	struct output_sink sink;
 	struct output_time clock;
@@ -25,6 +33,10 @@ struct output_text {
 	bool frames;
 	bool day_shown;
 	int64_t day;		/* days since the epoch of the last date line */
+	unsigned width;		/* 0: lines whole */
+	size_t line_start;	/* the event line's first byte (after a date line) */
+	struct text_span caps;	/* a capability list's items */
+	struct text_span cut;	/* the arguments or the text */
 };
 
 /* ---- small writers ---- */
@@ -122,6 +134,68 @@ int output_text_append_wire(struct buf *b, struct buf_slice s)
 		start = i;
 	}
 	return rc | text_slice(b, (struct buf_slice){ s.ptr + start, s.len - start });
+}
+
+/* ---- parts --width may shorten ---- */
+
+/* Whether mark lies inside s (pointers into the same line). */
+static bool text_slice_within(struct buf_slice s, struct buf_slice mark)
+{
+	uintptr_t a = (uintptr_t)s.ptr, m = (uintptr_t)mark.ptr;
+
+	return s.ptr != NULL && mark.ptr != NULL && mark.len > 0 && m >= a &&
+	       m - a <= s.len && mark.len <= s.len - (m - a);
+}
+
+/* s as wire text (or, !wire, escaped only, as codes are); with --width,
+ * where the part mark of s (a capability list) lands is kept in caps. */
+static int text_marked(struct output_text *ot, struct buf *b, struct buf_slice s,
+		       struct buf_slice mark, bool wire)
+{
+	int (*put)(struct buf *, struct buf_slice) = wire ? output_text_append_wire : text_slice;
+	size_t off;
+	int rc;
+
+	if (ot->width == 0 || !text_slice_within(s, mark))
+		return put(b, s);
+	off = (size_t)(mark.ptr - s.ptr);
+	rc = put(b, (struct buf_slice){ s.ptr, off });
+	ot->caps.start = b->len;
+	rc |= put(b, mark);
+	ot->caps.end = b->len;
+	return rc | put(b, (struct buf_slice){ mark.ptr + mark.len, s.len - off - mark.len });
+}
+
+/* The arguments of a CAPABILITY code, or null. */
+static struct buf_slice text_caps_of(const struct resp_code *rc)
+{
+	return rc->id == IMAP_CODE_CAPABILITY ? rc->args : SLICE_NULL;
+}
+
+/* " [code]", its capability list marked. */
+static int text_code_marked(struct output_text *ot, struct buf *b, struct buf_slice code,
+			    const struct resp_code *rcode)
+{
+	if (code.ptr == NULL)
+		return 0;
+	if (code.len > 0 && code.ptr[0] == '[')
+		return LIT(b, " ") | text_marked(ot, b, code, text_caps_of(rcode), false);
+	return LIT(b, " [") | text_marked(ot, b, code, text_caps_of(rcode), false) | LIT(b, "]");
+}
+
+/* " text", the part --width cuts first (after a capability list, mark). */
+static int text_rest_cut(struct output_text *ot, struct buf *b, struct buf_slice s,
+			 struct buf_slice mark)
+{
+	int rc;
+
+	if (s.ptr == NULL || s.len == 0)
+		return 0;
+	rc = LIT(b, " ");
+	ot->cut.start = b->len;
+	rc |= text_marked(ot, b, s, mark, true);
+	ot->cut.end = b->len;
+	return rc;
 }
 
 /* ---- numbers for people ---- */
@@ -276,6 +350,7 @@ static int text_prefix(struct output_text *ot, struct buf *b, const struct event
 		ot->day_shown = true;
 		ot->day = day;
 	}
+	ot->line_start = b->len;
 	text_put2(t, tm->tm_hour);
 	t[2] = ':';
 	text_put2(t + 3, tm->tm_min);
@@ -312,13 +387,15 @@ static int text_greeting(struct output_text *ot, struct buf *b, const struct eve
 	const char *color = ev->u.greeting.id == IMAP_R_BYE ? TEXT_COLOR_BAD : TEXT_COLOR_S;
 
 	return text_color(ot, b, color) | LIT(b, "S * ") | text_slice(b, ev->u.greeting.status) |
-	       text_code(b, ev->u.greeting.code) | text_rest(b, ev->u.greeting.text);
+	       text_code_marked(ot, b, ev->u.greeting.code, &ev->u.greeting.rcode) |
+	       text_rest_cut(ot, b, ev->u.greeting.text, SLICE_NULL);
 }
 
 static int text_command(struct output_text *ot, struct buf *b, const struct event *ev)
 {
 	return text_color(ot, b, TEXT_COLOR_C) | LIT(b, "C ") | text_slice(b, ev->u.command.tag) |
-	       LIT(b, " ") | text_slice(b, ev->u.command.name) | text_rest(b, ev->u.command.args);
+	       LIT(b, " ") | text_slice(b, ev->u.command.name) |
+	       text_rest_cut(ot, b, ev->u.command.args, SLICE_NULL);
 }
 
 /* ", name "value"" for a decoded SASL field that is there. */
@@ -342,10 +419,10 @@ static int text_continuation(struct output_text *ot, struct buf *b, const struct
 
 	if (ev->u.continuation.dir != DIR_C2S)
 		return text_color(ot, b, TEXT_COLOR_S) | LIT(b, "S +") |
-		       text_rest(b, ev->u.continuation.text);
+		       text_rest_cut(ot, b, ev->u.continuation.text, SLICE_NULL);
 	if (ev->u.continuation.kind != CONT_SASL)
 		return text_color(ot, b, TEXT_COLOR_C) | LIT(b, "C") |
-		       text_rest(b, ev->u.continuation.text);
+		       text_rest_cut(ot, b, ev->u.continuation.text, SLICE_NULL);
 	return text_color(ot, b, TEXT_COLOR_C) | LIT(b, "C (sasl)") |
 	       text_rest(b, ev->u.continuation.text) |
 	       text_field(b, &first, "authzid", ev->u.continuation.authzid) |
@@ -405,6 +482,19 @@ static bool text_untagged_names_itself(struct buf_slice name, struct buf_slice t
 	return text_word_eq(text_word(text, &i), name);
 }
 
+/* The capability list an untagged line carries: CAPABILITY's own (after
+ * its name), or a status response's [CAPABILITY] code. */
+static struct buf_slice text_untagged_caps(const struct event *ev)
+{
+	struct buf_slice t = ev->u.untagged.text;
+	size_t i = 0;
+
+	if (ev->u.untagged.id != IMAP_R_CAPABILITY || t.ptr == NULL)
+		return text_caps_of(&ev->u.untagged.rcode);
+	(void)text_word(t, &i);
+	return (struct buf_slice){ t.ptr + i, t.len - i };
+}
+
 static int text_untagged(struct output_text *ot, struct buf *b, const struct event *ev)
 {
 	enum imap_resp_id id = ev->u.untagged.id;
@@ -417,7 +507,7 @@ static int text_untagged(struct output_text *ot, struct buf *b, const struct eve
 
 	if (!text_untagged_names_itself(ev->u.untagged.name, ev->u.untagged.text))
 		rc |= LIT(b, " ") | text_slice(b, ev->u.untagged.name);
-	return rc | text_rest(b, ev->u.untagged.text);
+	return rc | text_rest_cut(ot, b, ev->u.untagged.text, text_untagged_caps(ev));
 }
 
 static int text_response(struct output_text *ot, struct buf *b, const struct event *ev)
@@ -426,9 +516,26 @@ static int text_response(struct output_text *ot, struct buf *b, const struct eve
 
 	return text_color(ot, b, ok ? TEXT_COLOR_S : TEXT_COLOR_BAD) | LIT(b, "S ") |
 	       text_slice(b, ev->u.response.tag) | LIT(b, " ") |
-	       text_slice(b, ev->u.response.status) | text_code(b, ev->u.response.code) |
-	       text_rest(b, ev->u.response.text) | text_latency(b, ev->u.response.latency_ms) |
+	       text_slice(b, ev->u.response.status) |
+	       text_code_marked(ot, b, ev->u.response.code, &ev->u.response.rcode) |
+	       text_rest_cut(ot, b, ev->u.response.text, SLICE_NULL) |
+	       text_latency(b, ev->u.response.latency_ms) |
 	       text_cont_waits(b, ev->u.response.cont_wait_us, ev->u.response.n_cont_waits);
+}
+
+/* Whether a code (as sent, brackets or not) is a capability list. */
+static bool text_code_is_caps(struct buf_slice code)
+{
+	static const uint8_t name[] = "CAPABILITY";
+	size_t i = 0;
+
+	if (code.ptr == NULL)
+		return false;
+	if (code.len > 0 && code.ptr[0] == '[') {
+		code.ptr++;
+		code.len--;
+	}
+	return text_word_eq(text_word(code, &i), (struct buf_slice){ name, sizeof name - 1 });
 }
 
 static int text_login(struct output_text *ot, struct buf *b, const struct event *ev)
@@ -448,8 +555,10 @@ static int text_login(struct output_text *ot, struct buf *b, const struct event 
 	if (ev->u.login.inferred)	/* the evidence holds the answer */
 		rc |= LIT(b, " (inferred from: ") | text_slice(b, ev->u.login.evidence) |
 		      LIT(b, ")");
+	else if (ot->width != 0 && text_code_is_caps(ev->u.login.code))
+		rc |= text_rest_cut(ot, b, ev->u.login.text, SLICE_NULL);	/* the OK showed it */
 	else
-		rc |= text_code(b, ev->u.login.code) | text_rest(b, ev->u.login.text);
+		rc |= text_code(b, ev->u.login.code) | text_rest_cut(ot, b, ev->u.login.text, SLICE_NULL);
 	if (ev->u.login.transport == TRANSPORT_STARTTLS)
 		rc |= LIT(b, " (over STARTTLS)");
 	else if (ev->u.login.transport == TRANSPORT_IMPLICIT_TLS)
@@ -596,6 +705,174 @@ static const text_body_fn text_bodies[EV_N_TYPES] = {
 	[EV_FINDING] = text_finding,
 };
 
+/* ---- fitting a line to --width ---- */
+
+#define TEXT_ELLIPSIS "\xe2\x80\xa6"	/* "…": one column */
+
+/* East Asian wide and fullwidth characters take two columns (the blocks
+ * terminals draw double). */
+static unsigned text_char_cols(uint32_t c)
+{
+	if ((c >= 0x1100 && c <= 0x115f) || (c >= 0x2e80 && c <= 0xa4cf && c != 0x303f) ||
+	    (c >= 0xac00 && c <= 0xd7a3) || (c >= 0xf900 && c <= 0xfaff) ||
+	    (c >= 0xfe30 && c <= 0xfe4f) || (c >= 0xff00 && c <= 0xff60) ||
+	    (c >= 0xffe0 && c <= 0xffe6) || (c >= 0x1f300 && c <= 0x1f64f) ||
+	    (c >= 0x1f900 && c <= 0x1f9ff) || (c >= 0x20000 && c <= 0x3fffd))
+		return 2;
+	return 1;
+}
+
+/* Bytes and columns of the character (or colour sequence) at p[0..n). */
+static size_t text_char(const uint8_t *p, size_t n, unsigned *cols_r)
+{
+	size_t len, i;
+	uint32_t c;
+
+	*cols_r = 0;
+	if (p[0] == 0x1b && n > 1 && p[1] == '[') {	/* our own colours */
+		for (i = 2; i < n && (p[i] < 0x40 || p[i] > 0x7e); i++)
+			;
+		return i < n ? i + 1 : n;
+	}
+	*cols_r = 1;
+	if (p[0] < 0xc2 || p[0] > 0xf4)
+		return 1;
+	len = p[0] < 0xe0 ? 2 : p[0] < 0xf0 ? 3 : 4;
+	if (len > n)
+		return 1;
+	c = p[0] & (0x3f >> (len - 1));
+	for (i = 1; i < len; i++) {
+		if ((p[i] & 0xc0) != 0x80)
+			return 1;
+		c = c << 6 | (p[i] & 0x3f);
+	}
+	*cols_r = text_char_cols(c);
+	return len;
+}
+
+/* How many bytes of p[0..n) fit in max columns, whole characters only;
+ * *cols_r: their columns. */
+static size_t text_fit_bytes(const uint8_t *p, size_t n, size_t max, size_t *cols_r)
+{
+	size_t i = 0, cols = 0;
+
+	while (i < n) {
+		unsigned w;
+		size_t k = text_char(p + i, n - i, &w);
+
+		if (cols + w > max)
+			break;
+		cols += w;
+		i += k;
+	}
+	*cols_r = cols;
+	return i;
+}
+
+size_t output_text_columns(const uint8_t *p, size_t n)
+{
+	size_t cols;
+
+	(void)text_fit_bytes(p, n, SIZE_MAX, &cols);
+	return cols;
+}
+
+size_t output_text_fit(const uint8_t *p, size_t n, size_t max, size_t *cols_r)
+{
+	return text_fit_bytes(p, n, max, cols_r);
+}
+
+/* Replace del bytes at at with ins[0..len). */
+static int text_splice(struct buf *b, size_t at, size_t del, const char *ins, size_t len)
+{
+	size_t tail = b->len - at - del;
+
+	if (len > del && buf_append(b, ins, len - del) != 0)	/* room first */
+		return -1;
+	memmove(b->data + at + len, b->data + at + del, tail);
+	memcpy(b->data + at, ins, len);
+	b->len = at + len + tail;
+	return 0;
+}
+
+/* Keep the first items of the capability list that leave the line over
+ * its width by no more than it can lose, then " … +N" for the rest (at
+ * least one item stays).  Returns the bytes the line lost. */
+static size_t text_collapse_caps(struct output_text *ot, struct buf *b, size_t over)
+{
+	const uint8_t *p = b->data + ot->caps.start;
+	size_t n = ot->caps.end - ot->caps.start, items = 1, i, keep = 0, kept = 0, seen = 0;
+	size_t cols = output_text_columns(p, n);
+	char tail[32];
+	size_t tlen;
+
+	for (i = 0; i < n; i++)
+		items += p[i] == ' ';
+	if (items < 2)
+		return 0;
+	/* Walk the items: the last end whose prefix and tail fit. */
+	for (i = 0; i <= n; i++) {
+		if (i < n && p[i] != ' ')
+			continue;
+		seen++;
+		if (seen == items)
+			break;
+		tlen = (size_t)snprintf(tail, sizeof tail, " " TEXT_ELLIPSIS " +%zu", items - seen);
+		if (keep == 0 || output_text_columns(p, i) + tlen - 2 + over <= cols) {
+			keep = i;
+			kept = seen;
+		}
+	}
+	if (keep == 0)
+		return 0;
+	tlen = (size_t)snprintf(tail, sizeof tail, " " TEXT_ELLIPSIS " +%zu", items - kept);
+	if (keep + tlen >= n || text_splice(b, ot->caps.start + keep, n - keep, tail, tlen) != 0)
+		return 0;
+	return n - keep - tlen;
+}
+
+/* Cut the end of the span so the line loses over columns, "…" in its
+ * place.  The span may go whole. */
+static void text_cut_span(struct output_text *ot, struct buf *b, size_t over)
+{
+	const uint8_t *p = b->data + ot->cut.start;
+	size_t n = ot->cut.end - ot->cut.start, cols = output_text_columns(p, n), got, k;
+
+	if (cols == 0)
+		return;
+	k = cols > over + 1 ? text_fit_bytes(p, n, cols - over - 1, &got) : 0;
+	(void)text_splice(b, ot->cut.start + k, n - k, TEXT_ELLIPSIS, sizeof TEXT_ELLIPSIS - 1);
+}
+
+/* The event line (from line_start) in ot->width columns: the capability
+ * list first, then the text, then the line's end. */
+static void text_fit(struct output_text *ot, struct buf *b)
+{
+	size_t cols = output_text_columns(b->data + ot->line_start, b->len - ot->line_start), k;
+
+	if (cols <= ot->width)
+		return;
+	if (ot->caps.end > ot->caps.start) {
+		size_t lost = text_collapse_caps(ot, b, cols - ot->width);
+
+		if (ot->cut.start >= ot->caps.end)
+			ot->cut.start -= lost;
+		if (ot->cut.end >= ot->caps.end)
+			ot->cut.end -= lost;
+		cols = output_text_columns(b->data + ot->line_start, b->len - ot->line_start);
+	}
+	if (cols > ot->width && ot->cut.end > ot->cut.start) {
+		text_cut_span(ot, b, cols - ot->width);
+		cols = output_text_columns(b->data + ot->line_start, b->len - ot->line_start);
+	}
+	if (cols > ot->width) {
+		k = text_fit_bytes(b->data + ot->line_start, b->len - ot->line_start,
+				   ot->width - 1, &cols);
+		b->len = ot->line_start + k;
+		(void)LIT(b, TEXT_ELLIPSIS);	/* k cut 1 column or more */
+	}
+}
+
 /* ---- the output ---- */
 
 static void output_text_event(void *ctx, const struct event *ev)
@@ -607,6 +884,7 @@ static void output_text_event(void *ctx, const struct event *ev)
 	if (!output_sink_live(&ot->sink))
 		return;
 	b = output_sink_begin(&ot->sink);
+	ot->caps = ot->cut = (struct text_span){ 0, 0 };
 	rc = text_prefix(ot, b, ev);
 	if ((unsigned)ev->type < EV_N_TYPES && text_bodies[ev->type] != NULL)
 		rc |= text_bodies[ev->type](ot, b, ev);
@@ -616,6 +894,8 @@ static void output_text_event(void *ctx, const struct event *ev)
 		rc |= LIT(b, " [truncated]");
 	if (ev->unsynchronised)
 		rc |= LIT(b, " [unsynchronised]");
+	if (ot->width != 0 && rc == 0)
+		text_fit(ot, b);
 	rc |= text_color(ot, b, TEXT_COLOR_RESET) | LIT(b, "\n");
 	output_sink_end(&ot->sink, rc);
 }
@@ -663,6 +943,8 @@ int output_text_new(struct output *out_r, FILE *fp, const struct output_text_opt
 	output_sink_init(&ot->sink, fp);
 	ot->color = opts != NULL && opts->color;
 	ot->frames = opts != NULL && opts->frames;
+	if (opts != NULL && opts->width != 0)
+		ot->width = opts->width > OUTPUT_TEXT_MIN_WIDTH ? opts->width : OUTPUT_TEXT_MIN_WIDTH;
 	out_r->ops = &output_text_ops;
 	out_r->ctx = ot;
 	return 0;

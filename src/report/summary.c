@@ -60,6 +60,8 @@ static void summary_event(void *ctx, const struct event *ev)
 		s->first_us = ev->ts_us;
 	if (ev->ts_us > s->last_us)
 		s->last_us = ev->ts_us;
+	if (ev->changed & (FACT_MAILBOX | FACT_UIDVALIDITY))
+		s->numbering++;
 	switch (ev->type) {
 	case EV_COMMAND:
 		summary_on_command(sm, s, ev);
@@ -133,6 +135,7 @@ static const struct output_ops summary_ops = {
 	.event = summary_event,
 	.finish = summary_finish,
 	.free = summary_free,
+	.facts = IMAP_FACTS_FETCH,	/* messages fetched, by sequence number */
 };
 
 int output_summary_new(struct output *out_r, FILE *fp, bool json, struct mem_budget *budget)

@@ -17,6 +17,7 @@ void summary_fold(struct summary *sm, const struct summary_session *s,
 	sm->gaps += s->gaps;
 	sm->gap_bytes += s->gap_bytes;
 	sm->untagged += s->untagged;
+	sm->fetched += s->fetched;
 	if (s->tls_seen) {
 		sm->tls_sessions++;
 		sm->tls_decrypted += s->tls_decrypted;
@@ -41,7 +42,6 @@ void summary_fold(struct summary *sm, const struct summary_session *s,
 	sm->bytes_s2c += sum->bytes_s2c;
 	sm->wire_c2s += sum->wire_bytes_c2s;
 	sm->wire_s2c += sum->wire_bytes_s2c;
-	sm->fetched += sum->literals_fetched;
 	sm->appended += sum->literals_appended;
 	sm->notices += sum->notices;
 	sm->retransmitted += sum->retransmitted_bytes;

@@ -148,7 +148,7 @@ int summary_json_session(struct summary *sm, struct buf *b, struct summary_sessi
 		      LIT(b, ",\"bytes_s2c\":") | output_append_u64(b, sum->bytes_s2c) |
 		      LIT(b, ",\"wire_bytes_c2s\":") | output_append_u64(b, sum->wire_bytes_c2s) |
 		      LIT(b, ",\"wire_bytes_s2c\":") | output_append_u64(b, sum->wire_bytes_s2c) |
-		      LIT(b, ",\"messages_fetched\":") | output_append_u64(b, sum->literals_fetched) |
+		      LIT(b, ",\"messages_fetched\":") | output_append_u64(b, s->fetched) |
 		      LIT(b, ",\"messages_appended\":") | output_append_u64(b, sum->literals_appended) |
 		      LIT(b, ",\"retransmitted_bytes\":") |
 		      output_append_u64(b, sum->retransmitted_bytes) |

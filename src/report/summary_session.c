@@ -17,6 +17,8 @@ void summary_session_free(struct summary_session *s)
 		free(s->mboxes[i].p);
 	}
 	summary_cmds_free(&s->cmds);
+	mem_release(s->budget, s->cap_fetched_keys * sizeof *s->fetched_keys);
+	free(s->fetched_keys);
 	mem_release(s->budget, sizeof *s);
 	free(s);
 }
@@ -276,6 +278,65 @@ static void summary_on_notice(struct summary_session *s, const struct event *ev)
 	}
 }
 
+/* Whether a FETCH carried a body section with a value (NIL is none). */
+static bool summary_fetch_has_body(const struct fetch_facts *f)
+{
+	for (size_t i = 0; i < f->n_sections; i++)
+		if (f->section_sizes[i] != FACT_NONE)
+			return true;
+	return false;
+}
+
+/* Index where key is or would go in the sorted keys; *found_r says which. */
+static size_t summary_key_index(const uint64_t *v, size_t n, uint64_t key, bool *found_r)
+{
+	size_t lo = 0, hi = n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (v[mid] < key)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	*found_r = lo < n && v[lo] == key;
+	return lo;
+}
+
+#define SUMMARY_SEQ_BITS 40	/* sequence numbers above 2^40 are not told apart */
+
+void summary_on_fetch(struct summary_session *s, const struct event *ev)
+{
+	const struct fetch_facts *f = ev->u.untagged.fetch;
+	uint64_t key, *grown;
+	size_t at;
+	bool found;
+
+	if (f == NULL || !summary_fetch_has_body(f))
+		return;
+	s->fetched++;
+	if (f->seq >= (uint64_t)1 << SUMMARY_SEQ_BITS)
+		return;
+	key = (uint64_t)s->numbering << SUMMARY_SEQ_BITS | f->seq;
+	at = summary_key_index(s->fetched_keys, s->n_fetched_keys, key, &found);
+	if (found) {
+		s->fetched--;	/* another part of a message counted already */
+		return;
+	}
+	if (s->n_fetched_keys == s->cap_fetched_keys) {
+		grown = mem_grow_array(s->budget, s->fetched_keys, &s->cap_fetched_keys,
+				       sizeof *grown, 64, SUMMARY_FETCHED_KEYS);
+		if (grown == NULL)
+			return;		/* counted, but not remembered */
+		s->fetched_keys = grown;
+	}
+	memmove(&s->fetched_keys[at + 1], &s->fetched_keys[at],
+		(s->n_fetched_keys - at) * sizeof *s->fetched_keys);
+	s->fetched_keys[at] = key;
+	s->n_fetched_keys++;
+}
+
 void summary_on_other(struct summary_session *s, const struct event *ev)
 {
 	switch (ev->type) {
@@ -286,6 +347,11 @@ void summary_on_other(struct summary_session *s, const struct event *ev)
 		break;
 	case EV_UNTAGGED:
 		s->untagged++;
+		if (ev->u.untagged.id == IMAP_R_FETCH)
+			summary_on_fetch(s, ev);
+		else if (ev->u.untagged.id == IMAP_R_EXPUNGE ||
+			 ev->u.untagged.id == IMAP_R_VANISHED)
+			s->numbering++;	/* the numbers shift */
 		break;
 	case EV_TLS:
 		summary_on_tls(s, ev);

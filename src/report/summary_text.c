@@ -107,7 +107,7 @@ int summary_text_session(struct summary *sm, struct buf *b, struct summary_sessi
 		      LIT(b, ", s2c ") | output_append_u64(b, sum->bytes_s2c) |
 		      LIT(b, " (on the wire: c2s ") | output_append_u64(b, sum->wire_bytes_c2s) |
 		      LIT(b, ", s2c ") | output_append_u64(b, sum->wire_bytes_s2c) |
-		      LIT(b, ")\n  messages     fetched ") | output_append_u64(b, sum->literals_fetched) |
+		      LIT(b, ")\n  messages     fetched ") | output_append_u64(b, s->fetched) |
 		      LIT(b, ", appended ") | output_append_u64(b, sum->literals_appended) |
 		      LIT(b, "\n  notices      ") | output_append_u64(b, sum->notices) |
 		      LIT(b, "\n  duplicates   ") | output_append_u64(b, sum->retransmitted_bytes) |
@@ -169,6 +169,7 @@ int summary_text_capture(struct summary *sm, struct buf *b)
 {
 	const struct summary_entry *top[SUMMARY_BUSIEST];
 	size_t n = summary_busiest(&sm->clients, top), i;
+	bool heading = false, lat_heading = false;
 	int rc = summary_text_capture_counts(sm, b) |
 		 LIT(b, "  tls          ") | output_append_u64(b, sm->tls_sessions) |
 		 LIT(b, " sessions, decrypted ") | output_append_u64(b, sm->tls_decrypted) |
@@ -178,29 +179,35 @@ int summary_text_capture(struct summary *sm, struct buf *b)
 	for (i = 0; i < sm->n_reasons; i++)
 		rc |= LIT(b, "    ") | output_append_u64(b, sm->reasons[i].n) | LIT(b, "  ") |
 		      summary_text_cstr(b, sm->reasons[i].text) | LIT(b, "\n");
-	rc |= LIT(b, "  busiest clients\n");
+	/* A heading only over rows: an empty one reads as something missing. */
+	if (n > 0)
+		rc |= LIT(b, "  busiest clients\n");
 	for (i = 0; i < n; i++)
 		rc |= LIT(b, "    ") | escape_text(b, top[i]->key, top[i]->len) |
 		      LIT(b, "  sessions ") | output_append_u64(b, top[i]->sessions) |
 		      LIT(b, ", commands ") | output_append_u64(b, top[i]->commands) |
 		      LIT(b, ", bytes ") | output_append_u64(b, top[i]->bytes) | LIT(b, "\n");
 	rc |= LIT(b, "  commands     ") | output_append_u64(b, sm->commands) |
-	      summary_text_cmds(b, &sm->cmds) | LIT(b, "\n  errors by command\n");
+	      summary_text_cmds(b, &sm->cmds) | LIT(b, "\n");
 	for (i = 0; i < sm->cmds.n; i++) {
 		struct summary_cmd *c = &sm->cmds.v[i];
 
 		if (c->no + c->bad == 0)
 			continue;
-		rc |= LIT(b, "    ") | escape_text(b, c->name, c->len) |
+		rc |= (!heading ? LIT(b, "  errors by command\n") : 0) | LIT(b, "    ") |
+		      escape_text(b, c->name, c->len) |
 		      LIT(b, "  NO ") | output_append_u64(b, c->no) |
 		      LIT(b, ", BAD ") | output_append_u64(b, c->bad) | LIT(b, " of ") |
 		      output_append_u64(b, c->ok + c->no + c->bad) | LIT(b, " (") |
 		      summary_append_ratio(b, c->no + c->bad, c->ok + c->no + c->bad, false) |
 		      LIT(b, ")\n");
+		heading = true;
 	}
-	rc |= LIT(b, "  latency\n");
 	for (i = 0; i < sm->cmds.n; i++)
-		if (sm->cmds.v[i].lat.n > 0)
-			rc |= summary_text_lat_row(b, &sm->cmds.v[i], &sm->cmds.v[i].lat);
+		if (sm->cmds.v[i].lat.n > 0) {
+			rc |= (!lat_heading ? LIT(b, "  latency\n") : 0) |
+			      summary_text_lat_row(b, &sm->cmds.v[i], &sm->cmds.v[i].lat);
+			lat_heading = true;
+		}
 	return rc;
 }

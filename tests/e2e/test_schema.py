@@ -8,7 +8,8 @@ sessions are covered too), runs
     $IMAPSCOPE -F json FILE             every line: one of the schema's events
     $IMAPSCOPE --summary -F json FILE   session_summary lines, then exactly one
                                         capture_summary, last
-    $IMAPSCOPE --logins -F json FILE    every line: #/$defs/login_row
+    $IMAPSCOPE --logins -F json FILE    every line: #/$defs/login_row, then the
+                                        roll-up: #/$defs/login_summary
     $IMAPSCOPE --activity -F json FILE  every line: activity or activity_summary
 
 and validates each line with a real validator (python3-jsonschema, draft
@@ -61,6 +62,7 @@ def load_validators():
         return cls(sub)
 
     return {"": cls(schema), "login_row": only("login_row"),
+            "login_summary": only("login_summary"),
             "session_summary": only("session_summary"),
             "capture_summary": only("capture_summary")}
 
@@ -166,7 +168,8 @@ def check_capture(cap, ck):
         ck.line(f"{name} --summary line {i}", text, want)
     lines = run(base + ["--logins", "-F", "json", cap], f"{name} --logins", ck) or []
     for i, text in enumerate(lines, 1):
-        ck.line(f"{name} --logins line {i}", text, "login_row")
+        kind = "login_summary" if '"type":"login_summary"' in text else "login_row"
+        ck.line(f"{name} --logins line {i}", text, kind)
     lines = run(base + ["--activity", "-F", "json", cap], f"{name} --activity", ck) or []
     for i, text in enumerate(lines, 1):
         ck.line(f"{name} --activity line {i}", text)

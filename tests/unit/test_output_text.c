@@ -428,13 +428,22 @@ static void test_logins_table(void **state)
 	size_t len = 0, i;
 	FILE *fp = open_memstream(&data, &len);
 	static const char want[] =
-		"TIME (UTC)                  SESS  CLIENT                 SERVER                 "
-		"USER              MECH           RESULT   TRANSPORT     CLEARTEXT  FLAGS        RESPONSE\n"
-		"2026-11-21 10:00:00.000005  #1    192.0.2.1:50000        192.0.2.2:143          "
-		"alice\\x1b         PLAIN          FAIL     starttls      yes        -            "
-		"[AUTHENTICATIONFAILED] Invalid credentials\n"
-		"2026-11-21 10:00:00.000005  #1    192.0.2.1:50000        192.0.2.2:143          "
-		"-                 XOAUTH2        unknown  plain         no         -\n";
+		"TIME     SESS  CLIENT          SERVER          USER             MECH      "
+		"RESULT  TRANSPORT FLAGS RESPONSE\n"
+		"--- 2026-11-21 (UTC) ---\n"
+		"10:00:00 #1    192.0.2.1       192.0.2.2       alice\\x1b        PLAIN     "
+		"FAIL    starttls  C     Invalid credentials\n"
+		"10:00:00 #1    192.0.2.1       192.0.2.2       -                XOAUTH2   "
+		"unknown plain     -\n"
+		"flags: C secret sent in cleartext\n"
+		"\n"
+		"USER                     ATTEMPTS FAILURES FIRST SEEN (UTC)    LAST SEEN (UTC)     "
+		"SUCCESS AFTER FAILURES\n"
+		"alice\\x1b                       1        1 2026-11-21 10:00:00 2026-11-21 10:00:00 no\n"
+		"\n"
+		"CLIENT                   ATTEMPTS FAILURES FIRST SEEN (UTC)    LAST SEEN (UTC)     "
+		"SUCCESS AFTER FAILURES\n"
+		"192.0.2.1                       2        1 2026-11-21 10:00:00 2026-11-21 10:00:00 no\n";
 
 	(void)state;
 	e[0] = base_event(EV_LOGIN, 5);
@@ -497,6 +506,122 @@ static void test_text_bye_facts(void **state)
 	free(data);
 }
 
+/* Display columns of each line of data (after the date line). */
+static void assert_fits(const char *data, size_t len, size_t width)
+{
+	const char *p = data, *end = data + len;
+
+	while (p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+
+		assert_non_null(nl);
+		if (output_text_columns((const uint8_t *)p, (size_t)(nl - p)) > width) {
+			fprintf(stderr, "too wide: %.*s\n", (int)(nl - p), p);
+			fail();
+		}
+		p = nl + 1;
+	}
+}
+
+static const char caps_code[] =
+	"CAPABILITY IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABLE IDLE LITERAL+ STARTTLS "
+	"AUTH=PLAIN AUTH=LOGIN AUTH=CRAM-MD5 AUTH=DIGEST-MD5 AUTH=SCRAM-SHA-1 "
+	"AUTH=SCRAM-SHA-256 AUTH=ANONYMOUS";
+
+/* --width: a capability list keeps its first items and a count, texts
+ * are cut with a marker, the latency after them stays; --width 0 (the
+ * default) keeps every line whole. */
+static void test_text_width(void **state)
+{
+	struct event e[5];
+	struct output_text_opts opts = { .width = 80 };
+	struct buf_slice code = S(caps_code);
+	char *data;
+	size_t len;
+
+	(void)state;
+	e[0] = base_event(EV_GREETING, 0);
+	e[0].u.greeting.status = S("OK");
+	e[0].u.greeting.code = code;
+	e[0].u.greeting.rcode.id = IMAP_CODE_CAPABILITY;
+	e[0].u.greeting.rcode.args = (struct buf_slice){ code.ptr + 11, code.len - 11 };
+	e[0].u.greeting.text = S("Dovecot ready.");
+	e[1] = base_event(EV_UNTAGGED, 1);
+	e[1].u.untagged.name = S("CAPABILITY");
+	e[1].u.untagged.id = IMAP_R_CAPABILITY;
+	e[1].u.untagged.text = code;
+	e[2] = base_event(EV_COMMAND, 2);
+	e[2].u.command.tag = S("a1");
+	e[2].u.command.name = S("UID FETCH");
+	e[2].u.command.args = S("1:* (UID FLAGS INTERNALDATE RFC822.SIZE BODY.PEEK[HEADER.FIELDS "
+				"(DATE FROM SUBJECT TO CC MESSAGE-ID REFERENCES)])");
+	e[3] = base_event(EV_RESPONSE, 3);
+	e[3].u.response.tag = S("a1");
+	e[3].u.response.status = S("OK");
+	e[3].u.response.id = IMAP_R_OK;
+	e[3].u.response.code = code;
+	e[3].u.response.rcode = e[0].u.greeting.rcode;
+	e[3].u.response.text = S("Logged in, and a long text after the list of capabilities");
+	e[3].u.response.latency_ms = 1.5;
+	e[4] = base_event(EV_LOGIN, 3);
+	e[4].u.login.user = S("alice");
+	e[4].u.login.mechanism = S("LOGIN");
+	e[4].u.login.result = LOGIN_OK;
+	e[4].u.login.code = code;
+	e[4].u.login.text = S("Logged in");
+	data = run_text_opts(e, 5, &opts, &len);
+	assert_fits(data, len, 80);
+	/* as many items as fit, then how many are left out */
+	assert_non_null(strstr(data, "#1 S * OK [CAPABILITY IMAP4rev1 SASL-IR \xe2\x80\xa6 +13] "
+				     "Dovecot ready.\n"));
+	assert_non_null(strstr(data, "#1 S * CAPABILITY IMAP4rev1 SASL-IR LOGIN-REFERRALS ID "
+				     "\xe2\x80\xa6 +11\n"));
+	assert_non_null(strstr(data, "#1 C a1 UID FETCH 1:* (UID FLAGS INTERNALDATE RFC822.SIZE "
+				     "BODY.\xe2\x80\xa6\n"));
+	/* the list first, then the text; the latency stays */
+	assert_non_null(strstr(data, "#1 S a1 OK [CAPABILITY IMAP4rev1 \xe2\x80\xa6 +14] "
+				     "Logged in,\xe2\x80\xa6   (1.500 ms)\n"));
+	/* the LOGIN line does not say the list again */
+	assert_non_null(strstr(data, "LOGIN alice via LOGIN: ok Logged in\n"));
+	free(data);
+
+	opts.width = 0;
+	data = run_text_opts(e, 5, &opts, &len);
+	assert_non_null(strstr(data, "AUTH=ANONYMOUS] Dovecot ready.\n"));
+	assert_non_null(strstr(data, "LOGIN alice via LOGIN: ok [CAPABILITY IMAP4rev1"));
+	free(data);
+
+	opts.width = 1;	/* raised to OUTPUT_TEXT_MIN_WIDTH */
+	data = run_text_opts(e, 5, &opts, &len);
+	assert_fits(data, len, OUTPUT_TEXT_MIN_WIDTH);
+	free(data);
+}
+
+/* Columns: colours take none, a UTF-8 character one, a wide one two,
+ * a byte that is not UTF-8 one; a cut never splits a character. */
+static void test_text_columns(void **state)
+{
+	static const uint8_t s[] = "\x1b[1;31ma\xc3\xa9\xe4\xb8\xad\xff\x1b[0m";
+	struct output_text_opts opts = { .width = 40, .color = true };
+	struct event e = base_event(EV_NOTICE, 0);
+	size_t cols, n, len;
+	char *data, *line;
+
+	(void)state;
+	assert_int_equal(output_text_columns(s, sizeof s - 1), 5);
+	n = output_text_fit(s, sizeof s - 1, 3, &cols);
+	assert_int_equal(cols, 2);	/* the wide one does not fit in the third */
+	assert_int_equal(n, 10);
+	/* nothing to collapse: the line's end is cut, the colour reset kept */
+	e.u.notice.text = "a notice that is much longer than forty columns, in \xe4\xb8\xad";
+	data = run_text_opts(&e, 1, &opts, &len);
+	assert_fits(data, len, 40);
+	line = strstr(data, "NOTICE a notice");
+	assert_non_null(line);
+	assert_non_null(strstr(line, "\xe2\x80\xa6\x1b[0m\n"));
+	free(data);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -511,6 +636,8 @@ int main(void)
 		cmocka_unit_test(test_text_latency),
 		cmocka_unit_test(test_text_closed_pipe),
 		cmocka_unit_test(test_logins_table),
+		cmocka_unit_test(test_text_width),
+		cmocka_unit_test(test_text_columns),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
