@@ -45,6 +45,7 @@ need_pkgs() {
 cleanup() {
 	local rc=$? p
 	set +e
+	srv_cleanup
 	for p in "${CAP_PIDS[@]}"; do kill -INT "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
 	for p in "${DOVECOT_PIDS[@]}"; do kill -TERM "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
 	[ ${#IPT_RULE[@]} -gt 0 ] && ip netns exec "$NS" iptables -D "${IPT_RULE[@]}" 2>/dev/null
@@ -222,9 +223,11 @@ run_py() {
 }
 
 . "$TOOLS/scenarios.sh"
+. "$TOOLS/servers.sh"
 
 main() {
 	need_pkgs
+	srv_pkgs
 	setup_work
 	setup_netns
 	write_conf ns '127.0.0.1, ::1'

@@ -190,8 +190,59 @@ def parse_sclient(path):
     return [s.s]
 
 
+def parse_perl(path):
+    """Perl Mail::IMAPClient with Debug => 1: "Sending: LINE" for what it
+    wrote (a multi-line write continues on lines that start with two
+    spaces), "Read: <TAB>LINE" then "  <TAB>LINE" for what it read.  A write
+    that ends in a synchronising "{n}" is followed by a write of the literal
+    data, which is no command."""
+    sessions, cur, data_next, sending = [], None, False, None
+
+    def flush():
+        nonlocal data_next, sending
+        if sending is None:
+            return
+        text, sending = sending, None
+        if data_next:
+            # the client sends one literal per command: what the data ends
+            # with (a message body may end in "{5}") announces nothing
+            data_next = False
+            return
+        cur.client(text.split("\n", 1)[0])
+        data_next = re.search(r"\{\d+\}$", text.rstrip()) is not None
+
+    for raw in open(path, encoding="utf-8", errors="replace"):
+        line = raw.rstrip("\n")
+        if line.startswith("Connecting with "):
+            if cur is not None:
+                flush()
+            cur = LineTruth("perl Mail::IMAPClient")
+            sessions.append(cur)
+            data_next, sending = False, None
+            if "SSL" in line:
+                cur.layer = "tls"
+                cur.s["tls"] = {"phase": "implicit"}
+            continue
+        if cur is None:
+            continue
+        if line.startswith("Sending: "):
+            flush()
+            sending = line[len("Sending: "):]
+        elif sending is not None and line.startswith("  ") and not line.startswith("  \t"):
+            sending += "\n" + line[2:]
+        else:
+            flush()
+            if line.startswith("Read: \t"):
+                cur.server(line[len("Read: \t"):])
+            elif line.startswith("  \t"):
+                cur.server(line[3:])
+    if cur is not None:
+        flush()
+    return [x.s for x in sessions]
+
+
 PARSERS = {"curl": parse_curl, "fetchmail": parse_fetchmail, "mbsync": parse_mbsync,
-           "sclient": parse_sclient}
+           "sclient": parse_sclient, "perl": parse_perl}
 
 
 def assemble(a):
