@@ -100,7 +100,32 @@ def sc_compress_more(x):
     c.logout()
 
 
-MORE = {"auth-advertised": sc_auth_advertised, "starttls-more": sc_starttls_more,
+def sc_idle_more(x):
+    """IDLE while another session APPENDs; DONE after the EXISTS or after 3 s
+    (GNU imap4d reports nothing during IDLE), so the scenario never hangs."""
+    a = x.conn(tag_prefix="i")
+    login(a, "alice")
+    a.cmd("SELECT", "INBOX")
+    tag = a.send_command("IDLE")
+    if a._wait_continuation(tag):
+        d = x.conn(tag_prefix="e")
+        login(d, "bob")
+        d.cmd("APPEND", "INBOX", scenarios.Literal(scenarios.APPEND_MSG))
+        d.logout()
+        a.sock.settimeout(3)
+        try:
+            while not a.read_response().endswith(b"EXISTS\r\n"):
+                pass
+        except OSError:
+            pass
+        a.sock.settimeout(None)
+        a._send(b"DONE\r\n")
+        a.wait(tag)
+    a.cmd("NOOP")
+    a.logout()
+
+
+MORE = {"idle-more": sc_idle_more, "auth-advertised": sc_auth_advertised, "starttls-more": sc_starttls_more,
         "implicit-more": sc_implicit_more, "compress-more": sc_compress_more}
 
 

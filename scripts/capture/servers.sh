@@ -187,8 +187,8 @@ srv_scenarios() {    # srv_scenarios SERVER LABEL [--user-suffix S]
 		commands,append,login-failures "$@"
 	srv_py "$s" "$s-auth" "$l, imapclient.py: every advertised SASL mechanism it speaks (PLAIN with and without SASL-IR, LOGIN, CRAM-MD5, DIGEST-MD5, SCRAM-SHA-1/256)" \
 		auth-advertised "$@"
-	srv_py "$s" "$s-session" "$l, imapclient.py: the demo session, IDLE while another session APPENDs, the activity session, COMPRESS=DEFLATE where offered" \
-		demo,idle,activity,compress-more "$@"
+	srv_py "$s" "$s-session" "$l, imapclient.py: the demo session, IDLE while another session APPENDs (DONE after the EXISTS or 3 s), the activity session, COMPRESS=DEFLATE where offered" \
+		demo,idle-more,activity,compress-more "$@"
 	srv_py "$s" "$s-tls" "$l, imapclient.py: STARTTLS (TLS 1.3) and implicit TLS on 993 (COMPRESS inside where offered); key log" \
 		starttls-more,implicit-more "$@"
 	srv_py "$s" "$s-imaplib" "$l, python3 imaplib: failed then good LOGIN, LIST, SELECT, SEARCH, FETCH, UID FETCH/SEARCH, STORE, APPEND, CLOSE" \
