@@ -55,6 +55,7 @@ srv_wait_port() {    # srv_wait_port NS PORT WHAT LOG
 
 # ---------------------------------------------------------------- Cyrus
 start_cyrus() {
+	[ "${CYRUS_UP:-0}" = 1 ] && return 0
 	local d=$W/cyrus r=$W/cyrus-root ns=$NS-cyrus u
 	mkdir -p "$d/conf" "$d/spool" "$d/run" "$W/debs"
 	if [ ! -x "$r/usr/lib/cyrus/bin/master" ]; then
@@ -112,6 +113,7 @@ start_cyrus() {
 	DOVECOT_PIDS+=("$!")
 	srv_wait_port "$ns" 143 cyrus "$d/master.log"
 	srv_wait_port "$ns" 993 cyrus "$d/master.log"
+	CYRUS_UP=1
 	(cd "$TOOLS" && ip netns exec "$ns" python3 seed.py 127.0.0.1 143 alice alice-pw bob bob-pw)
 }
 
@@ -119,6 +121,7 @@ start_cyrus() {
 # GNU imap4d authenticates non-system users through a virtual domain:
 # passwd-style file PASSWD_DIR/example.test, login "alice@example.test".
 start_imap4d() {
+	[ "${IMAP4D_UP:-0}" = 1 ] && return 0
 	local d=$W/imap4d ns=$NS-imap4d u
 	mkdir -p "$d/pw" "$d/home"
 	python3 - "$d" <<-'PY'
@@ -149,6 +152,7 @@ start_imap4d() {
 	ip netns exec "$ns" imap4d --no-site-config --config-file="$d/imap4d.conf" >"$d/imap4d.log" 2>&1 &
 	DOVECOT_PIDS+=("$!")
 	srv_wait_port "$ns" 143 imap4d "$d/imap4d.log"
+	IMAP4D_UP=1
 	(cd "$TOOLS" && ip netns exec "$ns" python3 seed.py 127.0.0.1 143 \
 		alice@example.test alice-pw bob@example.test bob-pw)
 }
@@ -207,4 +211,42 @@ scenario_imap4d() {
 	start_imap4d
 	srv_scenarios imap4d "$L" --user-suffix @example.test
 	srv_perl imap4d imap4d-perl "$L, Perl Mail::IMAPClient 3.43 (Debug log is the truth): folders, UID SEARCH/FETCH, flags, COPY, APPEND, STATUS, EXAMINE, IDLE, AUTHENTICATE CRAM-MD5" @example.test
+}
+
+# ---------------------------------------------------------------- misbehaving client
+# A second Dovecot for the misbehaving client: plaintext LOGIN/AUTH refused
+# where Dovecot does not count the client as secured (LOGINDISABLED), and a
+# reduced capability list (no LITERAL+, IDLE, MOVE, NAMESPACE, COMPRESS...:
+# Dovecot still runs those commands, it only stops advertising them).
+start_dovecot_strict() {
+	[ "${STRICT_UP:-0}" = 1 ] && return 0
+	write_conf strict 127.0.0.1
+	sed -i 's/^disable_plaintext_auth = no$/disable_plaintext_auth = yes\nimap_capability = IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABLE/' \
+		"$W/strict/dovecot.conf"
+	reset_mail strict
+	srv_netns strict
+	start_dovecot strict "$NS-strict"
+	STRICT_UP=1
+}
+
+# srv_misbehave SERVER NETNS-SUFFIX "description" [misbehave.py options]
+srv_misbehave() {
+	local srv=$1 ns=$NS-$2 desc=$3 name=misbehave-$1
+	shift 3
+	log "scenario $name"
+	cap_start "$OUT/$name.pcap" "$ns" lo
+	ip netns exec "$ns" python3 "$TOOLS/misbehave.py" run "$srv" --truth "$W/frag/$name.json" "$@"
+	cap_stop_all
+	assemble "$name" "$name.pcap" "$desc" --fragment "$W/frag/$name.json"
+	python3 "$TOOLS/misbehave.py" frames "$OUT/$name.truth.json"
+}
+
+scenario_misbehave() {
+	local M="misbehave.py (a raw-socket client, one violation per connection; \"findings\" in the truth lists the --check rules each must raise)"
+	start_dovecot_strict
+	start_cyrus
+	start_imap4d
+	srv_misbehave dovecot-strict strict "$M against Dovecot 2.3 with disable_plaintext_auth and a reduced imap_capability: LOGIN under LOGINDISABLED and AUTHENTICATE PLAIN unadvertised (client on 127.0.0.2), STARTTLS with pipelined bytes, plaintext after STARTTLS, SELECT before auth, {n+} without LITERAL+, literal before +, tag reuse, invalid tag, bare LF, NUL, 9000-octet line, IDLE/MOVE/NAMESPACE/COMPRESS unadvertised"
+	srv_misbehave cyrus cyrus "$M against Cyrus IMAP 3.6: a command during IDLE, COMPRESS twice, COMPRESS before auth, FETCH with nothing selected, literal before +, tag reuse, STARTTLS with pipelined bytes, bare LF"
+	srv_misbehave imap4d imap4d "$M against GNU imap4d 3.15: MOVE, UID EXPUNGE, ENABLE, COMPRESS, CHANGEDSINCE, SEARCH RETURN, SASL-IR initial response, all unadvertised; LOGIN after auth, a command during IDLE, STARTTLS with pipelined bytes, NUL" --user-suffix @example.test
 }
