@@ -109,7 +109,7 @@ def sc_idle_more(x):
     tag = a.send_command("IDLE")
     if a._wait_continuation(tag):
         d = x.conn(tag_prefix="e")
-        login(d, "bob")
+        login(d, "alice")                       # the same mailbox
         d.cmd("APPEND", "INBOX", scenarios.Literal(scenarios.APPEND_MSG))
         d.logout()
         a.sock.settimeout(3)

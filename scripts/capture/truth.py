@@ -318,13 +318,31 @@ def readme(d):
 
 README_HEAD = """# captures/ — the end-to-end corpus
 
-Real IMAP traffic between Dovecot 2.3 (Debian 12) and real clients, made by
-`sudo scripts/make-captures.sh` (it rewrites this file too).  Everything was
-sent on loopback, in a private network namespace whose `lo` has MTU 1500 and
-no segmentation offloads, except `lo64k-*` (default namespace, segments up to
-64 KB).  Users `alice`/`alice-pw` and `bob`/`bob-pw`; the messages are
-deterministic and hostile (IMAP-looking lines and `{n}` at line ends in
-bodies, 8-bit UTF-8, folded headers, an empty body, one ~200 KB body).
+Real IMAP traffic between real servers from Debian 12 — Dovecot 2.3.19,
+Cyrus IMAP 3.6.1 (`cyrus-*`), GNU Mailutils imap4d 3.15 (`imap4d-*`) — and
+real clients, made by `sudo scripts/make-captures.sh` (it rewrites this file
+too).  Everything was sent on loopback, in a private network namespace (one
+per server) whose `lo` has MTU 1500 and no segmentation offloads, except
+`lo64k-*` (default namespace, segments up to 64 KB).  Users `alice`/`alice-pw`
+and `bob`/`bob-pw` (imap4d: `alice@example.test`, its virtual domain); the
+messages are deterministic and hostile (IMAP-looking lines and `{n}` at line
+ends in bodies, 8-bit UTF-8, folded headers, an empty body, one ~200 KB body).
+Cyrus and imap4d get them over IMAP (`scripts/capture/seed.py`) before their
+captures start.
+
+Clients: the scripted `imapclient.py` scenarios, python3 `imaplib`, curl,
+fetchmail, mbsync, openssl s_client, Perl `Mail::IMAPClient` 3.43
+(`*-perl`, its `Debug` log is the truth), and `misbehave.py` (`misbehave-*`:
+a raw-socket client that breaks one rule per connection, see below).
+
+What the other servers do that Dovecot does not, all kept as they happened:
+Cyrus lists `LOGINDISABLED` in its post-login capabilities and answers a
+STARTTLS twice (`OK`, then `NO Starttls negotiation failed` in plain text)
+when bytes were pipelined behind it; imap4d drops the connection on an empty
+APPEND (`imap4d-commands`), never answers AUTHENTICATE PLAIN/LOGIN with
+virtual-domain users (the client gives up after 10 s: status `none`), refuses
+every other SASL mechanism it lists, and reports new mail in IDLE only after
+the client's DONE.
 
 Files:
 
@@ -435,6 +453,34 @@ Message identity:
 - Identity is kept per message across renumbering, and per (mailbox,
   UIDVALIDITY, UID) across a new SELECT of the same mailbox; it is not carried
   to the copies (`to_uid`).
+
+## Misbehaving client (`misbehave-*` captures)
+
+`scripts/capture/misbehave.py` opens one connection per case and breaks one
+rule of RFC 9051 or an extension RFC on it, against a second Dovecot
+(`disable_plaintext_auth = yes` and `imap_capability = IMAP4rev1 SASL-IR
+LOGIN-REFERRALS ID ENABLE`: no LITERAL+, IDLE, MOVE, NAMESPACE, COMPRESS
+advertised, though Dovecot runs them), Cyrus and imap4d.  The LOGINDISABLED
+cases connect from 127.0.0.2 (loopback too): Dovecot counts a client on its
+own address as secured.  Each session adds to the usual truth
+
+```
+"case": "tag-reused",                 # the case's name
+"findings": [{"rule",                 # a --check rule id (docs/checks.md)
+              "side",                 # "client" | "server": who broke it
+              "tag",                  # the command it concerns
+              "marker",               # the offending bytes, escaped
+              "frame",                # 1-based capture frame carrying them
+              "t", "layer"}],
+"extra_responses": [{"tag", "status", "t"}]   # a second completion of a
+                                      # tag already completed (Cyrus)
+```
+
+Every finding listed must be reported by `--check` on that session; a case
+may break a second rule on the way (COMPRESS before authentication on Cyrus
+is also unadvertised there), and then both are listed.  Not recorded:
+`literal-minus-too-large` (every server here advertises LITERAL+).
+`tests/e2e/test_corpus_servers.py` checks the ids, frames and coverage.
 
 `tests/e2e/test_corpus.py` checks imapscope's JSON against every truth file;
 `tests/e2e/test_activity_truth.py` checks the activity lists (vocabulary, each
