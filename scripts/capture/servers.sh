@@ -11,7 +11,7 @@
 # the work folder, and run from there; nothing of Cyrus is installed.
 # shellcheck shell=bash
 
-ALL_SCENARIOS+=(cyrus imap4d misbehave)
+ALL_SCENARIOS+=(perl cyrus imap4d misbehave)
 SRV_NETNS=()
 
 srv_pkgs() {
@@ -172,13 +172,14 @@ srv_py() {
 	assemble "$name" "$name.pcap" "$desc" --fragment "$W/frag/$name.json" "${k[@]}"
 }
 
-# srv_perl SERVER NAME "description" USER: Mail::IMAPClient, its debug log is the truth
+# srv_perl SERVER NAME "description" USER-SUFFIX: Mail::IMAPClient, its debug
+# log is the truth.  SERVER "" is the recipe's own Dovecot.
 srv_perl() {
-	local srv=$1 name=$2 desc=$3 user=$4 lg=$W/logs/$2.log
+	local srv=$1 name=$2 desc=$3 user=$4 lg=$W/logs/$2.log ns=$NS${1:+-$1}
 	log "scenario $name"
 	rm -f "$lg"
-	cap_start "$OUT/$name.pcap" "$NS-$srv" lo
-	ip netns exec "$NS-$srv" perl "$TOOLS/perl-client.pl" 127.0.0.1 143 "alice$user" alice-pw "$lg" \
+	cap_start "$OUT/$name.pcap" "$ns" lo
+	ip netns exec "$ns" perl "$TOOLS/perl-client.pl" 127.0.0.1 143 "alice$user" alice-pw "$lg" \
 		"bob$user" bob-pw
 	cap_stop_all
 	assemble "$name" "$name.pcap" "$desc" --log "perl:$lg"
@@ -197,6 +198,11 @@ srv_scenarios() {    # srv_scenarios SERVER LABEL [--user-suffix S]
 		starttls-more,implicit-more "$@"
 	srv_py "$s" "$s-imaplib" "$l, python3 imaplib: failed then good LOGIN, LIST, SELECT, SEARCH, FETCH, UID FETCH/SEARCH, STORE, APPEND, CLOSE" \
 		imaplib "$@"
+}
+
+scenario_perl() {
+	reset_mail ns
+	srv_perl "" perl "Perl Mail::IMAPClient 3.43 (Debug log is the truth): folders, UID SEARCH/FETCH, flags, COPY, APPEND, STATUS, EXAMINE, IDLE, AUTHENTICATE CRAM-MD5" ""
 }
 
 scenario_cyrus() {

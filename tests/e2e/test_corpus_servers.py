@@ -8,7 +8,7 @@ completions, logins and ghosts; this file checks what the wider corpus is for:
   servers      captures from Cyrus IMAP and GNU imap4d exist, and imapscope
                sees those servers' own greetings in them (three servers with
                Dovecot); a client that is neither Python nor a stock CLI
-               (Perl Mail::IMAPClient) recorded its own truth on both
+               (Perl Mail::IMAPClient) recorded its own truth on all three
   misbehave    every misbehave-* truth session names its case and at least
                one finding; every rule id is in the catalogue below (the
                shared ids of --check); every finding's frame is a segment of
@@ -114,6 +114,10 @@ def check_servers():
                 if s["source"] == "perl Mail::IMAPClient"]
         if not perl or not all(s["commands"] for s in perl):
             fail("%s: no Perl Mail::IMAPClient session with commands" % srv)
+    if not os.path.exists(os.path.join(CAPS, "perl.truth.json")) or not any(
+            s["source"] == "perl Mail::IMAPClient" and s["commands"]
+            for s in load("perl")["sessions"]):
+        fail("perl: no Perl Mail::IMAPClient session against Dovecot")
     print("servers: %s" % ", ".join("%s (%d captures)" % (s, len(names(s + "-"))) for s in SERVERS))
 
 
