@@ -291,6 +291,17 @@ def c_literal_plus(r):
     r.wait(["m1"])
 
 
+def c_literal_minus_too_large(r):
+    r.login()
+    r.need("LITERAL-", "!LITERAL+")
+    # {n+} up to 4096 octets is what LITERAL- allows: no finding
+    r.cmd("m1", "CREATE {7+}\r\nLitMin1", name="CREATE")
+    r.rec("m2", "APPEND")
+    r.expect("literal-minus-too-large", "m2", b"{5000+}")
+    r.send(b"m2 APPEND INBOX {5000+}\r\nSubject: big\r\n\r\n" + b"y" * 4984 + b"\r\n")
+    r.wait(["m2"])                  # Dovecot: * BYE [TOOBIG], then it closes
+
+
 def c_literal_early(r):
     r.login()
     r.rec("m1", "CREATE")
@@ -482,6 +493,10 @@ CASES = {
         ("move-not-advertised", c_move_unadvertised, None),
         ("namespace-not-advertised", c_namespace_unadvertised, None),
         ("compress-not-advertised", c_compress_unadvertised, None),
+    ],
+    # Dovecot with imap_literal_minus and LITERAL- alone advertised
+    "dovecot-literal-minus": [
+        ("literal-minus-too-large", c_literal_minus_too_large, None),
     ],
     "cyrus": [
         ("idle-not-done", c_idle_not_done, None),

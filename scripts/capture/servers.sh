@@ -224,15 +224,25 @@ scenario_imap4d() {
 # where Dovecot does not count the client as secured (LOGINDISABLED), and a
 # reduced capability list (no LITERAL+, IDLE, MOVE, NAMESPACE, COMPRESS...:
 # Dovecot still runs those commands, it only stops advertising them).
+# start_dovecot_variant NAME SETTINGS: the recipe's Dovecot with SETTINGS
+# (sed replacement text) in place of "disable_plaintext_auth = no"
+start_dovecot_variant() {
+	local n=$1
+	[ -e "$W/$n/run/master.pid" ] && return 0
+	write_conf "$n" 127.0.0.1
+	sed -i "s/^disable_plaintext_auth = no\$/$2/" "$W/$n/dovecot.conf"
+	reset_mail "$n"
+	srv_netns "$n"
+	start_dovecot "$n" "$NS-$n"
+}
+
 start_dovecot_strict() {
-	[ "${STRICT_UP:-0}" = 1 ] && return 0
-	write_conf strict 127.0.0.1
-	sed -i 's/^disable_plaintext_auth = no$/disable_plaintext_auth = yes\nimap_capability = IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABLE/' \
-		"$W/strict/dovecot.conf"
-	reset_mail strict
-	srv_netns strict
-	start_dovecot strict "$NS-strict"
-	STRICT_UP=1
+	start_dovecot_variant strict 'disable_plaintext_auth = yes\nimap_capability = IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABLE'
+}
+
+# LITERAL- (RFC 7888 section 5) alone: non-synchronising literals up to 4096 octets
+start_dovecot_literal_minus() {
+	start_dovecot_variant litminus 'disable_plaintext_auth = no\nimap_literal_minus = yes\nimap_capability = IMAP4rev1 SASL-IR ID ENABLE LITERAL-'
 }
 
 # srv_misbehave SERVER NETNS-SUFFIX "description" [misbehave.py options]
@@ -250,9 +260,11 @@ srv_misbehave() {
 scenario_misbehave() {
 	local M="misbehave.py (a raw-socket client, one violation per connection; \"findings\" in the truth lists the --check rules each must raise)"
 	start_dovecot_strict
+	start_dovecot_literal_minus
 	start_cyrus
 	start_imap4d
 	srv_misbehave dovecot-strict strict "$M against Dovecot 2.3 with disable_plaintext_auth and a reduced imap_capability: LOGIN under LOGINDISABLED and AUTHENTICATE PLAIN unadvertised (client on 127.0.0.2), STARTTLS with pipelined bytes, plaintext after STARTTLS, SELECT before auth, {n+} without LITERAL+, literal before +, tag reuse, invalid tag, bare LF, NUL, 9000-octet line, IDLE/MOVE/NAMESPACE/COMPRESS unadvertised"
+	srv_misbehave dovecot-literal-minus litminus "$M against Dovecot 2.3 with imap_literal_minus and LITERAL- alone advertised: a {7+} within the 4096 octets (no finding), then APPEND {5000+} (Dovecot: BYE [TOOBIG])"
 	srv_misbehave cyrus cyrus "$M against Cyrus IMAP 3.6: a command during IDLE, COMPRESS twice, COMPRESS before auth, FETCH with nothing selected, literal before +, tag reuse, STARTTLS with pipelined bytes, bare LF"
 	srv_misbehave imap4d imap4d "$M against GNU imap4d 3.15: MOVE, UID EXPUNGE, ENABLE, COMPRESS, CHANGEDSINCE, SEARCH RETURN, SASL-IR initial response, all unadvertised; LOGIN after auth, a command during IDLE, STARTTLS with pipelined bytes, NUL" --user-suffix @example.test
 }

@@ -478,8 +478,9 @@ own address as secured.  Each session adds to the usual truth
 
 Every finding listed must be reported by `--check` on that session; a case
 may break a second rule on the way (COMPRESS before authentication on Cyrus
-is also unadvertised there), and then both are listed.  Not recorded:
-`literal-minus-too-large` (every server here advertises LITERAL+).
+is also unadvertised there), and then both are listed.  A third Dovecot
+advertises `LITERAL-` alone (`imap_literal_minus = yes`) for
+`literal-minus-too-large`.
 `tests/e2e/test_corpus_servers.py` checks the ids, frames and coverage.
 
 `tests/e2e/test_corpus.py` checks imapscope's JSON against every truth file;
