@@ -137,12 +137,20 @@ def main():
     p.add_argument("--keylog")
     p.add_argument("--transcript")
     p.add_argument("--user-suffix", default="")
+    p.add_argument("--no-literal-plus", action="store_true",
+                   help="the server lacks LITERAL+ (Courier): send every literal synchronising")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=143)
     p.add_argument("--tls-port", type=int, default=993)
     a = p.parse_args()
     SUFFIX = a.user_suffix
     scenarios.login = login          # the scenarios look it up at call time
+    if a.no_literal_plus:
+        # a well-behaved client does not send {n+} where it is not advertised
+        class SyncLiteral(scenarios.Literal):
+            def __init__(self, data, plus=False):
+                super().__init__(data, False)
+        scenarios.Literal = SyncLiteral
     if SUFFIX:
         # imaplib logs in by itself: give it the suffixed names too
         orig = scenarios._imaplib_work

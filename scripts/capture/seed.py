@@ -9,10 +9,15 @@ as mkmail.py writes for Dovecot: INBOX with the six hostile messages (odd ones
 \\Seen), "Big" with the ~200 KB message, an empty "Archive".  Nothing here is
 recorded: tcpdump is not running yet.
 """
+import os
 import sys
 
 from imapclient import Conn, Literal
 from mkmail import big_message, messages
+
+
+# Courier keeps every folder under "INBOX." (SEED_PREFIX=INBOX.)
+PREFIX = os.environ.get("SEED_PREFIX", "")
 
 
 def seed(host, port, user, password):
@@ -20,15 +25,15 @@ def seed(host, port, user, password):
     if c.login(user, password) != "OK":
         raise SystemExit("seed: LOGIN %s refused" % user)
     for box in ("Archive", "Big"):
-        c.cmd("CREATE", box)            # NO when it exists already: fine
+        c.cmd("CREATE", PREFIX + box)   # NO when it exists already: fine
     for n, data in enumerate(messages(), 1):
         st = c.cmd("APPEND", "INBOX", r"(\Seen)" if n % 2 else "()", Literal(data))
         if st != "OK":
             raise SystemExit("seed: APPEND to INBOX of %s: %s" % (user, st))
-    if c.cmd("APPEND", "Big", Literal(big_message())) != "OK":
+    if c.cmd("APPEND", PREFIX + "Big", Literal(big_message())) != "OK":
         raise SystemExit("seed: APPEND to Big of %s refused" % user)
-    c.cmd("SUBSCRIBE", "Archive")
-    c.cmd("SUBSCRIBE", "Big")
+    c.cmd("SUBSCRIBE", PREFIX + "Archive")
+    c.cmd("SUBSCRIBE", PREFIX + "Big")
     c.logout()
 
 

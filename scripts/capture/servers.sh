@@ -9,15 +9,21 @@
 # cyrus-imapd and cyrus-common conflict with dovecot-imapd ("imap-server"):
 # they are only downloaded (apt-get download) and unpacked with dpkg -x into
 # the work folder, and run from there; nothing of Cyrus is installed.
+# Courier IMAP 5.0: courier-authlib, courier-authlib-userdb (its password
+# daemon), libcourier-unicode4 and libgamin0 are installed; courier-imap and
+# courier-base (conflicting) are unpacked like Cyrus.  authdaemond has its
+# paths compiled in (/etc/courier, /run/courier): it runs in a private mount
+# namespace where a copy of /etc and a tmpfs /run stand in for the real ones.
 # shellcheck shell=bash
 
-ALL_SCENARIOS+=(perl cyrus imap4d misbehave)
+ALL_SCENARIOS+=(perl cyrus imap4d courier misbehave)
 SRV_NETNS=()
 
 srv_pkgs() {
 	local need=() p
 	for p in mailutils-imap4d libmail-imapclient-perl libdigest-hmac-perl sasl2-bin libsasl2-modules \
-		libsasl2-modules-db libical3 libxapian30; do
+		libsasl2-modules-db libical3 libxapian30 courier-authlib courier-authlib-userdb \
+		libcourier-unicode4 libgamin0; do
 		dpkg-query -W -f '${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || need+=("$p")
 	done
 	if [ ${#need[@]} -gt 0 ]; then
@@ -157,6 +163,69 @@ start_imap4d() {
 		alice@example.test alice-pw bob@example.test bob-pw)
 }
 
+# ---------------------------------------------------------------- Courier
+start_courier() {
+	[ "${COURIER_UP:-0}" = 1 ] && return 0
+	local d=$W/courier r=$W/courier-root ns=$NS-courier u
+	mkdir -p "$d/home" "$W/debs"
+	if [ ! -x "$r/usr/bin/imapd" ]; then
+		(cd "$W/debs" && apt-get download courier-imap courier-base >/dev/null 2>&1) ||
+			die "apt-get download courier-imap courier-base failed"
+		for u in "$W"/debs/courier-*.deb; do dpkg -x "$u" "$r"; done
+	fi
+	rm -rf "$d/etc"
+	cp -a /etc "$d/etc"
+	mkdir -p "$d/etc/courier"
+	cat >"$d/etc/courier/authdaemonrc" <<-EOF
+	authmodulelist="authuserdb"
+	authmodulelistorig="authuserdb"
+	daemons=2
+	authdaemonvar=/run/courier/authdaemon
+	DEBUG_LOGIN=0
+	DEFAULTOPTIONS=""
+	LOGGEROPTS=""
+	EOF
+	python3 - "$d" <<-'PY'
+	import crypt, sys
+	d = sys.argv[1]
+	with open(d + "/etc/courier/userdb", "w") as f:
+	    for u, p in (("alice", "alice-pw"), ("bob", "bob-pw")):
+	        f.write("%s\tuid=65534|gid=65534|home=%s/home/%s|mail=%s/home/%s/Maildir|systempw=%s\n"
+	                % (u, d, u, d, u, crypt.crypt(p, crypt.mksalt(crypt.METHOD_SHA512))))
+	PY
+	chmod 600 "$d/etc/courier/userdb"
+	for u in alice bob; do mkdir -p "$d/home/$u/Maildir/cur" "$d/home/$u/Maildir/new" "$d/home/$u/Maildir/tmp"; done
+	chown -R 65534:65534 "$d/home"
+	cat "$W/server.key" "$W/server.crt" >"$d/server.pem"
+	cat >"$d/run.sh" <<-EOF
+	set -e
+	mount --bind $d/etc /etc
+	mount -t tmpfs tmpfs /run
+	mkdir -p /run/courier/authdaemon
+	makeuserdb
+	/usr/lib/courier/courier-authlib/authdaemond >$d/authdaemond.log 2>&1 &
+	sleep 1
+	export LD_LIBRARY_PATH=$r/usr/lib
+	export IMAP_CAPABILITY="IMAP4rev1 UIDPLUS CHILDREN NAMESPACE THREAD=ORDEREDSUBJECT THREAD=REFERENCES SORT QUOTA IDLE"
+	export IMAP_CAPABILITY_TLS="\$IMAP_CAPABILITY AUTH=PLAIN"
+	export IMAP_STARTTLS=YES IMAP_TLS_REQUIRED=0 IMAP_IDLE_TIMEOUT=60 IMAP_KEYWORDS=1
+	export TLS_CERTFILE=$d/server.pem COURIERTLS=$r/usr/bin/couriertls TLS_PROTOCOL=TLS1_2+
+	export MAILDIRPATH=Maildir IMAP_USELOCKS=0 IMAP_ENHANCEDIDLE=0
+	$r/usr/sbin/couriertcpd -address=127.0.0.1 -nodnslookup -noidentlookup -stderr=$d/imapd-ssl.err \
+	  993 $r/usr/bin/couriertls -server -tcpd $r/usr/lib/courier/courier/imaplogin $r/usr/bin/imapd Maildir &
+	exec $r/usr/sbin/couriertcpd -address=127.0.0.1 -nodnslookup -noidentlookup -stderr=$d/imapd.err \
+	  143 $r/usr/lib/courier/courier/imaplogin $r/usr/bin/imapd Maildir
+	EOF
+	srv_netns courier
+	ip netns exec "$ns" unshare -m bash "$d/run.sh" >"$d/run.log" 2>&1 &
+	DOVECOT_PIDS+=("$!")
+	srv_wait_port "$ns" 143 courier "$d/run.log"
+	srv_wait_port "$ns" 993 courier "$d/run.log"
+	COURIER_UP=1
+	(cd "$TOOLS" && ip netns exec "$ns" env SEED_PREFIX=INBOX. python3 seed.py 127.0.0.1 143 \
+		alice alice-pw bob bob-pw)
+}
+
 # ---------------------------------------------------------------- recording
 # srv_py SERVER NAME "description" SCENARIO,... [scenarios_more.py options]
 srv_py() {
@@ -257,6 +326,13 @@ srv_misbehave() {
 	python3 "$TOOLS/misbehave.py" frames "$OUT/$name.truth.json"
 }
 
+scenario_courier() {
+	local L="Courier IMAP 5.0.13 (Debian 12, unpacked; folders live under INBOX., so the scenarios' Archive/Big get NO)"
+	start_courier
+	srv_scenarios courier "$L" --no-literal-plus
+	srv_perl courier courier-perl "$L, Perl Mail::IMAPClient 3.43 (Debug log is the truth): folders, UID SEARCH/FETCH, flags, COPY, APPEND, STATUS, EXAMINE, IDLE, AUTHENTICATE CRAM-MD5" ""
+}
+
 scenario_misbehave() {
 	local M="misbehave.py (a raw-socket client, one violation per connection; \"findings\" in the truth lists the --check rules each must raise)"
 	start_dovecot_strict
@@ -266,5 +342,7 @@ scenario_misbehave() {
 	srv_misbehave dovecot-strict strict "$M against Dovecot 2.3 with disable_plaintext_auth and a reduced imap_capability: LOGIN under LOGINDISABLED and AUTHENTICATE PLAIN unadvertised (client on 127.0.0.2), STARTTLS with pipelined bytes, plaintext after STARTTLS, SELECT before auth, {n+} without LITERAL+, literal before +, tag reuse, invalid tag, bare LF, NUL, 9000-octet line, IDLE/MOVE/NAMESPACE/COMPRESS unadvertised"
 	srv_misbehave dovecot-literal-minus litminus "$M against Dovecot 2.3 with imap_literal_minus and LITERAL- alone advertised: a {7+} within the 4096 octets (no finding), then APPEND {5000+} (Dovecot: BYE [TOOBIG])"
 	srv_misbehave cyrus cyrus "$M against Cyrus IMAP 3.6: a command during IDLE, COMPRESS twice, COMPRESS before auth, FETCH with nothing selected, literal before +, tag reuse, STARTTLS with pipelined bytes, bare LF"
+	start_courier
+	srv_misbehave courier courier "$M against Courier IMAP 5.0: {n+} without LITERAL+ (Courier reads the literal as commands and answers them), a command during IDLE, tag reuse, STARTTLS with pipelined bytes, bare LF"
 	srv_misbehave imap4d imap4d "$M against GNU imap4d 3.15: MOVE, UID EXPUNGE, ENABLE, COMPRESS, CHANGEDSINCE, SEARCH RETURN, SASL-IR initial response, all unadvertised; LOGIN after auth, a command during IDLE, STARTTLS with pipelined bytes, NUL" --user-suffix @example.test
 }

@@ -197,6 +197,7 @@ def parse_perl(path):
     that ends in a synchronising "{n}" is followed by a write of the literal
     data, which is no command."""
     sessions, cur, data_next, sending = [], None, False, None
+    data_tag = [None]       # a completion instead of "+": no data follows
 
     def flush():
         nonlocal data_next, sending
@@ -208,8 +209,10 @@ def parse_perl(path):
             # with (a message body may end in "{5}") announces nothing
             data_next = False
             return
-        cur.client(text.split("\n", 1)[0])
+        first = text.split("\n", 1)[0]
+        cur.client(first)
         data_next = re.search(r"\{\d+\}$", text.rstrip()) is not None
+        data_tag[0] = first.split(" ", 1)[0]
 
     for raw in open(path, encoding="utf-8", errors="replace"):
         line = raw.rstrip("\n")
@@ -232,10 +235,12 @@ def parse_perl(path):
             sending += "\n" + line[2:]
         else:
             flush()
-            if line.startswith("Read: \t"):
-                cur.server(line[len("Read: \t"):])
-            elif line.startswith("  \t"):
-                cur.server(line[3:])
+            resp = (line[len("Read: \t"):] if line.startswith("Read: \t") else
+                    line[3:] if line.startswith("  \t") else None)
+            if resp is not None:
+                if data_next and resp.split(" ", 1)[0] == data_tag[0]:
+                    data_next = False
+                cur.server(resp)
     if cur is not None:
         flush()
     return [x.s for x in sessions]
@@ -319,7 +324,8 @@ def readme(d):
 README_HEAD = """# captures/ — the end-to-end corpus
 
 Real IMAP traffic between real servers from Debian 12 — Dovecot 2.3.19,
-Cyrus IMAP 3.6.1 (`cyrus-*`), GNU Mailutils imap4d 3.15 (`imap4d-*`) — and
+Cyrus IMAP 3.6.1 (`cyrus-*`), GNU Mailutils imap4d 3.15 (`imap4d-*`),
+Courier IMAP 5.0.13 (`courier-*`) — and
 real clients, made by `sudo scripts/make-captures.sh` (it rewrites this file
 too).  Everything was sent on loopback, in a private network namespace (one
 per server) whose `lo` has MTU 1500 and no segmentation offloads, except
@@ -327,8 +333,10 @@ per server) whose `lo` has MTU 1500 and no segmentation offloads, except
 and `bob`/`bob-pw` (imap4d: `alice@example.test`, its virtual domain); the
 messages are deterministic and hostile (IMAP-looking lines and `{n}` at line
 ends in bodies, 8-bit UTF-8, folded headers, an empty body, one ~200 KB body).
-Cyrus and imap4d get them over IMAP (`scripts/capture/seed.py`) before their
-captures start.
+Cyrus, imap4d and Courier get them over IMAP (`scripts/capture/seed.py`)
+before their captures start; Courier keeps folders under `INBOX.`, so the
+scenarios' `Archive`/`Big` get NO there, and it lists no AUTH= before TLS
+(`courier-auth` has nothing to try).
 
 Clients: the scripted `imapclient.py` scenarios, python3 `imaplib`, curl,
 fetchmail, mbsync, openssl s_client, Perl `Mail::IMAPClient` 3.43
@@ -342,7 +350,9 @@ when bytes were pipelined behind it; imap4d drops the connection on an empty
 APPEND (`imap4d-commands`), never answers AUTHENTICATE PLAIN/LOGIN with
 virtual-domain users (the client gives up after 10 s: status `none`), refuses
 every other SASL mechanism it lists, and reports new mail in IDLE only after
-the client's DONE.
+the client's DONE.  Courier, which does not advertise LITERAL+, reads the
+data of a `{n+}` literal as commands and answers them (`misbehave-courier`);
+the scripted client sends only synchronising literals to it elsewhere.
 
 Files:
 
@@ -460,7 +470,7 @@ Message identity:
 rule of RFC 9051 or an extension RFC on it, against a second Dovecot
 (`disable_plaintext_auth = yes` and `imap_capability = IMAP4rev1 SASL-IR
 LOGIN-REFERRALS ID ENABLE`: no LITERAL+, IDLE, MOVE, NAMESPACE, COMPRESS
-advertised, though Dovecot runs them), Cyrus and imap4d.  The LOGINDISABLED
+advertised, though Dovecot runs them), Cyrus, imap4d and Courier.  The LOGINDISABLED
 cases connect from 127.0.0.2 (loopback too): Dovecot counts a client on its
 own address as secured.  Each session adds to the usual truth
 

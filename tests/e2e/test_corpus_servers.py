@@ -5,10 +5,10 @@ library, and the misbehaving client's captures.
 test_corpus.py already holds every captures/*.truth.json to its commands,
 completions, logins and ghosts; this file checks what the wider corpus is for:
 
-  servers      captures from Cyrus IMAP and GNU imap4d exist, and imapscope
-               sees those servers' own greetings in them (three servers with
-               Dovecot); a client that is neither Python nor a stock CLI
-               (Perl Mail::IMAPClient) recorded its own truth on all three
+  servers      captures from Cyrus IMAP, GNU imap4d and Courier exist, and
+               imapscope sees those servers' own greetings in them (four
+               servers with Dovecot); a client that is neither Python nor a stock CLI
+               (Perl Mail::IMAPClient) recorded its own truth on all four
   misbehave    every misbehave-* truth session names its case and at least
                one finding; every rule id is in the catalogue below (the
                shared ids of --check); every finding's frame is a segment of
@@ -53,7 +53,7 @@ RULES = {
 # client-side rules no real server lets a raw client show
 NOT_RECORDED = set()
 # what each server's greeting says (GNU imap4d's is a bare "* OK IMAP4rev1")
-SERVERS = {"cyrus": "Cyrus IMAP", "imap4d": "IMAP4rev1"}
+SERVERS = {"cyrus": "Cyrus IMAP", "imap4d": "IMAP4rev1", "courier": "Courier-IMAP"}
 
 failures = 0
 
@@ -138,8 +138,8 @@ def frame_side(cap, frame, client):
 def check_misbehave():
     seen = set()
     caps = names("misbehave-")
-    if len(caps) < 4:
-        fail("misbehave: %d captures, want 4 (Dovecot strict and LITERAL-, Cyrus, imap4d)"
+    if len(caps) < 5:
+        fail("misbehave: %d captures, want 5 (Dovecot strict and LITERAL-, Cyrus, imap4d, Courier)"
              % len(caps))
     nconn = 0
     for n in caps:
