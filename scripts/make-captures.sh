@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Regenerate captures/ from real IMAP traffic: Dovecot and real clients,
-# captured with tcpdump/dumpcap, on loopback only.
+# Regenerate captures/ from real IMAP traffic: Dovecot, Cyrus, GNU imap4d
+# and Courier (scripts/capture/servers.sh) and real clients, captured with
+# tcpdump/dumpcap, on loopback only.
 #
 #   sudo scripts/make-captures.sh [SCENARIO ...]     (default: all)
 #

@@ -47,6 +47,10 @@ srv_cleanup() {
 	local ns
 	for ns in "${SRV_NETNS[@]}"; do
 		ip netns pids "$ns" 2>/dev/null | xargs -r kill -TERM 2>/dev/null
+	done
+	sleep 1       # couriertcpd takes its time on TERM: no orphan outlives its namespace
+	for ns in "${SRV_NETNS[@]}"; do
+		ip netns pids "$ns" 2>/dev/null | xargs -r kill -KILL 2>/dev/null
 		ip netns del "$ns" 2>/dev/null
 	done
 }
