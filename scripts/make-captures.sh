@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Regenerate captures/ from real IMAP traffic: Dovecot and real clients,
-# captured with tcpdump/dumpcap, on loopback only.
+# Regenerate captures/ from real IMAP traffic: Dovecot, Cyrus, GNU imap4d
+# and Courier (scripts/capture/servers.sh) and real clients, captured with
+# tcpdump/dumpcap, on loopback only.
 #
 #   sudo scripts/make-captures.sh [SCENARIO ...]     (default: all)
 #
@@ -45,6 +46,7 @@ need_pkgs() {
 cleanup() {
 	local rc=$? p
 	set +e
+	srv_cleanup
 	for p in "${CAP_PIDS[@]}"; do kill -INT "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
 	for p in "${DOVECOT_PIDS[@]}"; do kill -TERM "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
 	[ ${#IPT_RULE[@]} -gt 0 ] && ip netns exec "$NS" iptables -D "${IPT_RULE[@]}" 2>/dev/null
@@ -222,9 +224,11 @@ run_py() {
 }
 
 . "$TOOLS/scenarios.sh"
+. "$TOOLS/servers.sh"
 
 main() {
 	need_pkgs
+	srv_pkgs
 	setup_work
 	setup_netns
 	write_conf ns '127.0.0.1, ::1'

@@ -190,8 +190,64 @@ def parse_sclient(path):
     return [s.s]
 
 
+def parse_perl(path):
+    """Perl Mail::IMAPClient with Debug => 1: "Sending: LINE" for what it
+    wrote (a multi-line write continues on lines that start with two
+    spaces), "Read: <TAB>LINE" then "  <TAB>LINE" for what it read.  A write
+    that ends in a synchronising "{n}" is followed by a write of the literal
+    data, which is no command."""
+    sessions, cur, data_next, sending = [], None, False, None
+    data_tag = [None]       # a completion instead of "+": no data follows
+
+    def flush():
+        nonlocal data_next, sending
+        if sending is None:
+            return
+        text, sending = sending, None
+        if data_next:
+            # the client sends one literal per command: what the data ends
+            # with (a message body may end in "{5}") announces nothing
+            data_next = False
+            return
+        first = text.split("\n", 1)[0]
+        cur.client(first)
+        data_next = re.search(r"\{\d+\}$", text.rstrip()) is not None
+        data_tag[0] = first.split(" ", 1)[0]
+
+    for raw in open(path, encoding="utf-8", errors="replace"):
+        line = raw.rstrip("\n")
+        if line.startswith("Connecting with "):
+            if cur is not None:
+                flush()
+            cur = LineTruth("perl Mail::IMAPClient")
+            sessions.append(cur)
+            data_next, sending = False, None
+            if "SSL" in line:
+                cur.layer = "tls"
+                cur.s["tls"] = {"phase": "implicit"}
+            continue
+        if cur is None:
+            continue
+        if line.startswith("Sending: "):
+            flush()
+            sending = line[len("Sending: "):]
+        elif sending is not None and line.startswith("  ") and not line.startswith("  \t"):
+            sending += "\n" + line[2:]
+        else:
+            flush()
+            resp = (line[len("Read: \t"):] if line.startswith("Read: \t") else
+                    line[3:] if line.startswith("  \t") else None)
+            if resp is not None:
+                if data_next and resp.split(" ", 1)[0] == data_tag[0]:
+                    data_next = False
+                cur.server(resp)
+    if cur is not None:
+        flush()
+    return [x.s for x in sessions]
+
+
 PARSERS = {"curl": parse_curl, "fetchmail": parse_fetchmail, "mbsync": parse_mbsync,
-           "sclient": parse_sclient}
+           "sclient": parse_sclient, "perl": parse_perl}
 
 
 def assemble(a):
@@ -267,13 +323,40 @@ def readme(d):
 
 README_HEAD = """# captures/ — the end-to-end corpus
 
-Real IMAP traffic between Dovecot 2.3 (Debian 12) and real clients, made by
-`sudo scripts/make-captures.sh` (it rewrites this file too).  Everything was
-sent on loopback, in a private network namespace whose `lo` has MTU 1500 and
-no segmentation offloads, except `lo64k-*` (default namespace, segments up to
-64 KB).  Users `alice`/`alice-pw` and `bob`/`bob-pw`; the messages are
-deterministic and hostile (IMAP-looking lines and `{n}` at line ends in
-bodies, 8-bit UTF-8, folded headers, an empty body, one ~200 KB body).
+Real IMAP traffic between real servers from Debian 12 — Dovecot 2.3.19,
+Cyrus IMAP 3.6.1 (`cyrus-*`), GNU Mailutils imap4d 3.15 (`imap4d-*`),
+Courier IMAP 5.0.13 (`courier-*`) — and
+real clients, made by `sudo scripts/make-captures.sh` (it rewrites this file
+too).  Everything was sent on loopback, in a private network namespace (one
+per server) whose `lo` has MTU 1500 and no segmentation offloads, except
+`lo64k-*` (default namespace, segments up to 64 KB).  Users `alice`/`alice-pw`
+and `bob`/`bob-pw` (imap4d: `alice@example.test`, its virtual domain); the
+messages are deterministic and hostile (IMAP-looking lines and `{n}` at line
+ends in bodies, 8-bit UTF-8, folded headers, an empty body, one ~200 KB body).
+Cyrus, imap4d and Courier get them over IMAP (`scripts/capture/seed.py`)
+before their captures start; Courier keeps folders under `INBOX.`, so the
+scenarios' `Archive`/`Big` get NO there, and it lists no AUTH= before TLS
+(`courier-auth` has nothing to try).
+
+Clients: the scripted `imapclient.py` scenarios, python3 `imaplib`, curl,
+fetchmail, mbsync, openssl s_client, Perl `Mail::IMAPClient` 3.43
+(`*-perl`, its `Debug` log is the truth), and `misbehave.py` (`misbehave-*`:
+a raw-socket client that breaks one rule per connection, see below).
+
+What the other servers do that Dovecot does not, all kept as they happened:
+Cyrus lists `LOGINDISABLED` in its post-login capabilities and answers a
+STARTTLS twice (`OK`, then `NO Starttls negotiation failed` in plain text)
+when bytes were pipelined behind it; imap4d drops the connection on an empty
+APPEND (`imap4d-commands`), never answers AUTHENTICATE PLAIN/LOGIN with
+virtual-domain users (the client gives up after 10 s: status `none`), refuses
+every other SASL mechanism it lists, and reports new mail in IDLE only after
+the client's DONE.  Courier, which does not advertise LITERAL+, reads the
+data of a `{n+}` literal as commands and answers them (`misbehave-courier`);
+the scripted client sends only synchronising literals to it elsewhere.
+Courier answers a STARTTLS with pipelined bytes behind it with a TLS alert
+record and then goes on in plain text; imapscope (3b7ee0a) stops decoding the
+server's direction at that point, so `misbehave-courier` lists those three
+completions under `"known_misses"`.
 
 Files:
 
@@ -384,6 +467,37 @@ Message identity:
 - Identity is kept per message across renumbering, and per (mailbox,
   UIDVALIDITY, UID) across a new SELECT of the same mailbox; it is not carried
   to the copies (`to_uid`).
+
+## Misbehaving client (`misbehave-*` captures)
+
+`scripts/capture/misbehave.py` opens one connection per case and breaks one
+rule of RFC 9051 or an extension RFC on it, against a second Dovecot
+(`disable_plaintext_auth = yes` and `imap_capability = IMAP4rev1 SASL-IR
+LOGIN-REFERRALS ID ENABLE`: no LITERAL+, IDLE, MOVE, NAMESPACE, COMPRESS
+advertised, though Dovecot runs them), Cyrus, imap4d and Courier.  The LOGINDISABLED
+cases connect from 127.0.0.2 (loopback too): Dovecot counts a client on its
+own address as secured.  Each session adds to the usual truth
+
+```
+"case": "tag-reused",                 # the case's name
+"findings": [{"rule",                 # a --check rule id (docs/checks.md)
+              "side",                 # "client" | "server": who broke it
+              "tag",                  # the command it concerns
+              "marker",               # the offending bytes, escaped
+              "frame",                # 1-based capture frame carrying them
+              "t", "layer"}],
+"extra_responses": [{"tag", "status", "t"}],  # a second completion of a
+                                      # tag already completed (Cyrus)
+"known_misses": [{"tag", "status", "why"}]    # completions imapscope does
+                                      # not see yet: test_corpus.py lists them
+```
+
+Every finding listed must be reported by `--check` on that session; a case
+may break a second rule on the way (COMPRESS before authentication on Cyrus
+is also unadvertised there), and then both are listed.  A third Dovecot
+advertises `LITERAL-` alone (`imap_literal_minus = yes`) for
+`literal-minus-too-large`.
+`tests/e2e/test_corpus_servers.py` checks the ids, frames and coverage.
 
 `tests/e2e/test_corpus.py` checks imapscope's JSON against every truth file;
 `tests/e2e/test_activity_truth.py` checks the activity lists (vocabulary, each
