@@ -263,6 +263,8 @@ def c_injected_before_tls(r):
     r.send(b"m1 STARTTLS\r\nm2 CAPABILITY\r\n")     # CVE-2011-0411 style
     r.wait(["m1"])
     r.drain(0.5)
+    # the closing LOGOUT goes in plain text after the STARTTLS OK
+    r.expect("plaintext-after-starttls", "mz", b"mz LOGOUT")
 
 
 def c_plaintext_after_starttls(r):

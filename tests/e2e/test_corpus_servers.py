@@ -205,6 +205,13 @@ def check_outputs():
                     if not any(c == s["client"] and r == f["rule"] for c, r, _ in got):
                         fail("%s %s: --check did not report %s (frame %s)"
                              % (n, s["case"], f["rule"], f["frame"]))
+                # and nothing the truth does not list (a false positive)
+                want = sorted(f["rule"] for f in s["findings"])
+                have = sorted(r for c, r, _ in got if c == s["client"])
+                for r in set(have):
+                    if have.count(r) > want.count(r):
+                        fail("%s %s: --check reported %s %d times, the truth lists it %d"
+                             % (n, s["case"], r, have.count(r), want.count(r)))
         else:
             findings += len(got)
             ncmd += sum(len(s["commands"]) for s in t["sessions"])
