@@ -57,6 +57,10 @@ struct imap_lexer {
 	int64_t ts_first, ts_last;
 	uint64_t frame_first, frame_last;
 	const uint64_t *frame_src;	/* imap_lexer_frames; NULL: none */
+	/* Stream offsets: pos is that of the next byte fed (bytes fed and
+	 * gaps so far), off_first the line's first byte's, lit_next where a
+	 * literal announced by the part being ended begins. */
+	uint64_t pos, off_first, lit_next;
 	bool bare_lf, overlong, damaged;
 	/* The last bytes of a part whose text the cap cut, so that a literal
 	 * marker at its end is still seen. */
@@ -218,6 +222,7 @@ static void lx_make_line(struct imap_lexer *lx, struct imap_line *line,
 	line->ts_last_us = lx->ts_last;
 	line->frame_first = lx->frame_first;
 	line->frame_last = lx->frame_last;
+	line->off_first = lx->off_first;
 	line->bare_lf = lx->bare_lf;
 	line->overlong = lx->overlong;
 	line->damaged = lx->damaged;
@@ -442,6 +447,7 @@ static void lx_lit_begin(struct imap_lexer *lx, uint64_t size, enum imap_lit_kin
 	l->size = size;
 	l->kind = kind;
 	l->text_off = lx->text.len;
+	l->off = lx->lit_next;
 	lx->cur = l;
 	lx->lit_pos = 0;
 	lx->keeping = false;
@@ -582,8 +588,10 @@ static size_t lx_feed_line(struct imap_lexer *lx, const uint8_t *p, size_t n, in
 		lx->started = true;
 		lx->ts_first = ts;
 		lx->frame_first = lx_frame(lx);
-		if (lx->text.len == 0)
+		if (lx->text.len == 0) {
 			lx->line_boundary = lx->at_boundary;
+			lx->off_first = lx->pos;
+		}
 	}
 	lx->ts_last = ts;
 	lx->frame_last = lx_frame(lx);
@@ -595,6 +603,7 @@ static size_t lx_feed_line(struct imap_lexer *lx, const uint8_t *p, size_t n, in
 	    part <= IMAP_MAX_LINE && lx_try_direct(lx, p, part))
 		return part + 1;
 	lx_text_add(lx, p, part);
+	lx->lit_next = lx->pos + part + 1;
 	lx_part_end(lx);
 	return part + 1;
 }
@@ -637,6 +646,7 @@ static size_t lx_feed_resync(struct imap_lexer *lx, const uint8_t *p, size_t n, 
 		lx->ts_first = ts;
 		lx->frame_first = lx_frame(lx);
 		lx->line_boundary = lx->at_boundary;
+		lx->off_first = lx->pos;
 	}
 	if (lf == NULL) {
 		if (buf_append(&lx->text, p, n) != 0) {
@@ -693,6 +703,7 @@ void imap_lexer_feed(struct imap_lexer *lx, const uint8_t *p, size_t n, int64_t 
 		 * ended, or resync accepted a line), so this terminates. */
 		if (used != 0)
 			lx->at_boundary = false;
+		lx->pos += used;
 		p += used;
 		n -= used;
 	}
@@ -723,10 +734,8 @@ static void lx_emit_cut(struct imap_lexer *lx, int64_t ts)
 	lx_reset_line(lx);
 }
 
-void imap_lexer_gap(struct imap_lexer *lx, uint64_t nbytes, int64_t ts_us)
+static void lx_gap(struct imap_lexer *lx, uint64_t nbytes, int64_t ts_us)
 {
-	if (nbytes == 0)
-		return;
 	if (lx->state == LX_LITERAL && nbytes <= lx->cur->size - lx->lit_pos) {
 		/* The count absorbs the hole: the literal is short, sync holds. */
 		lx->replay_stop = true;
@@ -757,6 +766,21 @@ void imap_lexer_gap(struct imap_lexer *lx, uint64_t nbytes, int64_t ts_us)
 	if (lx->started || lx->state == LX_LITERAL)
 		lx_emit_cut(lx, ts_us);
 	lx_enter_resync(lx);
+}
+
+void imap_lexer_gap(struct imap_lexer *lx, uint64_t nbytes, int64_t ts_us)
+{
+	if (nbytes == 0)
+		return;
+	lx_gap(lx, nbytes, ts_us);
+	lx->pos += nbytes;
+}
+
+bool imap_lexer_idle(const struct imap_lexer *lx)
+{
+	if (lx->state == LX_RESYNC)
+		return lx->text.len == 0;
+	return lx->state == LX_LINE && !lx->started && lx->n_lits == 0;
 }
 
 bool imap_lexer_in_sync_literal(const struct imap_lexer *lx)
@@ -806,6 +830,7 @@ uint64_t imap_lexer_literal_abandon(struct imap_lexer *lx)
 	if (lx->dir != DIR_C2S || lx->state != LX_LITERAL)
 		return 0;
 	copy = lx_literal_copy(lx, &n, &lost);
+	lx->pos -= lx->lit_pos;	/* those bytes are read again below */
 	lx->cur->truncated = true;
 	lx->keeping = false;
 	lx->state = LX_LINE;

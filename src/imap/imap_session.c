@@ -537,6 +537,12 @@ static void session_literal_begin(void *ctx, const struct imap_line *partial)
 
 	if (s->cfg->extract.begin != NULL)
 		imap_bodies_literal_begin(s, partial);
+	if (s->cfg->tap.mark != NULL && partial->n_lits > 0) {
+		const struct imap_literal *l = &partial->lits[partial->n_lits - 1];
+		struct imap_tap_mark m = { IMAP_TAP_LITERAL, partial->dir, l->off, l->size };
+
+		s->cfg->tap.mark(s->cfg->tap.ctx, s->id, &m);
+	}
 	imap_cont_literal_begin(s, partial);
 	if (partial->dir != DIR_C2S || partial->n_lits != 1 || s->sasl != NULL)
 		return;
