@@ -408,7 +408,9 @@ void imap_auth_sasl_line(struct imap_session *s, const struct imap_line *line)
 	ev.u.continuation.dir = DIR_C2S;
 	ev.u.continuation.kind = CONT_SASL;
 	ev.u.continuation.text = plain ? t : cslice(SESS_REDACTED);
-	if (!plain && s->cfg->tap.mark != NULL)
+	if (!plain && s->cfg->tap.mark != NULL && !line->overlong && line->n_lits == 0)
+		auth_tap_mark(s, line->off_first, t.len);	/* its line end stays */
+	else if (!plain && s->cfg->tap.mark != NULL)
 		auth_tap_to_end(s, line->off_first);
 	if (show && (got & IMAP_SASL_GOT_USER))
 		ev.u.continuation.user = imap_sasl_user(sasl);

@@ -9,6 +9,9 @@ sessions are covered too), runs
     $IMAPSCOPE --summary -F json FILE   session_summary lines, then exactly one
                                         capture_summary, last
     $IMAPSCOPE --logins -F json FILE    every line: #/$defs/login_row
+    $IMAPSCOPE --sessions -F json FILE  every line: #/$defs/session_row
+    $IMAPSCOPE --follow N -F json FILE  every line: #/$defs/chunk (the first
+                                        and the last session)
 
 and validates each line with a real validator (python3-jsonschema, draft
 2020-12).  Fails on any invalid line, on a run that crashes or exits other
@@ -61,7 +64,8 @@ def load_validators():
 
     return {"": cls(schema), "login_row": only("login_row"),
             "session_summary": only("session_summary"),
-            "capture_summary": only("capture_summary")}
+            "capture_summary": only("capture_summary"),
+            "session_row": only("session_row"), "chunk": only("chunk")}
 
 
 class Checker:
@@ -166,6 +170,13 @@ def check_capture(cap, ck):
     lines = run(base + ["--logins", "-F", "json", cap], f"{name} --logins", ck) or []
     for i, text in enumerate(lines, 1):
         ck.line(f"{name} --logins line {i}", text, "login_row")
+    lines = run(base + ["--sessions", "-F", "json", cap], f"{name} --sessions", ck) or []
+    for i, text in enumerate(lines, 1):
+        ck.line(f"{name} --sessions line {i}", text, "session_row")
+    for n in sorted({1, len(lines)} - {0}):
+        out = run(base + ["--follow", str(n), "-F", "json", cap], f"{name} --follow {n}", ck)
+        for i, text in enumerate(out or [], 1):
+            ck.line(f"{name} --follow {n} line {i}", text, "chunk")
 
 
 def main_lines(path, defname):
