@@ -301,10 +301,10 @@ static const struct {
 	bool right;
 } tcols[T_N] = {
 	{ "ID", 4, true }, { "START", 8, false }, { "DUR", 6, true },
-	{ "CLIENT", 18, false }, { "SERVER", 18, false }, { "USER", 11, false },
-	{ "TRANSPORT", 13, false }, { "Z", 1, false }, { "CMDS", 4, true },
-	{ "NO", 2, true }, { "BAD", 3, true }, { "C2S", 5, true }, { "S2C", 5, true },
-	{ "GAPS", 4, true }, { "NOTE", 4, true },
+	{ "CLIENT", 21, false }, { "SERVER", 21, false }, { "USER", 9, false },
+	{ "TRANSPORT", 13, false }, { "Z", 1, false }, { "CMD", 3, true },
+	{ "NO", 2, true }, { "BAD", 3, true }, { "C2S", 4, true }, { "S2C", 4, true },
+	{ "GAP", 3, true }, { "NOTE", 4, true },
 };
 
 /* Characters (UTF-8 sequences) in p..n, and the byte length of the first
