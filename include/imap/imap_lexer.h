@@ -85,6 +85,9 @@ struct imap_lexer_hooks {
 	/* While resynchronising: may this line start be trusted?  p..n is a
 	 * whole line without its end.  NULL: imap_line_plausible() is used. */
 	bool (*plausible)(void *ctx, enum stream_dir dir, const uint8_t *p, size_t n);
+	/* While resynchronising, bytes off..off+len of the stream (see
+	 * imap_line.off_first) were dropped as no line.  May be NULL. */
+	void (*skipped)(void *ctx, enum stream_dir dir, uint64_t off, uint64_t len);
 	/* A one-line notice (text is not NUL-terminated wire data: escape). */
 	notice_fn *notice;
 	/* Hooks must not call back into the lexer that called them (calling

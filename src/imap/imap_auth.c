@@ -309,6 +309,16 @@ static void auth_tap_to_end(struct imap_session *s, uint64_t off)
 	auth_tap_mark(s, off, end > off ? end - off : 0);
 }
 
+void imap_auth_tap_hide(struct imap_session *s, uint64_t off, uint64_t len)
+{
+	if (s->cfg->tap.mark == NULL || s->cfg->show_secrets)
+		return;
+	if (len == UINT64_MAX)
+		auth_tap_to_end(s, off);
+	else
+		auth_tap_mark(s, off, len);
+}
+
 /* Where the secret token raw (or the literal lit) of a client line lies in
  * the stream.  The line text skips each literal's line end and contents,
  * so past a literal's marker the text goes on right after its contents. */

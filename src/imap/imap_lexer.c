@@ -630,6 +630,14 @@ static void lx_resync_done(struct imap_lexer *lx)
 	lx->started = lx->text.len != 0;
 }
 
+/* The old bytes collected as a candidate and extra more are dropped. */
+static void lx_skip(struct imap_lexer *lx, size_t old, uint64_t extra)
+{
+	lx->skipped += old + extra;
+	if (lx->hooks.skipped != NULL)
+		lx->hooks.skipped(lx->hooks.ctx, lx->dir, lx->pos - old, old + extra);
+}
+
 static size_t lx_feed_resync(struct imap_lexer *lx, const uint8_t *p, size_t n, int64_t ts)
 {
 	const uint8_t *lf = memchr(p, '\n', n);
@@ -637,7 +645,7 @@ static size_t lx_feed_resync(struct imap_lexer *lx, const uint8_t *p, size_t n, 
 	size_t old = lx->text.len;
 
 	if (lx->resync_skip || old + part > IMAP_MAX_LINE) {
-		lx->skipped += old + part + (lf != NULL);
+		lx_skip(lx, old, part + (lf != NULL));
 		buf_reset(&lx->text);
 		lx->resync_skip = lf == NULL;
 		return part + (lf != NULL);
@@ -650,7 +658,7 @@ static size_t lx_feed_resync(struct imap_lexer *lx, const uint8_t *p, size_t n, 
 	}
 	if (lf == NULL) {
 		if (buf_append(&lx->text, p, n) != 0) {
-			lx->skipped += old + n;
+			lx_skip(lx, old, n);
 			buf_reset(&lx->text);
 			lx->resync_skip = true;
 		}
@@ -670,7 +678,7 @@ static size_t lx_feed_resync(struct imap_lexer *lx, const uint8_t *p, size_t n, 
 			return 0;
 		}
 	}
-	lx->skipped += old + part + 1;
+	lx_skip(lx, old, part + 1);
 	buf_reset(&lx->text);
 	return part + 1;
 }
@@ -758,7 +766,7 @@ static void lx_gap(struct imap_lexer *lx, uint64_t nbytes, int64_t ts_us)
 			lx_enter_resync(lx);
 			return;
 		}
-		lx->skipped += lx->text.len;
+		lx_skip(lx, lx->text.len, 0);
 		buf_reset(&lx->text);
 		lx->resync_skip = false;
 		return;

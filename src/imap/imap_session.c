@@ -501,6 +501,8 @@ static void c2s_line(struct imap_session *s, const struct imap_line *line)
 	if (!s->s2c_anchored && s->run.n > 0)
 		imap_resync_confirm(s);	/* the client acted on them */
 	if (line->cut && (s->sasl != NULL || !cut_command_head(line))) {
+		if (s->sasl != NULL)
+			imap_auth_tap_hide(s, line->off_first, UINT64_MAX);
 		cut_line_dropped(s, line);
 		return;
 	}
@@ -525,6 +527,14 @@ static void c2s_line(struct imap_session *s, const struct imap_line *line)
 	}
 	line_understood(s, DIR_C2S);
 	on_command(s, line, &cmd);
+}
+
+/* --follow: client bytes the lexer dropped resynchronising were never
+ * read, so whatever secret they held was never found. */
+static void session_skipped(void *ctx, enum stream_dir dir, uint64_t off, uint64_t len)
+{
+	if (dir == DIR_C2S)
+		imap_auth_tap_hide(ctx, off, len);
 }
 
 /* A literal starts: --extract follows it.  A client line announced its
@@ -1138,6 +1148,8 @@ struct imap_session *imap_session_new(const struct imap_session_config *cfg,
 	if (cfg->extract.begin != NULL)
 		hooks.literal_data = imap_bodies_literal_data;
 	hooks.notice = lexer_notice;
+	if (cfg->tap.mark != NULL)
+		hooks.skipped = session_skipped;
 	s->lx[DIR_C2S] = imap_lexer_new(DIR_C2S, info->mid_stream, keep, cfg->budget, &hooks);
 	s->lx[DIR_S2C] = imap_lexer_new(DIR_S2C, info->mid_stream, keep, cfg->budget, &hooks);
 	if (s->lx[DIR_C2S] == NULL || s->lx[DIR_S2C] == NULL) {

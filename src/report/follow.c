@@ -505,10 +505,15 @@ void follow_not_imap(struct follow *f, uint64_t session)
 	follow_flush(f, false);
 }
 
+/* What the client sent that the session never finished reading (a line
+ * the stream ended in) may hold a secret it never found: hidden. */
 void follow_end(struct follow *f, uint64_t session)
 {
 	if (session != f->o.session)
 		return;
+	for (struct fitem *it = f->head; it != NULL && !f->o.show_secrets; it = it->next)
+		if (it->kind == FK_DATA && it->dir == DIR_C2S && !follow_settled(f, it))
+			it->hidden = true;
 	f->side[DIR_C2S].all_settled = f->side[DIR_S2C].all_settled = true;
 	follow_flush(f, false);
 }

@@ -105,6 +105,7 @@ static void test_interleave_escape(void **state)
 	data(&x, 2, DIR_C2S, "a1 NOOP");
 	data(&x, 2, DIR_S2C, "* 1 EXISTS\x1b[2J\r\n");
 	data(&x, 2, DIR_C2S, "\r\n");
+	mark(&x, IMAP_TAP_SETTLED, DIR_C2S, 9, 0);
 	follow_end(x.f, 2);
 	assert_string_equal(fx_close(&x), "C: a1 NOOP\nS: * 1 EXISTS\\x1b[2J\nC+ \n");
 	free(x.text);
@@ -180,6 +181,21 @@ static void test_show_secrets(void **state)
 	free(x.text);
 }
 
+/* A client line the stream ended in was never read: hidden, since a
+ * secret in it was never found; the server's is shown. */
+static void test_end_unread(void **state)
+{
+	struct fx x;
+
+	(void)state;
+	fx_open(&x, false, FOLLOW_DEFAULT_MAX_LITERAL, false);
+	data(&x, 2, DIR_C2S, "a1 LOGIN bob pw");
+	data(&x, 2, DIR_S2C, "* BYE");
+	follow_end(x.f, 2);
+	assert_string_equal(fx_close(&x), "C: ***\nS: * BYE\n");
+	free(x.text);
+}
+
 /* Bytes never settled (a line of a megabyte) are written past the cap, and
  * the end says so. */
 static void test_pending_cap(void **state)
@@ -209,6 +225,7 @@ int main(void)
 		cmocka_unit_test(test_literal_and_gap),
 		cmocka_unit_test(test_json),
 		cmocka_unit_test(test_show_secrets),
+		cmocka_unit_test(test_end_unread),
 		cmocka_unit_test(test_pending_cap),
 	};
 
