@@ -44,9 +44,11 @@ struct imap_tap_end {
  *   IMAP_TAP_LITERAL: [off, off + len) is a literal's contents, told
  *     before its first byte is tapped.
  *   IMAP_TAP_SECRET: [off, off + len) is a password or SASL data (LOGIN's
- *     password, AUTHENTICATE's initial response, a client SASL line),
- *     told after its bytes were tapped, before the SETTLED that covers
- *     them; never with --show-secrets.
+ *     password, AUTHENTICATE's initial response, a client SASL line), or
+ *     client bytes the session could not read where one may hide (a SASL
+ *     line a gap cut, bytes skipped resynchronising); told after its bytes
+ *     were tapped, before the SETTLED that covers them (a range may run
+ *     past the bytes tapped, into a gap); never with --show-secrets.
  *   IMAP_TAP_SETTLED: every byte before off has been parsed: no mark names
  *     one of them any more (len 0).  Told after each logical line; bytes
  *     the session does not parse (another protocol: not_imap) are never

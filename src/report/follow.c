@@ -49,7 +49,8 @@ struct fitem {
 	uint64_t off, len;		/* the stream range it covers */
 	int64_t ts_us;
 	uint64_t frame;			/* frame id, 0: unknown */
-	bool hidden;			/* FK_DATA: a secret that did not fit */
+	bool hidden;			/* FK_DATA: shown as *** whole (a secret that did
+					   not fit, a client line never read) */
 	const uint8_t *p;		/* FK_DATA bytes, FK_NOTE text */
 	size_t n;
 	size_t charged;
