@@ -122,8 +122,9 @@ static struct srow *sessions_row_new(struct sessions *ss, const struct event *ev
 	return r;
 }
 
-/* The session's row, made at its first event.  NULL when the budget says
- * no (counted once per session: at its first event). */
+/* The session's row, made at its session_start (the session's first
+ * event).  NULL when there is none: the budget refused it (counted once,
+ * then), or a session began before the output did. */
 static struct srow *sessions_row(struct sessions *ss, const struct event *ev)
 {
 	bool found;
@@ -133,8 +134,8 @@ static struct srow *sessions_row(struct sessions *ss, const struct event *ev)
 
 	if (found)
 		return ss->rows[at];
-	if (ev->type != EV_SESSION_START && ev->type != EV_GREETING && at < ss->n)
-		return NULL;	/* an older session refused before */
+	if (ev->type != EV_SESSION_START)
+		return NULL;
 	if (ss->n == ss->cap) {
 		grown = mem_grow_array(ss->budget, ss->rows, &ss->cap, sizeof *ss->rows,
 				       SESSIONS_ROWS_INITIAL, SIZE_MAX / sizeof *ss->rows);
