@@ -448,7 +448,7 @@ static void check_keys_pcapng(const struct run_options *r)
  * filter's (so the others cost what hidden sessions cost). */
 static void check_views(struct options *o)
 {
-	int col;
+	int col = SESSIONS_COL_ID;
 
 	if (o->sort != NULL && !o->sessions)
 		die_usage("%s", "--sort applies to --sessions only");
