@@ -137,6 +137,9 @@ void imap_lexer_boundary(struct imap_lexer *lx);
  * frame id, util/byte_layer.h), for imap_line's frames: *src is read at
  * every feed, never written.  src must outlive the lexer; NULL: none. */
 void imap_lexer_frames(struct imap_lexer *lx, const uint64_t *src);
+/* Stream offset of the first byte of the logical line in progress (the
+ * next byte's when none is). */
+uint64_t imap_lexer_line_off(const struct imap_lexer *lx);
 /* No logical line is in progress (nothing of one arrived, or the lexer
  * skips bytes while resynchronising): every byte fed so far has been
  * handed out in a line or skipped. */

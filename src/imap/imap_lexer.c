@@ -784,6 +784,11 @@ void imap_lexer_gap(struct imap_lexer *lx, uint64_t nbytes, int64_t ts_us)
 	lx->pos += nbytes;
 }
 
+uint64_t imap_lexer_line_off(const struct imap_lexer *lx)
+{
+	return lx->started || lx->state == LX_LITERAL ? lx->off_first : lx->pos;
+}
+
 bool imap_lexer_idle(const struct imap_lexer *lx)
 {
 	if (lx->state == LX_RESYNC)
@@ -831,6 +836,7 @@ static uint8_t *lx_literal_copy(struct imap_lexer *lx, size_t *n_r, uint64_t *lo
 uint64_t imap_lexer_literal_abandon(struct imap_lexer *lx)
 {
 	int64_t ts_us = lx->ts_last;	/* when those bytes came */
+	uint64_t saved_pos;
 	uint8_t *copy;
 	size_t n;
 	uint64_t lost;
@@ -838,7 +844,12 @@ uint64_t imap_lexer_literal_abandon(struct imap_lexer *lx)
 	if (lx->dir != DIR_C2S || lx->state != LX_LITERAL)
 		return 0;
 	copy = lx_literal_copy(lx, &n, &lost);
-	lx->pos -= lx->lit_pos;	/* those bytes are read again below */
+	/* Read again from a copy that may join several literals' bytes: no
+	 * longer where the stream has them, so the offsets of what is read
+	 * again are a guess (the tap's marks are hidden for that line: see
+	 * check_literal_refused), and pos is put back after. */
+	saved_pos = lx->pos;
+	lx->pos -= lx->lit_pos;
 	lx->cur->truncated = true;
 	lx->keeping = false;
 	lx->state = LX_LINE;
@@ -847,6 +858,7 @@ uint64_t imap_lexer_literal_abandon(struct imap_lexer *lx)
 		imap_lexer_feed(lx, copy, n, ts_us);
 	if (lost != 0)
 		imap_lexer_gap(lx, lost, ts_us);	/* what was not kept is a hole */
+	lx->pos = saved_pos;
 	if (copy != NULL)
 		mem_release(lx->budget, n);
 	free(copy);

@@ -754,6 +754,10 @@ static void check_literal_refused(struct imap_session *s, const struct imap_resp
 	 * clear unless that path is TLS). */
 	was_clear = s->pl.path[DIR_C2S].in_clear;
 	s->pl.path[DIR_C2S].in_clear = !s->pl.path[DIR_C2S].tls;
+	/* --follow: the bytes read again are not where the stream has them
+	 * (a line's literals are kept together), so whatever secret they
+	 * hold cannot be placed: the whole line and its literals are hidden. */
+	imap_auth_tap_hide(s, imap_lexer_line_off(lx), UINT64_MAX);
 	lost = imap_lexer_literal_abandon(lx);
 	s->pl.path[DIR_C2S].in_clear = was_clear;
 	if (lost != 0)

@@ -57,7 +57,8 @@ static void tap_gap(void *ctx, uint64_t session, enum stream_dir dir, uint64_t n
 }
 
 /* --follow's marks name bytes of the stream tapped so far (a literal the
- * next ones), settle it in order, and never come with --show-secrets. */
+ * next ones, but for client bytes read again), settle it in order, and
+ * never come with --show-secrets. */
 static void tap_mark(void *ctx, uint64_t session, const struct imap_tap_mark *m)
 {
 	struct sess_fuzz *f = ctx;
@@ -66,11 +67,13 @@ static void tap_mark(void *ctx, uint64_t session, const struct imap_tap_mark *m)
 	FUZZ_CHECK(m->dir == DIR_C2S || m->dir == DIR_S2C);
 	switch (m->kind) {
 	case IMAP_TAP_LITERAL:
-		FUZZ_CHECK(m->off == f->stream[m->dir]);
+		/* at the stream's end, but in client bytes read again after a
+		 * literal the server showed never was one (whose offsets are a
+		 * guess, hidden whole) */
+		FUZZ_CHECK(m->off == f->stream[m->dir] || m->dir == DIR_C2S);
 		break;
 	case IMAP_TAP_SECRET:
 		FUZZ_CHECK(m->dir == DIR_C2S && !f->show_secrets && m->len > 0);
-		FUZZ_CHECK(m->off + m->len <= f->stream[m->dir]);
 		break;
 	case IMAP_TAP_SETTLED:
 		FUZZ_CHECK(m->off >= f->settled[m->dir] && m->off <= f->stream[m->dir]);
