@@ -26,6 +26,7 @@
 #include "report/event_filter.h"
 #include "report/filter.h"
 #include "report/check.h"
+#include "report/follow.h"
 #include "report/logins.h"
 #include "report/output_text.h"
 #include "util/outdir.h"
@@ -45,6 +46,10 @@ struct options {
 	bool logins;
 	bool summary;
 	bool activity;
+	bool sessions;
+	const char *sort;		/* --sort, or NULL */
+	const char *follow;		/* --follow N as given, or NULL */
+	bool max_follow_literal;	/* --max-follow-literal given */
 	bool json;
 };
 
@@ -87,6 +92,18 @@ static void usage(FILE *fp)
 "                          rule, side and RFC section, inline in the timeline\n"
 "                          (or after --logins/--summary) and counted at the end\n"
 "      --help-checks       list the rules of --check\n"
+"      --sessions          print only one line per session (an index)\n"
+"      --sort COLUMN       --sessions: order by COLUMN (default id; counts\n"
+"                          largest first): id, community_id, start, duration,\n"
+"                          client, server, user, transport, commands, no, bad,\n"
+"                          bytes_c2s, bytes_s2c, bytes, gaps, notices\n"
+"      --follow N          print session N's bytes, both sides in the order they\n"
+"                          came, after TLS and COMPRESS (secrets redacted)\n", fp);
+	fprintf(fp,
+"      --max-follow-literal BYTES  --follow: literals up to BYTES shown whole,\n"
+"                          longer ones as their size (default %d)\n",
+		FOLLOW_DEFAULT_MAX_LITERAL);
+	fputs(
 "      --fail-threshold N  --logins: flag brute force from the Nth failed login\n", fp);
 	fprintf(fp,
 "                          by one client or against one user (default %d)\n"
@@ -259,6 +276,7 @@ enum long_only {
 	OPT_FAIL_THRESHOLD, OPT_FAIL_WINDOW, OPT_FORCE, OPT_WRITE_DECRYPTED,
 	OPT_WRITE_KEYS_PCAPNG, OPT_FRAMES, OPT_ACTIVITY, OPT_CHECK, OPT_HELP_CHECKS,
 	OPT_WIDTH, OPT_SINCE, OPT_UNTIL, OPT_STATUS, OPT_COMMAND, OPT_MAILBOX,
+	OPT_SESSIONS, OPT_SORT, OPT_FOLLOW, OPT_MAX_FOLLOW_LITERAL,
 };
 
 static const struct option long_opts[] = {
@@ -275,6 +293,10 @@ static const struct option long_opts[] = {
 	{ "logins", no_argument, NULL, OPT_LOGINS },
 	{ "summary", no_argument, NULL, OPT_SUMMARY },
 	{ "activity", no_argument, NULL, OPT_ACTIVITY },
+	{ "sessions", no_argument, NULL, OPT_SESSIONS },
+	{ "sort", required_argument, NULL, OPT_SORT },
+	{ "follow", required_argument, NULL, OPT_FOLLOW },
+	{ "max-follow-literal", required_argument, NULL, OPT_MAX_FOLLOW_LITERAL },
 	{ "streams", required_argument, NULL, OPT_STREAMS },
 	{ "session", required_argument, NULL, OPT_SESSION },
 	{ "user", required_argument, NULL, OPT_USER },
@@ -454,6 +476,35 @@ static void check_keys_pcapng(const struct run_options *r)
 		die_usage("%s", "--write-keys-pcapng needs a file name");
 }
 
+/* --sessions' --sort, and --follow N: the one session it shows is the
+ * filter's (so the others cost what hidden sessions cost). */
+static void check_views(struct options *o)
+{
+	int col = SESSIONS_COL_ID;
+
+	if (o->sort != NULL && !o->sessions)
+		die_usage("%s", "--sort applies to --sessions only");
+	if (o->sort != NULL && (col = sessions_col_parse(o->sort)) < 0)
+		die_usage("unknown --sort column '%s' (%s)", o->sort, sessions_col_names());
+	o->run.sessions_sort = o->sort != NULL ? (enum sessions_col)col : SESSIONS_COL_ID;
+	if (o->max_follow_literal && o->follow == NULL)
+		die_usage("%s", "--max-follow-literal applies to --follow only");
+	if (o->follow == NULL)
+		return;
+	o->run.follow_session = parse_u64(o->follow, "bad --follow '%s' (a session number from 1)");
+	if (o->run.follow_session == 0 || strchr(o->follow, ',') != NULL)
+		die_usage("bad --follow '%s' (a session number from 1)", o->follow);
+	if (o->run.only.n_sessions == 0) {
+		if (filter_opts_add_sessions(&o->run.only, o->follow) != 0)
+			die_usage("bad --follow '%s' (a session number from 1)", o->follow);
+		return;
+	}
+	for (size_t i = 0; i < o->run.only.n_sessions; i++)
+		if (o->run.only.sessions[i] == o->run.follow_session)
+			return;
+	die_usage("--follow %s: not among the --session numbers", o->follow);
+}
+
 static void parse_options(struct options *o, int argc, char **argv)
 {
 	int c;
@@ -488,6 +539,13 @@ static void parse_options(struct options *o, int argc, char **argv)
 		case OPT_LOGINS: o->logins = true; break;
 		case OPT_SUMMARY: o->summary = true; break;
 		case OPT_ACTIVITY: o->activity = true; break;
+		case OPT_SESSIONS: o->sessions = true; break;
+		case OPT_SORT: o->sort = optarg; break;
+		case OPT_FOLLOW: o->follow = optarg; break;
+		case OPT_MAX_FOLLOW_LITERAL:
+			o->run.max_follow_literal = parse_size(optarg, "bad --max-follow-literal '%s'");
+			o->max_follow_literal = true;
+			break;
 		case OPT_STREAMS: o->run.streams_dir = optarg; break;
 		case OPT_SESSION:
 			if (filter_opts_add_sessions(&o->run.only, optarg) != 0)
@@ -624,6 +682,7 @@ static void parse_options(struct options *o, int argc, char **argv)
 		die_usage("%s", "--force applies to --streams and --extract only");
 	if (o->run.decrypted_path != NULL)
 		check_decrypted_path(o);
+	check_views(o);
 	if (o->run.iface == NULL && (o->run.max_packets || o->run.duration_s || o->run.save_path))
 		die_usage("%s", "-c, --duration and -w apply to live capture (-i) only");
 }
@@ -642,7 +701,9 @@ int main(int argc, char **argv)
 	parse_options(&opt, argc, argv);
 	opt.run.bpf = opt.bpf;
 	opt.run.json = opt.json;
-	opt.run.reports = (opt.logins ? RUN_REPORT_LOGINS : 0) | (opt.summary ? RUN_REPORT_SUMMARY : 0);
+	opt.run.reports = (opt.logins ? RUN_REPORT_LOGINS : 0) | (opt.summary ? RUN_REPORT_SUMMARY : 0) |
+			  (opt.sessions ? RUN_REPORT_SESSIONS : 0) |
+			  (opt.follow != NULL ? RUN_REPORT_FOLLOW : 0);
 	opt.run.reports |= opt.activity ? RUN_REPORT_ACTIVITY : 0;
 	signal(SIGPIPE, SIG_IGN);
 	signal(SIGINT, on_signal);

@@ -19,6 +19,7 @@
 #include "net/flow.h"
 #include "report/event_filter.h"
 #include "report/filter.h"
+#include "report/sessions.h"
 #include "report/logins.h"
 #include "util/buf.h"
 #include "util/notice.h"
@@ -37,6 +38,8 @@ enum run_status { RUN_OK = 0, RUN_INPUT = 1, RUN_USAGE = 2 };
 #define RUN_REPORT_LOGINS (1u << 0)
 #define RUN_REPORT_SUMMARY (1u << 1)
 #define RUN_REPORT_ACTIVITY (1u << 2)
+#define RUN_REPORT_SESSIONS (1u << 3)	/* --sessions: report/sessions.h */
+#define RUN_REPORT_FOLLOW (1u << 4)	/* --follow N: report/follow.h */
 
 /* What to do; filled by the caller (run_options_defaults first).  The
  * strings must outlive the run. */
@@ -73,6 +76,9 @@ struct run_options {
 	size_t max_memory;
 	uint64_t max_inflate;		/* 0: INFLATE_DEFAULT_MAX_TOTAL */
 	const char *keys_pcapng_path;	/* --write-keys-pcapng, or NULL */
+	enum sessions_col sessions_sort;	/* --sessions --sort; SESSIONS_COL_ID */
+	uint64_t follow_session;	/* --follow N */
+	uint64_t max_follow_literal;	/* FOLLOW_DEFAULT_MAX_LITERAL by default */
 };
 
 /* For a program that embeds the run.  Every member may be left zero. */

@@ -39,6 +39,8 @@ struct imap_literal {
 	uint64_t received;	/* bytes that arrived; < size if cut short */
 	enum imap_lit_kind kind;
 	size_t text_off;	/* offset in the line text just past the marker */
+	uint64_t off;		/* stream offset of its first byte (see
+				   imap_line.off_first) */
 	struct buf_slice kept;	/* the contents when size <= keep limit and
 				   nothing was lost, else { NULL, 0 } */
 	bool truncated;		/* a gap cut it, or it was never sent */
@@ -54,6 +56,10 @@ struct imap_line {
 	/* The frames (imap_lexer_frames) current when its first and its
 	 * last byte were fed; 0 without a source. */
 	uint64_t frame_first, frame_last;
+	/* Stream offset of its first byte: the bytes fed and the gap bytes
+	 * told to the lexer before it (so the offset in the final stream
+	 * when the lexer was fed all of it, as the session's are). */
+	uint64_t off_first;
 	bool bare_lf;		/* some part ended in LF without CR */
 	bool overlong;		/* the text passed IMAP_MAX_LINE and was cut */
 	bool damaged;		/* a gap fell inside it */
@@ -79,6 +85,9 @@ struct imap_lexer_hooks {
 	/* While resynchronising: may this line start be trusted?  p..n is a
 	 * whole line without its end.  NULL: imap_line_plausible() is used. */
 	bool (*plausible)(void *ctx, enum stream_dir dir, const uint8_t *p, size_t n);
+	/* While resynchronising, bytes off..off+len of the stream (see
+	 * imap_line.off_first) were dropped as no line.  May be NULL. */
+	void (*skipped)(void *ctx, enum stream_dir dir, uint64_t off, uint64_t len);
 	/* A one-line notice (text is not NUL-terminated wire data: escape). */
 	notice_fn *notice;
 	/* Hooks must not call back into the lexer that called them (calling
@@ -128,6 +137,13 @@ void imap_lexer_boundary(struct imap_lexer *lx);
  * frame id, util/byte_layer.h), for imap_line's frames: *src is read at
  * every feed, never written.  src must outlive the lexer; NULL: none. */
 void imap_lexer_frames(struct imap_lexer *lx, const uint64_t *src);
+/* Stream offset of the first byte of the logical line in progress (the
+ * next byte's when none is). */
+uint64_t imap_lexer_line_off(const struct imap_lexer *lx);
+/* No logical line is in progress (nothing of one arrived, or the lexer
+ * skips bytes while resynchronising): every byte fed so far has been
+ * handed out in a line or skipped. */
+bool imap_lexer_idle(const struct imap_lexer *lx);
 /* Bytes of the current literal still to come (0 outside a literal): the
  * caller may feed that many in one piece without looking for line ends. */
 uint64_t imap_lexer_literal_left(const struct imap_lexer *lx);

@@ -37,6 +37,30 @@ struct imap_tap_end {
 				   crossed inside it never reached the tap */
 };
 
+/* What the session tells the tap of its final bytes beyond the bytes
+ * themselves (struct imap_tap.mark), for a view that shows them (--follow).
+ * Offsets are those of the final stream of dir, counted as the tap sees
+ * it (data and gap bytes since the session began).
+ *   IMAP_TAP_LITERAL: [off, off + len) is a literal's contents, told
+ *     before its first byte is tapped.
+ *   IMAP_TAP_SECRET: [off, off + len) is a password or SASL data (LOGIN's
+ *     password, AUTHENTICATE's initial response, a client SASL line), or
+ *     client bytes the session could not read where one may hide (a SASL
+ *     line a gap cut, bytes skipped resynchronising); told after its bytes
+ *     were tapped, before the SETTLED that covers them (a range may run
+ *     past the bytes tapped, into a gap); never with --show-secrets.
+ *   IMAP_TAP_SETTLED: every byte before off has been parsed: no mark names
+ *     one of them any more (len 0).  Told after each logical line; bytes
+ *     the session does not parse (another protocol: not_imap) are never
+ *     settled this way. */
+enum imap_tap_mark_kind { IMAP_TAP_LITERAL, IMAP_TAP_SECRET, IMAP_TAP_SETTLED };
+
+struct imap_tap_mark {
+	enum imap_tap_mark_kind kind;
+	enum stream_dir dir;
+	uint64_t off, len;
+};
+
 /* Where the session's final (decrypted, inflated) bytes may also go, e.g.
  * to --streams and --write-decrypted.  ts_us is the time of the packet
  * that completed the chunk.  not_imap: what was tapped so far, and what
@@ -50,6 +74,8 @@ struct imap_tap {
 		    int64_t ts_us);
 	void (*not_imap)(void *ctx, uint64_t session);
 	void (*end)(void *ctx, uint64_t session, const struct imap_tap_end *e);
+	/* Marks (struct imap_tap_mark); NULL: none is computed. */
+	void (*mark)(void *ctx, uint64_t session, const struct imap_tap_mark *m);
 };
 
 /* What is known of a body when it begins.  Slices are valid during the

@@ -21,6 +21,7 @@
 #include "report/check.h"
 #include "report/decrypted_pcap.h"
 #include "report/extract.h"
+#include "report/follow.h"
 #include "report/output_json.h"
 #include "report/output_tee.h"
 #include "report/output_text.h"
@@ -52,6 +53,7 @@ struct run {
 	struct streams *streams;	/* --streams, or NULL */
 	struct extract *extract;	/* --extract, or NULL */
 	struct dpcap *dpcap;		/* --write-decrypted, or NULL */
+	struct follow *follow;		/* --follow, or NULL; owned by out */
 	struct flow_table *flows;
 	struct decode_stats dstats;
 	struct capture *cap;
@@ -93,6 +95,7 @@ void run_options_defaults(struct run_options *o)
 	o->width = -1;
 	o->literal_keep = IMAP_DEFAULT_LITERAL_KEEP;
 	o->max_memory = RUN_DEFAULT_MAX_MEMORY;
+	o->max_follow_literal = FOLLOW_DEFAULT_MAX_LITERAL;
 }
 
 /* --- notices ----------------------------------------------------------- */
@@ -235,6 +238,8 @@ static void run_tap_data(void *ctx, uint64_t session, enum stream_dir dir, const
 		streams_data(r->streams, session, dir, p, n);
 	if (r->dpcap != NULL)
 		dpcap_data(r->dpcap, session, dir, p, n, ts_us);
+	if (r->follow != NULL)	/* the packet being read completed them */
+		follow_data(r->follow, session, dir, p, n, ts_us, r->frame);
 }
 
 static void run_tap_gap(void *ctx, uint64_t session, enum stream_dir dir, uint64_t nbytes,
@@ -246,6 +251,8 @@ static void run_tap_gap(void *ctx, uint64_t session, enum stream_dir dir, uint64
 		streams_gap(r->streams, session, dir, nbytes);
 	if (r->dpcap != NULL)
 		dpcap_gap(r->dpcap, session, dir, nbytes, ts_us);
+	if (r->follow != NULL)
+		follow_gap(r->follow, session, dir, nbytes, ts_us, r->frame);
 }
 
 static void run_tap_not_imap(void *ctx, uint64_t session)
@@ -254,6 +261,8 @@ static void run_tap_not_imap(void *ctx, uint64_t session)
 
 	if (r->dpcap != NULL)
 		dpcap_not_imap(r->dpcap, session);
+	if (r->follow != NULL)
+		follow_not_imap(r->follow, session);
 }
 
 static void run_tap_end(void *ctx, uint64_t session, const struct imap_tap_end *e)
@@ -264,7 +273,19 @@ static void run_tap_end(void *ctx, uint64_t session, const struct imap_tap_end *
 		streams_end(r->streams, session);
 	if (r->dpcap != NULL)
 		dpcap_end(r->dpcap, session, e);
+	if (r->follow != NULL)
+		follow_end(r->follow, session);
 }
+
+/* --follow only: where literals and secrets lie. */
+static void run_tap_mark(void *ctx, uint64_t session, const struct imap_tap_mark *m)
+{
+	struct run *r = ctx;
+
+	follow_mark(r->follow, session, m);
+}
+
+static const struct imap_tap run_no_tap = { .ctx = NULL };
 
 /* --extract: the session's body hooks (shown sessions only). */
 static void *run_extract_begin(void *ctx, uint64_t session, const struct extract_meta *m)
@@ -483,7 +504,7 @@ static int run_prepass(struct run *r, struct output out)
 
 	r->prepass = true;
 	r->shown.out = out;
-	r->shown.tap = (struct imap_tap){ NULL, NULL, NULL, NULL, NULL };
+	r->shown.tap = run_no_tap;
 	r->shown.extract = (struct imap_extract_hooks){ NULL, NULL, NULL, NULL, NULL };
 	(void)run_inputs(r);	/* the real pass says what could not be read */
 	rc = out.ops->finish(out.ctx);
@@ -659,8 +680,8 @@ static int open_folders(struct run *r)
 		}
 	}
 	if (r->streams != NULL || r->dpcap != NULL)
-		r->shown.tap = (struct imap_tap){ r, run_tap_data, run_tap_gap, run_tap_not_imap,
-						  run_tap_end };
+		r->shown.tap = (struct imap_tap){ .ctx = r, .data = run_tap_data, .gap = run_tap_gap,
+						  .not_imap = run_tap_not_imap, .end = run_tap_end };
 	if (o->extract_dir != NULL) {
 		char err[EXTRACT_ERRLEN];
 
@@ -728,6 +749,28 @@ static unsigned text_width(const struct run_options *o, FILE *fp)
 	return ws.ws_col;
 }
 
+/* --follow: its part, and the tap that feeds it (with the marks, which
+ * only it asks for). */
+static int run_follow_part(struct run *r, struct output *part, size_t *n)
+{
+	const struct run_options *o = r->opt;
+	struct follow_opts fo = {
+		.session = o->follow_session, .json = o->json,
+		.color = o->color == 1 || (o->color == -1 && isatty(fileno(r->fp))),
+		.show_secrets = o->show_secrets, .max_literal = o->max_follow_literal,
+		.inputs = o->iface == NULL ? (const char *const *)o->inputs : NULL,
+		.n_inputs = o->iface == NULL ? o->n_inputs : 0, .budget = r->budget,
+	};
+
+	if (output_follow_new(part, r->fp, &fo, &r->follow) != 0)
+		return -1;
+	r->shown.tap = (struct imap_tap){ .ctx = r, .data = run_tap_data, .gap = run_tap_gap,
+					  .not_imap = run_tap_not_imap, .end = run_tap_end,
+					  .mark = run_tap_mark };
+	(*n)++;
+	return 0;
+}
+
 /* The outputs the options name, in a fixed order, as one. */
 static int make_reports(struct run *r)
 {
@@ -757,6 +800,12 @@ static int make_reports(struct run *r)
 		rc = output_activity_new(&part[n], r->fp, o->json, r->budget);
 		n += rc == 0;
 	}
+	if (rc == 0 && (o->reports & RUN_REPORT_SESSIONS)) {
+		rc = output_sessions_new(&part[n], r->fp, o->json, o->sessions_sort, r->budget);
+		n += rc == 0;
+	}
+	if (rc == 0 && (o->reports & RUN_REPORT_FOLLOW))
+		rc = run_follow_part(r, &part[n], &n);
 	if (rc == 0 && (o->reports == 0 || o->check) && o->json) {
 		rc = output_json_new(&part[n], r->fp);
 		n += rc == 0;
@@ -835,7 +884,7 @@ static int make_session_configs(struct run *r)
 	}
 	r->hidden = r->shown;
 	r->hidden.out = (struct output){ &null_output_ops, NULL };
-	r->hidden.tap = (struct imap_tap){ NULL, NULL, NULL, NULL, NULL };
+	r->hidden.tap = run_no_tap;
 	r->hidden.extract = (struct imap_extract_hooks){ NULL, NULL, NULL, NULL, NULL };
 	r->hidden.notice = run_notice_hidden;
 	return RUN_OK;

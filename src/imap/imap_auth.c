@@ -289,6 +289,63 @@ struct buf_slice imap_auth_redacted_args(struct imap_session *s, const struct im
 	return bslice(&s->args);
 }
 
+/* --- secrets told to the tap (--follow) ---------------------------------- */
+
+static void auth_tap_mark(struct imap_session *s, uint64_t off, uint64_t len)
+{
+	struct imap_tap_mark m = { IMAP_TAP_SECRET, DIR_C2S, off, len };
+
+	if (len != 0)
+		s->cfg->tap.mark(s->cfg->tap.ctx, s->id, &m);
+}
+
+/* From off to the end of the client's final stream so far, which is the
+ * end of the line being read (a line read again after a refused literal
+ * ends earlier: more is hidden then, never less). */
+static void auth_tap_to_end(struct imap_session *s, uint64_t off)
+{
+	uint64_t end = s->pl.plain_off[DIR_C2S];
+
+	auth_tap_mark(s, off, end > off ? end - off : 0);
+}
+
+void imap_auth_tap_hide(struct imap_session *s, uint64_t off, uint64_t len)
+{
+	if (s->cfg->tap.mark == NULL || s->cfg->show_secrets)
+		return;
+	if (len == UINT64_MAX)
+		auth_tap_to_end(s, off);
+	else
+		auth_tap_mark(s, off, len);
+}
+
+/* Where the secret token raw (or the literal lit) of a client line lies in
+ * the stream.  The line text skips each literal's line end and contents,
+ * so past a literal's marker the text goes on right after its contents. */
+static void auth_tap_secret(struct imap_session *s, const struct imap_line *line,
+			    struct buf_slice raw, const struct imap_literal *lit)
+{
+	uint64_t base = line->off_first;
+	size_t pos, base_pos = 0, i;
+
+	if (s->cfg->tap.mark == NULL || s->cfg->show_secrets || raw.ptr == NULL)
+		return;
+	if (lit != NULL) {
+		auth_tap_mark(s, lit->off, lit->size);
+		return;
+	}
+	if (line->overlong || line->damaged || raw.ptr < line->text.ptr) {
+		auth_tap_to_end(s, line->off_first);	/* the text is not the stream */
+		return;
+	}
+	pos = (size_t)(raw.ptr - line->text.ptr);
+	for (i = 0; i < line->n_lits && line->lits[i].text_off <= pos; i++) {
+		base = line->lits[i].off + line->lits[i].size;
+		base_pos = line->lits[i].text_off;
+	}
+	auth_tap_mark(s, base + (pos - base_pos), raw.len);
+}
+
 /* LOGIN SP userid SP password: the user is shown, the password only with
  * --show-secrets.  *secret_r gets the password token to redact. */
 struct login_attempt *imap_auth_login_command(struct imap_session *s, const struct imap_line *line,
@@ -302,8 +359,10 @@ struct login_attempt *imap_auth_login_command(struct imap_session *s, const stru
 	imap_tok_init(&c, line, cmd->args_off);
 	imap_tok_next(&c, &ut);
 	imap_tok_next(&c, &pt);
-	if (imap_session_tok_is_string(&pt))
+	if (imap_session_tok_is_string(&pt)) {
 		*secret_r = pt.raw;
+		auth_tap_secret(s, line, pt.raw, pt.type == IMAP_TOK_LITERAL ? pt.lit : NULL);
+	}
 	a = attempt_new(false, s->cfg->budget);
 	if (a == NULL)
 		return NULL;
@@ -327,8 +386,10 @@ struct login_attempt *imap_auth_authenticate_command(struct imap_session *s, con
 	imap_tok_init(&c, line, cmd->args_off);
 	imap_tok_next(&c, &mt);
 	imap_tok_next(&c, &ir);
-	if (ir.type == IMAP_TOK_ATOM && !buf_slice_ieq(ir.value, "="))
+	if (ir.type == IMAP_TOK_ATOM && !buf_slice_ieq(ir.value, "=")) {
 		*secret_r = ir.raw;
+		auth_tap_secret(s, line, ir.raw, NULL);
+	}
 	a = attempt_new(true, s->cfg->budget);
 	if (a == NULL)
 		return NULL;
@@ -357,6 +418,10 @@ void imap_auth_sasl_line(struct imap_session *s, const struct imap_line *line)
 	ev.u.continuation.dir = DIR_C2S;
 	ev.u.continuation.kind = CONT_SASL;
 	ev.u.continuation.text = plain ? t : cslice(SESS_REDACTED);
+	if (!plain && s->cfg->tap.mark != NULL && !line->overlong && line->n_lits == 0)
+		auth_tap_mark(s, line->off_first, t.len);	/* its line end stays */
+	else if (!plain && s->cfg->tap.mark != NULL)
+		auth_tap_to_end(s, line->off_first);
 	if (show && (got & IMAP_SASL_GOT_USER))
 		ev.u.continuation.user = imap_sasl_user(sasl);
 	if (show && (got & IMAP_SASL_GOT_AUTHZID))

@@ -57,6 +57,10 @@ struct imap_lexer {
 	int64_t ts_first, ts_last;
 	uint64_t frame_first, frame_last;
 	const uint64_t *frame_src;	/* imap_lexer_frames; NULL: none */
+	/* Stream offsets: pos is that of the next byte fed (bytes fed and
+	 * gaps so far), off_first the line's first byte's, lit_next where a
+	 * literal announced by the part being ended begins. */
+	uint64_t pos, off_first, lit_next;
 	bool bare_lf, overlong, damaged;
 	/* The last bytes of a part whose text the cap cut, so that a literal
 	 * marker at its end is still seen. */
@@ -218,6 +222,7 @@ static void lx_make_line(struct imap_lexer *lx, struct imap_line *line,
 	line->ts_last_us = lx->ts_last;
 	line->frame_first = lx->frame_first;
 	line->frame_last = lx->frame_last;
+	line->off_first = lx->off_first;
 	line->bare_lf = lx->bare_lf;
 	line->overlong = lx->overlong;
 	line->damaged = lx->damaged;
@@ -442,6 +447,7 @@ static void lx_lit_begin(struct imap_lexer *lx, uint64_t size, enum imap_lit_kin
 	l->size = size;
 	l->kind = kind;
 	l->text_off = lx->text.len;
+	l->off = lx->lit_next;
 	lx->cur = l;
 	lx->lit_pos = 0;
 	lx->keeping = false;
@@ -582,8 +588,10 @@ static size_t lx_feed_line(struct imap_lexer *lx, const uint8_t *p, size_t n, in
 		lx->started = true;
 		lx->ts_first = ts;
 		lx->frame_first = lx_frame(lx);
-		if (lx->text.len == 0)
+		if (lx->text.len == 0) {
 			lx->line_boundary = lx->at_boundary;
+			lx->off_first = lx->pos;
+		}
 	}
 	lx->ts_last = ts;
 	lx->frame_last = lx_frame(lx);
@@ -595,6 +603,7 @@ static size_t lx_feed_line(struct imap_lexer *lx, const uint8_t *p, size_t n, in
 	    part <= IMAP_MAX_LINE && lx_try_direct(lx, p, part))
 		return part + 1;
 	lx_text_add(lx, p, part);
+	lx->lit_next = lx->pos + part + 1;
 	lx_part_end(lx);
 	return part + 1;
 }
@@ -621,6 +630,14 @@ static void lx_resync_done(struct imap_lexer *lx)
 	lx->started = lx->text.len != 0;
 }
 
+/* The old bytes collected as a candidate and extra more are dropped. */
+static void lx_skip(struct imap_lexer *lx, size_t old, uint64_t extra)
+{
+	lx->skipped += old + extra;
+	if (lx->hooks.skipped != NULL)
+		lx->hooks.skipped(lx->hooks.ctx, lx->dir, lx->pos - old, old + extra);
+}
+
 static size_t lx_feed_resync(struct imap_lexer *lx, const uint8_t *p, size_t n, int64_t ts)
 {
 	const uint8_t *lf = memchr(p, '\n', n);
@@ -628,7 +645,7 @@ static size_t lx_feed_resync(struct imap_lexer *lx, const uint8_t *p, size_t n, 
 	size_t old = lx->text.len;
 
 	if (lx->resync_skip || old + part > IMAP_MAX_LINE) {
-		lx->skipped += old + part + (lf != NULL);
+		lx_skip(lx, old, part + (lf != NULL));
 		buf_reset(&lx->text);
 		lx->resync_skip = lf == NULL;
 		return part + (lf != NULL);
@@ -637,10 +654,11 @@ static size_t lx_feed_resync(struct imap_lexer *lx, const uint8_t *p, size_t n, 
 		lx->ts_first = ts;
 		lx->frame_first = lx_frame(lx);
 		lx->line_boundary = lx->at_boundary;
+		lx->off_first = lx->pos;
 	}
 	if (lf == NULL) {
 		if (buf_append(&lx->text, p, n) != 0) {
-			lx->skipped += old + n;
+			lx_skip(lx, old, n);
 			buf_reset(&lx->text);
 			lx->resync_skip = true;
 		}
@@ -660,7 +678,7 @@ static size_t lx_feed_resync(struct imap_lexer *lx, const uint8_t *p, size_t n, 
 			return 0;
 		}
 	}
-	lx->skipped += old + part + 1;
+	lx_skip(lx, old, part + 1);
 	buf_reset(&lx->text);
 	return part + 1;
 }
@@ -693,6 +711,7 @@ void imap_lexer_feed(struct imap_lexer *lx, const uint8_t *p, size_t n, int64_t 
 		 * ended, or resync accepted a line), so this terminates. */
 		if (used != 0)
 			lx->at_boundary = false;
+		lx->pos += used;
 		p += used;
 		n -= used;
 	}
@@ -723,10 +742,8 @@ static void lx_emit_cut(struct imap_lexer *lx, int64_t ts)
 	lx_reset_line(lx);
 }
 
-void imap_lexer_gap(struct imap_lexer *lx, uint64_t nbytes, int64_t ts_us)
+static void lx_gap(struct imap_lexer *lx, uint64_t nbytes, int64_t ts_us)
 {
-	if (nbytes == 0)
-		return;
 	if (lx->state == LX_LITERAL && nbytes <= lx->cur->size - lx->lit_pos) {
 		/* The count absorbs the hole: the literal is short, sync holds. */
 		lx->replay_stop = true;
@@ -749,7 +766,7 @@ void imap_lexer_gap(struct imap_lexer *lx, uint64_t nbytes, int64_t ts_us)
 			lx_enter_resync(lx);
 			return;
 		}
-		lx->skipped += lx->text.len;
+		lx_skip(lx, lx->text.len, 0);
 		buf_reset(&lx->text);
 		lx->resync_skip = false;
 		return;
@@ -757,6 +774,26 @@ void imap_lexer_gap(struct imap_lexer *lx, uint64_t nbytes, int64_t ts_us)
 	if (lx->started || lx->state == LX_LITERAL)
 		lx_emit_cut(lx, ts_us);
 	lx_enter_resync(lx);
+}
+
+void imap_lexer_gap(struct imap_lexer *lx, uint64_t nbytes, int64_t ts_us)
+{
+	if (nbytes == 0)
+		return;
+	lx_gap(lx, nbytes, ts_us);
+	lx->pos += nbytes;
+}
+
+uint64_t imap_lexer_line_off(const struct imap_lexer *lx)
+{
+	return lx->started || lx->state == LX_LITERAL ? lx->off_first : lx->pos;
+}
+
+bool imap_lexer_idle(const struct imap_lexer *lx)
+{
+	if (lx->state == LX_RESYNC)
+		return lx->text.len == 0;
+	return lx->state == LX_LINE && !lx->started && lx->n_lits == 0;
 }
 
 bool imap_lexer_in_sync_literal(const struct imap_lexer *lx)
@@ -799,6 +836,7 @@ static uint8_t *lx_literal_copy(struct imap_lexer *lx, size_t *n_r, uint64_t *lo
 uint64_t imap_lexer_literal_abandon(struct imap_lexer *lx)
 {
 	int64_t ts_us = lx->ts_last;	/* when those bytes came */
+	uint64_t saved_pos;
 	uint8_t *copy;
 	size_t n;
 	uint64_t lost;
@@ -806,6 +844,12 @@ uint64_t imap_lexer_literal_abandon(struct imap_lexer *lx)
 	if (lx->dir != DIR_C2S || lx->state != LX_LITERAL)
 		return 0;
 	copy = lx_literal_copy(lx, &n, &lost);
+	/* Read again from a copy that may join several literals' bytes: no
+	 * longer where the stream has them, so the offsets of what is read
+	 * again are a guess (the tap's marks are hidden for that line: see
+	 * check_literal_refused), and pos is put back after. */
+	saved_pos = lx->pos;
+	lx->pos -= lx->lit_pos;
 	lx->cur->truncated = true;
 	lx->keeping = false;
 	lx->state = LX_LINE;
@@ -814,6 +858,7 @@ uint64_t imap_lexer_literal_abandon(struct imap_lexer *lx)
 		imap_lexer_feed(lx, copy, n, ts_us);
 	if (lost != 0)
 		imap_lexer_gap(lx, lost, ts_us);	/* what was not kept is a hole */
+	lx->pos = saved_pos;
 	if (copy != NULL)
 		mem_release(lx->budget, n);
 	free(copy);

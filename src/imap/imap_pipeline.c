@@ -446,6 +446,17 @@ static void feed_counted(struct imap_pipeline *pl, enum stream_dir dir, const ui
 		s->sum.bytes_s2c += n;
 }
 
+/* --follow: the bytes tapped so far are parsed once the lexer holds no
+ * line of them, so their secrets, if any, were told. */
+static void tap_settled(struct imap_pipeline *pl, enum stream_dir dir)
+{
+	struct imap_session *s = pipe_session(pl);
+	struct imap_tap_mark m = { IMAP_TAP_SETTLED, dir, pl->plain_off[dir], 0 };
+
+	if (imap_lexer_idle(s->lx[dir]))
+		s->cfg->tap.mark(s->cfg->tap.ctx, s->id, &m);
+}
+
 /* Feed the lexer one line end at a time, so that a switch to TLS or
  * DEFLATE after a line takes effect at the next byte, even inside the same
  * chunk.  Returns the bytes consumed before the direction's path changed
@@ -478,6 +489,8 @@ static size_t feed_lines(struct imap_pipeline *pl, enum stream_dir dir, const ui
 		s->lex_dir = dir;
 		imap_lexer_feed(s->lx[dir], p + used, piece, ts);
 		used += piece;
+		if (s->cfg->tap.mark != NULL)
+			tap_settled(pl, dir);
 	}
 	return used;
 }
@@ -571,6 +584,8 @@ static void final_gap(struct imap_pipeline *pl, enum stream_dir dir, uint64_t nb
 	if (s->mode == MODE_IMAP) {
 		imap_bodies_gap(s, dir, nbytes);
 		imap_lexer_gap(s->lx[dir], nbytes, ts);
+		if (s->cfg->tap.mark != NULL)
+			tap_settled(pl, dir);
 	}
 }
 

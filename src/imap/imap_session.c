@@ -518,6 +518,8 @@ static void c2s_line(struct imap_session *s, const struct imap_line *line)
 	if (!s->s2c_anchored && s->run.n > 0)
 		imap_resync_confirm(s);	/* the client acted on them */
 	if (line->cut && (s->sasl != NULL || !cut_command_head(line))) {
+		if (s->sasl != NULL)
+			imap_auth_tap_hide(s, line->off_first, UINT64_MAX);
 		cut_line_dropped(s, line);
 		return;
 	}
@@ -544,6 +546,14 @@ static void c2s_line(struct imap_session *s, const struct imap_line *line)
 	on_command(s, line, &cmd);
 }
 
+/* --follow: client bytes the lexer dropped resynchronising were never
+ * read, so whatever secret they held was never found. */
+static void session_skipped(void *ctx, enum stream_dir dir, uint64_t off, uint64_t len)
+{
+	if (dir == DIR_C2S)
+		imap_auth_tap_hide(ctx, off, len);
+}
+
 /* A literal starts: --extract follows it.  A client line announced its
  * first literal: remember its tag, in case the server refuses a
  * synchronising literal before sending "+". */
@@ -554,6 +564,12 @@ static void session_literal_begin(void *ctx, const struct imap_line *partial)
 
 	if (s->cfg->extract.begin != NULL)
 		imap_bodies_literal_begin(s, partial);
+	if (s->cfg->tap.mark != NULL && partial->n_lits > 0) {
+		const struct imap_literal *l = &partial->lits[partial->n_lits - 1];
+		struct imap_tap_mark m = { IMAP_TAP_LITERAL, partial->dir, l->off, l->size };
+
+		s->cfg->tap.mark(s->cfg->tap.ctx, s->id, &m);
+	}
 	imap_cont_literal_begin(s, partial);
 	if (partial->dir != DIR_C2S || partial->n_lits != 1 || s->sasl != NULL)
 		return;
@@ -772,6 +788,10 @@ static void check_literal_refused(struct imap_session *s, const struct imap_resp
 	 * clear unless that path is TLS). */
 	was_clear = s->pl.path[DIR_C2S].in_clear;
 	s->pl.path[DIR_C2S].in_clear = !s->pl.path[DIR_C2S].tls;
+	/* --follow: the bytes read again are not where the stream has them
+	 * (a line's literals are kept together), so whatever secret they
+	 * hold cannot be placed: the whole line and its literals are hidden. */
+	imap_auth_tap_hide(s, imap_lexer_line_off(lx), UINT64_MAX);
 	lost = imap_lexer_literal_abandon(lx);
 	s->pl.path[DIR_C2S].in_clear = was_clear;
 	if (lost != 0)
@@ -1174,6 +1194,8 @@ struct imap_session *imap_session_new(const struct imap_session_config *cfg,
 	if (cfg->extract.begin != NULL || (cfg->facts & IMAP_FACTS_WIRE))
 		hooks.literal_data = session_literal_data;
 	hooks.notice = lexer_notice;
+	if (cfg->tap.mark != NULL)
+		hooks.skipped = session_skipped;
 	s->lx[DIR_C2S] = imap_lexer_new(DIR_C2S, info->mid_stream, keep, cfg->budget, &hooks);
 	s->lx[DIR_S2C] = imap_lexer_new(DIR_S2C, info->mid_stream, keep, cfg->budget, &hooks);
 	if (s->lx[DIR_C2S] == NULL || s->lx[DIR_S2C] == NULL) {

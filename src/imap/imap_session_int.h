@@ -378,6 +378,11 @@ void imap_auth_login_unknown(struct imap_session *s, const struct pending *p);
 void imap_auth_infer(struct imap_session *s, const struct imap_line *line,
 		     const struct imap_response *r, const struct pending *p);
 void imap_auth_remember_user(struct imap_session *s, const struct login_attempt *a);
+/* --follow (the tap's marks): client bytes off..off+len may hold a secret
+ * the session could not read (a SASL line a gap cut, bytes skipped while
+ * resynchronising): hidden like one.  len UINT64_MAX: to the end of what
+ * the client sent so far.  No-op without marks or with --show-secrets. */
+void imap_auth_tap_hide(struct imap_session *s, uint64_t off, uint64_t len);
 
 /* imap_facts.c: the session's facts.  Changes are marked in
  * s->facts_changed; imap_session_emit hands them to the next event. */

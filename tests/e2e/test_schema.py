@@ -11,6 +11,9 @@ sessions are covered too), runs
     $IMAPSCOPE --logins -F json FILE    every line: #/$defs/login_row, then the
                                         roll-up: #/$defs/login_summary
     $IMAPSCOPE --activity -F json FILE  every line: activity or activity_summary
+    $IMAPSCOPE --sessions -F json FILE  every line: #/$defs/session_row
+    $IMAPSCOPE --follow N -F json FILE  every line: #/$defs/chunk (the first
+                                        and the last session)
 
 and validates each line with a real validator (python3-jsonschema, draft
 2020-12).  Fails on any invalid line, on a run that crashes or exits other
@@ -64,7 +67,8 @@ def load_validators():
     return {"": cls(schema), "login_row": only("login_row"),
             "login_summary": only("login_summary"),
             "session_summary": only("session_summary"),
-            "capture_summary": only("capture_summary")}
+            "capture_summary": only("capture_summary"),
+            "session_row": only("session_row"), "chunk": only("chunk")}
 
 
 class Checker:
@@ -173,6 +177,13 @@ def check_capture(cap, ck):
     lines = run(base + ["--activity", "-F", "json", cap], f"{name} --activity", ck) or []
     for i, text in enumerate(lines, 1):
         ck.line(f"{name} --activity line {i}", text)
+    lines = run(base + ["--sessions", "-F", "json", cap], f"{name} --sessions", ck) or []
+    for i, text in enumerate(lines, 1):
+        ck.line(f"{name} --sessions line {i}", text, "session_row")
+    for n in sorted({1, len(lines)} - {0}):
+        out = run(base + ["--follow", str(n), "-F", "json", cap], f"{name} --follow {n}", ck)
+        for i, text in enumerate(out or [], 1):
+            ck.line(f"{name} --follow {n} line {i}", text, "chunk")
 
 
 def main_lines(path, defname):

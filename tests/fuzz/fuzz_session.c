@@ -27,7 +27,10 @@ struct sess_fuzz {
 	struct imap_session *s;
 	bool ended;
 	uint64_t tapped[2];
+	uint64_t stream[2];	/* tapped and gap bytes: the marks' offsets */
+	uint64_t settled[2];
 	bool tap_ended;
+	bool show_secrets;
 };
 
 static void tap_data(void *ctx, uint64_t session, enum stream_dir dir,
@@ -40,6 +43,7 @@ static void tap_data(void *ctx, uint64_t session, enum stream_dir dir,
 	FUZZ_CHECK(dir == DIR_C2S || dir == DIR_S2C);
 	fuzz_touch((struct buf_slice){ p, n });
 	f->tapped[dir] += n;
+	f->stream[dir] += n;
 }
 
 static void tap_gap(void *ctx, uint64_t session, enum stream_dir dir, uint64_t nbytes,
@@ -51,6 +55,35 @@ static void tap_gap(void *ctx, uint64_t session, enum stream_dir dir, uint64_t n
 	FUZZ_CHECK(session == FUZZ_SESSION_ID && !f->tap_ended);
 	FUZZ_CHECK(dir == DIR_C2S || dir == DIR_S2C);
 	FUZZ_CHECK(nbytes > 0);
+	f->stream[dir] += nbytes;
+}
+
+/* --follow's marks name bytes of the stream tapped so far (a literal the
+ * next ones, but for client bytes read again), settle it in order, and
+ * never come with --show-secrets. */
+static void tap_mark(void *ctx, uint64_t session, const struct imap_tap_mark *m)
+{
+	struct sess_fuzz *f = ctx;
+
+	FUZZ_CHECK(session == FUZZ_SESSION_ID && !f->tap_ended);
+	FUZZ_CHECK(m->dir == DIR_C2S || m->dir == DIR_S2C);
+	switch (m->kind) {
+	case IMAP_TAP_LITERAL:
+		/* at the stream's end, but in client bytes read again after a
+		 * literal the server showed never was one (whose offsets are a
+		 * guess, hidden whole) */
+		FUZZ_CHECK(m->off == f->stream[m->dir] || m->dir == DIR_C2S);
+		break;
+	case IMAP_TAP_SECRET:
+		FUZZ_CHECK(m->dir == DIR_C2S && !f->show_secrets && m->len > 0);
+		break;
+	case IMAP_TAP_SETTLED:
+		FUZZ_CHECK(m->off >= f->settled[m->dir] && m->off <= f->stream[m->dir]);
+		f->settled[m->dir] = m->off;
+		break;
+	default:
+		FUZZ_CHECK(false);
+	}
 }
 
 static void tap_end(void *ctx, uint64_t session, const struct imap_tap_end *e)
@@ -125,7 +158,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	cfg.tls_conf = (mode >> 6) & 1 ? fuzz_keys() : NULL;
 	cfg.literal_keep = (mode >> 7) & 1 ? 16 : IMAP_DEFAULT_LITERAL_KEEP;
 	cfg.budget = &budget;
-	cfg.tap = (struct imap_tap){ .ctx = &f, .data = tap_data, .gap = tap_gap, .end = tap_end };
+	cfg.tap = (struct imap_tap){ .ctx = &f, .data = tap_data, .gap = tap_gap, .end = tap_end,
+				     .mark = tap_mark };
+	f.show_secrets = cfg.show_secrets;
 	cfg.notice = on_notice;
 	fuzz_extract_init(&fx, &cfg.extract);
 	f.s = imap_session_new(&cfg, &info);

@@ -338,6 +338,205 @@ static const struct step login_script[] = {
 	S_(14000, "* BYE bye\r\na4 OK done\r\n"),
 };
 
+/* --follow's marks: the tapped stream, and where the session says its
+ * literals and secrets lie.  Every secret mark names exactly a secret's
+ * bytes, before the settled mark that covers them; every literal mark its
+ * contents, before they are tapped. */
+#define MARK_STREAM 4096
+#define MARK_MAX 64
+
+struct markrec {
+	uint8_t stream[2][MARK_STREAM];
+	size_t len[2];
+	uint64_t settled[2];
+	char secrets[MARK_MAX][64];
+	size_t n_secrets;
+	char literals[MARK_MAX][64];
+	size_t n_literals;
+	uint64_t lit_off[MARK_MAX], lit_len[MARK_MAX];
+	bool lit_dir[MARK_MAX];
+	bool bad_order;		/* a secret inside bytes already settled */
+};
+
+static void mark_data(void *ctx, uint64_t session, enum stream_dir dir, const uint8_t *p,
+		      size_t n, int64_t ts_us)
+{
+	struct markrec *m = ctx;
+
+	(void)session;
+	(void)ts_us;
+	assert_true(m->len[dir] + n <= MARK_STREAM);
+	memcpy(m->stream[dir] + m->len[dir], p, n);
+	m->len[dir] += n;
+}
+
+static void mark_gap(void *ctx, uint64_t session, enum stream_dir dir, uint64_t nbytes,
+		     int64_t ts_us)
+{
+	struct markrec *m = ctx;
+
+	(void)session;
+	(void)ts_us;
+	assert_true(m->len[dir] + nbytes <= MARK_STREAM);
+	memset(m->stream[dir] + m->len[dir], '#', (size_t)nbytes);	/* shown as # */
+	m->len[dir] += (size_t)nbytes;
+}
+
+static void mark_mark(void *ctx, uint64_t session, const struct imap_tap_mark *k)
+{
+	struct markrec *m = ctx;
+
+	(void)session;
+	switch (k->kind) {
+	case IMAP_TAP_SECRET:
+		assert_true(m->n_secrets < MARK_MAX && k->len < 64);
+		assert_true(k->off + k->len <= m->len[k->dir]);	/* told after its bytes */
+		m->bad_order |= k->off < m->settled[k->dir];
+		memcpy(m->secrets[m->n_secrets], m->stream[k->dir] + k->off, (size_t)k->len);
+		m->secrets[m->n_secrets++][k->len] = '\0';
+		break;
+	case IMAP_TAP_LITERAL:
+		assert_true(m->n_literals < MARK_MAX);
+		assert_int_equal(k->off, m->len[k->dir]);	/* before its bytes */
+		m->lit_off[m->n_literals] = k->off;
+		m->lit_len[m->n_literals] = k->len;
+		m->lit_dir[m->n_literals++] = k->dir;
+		break;
+	case IMAP_TAP_SETTLED:
+		assert_true(k->off >= m->settled[k->dir] && k->off <= m->len[k->dir]);
+		m->settled[k->dir] = k->off;
+		break;
+	}
+}
+
+static void mark_run_mid(struct markrec *m, const struct step *steps, size_t n, bool show,
+			 bool bytewise, bool mid_stream)
+{
+	struct imap_session_config cfg = { 0 };
+	struct imap_session_info info = { 0 };
+	struct imap_session *s;
+	struct rec r;
+
+	memset(m, 0, sizeof *m);
+	memset(&r, 0, sizeof r);
+	cfg.show_secrets = show;
+	cfg.out.ops = &rec_ops;
+	cfg.out.ctx = &r;
+	cfg.tap = (struct imap_tap){ .ctx = m, .data = mark_data, .gap = mark_gap,
+				     .mark = mark_mark };
+	info.id = 7;
+	info.mid_stream = mid_stream;
+	info.client = "192.0.2.1:50000";
+	info.server = "198.51.100.2:143";
+	s = imap_session_new(&cfg, &info);
+	assert_non_null(s);
+	for (size_t i = 0; i < n; i++) {
+		const uint8_t *p = (const uint8_t *)steps[i].data;
+
+		if (steps[i].kind == STEP_GAP)
+			imap_session_ops.gap(s, steps[i].dir, steps[i].gap, steps[i].ts);
+		if (steps[i].kind != STEP_DATA)
+			continue;
+		for (size_t k = 0; k < steps[i].len; k += bytewise ? 1 : steps[i].len)
+			imap_session_ops.feed(s, steps[i].dir, p + k, bytewise ? 1 : steps[i].len,
+					      steps[i].ts);
+	}
+	imap_session_ops.end(s, END_FIN, 100000);
+	rec_free(&r);
+	for (size_t i = 0; i < m->n_literals; i++) {
+		assert_true(m->lit_len[i] < 64);
+		memcpy(m->literals[i], m->stream[m->lit_dir[i]] + m->lit_off[i], (size_t)m->lit_len[i]);
+		m->literals[i][m->lit_len[i]] = '\0';
+	}
+}
+
+static void mark_run(struct markrec *m, const struct step *steps, size_t n, bool show,
+		     bool bytewise)
+{
+	mark_run_mid(m, steps, n, show, bytewise, false);
+}
+
+static const struct step secrets_script[] = {
+	S_(1000, "* OK [CAPABILITY IMAP4rev1 LITERAL+ SASL-IR AUTH=PLAIN] ready\r\n"),
+	C_(2000, "a1 LOGIN {5}\r\n"),
+	S_(3000, "+ go ahead\r\n"),
+	C_(4000, "alice {6}\r\n"),
+	S_(5000, "+ go ahead\r\n"),
+	C_(6000, "s3cr\"t\r\n"),
+	S_(7000, "a1 NO nope\r\n"),
+	C_(8000, "a2 LOGIN bob \"p\\\\w\"\r\n"),
+	S_(9000, "a2 NO nope\r\n"),
+	C_(10000, "a3 AUTHENTICATE PLAIN AGJvYgBwdw==\r\n"),
+	S_(11000, "a3 NO nope\r\n"),
+	C_(12000, "a4 AUTHENTICATE LOGIN\r\n"),
+	S_(13000, "+ VXNlcm5hbWU6\r\n"),
+	C_(14000, "Ym9i\r\n"),
+	S_(15000, "+ UGFzc3dvcmQ6\r\n"),
+	C_(16000, "cHc=\r\n"),
+	S_(17000, "a4 OK [CAPABILITY IMAP4rev1] in\r\n"),
+	C_(18000, "a5 FETCH 1 BODY[]\r\n"),
+	S_(19000, "* 1 FETCH (BODY[] {12}\r\nHello\r\nworld UID 4)\r\na5 OK done\r\n"),
+};
+
+static void test_tap_marks(void **state)
+{
+	static const char *const secrets[] = {
+		"s3cr\"t", "\"p\\\\w\"", "AGJvYgBwdw==", "Ym9i", "cHc=",
+	};
+	static const char *const literals[] = { "alice", "s3cr\"t", "Hello\r\nworld" };
+	struct markrec *m = calloc(1, sizeof *m);
+
+	(void)state;
+	assert_non_null(m);
+	for (int bytewise = 0; bytewise < 2; bytewise++) {
+		mark_run(m, secrets_script, N(secrets_script), false, bytewise);
+		assert_int_equal(m->n_secrets, N(secrets));
+		for (size_t i = 0; i < N(secrets); i++)
+			assert_string_equal(m->secrets[i], secrets[i]);
+		assert_int_equal(m->n_literals, N(literals));
+		for (size_t i = 0; i < N(literals); i++)
+			assert_string_equal(m->literals[i], literals[i]);
+		assert_false(m->bad_order);
+		assert_int_equal(m->settled[DIR_C2S], m->len[DIR_C2S]);
+		assert_int_equal(m->settled[DIR_S2C], m->len[DIR_S2C]);
+		/* --show-secrets: nothing to hide */
+		mark_run(m, secrets_script, N(secrets_script), true, bytewise);
+		assert_int_equal(m->n_secrets, 0);
+	}
+	free(m);
+}
+
+/* What the session could not read may hold a secret it never found: a
+ * client SASL line a gap cut (to the end of what came), and client bytes
+ * skipped while resynchronising (picked up mid-stream). */
+static const struct step unread_script[] = {
+	C_(1000, "AGJvYgBzM2NyM3Q=\r\n"),
+	S_(2000, "a1 NO [AUTHENTICATIONFAILED] nope\r\n"),
+	C_(3000, "a2 AUTHENTICATE PLAIN\r\n"),
+	S_(4000, "+ \r\n"),
+	C_(5000, "AGFsaWNl"),
+	GAP_(6000, DIR_C2S, 4),
+	C_(7000, "cHc=\r\n"),
+	S_(8000, "a2 NO nope\r\n"),
+	C_(9000, "a3 LOGOUT\r\n"),
+};
+
+static void test_tap_marks_unread(void **state)
+{
+	static const char *const secrets[] = {
+		"AGJvYgBzM2NyM3Q=\r\n", "AGFsaWNl####", "cHc=\r\n",
+	};
+	struct markrec *m = calloc(1, sizeof *m);
+
+	(void)state;
+	assert_non_null(m);
+	mark_run_mid(m, unread_script, N(unread_script), false, false, true);
+	assert_int_equal(m->n_secrets, N(secrets));
+	for (size_t i = 0; i < N(secrets); i++)
+		assert_string_equal(m->secrets[i], secrets[i]);
+	free(m);
+}
+
 static void test_login_literals(void **state)
 {
 	static const char *const want[] = {
@@ -1801,6 +2000,8 @@ int main(void)
 		cmocka_unit_test(test_event_ids),
 		cmocka_unit_test(test_replace_extract),
 		cmocka_unit_test(test_select_literal_mailbox),
+		cmocka_unit_test(test_tap_marks),
+		cmocka_unit_test(test_tap_marks_unread),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
