@@ -18,6 +18,7 @@
 #include "net/decode.h"
 #include "report/decrypted_pcap.h"
 #include "report/extract.h"
+#include "report/html.h"
 #include "report/output_json.h"
 #include "report/output_tee.h"
 #include "report/output_text.h"
@@ -54,6 +55,7 @@ struct run {
 	struct tls_keys *keys;		/* loaded here, or NULL */
 	struct keys_pcapng *keys_pcapng;	/* --write-keys-pcapng, or NULL */
 	FILE *fp;			/* the output's file */
+	FILE *html_fp;			/* --html's, until its output owns it */
 	int64_t last_ts_us;
 	size_t input;			/* index of the input being read */
 	uint64_t frame;			/* the packet being read (a frame id) */
@@ -691,6 +693,27 @@ static int open_output(struct run *r)
 	return RUN_OK;
 }
 
+/* --html FILE: made like -o's, never through a link. */
+static int open_html(struct run *r)
+{
+	const struct run_options *o = r->opt;
+	char err[OUTDIR_ERRLEN];
+	int fd;
+
+	if (!(o->reports & RUN_REPORT_HTML))
+		return RUN_OK;
+	fd = outdir_open_file(o->html_path, o->show_secrets, err);
+	if (fd < 0 || (r->html_fp = fdopen(fd, "w")) == NULL) {
+		if (fd >= 0) {
+			snprintf(err, sizeof err, "%.300s: %s", o->html_path, strerror(errno));
+			close(fd);
+		}
+		fprintf(stderr, "imapscope: --html: %s\n", err);
+		return RUN_USAGE;
+	}
+	return RUN_OK;
+}
+
 /* The outputs the options name, in a fixed order, as one. */
 static int make_reports(struct run *r)
 {
@@ -710,10 +733,18 @@ static int make_reports(struct run *r)
 		rc = output_summary_new(&part[n], r->fp, o->json, r->budget);
 		n += rc == 0;
 	}
-	if (rc == 0 && o->reports == 0 && o->json) {
+	if (rc == 0 && (o->reports & RUN_REPORT_HTML)) {
+		struct html_opts hopts = { .budget = r->budget };
+
+		rc = output_html_new(&part[n], r->html_fp, &hopts);	/* owns it now */
+		r->html_fp = NULL;
+		n += rc == 0;
+	}
+	/* the page goes to its own file: the timeline is still written */
+	if (rc == 0 && (o->reports & ~RUN_REPORT_HTML) == 0 && o->json) {
 		rc = output_json_new(&part[n], r->fp);
 		n += rc == 0;
-	} else if (rc == 0 && o->reports == 0) {
+	} else if (rc == 0 && (o->reports & ~RUN_REPORT_HTML) == 0) {
 		struct output_text_opts topts = {
 			.color = o->color == 1 || (o->color == -1 && isatty(fileno(r->fp))),
 			.frames = o->frames,
@@ -740,7 +771,7 @@ static int make_output(struct run *r)
 	} else if (r->sinks->open != NULL) {
 		r->out = (struct output){ &null_output_ops, NULL };	/* no session speaks */
 		rc = 0;
-	} else if ((rc = open_output(r)) != RUN_OK) {
+	} else if ((rc = open_output(r)) != RUN_OK || (rc = open_html(r)) != RUN_OK) {
 		return rc;
 	} else {
 		rc = make_reports(r);
@@ -899,6 +930,8 @@ static void run_discard(struct run *r)
 		r->out.ops->free(r->out.ctx);
 	if (r->fp != NULL && r->fp != stdout)
 		fclose(r->fp);
+	if (r->html_fp != NULL)
+		fclose(r->html_fp);
 	keys_pcapng_free(&r->keys_pcapng);
 	tls_keys_free(&r->keys);
 	filter_free(&r->filter);
