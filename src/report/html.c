@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "util/escape.h"
+#include "util/hash.h"
 #include "util/hashtab.h"
 
 #define HTML_NAME_MAX 31		/* command and response names kept */
@@ -218,6 +219,8 @@ struct html_session {
 	uint32_t cmd_count[HTML_CMDS_MAX + 1];	/* by html_cmd index; last: other */
 	struct buf mailboxes;		/* JSON strings, comma-separated */
 	unsigned n_mailboxes;
+	uint64_t mailbox_hash[HTML_MAILBOXES_MAX];	/* of those named, to name
+							   each once */
 	struct buf ladder;		/* JSON objects, comma-separated */
 	unsigned n_full, n_extra;
 	uint64_t omitted;
@@ -410,9 +413,15 @@ static void on_untagged(struct html_session *s, const struct event *ev)
 static void add_mailbox(struct html_session *s, struct buf_slice mb)
 {
 	size_t mark = s->mailboxes.len;
+	uint64_t hv;
 
 	if (mb.ptr == NULL || s->n_mailboxes == HTML_MAILBOXES_MAX)
 		return;
+	/* a fixed seed: a collision only leaves a name out of the filter list */
+	hv = hash_bytes(0x6d61696c626f78ull, mb.ptr, mb.len);
+	for (unsigned i = 0; i < s->n_mailboxes; i++)
+		if (s->mailbox_hash[i] == hv)
+			return;
 	if ((mark != 0 && buf_append(&s->mailboxes, ",", 1) != 0) ||
 	    buf_append(&s->mailboxes, "\"", 1) != 0 ||
 	    html_json_string(&s->mailboxes, mb.ptr, mb.len < HTML_TEXT_MAX ? mb.len : HTML_TEXT_MAX,
@@ -421,7 +430,7 @@ static void add_mailbox(struct html_session *s, struct buf_slice mb)
 		s->mailboxes.len = mark;
 		return;
 	}
-	s->n_mailboxes++;
+	s->mailbox_hash[s->n_mailboxes++] = hv;
 }
 
 static void on_command(struct html *h, struct html_session *s, const struct event *ev)
@@ -597,7 +606,7 @@ static void on_rare(struct html_session *s, const struct event *ev)
 		break;
 	case EV_NOTICE:
 		rc = rc || put_cstr(&s->ladder, "kind", notice_kind_name(ev->u.notice.kind)) ||
-		     (buf_append(&s->ladder, ",\"text\":\"", 10) != 0) ||
+		     put(&s->ladder, ",\"text\":\"") != 0 ||
 		     html_json_string(&s->ladder, (const uint8_t *)ev->u.notice.text,
 				      strlen(ev->u.notice.text), true) != 0 ||
 		     buf_append(&s->ladder, "\"", 1) != 0;

@@ -28,10 +28,14 @@
     if (cls) e.setAttribute("class", cls);
     return e;
   }
-  function stext(x, y, text, cls, anchor) {
+  /* Ladder labels are cut to fit between the columns; the whole text is
+   * the tooltip. */
+  function stext(x, y, text, cls, anchor, max) {
     const t = svg("text", { x: x, y: y }, cls);
     if (anchor) t.setAttribute("text-anchor", anchor);
-    t.textContent = text;
+    text = String(text);
+    if (max && text.length > max) { t.textContent = text.slice(0, max - 1) + "\u2026"; tip(t, text); }
+    else t.textContent = text;
     return t;
   }
   function tip(node, text) {
@@ -42,6 +46,7 @@
   }
   function clear(node) { while (node.firstChild) node.removeChild(node.firstChild); }
   function iso(us) { return new Date(us / 1000).toISOString().replace("T", " ").replace("Z", ""); }
+  function clock(us, span) { return iso(us).slice(11, span < 60e6 ? 23 : 19); }
   function dur(us) {
     const s = us / 1e6;
     if (s < 1) return (us / 1000).toFixed(1) + " ms";
@@ -139,7 +144,7 @@
     for (let i = 0; i <= 6; i++) {
       const t = t0 + (t1 - t0) * i / 6, xx = x(t);
       g.appendChild(svg("line", { x1: xx, y1: 0, x2: xx, y2: H - 18 }, "grid"));
-      g.appendChild(stext(xx, H - 4, iso(t).slice(11, 19), null, i === 0 ? "start" : i === 6 ? "end" : "middle"));
+      g.appendChild(stext(xx, H - 4, clock(t, t1 - t0), null, i === 0 ? "start" : i === 6 ? "end" : "middle"));
     }
     for (const s of sorted) {
       const r = svg("rect", { x: x(s.start), y: lane.get(s) * rh + 1, width: Math.max(2, x(s.end) - x(s.start)),
@@ -252,22 +257,22 @@
       g.appendChild(stext(TX, y + 4, "+" + (e.t / 1e6).toFixed(3) + " s"));
       const band = (cls, text) => {
         g.appendChild(svg("rect", { x: 90, y: y - RH / 2 + 1, width: W - 100, height: RH - 2 }, cls));
-        g.appendChild(stext((CX + SX) / 2, y + 4, text, null, "middle"));
+        g.appendChild(stext((CX + SX) / 2, y + 4, text, null, "middle", 140));
       };
       switch (e.k) {
         case "greeting":
           arrow(g, SX, CX, y, "s2c");
-          g.appendChild(stext(SX - 10, y - 3, "* " + e.status + " " + (e.text || ""), null, "end"));
+          g.appendChild(stext(SX - 10, y - 3, "* " + e.status + " " + (e.text || ""), null, "end", 80));
           break;
         case "command":
           arrow(g, CX, SX, y, "c2s");
-          g.appendChild(stext(CX + 10, y - 3, e.tag + " " + e.name + " " + (e.args || "")));
+          g.appendChild(stext(CX + 10, y - 3, e.tag + " " + e.name + " " + (e.args || ""), null, null, 80));
           if (e.lit) litBlock(g, CX + 2, y + 5, e.lit, 1);
           cmdRow.set(e.tag, y);
           break;
         case "untagged": {
           arrow(g, SX, CX, y, "untagged");
-          const t = g.appendChild(stext(SX - 10, y - 3, "* " + e.name + (e.n > 1 ? " \u00d7" + e.n : "") + (e.lit ? " (" + bytes(e.lit) + " in literals)" : ""), null, "end"));
+          const t = g.appendChild(stext(SX - 10, y - 3, "* " + e.name + (e.n > 1 ? " \u00d7" + e.n : "") + (e.lit ? " (" + bytes(e.lit) + " in literals)" : ""), null, "end", 80));
           if (e.tag !== null) tip(t, "answers " + e.tag);
           if (e.lit) litBlock(g, SX - 2, y + 5, e.lit, -1);
           break;
@@ -278,8 +283,8 @@
           const slow = e.ms !== undefined && slowest !== null && e.ms >= slowest * 0.999 && slowest > 0;
           label.push(e.tag + " " + e.status + " " + (e.name === null ? "" : e.name) + (e.code !== null ? " [" + e.code + "]" : ""));
           if (e.ms !== undefined) label.push("\u2014 " + ms(e.ms));
-          const t = stext(CX + 10, y - 3, label.join(" "), slow ? "slow" : null);
-          tip(t, e.text || ""); g.appendChild(t);
+          const t = stext(CX + 10, y - 3, label.join(" "), slow ? "slow" : null, null, 80);
+          tip(t, label.join(" ") + "\n" + (e.text || "")); g.appendChild(t);
           const y0 = cmdRow.get(e.tag);
           if (y0 !== undefined && e.ms !== undefined) {
             const l = svg("line", { x1: SX + 14, y1: y0, x2: SX + 14, y2: y }, "lat");
@@ -387,7 +392,7 @@
     const x = (t) => L + (t - t0) / (t1 - t0) * (W - L - R);
     const g = svg("svg", { width: W, height: H, viewBox: "0 0 " + W + " " + H });
     ticks(g, sc, L, W - R, true);
-    for (let i = 0; i <= 6; i++) g.appendChild(stext(x(t0 + (t1 - t0) * i / 6), H - 6, iso(t0 + (t1 - t0) * i / 6).slice(11, 19), null, "middle"));
+    for (let i = 0; i <= 6; i++) g.appendChild(stext(x(t0 + (t1 - t0) * i / 6), H - 6, clock(t0 + (t1 - t0) * i / 6, t1 - t0), null, "middle"));
     const names = D.commands.map((c) => c.name);
     for (const p of pts) {
       const name = names[p[3]] !== undefined ? names[p[3]] : "(other)";
