@@ -415,7 +415,7 @@ static void add_mailbox(struct html_session *s, struct buf_slice mb)
 	size_t mark = s->mailboxes.len;
 	uint64_t hv;
 
-	if (mb.ptr == NULL || s->n_mailboxes == HTML_MAILBOXES_MAX)
+	if (mb.ptr == NULL || mb.len == 0 || s->n_mailboxes == HTML_MAILBOXES_MAX)
 		return;
 	/* a fixed seed: a collision only leaves a name out of the filter list */
 	hv = hash_bytes(0x6d61696c626f78ull, mb.ptr, mb.len);

@@ -92,6 +92,11 @@ async function one(browser, r) {
   check(dom.commandsCard === String(r.commands), `${r.name}: overview says ${dom.commandsCard} commands, expected ${r.commands}`);
   check(dom.logins === r.logins, `${r.name}: ${dom.logins} login rows, expected ${r.logins}`);
   if (want.length) check(dom.ladder > 2, `${r.name}: the ladder of the first session is empty`);
+  if (r.screenshot || r.variance) {
+    const png = await page.screenshot({ path: r.screenshot || undefined, fullPage: false });
+    const v = await pixelVariance(browser, png);
+    check(v > 100, `${r.name}: the screenshot looks blank (variance ${v.toFixed(1)})`);
+  }
   // every session opens: its ladder is drawn and names it
   for (const id of want.slice(0, 40)) {
     const title = await page.evaluate((sid) => {
@@ -107,11 +112,6 @@ async function one(browser, r) {
     const shown = dom.text + (await page.evaluate(() =>
       [...document.querySelectorAll("svg text, svg title")].map((t) => t.textContent).join("\n")));
     for (const s of r.hostile) check(shown.includes(s), `${r.name}: ${JSON.stringify(s)} is not shown as text`);
-  }
-  if (r.screenshot || r.variance) {
-    const png = await page.screenshot({ path: r.screenshot || undefined, fullPage: false });
-    const v = await pixelVariance(browser, png);
-    check(v > 100, `${r.name}: the screenshot looks blank (variance ${v.toFixed(1)})`);
   }
   check(remote.length === 0, `${r.name}: remote loads: ${remote.join(" ")}`);
   check(errors.length === 0, `${r.name}: console errors: ${errors.join(" | ")}`);
