@@ -93,6 +93,8 @@ async function one(browser, r) {
   check(dom.logins === r.logins, `${r.name}: ${dom.logins} login rows, expected ${r.logins}`);
   if (want.length) check(dom.ladder > 2, `${r.name}: the ladder of the first session is empty`);
   if (r.screenshot || r.variance) {
+    // the README's picture: overview, timeline and the sessions table
+    if (r.screenshot) await page.setViewportSize({ width: 1100, height: 860 });
     const png = await page.screenshot({ path: r.screenshot || undefined, fullPage: false });
     const v = await pixelVariance(browser, png);
     check(v > 100, `${r.name}: the screenshot looks blank (variance ${v.toFixed(1)})`);

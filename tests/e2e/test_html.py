@@ -28,7 +28,7 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from test_hostile import Conn, Pcap  # noqa: E402  (the pcap writer)
+from test_hostile import SAN, Conn, Pcap  # noqa: E402  (the pcap writer)
 
 IMAPSCOPE = os.environ["IMAPSCOPE"]
 REPO = os.environ.get("REPO", os.path.join(os.path.dirname(__file__), "..", ".."))
@@ -83,31 +83,44 @@ def make_hostile(path):
 
 
 def make_many(path, n):
-    """n sessions one after another, with a slow command now and then and
+    """n sessions, eight at a time, with a slow command now and then and
     some failed logins, so the timeline and latency charts have shape."""
     p = Pcap(path)
-    for i in range(n):
-        c = Conn(p, cport=20000 + i)
-        c.send("s", b"* OK ready\r\n")
-        user = b"user%d" % (i % 17)
-        if i % 9 == 4:
-            c.send("c", b"a0 LOGIN " + user + b" wrong\r\n")
-            p.us += 200_000
-            c.send("s", b"a0 NO [AUTHENTICATIONFAILED] bad\r\n")
-        c.send("c", b"a1 LOGIN " + user + b" pw\r\n")
-        p.us += 2000 + 300 * (i % 5)
-        c.send("s", b"a1 OK done\r\n")
-        c.send("c", b"a2 SELECT INBOX\r\n")
-        p.us += 1000 + (i * 7919) % 5000
-        c.send("s", b"* 3 EXISTS\r\na2 OK [READ-WRITE] done\r\n")
-        c.send("c", b"a3 FETCH 1:3 (FLAGS)\r\n")
-        p.us += 500 + (900_000 if i == n // 2 else 0)
-        c.send("s", b"".join(b"* %d FETCH (FLAGS (\\Seen))\r\n" % k for k in (1, 2, 3)) +
-               b"a3 OK done\r\n")
-        c.send("c", b"a4 LOGOUT\r\n")
-        c.send("s", b"* BYE\r\na4 OK bye\r\n")
-        c.fin()
-        p.us += 3_000_000
+    for first in range(0, n, 8):
+        batch = list(range(first, min(n, first + 8)))
+        conns = {}
+        for i in batch:
+            p.us += 400_000 * (i % 3)
+            conns[i] = Conn(p, cport=20000 + i)
+            conns[i].send("s", b"* OK ready\r\n")
+        for i in batch:
+            c, user = conns[i], b"user%d" % (i % 17)
+            if i % 9 == 4:
+                c.send("c", b"a0 LOGIN " + user + b" wrong\r\n")
+                p.us += 200_000
+                c.send("s", b"a0 NO [AUTHENTICATIONFAILED] bad\r\n")
+            c.send("c", b"a1 LOGIN " + user + b" pw\r\n")
+            p.us += 2000 + 300 * (i % 5)
+            c.send("s", b"a1 OK done\r\n")
+        for i in batch:
+            c = conns[i]
+            c.send("c", b"a2 SELECT INBOX\r\n")
+            p.us += 1000 + (i * 7919) % 5000
+            c.send("s", b"* 3 EXISTS\r\na2 OK [READ-WRITE] done\r\n")
+        for i in batch:
+            c = conns[i]
+            c.send("c", b"a3 FETCH 1:3 (FLAGS BODY[])\r\n")
+            p.us += 500 + (900_000 if i == n // 2 else 20_000 * (i % 4))
+            c.send("s", b"".join(b"* %d FETCH (FLAGS (\\Seen) BODY[] {%d}\r\n%s)\r\n"
+                                 % (k, 40 * k * (1 + i % 5), b"x" * (40 * k * (1 + i % 5)))
+                                 for k in (1, 2, 3)) + b"a3 OK done\r\n")
+        for i in batch:
+            c = conns[i]
+            p.us += 300_000 * (i % 4)
+            c.send("c", b"a4 LOGOUT\r\n")
+            c.send("s", b"* BYE\r\na4 OK bye\r\n")
+            c.fin()
+        p.us += 1_000_000
     p.close()
 
 
@@ -185,6 +198,8 @@ def cli_checks(tmp):
 
 
 def browser_available():
+    if SAN:
+        return "a sanitizer build (the page is the same; the plain build's run loads it)"
     if not os.path.exists(CHROMIUM) or shutil.which("node") is None:
         return "no chromium or node (apt-get install chromium nodejs)"
     if not os.path.isdir(os.path.join(BROWSER_DIR, "node_modules", "playwright-core")):

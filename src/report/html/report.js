@@ -137,7 +137,7 @@
       if (i < 0) { i = lanes.length; lanes.push(0); }
       lanes[i] = s.end; lane.set(s, i);
     }
-    const W = Math.max(900, box.clientWidth - 20), L = 60, R = 20;
+    const W = Math.max(900, box.clientWidth - 4), L = 60, R = 20;
     const rh = Math.max(3, Math.min(16, 560 / lanes.length)), H = lanes.length * rh + 30;
     const x = (t) => L + (t - t0) / (t1 - t0) * (W - L - R);
     const g = svg("svg", { width: W, height: H, viewBox: "0 0 " + W + " " + H });
