@@ -17,8 +17,9 @@
  * (latency per command name: a log histogram of every completion),
  * "latency" (at most HTML_LAT_POINTS completions sampled over the run by
  * a reservoir), "logins" (at most HTML_LOGINS_MAX) and "sections": one
- * optional member per further report (null until that report adds its
- * data; the page renders any member it knows and ignores the others).
+ * optional member per further report ("activity" and "findings" are null
+ * until a report adds its data with output_html_add_section; the page
+ * draws every member that is not null).
  *
  * Memory: each session's ladder at most HTML_LADDER_BYTES of JSON, all of
  * them together HTML_LADDERS_BYTES (later entries are counted only), at most
@@ -57,6 +58,27 @@ struct html_opts {
  * and closes it in finish (or free, if finish never runs).  0, or -1 when
  * memory ran out (fp is closed then). */
 int output_html_new(struct output *out_r, FILE *fp, const struct html_opts *o) WUR;
+
+/* A further report's part of the page (--activity, --check, ...): its
+ * data under "sections".name, which the page draws as a sortable table
+ * when it is an array of flat objects (or an object with such an array in
+ * "rows"); a row's number "session" links it to that session.  write
+ * appends the JSON value to b (at most HTML_SECTION_BYTES, charged to the
+ * run's budget), escaping wire strings with html_json_string; it returns
+ * 0, or -1 (the section is then null in the page).  ctx must stay valid
+ * until the html output's finish: a part of the same tee is, since the
+ * tee frees its parts only after every finish. */
+#define HTML_SECTIONS_MAX 8
+#define HTML_SECTION_BYTES (16 * 1024 * 1024)
+struct html_section {
+	const char *name;		/* [a-z_]+, e.g. "activity", "findings" */
+	int (*write)(void *ctx, struct buf *b);
+	void *ctx;
+};
+
+/* Add a section to the html output out (made by output_html_new).  0, or
+ * -1 when out is not one or HTML_SECTIONS_MAX are there. */
+int output_html_add_section(const struct output *out, const struct html_section *sec) WUR;
 
 /* Append p[0..n) as the inside of a JSON string that is safe inside an
  * HTML <script> element: escape_json's form, then '<', '>', '&', U+2028

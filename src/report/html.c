@@ -247,6 +247,8 @@ struct html {
 	int64_t first_us, last_us;
 	bool any_ts;
 	struct buf out;			/* the document, written in pieces */
+	struct html_section sections[HTML_SECTIONS_MAX];
+	size_t n_sections;
 };
 
 static uint32_t cmd_index(struct html *h, struct buf_slice name)
@@ -870,6 +872,44 @@ static int put_head(struct html *h)
 	       put(b, ",\"sessions\":[");
 }
 
+static bool section_named(const struct html *h, const char *name)
+{
+	for (size_t i = 0; i < h->n_sections; i++)
+		if (strcmp(h->sections[i].name, name) == 0)
+			return true;
+	return false;
+}
+
+/* "sections": each added one's value (null if it could not be made), and
+ * null for the known ones not added, so readers find every key. */
+static int put_sections(struct html *h)
+{
+	static const char *const known[] = { "activity", "findings" };
+	struct buf val;
+	const char *sep = "";
+	int rc = put(&h->out, ",\"sections\":{");
+
+	for (size_t i = 0; rc == 0 && i < sizeof known / sizeof known[0]; i++) {
+		if (section_named(h, known[i]))
+			continue;
+		rc = putf(&h->out, "%s\"%s\":null", sep, known[i]);
+		sep = ",";
+	}
+	for (size_t i = 0; rc == 0 && i < h->n_sections; i++) {
+		const struct html_section *sec = &h->sections[i];
+
+		buf_init(&val, HTML_SECTION_BYTES, h->budget);
+		rc = putf(&h->out, "%s\"%s\":", sep, sec->name) || doc_flush(h, true);
+		sep = ",";
+		if (rc == 0 && sec->write(sec->ctx, &val) == 0 && val.len != 0)
+			rc = fwrite(val.data, 1, val.len, h->fp) != val.len ? -1 : 0;
+		else if (rc == 0)
+			rc = put(&h->out, "null");
+		buf_free(&val);
+	}
+	return rc || put(&h->out, "}");
+}
+
 static int html_write(struct html *h)
 {
 	if (fputs(html_template_head, h->fp) == EOF || put_head(h) != 0)
@@ -883,7 +923,7 @@ static int html_write(struct html *h)
 	if (put_commands(h) != 0 || put_points(h) != 0 || put(&h->out, "],\"logins\":[") != 0 ||
 	    doc_flush(h, true) != 0 ||
 	    fwrite(h->logins.data, 1, h->logins.len, h->fp) != h->logins.len ||
-	    put(&h->out, "],\"sections\":{\"activity\":null,\"findings\":null}}") != 0 ||
+	    put(&h->out, "]") != 0 || put_sections(h) != 0 || put(&h->out, "}") != 0 ||
 	    doc_flush(h, true) != 0 || fputs(html_template_tail, h->fp) == EOF)
 		return -1;
 	return 0;
@@ -931,6 +971,18 @@ static const struct output_ops html_ops = {
 	.finish = html_finish,
 	.free = html_free,
 };
+
+int output_html_add_section(const struct output *out, const struct html_section *sec)
+{
+	struct html *h = out->ctx;
+
+	if (out->ops != &html_ops || h->n_sections == HTML_SECTIONS_MAX || sec->name == NULL ||
+	    sec->name[0] == '\0' || strspn(sec->name, "abcdefghijklmnopqrstuvwxyz_") !=
+	    strlen(sec->name) || section_named(h, sec->name))
+		return -1;
+	h->sections[h->n_sections++] = *sec;
+	return 0;
+}
 
 int output_html_new(struct output *out_r, FILE *fp, const struct html_opts *o)
 {

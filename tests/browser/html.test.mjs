@@ -6,7 +6,7 @@
 //
 // SPEC: {"chromium": path, "reports": [{"name", "html", "sessions": [ids],
 // "commands": N, "logins": N, "hostile": [strings shown as text] | null,
-// "screenshot": path | null}]}.  Prints one line per check failed and
+// "extra_rows": rows of further sections, "screenshot": path | null}]}.  Prints one line per check failed and
 // "ok NAME (load N ms)" per report; exits 1 if any check failed.
 import { readFileSync } from "node:fs";
 import { pathToFileURL } from "node:url";
@@ -81,6 +81,7 @@ async function one(browser, r) {
     pwned: typeof window.__pwned !== "undefined",
     imgs: document.querySelectorAll("img").length,
     scripts: document.querySelectorAll("script").length,
+    extraRows: document.querySelectorAll("#extra table tbody tr").length,
     text: document.body.innerText,
   }));
   const want = [...r.sessions].sort((a, b) => a - b);
@@ -91,6 +92,7 @@ async function one(browser, r) {
   check(dom.sessionsCard === String(want.length), `${r.name}: overview says ${dom.sessionsCard} sessions, expected ${want.length}`);
   check(dom.commandsCard === String(r.commands), `${r.name}: overview says ${dom.commandsCard} commands, expected ${r.commands}`);
   check(dom.logins === r.logins, `${r.name}: ${dom.logins} login rows, expected ${r.logins}`);
+  check(dom.extraRows === (r.extra_rows || 0), `${r.name}: ${dom.extraRows} rows in further sections, expected ${r.extra_rows || 0}`);
   if (want.length) check(dom.ladder > 2, `${r.name}: the ladder of the first session is empty`);
   if (r.screenshot || r.variance) {
     // the README's picture: overview, timeline and the sessions table

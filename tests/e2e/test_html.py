@@ -148,6 +148,10 @@ def check_page(name, path, want):
           f"{name}: commands differ from --summary's {want['commands']}")
     check(len(d["logins"]) == want["logins"], f"{name}: {len(d['logins'])} logins, expected {want['logins']}")
     check(set(d["sections"]) >= {"activity", "findings"}, f"{name}: optional sections missing")
+    if shutil.which("node"):
+        r = subprocess.run(["node", "--check", os.path.join(REPO, "src", "report", "html", "report.js")],
+                           capture_output=True, text=True)
+        check(r.returncode == 0, f"report.js does not parse: {r.stderr}")
     # the policy: no remote load, exactly this script and this style
     csp = re.search(r'http-equiv="Content-Security-Policy" content="([^"]*)"', text)
     check(csp is not None, f"{name}: no Content-Security-Policy")
@@ -252,6 +256,17 @@ def main():
                                 if name == "hostile" else None,
                                 variance=True,
                                 screenshot=None))
+        # a further report's section, as output_html_add_section adds one
+        plain = next((r for r in reports if r["name"] == "plain"), None)
+        if plain is not None:
+            text = open(plain["html"], encoding="utf-8").read()
+            row = ('[{"session":%d,"mailbox":"\\u003cimg src=x onerror=window.__pwned=4\\u003e"},'
+                   '{"session":%d,"mailbox":"INBOX"}]' % (plain["sessions"][0], plain["sessions"][0]))
+            check('"activity":null' in text, "plain: no activity key")
+            path = os.path.join(tmp, "sections.html")
+            open(path, "w", encoding="utf-8").write(text.replace('"activity":null', '"activity":' + row, 1))
+            reports.append(dict(plain, name="sections", html=path, extra_rows=2,
+                                hostile=["<img src=x onerror=window.__pwned=4>"]))
         why = browser_available()
         if why:
             print(f"test_html: browser part skipped: {why}")

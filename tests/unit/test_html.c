@@ -303,6 +303,53 @@ static void test_budget_refuses(void **state)
 	json_object_put(d);
 }
 
+static int section_rows(void *ctx, struct buf *b)
+{
+	const char *row = "[{\"session\":1,\"mailbox\":\"";
+	const char *name = ctx;
+
+	if (buf_append(b, row, strlen(row)) != 0 ||
+	    html_json_string(b, (const uint8_t *)name, strlen(name), false) != 0)
+		return -1;
+	return buf_append(b, "\"}]", 3);
+}
+
+static int section_fails(void *ctx, struct buf *b)
+{
+	(void)ctx;
+	if (buf_append(b, "[{\"half", 7) != 0)
+		return -1;
+	return -1;	/* after writing half a value: it is dropped */
+}
+
+/* Further reports add their sections; one that fails is null, and the
+ * known names not added are null too. */
+static void test_sections(void **state)
+{
+	struct feed f;
+	static const struct output_ops not_html = { 0 };
+	struct output other = { &not_html, NULL };
+	struct html_section rows = { "activity", section_rows, "</script>" };
+	struct html_section fails = { "extra_part", section_fails, NULL };
+	struct html_section bad = { "Bad-Name", section_rows, "" };
+	json_object *d;
+
+	(void)state;
+	feed_open(&f, NULL);
+	assert_int_equal(output_html_add_section(&other, &rows), -1);
+	assert_int_equal(output_html_add_section(&f.out, &rows), 0);
+	assert_int_equal(output_html_add_section(&f.out, &rows), -1);	/* twice */
+	assert_int_equal(output_html_add_section(&f.out, &bad), -1);
+	assert_int_equal(output_html_add_section(&f.out, &fails), 0);
+	d = feed_finish(&f);
+	assert_string_equal(json_object_get_string(get(d, "sections.activity.0.mailbox")),
+			    "</script>");
+	assert_int_equal(json_object_get_int64(get(d, "sections.activity.0.session")), 1);
+	assert_true(json_object_is_type(get(d, "sections.findings"), json_type_null));
+	assert_true(json_object_is_type(get(d, "sections.extra_part"), json_type_null));
+	json_object_put(d);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -312,6 +359,7 @@ int main(void)
 		cmocka_unit_test(test_untagged_grouped),
 		cmocka_unit_test(test_hostile_strings),
 		cmocka_unit_test(test_budget_refuses),
+		cmocka_unit_test(test_sections),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
