@@ -5,6 +5,8 @@
 "use strict";
 (function () {
   const SVGNS = "http://www.w3.org/2000/svg";
+  const MAX_LANES = 300;      // timeline rows
+  const MAX_ROWS = 2000;      // table rows drawn; the rest via sort and filter
   const OUTCOMES = {
     ok: "logged in, clean", errors: "NO/BAD answers", login_failed: "login failed",
     damaged: "gaps or caps", encrypted: "TLS not decrypted", no_login: "no login seen",
@@ -131,11 +133,14 @@
     if (!list.length) { box.appendChild(el("p", "note", "no session")); return; }
     const t0 = Math.min(...list.map((s) => s.start)), t1 = Math.max(...list.map((s) => s.end), t0 + 1);
     const sorted = list.slice().sort((a, b) => a.start - b.start || a.id - b.id);
+    // first free lane; past MAX_LANES the lane that frees first (bars may
+    // then overlap), so that thousands of sessions stay quick to draw
     const lanes = [], lane = new Map();
     for (const s of sorted) {
       let i = lanes.findIndex((end) => end < s.start);
-      if (i < 0) { i = lanes.length; lanes.push(0); }
-      lanes[i] = s.end; lane.set(s, i);
+      if (i < 0 && lanes.length < MAX_LANES) { i = lanes.length; lanes.push(0); }
+      if (i < 0) i = lanes.reduce((best, end, k) => end < lanes[best] ? k : best, 0);
+      lanes[i] = Math.max(lanes[i], s.end); lane.set(s, i);
     }
     const W = Math.max(900, box.clientWidth - 4), L = 60, R = 20;
     const rh = Math.max(3, Math.min(16, 560 / lanes.length)), H = lanes.length * rh + 30;
@@ -180,13 +185,14 @@
       return (va < vb ? -1 : 1) * sort.dir;
     });
     const tb = el("tbody");
-    for (const r of rows) {
+    for (const r of rows.slice(0, MAX_ROWS)) {
       const row = el("tr");
       for (const c of cols) row.appendChild(el("td", c.num ? "num" : null, c.show ? c.show(r) : r[c.key]));
       rowFn(row, r);
       tb.appendChild(row);
     }
     tbl.appendChild(tb);
+    return rows.length;
   }
   function toggle(s, key) { if (s.key === key) s.dir = -s.dir; else { s.key = key; s.dir = 1; } }
 
@@ -211,7 +217,8 @@
         row.addEventListener("click", () => openSession(s.id));
       });
     document.getElementById("sessions-note").textContent = list.length + " of " + D.sessions.length +
-      " sessions shown; click a row or a bar to open its ladder; sort by \u201cslowest\u201d to find the slow one.";
+      " sessions match" + (list.length > MAX_ROWS ? " (the first " + MAX_ROWS + " in this order are drawn)" : "") +
+      "; click a row or a bar to open its ladder; sort by \u201cslowest\u201d to find the slow one.";
   }
 
   /* ---- one session: facts and ladder ---- */
@@ -443,7 +450,8 @@
         if (l.result === "fail") row.className = "fail"; else if (l.flags) row.className = "flag";
         row.addEventListener("click", () => openSession(l.session));
       });
-    document.getElementById("l-count").textContent = rows.length + " of " + D.logins.length + " logins";
+    document.getElementById("l-count").textContent = rows.length + " of " + D.logins.length + " logins" +
+      (rows.length > MAX_ROWS ? " (the first " + MAX_ROWS + " in this order are drawn)" : "");
   }
 
   /* ---- sections of other reports: any array of flat objects as a table ---- */
