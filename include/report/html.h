@@ -22,7 +22,9 @@
  * draws every member that is not null).
  *
  * Memory: each session's ladder at most HTML_LADDER_BYTES of JSON, all of
- * them together HTML_LADDERS_BYTES (later entries are counted only), at most
+ * them together HTML_LADDERS_BYTES; past that a session keeps only its
+ * first HTML_LADDER_LATE entries (so that a late session still shows its
+ * start and login), until HTML_LADDERS_HARD; the rest is counted.  At most
  * HTML_SESSIONS_MAX sessions (the rest counted in the totals only), logins
  * at most HTML_LOGINS_BYTES; all charged to the run's budget, and what the
  * budget refuses is counted as omitted like the rest. */
@@ -40,7 +42,9 @@
 #define HTML_LADDER_EXTRA 200		/* then only TLS, COMPRESS, logins, gaps,
 					   notices and NO/BAD completions */
 #define HTML_LADDER_BYTES (192 * 1024)	/* JSON of one session's ladder */
-#define HTML_LADDERS_BYTES (32 * 1024 * 1024)	/* of all ladders together */
+#define HTML_LADDERS_BYTES (12 * 1024 * 1024)	/* of all ladders together; */
+#define HTML_LADDER_LATE 24		/* past it, a session's first entries */
+#define HTML_LADDERS_HARD (18 * 1024 * 1024)	/* up to this bound */
 #define HTML_TEXT_MAX 160		/* wire text shown per entry (bytes) */
 #define HTML_CMDS_MAX 64		/* command names with their own latency;
 					   more share "(other)" */

@@ -332,7 +332,9 @@ static void session_free(struct html *h, struct html_session *s)
  * HTML_LADDER_EVENTS.  Counts what it refuses. */
 static bool ladder_room(struct html_session *s, bool rare)
 {
-	if (*s->ladders_total >= HTML_LADDERS_BYTES) {
+	if (*s->ladders_total >= HTML_LADDERS_HARD ||
+	    (*s->ladders_total >= HTML_LADDERS_BYTES &&
+	     s->n_full + s->n_extra >= HTML_LADDER_LATE)) {
 		s->omitted++;
 		return false;
 	}
@@ -861,10 +863,12 @@ static int put_head(struct html *h)
 	       putf(b, ",\"capture\":{\"first\":%" PRId64 ",\"last\":%" PRId64 "}",
 		    h->any_ts ? h->first_us : 0, h->any_ts ? h->last_us : 0) ||
 	       putf(b, ",\"limits\":{\"sessions\":%d,\"ladder_events\":%d,\"ladder_extra\":%d,"
-		    "\"ladder_bytes\":%d,\"ladders_bytes\":%d,\"text\":%d,\"commands\":%d,\"latency_points\":%d,"
+		    "\"ladder_bytes\":%d,\"ladders_bytes\":%d,\"ladder_late\":%d,"
+		    "\"ladders_hard\":%d,\"text\":%d,\"commands\":%d,\"latency_points\":%d,"
 		    "\"logins\":%d,\"lat_min_us\":%g,\"lat_buckets\":%d}",
 		    HTML_SESSIONS_MAX, HTML_LADDER_EVENTS, HTML_LADDER_EXTRA, HTML_LADDER_BYTES,
-		    HTML_LADDERS_BYTES, HTML_TEXT_MAX, HTML_CMDS_MAX, HTML_LAT_POINTS, HTML_LOGINS_MAX,
+		    HTML_LADDERS_BYTES, HTML_LADDER_LATE, HTML_LADDERS_HARD, HTML_TEXT_MAX,
+		    HTML_CMDS_MAX, HTML_LAT_POINTS, HTML_LOGINS_MAX,
 		    HTML_LAT_MIN_US, HTML_LAT_BUCKETS) ||
 	       putf(b, ",\"sessions_untracked\":%" PRIu64 ",\"completions_timed\":%" PRIu64
 		    ",\"logins_omitted\":%" PRIu64, h->sessions_untracked, h->timed,

@@ -6,7 +6,7 @@
 (function () {
   const SVGNS = "http://www.w3.org/2000/svg";
   const MAX_LANES = 300;      // timeline rows
-  const MAX_ROWS = 2000;      // table rows drawn; the rest via sort and filter
+  const MAX_ROWS = 500;       // table rows drawn; the rest via sort and filter
   const OUTCOMES = {
     ok: "logged in, clean", errors: "NO/BAD answers", login_failed: "login failed",
     damaged: "gaps or caps", encrypted: "TLS not decrypted", no_login: "no login seen",
@@ -113,8 +113,9 @@
     const L = D.limits;
     document.getElementById("limits").textContent = "Limits of this page: a session's ladder shows its first " +
       L.ladder_events + " events in full, then only TLS, COMPRESS, logins, gaps, notices and NO/BAD answers (" +
-      L.ladder_extra + " more at most); every ladder at most " + bytes(L.ladder_bytes) + " and all together " +
-      bytes(L.ladders_bytes) + "; wire text cut at " + L.text + " bytes; " + L.sessions + " sessions; " +
+      L.ladder_extra + " more at most); every ladder at most " + bytes(L.ladder_bytes) + "; once all of them hold " +
+      bytes(L.ladders_bytes) + ", the next sessions keep only their first " + L.ladder_late + " events, until " +
+      bytes(L.ladders_hard) + "; wire text cut at " + L.text + " bytes; " + L.sessions + " sessions; " +
       "latency per command counts every completion (" + D.completions_timed + " timed), latency over time shows a uniform sample of at most " +
       L.latency_points + "; " + L.logins + " logins" + (D.logins_omitted ? " (" + D.logins_omitted + " left out)" : "") + ".";
   }
