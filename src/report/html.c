@@ -193,6 +193,7 @@ struct html_group {
 	char tag[HTML_TAG_MAX + 1];
 	bool has_tag;
 	uint64_t count, literal_bytes;
+	uint64_t frame;			/* of the first */
 	int64_t t0, t1;
 };
 
@@ -350,14 +351,19 @@ static bool ladder_room(struct html_session *s, bool rare)
 	return false;
 }
 
-/* An entry: {"t":us since the session's start,"k":kind ...}.  The entry
- * is written whole or not at all: a partial one is cut off. */
-static size_t entry_begin(struct html_session *s, const char *kind, int64_t ts, int *rc)
+/* An entry: {"t":us since the session's start,"k":kind ...}, with "f",
+ * the capture record of its first byte where known (the pivot to
+ * Wireshark).  The entry is written whole or not at all: a partial one is
+ * cut off. */
+static size_t entry_begin(struct html_session *s, const char *kind, int64_t ts, uint64_t frame,
+			  int *rc)
 {
 	size_t mark = s->ladder.len;
 
 	*rc = putf(&s->ladder, "%s{\"t\":%" PRId64 ",\"k\":\"%s\"", mark != 0 ? "," : "",
 		   ts - s->start_us, kind);
+	if (*rc == 0 && frame != 0)
+		*rc = putf(&s->ladder, ",\"f\":%" PRIu64, frame);
 	return mark;
 }
 
@@ -382,7 +388,7 @@ static void group_flush(struct html_session *s)
 	g->open = false;
 	if (!ladder_room(s, false))
 		return;
-	mark = entry_begin(s, "untagged", g->t0, &rc);
+	mark = entry_begin(s, "untagged", g->t0, g->frame, &rc);
 	rc = rc || put_str(&s->ladder, "name", cslice(g->name), HTML_TEXT_MAX) ||
 	     put_str(&s->ladder, "tag", g->has_tag ? cslice(g->tag) : SLICE_NULL, HTML_TEXT_MAX) ||
 	     putf(&s->ladder, ",\"n\":%" PRIu64 ",\"lit\":%" PRIu64 ",\"t1\":%" PRId64, g->count,
@@ -409,7 +415,7 @@ static void on_untagged(struct html_session *s, const struct event *ev)
 	group_flush(s);
 	*g = (struct html_group){ .open = true, .has_tag = tag.ptr != NULL, .count = 1,
 				  .literal_bytes = ev->u.untagged.literal_bytes,
-				  .t0 = ev->ts_us, .t1 = ev->ts_us };
+				  .frame = ev->frame, .t0 = ev->ts_us, .t1 = ev->ts_us };
 	keep(g->name, sizeof g->name, name);
 	keep(g->tag, sizeof g->tag, tag);
 }
@@ -447,7 +453,7 @@ static void on_command(struct html *h, struct html_session *s, const struct even
 	add_mailbox(s, ev->u.command.facts->mailbox);
 	if (!ladder_room(s, false))
 		return;
-	mark = entry_begin(s, "command", ev->ts_us, &rc);
+	mark = entry_begin(s, "command", ev->ts_us, ev->frame, &rc);
 	rc = rc || put_str(&s->ladder, "tag", ev->u.command.tag, HTML_TAG_MAX) ||
 	     put_str(&s->ladder, "name", ev->u.command.name, HTML_NAME_MAX) ||
 	     put_str(&s->ladder, "args", ev->u.command.args, HTML_TEXT_MAX) ||
@@ -512,7 +518,7 @@ static void on_response(struct html *h, struct html_session *s, const struct eve
 	take_latency(h, s, ci, ev);
 	if (!ladder_room(s, id == IMAP_R_NO || id == IMAP_R_BAD))
 		return;
-	mark = entry_begin(s, "response", ev->ts_us, &rc);
+	mark = entry_begin(s, "response", ev->ts_us, ev->frame, &rc);
 	rc = rc || put_str(&s->ladder, "tag", ev->u.response.tag, HTML_TAG_MAX) ||
 	     put_str(&s->ladder, "status", ev->u.response.status, HTML_NAME_MAX) ||
 	     put_str(&s->ladder, "name", name, HTML_NAME_MAX) ||
@@ -567,7 +573,7 @@ static void on_login(struct html *h, struct html_session *s, const struct event 
 		h->logins_omitted++;
 	}
 	if (ladder_room(s, true)) {
-		mark = entry_begin(s, "login", ev->ts_us, &rc);
+		mark = entry_begin(s, "login", ev->ts_us, ev->frame, &rc);
 		rc = rc || put_login(&s->ladder, ev, false);
 		entry_end(s, mark, rc);
 	}
@@ -581,7 +587,7 @@ static void on_rare(struct html_session *s, const struct event *ev)
 
 	if (!ladder_room(s, ev->type != EV_CONTINUATION && ev->type != EV_GREETING))
 		return;
-	mark = entry_begin(s, event_type_name(ev->type), ev->ts_us, &rc);
+	mark = entry_begin(s, event_type_name(ev->type), ev->ts_us, ev->frame, &rc);
 	switch (ev->type) {
 	case EV_GREETING:
 		rc = rc || put_str(&s->ladder, "status", ev->u.greeting.status, HTML_NAME_MAX) ||

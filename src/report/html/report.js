@@ -262,7 +262,8 @@
     const slowest = s.max_ms;
     s.ladder.forEach((e, i) => {
       const y = TOP + i * RH + RH / 2, label = [];
-      g.appendChild(stext(TX, y + 4, "+" + (e.t / 1e6).toFixed(3) + " s"));
+      const tl = g.appendChild(stext(TX, y + 4, "+" + (e.t / 1e6).toFixed(3) + " s"));
+      tip(tl, iso(s.start + e.t) + (e.f ? "\nframe " + e.f + (e.k === "login" ? " (the command)" : "") : ""));
       const band = (cls, text) => {
         g.appendChild(svg("rect", { x: 90, y: y - RH / 2 + 1, width: W - 100, height: RH - 2 }, cls));
         g.appendChild(stext((CX + SX) / 2, y + 4, text, null, "middle", 140));
@@ -288,7 +289,7 @@
         case "response": {
           const st = e.status === "OK" || e.status === "NO" || e.status === "BAD" ? e.status : "BAD";
           arrow(g, SX, CX, y, "st-" + st);
-          const slow = e.ms !== undefined && slowest !== null && e.ms >= slowest * 0.999 && slowest > 0;
+          const slow = e.ms !== undefined && slowest !== null && e.tag === s.max_tag && Math.abs(e.ms - slowest) < 0.0005;
           label.push(e.tag + " " + e.status + " " + (e.name === null ? "" : e.name) + (e.code !== null ? " [" + e.code + "]" : ""));
           if (e.ms !== undefined) label.push("\u2014 " + ms(e.ms));
           const t = stext(CX + 10, y - 3, label.join(" "), slow ? "slow" : null, null, 80);
