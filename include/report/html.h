@@ -38,7 +38,7 @@
 #include "util/buf.h"
 
 #define HTML_SESSIONS_MAX 20000		/* sessions with a row and a ladder */
-#define HTML_LADDER_EVENTS 300		/* ladder entries kept in full per session */
+#define HTML_LADDER_EVENTS 200		/* ladder entries kept in full per session */
 #define HTML_LADDER_EXTRA 200		/* then only TLS, COMPRESS, logins, gaps,
 					   notices and NO/BAD completions */
 #define HTML_LADDER_BYTES (192 * 1024)	/* JSON of one session's ladder */

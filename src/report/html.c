@@ -130,6 +130,18 @@ static int put_str(struct buf *b, const char *key, struct buf_slice s, size_t ma
 	return buf_append(b, "\"", 1);
 }
 
+/* The ladder's keys are left out where empty, null or zero: the page
+ * reads a missing one so, and the ladders are most of the page. */
+static int put_str_opt(struct buf *b, const char *key, struct buf_slice s, size_t max)
+{
+	return s.ptr == NULL || s.len == 0 ? 0 : put_str(b, key, s, max);
+}
+
+static int put_u64_opt(struct buf *b, const char *key, uint64_t v)
+{
+	return v == 0 ? 0 : putf(b, ",\"%s\":%" PRIu64, key, v);
+}
+
 static int put_cstr(struct buf *b, const char *key, const char *s)
 {
 	if (s == NULL)
@@ -390,9 +402,11 @@ static void group_flush(struct html_session *s)
 		return;
 	mark = entry_begin(s, "untagged", g->t0, g->frame, &rc);
 	rc = rc || put_str(&s->ladder, "name", cslice(g->name), HTML_TEXT_MAX) ||
-	     put_str(&s->ladder, "tag", g->has_tag ? cslice(g->tag) : SLICE_NULL, HTML_TEXT_MAX) ||
-	     putf(&s->ladder, ",\"n\":%" PRIu64 ",\"lit\":%" PRIu64 ",\"t1\":%" PRId64, g->count,
-		  g->literal_bytes, g->t1 - s->start_us);
+	     put_str_opt(&s->ladder, "tag", g->has_tag ? cslice(g->tag) : SLICE_NULL,
+			 HTML_TEXT_MAX) ||
+	     put_u64_opt(&s->ladder, "n", g->count > 1 ? g->count : 0) ||
+	     put_u64_opt(&s->ladder, "lit", g->literal_bytes) ||
+	     (g->t1 != g->t0 && putf(&s->ladder, ",\"t1\":%" PRId64, g->t1 - s->start_us));
 	entry_end(s, mark, rc);
 }
 
@@ -456,8 +470,8 @@ static void on_command(struct html *h, struct html_session *s, const struct even
 	mark = entry_begin(s, "command", ev->ts_us, ev->frame, &rc);
 	rc = rc || put_str(&s->ladder, "tag", ev->u.command.tag, HTML_TAG_MAX) ||
 	     put_str(&s->ladder, "name", ev->u.command.name, HTML_NAME_MAX) ||
-	     put_str(&s->ladder, "args", ev->u.command.args, HTML_TEXT_MAX) ||
-	     putf(&s->ladder, ",\"lit\":%" PRIu64, ev->u.command.literal_bytes);
+	     put_str_opt(&s->ladder, "args", ev->u.command.args, HTML_TEXT_MAX) ||
+	     put_u64_opt(&s->ladder, "lit", ev->u.command.literal_bytes);
 	entry_end(s, mark, rc);
 }
 
@@ -522,8 +536,9 @@ static void on_response(struct html *h, struct html_session *s, const struct eve
 	rc = rc || put_str(&s->ladder, "tag", ev->u.response.tag, HTML_TAG_MAX) ||
 	     put_str(&s->ladder, "status", ev->u.response.status, HTML_NAME_MAX) ||
 	     put_str(&s->ladder, "name", name, HTML_NAME_MAX) ||
-	     put_str(&s->ladder, "code", ev->u.response.code, HTML_TEXT_MAX) ||
-	     put_str(&s->ladder, "text", ev->u.response.text, HTML_TEXT_MAX);
+	     put_str_opt(&s->ladder, "code", ev->u.response.code, HTML_TEXT_MAX) ||
+	     (id != IMAP_R_OK &&
+	      put_str_opt(&s->ladder, "text", ev->u.response.text, HTML_TEXT_MAX));
 	if (rc == 0 && ev->u.response.latency_ms >= 0)
 		rc = putf(&s->ladder, ",\"ms\":%.3f", ev->u.response.latency_ms);
 	entry_end(s, mark, rc);
@@ -932,7 +947,8 @@ static int html_write(struct html *h)
 	}
 	if (put_commands(h) != 0 || put_points(h) != 0 || put(&h->out, "],\"logins\":[") != 0 ||
 	    doc_flush(h, true) != 0 ||
-	    fwrite(h->logins.data, 1, h->logins.len, h->fp) != h->logins.len ||
+	    (h->logins.len != 0 &&
+	     fwrite(h->logins.data, 1, h->logins.len, h->fp) != h->logins.len) ||
 	    put(&h->out, "]") != 0 || put_sections(h) != 0 || put(&h->out, "}") != 0 ||
 	    doc_flush(h, true) != 0 || fputs(html_template_tail, h->fp) == EOF)
 		return -1;

@@ -282,7 +282,7 @@
         case "untagged": {
           arrow(g, SX, CX, y, "untagged");
           const t = g.appendChild(stext(SX - 10, y - 3, "* " + e.name + (e.n > 1 ? " \u00d7" + e.n : "") + (e.lit ? " (" + bytes(e.lit) + " in literals)" : ""), null, "end", 80));
-          if (e.tag !== null) tip(t, "answers " + e.tag);
+          if (e.tag != null) tip(t, "answers " + e.tag);
           if (e.lit) litBlock(g, SX - 2, y + 5, e.lit, -1);
           break;
         }
@@ -290,7 +290,7 @@
           const st = e.status === "OK" || e.status === "NO" || e.status === "BAD" ? e.status : "BAD";
           arrow(g, SX, CX, y, "st-" + st);
           const slow = e.ms !== undefined && slowest !== null && e.tag === s.max_tag && Math.abs(e.ms - slowest) < 0.0005;
-          label.push(e.tag + " " + e.status + " " + (e.name === null ? "" : e.name) + (e.code !== null ? " [" + e.code + "]" : ""));
+          label.push(e.tag + " " + e.status + " " + (e.name == null ? "" : e.name) + (e.code != null ? " [" + e.code + "]" : ""));
           if (e.ms !== undefined) label.push("\u2014 " + ms(e.ms));
           const t = stext(CX + 10, y - 3, label.join(" "), slow ? "slow" : null, null, 80);
           tip(t, label.join(" ") + "\n" + (e.text || "")); g.appendChild(t);
