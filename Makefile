@@ -20,7 +20,7 @@ LDFLAGS   += $(EXTRA_LDFLAGS)
 LDLIBS    += $(PKG_LIBS)
 
 LIB_SRC   := $(wildcard src/util/*.c src/net/*.c src/tls/*.c src/imap/*.c src/report/*.c src/app/*.c)
-LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/%.o)
+LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/html_template.o
 UNIT_SRC  := $(wildcard tests/unit/test_*.c)
 UNIT_BIN  := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 BIN       := $(if $(filter build,$(BUILD)),imapscope,$(BUILD)/imapscope)
@@ -44,6 +44,16 @@ $(BUILD)/tests/%: tests/unit/%.c $(LIB_OBJ)
 	$(CC) $(CFLAGS) $(TEST_CFLAGS) $(LDFLAGS) -o $@ $< $(LIB_OBJ) $(LDLIBS) $(TEST_LIBS)
 
 -include $(LIB_OBJ:.o=.d) $(BUILD)/src/main.d
+
+# --html's page: src/report/html/ as real files, embedded at build time
+# with the hashes its Content-Security-Policy names.
+HTML_TMPL := $(wildcard src/report/html/*) scripts/gen_html_template.py
+%/gen/html_template.c: $(HTML_TMPL)
+	@mkdir -p $(dir $@)
+	python3 scripts/gen_html_template.py src/report/html $@
+
+$(BUILD)/gen/html_template.o: $(BUILD)/gen/html_template.c
+	$(CC) $(CFLAGS) -c -o $@ $<
 
 check-deps:
 	@pkg-config --exists $(PKGS) $(TEST_PKGS) || { \
@@ -135,7 +145,7 @@ FUZZ_ARGS     ?=
 FUZZ_SAN      ?= -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
 FUZZ_CFLAGS   := -std=c11 -D_GNU_SOURCE -g -O1 -Wall -Wextra -Werror -Wshadow -Wvla \
                  -Iinclude -Itests/fuzz $(PKG_CFLAGS) $(FUZZ_SAN)
-FUZZ_LIB_OBJ  := $(LIB_SRC:%.c=$(FUZZ_BUILD)/%.o)
+FUZZ_LIB_OBJ  := $(LIB_SRC:%.c=$(FUZZ_BUILD)/%.o) $(FUZZ_BUILD)/gen/html_template.o
 FUZZ_LIB      := $(FUZZ_BUILD)/libimapscope.a
 FUZZ_COMMON   := $(FUZZ_BUILD)/tests/fuzz/fuzz_common.o
 FUZZ_TARGETS  := $(patsubst tests/fuzz/fuzz_%.c,%,$(filter-out tests/fuzz/fuzz_common.c,$(wildcard tests/fuzz/fuzz_*.c)))
@@ -161,6 +171,9 @@ $(FUZZ_BUILD)/src/%.o: src/%.c
 $(FUZZ_BUILD)/tests/fuzz/%.o: tests/fuzz/%.c
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -MMD -MP -c -o $@ $<
+
+$(FUZZ_BUILD)/gen/html_template.o: $(FUZZ_BUILD)/gen/html_template.c
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -c -o $@ $<
 
 $(FUZZ_LIB): $(FUZZ_LIB_OBJ)
 	@rm -f $@

@@ -122,6 +122,8 @@ static void usage(FILE *fp)
 "                          Wireshark and other pcap readers read without keys\n",
 		DPCAP_MSS_V4);
 	fputs(
+"      --html FILE         also write a self-contained HTML report to FILE:\n"
+"                          timeline, ladder per session, latency, logins\n"
 "      --session N[,N...]  keep only these sessions (repeatable)\n"
 "      --user NAME         keep only sessions where NAME tried to log in\n"
 "      --host ADDR         keep only sessions with ADDR as client or server\n"
@@ -273,7 +275,7 @@ enum long_only {
 	OPT_RSA_KEY = 256, OPT_SHOW_SECRETS, OPT_EXTRACT, OPT_LOGINS, OPT_SUMMARY,
 	OPT_STREAMS, OPT_SESSION, OPT_USER, OPT_HOST, OPT_COLOR, OPT_DURATION,
 	OPT_MAX_FLOWS, OPT_MAX_LITERAL, OPT_MAX_OOO, OPT_MAX_MEMORY, OPT_MAX_INFLATE,
-	OPT_FAIL_THRESHOLD, OPT_FAIL_WINDOW, OPT_FORCE, OPT_WRITE_DECRYPTED,
+	OPT_FAIL_THRESHOLD, OPT_FAIL_WINDOW, OPT_FORCE, OPT_WRITE_DECRYPTED, OPT_HTML,
 	OPT_WRITE_KEYS_PCAPNG, OPT_FRAMES, OPT_ACTIVITY, OPT_CHECK, OPT_HELP_CHECKS,
 	OPT_WIDTH, OPT_SINCE, OPT_UNTIL, OPT_STATUS, OPT_COMMAND, OPT_MAILBOX,
 	OPT_SESSIONS, OPT_SORT, OPT_FOLLOW, OPT_MAX_FOLLOW_LITERAL,
@@ -290,6 +292,7 @@ static const struct option long_opts[] = {
 	{ "extract", required_argument, NULL, OPT_EXTRACT },
 	{ "force", no_argument, NULL, OPT_FORCE },
 	{ "write-decrypted", required_argument, NULL, OPT_WRITE_DECRYPTED },
+	{ "html", required_argument, NULL, OPT_HTML },
 	{ "logins", no_argument, NULL, OPT_LOGINS },
 	{ "summary", no_argument, NULL, OPT_SUMMARY },
 	{ "activity", no_argument, NULL, OPT_ACTIVITY },
@@ -448,6 +451,24 @@ static void check_decrypted_path(const struct options *o)
 			die_usage("--write-decrypted '%s' is an input", p);
 }
 
+/* --html truncates its file: never an input, nor where another output
+ * goes. */
+static void check_html_path(const struct options *o)
+{
+	const char *p = o->run.html_path;
+	const char *other[] = { o->run.output_path, o->run.decrypted_path, o->run.save_path,
+				o->run.keys_pcapng_path };
+
+	if (strcmp(p, "-") == 0 || *p == '\0')
+		die_usage("%s", "--html needs a file name");
+	for (size_t i = 0; i < sizeof other / sizeof other[0]; i++)
+		if (other[i] != NULL && strcmp(other[i], "-") != 0 && outdir_same(p, other[i]))
+			die_usage("--html '%s' is another output's file too", p);
+	for (size_t i = 0; i < o->run.n_inputs; i++)
+		if (outdir_same(p, o->run.inputs[i]))
+			die_usage("--html '%s' is an input", p);
+}
+
 /* --write-keys-pcapng reads its inputs a second time once the sessions
  * have said which keys they used; what cannot be read twice is refused
  * before anything is read. */
@@ -536,6 +557,7 @@ static void parse_options(struct options *o, int argc, char **argv)
 		case OPT_EXTRACT: o->run.extract_dir = optarg; break;
 		case OPT_FORCE: o->run.force = true; break;
 		case OPT_WRITE_DECRYPTED: o->run.decrypted_path = optarg; break;
+		case OPT_HTML: o->run.html_path = optarg; break;
 		case OPT_LOGINS: o->logins = true; break;
 		case OPT_SUMMARY: o->summary = true; break;
 		case OPT_ACTIVITY: o->activity = true; break;
@@ -683,6 +705,8 @@ static void parse_options(struct options *o, int argc, char **argv)
 	if (o->run.decrypted_path != NULL)
 		check_decrypted_path(o);
 	check_views(o);
+	if (o->run.html_path != NULL)
+		check_html_path(o);
 	if (o->run.iface == NULL && (o->run.max_packets || o->run.duration_s || o->run.save_path))
 		die_usage("%s", "-c, --duration and -w apply to live capture (-i) only");
 }
@@ -705,6 +729,7 @@ int main(int argc, char **argv)
 			  (opt.sessions ? RUN_REPORT_SESSIONS : 0) |
 			  (opt.follow != NULL ? RUN_REPORT_FOLLOW : 0);
 	opt.run.reports |= opt.activity ? RUN_REPORT_ACTIVITY : 0;
+	opt.run.reports |= opt.run.html_path != NULL ? RUN_REPORT_HTML : 0;
 	signal(SIGPIPE, SIG_IGN);
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);

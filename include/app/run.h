@@ -40,6 +40,8 @@ enum run_status { RUN_OK = 0, RUN_INPUT = 1, RUN_USAGE = 2 };
 #define RUN_REPORT_ACTIVITY (1u << 2)
 #define RUN_REPORT_SESSIONS (1u << 3)	/* --sessions: report/sessions.h */
 #define RUN_REPORT_FOLLOW (1u << 4)	/* --follow N: report/follow.h */
+/* --html: the page goes to html_path, beside whatever else is written */
+#define RUN_REPORT_HTML (1u << 5)
 
 /* What to do; filled by the caller (run_options_defaults first).  The
  * strings must outlive the run. */
@@ -59,6 +61,7 @@ struct run_options {
 	const char *streams_dir;	/* --streams, or NULL */
 	const char *extract_dir;	/* --extract, or NULL */
 	const char *decrypted_path;	/* --write-decrypted, or NULL; "-": stdout */
+	const char *html_path;		/* --html (RUN_REPORT_HTML), or NULL */
 	bool force;
 	const char *keylogs[RUN_MAX_KEYLOGS];
 	size_t n_keylogs;

@@ -22,6 +22,7 @@
 #include "report/decrypted_pcap.h"
 #include "report/extract.h"
 #include "report/follow.h"
+#include "report/html.h"
 #include "report/output_json.h"
 #include "report/output_tee.h"
 #include "report/output_text.h"
@@ -63,6 +64,7 @@ struct run {
 	/* --logins --summary as text: the summary's blocks wait here (a
 	 * temporary file, not memory), written after the login table. */
 	FILE *later;
+	FILE *html_fp;			/* --html's, until its output owns it */
 	int64_t last_ts_us;
 	size_t input;			/* index of the input being read */
 	uint64_t frame;			/* the packet being read (a frame id) */
@@ -727,7 +729,7 @@ static int make_check(struct run *r, struct output *part)
 {
 	const struct run_options *o = r->opt;
 	struct check_opts copts = {
-		.findings_only = o->reports != 0,
+		.findings_only = (o->reports & ~RUN_REPORT_HTML) != 0,
 		.counts_fp = o->json ? NULL : r->fp,
 		.color = o->color == 1 || (o->color == -1 && isatty(fileno(r->fp))),
 		.budget = r->budget,
@@ -771,6 +773,27 @@ static int run_follow_part(struct run *r, struct output *part, size_t *n)
 	return 0;
 }
 
+/* --html FILE: made like -o's, never through a link. */
+static int open_html(struct run *r)
+{
+	const struct run_options *o = r->opt;
+	char err[OUTDIR_ERRLEN];
+	int fd;
+
+	if (!(o->reports & RUN_REPORT_HTML))
+		return RUN_OK;
+	fd = outdir_open_file(o->html_path, o->show_secrets, err);
+	if (fd < 0 || (r->html_fp = fdopen(fd, "w")) == NULL) {
+		if (fd >= 0) {
+			snprintf(err, sizeof err, "%.300s: %s", o->html_path, strerror(errno));
+			close(fd);
+		}
+		fprintf(stderr, "imapscope: --html: %s\n", err);
+		return RUN_USAGE;
+	}
+	return RUN_OK;
+}
+
 /* The outputs the options name, in a fixed order, as one. */
 static int make_reports(struct run *r)
 {
@@ -778,6 +801,8 @@ static int make_reports(struct run *r)
 	struct output part[OUTPUT_TEE_MAX];
 	size_t n = 0;
 	int rc = 0;
+	/* the timeline, unless a report on stdout takes its place */
+	bool timeline = (o->reports & ~RUN_REPORT_HTML) == 0;
 
 	if (o->reports & RUN_REPORT_LOGINS) {
 		struct logins_opts lopts = o->logins_opts;
@@ -806,10 +831,18 @@ static int make_reports(struct run *r)
 	}
 	if (rc == 0 && (o->reports & RUN_REPORT_FOLLOW))
 		rc = run_follow_part(r, &part[n], &n);
-	if (rc == 0 && (o->reports == 0 || o->check) && o->json) {
+	if (rc == 0 && (o->reports & RUN_REPORT_HTML)) {
+		struct html_opts hopts = { .budget = r->budget };
+
+		rc = output_html_new(&part[n], r->html_fp, &hopts);	/* owns it now */
+		r->html_fp = NULL;
+		n += rc == 0;
+	}
+	/* the page goes to its own file: the timeline is still written */
+	if (rc == 0 && (timeline || o->check) && o->json) {
 		rc = output_json_new(&part[n], r->fp);
 		n += rc == 0;
-	} else if (rc == 0 && (o->reports == 0 || o->check)) {
+	} else if (rc == 0 && (timeline || o->check)) {
 		struct output_text_opts topts = {
 			.color = o->color == 1 || (o->color == -1 && isatty(fileno(r->fp))),
 			.frames = o->frames,
@@ -848,7 +881,7 @@ static int make_output(struct run *r)
 	} else if (r->sinks->open != NULL) {
 		r->out = (struct output){ &null_output_ops, NULL };	/* no session speaks */
 		rc = 0;
-	} else if ((rc = open_output(r)) != RUN_OK) {
+	} else if ((rc = open_output(r)) != RUN_OK || (rc = open_html(r)) != RUN_OK) {
 		return rc;
 	} else {
 		rc = make_reports(r);
@@ -1042,6 +1075,8 @@ static void run_discard(struct run *r)
 		fclose(r->later);
 	if (r->fp != NULL && r->fp != stdout)
 		fclose(r->fp);
+	if (r->html_fp != NULL)
+		fclose(r->html_fp);
 	keys_pcapng_free(&r->keys_pcapng);
 	tls_keys_free(&r->keys);
 	filter_free(&r->filter);
