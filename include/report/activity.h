@@ -41,4 +41,17 @@
 int output_activity_new(struct output *out_r, FILE *fp, bool json,
 			struct mem_budget *budget) WUR;
 
+/* --html beside --activity: every record is also kept as a flat row (ts,
+ * session, user, action, command, mailbox, uid, subject, to_mailbox,
+ * result) of the page's "activity" section, {"limit", "omitted", "rows"}:
+ * the first ACTIVITY_HTML_ROWS records, at most ACTIVITY_HTML_BYTES in
+ * all (charged to the activity output's budget); what is past them, or
+ * what the budget refuses, is counted in "omitted".  html is an output
+ * made by output_html_new, finished before activity is freed (a tee does
+ * so).  0, or -1 when activity or html is not one. */
+#define ACTIVITY_HTML_ROWS  20000
+#define ACTIVITY_HTML_BYTES ((size_t)8 << 20)
+#define ACTIVITY_HTML_TEXT  200		/* wire text per cell (bytes) */
+int output_activity_html(const struct output *activity, const struct output *html) WUR;
+
 #endif

@@ -155,6 +155,9 @@ int check_print_catalogue(FILE *fp);
  * (inner is then freed). */
 struct check_opts {
 	bool findings_only;
+	/* when its ops are set, each finding goes to it too, after inner
+	 * (--html's part beside the timeline); not owned */
+	struct output tap;
 	FILE *counts_fp;
 	bool color;
 	struct mem_budget *budget;

@@ -54,8 +54,16 @@
 #define HTML_LOGINS_BYTES (8 * 1024 * 1024)
 #define HTML_MAILBOXES_MAX 16		/* mailboxes named per session (filter) */
 
+/* findings (--check): the EV_FINDING events the output gets (from the
+ * checker's tap, report/check.h) are rows of the "findings" section, the
+ * first HTML_FINDINGS_MAX within HTML_FINDINGS_BYTES (charged to budget);
+ * the rest is counted in its "omitted". */
+#define HTML_FINDINGS_MAX 20000
+#define HTML_FINDINGS_BYTES ((size_t)8 << 20)
+#define HTML_FINDING_LINE 400		/* wire text of a finding's line (bytes) */
 struct html_opts {
 	struct mem_budget *budget;	/* may be NULL */
+	bool findings;
 };
 
 /* Make the output.  It owns fp (a file opened for writing) from now on

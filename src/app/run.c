@@ -725,11 +725,12 @@ static int open_output(struct run *r)
 /* --check: a stage in front of the timeline, or beside a report (only
  * the findings then); the counts close the text.  On failure *part has
  * been freed. */
-static int make_check(struct run *r, struct output *part)
+static int make_check(struct run *r, struct output *part, struct output html)
 {
 	const struct run_options *o = r->opt;
 	struct check_opts copts = {
 		.findings_only = (o->reports & ~RUN_REPORT_HTML) != 0,
+		.tap = html,
 		.counts_fp = o->json ? NULL : r->fp,
 		.color = o->color == 1 || (o->color == -1 && isatty(fileno(r->fp))),
 		.budget = r->budget,
@@ -799,7 +800,8 @@ static int make_reports(struct run *r)
 {
 	const struct run_options *o = r->opt;
 	struct output part[OUTPUT_TEE_MAX];
-	size_t n = 0;
+	struct output html = { NULL, NULL };	/* the page's part, given the others' sections */
+	size_t n = 0, activity = OUTPUT_TEE_MAX;
 	int rc = 0;
 	/* the timeline, unless a report on stdout takes its place */
 	bool timeline = (o->reports & ~RUN_REPORT_HTML) == 0;
@@ -823,6 +825,7 @@ static int make_reports(struct run *r)
 	}
 	if (rc == 0 && (o->reports & RUN_REPORT_ACTIVITY)) {
 		rc = output_activity_new(&part[n], r->fp, o->json, r->budget);
+		activity = rc == 0 ? n : activity;
 		n += rc == 0;
 	}
 	if (rc == 0 && (o->reports & RUN_REPORT_SESSIONS)) {
@@ -832,11 +835,14 @@ static int make_reports(struct run *r)
 	if (rc == 0 && (o->reports & RUN_REPORT_FOLLOW))
 		rc = run_follow_part(r, &part[n], &n);
 	if (rc == 0 && (o->reports & RUN_REPORT_HTML)) {
-		struct html_opts hopts = { .budget = r->budget };
+		struct html_opts hopts = { .budget = r->budget, .findings = o->check };
 
 		rc = output_html_new(&part[n], r->html_fp, &hopts);	/* owns it now */
 		r->html_fp = NULL;
-		n += rc == 0;
+		if (rc == 0)
+			html = part[n++];
+		if (rc == 0 && activity != OUTPUT_TEE_MAX)
+			rc = output_activity_html(&part[activity], &html);
 	}
 	/* the page goes to its own file: the timeline is still written */
 	if (rc == 0 && (timeline || o->check) && o->json) {
@@ -852,7 +858,7 @@ static int make_reports(struct run *r)
 		n += rc == 0;
 	}
 	/* a check that failed has freed its part */
-	if (rc == 0 && o->check && (rc = make_check(r, &part[n - 1])) != 0)
+	if (rc == 0 && o->check && (rc = make_check(r, &part[n - 1], html)) != 0)
 		n--;
 	if (rc != 0) {
 		for (size_t i = 0; i < n; i++)

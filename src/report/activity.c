@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "imap/imap_args.h"
+#include "report/html.h"
 #include "report/output_json.h"
 #include "report/render.h"
 #include "util/escape.h"
@@ -58,7 +59,10 @@ struct act_pending {
 	bool move;			/* a MOVE's move record: before its expunges */
 	uint64_t key;			/* move: the number it had, to order them */
 	size_t off, head, len;
+	size_t row;			/* its --html row's result, or ACT_NO_ROW */
 };
+
+#define ACT_NO_ROW SIZE_MAX
 
 enum act_kind {
 	AK_READ, AK_READ_HEADERS, AK_FLAGS, AK_EXPUNGE, AK_COPY, AK_MOVE, AK_APPEND,
@@ -110,6 +114,10 @@ struct activity {
 	size_t n_users, cap_users;
 	uint64_t lost;				/* everything any cap refused */
 	int64_t last_ts_us;			/* the last session end: the user roll-ups' ts */
+	/* --html: the page's rows, kept only when asked (output_activity_html) */
+	bool rows_on;
+	struct buf rows;
+	uint64_t n_rows, rows_omitted;
 };
 
 /* ---- the record ---- */
@@ -528,13 +536,94 @@ static void act_session_free(struct activity *a, struct act_session *s)
 	free(s);
 }
 
+/* ---- the --html rows ---- */
+
+/* A flat row per record for the page (report/html.h sections): the keys
+ * a reader scans for, wire text cut to ACTIVITY_HTML_TEXT bytes.  The
+ * result is not known yet: "null " holds its place, five bytes that
+ * "OK", "NO" and "BAD" in quotes (and a blank) overwrite on completion. */
+static int act_row_str(struct buf *b, const char *key, struct buf_slice s)
+{
+	int rc = LIT(b, ",\"") | output_put(b, key, strlen(key)) | LIT(b, "\":");
+
+	if (s.ptr == NULL)
+		return rc | LIT(b, "null");
+	return rc | LIT(b, "\"") |
+	       html_json_string(b, s.ptr, s.len < ACTIVITY_HTML_TEXT ? s.len : ACTIVITY_HTML_TEXT,
+				false) | LIT(b, "\"");
+}
+
+/* The row of r, or ACT_NO_ROW; returns the offset of its result. */
+static size_t act_row(struct activity *a, const struct act_session *s, const struct event *ev,
+		      const struct act_rec *r)
+{
+	struct buf *b = &a->rows;
+	size_t mark = b->len, res;
+	const char *cmd;
+	int rc;
+
+	if (!a->rows_on)
+		return ACT_NO_ROW;
+	if (a->n_rows >= ACTIVITY_HTML_ROWS) {
+		a->rows_omitted++;
+		return ACT_NO_ROW;
+	}
+	cmd = imap_vocab_command_def(r->cmd)->name;
+	rc = (mark != 0 ? LIT(b, ",{\"ts\":") : LIT(b, "{\"ts\":")) | output_append_i64(b, ev->ts_us) |
+	     LIT(b, ",\"session\":") | output_append_u64(b, s->id) |
+	     act_row_str(b, "user", s->user_known ? (struct buf_slice){ s->user.data, s->user.len }
+						 : SLICE_NULL) |
+	     act_row_str(b, "action", (struct buf_slice){ (const uint8_t *)r->action,
+							  strlen(r->action) }) |
+	     act_row_str(b, "command", (struct buf_slice){ (const uint8_t *)cmd, strlen(cmd) }) |
+	     act_row_str(b, "mailbox", r->mailbox) | LIT(b, ",\"uid\":") |
+	     (r->msg && r->uid != FACT_NONE ? output_append_u64(b, r->uid) : LIT(b, "null")) |
+	     act_row_str(b, "subject", r->msg ? r->field[ACT_SUBJ] : SLICE_NULL) |
+	     act_row_str(b, "to_mailbox", r->has_to ? r->to_mailbox : SLICE_NULL) |
+	     LIT(b, ",\"result\":");
+	res = b->len;
+	rc |= LIT(b, "null }");
+	if (rc != 0) {
+		b->len = mark;
+		a->rows_omitted++;
+		return ACT_NO_ROW;
+	}
+	a->n_rows++;
+	return res;
+}
+
+static void act_row_result(struct activity *a, size_t row, const struct event *done)
+{
+	const char *v;
+
+	if (row == ACT_NO_ROW || done == NULL)
+		return;
+	switch (done->u.response.id) {
+	case IMAP_R_OK:
+		v = "\"OK\" ";
+		break;
+	case IMAP_R_NO:
+		v = "\"NO\" ";
+		break;
+	case IMAP_R_BAD:
+		v = "\"BAD\"";
+		break;
+	default:
+		return;
+	}
+	memcpy(a->rows.data + row, v, 5);
+}
+
 /* ---- writing records ---- */
 
+static void act_row_result(struct activity *a, size_t row, const struct event *done);
+
 static void act_write_line(struct activity *a, const uint8_t *p, size_t head, size_t n,
-			   const struct event *done)
+			   const struct event *done, size_t row)
 {
 	struct buf *b;
 
+	act_row_result(a, row, done);
 	if (!output_sink_live(&a->sink))
 		return;
 	b = output_sink_begin(&a->sink);
@@ -572,7 +661,7 @@ static void act_emit(struct activity *a, struct act_session *s, const struct eve
 		     const struct act_rec *r, const struct event *done)
 {
 	struct act_pending *p;
-	size_t start = s->pend.len, head;
+	size_t start = s->pend.len, head, row;
 	bool refused = done != NULL && done->u.response.id != IMAP_R_OK;
 
 	act_roll_record(s, r, refused);
@@ -588,6 +677,7 @@ static void act_emit(struct activity *a, struct act_session *s, const struct eve
 			return;
 		}
 	}
+	row = act_row(a, s, ev, r);
 	if (done == NULL && r->tag.ptr != NULL && r->tag.len <= ACT_TAG_MAX &&
 	    s->n_pends == s->cap_pends) {
 		p = mem_grow_array(a->budget, s->pends, &s->cap_pends, sizeof *s->pends, 8,
@@ -597,7 +687,8 @@ static void act_emit(struct activity *a, struct act_session *s, const struct eve
 	}
 	if (done != NULL || r->tag.ptr == NULL || r->tag.len > ACT_TAG_MAX ||
 	    s->n_pends == s->cap_pends) {
-		act_write_line(a, s->pend.data + start, head - start, s->pend.len - start, done);
+		act_write_line(a, s->pend.data + start, head - start, s->pend.len - start, done,
+			       row);
 		s->pend.len = start;
 		return;
 	}
@@ -609,6 +700,7 @@ static void act_emit(struct activity *a, struct act_session *s, const struct eve
 	p->off = start;
 	p->head = head - start;
 	p->len = s->pend.len - start;
+	p->row = row;
 	if (r->move)
 		act_pend_place_move(s);
 }
@@ -623,7 +715,7 @@ static void act_flush(struct activity *a, struct act_session *s, struct buf_slic
 		struct act_pending *p = &s->pends[i];
 
 		if (tag.ptr == NULL || (p->taglen == tag.len && memcmp(p->tag, tag.ptr, tag.len) == 0))
-			act_write_line(a, s->pend.data + p->off, p->head, p->len, done);
+			act_write_line(a, s->pend.data + p->off, p->head, p->len, done, p->row);
 		else
 			s->pends[kept++] = *p;
 	}
@@ -1495,6 +1587,7 @@ static void activity_free(void *ctx)
 	for (i = 0; i < a->n_users; i++)
 		buf_free(&a->users[i].key);
 	free(a->users);
+	buf_free(&a->rows);
 	mem_release(a->budget, a->cap_users * sizeof *a->users);
 	output_sink_free(&a->sink);
 	free(a);
@@ -1526,7 +1619,30 @@ int output_activity_new(struct output *out_r, FILE *fp, bool json, struct mem_bu
 	a->json = json;
 	a->budget = budget;
 	hashtab_init(&a->sessions, budget, 0, 64, 0);
+	buf_init(&a->rows, ACTIVITY_HTML_BYTES, budget);
 	out_r->ops = &activity_ops;
 	out_r->ctx = a;
+	return 0;
+}
+
+/* The page's "activity": the limit, what it left out and the rows. */
+static int act_rows_write(void *ctx, struct buf *b)
+{
+	struct activity *a = ctx;
+
+	return LIT(b, "{\"limit\":") | output_append_u64(b, ACTIVITY_HTML_ROWS) |
+	       LIT(b, ",\"omitted\":") | output_append_u64(b, a->rows_omitted) |
+	       LIT(b, ",\"rows\":[") | (a->rows.len != 0 ? output_put(b, a->rows.data, a->rows.len) : 0) |
+	       LIT(b, "]}");
+}
+
+int output_activity_html(const struct output *activity, const struct output *html)
+{
+	struct activity *a = activity->ctx;
+
+	if (activity->ops != &activity_ops ||
+	    output_html_add_section(html, &(struct html_section){ "activity", act_rows_write, a }) != 0)
+		return -1;
+	a->rows_on = true;
 	return 0;
 }

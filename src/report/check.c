@@ -215,6 +215,8 @@ static void check_emit(struct check *c, const struct event *ev, enum check_rule 
 		f.u.finding.line = check_line(c, ev);
 	}
 	c->inner.ops->event(c->inner.ctx, &f);
+	if (c->opts.tap.ops != NULL)
+		c->opts.tap.ops->event(c->opts.tap.ctx, &f);
 }
 
 /* --- the rules ------------------------------------------------------------ */

@@ -262,6 +262,8 @@ struct html {
 	struct buf out;			/* the document, written in pieces */
 	struct html_section sections[HTML_SECTIONS_MAX];
 	size_t n_sections;
+	struct buf findings;		/* --check: the "findings" rows */
+	uint64_t n_findings, findings_omitted;
 };
 
 static uint32_t cmd_index(struct html *h, struct buf_slice name)
@@ -710,10 +712,59 @@ static void html_session_event(struct html *h, struct html_session *s, const str
 	}
 }
 
+/* A finding as a row of "findings"; the checker's strings are its
+ * catalogue's, the line is the wire's (or a notice's, made). */
+static void on_finding(struct html *h, const struct event *ev)
+{
+	struct buf *b = &h->findings;
+	struct buf_slice line = ev->u.finding.line;
+	size_t mark = b->len;
+	int rc;
+
+	if (h->n_findings >= HTML_FINDINGS_MAX) {
+		h->findings_omitted++;
+		return;
+	}
+	rc = putf(b, "%s{\"ts\":%" PRId64 ",\"session\":%" PRIu64 ",\"frame\":%" PRIu64,
+		  mark != 0 ? "," : "", ev->ts_us, ev->session, ev->frame) ||
+	     put_cstr(b, "rule", ev->u.finding.rule) ||
+	     put_cstr(b, "severity", ev->u.finding.severity) ||
+	     put_cstr(b, "side", ev->u.finding.side) || put_cstr(b, "rfc", ev->u.finding.rfc) ||
+	     put_cstr(b, "explanation", ev->u.finding.explanation);
+	if (rc == 0 && (line.ptr == NULL || !ev->u.finding.line_made))
+		rc = put_str(b, "line", line, HTML_FINDING_LINE);
+	else if (rc == 0)
+		/* made text is cut nowhere: an escape must stay whole */
+		rc = put(b, ",\"line\":\"") || html_json_string(b, line.ptr, line.len, true) ||
+		     put(b, "\"");
+	if (rc == 0 && put(b, "}") == 0) {
+		h->n_findings++;
+		return;
+	}
+	b->len = mark;
+	h->findings_omitted++;
+}
+
+static int put_findings(void *ctx, struct buf *b)
+{
+	struct html *h = ctx;
+
+	return putf(b, "{\"limit\":%d,\"omitted\":%" PRIu64 ",\"rows\":[", HTML_FINDINGS_MAX,
+		    h->findings_omitted) ||
+	       (h->findings.len != 0 && buf_append(b, h->findings.data, h->findings.len) != 0) ||
+	       put(b, "]}");
+}
+
 static void html_event(void *ctx, const struct event *ev)
 {
 	struct html *h = ctx;
-	struct html_session *s = session_find(h, ev->session);
+	struct html_session *s;
+
+	if (ev->type == EV_FINDING) {
+		on_finding(h, ev);
+		return;
+	}
+	s = session_find(h, ev->session);
 
 	if (!h->any_ts || ev->ts_us < h->first_us)
 		h->first_us = ev->ts_us;
@@ -987,6 +1038,7 @@ static void html_free(void *ctx)
 		mem_release(h->budget, h->cap_sessions * sizeof *h->order);
 	free(h->order);
 	buf_free(&h->logins);
+	buf_free(&h->findings);
 	buf_free(&h->out);
 	mem_release(h->budget, sizeof *h);
 	free(h);
@@ -1032,6 +1084,9 @@ int output_html_new(struct output *out_r, FILE *fp, const struct html_opts *o)
 	/* the document goes out in pieces of about 64 KB; one session's
 	 * object is at most its ladder plus a few KB */
 	buf_init(&h->out, 2 * HTML_LADDER_BYTES + 256 * 1024, o->budget);
+	buf_init(&h->findings, HTML_FINDINGS_BYTES, o->budget);
 	*out_r = (struct output){ &html_ops, h };
+	if (o->findings)
+		h->sections[h->n_sections++] = (struct html_section){ "findings", put_findings, h };
 	return 0;
 }
