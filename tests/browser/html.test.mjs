@@ -6,7 +6,8 @@
 //
 // SPEC: {"chromium": path, "reports": [{"name", "html", "sessions": [ids],
 // "commands": N, "logins": N, "hostile": [strings shown as text] | null,
-// "extra_rows": rows of further sections, "screenshot": path | null}]}.  Prints one line per check failed and
+// "extra_rows": rows of further sections, "section_rows": {name: rows drawn
+// in that section}, "screenshot": path | null}]}.  Prints one line per check failed and
 // "ok NAME (load N ms)" per report; exits 1 if any check failed.
 import { readFileSync } from "node:fs";
 import { pathToFileURL } from "node:url";
@@ -82,6 +83,8 @@ async function one(browser, r) {
     imgs: document.querySelectorAll("img").length,
     scripts: document.querySelectorAll("script").length,
     extraRows: document.querySelectorAll("#extra table tbody tr").length,
+    sectionRows: Object.fromEntries([...document.querySelectorAll("#extra [data-section]")].map((d) =>
+      [d.dataset.section, d.querySelectorAll("tbody tr").length])),
     text: document.body.innerText,
   }));
   const want = [...r.sessions].sort((a, b) => a - b);
@@ -93,6 +96,8 @@ async function one(browser, r) {
   check(dom.commandsCard === String(r.commands), `${r.name}: overview says ${dom.commandsCard} commands, expected ${r.commands}`);
   check(dom.logins === r.logins, `${r.name}: ${dom.logins} login rows, expected ${r.logins}`);
   check(dom.extraRows === (r.extra_rows || 0), `${r.name}: ${dom.extraRows} rows in further sections, expected ${r.extra_rows || 0}`);
+  for (const [name, n] of Object.entries(r.section_rows || {}))
+    check(dom.sectionRows[name] === n, `${r.name}: section ${name} draws ${dom.sectionRows[name]} rows, expected ${n}`);
   if (want.length) check(dom.ladder > 2, `${r.name}: the ladder of the first session is empty`);
   if (r.screenshot || r.variance) {
     // the README's picture: overview, timeline and the sessions table

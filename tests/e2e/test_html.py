@@ -43,6 +43,8 @@ failures = 0
 H_MAILBOX = "<script>window.__pwned=1</script>"
 H_USER = '"><img src=x onerror=window.__pwned=1>'
 H_TEXT = "</script><script>window.__pwned=2</script><!-- & -->"
+# a client line --check finds (tag-invalid), shown in the Findings section
+H_FINDING = "a+9 NOOP <img src=x onerror=window.__pwned=5>"
 
 
 def check(ok, msg):
@@ -76,6 +78,8 @@ def make_hostile(path):
            H_TEXT.encode() + b"\r\n")
     c.send("c", "a4 STATUS \"line\u2028sep\u2029x\" (MESSAGES)\r\n".encode())
     c.send("s", b"a4 BAD " + H_TEXT.encode() + b"\r\n")
+    c.send("c", H_FINDING.encode() + b"\r\n")
+    c.send("s", b"a+9 BAD " + H_TEXT.encode() + b"\r\n")
     c.send("c", b"a5 LOGOUT\r\n")
     c.send("s", b"* BYE <img src=x onerror=window.__pwned=3>\r\na5 OK bye\r\n")
     c.fin()
@@ -170,6 +174,44 @@ def check_page(name, path, want):
     return d
 
 
+ACTIVITY_CAP = 20000  # ACTIVITY_HTML_ROWS, HTML_FINDINGS_MAX
+PAGE_ROWS = 500       # report.js MAX_ROWS: rows a table draws
+
+
+def json_lines(args, kind):
+    out = run(["-F", "json"] + args).stdout.decode()
+    return [x for x in map(json.loads, out.splitlines()) if x["type"] == kind]
+
+
+def check_sections(name, d, flags, args):
+    """The page's Activity and Findings rows against --activity and --check
+    -F json: the same records, each once (their order may differ: a
+    record waits for its completion there).  Returns the rows drawn."""
+    drawn = {}
+    secs = d["sections"]
+    for flag, sec, kind, key in (
+            ("--activity", "activity", "activity",
+             lambda x: (x["session"], x["action"], x["mailbox"], x.get("uid"), x["result"])),
+            ("--check", "findings", "finding",
+             lambda x: (x["session"], x["frame"], x["rule"], x["side"], x["severity"]))):
+        if flag not in flags:
+            check(secs.get(sec) is None, f"{name}: section {sec} without {flag}")
+            continue
+        v = secs.get(sec)
+        check(isinstance(v, dict) and isinstance(v.get("rows"), list), f"{name}: no {sec} rows")
+        if not isinstance(v, dict):
+            continue
+        want = json_lines([flag] + args, kind)
+        check(len(v["rows"]) == min(len(want), ACTIVITY_CAP) and
+              v["omitted"] == max(0, len(want) - ACTIVITY_CAP) and v["limit"] == ACTIVITY_CAP,
+              f"{name}: {sec}: {len(v['rows'])} rows, {v['omitted']} omitted; -F json has {len(want)}")
+        check(sorted(map(repr, map(key, v["rows"]))) == sorted(map(repr, map(key, want))),
+              f"{name}: {sec} rows differ from {flag} -F json")
+        check(len(want) > 0, f"{name}: {flag} found nothing to show (a weak test)")
+        drawn[sec] = min(len(v["rows"]), PAGE_ROWS)
+    return drawn
+
+
 def cli_checks(tmp):
     demo = os.path.join(CAP, "demo.pcap")
     out = os.path.join(tmp, "c.html")
@@ -232,28 +274,38 @@ def main():
             ("damaged-snaplen", [os.path.join(CAP, "snaplen200.pcap")]),
             ("concurrent", [os.path.join(CAP, "activity-concurrent.pcap")]),
             ("many", [many]),
-            ("hostile", [hostile]),
+            ("hostile", [hostile], ["--activity", "--check"]),
+            # the sections of --activity and --check
+            ("activity", [os.path.join(CAP, "activity.pcap")], ["--activity"]),
+            ("activity-uid", [os.path.join(CAP, "activity-uid.pcap")], ["--activity", "-F", "json"]),
+            ("check", [os.path.join(CAP, "misbehave-dovecot-strict.pcap")], ["--check"]),
+            ("check-activity", [os.path.join(CAP, "misbehave-dovecot-strict.pcap")],
+             ["--check", "--activity"]),
         ]
-        brute = os.path.join(PUBLIC, "zeek-spicy-imap-5_Password_Brute_Imap.pcapng")
-        if PUBLIC and os.path.exists(brute):
-            cases.append(("public-brute", [brute]))
         reports = []
-        for name, args in cases:
+        for name, args, *more in cases:
+            flags = more[0] if more else []
             path = os.path.join(tmp, name + ".html")
-            r = run(["-q", "-o", "/dev/null", "--html", path] + args)
+            r = run(["-q", "-o", "/dev/null", "--html", path] + flags + args)
             check(r.returncode == 0, f"{name}: exit {r.returncode}: {r.stderr[-300:]!r}")
             if r.returncode != 0:
                 continue
             want = expected(args)
             d = check_page(name, path, want)
+            drawn = check_sections(name, d, flags, args) if d is not None else {}
             if name == "hostile" and d is not None:
                 users = {lg["user"] for lg in d["logins"]}
                 check(H_USER in users, f"hostile: the user reads {users}")
                 check(any(H_MAILBOX in m for s in d["sessions"] for m in s["mailboxes"]),
                       "hostile: the mailbox is not in the data")
+                check(any(r["mailbox"] == H_MAILBOX for r in d["sections"]["activity"]["rows"]),
+                      "hostile: the mailbox is not in the activity rows")
+                check(any(H_FINDING in (f["line"] or "") for f in d["sections"]["findings"]["rows"]),
+                      "hostile: the finding's line is not in the findings rows")
             reports.append(dict(want, name=name, html=path,
-                                hostile=[H_MAILBOX, H_USER, "</script><script>window.__pwned=2"]
-                                if name == "hostile" else None,
+                                hostile=[H_MAILBOX, H_USER, "</script><script>window.__pwned=2",
+                                         H_FINDING] if name == "hostile" else None,
+                                extra_rows=sum(drawn.values()), section_rows=drawn,
                                 variance=True,
                                 screenshot=None))
         # a further report's section, as output_html_add_section adds one
@@ -265,7 +317,7 @@ def main():
             check('"activity":null' in text, "plain: no activity key")
             path = os.path.join(tmp, "sections.html")
             open(path, "w", encoding="utf-8").write(text.replace('"activity":null', '"activity":' + row, 1))
-            reports.append(dict(plain, name="sections", html=path, extra_rows=2,
+            reports.append(dict(plain, name="sections", html=path, extra_rows=2, section_rows={},
                                 hostile=["<img src=x onerror=window.__pwned=4>"]))
         why = browser_available()
         if why:

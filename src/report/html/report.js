@@ -457,22 +457,45 @@
   }
 
   /* ---- sections of other reports: any array of flat objects as a table ---- */
+  const SECTION_TITLES = { activity: "Activity (--activity)", findings: "Findings (--check)" };
+  function cell(r, k) {
+    const v = r[k];
+    if (k === "ts" && typeof v === "number") return iso(v);
+    return typeof v === "object" && v !== null ? JSON.stringify(v) : v;
+  }
   function extra() {
     const box = document.getElementById("extra");
     for (const name in D.sections || {}) {
       const v = D.sections[name];
       if (v === null || v === undefined) continue;
       const rows = Array.isArray(v) ? v : Array.isArray(v.rows) ? v.rows : null;
-      box.appendChild(el("h2", null, name));
-      if (!rows) { box.appendChild(el("pre", null, JSON.stringify(v, null, 1))); continue; }
+      const sec = el("div", "extra-section");
+      sec.id = "section-" + name; sec.dataset.section = name;
+      sec.appendChild(el("h2", null, SECTION_TITLES[name] || name));
+      box.appendChild(sec);
+      if (!rows) { sec.appendChild(el("pre", null, JSON.stringify(v, null, 1))); continue; }
       const keys = [...new Set(rows.flatMap((r) => Object.keys(r)))];
-      const cols = keys.map((k) => ({ key: k, label: k, show: (r) => typeof r[k] === "object" && r[k] !== null ? JSON.stringify(r[k]) : r[k] }));
+      const cols = keys.map((k) => ({ key: k, label: k, num: k === "session" || k === "frame" || k === "uid", show: (r) => cell(r, k) }));
       const t = el("table", "grid"), srt = { key: keys[0], dir: 1 };
-      const draw = () => table(t, cols, rows, srt, (k) => { toggle(srt, k); draw(); }, (row, r) => {
-        if (typeof r.session === "number") row.addEventListener("click", () => openSession(r.session));
-      });
+      const p = el("p"), inp = el("input"), count = el("span", "note");
+      inp.type = "search";
+      const lab = el("label", null, "Search "); lab.appendChild(inp); p.appendChild(lab); p.appendChild(count);
+      const limit = typeof v.limit === "number" ? " (the page keeps at most " + v.limit + ")" : "";
+      const omitted = v.omitted ? "; " + v.omitted + " more left out" + limit : "";
+      const draw = () => {
+        const q = lc(inp.value.trim());
+        const list = q ? rows.filter((r) => keys.some((k) => lc(cell(r, k)).includes(q))) : rows;
+        const n = table(t, cols, list, srt, (k) => { toggle(srt, k); draw(); }, (row, r) => {
+          if (r.result === "NO" || r.result === "BAD" || r.severity === "error") row.classList.add("fail");
+          if (typeof r.session === "number") row.addEventListener("click", () => openSession(r.session));
+        });
+        count.textContent = " " + n + " of " + rows.length + " rows" + omitted +
+          (n > MAX_ROWS ? " (the first " + MAX_ROWS + " in this order are drawn)" : "");
+      };
+      inp.addEventListener("input", draw);
       draw();
-      const d = el("div", "scroll tall"); d.appendChild(t); box.appendChild(d);
+      sec.appendChild(p);
+      const d = el("div", "scroll tall"); d.appendChild(t); sec.appendChild(d);
     }
   }
 
