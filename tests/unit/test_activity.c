@@ -17,6 +17,7 @@
 #include <json-c/json.h>
 
 #include "report/activity.h"
+#include "report/html.h"
 
 #define T0 1795255200000000LL	/* 2026-11-21T10:00:00Z */
 #define SL(s) ((struct buf_slice){ (const uint8_t *)(s), strlen(s) })
@@ -413,6 +414,81 @@ static void test_budget_refused(void **state)
 	finish(&r);
 }
 
+/* --html beside --activity: a row per record, its result filled in when
+ * it came at once (NO), when it came later (BAD) or never (null); the
+ * wire's mailbox escaped for the page's script element. */
+static void test_html_rows(void **state)
+{
+	struct command_facts f = { 0 }, copy = { 0 };
+	struct msg_identity one = ident(1, 5);
+	struct html_opts ho = { 0 };
+	struct event e = { .type = EV_SESSION_END };
+	struct output html;
+	struct run r;
+	char *page, *a, *z;
+	size_t size;
+	FILE *hfp = open_memstream(&page, &size);
+	json_object *d, *sec, *rows, *v;
+
+	(void)state;
+	assert_non_null(hfp);
+	start(&r, NULL);
+	assert_int_equal(output_html_new(&html, hfp, &ho), 0);
+	assert_int_equal(output_activity_html(&html, &r.out), -1);
+	assert_int_equal(output_activity_html(&r.out, &html), 0);
+	numbered(&r, IMAP_R_EXISTS, 1, NULL);
+	copy.seqset = SL("1");
+	copy.mailbox = SL("</script><b>");
+	command(&r, "n1", IMAP_CMD_COPY, &copy);
+	done_ids(&r, "n1", IMAP_CMD_COPY, "NO", IMAP_CODE_TRYCREATE, NULL, &copy, &one, 1);
+	f.seqset = SL("1");
+	f.items = SL("BODY[]");
+	command(&r, "n2", IMAP_CMD_FETCH, &f);
+	fetch(&r, 1, 5, NULL, "BODY[]", 100, "n2");
+	done_cf(&r, "n2", IMAP_CMD_FETCH, "BAD", IMAP_CODE_NONE, NULL, &f);
+	command(&r, "n3", IMAP_CMD_FETCH, &f);
+	fetch(&r, 1, 5, NULL, "BODY[]", 100, "n3");
+	feed(&r, &e);
+	/* the tee's order: every finish, then every free */
+	assert_int_equal(r.out.ops->finish(r.out.ctx), 0);
+	assert_int_equal(html.ops->finish(html.ctx), 0);
+	html.ops->free(html.ctx);
+	r.out.ops->free(r.out.ctx);
+	fclose(r.fp);
+	free(r.text);
+	a = strstr(page, "id=\"imapscope-data\">");
+	assert_non_null(a);
+	a = strchr(a, '>') + 1;
+	z = strstr(a, "</script>");
+	assert_non_null(z);
+	*z = '\0';
+	assert_null(strchr(a, '<'));
+	d = json_tokener_parse(a);
+	assert_non_null(d);
+	assert_true(json_object_object_get_ex(d, "sections", &sec));
+	assert_true(json_object_object_get_ex(sec, "activity", &sec));
+	assert_int_equal(num(sec, "limit"), ACTIVITY_HTML_ROWS);
+	assert_int_equal(num(sec, "omitted"), 0);
+	rows = key(sec, "rows");
+	assert_int_equal(json_object_array_length(rows), 3);
+	v = json_object_array_get_idx(rows, 0);
+	assert_string_equal(str(v, "action"), "copy");
+	assert_string_equal(str(v, "result"), "NO");
+	assert_string_equal(str(v, "to_mailbox"), "</script><b>");
+	assert_string_equal(str(v, "mailbox"), "INBOX");
+	assert_string_equal(str(v, "user"), "alice");
+	assert_int_equal(num(v, "uid"), 5);
+	assert_int_equal(num(v, "session"), 1);
+	v = json_object_array_get_idx(rows, 1);
+	assert_string_equal(str(v, "action"), "read");
+	assert_string_equal(str(v, "result"), "BAD");
+	v = json_object_array_get_idx(rows, 2);
+	assert_string_equal(str(v, "action"), "read");
+	assert_true(json_object_is_type(key(v, "result"), json_type_null));
+	json_object_put(d);
+	free(page);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -422,6 +498,7 @@ int main(void)
 		cmocka_unit_test(test_unfinished_and_refused),
 		cmocka_unit_test(test_pipelined_owner),
 		cmocka_unit_test(test_budget_refused),
+		cmocka_unit_test(test_html_rows),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -80,14 +80,22 @@ struct feed {
 	FILE *fp;
 };
 
+static void feed_open_opts(struct feed *f, const struct html_opts *o);
+
 static void feed_open(struct feed *f, struct mem_budget *mb)
 {
 	struct html_opts o = { .budget = mb };
 
+	feed_open_opts(f, &o);
+}
+
+static void feed_open_opts(struct feed *f, const struct html_opts *o)
+{
+
 	memset(f, 0, sizeof *f);
 	f->fp = open_memstream(&f->page, &f->size);
 	assert_non_null(f->fp);
-	assert_int_equal(output_html_new(&f->out, f->fp, &o), 0);
+	assert_int_equal(output_html_new(&f->out, f->fp, o), 0);
 }
 
 static struct event ev_make(struct feed *f, enum event_type t, int64_t ts)
@@ -350,6 +358,63 @@ static void test_sections(void **state)
 	json_object_put(d);
 }
 
+static void send_finding(struct feed *f, uint64_t frame, const char *line, bool made)
+{
+	struct event e = ev_make(f, EV_FINDING, (int64_t)frame);
+
+	e.frame = frame;
+	e.u.finding.rule = "tag-invalid";
+	e.u.finding.severity = "error";
+	e.u.finding.side = "client";
+	e.u.finding.rfc = "RFC 9051 \u00a79 (tag)";
+	e.u.finding.explanation = "a tag with a character the grammar forbids";
+	e.u.finding.line = line != NULL ? (struct buf_slice){ (const uint8_t *)line, strlen(line) }
+					: SLICE_NULL;
+	e.u.finding.line_made = made;
+	send_ev(f, &e);
+}
+
+/* --check's findings: a row each, wire lines escaped (a made line kept
+ * whole), past HTML_FINDINGS_MAX counted; no session comes of them. */
+static void test_findings(void **state)
+{
+	struct html_opts o = { .findings = true };
+	struct feed f;
+	json_object *d, *rows;
+
+	(void)state;
+	feed_open_opts(&f, &o);
+	cmd_and_ok(&f, 0, 1.0, "OK");
+	send_finding(&f, 7, "a+1 NOOP </script><img src=x onerror=alert(1)>\xe2\x80\xa8", false);
+	send_finding(&f, 8, "made \\x00 text", true);
+	send_finding(&f, 9, NULL, false);
+	for (int i = 0; i < HTML_FINDINGS_MAX; i++)
+		send_finding(&f, 10, "x", false);
+	d = feed_finish(&f);
+	rows = get(d, "sections.findings.rows");
+	assert_int_equal(json_object_array_length(rows), HTML_FINDINGS_MAX);
+	assert_int_equal(json_object_get_int64(get(d, "sections.findings.omitted")), 3);
+	assert_int_equal(json_object_get_int64(get(d, "sections.findings.limit")), HTML_FINDINGS_MAX);
+	assert_string_equal(json_object_get_string(get(rows, "0.line")),
+			    "a+1 NOOP </script><img src=x onerror=alert(1)>\\u{2028}");
+	assert_string_equal(json_object_get_string(get(rows, "0.rule")), "tag-invalid");
+	assert_string_equal(json_object_get_string(get(rows, "0.side")), "client");
+	assert_int_equal(json_object_get_int64(get(rows, "0.frame")), 7);
+	assert_int_equal(json_object_get_int64(get(rows, "0.session")), 1);
+	assert_string_equal(json_object_get_string(get(rows, "1.line")), "made \\x00 text");
+	assert_true(json_object_is_type(get(rows, "2.line"), json_type_null));
+	assert_int_equal(json_object_array_length(get(d, "sessions")), 1);
+	assert_true(json_object_is_type(get(d, "sections.activity"), json_type_null));
+	json_object_put(d);
+
+	/* without --check the section is null, and a finding is not kept */
+	feed_open(&f, NULL);
+	send_finding(&f, 7, "x", false);
+	d = feed_finish(&f);
+	assert_true(json_object_is_type(get(d, "sections.findings"), json_type_null));
+	json_object_put(d);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -360,6 +425,7 @@ int main(void)
 		cmocka_unit_test(test_hostile_strings),
 		cmocka_unit_test(test_budget_refuses),
 		cmocka_unit_test(test_sections),
+		cmocka_unit_test(test_findings),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
