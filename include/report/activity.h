@@ -46,7 +46,11 @@ int output_activity_new(struct output *out_r, FILE *fp, bool json,
  * result) of the page's "activity" section, {"limit", "omitted", "rows"}:
  * the first ACTIVITY_HTML_ROWS records, at most ACTIVITY_HTML_BYTES in
  * all (charged to the activity output's budget); what is past them, or
- * what the budget refuses, is counted in "omitted".  html is an output
+ * what the budget refuses, is counted in "omitted".  And the per-user
+ * roll-ups as "activity_users": a row per user, client host, action and
+ * mailbox (user, from, sessions, action, mailbox, count, bytes), the
+ * first ACTIVITY_HTML_ROWS ("omitted": the rest and the roll-ups' "lost").
+ * html is an output
  * made by output_html_new, finished before activity is freed (a tee does
  * so).  0, or -1 when activity or html is not one. */
 #define ACTIVITY_HTML_ROWS  20000

@@ -1636,12 +1636,51 @@ static int act_rows_write(void *ctx, struct buf *b)
 	       LIT(b, "]}");
 }
 
+/* The page's "activity_users": the per-user roll-ups, a row per (user,
+ * client host, action, mailbox), the first ACTIVITY_HTML_ROWS. */
+static int act_users_write(void *ctx, struct buf *b)
+{
+	struct activity *a = ctx;
+	uint64_t n = 0, omitted = 0;
+	int rc = LIT(b, "{\"rows\":[");
+
+	for (size_t i = 0; i < a->n_users; i++) {
+		const struct act_user *u = &a->users[i];
+		struct buf_slice user = { u->key.data, u->userlen };
+		struct buf_slice host = { u->key.data + u->userlen + 1, u->key.len - u->userlen - 1 };
+
+		for (size_t j = 0; j < u->roll.n; j++) {
+			const struct act_roll *r = &u->roll.rows[j];
+			const char *k = act_kind_name[r->kind];
+
+			if (n == ACTIVITY_HTML_ROWS) {
+				omitted++;
+				continue;
+			}
+			rc |= (n++ != 0 ? LIT(b, ",{\"user\":\"") : LIT(b, "{\"user\":\"")) |
+			      html_json_string(b, user.ptr, user.len, false) | LIT(b, "\",\"from\":\"") |
+			      html_json_string(b, host.ptr, host.len, false) |
+			      LIT(b, "\",\"sessions\":") | output_append_u64(b, u->sessions) |
+			      LIT(b, ",\"action\":\"") | output_put(b, k, strlen(k)) |
+			      LIT(b, "\",\"mailbox\":\"") |
+			      html_json_string(b, (const uint8_t *)r->name, r->namelen, false) |
+			      LIT(b, "\",\"count\":") | output_append_u64(b, r->count) |
+			      LIT(b, ",\"bytes\":") | output_append_u64(b, r->bytes) | LIT(b, "}");
+		}
+		omitted += u->roll.lost;
+	}
+	return rc | LIT(b, "],\"limit\":") | output_append_u64(b, ACTIVITY_HTML_ROWS) |
+	       LIT(b, ",\"omitted\":") | output_append_u64(b, omitted) | LIT(b, "}");
+}
+
 int output_activity_html(const struct output *activity, const struct output *html)
 {
 	struct activity *a = activity->ctx;
 
 	if (activity->ops != &activity_ops ||
-	    output_html_add_section(html, &(struct html_section){ "activity", act_rows_write, a }) != 0)
+	    output_html_add_section(html, &(struct html_section){ "activity", act_rows_write, a }) != 0 ||
+	    output_html_add_section(html, &(struct html_section){ "activity_users", act_users_write,
+								  a }) != 0)
 		return -1;
 	a->rows_on = true;
 	return 0;

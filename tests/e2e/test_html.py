@@ -209,6 +209,16 @@ def check_sections(name, d, flags, args):
               f"{name}: {sec} rows differ from {flag} -F json")
         check(len(want) > 0, f"{name}: {flag} found nothing to show (a weak test)")
         drawn[sec] = min(len(v["rows"]), PAGE_ROWS)
+    if "--activity" in flags:
+        # the per-user roll-ups, a row per (user, client host, action, mailbox)
+        want = [dict(a, user=x["user"], **{"from": x["from"]}, sessions=x["sessions"])
+                for x in json_lines(["--activity"] + args, "activity_summary")
+                if x["scope"] == "user" for a in x["actions"]]
+        v = secs.get("activity_users") or {"rows": []}
+        check(sorted(map(repr, (sorted(r.items()) for r in v["rows"]))) ==
+              sorted(map(repr, (sorted(r.items()) for r in want))),
+              f"{name}: activity_users rows differ from the user activity_summary lines")
+        drawn["activity_users"] = min(len(v["rows"]), PAGE_ROWS)
     return drawn
 
 

@@ -485,6 +485,15 @@ static void test_html_rows(void **state)
 	v = json_object_array_get_idx(rows, 2);
 	assert_string_equal(str(v, "action"), "read");
 	assert_true(json_object_is_type(key(v, "result"), json_type_null));
+	/* the user's roll-up: one row per action and mailbox */
+	assert_true(json_object_object_get_ex(d, "sections", &sec));
+	assert_true(json_object_object_get_ex(sec, "activity_users", &sec));
+	rows = key(sec, "rows");
+	assert_true(json_object_array_length(rows) >= 1);
+	v = json_object_array_get_idx(rows, 0);
+	assert_string_equal(str(v, "user"), "alice");
+	assert_string_equal(str(v, "from"), "192.0.2.7");
+	assert_int_equal(num(v, "sessions"), 1);
 	json_object_put(d);
 	free(page);
 }

@@ -457,7 +457,7 @@
   }
 
   /* ---- sections of other reports: any array of flat objects as a table ---- */
-  const SECTION_TITLES = { activity: "Activity (--activity)", findings: "Findings (--check)" };
+  const SECTION_TITLES = { activity: "Activity (--activity)", activity_users: "Activity per user and client host (--activity)", findings: "Findings (--check)" };
   function cell(r, k) {
     const v = r[k];
     if (k === "ts" && typeof v === "number") return iso(v);
@@ -474,6 +474,7 @@
       sec.appendChild(el("h2", null, SECTION_TITLES[name] || name));
       box.appendChild(sec);
       if (!rows) { sec.appendChild(el("pre", null, JSON.stringify(v, null, 1))); continue; }
+      if (!rows.length) { sec.appendChild(el("p", "note", "None" + (v.omitted ? " kept; " + v.omitted + " left out." : "."))); continue; }
       const keys = [...new Set(rows.flatMap((r) => Object.keys(r)))];
       const cols = keys.map((k) => ({ key: k, label: k, num: k === "session" || k === "frame" || k === "uid", show: (r) => cell(r, k) }));
       const t = el("table", "grid"), srt = { key: keys[0], dir: 1 };
