@@ -1007,6 +1007,7 @@ static int run_write_later(struct run *r)
 static int run_end(struct run *r, int status)
 {
 	const struct run_options *o = r->opt;
+	int out_rc, later_rc;
 
 	notice_unmatched(r);
 	if (r->budget->refused != 0) {
@@ -1039,7 +1040,9 @@ static int run_end(struct run *r, int status)
 	if (r->dpcap != NULL && end_dpcap(r) != 0)
 		status = RUN_USAGE;
 	/* both, whatever the first says: the later file is closed either way */
-	if ((r->out.ops->finish(r->out.ctx) != 0) | (run_write_later(r) != 0)) {
+	out_rc = r->out.ops->finish(r->out.ctx);
+	later_rc = run_write_later(r);
+	if (out_rc != 0 || later_rc != 0) {
 		fprintf(stderr, "imapscope: writing the output failed: %s\n", strerror(errno));
 		status = RUN_USAGE;	/* an output that cannot be written, as for the folders */
 	}
